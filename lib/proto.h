@@ -1,0 +1,475 @@
+/*
+ * proto.h — the one wire protocol of gfarmfs.
+ *
+ * Every connection (client↔gfmd, client↔gfsd, gfsd↔gfmd, later gfsd↔gfsd)
+ * carries frames. A frame is a fixed 16-byte header followed by `len` bytes
+ * of payload:
+ *
+ *     u32 len       payload length, at most GF_MAX_PAYLOAD
+ *     u16 version   GF_PROTO_VERSION
+ *     u16 op        opcode; a reply carries op | GF_OP_REPLY
+ *     u32 reqid     chosen by the requester, echoed in the reply; many
+ *                   requests may be in flight on one connection and replies
+ *                   may come back in any order
+ *     i32 status    0 in a request; in a reply 0 or a negative errno, in
+ *                   which case the payload is empty
+ *
+ * The header is big-endian like every field (see wire.h). Each message has
+ * one struct and one encode and one decode function here; a decoder checks
+ * every bound and that the payload is consumed exactly, returning -EBADMSG
+ * otherwise, so each can be fed to a fuzzer on its own.
+ *
+ * A connection starts with authentication (auth.h): HELLO from the server,
+ * AUTH from the client, AUTH_OK from the server, all with reqid 0. Nothing
+ * else is served before that.
+ */
+#ifndef GF_PROTO_H
+#define GF_PROTO_H
+
+#include <stdint.h>
+
+#include "wire.h"
+
+#define GF_PROTO_VERSION 1
+#define GF_HDR_SIZE 16
+#define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
+#define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
+#define GF_OP_REPLY 0x8000u
+
+#define GF_NAME_MAX 255
+#define GF_PATH_MAX 4096
+#define GF_HOST_MAX 255
+#define GF_XATTR_NAME_MAX 255
+#define GF_XATTR_SIZE_MAX 65536
+#define GF_MAX_GROUPS 64
+#define GF_NONCE_LEN 32
+#define GF_MAC_LEN 32
+#define GF_ROOT_INO 1
+#define GF_READDIR_MAX 1024	/* entries per READDIR reply at most */
+#define GF_MAX_REPLICAS 64
+#define GF_MAX_DEAD 1024	/* replica deletions per HEARTBEAT reply */
+
+struct gf_hdr {
+	uint32_t len;
+	uint16_t version;
+	uint16_t op;
+	uint32_t reqid;
+	int32_t status;
+};
+
+void gf_hdr_encode(const struct gf_hdr *h, uint8_t out[GF_HDR_SIZE]);
+/* Decodes and validates version and length: -EPROTO or -EMSGSIZE. */
+int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h);
+
+enum gf_op {
+	/* handshake (auth.h) */
+	GF_OP_HELLO = 1,
+	GF_OP_AUTH = 2,
+	GF_OP_AUTH_OK = 3,
+
+	/* client → gfmd: namespace */
+	GFM_LOOKUP = 100,
+	GFM_GETATTR,
+	GFM_SETATTR,
+	GFM_MKNOD,
+	GFM_MKDIR,
+	GFM_CREATE,
+	GFM_UNLINK,
+	GFM_RMDIR,
+	GFM_RENAME,
+	GFM_LINK,
+	GFM_SYMLINK,
+	GFM_READLINK,
+	GFM_READDIR,
+	GFM_OPEN,
+	GFM_CLOSE_WRITE,
+	GFM_STATFS,
+	GFM_SETXATTR,
+	GFM_GETXATTR,
+	GFM_LISTXATTR,
+	GFM_REMOVEXATTR,
+	GFM_ACCESS,
+
+	/* gfsd and admin commands → gfmd: hosts */
+	GFM_HOST_REGISTER = 200,
+	GFM_HEARTBEAT,
+	GFM_HOST_LIST,
+
+	/* client → gfsd: data */
+	GFS_OPEN = 300,
+	GFS_READ,
+	GFS_WRITE,
+	GFS_TRUNCATE,
+	GFS_FSYNC,
+	GFS_CLOSE,
+	GFS_STATS,
+};
+
+/* Name of an opcode for logs ("GFM_LOOKUP", "reply to GFS_READ" is op|REPLY). */
+const char *gf_op_name(uint16_t op);
+
+/* ---- shared types ------------------------------------------------------ */
+
+/* Who is asking: gfmd checks permissions against this for every request. */
+struct gf_cred {
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t ngroups;
+	uint32_t groups[GF_MAX_GROUPS];
+};
+
+struct gf_timespec {
+	int64_t sec;
+	uint32_t nsec;
+};
+
+struct gf_attr {
+	uint64_t ino;
+	uint32_t mode; /* S_IFMT bits and permission bits */
+	uint32_t nlink;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	uint64_t rdev;
+	uint64_t gen; /* data generation: replicas are named ino-gen */
+	struct gf_timespec atime, mtime, ctime;
+};
+
+/* Where a replica of a file lives. */
+struct gf_replica {
+	uint32_t host_id;
+	uint64_t gen;
+	uint16_t port;
+	char host[GF_HOST_MAX + 1];  /* registered host name */
+	char addr[GF_HOST_MAX + 1];  /* address to connect to */
+};
+
+/* ---- handshake --------------------------------------------------------- */
+
+enum gf_peer_kind { GF_PEER_CLIENT = 1, GF_PEER_GFSD = 2, GF_PEER_ADMIN = 3 };
+
+struct gf_msg_hello {
+	uint8_t nonce[GF_NONCE_LEN];
+};
+struct gf_msg_auth {
+	uint8_t nonce[GF_NONCE_LEN];
+	uint8_t mac[GF_MAC_LEN];
+	uint8_t peer_kind;
+	char host[GF_HOST_MAX + 1]; /* the host the peer runs on */
+};
+struct gf_msg_auth_ok {
+	uint8_t mac[GF_MAC_LEN];
+};
+
+/* ---- gfmd namespace requests --------------------------------------------
+ * Each request starts with the caller's credentials. Replies named *_rep.
+ */
+
+struct gfm_name_req { /* LOOKUP, UNLINK, RMDIR */
+	struct gf_cred cred;
+	uint64_t parent;
+	char name[GF_NAME_MAX + 1];
+};
+struct gfm_ino_req { /* GETATTR, READLINK, LISTXATTR */
+	struct gf_cred cred;
+	uint64_t ino;
+};
+struct gfm_attr_rep { /* LOOKUP, GETATTR, SETATTR, MKNOD, MKDIR, LINK, SYMLINK */
+	struct gf_attr attr;
+};
+
+enum gfm_setattr_valid {
+	GF_SET_MODE = 1u << 0,
+	GF_SET_UID = 1u << 1,
+	GF_SET_GID = 1u << 2,
+	GF_SET_SIZE = 1u << 3,
+	GF_SET_ATIME = 1u << 4,
+	GF_SET_MTIME = 1u << 5,
+	GF_SET_ATIME_NOW = 1u << 6,
+	GF_SET_MTIME_NOW = 1u << 7,
+	GF_SET_CTIME = 1u << 8,
+};
+struct gfm_setattr_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint32_t valid; /* gfm_setattr_valid bits */
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	struct gf_timespec atime, mtime, ctime;
+};
+
+struct gfm_mknod_req { /* MKNOD (any non-directory type), MKDIR */
+	struct gf_cred cred;
+	uint64_t parent;
+	char name[GF_NAME_MAX + 1];
+	uint32_t mode; /* S_IFMT | permissions, umask already applied */
+	uint64_t rdev;
+};
+
+struct gfm_create_req { /* CREATE: a regular file, opened */
+	struct gf_cred cred;
+	uint64_t parent;
+	char name[GF_NAME_MAX + 1];
+	uint32_t mode;
+	uint32_t flags; /* open(2) flags: O_EXCL etc. */
+};
+struct gfm_open_rep { /* CREATE and OPEN */
+	struct gf_attr attr;
+	uint32_t nreplicas; /* for writes: exactly one, where to write */
+	struct gf_replica replicas[GF_MAX_REPLICAS];
+};
+
+struct gfm_rename_req {
+	struct gf_cred cred;
+	uint64_t parent;
+	char name[GF_NAME_MAX + 1];
+	uint64_t newparent;
+	char newname[GF_NAME_MAX + 1];
+	uint32_t flags; /* RENAME_NOREPLACE, RENAME_EXCHANGE */
+};
+
+struct gfm_link_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint64_t newparent;
+	char newname[GF_NAME_MAX + 1];
+};
+
+struct gfm_symlink_req {
+	struct gf_cred cred;
+	uint64_t parent;
+	char name[GF_NAME_MAX + 1];
+	char target[GF_PATH_MAX];
+};
+struct gfm_readlink_rep {
+	char target[GF_PATH_MAX];
+};
+
+struct gfm_readdir_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint64_t cookie; /* 0 = from the start; else the cookie of the last entry seen */
+	uint32_t max;	 /* at most GF_READDIR_MAX */
+};
+struct gfm_dirent {
+	uint64_t cookie; /* pass back to continue after this entry */
+	char name[GF_NAME_MAX + 1];
+	struct gf_attr attr;
+};
+/* Entries are heap-allocated by the decoder; free with gfm_readdir_rep_free. */
+struct gfm_readdir_rep {
+	uint32_t count;
+	uint8_t eof;
+	struct gfm_dirent *ents;
+};
+void gfm_readdir_rep_free(struct gfm_readdir_rep *m);
+
+struct gfm_open_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint32_t flags; /* open(2) flags */
+};
+
+/* After data was written: new size and times, known to every client. */
+struct gfm_close_write_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint64_t gen;
+	uint64_t size;
+	struct gf_timespec mtime;
+};
+
+struct gfm_statfs_rep {
+	uint64_t bsize;
+	uint64_t blocks, bfree, bavail;
+	uint64_t files, ffree;
+	uint32_t namemax;
+};
+
+struct gfm_xattr_req { /* SETXATTR, GETXATTR, REMOVEXATTR */
+	struct gf_cred cred;
+	uint64_t ino;
+	char name[GF_XATTR_NAME_MAX + 1];
+	uint32_t flags;	      /* XATTR_CREATE / XATTR_REPLACE for SETXATTR */
+	uint32_t size;	      /* GETXATTR: caller's buffer size (0 = ask size) */
+	uint32_t value_len;   /* SETXATTR */
+	const uint8_t *value; /* SETXATTR; decoded: points into the frame */
+};
+struct gfm_xattr_rep { /* GETXATTR, LISTXATTR: value or NUL-separated names */
+	uint32_t len;	      /* full length of the value */
+	uint32_t data_len;    /* bytes carried (0 when the caller asked size) */
+	const uint8_t *data;  /* decoded: points into the frame */
+};
+
+struct gfm_access_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint32_t mask; /* R_OK | W_OK | X_OK or F_OK */
+};
+
+/* ---- gfmd host registry -------------------------------------------------- */
+
+struct gfm_host_register_req {
+	char name[GF_HOST_MAX + 1];
+	char addr[GF_HOST_MAX + 1];
+	uint16_t port;
+	uint64_t capacity; /* bytes */
+	uint64_t free;	   /* bytes */
+};
+struct gfm_host_register_rep {
+	uint32_t host_id;
+	uint32_t heartbeat_ms; /* how often gfmd expects a heartbeat */
+};
+
+struct gf_dead_replica {
+	uint64_t ino;
+	uint64_t gen;
+};
+struct gfm_heartbeat_req {
+	uint32_t host_id;
+	uint64_t capacity;
+	uint64_t free;
+	uint32_t load_milli; /* 1-minute load average × 1000 */
+	uint32_t ndone;	     /* deletions done since the last heartbeat */
+	struct gf_dead_replica done[GF_MAX_DEAD];
+};
+struct gfm_heartbeat_rep {
+	uint32_t ndead; /* replicas this host should delete */
+	struct gf_dead_replica dead[GF_MAX_DEAD];
+};
+
+struct gf_host_info {
+	uint32_t host_id;
+	char name[GF_HOST_MAX + 1];
+	char addr[GF_HOST_MAX + 1];
+	uint16_t port;
+	uint8_t up;
+	uint64_t capacity, free;
+	uint32_t load_milli;
+	int64_t last_seen; /* unix seconds */
+	uint64_t nreplicas;
+};
+/* Heap-allocated by the decoder; free with gfm_host_list_rep_free. */
+struct gfm_host_list_rep {
+	uint32_t count;
+	struct gf_host_info *hosts;
+};
+void gfm_host_list_rep_free(struct gfm_host_list_rep *m);
+
+/* ---- gfsd data requests -------------------------------------------------- */
+
+enum gfs_open_flags {
+	GFS_O_READ = 1u << 0,
+	GFS_O_WRITE = 1u << 1,
+	GFS_O_CREATE = 1u << 2,
+	GFS_O_TRUNC = 1u << 3,
+	GFS_O_WANT_FD = 1u << 4, /* UNIX socket only: pass the open fd back */
+};
+struct gfs_open_req {
+	uint64_t ino;
+	uint64_t gen;
+	uint32_t flags; /* gfs_open_flags */
+};
+struct gfs_open_rep {
+	uint64_t handle;
+	uint64_t size;
+	uint8_t fd_passed; /* 1: an fd arrived with this reply (SCM_RIGHTS) */
+};
+
+struct gfs_read_req {
+	uint64_t handle;
+	uint64_t offset;
+	uint32_t len; /* at most GF_MAX_IO */
+};
+struct gfs_read_rep {
+	uint32_t len;
+	const uint8_t *data; /* decoded: points into the frame */
+};
+
+struct gfs_write_req {
+	uint64_t handle;
+	uint64_t offset;
+	uint32_t len;
+	const uint8_t *data; /* decoded: points into the frame */
+};
+struct gfs_write_rep {
+	uint32_t written;
+};
+
+struct gfs_truncate_req {
+	uint64_t handle;
+	uint64_t size;
+};
+struct gfs_handle_req { /* FSYNC */
+	uint64_t handle;
+};
+struct gfs_close_req {
+	uint64_t handle;
+	/* bytes the client moved itself through a passed fd, for the counters */
+	uint64_t local_read;
+	uint64_t local_written;
+};
+
+struct gfs_stats_rep {
+	uint64_t read_local, read_remote;	/* bytes served */
+	uint64_t written_local, written_remote; /* bytes received */
+	uint64_t fds_passed;
+	uint64_t open_handles;
+	uint64_t capacity, free;
+};
+
+/* ---- codecs ---------------------------------------------------------------
+ * encode: appends the payload to w (check w->err). decode: 0 or -EBADMSG.
+ */
+#define GF_CODEC(T)                                                    \
+	void T##_encode(struct gf_wbuf *w, const struct T *m);          \
+	int T##_decode(const void *payload, size_t len, struct T *m)
+
+GF_CODEC(gf_msg_hello);
+GF_CODEC(gf_msg_auth);
+GF_CODEC(gf_msg_auth_ok);
+GF_CODEC(gfm_name_req);
+GF_CODEC(gfm_ino_req);
+GF_CODEC(gfm_attr_rep);
+GF_CODEC(gfm_setattr_req);
+GF_CODEC(gfm_mknod_req);
+GF_CODEC(gfm_create_req);
+GF_CODEC(gfm_open_rep);
+GF_CODEC(gfm_rename_req);
+GF_CODEC(gfm_link_req);
+GF_CODEC(gfm_symlink_req);
+GF_CODEC(gfm_readlink_rep);
+GF_CODEC(gfm_readdir_req);
+GF_CODEC(gfm_readdir_rep);
+GF_CODEC(gfm_open_req);
+GF_CODEC(gfm_close_write_req);
+GF_CODEC(gfm_statfs_rep);
+GF_CODEC(gfm_xattr_req);
+GF_CODEC(gfm_xattr_rep);
+GF_CODEC(gfm_access_req);
+GF_CODEC(gfm_host_register_req);
+GF_CODEC(gfm_host_register_rep);
+GF_CODEC(gfm_heartbeat_req);
+GF_CODEC(gfm_heartbeat_rep);
+GF_CODEC(gfm_host_list_rep);
+GF_CODEC(gfs_open_req);
+GF_CODEC(gfs_open_rep);
+GF_CODEC(gfs_read_req);
+GF_CODEC(gfs_read_rep);
+GF_CODEC(gfs_write_req);
+GF_CODEC(gfs_write_rep);
+GF_CODEC(gfs_truncate_req);
+GF_CODEC(gfs_handle_req);
+GF_CODEC(gfs_close_req);
+GF_CODEC(gfs_stats_rep);
+
+#undef GF_CODEC
+
+/*
+ * Names in requests must be valid path components: non-empty, no '/', not
+ * "." or ".." (decoders already guarantee no NUL and at most GF_NAME_MAX).
+ * Returns 0, -EINVAL, or -ENAMETOOLONG.
+ */
+int gf_check_name(const char *name);
+
+#endif
