@@ -1,9 +1,8 @@
 /*
  * daemon.h — what every daemon does at start and stop.
  *
- * gf_daemon_common_opts parses the options every daemon shares
- * (-c CONFIG, -f foreground, -d debug, -L level, -l logfile, -P pidfile,
- * -h/--help, -V/--version); gf_daemonize detaches; gf_pidfile_write
+ * Every daemon takes -c CONFIG, -f (foreground), -d (debug), -L LEVEL,
+ * -l LOGFILE, -P PIDFILE, -h/--help. gf_daemonize detaches; gf_pidfile_write
  * records the pid; gf_wait_for_signal blocks until SIGTERM or SIGINT
  * (SIGPIPE is ignored; SIGHUP is ignored for now).
  */

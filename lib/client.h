@@ -1,0 +1,165 @@
+/*
+ * client.h — typed calls to gfmd and gfsd for the FUSE client and commands.
+ *
+ * A struct gfc is one client's view of a cluster: the settings it read from
+ * the configuration (gfmd address, key, this host's name, the local gfsd
+ * socket), one multiplexed connection to gfmd, and a pool of connections to
+ * gfsd (one per addr:port, plus the local UNIX socket). Every function is
+ * safe to call from many threads at once; connections are opened lazily and
+ * shared.
+ *
+ * Metadata calls: one function per GFM_* request. Each encodes the request
+ * (proto.h), waits for the reply and decodes it; it returns 0 or a negative
+ * errno (gfmd's status, or a transport/decoding error).
+ *
+ * Reconnection policy (gfmd): before a call, a connection known to be broken
+ * is replaced by a new one, so a request is never sent on a dead
+ * connection. If the connection breaks while a request is in flight we
+ * cannot know whether gfmd applied it. Requests that are idempotent (lookups,
+ * reads, GETATTR, SETATTR, OPEN without O_CREAT/O_TRUNC, CLOSE_WRITE,
+ * ACCESS, STATFS, xattr reads) are then sent once more on a new connection;
+ * the others (create, unlink, rename, ...) fail with -EIO rather than risk
+ * being applied twice.
+ *
+ * Data calls: a struct gfc_data is one open replica on one gfsd. When the
+ * replica lives on this host and a local gfsd socket is configured, it is
+ * opened through that socket with GFS_O_WANT_FD and reads and writes go
+ * straight to the passed fd (no network bytes); gfc_data_close reports the
+ * bytes so moved to gfsd. Otherwise the replica is read and written with
+ * GFS_READ / GFS_WRITE over TCP. A gfsd handle belongs to its connection: if
+ * that connection breaks, the data handle fails with -EIO (the caller may
+ * open another replica).
+ */
+#ifndef GF_CLIENT_H
+#define GF_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "config.h"
+#include "proto.h"
+
+struct gfc;
+struct gfc_conn; /* a pooled, shared gfsd connection */
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+/*
+ * Read the settings from cfg (gfmd_host, gfmd_port, key_file, gfsd_socket,
+ * hostname) and load the key. Connects to nothing yet. kind is the peer kind
+ * announced to gfmd (GF_PEER_CLIENT or GF_PEER_ADMIN). On error errbuf says
+ * why; -errno.
+ */
+int gfc_new(const struct gf_config *cfg, uint8_t kind, struct gfc **out,
+	    char *errbuf, int errlen);
+/* Connect to gfmd now (it is otherwise connected on first use). On failure
+ * errbuf says which address failed and why. */
+int gfc_connect(struct gfc *c, char *errbuf, int errlen);
+/* Close every connection (gfmd and gfsd); later calls reconnect. Must not
+ * run concurrently with other calls (e.g. before fork()). */
+void gfc_disconnect(struct gfc *c);
+void gfc_free(struct gfc *c);
+
+const char *gfc_hostname(const struct gfc *c);
+const char *gfc_gfsd_socket(const struct gfc *c); /* NULL: no local fast path */
+
+/* ---- metadata (gfmd) -------------------------------------------------------- */
+
+int gfc_lookup(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
+	       const char *name, struct gf_attr *out);
+int gfc_getattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		struct gf_attr *out);
+/* req->cred must be filled in; out may be NULL. */
+int gfc_setattr(struct gfc *c, const struct gfm_setattr_req *req, struct gf_attr *out);
+int gfc_mknod(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
+	      const char *name, uint32_t mode, uint64_t rdev, struct gf_attr *out);
+int gfc_mkdir(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
+	      const char *name, uint32_t mode, struct gf_attr *out);
+/* A new regular file, opened for writing: out->replicas[0] is where to write. */
+int gfc_create(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
+	       const char *name, uint32_t mode, uint32_t flags, struct gfm_open_rep *out);
+int gfc_unlink(struct gfc *c, const struct gf_cred *cr, uint64_t parent, const char *name);
+int gfc_rmdir(struct gfc *c, const struct gf_cred *cr, uint64_t parent, const char *name);
+int gfc_rename(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
+	       const char *name, uint64_t newparent, const char *newname, uint32_t flags);
+int gfc_link(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+	     uint64_t newparent, const char *newname, struct gf_attr *out);
+int gfc_symlink(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
+		const char *name, const char *target, struct gf_attr *out);
+/* target: GF_PATH_MAX bytes, NUL-terminated on success. */
+int gfc_readlink(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		 char target[GF_PATH_MAX]);
+/* Entries after cookie (0: from the start). Free out with gfm_readdir_rep_free. */
+int gfc_readdir(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		uint64_t cookie, uint32_t max, struct gfm_readdir_rep *out);
+/* flags are open(2) flags. out is large (see gfm_open_rep): heap-allocate. */
+int gfc_open(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+	     struct gfm_open_rep *out);
+int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		    uint64_t gen, uint64_t size, const struct gf_timespec *mtime);
+int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out);
+int gfc_setxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		 const char *name, const void *value, size_t len, uint32_t flags);
+/*
+ * Value (getxattr) or NUL-separated name list (listxattr) into buf of size
+ * bytes. size 0 asks only the length. *len is the full length; a value
+ * longer than a non-zero size is -ERANGE.
+ */
+int gfc_getxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		 const char *name, void *buf, size_t size, size_t *len);
+int gfc_listxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		  void *buf, size_t size, size_t *len);
+int gfc_removexattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		    const char *name);
+int gfc_access(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t mask);
+
+/* Hosts (admin commands). Free out with gfm_host_list_rep_free. */
+int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out);
+
+/* ---- data (gfsd) ------------------------------------------------------------ */
+
+struct gfc_data {
+	struct gfc *gfc;
+	struct gfc_conn *conn; /* the gfsd connection the handle belongs to */
+	uint64_t handle;       /* gfsd's handle */
+	uint64_t size;	       /* replica size when opened */
+	int fd;		       /* local replica fd, or -1 (remote) */
+	uint32_t flags;	       /* GFS_O_* asked for */
+	/* bytes moved through fd, reported in GFS_CLOSE */
+	uint64_t local_read, local_written; /* updated atomically */
+};
+
+/*
+ * Open replica r of file (ino, gen) on its gfsd with GFS_O_* flags. Uses the
+ * local socket and fd passing when r->host is this host and a gfsd socket
+ * is configured (falling back to TCP if that fails).
+ */
+int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
+		  uint64_t gen, uint32_t flags, struct gfc_data *h);
+/* Up to len bytes at off into buf; *got may be short at the replica's end. */
+int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got);
+/* Write all len bytes at off. */
+int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off);
+int gfc_data_truncate(struct gfc_data *h, uint64_t size);
+int gfc_data_fsync(struct gfc_data *h);
+/* GFS_CLOSE (with local byte counts), closes the fd, releases the connection.
+ * h is unusable afterwards whatever the result. */
+int gfc_data_close(struct gfc_data *h);
+/* Callers that move bytes through h->fd themselves (splice) account here. */
+void gfc_data_account_local(struct gfc_data *h, uint64_t read, uint64_t written);
+
+/* GFS_STATS of the gfsd at addr:port (port 0: addr is a UNIX socket path). */
+int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
+		   struct gfs_stats_rep *out);
+
+/* ---- counters ----------------------------------------------------------------- */
+
+struct gfc_stats {
+	uint64_t read_local, read_remote;	/* bytes */
+	uint64_t written_local, written_remote; /* bytes */
+	uint64_t gfmd_calls, gfmd_reconnects;
+};
+void gfc_get_stats(struct gfc *c, struct gfc_stats *out);
+
+#endif

@@ -1,0 +1,309 @@
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+void gf_frame_release(struct gf_frame *f)
+{
+	free(f->payload);
+	f->payload = NULL;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+int gf_write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int gf_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read the header with recvmsg so that an fd passed with the frame is caught. */
+static int recv_header(int sock, uint8_t *hdr, int *fd_out)
+{
+	size_t got = 0;
+	int rc;
+	*fd_out = -1;
+	while (got < GF_HDR_SIZE) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { hdr + got, GF_HDR_SIZE - got };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == ENOTSOCK)
+			n = read(sock, hdr + got, GF_HDR_SIZE - got);
+		else if (n >= 0) {
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+					int nfd = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+					int fds[8];
+					if (nfd > 8)
+						nfd = 8;
+					memcpy(fds, CMSG_DATA(c), (size_t)nfd * sizeof(int));
+					for (int i = 0; i < nfd; i++) {
+						if (*fd_out < 0)
+							*fd_out = fds[i];
+						else
+							close(fds[i]);
+					}
+				}
+			}
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto fail;
+		}
+		if (n == 0) {
+			rc = got == 0 ? -ECONNRESET : -EBADMSG;
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+fail:
+	if (*fd_out >= 0)
+		close(*fd_out);
+	*fd_out = -1;
+	return rc;
+}
+
+int gf_frame_recv(int sock, struct gf_frame *f)
+{
+	uint8_t hdr[GF_HDR_SIZE];
+	f->payload = NULL;
+	f->fd = -1;
+	int rc = recv_header(sock, hdr, &f->fd);
+	if (rc)
+		return rc;
+	rc = gf_hdr_decode(hdr, &f->hdr);
+	if (rc)
+		goto fail;
+	if (f->hdr.len > 0) {
+		f->payload = malloc(f->hdr.len);
+		if (!f->payload) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		rc = gf_read_full(sock, f->payload, f->hdr.len);
+		if (rc == -ECONNRESET)
+			rc = -EBADMSG; /* EOF inside a frame: truncated */
+		if (rc)
+			goto fail;
+	}
+	return 0;
+fail:
+	gf_frame_release(f);
+	return rc;
+}
+
+int gf_frame_send(int sock, uint16_t op, uint32_t reqid, int32_t status,
+		  const void *payload, size_t len, int pass_fd)
+{
+	if (len > GF_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	uint8_t hdr[GF_HDR_SIZE];
+	struct gf_hdr h = { .len = (uint32_t)len, .version = GF_PROTO_VERSION,
+			    .op = op, .reqid = reqid, .status = status };
+	gf_hdr_encode(&h, hdr);
+	struct iovec iov[2] = { { hdr, GF_HDR_SIZE }, { (void *)payload, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	if (pass_fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+	}
+	size_t total = GF_HDR_SIZE + len, sent = 0;
+	while (sent < total) {
+		ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		sent += (size_t)n;
+		msg.msg_control = NULL; /* the fd went with the first bytes */
+		msg.msg_controllen = 0;
+		size_t skip = (size_t)n;
+		while (msg.msg_iovlen > 0 && skip >= msg.msg_iov[0].iov_len) {
+			skip -= msg.msg_iov[0].iov_len;
+			msg.msg_iov++;
+			msg.msg_iovlen--;
+		}
+		if (msg.msg_iovlen > 0) {
+			msg.msg_iov[0].iov_base = (uint8_t *)msg.msg_iov[0].iov_base + skip;
+			msg.msg_iov[0].iov_len -= skip;
+		}
+	}
+	return 0;
+}
+
+void gf_sock_tune(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+int gf_tcp_connect(const char *host, uint16_t port)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res;
+	char portstr[8];
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	int gai = getaddrinfo(host, portstr, &hints, &res);
+	if (gai != 0)
+		return gai == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	int rc = -ECONNREFUSED;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			gf_sock_tune(fd);
+			freeaddrinfo(res);
+			return fd;
+		}
+		rc = -errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+int gf_tcp_listen(const char *addr, uint16_t port, uint16_t *bound)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
+	struct addrinfo *res;
+	char portstr[8];
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	int gai = getaddrinfo(addr && *addr ? addr : NULL, portstr, &hints, &res);
+	if (gai != 0)
+		return -EADDRNOTAVAIL;
+	int rc = -EADDRNOTAVAIL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 512) == 0) {
+			if (bound) {
+				struct sockaddr_storage ss;
+				socklen_t sl = sizeof(ss);
+				getsockname(fd, (struct sockaddr *)&ss, &sl);
+				*bound = ntohs(ss.ss_family == AF_INET6
+						       ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						       : ((struct sockaddr_in *)&ss)->sin_port);
+			}
+			freeaddrinfo(res);
+			return fd;
+		}
+		rc = -errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int gf_unix_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int rc = unix_addr(path, &sa);
+	if (rc)
+		return rc;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int gf_unix_listen(const char *path)
+{
+	struct sockaddr_un sa;
+	int rc = unix_addr(path, &sa);
+	if (rc)
+		return rc;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 512) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}

@@ -1,0 +1,236 @@
+#include "rpc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+
+struct waiter {
+	uint32_t reqid;
+	int done;
+	int err; /* transport error when done without a reply */
+	struct gf_reply rep;
+	pthread_cond_t cond;
+	struct waiter *next;
+};
+
+struct gf_rpc {
+	int sock;
+	pthread_t rx;
+	pthread_mutex_t lock; /* waiters, next_id, dead */
+	pthread_mutex_t send_lock;
+	struct waiter *waiters;
+	uint32_t next_id;
+	int dead;
+	char peer[GF_HOST_MAX + 16];
+};
+
+void gf_reply_release(struct gf_reply *r)
+{
+	free(r->payload);
+	r->payload = NULL;
+	r->len = 0;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+/* Fail every waiter; called with lock held. */
+static void fail_all(struct gf_rpc *c, int err)
+{
+	c->dead = 1;
+	for (struct waiter *w = c->waiters; w; w = w->next) {
+		w->done = 1;
+		w->err = err;
+		pthread_cond_signal(&w->cond);
+	}
+	c->waiters = NULL;
+}
+
+static void *rx_main(void *arg)
+{
+	struct gf_rpc *c = arg;
+	for (;;) {
+		struct gf_frame f;
+		int rc = gf_frame_recv(c->sock, &f);
+		if (rc) {
+			if (rc != -ECONNRESET)
+				gf_warn("connection to %s: %s", c->peer, strerror(-rc));
+			pthread_mutex_lock(&c->lock);
+			fail_all(c, -ENOTCONN);
+			pthread_mutex_unlock(&c->lock);
+			return NULL;
+		}
+		pthread_mutex_lock(&c->lock);
+		struct waiter **pp = &c->waiters, *w = NULL;
+		while (*pp) {
+			if ((*pp)->reqid == f.hdr.reqid) {
+				w = *pp;
+				*pp = w->next;
+				break;
+			}
+			pp = &(*pp)->next;
+		}
+		if (!w || !(f.hdr.op & GF_OP_REPLY)) {
+			pthread_mutex_unlock(&c->lock);
+			gf_warn("connection to %s: unexpected frame op %u reqid %u; closing",
+				c->peer, f.hdr.op, f.hdr.reqid);
+			gf_frame_release(&f);
+			shutdown(c->sock, SHUT_RDWR);
+			continue; /* next recv fails and fails all */
+		}
+		w->rep.status = f.hdr.status;
+		w->rep.payload = f.payload;
+		w->rep.len = f.hdr.len;
+		w->rep.fd = f.fd;
+		w->done = 1;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+int gf_rpc_connect(const char *host, uint16_t port, const struct gf_key *key,
+		   uint8_t kind, const char *my_host, struct gf_rpc **out)
+{
+	*out = NULL;
+	int sock = port ? gf_tcp_connect(host, port) : gf_unix_connect(host);
+	if (sock < 0)
+		return sock;
+	/* Do not hang forever on a peer that accepts but never speaks. */
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int rc = gf_auth_client(sock, key, kind, my_host);
+	if (rc) {
+		close(sock);
+		return rc == -EAGAIN ? -ETIMEDOUT : rc;
+	}
+	tv.tv_sec = 0;
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct gf_rpc *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(sock);
+		return -ENOMEM;
+	}
+	c->sock = sock;
+	c->next_id = 1;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->send_lock, NULL);
+	if (port)
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
+	else
+		snprintf(c->peer, sizeof(c->peer), "%.*s", (int)sizeof(c->peer) - 1, host);
+	rc = pthread_create(&c->rx, NULL, rx_main, c);
+	if (rc) {
+		close(sock);
+		free(c);
+		return -rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void gf_rpc_close(struct gf_rpc *c)
+{
+	if (!c)
+		return;
+	shutdown(c->sock, SHUT_RDWR);
+	pthread_join(c->rx, NULL);
+	close(c->sock);
+	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->send_lock);
+	free(c);
+}
+
+int gf_rpc_alive(struct gf_rpc *c)
+{
+	pthread_mutex_lock(&c->lock);
+	int alive = !c->dead;
+	pthread_mutex_unlock(&c->lock);
+	return alive;
+}
+
+int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
+		struct gf_reply *rep)
+{
+	struct waiter w = { .rep = { .fd = -1 } };
+	memset(rep, 0, sizeof(*rep));
+	rep->fd = -1;
+	if (req && req->err)
+		return req->err;
+	pthread_cond_init(&w.cond, NULL);
+	pthread_mutex_lock(&c->lock);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		pthread_cond_destroy(&w.cond);
+		return -ENOTCONN;
+	}
+	w.reqid = c->next_id++;
+	if (c->next_id == 0)
+		c->next_id = 1;
+	w.next = c->waiters;
+	c->waiters = &w;
+	pthread_mutex_unlock(&c->lock);
+
+	pthread_mutex_lock(&c->send_lock);
+	int rc = gf_frame_send(c->sock, op, w.reqid, 0, req ? req->data : NULL,
+			       req ? req->len : 0, -1);
+	pthread_mutex_unlock(&c->send_lock);
+
+	pthread_mutex_lock(&c->lock);
+	if (rc == -EMSGSIZE && !w.done) {
+		/* Nothing was sent: the connection is still good. */
+		for (struct waiter **pp = &c->waiters; *pp; pp = &(*pp)->next)
+			if (*pp == &w) {
+				*pp = w.next;
+				break;
+			}
+		pthread_mutex_unlock(&c->lock);
+		pthread_cond_destroy(&w.cond);
+		return rc;
+	}
+	if (rc) {
+		/* Unlink ourselves unless the receiver already failed us. */
+		if (!w.done) {
+			for (struct waiter **pp = &c->waiters; *pp; pp = &(*pp)->next)
+				if (*pp == &w) {
+					*pp = w.next;
+					break;
+				}
+		}
+		if (!c->dead) {
+			fail_all(c, -ENOTCONN);
+			shutdown(c->sock, SHUT_RDWR);
+		}
+		pthread_mutex_unlock(&c->lock);
+		gf_reply_release(&w.rep);
+		pthread_cond_destroy(&w.cond);
+		return -ENOTCONN;
+	}
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&w.cond);
+	if (w.err)
+		return w.err;
+	*rep = w.rep;
+	return 0;
+}
+
+int gf_rpc_call_status(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
+		       struct gf_reply *rep)
+{
+	int rc = gf_rpc_call(c, op, req, rep);
+	if (rc)
+		return rc;
+	if (rep->status != 0) {
+		rc = rep->status < 0 ? rep->status : -EPROTO;
+		gf_reply_release(rep);
+	}
+	return rc;
+}

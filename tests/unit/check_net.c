@@ -1,0 +1,347 @@
+/* Frames, fd passing, the handshake, and the server + multiplexed RPC client. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "log.h"
+#include "net.h"
+#include "rpc.h"
+#include "server.h"
+
+static struct gf_key key_a, key_b;
+
+static void make_keys(void)
+{
+	key_a.len = key_b.len = 32;
+	memset(key_a.bytes, 'a', 32);
+	memset(key_b.bytes, 'b', 32);
+}
+
+START_TEST(frame_roundtrip_and_fd)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	int devnull = open("/dev/null", O_RDONLY);
+	ck_assert_int_eq(gf_frame_send(sv[0], 77, 9, 0, "hello", 5, devnull), 0);
+	ck_assert_int_eq(gf_frame_send(sv[0], 78, 10, -ENOENT, NULL, 0, -1), 0);
+	struct gf_frame f;
+	ck_assert_int_eq(gf_frame_recv(sv[1], &f), 0);
+	ck_assert_uint_eq(f.hdr.op, 77);
+	ck_assert_uint_eq(f.hdr.reqid, 9);
+	ck_assert_uint_eq(f.hdr.len, 5);
+	ck_assert_int_eq(memcmp(f.payload, "hello", 5), 0);
+	ck_assert_int_ge(f.fd, 0);
+	gf_frame_release(&f);
+	ck_assert_int_eq(gf_frame_recv(sv[1], &f), 0);
+	ck_assert_int_eq(f.hdr.status, -ENOENT);
+	ck_assert_int_eq(f.fd, -1);
+	gf_frame_release(&f);
+	close(sv[0]);
+	ck_assert_int_eq(gf_frame_recv(sv[1], &f), -ECONNRESET);
+	close(sv[1]);
+	close(devnull);
+}
+END_TEST
+
+START_TEST(bad_headers)
+{
+	int sv[2];
+	struct gf_frame f;
+	uint8_t hdr[GF_HDR_SIZE];
+	/* oversized length */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct gf_hdr h = { .len = GF_MAX_PAYLOAD + 1, .version = GF_PROTO_VERSION, .op = 100 };
+	gf_hdr_encode(&h, hdr);
+	ck_assert_int_eq(write(sv[0], hdr, sizeof(hdr)), GF_HDR_SIZE);
+	ck_assert_int_eq(gf_frame_recv(sv[1], &f), -EMSGSIZE);
+	close(sv[0]);
+	close(sv[1]);
+	/* wrong version */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	h.len = 0;
+	h.version = 99;
+	gf_hdr_encode(&h, hdr);
+	ck_assert_int_eq(write(sv[0], hdr, sizeof(hdr)), GF_HDR_SIZE);
+	ck_assert_int_eq(gf_frame_recv(sv[1], &f), -EPROTO);
+	close(sv[0]);
+	close(sv[1]);
+	/* truncated header, then truncated payload */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(write(sv[0], hdr, 7), 7);
+	close(sv[0]);
+	ck_assert_int_eq(gf_frame_recv(sv[1], &f), -EBADMSG);
+	close(sv[1]);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	h.version = GF_PROTO_VERSION;
+	h.len = 100;
+	gf_hdr_encode(&h, hdr);
+	ck_assert_int_eq(write(sv[0], hdr, sizeof(hdr)), GF_HDR_SIZE);
+	ck_assert_int_eq(write(sv[0], "abc", 3), 3);
+	close(sv[0]);
+	ck_assert_int_eq(gf_frame_recv(sv[1], &f), -EBADMSG);
+	close(sv[1]);
+}
+END_TEST
+
+struct auth_srv {
+	int sock;
+	const struct gf_key *key;
+	int rc;
+	uint8_t kind;
+	char host[GF_HOST_MAX + 1];
+};
+
+static void *auth_server_thread(void *arg)
+{
+	struct auth_srv *a = arg;
+	a->rc = gf_auth_server(a->sock, a->key, &a->kind, a->host);
+	if (a->rc)
+		shutdown(a->sock, SHUT_RDWR);
+	return NULL;
+}
+
+static void run_auth(const struct gf_key *skey, const struct gf_key *ckey, int *src, int *crc,
+		     struct auth_srv *a)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	a->sock = sv[0];
+	a->key = skey;
+	pthread_t t;
+	pthread_create(&t, NULL, auth_server_thread, a);
+	*crc = gf_auth_client(sv[1], ckey, GF_PEER_GFSD, "node3");
+	pthread_join(t, NULL);
+	*src = a->rc;
+	close(sv[0]);
+	close(sv[1]);
+}
+
+START_TEST(auth_good_and_bad_key)
+{
+	make_keys();
+	struct auth_srv a;
+	int src, crc;
+	memset(&a, 0, sizeof(a));
+	run_auth(&key_a, &key_a, &src, &crc, &a);
+	ck_assert_int_eq(src, 0);
+	ck_assert_int_eq(crc, 0);
+	ck_assert_uint_eq(a.kind, GF_PEER_GFSD);
+	ck_assert_str_eq(a.host, "node3");
+	memset(&a, 0, sizeof(a));
+	run_auth(&key_a, &key_b, &src, &crc, &a);
+	ck_assert_int_eq(src, -EACCES);
+	ck_assert_int_eq(crc, -EACCES);
+}
+END_TEST
+
+START_TEST(key_files)
+{
+	char path[] = "/tmp/gfkeyXXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	ck_assert_int_eq(gf_key_generate(path), 0);
+	ck_assert_int_eq(gf_key_generate(path), -EEXIST);
+	struct gf_key k;
+	ck_assert_int_eq(gf_key_load(path, &k), 0);
+	ck_assert_uint_eq(k.len, 64);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(write(fd, "short\n", 6), 6);
+	close(fd);
+	ck_assert_int_eq(gf_key_load(path, &k), -EINVAL);
+	unlink(path);
+	ck_assert_int_eq(gf_key_load(path, &k), -ENOENT);
+}
+END_TEST
+
+/* An echo server: op 500 echoes the payload; op 501 replies later from
+ * another thread (out of order); op 502 returns -EBADMSG (closes). */
+struct later {
+	struct gf_conn *conn;
+	uint32_t reqid;
+};
+
+static void *reply_later(void *arg)
+{
+	struct later *l = arg;
+	usleep(50000);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	gf_put_u32(&w, l->reqid);
+	gf_conn_reply(l->conn, 501, l->reqid, 0, &w, -1);
+	gf_wbuf_free(&w);
+	gf_conn_put(l->conn);
+	free(l);
+	return NULL;
+}
+
+static int echo_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
+{
+	struct gf_wbuf w;
+	switch (f->hdr.op) {
+	case 500:
+		gf_wbuf_init(&w);
+		gf_put_raw(&w, f->payload, f->hdr.len);
+		gf_conn_reply(conn, 500, f->hdr.reqid, 0, &w, -1);
+		gf_wbuf_free(&w);
+		return 0;
+	case 501: {
+		struct later *l = malloc(sizeof(*l));
+		gf_conn_get(conn);
+		l->conn = conn;
+		l->reqid = f->hdr.reqid;
+		pthread_t t;
+		pthread_create(&t, NULL, reply_later, l);
+		pthread_detach(t);
+		return 0;
+	}
+	case 502:
+		return -EBADMSG;
+	default:
+		gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, -ENOSYS, NULL, -1);
+		return 0;
+	}
+}
+
+static struct gf_server *start_echo(uint16_t *port)
+{
+	make_keys();
+	struct gf_server_ops ops = { .handle = echo_handle };
+	struct gf_server *s;
+	ck_assert_int_eq(gf_server_new(&key_a, &ops, &s), 0);
+	int lfd = gf_tcp_listen("127.0.0.1", 0, port);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(gf_server_add_listener(s, lfd, 0), 0);
+	ck_assert_int_eq(gf_server_start(s), 0);
+	return s;
+}
+
+struct caller {
+	struct gf_rpc *rpc;
+	int id;
+	int ok;
+};
+
+static void *call_many(void *arg)
+{
+	struct caller *c = arg;
+	c->ok = 1;
+	for (int i = 0; i < 200; i++) {
+		struct gf_wbuf w;
+		gf_wbuf_init(&w);
+		gf_put_u32(&w, (uint32_t)(c->id * 100000 + i));
+		struct gf_reply r;
+		if (gf_rpc_call_status(c->rpc, 500, &w, &r) != 0 || r.len != 4) {
+			c->ok = 0;
+		} else {
+			struct gf_rbuf rb;
+			gf_rbuf_init(&rb, r.payload, r.len);
+			if (gf_get_u32(&rb) != (uint32_t)(c->id * 100000 + i))
+				c->ok = 0;
+			gf_reply_release(&r);
+		}
+		gf_wbuf_free(&w);
+	}
+	return NULL;
+}
+
+START_TEST(rpc_multiplexed)
+{
+	uint16_t port;
+	struct gf_server *s = start_echo(&port);
+	struct gf_rpc *rpc;
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	/* A slow reply does not hold up the fast ones behind it. */
+	struct caller cs[4];
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		cs[i] = (struct caller){ .rpc = rpc, .id = i };
+		pthread_create(&t[i], NULL, call_many, &cs[i]);
+	}
+	struct gf_reply r;
+	ck_assert_int_eq(gf_rpc_call_status(rpc, 501, NULL, &r), 0);
+	gf_reply_release(&r);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert(cs[i].ok);
+	}
+	ck_assert_int_eq(gf_rpc_call_status(rpc, 999, NULL, &r), -ENOSYS);
+	ck_assert(gf_rpc_alive(rpc));
+	/* A request the handler rejects closes that connection only. */
+	ck_assert_int_eq(gf_rpc_call(rpc, 502, NULL, &r), -ENOTCONN);
+	ck_assert(!gf_rpc_alive(rpc));
+	gf_rpc_close(rpc);
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	ck_assert_int_eq(gf_rpc_call_status(rpc, 500, NULL, &r), 0);
+	gf_rpc_close(rpc);
+	/* A client with the wrong key is refused. */
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_b, GF_PEER_CLIENT, "n1", &rpc),
+			 -EACCES);
+	gf_server_stop(s);
+}
+END_TEST
+
+START_TEST(server_survives_garbage)
+{
+	uint16_t port;
+	struct gf_server *s = start_echo(&port);
+	/* Garbage instead of AUTH; then an oversized frame after a good AUTH. */
+	int fd = gf_tcp_connect("127.0.0.1", port);
+	ck_assert_int_ge(fd, 0);
+	char junk[64];
+	memset(junk, 0xff, sizeof(junk));
+	ck_assert_int_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	char buf[256];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	ck_assert_int_eq(n, 0); /* server closed it */
+	close(fd);
+
+	fd = gf_tcp_connect("127.0.0.1", port);
+	ck_assert_int_eq(gf_auth_client(fd, &key_a, GF_PEER_CLIENT, "x"), 0);
+	uint8_t hdr[GF_HDR_SIZE];
+	struct gf_hdr h = { .len = 0xffffffffu, .version = GF_PROTO_VERSION, .op = 500 };
+	gf_hdr_encode(&h, hdr);
+	ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), GF_HDR_SIZE);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	ck_assert_int_eq(n, 0);
+	close(fd);
+
+	struct gf_rpc *rpc;
+	struct gf_reply r;
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	ck_assert_int_eq(gf_rpc_call_status(rpc, 500, NULL, &r), 0);
+	gf_rpc_close(rpc);
+	gf_server_stop(s);
+}
+END_TEST
+
+int main(void)
+{
+	gf_log_init("check_net", GF_LOG_ERR);
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, frame_roundtrip_and_fd);
+	tcase_add_test(tc, bad_headers);
+	tcase_add_test(tc, auth_good_and_bad_key);
+	tcase_add_test(tc, key_files);
+	tcase_add_test(tc, rpc_multiplexed);
+	tcase_add_test(tc, server_survives_garbage);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
