@@ -1,0 +1,312 @@
+/*
+ * gfsd — the gfarmfs I/O daemon: one per node, serving the replicas in its
+ * spool to clients over TCP and a local UNIX socket, registered with gfmd.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "net.h"
+#include "registrar.h"
+#include "server.h"
+#include "service.h"
+#include "spool.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+static const char usage_text[] =
+"NAME\n"
+"    gfsd - gfarmfs I/O daemon\n"
+"\n"
+"SYNOPSIS\n"
+"    gfsd -c CONFIG [-f] [-d] [-L LEVEL] [-l LOGFILE] [-P PIDFILE]\n"
+"    gfsd -h | --help\n"
+"    gfsd -V | --version\n"
+"\n"
+"DESCRIPTION\n"
+"    gfsd runs on every node that lends its disk to gfarmfs. It keeps file\n"
+"    replicas in a spool directory, named by inode number and generation\n"
+"    (SPOOL/data/XX/<ino>-<gen>), never by user path, and serves reads and\n"
+"    writes on them to mount.gfarmfs and the gf* commands:\n"
+"\n"
+"      - over TCP (gfsd_listen:gfsd_port) for clients on other hosts;\n"
+"      - over a UNIX socket (gfsd_socket) for clients on this host, which\n"
+"        may ask for the open replica file descriptor itself and then read\n"
+"        and write it directly, so that local data never crosses a socket.\n"
+"\n"
+"    Every connection is authenticated with the shared key. A handle that\n"
+"    was written is fsynced when the client closes it. A full spool answers\n"
+"    ENOSPC and gfsd goes on serving.\n"
+"\n"
+"    gfsd registers with gfmd (name, address, port, capacity, free space),\n"
+"    sends a heartbeat every heartbeat_ms with its free space and load, and\n"
+"    deletes the replicas gfmd reports dead. It serves clients even while\n"
+"    gfmd is unreachable: it logs the outage once, retries every few\n"
+"    seconds, and registers again when gfmd is back.\n"
+"\n"
+"OPTIONS\n"
+"    -c, --config CONFIG    configuration file (required)\n"
+"    -f, --foreground       stay in the foreground (log to stderr unless a\n"
+"                           log file is set)\n"
+"    -d, --debug            log level debug; implies -f\n"
+"    -L, --log-level LEVEL  error, warn, info (default) or debug; overrides\n"
+"                           log_level\n"
+"    -l, --log-file FILE    append the log to FILE; overrides log_file.\n"
+"                           Without one, a detached gfsd logs nothing once\n"
+"                           it has started.\n"
+"    -P, --pid-file FILE    write the daemon's pid to FILE; overrides pid_file\n"
+"    -h, --help             show this text\n"
+"    -V, --version          show the version\n"
+"\n"
+"CONFIGURATION\n"
+"    The file holds 'key = value' lines (# starts a comment). gfsd reads:\n"
+"    spool           replica directory (required); created if missing\n"
+"    gfsd_listen     address of the TCP listener (default 0.0.0.0)\n"
+"    gfsd_port       TCP port (default 6601); 0 picks a free port, which is\n"
+"                    the one registered with gfmd\n"
+"    gfsd_addr       address gfmd hands to clients to reach this gfsd\n"
+"                    (default: the host name)\n"
+"    gfsd_socket     UNIX socket for local clients (default SPOOL/gfsd.sock)\n"
+"    hostname        this node's name (default: gethostname())\n"
+"    gfmd_host       host of gfmd (default localhost)\n"
+"    gfmd_port       port of gfmd (default 6600)\n"
+"    key_file        shared secret, at least 32 bytes (required)\n"
+"    heartbeat_ms    heartbeat period in ms (default 1000; gfmd may ask\n"
+"                    for a shorter one)\n"
+"    log_level, log_file, pid_file\n"
+"                    as the options above\n"
+"    Other keys of the common file format are accepted and ignored.\n"
+"\n"
+"SIGNALS\n"
+"    SIGTERM, SIGINT  stop accepting, finish the requests in progress,\n"
+"                     close every connection and exit 0.\n"
+"    SIGHUP           ignored.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 after a clean stop; 1 when start-up fails (the reason is logged and\n"
+"    also printed on stderr, detaching or not).\n"
+"\n"
+"EXAMPLE\n"
+"    # /etc/gfarmfs/gfarmfs.conf\n"
+"    gfmd_host = meta1\n"
+"    key_file  = /etc/gfarmfs/key\n"
+"    spool     = /var/spool/gfarmfs\n"
+"\n"
+"    gfsd -c /etc/gfarmfs/gfarmfs.conf\n";
+
+static void usage_short(void)
+{
+	fprintf(stderr, "usage: gfsd -c CONFIG [-f] [-d] [-L LEVEL] [-l LOGFILE] [-P PIDFILE]\n"
+			"       gfsd --help for more\n");
+}
+
+/* A relative path would break once gf_daemonize() has changed to "/". */
+static char *absolute(const char *path)
+{
+	if (path[0] == '/')
+		return strdup(path);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	size_t n = strlen(cwd) + strlen(path) + 2;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s/%s", cwd, path);
+	return s;
+}
+
+/* Every connection and every open handle is an fd; 256 more are the spool's. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static long long config_int(const struct gf_config *cfg, const char *key, long long def,
+			    long long min, long long max)
+{
+	int err;
+	long long v = gf_config_int(cfg, key, def, min, max, &err);
+	if (err)
+		gf_fatal("gfsd: %s = %s: not a number in [%lld, %lld]", key,
+			 gf_config_str(cfg, key, ""), min, max);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "log-file", required_argument, NULL, 'l' },
+		{ "pid-file", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *opt_level = NULL, *opt_log = NULL, *opt_pid = NULL;
+	int foreground = 0, debug = 0, c;
+
+	while ((c = getopt_long(argc, argv, "c:fdL:l:P:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'd': debug = foreground = 1; break;
+		case 'L': opt_level = optarg; break;
+		case 'l': opt_log = optarg; break;
+		case 'P': opt_pid = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("gfsd (gfarmfs) %s\n", PACKAGE_VERSION); return 0;
+		default: usage_short(); return 1;
+		}
+	}
+	if (optind < argc || !config_path) {
+		if (!config_path)
+			fprintf(stderr, "gfsd: -c CONFIG is required\n");
+		else
+			fprintf(stderr, "gfsd: unexpected argument '%s'\n", argv[optind]);
+		usage_short();
+		return 1;
+	}
+
+	gf_log_init("gfsd", GF_LOG_INFO);
+	char errbuf[512] = "";
+	struct gf_config *cfg;
+	int rc = gf_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
+	if (rc < 0)
+		gf_fatal("gfsd: %s", errbuf[0] ? errbuf : strerror(-rc));
+	if ((opt_level && gf_config_set(cfg, "log_level", opt_level)) ||
+	    (opt_log && gf_config_set(cfg, "log_file", opt_log)) ||
+	    (opt_pid && gf_config_set(cfg, "pid_file", opt_pid)) ||
+	    (debug && gf_config_set(cfg, "log_level", "debug")))
+		gf_fatal("gfsd: out of memory");
+
+	const char *level_s = gf_config_str(cfg, "log_level", "info");
+	int level = gf_log_parse_level(level_s);
+	if (level < 0)
+		gf_fatal("gfsd: log_level %s: expected error, warn, info or debug", level_s);
+	gf_log_set_level((enum gf_log_level)level);
+	const char *log_file = gf_config_str(cfg, "log_file", NULL);
+	if (log_file && *log_file && (rc = gf_log_open(log_file)) < 0)
+		gf_fatal("gfsd: log file %s: %s", log_file, strerror(-rc));
+
+	/* Everything from the configuration, checked before anything starts. */
+	const char *spool_path = gf_config_str(cfg, "spool", NULL);
+	if (!spool_path || !*spool_path)
+		gf_fatal("gfsd: %s: 'spool' is not set", config_path);
+	const char *key_file = gf_config_str(cfg, "key_file", NULL);
+	if (!key_file || !*key_file)
+		gf_fatal("gfsd: %s: 'key_file' is not set", config_path);
+	const char *listen_addr = gf_config_str(cfg, "gfsd_listen", "0.0.0.0");
+	uint16_t port = (uint16_t)config_int(cfg, "gfsd_port", 6601, 0, 65535);
+	const char *hostname = gf_config_hostname(cfg);
+	const char *gfsd_addr = gf_config_str(cfg, "gfsd_addr", hostname);
+	const char *gfmd_host = gf_config_str(cfg, "gfmd_host", "localhost");
+	uint16_t gfmd_port = (uint16_t)config_int(cfg, "gfmd_port", 6600, 1, 65535);
+	uint32_t heartbeat_ms = (uint32_t)config_int(cfg, "heartbeat_ms", 1000, 10, 3600000);
+	char *sock_path;
+	const char *s = gf_config_str(cfg, "gfsd_socket", NULL);
+	if (s && *s) {
+		sock_path = absolute(s);
+	} else {
+		size_t n = strlen(spool_path) + sizeof("/gfsd.sock");
+		sock_path = malloc(n);
+		if (sock_path)
+			snprintf(sock_path, n, "%s/gfsd.sock", spool_path);
+		char *abs = sock_path ? absolute(sock_path) : NULL;
+		free(sock_path);
+		sock_path = abs;
+	}
+	const char *pid_file = gf_config_str(cfg, "pid_file", NULL);
+	char *pid_path = pid_file && *pid_file ? absolute(pid_file) : NULL;
+	if (!sock_path || (pid_file && *pid_file && !pid_path))
+		gf_fatal("gfsd: out of memory");
+
+	struct gf_key key;
+	if ((rc = gf_key_load(key_file, &key)) < 0)
+		gf_fatal("gfsd: key file %s: %s", key_file,
+			 rc == -EINVAL ? "shorter than 32 bytes" : strerror(-rc));
+
+	raise_fd_limit();
+	struct spool *sp;
+	if ((rc = spool_open(spool_path, &sp)) < 0)
+		gf_fatal("gfsd: spool %s: %s", spool_path, strerror(-rc));
+
+	uint16_t bound = 0;
+	int tcp_fd = gf_tcp_listen(listen_addr, port, &bound);
+	if (tcp_fd < 0)
+		gf_fatal("gfsd: listen on %s:%u: %s", listen_addr, port, strerror(-tcp_fd));
+	if (bound == 0)
+		bound = port;
+	int unix_fd = gf_unix_listen(sock_path);
+	if (unix_fd < 0)
+		gf_fatal("gfsd: listen on %s: %s", sock_path, strerror(-unix_fd));
+
+	if (!foreground && (rc = gf_daemonize()) < 0)
+		gf_fatal("gfsd: cannot detach: %s", strerror(-rc));
+	gf_signals_block(); /* before any thread, so that all inherit the mask */
+	if (pid_path && (rc = gf_pidfile_write(pid_path)) < 0)
+		gf_fatal("gfsd: pid file %s: %s", pid_path, strerror(-rc));
+
+	struct service *svc;
+	struct gf_server *srv;
+	struct gf_server_ops ops;
+	if ((rc = service_new(sp, &svc)) < 0)
+		gf_fatal("gfsd: %s", strerror(-rc));
+	service_server_ops(svc, &ops);
+	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
+	    (rc = gf_server_add_listener(srv, tcp_fd, 0)) < 0 ||
+	    (rc = gf_server_add_listener(srv, unix_fd, 1)) < 0 ||
+	    (rc = gf_server_start(srv)) < 0)
+		gf_fatal("gfsd: cannot start the server: %s", strerror(-rc));
+
+	struct registrar_config rcfg = {
+		.gfmd_host = gfmd_host,
+		.gfmd_port = gfmd_port,
+		.key = &key,
+		.hostname = hostname,
+		.addr = gfsd_addr,
+		.port = bound,
+		.heartbeat_ms = heartbeat_ms,
+	};
+	struct registrar *reg;
+	if ((rc = registrar_start(&rcfg, sp, &reg)) < 0)
+		gf_fatal("gfsd: cannot start the heartbeat thread: %s", strerror(-rc));
+
+	gf_info("gfsd: serving spool %s on %s:%u and %s as %s (gfmd %s:%u)", spool_path,
+		listen_addr, bound, sock_path, hostname, gfmd_host, gfmd_port);
+	gf_daemon_ready();
+
+	int sig = gf_signals_wait();
+	gf_info("gfsd: %s: stopping", strsignal(sig));
+	gf_server_stop(srv); /* in-flight requests finish; handles close */
+	registrar_stop(reg);
+	service_free(svc);
+	spool_close(sp);
+	unlink(sock_path);
+	if (pid_path)
+		unlink(pid_path);
+	gf_info("gfsd: stopped");
+	free(sock_path);
+	free(pid_path);
+	gf_config_free(cfg);
+	memset(&key, 0, sizeof(key));
+	return 0;
+}

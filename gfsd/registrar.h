@@ -1,0 +1,42 @@
+/*
+ * registrar.h — gfsd's link to gfmd: registration, heartbeats, and deleting
+ * the replicas gfmd declares dead.
+ *
+ * A background thread connects to gfmd as a GF_PEER_GFSD peer, sends
+ * GFM_HOST_REGISTER {name, addr, port, capacity, free}, then every heartbeat
+ * period GFM_HEARTBEAT {host id, capacity, free, load, deletions done}. The
+ * dead replicas named in each reply are removed from the spool (one that is
+ * already gone counts as removed) and reported done in the next heartbeat.
+ *
+ * gfmd being down never stops gfsd: the thread logs the outage once, retries
+ * with a backoff of at most a few seconds, registers again (by name) when gfmd
+ * is back or the connection broke, and logs the recovery.
+ */
+#ifndef GFSD_REGISTRAR_H
+#define GFSD_REGISTRAR_H
+
+#include <stdint.h>
+
+#include "auth.h"
+#include "spool.h"
+
+struct registrar;
+
+struct registrar_config {
+	const char *gfmd_host;
+	uint16_t gfmd_port;
+	const struct gf_key *key;
+	const char *hostname;  /* our registered name (and auth host) */
+	const char *addr;      /* where clients reach our TCP listener */
+	uint16_t port;	       /* the port actually bound */
+	uint32_t heartbeat_ms; /* upper bound; gfmd may ask for less */
+};
+
+/* Copies what cfg points to; uses sp (not owned) until registrar_stop. */
+int registrar_start(const struct registrar_config *cfg, struct spool *sp,
+		    struct registrar **out);
+/* Stop the thread and free. A call blocked on an unresponsive gfmd is given
+ * a few seconds; after that the thread is abandoned (the process is exiting). */
+void registrar_stop(struct registrar *r);
+
+#endif

@@ -1,0 +1,449 @@
+#include "service.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+
+/* More open handles than this on one connection is a client bug or abuse. */
+#define MAX_HANDLES_PER_CONN 4096
+
+struct service {
+	struct spool *sp;
+	atomic_uint_fast64_t read_local, read_remote;
+	atomic_uint_fast64_t written_local, written_remote;
+	atomic_uint_fast64_t fds_passed;
+	atomic_uint_fast64_t open_handles;
+};
+
+struct handle {
+	uint64_t id; /* 0: free slot */
+	int fd;
+	uint64_t ino, gen;
+	uint32_t flags;	  /* GFS_O_* it was opened with */
+	uint64_t written; /* bytes received through GFS_WRITE */
+	bool dirty;	  /* changed since the last fsync */
+	bool created;	  /* opened with CREATE: its directory entry needs a sync */
+	bool fd_passed;
+	bool enospc_logged;
+};
+
+/*
+ * Per-connection state. The server calls the handler for one connection
+ * from one thread, one frame at a time, so this needs no lock.
+ * A handle id is (open sequence << 32 | slot + 1): O(1) to find, and an id
+ * from a closed handle does not match a new handle in the same slot.
+ */
+struct conn_state {
+	struct handle *h;
+	uint32_t nslots;
+	uint32_t seq;
+	uint8_t *iobuf; /* GF_MAX_IO, for reads, allocated on first use */
+	struct gf_wbuf out;
+};
+
+/* ---- handle table ---------------------------------------------------------- */
+
+static struct conn_state *conn_state(struct gf_conn *conn)
+{
+	struct conn_state *cs = gf_conn_data(conn);
+	if (!cs) {
+		cs = calloc(1, sizeof(*cs));
+		if (!cs)
+			return NULL;
+		gf_wbuf_init(&cs->out);
+		gf_conn_set_data(conn, cs);
+	}
+	return cs;
+}
+
+static struct handle *handle_find(struct conn_state *cs, uint64_t id)
+{
+	uint64_t slot = (id & 0xffffffffu);
+	if (slot == 0 || slot > cs->nslots)
+		return NULL;
+	struct handle *h = &cs->h[slot - 1];
+	return h->id == id ? h : NULL;
+}
+
+static struct handle *handle_alloc(struct conn_state *cs)
+{
+	uint32_t i;
+	for (i = 0; i < cs->nslots; i++)
+		if (cs->h[i].id == 0)
+			break;
+	if (i == cs->nslots) {
+		if (cs->nslots >= MAX_HANDLES_PER_CONN)
+			return NULL;
+		uint32_t n = cs->nslots ? cs->nslots * 2 : 8;
+		if (n > MAX_HANDLES_PER_CONN)
+			n = MAX_HANDLES_PER_CONN;
+		struct handle *nh = realloc(cs->h, n * sizeof(*nh));
+		if (!nh)
+			return NULL;
+		memset(nh + cs->nslots, 0, (n - cs->nslots) * sizeof(*nh));
+		cs->h = nh;
+		cs->nslots = n;
+	}
+	if (++cs->seq == 0)
+		cs->seq = 1;
+	struct handle *h = &cs->h[i];
+	memset(h, 0, sizeof(*h));
+	h->id = (uint64_t)cs->seq << 32 | (i + 1);
+	h->fd = -1;
+	return h;
+}
+
+static void handle_free(struct service *svc, struct handle *h)
+{
+	if (h->fd >= 0)
+		close(h->fd);
+	memset(h, 0, sizeof(*h));
+	h->fd = -1;
+	atomic_fetch_sub(&svc->open_handles, 1);
+}
+
+static void conn_closed(struct gf_conn *conn, void *arg)
+{
+	struct service *svc = arg;
+	struct conn_state *cs = gf_conn_data(conn);
+	if (!cs)
+		return;
+	for (uint32_t i = 0; i < cs->nslots; i++)
+		if (cs->h[i].id)
+			handle_free(svc, &cs->h[i]);
+	free(cs->h);
+	free(cs->iobuf);
+	gf_wbuf_free(&cs->out);
+	free(cs);
+	gf_conn_set_data(conn, NULL);
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static int malformed(struct gf_conn *conn, uint16_t op)
+{
+	gf_warn("gfsd: %s: malformed %s", gf_conn_desc(conn), gf_op_name(op));
+	return -EBADMSG;
+}
+
+static int reply_status(struct gf_conn *conn, struct gf_frame *f, int status)
+{
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, status, NULL, -1);
+	return 0;
+}
+
+/* Make what the handle changed durable: data, and its name if it is new. */
+static int handle_sync(struct service *svc, struct handle *h)
+{
+	if (fsync(h->fd) < 0)
+		return -errno;
+	if (h->created) {
+		int rc = spool_sync_bucket(svc->sp, h->ino);
+		if (rc < 0)
+			return rc;
+		h->created = false;
+	}
+	h->dirty = false;
+	return 0;
+}
+
+static void log_io_error(struct service *svc, struct gf_conn *conn, struct handle *h,
+			 const char *what, int err)
+{
+	if (err == -ENOSPC) {
+		if (h->enospc_logged)
+			return;
+		h->enospc_logged = true;
+	}
+	gf_warn("gfsd: spool %s: %s while %s replica of inode %" PRIu64 " gen %" PRIu64
+		" for %s", spool_dir(svc->sp), strerror(-err), what, h->ino, h->gen,
+		gf_conn_desc(conn));
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		   struct gf_frame *f)
+{
+	struct gfs_open_req req;
+	if (gfs_open_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	const uint32_t known = GFS_O_READ | GFS_O_WRITE | GFS_O_CREATE | GFS_O_TRUNC |
+			       GFS_O_WANT_FD;
+	if (req.flags & ~known)
+		return reply_status(conn, f, -EINVAL);
+	unsigned sflags = 0;
+	if (req.flags & GFS_O_READ)
+		sflags |= SPOOL_READ;
+	if (req.flags & GFS_O_WRITE)
+		sflags |= SPOOL_WRITE;
+	if (req.flags & GFS_O_CREATE)
+		sflags |= SPOOL_CREATE;
+	if (req.flags & GFS_O_TRUNC)
+		sflags |= SPOOL_TRUNC;
+
+	struct handle *h = handle_alloc(cs);
+	if (!h)
+		return reply_status(conn, f, -EMFILE);
+	int fd = spool_replica_open(svc->sp, req.ino, req.gen, sflags);
+	if (fd < 0) {
+		if (fd != -ENOENT && fd != -EINVAL)
+			gf_warn("gfsd: spool %s: %s opening replica of inode %" PRIu64
+				" gen %" PRIu64 " for %s", spool_dir(svc->sp),
+				strerror(-fd), req.ino, req.gen, gf_conn_desc(conn));
+		h->id = 0;
+		return reply_status(conn, f, fd);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int rc = -errno;
+		close(fd);
+		h->id = 0;
+		return reply_status(conn, f, rc);
+	}
+	h->fd = fd;
+	h->ino = req.ino;
+	h->gen = req.gen;
+	h->flags = req.flags;
+	h->created = h->dirty = (req.flags & (GFS_O_CREATE | GFS_O_TRUNC)) != 0;
+	atomic_fetch_add(&svc->open_handles, 1);
+
+	struct gfs_open_rep rep = {
+		.handle = h->id,
+		.size = (uint64_t)st.st_size,
+		.fd_passed = (req.flags & GFS_O_WANT_FD) && gf_conn_is_local(conn),
+	};
+	gf_wbuf_reset(&cs->out);
+	gfs_open_rep_encode(&cs->out, &rep);
+	if (cs->out.err) {
+		handle_free(svc, h);
+		return reply_status(conn, f, cs->out.err);
+	}
+	if (rep.fd_passed) {
+		h->fd_passed = true;
+		atomic_fetch_add(&svc->fds_passed, 1);
+	}
+	gf_debug("gfsd: %s: open inode %" PRIu64 " gen %" PRIu64 " flags %#x handle %#" PRIx64,
+		 gf_conn_desc(conn), req.ino, req.gen, req.flags, h->id);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, rep.fd_passed ? h->fd : -1);
+	return 0;
+}
+
+static int op_read(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		   struct gf_frame *f)
+{
+	struct gfs_read_req req;
+	if (gfs_read_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h)
+		return reply_status(conn, f, -EBADF);
+	if (req.offset > INT64_MAX)
+		return reply_status(conn, f, -EINVAL);
+	uint32_t want = req.len < GF_MAX_IO ? req.len : GF_MAX_IO;
+	if (!cs->iobuf && !(cs->iobuf = malloc(GF_MAX_IO)))
+		return reply_status(conn, f, -ENOMEM);
+	uint32_t got = 0;
+	while (got < want) {
+		ssize_t n = pread(h->fd, cs->iobuf + got, want - got, (off_t)(req.offset + got));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int rc = -errno;
+			log_io_error(svc, conn, h, "reading", rc);
+			return reply_status(conn, f, rc);
+		}
+		if (n == 0)
+			break; /* end of file */
+		got += (uint32_t)n;
+	}
+	atomic_fetch_add(gf_conn_is_local(conn) ? &svc->read_local : &svc->read_remote, got);
+	struct gfs_read_rep rep = { .len = got, .data = cs->iobuf };
+	gf_wbuf_reset(&cs->out);
+	gfs_read_rep_encode(&cs->out, &rep);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
+static int op_write(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		    struct gf_frame *f)
+{
+	struct gfs_write_req req;
+	if (gfs_write_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h || !(h->flags & GFS_O_WRITE))
+		return reply_status(conn, f, -EBADF);
+	if (req.offset > INT64_MAX || req.len > INT64_MAX - req.offset)
+		return reply_status(conn, f, -EFBIG);
+	uint32_t done = 0;
+	int rc = 0;
+	while (done < req.len) {
+		ssize_t n = pwrite(h->fd, req.data + done, req.len - done,
+				   (off_t)(req.offset + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		done += (uint32_t)n;
+	}
+	if (done > 0) {
+		h->dirty = true;
+		h->written += done;
+		atomic_fetch_add(gf_conn_is_local(conn) ? &svc->written_local
+							: &svc->written_remote, done);
+	}
+	if (rc < 0) {
+		log_io_error(svc, conn, h, "writing", rc);
+		return reply_status(conn, f, rc);
+	}
+	struct gfs_write_rep rep = { .written = done };
+	gf_wbuf_reset(&cs->out);
+	gfs_write_rep_encode(&cs->out, &rep);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
+static int op_truncate(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		       struct gf_frame *f)
+{
+	struct gfs_truncate_req req;
+	if (gfs_truncate_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h || !(h->flags & GFS_O_WRITE))
+		return reply_status(conn, f, -EBADF);
+	if (req.size > INT64_MAX)
+		return reply_status(conn, f, -EFBIG);
+	if (ftruncate(h->fd, (off_t)req.size) < 0) {
+		int rc = -errno;
+		log_io_error(svc, conn, h, "truncating", rc);
+		return reply_status(conn, f, rc);
+	}
+	h->dirty = true;
+	return reply_status(conn, f, 0);
+}
+
+static int op_fsync(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		    struct gf_frame *f)
+{
+	struct gfs_handle_req req;
+	if (gfs_handle_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h)
+		return reply_status(conn, f, -EBADF);
+	int rc = handle_sync(svc, h);
+	if (rc < 0)
+		log_io_error(svc, conn, h, "syncing", rc);
+	return reply_status(conn, f, rc);
+}
+
+static int op_close(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		    struct gf_frame *f)
+{
+	struct gfs_close_req req;
+	if (gfs_close_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h)
+		return reply_status(conn, f, -EBADF);
+	/* Bytes moved through a passed fd: only a handle whose fd was passed
+	 * can have any, so a remote client cannot inflate the local counters. */
+	if (h->fd_passed) {
+		atomic_fetch_add(&svc->read_local, req.local_read);
+		atomic_fetch_add(&svc->written_local, req.local_written);
+	}
+	if (req.local_written > 0)
+		h->dirty = true;
+	int rc = 0;
+	if (h->dirty) {
+		rc = handle_sync(svc, h);
+		if (rc < 0)
+			log_io_error(svc, conn, h, "syncing on close", rc);
+	}
+	gf_debug("gfsd: %s: close handle %#" PRIx64 " (inode %" PRIu64 " gen %" PRIu64
+		 ", %" PRIu64 " bytes written, %" PRIu64 " local)", gf_conn_desc(conn),
+		 h->id, h->ino, h->gen, h->written, req.local_written);
+	handle_free(svc, h);
+	return reply_status(conn, f, rc);
+}
+
+void service_stats(struct service *svc, struct gfs_stats_rep *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->read_local = atomic_load(&svc->read_local);
+	st->read_remote = atomic_load(&svc->read_remote);
+	st->written_local = atomic_load(&svc->written_local);
+	st->written_remote = atomic_load(&svc->written_remote);
+	st->fds_passed = atomic_load(&svc->fds_passed);
+	st->open_handles = atomic_load(&svc->open_handles);
+	spool_space(svc->sp, &st->capacity, &st->free);
+}
+
+static int op_stats(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		    struct gf_frame *f)
+{
+	if (f->hdr.len != 0)
+		return malformed(conn, f->hdr.op);
+	struct gfs_stats_rep rep;
+	service_stats(svc, &rep);
+	gf_wbuf_reset(&cs->out);
+	gfs_stats_rep_encode(&cs->out, &rep);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
+{
+	struct service *svc = arg;
+	struct conn_state *cs = conn_state(conn);
+	if (!cs)
+		return reply_status(conn, f, -ENOMEM);
+	switch (f->hdr.op) {
+	case GFS_OPEN: return op_open(svc, conn, cs, f);
+	case GFS_READ: return op_read(svc, conn, cs, f);
+	case GFS_WRITE: return op_write(svc, conn, cs, f);
+	case GFS_TRUNCATE: return op_truncate(svc, conn, cs, f);
+	case GFS_FSYNC: return op_fsync(svc, conn, cs, f);
+	case GFS_CLOSE: return op_close(svc, conn, cs, f);
+	case GFS_STATS: return op_stats(svc, conn, cs, f);
+	default:
+		gf_debug("gfsd: %s: unsupported op %u", gf_conn_desc(conn), f->hdr.op);
+		return reply_status(conn, f, -ENOSYS);
+	}
+}
+
+int service_new(struct spool *sp, struct service **out)
+{
+	struct service *svc = calloc(1, sizeof(*svc));
+	if (!svc)
+		return -ENOMEM;
+	svc->sp = sp;
+	*out = svc;
+	return 0;
+}
+
+void service_free(struct service *svc)
+{
+	free(svc);
+}
+
+void service_server_ops(struct service *svc, struct gf_server_ops *ops)
+{
+	ops->handle = handle_frame;
+	ops->closed = conn_closed;
+	ops->arg = svc;
+}

@@ -1,0 +1,240 @@
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define SPOOL_BUCKETS 256
+
+struct spool {
+	char *dir;
+	int dirfd;
+	int datafd;
+	int bucketfd[SPOOL_BUCKETS];
+};
+
+static unsigned bucket_of(uint64_t ino)
+{
+	return (unsigned)(ino & 0xff);
+}
+
+static void replica_name(uint64_t ino, uint64_t gen, char name[SPOOL_NAME_SIZE])
+{
+	snprintf(name, SPOOL_NAME_SIZE, "%016" PRIx64 "-%016" PRIx64, ino, gen);
+}
+
+int spool_replica_path(uint64_t ino, uint64_t gen, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "data/%02x/%016" PRIx64 "-%016" PRIx64,
+			 bucket_of(ino), ino, gen);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return n;
+}
+
+/* mkdir name under dirfd if missing, then open it as a directory without
+ * following a symlink in its place. */
+static int open_subdir(int dirfd, const char *name)
+{
+	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int spool_open(const char *dir, struct spool **out)
+{
+	int rc;
+	struct spool *sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return -ENOMEM;
+	sp->dirfd = sp->datafd = -1;
+	for (int i = 0; i < SPOOL_BUCKETS; i++)
+		sp->bucketfd[i] = -1;
+	sp->dir = strdup(dir);
+	if (!sp->dir) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		goto out;
+	}
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = open_subdir(sp->dirfd, "data");
+	if (rc < 0)
+		goto out;
+	sp->datafd = rc;
+	for (int i = 0; i < SPOOL_BUCKETS; i++) {
+		char name[3];
+		snprintf(name, sizeof(name), "%02x", i);
+		rc = open_subdir(sp->datafd, name);
+		if (rc < 0)
+			goto out;
+		sp->bucketfd[i] = rc;
+	}
+	*out = sp;
+	return 0;
+out:
+	spool_close(sp);
+	return rc;
+}
+
+void spool_close(struct spool *sp)
+{
+	if (!sp)
+		return;
+	for (int i = 0; i < SPOOL_BUCKETS; i++)
+		if (sp->bucketfd[i] >= 0)
+			close(sp->bucketfd[i]);
+	if (sp->datafd >= 0)
+		close(sp->datafd);
+	if (sp->dirfd >= 0)
+		close(sp->dirfd);
+	free(sp->dir);
+	free(sp);
+}
+
+const char *spool_dir(const struct spool *sp)
+{
+	return sp->dir;
+}
+
+int spool_replica_open(struct spool *sp, uint64_t ino, uint64_t gen, unsigned flags)
+{
+	if (!(flags & (SPOOL_READ | SPOOL_WRITE)))
+		return -EINVAL;
+	if ((flags & SPOOL_TRUNC) && !(flags & SPOOL_WRITE))
+		return -EINVAL;
+	/* O_NONBLOCK so that a fifo planted in the spool cannot hang us; it is
+	 * cleared again below for the regular file we accept. */
+	int oflags = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	oflags |= (flags & SPOOL_WRITE) ? O_RDWR : O_RDONLY;
+	if (flags & SPOOL_CREATE)
+		oflags |= O_CREAT;
+	if (flags & SPOOL_TRUNC)
+		oflags |= O_TRUNC;
+	char name[SPOOL_NAME_SIZE];
+	replica_name(ino, gen, name);
+	int fd = openat(sp->bucketfd[bucket_of(ino)], name, oflags, 0600);
+	if (fd < 0)
+		return -errno;
+	/* O_NOFOLLOW stops symlinks; anything else that is not a plain file
+	 * (a fifo would block a reader, a device is not ours) is refused too. */
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (S_ISDIR(st.st_mode))
+		rc = -EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		rc = -EINVAL;
+	else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int spool_replica_remove(struct spool *sp, uint64_t ino, uint64_t gen)
+{
+	char name[SPOOL_NAME_SIZE];
+	replica_name(ino, gen, name);
+	if (unlinkat(sp->bucketfd[bucket_of(ino)], name, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int spool_sync_bucket(struct spool *sp, uint64_t ino)
+{
+	return fsync(sp->bucketfd[bucket_of(ino)]) < 0 ? -errno : 0;
+}
+
+int spool_space(struct spool *sp, uint64_t *capacity, uint64_t *free)
+{
+	struct statvfs vfs;
+	if (fstatvfs(sp->dirfd, &vfs) < 0)
+		return -errno;
+	uint64_t frsize = vfs.f_frsize ? vfs.f_frsize : vfs.f_bsize;
+	*capacity = (uint64_t)vfs.f_blocks * frsize;
+	*free = (uint64_t)vfs.f_bavail * frsize;
+	return 0;
+}
+
+/* Exactly 16 lower-case hex digits. */
+static int parse_hex16(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < 16; i++) {
+		char c = s[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else
+			return -EINVAL;
+		x = x << 4 | d;
+	}
+	*v = x;
+	return 0;
+}
+
+static int parse_replica_name(const char *name, uint64_t *ino, uint64_t *gen)
+{
+	if (strlen(name) != SPOOL_NAME_SIZE - 1 || name[16] != '-')
+		return -EINVAL;
+	if (parse_hex16(name, ino) < 0 || parse_hex16(name + 17, gen) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int spool_list(struct spool *sp, spool_list_fn fn, void *arg)
+{
+	int rc = 0;
+	for (unsigned b = 0; b < SPOOL_BUCKETS && rc == 0; b++) {
+		/* fdopendir takes the fd: give it a fresh one on the same dir. */
+		int fd = openat(sp->bucketfd[b], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		DIR *d = fdopendir(fd);
+		if (!d) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		for (;;) {
+			errno = 0;
+			struct dirent *de = readdir(d);
+			if (!de) {
+				if (errno != 0)
+					rc = -errno;
+				break;
+			}
+			uint64_t ino, gen;
+			if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+				continue;
+			if (parse_replica_name(de->d_name, &ino, &gen) < 0 ||
+			    bucket_of(ino) != b)
+				continue;
+			rc = fn(ino, gen, arg);
+			if (rc != 0)
+				break;
+		}
+		closedir(d);
+	}
+	return rc;
+}
