@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -27,6 +28,7 @@ struct gf_rpc {
 	pthread_mutex_t send_lock;
 	struct waiter *waiters;
 	uint32_t next_id;
+	unsigned timeout_ms;
 	int dead;
 	char peer[GF_HOST_MAX + 16];
 };
@@ -147,6 +149,13 @@ void gf_rpc_close(struct gf_rpc *c)
 	free(c);
 }
 
+void gf_rpc_set_timeout(struct gf_rpc *c, unsigned timeout_ms)
+{
+	pthread_mutex_lock(&c->lock);
+	c->timeout_ms = timeout_ms;
+	pthread_mutex_unlock(&c->lock);
+}
+
 int gf_rpc_alive(struct gf_rpc *c)
 {
 	pthread_mutex_lock(&c->lock);
@@ -163,7 +172,11 @@ int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 	rep->fd = -1;
 	if (req && req->err)
 		return req->err;
-	pthread_cond_init(&w.cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_lock(&c->lock);
 	if (c->dead) {
 		pthread_mutex_unlock(&c->lock);
@@ -212,8 +225,26 @@ int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 		pthread_cond_destroy(&w.cond);
 		return -ENOTCONN;
 	}
-	while (!w.done)
-		pthread_cond_wait(&w.cond, &c->lock);
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += c->timeout_ms / 1000;
+	deadline.tv_nsec += (long)(c->timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	while (!w.done) {
+		if (!c->timeout_ms) {
+			pthread_cond_wait(&w.cond, &c->lock);
+		} else if (pthread_cond_timedwait(&w.cond, &c->lock, &deadline) == ETIMEDOUT &&
+			   !w.done) {
+			gf_warn("connection to %s: no reply in %u ms; closing it", c->peer,
+				c->timeout_ms);
+			fail_all(c, -ENOTCONN);
+			w.err = -ETIMEDOUT;
+			shutdown(c->sock, SHUT_RDWR);
+		}
+	}
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_destroy(&w.cond);
 	if (w.err)

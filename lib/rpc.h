@@ -32,6 +32,12 @@ int gf_rpc_connect(const char *host, uint16_t port, const struct gf_key *key,
 		   uint8_t kind, const char *my_host, struct gf_rpc **out);
 /* Close the socket, fail waiters, join the receiver, free. */
 void gf_rpc_close(struct gf_rpc *c);
+/*
+ * A peer that leaves a request unanswered for timeout_ms (0 = wait forever,
+ * the default) is taken for gone: that call and every other waiting one fail
+ * with -ETIMEDOUT / -ENOTCONN and the connection is closed.
+ */
+void gf_rpc_set_timeout(struct gf_rpc *c, unsigned timeout_ms);
 /* 1 while the connection is usable. */
 int gf_rpc_alive(struct gf_rpc *c);
 

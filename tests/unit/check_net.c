@@ -205,6 +205,8 @@ static int echo_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	}
 	case 502:
 		return -EBADMSG;
+	case 503: /* never answers */
+		return 0;
 	default:
 		gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, -ENOSYS, NULL, -1);
 		return 0;
@@ -289,6 +291,24 @@ START_TEST(rpc_multiplexed)
 }
 END_TEST
 
+START_TEST(rpc_timeout)
+{
+	uint16_t port;
+	struct gf_server *s = start_echo(&port);
+	struct gf_rpc *rpc;
+	struct gf_reply r;
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	gf_rpc_set_timeout(rpc, 200);
+	ck_assert_int_eq(gf_rpc_call_status(rpc, 500, NULL, &r), 0);
+	gf_reply_release(&r);
+	ck_assert_int_eq(gf_rpc_call(rpc, 503, NULL, &r), -ETIMEDOUT);
+	ck_assert(!gf_rpc_alive(rpc));
+	ck_assert_int_eq(gf_rpc_call(rpc, 500, NULL, &r), -ENOTCONN);
+	gf_rpc_close(rpc);
+	gf_server_stop(s);
+}
+END_TEST
+
 START_TEST(server_survives_garbage)
 {
 	uint16_t port;
@@ -337,6 +357,7 @@ int main(void)
 	tcase_add_test(tc, auth_good_and_bad_key);
 	tcase_add_test(tc, key_files);
 	tcase_add_test(tc, rpc_multiplexed);
+	tcase_add_test(tc, rpc_timeout);
 	tcase_add_test(tc, server_survives_garbage);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
