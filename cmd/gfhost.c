@@ -1,0 +1,302 @@
+/*
+ * gfhost — the gfsd hosts gfmd knows, and one gfsd's counters.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "cmdutil.h"
+#include "config.h"
+#include "proto.h"
+
+static struct cmd cmd = {
+	.name = "gfhost",
+	.synopsis =
+	"  gfhost [-c CONFIG] [-H] [--human] [list]\n"
+	"  gfhost [-c CONFIG] stats NAME|ADDR:PORT\n",
+	.help =
+	"NAME\n"
+	"  gfhost - list gfarmfs I/O hosts and show their counters\n"
+	"\n"
+	"SYNOPSIS\n"
+	"  gfhost [-c CONFIG] [-H] [--human] [list]\n"
+	"  gfhost [-c CONFIG] stats NAME|ADDR:PORT\n"
+	"\n"
+	"DESCRIPTION\n"
+	"  gfhost list (the default) asks gfmd for every registered gfsd and\n"
+	"  prints one line per host, ordered by id:\n"
+	"      ID         host id given by gfmd\n"
+	"      NAME       registered host name\n"
+	"      ADDR PORT  where clients reach its gfsd\n"
+	"      STATE      up, or down when it missed heartbeats\n"
+	"      CAPACITY   spool file system size, bytes\n"
+	"      FREE       spool free space, bytes\n"
+	"      LOAD       1-minute load average\n"
+	"      REPLICAS   number of replicas stored there\n"
+	"      LAST-SEEN  time of the last heartbeat (local time), or -\n"
+	"\n"
+	"  gfhost stats connects to one gfsd, named by its registered NAME (looked\n"
+	"  up through gfmd) or given as ADDR:PORT ([ADDR]:PORT for IPv6), and\n"
+	"  prints its counters as \"key value\" lines, values in bytes or counts:\n"
+	"      read_local read_remote written_local written_remote fds_passed\n"
+	"      open_handles capacity free\n"
+	"  *_local count bytes clients moved through a passed file descriptor,\n"
+	"  *_remote bytes sent over the network.\n"
+	"\n"
+	"OPTIONS\n"
+	"  -H, --no-header\n"
+	"      list: do not print the header line.\n"
+	"  --human\n"
+	"      list: print sizes as 1.5G etc. instead of bytes.\n"
+	CMD_HELP_COMMON_OPTIONS
+	"\n"
+	"  The configuration gives gfmd_host, gfmd_port (default 6600), key_file\n"
+	"  and hostname.\n"
+	"\n"
+	CMD_HELP_ENVIRONMENT
+	"\n"
+	CMD_HELP_EXIT_STATUS
+	"\n"
+	"EXAMPLES\n"
+	"  gfhost\n"
+	"  gfhost -H list | awk '$5 == \"down\" { print $2 }'\n"
+	"  gfhost stats node-01 | awk '$1 == \"read_remote\" { print $2 }'\n",
+};
+
+static int no_header;
+static int human;
+
+static int by_id(const void *a, const void *b)
+{
+	const struct gf_host_info *x = a, *y = b;
+	return (x->host_id > y->host_id) - (x->host_id < y->host_id);
+}
+
+static const char *size_str(char buf[32], uint64_t v)
+{
+	if (human)
+		return cmd_human(buf, v);
+	snprintf(buf, 32, "%" PRIu64, v);
+	return buf;
+}
+
+static int list_main(struct gfc *g, int argc, char **argv)
+{
+	static const char *const heads[] = { "ID", "NAME", "ADDR", "PORT", "STATE",
+		"CAPACITY", "FREE", "LOAD", "REPLICAS", "LAST-SEEN" };
+	struct gfm_host_list_rep hl = { 0 };
+	struct cmd_table t;
+	int r, rc = CMD_FAIL;
+
+	if (argc > 1)
+		cmd_usage(&cmd, "list takes no arguments");
+	r = gfc_host_list(g, &hl);
+	if (r < 0) {
+		cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
+		return CMD_FAIL;
+	}
+	qsort(hl.hosts, hl.count, sizeof(*hl.hosts), by_id);
+
+	cmd_table_init(&t, 10, heads, "rllrlrrrrl");
+	for (uint32_t i = 0; i < hl.count; i++) {
+		const struct gf_host_info *h = &hl.hosts[i];
+		char id[16], port[8], cap[32], fr[32], load[32], nrep[32], seen[64];
+		snprintf(id, sizeof(id), "%" PRIu32, h->host_id);
+		snprintf(port, sizeof(port), "%u", h->port);
+		snprintf(load, sizeof(load), "%u.%02u", h->load_milli / 1000,
+			 (h->load_milli % 1000) / 10);
+		snprintf(nrep, sizeof(nrep), "%" PRIu64, h->nreplicas);
+		strcpy(seen, "-");
+		if (h->last_seen > 0) {
+			time_t ts = (time_t)h->last_seen;
+			struct tm tm;
+			if (localtime_r(&ts, &tm))
+				strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%S", &tm);
+		}
+		const char *row[] = { id, h->name[0] ? h->name : "-",
+			h->addr[0] ? h->addr : "-", port, h->up ? "up" : "down",
+			size_str(cap, h->capacity), size_str(fr, h->free), load, nrep,
+			seen };
+		if (cmd_table_add(&t, row) < 0) {
+			cmd_err(&cmd, "%s", strerror(ENOMEM));
+			goto out;
+		}
+	}
+	cmd_table_print(&t, !no_header);
+	rc = CMD_OK;
+out:
+	cmd_table_free(&t);
+	gfm_host_list_rep_free(&hl);
+	return rc;
+}
+
+/* "ADDR:PORT" or "[ADDR]:PORT" into addr/port; 0, or -EINVAL when target
+ * is not of that form (then it is a host name). */
+static int parse_addr_port(const char *target, char *addr, size_t addrsz,
+			   uint16_t *port)
+{
+	const char *colon, *a = target;
+	size_t alen;
+	char *end;
+
+	if (target[0] == '[') {
+		const char *close = strchr(target, ']');
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		a = target + 1;
+		alen = (size_t)(close - a);
+		colon = close + 1;
+	} else {
+		colon = strrchr(target, ':');
+		if (!colon || strchr(target, ':') != colon)
+			return -EINVAL; /* none, or a bare IPv6 address */
+		alen = (size_t)(colon - target);
+	}
+	if (alen == 0 || alen >= addrsz)
+		return -EINVAL;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p == 0 || p > 65535)
+		return -EINVAL;
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int stats_main(struct gfc *g, int argc, char **argv)
+{
+	char addr[GF_HOST_MAX + 1];
+	uint16_t port = 0;
+	struct gfs_stats_rep st;
+	int r;
+
+	if (argc != 2)
+		cmd_usage(&cmd, "stats needs one NAME or ADDR:PORT");
+	const char *target = argv[1];
+
+	if (parse_addr_port(target, addr, sizeof(addr), &port) < 0) {
+		struct gfm_host_list_rep hl = { 0 };
+		const struct gf_host_info *found = NULL;
+
+		if (strchr(target, ':'))
+			cmd_usage(&cmd, "'%s' is neither a host name nor ADDR:PORT", target);
+		char eb[512] = "";
+		r = gfc_connect(g, eb, sizeof(eb));
+		if (r < 0) {
+			cmd_err(&cmd, "%s", eb[0] ? eb : strerror(-r));
+			return CMD_FAIL;
+		}
+		r = gfc_host_list(g, &hl);
+		if (r < 0) {
+			cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
+			return CMD_FAIL;
+		}
+		for (uint32_t i = 0; i < hl.count && !found; i++)
+			if (strcmp(hl.hosts[i].name, target) == 0)
+				found = &hl.hosts[i];
+		for (uint32_t i = 0; i < hl.count && !found; i++)
+			if (strcmp(hl.hosts[i].addr, target) == 0)
+				found = &hl.hosts[i];
+		if (found) {
+			snprintf(addr, sizeof(addr), "%s", found->addr);
+			port = found->port;
+		}
+		gfm_host_list_rep_free(&hl);
+		if (!found) {
+			cmd_err(&cmd, "no host named %s is registered with gfmd "
+				"(see gfhost list)", target);
+			return CMD_FAIL;
+		}
+	}
+
+	r = gfc_gfsd_stats(g, addr, port, &st);
+	if (r < 0) {
+		cmd_err(&cmd, "stats from gfsd at %s:%u: %s", addr, port, strerror(-r));
+		return CMD_FAIL;
+	}
+	printf("read_local %" PRIu64 "\n", st.read_local);
+	printf("read_remote %" PRIu64 "\n", st.read_remote);
+	printf("written_local %" PRIu64 "\n", st.written_local);
+	printf("written_remote %" PRIu64 "\n", st.written_remote);
+	printf("fds_passed %" PRIu64 "\n", st.fds_passed);
+	printf("open_handles %" PRIu64 "\n", st.open_handles);
+	printf("capacity %" PRIu64 "\n", st.capacity);
+	printf("free %" PRIu64 "\n", st.free);
+	return CMD_OK;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct gfc *g, int argc, char **argv);
+	int needs_gfmd; /* connect before running */
+	int nargs;	/* operands after the subcommand name */
+	const char *what;
+} subcommands[] = {
+	{ "list", list_main, 1, 0, "list takes no arguments" },
+	{ "stats", stats_main, 0, 1, "stats needs one NAME or ADDR:PORT" },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "no-header", no_argument, NULL, 'H' },
+		{ "human", no_argument, NULL, 'U' },
+		{ 0 },
+	};
+	static char *list_argv[] = { "list", NULL };
+	struct gf_config *cfg = NULL;
+	struct gfc *g = NULL;
+	char errbuf[512] = "";
+	int ch, r, rc = CMD_FAIL;
+	size_t i;
+
+	cmd_init(&cmd, argc, argv);
+	while ((ch = cmd_getopt(&cmd, argc, argv, "H", longopts)) != -1) {
+		switch (ch) {
+		case 'H':
+			no_header = 1;
+			break;
+		case 'U':
+			human = 1;
+			break;
+		default:
+			cmd_usage(&cmd, "unexpected option");
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		argc = 1;
+		argv = list_argv;
+	}
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(argv[0], subcommands[i].name) == 0)
+			break;
+	if (i == sizeof(subcommands) / sizeof(subcommands[0]))
+		cmd_usage(&cmd, "unknown subcommand '%s'", argv[0]);
+	if (argc - 1 != subcommands[i].nargs)
+		cmd_usage(&cmd, "%s", subcommands[i].what);
+
+	if (cmd_load_config(&cmd, &cfg) < 0)
+		return CMD_FAIL;
+	if (subcommands[i].needs_gfmd) {
+		if (cmd_connect(&cmd, cfg, &g) < 0)
+			goto out;
+	} else {
+		r = gfc_new(cfg, GF_PEER_ADMIN, &g, errbuf, sizeof(errbuf));
+		if (r < 0) {
+			cmd_err(&cmd, "%s", errbuf[0] ? errbuf : strerror(-r));
+			goto out;
+		}
+	}
+	rc = subcommands[i].fn(g, argc, argv);
+out:
+	gfc_free(g);
+	gf_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,1368 @@
+/*
+ * check_proto.c — frame header and message codecs (proto.h).
+ *
+ * Every message type is in the codec table below with a sample holding
+ * non-trivial values; loop tests run each of them through a round trip,
+ * every truncation and trailing garbage. Named tests then cover each
+ * malformed case a peer could send.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+/* Wire sizes used to build malformed payloads by hand. */
+#define ATTR_WIRE (8 + 4 * 4 + 8 * 3 + 12 * 3)
+#define DIRENT_MIN_WIRE (8 + 4 + ATTR_WIRE)
+#define HOST_INFO_MIN_WIRE (4 + 4 + 4 + 2 + 1 + 8 + 8 + 4 + 8 + 8)
+#define REPLICA_MIN_WIRE (4 + 8 + 2 + 4 + 4)
+
+static uint8_t blob[8192]; /* payload bytes for data-carrying samples */
+
+static void fill_blob(void)
+{
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (uint8_t)(i * 37 + 11);
+}
+
+static void fill_cred(struct gf_cred *c)
+{
+	static const uint32_t g[] = { 100, 4, 24, 27, 1001, 0xfffffffe };
+	c->uid = 1000;
+	c->gid = 100;
+	c->ngroups = sizeof(g) / sizeof(g[0]);
+	memcpy(c->groups, g, sizeof(g));
+}
+
+static void fill_attr(struct gf_attr *a, uint64_t ino)
+{
+	a->ino = ino;
+	a->mode = 0100644;
+	a->nlink = 3;
+	a->uid = 1000;
+	a->gid = 4294967294u;
+	a->size = 0x123456789abcull;
+	a->rdev = 0x0801;
+	a->gen = 0xfedcba9876543210ull;
+	a->atime = (struct gf_timespec){ -5, 999999999 };
+	a->mtime = (struct gf_timespec){ 1700000000, 123456789 };
+	a->ctime = (struct gf_timespec){ INT64_MAX, 0 };
+}
+
+static void long_name(char *dst, size_t n, char c)
+{
+	memset(dst, c, n);
+	dst[n] = '\0';
+}
+
+/* ---- samples: one per message ------------------------------------------------ */
+
+static void fill_gf_msg_hello(void *p)
+{
+	struct gf_msg_hello *m = p;
+	for (int i = 0; i < GF_NONCE_LEN; i++)
+		m->nonce[i] = (uint8_t)(i * 7 + 1);
+}
+
+static void fill_gf_msg_auth(void *p)
+{
+	struct gf_msg_auth *m = p;
+	for (int i = 0; i < GF_NONCE_LEN; i++)
+		m->nonce[i] = (uint8_t)(255 - i);
+	for (int i = 0; i < GF_MAC_LEN; i++)
+		m->mac[i] = (uint8_t)(i * 13);
+	m->peer_kind = GF_PEER_GFSD;
+	strcpy(m->host, "node-03.example.org");
+}
+
+static void fill_gf_msg_auth_ok(void *p)
+{
+	struct gf_msg_auth_ok *m = p;
+	for (int i = 0; i < GF_MAC_LEN; i++)
+		m->mac[i] = (uint8_t)(i ^ 0x5a);
+}
+
+static void fill_gfm_name_req(void *p)
+{
+	struct gfm_name_req *m = p;
+	fill_cred(&m->cred);
+	m->parent = 0x123456789ull;
+	strcpy(m->name, "r\xc3\xa9sum\xc3\xa9.txt");
+}
+
+static void fill_gfm_ino_req(void *p)
+{
+	struct gfm_ino_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 0xfffffffffffffffeull;
+}
+
+static void fill_gfm_attr_rep(void *p)
+{
+	struct gfm_attr_rep *m = p;
+	fill_attr(&m->attr, 42);
+}
+
+static void fill_gfm_setattr_req(void *p)
+{
+	struct gfm_setattr_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 812;
+	m->valid = GF_SET_MODE | GF_SET_SIZE | GF_SET_MTIME | GF_SET_ATIME_NOW;
+	m->mode = 0100600;
+	m->uid = 1001;
+	m->gid = 1002;
+	m->size = 1ull << 40;
+	m->atime = (struct gf_timespec){ -1, 0 };
+	m->mtime = (struct gf_timespec){ 1700000000, 999999999 };
+	m->ctime = (struct gf_timespec){ 0, 1 };
+}
+
+static void fill_gfm_mknod_req(void *p)
+{
+	struct gfm_mknod_req *m = p;
+	fill_cred(&m->cred);
+	m->parent = GF_ROOT_INO;
+	strcpy(m->name, "fifo");
+	m->mode = 010640;
+	m->rdev = 0x0801;
+}
+
+static void fill_gfm_create_req(void *p)
+{
+	struct gfm_create_req *m = p;
+	fill_cred(&m->cred);
+	m->parent = 99;
+	long_name(m->name, GF_NAME_MAX, 'n'); /* longest legal name */
+	m->mode = 0100600;
+	m->flags = 0xc1;
+}
+
+static void fill_gfm_open_rep(void *p)
+{
+	struct gfm_open_rep *m = p;
+	fill_attr(&m->attr, 7);
+	m->nreplicas = 3;
+	for (uint32_t i = 0; i < 3; i++) {
+		struct gf_replica *r = &m->replicas[i];
+		r->host_id = 10 + i;
+		r->gen = 1000 + i;
+		r->port = (uint16_t)(6601 + i);
+		snprintf(r->host, sizeof(r->host), "gfsd%u.example", i);
+		snprintf(r->addr, sizeof(r->addr), "fe80::%u", i + 1);
+	}
+	long_name(m->replicas[2].host, GF_HOST_MAX, 'h');
+}
+
+static void fill_gfm_rename_req(void *p)
+{
+	struct gfm_rename_req *m = p;
+	fill_cred(&m->cred);
+	m->parent = 5;
+	strcpy(m->name, "a");
+	m->newparent = 6;
+	strcpy(m->newname, "b c");
+	m->flags = 1;
+}
+
+static void fill_gfm_link_req(void *p)
+{
+	struct gfm_link_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 1234;
+	m->newparent = 4321;
+	strcpy(m->newname, "hardlink");
+}
+
+static void fill_gfm_symlink_req(void *p)
+{
+	struct gfm_symlink_req *m = p;
+	fill_cred(&m->cred);
+	m->parent = 2;
+	strcpy(m->name, "lnk");
+	long_name(m->target, GF_PATH_MAX - 1, 'x'); /* longest target */
+	for (int i = 0; i < GF_PATH_MAX - 1; i += 10)
+		m->target[i] = '/';
+}
+
+static void fill_gfm_readlink_rep(void *p)
+{
+	struct gfm_readlink_rep *m = p;
+	strcpy(m->target, "../x/y z");
+}
+
+static void fill_gfm_readdir_req(void *p)
+{
+	struct gfm_readdir_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 77;
+	m->cookie = 0x1122334455667788ull;
+	m->max = GF_READDIR_MAX;
+}
+
+static void fill_gfm_readdir_rep(void *p)
+{
+	struct gfm_readdir_rep *m = p;
+	m->count = 3;
+	m->eof = 1;
+	m->ents = calloc(3, sizeof(*m->ents));
+	ck_assert_ptr_nonnull(m->ents);
+	for (uint32_t i = 0; i < 3; i++) {
+		m->ents[i].cookie = 100 + i;
+		snprintf(m->ents[i].name, sizeof(m->ents[i].name), "entry-%u", i);
+		fill_attr(&m->ents[i].attr, 500 + i);
+	}
+}
+
+static void fill_gfm_open_req(void *p)
+{
+	struct gfm_open_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 88;
+	m->flags = 02 | 01000;
+}
+
+static void fill_gfm_close_write_req(void *p)
+{
+	struct gfm_close_write_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 88;
+	m->gen = 3;
+	m->size = 987654321;
+	m->mtime = (struct gf_timespec){ 1700000001, 500 };
+}
+
+static void fill_gfm_statfs_rep(void *p)
+{
+	struct gfm_statfs_rep *m = p;
+	m->bsize = 4096;
+	m->blocks = 1ull << 33;
+	m->bfree = 1ull << 32;
+	m->bavail = (1ull << 32) - 5;
+	m->files = 1000000;
+	m->ffree = 999000;
+	m->namemax = GF_NAME_MAX;
+}
+
+static void fill_gfm_xattr_req(void *p)
+{
+	struct gfm_xattr_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 9;
+	strcpy(m->name, "user.comment");
+	m->flags = 1;
+	m->size = 0;
+	m->value = (const uint8_t *)"hello\0world";
+	m->value_len = 11;
+}
+
+static void fill_gfm_xattr_rep(void *p)
+{
+	struct gfm_xattr_rep *m = p;
+	m->len = 300;
+	m->data_len = 300;
+	m->data = blob;
+}
+
+static void fill_gfm_access_req(void *p)
+{
+	struct gfm_access_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 1;
+	m->mask = 7;
+}
+
+static void fill_gfm_host_register_req(void *p)
+{
+	struct gfm_host_register_req *m = p;
+	strcpy(m->name, "node-01");
+	strcpy(m->addr, "192.168.10.21");
+	m->port = 6601;
+	m->capacity = 1ull << 41;
+	m->free = (1ull << 40) + 17;
+}
+
+static void fill_gfm_host_register_rep(void *p)
+{
+	struct gfm_host_register_rep *m = p;
+	m->host_id = 7;
+	m->heartbeat_ms = 1000;
+}
+
+static void fill_gfm_heartbeat_req(void *p)
+{
+	struct gfm_heartbeat_req *m = p;
+	m->host_id = 7;
+	m->capacity = 1ull << 41;
+	m->free = 12345;
+	m->load_milli = 2500;
+	m->ndone = 5;
+	for (uint32_t i = 0; i < 5; i++)
+		m->done[i] = (struct gf_dead_replica){ 1000 + i, 1 + i };
+}
+
+static void fill_gfm_heartbeat_rep(void *p)
+{
+	struct gfm_heartbeat_rep *m = p;
+	m->ndead = GF_MAX_DEAD;
+	for (uint32_t i = 0; i < GF_MAX_DEAD; i++)
+		m->dead[i] = (struct gf_dead_replica){ 0xab00000000ull + i, i * 3 };
+}
+
+static void fill_gfm_host_list_rep(void *p)
+{
+	struct gfm_host_list_rep *m = p;
+	m->count = 3;
+	m->hosts = calloc(3, sizeof(*m->hosts));
+	ck_assert_ptr_nonnull(m->hosts);
+	for (uint32_t i = 0; i < 3; i++) {
+		struct gf_host_info *h = &m->hosts[i];
+		h->host_id = i + 1;
+		snprintf(h->name, sizeof(h->name), "node-%02u", i + 1);
+		snprintf(h->addr, sizeof(h->addr), "10.0.0.%u", i + 11);
+		h->port = 6601;
+		h->up = i != 1;
+		h->capacity = (1ull << 40) * (i + 1);
+		h->free = (1ull << 39) * (i + 1);
+		h->load_milli = 150 * i;
+		h->last_seen = 1700000000 + i;
+		h->nreplicas = 100000 * i;
+	}
+}
+
+static void fill_gfs_open_req(void *p)
+{
+	struct gfs_open_req *m = p;
+	m->ino = 812;
+	m->gen = 3;
+	m->flags = GFS_O_READ | GFS_O_WRITE | GFS_O_WANT_FD;
+}
+
+static void fill_gfs_open_rep(void *p)
+{
+	struct gfs_open_rep *m = p;
+	m->handle = 0xdeadbeefcafef00dull;
+	m->size = 1ull << 35;
+	m->fd_passed = 1;
+}
+
+static void fill_gfs_read_req(void *p)
+{
+	struct gfs_read_req *m = p;
+	m->handle = 17;
+	m->offset = (1ull << 40) + 3;
+	m->len = GF_MAX_IO;
+}
+
+static void fill_gfs_read_rep(void *p)
+{
+	struct gfs_read_rep *m = p;
+	m->len = sizeof(blob);
+	m->data = blob;
+}
+
+static void fill_gfs_write_req(void *p)
+{
+	struct gfs_write_req *m = p;
+	m->handle = 18;
+	m->offset = 4096;
+	m->len = 1000;
+	m->data = blob + 5;
+}
+
+static void fill_gfs_write_rep(void *p)
+{
+	struct gfs_write_rep *m = p;
+	m->written = 1000;
+}
+
+static void fill_gfs_truncate_req(void *p)
+{
+	struct gfs_truncate_req *m = p;
+	m->handle = 19;
+	m->size = 1ull << 50;
+}
+
+static void fill_gfs_handle_req(void *p)
+{
+	struct gfs_handle_req *m = p;
+	m->handle = UINT64_MAX;
+}
+
+static void fill_gfs_close_req(void *p)
+{
+	struct gfs_close_req *m = p;
+	m->handle = 20;
+	m->local_read = 1ull << 33;
+	m->local_written = 12345;
+}
+
+static void fill_gfs_stats_rep(void *p)
+{
+	struct gfs_stats_rep *m = p;
+	m->read_local = 1;
+	m->read_remote = 2ull << 40;
+	m->written_local = 3;
+	m->written_remote = 4ull << 40;
+	m->fds_passed = 5;
+	m->open_handles = 6;
+	m->capacity = 7ull << 40;
+	m->free = 8ull << 39;
+}
+
+static void fini_readdir(void *p)
+{
+	gfm_readdir_rep_free(p);
+}
+
+static void fini_host_list(void *p)
+{
+	gfm_host_list_rep_free(p);
+}
+
+/* ---- the codec table ------------------------------------------------------------ */
+
+struct codec {
+	const char *name;
+	size_t size;
+	int has_ptr; /* pointers inside: compare by re-encoding only */
+	void (*fill)(void *m);
+	void (*enc)(struct gf_wbuf *w, const void *m);
+	int (*dec)(const void *p, size_t n, void *m);
+	void (*fini)(void *m); /* frees what fill or decode allocated */
+};
+
+#define WRAP(T)                                                           \
+	static void enc_##T(struct gf_wbuf *w, const void *m)             \
+	{                                                                 \
+		T##_encode(w, m);                                         \
+	}                                                                 \
+	static int dec_##T(const void *p, size_t n, void *m)              \
+	{                                                                 \
+		return T##_decode(p, n, m);                               \
+	}
+
+WRAP(gf_msg_hello)
+WRAP(gf_msg_auth)
+WRAP(gf_msg_auth_ok)
+WRAP(gfm_name_req)
+WRAP(gfm_ino_req)
+WRAP(gfm_attr_rep)
+WRAP(gfm_setattr_req)
+WRAP(gfm_mknod_req)
+WRAP(gfm_create_req)
+WRAP(gfm_open_rep)
+WRAP(gfm_rename_req)
+WRAP(gfm_link_req)
+WRAP(gfm_symlink_req)
+WRAP(gfm_readlink_rep)
+WRAP(gfm_readdir_req)
+WRAP(gfm_readdir_rep)
+WRAP(gfm_open_req)
+WRAP(gfm_close_write_req)
+WRAP(gfm_statfs_rep)
+WRAP(gfm_xattr_req)
+WRAP(gfm_xattr_rep)
+WRAP(gfm_access_req)
+WRAP(gfm_host_register_req)
+WRAP(gfm_host_register_rep)
+WRAP(gfm_heartbeat_req)
+WRAP(gfm_heartbeat_rep)
+WRAP(gfm_host_list_rep)
+WRAP(gfs_open_req)
+WRAP(gfs_open_rep)
+WRAP(gfs_read_req)
+WRAP(gfs_read_rep)
+WRAP(gfs_write_req)
+WRAP(gfs_write_rep)
+WRAP(gfs_truncate_req)
+WRAP(gfs_handle_req)
+WRAP(gfs_close_req)
+WRAP(gfs_stats_rep)
+
+#define ENTRY(T, ptr, fini) \
+	{ #T, sizeof(struct T), ptr, fill_##T, enc_##T, dec_##T, fini }
+
+static const struct codec codecs[] = {
+	ENTRY(gf_msg_hello, 0, NULL),
+	ENTRY(gf_msg_auth, 0, NULL),
+	ENTRY(gf_msg_auth_ok, 0, NULL),
+	ENTRY(gfm_name_req, 0, NULL),
+	ENTRY(gfm_ino_req, 0, NULL),
+	ENTRY(gfm_attr_rep, 0, NULL),
+	ENTRY(gfm_setattr_req, 0, NULL),
+	ENTRY(gfm_mknod_req, 0, NULL),
+	ENTRY(gfm_create_req, 0, NULL),
+	ENTRY(gfm_open_rep, 0, NULL),
+	ENTRY(gfm_rename_req, 0, NULL),
+	ENTRY(gfm_link_req, 0, NULL),
+	ENTRY(gfm_symlink_req, 0, NULL),
+	ENTRY(gfm_readlink_rep, 0, NULL),
+	ENTRY(gfm_readdir_req, 0, NULL),
+	ENTRY(gfm_readdir_rep, 1, fini_readdir),
+	ENTRY(gfm_open_req, 0, NULL),
+	ENTRY(gfm_close_write_req, 0, NULL),
+	ENTRY(gfm_statfs_rep, 0, NULL),
+	ENTRY(gfm_xattr_req, 1, NULL),
+	ENTRY(gfm_xattr_rep, 1, NULL),
+	ENTRY(gfm_access_req, 0, NULL),
+	ENTRY(gfm_host_register_req, 0, NULL),
+	ENTRY(gfm_host_register_rep, 0, NULL),
+	ENTRY(gfm_heartbeat_req, 0, NULL),
+	ENTRY(gfm_heartbeat_rep, 0, NULL),
+	ENTRY(gfm_host_list_rep, 1, fini_host_list),
+	ENTRY(gfs_open_req, 0, NULL),
+	ENTRY(gfs_open_rep, 0, NULL),
+	ENTRY(gfs_read_req, 0, NULL),
+	ENTRY(gfs_read_rep, 1, NULL),
+	ENTRY(gfs_write_req, 1, NULL),
+	ENTRY(gfs_write_rep, 0, NULL),
+	ENTRY(gfs_truncate_req, 0, NULL),
+	ENTRY(gfs_handle_req, 0, NULL),
+	ENTRY(gfs_close_req, 0, NULL),
+	ENTRY(gfs_stats_rep, 0, NULL),
+};
+#define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
+
+/* Encode c's sample into w; returns the sample (caller frees via release). */
+static void *encode_sample(const struct codec *c, struct gf_wbuf *w)
+{
+	void *m = calloc(1, c->size);
+	ck_assert_ptr_nonnull(m);
+	fill_blob();
+	c->fill(m);
+	gf_wbuf_init(w);
+	c->enc(w, m);
+	ck_assert_msg(w->err == 0, "%s: encode failed: %d", c->name, w->err);
+	ck_assert_msg(w->len > 0, "%s: empty encoding", c->name);
+	return m;
+}
+
+static void release(const struct codec *c, void *m)
+{
+	if (c->fini)
+		c->fini(m);
+	free(m);
+}
+
+/* A copy of exactly n bytes, so any read past the end is a heap overflow
+ * that the sanitizers see. */
+static uint8_t *exact_copy(const uint8_t *p, size_t n)
+{
+	uint8_t *q = malloc(n ? n : 1);
+	ck_assert_ptr_nonnull(q);
+	if (n)
+		memcpy(q, p, n);
+	return q;
+}
+
+START_TEST(test_roundtrip)
+{
+	const struct codec *c = &codecs[_i];
+	struct gf_wbuf w1, w2;
+	void *in = encode_sample(c, &w1);
+	void *out = malloc(c->size);
+	ck_assert_ptr_nonnull(out);
+	memset(out, 0xa5, c->size); /* decoders must clear the struct */
+
+	uint8_t *buf = exact_copy(w1.data, w1.len);
+	int err = c->dec(buf, w1.len, out);
+	ck_assert_msg(err == 0, "%s: decode of own encoding: %d", c->name, err);
+
+	gf_wbuf_init(&w2);
+	c->enc(&w2, out);
+	ck_assert_int_eq(w2.err, 0);
+	ck_assert_msg(w1.len == w2.len && memcmp(w1.data, w2.data, w1.len) == 0,
+		      "%s: re-encoding differs", c->name);
+	if (!c->has_ptr)
+		ck_assert_msg(memcmp(in, out, c->size) == 0,
+			      "%s: decoded struct differs", c->name);
+
+	release(c, out);
+	free(buf);
+	release(c, in);
+	gf_wbuf_free(&w1);
+	gf_wbuf_free(&w2);
+}
+END_TEST
+
+START_TEST(test_truncated_every_length)
+{
+	const struct codec *c = &codecs[_i];
+	struct gf_wbuf w;
+	void *in = encode_sample(c, &w);
+	void *out = malloc(c->size);
+	ck_assert_ptr_nonnull(out);
+
+	for (size_t n = 0; n < w.len; n++) {
+		uint8_t *buf = exact_copy(w.data, n);
+		memset(out, 0xa5, c->size);
+		int err = c->dec(buf, n, out);
+		ck_assert_msg(err == -EBADMSG, "%s: truncated to %zu of %zu: %d",
+			      c->name, n, w.len, err);
+		if (c->fini)
+			c->fini(out); /* pointers must be NULL: safe to free */
+		free(buf);
+	}
+	free(out);
+	release(c, in);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_trailing_garbage)
+{
+	const struct codec *c = &codecs[_i];
+	struct gf_wbuf w;
+	void *in = encode_sample(c, &w);
+	void *out = malloc(c->size);
+	ck_assert_ptr_nonnull(out);
+
+	for (size_t extra = 1; extra <= 9; extra += 4) {
+		uint8_t *buf = malloc(w.len + extra);
+		ck_assert_ptr_nonnull(buf);
+		memcpy(buf, w.data, w.len);
+		memset(buf + w.len, 0, extra);
+		memset(out, 0xa5, c->size);
+		int err = c->dec(buf, w.len + extra, out);
+		ck_assert_msg(err == -EBADMSG, "%s: %zu trailing bytes: %d",
+			      c->name, extra, err);
+		if (c->fini)
+			c->fini(out);
+		free(buf);
+	}
+	free(out);
+	release(c, in);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+/* ---- header --------------------------------------------------------------------- */
+
+START_TEST(test_hdr_roundtrip)
+{
+	struct gf_hdr h = { 1234, GF_PROTO_VERSION, GFS_READ | GF_OP_REPLY,
+			    0xa1b2c3d4, -ENOENT };
+	uint8_t b[GF_HDR_SIZE];
+	gf_hdr_encode(&h, b);
+	static const uint8_t want[GF_HDR_SIZE] = {
+		0, 0, 0x04, 0xd2, 0, 1, 0x81, 0x2d,
+		0xa1, 0xb2, 0xc3, 0xd4, 0xff, 0xff, 0xff, 0xfe,
+	};
+	ck_assert_mem_eq(b, want, GF_HDR_SIZE);
+
+	struct gf_hdr g;
+	ck_assert_int_eq(gf_hdr_decode(b, &g), 0);
+	ck_assert_uint_eq(g.len, 1234);
+	ck_assert_uint_eq(g.version, GF_PROTO_VERSION);
+	ck_assert_uint_eq(g.op, GFS_READ | GF_OP_REPLY);
+	ck_assert_uint_eq(g.reqid, 0xa1b2c3d4);
+	ck_assert_int_eq(g.status, -ENOENT);
+}
+END_TEST
+
+START_TEST(test_hdr_bad)
+{
+	struct gf_hdr h = { 0, GF_PROTO_VERSION, GFM_LOOKUP, 1, 0 }, g;
+	uint8_t b[GF_HDR_SIZE];
+
+	h.len = GF_MAX_PAYLOAD;
+	gf_hdr_encode(&h, b);
+	ck_assert_int_eq(gf_hdr_decode(b, &g), 0);
+
+	h.len = GF_MAX_PAYLOAD + 1;
+	gf_hdr_encode(&h, b);
+	ck_assert_int_eq(gf_hdr_decode(b, &g), -EMSGSIZE);
+
+	h.len = UINT32_MAX;
+	gf_hdr_encode(&h, b);
+	ck_assert_int_eq(gf_hdr_decode(b, &g), -EMSGSIZE);
+
+	h.len = 0;
+	h.version = GF_PROTO_VERSION + 1;
+	gf_hdr_encode(&h, b);
+	ck_assert_int_eq(gf_hdr_decode(b, &g), -EPROTO);
+
+	h.version = 0;
+	gf_hdr_encode(&h, b);
+	ck_assert_int_eq(gf_hdr_decode(b, &g), -EPROTO);
+
+	/* A stray HTTP request is not a frame. */
+	memcpy(b, "GET / HTTP/1.1\r\n", GF_HDR_SIZE);
+	ck_assert_int_lt(gf_hdr_decode(b, &g), 0);
+}
+END_TEST
+
+START_TEST(test_op_name)
+{
+	ck_assert_str_eq(gf_op_name(GFM_LOOKUP), "GFM_LOOKUP");
+	ck_assert_str_eq(gf_op_name(GF_OP_HELLO), "GF_OP_HELLO");
+	ck_assert_str_eq(gf_op_name(GFM_ACCESS), "GFM_ACCESS");
+	ck_assert_str_eq(gf_op_name(GFM_HOST_LIST), "GFM_HOST_LIST");
+	ck_assert_str_eq(gf_op_name(GFS_STATS), "GFS_STATS");
+	ck_assert_str_eq(gf_op_name(GFS_READ | GF_OP_REPLY), "reply to GFS_READ");
+	ck_assert_ptr_nonnull(gf_op_name(0));
+	ck_assert_ptr_nonnull(gf_op_name(0xffff));
+	ck_assert_ptr_nonnull(gf_op_name(GF_OP_REPLY));
+	for (uint32_t op = 0; op <= 0xffff; op++)
+		ck_assert_ptr_nonnull(gf_op_name((uint16_t)op));
+}
+END_TEST
+
+START_TEST(test_check_name)
+{
+	char n[GF_NAME_MAX + 2];
+	ck_assert_int_eq(gf_check_name("a"), 0);
+	ck_assert_int_eq(gf_check_name("...") , 0);
+	ck_assert_int_eq(gf_check_name(".hidden"), 0);
+	ck_assert_int_eq(gf_check_name("r\xc3\xa9sum\xc3\xa9"), 0);
+	ck_assert_int_eq(gf_check_name(""), -EINVAL);
+	ck_assert_int_eq(gf_check_name("."), -EINVAL);
+	ck_assert_int_eq(gf_check_name(".."), -EINVAL);
+	ck_assert_int_eq(gf_check_name("a/b"), -EINVAL);
+	ck_assert_int_eq(gf_check_name("/"), -EINVAL);
+	ck_assert_int_eq(gf_check_name("a/"), -EINVAL);
+	long_name(n, GF_NAME_MAX, 'z');
+	ck_assert_int_eq(gf_check_name(n), 0);
+	long_name(n, GF_NAME_MAX + 1, 'z');
+	ck_assert_int_eq(gf_check_name(n), -ENAMETOOLONG);
+}
+END_TEST
+
+/* ---- hand-built malformed payloads --------------------------------------------- */
+
+static void put_cred_raw(struct gf_wbuf *w, uint32_t ngroups, uint32_t nput)
+{
+	gf_put_u32(w, 1000);
+	gf_put_u32(w, 1000);
+	gf_put_u32(w, ngroups);
+	for (uint32_t i = 0; i < nput; i++)
+		gf_put_u32(w, i);
+}
+
+START_TEST(test_name_too_long)
+{
+	char name[GF_NAME_MAX + 2];
+	struct gf_wbuf w;
+	struct gfm_name_req m;
+
+	gf_wbuf_init(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u64(&w, 1);
+	long_name(name, GF_NAME_MAX, 'a');
+	gf_put_str(&w, name);
+	ck_assert_int_eq(gfm_name_req_decode(w.data, w.len, &m), 0);
+	ck_assert_str_eq(m.name, name);
+
+	gf_wbuf_reset(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u64(&w, 1);
+	long_name(name, GF_NAME_MAX + 1, 'a');
+	gf_put_str(&w, name);
+	ck_assert_int_eq(gfm_name_req_decode(w.data, w.len, &m), -EBADMSG);
+
+	/* Length far beyond the buffer. */
+	gf_wbuf_reset(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u64(&w, 1);
+	gf_put_u32(&w, 0xffffffff);
+	gf_put_raw(&w, "abc", 3);
+	ck_assert_int_eq(gfm_name_req_decode(w.data, w.len, &m), -EBADMSG);
+
+	/* Symlink target of GF_PATH_MAX bytes does not fit char[GF_PATH_MAX]. */
+	static char target[GF_PATH_MAX + 1];
+	long_name(target, GF_PATH_MAX, 't');
+	gf_wbuf_reset(&w);
+	gf_put_str(&w, target);
+	struct gfm_readlink_rep rl;
+	ck_assert_int_eq(gfm_readlink_rep_decode(w.data, w.len, &rl), -EBADMSG);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_embedded_nul)
+{
+	struct gf_wbuf w;
+	struct gfm_name_req m;
+	gf_wbuf_init(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u64(&w, 1);
+	gf_put_bytes(&w, "a\0b", 3);
+	ck_assert_int_eq(gfm_name_req_decode(w.data, w.len, &m), -EBADMSG);
+
+	gf_wbuf_reset(&w);
+	gf_put_bytes(&w, "n1\0", 3); /* trailing NUL counts too */
+	gf_put_str(&w, "addr");
+	gf_put_u16(&w, 1);
+	gf_put_u64(&w, 2);
+	gf_put_u64(&w, 3);
+	struct gfm_host_register_req hr;
+	ck_assert_int_eq(gfm_host_register_req_decode(w.data, w.len, &hr), -EBADMSG);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_ngroups)
+{
+	struct gf_wbuf w;
+	struct gfm_ino_req m;
+	gf_wbuf_init(&w);
+
+	put_cred_raw(&w, GF_MAX_GROUPS, GF_MAX_GROUPS);
+	gf_put_u64(&w, 5);
+	ck_assert_int_eq(gfm_ino_req_decode(w.data, w.len, &m), 0);
+	ck_assert_uint_eq(m.cred.ngroups, GF_MAX_GROUPS);
+	ck_assert_uint_eq(m.cred.groups[GF_MAX_GROUPS - 1], GF_MAX_GROUPS - 1);
+	ck_assert_uint_eq(m.ino, 5);
+
+	gf_wbuf_reset(&w);
+	put_cred_raw(&w, GF_MAX_GROUPS + 1, GF_MAX_GROUPS + 1);
+	gf_put_u64(&w, 5);
+	ck_assert_int_eq(gfm_ino_req_decode(w.data, w.len, &m), -EBADMSG);
+
+	gf_wbuf_reset(&w);
+	put_cred_raw(&w, UINT32_MAX, 2);
+	gf_put_u64(&w, 5);
+	ck_assert_int_eq(gfm_ino_req_decode(w.data, w.len, &m), -EBADMSG);
+
+	/* Only ngroups entries go on the wire. */
+	struct gfm_ino_req q = { .cred = { 1, 2, 2, { 3, 4, 99, 99 } }, .ino = 6 };
+	gf_wbuf_reset(&w);
+	gfm_ino_req_encode(&w, &q);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_uint_eq(w.len, 12 + 2 * 4 + 8);
+	ck_assert_int_eq(gfm_ino_req_decode(w.data, w.len, &m), 0);
+	ck_assert_uint_eq(m.cred.groups[1], 4);
+	ck_assert_uint_eq(m.cred.groups[2], 0);
+
+	/* Encoder refuses what the decoder would refuse. */
+	q.cred.ngroups = GF_MAX_GROUPS + 1;
+	gf_wbuf_reset(&w);
+	gfm_ino_req_encode(&w, &q);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+/* A count field followed by n all-zero entries, which are valid entries of
+ * every list type; so only the count bound can reject it. */
+static uint8_t *zero_list(size_t prefix, uint32_t count, size_t entry, size_t suffix,
+			  size_t *len)
+{
+	*len = prefix + 4 + suffix + (size_t)count * entry;
+	uint8_t *p = calloc(1, *len);
+	ck_assert_ptr_nonnull(p);
+	p[prefix + 0] = (uint8_t)(count >> 24);
+	p[prefix + 1] = (uint8_t)(count >> 16);
+	p[prefix + 2] = (uint8_t)(count >> 8);
+	p[prefix + 3] = (uint8_t)count;
+	return p;
+}
+
+START_TEST(test_count_limits)
+{
+	size_t len;
+	uint8_t *p;
+
+	struct gfm_readdir_rep rd;
+	p = zero_list(0, GF_READDIR_MAX, DIRENT_MIN_WIRE, 1, &len);
+	ck_assert_int_eq(gfm_readdir_rep_decode(p, len, &rd), 0);
+	ck_assert_uint_eq(rd.count, GF_READDIR_MAX);
+	gfm_readdir_rep_free(&rd);
+	free(p);
+	p = zero_list(0, GF_READDIR_MAX + 1, DIRENT_MIN_WIRE, 1, &len);
+	ck_assert_int_eq(gfm_readdir_rep_decode(p, len, &rd), -EBADMSG);
+	ck_assert_ptr_null(rd.ents);
+	ck_assert_uint_eq(rd.count, 0);
+	free(p);
+
+	struct gfm_open_rep *op = malloc(sizeof(*op));
+	p = zero_list(ATTR_WIRE, GF_MAX_REPLICAS, REPLICA_MIN_WIRE, 0, &len);
+	ck_assert_int_eq(gfm_open_rep_decode(p, len, op), 0);
+	ck_assert_uint_eq(op->nreplicas, GF_MAX_REPLICAS);
+	free(p);
+	p = zero_list(ATTR_WIRE, GF_MAX_REPLICAS + 1, REPLICA_MIN_WIRE, 0, &len);
+	ck_assert_int_eq(gfm_open_rep_decode(p, len, op), -EBADMSG);
+	free(p);
+	free(op);
+
+	struct gfm_heartbeat_req *hq = malloc(sizeof(*hq));
+	p = zero_list(4 + 8 + 8 + 4, GF_MAX_DEAD, 16, 0, &len);
+	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), 0);
+	ck_assert_uint_eq(hq->ndone, GF_MAX_DEAD);
+	free(p);
+	p = zero_list(4 + 8 + 8 + 4, GF_MAX_DEAD + 1, 16, 0, &len);
+	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), -EBADMSG);
+	free(p);
+	free(hq);
+
+	struct gfm_heartbeat_rep *hp = malloc(sizeof(*hp));
+	p = zero_list(0, GF_MAX_DEAD + 1, 16, 0, &len);
+	ck_assert_int_eq(gfm_heartbeat_rep_decode(p, len, hp), -EBADMSG);
+	free(p);
+	p = zero_list(0, UINT32_MAX, 0, 0, &len);
+	ck_assert_int_eq(gfm_heartbeat_rep_decode(p, len, hp), -EBADMSG);
+	free(p);
+	free(hp);
+
+	struct gfm_host_list_rep hl;
+	p = zero_list(0, 65536, HOST_INFO_MIN_WIRE, 0, &len);
+	ck_assert_int_eq(gfm_host_list_rep_decode(p, len, &hl), 0);
+	ck_assert_uint_eq(hl.count, 65536);
+	gfm_host_list_rep_free(&hl);
+	free(p);
+	p = zero_list(0, 65537, HOST_INFO_MIN_WIRE, 0, &len);
+	ck_assert_int_eq(gfm_host_list_rep_decode(p, len, &hl), -EBADMSG);
+	ck_assert_ptr_null(hl.hosts);
+	free(p);
+}
+END_TEST
+
+/* A count that the remaining bytes cannot hold is refused before any
+ * allocation (a 5-byte frame must not make the decoder calloc gigabytes). */
+START_TEST(test_count_beyond_payload)
+{
+	static const uint8_t huge[] = { 0xff, 0xff, 0xff, 0xff, 0 };
+	static const uint8_t three[] = { 0, 0, 0, 3, 0 };
+	struct gfm_readdir_rep rd;
+	struct gfm_host_list_rep hl;
+
+	ck_assert_int_eq(gfm_readdir_rep_decode(huge, sizeof(huge), &rd), -EBADMSG);
+	ck_assert_ptr_null(rd.ents);
+	ck_assert_int_eq(gfm_readdir_rep_decode(three, sizeof(three), &rd), -EBADMSG);
+	ck_assert_ptr_null(rd.ents);
+	ck_assert_int_eq(gfm_host_list_rep_decode(huge, sizeof(huge) - 1, &hl), -EBADMSG);
+	ck_assert_ptr_null(hl.hosts);
+
+	/* Claims three hosts, carries one. */
+	struct gfm_host_list_rep one = { 0 };
+	struct gf_wbuf w;
+	fill_gfm_host_list_rep(&one);
+	one.count = 1;
+	gf_wbuf_init(&w);
+	gfm_host_list_rep_encode(&w, &one);
+	ck_assert_int_eq(w.err, 0);
+	w.data[3] = 3;
+	ck_assert_int_eq(gfm_host_list_rep_decode(w.data, w.len, &hl), -EBADMSG);
+	ck_assert_ptr_null(hl.hosts);
+	ck_assert_uint_eq(hl.count, 0);
+	gfm_host_list_rep_free(&one);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+/* A failure in the middle of a heap-allocating decode frees what it took
+ * (the sanitizer build checks for the leak) and leaves NULL behind. */
+START_TEST(test_decode_failure_frees)
+{
+	struct gfm_readdir_rep in = { 0 }, out;
+	struct gf_wbuf w;
+	fill_gfm_readdir_rep(&in);
+	gf_wbuf_init(&w);
+	gfm_readdir_rep_encode(&w, &in);
+	ck_assert_int_eq(w.err, 0);
+	/* Put a NUL into the last entry's name: "entry-2" → "ent\0y-2". */
+	uint8_t *hit = NULL;
+	for (size_t i = 0; i + 7 <= w.len; i++)
+		if (memcmp(w.data + i, "entry-2", 7) == 0)
+			hit = w.data + i;
+	ck_assert_ptr_nonnull(hit);
+	hit[3] = 0;
+	ck_assert_int_eq(gfm_readdir_rep_decode(w.data, w.len, &out), -EBADMSG);
+	ck_assert_ptr_null(out.ents);
+	ck_assert_uint_eq(out.count, 0);
+	gfm_readdir_rep_free(&out); /* harmless after failure */
+	gfm_readdir_rep_free(&out); /* and twice */
+	gfm_readdir_rep_free(NULL);
+
+	/* Same for the host list: bad flag byte in the last host. */
+	struct gfm_host_list_rep hin = { 0 }, hout;
+	fill_gfm_host_list_rep(&hin);
+	gf_wbuf_reset(&w);
+	gfm_host_list_rep_encode(&w, &hin);
+	ck_assert_int_eq(w.err, 0);
+	/* up is at: end - (8+8+4+8+8) - 1 */
+	w.data[w.len - 36 - 1] = 2;
+	ck_assert_int_eq(gfm_host_list_rep_decode(w.data, w.len, &hout), -EBADMSG);
+	ck_assert_ptr_null(hout.hosts);
+	gfm_host_list_rep_free(&hout);
+	gfm_host_list_rep_free(NULL);
+
+	gfm_readdir_rep_free(&in);
+	gfm_host_list_rep_free(&hin);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_nsec)
+{
+	struct gfm_attr_rep a = { 0 }, b;
+	struct gf_wbuf w;
+	fill_attr(&a.attr, 1);
+	gf_wbuf_init(&w);
+	gfm_attr_rep_encode(&w, &a);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_attr_rep_decode(w.data, w.len, &b), 0);
+	ck_assert_uint_eq(b.attr.atime.nsec, 999999999);
+	ck_assert_int_eq(b.attr.atime.sec, -5);
+
+	/* ctime.nsec is the last 4 bytes: make it 1e9. */
+	w.data[w.len - 4] = 0x3b;
+	w.data[w.len - 3] = 0x9a;
+	w.data[w.len - 2] = 0xca;
+	w.data[w.len - 1] = 0x00;
+	ck_assert_int_eq(gfm_attr_rep_decode(w.data, w.len, &b), -EBADMSG);
+	w.data[w.len - 1] = 0xff;
+	ck_assert_int_eq(gfm_attr_rep_decode(w.data, w.len, &b), -EBADMSG);
+	memset(w.data + w.len - 4, 0xff, 4);
+	ck_assert_int_eq(gfm_attr_rep_decode(w.data, w.len, &b), -EBADMSG);
+
+	a.attr.mtime.nsec = 1000000000;
+	gf_wbuf_reset(&w);
+	gfm_attr_rep_encode(&w, &a);
+	ck_assert_int_eq(w.err, -EINVAL);
+
+	struct gfm_close_write_req cw = { 0 }, cw2;
+	fill_gfm_close_write_req(&cw);
+	cw.mtime.nsec = 1000000000;
+	gf_wbuf_reset(&w);
+	gfm_close_write_req_encode(&w, &cw);
+	ck_assert_int_eq(w.err, -EINVAL);
+	cw.mtime.nsec = 0;
+	gf_wbuf_reset(&w);
+	gfm_close_write_req_encode(&w, &cw);
+	ck_assert_int_eq(w.err, 0);
+	memset(w.data + w.len - 4, 0xee, 4);
+	ck_assert_int_eq(gfm_close_write_req_decode(w.data, w.len, &cw2), -EBADMSG);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_io_limits)
+{
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+
+	struct gfs_read_req rq = { 1, 2, GF_MAX_IO + 1 }, rq2;
+	gfs_read_req_encode(&w, &rq);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_reset(&w);
+	gf_put_u64(&w, 1);
+	gf_put_u64(&w, 2);
+	gf_put_u32(&w, GF_MAX_IO + 1);
+	ck_assert_int_eq(gfs_read_req_decode(w.data, w.len, &rq2), -EBADMSG);
+
+	/* A full-size write: data points into the payload. */
+	uint8_t *big = malloc(GF_MAX_IO + 1);
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i <= GF_MAX_IO; i++)
+		big[i] = (uint8_t)(i >> 3);
+	struct gfs_write_req wq = { 7, 1ull << 42, GF_MAX_IO, big }, wq2;
+	gf_wbuf_reset(&w);
+	gfs_write_req_encode(&w, &wq);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_uint_le(w.len, GF_MAX_PAYLOAD);
+	ck_assert_int_eq(gfs_write_req_decode(w.data, w.len, &wq2), 0);
+	ck_assert_uint_eq(wq2.len, GF_MAX_IO);
+	ck_assert_ptr_eq(wq2.data, w.data + 8 + 8 + 4);
+	ck_assert_int_eq(memcmp(wq2.data, big, GF_MAX_IO), 0);
+
+	/* One byte more is refused by both sides. */
+	wq.len = GF_MAX_IO + 1;
+	gf_wbuf_reset(&w);
+	gfs_write_req_encode(&w, &wq);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_reset(&w);
+	gf_put_u64(&w, 7);
+	gf_put_u64(&w, 0);
+	gf_put_bytes(&w, big, GF_MAX_IO + 1);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfs_write_req_decode(w.data, w.len, &wq2), -EBADMSG);
+	ck_assert_ptr_null(wq2.data);
+	ck_assert_uint_eq(wq2.len, 0);
+
+	struct gfs_read_rep rr2;
+	gf_wbuf_reset(&w);
+	gf_put_bytes(&w, big, GF_MAX_IO + 1);
+	ck_assert_int_eq(gfs_read_rep_decode(w.data, w.len, &rr2), -EBADMSG);
+	ck_assert_ptr_null(rr2.data);
+
+	/* An empty read (EOF) is fine. */
+	struct gfs_read_rep rr = { 0, NULL };
+	gf_wbuf_reset(&w);
+	gfs_read_rep_encode(&w, &rr);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfs_read_rep_decode(w.data, w.len, &rr2), 0);
+	ck_assert_uint_eq(rr2.len, 0);
+
+	/* Data length without data is a caller bug. */
+	rr.len = 3;
+	gf_wbuf_reset(&w);
+	gfs_read_rep_encode(&w, &rr);
+	ck_assert_int_eq(w.err, -EINVAL);
+
+	free(big);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_xattr_limits)
+{
+	struct gf_wbuf w;
+	uint8_t *v = calloc(1, GF_XATTR_SIZE_MAX + 1);
+	ck_assert_ptr_nonnull(v);
+	gf_wbuf_init(&w);
+
+	struct gfm_xattr_req q = { 0 }, q2;
+	fill_gfm_xattr_req(&q);
+	q.value = v;
+	q.value_len = GF_XATTR_SIZE_MAX;
+	gfm_xattr_req_encode(&w, &q);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_xattr_req_decode(w.data, w.len, &q2), 0);
+	ck_assert_uint_eq(q2.value_len, GF_XATTR_SIZE_MAX);
+	ck_assert_ptr_eq(q2.value, w.data + w.len - GF_XATTR_SIZE_MAX);
+	ck_assert_str_eq(q2.name, "user.comment");
+
+	q.value_len = GF_XATTR_SIZE_MAX + 1;
+	gf_wbuf_reset(&w);
+	gfm_xattr_req_encode(&w, &q);
+	ck_assert_int_eq(w.err, -EINVAL);
+
+	/* Hand-built oversize value. */
+	gf_wbuf_reset(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u64(&w, 1);
+	gf_put_str(&w, "user.x");
+	gf_put_u32(&w, 0);
+	gf_put_u32(&w, 0);
+	gf_put_bytes(&w, v, GF_XATTR_SIZE_MAX + 1);
+	ck_assert_int_eq(gfm_xattr_req_decode(w.data, w.len, &q2), -EBADMSG);
+	ck_assert_ptr_null(q2.value);
+
+	/* GETXATTR without value: empty, decodes to value_len 0. */
+	struct gfm_xattr_req g = { 0 };
+	fill_cred(&g.cred);
+	strcpy(g.name, "user.y");
+	g.size = 100;
+	gf_wbuf_reset(&w);
+	gfm_xattr_req_encode(&w, &g);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_xattr_req_decode(w.data, w.len, &q2), 0);
+	ck_assert_uint_eq(q2.value_len, 0);
+	ck_assert_uint_eq(q2.size, 100);
+
+	/* Reply: size query, and data_len > len refused. */
+	struct gfm_xattr_rep r = { 5000, 0, NULL }, r2;
+	gf_wbuf_reset(&w);
+	gfm_xattr_rep_encode(&w, &r);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_xattr_rep_decode(w.data, w.len, &r2), 0);
+	ck_assert_uint_eq(r2.len, 5000);
+	ck_assert_uint_eq(r2.data_len, 0);
+
+	r = (struct gfm_xattr_rep){ 2, 3, v };
+	gf_wbuf_reset(&w);
+	gfm_xattr_rep_encode(&w, &r);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_reset(&w);
+	gf_put_u32(&w, 2);
+	gf_put_bytes(&w, v, 3);
+	ck_assert_int_eq(gfm_xattr_rep_decode(w.data, w.len, &r2), -EBADMSG);
+	ck_assert_ptr_null(r2.data);
+
+	free(v);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_flag_bytes)
+{
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+
+	struct gfs_open_rep o = { 1, 2, 1 }, o2;
+	gfs_open_rep_encode(&w, &o);
+	ck_assert_int_eq(w.err, 0);
+	w.data[w.len - 1] = 2;
+	ck_assert_int_eq(gfs_open_rep_decode(w.data, w.len, &o2), -EBADMSG);
+	o.fd_passed = 2;
+	gf_wbuf_reset(&w);
+	gfs_open_rep_encode(&w, &o);
+	ck_assert_int_eq(w.err, -EINVAL);
+
+	/* readdir eof is byte 4. */
+	struct gfm_readdir_rep r = { 0, 1, NULL }, r2;
+	gf_wbuf_reset(&w);
+	gfm_readdir_rep_encode(&w, &r);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_uint_eq(w.len, 5);
+	ck_assert_int_eq(gfm_readdir_rep_decode(w.data, w.len, &r2), 0);
+	ck_assert_uint_eq(r2.eof, 1);
+	ck_assert_ptr_null(r2.ents);
+	w.data[4] = 0x80;
+	ck_assert_int_eq(gfm_readdir_rep_decode(w.data, w.len, &r2), -EBADMSG);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_encoder_refusals)
+{
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+
+	struct gfm_open_rep *op = calloc(1, sizeof(*op));
+	op->nreplicas = GF_MAX_REPLICAS + 1;
+	gfm_open_rep_encode(&w, op);
+	ck_assert_int_eq(w.err, -EINVAL);
+	free(op);
+
+	struct gfm_readdir_req rq = { 0 };
+	rq.max = GF_READDIR_MAX + 1;
+	gf_wbuf_reset(&w);
+	gfm_readdir_req_encode(&w, &rq);
+	ck_assert_int_eq(w.err, -EINVAL);
+	struct gfm_readdir_req rq2;
+	gf_wbuf_reset(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u64(&w, 1);
+	gf_put_u64(&w, 0);
+	gf_put_u32(&w, GF_READDIR_MAX + 1);
+	ck_assert_int_eq(gfm_readdir_req_decode(w.data, w.len, &rq2), -EBADMSG);
+
+	struct gfm_readdir_rep rd = { GF_READDIR_MAX + 1, 0, NULL };
+	gf_wbuf_reset(&w);
+	gfm_readdir_rep_encode(&w, &rd);
+	ck_assert_int_eq(w.err, -EINVAL);
+
+	struct gfm_heartbeat_req *hb = calloc(1, sizeof(*hb));
+	hb->ndone = GF_MAX_DEAD + 1;
+	gf_wbuf_reset(&w);
+	gfm_heartbeat_req_encode(&w, hb);
+	ck_assert_int_eq(w.err, -EINVAL);
+	free(hb);
+
+	struct gfm_heartbeat_rep *hr = calloc(1, sizeof(*hr));
+	hr->ndead = GF_MAX_DEAD + 1;
+	gf_wbuf_reset(&w);
+	gfm_heartbeat_rep_encode(&w, hr);
+	ck_assert_int_eq(w.err, -EINVAL);
+	free(hr);
+
+	/* A name array without its terminating NUL. */
+	struct gfm_name_req nr = { 0 };
+	memset(nr.name, 'q', sizeof(nr.name));
+	gf_wbuf_reset(&w);
+	gfm_name_req_encode(&w, &nr);
+	ck_assert_int_eq(w.err, -EINVAL);
+
+	struct gfm_host_list_rep hl = { 2, NULL };
+	gf_wbuf_reset(&w);
+	gfm_host_list_rep_encode(&w, &hl);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_readdir_fields)
+{
+	struct gfm_readdir_rep in = { 0 }, out;
+	struct gf_wbuf w;
+	fill_gfm_readdir_rep(&in);
+	gf_wbuf_init(&w);
+	gfm_readdir_rep_encode(&w, &in);
+	ck_assert_int_eq(gfm_readdir_rep_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.count, 3);
+	ck_assert_uint_eq(out.eof, 1);
+	for (uint32_t i = 0; i < 3; i++) {
+		ck_assert_uint_eq(out.ents[i].cookie, 100 + i);
+		ck_assert_str_eq(out.ents[i].name, in.ents[i].name);
+		ck_assert_int_eq(memcmp(&out.ents[i].attr, &in.ents[i].attr,
+					sizeof(struct gf_attr)), 0);
+	}
+	gfm_readdir_rep_free(&out);
+	ck_assert_ptr_null(out.ents);
+	gfm_readdir_rep_free(&in);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(test_host_list_fields)
+{
+	struct gfm_host_list_rep in = { 0 }, out;
+	struct gf_wbuf w;
+	fill_gfm_host_list_rep(&in);
+	gf_wbuf_init(&w);
+	gfm_host_list_rep_encode(&w, &in);
+	ck_assert_int_eq(gfm_host_list_rep_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.count, 3);
+	ck_assert_int_eq(memcmp(out.hosts, in.hosts, 3 * sizeof(*in.hosts)), 0);
+	ck_assert_str_eq(out.hosts[2].name, "node-03");
+	ck_assert_uint_eq(out.hosts[1].up, 0);
+	gfm_host_list_rep_free(&out);
+	gfm_host_list_rep_free(&in);
+
+	/* An empty list. */
+	struct gfm_host_list_rep none = { 0, NULL };
+	gf_wbuf_reset(&w);
+	gfm_host_list_rep_encode(&w, &none);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_host_list_rep_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.count, 0);
+	ck_assert_ptr_null(out.hosts);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+static Suite *proto_suite(void)
+{
+	Suite *s = suite_create("proto");
+
+	TCase *tc = tcase_create("every message");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_roundtrip, 0, NCODECS);
+	tcase_add_loop_test(tc, test_truncated_every_length, 0, NCODECS);
+	tcase_add_loop_test(tc, test_trailing_garbage, 0, NCODECS);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("header and names");
+	tcase_add_test(tc, test_hdr_roundtrip);
+	tcase_add_test(tc, test_hdr_bad);
+	tcase_add_test(tc, test_op_name);
+	tcase_add_test(tc, test_check_name);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("malformed");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_name_too_long);
+	tcase_add_test(tc, test_embedded_nul);
+	tcase_add_test(tc, test_ngroups);
+	tcase_add_test(tc, test_count_limits);
+	tcase_add_test(tc, test_count_beyond_payload);
+	tcase_add_test(tc, test_decode_failure_frees);
+	tcase_add_test(tc, test_nsec);
+	tcase_add_test(tc, test_io_limits);
+	tcase_add_test(tc, test_xattr_limits);
+	tcase_add_test(tc, test_flag_bytes);
+	tcase_add_test(tc, test_encoder_refusals);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fields");
+	tcase_add_test(tc, test_readdir_fields);
+	tcase_add_test(tc, test_host_list_fields);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(proto_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
