@@ -154,7 +154,9 @@ static void *conn_main(void *arg)
 		}
 	}
 out:
-	shutdown(c->sock, SHUT_RDWR);
+	/* Only the reading side: replies still owed (gfmd sends them after its
+	 * commit) go out; the last gf_conn_put closes the socket. */
+	shutdown(c->sock, SHUT_RD);
 	if (s->ops.closed && c->peer_kind)
 		s->ops.closed(c, s->ops.arg);
 	pthread_mutex_lock(&s->lock);

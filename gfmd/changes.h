@@ -1,0 +1,75 @@
+/*
+ * changes.h — the row changes a mutation asks the durable store to make.
+ *
+ * The namespace and the host registry change memory first and describe what
+ * they did as a list of row changes (upserts and deletes of whole rows, so
+ * that replaying a list twice leaves the same rows). The list is handed to a
+ * sink (the store, see store.h) while the caller still holds the lock that
+ * protects the state it describes, so lists reach the store in the order the
+ * memory changed. The sink takes the list's contents and returns a ticket:
+ * the reply to the mutation may be sent once that ticket is committed.
+ */
+#ifndef GF_CHANGES_H
+#define GF_CHANGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+enum gf_change_kind {
+	GF_CHG_INODE_PUT = 1, /* attr + symlink target (blob) */
+	GF_CHG_INODE_DEL,     /* a = ino; also drops its xattrs */
+	GF_CHG_DIRENT_PUT,    /* a = parent, b = ino, c = cookie, name */
+	GF_CHG_DIRENT_DEL,    /* a = parent, name */
+	GF_CHG_XATTR_PUT,     /* a = ino, name, blob = value */
+	GF_CHG_XATTR_DEL,     /* a = ino, name */
+	GF_CHG_REPLICA_PUT,   /* a = ino, b = host_id, c = gen */
+	GF_CHG_REPLICA_DEL,   /* a = ino, b = host_id */
+	GF_CHG_DEAD_PUT,      /* a = ino, b = host_id, c = gen */
+	GF_CHG_DEAD_DEL,      /* a = ino, b = host_id, c = gen */
+	GF_CHG_HOST_PUT,      /* host */
+	GF_CHG_NEXT_INO,      /* a = next inode number to hand out */
+};
+
+struct gf_change_host {
+	uint32_t host_id;
+	char name[GF_HOST_MAX + 1];
+	char addr[GF_HOST_MAX + 1];
+	uint16_t port;
+	uint64_t capacity, free;
+};
+
+struct gf_change {
+	enum gf_change_kind kind;
+	uint64_t a, b, c;
+	struct gf_attr attr;	    /* INODE_PUT */
+	struct gf_change_host host; /* HOST_PUT (only there; kept small otherwise) */
+	char *name;		    /* owned; bytes without NUL, name_len long */
+	uint32_t name_len;
+	uint8_t *blob;		    /* owned */
+	uint32_t blob_len;
+	int has_blob;		    /* blob is a value (maybe empty), not NULL */
+};
+
+struct gf_changes {
+	struct gf_change *v;
+	size_t n, cap;
+	int err; /* sticky -ENOMEM */
+};
+
+/* Takes the contents of chg (leaving it empty) and returns a ticket > 0. */
+typedef uint64_t (*gf_sink_fn)(void *arg, struct gf_changes *chg);
+
+void gf_changes_init(struct gf_changes *c);
+void gf_changes_free(struct gf_changes *c);
+/* Append a change; name/blob are copied. Returns the new element or NULL
+ * (then c->err is -ENOMEM). */
+struct gf_change *gf_changes_add(struct gf_changes *c, enum gf_change_kind kind,
+				 uint64_t a, uint64_t b, uint64_t cc,
+				 const char *name, size_t name_len,
+				 const void *blob, size_t blob_len, int has_blob);
+/* Move all of src to the end of dst (src becomes empty). 0 or -ENOMEM. */
+int gf_changes_move(struct gf_changes *dst, struct gf_changes *src);
+
+#endif

@@ -1,0 +1,513 @@
+#include "handlers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* A reply waiting for its commit. */
+struct pending {
+	struct gf_conn *conn;
+	uint16_t op;
+	uint32_t reqid;
+	struct gf_wbuf w;
+};
+
+static void pending_done(void *arg, int status)
+{
+	struct pending *p = arg;
+	gf_conn_reply(p->conn, p->op, p->reqid, status, status ? NULL : &p->w, -1);
+	gf_conn_put(p->conn);
+	gf_wbuf_free(&p->w);
+	free(p);
+}
+
+/*
+ * Send status (and w when status is 0) for request f: now, or after ticket
+ * is committed. w is consumed.
+ */
+static int reply(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
+		 int status, struct gf_wbuf *w, uint64_t ticket)
+{
+	uint16_t op = (uint16_t)(f->hdr.op | GF_OP_REPLY);
+	if (!status && w && w->err) {
+		gf_err("gfmd: %s: cannot encode reply to %s: %s", gf_conn_desc(c),
+		       gf_op_name(f->hdr.op), strerror(-w->err));
+		status = -EIO;
+	}
+	if (ticket) {
+		struct pending *p = calloc(1, sizeof(*p));
+		if (!p) {
+			/* the change is queued; we only cannot say so: the client
+			 * sees the connection close, as after a crash */
+			gf_err("gfmd: out of memory parking a reply");
+			if (w)
+				gf_wbuf_free(w);
+			return -ENOMEM;
+		}
+		p->conn = c;
+		p->op = op;
+		p->reqid = f->hdr.reqid;
+		if (w && !status)
+			p->w = *w;
+		else if (w)
+			gf_wbuf_free(w);
+		gf_conn_get(c);
+		if (status)
+			gf_err("gfmd: %s: reply to %s failed after a change", gf_conn_desc(c),
+			       gf_op_name(f->hdr.op));
+		gf_store_on_commit(g->store, ticket, pending_done, p);
+		return 0;
+	}
+	gf_conn_reply(c, op, f->hdr.reqid, status, status ? NULL : w, -1);
+	if (w)
+		gf_wbuf_free(w);
+	return 0;
+}
+
+static int malformed(struct gf_conn *c, const struct gf_frame *f)
+{
+	gf_warn("gfmd: %s: malformed %s: %u-byte payload does not decode; closing",
+		gf_conn_desc(c), gf_op_name(f->hdr.op), f->hdr.len);
+	return -EBADMSG;
+}
+
+static int reply_attr(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
+		      int rc, const struct gf_attr *a, uint64_t ticket)
+{
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		struct gfm_attr_rep m = { .attr = *a };
+		gfm_attr_rep_encode(&w, &m);
+	}
+	return reply(g, c, f, rc, &w, ticket);
+}
+
+/* ---- namespace requests ----------------------------------------------------------- */
+
+static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_name_req m;
+	if (gfm_name_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gf_attr a;
+	uint64_t t = 0;
+	int rc;
+	switch (f->hdr.op) {
+	case GFM_LOOKUP:
+		rc = gf_ns_lookup(g->ns, &m.cred, m.parent, m.name, &a);
+		return reply_attr(g, c, f, rc, &a, 0);
+	case GFM_UNLINK:
+		rc = gf_ns_unlink(g->ns, &m.cred, m.parent, m.name, &t);
+		break;
+	default:
+		rc = gf_ns_rmdir(g->ns, &m.cred, m.parent, m.name, &t);
+		break;
+	}
+	return reply(g, c, f, rc, NULL, t);
+}
+
+static int h_ino(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_ino_req m;
+	if (gfm_ino_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	int rc;
+	switch (f->hdr.op) {
+	case GFM_GETATTR: {
+		struct gf_attr a;
+		rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &a);
+		return reply_attr(g, c, f, rc, &a, 0);
+	}
+	case GFM_READLINK: {
+		struct gfm_readlink_rep *r = malloc(sizeof(*r));
+		if (!r)
+			return reply(g, c, f, -ENOMEM, &w, 0);
+		rc = gf_ns_readlink(g->ns, &m.cred, m.ino, r->target, sizeof(r->target));
+		if (!rc)
+			gfm_readlink_rep_encode(&w, r);
+		free(r);
+		return reply(g, c, f, rc, &w, 0);
+	}
+	case GFM_LISTXATTR: {
+		size_t len = 0;
+		rc = gf_ns_listxattr(g->ns, &m.cred, m.ino, NULL, 0, &len);
+		uint8_t *buf = NULL;
+		if (!rc && len) {
+			/* names may be added between the two calls: retry */
+			for (int tries = 0; tries < 8; tries++) {
+				free(buf);
+				buf = malloc(len + 1024);
+				if (!buf) {
+					rc = -ENOMEM;
+					break;
+				}
+				rc = gf_ns_listxattr(g->ns, &m.cred, m.ino, buf, len + 1024, &len);
+				if (rc != -ERANGE)
+					break;
+			}
+		}
+		if (!rc) {
+			struct gfm_xattr_rep r = { .len = (uint32_t)len,
+						   .data_len = (uint32_t)len, .data = buf };
+			gfm_xattr_rep_encode(&w, &r);
+		}
+		free(buf);
+		return reply(g, c, f, rc, &w, 0);
+	}
+	default: { /* GFM_STATFS */
+		struct gfm_statfs_rep r = { .bsize = 4096, .namemax = GF_NAME_MAX };
+		uint64_t cap, fr;
+		uint32_t nup;
+		gf_hosts_totals(g->hosts, &cap, &fr, &nup);
+		r.blocks = cap / r.bsize;
+		r.bfree = r.bavail = fr / r.bsize;
+		uint64_t used = gf_ns_inode_count(g->ns);
+		r.ffree = 1ull << 32;
+		r.files = used + r.ffree;
+		gfm_statfs_rep_encode(&w, &r);
+		return reply(g, c, f, 0, &w, 0);
+	}
+	}
+}
+
+static int h_setattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_setattr_req m;
+	if (gfm_setattr_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gf_attr a;
+	uint64_t t = 0;
+	int rc = gf_ns_setattr(g->ns, &m, &a, &t);
+	return reply_attr(g, c, f, rc, &a, t);
+}
+
+static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_mknod_req m;
+	if (gfm_mknod_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gf_attr a;
+	uint64_t t = 0;
+	int rc;
+	if (f->hdr.op == GFM_MKDIR)
+		rc = gf_ns_mkdir(g->ns, &m.cred, m.parent, m.name, m.mode, &a, &t);
+	else
+		rc = gf_ns_mknod(g->ns, &m.cred, m.parent, m.name, m.mode, m.rdev, &a, &t);
+	return reply_attr(g, c, f, rc, &a, t);
+}
+
+/*
+ * Fill rep->replicas from the catalogue: up hosts first (the client's own
+ * host first among them), then the others.
+ */
+static void fill_replicas(struct gfmd *g, struct gf_conn *c, struct gfm_open_rep *rep,
+			  const struct gf_ns_replica *reps, size_t n)
+{
+	const char *me = gf_conn_peer_host(c);
+	rep->nreplicas = 0;
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < n && rep->nreplicas < GF_MAX_REPLICAS; i++) {
+			struct gf_replica r;
+			int up = gf_hosts_replica_info(g->hosts, reps[i].host_id, reps[i].gen, &r);
+			if (up < 0)
+				continue;
+			int mine = me && strcmp(r.host, me) == 0;
+			if ((pass == 0 && up && mine) || (pass == 1 && up && !mine) ||
+			    (pass == 2 && !up))
+				rep->replicas[rep->nreplicas++] = r;
+		}
+	}
+}
+
+static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_create_req m;
+	if (gfm_create_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gfm_open_rep *rep = calloc(1, sizeof(*rep));
+	if (!rep)
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
+	struct gf_ns_replica r[1];
+	size_t nr = 0;
+	uint64_t t = 0;
+	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags,
+			      gf_hosts_place, &pl, &rep->attr, r, &nr, &t);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		fill_replicas(g, c, rep, r, nr);
+		gfm_open_rep_encode(&w, rep);
+	}
+	free(rep);
+	return reply(g, c, f, rc, &w, t);
+}
+
+static int h_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_open_req m;
+	if (gfm_open_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gfm_open_rep *rep = calloc(1, sizeof(*rep));
+	struct gf_ns_replica *r = calloc(GF_MAX_REPLICAS, sizeof(*r));
+	if (!rep || !r) {
+		free(rep);
+		free(r);
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	}
+	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
+	size_t nr = 0;
+	uint64_t t = 0;
+	int rc = gf_ns_open(g->ns, &m.cred, m.ino, m.flags, gf_hosts_place, &pl, &rep->attr,
+			    r, GF_MAX_REPLICAS, &nr, &t);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		fill_replicas(g, c, rep, r, nr);
+		gfm_open_rep_encode(&w, rep);
+	}
+	free(r);
+	free(rep);
+	return reply(g, c, f, rc, &w, t);
+}
+
+static int h_rename(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_rename_req m;
+	if (gfm_rename_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	uint64_t t = 0;
+	int rc = gf_ns_rename(g->ns, &m.cred, m.parent, m.name, m.newparent, m.newname,
+			      m.flags, &t);
+	return reply(g, c, f, rc, NULL, t);
+}
+
+static int h_link(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_link_req m;
+	if (gfm_link_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gf_attr a;
+	uint64_t t = 0;
+	int rc = gf_ns_link(g->ns, &m.cred, m.ino, m.newparent, m.newname, &a, &t);
+	return reply_attr(g, c, f, rc, &a, t);
+}
+
+static int h_symlink(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_symlink_req *m = malloc(sizeof(*m));
+	if (!m)
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	if (gfm_symlink_req_decode(f->payload, f->hdr.len, m)) {
+		free(m);
+		return malformed(c, f);
+	}
+	struct gf_attr a;
+	uint64_t t = 0;
+	int rc = gf_ns_symlink(g->ns, &m->cred, m->parent, m->name, m->target, &a, &t);
+	free(m);
+	return reply_attr(g, c, f, rc, &a, t);
+}
+
+static int h_readdir(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_readdir_req m;
+	if (gfm_readdir_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	uint32_t max = m.max == 0 || m.max > GF_READDIR_MAX ? GF_READDIR_MAX : m.max;
+	struct gfm_readdir_rep r = { 0 };
+	r.ents = calloc(max, sizeof(*r.ents));
+	if (!r.ents)
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	int rc = gf_ns_readdir(g->ns, &m.cred, m.ino, m.cookie, max, r.ents, &r.count, &r.eof);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc)
+		gfm_readdir_rep_encode(&w, &r);
+	free(r.ents);
+	return reply(g, c, f, rc, &w, 0);
+}
+
+static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_close_write_req m;
+	if (gfm_close_write_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gf_attr a;
+	uint64_t t = 0;
+	int rc = gf_ns_close_write(g->ns, &m.cred, m.ino, m.gen, m.size, m.mtime, &a, &t);
+	return reply(g, c, f, rc, NULL, t);
+}
+
+static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_xattr_req m;
+	if (gfm_xattr_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	uint64_t t = 0;
+	int rc;
+	if (f->hdr.op == GFM_SETXATTR) {
+		rc = gf_ns_setxattr(g->ns, &m.cred, m.ino, m.name, m.value, m.value_len,
+				    m.flags, &t);
+		return reply(g, c, f, rc, NULL, t);
+	}
+	if (f->hdr.op == GFM_REMOVEXATTR) {
+		rc = gf_ns_removexattr(g->ns, &m.cred, m.ino, m.name, &t);
+		return reply(g, c, f, rc, NULL, t);
+	}
+	/* GETXATTR */
+	size_t size = m.size > GF_XATTR_SIZE_MAX ? GF_XATTR_SIZE_MAX : m.size, len = 0;
+	uint8_t *buf = size ? malloc(size) : NULL;
+	if (size && !buf)
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	rc = gf_ns_getxattr(g->ns, &m.cred, m.ino, m.name, buf, size, &len);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		struct gfm_xattr_rep r = { .len = (uint32_t)len,
+					   .data_len = size ? (uint32_t)len : 0, .data = buf };
+		gfm_xattr_rep_encode(&w, &r);
+	}
+	free(buf);
+	return reply(g, c, f, rc, &w, 0);
+}
+
+static int h_access(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_access_req m;
+	if (gfm_access_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	int rc = gf_ns_access(g->ns, &m.cred, m.ino, m.mask);
+	return reply(g, c, f, rc, NULL, 0);
+}
+
+/* ---- hosts ----------------------------------------------------------------------------- */
+
+static int h_register(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_host_register_req m;
+	if (gfm_host_register_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	if (gf_conn_peer_kind(c) != GF_PEER_GFSD) {
+		gf_warn("gfmd: %s: refusing host registration from a non-gfsd peer",
+			gf_conn_desc(c));
+		return reply(g, c, f, -EPERM, NULL, 0);
+	}
+	struct gfm_host_register_rep r = { .heartbeat_ms = g->heartbeat_ms };
+	uint64_t t = 0;
+	int rc = gf_hosts_register(g->hosts, &m, &r.host_id, &t);
+	if (rc == -EINVAL)
+		gf_warn("gfmd: %s: refusing host registration: bad host name or address",
+			gf_conn_desc(c));
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc)
+		gfm_host_register_rep_encode(&w, &r);
+	return reply(g, c, f, rc, &w, t);
+}
+
+static int h_heartbeat(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_heartbeat_req *m = malloc(sizeof(*m));
+	struct gfm_heartbeat_rep *r = malloc(sizeof(*r));
+	int rc;
+	if (!m || !r) {
+		rc = reply(g, c, f, -ENOMEM, NULL, 0);
+		goto out;
+	}
+	if (gfm_heartbeat_req_decode(f->payload, f->hdr.len, m)) {
+		rc = malformed(c, f);
+		goto out;
+	}
+	if (gf_conn_peer_kind(c) != GF_PEER_GFSD) {
+		rc = reply(g, c, f, -EPERM, NULL, 0);
+		goto out;
+	}
+	int st = gf_hosts_heartbeat(g->hosts, m);
+	if (st) {
+		rc = reply(g, c, f, st, NULL, 0);
+		goto out;
+	}
+	uint64_t t = 0;
+	gf_ns_dead_done(g->ns, m->host_id, m->done, m->ndone, &t);
+	r->ndead = (uint32_t)gf_ns_dead_list(g->ns, m->host_id, r->dead, GF_MAX_DEAD);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	gfm_heartbeat_rep_encode(&w, r);
+	rc = reply(g, c, f, 0, &w, t);
+out:
+	free(m);
+	free(r);
+	return rc;
+}
+
+static int h_host_list(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_host_list_rep r = { 0 };
+	int rc = gf_hosts_list(g->hosts, &r.hosts, &r.count);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		for (uint32_t i = 0; i < r.count; i++)
+			r.hosts[i].nreplicas = gf_ns_replica_count(g->ns, r.hosts[i].host_id);
+		gfm_host_list_rep_encode(&w, &r);
+		free(r.hosts);
+	}
+	return reply(g, c, f, rc, &w, 0);
+}
+
+int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
+{
+	struct gfmd *g = arg;
+	switch (f->hdr.op) {
+	case GFM_LOOKUP:
+	case GFM_UNLINK:
+	case GFM_RMDIR:
+		return h_name(g, conn, f);
+	case GFM_GETATTR:
+	case GFM_READLINK:
+	case GFM_LISTXATTR:
+	case GFM_STATFS:
+		return h_ino(g, conn, f);
+	case GFM_SETATTR:
+		return h_setattr(g, conn, f);
+	case GFM_MKNOD:
+	case GFM_MKDIR:
+		return h_mknod(g, conn, f);
+	case GFM_CREATE:
+		return h_create(g, conn, f);
+	case GFM_OPEN:
+		return h_open(g, conn, f);
+	case GFM_RENAME:
+		return h_rename(g, conn, f);
+	case GFM_LINK:
+		return h_link(g, conn, f);
+	case GFM_SYMLINK:
+		return h_symlink(g, conn, f);
+	case GFM_READDIR:
+		return h_readdir(g, conn, f);
+	case GFM_CLOSE_WRITE:
+		return h_close_write(g, conn, f);
+	case GFM_SETXATTR:
+	case GFM_GETXATTR:
+	case GFM_REMOVEXATTR:
+		return h_xattr(g, conn, f);
+	case GFM_ACCESS:
+		return h_access(g, conn, f);
+	case GFM_HOST_REGISTER:
+		return h_register(g, conn, f);
+	case GFM_HEARTBEAT:
+		return h_heartbeat(g, conn, f);
+	case GFM_HOST_LIST:
+		return h_host_list(g, conn, f);
+	default:
+		gf_debug("gfmd: %s: unknown op %u", gf_conn_desc(conn), f->hdr.op);
+		return reply(g, conn, f, -ENOSYS, NULL, 0);
+	}
+}

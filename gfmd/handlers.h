@@ -1,0 +1,32 @@
+/*
+ * handlers.h — gfmd's request handler (a gf_handler_fn for server.h).
+ *
+ * Decodes each GFM_* request with its proto.h codec, runs it against the
+ * namespace and the host registry, and replies: reads at once from memory,
+ * mutations only once the store has committed their changes (the reply is
+ * encoded at once and parked on the commit ticket, holding a reference to
+ * the connection). A payload that does not decode is logged and closes
+ * that connection (-EBADMSG); an unknown opcode is answered -ENOSYS.
+ * Host registration and heartbeats are accepted from gfsd peers only.
+ */
+#ifndef GF_HANDLERS_H
+#define GF_HANDLERS_H
+
+#include <stdint.h>
+
+#include "hosts.h"
+#include "namespace.h"
+#include "server.h"
+#include "store.h"
+
+struct gfmd {
+	struct gf_ns *ns;
+	struct gf_hosts *hosts;
+	struct gf_store *store;
+	uint32_t heartbeat_ms; /* told to gfsd at registration */
+};
+
+/* arg is a struct gfmd. */
+int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg);
+
+#endif

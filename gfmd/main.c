@@ -1,0 +1,318 @@
+/*
+ * gfmd — the gfarmfs metadata daemon: the whole namespace in memory, the
+ * replica catalogue and the host registry, made durable in PostgreSQL.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "daemon.h"
+#include "handlers.h"
+#include "hosts.h"
+#include "log.h"
+#include "namespace.h"
+#include "net.h"
+#include "server.h"
+#include "store.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+static const char usage_text[] =
+"NAME\n"
+"    gfmd - gfarmfs metadata daemon\n"
+"\n"
+"SYNOPSIS\n"
+"    gfmd -c CONFIG [-f] [-d] [-L LEVEL] [-l LOGFILE] [-P PIDFILE]\n"
+"    gfmd -h | --help\n"
+"    gfmd -V | --version\n"
+"\n"
+"DESCRIPTION\n"
+"    gfmd keeps the whole gfarmfs namespace in memory: inodes, directory\n"
+"    entries, attributes, extended attributes, the replica catalogue (which\n"
+"    gfsd holds which generation of each file) and the registry of gfsd\n"
+"    hosts. mount.gfarmfs, gfsd and the gf* commands talk to it over one\n"
+"    authenticated protocol (TCP, gfmd_listen:gfmd_port).\n"
+"\n"
+"    PostgreSQL is its durable store, and gfmd is the only writer of that\n"
+"    database. A change is applied to memory, then committed; its reply\n"
+"    leaves only after the commit, so whatever a client was told survives a\n"
+"    crash of gfmd. Changes arriving together share one transaction (group\n"
+"    commit, sent in libpq pipeline mode). Reads are answered from memory.\n"
+"    If a commit fails, the requests of that group get EIO and gfmd exits:\n"
+"    memory would be ahead of the database, and a restart reloads it.\n"
+"\n"
+"    At start-up gfmd connects to the database, applies the schema\n"
+"    migrations built into it that the database does not have yet (recorded\n"
+"    in table schema_version), loads everything, and then serves.\n"
+"\n"
+"    New files are placed on the gfsd of the host the creating client runs\n"
+"    on when that gfsd is up, else on the up gfsd with the most free space.\n"
+"    A gfsd silent for host_down_ms is considered down. Replicas of removed\n"
+"    files are handed to their gfsd for deletion in heartbeat replies.\n"
+"\n"
+"OPTIONS\n"
+"    -c, --config CONFIG    configuration file (required)\n"
+"    -f, --foreground       stay in the foreground (log to stderr unless a\n"
+"                           log file is set)\n"
+"    -d, --debug            log level debug; implies -f\n"
+"    -L, --log-level LEVEL  error, warn, info (default) or debug; overrides\n"
+"                           log_level\n"
+"    -l, --log-file FILE    append the log to FILE; overrides log_file.\n"
+"                           Without one, a detached gfmd logs nothing once\n"
+"                           it has started.\n"
+"    -P, --pid-file FILE    write the daemon's pid to FILE; overrides pid_file\n"
+"    -h, --help             show this text\n"
+"    -V, --version          show the version\n"
+"\n"
+"CONFIGURATION\n"
+"    The file holds 'key = value' lines (# starts a comment). gfmd reads:\n"
+"    postgresql      libpq connection string of the metadata database\n"
+"                    (required), e.g. \"host=/run/postgresql dbname=gfarmfs\"\n"
+"    key_file        shared secret, at least 32 bytes (required); the same\n"
+"                    file on every node (see gfkey)\n"
+"    gfmd_listen     address to listen on (default 0.0.0.0)\n"
+"    gfmd_port       TCP port (default 6600)\n"
+"    heartbeat_ms    heartbeat period asked of every gfsd (default 1000)\n"
+"    host_down_ms    a gfsd silent this long is down (default 5000)\n"
+"    log_level, log_file, pid_file\n"
+"                    as the options above\n"
+"    Other keys of the common file format are accepted and ignored.\n"
+"\n"
+"SIGNALS\n"
+"    SIGTERM, SIGINT  stop accepting, finish the requests in progress,\n"
+"                     commit everything queued and send its replies, close\n"
+"                     the database connection and exit 0.\n"
+"    SIGHUP           ignored.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 after a clean stop; 1 when start-up fails (the reason is logged and\n"
+"    also printed on stderr, detaching or not) or when a commit fails.\n"
+"\n"
+"EXAMPLE\n"
+"    # /etc/gfarmfs/gfmd.conf\n"
+"    postgresql = \"host=/var/run/postgresql dbname=gfarmfs user=gfarmfs\"\n"
+"    key_file   = /etc/gfarmfs/key\n"
+"    log_file   = /var/log/gfarmfs/gfmd.log\n"
+"\n"
+"    createdb gfarmfs && gfmd -c /etc/gfarmfs/gfmd.conf\n";
+
+static void usage_short(void)
+{
+	fprintf(stderr, "usage: gfmd -c CONFIG [-f] [-d] [-L LEVEL] [-l LOGFILE] [-P PIDFILE]\n"
+			"       gfmd --help for more\n");
+}
+
+/* A relative path would break once gf_daemonize() has changed to "/". */
+static char *absolute(const char *path)
+{
+	if (path[0] == '/')
+		return strdup(path);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	size_t n = strlen(cwd) + strlen(path) + 2;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s/%s", cwd, path);
+	return s;
+}
+
+static long long config_int(const struct gf_config *cfg, const char *key, long long def,
+			    long long min, long long max)
+{
+	int err = 0;
+	long long v = gf_config_int(cfg, key, def, min, max, &err);
+	if (err)
+		gf_fatal("gfmd: %s = %s: not a number in [%lld, %lld]", key,
+			 gf_config_str(cfg, key, ""), min, max);
+	return v;
+}
+
+/* ---- loading the store into memory ------------------------------------------ */
+
+struct loadctx {
+	struct gf_ns *ns;
+	struct gf_hosts *hosts;
+};
+
+static int ld_inode(void *arg, const struct gf_attr *a, const char *symlink)
+{
+	return gf_ns_load_inode(((struct loadctx *)arg)->ns, a, symlink);
+}
+static int ld_dirent(void *arg, uint64_t parent, const char *name, uint64_t ino,
+		     uint64_t cookie)
+{
+	return gf_ns_load_dirent(((struct loadctx *)arg)->ns, parent, name, ino, cookie);
+}
+static int ld_xattr(void *arg, uint64_t ino, const char *name, const void *v, size_t len)
+{
+	return gf_ns_load_xattr(((struct loadctx *)arg)->ns, ino, name, v, len);
+}
+static int ld_replica(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen)
+{
+	return gf_ns_load_replica(((struct loadctx *)arg)->ns, ino, host_id, gen);
+}
+static int ld_dead(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen)
+{
+	return gf_ns_load_dead(((struct loadctx *)arg)->ns, ino, host_id, gen);
+}
+static int ld_host(void *arg, const struct gf_change_host *h)
+{
+	return gf_hosts_load(((struct loadctx *)arg)->hosts, h);
+}
+static void ld_next_ino(void *arg, uint64_t next)
+{
+	gf_ns_load_next_ino(((struct loadctx *)arg)->ns, next);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "log-file", required_argument, NULL, 'l' },
+		{ "pid-file", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *opt_level = NULL, *opt_log = NULL, *opt_pid = NULL;
+	int foreground = 0, debug = 0, c;
+
+	while ((c = getopt_long(argc, argv, "c:fdL:l:P:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'd': debug = foreground = 1; break;
+		case 'L': opt_level = optarg; break;
+		case 'l': opt_log = optarg; break;
+		case 'P': opt_pid = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("gfmd (gfarmfs) %s\n", PACKAGE_VERSION); return 0;
+		default: usage_short(); return 1;
+		}
+	}
+	if (optind < argc || !config_path) {
+		if (!config_path)
+			fprintf(stderr, "gfmd: -c CONFIG is required\n");
+		else
+			fprintf(stderr, "gfmd: unexpected argument '%s'\n", argv[optind]);
+		usage_short();
+		return 1;
+	}
+
+	gf_log_init("gfmd", GF_LOG_INFO);
+	char errbuf[512] = "";
+	struct gf_config *cfg;
+	int rc = gf_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
+	if (rc < 0)
+		gf_fatal("gfmd: %s", errbuf[0] ? errbuf : strerror(-rc));
+	if ((opt_level && gf_config_set(cfg, "log_level", opt_level)) ||
+	    (opt_log && gf_config_set(cfg, "log_file", opt_log)) ||
+	    (opt_pid && gf_config_set(cfg, "pid_file", opt_pid)) ||
+	    (debug && gf_config_set(cfg, "log_level", "debug")))
+		gf_fatal("gfmd: out of memory");
+
+	const char *level_s = gf_config_str(cfg, "log_level", "info");
+	int level = gf_log_parse_level(level_s);
+	if (level < 0)
+		gf_fatal("gfmd: log_level %s: expected error, warn, info or debug", level_s);
+	gf_log_set_level((enum gf_log_level)level);
+	const char *log_file = gf_config_str(cfg, "log_file", NULL);
+	if (log_file && *log_file && (rc = gf_log_open(log_file)) < 0)
+		gf_fatal("gfmd: log file %s: %s", log_file, strerror(-rc));
+
+	const char *conninfo = gf_config_str(cfg, "postgresql", NULL);
+	if (!conninfo || !*conninfo)
+		gf_fatal("gfmd: %s: 'postgresql' (libpq conninfo) is not set", config_path);
+	const char *key_file = gf_config_str(cfg, "key_file", NULL);
+	if (!key_file || !*key_file)
+		gf_fatal("gfmd: %s: 'key_file' is not set", config_path);
+	const char *listen_addr = gf_config_str(cfg, "gfmd_listen", "0.0.0.0");
+	uint16_t port = (uint16_t)config_int(cfg, "gfmd_port", 6600, 0, 65535);
+	uint32_t heartbeat_ms = (uint32_t)config_int(cfg, "heartbeat_ms", 1000, 10, 3600000);
+	uint32_t host_down_ms = (uint32_t)config_int(cfg, "host_down_ms", 5000, 10, 86400000);
+	const char *pid_file = gf_config_str(cfg, "pid_file", NULL);
+	char *pid_path = pid_file && *pid_file ? absolute(pid_file) : NULL;
+	if (pid_file && *pid_file && !pid_path)
+		gf_fatal("gfmd: out of memory");
+
+	struct gf_key key;
+	if ((rc = gf_key_load(key_file, &key)) < 0)
+		gf_fatal("gfmd: key file %s: %s", key_file,
+			 rc == -EINVAL ? "shorter than 32 bytes" : strerror(-rc));
+
+	if (!foreground && (rc = gf_daemonize()) < 0)
+		gf_fatal("gfmd: cannot detach: %s", strerror(-rc));
+	gf_signals_block(); /* before any thread, so that all inherit the mask */
+	if (pid_path && (rc = gf_pidfile_write(pid_path)) < 0)
+		gf_fatal("gfmd: pid file %s: %s", pid_path, strerror(-rc));
+
+	/* the database, then memory from it */
+	struct gf_store *store;
+	if (gf_store_open(conninfo, &store) < 0)
+		gf_fatal("gfmd: cannot start without the database");
+	if (gf_store_migrate(store) < 0)
+		gf_fatal("gfmd: cannot bring the database schema up to date");
+	struct gf_ns *ns = gf_ns_new();
+	struct gf_hosts *hosts = gf_hosts_new(host_down_ms);
+	if (!ns || !hosts)
+		gf_fatal("gfmd: out of memory");
+	struct loadctx lc = { ns, hosts };
+	struct gf_store_loader ld = {
+		.arg = &lc, .inode = ld_inode, .dirent = ld_dirent, .xattr = ld_xattr,
+		.replica = ld_replica, .dead = ld_dead, .host = ld_host,
+		.next_ino = ld_next_ino,
+	};
+	if ((rc = gf_store_load(store, &ld)) < 0)
+		gf_fatal("gfmd: loading the database failed: %s", strerror(-rc));
+	if ((rc = gf_store_start(store)) < 0)
+		gf_fatal("gfmd: cannot start the committer: %s", strerror(-rc));
+	gf_ns_set_sink(ns, gf_store_submit, store);
+	gf_hosts_set_sink(hosts, gf_store_submit, store);
+	uint64_t ticket = 0;
+	if ((rc = gf_ns_load_finish(ns, &ticket)) < 0)
+		gf_fatal("gfmd: loading the namespace failed: %s", strerror(-rc));
+	gf_info("gfmd: loaded %llu inodes", (unsigned long long)gf_ns_inode_count(ns));
+
+	uint16_t bound = 0;
+	int fd = gf_tcp_listen(listen_addr, port, &bound);
+	if (fd < 0)
+		gf_fatal("gfmd: listen on %s:%u: %s", listen_addr, port, strerror(-fd));
+	if (bound == 0)
+		bound = port;
+	struct gfmd g = { .ns = ns, .hosts = hosts, .store = store,
+			  .heartbeat_ms = heartbeat_ms };
+	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = NULL, .arg = &g };
+	struct gf_server *srv;
+	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
+	    (rc = gf_server_add_listener(srv, fd, 0)) < 0 ||
+	    (rc = gf_server_start(srv)) < 0)
+		gf_fatal("gfmd: cannot start the server: %s", strerror(-rc));
+	gf_info("gfmd: serving on %s:%u", listen_addr, bound);
+	gf_daemon_ready();
+
+	int sig = gf_signals_wait();
+	gf_info("gfmd: %s: stopping", strsignal(sig));
+	gf_server_stop(srv);	/* requests in progress finish */
+	gf_store_close(store);	/* commits what is queued, sends those replies */
+	gf_ns_free(ns);
+	gf_hosts_free(hosts);
+	if (pid_path)
+		unlink(pid_path);
+	gf_info("gfmd: stopped");
+	free(pid_path);
+	gf_config_free(cfg);
+	memset(&key, 0, sizeof(key));
+	return 0;
+}

@@ -1,0 +1,1963 @@
+/*
+ * namespace.c — see namespace.h for the contract and the locking.
+ */
+#include "namespace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+#define XATTR_CREATE_FLAG 1
+#define XATTR_REPLACE_FLAG 2
+
+#define MAY_X 1
+#define MAY_W 2
+#define MAY_R 4
+
+#define DIR_SIZE 4096
+
+struct xattr {
+	struct xattr *next;
+	char *name;
+	uint8_t *val;
+	uint32_t len;
+};
+
+struct dent {
+	struct dent *hnext;
+	uint64_t ino;
+	uint64_t cookie;
+	uint32_t hash;
+	uint32_t namelen;
+	char name[];
+};
+
+/* One slot of the insertion-ordered entry list; d == NULL is a tombstone. */
+struct slot {
+	uint64_t cookie;
+	struct dent *d;
+};
+
+struct dir {
+	struct dent **tab; /* children by name */
+	uint32_t tabsz;	   /* power of two */
+	uint32_t count;	   /* live entries */
+	struct slot *slots;
+	size_t nslots, capslots, ntomb;
+	uint64_t next_cookie;
+	uint64_t parent;
+};
+
+struct inode {
+	struct inode *hnext;
+	struct gf_attr a;
+	char *symlink;
+	struct xattr *xattrs;
+	struct dir *dir;
+	struct gf_ns_replica *reps;
+	uint32_t nreps;
+};
+
+struct deadlist {
+	uint32_t host_id;
+	struct gf_dead_replica *v;
+	size_t n, cap;
+};
+
+struct gf_ns {
+	pthread_rwlock_t lock;
+	struct inode **itab;
+	size_t itabsz, ninodes;
+	uint64_t next_ino, stored_next_ino;
+	gf_sink_fn sink;
+	void *sink_arg;
+	struct deadlist *dead;
+	size_t ndead;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static struct gf_timespec now_ts(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (struct gf_timespec){ .sec = ts.tv_sec, .nsec = (uint32_t)ts.tv_nsec };
+}
+
+static uint32_t name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static size_t ino_slot(const struct gf_ns *ns, uint64_t ino)
+{
+	uint64_t h = ino * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 20) & (ns->itabsz - 1);
+}
+
+static int in_group(const struct gf_cred *cr, uint32_t gid)
+{
+	if (cr->gid == gid)
+		return 1;
+	uint32_t n = cr->ngroups < GF_MAX_GROUPS ? cr->ngroups : GF_MAX_GROUPS;
+	for (uint32_t i = 0; i < n; i++)
+		if (cr->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+static int is_dir(const struct inode *ip)
+{
+	return S_ISDIR(ip->a.mode);
+}
+
+/* POSIX permission check: mask of MAY_R/W/X. */
+static int permission(const struct gf_cred *cr, const struct inode *ip, int mask)
+{
+	uint32_t mode = ip->a.mode;
+	if (cr->uid == 0) {
+		if (!(mask & MAY_X) || is_dir(ip) || (mode & 0111))
+			return 0;
+		return -EACCES;
+	}
+	uint32_t perm;
+	if (cr->uid == ip->a.uid)
+		perm = (mode >> 6) & 7;
+	else if (in_group(cr, ip->a.gid))
+		perm = (mode >> 3) & 7;
+	else
+		perm = mode & 7;
+	return ((perm & (uint32_t)mask) == (uint32_t)mask) ? 0 : -EACCES;
+}
+
+static int is_owner(const struct gf_cred *cr, const struct inode *ip)
+{
+	return cr->uid == 0 || cr->uid == ip->a.uid;
+}
+
+/* Valid path component? (. and .. are refused: the client adds them.) */
+static int check_name(const char *name)
+{
+	size_t n = strnlen(name, GF_NAME_MAX + 1);
+	if (n == 0)
+		return -ENOENT;
+	if (n > GF_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (memchr(name, '/', n))
+		return -EINVAL;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- inode table ------------------------------------------------------------ */
+
+static struct inode *iget(const struct gf_ns *ns, uint64_t ino)
+{
+	for (struct inode *ip = ns->itab[ino_slot(ns, ino)]; ip; ip = ip->hnext)
+		if (ip->a.ino == ino)
+			return ip;
+	return NULL;
+}
+
+static int itab_grow(struct gf_ns *ns)
+{
+	size_t nsz = ns->itabsz * 2;
+	struct inode **nt = calloc(nsz, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	struct inode **old = ns->itab;
+	size_t osz = ns->itabsz;
+	ns->itab = nt;
+	ns->itabsz = nsz;
+	for (size_t i = 0; i < osz; i++) {
+		struct inode *ip = old[i], *next;
+		for (; ip; ip = next) {
+			next = ip->hnext;
+			size_t s = ino_slot(ns, ip->a.ino);
+			ip->hnext = nt[s];
+			nt[s] = ip;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+static int iinsert(struct gf_ns *ns, struct inode *ip)
+{
+	if (ns->ninodes + 1 > ns->itabsz && itab_grow(ns))
+		return -ENOMEM;
+	size_t s = ino_slot(ns, ip->a.ino);
+	ip->hnext = ns->itab[s];
+	ns->itab[s] = ip;
+	ns->ninodes++;
+	return 0;
+}
+
+static void iremove(struct gf_ns *ns, struct inode *ip)
+{
+	struct inode **pp = &ns->itab[ino_slot(ns, ip->a.ino)];
+	while (*pp && *pp != ip)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = ip->hnext;
+		ns->ninodes--;
+	}
+}
+
+static void dir_free(struct dir *d);
+
+static void inode_free(struct inode *ip)
+{
+	if (!ip)
+		return;
+	free(ip->symlink);
+	struct xattr *x = ip->xattrs, *nx;
+	for (; x; x = nx) {
+		nx = x->next;
+		free(x->name);
+		free(x->val);
+		free(x);
+	}
+	if (ip->dir)
+		dir_free(ip->dir);
+	free(ip->reps);
+	free(ip);
+}
+
+static struct inode *inode_alloc(uint32_t mode)
+{
+	struct inode *ip = calloc(1, sizeof(*ip));
+	if (!ip)
+		return NULL;
+	ip->a.mode = mode;
+	if (S_ISDIR(mode)) {
+		ip->dir = calloc(1, sizeof(*ip->dir));
+		if (!ip->dir) {
+			free(ip);
+			return NULL;
+		}
+		ip->dir->tabsz = 8;
+		ip->dir->tab = calloc(8, sizeof(*ip->dir->tab));
+		ip->dir->next_cookie = 1;
+		if (!ip->dir->tab) {
+			free(ip->dir);
+			free(ip);
+			return NULL;
+		}
+	}
+	return ip;
+}
+
+/* ---- directories -------------------------------------------------------------- */
+
+static void dir_free(struct dir *d)
+{
+	for (size_t i = 0; i < d->nslots; i++)
+		free(d->slots[i].d);
+	free(d->slots);
+	free(d->tab);
+	free(d);
+}
+
+static struct dent *dir_find(const struct dir *d, const char *name)
+{
+	size_t n = strlen(name);
+	uint32_t h = name_hash(name, n);
+	for (struct dent *e = d->tab[h & (d->tabsz - 1)]; e; e = e->hnext)
+		if (e->hash == h && e->namelen == n && memcmp(e->name, name, n) == 0)
+			return e;
+	return NULL;
+}
+
+static int dir_tab_grow(struct dir *d)
+{
+	uint32_t nsz = d->tabsz * 2;
+	struct dent **nt = calloc(nsz, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->tabsz; i++) {
+		struct dent *e = d->tab[i], *next;
+		for (; e; e = next) {
+			next = e->hnext;
+			e->hnext = nt[e->hash & (nsz - 1)];
+			nt[e->hash & (nsz - 1)] = e;
+		}
+	}
+	free(d->tab);
+	d->tab = nt;
+	d->tabsz = nsz;
+	return 0;
+}
+
+/* Index of the first slot whose cookie is > cookie. */
+static size_t slot_after(const struct dir *d, uint64_t cookie)
+{
+	size_t lo = 0, hi = d->nslots;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (d->slots[mid].cookie <= cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void dir_compact(struct dir *d)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < d->nslots; i++)
+		if (d->slots[i].d)
+			d->slots[j++] = d->slots[i];
+	d->nslots = j;
+	d->ntomb = 0;
+}
+
+/*
+ * Add an entry. cookie 0 = take the next one. Reserve with dir_reserve first
+ * when failure must not happen half way (the caller has checked everything).
+ */
+static int dir_reserve(struct dir *d)
+{
+	if (d->count + 1 > d->tabsz && dir_tab_grow(d))
+		return -ENOMEM;
+	if (d->nslots + 1 > d->capslots) {
+		size_t cap = d->capslots ? d->capslots * 2 : 8;
+		struct slot *s = realloc(d->slots, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		d->slots = s;
+		d->capslots = cap;
+	}
+	return 0;
+}
+
+static struct dent *dir_add(struct dir *d, const char *name, uint64_t ino, uint64_t cookie)
+{
+	size_t n = strlen(name);
+	if (dir_reserve(d))
+		return NULL;
+	struct dent *e = malloc(sizeof(*e) + n + 1);
+	if (!e)
+		return NULL;
+	memcpy(e->name, name, n + 1);
+	e->namelen = (uint32_t)n;
+	e->hash = name_hash(name, n);
+	e->ino = ino;
+	e->cookie = cookie ? cookie : d->next_cookie++;
+	if (e->cookie >= d->next_cookie)
+		d->next_cookie = e->cookie + 1;
+	e->hnext = d->tab[e->hash & (d->tabsz - 1)];
+	d->tab[e->hash & (d->tabsz - 1)] = e;
+	d->count++;
+	d->slots[d->nslots].cookie = e->cookie;
+	d->slots[d->nslots].d = e;
+	d->nslots++;
+	return e;
+}
+
+/* Unlink and free entry e. */
+static void dir_del(struct dir *d, struct dent *e)
+{
+	struct dent **pp = &d->tab[e->hash & (d->tabsz - 1)];
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	d->count--;
+	size_t i = slot_after(d, e->cookie);
+	if (i > 0 && d->slots[i - 1].d == e) {
+		d->slots[i - 1].d = NULL;
+		d->ntomb++;
+	}
+	free(e);
+	if (d->ntomb > 64 && d->ntomb * 2 > d->nslots)
+		dir_compact(d);
+}
+
+/* ---- change recording ----------------------------------------------------------- */
+
+static void rec_inode(struct gf_changes *c, const struct inode *ip)
+{
+	struct gf_change *ch;
+	if (ip->symlink)
+		ch = gf_changes_add(c, GF_CHG_INODE_PUT, ip->a.ino, 0, 0, NULL, 0,
+				    ip->symlink, strlen(ip->symlink), 1);
+	else
+		ch = gf_changes_add(c, GF_CHG_INODE_PUT, ip->a.ino, 0, 0, NULL, 0,
+				    NULL, 0, 0);
+	if (ch)
+		ch->attr = ip->a;
+}
+
+static void rec_dirent(struct gf_changes *c, uint64_t parent, const struct dent *e)
+{
+	gf_changes_add(c, GF_CHG_DIRENT_PUT, parent, e->ino, e->cookie, e->name,
+		       e->namelen, NULL, 0, 0);
+}
+
+static void rec_dirent_del(struct gf_changes *c, uint64_t parent, const char *name)
+{
+	gf_changes_add(c, GF_CHG_DIRENT_DEL, parent, 0, 0, name, strlen(name), NULL, 0, 0);
+}
+
+/* Hand the changes to the sink; out of memory here leaves memory ahead of any
+ * description of it, which only a restart can repair. */
+static void emit(struct gf_ns *ns, struct gf_changes *c, uint64_t *ticket)
+{
+	if (ticket)
+		*ticket = 0;
+	if (c->n && ns->next_ino != ns->stored_next_ino) {
+		gf_changes_add(c, GF_CHG_NEXT_INO, ns->next_ino, 0, 0, NULL, 0, NULL, 0, 0);
+		ns->stored_next_ino = ns->next_ino;
+	}
+	if (c->err) {
+		gf_err("gfmd: out of memory recording a namespace change; exiting");
+		abort();
+	}
+	if (c->n && ns->sink) {
+		uint64_t t = ns->sink(ns->sink_arg, c);
+		if (ticket)
+			*ticket = t;
+	}
+	gf_changes_free(c);
+}
+
+/* ---- dead replicas ------------------------------------------------------------------ */
+
+static struct deadlist *deadlist_get(struct gf_ns *ns, uint32_t host_id, int create)
+{
+	for (size_t i = 0; i < ns->ndead; i++)
+		if (ns->dead[i].host_id == host_id)
+			return &ns->dead[i];
+	if (!create)
+		return NULL;
+	struct deadlist *v = realloc(ns->dead, (ns->ndead + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	ns->dead = v;
+	memset(&v[ns->ndead], 0, sizeof(*v));
+	v[ns->ndead].host_id = host_id;
+	return &v[ns->ndead++];
+}
+
+static int dead_add(struct gf_ns *ns, uint32_t host_id, uint64_t ino, uint64_t gen)
+{
+	struct deadlist *dl = deadlist_get(ns, host_id, 1);
+	if (!dl)
+		return -ENOMEM;
+	for (size_t i = 0; i < dl->n; i++)
+		if (dl->v[i].ino == ino && dl->v[i].gen == gen)
+			return 0;
+	if (dl->n == dl->cap) {
+		size_t cap = dl->cap ? dl->cap * 2 : 16;
+		struct gf_dead_replica *v = realloc(dl->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		dl->v = v;
+		dl->cap = cap;
+	}
+	dl->v[dl->n].ino = ino;
+	dl->v[dl->n].gen = gen;
+	dl->n++;
+	return 0;
+}
+
+/* Replica i of ip becomes dead. */
+static void replica_kill(struct gf_ns *ns, struct inode *ip, uint32_t i, struct gf_changes *c)
+{
+	struct gf_ns_replica r = ip->reps[i];
+	gf_changes_add(c, GF_CHG_REPLICA_DEL, ip->a.ino, r.host_id, 0, NULL, 0, NULL, 0, 0);
+	gf_changes_add(c, GF_CHG_DEAD_PUT, ip->a.ino, r.host_id, r.gen, NULL, 0, NULL, 0, 0);
+	if (dead_add(ns, r.host_id, ip->a.ino, r.gen))
+		c->err = -ENOMEM;
+	ip->reps[i] = ip->reps[--ip->nreps];
+}
+
+/* The inode has no name left: forget it, its replicas become dead. */
+static void inode_destroy(struct gf_ns *ns, struct inode *ip, struct gf_changes *c)
+{
+	while (ip->nreps)
+		replica_kill(ns, ip, ip->nreps - 1, c);
+	gf_changes_add(c, GF_CHG_INODE_DEL, ip->a.ino, 0, 0, NULL, 0, NULL, 0, 0);
+	iremove(ns, ip);
+	inode_free(ip);
+}
+
+/* ---- life cycle and loading -------------------------------------------------------- */
+
+struct gf_ns *gf_ns_new(void)
+{
+	struct gf_ns *ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return NULL;
+	ns->itabsz = 1024;
+	ns->itab = calloc(ns->itabsz, sizeof(*ns->itab));
+	if (!ns->itab) {
+		free(ns);
+		return NULL;
+	}
+	pthread_rwlock_init(&ns->lock, NULL);
+	ns->next_ino = GF_ROOT_INO + 1;
+	return ns;
+}
+
+void gf_ns_free(struct gf_ns *ns)
+{
+	if (!ns)
+		return;
+	for (size_t i = 0; i < ns->itabsz; i++) {
+		struct inode *ip = ns->itab[i], *next;
+		for (; ip; ip = next) {
+			next = ip->hnext;
+			inode_free(ip);
+		}
+	}
+	for (size_t i = 0; i < ns->ndead; i++)
+		free(ns->dead[i].v);
+	free(ns->dead);
+	free(ns->itab);
+	pthread_rwlock_destroy(&ns->lock);
+	free(ns);
+}
+
+void gf_ns_set_sink(struct gf_ns *ns, gf_sink_fn sink, void *arg)
+{
+	pthread_rwlock_wrlock(&ns->lock);
+	ns->sink = sink;
+	ns->sink_arg = arg;
+	pthread_rwlock_unlock(&ns->lock);
+}
+
+int gf_ns_load_inode(struct gf_ns *ns, const struct gf_attr *a, const char *symlink)
+{
+	if (a->ino == 0)
+		return -EINVAL;
+	if (iget(ns, a->ino))
+		return -EEXIST;
+	struct inode *ip = inode_alloc(a->mode);
+	if (!ip)
+		return -ENOMEM;
+	ip->a = *a;
+	if (symlink && S_ISLNK(a->mode)) {
+		ip->symlink = strdup(symlink);
+		if (!ip->symlink) {
+			inode_free(ip);
+			return -ENOMEM;
+		}
+	}
+	if (ip->dir)
+		ip->dir->parent = a->ino == GF_ROOT_INO ? GF_ROOT_INO : 0;
+	if (iinsert(ns, ip)) {
+		inode_free(ip);
+		return -ENOMEM;
+	}
+	if (a->ino >= ns->next_ino)
+		ns->next_ino = a->ino + 1;
+	return 0;
+}
+
+int gf_ns_load_dirent(struct gf_ns *ns, uint64_t parent, const char *name,
+		      uint64_t ino, uint64_t cookie)
+{
+	struct inode *dp = iget(ns, parent);
+	if (!dp || !dp->dir || check_name(name) || cookie == 0)
+		return -EINVAL;
+	if (dir_find(dp->dir, name))
+		return -EEXIST;
+	/* slots are sorted in gf_ns_load_finish */
+	if (!dir_add(dp->dir, name, ino, cookie))
+		return -ENOMEM;
+	return 0;
+}
+
+int gf_ns_load_xattr(struct gf_ns *ns, uint64_t ino, const char *name,
+		     const void *value, size_t len)
+{
+	struct inode *ip = iget(ns, ino);
+	if (!ip)
+		return -EINVAL;
+	struct xattr *x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->name = strdup(name);
+	x->val = malloc(len ? len : 1);
+	if (!x->name || !x->val) {
+		free(x->name);
+		free(x->val);
+		free(x);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(x->val, value, len);
+	x->len = (uint32_t)len;
+	x->next = ip->xattrs;
+	ip->xattrs = x;
+	return 0;
+}
+
+static int replica_add(struct inode *ip, uint32_t host_id, uint64_t gen)
+{
+	struct gf_ns_replica *v = realloc(ip->reps, (ip->nreps + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ip->reps = v;
+	v[ip->nreps].host_id = host_id;
+	v[ip->nreps].gen = gen;
+	ip->nreps++;
+	return 0;
+}
+
+int gf_ns_load_replica(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t gen)
+{
+	struct inode *ip = iget(ns, ino);
+	if (!ip)
+		return -EINVAL;
+	return replica_add(ip, host_id, gen);
+}
+
+int gf_ns_load_dead(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t gen)
+{
+	return dead_add(ns, host_id, ino, gen);
+}
+
+void gf_ns_load_next_ino(struct gf_ns *ns, uint64_t next)
+{
+	if (next > ns->next_ino)
+		ns->next_ino = next;
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+int gf_ns_load_finish(struct gf_ns *ns, uint64_t *ticket)
+{
+	struct gf_changes c;
+	gf_changes_init(&c);
+	pthread_rwlock_wrlock(&ns->lock);
+	ns->stored_next_ino = ns->next_ino;
+	for (size_t i = 0; i < ns->itabsz; i++) {
+		for (struct inode *dp = ns->itab[i]; dp; dp = dp->hnext) {
+			struct dir *d = dp->dir;
+			if (!d)
+				continue;
+			qsort(d->slots, d->nslots, sizeof(*d->slots), slot_cmp);
+			for (size_t j = 0; j < d->nslots; j++) {
+				struct dent *e = d->slots[j].d;
+				if (!e)
+					continue;
+				struct inode *ip = iget(ns, e->ino);
+				if (!ip) {
+					gf_warn("gfmd: dropping entry '%s' in directory %llu: "
+						"inode %llu does not exist", e->name,
+						(unsigned long long)dp->a.ino,
+						(unsigned long long)e->ino);
+					rec_dirent_del(&c, dp->a.ino, e->name);
+					dir_del(d, e);
+					j = (size_t)-1; /* dir_del may compact: rescan */
+					continue;
+				}
+				if (ip->dir)
+					ip->dir->parent = dp->a.ino;
+			}
+		}
+	}
+	if (!iget(ns, GF_ROOT_INO)) {
+		struct inode *root = inode_alloc(S_IFDIR | 0755);
+		if (root)
+			root->a.ino = GF_ROOT_INO;
+		if (!root || iinsert(ns, root)) {
+			inode_free(root);
+			pthread_rwlock_unlock(&ns->lock);
+			gf_changes_free(&c);
+			return -ENOMEM;
+		}
+		struct gf_timespec t = now_ts();
+		root->a.ino = GF_ROOT_INO;
+		root->a.nlink = 2;
+		root->a.size = DIR_SIZE;
+		root->a.gen = 1;
+		root->a.atime = root->a.mtime = root->a.ctime = t;
+		root->dir->parent = GF_ROOT_INO;
+		rec_inode(&c, root);
+		if (ns->next_ino <= GF_ROOT_INO)
+			ns->next_ino = GF_ROOT_INO + 1;
+		ns->stored_next_ino = 0; /* record the counter too */
+	}
+	emit(ns, &c, ticket);
+	pthread_rwlock_unlock(&ns->lock);
+	return 0;
+}
+
+/* ---- reads ----------------------------------------------------------------------- */
+
+/* The directory ino, with search permission for cr. */
+static int get_dir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		   struct inode **out)
+{
+	struct inode *dp = iget(ns, ino);
+	if (!dp)
+		return -ENOENT;
+	if (!dp->dir)
+		return -ENOTDIR;
+	int rc = permission(cr, dp, MAY_X);
+	if (rc)
+		return rc;
+	*out = dp;
+	return 0;
+}
+
+int gf_ns_lookup(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		 const char *name, struct gf_attr *out)
+{
+	struct inode *dp, *ip = NULL;
+	pthread_rwlock_rdlock(&ns->lock);
+	int rc = get_dir(ns, cr, parent, &dp);
+	if (rc)
+		goto out;
+	if (strcmp(name, ".") == 0) {
+		ip = dp;
+	} else if (strcmp(name, "..") == 0) {
+		ip = iget(ns, dp->dir->parent ? dp->dir->parent : GF_ROOT_INO);
+	} else {
+		rc = check_name(name);
+		if (rc)
+			goto out;
+		struct dent *e = dir_find(dp->dir, name);
+		if (e)
+			ip = iget(ns, e->ino);
+	}
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	*out = ip->a;
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+int gf_ns_getattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		  struct gf_attr *out)
+{
+	int rc = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip)
+		rc = -ENOENT;
+	else
+		*out = ip->a;
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+int gf_ns_readlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		   char *buf, size_t bufsz)
+{
+	int rc = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip)
+		rc = -ENOENT;
+	else if (!S_ISLNK(ip->a.mode) || !ip->symlink)
+		rc = -EINVAL;
+	else if (strlen(ip->symlink) >= bufsz)
+		rc = -ERANGE;
+	else
+		strcpy(buf, ip->symlink);
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+int gf_ns_access(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t mask)
+{
+	if (mask & ~7u)
+		return -EINVAL;
+	int rc = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip)
+		rc = -ENOENT;
+	else if (mask)
+		rc = permission(cr, ip, (int)(((mask & R_OK) ? MAY_R : 0) |
+					      ((mask & W_OK) ? MAY_W : 0) |
+					      ((mask & X_OK) ? MAY_X : 0)));
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		  uint64_t cookie, uint32_t max, struct gfm_dirent *ents,
+		  uint32_t *count, uint8_t *eof)
+{
+	int rc = 0;
+	uint32_t n = 0;
+	*count = 0;
+	*eof = 1;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *dp = iget(ns, ino);
+	if (!dp) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (!dp->dir) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	rc = permission(cr, dp, MAY_R);
+	if (rc)
+		goto out;
+	struct dir *d = dp->dir;
+	size_t i = slot_after(d, cookie);
+	for (; i < d->nslots; i++) {
+		struct dent *e = d->slots[i].d;
+		if (!e)
+			continue;
+		if (n == max) {
+			*eof = 0;
+			break;
+		}
+		struct inode *ip = iget(ns, e->ino);
+		if (!ip)
+			continue;
+		ents[n].cookie = e->cookie;
+		memcpy(ents[n].name, e->name, e->namelen + 1);
+		ents[n].attr = ip->a;
+		n++;
+	}
+	*count = n;
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+/*
+ * Which xattr names exist and who may touch them: "user." (regular files
+ * and directories, by permission bits) for everyone, "trusted." for root.
+ */
+static int xattr_permission(const struct gf_cred *cr, const struct inode *ip,
+			    const char *name, int write)
+{
+	size_t n = strnlen(name, GF_XATTR_NAME_MAX + 1);
+	if (n == 0 || n > GF_XATTR_NAME_MAX)
+		return -ERANGE;
+	if (strncmp(name, "trusted.", 8) == 0) {
+		if (cr->uid != 0)
+			return write ? -EPERM : -ENODATA;
+		return 0;
+	}
+	if (strncmp(name, "user.", 5) != 0)
+		return -EOPNOTSUPP;
+	if (!S_ISREG(ip->a.mode) && !S_ISDIR(ip->a.mode))
+		return write ? -EPERM : -ENODATA;
+	if (write && S_ISDIR(ip->a.mode) && (ip->a.mode & S_ISVTX) && !is_owner(cr, ip))
+		return -EPERM;
+	return permission(cr, ip, write ? MAY_W : MAY_R);
+}
+
+static struct xattr *xattr_find(const struct inode *ip, const char *name)
+{
+	for (struct xattr *x = ip->xattrs; x; x = x->next)
+		if (strcmp(x->name, name) == 0)
+			return x;
+	return NULL;
+}
+
+int gf_ns_getxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		   const char *name, void *buf, size_t size, size_t *len)
+{
+	int rc;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = xattr_permission(cr, ip, name, 0);
+	if (rc)
+		goto out;
+	struct xattr *x = xattr_find(ip, name);
+	if (!x) {
+		rc = -ENODATA;
+		goto out;
+	}
+	*len = x->len;
+	if (size == 0)
+		goto out;
+	if (size < x->len) {
+		rc = -ERANGE;
+		goto out;
+	}
+	if (x->len)
+		memcpy(buf, x->val, x->len);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+int gf_ns_listxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		    void *buf, size_t size, size_t *len)
+{
+	int rc = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	size_t total = 0;
+	for (struct xattr *x = ip->xattrs; x; x = x->next) {
+		if (cr->uid != 0 && strncmp(x->name, "trusted.", 8) == 0)
+			continue;
+		total += strlen(x->name) + 1;
+	}
+	*len = total;
+	if (size == 0)
+		goto out;
+	if (size < total) {
+		rc = -ERANGE;
+		goto out;
+	}
+	char *p = buf;
+	for (struct xattr *x = ip->xattrs; x; x = x->next) {
+		if (cr->uid != 0 && strncmp(x->name, "trusted.", 8) == 0)
+			continue;
+		size_t n = strlen(x->name) + 1;
+		memcpy(p, x->name, n);
+		p += n;
+	}
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+uint64_t gf_ns_inode_count(struct gf_ns *ns)
+{
+	pthread_rwlock_rdlock(&ns->lock);
+	uint64_t n = ns->ninodes;
+	pthread_rwlock_unlock(&ns->lock);
+	return n;
+}
+
+uint64_t gf_ns_replica_count(struct gf_ns *ns, uint32_t host_id)
+{
+	uint64_t n = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	for (size_t i = 0; i < ns->itabsz; i++)
+		for (struct inode *ip = ns->itab[i]; ip; ip = ip->hnext)
+			for (uint32_t j = 0; j < ip->nreps; j++)
+				if (ip->reps[j].host_id == host_id)
+					n++;
+	pthread_rwlock_unlock(&ns->lock);
+	return n;
+}
+
+int gf_ns_replicas(struct gf_ns *ns, uint64_t ino, struct gf_ns_replica *out,
+		   size_t max, size_t *n)
+{
+	int rc = 0;
+	*n = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip)
+		rc = -ENOENT;
+	else
+		for (uint32_t i = 0; i < ip->nreps && *n < max; i++)
+			out[(*n)++] = ip->reps[i];
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+/* ---- mutations ------------------------------------------------------------------------- */
+
+/* Clear set-user-ID, and set-group-ID when group-executable (a write or a
+ * chown by anyone, as ext4 does). */
+static void kill_suid(struct inode *ip)
+{
+	ip->a.mode &= ~(uint32_t)S_ISUID;
+	if ((ip->a.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		ip->a.mode &= ~(uint32_t)S_ISGID;
+}
+
+int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
+		  struct gf_attr *out, uint64_t *ticket)
+{
+	const struct gf_cred *cr = &req->cred;
+	uint32_t v = req->valid;
+	struct gf_changes c;
+	int rc = 0;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, req->ino);
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	int owner = is_owner(cr, ip);
+	if (v & GF_SET_SIZE) {
+		if (is_dir(ip)) {
+			rc = -EISDIR;
+			goto out;
+		}
+		if (!S_ISREG(ip->a.mode)) {
+			rc = -EINVAL;
+			goto out;
+		}
+		if ((rc = permission(cr, ip, MAY_W)))
+			goto out;
+		if (req->size > (uint64_t)INT64_MAX) {
+			rc = -EFBIG;
+			goto out;
+		}
+	}
+	if ((v & GF_SET_UID) && req->uid != ip->a.uid && cr->uid != 0) {
+		rc = -EPERM;
+		goto out;
+	}
+	if ((v & GF_SET_UID) && cr->uid != 0 && cr->uid != ip->a.uid) {
+		rc = -EPERM;
+		goto out;
+	}
+	if ((v & GF_SET_GID) && cr->uid != 0 &&
+	    (cr->uid != ip->a.uid || (req->gid != ip->a.gid && !in_group(cr, req->gid)))) {
+		rc = -EPERM;
+		goto out;
+	}
+	if ((v & GF_SET_MODE) && !owner) {
+		rc = -EPERM;
+		goto out;
+	}
+	int explicit_time = (v & GF_SET_ATIME && !(v & GF_SET_ATIME_NOW)) ||
+			    (v & GF_SET_MTIME && !(v & GF_SET_MTIME_NOW)) ||
+			    (v & GF_SET_CTIME);
+	if (explicit_time && !owner) {
+		rc = -EPERM;
+		goto out;
+	}
+	if ((v & (GF_SET_ATIME_NOW | GF_SET_MTIME_NOW)) && !owner &&
+	    (rc = permission(cr, ip, MAY_W)))
+		goto out;
+
+	struct gf_timespec now = now_ts();
+	if (v & GF_SET_SIZE) {
+		ip->a.size = req->size;
+		if (cr->uid != 0)
+			kill_suid(ip);
+		if (!(v & (GF_SET_MTIME | GF_SET_MTIME_NOW)))
+			ip->a.mtime = now;
+	}
+	if (v & (GF_SET_UID | GF_SET_GID)) {
+		if (v & GF_SET_UID)
+			ip->a.uid = req->uid;
+		if (v & GF_SET_GID)
+			ip->a.gid = req->gid;
+		if (!is_dir(ip))
+			kill_suid(ip);
+	}
+	if (v & GF_SET_MODE) {
+		uint32_t mode = req->mode & 07777;
+		if (cr->uid != 0 && !in_group(cr, ip->a.gid))
+			mode &= ~(uint32_t)S_ISGID;
+		ip->a.mode = (ip->a.mode & S_IFMT) | mode;
+	}
+	if (v & GF_SET_ATIME_NOW)
+		ip->a.atime = now;
+	else if (v & GF_SET_ATIME)
+		ip->a.atime = req->atime;
+	if (v & GF_SET_MTIME_NOW)
+		ip->a.mtime = now;
+	else if (v & GF_SET_MTIME)
+		ip->a.mtime = req->mtime;
+	ip->a.ctime = (v & GF_SET_CTIME) ? req->ctime : now;
+	rec_inode(&c, ip);
+	*out = ip->a;
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+/* Checks for adding name to parent: the directory, search permission, the
+ * name, that it is free, write permission. */
+static int prep_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		       const char *name, struct inode **dpp)
+{
+	struct inode *dp;
+	int rc = get_dir(ns, cr, parent, &dp);
+	if (rc)
+		return rc;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EEXIST;
+	if ((rc = check_name(name)))
+		return rc;
+	if (dir_find(dp->dir, name))
+		return -EEXIST;
+	if ((rc = permission(cr, dp, MAY_W | MAY_X)))
+		return rc;
+	if (dp->a.nlink == 0)
+		return -ENOENT;
+	*dpp = dp;
+	return 0;
+}
+
+/* Make a new inode named name in dp (checked by prep_create). */
+static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *dp,
+		     const char *name, uint32_t mode, uint64_t rdev, const char *target,
+		     struct gf_changes *c, struct inode **out)
+{
+	if (S_ISDIR(mode) && dp->a.nlink >= GF_LINK_MAX)
+		return -EMLINK;
+	struct inode *ip = inode_alloc(mode);
+	if (!ip)
+		return -ENOMEM;
+	if (target && !(ip->symlink = strdup(target))) {
+		inode_free(ip);
+		return -ENOMEM;
+	}
+	if (dir_reserve(dp->dir)) {
+		inode_free(ip);
+		return -ENOMEM;
+	}
+	struct gf_timespec now = now_ts();
+	ip->a.ino = ns->next_ino;
+	ip->a.uid = cr->uid;
+	ip->a.gid = cr->gid;
+	if (dp->a.mode & S_ISGID) {
+		ip->a.gid = dp->a.gid;
+		if (S_ISDIR(mode))
+			ip->a.mode |= S_ISGID;
+	}
+	if (!S_ISDIR(mode) && (ip->a.mode & S_ISGID) && cr->uid != 0 &&
+	    !in_group(cr, ip->a.gid))
+		ip->a.mode &= ~(uint32_t)S_ISGID;
+	ip->a.nlink = S_ISDIR(mode) ? 2 : 1;
+	ip->a.size = S_ISDIR(mode) ? DIR_SIZE : target ? strlen(target) : 0;
+	ip->a.rdev = (S_ISCHR(mode) || S_ISBLK(mode)) ? rdev : 0;
+	ip->a.gen = 1;
+	ip->a.atime = ip->a.mtime = ip->a.ctime = now;
+	if (ip->dir)
+		ip->dir->parent = dp->a.ino;
+	if (iinsert(ns, ip)) {
+		inode_free(ip);
+		return -ENOMEM;
+	}
+	struct dent *e = dir_add(dp->dir, name, ip->a.ino, 0);
+	if (!e) {
+		iremove(ns, ip);
+		inode_free(ip);
+		return -ENOMEM;
+	}
+	ns->next_ino++;
+	if (S_ISDIR(mode))
+		dp->a.nlink++;
+	dp->a.mtime = dp->a.ctime = now;
+	rec_inode(c, ip);
+	rec_dirent(c, dp->a.ino, e);
+	rec_inode(c, dp);
+	*out = ip;
+	return 0;
+}
+
+int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		const char *name, uint32_t mode, uint64_t rdev,
+		struct gf_attr *out, uint64_t *ticket)
+{
+	struct gf_changes c;
+	struct inode *dp, *ip;
+	gf_changes_init(&c);
+	*ticket = 0;
+	if ((mode & S_IFMT) == 0)
+		mode |= S_IFREG;
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		if (cr->uid != 0)
+			return -EPERM;
+		break;
+	case S_IFDIR:
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+	mode &= S_IFMT | 07777;
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = prep_create(ns, cr, parent, name, &dp);
+	if (!rc)
+		rc = make_node(ns, cr, dp, name, mode, rdev, NULL, &c, &ip);
+	if (!rc) {
+		*out = ip->a;
+		emit(ns, &c, ticket);
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		const char *name, uint32_t mode, struct gf_attr *out, uint64_t *ticket)
+{
+	struct gf_changes c;
+	struct inode *dp, *ip;
+	gf_changes_init(&c);
+	*ticket = 0;
+	mode = S_IFDIR | (mode & 07777);
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = prep_create(ns, cr, parent, name, &dp);
+	if (!rc)
+		rc = make_node(ns, cr, dp, name, mode, 0, NULL, &c, &ip);
+	if (!rc) {
+		*out = ip->a;
+		emit(ns, &c, ticket);
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		  const char *name, const char *target, struct gf_attr *out,
+		  uint64_t *ticket)
+{
+	struct gf_changes c;
+	struct inode *dp, *ip;
+	gf_changes_init(&c);
+	*ticket = 0;
+	size_t tl = strnlen(target, GF_PATH_MAX);
+	if (tl == 0)
+		return -ENOENT;
+	if (tl >= GF_PATH_MAX)
+		return -ENAMETOOLONG;
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = prep_create(ns, cr, parent, name, &dp);
+	if (!rc)
+		rc = make_node(ns, cr, dp, name, S_IFLNK | 0777, 0, target, &c, &ip);
+	if (!rc) {
+		*out = ip->a;
+		emit(ns, &c, ticket);
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+static int want_write(uint32_t flags)
+{
+	return (flags & O_ACCMODE) == O_WRONLY || (flags & O_ACCMODE) == O_RDWR ||
+	       (flags & O_TRUNC);
+}
+
+/* Choose and record the one replica a writer uses (see gf_ns_open). */
+static int writer_replica(struct gf_ns *ns, struct inode *ip, gf_place_fn place,
+			  void *place_arg, struct gf_ns_replica *rep, struct gf_changes *c)
+{
+	uint32_t host;
+	int rc = place(place_arg, ip->reps, ip->nreps, &host);
+	if (rc)
+		return rc;
+	uint32_t k;
+	for (k = 0; k < ip->nreps; k++)
+		if (ip->reps[k].host_id == host)
+			break;
+	if (k == ip->nreps) {
+		if (ip->nreps && ip->a.size) {
+			/* data lives elsewhere: only a replica that has it will do */
+			return -EIO;
+		}
+		if (replica_add(ip, host, ip->a.gen))
+			return -ENOMEM;
+		gf_changes_add(c, GF_CHG_REPLICA_PUT, ip->a.ino, host, ip->a.gen, NULL, 0,
+			       NULL, 0, 0);
+	}
+	/* other copies would go stale */
+	for (uint32_t i = ip->nreps; i-- > 0;)
+		if (ip->reps[i].host_id != host)
+			replica_kill(ns, ip, i, c);
+	rep->host_id = host;
+	rep->gen = ip->reps[0].gen;
+	return 0;
+}
+
+/* Open an existing inode (write lock held). */
+static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode *ip,
+		       uint32_t flags, gf_place_fn place, void *place_arg,
+		       struct gf_ns_replica *reps, size_t max, size_t *nreps,
+		       struct gf_changes *c)
+{
+	uint32_t acc = flags & O_ACCMODE;
+	int mask = 0, rc;
+	*nreps = 0;
+	if (is_dir(ip) && want_write(flags))
+		return -EISDIR;
+	if (S_ISLNK(ip->a.mode))
+		return -ELOOP;
+	if (acc == O_RDONLY || acc == O_RDWR)
+		mask |= MAY_R;
+	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
+		mask |= MAY_W;
+	if ((rc = permission(cr, ip, mask)))
+		return rc;
+	if (!S_ISREG(ip->a.mode))
+		return 0;
+	if (flags & O_TRUNC) {
+		struct gf_timespec now = now_ts();
+		ip->a.size = 0;
+		ip->a.mtime = ip->a.ctime = now;
+		if (cr->uid != 0)
+			kill_suid(ip);
+		rec_inode(c, ip);
+	}
+	if (want_write(flags)) {
+		if (!place || max == 0)
+			return 0;
+		if ((rc = writer_replica(ns, ip, place, place_arg, &reps[0], c)))
+			return rc;
+		*nreps = 1;
+		return 0;
+	}
+	for (uint32_t i = 0; i < ip->nreps && *nreps < max; i++)
+		reps[(*nreps)++] = ip->reps[i];
+	return 0;
+}
+
+int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		 const char *name, uint32_t mode, uint32_t flags,
+		 gf_place_fn place, void *place_arg, struct gf_attr *out,
+		 struct gf_ns_replica *rep, size_t *nrep, uint64_t *ticket)
+{
+	struct gf_changes c;
+	struct inode *dp, *ip;
+	gf_changes_init(&c);
+	*ticket = 0;
+	*nrep = 0;
+	mode = S_IFREG | (mode & 07777);
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = get_dir(ns, cr, parent, &dp);
+	if (rc)
+		goto out;
+	if ((rc = check_name(name)))
+		goto out;
+	struct dent *e = dir_find(dp->dir, name);
+	if (e) {
+		ip = iget(ns, e->ino);
+		if (ip && is_dir(ip)) {
+			rc = -EISDIR;
+			goto out;
+		}
+		if (flags & O_EXCL) {
+			rc = -EEXIST;
+			goto out;
+		}
+		if (!ip) {
+			rc = -ENOENT;
+			goto out;
+		}
+		rc = open_locked(ns, cr, ip, flags, place, place_arg, rep, 1, nrep, &c);
+		if (rc)
+			goto out;
+		*out = ip->a;
+		emit(ns, &c, ticket);
+		goto out;
+	}
+	if ((rc = prep_create(ns, cr, parent, name, &dp)))
+		goto out;
+	uint32_t host = 0;
+	if (place && (rc = place(place_arg, NULL, 0, &host)))
+		goto out;
+	if ((rc = make_node(ns, cr, dp, name, mode, 0, NULL, &c, &ip)))
+		goto out;
+	if (place) {
+		if (replica_add(ip, host, ip->a.gen)) {
+			c.err = -ENOMEM;
+		} else {
+			gf_changes_add(&c, GF_CHG_REPLICA_PUT, ip->a.ino, host, ip->a.gen,
+				       NULL, 0, NULL, 0, 0);
+			rep[0] = ip->reps[0];
+			*nrep = 1;
+		}
+	}
+	*out = ip->a;
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+	       gf_place_fn place, void *place_arg, struct gf_attr *out,
+	       struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket)
+{
+	struct gf_changes c;
+	gf_changes_init(&c);
+	*ticket = 0;
+	*nreps = 0;
+	/* reads need only the read lock */
+	int rc;
+	if (!want_write(flags)) {
+		pthread_rwlock_rdlock(&ns->lock);
+		struct inode *ip = iget(ns, ino);
+		rc = ip ? open_locked(ns, cr, ip, flags, NULL, NULL, reps, max, nreps, &c)
+			: -ENOENT;
+		if (!rc)
+			*out = ip->a;
+		pthread_rwlock_unlock(&ns->lock);
+		gf_changes_free(&c);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	rc = ip ? open_locked(ns, cr, ip, flags, place, place_arg, reps, max, nreps, &c)
+		: -ENOENT;
+	if (!rc) {
+		*out = ip->a;
+		emit(ns, &c, ticket);
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		      uint64_t gen, uint64_t size, struct gf_timespec mtime,
+		      struct gf_attr *out, uint64_t *ticket)
+{
+	struct gf_changes c;
+	int rc = 0;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (!S_ISREG(ip->a.mode)) {
+		rc = is_dir(ip) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if (gen && gen != ip->a.gen) {
+		rc = -ESTALE;
+		goto out;
+	}
+	/* the writer opened it with write access; the owner may have made
+	 * it read-only since (open(O_CREAT, 0444) writes all the same) */
+	if (!is_owner(cr, ip) && (rc = permission(cr, ip, MAY_W)))
+		goto out;
+	if (size > (uint64_t)INT64_MAX) {
+		rc = -EFBIG;
+		goto out;
+	}
+	struct gf_timespec now = now_ts();
+	ip->a.size = size;
+	ip->a.mtime = (mtime.sec || mtime.nsec) ? mtime : now;
+	ip->a.ctime = now;
+	if (cr->uid != 0)
+		kill_suid(ip);
+	rec_inode(&c, ip);
+	*out = ip->a;
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+/* May cr remove entry ip from dp? Write+search on dp, and the sticky rule. */
+static int may_delete(const struct gf_cred *cr, const struct inode *dp, const struct inode *ip)
+{
+	int rc = permission(cr, dp, MAY_W | MAY_X);
+	if (rc)
+		return rc;
+	if ((dp->a.mode & S_ISVTX) && cr->uid != 0 && cr->uid != ip->a.uid &&
+	    cr->uid != dp->a.uid)
+		return -EPERM;
+	return 0;
+}
+
+/* One name of ip is gone: drop a link, destroy it when none is left. */
+static void drop_link(struct gf_ns *ns, struct inode *ip, struct gf_timespec now,
+		      struct gf_changes *c)
+{
+	if (is_dir(ip)) {
+		ip->a.nlink = 0;
+		inode_destroy(ns, ip, c);
+		return;
+	}
+	if (ip->a.nlink)
+		ip->a.nlink--;
+	if (ip->a.nlink == 0) {
+		inode_destroy(ns, ip, c);
+		return;
+	}
+	ip->a.ctime = now;
+	rec_inode(c, ip);
+}
+
+int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		 const char *name, uint64_t *ticket)
+{
+	struct gf_changes c;
+	struct inode *dp, *ip;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = get_dir(ns, cr, parent, &dp);
+	if (rc)
+		goto out;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if ((rc = check_name(name)))
+		goto out;
+	struct dent *e = dir_find(dp->dir, name);
+	if (!e || !(ip = iget(ns, e->ino))) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = may_delete(cr, dp, ip)))
+		goto out;
+	if (is_dir(ip)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	struct gf_timespec now = now_ts();
+	rec_dirent_del(&c, dp->a.ino, name);
+	dir_del(dp->dir, e);
+	dp->a.mtime = dp->a.ctime = now;
+	rec_inode(&c, dp);
+	drop_link(ns, ip, now, &c);
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		const char *name, uint64_t *ticket)
+{
+	struct gf_changes c;
+	struct inode *dp, *ip;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = get_dir(ns, cr, parent, &dp);
+	if (rc)
+		goto out;
+	if (strcmp(name, ".") == 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (strcmp(name, "..") == 0) {
+		rc = -ENOTEMPTY;
+		goto out;
+	}
+	if ((rc = check_name(name)))
+		goto out;
+	struct dent *e = dir_find(dp->dir, name);
+	if (!e || !(ip = iget(ns, e->ino))) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = may_delete(cr, dp, ip)))
+		goto out;
+	if (!is_dir(ip)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (ip->dir->count) {
+		rc = -ENOTEMPTY;
+		goto out;
+	}
+	struct gf_timespec now = now_ts();
+	rec_dirent_del(&c, dp->a.ino, name);
+	dir_del(dp->dir, e);
+	dp->a.nlink--;
+	dp->a.mtime = dp->a.ctime = now;
+	rec_inode(&c, dp);
+	drop_link(ns, ip, now, &c);
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+/* Is directory a (ino) d itself or one of d's ancestors? */
+static int is_ancestor(struct gf_ns *ns, uint64_t a, uint64_t d)
+{
+	for (int depth = 0; depth < 1 << 20; depth++) {
+		if (d == a)
+			return 1;
+		if (d == GF_ROOT_INO)
+			return 0;
+		struct inode *ip = iget(ns, d);
+		if (!ip || !ip->dir)
+			return 0;
+		d = ip->dir->parent;
+	}
+	return 0;
+}
+
+int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		 const char *name, uint64_t newparent, const char *newname,
+		 uint32_t flags, uint64_t *ticket)
+{
+	struct gf_changes c;
+	struct inode *odp, *ndp, *oip, *nip = NULL;
+	gf_changes_init(&c);
+	*ticket = 0;
+	if (flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	int exchange = !!(flags & RENAME_EXCHANGE);
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = get_dir(ns, cr, parent, &odp);
+	if (rc || (rc = get_dir(ns, cr, newparent, &ndp)))
+		goto out;
+	if ((rc = check_name(name)) || (rc = check_name(newname))) {
+		if (rc == -EINVAL)
+			rc = -EBUSY; /* "." or ".." as ext4 says */
+		goto out;
+	}
+	struct dent *oe = dir_find(odp->dir, name);
+	if (!oe || !(oip = iget(ns, oe->ino))) {
+		rc = -ENOENT;
+		goto out;
+	}
+	struct dent *ne = dir_find(ndp->dir, newname);
+	if (ne && !(nip = iget(ns, ne->ino)))
+		ne = NULL;
+	if ((flags & RENAME_NOREPLACE) && ne) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (exchange && !ne) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (is_dir(oip) && is_ancestor(ns, oip->a.ino, ndp->a.ino)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (nip && is_dir(nip) && is_ancestor(ns, nip->a.ino, odp->a.ino)) {
+		rc = exchange ? -EINVAL : -ENOTEMPTY;
+		goto out;
+	}
+	if (nip == oip)
+		goto out; /* the same file: nothing to do */
+	if ((rc = may_delete(cr, odp, oip)))
+		goto out;
+	if (nip) {
+		if ((rc = may_delete(cr, ndp, nip)))
+			goto out;
+		if (!exchange && is_dir(oip) && !is_dir(nip)) {
+			rc = -ENOTDIR;
+			goto out;
+		}
+		if (!exchange && !is_dir(oip) && is_dir(nip)) {
+			rc = -EISDIR;
+			goto out;
+		}
+	} else if ((rc = permission(cr, ndp, MAY_W | MAY_X))) {
+		goto out;
+	}
+	if (odp != ndp) {
+		/* a directory changing parent rewrites its ".." */
+		if (is_dir(oip) && (rc = permission(cr, oip, MAY_W)))
+			goto out;
+		if (exchange && is_dir(nip) && (rc = permission(cr, nip, MAY_W)))
+			goto out;
+	}
+	if (!exchange && nip && is_dir(nip) && nip->dir->count) {
+		rc = -ENOTEMPTY;
+		goto out;
+	}
+	if (odp != ndp && is_dir(oip) && !(nip && is_dir(nip)) &&
+	    ndp->a.nlink >= GF_LINK_MAX) {
+		rc = -EMLINK;
+		goto out;
+	}
+	if (exchange && odp != ndp && is_dir(nip) && !is_dir(oip) &&
+	    odp->a.nlink >= GF_LINK_MAX) {
+		rc = -EMLINK;
+		goto out;
+	}
+	if (!exchange && dir_reserve(ndp->dir)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+
+	struct gf_timespec now = now_ts();
+	if (exchange) {
+		uint64_t t = oe->ino;
+		oe->ino = ne->ino;
+		ne->ino = t;
+		if (odp != ndp) {
+			if (is_dir(oip)) {
+				oip->dir->parent = ndp->a.ino;
+				odp->a.nlink--;
+				ndp->a.nlink++;
+			}
+			if (is_dir(nip)) {
+				nip->dir->parent = odp->a.ino;
+				ndp->a.nlink--;
+				odp->a.nlink++;
+			}
+		}
+		rec_dirent(&c, odp->a.ino, oe);
+		rec_dirent(&c, ndp->a.ino, ne);
+		nip->a.ctime = now;
+		rec_inode(&c, nip);
+	} else {
+		if (nip) {
+			rec_dirent_del(&c, ndp->a.ino, newname);
+			dir_del(ndp->dir, ne);
+			if (is_dir(nip))
+				ndp->a.nlink--;
+			drop_link(ns, nip, now, &c);
+		}
+		rec_dirent_del(&c, odp->a.ino, name);
+		dir_del(odp->dir, oe);
+		struct dent *e = dir_add(ndp->dir, newname, oip->a.ino, 0);
+		if (!e)
+			c.err = -ENOMEM; /* reserved above: cannot happen */
+		else
+			rec_dirent(&c, ndp->a.ino, e);
+		if (is_dir(oip) && odp != ndp) {
+			oip->dir->parent = ndp->a.ino;
+			odp->a.nlink--;
+			ndp->a.nlink++;
+		}
+	}
+	oip->a.ctime = now;
+	rec_inode(&c, oip);
+	odp->a.mtime = odp->a.ctime = now;
+	rec_inode(&c, odp);
+	if (ndp != odp) {
+		ndp->a.mtime = ndp->a.ctime = now;
+		rec_inode(&c, ndp);
+	}
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+	       uint64_t newparent, const char *newname, struct gf_attr *out,
+	       uint64_t *ticket)
+{
+	struct gf_changes c;
+	struct inode *ndp, *ip;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = 0;
+	if (!(ip = iget(ns, ino))) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = prep_create(ns, cr, newparent, newname, &ndp)))
+		goto out;
+	if (is_dir(ip)) {
+		rc = -EPERM;
+		goto out;
+	}
+	if (ip->a.nlink == 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (ip->a.nlink >= GF_LINK_MAX) {
+		rc = -EMLINK;
+		goto out;
+	}
+	struct dent *e = dir_add(ndp->dir, newname, ip->a.ino, 0);
+	if (!e) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	struct gf_timespec now = now_ts();
+	ip->a.nlink++;
+	ip->a.ctime = now;
+	ndp->a.mtime = ndp->a.ctime = now;
+	rec_dirent(&c, ndp->a.ino, e);
+	rec_inode(&c, ip);
+	rec_inode(&c, ndp);
+	*out = ip->a;
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		   const char *name, const void *value, size_t len, uint32_t flags,
+		   uint64_t *ticket)
+{
+	struct gf_changes c;
+	gf_changes_init(&c);
+	*ticket = 0;
+	if (flags & ~(uint32_t)(XATTR_CREATE_FLAG | XATTR_REPLACE_FLAG))
+		return -EINVAL;
+	if (len > GF_XATTR_SIZE_MAX)
+		return -E2BIG;
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = 0;
+	struct inode *ip = iget(ns, ino);
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = xattr_permission(cr, ip, name, 1)))
+		goto out;
+	struct xattr *x = xattr_find(ip, name);
+	if (x && (flags & XATTR_CREATE_FLAG)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (!x && (flags & XATTR_REPLACE_FLAG)) {
+		rc = -ENODATA;
+		goto out;
+	}
+	uint8_t *val = malloc(len ? len : 1);
+	if (!val) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (len)
+		memcpy(val, value, len);
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (!x || !(x->name = strdup(name))) {
+			free(x);
+			free(val);
+			rc = -ENOMEM;
+			goto out;
+		}
+		x->next = ip->xattrs;
+		ip->xattrs = x;
+	} else {
+		free(x->val);
+	}
+	x->val = val;
+	x->len = (uint32_t)len;
+	ip->a.ctime = now_ts();
+	gf_changes_add(&c, GF_CHG_XATTR_PUT, ino, 0, 0, name, strlen(name), val, len, 1);
+	rec_inode(&c, ip);
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		      const char *name, uint64_t *ticket)
+{
+	struct gf_changes c;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	int rc = 0;
+	struct inode *ip = iget(ns, ino);
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = xattr_permission(cr, ip, name, 1)))
+		goto out;
+	struct xattr **pp = &ip->xattrs;
+	while (*pp && strcmp((*pp)->name, name) != 0)
+		pp = &(*pp)->next;
+	if (!*pp) {
+		rc = -ENODATA;
+		goto out;
+	}
+	struct xattr *x = *pp;
+	*pp = x->next;
+	free(x->name);
+	free(x->val);
+	free(x);
+	ip->a.ctime = now_ts();
+	gf_changes_add(&c, GF_CHG_XATTR_DEL, ino, 0, 0, name, strlen(name), NULL, 0, 0);
+	rec_inode(&c, ip);
+	emit(ns, &c, ticket);
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+/* ---- dead replicas ------------------------------------------------------------------ */
+
+size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, struct gf_dead_replica *out,
+		       size_t max)
+{
+	size_t n = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct deadlist *dl = deadlist_get(ns, host_id, 0);
+	if (dl)
+		for (; n < dl->n && n < max; n++)
+			out[n] = dl->v[n];
+	pthread_rwlock_unlock(&ns->lock);
+	return n;
+}
+
+int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_replica *done,
+		    size_t n, uint64_t *ticket)
+{
+	struct gf_changes c;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	struct deadlist *dl = deadlist_get(ns, host_id, 0);
+	for (size_t i = 0; dl && i < n; i++) {
+		for (size_t j = 0; j < dl->n; j++) {
+			if (dl->v[j].ino != done[i].ino || dl->v[j].gen != done[i].gen)
+				continue;
+			memmove(&dl->v[j], &dl->v[j + 1], (dl->n - j - 1) * sizeof(*dl->v));
+			dl->n--;
+			gf_changes_add(&c, GF_CHG_DEAD_DEL, done[i].ino, host_id, done[i].gen,
+				       NULL, 0, NULL, 0, 0);
+			break;
+		}
+	}
+	emit(ns, &c, ticket);
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return 0;
+}

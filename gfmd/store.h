@@ -1,0 +1,74 @@
+/*
+ * store.h — gfmd's durable store, behind a handful of functions.
+ *
+ * PostgreSQL today (store_pg.c); a distributed PostgreSQL, or anything that
+ * can apply a list of row upserts/deletes atomically, could replace it.
+ *
+ *   open → migrate → load (rows to callbacks) → start (committer thread)
+ *   → submit/on_commit while serving → close (drains, then stops).
+ *
+ * Group commit: gf_store_submit() only queues a change list (changes.h) and
+ * returns its ticket; it is the sink the namespace and the host registry
+ * call under their locks, so it never blocks on I/O. The committer thread
+ * takes everything queued, applies it as one transaction (pipelined), and
+ * then runs the completions of every ticket it covered. A completion
+ * registered for a ticket that is already committed runs at once, in the
+ * caller's thread.
+ *
+ * A failed commit is fatal: memory is ahead of the database, so every
+ * waiting completion gets -EIO, the failure is logged, and the process
+ * exits (a restart reloads the truth). Crash-only.
+ */
+#ifndef GF_STORE_H
+#define GF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "changes.h"
+#include "proto.h"
+
+struct gf_store;
+
+/* Embedded migrations (gfmd/schema_sql.c, generated from sql/NNN_*.sql). */
+struct gf_migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+extern const struct gf_migration gf_migrations[];
+extern const size_t gf_migrations_count;
+
+/* What the store found at start-up; each returns 0 or -errno (stops the load). */
+struct gf_store_loader {
+	void *arg;
+	int (*inode)(void *arg, const struct gf_attr *a, const char *symlink);
+	int (*dirent)(void *arg, uint64_t parent, const char *name, uint64_t ino,
+		      uint64_t cookie);
+	int (*xattr)(void *arg, uint64_t ino, const char *name, const void *value,
+		     size_t len);
+	int (*replica)(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen);
+	int (*dead)(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen);
+	int (*host)(void *arg, const struct gf_change_host *h);
+	void (*next_ino)(void *arg, uint64_t next);
+};
+
+/* Connect. On failure logs "cannot connect to PostgreSQL '...': why". */
+int gf_store_open(const char *conninfo, struct gf_store **out);
+/* Apply the embedded migrations not yet in schema_version, in order. */
+int gf_store_migrate(struct gf_store *s);
+int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld);
+/* Start the committer thread. */
+int gf_store_start(struct gf_store *s);
+
+/* A gf_sink_fn: queue chg's contents; returns the ticket. */
+uint64_t gf_store_submit(void *store, struct gf_changes *chg);
+/* Run done(arg, 0) once ticket is committed (or done(arg, -EIO) before the
+ * process exits on a failed commit). */
+void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
+			void (*done)(void *arg, int status), void *arg);
+
+/* Commit everything queued, run the completions, stop the thread, close. */
+void gf_store_close(struct gf_store *s);
+
+#endif

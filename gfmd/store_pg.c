@@ -1,0 +1,757 @@
+/*
+ * store_pg.c — the store of store.h on PostgreSQL through libpq.
+ *
+ * One connection. Start-up work (migrations, loading) uses plain queries;
+ * then the connection enters pipeline mode and belongs to the committer
+ * thread, which sends each group of changes as BEGIN, one prepared
+ * statement per change, COMMIT, and a single sync — one round trip per
+ * group however many mutations it holds. Integers travel as text, names
+ * and values as binary bytea (file names are bytes, not UTF-8).
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT4 23
+#define OID_TEXT 25
+
+struct waiter {
+	struct waiter *next;
+	uint64_t ticket;
+	void (*done)(void *arg, int status);
+	void *arg;
+};
+
+struct gf_store {
+	PGconn *pg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct gf_changes queue;
+	uint64_t last_ticket, committed;
+	struct waiter *waiters;
+	int stopping, started;
+	pthread_t thread;
+};
+
+/* ---- prepared statements ------------------------------------------------------ */
+
+enum stmt {
+	S_INODE_PUT,
+	S_INODE_DEL,
+	S_XATTR_DEL_INO,
+	S_DIRENT_PUT,
+	S_DIRENT_DEL,
+	S_XATTR_PUT,
+	S_XATTR_DEL,
+	S_REPLICA_PUT,
+	S_REPLICA_DEL,
+	S_DEAD_PUT,
+	S_DEAD_DEL,
+	S_HOST_PUT,
+	S_COUNTER_PUT,
+	S_COUNT
+};
+
+static const struct {
+	const char *name;
+	const char *sql;
+	int nparams;
+	Oid types[15];
+} stmts[S_COUNT] = {
+	[S_INODE_PUT] = { "inode_put",
+		"INSERT INTO inode (ino, mode, nlink, uid, gid, size, rdev, gen, "
+		"atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, symlink) "
+		"VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) "
+		"ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, nlink = EXCLUDED.nlink, "
+		"uid = EXCLUDED.uid, gid = EXCLUDED.gid, size = EXCLUDED.size, "
+		"rdev = EXCLUDED.rdev, gen = EXCLUDED.gen, atime_sec = EXCLUDED.atime_sec, "
+		"atime_nsec = EXCLUDED.atime_nsec, mtime_sec = EXCLUDED.mtime_sec, "
+		"mtime_nsec = EXCLUDED.mtime_nsec, ctime_sec = EXCLUDED.ctime_sec, "
+		"ctime_nsec = EXCLUDED.ctime_nsec, symlink = EXCLUDED.symlink",
+		15, { OID_INT8, OID_INT4, OID_INT4, OID_INT8, OID_INT8, OID_INT8, OID_INT8,
+		      OID_INT8, OID_INT8, OID_INT4, OID_INT8, OID_INT4, OID_INT8, OID_INT4,
+		      OID_BYTEA } },
+	[S_INODE_DEL] = { "inode_del", "DELETE FROM inode WHERE ino = $1", 1, { OID_INT8 } },
+	[S_XATTR_DEL_INO] = { "xattr_del_ino", "DELETE FROM xattr WHERE ino = $1", 1,
+			      { OID_INT8 } },
+	[S_DIRENT_PUT] = { "dirent_put",
+		"INSERT INTO dirent (parent, name, ino, cookie) VALUES ($1,$2,$3,$4) "
+		"ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino, "
+		"cookie = EXCLUDED.cookie",
+		4, { OID_INT8, OID_BYTEA, OID_INT8, OID_INT8 } },
+	[S_DIRENT_DEL] = { "dirent_del", "DELETE FROM dirent WHERE parent = $1 AND name = $2",
+			   2, { OID_INT8, OID_BYTEA } },
+	[S_XATTR_PUT] = { "xattr_put",
+		"INSERT INTO xattr (ino, name, value) VALUES ($1,$2,$3) "
+		"ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value",
+		3, { OID_INT8, OID_BYTEA, OID_BYTEA } },
+	[S_XATTR_DEL] = { "xattr_del", "DELETE FROM xattr WHERE ino = $1 AND name = $2", 2,
+			  { OID_INT8, OID_BYTEA } },
+	[S_REPLICA_PUT] = { "replica_put",
+		"INSERT INTO replica (ino, host_id, gen) VALUES ($1,$2,$3) "
+		"ON CONFLICT (ino, host_id) DO UPDATE SET gen = EXCLUDED.gen",
+		3, { OID_INT8, OID_INT4, OID_INT8 } },
+	[S_REPLICA_DEL] = { "replica_del",
+		"DELETE FROM replica WHERE ino = $1 AND host_id = $2", 2,
+		{ OID_INT8, OID_INT4 } },
+	[S_DEAD_PUT] = { "dead_put",
+		"INSERT INTO dead_replica (ino, host_id, gen) VALUES ($1,$2,$3) "
+		"ON CONFLICT DO NOTHING",
+		3, { OID_INT8, OID_INT4, OID_INT8 } },
+	[S_DEAD_DEL] = { "dead_del",
+		"DELETE FROM dead_replica WHERE ino = $1 AND host_id = $2 AND gen = $3", 3,
+		{ OID_INT8, OID_INT4, OID_INT8 } },
+	[S_HOST_PUT] = { "host_put",
+		"INSERT INTO host (host_id, name, addr, port, capacity, free) "
+		"VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (host_id) DO UPDATE SET "
+		"name = EXCLUDED.name, addr = EXCLUDED.addr, port = EXCLUDED.port, "
+		"capacity = EXCLUDED.capacity, free = EXCLUDED.free",
+		6, { OID_INT4, OID_TEXT, OID_TEXT, OID_INT4, OID_INT8, OID_INT8 } },
+	[S_COUNTER_PUT] = { "counter_put",
+		"INSERT INTO counter (name, value) VALUES ($1,$2) ON CONFLICT (name) "
+		"DO UPDATE SET value = GREATEST(counter.value, EXCLUDED.value)",
+		2, { OID_TEXT, OID_INT8 } },
+};
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+/* conninfo for a log line, with any password hidden. */
+static void conninfo_for_log(const char *ci, char *buf, size_t bufsz)
+{
+	const char *p = strstr(ci, "password");
+	if (!p) {
+		snprintf(buf, bufsz, "%s", ci);
+		return;
+	}
+	const char *end = p + strcspn(p, " \t");
+	snprintf(buf, bufsz, "%.*spassword=***%s", (int)(p - ci), ci, end);
+}
+
+static void notice_to_log(void *arg, const char *msg)
+{
+	gf_debug("gfmd: postgresql: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+static int exec_ok(PGconn *pg, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(pg, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int rc = 0;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		gf_err("gfmd: %s failed: %s", what, PQerrorMessage(pg));
+		rc = -EIO;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int64_t get_int(const PGresult *r, int row, int col)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
+	int len = PQgetlength(r, row, col);
+	uint64_t v = 0;
+	if (PQgetisnull(r, row, col))
+		return 0;
+	for (int i = 0; i < len; i++)
+		v = (v << 8) | p[i];
+	if (len == 4)
+		return (int32_t)(uint32_t)v;
+	if (len == 2)
+		return (int16_t)(uint16_t)v;
+	return (int64_t)v;
+}
+
+/* A bytea/text column as a NUL-terminated copy in buf (NULL if it holds a NUL
+ * or does not fit). */
+static const char *get_str(const PGresult *r, int row, int col, char *buf, size_t bufsz)
+{
+	int len = PQgetlength(r, row, col);
+	const char *p = PQgetvalue(r, row, col);
+	if ((size_t)len >= bufsz || memchr(p, 0, (size_t)len))
+		return NULL;
+	memcpy(buf, p, (size_t)len);
+	buf[len] = 0;
+	return buf;
+}
+
+static PGresult *query_bin(PGconn *pg, const char *sql, const char *what)
+{
+	PGresult *r = PQexecParams(pg, sql, 0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		gf_err("gfmd: loading %s failed: %s", what, PQerrorMessage(pg));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ---- open, migrate, load ---------------------------------------------------------- */
+
+int gf_store_open(const char *conninfo, struct gf_store **out)
+{
+	char shown[1024];
+	struct gf_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->pg = PQconnectdb(conninfo);
+	if (!s->pg || PQstatus(s->pg) != CONNECTION_OK) {
+		conninfo_for_log(conninfo, shown, sizeof(shown));
+		const char *why = s->pg ? PQerrorMessage(s->pg) : "out of memory";
+		gf_err("gfmd: cannot connect to PostgreSQL '%s': %.*s", shown,
+		       (int)strcspn(why, "\n"), why);
+		PQfinish(s->pg);
+		free(s);
+		return -ECONNREFUSED;
+	}
+	PQsetNoticeProcessor(s->pg, notice_to_log, NULL);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	gf_changes_init(&s->queue);
+	*out = s;
+	return 0;
+}
+
+int gf_store_migrate(struct gf_store *s)
+{
+	PGconn *pg = s->pg;
+	int rc = exec_ok(pg, "SET client_min_messages = warning", "setting client_min_messages");
+	if (rc)
+		return rc;
+	rc = exec_ok(pg, "CREATE TABLE IF NOT EXISTS schema_version ("
+			 "version integer PRIMARY KEY, name text NOT NULL, "
+			 "applied_at timestamptz NOT NULL DEFAULT now())",
+		     "creating schema_version");
+	if (rc)
+		return rc;
+	/* two gfmd starting on one database must not both migrate */
+	if ((rc = exec_ok(pg, "SELECT pg_advisory_lock(6600)", "locking for migrations")))
+		return rc;
+	int known = 0;
+	for (size_t i = 0; i < gf_migrations_count && !rc; i++) {
+		const struct gf_migration *m = &gf_migrations[i];
+		char v[32];
+		const char *pv[2] = { v, m->name };
+		snprintf(v, sizeof(v), "%d", m->version);
+		if (m->version > known)
+			known = m->version;
+		PGresult *r = PQexecParams(pg, "SELECT 1 FROM schema_version WHERE version = $1",
+					   1, NULL, pv, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			gf_err("gfmd: reading schema_version failed: %s", PQerrorMessage(pg));
+			PQclear(r);
+			rc = -EIO;
+			break;
+		}
+		int done = PQntuples(r) > 0;
+		PQclear(r);
+		if (done)
+			continue;
+		char what[300];
+		snprintf(what, sizeof(what), "migration %s", m->name);
+		if ((rc = exec_ok(pg, "BEGIN", what)))
+			break;
+		if ((rc = exec_ok(pg, m->sql, what))) {
+			exec_ok(pg, "ROLLBACK", what);
+			break;
+		}
+		r = PQexecParams(pg, "INSERT INTO schema_version (version, name) VALUES ($1, $2)",
+				 2, NULL, pv, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			gf_err("gfmd: recording %s failed: %s", what, PQerrorMessage(pg));
+			rc = -EIO;
+		}
+		PQclear(r);
+		if (rc) {
+			exec_ok(pg, "ROLLBACK", what);
+			break;
+		}
+		if ((rc = exec_ok(pg, "COMMIT", what)))
+			break;
+		gf_info("gfmd: applied %s", what);
+	}
+	if (!rc) {
+		PGresult *r = PQexec(pg, "SELECT max(version) FROM schema_version");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    !PQgetisnull(r, 0, 0) && atoi(PQgetvalue(r, 0, 0)) > known)
+			gf_warn("gfmd: the database has schema version %s, newer than this "
+				"gfmd knows (%d)", PQgetvalue(r, 0, 0), known);
+		PQclear(r);
+	}
+	exec_ok(pg, "SELECT pg_advisory_unlock(6600)", "unlocking after migrations");
+	return rc;
+}
+
+int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
+{
+	PGconn *pg = s->pg;
+	PGresult *r;
+	int rc = 0;
+	char name[GF_PATH_MAX + 1], name2[GF_HOST_MAX + 1];
+
+	r = query_bin(pg, "SELECT ino, mode, nlink, uid, gid, size, rdev, gen, atime_sec, "
+			  "atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, symlink "
+			  "FROM inode", "inodes");
+	if (!r)
+		return -EIO;
+	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+		struct gf_attr a = {
+			.ino = (uint64_t)get_int(r, i, 0),
+			.mode = (uint32_t)get_int(r, i, 1),
+			.nlink = (uint32_t)get_int(r, i, 2),
+			.uid = (uint32_t)get_int(r, i, 3),
+			.gid = (uint32_t)get_int(r, i, 4),
+			.size = (uint64_t)get_int(r, i, 5),
+			.rdev = (uint64_t)get_int(r, i, 6),
+			.gen = (uint64_t)get_int(r, i, 7),
+			.atime = { get_int(r, i, 8), (uint32_t)get_int(r, i, 9) },
+			.mtime = { get_int(r, i, 10), (uint32_t)get_int(r, i, 11) },
+			.ctime = { get_int(r, i, 12), (uint32_t)get_int(r, i, 13) },
+		};
+		const char *target = NULL;
+		if (!PQgetisnull(r, i, 14))
+			target = get_str(r, i, 14, name, sizeof(name));
+		rc = ld->inode(ld->arg, &a, target);
+		if (rc)
+			gf_err("gfmd: loading inode %" PRIu64 ": %s", a.ino, strerror(-rc));
+	}
+	PQclear(r);
+	if (rc)
+		return rc;
+
+	r = query_bin(pg, "SELECT parent, name, ino, cookie FROM dirent", "directory entries");
+	if (!r)
+		return -EIO;
+	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+		uint64_t parent = (uint64_t)get_int(r, i, 0);
+		const char *nm = get_str(r, i, 1, name, GF_NAME_MAX + 1);
+		if (!nm) {
+			gf_warn("gfmd: skipping an unusable entry name in directory %" PRIu64,
+				parent);
+			continue;
+		}
+		rc = ld->dirent(ld->arg, parent, nm, (uint64_t)get_int(r, i, 2),
+				(uint64_t)get_int(r, i, 3));
+		if (rc == -EINVAL) {
+			gf_warn("gfmd: skipping entry '%s' of %" PRIu64 ": no such directory",
+				nm, parent);
+			rc = 0;
+		} else if (rc) {
+			gf_err("gfmd: loading entry '%s' of %" PRIu64 ": %s", nm, parent,
+			       strerror(-rc));
+		}
+	}
+	PQclear(r);
+	if (rc)
+		return rc;
+
+	r = query_bin(pg, "SELECT ino, name, value FROM xattr", "xattrs");
+	if (!r)
+		return -EIO;
+	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+		const char *nm = get_str(r, i, 1, name, GF_XATTR_NAME_MAX + 1);
+		if (!nm)
+			continue;
+		rc = ld->xattr(ld->arg, (uint64_t)get_int(r, i, 0), nm, PQgetvalue(r, i, 2),
+			       (size_t)PQgetlength(r, i, 2));
+		if (rc == -EINVAL)
+			rc = 0; /* of a vanished inode */
+	}
+	PQclear(r);
+	if (rc)
+		return rc;
+
+	r = query_bin(pg, "SELECT host_id, name, addr, port, capacity, free FROM host", "hosts");
+	if (!r)
+		return -EIO;
+	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+		struct gf_change_host h = { 0 };
+		h.host_id = (uint32_t)get_int(r, i, 0);
+		if (!get_str(r, i, 1, h.name, sizeof(h.name)) ||
+		    !get_str(r, i, 2, name2, sizeof(name2)))
+			continue;
+		memcpy(h.addr, name2, sizeof(h.addr));
+		h.port = (uint16_t)get_int(r, i, 3);
+		h.capacity = (uint64_t)get_int(r, i, 4);
+		h.free = (uint64_t)get_int(r, i, 5);
+		rc = ld->host(ld->arg, &h);
+	}
+	PQclear(r);
+	if (rc)
+		return rc;
+
+	r = query_bin(pg, "SELECT ino, host_id, gen FROM replica", "replicas");
+	if (!r)
+		return -EIO;
+	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+		rc = ld->replica(ld->arg, (uint64_t)get_int(r, i, 0), (uint32_t)get_int(r, i, 1),
+				 (uint64_t)get_int(r, i, 2));
+		if (rc == -EINVAL)
+			rc = 0;
+	}
+	PQclear(r);
+	if (rc)
+		return rc;
+
+	r = query_bin(pg, "SELECT ino, host_id, gen FROM dead_replica", "dead replicas");
+	if (!r)
+		return -EIO;
+	for (int i = 0, n = PQntuples(r); i < n && !rc; i++)
+		rc = ld->dead(ld->arg, (uint64_t)get_int(r, i, 0), (uint32_t)get_int(r, i, 1),
+			      (uint64_t)get_int(r, i, 2));
+	PQclear(r);
+	if (rc)
+		return rc;
+
+	r = query_bin(pg, "SELECT value FROM counter WHERE name = 'next_ino'", "counters");
+	if (!r)
+		return -EIO;
+	if (PQntuples(r) == 1)
+		ld->next_ino(ld->arg, (uint64_t)get_int(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+/* ---- the committer ------------------------------------------------------------------ */
+
+/* Parameter storage for one statement. */
+struct params {
+	char num[15][24];
+	const char *val[15];
+	int len[15];
+	int fmt[15];
+	int n;
+};
+
+static void p_int(struct params *p, int64_t v)
+{
+	snprintf(p->num[p->n], sizeof(p->num[0]), "%" PRId64, v);
+	p->val[p->n] = p->num[p->n];
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+static void p_text(struct params *p, const char *s)
+{
+	p->val[p->n] = s;
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+static void p_bytes(struct params *p, const void *b, uint32_t len)
+{
+	p->val[p->n] = b ? (const char *)b : "";
+	p->len[p->n] = (int)len;
+	p->fmt[p->n] = 1;
+	p->n++;
+}
+
+static void p_null(struct params *p)
+{
+	p->val[p->n] = NULL;
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+static int send_stmt(PGconn *pg, enum stmt st, struct params *p)
+{
+	return PQsendQueryPrepared(pg, stmts[st].name, p->n, p->val, p->len, p->fmt, 0) ? 0
+											   : -EIO;
+}
+
+/* Queue the statements of one change; returns how many were sent or -EIO. */
+static int send_change(PGconn *pg, const struct gf_change *ch)
+{
+	struct params p = { .n = 0 };
+	const struct gf_attr *a = &ch->attr;
+	switch (ch->kind) {
+	case GF_CHG_INODE_PUT:
+		p_int(&p, (int64_t)a->ino);
+		p_int(&p, (int32_t)a->mode);
+		p_int(&p, (int32_t)a->nlink);
+		p_int(&p, a->uid);
+		p_int(&p, a->gid);
+		p_int(&p, (int64_t)a->size);
+		p_int(&p, (int64_t)a->rdev);
+		p_int(&p, (int64_t)a->gen);
+		p_int(&p, a->atime.sec);
+		p_int(&p, a->atime.nsec);
+		p_int(&p, a->mtime.sec);
+		p_int(&p, a->mtime.nsec);
+		p_int(&p, a->ctime.sec);
+		p_int(&p, a->ctime.nsec);
+		if (ch->has_blob)
+			p_bytes(&p, ch->blob, ch->blob_len);
+		else
+			p_null(&p);
+		return send_stmt(pg, S_INODE_PUT, &p) ? -EIO : 1;
+	case GF_CHG_INODE_DEL:
+		p_int(&p, (int64_t)ch->a);
+		if (send_stmt(pg, S_XATTR_DEL_INO, &p) || send_stmt(pg, S_INODE_DEL, &p))
+			return -EIO;
+		return 2;
+	case GF_CHG_DIRENT_PUT:
+		p_int(&p, (int64_t)ch->a);
+		p_bytes(&p, ch->name, ch->name_len);
+		p_int(&p, (int64_t)ch->b);
+		p_int(&p, (int64_t)ch->c);
+		return send_stmt(pg, S_DIRENT_PUT, &p) ? -EIO : 1;
+	case GF_CHG_DIRENT_DEL:
+		p_int(&p, (int64_t)ch->a);
+		p_bytes(&p, ch->name, ch->name_len);
+		return send_stmt(pg, S_DIRENT_DEL, &p) ? -EIO : 1;
+	case GF_CHG_XATTR_PUT:
+		p_int(&p, (int64_t)ch->a);
+		p_bytes(&p, ch->name, ch->name_len);
+		p_bytes(&p, ch->blob, ch->blob_len);
+		return send_stmt(pg, S_XATTR_PUT, &p) ? -EIO : 1;
+	case GF_CHG_XATTR_DEL:
+		p_int(&p, (int64_t)ch->a);
+		p_bytes(&p, ch->name, ch->name_len);
+		return send_stmt(pg, S_XATTR_DEL, &p) ? -EIO : 1;
+	case GF_CHG_REPLICA_PUT:
+		p_int(&p, (int64_t)ch->a);
+		p_int(&p, (int64_t)ch->b);
+		p_int(&p, (int64_t)ch->c);
+		return send_stmt(pg, S_REPLICA_PUT, &p) ? -EIO : 1;
+	case GF_CHG_REPLICA_DEL:
+		p_int(&p, (int64_t)ch->a);
+		p_int(&p, (int64_t)ch->b);
+		return send_stmt(pg, S_REPLICA_DEL, &p) ? -EIO : 1;
+	case GF_CHG_DEAD_PUT:
+	case GF_CHG_DEAD_DEL:
+		p_int(&p, (int64_t)ch->a);
+		p_int(&p, (int64_t)ch->b);
+		p_int(&p, (int64_t)ch->c);
+		return send_stmt(pg, ch->kind == GF_CHG_DEAD_PUT ? S_DEAD_PUT : S_DEAD_DEL, &p)
+			       ? -EIO : 1;
+	case GF_CHG_HOST_PUT:
+		p_int(&p, ch->host.host_id);
+		p_text(&p, ch->host.name);
+		p_text(&p, ch->host.addr);
+		p_int(&p, ch->host.port);
+		p_int(&p, (int64_t)ch->host.capacity);
+		p_int(&p, (int64_t)ch->host.free);
+		return send_stmt(pg, S_HOST_PUT, &p) ? -EIO : 1;
+	case GF_CHG_NEXT_INO:
+		p_text(&p, "next_ino");
+		p_int(&p, (int64_t)ch->a);
+		return send_stmt(pg, S_COUNTER_PUT, &p) ? -EIO : 1;
+	}
+	return -EINVAL;
+}
+
+/* One transaction for the whole batch, in one pipeline. */
+static int commit_batch(PGconn *pg, const struct gf_changes *b, char *why, size_t whysz)
+{
+	int sent = 0, rc = 0;
+	why[0] = 0;
+	if (!PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+		goto send_failed;
+	sent++;
+	for (size_t i = 0; i < b->n; i++) {
+		int k = send_change(pg, &b->v[i]);
+		if (k < 0)
+			goto send_failed;
+		sent += k;
+	}
+	if (!PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+		goto send_failed;
+	sent++;
+	if (!PQpipelineSync(pg))
+		goto send_failed;
+
+	for (int i = 0; i < sent; i++) {
+		PGresult *r = PQgetResult(pg);
+		if (!r) {
+			snprintf(why, whysz, "result %d of %d missing: %s", i, sent,
+				 PQerrorMessage(pg));
+			return -EIO;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !rc) {
+			const char *m = PQresultErrorMessage(r);
+			snprintf(why, whysz, "%s", *m ? m : PQresStatus(st));
+			rc = -EIO;
+		}
+		PQclear(r);
+		/* each query's results end with NULL */
+		while ((r = PQgetResult(pg)))
+			PQclear(r);
+	}
+	PGresult *r = PQgetResult(pg);
+	if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+		if (!rc)
+			snprintf(why, whysz, "no pipeline sync: %s", PQerrorMessage(pg));
+		rc = -EIO;
+	}
+	PQclear(r);
+	return rc;
+
+send_failed:
+	snprintf(why, whysz, "sending failed: %s", PQerrorMessage(pg));
+	return -EIO;
+}
+
+static void run_waiters(struct waiter *w, int status)
+{
+	while (w) {
+		struct waiter *next = w->next;
+		w->done(w->arg, status);
+		free(w);
+		w = next;
+	}
+}
+
+/* Detach the waiters whose ticket is ≤ upto (caller holds mu). */
+static struct waiter *take_waiters(struct gf_store *s, uint64_t upto)
+{
+	struct waiter *ready = NULL, **tail = &ready, **pp = &s->waiters;
+	while (*pp) {
+		struct waiter *w = *pp;
+		if (w->ticket <= upto) {
+			*pp = w->next;
+			w->next = NULL;
+			*tail = w;
+			tail = &w->next;
+		} else {
+			pp = &w->next;
+		}
+	}
+	return ready;
+}
+
+static void *committer(void *arg)
+{
+	struct gf_store *s = arg;
+	char why[512];
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		while (s->queue.n == 0 && !s->stopping)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->queue.n == 0) {
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		struct gf_changes batch = s->queue;
+		uint64_t upto = s->last_ticket;
+		gf_changes_init(&s->queue);
+		pthread_mutex_unlock(&s->mu);
+
+		int rc = commit_batch(s->pg, &batch, why, sizeof(why));
+		size_t n = batch.n;
+		gf_changes_free(&batch);
+		if (rc) {
+			gf_err("gfmd: COMMIT of %zu row changes failed: %.*s — exiting: memory "
+			       "is ahead of the database, a restart reloads it", n,
+			       (int)strcspn(why, "\n"), why);
+			pthread_mutex_lock(&s->mu);
+			struct waiter *all = take_waiters(s, UINT64_MAX);
+			pthread_mutex_unlock(&s->mu);
+			run_waiters(all, -EIO);
+			_exit(1);
+		}
+		pthread_mutex_lock(&s->mu);
+		s->committed = upto;
+		struct waiter *ready = take_waiters(s, upto);
+		pthread_mutex_unlock(&s->mu);
+		run_waiters(ready, 0);
+	}
+	return NULL;
+}
+
+int gf_store_start(struct gf_store *s)
+{
+	for (int i = 0; i < S_COUNT; i++) {
+		PGresult *r = PQprepare(s->pg, stmts[i].name, stmts[i].sql, stmts[i].nparams,
+					stmts[i].types);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			gf_err("gfmd: preparing statement %s failed: %s", stmts[i].name,
+			       PQerrorMessage(s->pg));
+			PQclear(r);
+			return -EIO;
+		}
+		PQclear(r);
+	}
+	if (!PQenterPipelineMode(s->pg)) {
+		gf_err("gfmd: cannot enter libpq pipeline mode: %s", PQerrorMessage(s->pg));
+		return -EIO;
+	}
+	int rc = pthread_create(&s->thread, NULL, committer, s);
+	if (rc)
+		return -rc;
+	s->started = 1;
+	return 0;
+}
+
+uint64_t gf_store_submit(void *store, struct gf_changes *chg)
+{
+	struct gf_store *s = store;
+	pthread_mutex_lock(&s->mu);
+	if (gf_changes_move(&s->queue, chg)) {
+		gf_err("gfmd: out of memory queueing changes for the database; exiting");
+		abort();
+	}
+	uint64_t t = ++s->last_ticket;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return t;
+}
+
+void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
+			void (*done)(void *arg, int status), void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	if (ticket <= s->committed) {
+		pthread_mutex_unlock(&s->mu);
+		done(arg, 0);
+		return;
+	}
+	struct waiter *w = malloc(sizeof(*w));
+	if (!w) {
+		gf_err("gfmd: out of memory waiting for a commit; exiting");
+		abort();
+	}
+	w->ticket = ticket;
+	w->done = done;
+	w->arg = arg;
+	w->next = s->waiters;
+	s->waiters = w;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void gf_store_close(struct gf_store *s)
+{
+	if (!s)
+		return;
+	if (s->started) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = 1;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+	}
+	pthread_mutex_lock(&s->mu);
+	struct waiter *left = take_waiters(s, UINT64_MAX);
+	pthread_mutex_unlock(&s->mu);
+	run_waiters(left, s->started ? 0 : -EIO);
+	gf_changes_free(&s->queue);
+	PQfinish(s->pg);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}

@@ -1,0 +1,913 @@
+/*
+ * check_namespace.c — gfmd's in-memory namespace on its own (no database):
+ * every operation and its errors, the permission rules, rename edge cases,
+ * readdir cookies under churn, link counts, and the changes handed to the
+ * sink.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "namespace.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+static struct gf_ns *ns;
+static uint64_t last_ticket;
+static size_t nchanges;
+static int kinds[32];
+
+/* A sink that counts what it is given. */
+static uint64_t test_sink(void *arg, struct gf_changes *c)
+{
+	(void)arg;
+	for (size_t i = 0; i < c->n; i++) {
+		nchanges++;
+		kinds[c->v[i].kind]++;
+	}
+	gf_changes_free(c);
+	return ++last_ticket;
+}
+
+static const struct gf_cred ROOT = { 0, 0, 0, { 0 } };
+static struct gf_cred U1 = { 1000, 1000, 1, { 1000 } };
+static struct gf_cred U2 = { 2000, 2000, 2, { 2000, 3000 } };
+static struct gf_cred U3 = { 3000, 3000, 0, { 0 } };
+
+static void setup(void)
+{
+	ns = gf_ns_new();
+	ck_assert_ptr_nonnull(ns);
+	gf_ns_set_sink(ns, test_sink, NULL);
+	uint64_t t = 0;
+	ck_assert_int_eq(gf_ns_load_finish(ns, &t), 0);
+	ck_assert_uint_gt(t, 0);
+	nchanges = 0;
+	memset(kinds, 0, sizeof(kinds));
+}
+
+static void teardown(void)
+{
+	gf_ns_free(ns);
+	ns = NULL;
+}
+
+/* helpers that assert success and return the inode number */
+static uint64_t mkdir_(const struct gf_cred *c, uint64_t parent, const char *name,
+		       uint32_t mode)
+{
+	struct gf_attr a;
+	uint64_t t;
+	ck_assert_int_eq(gf_ns_mkdir(ns, c, parent, name, mode, &a, &t), 0);
+	ck_assert_uint_gt(t, 0);
+	return a.ino;
+}
+
+static uint64_t mkfile(const struct gf_cred *c, uint64_t parent, const char *name,
+		       uint32_t mode)
+{
+	struct gf_attr a;
+	uint64_t t;
+	ck_assert_int_eq(gf_ns_mknod(ns, c, parent, name, S_IFREG | mode, 0, &a, &t), 0);
+	return a.ino;
+}
+
+static struct gf_attr attr(uint64_t ino)
+{
+	struct gf_attr a;
+	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, ino, &a), 0);
+	return a;
+}
+
+static int lookup(const struct gf_cred *c, uint64_t parent, const char *name)
+{
+	struct gf_attr a;
+	return gf_ns_lookup(ns, c, parent, name, &a);
+}
+
+static int setattr(const struct gf_cred *c, uint64_t ino, uint32_t valid, uint32_t mode,
+		   uint32_t uid, uint32_t gid)
+{
+	struct gfm_setattr_req r = { .cred = *c, .ino = ino, .valid = valid, .mode = mode,
+				     .uid = uid, .gid = gid };
+	struct gf_attr a;
+	uint64_t t;
+	return gf_ns_setattr(ns, &r, &a, &t);
+}
+
+static int ts_le(struct gf_timespec a, struct gf_timespec b)
+{
+	return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec);
+}
+
+static int place_host;
+static int place_calls;
+static int test_place(void *arg, const struct gf_ns_replica *have, size_t nhave,
+		      uint32_t *host_id)
+{
+	(void)arg;
+	place_calls++;
+	if (place_host < 0)
+		return -ENOSPC;
+	*host_id = (uint32_t)place_host;
+	return 0;
+}
+
+/* ---- basics ------------------------------------------------------------------ */
+
+START_TEST(test_root)
+{
+	struct gf_attr a = attr(GF_ROOT_INO);
+	ck_assert(S_ISDIR(a.mode));
+	ck_assert_uint_eq(a.mode & 07777, 0755);
+	ck_assert_uint_eq(a.nlink, 2);
+	ck_assert_uint_eq(a.uid, 0);
+	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, 999, &a), -ENOENT);
+	ck_assert_uint_eq(gf_ns_inode_count(ns), 1);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, GF_ROOT_INO, "..", &a), 0);
+	ck_assert_uint_eq(a.ino, GF_ROOT_INO);
+}
+END_TEST
+
+START_TEST(test_mkdir_nlink)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0755);
+	ck_assert_uint_eq(attr(GF_ROOT_INO).nlink, 3);
+	ck_assert_uint_eq(attr(d).nlink, 2);
+	mkdir_(&ROOT, d, "a", 0755);
+	mkdir_(&ROOT, d, "b", 0755);
+	mkfile(&ROOT, d, "f", 0644);
+	ck_assert_uint_eq(attr(d).nlink, 4);
+	struct gf_attr a;
+	uint64_t t;
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a", 0755, &a, &t), -EEXIST);
+	ck_assert_uint_eq(t, 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, 12345, "x", 0755, &a, &t), -ENOENT);
+	uint64_t f = mkfile(&ROOT, d, "f2", 0644);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, f, "x", 0755, &a, &t), -ENOTDIR);
+	char longname[300];
+	memset(longname, 'x', 256);
+	longname[256] = 0;
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, longname, 0755, &a, &t), -ENAMETOOLONG);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a/b", 0755, &a, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "a", &t), 0);
+	ck_assert_uint_eq(attr(d).nlink, 3);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "f", &t), -ENOTDIR);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "zz", &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, GF_ROOT_INO, "d", &t), -ENOTEMPTY);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, ".", &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "b", &t), -EISDIR);
+}
+END_TEST
+
+START_TEST(test_create_unlink_times)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	struct gf_attr before = attr(d), a;
+	usleep(2000);
+	struct gf_ns_replica rep[1];
+	size_t nrep;
+	uint64_t t;
+	place_host = 7;
+	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_EXCL | O_WRONLY,
+				      test_place, NULL, &a, rep, &nrep, &t), 0);
+	ck_assert_uint_gt(t, 0);
+	ck_assert_uint_eq(nrep, 1);
+	ck_assert_uint_eq(rep[0].host_id, 7);
+	ck_assert_uint_eq(rep[0].gen, 1);
+	ck_assert_uint_eq(a.gen, 1);
+	ck_assert_uint_eq(a.uid, 1000);
+	ck_assert_uint_eq(a.gid, 1000);
+	ck_assert_uint_eq(a.nlink, 1);
+	ck_assert(S_ISREG(a.mode));
+	struct gf_attr p = attr(d);
+	ck_assert(!ts_le(p.mtime, before.mtime));
+	ck_assert(ts_le(p.mtime, p.ctime) && ts_le(p.ctime, p.mtime));
+	ck_assert(a.atime.sec == a.mtime.sec && a.mtime.sec == a.ctime.sec);
+	ck_assert_uint_eq(gf_ns_replica_count(ns, 7), 1);
+	/* O_EXCL on an existing name; without it the file is opened */
+	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_EXCL | O_WRONLY,
+				      test_place, NULL, &a, rep, &nrep, &t), -EEXIST);
+	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_WRONLY,
+				      test_place, NULL, &a, rep, &nrep, &t), 0);
+	ck_assert_uint_eq(nrep, 1);
+	ck_assert_uint_eq(gf_ns_replica_count(ns, 7), 1);
+	/* no gfsd up */
+	place_host = -1;
+	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "g", 0644, O_CREAT | O_WRONLY,
+				      test_place, NULL, &a, rep, &nrep, &t), -ENOSPC);
+	ck_assert_int_eq(lookup(&U1, d, "g"), -ENOENT);
+
+	before = attr(d);
+	usleep(2000);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f", &t), 0);
+	ck_assert(!ts_le(attr(d).mtime, before.mtime));
+	ck_assert_int_eq(lookup(&U1, d, "f"), -ENOENT);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f", &t), -ENOENT);
+	/* its replica is now dead, to be deleted by host 7 */
+	struct gf_dead_replica dead[4];
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 7, dead, 4), 1);
+	ck_assert_uint_eq(dead[0].gen, 1);
+	ck_assert_uint_eq(gf_ns_replica_count(ns, 7), 0);
+	ck_assert_int_eq(gf_ns_dead_done(ns, 7, dead, 1, &t), 0);
+	ck_assert_uint_gt(t, 0);
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 7, dead, 4), 0);
+}
+END_TEST
+
+START_TEST(test_changes_recorded)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0755);
+	ck_assert_int_eq(kinds[GF_CHG_INODE_PUT], 2); /* new dir, parent */
+	ck_assert_int_eq(kinds[GF_CHG_DIRENT_PUT], 1);
+	ck_assert_int_eq(kinds[GF_CHG_NEXT_INO], 1);
+	struct gf_attr a;
+	struct gf_ns_replica rep[1];
+	size_t nrep;
+	uint64_t t;
+	place_host = 3;
+	ck_assert_int_eq(gf_ns_create(ns, &ROOT, d, "f", 0644, O_CREAT | O_WRONLY,
+				      test_place, NULL, &a, rep, &nrep, &t), 0);
+	ck_assert_int_eq(kinds[GF_CHG_REPLICA_PUT], 1);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), 0);
+	ck_assert_int_eq(kinds[GF_CHG_DIRENT_DEL], 1);
+	ck_assert_int_eq(kinds[GF_CHG_INODE_DEL], 1);
+	ck_assert_int_eq(kinds[GF_CHG_REPLICA_DEL], 1);
+	ck_assert_int_eq(kinds[GF_CHG_DEAD_PUT], 1);
+	/* a failed operation records nothing */
+	size_t before = nchanges;
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), -ENOENT);
+	ck_assert_uint_eq(t, 0);
+	ck_assert_uint_eq(nchanges, before);
+}
+END_TEST
+
+/* ---- permissions ---------------------------------------------------------------- */
+
+START_TEST(test_permission_classes)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	uint64_t f = mkfile(&U1, d, "f", 0640);
+	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_GID, 0, 0, 3000), 0);
+	/* owner: rw */
+	ck_assert_int_eq(gf_ns_access(ns, &U1, f, R_OK | W_OK), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U1, f, X_OK), -EACCES);
+	/* group via supplementary group 3000: r only */
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, W_OK), -EACCES);
+	/* primary group 3000 */
+	ck_assert_int_eq(gf_ns_access(ns, &U3, f, R_OK), 0);
+	/* other: nothing */
+	struct gf_cred other = { 4000, 4000, 0, { 0 } };
+	ck_assert_int_eq(gf_ns_access(ns, &other, f, R_OK), -EACCES);
+	ck_assert_int_eq(gf_ns_access(ns, &other, f, F_OK), 0);
+	/* owner class decides even when group would allow more */
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0070, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U1, f, R_OK), -EACCES);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK | W_OK | X_OK), 0);
+	/* root: anything, but exec needs some x bit */
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0600, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, R_OK | W_OK), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, X_OK), -EACCES);
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0601, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, X_OK), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &ROOT, d, X_OK), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U1, f, 0100), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_search_and_write_on_dirs)
+{
+	uint64_t pub = mkdir_(&ROOT, GF_ROOT_INO, "pub", 0777);
+	uint64_t d = mkdir_(&U1, pub, "d", 0700);
+	mkfile(&U1, d, "f", 0644);
+	struct gf_attr a;
+	uint64_t t;
+	ck_assert_int_eq(lookup(&U2, d, "f"), -EACCES);
+	ck_assert_int_eq(lookup(&U1, d, "f"), 0);
+	ck_assert_int_eq(lookup(&ROOT, d, "f"), 0);
+	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0711, 0, 0), 0);
+	ck_assert_int_eq(lookup(&U2, d, "f"), 0);
+	/* search but no write: no create, no unlink */
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, &a, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U2, d, "f", &t), -EACCES);
+	/* readdir needs read */
+	struct gfm_dirent ents[4];
+	uint32_t n;
+	uint8_t eof;
+	ck_assert_int_eq(gf_ns_readdir(ns, &U2, d, 0, 4, ents, &n, &eof), -EACCES);
+	ck_assert_int_eq(gf_ns_readdir(ns, &U1, d, 0, 4, ents, &n, &eof), 0);
+	ck_assert_uint_eq(n, 1);
+	/* write without search is not enough either */
+	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0766, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, &a, &t), -EACCES);
+	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0777, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, &a, &t), 0);
+	/* devices need root */
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "c", S_IFCHR | 0644, 0x0103, &a, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "c", S_IFCHR | 0644, 0x0103, &a, &t), 0);
+	ck_assert_uint_eq(a.rdev, 0x0103);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "dd", S_IFDIR | 0755, 0, &a, &t), -EPERM);
+}
+END_TEST
+
+START_TEST(test_sticky)
+{
+	uint64_t pub = mkdir_(&ROOT, GF_ROOT_INO, "pub", 0777);
+	uint64_t d = mkdir_(&U3, pub, "tmp", 01777);
+	uint64_t t;
+	mkfile(&U1, d, "f1", 0666);
+	mkfile(&U1, d, "f2", 0666);
+	mkfile(&U1, d, "f3", 0666);
+	mkfile(&U1, d, "f4", 0666);
+	/* another user may not remove or rename it away */
+	ck_assert_int_eq(gf_ns_unlink(ns, &U2, d, "f1", &t), -EPERM);
+	ck_assert_int_eq(gf_ns_rename(ns, &U2, d, "f1", d, "x", 0, &t), -EPERM);
+	/* the file owner, the directory owner and root may */
+	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f1", &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U3, d, "f2", &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &U3, d, "f3", d, "g3", 0, &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f4", &t), 0);
+	/* replacing someone else's file in a sticky dir is refused too */
+	mkfile(&U1, d, "victim", 0666);
+	mkfile(&U2, d, "mine", 0666);
+	ck_assert_int_eq(gf_ns_rename(ns, &U2, d, "mine", d, "victim", 0, &t), -EPERM);
+}
+END_TEST
+
+START_TEST(test_setgid_dirs)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "shared", 0777);
+	ck_assert_int_eq(setattr(&ROOT, d, GF_SET_GID | GF_SET_MODE, 02777, 0, 5000), 0);
+	ck_assert_uint_eq(attr(d).mode & 07777, 02777);
+	struct gf_attr a;
+	uint64_t t;
+	/* new file gets the directory's group */
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "f", S_IFREG | 0644, 0, &a, &t), 0);
+	ck_assert_uint_eq(a.gid, 5000);
+	ck_assert_uint_eq(a.mode & S_ISGID, 0);
+	/* a new subdirectory inherits group and S_ISGID */
+	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "sub", 0755, &a, &t), 0);
+	ck_assert_uint_eq(a.gid, 5000);
+	ck_assert_uint_eq(a.mode & 07777, 02755);
+	/* a set-group-ID file by a non-member loses S_ISGID; a member keeps it */
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "sg", S_IFREG | 02755, 0, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & S_ISGID, 0);
+	struct gf_cred member = { 1000, 1000, 2, { 1000, 5000 } };
+	ck_assert_int_eq(gf_ns_mknod(ns, &member, d, "sg2", S_IFREG | 02755, 0, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & S_ISGID, S_ISGID);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "sg3", S_IFREG | 02755, 0, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & S_ISGID, S_ISGID);
+	/* outside a setgid dir the creator's gid is used */
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, GF_ROOT_INO, "x", S_IFREG | 0644, 0, &a, &t),
+			 -EACCES);
+	uint64_t pub = mkdir_(&ROOT, GF_ROOT_INO, "pub", 0777);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, pub, "x", S_IFREG | 0644, 0, &a, &t), 0);
+	ck_assert_uint_eq(a.gid, 2000);
+}
+END_TEST
+
+START_TEST(test_chmod_chown_rules)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	uint64_t f = mkfile(&U2, d, "f", 0644);
+	/* chmod: owner or root */
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0777, 0, 0), -EPERM);
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_MODE, 0600, 0, 0), 0);
+	ck_assert_uint_eq(attr(f).mode & 07777, 0600);
+	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_MODE, 0644, 0, 0), 0);
+	/* chown uid: root only (owner may "change" it to itself) */
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_UID, 0, 1000, 0), -EPERM);
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_UID, 0, 2000, 0), 0);
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_UID, 0, 2000, 0), -EPERM);
+	/* chgrp: owner to a group they are in */
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_GID, 0, 0, 3000), 0);
+	ck_assert_uint_eq(attr(f).gid, 3000);
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_GID, 0, 0, 4000), -EPERM);
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_GID, 0, 0, 1000), -EPERM);
+	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_GID, 0, 0, 4000), 0);
+	/* chmod by a non-member of the file's group clears S_ISGID */
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_MODE, 02755, 0, 0), 0);
+	ck_assert_uint_eq(attr(f).mode & 07777, 0755);
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_GID, 0, 0, 3000), 0);
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_MODE, 06755, 0, 0), 0);
+	ck_assert_uint_eq(attr(f).mode & 07777, 06755);
+	/* chown of a file clears set-user-ID, and set-group-ID with group exec */
+	ck_assert_int_eq(setattr(&U2, f, GF_SET_GID, 0, 0, 2000), 0);
+	ck_assert_uint_eq(attr(f).mode & 07777, 0755);
+	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_MODE, 06745, 0, 0), 0);
+	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_UID, 0, 1000, 0), 0);
+	ck_assert_uint_eq(attr(f).mode & 07777, 02745); /* no group exec: S_ISGID stays */
+	/* chown keeps the bits of a directory */
+	uint64_t sd = mkdir_(&ROOT, d, "sd", 02755);
+	ck_assert_int_eq(setattr(&ROOT, sd, GF_SET_UID, 0, 1000, 0), 0);
+	ck_assert_uint_eq(attr(sd).mode & 07777, 02755);
+	/* ctime moves on chmod */
+	struct gf_attr before = attr(f);
+	usleep(2000);
+	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_MODE, 0644, 0, 0), 0);
+	ck_assert(!ts_le(attr(f).ctime, before.ctime));
+}
+END_TEST
+
+START_TEST(test_utimens_truncate)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	uint64_t f = mkfile(&U1, d, "f", 0646);
+	struct gfm_setattr_req r = { .ino = f };
+	struct gf_attr a;
+	uint64_t t;
+	/* set to now: owner or anyone with write permission */
+	r.cred = U2;
+	r.valid = GF_SET_ATIME | GF_SET_ATIME_NOW | GF_SET_MTIME | GF_SET_MTIME_NOW;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0644, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), -EACCES);
+	/* explicit times: owner only */
+	r.valid = GF_SET_MTIME;
+	r.mtime.sec = 12345;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), -EPERM);
+	r.cred = U1;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
+	ck_assert_int_eq(a.mtime.sec, 12345);
+	/* truncate needs write permission */
+	r.cred = U2;
+	r.valid = GF_SET_SIZE;
+	r.size = 10;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), -EACCES);
+	r.cred = U1;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 10);
+	ck_assert_int_gt(a.mtime.sec, 12345);
+	r.ino = d;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), -EISDIR);
+	r.ino = 9999;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), -ENOENT);
+}
+END_TEST
+
+/* ---- rename -------------------------------------------------------------------------- */
+
+START_TEST(test_rename_rules)
+{
+	uint64_t t;
+	uint64_t a = mkdir_(&ROOT, GF_ROOT_INO, "a", 0755);
+	uint64_t b = mkdir_(&ROOT, GF_ROOT_INO, "b", 0755);
+	uint64_t sub = mkdir_(&ROOT, a, "sub", 0755);
+	uint64_t f = mkfile(&ROOT, a, "f", 0644);
+	mkfile(&ROOT, b, "g", 0644);
+	mkdir_(&ROOT, b, "empty", 0755);
+	uint64_t full = mkdir_(&ROOT, b, "full", 0755);
+	mkfile(&ROOT, full, "x", 0644);
+
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "nope", b, "x", 0, &t), -ENOENT);
+	/* file over dir, dir over file */
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "empty", 0, &t), -EISDIR);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "g", 0, &t), -ENOTDIR);
+	/* dir over non-empty dir */
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "full", 0, &t), -ENOTEMPTY);
+	/* into its own subtree */
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", sub, "a2", 0, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", a, "a2", 0, &t), -EINVAL);
+	/* NOREPLACE, bad flags */
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", RENAME_NOREPLACE, &t), -EEXIST);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g",
+				      RENAME_NOREPLACE | RENAME_EXCHANGE, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", 0x100, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "new", RENAME_EXCHANGE, &t), -ENOENT);
+
+	/* dir over empty dir: link counts follow */
+	ck_assert_uint_eq(attr(a).nlink, 3);
+	ck_assert_uint_eq(attr(b).nlink, 4);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "empty", 0, &t), 0);
+	ck_assert_uint_eq(attr(a).nlink, 2);
+	ck_assert_uint_eq(attr(b).nlink, 4);
+	struct gf_attr at;
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "empty", &at), 0);
+	ck_assert_uint_eq(at.ino, sub);
+	ck_assert_int_eq(lookup(&ROOT, a, "sub"), -ENOENT);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, sub, "..", &at), 0);
+	ck_assert_uint_eq(at.ino, b);
+
+	/* file over file: the old target is gone */
+	uint64_t g = 0;
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "g", &at), 0);
+	g = at.ino;
+	struct gf_attr before = attr(f);
+	usleep(2000);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", 0, &t), 0);
+	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, g, &at), -ENOENT);
+	ck_assert(!ts_le(attr(f).ctime, before.ctime));
+	ck_assert(!ts_le(attr(a).mtime, before.ctime));
+	ck_assert(!ts_le(attr(b).mtime, before.ctime));
+
+	/* same inode (two links): nothing happens */
+	struct gf_attr l;
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, a, "link", &l, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", b, "g", 0, &t), 0);
+	ck_assert_int_eq(lookup(&ROOT, a, "link"), 0);
+	ck_assert_uint_eq(attr(f).nlink, 2);
+
+	/* exchange a file and a directory across parents */
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", b, "full", RENAME_EXCHANGE, &t), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, a, "link", &at), 0);
+	ck_assert_uint_eq(at.ino, full);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "full", &at), 0);
+	ck_assert_uint_eq(at.ino, f);
+	ck_assert_uint_eq(attr(a).nlink, 3);
+	ck_assert_uint_eq(attr(b).nlink, 3);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, full, "..", &at), 0);
+	ck_assert_uint_eq(at.ino, a);
+	/* exchange a dir with its own ancestor's entry */
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", a, "link", RENAME_EXCHANGE,
+				      &t), -EINVAL);
+	/* rename within a directory */
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", a, "renamed", 0, &t), 0);
+	ck_assert_uint_eq(attr(a).nlink, 3);
+	/* over an ancestor of the source: not empty, whatever the types */
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, full, "x", GF_ROOT_INO, "a", 0, &t), -ENOTEMPTY);
+}
+END_TEST
+
+START_TEST(test_rename_dir_needs_write_on_itself)
+{
+	uint64_t t;
+	uint64_t p = mkdir_(&ROOT, GF_ROOT_INO, "p", 0777);
+	uint64_t q = mkdir_(&ROOT, GF_ROOT_INO, "q", 0777);
+	uint64_t d = mkdir_(&U1, p, "d", 0555);
+	(void)d;
+	/* moving to another parent rewrites "..": needs write on the dir */
+	ck_assert_int_eq(gf_ns_rename(ns, &U1, p, "d", q, "d", 0, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_rename(ns, &U1, p, "d", p, "e", 0, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, p, "e", q, "d", 0, &t), 0);
+	/* no write on the source directory */
+	uint64_t ro = mkdir_(&ROOT, GF_ROOT_INO, "ro", 0755);
+	mkfile(&ROOT, ro, "f", 0666);
+	ck_assert_int_eq(gf_ns_rename(ns, &U1, ro, "f", q, "f", 0, &t), -EACCES);
+}
+END_TEST
+
+/* ---- links, symlinks ------------------------------------------------------------------ */
+
+START_TEST(test_link_symlink)
+{
+	struct gf_attr a;
+	uint64_t t;
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0755);
+	uint64_t f = mkfile(&ROOT, d, "f", 0644);
+	struct gf_attr before = attr(f);
+	usleep(2000);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "f2", &a, &t), 0);
+	ck_assert_uint_eq(a.nlink, 2);
+	ck_assert(!ts_le(a.ctime, before.ctime));
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "f2", &a, &t), -EEXIST);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, d, GF_ROOT_INO, "dl", &a, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, 4242, d, "x", &a, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_link(ns, &U1, f, d, "x", &a, &t), -EACCES);
+	/* unlink one name: the inode stays with the other, ctime moves */
+	before = attr(f);
+	usleep(2000);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), 0);
+	ck_assert_uint_eq(attr(f).nlink, 1);
+	ck_assert(!ts_le(attr(f).ctime, before.ctime));
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f2", &t), 0);
+	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, f, &a), -ENOENT);
+
+	ck_assert_int_eq(gf_ns_symlink(ns, &U1, d, "s", "../x/y", &a, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "s", "../x/y", &a, &t), 0);
+	ck_assert(S_ISLNK(a.mode));
+	ck_assert_uint_eq(a.size, 6);
+	char buf[GF_PATH_MAX];
+	ck_assert_int_eq(gf_ns_readlink(ns, &ROOT, a.ino, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "../x/y");
+	ck_assert_int_eq(gf_ns_readlink(ns, &ROOT, d, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "e", "", &a, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "s", "z", &a, &t), -EEXIST);
+}
+END_TEST
+
+START_TEST(test_emlink)
+{
+	struct gf_attr a;
+	uint64_t t;
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0755);
+	uint64_t f = mkfile(&ROOT, d, "f", 0644);
+	char name[32];
+	for (int i = 1; i < GF_LINK_MAX; i++) {
+		snprintf(name, sizeof(name), "l%d", i);
+		ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, name, &a, &t), 0);
+	}
+	ck_assert_uint_eq(attr(f).nlink, GF_LINK_MAX);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "one-more", &a, &t), -EMLINK);
+}
+END_TEST
+
+/* ---- xattrs ------------------------------------------------------------------------------ */
+
+START_TEST(test_xattrs)
+{
+	uint64_t t;
+	size_t len;
+	char buf[64];
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	uint64_t f = mkfile(&U1, d, "f", 0644);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.a", "hello", 5, 0, &t), 0);
+	ck_assert_uint_gt(t, 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.a", "x", 1, 1 /* CREATE */, &t),
+			 -EEXIST);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.b", "x", 1, 2 /* REPLACE */, &t),
+			 -ENODATA);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.b", "", 0, 1, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "security.x", "x", 1, 0, &t), -EOPNOTSUPP);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "trusted.x", "x", 1, 0, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "trusted.x", "t", 1, 0, &t), 0);
+	/* others need write permission */
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U2, f, "user.c", "x", 1, 0, &t), -EACCES);
+	/* size 0 asks the length; too small a buffer is ERANGE */
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", NULL, 0, &len), 0);
+	ck_assert_uint_eq(len, 5);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", buf, 3, &len), -ERANGE);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", buf, sizeof(buf), &len), 0);
+	ck_assert(memcmp(buf, "hello", 5) == 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.zz", buf, sizeof(buf), &len), -ENODATA);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "trusted.x", buf, sizeof(buf), &len),
+			 -ENODATA);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, "trusted.x", buf, sizeof(buf), &len), 0);
+	/* list hides trusted.* from non-root */
+	ck_assert_int_eq(gf_ns_listxattr(ns, &U2, f, NULL, 0, &len), 0);
+	ck_assert_uint_eq(len, strlen("user.a") + 1 + strlen("user.b") + 1);
+	ck_assert_int_eq(gf_ns_listxattr(ns, &U2, f, buf, 4, &len), -ERANGE);
+	ck_assert_int_eq(gf_ns_listxattr(ns, &ROOT, f, buf, sizeof(buf), &len), 0);
+	ck_assert_uint_eq(len, 7 + 7 + 10);
+	ck_assert_int_eq(gf_ns_removexattr(ns, &U1, f, "user.a", &t), 0);
+	ck_assert_int_eq(gf_ns_removexattr(ns, &U1, f, "user.a", &t), -ENODATA);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "", "x", 1, 0, &t), -ERANGE);
+	char big[10];
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.big", big, GF_XATTR_SIZE_MAX + 1, 0,
+					&t), -E2BIG);
+	/* user.* is for regular files and directories only */
+	struct gf_attr a;
+	ck_assert_int_eq(gf_ns_symlink(ns, &U1, d, "s", "f", &a, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, a.ino, "user.a", "x", 1, 0, &t), -EPERM);
+}
+END_TEST
+
+/* ---- open, close_write ------------------------------------------------------------------- */
+
+START_TEST(test_open_close_write)
+{
+	struct gf_attr a;
+	struct gf_ns_replica reps[8];
+	size_t n;
+	uint64_t t;
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	uint64_t f = mkfile(&U1, d, "f", 0644);
+	place_host = 2;
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_uint_eq(n, 0); /* no data yet */
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_WRONLY, test_place, NULL, &a, reps, 8, &n, &t),
+			 -EACCES);
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY | O_TRUNC, test_place, NULL, &a, reps, 8,
+				    &n, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, d, O_WRONLY, test_place, NULL, &a, reps, 8, &n, &t),
+			 -EISDIR);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, 777, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t),
+			 -ENOENT);
+	/* the first writer gets a replica */
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_RDWR, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(reps[0].host_id, 2);
+	ck_assert_uint_eq(reps[0].gen, 1);
+	struct gf_timespec mt = { 5000, 7 };
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 1, 4096, mt, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 4096);
+	ck_assert_int_eq(a.mtime.sec, 5000);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 99, 4096, mt, &a, &t), -ESTALE);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 1, 1, mt, &a, &t), -EACCES);
+	/* readers see the replica */
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_uint_eq(n, 1);
+	/* a write by a non-root clears set-user-ID */
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 06777, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 1, 10, mt, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & 07777, 00777);
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 06767, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, 1, 10, mt, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & 07777, 06767);
+	/* O_TRUNC empties it */
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY | O_TRUNC, test_place, NULL, &a, reps, 8,
+				    &n, &t), 0);
+	ck_assert_uint_eq(a.size, 0);
+	ck_assert_uint_gt(t, 0);
+	/* a writer elsewhere: the other copies go dead */
+	ck_assert_int_eq(gf_ns_load_replica(ns, f, 5, 1), 0);
+	ck_assert_uint_eq(gf_ns_replica_count(ns, 5), 1);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_uint_eq(reps[0].host_id, 2);
+	ck_assert_uint_eq(gf_ns_replica_count(ns, 5), 0);
+	struct gf_dead_replica dead[2];
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 5, dead, 2), 1);
+}
+END_TEST
+
+/* ---- readdir ------------------------------------------------------------------------------- */
+
+START_TEST(test_readdir_cookies_stable)
+{
+	enum { N = 10000 };
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "big", 0755);
+	char name[32];
+	struct gf_attr a;
+	uint64_t t;
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "e%05d", i);
+		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, &a, &t), 0);
+	}
+	/*
+	 * Read in pages; between pages remove every third entry not yet seen
+	 * (and some seen ones), and add new entries. Every original entry that
+	 * stays must be seen exactly once, none removed before being reached.
+	 */
+	static unsigned char seen[N], removed[N];
+	memset(seen, 0, sizeof(seen));
+	memset(removed, 0, sizeof(removed));
+	struct gfm_dirent *ents = calloc(100, sizeof(*ents));
+	uint64_t cookie = 0, last = 0;
+	uint8_t eof = 0;
+	int page = 0, added = 0;
+	while (!eof) {
+		uint32_t n;
+		ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, cookie, 100, ents, &n, &eof), 0);
+		for (uint32_t i = 0; i < n; i++) {
+			ck_assert_uint_gt(ents[i].cookie, last);
+			last = ents[i].cookie;
+			if (ents[i].name[0] == 'e') {
+				int k = atoi(ents[i].name + 1);
+				ck_assert(!seen[k]);
+				ck_assert(!removed[k]);
+				seen[k] = 1;
+			}
+		}
+		if (n)
+			cookie = ents[n - 1].cookie;
+		page++;
+		for (int k = page * 37 % N; k < N; k += 97) {
+			if (removed[k])
+				continue;
+			snprintf(name, sizeof(name), "e%05d", k);
+			ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, name, &t), 0);
+			removed[k] = 1;
+		}
+		snprintf(name, sizeof(name), "n%05d", added++);
+		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, &a, &t), 0);
+	}
+	for (int k = 0; k < N; k++)
+		ck_assert(seen[k] || removed[k]);
+	/* a full read now sees every live entry once, in cookie order */
+	uint32_t total = 0;
+	cookie = 0;
+	eof = 0;
+	while (!eof) {
+		uint32_t n;
+		ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, cookie, 100, ents, &n, &eof), 0);
+		total += n;
+		if (n)
+			cookie = ents[n - 1].cookie;
+	}
+	int live = 0;
+	for (int k = 0; k < N; k++)
+		live += !removed[k];
+	ck_assert_uint_eq(total, (uint32_t)(live + added));
+	free(ents);
+	struct gfm_dirent e1;
+	uint32_t n;
+	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, 1ull << 40, 0, 1, &e1, &n, &eof), -ENOENT);
+	uint64_t f = mkfile(&ROOT, GF_ROOT_INO, "file", 0644);
+	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, f, 0, 1, &e1, &n, &eof), -ENOTDIR);
+}
+END_TEST
+
+START_TEST(test_readdir_attrs_and_eof)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0755);
+	uint64_t f = mkfile(&ROOT, d, "f", 0600);
+	mkdir_(&ROOT, d, "s", 0700);
+	struct gfm_dirent ents[4];
+	uint32_t n;
+	uint8_t eof;
+	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, 0, 1, ents, &n, &eof), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(eof, 0);
+	ck_assert_str_eq(ents[0].name, "f");
+	ck_assert_uint_eq(ents[0].attr.ino, f);
+	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, ents[0].cookie, 4, ents, &n, &eof), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(eof, 1);
+	ck_assert_str_eq(ents[0].name, "s");
+	ck_assert(S_ISDIR(ents[0].attr.mode));
+}
+END_TEST
+
+/* ---- loading ---------------------------------------------------------------------------------- */
+
+START_TEST(test_load)
+{
+	struct gf_ns *l = gf_ns_new();
+	struct gf_attr root = { .ino = 1, .mode = S_IFDIR | 0755, .nlink = 3, .gen = 1 };
+	struct gf_attr dir = { .ino = 5, .mode = S_IFDIR | 0700, .nlink = 2, .gen = 1, .uid = 7 };
+	struct gf_attr file = { .ino = 9, .mode = S_IFREG | 0644, .nlink = 1, .gen = 3, .size = 42 };
+	struct gf_attr sl = { .ino = 12, .mode = S_IFLNK | 0777, .nlink = 1, .gen = 1, .size = 3 };
+	ck_assert_int_eq(gf_ns_load_inode(l, &root, NULL), 0);
+	ck_assert_int_eq(gf_ns_load_inode(l, &dir, NULL), 0);
+	ck_assert_int_eq(gf_ns_load_inode(l, &file, NULL), 0);
+	ck_assert_int_eq(gf_ns_load_inode(l, &sl, "abc"), 0);
+	ck_assert_int_eq(gf_ns_load_inode(l, &sl, "abc"), -EEXIST);
+	/* entries out of cookie order, one dangling */
+	ck_assert_int_eq(gf_ns_load_dirent(l, 5, "z", 9, 7), 0);
+	ck_assert_int_eq(gf_ns_load_dirent(l, 5, "a", 12, 3), 0);
+	ck_assert_int_eq(gf_ns_load_dirent(l, 5, "ghost", 77, 5), 0);
+	ck_assert_int_eq(gf_ns_load_dirent(l, 1, "d", 5, 1), 0);
+	ck_assert_int_eq(gf_ns_load_dirent(l, 9, "x", 5, 1), -EINVAL);
+	ck_assert_int_eq(gf_ns_load_xattr(l, 9, "user.k", "v", 1), 0);
+	ck_assert_int_eq(gf_ns_load_replica(l, 9, 4, 3), 0);
+	ck_assert_int_eq(gf_ns_load_dead(l, 100, 4, 1), 0);
+	gf_ns_load_next_ino(l, 20);
+	uint64_t t;
+	ck_assert_int_eq(gf_ns_load_finish(l, &t), 0);
+	ck_assert_uint_eq(t, 0); /* no sink */
+	struct gfm_dirent ents[4];
+	uint32_t n;
+	uint8_t eof;
+	ck_assert_int_eq(gf_ns_readdir(l, &ROOT, 5, 0, 4, ents, &n, &eof), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(ents[0].name, "a");
+	ck_assert_str_eq(ents[1].name, "z");
+	ck_assert_uint_eq(ents[1].attr.size, 42);
+	char buf[16];
+	ck_assert_int_eq(gf_ns_readlink(l, &ROOT, 12, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "abc");
+	size_t len;
+	ck_assert_int_eq(gf_ns_getxattr(l, &ROOT, 9, "user.k", buf, sizeof(buf), &len), 0);
+	ck_assert_uint_eq(gf_ns_replica_count(l, 4), 1);
+	struct gf_dead_replica dead[2];
+	ck_assert_uint_eq(gf_ns_dead_list(l, 4, dead, 2), 1);
+	struct gf_attr a;
+	ck_assert_int_eq(gf_ns_lookup(l, &ROOT, 5, "..", &a), 0);
+	ck_assert_uint_eq(a.ino, 1);
+	/* new inode numbers continue after the stored counter */
+	ck_assert_int_eq(gf_ns_mkdir(l, &ROOT, 1, "new", 0755, &a, &t), 0);
+	ck_assert_uint_eq(a.ino, 20);
+	/* new entries get cookies after the loaded ones */
+	ck_assert_int_eq(gf_ns_mknod(l, &ROOT, 5, "b", S_IFREG | 0644, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_readdir(l, &ROOT, 5, 7, 4, ents, &n, &eof), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(ents[0].name, "b");
+	gf_ns_free(l);
+}
+END_TEST
+
+static Suite *namespace_suite(void)
+{
+	Suite *s = suite_create("namespace");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_root);
+	tcase_add_test(tc, test_mkdir_nlink);
+	tcase_add_test(tc, test_create_unlink_times);
+	tcase_add_test(tc, test_changes_recorded);
+	tcase_add_test(tc, test_permission_classes);
+	tcase_add_test(tc, test_search_and_write_on_dirs);
+	tcase_add_test(tc, test_sticky);
+	tcase_add_test(tc, test_setgid_dirs);
+	tcase_add_test(tc, test_chmod_chown_rules);
+	tcase_add_test(tc, test_utimens_truncate);
+	tcase_add_test(tc, test_rename_rules);
+	tcase_add_test(tc, test_rename_dir_needs_write_on_itself);
+	tcase_add_test(tc, test_link_symlink);
+	tcase_add_test(tc, test_emlink);
+	tcase_add_test(tc, test_xattrs);
+	tcase_add_test(tc, test_open_close_write);
+	tcase_add_test(tc, test_readdir_cookies_stable);
+	tcase_add_test(tc, test_readdir_attrs_and_eof);
+	tcase_add_test(tc, test_load);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(namespace_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
