@@ -28,7 +28,8 @@
  * bytes so moved to gfsd. Otherwise the replica is read and written with
  * GFS_READ / GFS_WRITE over TCP. A gfsd handle belongs to its connection: if
  * that connection breaks, the data handle fails with -EIO (the caller may
- * open another replica).
+ * open another replica). A remote gfsd that leaves a request unanswered for
+ * two minutes is taken for gone (the connection is dropped).
  */
 #ifndef GF_CLIENT_H
 #define GF_CLIENT_H

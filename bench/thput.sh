@@ -1,0 +1,92 @@
+#!/bin/bash
+# bench/thput.sh — throughput benchmark like the paper's thput-fsys:
+# sequential write of a SIZE MiB file (1 GiB default, fsync included), page
+# cache dropped, sequential read back; on a gfarmfs mount and on a local
+# directory in the same run. Prints MiB/s (median of R runs) and the ratio
+# gfarmfs/local. Not a test: no pass/fail. Needs root (drop_caches).
+#
+# usage: bench/thput.sh [-s MIB] [-b BLOCK] [-r RUNS] [--mount DIR] [--local DIR]
+#   --mount DIR   an existing gfarmfs mount (default: start a cluster with
+#                 3 gfsd and one mount, and stop it afterwards)
+#   --local DIR   local directory to compare with (default: a temp dir in /var/tmp)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+MIB=1024 BS=1M R=3 MNT='' LOCAL=''
+while (($#)); do
+	case $1 in
+	-s) MIB=$2; shift 2 ;;
+	-b) BS=$2; shift 2 ;;
+	-r) R=$2; shift 2 ;;
+	--mount) MNT=$2; shift 2 ;;
+	--local) LOCAL=$2; shift 2 ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "thput: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[[ $(id -u) == 0 ]] || { echo "thput: needs root to drop the page cache" >&2; exit 1; }
+
+cleanup() {
+	[[ -n ${LOCAL_TMP:-} ]] && rm -rf "$LOCAL_TMP"
+	[[ -n ${MNT:-} ]] && rm -f "$MNT/thput.$$"
+	[[ -n ${STATE:-} ]] && gf_cluster_down "$STATE"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -z $MNT ]]; then
+	# shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
+	. "$HERE/../tests/cluster.sh"
+	echo "thput: starting a cluster (3 gfsd, 1 mount)" >&2
+	gf_cluster_up --gfsd 3 --mounts 1 || exit 1
+	MNT=$MOUNT
+fi
+if [[ -z $LOCAL ]]; then
+	LOCAL_TMP=$(mktemp -d /var/tmp/thput.XXXXXX)
+	LOCAL=$LOCAL_TMP
+fi
+echo "thput: $MIB MiB, block $BS, median of $R runs"
+echo "  gfarmfs: $MNT ($(stat -f -c %T "$MNT"))"
+echo "  local:   $LOCAL ($(stat -f -c %T "$LOCAL"))"
+
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# rate SECONDS: MiB/s
+rate() { awk -v m="$MIB" -v s="$1" 'BEGIN { printf "%.1f", m / s }'; }
+elapsed() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$@" || { echo "thput: failed: $*" >&2; exit 1; }
+	t1=$(date +%s.%N)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A W R_
+for ((i = 1; i <= R; i++)); do
+	for t in gfarmfs local; do
+		dir=$MNT
+		[[ $t == local ]] && dir=$LOCAL
+		f=$dir/thput.$$
+		rm -f "$f"
+		drop
+		w=$(elapsed dd if=/dev/zero of="$f" bs="$BS" count=$((MIB * 1048576 / $(numfmt --from=iec "$BS"))) conv=fsync status=none)
+		drop
+		r=$(elapsed dd if="$f" of=/dev/null bs="$BS" status=none)
+		rm -f "$f"
+		W[$t]+="$(rate "$w") "
+		R_[$t]+="$(rate "$r") "
+		echo "  run $i $t: write $(rate "$w") MiB/s, read $(rate "$r") MiB/s"
+	done
+done
+
+echo
+printf '%-6s %14s %14s %8s\n' op "gfarmfs MiB/s" "local MiB/s" ratio
+for op in write read; do
+	if [[ $op == write ]]; then
+		g=$(tr ' ' '\n' <<<"${W[gfarmfs]}" | grep . | median)
+		l=$(tr ' ' '\n' <<<"${W[local]}" | grep . | median)
+	else
+		g=$(tr ' ' '\n' <<<"${R_[gfarmfs]}" | grep . | median)
+		l=$(tr ' ' '\n' <<<"${R_[local]}" | grep . | median)
+	fi
+	awk -v op="$op" -v g="$g" -v l="$l" 'BEGIN { printf "%-6s %14.1f %14.1f %7.3fx\n", op, g, l, g / l }'
+done

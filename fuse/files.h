@@ -1,0 +1,68 @@
+/*
+ * files.h — open-file state of mount.gfarmfs.
+ *
+ * A struct gf_file lives in fi->fh from open/create to release. It holds the
+ * open replica (local fd or remote gfsd handle), the size as this client
+ * knows it, and whether data was written since the last GFM_CLOSE_WRITE.
+ * Handles open for writing are also listed per inode, so that getattr can
+ * report the size and mtime of this client's own unflushed writes
+ * (close-to-open consistency: other clients see them after close).
+ *
+ * f->lock protects size, mtime, dirty and the data handle's use for
+ * truncate; reads and writes themselves run in parallel (pread/pwrite on the
+ * fd, multiplexed RPC otherwise) and only take the lock to update size/dirty.
+ * f->data_lock is held shared by reads while they use the data handle and
+ * exclusively to replace it, when a reader's gfsd failed and another replica
+ * (or the same gfsd, reconnected) takes over; data_epoch counts those
+ * replacements so concurrent readers that saw the same failure reopen once.
+ */
+#ifndef GF_FUSE_FILES_H
+#define GF_FUSE_FILES_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "proto.h"
+
+struct gf_file {
+	uint64_t ino;
+	uint64_t gen;
+	int writable;
+	int has_data;	     /* 0: no replica opened (empty file) */
+	struct gfc_data data;
+	struct gf_cred cred; /* the opener's, for GFM_CLOSE_WRITE at release */
+	struct gf_attr attr; /* as gfmd gave it at open: fstat after unlink */
+
+	pthread_rwlock_t data_lock;
+	unsigned data_epoch;
+
+	pthread_mutex_t lock;
+	uint64_t size;		 /* file size as this handle sees it */
+	struct gf_timespec mtime; /* of the last write through this handle */
+	int dirty;		 /* written since the last GFM_CLOSE_WRITE */
+
+	struct gf_file *next_writer; /* per-inode writer list (files.c) */
+};
+
+struct gf_file *gf_file_new(uint64_t ino, uint64_t gen, int writable,
+			    const struct gf_cred *cred);
+/* Frees f (the data handle must already be closed); unregisters a writer. */
+void gf_file_free(struct gf_file *f);
+
+/* Listed as a writer of f->ino until gf_file_free. */
+void gf_files_add_writer(struct gf_file *f);
+/*
+ * If this client has ino open for writing: 1 with the largest size among
+ * its writers and, when one of them is dirty, the newest mtime (*have_mtime
+ * set to 1). 0 when no writer.
+ */
+int gf_files_writer_attr(uint64_t ino, uint64_t *size, struct gf_timespec *mtime,
+			 int *have_mtime);
+/* A truncate of ino to size happened: every writer's size follows it. */
+void gf_files_truncated(uint64_t ino, uint64_t size);
+
+/* Note a write of len bytes at off through f (size, mtime, dirty). */
+void gf_file_wrote(struct gf_file *f, uint64_t off, uint64_t len);
+
+#endif

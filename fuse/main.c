@@ -1,0 +1,386 @@
+/*
+ * main.c — mount.gfarmfs: mount a gfarmfs file system with FUSE.
+ *
+ *     mount.gfarmfs CONFIG MOUNTPOINT [-o opt,...] [-f] [-d] [-s]
+ *
+ * Also installed as "gfarmfs", which mount.fuse3 runs for
+ * "mount -t fuse.gfarmfs CONFIG DIR" and fstab entries.
+ *
+ * gfmd is reached before the mount is made, so a bad configuration or an
+ * unreachable gfmd fails the mount with a message and exit status 1, and
+ * nothing is left mounted.
+ */
+#include "ops.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "config.h"
+#include "log.h"
+
+#define PROG "mount.gfarmfs"
+
+struct options {
+	char *config;
+	int nonopts;
+	char *attr_timeout;
+	char *entry_timeout;
+	char *hostname;
+	int no_default_permissions;
+	int show_help;
+	int show_version;
+};
+
+enum { KEY_NO_DEFAULT_PERMISSIONS, KEY_DISCARD, KEY_HELP, KEY_VERSION };
+
+#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt option_spec[] = {
+	OPT("attr_timeout=%s", attr_timeout),
+	OPT("entry_timeout=%s", entry_timeout),
+	OPT("hostname=%s", hostname),
+	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
+	/* fstab/mount(8) words that mean nothing to a FUSE mount */
+	FUSE_OPT_KEY("defaults", KEY_DISCARD),
+	FUSE_OPT_KEY("auto", KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", KEY_DISCARD),
+	FUSE_OPT_KEY("user", KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", KEY_DISCARD),
+	FUSE_OPT_KEY("users", KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", KEY_DISCARD),
+	FUSE_OPT_KEY("comment=", KEY_DISCARD),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+static int option_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct options *o = data;
+
+	switch (key) {
+	case KEY_NO_DEFAULT_PERMISSIONS:
+		o->no_default_permissions = 1;
+		return 0;
+	case KEY_DISCARD:
+		return 0;
+	case KEY_HELP:
+		o->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		/* CONFIG is ours; MOUNTPOINT goes on to fuse_parse_cmdline */
+		if (o->nonopts++ == 0) {
+			o->config = strdup(arg);
+			return 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: " PROG " CONFIG MOUNTPOINT [-o opt,...] [-f] [-d] [-s]\n"
+		    "       " PROG " --help | --version\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf(
+"\n"
+"Mount the gfarmfs file system described by the configuration file CONFIG\n"
+"on MOUNTPOINT. Metadata comes from gfmd (gfmd_host, gfmd_port in CONFIG);\n"
+"file data from the gfsd holding each file, straight from the local disk\n"
+"(through gfsd_socket) when this host holds a replica. Every connection is\n"
+"authenticated with the shared key in key_file. gfmd checks permissions for\n"
+"every request with the credentials of the calling process.\n"
+"\n"
+"gfmd is contacted before mounting: a bad configuration or an unreachable\n"
+"gfmd fails with a message and exit status 1. Unless -f is given the file\n"
+"system then runs in the background; it logs to log_file from CONFIG, or\n"
+"nowhere once detached.\n"
+"\n"
+"Also installed as 'gfarmfs', so that\n"
+"    mount -t fuse.gfarmfs CONFIG MOUNTPOINT\n"
+"and fstab lines such as\n"
+"    /etc/gfarmfs/gfarmfs.conf  /gfarm  fuse.gfarmfs  defaults,_netdev  0 0\n"
+"work through mount.fuse3. Unmount with 'fusermount3 -u MOUNTPOINT' or\n"
+"'umount MOUNTPOINT'.\n"
+"\n"
+"gfarmfs options:\n"
+"    -o attr_timeout=SECS   how long the kernel caches attributes (default:\n"
+"                           attr_timeout from CONFIG, else 1). Other clients'\n"
+"                           changes may be seen this late.\n"
+"    -o entry_timeout=SECS  how long it caches names, and names found\n"
+"                           missing (default: the attribute timeout)\n"
+"    -o hostname=NAME       this node's name as registered by its gfsd\n"
+"                           (default: hostname from CONFIG, else\n"
+"                           gethostname()); decides which replicas are local\n"
+"    -o no_default_permissions\n"
+"                           when run as root, do not add default_permissions\n"
+"                           (gfmd still checks every request)\n"
+"\n"
+"When run as root, allow_other and default_permissions are added, so that\n"
+"every local user can use the mount and the kernel checks permission bits\n"
+"as well. fsname=gfarmfs,subtype=gfarmfs are set unless given.\n"
+"\n"
+"Options of mount(8) that mean nothing here (defaults, auto, noauto, user,\n"
+"users, nouser, _netdev, nofail) are accepted and ignored.\n"
+"\n"
+"General options:\n"
+"    -f                     stay in the foreground\n"
+"    -d, -o debug           foreground, and log every FUSE request\n"
+"    -s                     single-threaded\n"
+"    -h, --help             this text\n"
+"    -V, --version          print the version\n"
+"\n"
+"FUSE options (see mount.fuse3(8)):\n");
+	fuse_lowlevel_help();
+	printf(
+"\n"
+"Exit status: 0 after a clean unmount, 1 on any error.\n");
+}
+
+/* libfuse's own messages go where ours go (the log file once detached). */
+static void fuse_log_to_gf(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	enum gf_log_level l = level <= FUSE_LOG_ERR ? GF_LOG_ERR
+			      : level <= FUSE_LOG_WARNING ? GF_LOG_WARN
+			      : level <= FUSE_LOG_INFO ? GF_LOG_INFO : GF_LOG_DEBUG;
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = 0;
+	gf_log(l, "fuse: %s", msg);
+}
+
+static int parse_seconds(const char *what, const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 86400) {
+		fprintf(stderr, PROG ": %s=%s: not a number of seconds (0-86400)\n",
+			what, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int has_opt(const struct fuse_args *args, const char *name)
+{
+	size_t n = strlen(name);
+	int i;
+
+	for (i = 1; i < args->argc; i++) {
+		const char *p = args->argv[i];
+
+		if (strncmp(p, "-o", 2) != 0)
+			continue;
+		p += 2;
+		if (!*p && i + 1 < args->argc)
+			p = args->argv[i + 1];
+		for (; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+			if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == ',' || !p[n]))
+				return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options opt = { 0 };
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct fuse_session *se = NULL;
+	struct gf_config *cfg = NULL;
+	struct gfc *gfc = NULL;
+	struct gf_fs fs = { 0 };
+	struct gf_cred cr = { 0 };
+	struct gf_attr root;
+	char err[512];
+	const char *s;
+	int r, ret = 1, level;
+	long long cfg_timeout;
+
+	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
+		goto out;
+	if (opt.show_help) {
+		help();
+		ret = 0;
+		goto out;
+	}
+	if (opt.show_version) {
+		printf(PROG " (gfarmfs) " PACKAGE_VERSION ", libfuse %s\n",
+		       fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	/* before fuse_parse_cmdline, which would name the subtype after argv[0] */
+	if (!has_opt(&args, "fsname"))
+		fuse_opt_add_arg(&args, "-ofsname=gfarmfs");
+	if (!has_opt(&args, "subtype"))
+		fuse_opt_add_arg(&args, "-osubtype=gfarmfs");
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out;
+	if (!opt.config || !cmd.mountpoint) {
+		usage(stderr);
+		goto out;
+	}
+
+	gf_log_init(PROG, cmd.debug ? GF_LOG_DEBUG : GF_LOG_WARN);
+	fuse_set_log_func(fuse_log_to_gf);
+	r = gf_config_load(opt.config, &cfg, err, sizeof(err));
+	if (r < 0) {
+		if (err[0])
+			fprintf(stderr, PROG ": %s\n", err);
+		else
+			fprintf(stderr, PROG ": %s: %s\n", opt.config, strerror(-r));
+		goto out;
+	}
+	if (!cmd.debug && (s = gf_config_str(cfg, "log_level", NULL))) {
+		level = gf_log_parse_level(s);
+		if (level < 0) {
+			fprintf(stderr, PROG ": %s: log_level %s: unknown level\n",
+				opt.config, s);
+			goto out;
+		}
+		gf_log_set_level(level);
+	}
+	if (opt.hostname && gf_config_set(cfg, "hostname", opt.hostname) < 0)
+		goto out;
+
+	r = 0;
+	cfg_timeout = gf_config_int(cfg, "attr_timeout", 1, 0, 86400, &r);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s: attr_timeout: not a number of seconds\n",
+			opt.config);
+		goto out;
+	}
+	fs.attr_timeout = (double)cfg_timeout;
+	if (opt.attr_timeout && parse_seconds("attr_timeout", opt.attr_timeout,
+					      &fs.attr_timeout) < 0)
+		goto out;
+	fs.entry_timeout = fs.attr_timeout;
+	if (opt.entry_timeout && parse_seconds("entry_timeout", opt.entry_timeout,
+					       &fs.entry_timeout) < 0)
+		goto out;
+
+	err[0] = 0;
+	r = gfc_new(cfg, GF_PEER_CLIENT, &gfc, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", opt.config, err[0] ? err : strerror(-r));
+		goto out;
+	}
+	fs.gfc = gfc;
+	r = gfc_connect(gfc, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		goto out;
+	}
+	cr.uid = getuid();
+	cr.gid = getgid();
+	r = gfc_getattr(gfc, &cr, GF_ROOT_INO, &root);
+	if (r < 0) {
+		fprintf(stderr, PROG ": gfmd does not answer for the root directory: %s\n",
+			strerror(-r));
+		goto out;
+	}
+
+	if (geteuid() == 0) {
+		if (!has_opt(&args, "allow_other"))
+			fuse_opt_add_arg(&args, "-oallow_other");
+		if (!opt.no_default_permissions && !has_opt(&args, "default_permissions"))
+			fuse_opt_add_arg(&args, "-odefault_permissions");
+	}
+
+	se = fuse_session_new(&args, &gf_fuse_ops, sizeof(gf_fuse_ops), &fs);
+	if (!se)
+		goto out; /* libfuse said why (e.g. an unknown option) */
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, cmd.mountpoint) != 0) {
+		fprintf(stderr, PROG ": cannot mount on %s\n", cmd.mountpoint);
+		goto out_signals;
+	}
+
+	if ((s = gf_config_str(cfg, "log_file", NULL)) && (r = gf_log_open(s)) < 0)
+		fprintf(stderr, PROG ": log_file %s: %s\n", s, strerror(-r));
+	if (!cmd.foreground)
+		/* the connection's receiver thread would not survive the fork */
+		gfc_disconnect(gfc);
+	if (fuse_daemonize(cmd.foreground) != 0)
+		goto out_unmount;
+	if (!cmd.foreground && gfc_connect(gfc, err, sizeof(err)) < 0)
+		gf_warn("%s (will retry on first use)", err);
+
+	gf_info("mounted on %s (host %s, local gfsd %s)", cmd.mountpoint,
+		gfc_hostname(gfc), gfc_gfsd_socket(gfc) ? gfc_gfsd_socket(gfc) : "none");
+	if (cmd.singlethread) {
+		r = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+
+		if (!lc)
+			goto out_unmount;
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned)cmd.clone_fd);
+		/* unset options come back as UINT_MAX: keep libfuse's defaults */
+		if (cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, cmd.max_idle_threads);
+		if (cmd.max_threads != UINT_MAX && cmd.max_threads > 0)
+			fuse_loop_cfg_set_max_threads(lc, cmd.max_threads);
+		r = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	ret = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
+	{
+		struct gfc_stats st;
+
+		gfc_get_stats(gfc, &st);
+		gf_info("unmounting: read %llu local + %llu remote bytes, wrote %llu local "
+			"+ %llu remote, %llu gfmd calls, %llu reconnects",
+			(unsigned long long)st.read_local, (unsigned long long)st.read_remote,
+			(unsigned long long)st.written_local,
+			(unsigned long long)st.written_remote,
+			(unsigned long long)st.gfmd_calls,
+			(unsigned long long)st.gfmd_reconnects);
+	}
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+out:
+	gfc_free(gfc);
+	if (cfg)
+		gf_config_free(cfg);
+	free(cmd.mountpoint);
+	free(opt.config);
+	free(opt.attr_timeout);
+	free(opt.entry_timeout);
+	free(opt.hostname);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,1168 @@
+/*
+ * ops.c — FUSE low-level operations: kernel requests → gfmd/gfsd calls.
+ *
+ * Inode numbers are gfmd's own (root = 1 = FUSE_ROOT_ID), so no inode table
+ * is kept here and forget has nothing to do. Sizes follow close-to-open
+ * consistency (DESIGN-NOTES.md): gfmd's size, except for a file this client
+ * has open for writing, whose size is the writer's own until it is flushed.
+ */
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "log.h"
+
+#define UNKNOWN_INO 0xffffffffu
+
+static struct gf_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The caller's identity for gfmd's permission checks. */
+static void cred_of(fuse_req_t req, struct gf_cred *cr)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[GF_MAX_GROUPS];
+	int n, i;
+
+	cr->uid = ctx->uid;
+	cr->gid = ctx->gid;
+	cr->ngroups = 0;
+	/* root passes every check; reading /proc for its groups is waste */
+	if (ctx->uid == 0)
+		return;
+	n = fuse_req_getgroups(req, GF_MAX_GROUPS, groups);
+	if (n <= 0)
+		return;
+	if (n > GF_MAX_GROUPS)
+		n = GF_MAX_GROUPS;
+	for (i = 0; i < n; i++)
+		cr->groups[i] = groups[i];
+	cr->ngroups = (uint32_t)n;
+}
+
+static int check_name(const char *name)
+{
+	return strlen(name) > GF_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* A file this client writes: its own size and mtime win until flushed. */
+static void merge_writer(struct gf_attr *a)
+{
+	uint64_t size;
+	struct gf_timespec mtime;
+	int have_mtime;
+
+	if (!S_ISREG(a->mode) || !gf_files_writer_attr(a->ino, &size, &mtime, &have_mtime))
+		return;
+	a->size = size;
+	if (have_mtime) {
+		a->mtime = mtime;
+		a->ctime = mtime;
+	}
+}
+
+static void attr_to_stat(struct gf_attr *a, struct stat *st)
+{
+	merge_writer(a);
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_rdev = (dev_t)a->rdev;
+	st->st_blksize = 65536;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_atim.tv_sec = a->atime.sec;
+	st->st_atim.tv_nsec = a->atime.nsec;
+	st->st_mtim.tv_sec = a->mtime.sec;
+	st->st_mtim.tv_nsec = a->mtime.nsec;
+	st->st_ctim.tv_sec = a->ctime.sec;
+	st->st_ctim.tv_nsec = a->ctime.nsec;
+}
+
+static void fill_entry(struct gf_fs *fs, struct gf_attr *a, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = 0;
+	attr_to_stat(a, &e->attr);
+	e->attr_timeout = fs->attr_timeout;
+	e->entry_timeout = fs->entry_timeout;
+}
+
+static void reply_entry(fuse_req_t req, int r, struct gf_attr *a)
+{
+	struct fuse_entry_param e;
+
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fill_entry(fs_of(req), a, &e);
+	fuse_reply_entry(req, &e);
+}
+
+static void now_ts(struct gf_timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	t->sec = now.tv_sec;
+	t->nsec = (uint32_t)now.tv_nsec;
+}
+
+/* ---- session ---------------------------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	conn->max_write = GF_MAX_IO;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want |= FUSE_CAP_SPLICE_READ;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* sizes are the writer's own until flushed; the kernel must not
+	 * cache writes behind our back */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+/* ---- names -------------------------------------------------------------------- */
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gf_cred cr;
+	struct gf_attr a;
+	struct fuse_entry_param e;
+	int r;
+
+	if ((r = check_name(name)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_lookup(fs->gfc, &cr, parent, name, &a);
+	if (r == -ENOENT) {
+		/* a negative entry, cached like a positive one */
+		memset(&e, 0, sizeof(e));
+		e.ino = 0;
+		e.entry_timeout = fs->entry_timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, r, &a);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gf_cred cr;
+	struct gf_attr a;
+	struct stat st;
+	int r;
+
+	cred_of(req, &cr);
+	r = gfc_getattr(fs->gfc, &cr, ino, &a);
+	if (r == -ENOENT && fi && fi->fh) {
+		/* unlinked while open: gfmd forgot it, the open replica has not */
+		struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+
+		a = f->attr;
+		a.nlink = 0;
+		pthread_mutex_lock(&f->lock);
+		a.size = f->size;
+		if (f->dirty)
+			a.mtime = f->mtime;
+		pthread_mutex_unlock(&f->lock);
+		r = 0;
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	attr_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+/* Cut the replica of ino to size, through f when it has one open for writing. */
+static int truncate_data(struct gf_fs *fs, const struct gf_cred *cr, uint64_t ino,
+			 uint64_t size, struct gf_file *f)
+{
+	struct gfm_open_rep *o;
+	struct gfc_data h;
+	struct gf_timespec now;
+	int r;
+
+	if (f && f->writable && f->has_data) {
+		pthread_mutex_lock(&f->lock);
+		r = gfc_data_truncate(&f->data, size);
+		pthread_mutex_unlock(&f->lock);
+		return r;
+	}
+	o = malloc(sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	r = gfc_open(fs->gfc, cr, ino, O_WRONLY, o);
+	if (r < 0)
+		goto out;
+	if (o->nreplicas == 0)
+		goto out; /* no data anywhere yet */
+	r = gfc_data_open(fs->gfc, &o->replicas[0], ino, o->replicas[0].gen,
+			  GFS_O_WRITE | GFS_O_CREATE, &h);
+	if (r < 0)
+		goto out;
+	r = gfc_data_truncate(&h, size);
+	if (gfc_data_close(&h) < 0 && r == 0)
+		r = -EIO;
+	if (r == 0) {
+		now_ts(&now);
+		r = gfc_close_write(fs->gfc, cr, ino, o->replicas[0].gen, size, &now);
+	}
+out:
+	free(o);
+	return r;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gf_file *f = fi ? (struct gf_file *)(uintptr_t)fi->fh : NULL;
+	struct gfm_setattr_req m;
+	struct gf_attr a;
+	struct stat st;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	cred_of(req, &m.cred);
+	m.ino = ino;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		m.valid |= GF_SET_MODE;
+		m.mode = attr->st_mode & 07777;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		m.valid |= GF_SET_UID;
+		m.uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		m.valid |= GF_SET_GID;
+		m.gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		m.valid |= GF_SET_SIZE;
+		m.size = (uint64_t)attr->st_size;
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		m.valid |= GF_SET_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		m.valid |= GF_SET_ATIME;
+		m.atime.sec = attr->st_atim.tv_sec;
+		m.atime.nsec = (uint32_t)attr->st_atim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		m.valid |= GF_SET_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		m.valid |= GF_SET_MTIME;
+		m.mtime.sec = attr->st_mtim.tv_sec;
+		m.mtime.nsec = (uint32_t)attr->st_mtim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_CTIME) {
+		m.valid |= GF_SET_CTIME;
+		m.ctime.sec = attr->st_ctim.tv_sec;
+		m.ctime.nsec = (uint32_t)attr->st_ctim.tv_nsec;
+	}
+
+	if (m.valid == 0)
+		r = gfc_getattr(fs->gfc, &m.cred, ino, &a);
+	else
+		r = gfc_setattr(fs->gfc, &m, &a);
+	if (r == 0 && (m.valid & GF_SET_SIZE) && S_ISREG(a.mode)) {
+		r = truncate_data(fs, &m.cred, ino, m.size, f);
+		if (r == 0) {
+			gf_files_truncated(ino, m.size);
+			a.size = m.size;
+		} else {
+			gf_warn("truncate of inode %llu to %llu: replica not cut: %s",
+				(unsigned long long)ino, (unsigned long long)m.size,
+				strerror(-r));
+		}
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	attr_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct gf_cred cr;
+	char *target;
+	int r;
+
+	target = malloc(GF_PATH_MAX);
+	if (!target) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_readlink(fs_of(req)->gfc, &cr, ino, target);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_readlink(req, target);
+	free(target);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct gf_cred cr;
+	struct gf_attr a;
+	int r;
+
+	if ((r = check_name(name)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISCHR(mode) &&
+	    !S_ISBLK(mode)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_mknod(fs_of(req)->gfc, &cr, parent, name, mode, rdev, &a);
+	reply_entry(req, r, &a);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct gf_cred cr;
+	struct gf_attr a;
+	int r;
+
+	if ((r = check_name(name)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_mkdir(fs_of(req)->gfc, &cr, parent, name, S_IFDIR | (mode & 07777), &a);
+	reply_entry(req, r, &a);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct gf_cred cr;
+	int r;
+
+	if ((r = check_name(name)) == 0) {
+		cred_of(req, &cr);
+		r = gfc_unlink(fs_of(req)->gfc, &cr, parent, name);
+	}
+	fuse_reply_err(req, -r);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct gf_cred cr;
+	int r;
+
+	if ((r = check_name(name)) == 0) {
+		cred_of(req, &cr);
+		r = gfc_rmdir(fs_of(req)->gfc, &cr, parent, name);
+	}
+	fuse_reply_err(req, -r);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct gf_cred cr;
+	struct gf_attr a;
+	int r;
+
+	if ((r = check_name(name)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (strlen(link) >= GF_PATH_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_symlink(fs_of(req)->gfc, &cr, parent, name, link, &a);
+	reply_entry(req, r, &a);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct gf_cred cr;
+	int r;
+
+	if ((r = check_name(name)) == 0 && (r = check_name(newname)) == 0) {
+		cred_of(req, &cr);
+		r = gfc_rename(fs_of(req)->gfc, &cr, parent, name, newparent, newname,
+			       flags);
+	}
+	fuse_reply_err(req, -r);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct gf_cred cr;
+	struct gf_attr a;
+	int r;
+
+	if ((r = check_name(newname)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_link(fs_of(req)->gfc, &cr, ino, newparent, newname, &a);
+	reply_entry(req, r, &a);
+}
+
+/* ---- files ---------------------------------------------------------------------- */
+
+static uint32_t data_flags(int flags)
+{
+	uint32_t d = 0;
+
+	switch (flags & O_ACCMODE) {
+	case O_RDONLY:
+		d = GFS_O_READ;
+		break;
+	case O_WRONLY:
+		d = GFS_O_WRITE | GFS_O_CREATE;
+		break;
+	default:
+		d = GFS_O_READ | GFS_O_WRITE | GFS_O_CREATE;
+		break;
+	}
+	if ((flags & O_TRUNC) && (d & GFS_O_WRITE))
+		d |= GFS_O_TRUNC;
+	return d;
+}
+
+/*
+ * Open the data of o for f. Writers get the one replica gfmd named; readers
+ * prefer this host's replica and move on to the next when a gfsd fails. A
+ * file with no replica (or whose replica was never written) reads as empty
+ * if gfmd says its size is 0.
+ */
+static int open_data(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_rep *o,
+		     uint32_t dflags)
+{
+	const char *me = gfc_hostname(fs->gfc);
+	uint32_t i, n = o->nreplicas, first = 0, k;
+	int r = -EIO;
+
+	if (n == 0)
+		return o->attr.size == 0 && !(dflags & GFS_O_WRITE) ? 0 : -EIO;
+	if (dflags & GFS_O_WRITE)
+		n = 1;
+	else
+		for (i = 0; i < n; i++)
+			if (strcmp(o->replicas[i].host, me) == 0) {
+				first = i;
+				break;
+			}
+	for (k = 0; k < n; k++) {
+		const struct gf_replica *rp = &o->replicas[(first + k) % n];
+
+		r = gfc_data_open(fs->gfc, rp, f->ino, rp->gen, dflags, &f->data);
+		if (r == 0) {
+			f->has_data = 1;
+			f->gen = rp->gen;
+			return 0;
+		}
+		if (r == -ENOENT && o->attr.size == 0 && !(dflags & GFS_O_WRITE))
+			return 0;
+		gf_warn("inode %llu: replica on %s (%s:%u) unusable: %s",
+			(unsigned long long)f->ino, rp->host, rp->addr, rp->port,
+			strerror(-r));
+	}
+	return r;
+}
+
+/* Builds the handle for an open/create reply o. */
+static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
+		     const struct gfm_open_rep *o, int flags, struct gf_file **out)
+{
+	int writable = (flags & O_ACCMODE) != O_RDONLY;
+	uint32_t dflags = data_flags(flags);
+	struct gf_file *f;
+	int r;
+
+	/*
+	 * A replica may be created only where no data is lost by it: for an
+	 * empty or truncated file. Otherwise a missing replica is an error,
+	 * not a silent empty file.
+	 */
+	if (o->attr.size > 0 && !(flags & O_TRUNC))
+		dflags &= ~(uint32_t)GFS_O_CREATE;
+
+	f = gf_file_new(o->attr.ino, o->attr.gen, writable, cr);
+	if (!f)
+		return -ENOMEM;
+	f->size = o->attr.size;
+	f->attr = o->attr;
+	r = open_data(fs, f, o, dflags);
+	if (r < 0) {
+		gf_file_free(f);
+		return r;
+	}
+	if (writable && (flags & O_TRUNC)) {
+		f->size = 0;
+		f->dirty = 1;
+		now_ts(&f->mtime);
+	}
+	if (writable)
+		gf_files_add_writer(f);
+	*out = f;
+	return 0;
+}
+
+static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
+{
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->keep_cache = 0; /* close-to-open: drop cached pages on open */
+	fi->direct_io = 0;
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gf_cred cr;
+	struct gfm_open_rep *o;
+	struct gf_file *f;
+	struct fuse_entry_param e;
+	struct gf_attr a;
+	int r;
+
+	if ((r = check_name(name)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	o = malloc(sizeof(*o));
+	if (!o) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_create(fs->gfc, &cr, parent, name, S_IFREG | (mode & 07777),
+		       (uint32_t)fi->flags, o);
+	if (r == -EEXIST && !(fi->flags & O_EXCL)) {
+		/* open(O_CREAT) of a file that exists after all */
+		r = gfc_lookup(fs->gfc, &cr, parent, name, &a);
+		if (r == 0)
+			r = S_ISDIR(a.mode) ? -EISDIR
+			    : gfc_open(fs->gfc, &cr, a.ino, (uint32_t)fi->flags, o);
+	}
+	if (r == 0)
+		r = make_file(fs, &cr, o, fi->flags, &f);
+	if (r < 0) {
+		free(o);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	a = o->attr;
+	free(o);
+	fill_entry(fs, &a, &e);
+	set_fi(fi, f);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		/* the kernel gave up on this request: undo the open */
+		if (f->has_data)
+			gfc_data_close(&f->data);
+		gf_file_free(f);
+	}
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gf_cred cr;
+	struct gfm_open_rep *o;
+	struct gf_file *f;
+	int r;
+
+	o = malloc(sizeof(*o));
+	if (!o) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_open(fs->gfc, &cr, ino, (uint32_t)fi->flags, o);
+	if (r == 0 && S_ISDIR(o->attr.mode))
+		r = -EISDIR;
+	if (r == 0)
+		r = make_file(fs, &cr, o, fi->flags, &f);
+	free(o);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	set_fi(fi, f);
+	if (fuse_reply_open(req, fi) != 0) {
+		if (f->has_data)
+			gfc_data_close(&f->data);
+		gf_file_free(f);
+	}
+}
+
+/* The size reads are clamped to: the handle's own, or this client's writer's. */
+static uint64_t read_limit(struct gf_file *f)
+{
+	uint64_t size, wsize;
+	struct gf_timespec mt;
+	int have_mtime;
+
+	pthread_mutex_lock(&f->lock);
+	size = f->size;
+	pthread_mutex_unlock(&f->lock);
+	if (!f->writable && gf_files_writer_attr(f->ino, &wsize, &mt, &have_mtime))
+		size = wsize;
+	return size;
+}
+
+/*
+ * A reader's gfsd failed (its handle died with the connection): open the
+ * file's data again, the local replica first, then the others. Concurrent
+ * readers that saw the same failure (same epoch) reopen only once.
+ */
+static int reopen_reader(struct gf_fs *fs, struct gf_file *f, unsigned epoch)
+{
+	struct gfm_open_rep *o;
+	int r = 0;
+
+	o = malloc(sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&f->data_lock);
+	if (f->data_epoch != epoch)
+		goto out; /* another reader did it */
+	if (f->has_data)
+		gfc_data_close(&f->data);
+	f->has_data = 0;
+	f->data_epoch++;
+	r = gfc_open(fs->gfc, &f->cred, f->ino, O_RDONLY, o);
+	if (r == 0)
+		r = open_data(fs, f, o, GFS_O_READ);
+	if (r == 0)
+		gf_info("inode %llu: reading from another replica handle after a gfsd failure",
+			(unsigned long long)f->ino);
+out:
+	pthread_rwlock_unlock(&f->data_lock);
+	free(o);
+	return r;
+}
+
+/* One read through f's current data handle; 1 when it replied. */
+static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
+		     int *err)
+{
+	uint64_t limit = read_limit(f);
+	struct stat st;
+	size_t got;
+	char *buf;
+	int r;
+
+	if (!f->has_data || off < 0 || (uint64_t)off >= limit) {
+		fuse_reply_buf(req, NULL, 0);
+		return 1;
+	}
+	if (size > limit - (uint64_t)off)
+		size = (size_t)(limit - (uint64_t)off);
+
+	if (f->data.fd >= 0 && fstat(f->data.fd, &st) == 0 &&
+	    (uint64_t)st.st_size >= (uint64_t)off + size) {
+		/* local replica: let libfuse splice straight from it */
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = f->data.fd;
+		bv.buf[0].pos = off;
+		gfc_data_account_local(&f->data, size, 0);
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		return 1;
+	}
+
+	buf = malloc(size);
+	if (!buf) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	r = gfc_data_read(&f->data, buf, size, (uint64_t)off, &got);
+	if (r < 0) {
+		free(buf);
+		*err = r;
+		return 0;
+	}
+	if (got < size) /* a hole at the end that the replica does not hold */
+		memset(buf + got, 0, size - got);
+	fuse_reply_buf(req, buf, size);
+	free(buf);
+	return 1;
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+	int attempt, replied, remote, err = -EIO;
+	unsigned epoch;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		pthread_rwlock_rdlock(&f->data_lock);
+		epoch = f->data_epoch;
+		remote = f->has_data && f->data.fd < 0;
+		replied = read_once(req, f, size, off, &err);
+		pthread_rwlock_unlock(&f->data_lock);
+		if (replied)
+			return;
+		/* writers cannot move: what they wrote lives on that gfsd only */
+		if (err != -EIO || f->writable || !remote || attempt > 0)
+			break;
+		if (reopen_reader(fs_of(req), f, epoch) < 0)
+			break;
+	}
+	fuse_reply_err(req, -err);
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+			 off_t off, struct fuse_file_info *fi)
+{
+	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+	size_t size = fuse_buf_size(in);
+	ssize_t n;
+	int r;
+
+	if (!f->writable || !f->has_data) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (f->data.fd >= 0) {
+		struct fuse_bufvec out = FUSE_BUFVEC_INIT(size);
+
+		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		out.buf[0].fd = f->data.fd;
+		out.buf[0].pos = off;
+		n = fuse_buf_copy(&out, in, 0);
+		if (n < 0) {
+			fuse_reply_err(req, (int)-n);
+			return;
+		}
+		gfc_data_account_local(&f->data, 0, (uint64_t)n);
+	} else {
+		const void *data;
+		char *copy = NULL;
+
+		if (in->count == 1 && in->idx == 0 && in->off == 0 &&
+		    !(in->buf[0].flags & FUSE_BUF_IS_FD)) {
+			data = in->buf[0].mem;
+		} else {
+			struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
+
+			copy = malloc(size ? size : 1);
+			if (!copy) {
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+			mem.buf[0].mem = copy;
+			n = fuse_buf_copy(&mem, in, 0);
+			if (n < 0) {
+				free(copy);
+				fuse_reply_err(req, (int)-n);
+				return;
+			}
+			size = (size_t)n;
+			data = copy;
+		}
+		r = gfc_data_write(&f->data, data, size, (uint64_t)off);
+		free(copy);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		n = (ssize_t)size;
+	}
+	gf_file_wrote(f, (uint64_t)off, (uint64_t)n);
+	fuse_reply_write(req, (size_t)n);
+}
+
+/* Publish the writer's size and mtime to gfmd if anything was written. */
+static int publish(struct gf_fs *fs, struct gf_file *f)
+{
+	uint64_t size;
+	struct gf_timespec mtime;
+	int r;
+
+	if (!f->writable)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	if (!f->dirty) {
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	f->dirty = 0;
+	size = f->size;
+	mtime = f->mtime;
+	pthread_mutex_unlock(&f->lock);
+
+	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->gen, size, &mtime);
+	if (r == -ENOENT)
+		r = 0; /* unlinked meanwhile: nobody will see this size */
+	if (r < 0) {
+		gf_warn("inode %llu: GFM_CLOSE_WRITE (size %llu) failed: %s",
+			(unsigned long long)f->ino, (unsigned long long)size,
+			strerror(-r));
+		pthread_mutex_lock(&f->lock);
+		f->dirty = 1;
+		pthread_mutex_unlock(&f->lock);
+	}
+	return r;
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+
+	fuse_reply_err(req, -publish(fs_of(req), f));
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+	int r = 0;
+
+	if (f->has_data && f->writable)
+		r = gfc_data_fsync(&f->data);
+	if (r == 0)
+		r = publish(fs_of(req), f);
+	fuse_reply_err(req, -r);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+	int r = 0;
+
+	/* gfsd fsyncs a written replica at close: data first, then its size */
+	if (f->has_data) {
+		r = gfc_data_close(&f->data);
+		if (r < 0)
+			gf_warn("inode %llu: closing replica failed: %s",
+				(unsigned long long)f->ino, strerror(-r));
+	}
+	publish(fs_of(req), f);
+	gf_file_free(f);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- directories -------------------------------------------------------------- */
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
+}
+
+/*
+ * FUSE offsets: "." is followed by offset 1, ".." by 2, and gfmd's entry
+ * with cookie c by c + 2; offset o ≥ 2 resumes at gfmd cookie o - 2 (0 =
+ * from the first entry). gfmd's cookies are stable and ≥ 1, so are these.
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gf_cred cr;
+	struct gfm_readdir_rep rep;
+	struct fuse_entry_param e;
+	char *buf;
+	size_t pos = 0, n;
+	uint64_t cookie;
+	uint32_t i, max;
+	int r = 0, full = 0;
+
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.attr.st_mode = S_IFDIR;
+	if (off == 0) {
+		e.attr.st_ino = ino;
+		n = plus ? fuse_add_direntry_plus(req, buf + pos, size - pos, ".", &e, 1)
+			 : fuse_add_direntry(req, buf + pos, size - pos, ".", &e.attr, 1);
+		if (n > size - pos)
+			goto reply;
+		pos += n;
+	}
+	if (off <= 1) {
+		e.attr.st_ino = ino == FUSE_ROOT_ID ? FUSE_ROOT_ID : UNKNOWN_INO;
+		n = plus ? fuse_add_direntry_plus(req, buf + pos, size - pos, "..", &e, 2)
+			 : fuse_add_direntry(req, buf + pos, size - pos, "..", &e.attr, 2);
+		if (n > size - pos)
+			goto reply;
+		pos += n;
+	}
+	cookie = off >= 2 ? (uint64_t)off - 2 : 0;
+	cred_of(req, &cr);
+	while (!full) {
+		/* a direntry takes at least 32 bytes, a direntplus at least 160 */
+		max = (uint32_t)((size - pos) / (plus ? 160 : 32)) + 1;
+		r = gfc_readdir(fs->gfc, &cr, ino, cookie, max, &rep);
+		if (r < 0)
+			break;
+		for (i = 0; i < rep.count; i++) {
+			struct gfm_dirent *d = &rep.ents[i];
+			off_t next = (off_t)(d->cookie + 2);
+
+			if (plus) {
+				fill_entry(fs, &d->attr, &e);
+				n = fuse_add_direntry_plus(req, buf + pos, size - pos,
+							   d->name, &e, next);
+			} else {
+				struct stat st;
+
+				attr_to_stat(&d->attr, &st);
+				n = fuse_add_direntry(req, buf + pos, size - pos, d->name,
+						      &st, next);
+			}
+			if (n > size - pos) {
+				full = 1;
+				break;
+			}
+			pos += n;
+			cookie = d->cookie;
+		}
+		if (rep.eof || rep.count == 0)
+			full = 1;
+		gfm_readdir_rep_free(&rep);
+	}
+	if (r < 0 && pos == 0) {
+		free(buf);
+		fuse_reply_err(req, -r);
+		return;
+	}
+reply:
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	/* gfmd acknowledges a mutation only once it is committed */
+	fuse_reply_err(req, 0);
+}
+
+/* ---- file system ---------------------------------------------------------------- */
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct gf_cred cr;
+	struct gfm_statfs_rep s;
+	struct statvfs v;
+	int r;
+
+	cred_of(req, &cr);
+	r = gfc_statfs(fs_of(req)->gfc, &cr, &s);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	v.f_bsize = s.bsize;
+	v.f_frsize = s.bsize;
+	v.f_blocks = s.blocks;
+	v.f_bfree = s.bfree;
+	v.f_bavail = s.bavail;
+	v.f_files = s.files;
+	v.f_ffree = s.ffree;
+	v.f_favail = s.ffree;
+	v.f_namemax = s.namemax;
+	fuse_reply_statfs(req, &v);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct gf_cred cr;
+	int r;
+
+	if (strlen(name) > GF_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	if (size > GF_XATTR_SIZE_MAX) {
+		fuse_reply_err(req, E2BIG);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_setxattr(fs_of(req)->gfc, &cr, ino, name, value, size, (uint32_t)flags);
+	fuse_reply_err(req, -r);
+}
+
+static void reply_xattr_value(fuse_req_t req, int r, const char *buf, size_t size,
+			      size_t len)
+{
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else
+		fuse_reply_buf(req, buf, len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct gf_cred cr;
+	size_t len = 0;
+	char *buf = NULL;
+	int r;
+
+	if (strlen(name) > GF_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (size > GF_XATTR_SIZE_MAX)
+		size = GF_XATTR_SIZE_MAX;
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_getxattr(fs_of(req)->gfc, &cr, ino, name, buf, size, &len);
+	reply_xattr_value(req, r, buf, size, len);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct gf_cred cr;
+	size_t len = 0;
+	char *buf = NULL;
+	int r;
+
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_listxattr(fs_of(req)->gfc, &cr, ino, buf, size, &len);
+	reply_xattr_value(req, r, buf, size, len);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct gf_cred cr;
+	int r;
+
+	if (strlen(name) > GF_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	cred_of(req, &cr);
+	r = gfc_removexattr(fs_of(req)->gfc, &cr, ino, name);
+	fuse_reply_err(req, -r);
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct gf_cred cr;
+
+	cred_of(req, &cr);
+	fuse_reply_err(req, -gfc_access(fs_of(req)->gfc, &cr, ino, (uint32_t)mask));
+}
+
+const struct fuse_lowlevel_ops gf_fuse_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write_buf = op_write_buf,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.access = op_access,
+	.create = op_create,
+};

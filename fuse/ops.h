@@ -1,0 +1,26 @@
+/*
+ * ops.h — the FUSE low-level operations of mount.gfarmfs.
+ *
+ * Each operation turns one kernel request into gfmd/gfsd calls through the
+ * client library (client.h), with the caller's credentials taken from the
+ * request, and answers it. State shared by all operations is a struct
+ * gf_fs, passed to fuse_session_new as userdata.
+ */
+#ifndef GF_FUSE_OPS_H
+#define GF_FUSE_OPS_H
+
+/* 3.12: the loop configuration object (older ones log a bogus warning) */
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "client.h"
+
+struct gf_fs {
+	struct gfc *gfc;
+	double attr_timeout;  /* seconds the kernel may cache attributes */
+	double entry_timeout; /* seconds it may cache names (and misses) */
+};
+
+extern const struct fuse_lowlevel_ops gf_fuse_ops;
+
+#endif

@@ -1,0 +1,109 @@
+#!/bin/bash
+# kill -9 of gfmd during a stream of creates: every create that returned
+# success to its caller is present (with its content) after gfmd restarts.
+# shellcheck disable=SC2317  # helpers are called through check/poll_until
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+it_require find
+it_cluster_up --gfsd 3 --mounts 1
+
+LOG=$STATE/created.log
+STOP=$STATE/stop-writers
+mkdir "$MOUNT/stream" || die "cannot mkdir on the mount"
+
+# Two writers; each logs a name only after open+write+close all succeeded.
+# Errors while gfmd is down are counted and the stream goes on.
+writer() {
+	exec "$PY" - "$MOUNT/stream" "$1" "$LOG" "$STOP" <<'PYEOF'
+import os, sys, time
+d, tag, log, stop = sys.argv[1:5]
+out = open(log, "a")
+i = errors = 0
+while not os.path.exists(stop):
+    name = "%s-%06d" % (tag, i)
+    i += 1
+    try:
+        fd = os.open(os.path.join(d, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        try:
+            os.write(fd, name.encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        errors += 1
+        time.sleep(0.01)
+        continue
+    out.write(name + "\n")
+    out.flush()
+print("writer %s: %d attempts, %d errors" % (tag, i, errors), file=sys.stderr)
+PYEOF
+}
+
+writer a 2>"$STATE/writer-a.err" &
+WA=$!
+writer b 2>"$STATE/writer-b.err" &
+WB=$!
+IT_CLEANUP+=("touch '$STOP'; kill $WA $WB")
+
+count() { wc -l <"$LOG" 2>/dev/null || echo 0; }
+at_least() { (($(count) >= $1)); }
+poll_until 60 at_least 300 || die "the writers did not get going: $(count) creates in 60 s"
+
+before=$(count)
+GFMD_OLD=$(gf_pidfile_pid "$STATE/gfmd.pid")
+if gf_gfmd_kill9; then ok "kill -9 gfmd in the middle of the stream"; else fail "kill -9 of gfmd"; fi
+check "gfmd is gone" test ! -e "/proc/$GFMD_OLD/cmdline"
+it_say "$before creates acknowledged before the kill"
+sleep 1
+check "start gfmd again" gf_gfmd_start || die "gfmd does not restart after kill -9"
+check "the gfsd come back to gfmd" gf_wait_hosts_up
+# Give the writers a moment to continue (if the mount reconnects), then stop.
+sleep 2
+touch "$STOP"
+for w in $WA $WB; do
+	if ! gf_wait_dead "$w" 30; then
+		fail "a writer is stuck in the file system 30 s after gfmd came back"
+		kill -KILL "$w" 2>/dev/null
+		gf_wait_dead "$w" 10
+	fi
+done
+cat "$STATE"/writer-*.err
+after=$(count)
+it_say "$after creates acknowledged in all ($((after - before)) after the kill)"
+((after >= before)) || fail "the log shrank"
+
+# Check through a fresh mount, so nothing comes from the old client's caches.
+NMOUNTS=2
+gf_write_client_conf 2
+check "a fresh mount after the crash" gf_mount 2 || die "cannot mount after the crash"
+"$PY" - "$STATE/mnt2/stream" "$LOG" >"$STATE/verify.out" 2>&1 <<'PYEOF'
+import os, sys
+d, log = sys.argv[1:3]
+names = [l.strip() for l in open(log) if l.strip()]
+missing = [n for n in names if not os.path.exists(os.path.join(d, n))]
+wrong = []
+for n in names:
+    if n in missing:
+        continue
+    with open(os.path.join(d, n), "rb") as f:
+        if f.read() != n.encode():
+            wrong.append(n)
+print("checked %d acknowledged creates" % len(names))
+print("missing %d: %s" % (len(missing), " ".join(missing[:10])))
+print("wrong content %d: %s" % (len(wrong), " ".join(wrong[:10])))
+sys.exit(1 if missing else (2 if wrong else 0))
+PYEOF
+rc=$?
+cat "$STATE/verify.out"
+case $rc in
+0) ok "every acknowledged create is present with its content after kill -9 of gfmd" ;;
+1) fail "acknowledged creates lost after kill -9 of gfmd" ;;
+*) fail "acknowledged creates present but with wrong content" ;;
+esac
+listed=$(find "$STATE/mnt2/stream" -mindepth 1 | wc -l)
+if ((listed >= after)); then
+	ok "readdir lists at least every acknowledged create ($listed >= $after)"
+else
+	fail "readdir lists $listed entries, fewer than $after acknowledged creates"
+fi
+
+it_done

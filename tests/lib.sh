@@ -1,0 +1,225 @@
+# tests/lib.sh — assertions and cluster life cycle for tests/it_*.sh.
+# shellcheck shell=bash
+#
+#     . "$(dirname "$0")/lib.sh"
+#     it_cluster_up --gfsd 3 --mounts 2     # cluster down is guaranteed on exit
+#     check "a file can be created" touch "$MOUNT/f"
+#     expect_errno "mkdir twice" EEXIST 'os.mkdir(M + "/d")'
+#     it_done                                # "N passed, N failed", exit status
+#
+# Exit status follows automake: 0 pass, 1 fail, 77 skip, 99 hard error.
+# Not root or no /dev/fuse: skip, unless GF_IT_REQUIRE=1 (./quickstart test,
+# CI) where that is an error. Other missing prerequisites are errors.
+
+set -u
+set -o pipefail
+
+IT_NAME=$(basename "$0" .sh)
+IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IT_PASS=0
+IT_FAIL=0
+IT_FINISHED=0
+IT_CLEANUP=()
+# shellcheck source-path=SCRIPTDIR source=cluster.sh
+. "$IT_DIR/cluster.sh"
+
+# python3 that every user can run (not a per-user shim under /root).
+if [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3; else PY=$(command -v python3 || true); fi
+
+it_say() { printf '%s: %s\n' "$IT_NAME" "$*"; }
+
+ok() {
+	IT_PASS=$((IT_PASS + 1))
+	printf 'ok   %s\n' "$*"
+}
+
+fail() {
+	IT_FAIL=$((IT_FAIL + 1))
+	printf 'FAIL %s\n' "$*"
+}
+
+# A step the rest of the test depends on failed: stop here (hard error).
+die() {
+	IT_FAIL=$((IT_FAIL + 1))
+	printf 'ERROR %s\n' "$*"
+	exit 99
+}
+
+it_unmet() {
+	IT_FINISHED=1
+	if [[ ${GF_IT_REQUIRE:-0} == 1 ]]; then
+		printf 'ERROR %s (required: GF_IT_REQUIRE=1)\n' "$*"
+		exit 99
+	fi
+	printf 'SKIP %s\n' "$*"
+	exit 77
+}
+
+it_require() {
+	local c
+	[[ $(id -u) == 0 ]] || it_unmet "integration tests need root"
+	[[ -c /dev/fuse ]] || it_unmet "integration tests need /dev/fuse"
+	for c in fusermount3 mountpoint runuser setpriv sha256sum "$@"; do
+		command -v "$c" >/dev/null 2>&1 || die "missing prerequisite: $c"
+	done
+	[[ -n $PY ]] || die "missing prerequisite: python3"
+}
+
+# check DESC CMD...: passes when CMD exits 0.
+check() {
+	local desc=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if ((rc == 0)); then
+		ok "$desc"
+	else
+		fail "$desc: \`$*' exited $rc${out:+: ${out:0:2000}}"
+	fi
+	return $rc
+}
+
+# check_fails DESC CMD...: passes when CMD exits non-zero.
+check_fails() {
+	local desc=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if ((rc != 0)); then
+		ok "$desc"
+		return 0
+	fi
+	fail "$desc: \`$*' succeeded but should have failed${out:+: ${out:0:500}}"
+	return 1
+}
+
+# expect_eq DESC EXPECTED ACTUAL
+expect_eq() {
+	if [[ $2 == "$3" ]]; then
+		ok "$1"
+		return 0
+	fi
+	fail "$1: expected '${2:0:500}', got '${3:0:500}'"
+	return 1
+}
+
+# Python prelude for the errno checks: os, errno, stat, plus helpers.
+IT_PY_PRELUDE='
+import os, sys, errno, stat, ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+def _raise(p):
+    e = ctypes.get_errno()
+    raise OSError(e, os.strerror(e), p)
+def renameat2(a, b, flags):
+    if _libc.renameat2(-100, a.encode(), -100, b.encode(), flags) != 0:
+        _raise(a)
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+def creat_excl(p, mode=0o644):
+    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
+def write_file(p, data, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
+    fd = os.open(p, flags, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+def read_file(p):
+    with open(p, "rb") as f:
+        return f.read()
+'
+
+# py [--as USER] CODE: run python with the prelude; M is $MOUNT.
+py() {
+	local pre=()
+	if [[ $1 == --as ]]; then
+		pre=(setpriv --reuid="$(id -u "$2")" --regid="$(id -g "$2")" --clear-groups)
+		shift 2
+	fi
+	(cd / && M=${MOUNT:-} M2=${MOUNT2:-} "${pre[@]}" "$PY" -c "$IT_PY_PRELUDE
+M = os.environ.get('M', '')
+M2 = os.environ.get('M2', '')
+$1")
+}
+
+# expect_errno [--as USER] DESC ERRNO-NAME CODE: CODE raises OSError ERRNO.
+# ERRNO-NAME "OK" means it must succeed.
+expect_errno() {
+	local as=() desc want got
+	if [[ $1 == --as ]]; then
+		as=(--as "$2")
+		shift 2
+	fi
+	desc=$1 want=$2
+	got=$(py "${as[@]}" "try:
+$(printf '%s\n' "$3" | sed 's/^/    /')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+else:
+    print('OK')" 2>&1)
+	expect_eq "$desc" "$want" "$got"
+}
+
+# as_user USER CMD...: run a command as an unprivileged user.
+as_user() {
+	local u=$1
+	shift
+	(cd / && setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups "$@")
+}
+
+# poll_until SECS CMD...: 0 as soon as CMD succeeds, 1 after SECS seconds.
+poll_until() {
+	local secs=$1 end
+	shift
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		(($(date +%s%N) > end)) && return 1
+		sleep 0.05
+	done
+}
+
+# Seconds since the epoch with nanoseconds; since T0 for how long it took.
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+it_cluster_up() {
+	it_say "starting cluster $*"
+	gf_cluster_up "$@" || die "cluster up failed"
+	it_say "cluster in $STATE (KEEP=1 keeps it)"
+}
+
+# Always runs: test hooks, logs on failure, cluster down, summary line.
+it_finish() {
+	local h
+	((IT_FINISHED)) && return 0
+	IT_FINISHED=1
+	for h in "${IT_CLEANUP[@]}"; do
+		eval "$h" >/dev/null 2>&1
+	done
+	if [[ -n ${STATE:-} && -d $STATE ]]; then
+		((IT_FAIL > 0)) && gf_dump_logs 2>&1
+		if gf_cluster_down "$STATE"; then
+			ok "cluster down left no process or mount behind"
+		else
+			fail "cluster down was not clean (a daemon did not exit cleanly on SIGTERM, or something was left behind; see above)"
+		fi
+	fi
+	printf '%s: %d passed, %d failed\n' "$IT_NAME" "$IT_PASS" "$IT_FAIL"
+}
+
+it_on_exit() {
+	local rc=$?
+	if ((!IT_FINISHED)); then
+		it_finish
+		((rc == 0 || rc == 77)) && rc=99 # left without it_done
+	fi
+	exit "$rc"
+}
+trap it_on_exit EXIT
+trap 'printf "ERROR interrupted\n"; exit 99' INT TERM HUP
+
+it_done() {
+	it_finish
+	((IT_FAIL > 0)) && exit 1
+	((IT_PASS > 0)) || exit 99
+	exit 0
+}
