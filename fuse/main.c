@@ -354,6 +354,11 @@ int main(int argc, char *argv[])
 		fuse_loop_cfg_destroy(lc);
 	}
 	ret = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
+	/* the file system is done: a late SIGTERM must not cut the clean-up
+	 * short (fuse_remove_signal_handlers leaves these alone) */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	{
 		struct gfc_stats st;
 

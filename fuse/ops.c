@@ -898,28 +898,59 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* ---- directories -------------------------------------------------------------- */
 
+/*
+ * An open directory keeps the last READDIR reply, so that the kernel's
+ * small readdir buffers are filled from one gfmd round trip of up to
+ * GF_READDIR_MAX entries. ents[next..count) follow cookie resume_cookie.
+ */
+struct gf_dir {
+	pthread_mutex_t lock;
+	struct gfm_readdir_rep rep;
+	uint32_t next;
+	uint64_t resume_cookie;
+	int valid;
+};
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fi->fh = 0;
-	fuse_reply_open(req, fi);
+	struct gf_dir *d = calloc(1, sizeof(*d));
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	fi->fh = (uint64_t)(uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0) {
+		pthread_mutex_destroy(&d->lock);
+		free(d);
+	}
+}
+
+static void dir_drop(struct gf_dir *d)
+{
+	if (d->valid)
+		gfm_readdir_rep_free(&d->rep);
+	d->valid = 0;
 }
 
 /*
  * FUSE offsets: "." is followed by offset 1, ".." by 2, and gfmd's entry
  * with cookie c by c + 2; offset o ≥ 2 resumes at gfmd cookie o - 2 (0 =
  * from the first entry). gfmd's cookies are stable and ≥ 1, so are these.
+ * A rewind (offset 0) always asks gfmd again.
  */
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, int plus)
 {
 	struct gf_fs *fs = fs_of(req);
+	struct gf_dir *d = (struct gf_dir *)(uintptr_t)fi->fh;
 	struct gf_cred cr;
-	struct gfm_readdir_rep rep;
 	struct fuse_entry_param e;
 	char *buf;
 	size_t pos = 0, n;
 	uint64_t cookie;
-	uint32_t i, max;
-	int r = 0, full = 0;
+	int r = 0, done = 0, added = 0;
 
 	buf = malloc(size);
 	if (!buf) {
@@ -946,39 +977,49 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
 	}
 	cookie = off >= 2 ? (uint64_t)off - 2 : 0;
 	cred_of(req, &cr);
-	while (!full) {
-		/* a direntry takes at least 32 bytes, a direntplus at least 160 */
-		max = (uint32_t)((size - pos) / (plus ? 160 : 32)) + 1;
-		r = gfc_readdir(fs->gfc, &cr, ino, cookie, max, &rep);
-		if (r < 0)
-			break;
-		for (i = 0; i < rep.count; i++) {
-			struct gfm_dirent *d = &rep.ents[i];
-			off_t next = (off_t)(d->cookie + 2);
+	pthread_mutex_lock(&d->lock);
+	if (off == 0 || !d->valid || d->resume_cookie != cookie)
+		dir_drop(d);
+	while (!done) {
+		if (!d->valid) {
+			r = gfc_readdir(fs->gfc, &cr, ino, cookie, GF_READDIR_MAX, &d->rep);
+			if (r < 0)
+				break;
+			d->valid = 1;
+			d->next = 0;
+			d->resume_cookie = cookie;
+		}
+		for (; d->next < d->rep.count; d->next++) {
+			struct gfm_dirent *de = &d->rep.ents[d->next];
+			off_t next = (off_t)(de->cookie + 2);
 
 			if (plus) {
-				fill_entry(fs, &d->attr, &e);
+				fill_entry(fs, &de->attr, &e);
 				n = fuse_add_direntry_plus(req, buf + pos, size - pos,
-							   d->name, &e, next);
+							   de->name, &e, next);
 			} else {
 				struct stat st;
 
-				attr_to_stat(&d->attr, &st);
-				n = fuse_add_direntry(req, buf + pos, size - pos, d->name,
+				attr_to_stat(&de->attr, &st);
+				n = fuse_add_direntry(req, buf + pos, size - pos, de->name,
 						      &st, next);
 			}
 			if (n > size - pos) {
-				full = 1;
+				done = 1;
 				break;
 			}
 			pos += n;
-			cookie = d->cookie;
+			added++;
+			cookie = de->cookie;
+			d->resume_cookie = cookie;
 		}
-		if (rep.eof || rep.count == 0)
-			full = 1;
-		gfm_readdir_rep_free(&rep);
+		if (done || d->rep.eof || d->rep.count == 0)
+			break; /* (an exhausted last reply stays: the next call ends) */
+		dir_drop(d); /* used up: continue after its last cookie */
 	}
-	if (r < 0 && pos == 0) {
+	pthread_mutex_unlock(&d->lock);
+	if (r < 0 && !added) {
+		/* never let an error look like the end of the directory */
 		free(buf);
 		fuse_reply_err(req, -r);
 		return;
@@ -991,17 +1032,24 @@ reply:
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, 0);
+	do_readdir(req, ino, size, off, fi, 0);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, 1);
+	do_readdir(req, ino, size, off, fi, 1);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct gf_dir *d = (struct gf_dir *)(uintptr_t)fi->fh;
+
+	if (d) {
+		dir_drop(d);
+		pthread_mutex_destroy(&d->lock);
+		free(d);
+	}
 	fuse_reply_err(req, 0);
 }
 

@@ -323,7 +323,8 @@ START_TEST(server_survives_garbage)
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		;
-	ck_assert_int_eq(n, 0); /* server closed it */
+	/* Closed by the server: EOF, or a reset when our junk was unread. */
+	ck_assert(n == 0 || errno == ECONNRESET);
 	close(fd);
 
 	fd = gf_tcp_connect("127.0.0.1", port);
@@ -334,7 +335,7 @@ START_TEST(server_survives_garbage)
 	ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), GF_HDR_SIZE);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		;
-	ck_assert_int_eq(n, 0);
+	ck_assert(n == 0 || errno == ECONNRESET);
 	close(fd);
 
 	struct gf_rpc *rpc;
