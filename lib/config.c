@@ -22,7 +22,8 @@ static const char *const known_keys[] = {
 	"gfmd_host", "gfmd_port", "gfmd_listen", "postgresql", "key_file",
 	"spool", "gfsd_listen", "gfsd_port", "gfsd_addr", "gfsd_socket",
 	"hostname", "log_level", "log_file", "pid_file", "attr_timeout",
-	"entry_timeout", "heartbeat_ms", "host_down_ms", NULL,
+	"entry_timeout", "heartbeat_ms", "host_down_ms", "launcher", "mount_point",
+	NULL,
 };
 
 static int key_known(const char *k)

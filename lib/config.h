@@ -20,6 +20,10 @@
  *     attr_timeout                client attribute cache, seconds (default 1)
  *     heartbeat_ms                gfsd heartbeat period (default 1000)
  *     host_down_ms                gfmd marks a silent host down (default 5000)
+ *     launcher                    how gfrun reaches a host: a command prefix in
+ *                                 which %h is the host name (default "ssh %h")
+ *     mount_point                 where the file system is mounted on each host;
+ *                                 %h is the host name (default "/gfarm")
  * Unknown keys are an error, so a typo is caught at start-up.
  */
 #ifndef GF_CONFIG_H
