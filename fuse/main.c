@@ -110,6 +110,14 @@ static void help(void)
 "authenticated with the shared key in key_file. gfmd checks permissions for\n"
 "every request with the credentials of the calling process.\n"
 "\n"
+"Owners are global by name (see gfuser, gfgroup): a caller's local uid and\n"
+"gids go to gfmd as the global ids of their names when gfmd's user and\n"
+"group maps hold those names, and owners come back as the local ids of the\n"
+"names; anything not in the maps passes unchanged, and 0 is always root.\n"
+"The maps are loaded at mount time and reloaded every idmap_refresh_ms\n"
+"(CONFIG, default 30000), and at once, at most once a second, when a name\n"
+"or id is missing from a non-empty map.\n"
+"\n"
 "gfmd is contacted before mounting: a bad configuration or an unreachable\n"
 "gfmd fails with a message and exit status 1. Unless -f is given the file\n"
 "system then runs in the background; it logs to log_file from CONFIG, or\n"
@@ -154,6 +162,19 @@ static void help(void)
 	printf(
 "\n"
 "Exit status: 0 after a clean unmount, 1 on any error.\n");
+}
+
+/* The user and group maps, from gfmd (lib/idmap.h). */
+static int fetch_idmap(void *arg, struct gf_idmap_ent **ents, uint32_t *n)
+{
+	struct gfm_idmap_list_rep l;
+	int r = gfc_idmap_list(arg, &l);
+
+	if (r < 0)
+		return r;
+	*ents = l.ents;
+	*n = l.count;
+	return 0;
 }
 
 /* libfuse's own messages go where ours go (the log file once detached). */
@@ -222,7 +243,7 @@ int main(int argc, char *argv[])
 	char err[512];
 	const char *s;
 	int r, ret = 1, level;
-	long long cfg_timeout;
+	long long cfg_timeout, idmap_ms;
 
 	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
 		goto out;
@@ -286,6 +307,14 @@ int main(int argc, char *argv[])
 	if (opt.entry_timeout && parse_seconds("entry_timeout", opt.entry_timeout,
 					       &fs.entry_timeout) < 0)
 		goto out;
+	r = 0;
+	idmap_ms = gf_config_int(cfg, "idmap_refresh_ms", GF_IDMAP_REFRESH_MS, 100,
+				 86400000, &r);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s: idmap_refresh_ms: not a number of milliseconds "
+			"from 100\n", opt.config);
+		goto out;
+	}
 
 	err[0] = 0;
 	r = gfc_new(cfg, GF_PEER_CLIENT, &gfc, err, sizeof(err));
@@ -307,6 +336,12 @@ int main(int argc, char *argv[])
 			strerror(-r));
 		goto out;
 	}
+	fs.idmap = gf_idmap_new(NULL, fetch_idmap, gfc);
+	if (!fs.idmap)
+		goto out;
+	if ((r = gf_idmap_refresh(fs.idmap)) < 0)
+		gf_warn("cannot load the user and group maps from gfmd: %s (ids pass "
+			"unchanged until a refresh succeeds)", strerror(-r));
 
 	if (geteuid() == 0) {
 		if (!has_opt(&args, "allow_other"))
@@ -334,6 +369,9 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	if (!cmd.foreground && gfc_connect(gfc, err, sizeof(err)) < 0)
 		gf_warn("%s (will retry on first use)", err);
+	/* after the fork: threads do not survive it */
+	if ((r = gf_idmap_start(fs.idmap, (uint32_t)idmap_ms)) < 0)
+		gf_warn("cannot start refreshing the user and group maps: %s", strerror(-r));
 
 	gf_info("mounted on %s (host %s, local gfsd %s)", cmd.mountpoint,
 		gfc_hostname(gfc), gfc_gfsd_socket(gfc) ? gfc_gfsd_socket(gfc) : "none");
@@ -378,6 +416,7 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 out:
+	gf_idmap_free(fs.idmap); /* stops its thread before the client goes */
 	gfc_free(gfc);
 	if (cfg)
 		gf_config_free(cfg);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "idmap.h"
 #include "log.h"
 
 #define UNKNOWN_INO 0xffffffffu
@@ -28,10 +30,15 @@ static struct gf_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-/* The caller's identity for gfmd's permission checks. */
+/*
+ * The caller's identity for gfmd's permission checks, in global ids: local
+ * ids are translated through their names (lib/idmap.h; identity while the
+ * map is empty).
+ */
 static void cred_of(fuse_req_t req, struct gf_cred *cr)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct gf_idmap *idm = fs_of(req)->idmap;
 	gid_t groups[GF_MAX_GROUPS];
 	int n, i;
 
@@ -39,16 +46,17 @@ static void cred_of(fuse_req_t req, struct gf_cred *cr)
 	cr->gid = ctx->gid;
 	cr->ngroups = 0;
 	/* root passes every check; reading /proc for its groups is waste */
-	if (ctx->uid == 0)
+	if (ctx->uid == 0) {
+		cr->gid = gf_idmap_gid_out(idm, cr->gid); /* owner of what it creates */
 		return;
+	}
 	n = fuse_req_getgroups(req, GF_MAX_GROUPS, groups);
-	if (n <= 0)
-		return;
 	if (n > GF_MAX_GROUPS)
 		n = GF_MAX_GROUPS;
 	for (i = 0; i < n; i++)
 		cr->groups[i] = groups[i];
-	cr->ngroups = (uint32_t)n;
+	cr->ngroups = n > 0 ? (uint32_t)n : 0;
+	gf_idmap_cred_out(idm, cr);
 }
 
 static int check_name(const char *name)
@@ -72,15 +80,16 @@ static void merge_writer(struct gf_attr *a)
 	}
 }
 
-static void attr_to_stat(struct gf_attr *a, struct stat *st)
+/* Owners come from gfmd as global ids: shown as this node's (lib/idmap.h). */
+static void attr_to_stat(struct gf_fs *fs, struct gf_attr *a, struct stat *st)
 {
 	merge_writer(a);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
 	st->st_mode = a->mode;
 	st->st_nlink = a->nlink;
-	st->st_uid = a->uid;
-	st->st_gid = a->gid;
+	st->st_uid = gf_idmap_uid_in(fs->idmap, a->uid);
+	st->st_gid = gf_idmap_gid_in(fs->idmap, a->gid);
 	st->st_size = (off_t)a->size;
 	st->st_rdev = (dev_t)a->rdev;
 	st->st_blksize = 65536;
@@ -98,7 +107,7 @@ static void fill_entry(struct gf_fs *fs, struct gf_attr *a, struct fuse_entry_pa
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = 0;
-	attr_to_stat(a, &e->attr);
+	attr_to_stat(fs, a, &e->attr);
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
 }
@@ -208,7 +217,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, -r);
 		return;
 	}
-	attr_to_stat(&a, &st);
+	attr_to_stat(fs, &a, &st);
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
@@ -270,11 +279,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	if (to_set & FUSE_SET_ATTR_UID) {
 		m.valid |= GF_SET_UID;
-		m.uid = attr->st_uid;
+		m.uid = gf_idmap_uid_out(fs->idmap, attr->st_uid);
 	}
 	if (to_set & FUSE_SET_ATTR_GID) {
 		m.valid |= GF_SET_GID;
-		m.gid = attr->st_gid;
+		m.gid = gf_idmap_gid_out(fs->idmap, attr->st_gid);
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		m.valid |= GF_SET_SIZE;
@@ -319,7 +328,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, -r);
 		return;
 	}
-	attr_to_stat(&a, &st);
+	attr_to_stat(fs, &a, &st);
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
@@ -1000,7 +1009,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			} else {
 				struct stat st;
 
-				attr_to_stat(&de->attr, &st);
+				attr_to_stat(fs, &de->attr, &st);
 				n = fuse_add_direntry(req, buf + pos, size - pos, de->name,
 						      &st, next);
 			}
@@ -1088,12 +1097,60 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &v);
 }
 
+/*
+ * user.gfarmfs.stats on the mount root: this client's byte counters, so
+ * tests and users can see whether reads stayed on the host. Virtual: never
+ * listed, never stored, read-only; on any other inode the name is ordinary.
+ */
+#define STATS_XATTR "user.gfarmfs.stats"
+
+static int is_stats_xattr(fuse_ino_t ino, const char *name)
+{
+	return ino == FUSE_ROOT_ID && strcmp(name, STATS_XATTR) == 0;
+}
+
+static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
+{
+	struct gfc_stats st;
+
+	gfc_get_stats(fs->gfc, &st);
+	return snprintf(buf, bufsz,
+			"read_local %llu\nread_remote %llu\n"
+			"written_local %llu\nwritten_remote %llu\n"
+			"gfmd_calls %llu\ngfmd_reconnects %llu\nhost %s\n",
+			(unsigned long long)st.read_local,
+			(unsigned long long)st.read_remote,
+			(unsigned long long)st.written_local,
+			(unsigned long long)st.written_remote,
+			(unsigned long long)st.gfmd_calls,
+			(unsigned long long)st.gfmd_reconnects, gfc_hostname(fs->gfc));
+}
+
+static void reply_stats_xattr(fuse_req_t req, size_t size)
+{
+	char buf[512 + GF_HOST_MAX];
+	int n = format_stats(fs_of(req), buf, sizeof(buf));
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		fuse_reply_err(req, EIO);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else if (size < (size_t)n)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct gf_cred cr;
 	int r;
 
+	if (is_stats_xattr(ino, name)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (strlen(name) > GF_XATTR_NAME_MAX) {
 		fuse_reply_err(req, ERANGE);
 		return;
@@ -1125,6 +1182,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	char *buf = NULL;
 	int r;
 
+	if (is_stats_xattr(ino, name)) {
+		reply_stats_xattr(req, size);
+		return;
+	}
 	if (strlen(name) > GF_XATTR_NAME_MAX) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -1163,6 +1224,10 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct gf_cred cr;
 	int r;
 
+	if (is_stats_xattr(ino, name)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (strlen(name) > GF_XATTR_NAME_MAX) {
 		fuse_reply_err(req, ENODATA);
 		return;

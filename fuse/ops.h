@@ -14,11 +14,13 @@
 #include <fuse_lowlevel.h>
 
 #include "client.h"
+#include "idmap.h"
 
 struct gf_fs {
 	struct gfc *gfc;
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds it may cache names (and misses) */
+	struct gf_idmap *idmap; /* global ids by name; NULL: none (identity) */
 };
 
 extern const struct fuse_lowlevel_ops gf_fuse_ops;

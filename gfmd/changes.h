@@ -30,6 +30,9 @@ enum gf_change_kind {
 	GF_CHG_DEAD_DEL,      /* a = ino, b = host_id, c = gen */
 	GF_CHG_HOST_PUT,      /* host */
 	GF_CHG_NEXT_INO,      /* a = next inode number to hand out */
+	GF_CHG_IDMAP_PUT,     /* a = kind (gf_idmap_kind), b = id, name; replaces
+				 any row of that kind with that name or id */
+	GF_CHG_IDMAP_DEL,     /* a = kind, b = id, name */
 };
 
 struct gf_change_host {

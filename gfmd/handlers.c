@@ -387,6 +387,38 @@ static int h_access(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	return reply(g, c, f, rc, NULL, 0);
 }
 
+/*
+ * Where a file's data is, for schedulers (gfsched, gfrun): every replica,
+ * down hosts included (last), so the caller can tell "all down" from "none".
+ * Anyone who may stat the inode may ask, as for GETATTR.
+ */
+static int h_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_ino_req m;
+	if (gfm_ino_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gfm_open_rep *rep = calloc(1, sizeof(*rep));
+	struct gf_ns_replica *r = calloc(GF_MAX_REPLICAS, sizeof(*r));
+	if (!rep || !r) {
+		free(rep);
+		free(r);
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	}
+	size_t nr = 0;
+	int rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &rep->attr);
+	if (!rc)
+		rc = gf_ns_replicas(g->ns, m.ino, r, GF_MAX_REPLICAS, &nr);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		fill_replicas(g, c, rep, r, nr);
+		gfm_open_rep_encode(&w, rep);
+	}
+	free(r);
+	free(rep);
+	return reply(g, c, f, rc, &w, 0);
+}
+
 /* ---- hosts ----------------------------------------------------------------------------- */
 
 static int h_register(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -462,6 +494,46 @@ static int h_host_list(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	return reply(g, c, f, rc, &w, 0);
 }
 
+/* ---- users and groups by name ------------------------------------------------------- */
+
+static int h_idmap_list(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	if (f->hdr.len != 0)
+		return malformed(c, f);
+	struct gfm_idmap_list_rep r = { 0 };
+	int rc = gf_users_list(g->users, &r.ents, &r.count);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		gfm_idmap_list_rep_encode(&w, &r);
+		free(r.ents);
+	}
+	return reply(g, c, f, rc, &w, 0);
+}
+
+static int h_idmap_set(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_idmap_set_req m;
+	if (gfm_idmap_set_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	uint64_t t = 0;
+	int rc = gf_users_set(g->users, &m.cred, m.kind, m.name, m.id, m.replace, &t);
+	if (rc == -EPERM)
+		gf_info("gfmd: %s: uid %u may not change the %s map", gf_conn_desc(c),
+			m.cred.uid, m.kind == GF_IDMAP_USER ? "user" : "group");
+	return reply(g, c, f, rc, NULL, t);
+}
+
+static int h_idmap_del(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_idmap_del_req m;
+	if (gfm_idmap_del_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	uint64_t t = 0;
+	int rc = gf_users_del(g->users, &m.cred, m.kind, m.name, &t);
+	return reply(g, c, f, rc, NULL, t);
+}
+
 int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 {
 	struct gfmd *g = arg;
@@ -500,12 +572,20 @@ int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 		return h_xattr(g, conn, f);
 	case GFM_ACCESS:
 		return h_access(g, conn, f);
+	case GFM_REPLICAS:
+		return h_replicas(g, conn, f);
 	case GFM_HOST_REGISTER:
 		return h_register(g, conn, f);
 	case GFM_HEARTBEAT:
 		return h_heartbeat(g, conn, f);
 	case GFM_HOST_LIST:
 		return h_host_list(g, conn, f);
+	case GFM_IDMAP_LIST:
+		return h_idmap_list(g, conn, f);
+	case GFM_IDMAP_SET:
+		return h_idmap_set(g, conn, f);
+	case GFM_IDMAP_DEL:
+		return h_idmap_del(g, conn, f);
 	default:
 		gf_debug("gfmd: %s: unknown op %u", gf_conn_desc(conn), f->hdr.op);
 		return reply(g, conn, f, -ENOSYS, NULL, 0);

@@ -18,11 +18,13 @@
 #include "namespace.h"
 #include "server.h"
 #include "store.h"
+#include "users.h"
 
 struct gfmd {
 	struct gf_ns *ns;
 	struct gf_hosts *hosts;
 	struct gf_store *store;
+	struct gf_users *users; /* user and group names ↔ global ids */
 	uint32_t heartbeat_ms; /* told to gfsd at registration */
 };
 

@@ -20,6 +20,7 @@
 #include "net.h"
 #include "server.h"
 #include "store.h"
+#include "users.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -37,8 +38,9 @@ static const char usage_text[] =
 "DESCRIPTION\n"
 "    gfmd keeps the whole gfarmfs namespace in memory: inodes, directory\n"
 "    entries, attributes, extended attributes, the replica catalogue (which\n"
-"    gfsd holds which generation of each file) and the registry of gfsd\n"
-"    hosts. mount.gfarmfs, gfsd and the gf* commands talk to it over one\n"
+"    gfsd holds which generation of each file), the registry of gfsd\n"
+"    hosts, and the user and group maps (name <-> global id, see gfuser).\n"
+"    mount.gfarmfs, gfsd and the gf* commands talk to it over one\n"
 "    authenticated protocol (TCP, gfmd_listen:gfmd_port).\n"
 "\n"
 "    PostgreSQL is its durable store, and gfmd is the only writer of that\n"
@@ -141,6 +143,7 @@ static long long config_int(const struct gf_config *cfg, const char *key, long l
 struct loadctx {
 	struct gf_ns *ns;
 	struct gf_hosts *hosts;
+	struct gf_users *users;
 };
 
 static int ld_inode(void *arg, const struct gf_attr *a, const char *symlink)
@@ -167,6 +170,10 @@ static int ld_dead(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen)
 static int ld_host(void *arg, const struct gf_change_host *h)
 {
 	return gf_hosts_load(((struct loadctx *)arg)->hosts, h);
+}
+static int ld_idmap(void *arg, uint8_t kind, const char *name, uint32_t id)
+{
+	return gf_users_load(((struct loadctx *)arg)->users, kind, name, id);
 }
 static void ld_next_ino(void *arg, uint64_t next)
 {
@@ -266,13 +273,14 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: cannot bring the database schema up to date");
 	struct gf_ns *ns = gf_ns_new();
 	struct gf_hosts *hosts = gf_hosts_new(host_down_ms);
-	if (!ns || !hosts)
+	struct gf_users *users = gf_users_new();
+	if (!ns || !hosts || !users)
 		gf_fatal("gfmd: out of memory");
-	struct loadctx lc = { ns, hosts };
+	struct loadctx lc = { ns, hosts, users };
 	struct gf_store_loader ld = {
 		.arg = &lc, .inode = ld_inode, .dirent = ld_dirent, .xattr = ld_xattr,
 		.replica = ld_replica, .dead = ld_dead, .host = ld_host,
-		.next_ino = ld_next_ino,
+		.next_ino = ld_next_ino, .idmap = ld_idmap,
 	};
 	if ((rc = gf_store_load(store, &ld)) < 0)
 		gf_fatal("gfmd: loading the database failed: %s", strerror(-rc));
@@ -280,6 +288,7 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: cannot start the committer: %s", strerror(-rc));
 	gf_ns_set_sink(ns, gf_store_submit, store);
 	gf_hosts_set_sink(hosts, gf_store_submit, store);
+	gf_users_set_sink(users, gf_store_submit, store);
 	uint64_t ticket = 0;
 	if ((rc = gf_ns_load_finish(ns, &ticket)) < 0)
 		gf_fatal("gfmd: loading the namespace failed: %s", strerror(-rc));
@@ -291,7 +300,7 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: listen on %s:%u: %s", listen_addr, port, strerror(-fd));
 	if (bound == 0)
 		bound = port;
-	struct gfmd g = { .ns = ns, .hosts = hosts, .store = store,
+	struct gfmd g = { .ns = ns, .hosts = hosts, .store = store, .users = users,
 			  .heartbeat_ms = heartbeat_ms };
 	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = NULL, .arg = &g };
 	struct gf_server *srv;
@@ -308,6 +317,7 @@ int main(int argc, char **argv)
 	gf_store_close(store);	/* commits what is queued, sends those replies */
 	gf_ns_free(ns);
 	gf_hosts_free(hosts);
+	gf_users_free(users);
 	if (pid_path)
 		unlink(pid_path);
 	gf_info("gfmd: stopped");

@@ -51,6 +51,8 @@ struct gf_store_loader {
 	int (*dead)(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen);
 	int (*host)(void *arg, const struct gf_change_host *h);
 	void (*next_ino)(void *arg, uint64_t next);
+	/* a row of users or groups (kind gf_idmap_kind); may be NULL */
+	int (*idmap)(void *arg, uint8_t kind, const char *name, uint32_t id);
 };
 
 /* Connect. On failure logs "cannot connect to PostgreSQL '...': why". */

@@ -61,6 +61,10 @@ enum stmt {
 	S_DEAD_DEL,
 	S_HOST_PUT,
 	S_COUNTER_PUT,
+	S_USER_DEL,
+	S_USER_INS,
+	S_GROUP_DEL,
+	S_GROUP_INS,
 	S_COUNT
 };
 
@@ -123,6 +127,15 @@ static const struct {
 		"INSERT INTO counter (name, value) VALUES ($1,$2) ON CONFLICT (name) "
 		"DO UPDATE SET value = GREATEST(counter.value, EXCLUDED.value)",
 		2, { OID_TEXT, OID_INT8 } },
+	/* a name and an id are each unique per kind: a put first clears both */
+	[S_USER_DEL] = { "user_del", "DELETE FROM users WHERE uid = $1 OR name = $2", 2,
+			 { OID_INT8, OID_TEXT } },
+	[S_USER_INS] = { "user_ins", "INSERT INTO users (uid, name) VALUES ($1,$2)", 2,
+			 { OID_INT8, OID_TEXT } },
+	[S_GROUP_DEL] = { "group_del", "DELETE FROM groups WHERE gid = $1 OR name = $2", 2,
+			  { OID_INT8, OID_TEXT } },
+	[S_GROUP_INS] = { "group_ins", "INSERT INTO groups (gid, name) VALUES ($1,$2)", 2,
+			  { OID_INT8, OID_TEXT } },
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -414,6 +427,29 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 	if (rc)
 		return rc;
 
+	for (int kind = GF_IDMAP_USER; kind <= GF_IDMAP_GROUP && ld->idmap; kind++) {
+		r = query_bin(pg, kind == GF_IDMAP_USER ? "SELECT uid, name FROM users"
+							: "SELECT gid, name FROM groups",
+			      kind == GF_IDMAP_USER ? "users" : "groups");
+		if (!r)
+			return -EIO;
+		for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+			int64_t id = get_int(r, i, 0);
+			const char *nm = get_str(r, i, 1, name, GF_IDMAP_NAME_MAX + 1);
+			rc = nm && id > 0 && id < UINT32_MAX
+				     ? ld->idmap(ld->arg, (uint8_t)kind, nm, (uint32_t)id)
+				     : -EINVAL;
+			if (rc == -EINVAL || rc == -EEXIST) {
+				gf_warn("gfmd: skipping unusable %s row (id %lld)",
+					kind == GF_IDMAP_USER ? "users" : "groups", (long long)id);
+				rc = 0;
+			}
+		}
+		PQclear(r);
+		if (rc)
+			return rc;
+	}
+
 	r = query_bin(pg, "SELECT value FROM counter WHERE name = 'next_ino'", "counters");
 	if (!r)
 		return -EIO;
@@ -551,6 +587,17 @@ static int send_change(PGconn *pg, const struct gf_change *ch)
 		p_text(&p, "next_ino");
 		p_int(&p, (int64_t)ch->a);
 		return send_stmt(pg, S_COUNTER_PUT, &p) ? -EIO : 1;
+	case GF_CHG_IDMAP_PUT:
+	case GF_CHG_IDMAP_DEL: {
+		int user = ch->a == GF_IDMAP_USER;
+		p_int(&p, (int64_t)(uint32_t)ch->b);
+		p_text(&p, ch->name);
+		if (send_stmt(pg, user ? S_USER_DEL : S_GROUP_DEL, &p))
+			return -EIO;
+		if (ch->kind == GF_CHG_IDMAP_DEL)
+			return 1;
+		return send_stmt(pg, user ? S_USER_INS : S_GROUP_INS, &p) ? -EIO : 2;
+	}
 	}
 	return -EINVAL;
 }

@@ -849,6 +849,21 @@ int gfc_access(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t m
 	return gfm_call_noreply(c, GFM_ACCESS, &w, 1);
 }
 
+int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		 struct gfm_open_rep *out)
+{
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	ino_req(&w, cr, ino);
+	r = gfm_call(c, GFM_REPLICAS, &w, 1, &rep);
+	gf_wbuf_free(&w);
+	if (r < 0)
+		return r;
+	return open_reply(GFM_REPLICAS, &rep, out);
+}
+
 int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out)
 {
 	struct gf_wbuf w;
@@ -864,6 +879,67 @@ int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out)
 	r = gfm_host_list_rep_decode(rep.payload, rep.len, out);
 	gf_reply_release(&rep);
 	return r < 0 ? -EIO : 0;
+}
+
+int gfc_idmap_list(struct gfc *c, struct gfm_idmap_list_rep *out)
+{
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	gf_wbuf_init(&w);
+	r = gfm_call(c, GFM_IDMAP_LIST, &w, 1, &rep);
+	gf_wbuf_free(&w);
+	if (r < 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	r = gfm_idmap_list_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	return r < 0 ? -EIO : 0;
+}
+
+static int copy_idname(char dst[GF_IDMAP_NAME_MAX + 1], const char *name)
+{
+	if (strlen(name) > GF_IDMAP_NAME_MAX)
+		return -ENAMETOOLONG;
+	strcpy(dst, name);
+	return 0;
+}
+
+int gfc_idmap_set(struct gfc *c, const struct gf_cred *cr, uint8_t kind,
+		  const char *name, uint32_t id, int replace)
+{
+	struct gfm_idmap_set_req m;
+	struct gf_wbuf w;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.cred = *cr;
+	m.kind = kind;
+	m.replace = replace ? 1 : 0;
+	m.id = id;
+	if ((r = copy_idname(m.name, name)) < 0)
+		return r;
+	gf_wbuf_init(&w);
+	gfm_idmap_set_req_encode(&w, &m);
+	/* applying it twice ends the same: safe to resend */
+	return gfm_call_noreply(c, GFM_IDMAP_SET, &w, 1);
+}
+
+int gfc_idmap_del(struct gfc *c, const struct gf_cred *cr, uint8_t kind, const char *name)
+{
+	struct gfm_idmap_del_req m;
+	struct gf_wbuf w;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.cred = *cr;
+	m.kind = kind;
+	if ((r = copy_idname(m.name, name)) < 0)
+		return r;
+	gf_wbuf_init(&w);
+	gfm_idmap_del_req_encode(&w, &m);
+	return gfm_call_noreply(c, GFM_IDMAP_DEL, &w, 0);
 }
 
 /* ---- data ------------------------------------------------------------------------ */

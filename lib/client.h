@@ -114,9 +114,21 @@ int gfc_listxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 int gfc_removexattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		    const char *name);
 int gfc_access(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t mask);
+/* Every replica of ino, up hosts first (this host first among them), then
+ * those on down hosts, with the file's attributes. out is large: heap. */
+int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		 struct gfm_open_rep *out);
 
 /* Hosts (admin commands). Free out with gfm_host_list_rep_free. */
 int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out);
+
+/* Users and groups by name (proto.h GFM_IDMAP_*, lib/idmap.h). Free out with
+ * gfm_idmap_list_rep_free. set and del need cr->uid 0 (else -EPERM). */
+int gfc_idmap_list(struct gfc *c, struct gfm_idmap_list_rep *out);
+int gfc_idmap_set(struct gfc *c, const struct gf_cred *cr, uint8_t kind,
+		  const char *name, uint32_t id, int replace);
+int gfc_idmap_del(struct gfc *c, const struct gf_cred *cr, uint8_t kind,
+		  const char *name);
 
 /* ---- data (gfsd) ------------------------------------------------------------ */
 

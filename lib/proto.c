@@ -32,6 +32,8 @@
 #define DIRENT_MIN_WIRE (8u + 4u + ATTR_WIRE)
 #define HOST_INFO_MIN_WIRE (4u + 4u + 4u + 2u + 1u + 8u + 8u + 4u + 8u + 8u)
 #define DEAD_WIRE 16u
+#define IDMAP_ENT_MIN_WIRE (1u + 4u + 4u)
+#define IDMAP_LIST_MAX 131072u
 
 /* ---- frame header --------------------------------------------------------- */
 
@@ -92,8 +94,9 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_RENAME) X(GFM_LINK) X(GFM_SYMLINK) X(GFM_READLINK)           \
 	X(GFM_READDIR) X(GFM_OPEN) X(GFM_CLOSE_WRITE) X(GFM_STATFS)        \
 	X(GFM_SETXATTR) X(GFM_GETXATTR) X(GFM_LISTXATTR)                   \
-	X(GFM_REMOVEXATTR) X(GFM_ACCESS)                                   \
+	X(GFM_REMOVEXATTR) X(GFM_ACCESS) X(GFM_REPLICAS)                   \
 	X(GFM_HOST_REGISTER) X(GFM_HEARTBEAT) X(GFM_HOST_LIST)             \
+	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
 	X(GFS_CLOSE) X(GFS_STATS)
 
@@ -915,6 +918,114 @@ out:;
 	if (err)
 		gfm_host_list_rep_free(m);
 	return err;
+}
+
+/* ---- gfmd users and groups ----------------------------------------------------- */
+
+static int idmap_kind_ok(uint8_t k)
+{
+	return k == GF_IDMAP_USER || k == GF_IDMAP_GROUP;
+}
+
+static void put_idmap_kind(struct gf_wbuf *w, uint8_t k)
+{
+	if (!idmap_kind_ok(k))
+		wfail(w, -EINVAL);
+	gf_put_u8(w, k);
+}
+
+static uint8_t get_idmap_kind(struct gf_rbuf *r)
+{
+	uint8_t k = gf_get_u8(r);
+
+	if (!r->err && !idmap_kind_ok(k))
+		rfail(r);
+	return k;
+}
+
+void gfm_idmap_list_rep_free(struct gfm_idmap_list_rep *m)
+{
+	if (!m)
+		return;
+	free(m->ents);
+	m->ents = NULL;
+	m->count = 0;
+}
+
+void gfm_idmap_list_rep_encode(struct gf_wbuf *w, const struct gfm_idmap_list_rep *m)
+{
+	if (m->count > IDMAP_LIST_MAX || (m->count && !m->ents)) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u32(w, m->count);
+	for (uint32_t i = 0; i < m->count; i++) {
+		const struct gf_idmap_ent *e = &m->ents[i];
+		put_idmap_kind(w, e->kind);
+		gf_put_u32(w, e->id);
+		put_strn(w, e->name, sizeof(e->name));
+	}
+}
+
+int gfm_idmap_list_rep_decode(const void *payload, size_t len, struct gfm_idmap_list_rep *m)
+{
+	D_BEGIN(m);
+	uint32_t n = get_count(r, IDMAP_LIST_MAX, IDMAP_ENT_MIN_WIRE);
+	if (r->err)
+		goto out;
+	if (n) {
+		m->ents = calloc(n, sizeof(*m->ents));
+		if (!m->ents)
+			return -ENOMEM;
+		m->count = n;
+	}
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		struct gf_idmap_ent *e = &m->ents[i];
+		e->kind = get_idmap_kind(r);
+		e->id = gf_get_u32(r);
+		gf_get_str(r, e->name, sizeof(e->name));
+	}
+out:;
+	int err = D_END();
+	if (err)
+		gfm_idmap_list_rep_free(m);
+	return err;
+}
+
+void gfm_idmap_set_req_encode(struct gf_wbuf *w, const struct gfm_idmap_set_req *m)
+{
+	put_cred(w, &m->cred);
+	put_idmap_kind(w, m->kind);
+	put_flag(w, m->replace);
+	gf_put_u32(w, m->id);
+	put_strn(w, m->name, sizeof(m->name));
+}
+
+int gfm_idmap_set_req_decode(const void *payload, size_t len, struct gfm_idmap_set_req *m)
+{
+	D_BEGIN(m);
+	get_cred(r, &m->cred);
+	m->kind = get_idmap_kind(r);
+	m->replace = get_flag(r);
+	m->id = gf_get_u32(r);
+	gf_get_str(r, m->name, sizeof(m->name));
+	return D_END();
+}
+
+void gfm_idmap_del_req_encode(struct gf_wbuf *w, const struct gfm_idmap_del_req *m)
+{
+	put_cred(w, &m->cred);
+	put_idmap_kind(w, m->kind);
+	put_strn(w, m->name, sizeof(m->name));
+}
+
+int gfm_idmap_del_req_decode(const void *payload, size_t len, struct gfm_idmap_del_req *m)
+{
+	D_BEGIN(m);
+	get_cred(r, &m->cred);
+	m->kind = get_idmap_kind(r);
+	gf_get_str(r, m->name, sizeof(m->name));
+	return D_END();
 }
 
 /* ---- gfsd data -------------------------------------------------------------- */

@@ -89,11 +89,17 @@ enum gf_op {
 	GFM_LISTXATTR,
 	GFM_REMOVEXATTR,
 	GFM_ACCESS,
+	GFM_REPLICAS, /* gfm_ino_req → gfm_open_rep: every replica, up or down */
 
 	/* gfsd and admin commands → gfmd: hosts */
 	GFM_HOST_REGISTER = 200,
 	GFM_HEARTBEAT,
 	GFM_HOST_LIST,
+
+	/* admin commands and mounts → gfmd: users and groups by name */
+	GFM_IDMAP_LIST = 230, /* empty request → gfm_idmap_list_rep */
+	GFM_IDMAP_SET,	      /* gfm_idmap_set_req → empty (uid 0 only) */
+	GFM_IDMAP_DEL,	      /* gfm_idmap_del_req → empty (uid 0 only) */
 
 	/* client → gfsd: data */
 	GFS_OPEN = 300,
@@ -170,7 +176,7 @@ struct gfm_name_req { /* LOOKUP, UNLINK, RMDIR */
 	uint64_t parent;
 	char name[GF_NAME_MAX + 1];
 };
-struct gfm_ino_req { /* GETATTR, READLINK, LISTXATTR */
+struct gfm_ino_req { /* GETATTR, READLINK, LISTXATTR, REPLICAS */
 	struct gf_cred cred;
 	uint64_t ino;
 };
@@ -213,7 +219,7 @@ struct gfm_create_req { /* CREATE: a regular file, opened */
 	uint32_t mode;
 	uint32_t flags; /* open(2) flags: O_EXCL etc. */
 };
-struct gfm_open_rep { /* CREATE and OPEN */
+struct gfm_open_rep { /* CREATE, OPEN, REPLICAS */
 	struct gf_attr attr;
 	uint32_t nreplicas; /* for writes: exactly one, where to write */
 	struct gf_replica replicas[GF_MAX_REPLICAS];
@@ -356,6 +362,41 @@ struct gfm_host_list_rep {
 };
 void gfm_host_list_rep_free(struct gfm_host_list_rep *m);
 
+/* ---- gfmd users and groups by name -----------------------------------------
+ * Identities are global by name: gfmd maps each user name to one global uid
+ * and each group name to one global gid (both unique per kind). Clients
+ * translate their local ids through the names (lib/idmap.h). Names are
+ * checked by gfmd (gf_idmap_check_name); the codecs only bound their length.
+ */
+#define GF_IDMAP_NAME_MAX 32
+
+enum gf_idmap_kind { GF_IDMAP_USER = 1, GF_IDMAP_GROUP = 2 };
+
+struct gf_idmap_ent {
+	uint8_t kind; /* gf_idmap_kind */
+	uint32_t id;
+	char name[GF_IDMAP_NAME_MAX + 1];
+};
+/* Heap-allocated by the decoder; free with gfm_idmap_list_rep_free. */
+struct gfm_idmap_list_rep {
+	uint32_t count;
+	struct gf_idmap_ent *ents;
+};
+void gfm_idmap_list_rep_free(struct gfm_idmap_list_rep *m);
+
+struct gfm_idmap_set_req {
+	struct gf_cred cred;
+	uint8_t kind;
+	uint8_t replace; /* 1: a name that has another id gets this one */
+	uint32_t id;
+	char name[GF_IDMAP_NAME_MAX + 1];
+};
+struct gfm_idmap_del_req {
+	struct gf_cred cred;
+	uint8_t kind;
+	char name[GF_IDMAP_NAME_MAX + 1];
+};
+
 /* ---- gfsd data requests -------------------------------------------------- */
 
 enum gfs_open_flags {
@@ -452,6 +493,9 @@ GF_CODEC(gfm_host_register_rep);
 GF_CODEC(gfm_heartbeat_req);
 GF_CODEC(gfm_heartbeat_rep);
 GF_CODEC(gfm_host_list_rep);
+GF_CODEC(gfm_idmap_list_rep);
+GF_CODEC(gfm_idmap_set_req);
+GF_CODEC(gfm_idmap_del_req);
 GF_CODEC(gfs_open_req);
 GF_CODEC(gfs_open_rep);
 GF_CODEC(gfs_read_req);

@@ -334,6 +334,37 @@ static void fill_gfm_host_list_rep(void *p)
 	}
 }
 
+static void fill_gfm_idmap_list_rep(void *p)
+{
+	struct gfm_idmap_list_rep *m = p;
+	m->count = 4;
+	m->ents = calloc(4, sizeof(*m->ents));
+	ck_assert_ptr_nonnull(m->ents);
+	m->ents[0] = (struct gf_idmap_ent){ GF_IDMAP_USER, 5001, "alice" };
+	m->ents[1] = (struct gf_idmap_ent){ GF_IDMAP_USER, 0xfffffffeu, "" };
+	long_name(m->ents[1].name, GF_IDMAP_NAME_MAX, 'u');
+	m->ents[2] = (struct gf_idmap_ent){ GF_IDMAP_GROUP, 7000, "staff.x_y-z" };
+	m->ents[3] = (struct gf_idmap_ent){ GF_IDMAP_GROUP, 1, "g" };
+}
+
+static void fill_gfm_idmap_set_req(void *p)
+{
+	struct gfm_idmap_set_req *m = p;
+	fill_cred(&m->cred);
+	m->kind = GF_IDMAP_GROUP;
+	m->replace = 1;
+	m->id = 0x89abcdefu;
+	long_name(m->name, GF_IDMAP_NAME_MAX, 'n');
+}
+
+static void fill_gfm_idmap_del_req(void *p)
+{
+	struct gfm_idmap_del_req *m = p;
+	fill_cred(&m->cred);
+	m->kind = GF_IDMAP_USER;
+	strcpy(m->name, "bob");
+}
+
 static void fill_gfs_open_req(void *p)
 {
 	struct gfs_open_req *m = p;
@@ -424,6 +455,11 @@ static void fini_host_list(void *p)
 	gfm_host_list_rep_free(p);
 }
 
+static void fini_idmap_list(void *p)
+{
+	gfm_idmap_list_rep_free(p);
+}
+
 /* ---- the codec table ------------------------------------------------------------ */
 
 struct codec {
@@ -473,6 +509,9 @@ WRAP(gfm_host_register_rep)
 WRAP(gfm_heartbeat_req)
 WRAP(gfm_heartbeat_rep)
 WRAP(gfm_host_list_rep)
+WRAP(gfm_idmap_list_rep)
+WRAP(gfm_idmap_set_req)
+WRAP(gfm_idmap_del_req)
 WRAP(gfs_open_req)
 WRAP(gfs_open_rep)
 WRAP(gfs_read_req)
@@ -515,6 +554,9 @@ static const struct codec codecs[] = {
 	ENTRY(gfm_heartbeat_req, 0, NULL),
 	ENTRY(gfm_heartbeat_rep, 0, NULL),
 	ENTRY(gfm_host_list_rep, 1, fini_host_list),
+	ENTRY(gfm_idmap_list_rep, 1, fini_idmap_list),
+	ENTRY(gfm_idmap_set_req, 0, NULL),
+	ENTRY(gfm_idmap_del_req, 0, NULL),
 	ENTRY(gfs_open_req, 0, NULL),
 	ENTRY(gfs_open_rep, 0, NULL),
 	ENTRY(gfs_read_req, 0, NULL),
@@ -702,6 +744,9 @@ START_TEST(test_op_name)
 	ck_assert_str_eq(gf_op_name(GFM_LOOKUP), "GFM_LOOKUP");
 	ck_assert_str_eq(gf_op_name(GF_OP_HELLO), "GF_OP_HELLO");
 	ck_assert_str_eq(gf_op_name(GFM_ACCESS), "GFM_ACCESS");
+	ck_assert_int_eq(GFM_REPLICAS, 121); /* wire value: never renumber */
+	ck_assert_str_eq(gf_op_name(GFM_REPLICAS), "GFM_REPLICAS");
+	ck_assert_str_eq(gf_op_name(GFM_REPLICAS | GF_OP_REPLY), "reply to GFM_REPLICAS");
 	ck_assert_str_eq(gf_op_name(GFM_HOST_LIST), "GFM_HOST_LIST");
 	ck_assert_str_eq(gf_op_name(GFS_STATS), "GFS_STATS");
 	ck_assert_str_eq(gf_op_name(GFS_READ | GF_OP_REPLY), "reply to GFS_READ");
@@ -1318,6 +1363,205 @@ START_TEST(test_host_list_fields)
 }
 END_TEST
 
+/* GFM_REPLICAS: gfm_ino_req in, gfm_open_rep out, with zero replicas (an
+ * empty file) or a full list of them; anything short or long is refused. */
+START_TEST(test_replicas_messages)
+{
+	struct gf_wbuf w;
+	struct gfm_ino_req q = { .ino = 42 }, q2;
+	fill_cred(&q.cred);
+	gf_wbuf_init(&w);
+	gfm_ino_req_encode(&w, &q);
+	ck_assert_int_eq(gfm_ino_req_decode(w.data, w.len, &q2), 0);
+	ck_assert_uint_eq(q2.ino, 42);
+	ck_assert_int_eq(memcmp(&q2.cred, &q.cred, sizeof(q.cred)), 0);
+	for (size_t n = 0; n < w.len; n++)
+		ck_assert_int_eq(gfm_ino_req_decode(w.data, n, &q2), -EBADMSG);
+
+	struct gfm_open_rep *in = calloc(1, sizeof(*in)), *out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	fill_attr(&in->attr, 42);
+	gf_wbuf_reset(&w);
+	gfm_open_rep_encode(&w, in); /* no replica at all */
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_open_rep_decode(w.data, w.len, out), 0);
+	ck_assert_uint_eq(out->nreplicas, 0);
+	ck_assert_uint_eq(out->attr.ino, 42);
+
+	in->nreplicas = GF_MAX_REPLICAS;
+	for (uint32_t i = 0; i < GF_MAX_REPLICAS; i++) {
+		in->replicas[i].host_id = i + 1;
+		in->replicas[i].gen = 7;
+		in->replicas[i].port = (uint16_t)(6601 + i);
+		snprintf(in->replicas[i].host, sizeof(in->replicas[i].host), "node%u", i + 1);
+		snprintf(in->replicas[i].addr, sizeof(in->replicas[i].addr), "10.0.0.%u", i + 1);
+	}
+	long_name(in->replicas[GF_MAX_REPLICAS - 1].host, GF_HOST_MAX, 'h');
+	gf_wbuf_reset(&w);
+	gfm_open_rep_encode(&w, in);
+	ck_assert_int_eq(w.err, 0);
+	memset(out, 0xa5, sizeof(*out));
+	ck_assert_int_eq(gfm_open_rep_decode(w.data, w.len, out), 0);
+	ck_assert_uint_eq(out->nreplicas, GF_MAX_REPLICAS);
+	for (uint32_t i = 0; i < GF_MAX_REPLICAS; i++) {
+		ck_assert_uint_eq(out->replicas[i].host_id, i + 1);
+		ck_assert_uint_eq(out->replicas[i].port, 6601 + i);
+		ck_assert_str_eq(out->replicas[i].host, in->replicas[i].host);
+		ck_assert_str_eq(out->replicas[i].addr, in->replicas[i].addr);
+	}
+	/* one replica cut off at every length, and one byte too many */
+	for (size_t n = 0; n < w.len; n += 7)
+		ck_assert_int_eq(gfm_open_rep_decode(w.data, n, out), -EBADMSG);
+	ck_assert_int_eq(gfm_open_rep_decode(w.data, w.len - 1, out), -EBADMSG);
+	gf_put_u8(&w, 0);
+	ck_assert_int_eq(gfm_open_rep_decode(w.data, w.len, out), -EBADMSG);
+	free(in);
+	free(out);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+/* GFM_IDMAP_*: fields survive, and what is refused on either side. */
+START_TEST(test_idmap_messages)
+{
+	struct gfm_idmap_list_rep in = { 0 }, out;
+	struct gfm_idmap_set_req set, sout;
+	struct gfm_idmap_del_req del, dout;
+	struct gf_wbuf w;
+
+	ck_assert_int_eq(GFM_IDMAP_LIST, 230);
+	ck_assert_int_eq(GFM_IDMAP_SET, 231);
+	ck_assert_int_eq(GFM_IDMAP_DEL, 232);
+	ck_assert_str_eq(gf_op_name(GFM_IDMAP_SET), "GFM_IDMAP_SET");
+	ck_assert_str_eq(gf_op_name(GFM_IDMAP_LIST | GF_OP_REPLY), "reply to GFM_IDMAP_LIST");
+
+	fill_gfm_idmap_list_rep(&in);
+	gf_wbuf_init(&w);
+	gfm_idmap_list_rep_encode(&w, &in);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_idmap_list_rep_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.count, 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		ck_assert_uint_eq(out.ents[i].kind, in.ents[i].kind);
+		ck_assert_uint_eq(out.ents[i].id, in.ents[i].id);
+		ck_assert_str_eq(out.ents[i].name, in.ents[i].name);
+	}
+	gfm_idmap_list_rep_free(&out);
+	gf_wbuf_free(&w);
+
+	/* a kind byte other than user/group does not decode (entry 2's kind) */
+	gf_wbuf_init(&w);
+	gfm_idmap_list_rep_encode(&w, &in);
+	size_t kind2 = 4 + (1 + 4 + 4 + 5) + (1 + 4 + 4 + GF_IDMAP_NAME_MAX);
+	ck_assert_uint_eq(w.data[kind2], GF_IDMAP_GROUP);
+	for (unsigned bad = 0; bad < 256; bad += 1) {
+		if (bad == GF_IDMAP_USER || bad == GF_IDMAP_GROUP)
+			continue;
+		w.data[kind2] = (uint8_t)bad;
+		ck_assert_int_eq(gfm_idmap_list_rep_decode(w.data, w.len, &out), -EBADMSG);
+		ck_assert_ptr_null(out.ents); /* freed on failure */
+	}
+	gf_wbuf_free(&w);
+
+	/* a count beyond the bytes present */
+	gf_wbuf_init(&w);
+	gf_put_u32(&w, 1000);
+	gf_put_u8(&w, GF_IDMAP_USER);
+	gf_put_u32(&w, 1);
+	gf_put_str(&w, "a");
+	ck_assert_int_eq(gfm_idmap_list_rep_decode(w.data, w.len, &out), -EBADMSG);
+	gf_wbuf_free(&w);
+
+	/* encoders refuse a bad kind, an unterminated name, a missing array */
+	in.ents[3].kind = 9;
+	gf_wbuf_init(&w);
+	gfm_idmap_list_rep_encode(&w, &in);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+	in.ents[3].kind = GF_IDMAP_GROUP;
+	memset(in.ents[3].name, 'x', sizeof(in.ents[3].name));
+	gf_wbuf_init(&w);
+	gfm_idmap_list_rep_encode(&w, &in);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+	gfm_idmap_list_rep_free(&in);
+	struct gfm_idmap_list_rep none = { 2, NULL };
+	gf_wbuf_init(&w);
+	gfm_idmap_list_rep_encode(&w, &none);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+	none.count = 0;
+	gf_wbuf_init(&w);
+	gfm_idmap_list_rep_encode(&w, &none);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_idmap_list_rep_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.count, 0);
+	ck_assert_ptr_null(out.ents);
+	gf_wbuf_free(&w);
+
+	/* SET: fields; the replace flag is 0 or 1; kind checked; name bounded */
+	memset(&set, 0, sizeof(set));
+	fill_gfm_idmap_set_req(&set);
+	gf_wbuf_init(&w);
+	gfm_idmap_set_req_encode(&w, &set);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_idmap_set_req_decode(w.data, w.len, &sout), 0);
+	ck_assert_uint_eq(sout.cred.uid, set.cred.uid);
+	ck_assert_uint_eq(sout.cred.ngroups, set.cred.ngroups);
+	ck_assert_uint_eq(sout.kind, GF_IDMAP_GROUP);
+	ck_assert_uint_eq(sout.replace, 1);
+	ck_assert_uint_eq(sout.id, 0x89abcdefu);
+	ck_assert_str_eq(sout.name, set.name);
+	size_t cred_len = 12 + 4 * set.cred.ngroups;
+	w.data[cred_len + 1] = 2; /* replace */
+	ck_assert_int_eq(gfm_idmap_set_req_decode(w.data, w.len, &sout), -EBADMSG);
+	w.data[cred_len + 1] = 0;
+	w.data[cred_len] = 0; /* kind */
+	ck_assert_int_eq(gfm_idmap_set_req_decode(w.data, w.len, &sout), -EBADMSG);
+	gf_wbuf_free(&w);
+	set.replace = 2;
+	gf_wbuf_init(&w);
+	gfm_idmap_set_req_encode(&w, &set);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+
+	/* a name one longer than GF_IDMAP_NAME_MAX on the wire */
+	char longer[GF_IDMAP_NAME_MAX + 2];
+	long_name(longer, GF_IDMAP_NAME_MAX + 1, 'l');
+	gf_wbuf_init(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u8(&w, GF_IDMAP_USER);
+	gf_put_u8(&w, 0);
+	gf_put_u32(&w, 5);
+	gf_put_str(&w, longer);
+	ck_assert_int_eq(gfm_idmap_set_req_decode(w.data, w.len, &sout), -EBADMSG);
+	gf_wbuf_free(&w);
+
+	/* DEL */
+	memset(&del, 0, sizeof(del));
+	fill_gfm_idmap_del_req(&del);
+	gf_wbuf_init(&w);
+	gfm_idmap_del_req_encode(&w, &del);
+	ck_assert_int_eq(gfm_idmap_del_req_decode(w.data, w.len, &dout), 0);
+	ck_assert_uint_eq(dout.kind, GF_IDMAP_USER);
+	ck_assert_str_eq(dout.name, "bob");
+	gf_wbuf_free(&w);
+	gf_wbuf_init(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u8(&w, 3);
+	gf_put_str(&w, "bob");
+	ck_assert_int_eq(gfm_idmap_del_req_decode(w.data, w.len, &dout), -EBADMSG);
+	gf_wbuf_free(&w);
+	gf_wbuf_init(&w);
+	put_cred_raw(&w, 0, 0);
+	gf_put_u8(&w, GF_IDMAP_GROUP);
+	gf_put_str(&w, longer);
+	ck_assert_int_eq(gfm_idmap_del_req_decode(w.data, w.len, &dout), -EBADMSG);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -1354,6 +1598,8 @@ static Suite *proto_suite(void)
 	tc = tcase_create("fields");
 	tcase_add_test(tc, test_readdir_fields);
 	tcase_add_test(tc, test_host_list_fields);
+	tcase_add_test(tc, test_replicas_messages);
+	tcase_add_test(tc, test_idmap_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }
