@@ -36,6 +36,35 @@ declare -A GF_USED_PORTS=()
 gf_log() { echo "cluster: $*" >&2; }
 gf_err() { echo "cluster: error: $*" >&2; }
 
+# ---- hooks -------------------------------------------------------------------
+# Where each part of the cluster runs and at which address. Here everything
+# runs in this machine's own network namespace on 127.0.0.1; the multi-host
+# test bed (tests/netbed.sh) redefines these after sourcing this file.
+# Roles: gfmd (also PostgreSQL and the admin commands), nodeK (gfsd K and the
+# mounts acting as host nodeK).
+
+# gf_prefix ROLE: GF_IN=(command prefix that runs a program as ROLE).
+gf_prefix() { GF_IN=(); }
+# gf_addr ROLE: the address ROLE listens on and is reached at.
+gf_addr() { echo 127.0.0.1; }
+# gf_mount_dir K: mount point of mount K.
+gf_mount_dir() { echo "$STATE/mnt$1"; }
+# gf_conf_extra KIND K: extra lines for a config file (KIND gfsd or client).
+gf_conf_extra() { :; }
+# gf_env_extra: extra assignments for STATE/env.
+gf_env_extra() { :; }
+# gf_teardown_extra STATE: undo what the test bed built around the cluster,
+# once every process of the cluster is stopped (by gf_cluster_down).
+gf_teardown_extra() { :; }
+GF_IN=()
+
+# gf_in ROLE CMD...: run CMD (a program, not a function) as ROLE.
+gf_in() {
+	gf_prefix "$1"
+	shift
+	"${GF_IN[@]}" "$@"
+}
+
 # ---- binaries ----------------------------------------------------------------
 
 # gf_bin NAME: path of a gfarmfs program, build tree first, then PATH.
@@ -220,7 +249,7 @@ gf_dump_logs() {
 gf_write_gfmd_conf() {
 	cat >"$STATE/gfmd.conf" <<EOF
 # gfmd of the test cluster in $STATE
-gfmd_listen = 127.0.0.1
+gfmd_listen = $(gf_addr gfmd)
 gfmd_port = $GFMD_PORT
 postgresql = "host=$PGDIR/sock port=$PGPORT dbname=gfarmfs user=postgres"
 key_file = $KEY
@@ -231,7 +260,7 @@ host_down_ms = ${GF_HOST_DOWN_MS:-5000}
 EOF
 	cat >"$STATE/admin.conf" <<EOF
 # for gfhost/gfdf against the test cluster in $STATE
-gfmd_host = 127.0.0.1
+gfmd_host = $(gf_addr gfmd)
 gfmd_port = $GFMD_PORT
 key_file = $KEY
 EOF
@@ -242,17 +271,18 @@ gf_write_gfsd_conf() {
 	mkdir -p "$d/spool"
 	cat >"$d/gfsd.conf" <<EOF
 # gfsd node$k of the test cluster in $STATE
-gfmd_host = 127.0.0.1
+gfmd_host = $(gf_addr gfmd)
 gfmd_port = $GFMD_PORT
 key_file = $KEY
 hostname = node$k
 spool = $d/spool
-gfsd_listen = 127.0.0.1
+gfsd_listen = $(gf_addr "node$k")
 gfsd_port = $port
-gfsd_addr = 127.0.0.1
+gfsd_addr = $(gf_addr "node$k")
 gfsd_socket = $d/gfsd.sock
 log_level = ${GF_LOG_LEVEL:-info}
 heartbeat_ms = ${GF_HEARTBEAT_MS:-1000}
+$(gf_conf_extra gfsd "$k")
 EOF
 }
 
@@ -261,7 +291,7 @@ gf_write_client_conf() {
 	local k=$1 j=$(( ($1 - 1) % NGFSD + 1 ))
 	cat >"$STATE/client$k.conf" <<EOF
 # client (mount $k) of the test cluster in $STATE, on host node$j
-gfmd_host = 127.0.0.1
+gfmd_host = $(gf_addr gfmd)
 gfmd_port = $GFMD_PORT
 key_file = $KEY
 hostname = node$j
@@ -269,6 +299,7 @@ gfsd_socket = $STATE/node$j/gfsd.sock
 attr_timeout = ${GF_ATTR_TIMEOUT:-1}
 log_level = ${GF_LOG_LEVEL:-info}
 log_file = $STATE/mount$k.log
+$(gf_conf_extra client "$k")
 EOF
 }
 
@@ -310,8 +341,9 @@ gf_pg_init() {
 
 gf_pg_start() {
 	# pg_ctl's own output goes to the log so nobody's stdout is held open.
+	gf_prefix gfmd
 	# shellcheck disable=SC2094  # pg_ctl and the server append to one log
-	if ! (cd / && gf_as_postgres "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -t 60 \
+	if ! (cd / && "${GF_IN[@]}" runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -t 60 \
 		-o "-k $PGDIR/sock -p $PGPORT -c listen_addresses=''" start) >>"$PGDIR/log" 2>&1; then
 		gf_err "PostgreSQL did not start:"
 		tail -n 20 "$PGDIR/log" >&2
@@ -331,8 +363,9 @@ gf_pg_stop() {
 gf_gfmd_start() {
 	local bin
 	bin=$(gf_bin gfmd) || return 1
+	gf_prefix gfmd
 	gf_start_daemon "$STATE/gfmd.pid" "$STATE/gfmd.out" \
-		"$bin" -c "$STATE/gfmd.conf" -P "$STATE/gfmd.pid" -l "$STATE/gfmd.log" || return 1
+		"${GF_IN[@]}" "$bin" -c "$STATE/gfmd.conf" -P "$STATE/gfmd.pid" -l "$STATE/gfmd.log" || return 1
 	GFMD_PID=$(gf_pidfile_pid "$STATE/gfmd.pid")
 	gf_wait_gfmd || return 1
 	gf_write_env
@@ -348,7 +381,7 @@ gf_wait_gfmd() {
 			gf_dump_logs
 			return 1
 		fi
-		"$gfhost" -c "$STATE/admin.conf" list >/dev/null 2>&1 && return 0
+		gf_in gfmd "$gfhost" -c "$STATE/admin.conf" list >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	gf_err "gfmd did not answer on port $GFMD_PORT within ${GF_WAIT_SECS}s"
@@ -383,8 +416,9 @@ gf_gfsd_pid() { gf_pidfile_pid "$STATE/node$1/gfsd.pid"; }
 gf_gfsd_start() {
 	local k=$1 bin d=$STATE/node$1
 	bin=$(gf_bin gfsd) || return 1
+	gf_prefix "node$k"
 	gf_start_daemon "$d/gfsd.pid" "$d/gfsd.out" \
-		"$bin" -c "$d/gfsd.conf" -P "$d/gfsd.pid" -l "$d/gfsd.log" || return 1
+		"${GF_IN[@]}" "$bin" -c "$d/gfsd.conf" -P "$d/gfsd.pid" -l "$d/gfsd.log" || return 1
 	printf -v "GFSD${k}_PID" '%s' "$(gf_gfsd_pid "$k")"
 }
 
@@ -399,7 +433,7 @@ gf_gfsd_kill9() {
 }
 
 # gfhost list: one line per host with its name and up/down among the fields.
-gf_host_list() { "$(gf_bin gfhost)" -c "$STATE/admin.conf" list 2>/dev/null; }
+gf_host_list() { gf_in gfmd "$(gf_bin gfhost)" -c "$STATE/admin.conf" list 2>/dev/null; }
 
 gf_host_is_up() {
 	gf_host_list | awk -v h="$1" '
@@ -434,7 +468,7 @@ gf_wait_hosts_up() {
 
 # gf_stat_value NODE KEY: one counter of `gfhost stats NODE`.
 gf_stat_value() {
-	"$(gf_bin gfhost)" -c "$STATE/admin.conf" stats "$1" 2>/dev/null |
+	gf_in gfmd "$(gf_bin gfhost)" -c "$STATE/admin.conf" stats "$1" 2>/dev/null |
 		awk -v k="$2" '$1 == k { print $2; found = 1 } END { exit !found }'
 }
 
@@ -447,10 +481,13 @@ gf_mount() {
 	local k=$1 bin mnt i pid
 	shift
 	bin=$(gf_bin mount.gfarmfs) || return 1
-	mnt=$STATE/mnt$k
+	mnt=$(gf_mount_dir "$k")
 	mkdir -p "$mnt"
+	# In the network of the host the mount acts as (without a mount namespace
+	# of its own, or the FUSE mount would be seen by nobody else).
+	gf_prefix "node$(((k - 1) % NGFSD + 1))"
 	gf_spawn "$STATE/mount$k.pid" "$STATE/mount$k.out" \
-		"$bin" "$STATE/client$k.conf" "$mnt" -f "$@"
+		"${GF_IN[@]}" "$bin" "$STATE/client$k.conf" "$mnt" -f "$@"
 	pid=$(gf_mount_pid "$k")
 	for ((i = 0; i < GF_WAIT_SECS * 10; i++)); do
 		mountpoint -q "$mnt" && return 0
@@ -467,7 +504,8 @@ gf_mount() {
 }
 
 gf_umount() {
-	local k=$1 mnt=$STATE/mnt$1 pid
+	local k=$1 mnt pid
+	mnt=$(gf_mount_dir "$k")
 	pid=$(gf_mount_pid "$k")
 	if mountpoint -q "$mnt"; then
 		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" || umount -l "$mnt"
@@ -491,7 +529,7 @@ gf_write_env() {
 		printf 'STATE=%q\n' "$STATE"
 		for ((k = 1; k <= NMOUNTS; k++)); do
 			v=$([[ $k == 1 ]] || echo "$k")
-			printf 'MOUNT%s=%q\n' "$v" "$STATE/mnt$k"
+			printf 'MOUNT%s=%q\n' "$v" "$(gf_mount_dir "$k")"
 			printf 'CONFIG%s=%q\n' "$v" "$STATE/client$k.conf"
 		done
 		printf 'ADMIN_CONFIG=%q\n' "$STATE/admin.conf"
@@ -511,6 +549,7 @@ gf_write_env() {
 		printf 'PGBIN=%q\n' "$PGBIN"
 		printf 'PGHOST=%q\n' "$PGDIR/sock"
 		printf 'PGPORT=%q\n' "$PGPORT"
+		gf_env_extra
 	} >"$f.tmp" && mv "$f.tmp" "$f"
 }
 
@@ -662,6 +701,7 @@ gf_cluster_down() {
 	for m in $(gf_mounts_under "$st"); do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || rc=1
 	done
+	gf_teardown_extra "$st" || rc=1
 	n=$(gf_stray_pids "$st" | wc -l)
 	if ((n > 0)); then
 		gf_err "$n processes of $st are still running"
