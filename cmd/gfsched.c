@@ -33,7 +33,7 @@ static struct cmd cmd = {
 	"  them can run where the data already is:\n"
 	"    1. most bytes of the given files held (a host is credited with a\n"
 	"       file's size for holding a replica of it),\n"
-	"    2. then lower 1-minute load average,\n"
+	"    2. then lower 1-minute load average (in steps of 0.25),\n"
 	"    3. then more free space in the gfsd spool,\n"
 	"    4. then host name.\n"
 	"  Only hosts whose gfsd is up are listed. When every replica of a file\n"

@@ -324,10 +324,19 @@ out:
 
 /* ---- ranking ------------------------------------------------------------------------ */
 
+/*
+ * Loads are compared in steps of 0.25: a few hundredths between two idle
+ * hosts is noise, and free space should decide between them. Bucketing (not
+ * a tolerance) keeps the order transitive for qsort.
+ */
+#define LOAD_STEP_MILLI 250
+
 static int cmp_tail(const struct sched_host *a, const struct sched_host *b)
 {
-	if (a->load_milli != b->load_milli)
-		return a->load_milli < b->load_milli ? -1 : 1;
+	uint32_t la = (a->load_milli + LOAD_STEP_MILLI / 2) / LOAD_STEP_MILLI;
+	uint32_t lb = (b->load_milli + LOAD_STEP_MILLI / 2) / LOAD_STEP_MILLI;
+	if (la != lb)
+		return la < lb ? -1 : 1;
 	if (a->free != b->free)
 		return a->free > b->free ? -1 : 1;
 	return strcmp(a->name, b->name);

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "net.h"
+#include "load.h"
 #include "registrar.h"
 #include "server.h"
 #include "service.h"
@@ -83,6 +84,10 @@ static const char usage_text[] =
 "    gfmd_host       host of gfmd (default localhost)\n"
 "    gfmd_port       port of gfmd (default 6600)\n"
 "    key_file        shared secret, at least 32 bytes (required)\n"
+"    load_source     how the load sent with heartbeats is measured: 'system'\n"
+"                    (the kernel's 1-minute load average, default) or 'netns'\n"
+"                    (runnable tasks in gfsd's network namespace, averaged over\n"
+"                    a minute: for hosts made of namespaces on one machine)\n"
 "    heartbeat_ms    heartbeat period in ms (default 1000; gfmd may ask\n"
 "                    for a shorter one)\n"
 "    log_level, log_file, pid_file\n"
@@ -221,6 +226,11 @@ int main(int argc, char **argv)
 	const char *gfmd_host = gf_config_str(cfg, "gfmd_host", "localhost");
 	uint16_t gfmd_port = (uint16_t)config_int(cfg, "gfmd_port", 6600, 1, 65535);
 	uint32_t heartbeat_ms = (uint32_t)config_int(cfg, "heartbeat_ms", 1000, 10, 3600000);
+	const char *load_source = gf_config_str(cfg, "load_source", "system");
+	struct load_meter *load;
+	if ((rc = load_meter_new(load_source, &load)) < 0)
+		gf_fatal("gfsd: %s: load_source '%s': %s", config_path, load_source,
+			 rc == -EINVAL ? "expected 'system' or 'netns'" : strerror(-rc));
 	char *sock_path;
 	const char *s = gf_config_str(cfg, "gfsd_socket", NULL);
 	if (s && *s) {
@@ -285,6 +295,7 @@ int main(int argc, char **argv)
 		.addr = gfsd_addr,
 		.port = bound,
 		.heartbeat_ms = heartbeat_ms,
+		.load = load,
 	};
 	struct registrar *reg;
 	if ((rc = registrar_start(&rcfg, sp, &reg)) < 0)

@@ -26,6 +26,7 @@ struct registrar {
 	uint16_t port;
 	uint32_t heartbeat_ms;
 	struct spool *sp;
+	struct load_meter *load;
 
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -100,6 +101,8 @@ static int connect_and_register(struct registrar *r)
 		r->rpc = NULL;
 		return rc;
 	}
+	/* A gfmd that stops answering must not stall heartbeats forever. */
+	gf_rpc_set_timeout(r->rpc, r->heartbeat_ms * 5 > 10000 ? r->heartbeat_ms * 5 : 10000);
 	gf_wbuf_init(&w);
 	gfm_host_register_req_encode(&w, &req);
 	rc = w.err ? w.err : gf_rpc_call_status(r->rpc, GFM_HOST_REGISTER, &w, &reply);
@@ -143,17 +146,13 @@ static int heartbeat(struct registrar *r)
 {
 	struct gf_reply reply;
 	struct gf_wbuf w;
-	double load[1] = {0};
 	int rc;
 
 	r->hb.host_id = r->host_id;
 	rc = spool_space(r->sp, &r->hb.capacity, &r->hb.free);
 	if (rc < 0)
 		return rc;
-	if (getloadavg(load, 1) < 1)
-		load[0] = 0;
-	r->hb.load_milli = load[0] * 1000 > UINT32_MAX ? UINT32_MAX
-						       : (uint32_t)(load[0] * 1000);
+	r->hb.load_milli = load_meter_sample(r->load);
 	gf_wbuf_init(&w);
 	gfm_heartbeat_req_encode(&w, &r->hb);
 	rc = w.err ? w.err : gf_rpc_call_status(r->rpc, GFM_HEARTBEAT, &w, &reply);
@@ -246,6 +245,7 @@ int registrar_start(const struct registrar_config *cfg, struct spool *sp,
 	r->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000;
 	r->period_ms = r->heartbeat_ms;
 	r->sp = sp;
+	r->load = cfg->load;
 
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -289,5 +289,6 @@ void registrar_stop(struct registrar *r)
 	pthread_join(r->thread, NULL);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
+	load_meter_free(r->load);
 	free(r);
 }

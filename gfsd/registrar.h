@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "load.h"
 #include "spool.h"
 
 struct registrar;
@@ -30,9 +31,11 @@ struct registrar_config {
 	const char *addr;      /* where clients reach our TCP listener */
 	uint16_t port;	       /* the port actually bound */
 	uint32_t heartbeat_ms; /* upper bound; gfmd may ask for less */
+	struct load_meter *load; /* how heartbeats measure load; owned from start on */
 };
 
-/* Copies what cfg points to; uses sp (not owned) until registrar_stop. */
+/* Copies what cfg points to; uses sp (not owned) until registrar_stop; owns
+ * cfg->load once this returns 0. */
 int registrar_start(const struct registrar_config *cfg, struct spool *sp,
 		    struct registrar **out);
 /* Stop the thread and free. A call blocked on an unresponsive gfmd is given

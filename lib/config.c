@@ -22,7 +22,7 @@ static const char *const known_keys[] = {
 	"gfmd_host", "gfmd_port", "gfmd_listen", "postgresql", "key_file",
 	"spool", "gfsd_listen", "gfsd_port", "gfsd_addr", "gfsd_socket",
 	"hostname", "log_level", "log_file", "pid_file", "attr_timeout",
-	"entry_timeout", "heartbeat_ms", "host_down_ms", "launcher", "mount_point",
+	"entry_timeout", "heartbeat_ms", "host_down_ms", "launcher", "mount_point", "load_source",
 	"idmap_refresh_ms",
 	NULL,
 };

@@ -20,6 +20,7 @@
  *     attr_timeout                client attribute cache, seconds (default 1)
  *     heartbeat_ms                gfsd heartbeat period (default 1000)
  *     host_down_ms                gfmd marks a silent host down (default 5000)
+ *     load_source                 gfsd load measure: system | netns (default system)
  *     launcher                    how gfrun reaches a host: a command prefix in
  *                                 which %h is the host name (default "ssh %h")
  *     mount_point                 where the file system is mounted on each host;

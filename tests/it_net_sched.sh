@@ -6,11 +6,10 @@
 #   tmpfs) comes last; the Slurm form is a --nodelist;
 # - a host whose gfsd is down is skipped by gfsched and gfrun, and is back
 #   once its gfsd is.
-# The load that gfsd reports is the machine's 1-minute load average
-# (getloadavg(3) reads sysinfo(2), which network namespaces do not
-# separate), so one host of this test bed cannot be made busier than the
-# others: "prefers idle hosts" is checked as "the order agrees with the loads
-# reported", not with a host made busy on purpose.
+# - gfsched prefers idle hosts: the test bed's gfsd measure load as the
+#   runnable tasks of their own namespace (load_source = netns; the system
+#   load average is one figure for all of them), so CPU loops started on
+#   node1 make it rank last.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -38,8 +37,9 @@ json_ordered() {
 	sched 1 -w --format=json 2>/dev/null | "$PY" -c '
 import json, sys
 h = json.load(sys.stdin)
-keys = [(x["load"], -x["free"]) for x in h]
-if sys.argv[1] == "equal" and len({x["load"] for x in h}) != 1:
+step = lambda load: int((load * 1000 + 125) // 250)  # gfsched compares loads in steps of 0.25
+keys = [(step(x["load"]), -x["free"]) for x in h]
+if sys.argv[1] == "equal" and len({step(x["load"]) for x in h}) != 1:
     sys.exit(1)
 sys.exit(0 if keys == sorted(keys) and len(h) == int(sys.argv[2]) else 1)' "$@"
 }
@@ -60,6 +60,23 @@ else
 	fail "the hosts never reported equal loads within 20 s: $(sched 1 -w --format=json 2>&1)"
 fi
 expect_eq "gfsched -w -n 2 prints two hosts" 2 "$(sched 1 -w -n 2 | wc -l)"
+
+# Prefers idle hosts: gfsd here measures load as the runnable tasks of its own
+# namespace (load_source = netns), so two busy loops on node1 make node1 the
+# busiest host, and gfsched -w must then put it last.
+busy_pids=()
+for _ in 1 2; do
+	nb_exec 1 /bin/sh -c 'while :; do :; done' &
+	busy_pids+=($!)
+done
+node1_last() { [[ $(sched 2 -w | tail -n 1) == node1 ]]; }
+if poll_until 40 node1_last; then
+	ok "a busy host (two CPU loops on node1) goes to the end of gfsched -w"
+else
+	fail "node1 never ranked last while busy: $(sched 2 -w --format=json 2>&1)"
+fi
+kill "${busy_pids[@]}" 2>/dev/null
+wait "${busy_pids[@]}" 2>/dev/null
 
 head -c 3000000 /dev/urandom >"$(mnt 1)/f1" || die "cannot write f1 on node1"
 head -c 5000000 /dev/urandom >"$(mnt 2)/f2" || die "cannot write f2 on node2"

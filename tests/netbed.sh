@@ -101,6 +101,9 @@ gf_addr() {
 gf_mount_dir() { echo "$STATE/node$1/mnt"; }
 
 gf_conf_extra() {
+	# One kernel serves every host here: only a per-namespace count of
+	# runnable tasks tells a busy host from an idle one.
+	[[ $1 == gfsd ]] && echo 'load_source = netns'
 	[[ $1 == client ]] || return 0
 	printf 'launcher = "ip netns exec %s%%h"\n' "$NB_PREFIX"
 	printf 'mount_point = "%s/%%h/mnt"\n' "$STATE"
