@@ -12,7 +12,9 @@
 # Stats are made to miss the client's caches: the kernel's dentry and inode
 # caches are dropped before the stat phase (root), for both targets.
 set -uo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
+BENCH=fsysbench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 N=10000 C=1 R=3 MNT='' LOCAL=''
 while (($#)); do
 	case $1 in
@@ -21,34 +23,14 @@ while (($#)); do
 	-r) R=$2; shift 2 ;;
 	--mount) MNT=$2; shift 2 ;;
 	--local) LOCAL=$2; shift 2 ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) bench_help 13; exit 0 ;;
 	*) echo "fsysbench: unknown option $1" >&2; exit 2 ;;
 	esac
 done
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3)
 
-cleanup() {
-	[[ -n ${LOCAL_TMP:-} ]] && rm -rf "$LOCAL_TMP"
-	[[ -n ${STATE:-} ]] && gf_cluster_down "$STATE"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [[ -z $MNT ]]; then
-	# shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
-	. "$HERE/../tests/cluster.sh"
-	echo "fsysbench: starting a cluster (3 gfsd, 1 mount)" >&2
-	gf_cluster_up --gfsd 3 --mounts 1 || exit 1
-	MNT=$MOUNT
-fi
-if [[ -z $LOCAL ]]; then
-	LOCAL_TMP=$(mktemp -d /var/tmp/fsysbench.XXXXXX)
-	LOCAL=$LOCAL_TMP
-fi
-echo "fsysbench: $N files, $C clients, median of $R runs"
-echo "  gfarmfs: $MNT ($(stat -f -c %T "$MNT"))"
-echo "  local:   $LOCAL ($(stat -f -c %T "$LOCAL"))"
+bench_targets "$N files, $C clients, median of $R runs"
 
 "$PY" - "$N" "$C" "$R" "$MNT" "$LOCAL" <<'PYEOF'
 import os, sys, time, shutil, statistics, multiprocessing as mp

@@ -10,7 +10,9 @@
 #                 3 gfsd and one mount, and stop it afterwards)
 #   --local DIR   local directory to compare with (default: a temp dir in /var/tmp)
 set -uo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
+BENCH=thput
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 MIB=1024 BS=1M R=3 MNT='' LOCAL=''
 while (($#)); do
 	case $1 in
@@ -19,34 +21,14 @@ while (($#)); do
 	-r) R=$2; shift 2 ;;
 	--mount) MNT=$2; shift 2 ;;
 	--local) LOCAL=$2; shift 2 ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) bench_help 12; exit 0 ;;
 	*) echo "thput: unknown option $1" >&2; exit 2 ;;
 	esac
 done
 [[ $(id -u) == 0 ]] || { echo "thput: needs root to drop the page cache" >&2; exit 1; }
 
-cleanup() {
-	[[ -n ${LOCAL_TMP:-} ]] && rm -rf "$LOCAL_TMP"
-	[[ -n ${MNT:-} ]] && rm -f "$MNT/thput.$$"
-	[[ -n ${STATE:-} ]] && gf_cluster_down "$STATE"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [[ -z $MNT ]]; then
-	# shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
-	. "$HERE/../tests/cluster.sh"
-	echo "thput: starting a cluster (3 gfsd, 1 mount)" >&2
-	gf_cluster_up --gfsd 3 --mounts 1 || exit 1
-	MNT=$MOUNT
-fi
-if [[ -z $LOCAL ]]; then
-	LOCAL_TMP=$(mktemp -d /var/tmp/thput.XXXXXX)
-	LOCAL=$LOCAL_TMP
-fi
-echo "thput: $MIB MiB, block $BS, median of $R runs"
-echo "  gfarmfs: $MNT ($(stat -f -c %T "$MNT"))"
-echo "  local:   $LOCAL ($(stat -f -c %T "$LOCAL"))"
+bench_cleanup_extra() { [[ -n ${MNT:-} ]] && rm -f "$MNT/thput.$$"; }
+bench_targets "$MIB MiB, block $BS, median of $R runs"
 
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # rate SECONDS: MiB/s

@@ -119,7 +119,9 @@ int cmd_load_config(const struct cmd *c, struct gf_config **cfg)
 	return r;
 }
 
-int cmd_connect(const struct cmd *c, const struct gf_config *cfg, struct gfc **out)
+/* A client of gfmd as an admin peer, connected when connect is set. */
+static int new_client(const struct cmd *c, const struct gf_config *cfg, int connect,
+		      struct gfc **out)
 {
 	char errbuf[512] = "";
 	struct gfc *g = NULL;
@@ -131,14 +133,64 @@ int cmd_connect(const struct cmd *c, const struct gf_config *cfg, struct gfc **o
 		cmd_err(c, "%s", errbuf[0] ? errbuf : strerror(-r));
 		return r;
 	}
-	r = gfc_connect(g, errbuf, sizeof(errbuf));
-	if (r < 0) {
-		cmd_err(c, "%s", errbuf[0] ? errbuf : strerror(-r));
+	if (connect && (r = cmd_gfmd_connect(c, g)) < 0) {
 		gfc_free(g);
 		return r;
 	}
 	*out = g;
 	return 0;
+}
+
+int cmd_connect(const struct cmd *c, const struct gf_config *cfg, struct gfc **out)
+{
+	return new_client(c, cfg, 1, out);
+}
+
+int cmd_gfmd_connect(const struct cmd *c, struct gfc *g)
+{
+	char errbuf[512] = "";
+	int r = gfc_connect(g, errbuf, sizeof(errbuf));
+
+	if (r < 0)
+		cmd_err(c, "%s", errbuf[0] ? errbuf : strerror(-r));
+	return r;
+}
+
+int cmd_open(const struct cmd *c, int connect, struct gf_config **cfg, struct gfc **g)
+{
+	int r;
+
+	*g = NULL;
+	if ((r = cmd_load_config(c, cfg)) < 0)
+		return r;
+	if ((r = new_client(c, *cfg, connect, g)) < 0) {
+		gf_config_free(*cfg);
+		*cfg = NULL;
+	}
+	return r;
+}
+
+const struct cmd_sub *cmd_subcommand(const struct cmd *c, const struct cmd_sub *subs,
+				     size_t n, int *argc, char ***argv)
+{
+	static char *dflt[2];
+	size_t i;
+
+	*argc -= optind;
+	*argv += optind;
+	if (*argc == 0) {
+		dflt[0] = (char *)subs[0].name;
+		*argc = 1;
+		*argv = dflt;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp((*argv)[0], subs[i].name) == 0)
+			break;
+	if (i == n)
+		cmd_usage(c, "unknown subcommand '%s'", (*argv)[0]);
+	if (*argc - 1 != subs[i].nargs)
+		cmd_usage(c, "%s", subs[i].what);
+	return &subs[i];
 }
 
 const char *cmd_human(char buf[16], uint64_t bytes)

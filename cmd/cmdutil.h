@@ -37,6 +37,9 @@ struct cmd {
 	"      when that is not set, " GF_SYSCONFDIR "/gfarmfs.conf.\n"          \
 	"  -h, --help\n"                                                        \
 	"      Show this help and exit.\n"
+#define CMD_HELP_GFMD_CONFIG                                                    \
+	"  The configuration gives gfmd_host, gfmd_port (default 6600), key_file\n" \
+	"  and hostname.\n"
 #define CMD_HELP_EXIT_STATUS                                                  \
 	"EXIT STATUS\n"                                                       \
 	"  0  success\n"                                                      \
@@ -73,6 +76,32 @@ const char *cmd_config_path(const struct cmd *c);
 int cmd_load_config(const struct cmd *c, struct gf_config **cfg);
 /* A client of gfmd as an admin peer, connected; on error says why. */
 int cmd_connect(const struct cmd *c, const struct gf_config *cfg, struct gfc **out);
+/* Connect a client made by cmd_open(c, 0, ...); on error says why. */
+int cmd_gfmd_connect(const struct cmd *c, struct gfc *g);
+/*
+ * cmd_load_config(), then a client of gfmd as an admin peer, connected
+ * unless connect is 0 (the command may then cmd_gfmd_connect() when it
+ * needs gfmd). On error says why, frees what it made, leaves *cfg and *g
+ * NULL and returns -errno.
+ */
+int cmd_open(const struct cmd *c, int connect, struct gf_config **cfg, struct gfc **g);
+
+/*
+ * Subcommands: "NAME [options] SUBCOMMAND OPERAND...". cmd_subcommand()
+ * takes the operands after the options (from optind): the first names the
+ * subcommand (without one, the first of subs, e.g. "list"). It moves
+ * *argc and *argv so that argv[0] is the subcommand's name. Exits with a usage
+ * error when the name is unknown or the number of operands is not nargs.
+ */
+struct cmd_sub {
+	const char *name;
+	int (*fn)(struct gfc *g, int argc, char **argv);
+	int connect;	  /* cmd_open(c, connect, ...) before fn */
+	int nargs;	  /* operands after the subcommand's name */
+	const char *what; /* usage error when nargs does not match */
+};
+const struct cmd_sub *cmd_subcommand(const struct cmd *c, const struct cmd_sub *subs,
+				     size_t n, int *argc, char ***argv);
 
 /*
  * A text table printed with aligned columns separated by two spaces.

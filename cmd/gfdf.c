@@ -37,8 +37,7 @@ static struct cmd cmd = {
 	"      Do not print the header line.\n"
 	CMD_HELP_COMMON_OPTIONS
 	"\n"
-	"  The configuration gives gfmd_host, gfmd_port (default 6600), key_file\n"
-	"  and hostname.\n"
+	CMD_HELP_GFMD_CONFIG
 	"\n"
 	CMD_HELP_ENVIRONMENT
 	"\n"
@@ -121,10 +120,8 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		cmd_usage(&cmd, "unexpected argument '%s'", argv[optind]);
 
-	if (cmd_load_config(&cmd, &cfg) < 0)
+	if (cmd_open(&cmd, 1, &cfg, &g) < 0)
 		return CMD_FAIL;
-	if (cmd_connect(&cmd, cfg, &g) < 0)
-		goto out;
 	r = gfc_host_list(g, &hl);
 	if (r < 0) {
 		cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));

@@ -54,8 +54,7 @@ static struct cmd cmd = {
 	"      list: print sizes as 1.5G etc. instead of bytes.\n"
 	CMD_HELP_COMMON_OPTIONS
 	"\n"
-	"  The configuration gives gfmd_host, gfmd_port (default 6600), key_file\n"
-	"  and hostname.\n"
+	CMD_HELP_GFMD_CONFIG
 	"\n"
 	CMD_HELP_ENVIRONMENT
 	"\n"
@@ -185,12 +184,8 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 
 		if (strchr(target, ':'))
 			cmd_usage(&cmd, "'%s' is neither a host name nor ADDR:PORT", target);
-		char eb[512] = "";
-		r = gfc_connect(g, eb, sizeof(eb));
-		if (r < 0) {
-			cmd_err(&cmd, "%s", eb[0] ? eb : strerror(-r));
+		if (cmd_gfmd_connect(&cmd, g) < 0)
 			return CMD_FAIL;
-		}
 		r = gfc_host_list(g, &hl);
 		if (r < 0) {
 			cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
@@ -230,13 +225,7 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	return CMD_OK;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct gfc *g, int argc, char **argv);
-	int needs_gfmd; /* connect before running */
-	int nargs;	/* operands after the subcommand name */
-	const char *what;
-} subcommands[] = {
+static const struct cmd_sub subcommands[] = {
 	{ "list", list_main, 1, 0, "list takes no arguments" },
 	{ "stats", stats_main, 0, 1, "stats needs one NAME or ADDR:PORT" },
 };
@@ -248,12 +237,9 @@ int main(int argc, char **argv)
 		{ "human", no_argument, NULL, 'U' },
 		{ 0 },
 	};
-	static char *list_argv[] = { "list", NULL };
 	struct gf_config *cfg = NULL;
 	struct gfc *g = NULL;
-	char errbuf[512] = "";
-	int ch, r, rc = CMD_FAIL;
-	size_t i;
+	int ch, rc;
 
 	cmd_init(&cmd, argc, argv);
 	while ((ch = cmd_getopt(&cmd, argc, argv, "H", longopts)) != -1) {
@@ -268,34 +254,12 @@ int main(int argc, char **argv)
 			cmd_usage(&cmd, "unexpected option");
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 0) {
-		argc = 1;
-		argv = list_argv;
-	}
-	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		if (strcmp(argv[0], subcommands[i].name) == 0)
-			break;
-	if (i == sizeof(subcommands) / sizeof(subcommands[0]))
-		cmd_usage(&cmd, "unknown subcommand '%s'", argv[0]);
-	if (argc - 1 != subcommands[i].nargs)
-		cmd_usage(&cmd, "%s", subcommands[i].what);
+	const struct cmd_sub *sub = cmd_subcommand(
+		&cmd, subcommands, sizeof(subcommands) / sizeof(subcommands[0]), &argc, &argv);
 
-	if (cmd_load_config(&cmd, &cfg) < 0)
+	if (cmd_open(&cmd, sub->connect, &cfg, &g) < 0)
 		return CMD_FAIL;
-	if (subcommands[i].needs_gfmd) {
-		if (cmd_connect(&cmd, cfg, &g) < 0)
-			goto out;
-	} else {
-		r = gfc_new(cfg, GF_PEER_ADMIN, &g, errbuf, sizeof(errbuf));
-		if (r < 0) {
-			cmd_err(&cmd, "%s", errbuf[0] ? errbuf : strerror(-r));
-			goto out;
-		}
-	}
-	rc = subcommands[i].fn(g, argc, argv);
-out:
+	rc = sub->fn(g, argc, argv);
 	gfc_free(g);
 	gf_config_free(cfg);
 	return rc;

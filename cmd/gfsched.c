@@ -63,8 +63,7 @@ static struct cmd cmd = {
 	"             capacity (bytes and files: of the given PATHs held)\n"
 	CMD_HELP_COMMON_OPTIONS
 	"\n"
-	"  The configuration gives gfmd_host, gfmd_port (default 6600), key_file\n"
-	"  and hostname.\n"
+	CMD_HELP_GFMD_CONFIG
 	"\n"
 	CMD_HELP_ENVIRONMENT
 	"\n"
@@ -180,10 +179,8 @@ int main(int argc, char **argv)
 	if (!write_mode && argc == 0)
 		cmd_usage(&cmd, "give at least one PATH, or -w");
 
-	if (cmd_load_config(&cmd, &cfg) < 0)
+	if (cmd_open(&cmd, 1, &cfg, &g) < 0)
 		return CMD_FAIL;
-	if (cmd_connect(&cmd, cfg, &g) < 0)
-		goto out;
 	if (sched_init(&s, &cmd, g) < 0)
 		goto out;
 

@@ -223,15 +223,10 @@ static int del_main(struct gfc *g, int argc, char **argv)
 	return CMD_OK;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct gfc *g, int argc, char **argv);
-	int nargs; /* operands after the subcommand name */
-	const char *what;
-} subcommands[] = {
-	{ "list", list_main, 0, "list takes no arguments" },
-	{ "add", add_main, 2, "add needs NAME and " IDN },
-	{ "del", del_main, 1, "del needs one NAME" },
+static const struct cmd_sub subcommands[] = {
+	{ "list", list_main, 1, 0, "list takes no arguments" },
+	{ "add", add_main, 1, 2, "add needs NAME and " IDN },
+	{ "del", del_main, 1, 1, "del needs one NAME" },
 };
 
 int main(int argc, char **argv)
@@ -241,11 +236,9 @@ int main(int argc, char **argv)
 		{ "replace", no_argument, NULL, 'r' },
 		{ 0 },
 	};
-	static char *list_argv[] = { "list", NULL };
 	struct gf_config *cfg = NULL;
 	struct gfc *g = NULL;
-	int ch, rc = CMD_FAIL;
-	size_t i, n = sizeof(subcommands) / sizeof(subcommands[0]);
+	int ch, rc;
 
 	cmd_init(&cmd, argc, argv);
 	while ((ch = cmd_getopt(&cmd, argc, argv, "Hr", longopts)) != -1) {
@@ -260,20 +253,9 @@ int main(int argc, char **argv)
 			cmd_usage(&cmd, "unexpected option");
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 0) {
-		argc = 1;
-		argv = list_argv;
-	}
-	for (i = 0; i < n; i++)
-		if (strcmp(argv[0], subcommands[i].name) == 0)
-			break;
-	if (i == n)
-		cmd_usage(&cmd, "unknown subcommand '%s'", argv[0]);
-	if (argc - 1 != subcommands[i].nargs)
-		cmd_usage(&cmd, "%s", subcommands[i].what);
-	if (i > 0) {
+	const struct cmd_sub *sub = cmd_subcommand(
+		&cmd, subcommands, sizeof(subcommands) / sizeof(subcommands[0]), &argc, &argv);
+	if (sub->nargs > 0) {
 		int e = gf_idmap_check_name(argv[1]);
 		if (e == -ENAMETOOLONG)
 			cmd_usage(&cmd, "'%s': a " WHAT " name has at most %d characters",
@@ -283,12 +265,9 @@ int main(int argc, char **argv)
 				  "not starting with '-')", argv[1]);
 	}
 
-	if (cmd_load_config(&cmd, &cfg) < 0)
+	if (cmd_open(&cmd, sub->connect, &cfg, &g) < 0)
 		return CMD_FAIL;
-	if (cmd_connect(&cmd, cfg, &g) < 0)
-		goto out;
-	rc = subcommands[i].fn(g, argc, argv);
-out:
+	rc = sub->fn(g, argc, argv);
 	gfc_free(g);
 	gf_config_free(cfg);
 	return rc;

@@ -225,28 +225,41 @@ static void fill_replicas(struct gfmd *g, struct gf_conn *c, struct gfm_open_rep
 	}
 }
 
+/* What CREATE, OPEN and REPLICAS build their reply in (too big for the stack). */
+struct open_reply {
+	struct gfm_open_rep rep;
+	struct gf_ns_replica r[GF_MAX_REPLICAS];
+	size_t nr;
+};
+
+/* Reply with o->rep (attr set by the caller) and the replicas o->r[0..nr)
+ * when rc is 0. o is freed. */
+static int reply_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, int rc,
+		      struct open_reply *o, uint64_t ticket)
+{
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		fill_replicas(g, c, &o->rep, o->r, o->nr);
+		gfm_open_rep_encode(&w, &o->rep);
+	}
+	free(o);
+	return reply(g, c, f, rc, &w, ticket);
+}
+
 static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 {
 	struct gfm_create_req m;
 	if (gfm_create_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
-	struct gfm_open_rep *rep = calloc(1, sizeof(*rep));
-	if (!rep)
+	struct open_reply *o = calloc(1, sizeof(*o));
+	if (!o)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
 	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
-	struct gf_ns_replica r[1];
-	size_t nr = 0;
 	uint64_t t = 0;
 	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags,
-			      gf_hosts_place, &pl, &rep->attr, r, &nr, &t);
-	struct gf_wbuf w;
-	gf_wbuf_init(&w);
-	if (!rc) {
-		fill_replicas(g, c, rep, r, nr);
-		gfm_open_rep_encode(&w, rep);
-	}
-	free(rep);
-	return reply(g, c, f, rc, &w, t);
+			      gf_hosts_place, &pl, &o->rep.attr, o->r, &o->nr, &t);
+	return reply_open(g, c, f, rc, o, t);
 }
 
 static int h_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -254,27 +267,14 @@ static int h_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	struct gfm_open_req m;
 	if (gfm_open_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
-	struct gfm_open_rep *rep = calloc(1, sizeof(*rep));
-	struct gf_ns_replica *r = calloc(GF_MAX_REPLICAS, sizeof(*r));
-	if (!rep || !r) {
-		free(rep);
-		free(r);
+	struct open_reply *o = calloc(1, sizeof(*o));
+	if (!o)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
-	}
 	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
-	size_t nr = 0;
 	uint64_t t = 0;
-	int rc = gf_ns_open(g->ns, &m.cred, m.ino, m.flags, gf_hosts_place, &pl, &rep->attr,
-			    r, GF_MAX_REPLICAS, &nr, &t);
-	struct gf_wbuf w;
-	gf_wbuf_init(&w);
-	if (!rc) {
-		fill_replicas(g, c, rep, r, nr);
-		gfm_open_rep_encode(&w, rep);
-	}
-	free(r);
-	free(rep);
-	return reply(g, c, f, rc, &w, t);
+	int rc = gf_ns_open(g->ns, &m.cred, m.ino, m.flags, gf_hosts_place, &pl,
+			    &o->rep.attr, o->r, GF_MAX_REPLICAS, &o->nr, &t);
+	return reply_open(g, c, f, rc, o, t);
 }
 
 static int h_rename(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -397,26 +397,13 @@ static int h_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	struct gfm_ino_req m;
 	if (gfm_ino_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
-	struct gfm_open_rep *rep = calloc(1, sizeof(*rep));
-	struct gf_ns_replica *r = calloc(GF_MAX_REPLICAS, sizeof(*r));
-	if (!rep || !r) {
-		free(rep);
-		free(r);
+	struct open_reply *o = calloc(1, sizeof(*o));
+	if (!o)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
-	}
-	size_t nr = 0;
-	int rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &rep->attr);
+	int rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &o->rep.attr);
 	if (!rc)
-		rc = gf_ns_replicas(g->ns, m.ino, r, GF_MAX_REPLICAS, &nr);
-	struct gf_wbuf w;
-	gf_wbuf_init(&w);
-	if (!rc) {
-		fill_replicas(g, c, rep, r, nr);
-		gfm_open_rep_encode(&w, rep);
-	}
-	free(r);
-	free(rep);
-	return reply(g, c, f, rc, &w, 0);
+		rc = gf_ns_replicas(g->ns, m.ino, o->r, GF_MAX_REPLICAS, &o->nr);
+	return reply_open(g, c, f, rc, o, 0);
 }
 
 /* ---- hosts ----------------------------------------------------------------------------- */

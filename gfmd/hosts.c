@@ -273,6 +273,19 @@ void gf_hosts_totals(struct gf_hosts *h, uint64_t *capacity, uint64_t *free,
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Candidate x (up) for *best: the client's own host wins (1: look no
+ * further), else the one with the most free space. */
+static int prefer(struct host **best, struct host *x, const char *me)
+{
+	if (strcmp(x->row.name, me) == 0) {
+		*best = x;
+		return 1;
+	}
+	if (!*best || x->row.free > (*best)->row.free)
+		*best = x;
+	return 0;
+}
+
 int gf_hosts_place(void *placement, const struct gf_ns_replica *have, size_t nhave,
 		   uint32_t *host_id)
 {
@@ -286,28 +299,13 @@ int gf_hosts_place(void *placement, const struct gf_ns_replica *have, size_t nha
 	/* a replica that exists: the client's own, else the roomiest up one */
 	for (size_t i = 0; i < nhave; i++) {
 		struct host *x = find_id(h, have[i].host_id);
-		if (!x || !is_up(h, x, now))
-			continue;
-		if (strcmp(x->row.name, me) == 0) {
-			best = x;
+		if (x && is_up(h, x, now) && prefer(&best, x, me))
 			break;
-		}
-		if (!best || x->row.free > best->row.free)
-			best = x;
 	}
-	if (!best) {
-		for (size_t i = 0; i < h->n; i++) {
-			struct host *x = &h->v[i];
-			if (!is_up(h, x, now))
-				continue;
-			if (strcmp(x->row.name, me) == 0) {
-				best = x;
+	if (!best) /* else any up host: the client's own, else the roomiest */
+		for (size_t i = 0; i < h->n; i++)
+			if (is_up(h, &h->v[i], now) && prefer(&best, &h->v[i], me))
 				break;
-			}
-			if (!best || x->row.free > best->row.free)
-				best = x;
-		}
-	}
 	if (best)
 		*host_id = best->row.host_id;
 	pthread_mutex_unlock(&h->mu);

@@ -3,8 +3,6 @@
  * replica catalogue and the host registry, made durable in PostgreSQL.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +19,6 @@
 #include "server.h"
 #include "store.h"
 #include "users.h"
-
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "unknown"
-#endif
 
 static const char usage_text[] =
 "NAME\n"
@@ -106,38 +100,6 @@ static const char usage_text[] =
 "\n"
 "    createdb gfarmfs && gfmd -c /etc/gfarmfs/gfmd.conf\n";
 
-static void usage_short(void)
-{
-	fprintf(stderr, "usage: gfmd -c CONFIG [-f] [-d] [-L LEVEL] [-l LOGFILE] [-P PIDFILE]\n"
-			"       gfmd --help for more\n");
-}
-
-/* A relative path would break once gf_daemonize() has changed to "/". */
-static char *absolute(const char *path)
-{
-	if (path[0] == '/')
-		return strdup(path);
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return NULL;
-	size_t n = strlen(cwd) + strlen(path) + 2;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s/%s", cwd, path);
-	return s;
-}
-
-static long long config_int(const struct gf_config *cfg, const char *key, long long def,
-			    long long min, long long max)
-{
-	int err = 0;
-	long long v = gf_config_int(cfg, key, def, min, max, &err);
-	if (err)
-		gf_fatal("gfmd: %s = %s: not a number in [%lld, %lld]", key,
-			 gf_config_str(cfg, key, ""), min, max);
-	return v;
-}
-
 /* ---- loading the store into memory ------------------------------------------ */
 
 struct loadctx {
@@ -182,62 +144,13 @@ static void ld_next_ino(void *arg, uint64_t next)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "log-file", required_argument, NULL, 'l' },
-		{ "pid-file", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = NULL, *opt_level = NULL, *opt_log = NULL, *opt_pid = NULL;
-	int foreground = 0, debug = 0, c;
-
-	while ((c = getopt_long(argc, argv, "c:fdL:l:P:hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'f': foreground = 1; break;
-		case 'd': debug = foreground = 1; break;
-		case 'L': opt_level = optarg; break;
-		case 'l': opt_log = optarg; break;
-		case 'P': opt_pid = optarg; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': printf("gfmd (gfarmfs) %s\n", PACKAGE_VERSION); return 0;
-		default: usage_short(); return 1;
-		}
-	}
-	if (optind < argc || !config_path) {
-		if (!config_path)
-			fprintf(stderr, "gfmd: -c CONFIG is required\n");
-		else
-			fprintf(stderr, "gfmd: unexpected argument '%s'\n", argv[optind]);
-		usage_short();
-		return 1;
-	}
-
-	gf_log_init("gfmd", GF_LOG_INFO);
-	char errbuf[512] = "";
-	struct gf_config *cfg;
-	int rc = gf_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
-	if (rc < 0)
-		gf_fatal("gfmd: %s", errbuf[0] ? errbuf : strerror(-rc));
-	if ((opt_level && gf_config_set(cfg, "log_level", opt_level)) ||
-	    (opt_log && gf_config_set(cfg, "log_file", opt_log)) ||
-	    (opt_pid && gf_config_set(cfg, "pid_file", opt_pid)) ||
-	    (debug && gf_config_set(cfg, "log_level", "debug")))
-		gf_fatal("gfmd: out of memory");
-
-	const char *level_s = gf_config_str(cfg, "log_level", "info");
-	int level = gf_log_parse_level(level_s);
-	if (level < 0)
-		gf_fatal("gfmd: log_level %s: expected error, warn, info or debug", level_s);
-	gf_log_set_level((enum gf_log_level)level);
-	const char *log_file = gf_config_str(cfg, "log_file", NULL);
-	if (log_file && *log_file && (rc = gf_log_open(log_file)) < 0)
-		gf_fatal("gfmd: log file %s: %s", log_file, strerror(-rc));
+	struct gf_daemon d = { .name = "gfmd" };
+	int rc = gf_daemon_parse_args(&d, argc, argv, usage_text);
+	if (rc >= 0)
+		return rc;
+	gf_daemon_load_config(&d);
+	const struct gf_config *cfg = d.cfg;
+	const char *config_path = d.config_path;
 
 	const char *conninfo = gf_config_str(cfg, "postgresql", NULL);
 	if (!conninfo || !*conninfo)
@@ -246,24 +159,18 @@ int main(int argc, char **argv)
 	if (!key_file || !*key_file)
 		gf_fatal("gfmd: %s: 'key_file' is not set", config_path);
 	const char *listen_addr = gf_config_str(cfg, "gfmd_listen", "0.0.0.0");
-	uint16_t port = (uint16_t)config_int(cfg, "gfmd_port", 6600, 0, 65535);
-	uint32_t heartbeat_ms = (uint32_t)config_int(cfg, "heartbeat_ms", 1000, 10, 3600000);
-	uint32_t host_down_ms = (uint32_t)config_int(cfg, "host_down_ms", 5000, 10, 86400000);
-	const char *pid_file = gf_config_str(cfg, "pid_file", NULL);
-	char *pid_path = pid_file && *pid_file ? absolute(pid_file) : NULL;
-	if (pid_file && *pid_file && !pid_path)
-		gf_fatal("gfmd: out of memory");
+	uint16_t port = (uint16_t)gf_daemon_config_int(&d, "gfmd_port", 6600, 0, 65535);
+	uint32_t heartbeat_ms =
+		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
+	uint32_t host_down_ms =
+		(uint32_t)gf_daemon_config_int(&d, "host_down_ms", 5000, 10, 86400000);
 
 	struct gf_key key;
 	if ((rc = gf_key_load(key_file, &key)) < 0)
 		gf_fatal("gfmd: key file %s: %s", key_file,
 			 rc == -EINVAL ? "shorter than 32 bytes" : strerror(-rc));
 
-	if (!foreground && (rc = gf_daemonize()) < 0)
-		gf_fatal("gfmd: cannot detach: %s", strerror(-rc));
-	gf_signals_block(); /* before any thread, so that all inherit the mask */
-	if (pid_path && (rc = gf_pidfile_write(pid_path)) < 0)
-		gf_fatal("gfmd: pid file %s: %s", pid_path, strerror(-rc));
+	gf_daemon_start(&d);
 
 	/* the database, then memory from it */
 	struct gf_store *store;
@@ -311,18 +218,13 @@ int main(int argc, char **argv)
 	gf_info("gfmd: serving on %s:%u", listen_addr, bound);
 	gf_daemon_ready();
 
-	int sig = gf_signals_wait();
-	gf_info("gfmd: %s: stopping", strsignal(sig));
+	gf_daemon_wait(&d);
 	gf_server_stop(srv);	/* requests in progress finish */
 	gf_store_close(store);	/* commits what is queued, sends those replies */
 	gf_ns_free(ns);
 	gf_hosts_free(hosts);
 	gf_users_free(users);
-	if (pid_path)
-		unlink(pid_path);
-	gf_info("gfmd: stopped");
-	free(pid_path);
-	gf_config_free(cfg);
+	gf_daemon_finish(&d);
 	memset(&key, 0, sizeof(key));
 	return 0;
 }

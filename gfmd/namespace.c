@@ -1522,6 +1522,38 @@ static void drop_link(struct gf_ns *ns, struct inode *ip, struct gf_timespec now
 	rec_inode(c, ip);
 }
 
+/* The entry name of directory dp, which cr may remove, and its inode. */
+static int find_victim(struct gf_ns *ns, const struct gf_cred *cr, struct inode *dp,
+		       const char *name, struct dent **ep, struct inode **ipp)
+{
+	int rc;
+	struct inode *ip;
+	if ((rc = check_name(name)))
+		return rc;
+	struct dent *e = dir_find(dp->dir, name);
+	if (!e || !(ip = iget(ns, e->ino)))
+		return -ENOENT;
+	if ((rc = may_delete(cr, dp, ip)))
+		return rc;
+	*ep = e;
+	*ipp = ip;
+	return 0;
+}
+
+/* Remove entry e (name, of inode ip) from directory dp (unlink, rmdir). */
+static void remove_entry(struct gf_ns *ns, struct inode *dp, struct dent *e,
+			 const char *name, struct inode *ip, struct gf_changes *c)
+{
+	struct gf_timespec now = now_ts();
+	rec_dirent_del(c, dp->a.ino, name);
+	dir_del(dp->dir, e);
+	if (is_dir(ip))
+		dp->a.nlink--; /* its ".." */
+	dp->a.mtime = dp->a.ctime = now;
+	rec_inode(c, dp);
+	drop_link(ns, ip, now, c);
+}
+
 int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint64_t *ticket)
 {
@@ -1537,25 +1569,14 @@ int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = -EISDIR;
 		goto out;
 	}
-	if ((rc = check_name(name)))
-		goto out;
-	struct dent *e = dir_find(dp->dir, name);
-	if (!e || !(ip = iget(ns, e->ino))) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if ((rc = may_delete(cr, dp, ip)))
+	struct dent *e;
+	if ((rc = find_victim(ns, cr, dp, name, &e, &ip)))
 		goto out;
 	if (is_dir(ip)) {
 		rc = -EISDIR;
 		goto out;
 	}
-	struct gf_timespec now = now_ts();
-	rec_dirent_del(&c, dp->a.ino, name);
-	dir_del(dp->dir, e);
-	dp->a.mtime = dp->a.ctime = now;
-	rec_inode(&c, dp);
-	drop_link(ns, ip, now, &c);
+	remove_entry(ns, dp, e, name, ip, &c);
 	emit(ns, &c, ticket);
 out:
 	pthread_rwlock_unlock(&ns->lock);
@@ -1582,14 +1603,8 @@ int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = -ENOTEMPTY;
 		goto out;
 	}
-	if ((rc = check_name(name)))
-		goto out;
-	struct dent *e = dir_find(dp->dir, name);
-	if (!e || !(ip = iget(ns, e->ino))) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if ((rc = may_delete(cr, dp, ip)))
+	struct dent *e;
+	if ((rc = find_victim(ns, cr, dp, name, &e, &ip)))
 		goto out;
 	if (!is_dir(ip)) {
 		rc = -ENOTDIR;
@@ -1599,13 +1614,7 @@ int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = -ENOTEMPTY;
 		goto out;
 	}
-	struct gf_timespec now = now_ts();
-	rec_dirent_del(&c, dp->a.ino, name);
-	dir_del(dp->dir, e);
-	dp->a.nlink--;
-	dp->a.mtime = dp->a.ctime = now;
-	rec_inode(&c, dp);
-	drop_link(ns, ip, now, &c);
+	remove_entry(ns, dp, e, name, ip, &c);
 	emit(ns, &c, ticket);
 out:
 	pthread_rwlock_unlock(&ns->lock);

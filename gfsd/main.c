@@ -3,9 +3,6 @@
  * spool to clients over TCP and a local UNIX socket, registered with gfmd.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +19,6 @@
 #include "server.h"
 #include "service.h"
 #include "spool.h"
-
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "unknown"
-#endif
 
 static const char usage_text[] =
 "NAME\n"
@@ -111,27 +104,6 @@ static const char usage_text[] =
 "\n"
 "    gfsd -c /etc/gfarmfs/gfarmfs.conf\n";
 
-static void usage_short(void)
-{
-	fprintf(stderr, "usage: gfsd -c CONFIG [-f] [-d] [-L LEVEL] [-l LOGFILE] [-P PIDFILE]\n"
-			"       gfsd --help for more\n");
-}
-
-/* A relative path would break once gf_daemonize() has changed to "/". */
-static char *absolute(const char *path)
-{
-	if (path[0] == '/')
-		return strdup(path);
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return NULL;
-	size_t n = strlen(cwd) + strlen(path) + 2;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s/%s", cwd, path);
-	return s;
-}
-
 /* Every connection and every open handle is an fd; 256 more are the spool's. */
 static void raise_fd_limit(void)
 {
@@ -142,75 +114,15 @@ static void raise_fd_limit(void)
 	}
 }
 
-static long long config_int(const struct gf_config *cfg, const char *key, long long def,
-			    long long min, long long max)
-{
-	int err;
-	long long v = gf_config_int(cfg, key, def, min, max, &err);
-	if (err)
-		gf_fatal("gfsd: %s = %s: not a number in [%lld, %lld]", key,
-			 gf_config_str(cfg, key, ""), min, max);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "log-file", required_argument, NULL, 'l' },
-		{ "pid-file", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = NULL, *opt_level = NULL, *opt_log = NULL, *opt_pid = NULL;
-	int foreground = 0, debug = 0, c;
-
-	while ((c = getopt_long(argc, argv, "c:fdL:l:P:hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'f': foreground = 1; break;
-		case 'd': debug = foreground = 1; break;
-		case 'L': opt_level = optarg; break;
-		case 'l': opt_log = optarg; break;
-		case 'P': opt_pid = optarg; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': printf("gfsd (gfarmfs) %s\n", PACKAGE_VERSION); return 0;
-		default: usage_short(); return 1;
-		}
-	}
-	if (optind < argc || !config_path) {
-		if (!config_path)
-			fprintf(stderr, "gfsd: -c CONFIG is required\n");
-		else
-			fprintf(stderr, "gfsd: unexpected argument '%s'\n", argv[optind]);
-		usage_short();
-		return 1;
-	}
-
-	gf_log_init("gfsd", GF_LOG_INFO);
-	char errbuf[512] = "";
-	struct gf_config *cfg;
-	int rc = gf_config_load(config_path, &cfg, errbuf, sizeof(errbuf));
-	if (rc < 0)
-		gf_fatal("gfsd: %s", errbuf[0] ? errbuf : strerror(-rc));
-	if ((opt_level && gf_config_set(cfg, "log_level", opt_level)) ||
-	    (opt_log && gf_config_set(cfg, "log_file", opt_log)) ||
-	    (opt_pid && gf_config_set(cfg, "pid_file", opt_pid)) ||
-	    (debug && gf_config_set(cfg, "log_level", "debug")))
-		gf_fatal("gfsd: out of memory");
-
-	const char *level_s = gf_config_str(cfg, "log_level", "info");
-	int level = gf_log_parse_level(level_s);
-	if (level < 0)
-		gf_fatal("gfsd: log_level %s: expected error, warn, info or debug", level_s);
-	gf_log_set_level((enum gf_log_level)level);
-	const char *log_file = gf_config_str(cfg, "log_file", NULL);
-	if (log_file && *log_file && (rc = gf_log_open(log_file)) < 0)
-		gf_fatal("gfsd: log file %s: %s", log_file, strerror(-rc));
+	struct gf_daemon d = { .name = "gfsd" };
+	int rc = gf_daemon_parse_args(&d, argc, argv, usage_text);
+	if (rc >= 0)
+		return rc;
+	gf_daemon_load_config(&d);
+	const struct gf_config *cfg = d.cfg;
+	const char *config_path = d.config_path;
 
 	/* Everything from the configuration, checked before anything starts. */
 	const char *spool_path = gf_config_str(cfg, "spool", NULL);
@@ -220,12 +132,13 @@ int main(int argc, char **argv)
 	if (!key_file || !*key_file)
 		gf_fatal("gfsd: %s: 'key_file' is not set", config_path);
 	const char *listen_addr = gf_config_str(cfg, "gfsd_listen", "0.0.0.0");
-	uint16_t port = (uint16_t)config_int(cfg, "gfsd_port", 6601, 0, 65535);
+	uint16_t port = (uint16_t)gf_daemon_config_int(&d, "gfsd_port", 6601, 0, 65535);
 	const char *hostname = gf_config_hostname(cfg);
 	const char *gfsd_addr = gf_config_str(cfg, "gfsd_addr", hostname);
 	const char *gfmd_host = gf_config_str(cfg, "gfmd_host", "localhost");
-	uint16_t gfmd_port = (uint16_t)config_int(cfg, "gfmd_port", 6600, 1, 65535);
-	uint32_t heartbeat_ms = (uint32_t)config_int(cfg, "heartbeat_ms", 1000, 10, 3600000);
+	uint16_t gfmd_port = (uint16_t)gf_daemon_config_int(&d, "gfmd_port", 6600, 1, 65535);
+	uint32_t heartbeat_ms =
+		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
 	const char *load_source = gf_config_str(cfg, "load_source", "system");
 	struct load_meter *load;
 	if ((rc = load_meter_new(load_source, &load)) < 0)
@@ -234,19 +147,17 @@ int main(int argc, char **argv)
 	char *sock_path;
 	const char *s = gf_config_str(cfg, "gfsd_socket", NULL);
 	if (s && *s) {
-		sock_path = absolute(s);
+		sock_path = gf_abspath(s);
 	} else {
 		size_t n = strlen(spool_path) + sizeof("/gfsd.sock");
 		sock_path = malloc(n);
 		if (sock_path)
 			snprintf(sock_path, n, "%s/gfsd.sock", spool_path);
-		char *abs = sock_path ? absolute(sock_path) : NULL;
+		char *abs = sock_path ? gf_abspath(sock_path) : NULL;
 		free(sock_path);
 		sock_path = abs;
 	}
-	const char *pid_file = gf_config_str(cfg, "pid_file", NULL);
-	char *pid_path = pid_file && *pid_file ? absolute(pid_file) : NULL;
-	if (!sock_path || (pid_file && *pid_file && !pid_path))
+	if (!sock_path)
 		gf_fatal("gfsd: out of memory");
 
 	struct gf_key key;
@@ -269,11 +180,7 @@ int main(int argc, char **argv)
 	if (unix_fd < 0)
 		gf_fatal("gfsd: listen on %s: %s", sock_path, strerror(-unix_fd));
 
-	if (!foreground && (rc = gf_daemonize()) < 0)
-		gf_fatal("gfsd: cannot detach: %s", strerror(-rc));
-	gf_signals_block(); /* before any thread, so that all inherit the mask */
-	if (pid_path && (rc = gf_pidfile_write(pid_path)) < 0)
-		gf_fatal("gfsd: pid file %s: %s", pid_path, strerror(-rc));
+	gf_daemon_start(&d);
 
 	struct service *svc;
 	struct gf_server *srv;
@@ -305,19 +212,14 @@ int main(int argc, char **argv)
 		listen_addr, bound, sock_path, hostname, gfmd_host, gfmd_port);
 	gf_daemon_ready();
 
-	int sig = gf_signals_wait();
-	gf_info("gfsd: %s: stopping", strsignal(sig));
+	gf_daemon_wait(&d);
 	gf_server_stop(srv); /* in-flight requests finish; handles close */
 	registrar_stop(reg);
 	service_free(svc);
 	spool_close(sp);
 	unlink(sock_path);
-	if (pid_path)
-		unlink(pid_path);
-	gf_info("gfsd: stopped");
 	free(sock_path);
-	free(pid_path);
-	gf_config_free(cfg);
+	gf_daemon_finish(&d);
 	memset(&key, 0, sizeof(key));
 	return 0;
 }

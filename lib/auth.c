@@ -94,6 +94,12 @@ static size_t identity(uint8_t *buf, uint8_t kind, const char *host)
 	return hl + 1;
 }
 
+/* Send the message encoded in w as a frame of op. */
+static int send_msg(int sock, uint16_t op, const struct gf_wbuf *w)
+{
+	return w->err ? w->err : gf_frame_send(sock, op, 0, 0, w->data, w->len, -1);
+}
+
 static int recv_expect(int sock, uint16_t op, struct gf_frame *f)
 {
 	int rc = gf_frame_recv(sock, f);
@@ -120,7 +126,7 @@ int gf_auth_server(int sock, const struct gf_key *key, uint8_t *peer_kind,
 	if (RAND_bytes(hello.nonce, GF_NONCE_LEN) != 1)
 		return -EIO;
 	gf_msg_hello_encode(&w, &hello);
-	rc = w.err ? w.err : gf_frame_send(sock, GF_OP_HELLO, 0, 0, w.data, w.len, -1);
+	rc = send_msg(sock, GF_OP_HELLO, &w);
 	if (rc)
 		goto out;
 	rc = recv_expect(sock, GF_OP_AUTH, &f);
@@ -147,7 +153,7 @@ int gf_auth_server(int sock, const struct gf_key *key, uint8_t *peer_kind,
 		goto out;
 	gf_wbuf_reset(&w);
 	gf_msg_auth_ok_encode(&w, &ok);
-	rc = w.err ? w.err : gf_frame_send(sock, GF_OP_AUTH_OK, 0, 0, w.data, w.len, -1);
+	rc = send_msg(sock, GF_OP_AUTH_OK, &w);
 	if (rc)
 		goto out;
 	*peer_kind = auth.peer_kind;
@@ -190,7 +196,7 @@ int gf_auth_client(int sock, const struct gf_key *key, uint8_t kind, const char 
 	if (rc)
 		goto out;
 	gf_msg_auth_encode(&w, &auth);
-	rc = w.err ? w.err : gf_frame_send(sock, GF_OP_AUTH, 0, 0, w.data, w.len, -1);
+	rc = send_msg(sock, GF_OP_AUTH, &w);
 	if (rc)
 		goto out;
 	rc = recv_expect(sock, GF_OP_AUTH_OK, &f);

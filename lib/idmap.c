@@ -50,92 +50,84 @@ const char *gf_idmap_kind_name(uint8_t kind)
 #define SCRATCH 4096
 #define SCRATCH_MAX (1 << 20)
 
-static int sys_uid_name(void *arg, uint32_t uid, char *name, size_t size)
+/* One getpw*_r or getgr*_r call (kind GF_IDMAP_USER or GF_IDMAP_GROUP): by
+ * name when name is set, else by id. 0 with the account's name (in buf) and
+ * id; ENOENT when there is no such account; else its error (ERANGE: buf is
+ * too small). */
+static int sys_get(uint8_t kind, const char *name, uint32_t id, char *buf, size_t len,
+		   const char **found_name, uint32_t *found_id)
+{
+	int e;
+
+	if (kind == GF_IDMAP_USER) {
+		struct passwd pw, *res = NULL;
+		e = name ? getpwnam_r(name, &pw, buf, len, &res)
+			 : getpwuid_r((uid_t)id, &pw, buf, len, &res);
+		if (!e && res) {
+			*found_name = res->pw_name;
+			*found_id = (uint32_t)res->pw_uid;
+		}
+		return e ? e : res ? 0 : ENOENT;
+	}
+	struct group gr, *res = NULL;
+	e = name ? getgrnam_r(name, &gr, buf, len, &res)
+		 : getgrgid_r((gid_t)id, &gr, buf, len, &res);
+	if (!e && res) {
+		*found_name = res->gr_name;
+		*found_id = (uint32_t)res->gr_gid;
+	}
+	return e ? e : res ? 0 : ENOENT;
+}
+
+/* An account of the system by name (its id into *id_out) or, when name is
+ * NULL, by id (its name into name_out, size bytes). 0, -ENOENT (no such
+ * account, or a name too long for name_out) or -ENOMEM. */
+static int sys_lookup(uint8_t kind, const char *name, uint32_t id, char *name_out,
+		      size_t size, uint32_t *id_out)
 {
 	char stack[SCRATCH], *buf = stack, *heap = NULL;
 	size_t len = sizeof(stack);
-	struct passwd pw, *res = NULL;
+	const char *found_name = NULL;
+	uint32_t found_id = 0;
 	int e, rc = -ENOENT;
 
-	while ((e = getpwuid_r((uid_t)uid, &pw, buf, len, &res)) == ERANGE && len < SCRATCH_MAX) {
+	while ((e = sys_get(kind, name, id, buf, len, &found_name, &found_id)) == ERANGE &&
+	       len < SCRATCH_MAX) {
 		len *= 2;
 		free(heap);
 		heap = buf = malloc(len);
 		if (!buf)
 			return -ENOMEM;
 	}
-	if (!e && res && strlen(res->pw_name) < size) {
-		strcpy(name, res->pw_name);
+	if (!e && name) {
+		*id_out = found_id;
+		rc = 0;
+	} else if (!e && strlen(found_name) < size) {
+		strcpy(name_out, found_name);
 		rc = 0;
 	}
 	free(heap);
 	return rc;
+}
+
+static int sys_uid_name(void *arg, uint32_t uid, char *name, size_t size)
+{
+	return sys_lookup(GF_IDMAP_USER, NULL, uid, name, size, NULL);
 }
 
 static int sys_name_uid(void *arg, const char *name, uint32_t *uid)
 {
-	char stack[SCRATCH], *buf = stack, *heap = NULL;
-	size_t len = sizeof(stack);
-	struct passwd pw, *res = NULL;
-	int e, rc = -ENOENT;
-
-	while ((e = getpwnam_r(name, &pw, buf, len, &res)) == ERANGE && len < SCRATCH_MAX) {
-		len *= 2;
-		free(heap);
-		heap = buf = malloc(len);
-		if (!buf)
-			return -ENOMEM;
-	}
-	if (!e && res) {
-		*uid = (uint32_t)res->pw_uid;
-		rc = 0;
-	}
-	free(heap);
-	return rc;
+	return sys_lookup(GF_IDMAP_USER, name, 0, NULL, 0, uid);
 }
 
 static int sys_gid_name(void *arg, uint32_t gid, char *name, size_t size)
 {
-	char stack[SCRATCH], *buf = stack, *heap = NULL;
-	size_t len = sizeof(stack);
-	struct group gr, *res = NULL;
-	int e, rc = -ENOENT;
-
-	while ((e = getgrgid_r((gid_t)gid, &gr, buf, len, &res)) == ERANGE && len < SCRATCH_MAX) {
-		len *= 2;
-		free(heap);
-		heap = buf = malloc(len);
-		if (!buf)
-			return -ENOMEM;
-	}
-	if (!e && res && strlen(res->gr_name) < size) {
-		strcpy(name, res->gr_name);
-		rc = 0;
-	}
-	free(heap);
-	return rc;
+	return sys_lookup(GF_IDMAP_GROUP, NULL, gid, name, size, NULL);
 }
 
 static int sys_name_gid(void *arg, const char *name, uint32_t *gid)
 {
-	char stack[SCRATCH], *buf = stack, *heap = NULL;
-	size_t len = sizeof(stack);
-	struct group gr, *res = NULL;
-	int e, rc = -ENOENT;
-
-	while ((e = getgrnam_r(name, &gr, buf, len, &res)) == ERANGE && len < SCRATCH_MAX) {
-		len *= 2;
-		free(heap);
-		heap = buf = malloc(len);
-		if (!buf)
-			return -ENOMEM;
-	}
-	if (!e && res) {
-		*gid = (uint32_t)res->gr_gid;
-		rc = 0;
-	}
-	free(heap);
-	return rc;
+	return sys_lookup(GF_IDMAP_GROUP, name, 0, NULL, 0, gid);
 }
 
 const struct gf_idmap_local gf_idmap_local_system = {

@@ -263,47 +263,45 @@ int gf_tcp_listen(const char *addr, uint16_t port, uint16_t *bound)
 	return rc;
 }
 
-static int unix_addr(const char *path, struct sockaddr_un *sa)
+/* A UNIX stream socket and, in *sa, the address of path. fd or -errno. */
+static int unix_socket(const char *path, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa->sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa->sun_path, path);
-	return 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Close fd and return -errno as it was before. */
+static int close_err(int fd)
+{
+	int rc = -errno;
+	close(fd);
+	return rc;
 }
 
 int gf_unix_connect(const char *path)
 {
 	struct sockaddr_un sa;
-	int rc = unix_addr(path, &sa);
-	if (rc)
-		return rc;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_socket(path, &sa);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+		return fd;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return close_err(fd);
 	return fd;
 }
 
 int gf_unix_listen(const char *path)
 {
 	struct sockaddr_un sa;
-	int rc = unix_addr(path, &sa);
-	if (rc)
-		return rc;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_socket(path, &sa);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 512) != 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 512) != 0)
+		return close_err(fd);
 	return fd;
 }

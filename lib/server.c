@@ -104,6 +104,19 @@ static const char *kind_name(uint8_t kind)
 	}
 }
 
+/* Take c, whose thread is ending or never started, off the server's list
+ * (s->lock held). */
+static void conn_unlink(struct gf_server *s, struct gf_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nthreads--;
+}
+
 static void *conn_main(void *arg)
 {
 	struct gf_conn *c = arg;
@@ -160,13 +173,7 @@ out:
 	if (s->ops.closed && c->peer_kind)
 		s->ops.closed(c, s->ops.arg);
 	pthread_mutex_lock(&s->lock);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	s->nthreads--;
+	conn_unlink(s, c);
 	pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->lock);
 	gf_conn_put(c);
@@ -242,13 +249,7 @@ static void accept_one(struct gf_server *s, int lfd, int is_local)
 	if (rc) {
 		gf_warn("cannot start a connection thread: %s", strerror(rc));
 		pthread_mutex_lock(&s->lock);
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			s->conns = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		s->nthreads--;
+		conn_unlink(s, c);
 		pthread_mutex_unlock(&s->lock);
 		gf_conn_put(c);
 	}

@@ -1,0 +1,42 @@
+#!/bin/bash
+# bench/lib.sh — what the benchmarks comparing a gfarmfs mount with a local
+# directory (fsysbench.sh, thput.sh) share. Source it first; then:
+#   bench_help LAST       print the header comment, lines 2..LAST of $0, as help
+#   bench_targets TITLE   make the two targets and print "$BENCH: TITLE" and
+#                         them: unless MNT names a mount, start a cluster (3
+#                         gfsd, one mount) and set MNT to its mount; unless
+#                         LOCAL names a directory, make one in /var/tmp. On
+#                         exit, bench_cleanup_extra (the benchmark's own, if
+#                         it defines one) runs and both are removed again.
+# BENCH is the benchmark's name, for messages and the temp dir.
+
+# shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../tests/cluster.sh"
+
+bench_help() { sed -n "2,$1p" "$0" | sed 's/^# \{0,1\}//'; }
+
+bench_cleanup_extra() { :; }
+
+bench_cleanup() {
+	[[ -n ${LOCAL_TMP:-} ]] && rm -rf "$LOCAL_TMP"
+	bench_cleanup_extra
+	[[ -n ${BENCH_STATE:-} ]] && gf_cluster_down "$BENCH_STATE"
+}
+
+bench_targets() {
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+	if [[ -z $MNT ]]; then
+		echo "$BENCH: starting a cluster (3 gfsd, 1 mount)" >&2
+		gf_cluster_up --gfsd 3 --mounts 1 || exit 1
+		BENCH_STATE=$STATE
+		MNT=$MOUNT
+	fi
+	if [[ -z $LOCAL ]]; then
+		LOCAL_TMP=$(mktemp -d "/var/tmp/$BENCH.XXXXXX")
+		LOCAL=$LOCAL_TMP
+	fi
+	echo "$BENCH: $1"
+	echo "  gfarmfs: $MNT ($(stat -f -c %T "$MNT"))"
+	echo "  local:   $LOCAL ($(stat -f -c %T "$LOCAL"))"
+}
