@@ -8,6 +8,14 @@
  * report the size and mtime of this client's own unflushed writes
  * (close-to-open consistency: other clients see them after close).
  *
+ * The replica is opened lazily: a writer keeps the replica gfmd named
+ * (wrep) and opens it on its first write, truncate, fsync or read of data
+ * it needs, so a file created and closed without data costs gfsd nothing
+ * (and no replica file exists until data does). A reader of a file that
+ * was empty at open opens it only if a read below the size it sees needs
+ * data (a writer on this client made it grow). has_data says whether
+ * data is open; it is set with release order once data is usable.
+ *
  * f->lock protects size, mtime, dirty and the data handle's use for
  * truncate; reads and writes themselves run in parallel (pread/pwrite on the
  * fd, multiplexed RPC otherwise) and only take the lock to update size/dirty.
@@ -29,8 +37,10 @@ struct gf_file {
 	uint64_t ino;
 	uint64_t gen;
 	int writable;
-	int has_data;	     /* 0: no replica opened (empty file) */
+	int has_data;	     /* 0: no replica opened (yet) */
 	struct gfc_data data;
+	struct gf_replica wrep; /* writers: the replica to open on demand */
+	uint32_t dflags;	/* writers: GFS_O_* to open it with */
 	struct gf_cred cred; /* the opener's, for GFM_CLOSE_WRITE at release */
 	struct gf_attr attr; /* as gfmd gave it at open: fstat after unlink */
 

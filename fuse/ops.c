@@ -124,15 +124,6 @@ static void reply_entry(fuse_req_t req, int r, struct gf_attr *a)
 	fuse_reply_entry(req, &e);
 }
 
-static void now_ts(struct gf_timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	t->sec = now.tv_sec;
-	t->nsec = (uint32_t)now.tv_nsec;
-}
-
 /* ---- session ---------------------------------------------------------------- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -221,16 +212,23 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
-/* Cut the replica of ino to size, through f when it has one open for writing. */
+/*
+ * Cut the replica of ino to size (gfmd already has the new size), through f
+ * when it has one open for writing. old_size is gfmd's size before: a
+ * replica file that does not exist is then the empty file's (lazy
+ * replicas, files.h) and is created only if the file grows; one missing
+ * for a file that had data is an error. A writer that has not opened its
+ * replica yet goes the same way as a truncate by path.
+ */
 static int truncate_data(struct gf_fs *fs, const struct gf_cred *cr, uint64_t ino,
-			 uint64_t size, struct gf_file *f)
+			 uint64_t size, uint64_t old_size, struct gf_file *f)
 {
 	struct gfm_open_rep *o;
 	struct gfc_data h;
-	struct gf_timespec now;
+	uint32_t dflags = GFS_O_WRITE;
 	int r;
 
-	if (f && f->writable && f->has_data) {
+	if (f && f->writable && __atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&f->lock);
 		r = gfc_data_truncate(&f->data, size);
 		pthread_mutex_unlock(&f->lock);
@@ -244,17 +242,19 @@ static int truncate_data(struct gf_fs *fs, const struct gf_cred *cr, uint64_t in
 		goto out;
 	if (o->nreplicas == 0)
 		goto out; /* no data anywhere yet */
-	r = gfc_data_open(fs->gfc, &o->replicas[0], ino, o->replicas[0].gen,
-			  GFS_O_WRITE | GFS_O_CREATE, &h);
+	if (old_size == 0 && size > 0)
+		dflags |= GFS_O_CREATE;
+	r = gfc_data_open(fs->gfc, &o->replicas[0], ino, o->replicas[0].gen, dflags, &h);
+	if (r == -ENOENT) {
+		/* an empty file's replica that was never made: nothing to cut */
+		r = old_size == 0 ? 0 : -EIO;
+		goto out;
+	}
 	if (r < 0)
 		goto out;
 	r = gfc_data_truncate(&h, size);
 	if (gfc_data_close(&h) < 0 && r == 0)
 		r = -EIO;
-	if (r == 0) {
-		now_ts(&now);
-		r = gfc_close_write(fs->gfc, cr, ino, o->replicas[0].gen, size, &now);
-	}
 out:
 	free(o);
 	return r;
@@ -268,6 +268,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct gfm_setattr_req m;
 	struct gf_attr a;
 	struct stat st;
+	uint64_t old_size = 0;
 	int r;
 
 	memset(&m, 0, sizeof(m));
@@ -309,12 +310,27 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		m.ctime.nsec = (uint32_t)attr->st_ctim.tv_nsec;
 	}
 
+	if ((m.valid & GF_SET_SIZE) &&
+	    !(f && f->writable && __atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))) {
+		/* the size before, to tell an empty file's missing replica from
+		 * a lost one (truncate_data); this client's writers count too */
+		struct gf_timespec mt;
+		uint64_t wsize;
+		int have_mtime;
+
+		if (gfc_getattr(fs->gfc, &m.cred, ino, &a) == 0) {
+			old_size = a.size;
+			if (gf_files_writer_attr(ino, &wsize, &mt, &have_mtime) &&
+			    wsize > old_size)
+				old_size = wsize;
+		}
+	}
 	if (m.valid == 0)
 		r = gfc_getattr(fs->gfc, &m.cred, ino, &a);
 	else
 		r = gfc_setattr(fs->gfc, &m, &a);
 	if (r == 0 && (m.valid & GF_SET_SIZE) && S_ISREG(a.mode)) {
-		r = truncate_data(fs, &m.cred, ino, m.size, f);
+		r = truncate_data(fs, &m.cred, ino, m.size, old_size, f);
 		if (r == 0) {
 			gf_files_truncated(ino, m.size);
 			a.size = m.size;
@@ -512,8 +528,8 @@ static int open_data(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_
 
 		r = gfc_data_open(fs->gfc, rp, f->ino, rp->gen, dflags, &f->data);
 		if (r == 0) {
-			f->has_data = 1;
 			f->gen = rp->gen;
+			__atomic_store_n(&f->has_data, 1, __ATOMIC_RELEASE);
 			return 0;
 		}
 		if (r == -ENOENT && o->attr.size == 0 && !(dflags & GFS_O_WRITE))
@@ -522,17 +538,71 @@ static int open_data(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_
 			(unsigned long long)f->ino, rp->host, rp->addr, rp->port,
 			strerror(-r));
 	}
+	/* a file with data whose replica file is gone: an I/O error, never
+	 * "no such file" for a file that exists */
+	return r == -ENOENT ? -EIO : r;
+}
+
+/*
+ * Open f's data now if it is not open yet (files.h: lazy replicas). The
+ * caller must not hold f->data_lock. 0 (has_data may still be 0 for a
+ * reader of an empty file) or -errno.
+ */
+static int ensure_data(struct gf_fs *fs, struct gf_file *f)
+{
+	struct gfm_open_rep *o;
+	int r = 0;
+
+	if (__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_rwlock_wrlock(&f->data_lock);
+	if (f->has_data)
+		goto out;
+	if (f->writable) {
+		r = gfc_data_open(fs->gfc, &f->wrep, f->ino, f->wrep.gen, f->dflags,
+				  &f->data);
+		if (r == 0) {
+			__atomic_store_n(&f->has_data, 1, __ATOMIC_RELEASE);
+		} else {
+			gf_warn("inode %llu: replica on %s (%s:%u) unusable: %s",
+				(unsigned long long)f->ino, f->wrep.host, f->wrep.addr,
+				f->wrep.port, strerror(-r));
+			if (r == -ENOENT) /* data that should be there is not */
+				r = -EIO;
+		}
+		goto out;
+	}
+	/* a reader that saw an empty file: where is the data now? */
+	o = malloc(sizeof(*o));
+	if (!o) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = gfc_open(fs->gfc, &f->cred, f->ino, O_RDONLY, o);
+	if (r == 0)
+		r = open_data(fs, f, o, GFS_O_READ);
+	free(o);
+out:
+	pthread_rwlock_unlock(&f->data_lock);
 	return r;
 }
 
-/* Builds the handle for an open/create reply o. */
+/*
+ * Builds the handle for an open/create reply o; is_new: gfmd created the
+ * file for this call. Writers open their replica lazily (ensure_data),
+ * except that an O_TRUNC open of an existing file cuts the replica now (it
+ * may hold data that gfmd's size no longer covers). A reader of a file with
+ * data opens it now, so that a missing replica is an error at open; one of
+ * an empty file never contacts gfsd unless a read needs data.
+ */
 static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
-		     const struct gfm_open_rep *o, int flags, struct gf_file **out)
+		     const struct gfm_open_rep *o, int flags, int is_new,
+		     struct gf_file **out)
 {
 	int writable = (flags & O_ACCMODE) != O_RDONLY;
 	uint32_t dflags = data_flags(flags);
 	struct gf_file *f;
-	int r;
+	int r = 0;
 
 	/*
 	 * A replica may be created only where no data is lost by it: for an
@@ -541,22 +611,32 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 	 */
 	if (o->attr.size > 0 && !(flags & O_TRUNC))
 		dflags &= ~(uint32_t)GFS_O_CREATE;
+	if (is_new)
+		dflags &= ~(uint32_t)GFS_O_TRUNC; /* nothing there to cut */
 
 	f = gf_file_new(o->attr.ino, o->attr.gen, writable, cr);
 	if (!f)
 		return -ENOMEM;
 	f->size = o->attr.size;
 	f->attr = o->attr;
-	r = open_data(fs, f, o, dflags);
+	if (writable) {
+		if (o->nreplicas == 0) {
+			r = -EIO; /* gfmd found nowhere to write */
+		} else {
+			f->wrep = o->replicas[0];
+			f->gen = f->wrep.gen;
+			f->dflags = dflags;
+			if (dflags & GFS_O_TRUNC)
+				r = ensure_data(fs, f);
+		}
+	} else if (o->attr.size > 0) {
+		r = open_data(fs, f, o, dflags);
+	}
 	if (r < 0) {
 		gf_file_free(f);
 		return r;
 	}
-	if (writable && (flags & O_TRUNC)) {
-		f->size = 0;
-		f->dirty = 1;
-		now_ts(&f->mtime);
-	}
+	/* (O_TRUNC: gfmd already committed size 0 and the times with the open) */
 	if (writable)
 		gf_files_add_writer(f);
 	*out = f;
@@ -579,7 +659,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct gf_file *f;
 	struct fuse_entry_param e;
 	struct gf_attr a;
-	int r;
+	int r, attempt, is_new;
 
 	if ((r = check_name(name)) < 0) {
 		fuse_reply_err(req, -r);
@@ -591,17 +671,27 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	cred_of(req, &cr);
-	r = gfc_create(fs->gfc, &cr, parent, name, S_IFREG | (mode & 07777),
-		       (uint32_t)fi->flags, o);
-	if (r == -EEXIST && !(fi->flags & O_EXCL)) {
-		/* open(O_CREAT) of a file that exists after all */
+	/*
+	 * Always ask for a new file (O_EXCL), so that we know whether it is
+	 * new: a new file has no replica file to open or cut yet. One that
+	 * exists after all (the kernel saw no entry) is opened instead, the
+	 * lookup retried if it goes away in between.
+	 */
+	for (attempt = 0;; attempt++) {
+		r = gfc_create(fs->gfc, &cr, parent, name, S_IFREG | (mode & 07777),
+			       (uint32_t)fi->flags | O_EXCL, o);
+		is_new = r == 0;
+		if (r != -EEXIST || (fi->flags & O_EXCL))
+			break;
 		r = gfc_lookup(fs->gfc, &cr, parent, name, &a);
 		if (r == 0)
 			r = S_ISDIR(a.mode) ? -EISDIR
 			    : gfc_open(fs->gfc, &cr, a.ino, (uint32_t)fi->flags, o);
+		if (r != -ENOENT || attempt >= 3)
+			break;
 	}
 	if (r == 0)
-		r = make_file(fs, &cr, o, fi->flags, &f);
+		r = make_file(fs, &cr, o, fi->flags, is_new, &f);
 	if (r < 0) {
 		free(o);
 		fuse_reply_err(req, -r);
@@ -637,7 +727,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r == 0 && S_ISDIR(o->attr.mode))
 		r = -EISDIR;
 	if (r == 0)
-		r = make_file(fs, &cr, o, fi->flags, &f);
+		r = make_file(fs, &cr, o, fi->flags, 0, &f);
 	free(o);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -753,6 +843,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int attempt, replied, remote, err = -EIO;
 	unsigned epoch;
 
+	/* lazy replicas (files.h): only a read below the size needs data */
+	if (!__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE) && off >= 0 &&
+	    (uint64_t)off < read_limit(f) && (err = ensure_data(fs_of(req), f)) < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	err = -EIO;
 	for (attempt = 0; attempt < 2; attempt++) {
 		pthread_rwlock_rdlock(&f->data_lock);
 		epoch = f->data_epoch;
@@ -778,12 +875,16 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	ssize_t n;
 	int r;
 
-	if (!f->writable || !f->has_data) {
+	if (!f->writable) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if ((r = ensure_data(fs_of(req), f)) < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	if (f->data.fd >= 0) {
@@ -1141,6 +1242,70 @@ static void reply_stats_xattr(fuse_req_t req, size_t size)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/*
+ * The kernel asks for security.capability before every write(2) to a
+ * regular file (file_remove_privs): without this, each write would cost a
+ * gfmd round trip. "This inode has none" is cached for attr_timeout, like
+ * the attributes the kernel caches; set/removexattr through this client
+ * forget it at once, other clients' changes show within attr_timeout.
+ */
+#define NOCAPS_SLOTS 1024
+#define CAPS_XATTR "security.capability"
+
+static pthread_mutex_t nocaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint64_t ino;
+	struct timespec until;
+} nocaps[NOCAPS_SLOTS];
+
+static size_t nocaps_slot(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 54) % NOCAPS_SLOTS;
+}
+
+static int nocaps_known(uint64_t ino)
+{
+	struct timespec now;
+	size_t i = nocaps_slot(ino);
+	int known;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&nocaps_lock);
+	known = nocaps[i].ino == ino &&
+		(now.tv_sec < nocaps[i].until.tv_sec ||
+		 (now.tv_sec == nocaps[i].until.tv_sec && now.tv_nsec < nocaps[i].until.tv_nsec));
+	pthread_mutex_unlock(&nocaps_lock);
+	return known;
+}
+
+static void nocaps_set(uint64_t ino, double timeout)
+{
+	struct timespec t;
+	size_t i = nocaps_slot(ino);
+	long long ns;
+
+	if (timeout <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ns = (long long)t.tv_nsec + (long long)(timeout * 1e9);
+	t.tv_sec += (time_t)(ns / 1000000000);
+	t.tv_nsec = (long)(ns % 1000000000);
+	pthread_mutex_lock(&nocaps_lock);
+	nocaps[i].ino = ino;
+	nocaps[i].until = t;
+	pthread_mutex_unlock(&nocaps_lock);
+}
+
+static void nocaps_forget(uint64_t ino)
+{
+	size_t i = nocaps_slot(ino);
+
+	pthread_mutex_lock(&nocaps_lock);
+	if (nocaps[i].ino == ino)
+		nocaps[i].ino = 0;
+	pthread_mutex_unlock(&nocaps_lock);
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -1160,6 +1325,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	cred_of(req, &cr);
+	nocaps_forget(ino);
 	r = gfc_setxattr(fs_of(req)->gfc, &cr, ino, name, value, size, (uint32_t)flags);
 	fuse_reply_err(req, -r);
 }
@@ -1180,10 +1346,14 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	struct gf_cred cr;
 	size_t len = 0;
 	char *buf = NULL;
-	int r;
+	int r, caps = strcmp(name, CAPS_XATTR) == 0;
 
 	if (is_stats_xattr(ino, name)) {
 		reply_stats_xattr(req, size);
+		return;
+	}
+	if (caps && nocaps_known(ino)) {
+		fuse_reply_err(req, ENODATA);
 		return;
 	}
 	if (strlen(name) > GF_XATTR_NAME_MAX) {
@@ -1198,6 +1368,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	}
 	cred_of(req, &cr);
 	r = gfc_getxattr(fs_of(req)->gfc, &cr, ino, name, buf, size, &len);
+	if (caps && r == -ENODATA)
+		nocaps_set(ino, fs_of(req)->attr_timeout);
 	reply_xattr_value(req, r, buf, size, len);
 	free(buf);
 }
@@ -1233,6 +1405,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	cred_of(req, &cr);
+	nocaps_forget(ino);
 	r = gfc_removexattr(fs_of(req)->gfc, &cr, ino, name);
 	fuse_reply_err(req, -r);
 }

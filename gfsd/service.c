@@ -193,7 +193,14 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	struct handle *h = handle_alloc(cs);
 	if (!h)
 		return reply_status(conn, f, -EMFILE);
-	int fd = spool_replica_open(svc->sp, req.ino, req.gen, sflags);
+	/* Only a replica file that this open creates needs its directory
+	 * synced at close: try the existing one first. */
+	bool created = false;
+	int fd = spool_replica_open(svc->sp, req.ino, req.gen, sflags & ~SPOOL_CREATE);
+	if (fd == -ENOENT && (sflags & SPOOL_CREATE)) {
+		fd = spool_replica_open(svc->sp, req.ino, req.gen, sflags);
+		created = fd >= 0;
+	}
 	if (fd < 0) {
 		if (fd != -ENOENT && fd != -EINVAL)
 			gf_warn("gfsd: spool %s: %s opening replica of inode %" PRIu64
@@ -213,7 +220,8 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	h->ino = req.ino;
 	h->gen = req.gen;
 	h->flags = req.flags;
-	h->created = h->dirty = (req.flags & (GFS_O_CREATE | GFS_O_TRUNC)) != 0;
+	h->created = created;
+	h->dirty = created || (req.flags & GFS_O_TRUNC);
 	atomic_fetch_add(&svc->open_handles, 1);
 
 	struct gfs_open_rep rep = {

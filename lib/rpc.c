@@ -1,6 +1,8 @@
 #include "rpc.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +23,22 @@ struct waiter {
 	struct waiter *next;
 };
 
+/*
+ * No receiver thread: a caller waiting for its reply reads the socket for
+ * everyone (one at a time, "reading"), hands other callers their replies,
+ * and when its own has come wakes a waiter to take over. A reply thus
+ * reaches a lone caller without a thread switch, which is most of the cost
+ * of a round trip on a small machine.
+ */
 struct gf_rpc {
 	int sock;
-	pthread_t rx;
-	pthread_mutex_t lock; /* waiters, next_id, dead */
+	pthread_mutex_t lock; /* waiters, next_id, dead, reading */
 	pthread_mutex_t send_lock;
 	struct waiter *waiters;
 	uint32_t next_id;
 	unsigned timeout_ms;
 	int dead;
+	int reading; /* a caller is receiving for everyone */
 	char peer[GF_HOST_MAX + 16];
 };
 
@@ -55,45 +64,82 @@ static void fail_all(struct gf_rpc *c, int err)
 	c->waiters = NULL;
 }
 
-static void *rx_main(void *arg)
+/* Hand frame f to the caller waiting for it; lock held. */
+static void deliver(struct gf_rpc *c, struct gf_frame *f)
 {
-	struct gf_rpc *c = arg;
-	for (;;) {
-		struct gf_frame f;
-		int rc = gf_frame_recv(c->sock, &f);
-		if (rc) {
-			if (rc != -ECONNRESET)
-				gf_warn("connection to %s: %s", c->peer, strerror(-rc));
-			pthread_mutex_lock(&c->lock);
-			fail_all(c, -ENOTCONN);
-			pthread_mutex_unlock(&c->lock);
-			return NULL;
+	struct waiter **pp = &c->waiters, *w = NULL;
+	while (*pp) {
+		if ((*pp)->reqid == f->hdr.reqid) {
+			w = *pp;
+			*pp = w->next;
+			break;
 		}
-		pthread_mutex_lock(&c->lock);
-		struct waiter **pp = &c->waiters, *w = NULL;
-		while (*pp) {
-			if ((*pp)->reqid == f.hdr.reqid) {
-				w = *pp;
-				*pp = w->next;
-				break;
-			}
-			pp = &(*pp)->next;
-		}
-		if (!w || !(f.hdr.op & GF_OP_REPLY)) {
-			pthread_mutex_unlock(&c->lock);
-			gf_warn("connection to %s: unexpected frame op %u reqid %u; closing",
-				c->peer, f.hdr.op, f.hdr.reqid);
-			gf_frame_release(&f);
-			shutdown(c->sock, SHUT_RDWR);
-			continue; /* next recv fails and fails all */
-		}
-		w->rep.status = f.hdr.status;
-		w->rep.payload = f.payload;
-		w->rep.len = f.hdr.len;
-		w->rep.fd = f.fd;
-		w->done = 1;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&c->lock);
+		pp = &(*pp)->next;
+	}
+	if (!w || !(f->hdr.op & GF_OP_REPLY)) {
+		gf_warn("connection to %s: unexpected frame op %u reqid %u; closing",
+			c->peer, f->hdr.op, f->hdr.reqid);
+		gf_frame_release(f);
+		shutdown(c->sock, SHUT_RDWR);
+		fail_all(c, -ENOTCONN);
+		return;
+	}
+	w->rep.status = f->hdr.status;
+	w->rep.payload = f->payload;
+	w->rep.len = f->hdr.len;
+	w->rep.fd = f->fd;
+	w->done = 1;
+	pthread_cond_signal(&w->cond);
+}
+
+static int ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (long long)(t->tv_sec - now.tv_sec) * 1000 +
+		       (t->tv_nsec - now.tv_nsec) / 1000000;
+	return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/*
+ * Receive one frame for whoever it is for, as the reader (lock held on entry
+ * and exit, dropped while receiving). me is the reader's own waiter;
+ * deadline (NULL: none) is when its reply is overdue.
+ */
+static void read_one(struct gf_rpc *c, struct waiter *me, const struct timespec *deadline)
+{
+	struct gf_frame f;
+	int rc = 0;
+
+	c->reading = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (deadline) {
+		struct pollfd p = { .fd = c->sock, .events = POLLIN };
+		int n;
+		do
+			n = poll(&p, 1, ms_until(deadline));
+		while (n < 0 && errno == EINTR);
+		if (n == 0)
+			rc = -ETIMEDOUT;
+		else if (n < 0)
+			rc = -errno;
+	}
+	if (!rc)
+		rc = gf_frame_recv(c->sock, &f);
+	pthread_mutex_lock(&c->lock);
+	c->reading = 0;
+	if (rc == -ETIMEDOUT) {
+		gf_warn("connection to %s: no reply in %u ms; closing it", c->peer,
+			c->timeout_ms);
+		fail_all(c, -ENOTCONN);
+		me->err = -ETIMEDOUT;
+		shutdown(c->sock, SHUT_RDWR);
+	} else if (rc) {
+		if (rc != -ECONNRESET && !c->dead)
+			gf_warn("connection to %s: %s", c->peer, strerror(-rc));
+		fail_all(c, -ENOTCONN);
+	} else {
+		deliver(c, &f);
 	}
 }
 
@@ -127,12 +173,6 @@ int gf_rpc_connect(const char *host, uint16_t port, const struct gf_key *key,
 		snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
 	else
 		snprintf(c->peer, sizeof(c->peer), "%.*s", (int)sizeof(c->peer) - 1, host);
-	rc = pthread_create(&c->rx, NULL, rx_main, c);
-	if (rc) {
-		close(sock);
-		free(c);
-		return -rc;
-	}
 	*out = c;
 	return 0;
 }
@@ -142,7 +182,6 @@ void gf_rpc_close(struct gf_rpc *c)
 	if (!c)
 		return;
 	shutdown(c->sock, SHUT_RDWR);
-	pthread_join(c->rx, NULL);
 	close(c->sock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->send_lock);
@@ -159,6 +198,15 @@ void gf_rpc_set_timeout(struct gf_rpc *c, unsigned timeout_ms)
 int gf_rpc_alive(struct gf_rpc *c)
 {
 	pthread_mutex_lock(&c->lock);
+	if (!c->dead && !c->reading && !c->waiters) {
+		/* nobody reads an idle connection: ask the socket whether the
+		 * peer closed it (or sent what nobody asked for) */
+		struct pollfd p = { .fd = c->sock, .events = POLLIN | POLLRDHUP };
+		if (poll(&p, 1, 0) > 0) {
+			shutdown(c->sock, SHUT_RDWR);
+			fail_all(c, -ENOTCONN);
+		}
+	}
 	int alive = !c->dead;
 	pthread_mutex_unlock(&c->lock);
 	return alive;
@@ -234,6 +282,10 @@ int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 		deadline.tv_nsec -= 1000000000;
 	}
 	while (!w.done) {
+		if (!c->reading && !c->dead) {
+			read_one(c, &w, c->timeout_ms ? &deadline : NULL);
+			continue;
+		}
 		if (!c->timeout_ms) {
 			pthread_cond_wait(&w.cond, &c->lock);
 		} else if (pthread_cond_timedwait(&w.cond, &c->lock, &deadline) == ETIMEDOUT &&
@@ -245,6 +297,9 @@ int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 			shutdown(c->sock, SHUT_RDWR);
 		}
 	}
+	/* done: if others still wait and nobody reads, one of them must */
+	if (!c->reading && c->waiters)
+		pthread_cond_signal(&c->waiters->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_destroy(&w.cond);
 	if (w.err)

@@ -2,10 +2,14 @@
  * rpc.h — a client connection with many requests in flight.
  *
  * gf_rpc_call() may be called from many threads at once on one connection:
- * each call takes a fresh request id, sends its frame under a send lock, and
- * sleeps until the receiver thread hands it the reply with that id. A
- * connection that breaks fails every waiting call with -ENOTCONN (and every
- * later one too); the owner reconnects by opening a new one.
+ * each call takes a fresh request id and sends its frame under a send lock.
+ * There is no receiver thread: one waiting caller at a time reads the
+ * socket, hands other callers the replies with their ids, and passes the
+ * role on when its own reply has come (a lone caller so gets its reply
+ * without a thread switch). A connection that breaks fails every waiting
+ * call with -ENOTCONN (and every later one too); the owner reconnects by
+ * opening a new one. An idle connection is read by nobody, so
+ * gf_rpc_alive() asks the socket whether the peer has closed it.
  */
 #ifndef GF_RPC_H
 #define GF_RPC_H

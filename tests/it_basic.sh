@@ -101,6 +101,34 @@ os.close(os.open(M + "/basic/t", os.O_WRONLY | os.O_TRUNC))
 assert os.stat(M + "/basic/t").st_size == 0'
 expect_errno "truncate of a missing file: ENOENT" ENOENT 'os.truncate(M + "/basic/missing", 0)'
 
+# ---- lazy replicas: a replica file exists only once the file has data ---------
+# replica_files FILE: how many spool files hold FILE's replicas
+replica_files() {
+	find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$1")")-*" | wc -l
+}
+expect_errno "create and close an empty file" OK 'creat_excl(M + "/basic/lazy")'
+expect_eq "an empty file has no replica file" 0 "$(replica_files "$D/lazy")"
+expect_eq "an empty file reads empty" "" "$(cat "$D/lazy" 2>&1)"
+expect_errno "open for writing without a write" OK 'os.close(os.open(M + "/basic/lazy", os.O_RDWR))'
+expect_eq "still no replica file after reads and an unwritten open" 0 "$(replica_files "$D/lazy")"
+check "truncate an empty file to 5 bytes" truncate -s 5 "$D/lazy"
+expect_errno "the grown file reads as zeros" OK '
+assert open(M + "/basic/lazy", "rb").read() == bytes(5)'
+expect_eq "growing it made its replica file" 1 "$(replica_files "$D/lazy")"
+check "truncate another empty file to 0" truncate -s 0 "$D/excl"
+expect_eq "cutting an empty file to 0 makes no replica file" 0 "$(replica_files "$D/excl")"
+printf data >"$D/lost"
+sleep 1.1 # outwait the kernel's page cache and attributes of the write
+find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$D/lost")")-*" -delete
+expect_errno "a file with data whose replica file is gone reads EIO" EIO 'open(M + "/basic/lost", "rb").read()'
+expect_errno "and writing to it (no silent re-creation) is EIO too" EIO '
+fd = os.open(M + "/basic/lost", os.O_WRONLY)
+try:
+    os.write(fd, b"x")
+finally:
+    os.close(fd)'
+rm -f "$D/lost"
+
 # ---- attributes: chmod, chown, utimens --------------------------------------------
 check "chmod" chmod 640 "$D/hello"
 expect_eq "mode after chmod" 640 "$(stat -c %a "$D/hello" 2>&1)"
