@@ -127,7 +127,8 @@ int main(int argc, char **argv)
 		cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
 		goto out;
 	}
-	qsort(hl.hosts, hl.count, sizeof(*hl.hosts), by_id);
+	if (hl.count > 1) /* hosts is NULL when there are none */
+		qsort(hl.hosts, hl.count, sizeof(*hl.hosts), by_id);
 
 	for (uint32_t i = 0; i < hl.count; i++) {
 		const struct gf_host_info *h = &hl.hosts[i];

@@ -98,7 +98,8 @@ static int list_main(struct gfc *g, int argc, char **argv)
 		cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
 		return CMD_FAIL;
 	}
-	qsort(hl.hosts, hl.count, sizeof(*hl.hosts), by_id);
+	if (hl.count > 1) /* hosts is NULL when there are none */
+		qsort(hl.hosts, hl.count, sizeof(*hl.hosts), by_id);
 
 	cmd_table_init(&t, 10, heads, "rllrlrrrrl");
 	for (uint32_t i = 0; i < hl.count; i++) {

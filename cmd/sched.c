@@ -371,7 +371,8 @@ static int cmp_write(const void *x, const void *y)
 void sched_rank_read(struct sched *s)
 {
 	if (s->nhosts)
-		qsort(s->hosts, s->nhosts, sizeof(*s->hosts), cmp_read);
+		if (s->nhosts > 1)
+			qsort(s->hosts, s->nhosts, sizeof(*s->hosts), cmp_read);
 	s->nranked = 0;
 	while (s->nranked < s->nhosts && read_eligible(&s->hosts[s->nranked]))
 		s->nranked++;
@@ -380,7 +381,8 @@ void sched_rank_read(struct sched *s)
 void sched_rank_write(struct sched *s)
 {
 	if (s->nhosts)
-		qsort(s->hosts, s->nhosts, sizeof(*s->hosts), cmp_write);
+		if (s->nhosts > 1)
+			qsort(s->hosts, s->nhosts, sizeof(*s->hosts), cmp_write);
 	s->nranked = 0;
 	while (s->nranked < s->nhosts && s->hosts[s->nranked].up)
 		s->nranked++;

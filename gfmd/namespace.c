@@ -664,7 +664,8 @@ int gf_ns_load_finish(struct gf_ns *ns, uint64_t *ticket)
 			struct dir *d = dp->dir;
 			if (!d)
 				continue;
-			qsort(d->slots, d->nslots, sizeof(*d->slots), slot_cmp);
+			if (d->nslots > 1)
+				qsort(d->slots, d->nslots, sizeof(*d->slots), slot_cmp);
 			for (size_t j = 0; j < d->nslots; j++) {
 				struct dent *e = d->slots[j].d;
 				if (!e)

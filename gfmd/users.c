@@ -223,8 +223,10 @@ int gf_users_list(struct gf_users *u, struct gf_idmap_ent **out, uint32_t *count
 		memcpy(v + u->users.n, u->groups.v, u->groups.n * sizeof(*v));
 	size_t nu = u->users.n;
 	pthread_mutex_unlock(&u->mu);
-	qsort(v, nu, sizeof(*v), by_name);
-	qsort(v + nu, n - nu, sizeof(*v), by_name);
+	if (nu > 1)
+		qsort(v, nu, sizeof(*v), by_name);
+	if (n - nu > 1)
+		qsort(v + nu, n - nu, sizeof(*v), by_name);
 	*out = v;
 	*count = (uint32_t)n;
 	return 0;

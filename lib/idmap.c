@@ -230,10 +230,12 @@ static int table_build(struct table *t, uint8_t kind, const struct gf_idmap_ent 
 		}
 		t->by_name[t->n++] = *e;
 	}
-	qsort(t->by_name, t->n, sizeof(*t->by_name), cmp_name);
+	if (t->n > 1)
+		qsort(t->by_name, t->n, sizeof(*t->by_name), cmp_name);
 	for (uint32_t i = 0; i < t->n; i++)
 		t->by_id[i] = &t->by_name[i];
-	qsort(t->by_id, t->n, sizeof(*t->by_id), cmp_id);
+	if (t->n > 1)
+		qsort(t->by_id, t->n, sizeof(*t->by_id), cmp_id);
 	return 0;
 }
 
