@@ -3,8 +3,10 @@
  *
  * Every message type is in the codec table below with a sample holding
  * non-trivial values; loop tests run each of them through a round trip,
- * every truncation and trailing garbage. Named tests then cover each
- * malformed case a peer could send.
+ * every truncation and trailing garbage, and ~20,000 fixed-seed random
+ * mutations. Named tests then cover each malformed case a peer could send.
+ * `check_proto --corpus DIR` writes the samples as seeds for
+ * tests/fuzz/fuzz_proto.
  */
 #include <check.h>
 #include <errno.h>
@@ -1562,6 +1564,212 @@ START_TEST(test_idmap_messages)
 }
 END_TEST
 
+/* ---- random mutations ---------------------------------------------------------
+ * A deterministic stand-in for the fuzzers in tests/fuzz/ that runs with any
+ * compiler: every sample encoding, mutated MUTATIONS_PER_CODEC times with a
+ * fixed-seed PRNG, goes to its decoder from an exact-size copy. The decoder
+ * returns 0, -EBADMSG or -ENOMEM and nothing else; on failure it leaves
+ * nothing to free; a mutant that decodes re-encodes to itself (the format
+ * has one encoding per value), and that is a fixed point.
+ */
+#define MUTATIONS_PER_CODEC 500 /* × NCODECS ≈ 20,000 */
+
+static uint64_t rng_state;
+
+static uint64_t rng(void) /* xorshift64* */
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static size_t rng_below(size_t n)
+{
+	return n ? (size_t)(rng() % n) : 0;
+}
+
+/* Values that probe length and count checks. */
+static uint32_t nasty_u32(uint32_t orig, size_t len, size_t off)
+{
+	switch (rng_below(10)) {
+	case 0: return 0;
+	case 1: return 1;
+	case 2: return orig + 1;
+	case 3: return orig - 1;
+	case 4: return 0xffffffffu;
+	case 5: return 0x7fffffffu;
+	case 6: return 0x80000000u;
+	case 7: return (uint32_t)(len - off);	     /* "the rest" */
+	case 8: return (uint32_t)(len - off - 3);     /* a little less */
+	default: return (uint32_t)rng_below(70000); /* near the bounds */
+	}
+}
+
+/* One mutation of buf[0..*len) in place; cap bytes are available. */
+static void mutate_once(uint8_t *buf, size_t *len, size_t cap)
+{
+	size_t n = *len, off;
+	static const uint8_t special[] = { 0x00, 0xff, 0x7f, 0x80 };
+
+	switch (rng_below(7)) {
+	case 0: /* bit flip */
+		if (n)
+			buf[rng_below(n)] ^= (uint8_t)(1u << rng_below(8));
+		break;
+	case 1: /* interesting byte */
+		if (n)
+			buf[rng_below(n)] = special[rng_below(sizeof(special))];
+		break;
+	case 2: /* a u32 (length, count, ngroups) corrupted; strings and
+		   counts start on these offsets as often as anywhere */
+		if (n >= 4) {
+			off = rng_below(n - 3);
+			uint32_t v = ((uint32_t)buf[off] << 24) | ((uint32_t)buf[off + 1] << 16) |
+				     ((uint32_t)buf[off + 2] << 8) | buf[off + 3];
+			v = nasty_u32(v, n, off);
+			buf[off] = (uint8_t)(v >> 24);
+			buf[off + 1] = (uint8_t)(v >> 16);
+			buf[off + 2] = (uint8_t)(v >> 8);
+			buf[off + 3] = (uint8_t)v;
+		}
+		break;
+	case 3: /* truncation */
+		*len = rng_below(n + 1);
+		break;
+	case 4: /* insertion of 1..8 random bytes */
+	{
+		size_t k = 1 + rng_below(8);
+		if (n + k > cap)
+			break;
+		off = rng_below(n + 1);
+		memmove(buf + off + k, buf + off, n - off);
+		for (size_t i = 0; i < k; i++)
+			buf[off + i] = (uint8_t)rng();
+		*len = n + k;
+		break;
+	}
+	case 5: /* deletion of 1..8 bytes */
+	{
+		if (!n)
+			break;
+		off = rng_below(n);
+		size_t k = 1 + rng_below(8);
+		if (k > n - off)
+			k = n - off;
+		memmove(buf + off, buf + off + k, n - off - k);
+		*len = n - k;
+		break;
+	}
+	default: /* random byte */
+		if (n)
+			buf[rng_below(n)] = (uint8_t)rng();
+		break;
+	}
+}
+
+START_TEST(test_mutations)
+{
+	struct gf_wbuf w, w1, w2;
+	size_t decoded = 0, total = 0;
+
+	rng_state = 0x9e3779b97f4a7c15ull; /* fixed: the run is reproducible */
+	gf_wbuf_init(&w1);
+	gf_wbuf_init(&w2);
+	for (int ci = 0; ci < NCODECS; ci++) {
+		const struct codec *c = &codecs[ci];
+		void *in = encode_sample(c, &w);
+		void *out = malloc(c->size), *out2 = malloc(c->size);
+		size_t cap = w.len + 64;
+		uint8_t *work = malloc(cap);
+		ck_assert_ptr_nonnull(out);
+		ck_assert_ptr_nonnull(out2);
+		ck_assert_ptr_nonnull(work);
+
+		for (int k = 0; k < MUTATIONS_PER_CODEC; k++, total++) {
+			size_t n = w.len;
+			memcpy(work, w.data, n);
+			int nmut = 1 + (int)rng_below(3);
+			for (int j = 0; j < nmut; j++)
+				mutate_once(work, &n, cap);
+
+			uint8_t *buf = exact_copy(work, n);
+			memset(out, 0xa5, c->size);
+			int err = c->dec(buf, n, out);
+			ck_assert_msg(err == 0 || err == -EBADMSG || err == -ENOMEM,
+				      "%s: mutant %d: decode returned %d", c->name, k, err);
+			if (err == 0) {
+				decoded++;
+				gf_wbuf_reset(&w1);
+				c->enc(&w1, out);
+				ck_assert_msg(w1.err == 0, "%s: mutant %d decodes but does not encode: %d",
+					      c->name, k, w1.err);
+				ck_assert_msg(w1.len == n && memcmp(w1.data, buf, n) == 0,
+					      "%s: mutant %d re-encodes differently", c->name, k);
+				memset(out2, 0xa5, c->size);
+				ck_assert_int_eq(c->dec(w1.data, w1.len, out2), 0);
+				gf_wbuf_reset(&w2);
+				c->enc(&w2, out2);
+				ck_assert_int_eq(w2.err, 0);
+				ck_assert_msg(w2.len == w1.len && memcmp(w2.data, w1.data, w1.len) == 0,
+					      "%s: mutant %d: not a fixed point", c->name, k);
+				if (c->fini)
+					c->fini(out2);
+			}
+			if (c->fini)
+				c->fini(out); /* after a failure, a no-op */
+			free(buf);
+		}
+		free(work);
+		free(out2);
+		free(out);
+		release(c, in);
+		gf_wbuf_free(&w);
+	}
+	gf_wbuf_free(&w1);
+	gf_wbuf_free(&w2);
+	ck_assert_uint_eq(total, (size_t)NCODECS * MUTATIONS_PER_CODEC);
+	/* Some mutants must survive (a flipped data byte), or the test
+	 * exercises nothing past the first bound check. */
+	ck_assert_uint_gt(decoded, total / 50);
+}
+END_TEST
+
+/* ---- seed corpus for tests/fuzz/fuzz_proto ---------------------------------------
+ * check_proto --corpus DIR writes one file per message: the selector byte
+ * (its index in the codec table, which follows proto.h) and the sample's
+ * encoding. It runs as a test of its own, since the samples use ck_assert.
+ */
+static const char *corpus_dir;
+
+START_TEST(test_write_corpus)
+{
+	const struct codec *c = &codecs[_i];
+	struct gf_wbuf w;
+	char path[4096];
+	void *m = encode_sample(c, &w);
+	uint8_t sel = (uint8_t)_i;
+
+	snprintf(path, sizeof(path), "%s/%02d-%s", corpus_dir, _i, c->name);
+	FILE *f = fopen(path, "wb");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_uint_eq(fwrite(&sel, 1, 1, f), 1);
+	ck_assert_uint_eq(fwrite(w.data, 1, w.len, f), w.len);
+	ck_assert_int_eq(fclose(f), 0);
+	release(c, m);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
+static Suite *corpus_suite(void)
+{
+	Suite *s = suite_create("proto corpus");
+	TCase *tc = tcase_create("write");
+	tcase_add_loop_test(tc, test_write_corpus, 0, NCODECS);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -1571,6 +1779,7 @@ static Suite *proto_suite(void)
 	tcase_add_loop_test(tc, test_roundtrip, 0, NCODECS);
 	tcase_add_loop_test(tc, test_truncated_every_length, 0, NCODECS);
 	tcase_add_loop_test(tc, test_trailing_garbage, 0, NCODECS);
+	tcase_add_test(tc, test_mutations);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("header and names");
@@ -1604,9 +1813,11 @@ static Suite *proto_suite(void)
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(proto_suite());
+	if (argc == 3 && strcmp(argv[1], "--corpus") == 0)
+		corpus_dir = argv[2];
+	SRunner *sr = srunner_create(corpus_dir ? corpus_suite() : proto_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
