@@ -419,6 +419,7 @@ static int h_register(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return reply(g, c, f, -EPERM, NULL, 0);
 	}
 	struct gfm_host_register_rep r = { .heartbeat_ms = g->heartbeat_ms };
+	memcpy(r.cluster_id, g->cluster_id, sizeof(r.cluster_id));
 	uint64_t t = 0;
 	int rc = gf_hosts_register(g->hosts, &m, &r.host_id, &t);
 	if (rc == -EINVAL)

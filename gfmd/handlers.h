@@ -26,6 +26,7 @@ struct gfmd {
 	struct gf_store *store;
 	struct gf_users *users; /* user and group names ↔ global ids */
 	uint32_t heartbeat_ms; /* told to gfsd at registration */
+	uint8_t cluster_id[GF_CLUSTER_ID_LEN]; /* told to gfsd at registration */
 };
 
 /* arg is a struct gfmd. */

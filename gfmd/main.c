@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <uuid/uuid.h>
+
 #include "auth.h"
 #include "config.h"
 #include "daemon.h"
@@ -178,6 +180,11 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: cannot start without the database");
 	if (gf_store_migrate(store) < 0)
 		gf_fatal("gfmd: cannot bring the database schema up to date");
+	uint8_t cluster_id[GF_CLUSTER_ID_LEN];
+	char cluster_text[37];
+	if (gf_store_cluster_id(store, cluster_id) < 0)
+		gf_fatal("gfmd: cannot read or make the cluster id");
+	uuid_unparse_lower(cluster_id, cluster_text);
 	struct gf_ns *ns = gf_ns_new();
 	struct gf_hosts *hosts = gf_hosts_new(host_down_ms);
 	struct gf_users *users = gf_users_new();
@@ -215,7 +222,8 @@ int main(int argc, char **argv)
 	    (rc = gf_server_add_listener(srv, fd, 0)) < 0 ||
 	    (rc = gf_server_start(srv)) < 0)
 		gf_fatal("gfmd: cannot start the server: %s", strerror(-rc));
-	gf_info("gfmd: serving on %s:%u", listen_addr, bound);
+	memcpy(g.cluster_id, cluster_id, sizeof(g.cluster_id));
+	gf_info("gfmd: cluster %s serving on %s:%u", cluster_text, listen_addr, bound);
 	gf_daemon_ready();
 
 	gf_daemon_wait(&d);

@@ -4,7 +4,7 @@
  * PostgreSQL today (store_pg.c); a distributed PostgreSQL, or anything that
  * can apply a list of row upserts/deletes atomically, could replace it.
  *
- *   open → migrate → load (rows to callbacks) → start (committer thread)
+ *   open → migrate → cluster_id → load (rows to callbacks) → start (committer thread)
  *   → submit/on_commit while serving → close (drains, then stops).
  *
  * Group commit: gf_store_submit() only queues a change list (changes.h) and
@@ -60,6 +60,9 @@ int gf_store_open(const char *conninfo, struct gf_store **out);
 /* Apply the embedded migrations not yet in schema_version, in order. */
 int gf_store_migrate(struct gf_store *s);
 int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld);
+/* The cluster id (after migrate, before start): made with uuid_generate and
+ * stored at the first start, read from the cluster table ever after. */
+int gf_store_cluster_id(struct gf_store *s, uint8_t id[GF_CLUSTER_ID_LEN]);
 /* Start the committer thread. */
 int gf_store_start(struct gf_store *s);
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <uuid/uuid.h>
 
 #include "log.h"
 
@@ -304,6 +305,60 @@ int gf_store_migrate(struct gf_store *s)
 	}
 	exec_ok(pg, "SELECT pg_advisory_unlock(6600)", "unlocking after migrations");
 	return rc;
+}
+
+/* SELECT the cluster id: 1 found, 0 none yet, or -EIO. */
+static int read_cluster_id(PGconn *pg, uint8_t id[GF_CLUSTER_ID_LEN])
+{
+	PGresult *r = PQexec(pg, "SELECT id::text FROM cluster");
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		gf_err("gfmd: reading the cluster id failed: %s", PQerrorMessage(pg));
+		rc = -EIO;
+	} else if (PQntuples(r) == 1) {
+		if (uuid_parse(PQgetvalue(r, 0, 0), id) != 0) {
+			gf_err("gfmd: the cluster table holds '%s', not a UUID",
+			       PQgetvalue(r, 0, 0));
+			rc = -EIO;
+		} else {
+			rc = 1;
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+int gf_store_cluster_id(struct gf_store *s, uint8_t id[GF_CLUSTER_ID_LEN])
+{
+	int rc = read_cluster_id(s->pg, id);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	uuid_t u;
+	char text[37];
+	uuid_generate(u);
+	uuid_unparse_lower(u, text);
+	const char *pv[1] = { text };
+	/* another gfmd starting on this database at once may win: then its id is
+	 * the one read back */
+	PGresult *r = PQexecParams(s->pg, "INSERT INTO cluster (id) VALUES ($1::uuid) "
+					  "ON CONFLICT DO NOTHING",
+				   1, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		gf_err("gfmd: storing the new cluster id failed: %s", PQerrorMessage(s->pg));
+		PQclear(r);
+		return -EIO;
+	}
+	PQclear(r);
+	rc = read_cluster_id(s->pg, id);
+	if (rc == 0) {
+		gf_err("gfmd: the cluster id just stored is not there");
+		return -EIO;
+	}
+	if (rc < 0)
+		return rc;
+	if (memcmp(id, u, GF_CLUSTER_ID_LEN) == 0)
+		gf_info("gfmd: new cluster %s", text);
+	return 0;
 }
 
 int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)

@@ -94,7 +94,10 @@ static const char usage_text[] =
 "\n"
 "EXIT STATUS\n"
 "    0 after a clean stop; 1 when start-up fails (the reason is logged and\n"
-"    also printed on stderr, detaching or not).\n"
+"    also printed on stderr, detaching or not), and 1 when the spool turns\n"
+"    out to belong to another cluster than gfmd's: SPOOL/cluster_id, written\n"
+"    at the first registration, names the cluster; such a gfsd deletes\n"
+"    nothing, logs both cluster ids and stops.\n"
 "\n"
 "EXAMPLE\n"
 "    # /etc/gfarmfs/gfarmfs.conf\n"
@@ -214,6 +217,11 @@ int main(int argc, char **argv)
 
 	gf_daemon_wait(&d);
 	gf_server_stop(srv); /* in-flight requests finish; handles close */
+	int status = 0;
+	if (registrar_refused(reg)) {
+		gf_err("gfsd: exiting: spool %s belongs to another cluster", spool_path);
+		status = 1;
+	}
 	registrar_stop(reg);
 	service_free(svc);
 	spool_close(sp);
@@ -221,5 +229,5 @@ int main(int argc, char **argv)
 	free(sock_path);
 	gf_daemon_finish(&d);
 	memset(&key, 0, sizeof(key));
-	return 0;
+	return status;
 }

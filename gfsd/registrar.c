@@ -3,11 +3,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <uuid/uuid.h>
 
 #include "log.h"
 #include "proto.h"
@@ -33,11 +37,13 @@ struct registrar {
 	pthread_cond_t cond; /* CLOCK_MONOTONIC; signalled on stop */
 	bool stopping;
 	bool finished;
+	bool refused; /* the spool belongs to another cluster */
 
 	/* Owned by the thread. */
 	struct gf_rpc *rpc;
 	uint32_t host_id;
 	uint32_t period_ms;
+	uint8_t cluster_id[GF_CLUSTER_ID_LEN]; /* gfmd's, from the registration */
 	struct gfm_heartbeat_req hb; /* hb.done / hb.ndone: deletions to report */
 	struct gfm_heartbeat_rep rep;
 };
@@ -114,6 +120,7 @@ static int connect_and_register(struct registrar *r)
 	if (rc < 0)
 		goto out;
 	r->host_id = rep.host_id;
+	memcpy(r->cluster_id, rep.cluster_id, sizeof(r->cluster_id));
 	r->period_ms = r->heartbeat_ms;
 	if (rep.heartbeat_ms > 0 && rep.heartbeat_ms < r->period_ms)
 		r->period_ms = rep.heartbeat_ms;
@@ -168,6 +175,49 @@ static int heartbeat(struct registrar *r)
 	return 0;
 }
 
+/*
+ * Is the spool this gfmd's? Before the first heartbeat of every registration,
+ * because a heartbeat reply names replicas to delete by inode number, which
+ * means nothing in another cluster. 0: go on; 1: it is another cluster's
+ * (or unreadable), the daemon must stop; -errno: cannot tell now, retry.
+ */
+static int check_cluster(struct registrar *r)
+{
+	char found[SPOOL_CLUSTER_ID_TEXT], ours[SPOOL_CLUSTER_ID_TEXT];
+	uuid_t u;
+	memcpy(u, r->cluster_id, sizeof(u));
+	uuid_unparse_lower(u, ours);
+	int rc = spool_cluster_id_check(r->sp, r->cluster_id, found);
+	if (rc == 0)
+		return 0;
+	if (rc == -ESTALE) {
+		gf_err("gfsd: spool %s belongs to cluster %s, but gfmd %s:%u is cluster %s; "
+		       "refusing to serve it (delete %s/cluster_id only if this spool's data "
+		       "is to be discarded)", spool_dir(r->sp), found, r->gfmd_host,
+		       r->gfmd_port, ours, spool_dir(r->sp));
+		return 1;
+	}
+	if (rc == -EBADMSG || rc == -ELOOP) {
+		gf_err("gfsd: spool %s: %s/cluster_id does not hold a cluster id (a UUID); "
+		       "refusing to serve the spool for gfmd %s:%u (cluster %s)",
+		       spool_dir(r->sp), spool_dir(r->sp), r->gfmd_host, r->gfmd_port, ours);
+		return 1;
+	}
+	return rc;
+}
+
+/* Stop heartbeating for good and make the daemon exit (status 1). */
+static void refuse(struct registrar *r)
+{
+	disconnect(r);
+	pthread_mutex_lock(&r->lock);
+	r->refused = true;
+	r->stopping = true;
+	pthread_mutex_unlock(&r->lock);
+	/* every thread blocks SIGTERM: main's gf_daemon_wait takes it */
+	kill(getpid(), SIGTERM);
+}
+
 static void *registrar_main(void *arg)
 {
 	struct registrar *r = arg;
@@ -188,6 +238,23 @@ static void *registrar_main(void *arg)
 					gf_debug("gfsd: gfmd %s:%u: %s", r->gfmd_host,
 						 r->gfmd_port, strerror(-rc));
 				trouble = true;
+				if (sleep_ms(r, backoff))
+					break;
+				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				continue;
+			}
+			rc = check_cluster(r);
+			if (rc > 0) {
+				refuse(r);
+				break;
+			}
+			if (rc < 0) {
+				if (!trouble)
+					gf_warn("gfsd: spool %s: cannot check its cluster id: %s; "
+						"not heartbeating, retrying", spool_dir(r->sp),
+						strerror(-rc));
+				trouble = true;
+				disconnect(r);
 				if (sleep_ms(r, backoff))
 					break;
 				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
@@ -262,6 +329,14 @@ int registrar_start(const struct registrar_config *cfg, struct spool *sp,
 	}
 	*out = r;
 	return 0;
+}
+
+bool registrar_refused(struct registrar *r)
+{
+	pthread_mutex_lock(&r->lock);
+	bool refused = r->refused;
+	pthread_mutex_unlock(&r->lock);
+	return refused;
 }
 
 void registrar_stop(struct registrar *r)

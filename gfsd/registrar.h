@@ -11,10 +11,17 @@
  * gfmd being down never stops gfsd: the thread logs the outage once, retries
  * with a backoff of at most a few seconds, registers again (by name) when gfmd
  * is back or the connection broke, and logs the recovery.
+ *
+ * After each registration, before any heartbeat, the cluster id in gfmd's
+ * reply is checked against SPOOL/cluster_id (spool_cluster_id_check; written
+ * there for a new spool). A spool of another cluster is never served: the
+ * thread logs what is wrong, deletes nothing, stops, and sends the process
+ * SIGTERM; main then sees registrar_refused() and exits 1.
  */
 #ifndef GFSD_REGISTRAR_H
 #define GFSD_REGISTRAR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "auth.h"
@@ -38,6 +45,9 @@ struct registrar_config {
  * cfg->load once this returns 0. */
 int registrar_start(const struct registrar_config *cfg, struct spool *sp,
 		    struct registrar **out);
+/* True once the spool was found to belong to another cluster (the thread has
+ * stopped and SIGTERM is on its way). */
+bool registrar_refused(struct registrar *r);
 /* Stop the thread and free. A call blocked on an unresponsive gfmd is given
  * a few seconds; after that the thread is abandoned (the process is exiting). */
 void registrar_stop(struct registrar *r);

@@ -11,7 +11,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <uuid/uuid.h>
+
 #define SPOOL_BUCKETS 256
+#define CLUSTER_ID_FILE "cluster_id"
+#define CLUSTER_ID_TMP "cluster_id.tmp"
 
 struct spool {
 	char *dir;
@@ -161,6 +165,81 @@ int spool_replica_remove(struct spool *sp, uint64_t ino, uint64_t gen)
 int spool_sync_bucket(struct spool *sp, uint64_t ino)
 {
 	return fsync(sp->bucketfd[bucket_of(ino)]) < 0 ? -errno : 0;
+}
+
+/* Write SPOOL/cluster_id atomically (only the registrar thread writes it,
+ * and only after finding it missing). */
+static int cluster_id_write(struct spool *sp, const char *text)
+{
+	char line[SPOOL_CLUSTER_ID_TEXT + 1];
+	int len = snprintf(line, sizeof(line), "%s\n", text);
+	int rc = 0;
+	int fd = openat(sp->dirfd, CLUSTER_ID_TMP,
+			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, line, (size_t)len);
+	if (n < 0)
+		rc = -errno;
+	else if (n != len)
+		rc = -ENOSPC;
+	else if (fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && renameat(sp->dirfd, CLUSTER_ID_TMP, sp->dirfd, CLUSTER_ID_FILE) < 0)
+		rc = -errno;
+	if (rc)
+		unlinkat(sp->dirfd, CLUSTER_ID_TMP, 0);
+	if (!rc && fsync(sp->dirfd) < 0)
+		rc = -errno;
+	return rc;
+}
+
+/* Read SPOOL/cluster_id: 0 and the id, -ENOENT, -EBADMSG, or -errno. */
+static int cluster_id_read(struct spool *sp, uuid_t id, char text[SPOOL_CLUSTER_ID_TEXT])
+{
+	char buf[128];
+	int fd = openat(sp->dirfd, CLUSTER_ID_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	ssize_t n;
+	if (fstat(fd, &st) < 0)
+		n = -errno;
+	else if (!S_ISREG(st.st_mode))
+		n = -EBADMSG;
+	else if ((n = read(fd, buf, sizeof(buf) - 1)) < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	buf[n] = 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	if (n != SPOOL_CLUSTER_ID_TEXT - 1 || uuid_parse(buf, id) != 0)
+		return -EBADMSG;
+	memcpy(text, buf, SPOOL_CLUSTER_ID_TEXT);
+	return 0;
+}
+
+int spool_cluster_id_check(struct spool *sp, const uint8_t id[16],
+			   char found[SPOOL_CLUSTER_ID_TEXT])
+{
+	uuid_t want, have;
+	char want_text[SPOOL_CLUSTER_ID_TEXT], have_text[SPOOL_CLUSTER_ID_TEXT];
+	memcpy(want, id, sizeof(want));
+	uuid_unparse_lower(want, want_text);
+	int rc = cluster_id_read(sp, have, have_text);
+	if (rc == -ENOENT)
+		return cluster_id_write(sp, want_text);
+	if (rc < 0)
+		return rc;
+	if (uuid_compare(want, have) == 0)
+		return 0;
+	if (found)
+		memcpy(found, have_text, SPOOL_CLUSTER_ID_TEXT);
+	return -ESTALE;
 }
 
 int spool_space(struct spool *sp, uint64_t *capacity, uint64_t *free)

@@ -5,6 +5,7 @@
  *
  *     SPOOL/data/00 … SPOOL/data/ff          256 buckets
  *     SPOOL/data/XX/<ino:016x>-<gen:016x>    one replica, XX = ino & 0xff
+ *     SPOOL/cluster_id                       the cluster it belongs to (a UUID)
  *
  * e.g. inode 0x1234, generation 3 is data/34/0000000000001234-0000000000000003.
  * A replica is named only by the numbers (ino, gen) from the wire, never by a
@@ -59,6 +60,22 @@ int spool_replica_remove(struct spool *sp, uint64_t ino, uint64_t gen);
 /* fsync the bucket directory of ino, so that a created or removed replica's
  * directory entry survives a crash. */
 int spool_sync_bucket(struct spool *sp, uint64_t ino);
+
+/* ---- the cluster the spool belongs to ------------------------------------------ */
+
+/* Length of a UUID as text ("xxxxxxxx-xxxx-...") plus its NUL. */
+#define SPOOL_CLUSTER_ID_TEXT 37
+
+/*
+ * Compare id (16 bytes: gfmd's cluster id, a UUID) with SPOOL/cluster_id,
+ * a line with the UUID as text. When the file is missing (a new spool) it is
+ * written atomically (temporary file, fsync, rename, fsync of the spool
+ * directory) and 0 returned; 0 also when it holds id. -ESTALE when it holds
+ * another cluster's id (its text in found, when not NULL), -EBADMSG when it
+ * holds no UUID, or another -errno. Nothing is ever removed or overwritten.
+ */
+int spool_cluster_id_check(struct spool *sp, const uint8_t id[16],
+			   char found[SPOOL_CLUSTER_ID_TEXT]);
 
 /* ---- space and listing ----------------------------------------------------- */
 

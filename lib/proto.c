@@ -798,6 +798,7 @@ void gfm_host_register_rep_encode(struct gf_wbuf *w, const struct gfm_host_regis
 {
 	gf_put_u32(w, m->host_id);
 	gf_put_u32(w, m->heartbeat_ms);
+	gf_put_raw(w, m->cluster_id, GF_CLUSTER_ID_LEN);
 }
 
 int gfm_host_register_rep_decode(const void *payload, size_t len,
@@ -806,6 +807,7 @@ int gfm_host_register_rep_decode(const void *payload, size_t len,
 	D_BEGIN(m);
 	m->host_id = gf_get_u32(r);
 	m->heartbeat_ms = gf_get_u32(r);
+	gf_get_raw(r, m->cluster_id, GF_CLUSTER_ID_LEN);
 	return D_END();
 }
 

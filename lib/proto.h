@@ -322,9 +322,13 @@ struct gfm_host_register_req {
 	uint64_t capacity; /* bytes */
 	uint64_t free;	   /* bytes */
 };
+#define GF_CLUSTER_ID_LEN 16
 struct gfm_host_register_rep {
 	uint32_t host_id;
 	uint32_t heartbeat_ms; /* how often gfmd expects a heartbeat */
+	/* gfmd's cluster (a UUID made at its first start, kept in the database):
+	 * a gfsd whose spool belongs to another cluster must not serve it */
+	uint8_t cluster_id[GF_CLUSTER_ID_LEN];
 };
 
 struct gf_dead_replica {

@@ -293,6 +293,8 @@ static void fill_gfm_host_register_rep(void *p)
 	struct gfm_host_register_rep *m = p;
 	m->host_id = 7;
 	m->heartbeat_ms = 1000;
+	for (int i = 0; i < GF_CLUSTER_ID_LEN; i++)
+		m->cluster_id[i] = (uint8_t)(0xa0 + i * 7);
 }
 
 static void fill_gfm_heartbeat_req(void *p)

@@ -1,5 +1,5 @@
 /* Unit tests for gfsd/spool: naming, replica life cycle, symlink safety,
- * listing, and a full spool surfacing ENOSPC. */
+ * listing, a full spool surfacing ENOSPC, and the spool's cluster id. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* nftw flags; configure defines it too */
 #endif
@@ -322,6 +322,72 @@ START_TEST(test_enospc)
 }
 END_TEST
 
+/* SPOOL/cluster_id: written for a new spool, accepted when equal, a
+ * mismatch or garbage refused without touching anything. */
+START_TEST(test_cluster_id)
+{
+	static const uint8_t a[16] = { 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0x4d, 0xef,
+				       0x81, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08 };
+	static const char a_text[] = "12345678-9abc-4def-8102-030405060708";
+	uint8_t b[16];
+	char path[256], tmp[256], buf[128], found[SPOOL_CLUSTER_ID_TEXT];
+	struct spool *sp;
+	struct stat st;
+
+	memcpy(b, a, sizeof(b));
+	b[15] ^= 1;
+	snprintf(path, sizeof(path), "%s/cluster_id", spooldir);
+	snprintf(tmp, sizeof(tmp), "%s/cluster_id.tmp", spooldir);
+	ck_assert_int_eq(spool_open(spooldir, &sp), 0);
+	ck_assert_int_eq(stat(path, &st), -1);
+
+	/* a new spool takes the cluster's id, as one text line, and no temp file */
+	ck_assert_int_eq(spool_cluster_id_check(sp, a, NULL), 0);
+	read_file(path, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "12345678-9abc-4def-8102-030405060708\n");
+	ck_assert_int_eq(stat(tmp, &st), -1);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+
+	/* the same cluster again (and after reopening) */
+	ck_assert_int_eq(spool_cluster_id_check(sp, a, NULL), 0);
+	spool_close(sp);
+	ck_assert_int_eq(spool_open(spooldir, &sp), 0);
+	ck_assert_int_eq(spool_cluster_id_check(sp, a, found), 0);
+
+	/* another cluster: -ESTALE, the stored id reported, the file unchanged */
+	memset(found, 0, sizeof(found));
+	ck_assert_int_eq(spool_cluster_id_check(sp, b, found), -ESTALE);
+	ck_assert_str_eq(found, a_text);
+	ck_assert_int_eq(spool_cluster_id_check(sp, b, NULL), -ESTALE);
+	read_file(path, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "12345678-9abc-4def-8102-030405060708\n");
+
+	/* upper case and no newline are the same id */
+	write_file(path, "12345678-9ABC-4DEF-8102-030405060708");
+	ck_assert_int_eq(spool_cluster_id_check(sp, a, NULL), 0);
+
+	/* garbage is never taken for a match nor overwritten */
+	write_file(path, "not a uuid\n");
+	ck_assert_int_eq(spool_cluster_id_check(sp, a, NULL), -EBADMSG);
+	read_file(path, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "not a uuid\n");
+	write_file(path, "");
+	ck_assert_int_eq(spool_cluster_id_check(sp, a, NULL), -EBADMSG);
+
+	/* a symlink in its place is not followed */
+	ck_assert_int_eq(unlink(path), 0);
+	char target[256];
+	snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
+	write_file(target, "12345678-9abc-4def-8102-030405060708\n");
+	ck_assert_int_eq(symlink(target, path), 0);
+	ck_assert_int_eq(spool_cluster_id_check(sp, a, NULL), -ELOOP);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	spool_close(sp);
+}
+END_TEST
+
 static Suite *spool_suite(void)
 {
 	Suite *s = suite_create("spool");
@@ -337,6 +403,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_space);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_enospc);
+	tcase_add_test(tc, test_cluster_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
