@@ -157,9 +157,8 @@ int main(int argc, char **argv)
 	const char *conninfo = gf_config_str(cfg, "postgresql", NULL);
 	if (!conninfo || !*conninfo)
 		gf_fatal("gfmd: %s: 'postgresql' (libpq conninfo) is not set", config_path);
-	const char *key_file = gf_config_str(cfg, "key_file", NULL);
-	if (!key_file || !*key_file)
-		gf_fatal("gfmd: %s: 'key_file' is not set", config_path);
+	struct gf_key key;
+	gf_daemon_load_key(&d, &key);
 	const char *listen_addr = gf_config_str(cfg, "gfmd_listen", "0.0.0.0");
 	uint16_t port = (uint16_t)gf_daemon_config_int(&d, "gfmd_port", 6600, 0, 65535);
 	uint32_t heartbeat_ms =
@@ -167,10 +166,6 @@ int main(int argc, char **argv)
 	uint32_t host_down_ms =
 		(uint32_t)gf_daemon_config_int(&d, "host_down_ms", 5000, 10, 86400000);
 
-	struct gf_key key;
-	if ((rc = gf_key_load(key_file, &key)) < 0)
-		gf_fatal("gfmd: key file %s: %s", key_file,
-			 rc == -EINVAL ? "shorter than 32 bytes" : strerror(-rc));
 
 	gf_daemon_start(&d);
 

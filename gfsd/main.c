@@ -131,9 +131,8 @@ int main(int argc, char **argv)
 	const char *spool_path = gf_config_str(cfg, "spool", NULL);
 	if (!spool_path || !*spool_path)
 		gf_fatal("gfsd: %s: 'spool' is not set", config_path);
-	const char *key_file = gf_config_str(cfg, "key_file", NULL);
-	if (!key_file || !*key_file)
-		gf_fatal("gfsd: %s: 'key_file' is not set", config_path);
+	struct gf_key key;
+	gf_daemon_load_key(&d, &key);
 	const char *listen_addr = gf_config_str(cfg, "gfsd_listen", "0.0.0.0");
 	uint16_t port = (uint16_t)gf_daemon_config_int(&d, "gfsd_port", 6601, 0, 65535);
 	const char *hostname = gf_config_hostname(cfg);
@@ -163,10 +162,6 @@ int main(int argc, char **argv)
 	if (!sock_path)
 		gf_fatal("gfsd: out of memory");
 
-	struct gf_key key;
-	if ((rc = gf_key_load(key_file, &key)) < 0)
-		gf_fatal("gfsd: key file %s: %s", key_file,
-			 rc == -EINVAL ? "shorter than 32 bytes" : strerror(-rc));
 
 	raise_fd_limit();
 	struct spool *sp;

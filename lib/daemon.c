@@ -109,6 +109,17 @@ long long gf_daemon_config_int(const struct gf_daemon *d, const char *key, long 
 	return v;
 }
 
+void gf_daemon_load_key(const struct gf_daemon *d, struct gf_key *key)
+{
+	const char *key_file = gf_config_str(d->cfg, "key_file", NULL);
+	if (!key_file || !*key_file)
+		gf_fatal("%s: %s: 'key_file' is not set", d->name, d->config_path);
+	int rc = gf_key_load(key_file, key);
+	if (rc < 0)
+		gf_fatal("%s: key file %s: %s", d->name, key_file,
+			 rc == -EINVAL ? "shorter than 32 bytes" : strerror(-rc));
+}
+
 char *gf_abspath(const char *path)
 {
 	if (path[0] == '/')

@@ -26,6 +26,8 @@
 #ifndef GF_DAEMON_H
 #define GF_DAEMON_H
 
+#include "auth.h"
+
 struct gf_config;
 
 /* ---- the common options and start-up --------------------------------------- */
@@ -55,6 +57,8 @@ void gf_daemon_load_config(struct gf_daemon *d);
 /* An integer key of d->cfg; fatal when it is not a number in [min, max]. */
 long long gf_daemon_config_int(const struct gf_daemon *d, const char *key, long long def,
 			       long long min, long long max);
+/* The shared secret named by key_file (required); fatal if unset or unusable. */
+void gf_daemon_load_key(const struct gf_daemon *d, struct gf_key *key);
 /* Detach unless in the foreground, block the signals (call before any
  * thread, so that all inherit the mask), write the pid file. */
 void gf_daemon_start(struct gf_daemon *d);
