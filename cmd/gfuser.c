@@ -177,17 +177,26 @@ static void explain_exists(struct gfc *g, const char *name, uint32_t id)
 	cmd_err(&cmd, "%s or %" PRIu32 " is already mapped otherwise", name, id);
 }
 
+/* The ID operand of add, checked with the name before gfmd is contacted. */
+static uint32_t add_id;
+
+static void parse_add_id(const char *arg)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v >= UINT32_MAX)
+		cmd_usage(&cmd, "'%s' is not a " IDN " from 1 to 4294967294", arg);
+	add_id = (uint32_t)v;
+}
+
 static int add_main(struct gfc *g, int argc, char **argv)
 {
 	const char *name = argv[1];
+	unsigned long long v = add_id;
 	struct gf_cred cr;
-	char *end;
 	int r;
 
-	errno = 0;
-	unsigned long long v = strtoull(argv[2], &end, 10);
-	if (errno || end == argv[2] || *end || argv[2][0] == '-' || v == 0 || v >= UINT32_MAX)
-		cmd_usage(&cmd, "'%s' is not a " IDN " from 1 to 4294967294", argv[2]);
 	cred_self(&cr);
 	r = gfc_idmap_set(g, &cr, KIND, name, (uint32_t)v, replace);
 	if (r == -EPERM)
@@ -264,6 +273,8 @@ int main(int argc, char **argv)
 			cmd_usage(&cmd, "'%s' is not a valid " WHAT " name (A-Z a-z 0-9 . _ -, "
 				  "not starting with '-')", argv[1]);
 	}
+	if (sub->nargs == 2)
+		parse_add_id(argv[2]);
 
 	if (cmd_open(&cmd, sub->connect, &cfg, &g) < 0)
 		return CMD_FAIL;
