@@ -47,7 +47,45 @@ struct gf_server {
 	struct gf_conn *conns;
 	int nthreads;
 	int stopping;
+	/*
+	 * Connection threads that have finished and wait to be joined. They are
+	 * joinable, not detached, so that stop returns only once each has fully
+	 * exited (thread-exit destructors, e.g. OpenSSL's per-thread state, done).
+	 */
+	pthread_t *ended;
+	size_t nended, ended_cap;
 };
+
+/* Called by a connection thread as it ends (s->lock held). */
+static void record_ended(struct gf_server *s)
+{
+	if (s->nended == s->ended_cap) {
+		size_t cap = s->ended_cap ? s->ended_cap * 2 : 16;
+		pthread_t *p = realloc(s->ended, cap * sizeof(*p));
+		if (!p) {
+			/* Out of memory: let the thread go on its own. */
+			pthread_detach(pthread_self());
+			return;
+		}
+		s->ended = p;
+		s->ended_cap = cap;
+	}
+	s->ended[s->nended++] = pthread_self();
+}
+
+/* Join the connection threads that have ended so far. */
+static void reap_ended(struct gf_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	pthread_t *v = s->ended;
+	size_t n = s->nended;
+	s->ended = NULL;
+	s->nended = s->ended_cap = 0;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		pthread_join(v[i], NULL);
+	free(v);
+}
 
 void gf_conn_get(struct gf_conn *c)
 {
@@ -174,6 +212,7 @@ out:
 		s->ops.closed(c, s->ops.arg);
 	pthread_mutex_lock(&s->lock);
 	conn_unlink(s, c);
+	record_ended(s);
 	pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->lock);
 	gf_conn_put(c);
@@ -241,11 +280,7 @@ static void accept_one(struct gf_server *s, int lfd, int is_local)
 	pthread_mutex_unlock(&s->lock);
 
 	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &attr, conn_main, c);
-	pthread_attr_destroy(&attr);
+	int rc = pthread_create(&t, NULL, conn_main, c);
 	if (rc) {
 		gf_warn("cannot start a connection thread: %s", strerror(rc));
 		pthread_mutex_lock(&s->lock);
@@ -271,6 +306,7 @@ static void *accept_main(void *arg)
 			usleep(100000);
 			continue;
 		}
+		reap_ended(s);
 		if (pfd[n - 1].revents)
 			return NULL;
 		for (int i = 0; i < s->nlisteners; i++)
@@ -340,6 +376,7 @@ void gf_server_stop(struct gf_server *s)
 	while (s->nthreads > 0)
 		pthread_cond_wait(&s->idle, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+	reap_ended(s);
 	close(s->wake[0]);
 	close(s->wake[1]);
 	pthread_mutex_destroy(&s->lock);

@@ -49,7 +49,8 @@ int gf_server_add_listener(struct gf_server *s, int fd, int is_local);
 int gf_server_start(struct gf_server *s);
 /*
  * Stop: close listeners, shut down every connection's reading side, wait
- * for connection threads to finish their current request, free.
+ * for connection threads to finish their current request and join them
+ * (they are fully gone, thread-exit destructors included), free.
  */
 void gf_server_stop(struct gf_server *s);
 
