@@ -1,5 +1,5 @@
 /*
- * files.c — open-file handles and the per-inode table of writers.
+ * files.c — open-file handles and the per-inode table of open handles.
  */
 #include "files.h"
 
@@ -7,17 +7,17 @@
 #include <string.h>
 #include <time.h>
 
-#define WRITER_BUCKETS 1024
+#define OPEN_BUCKETS 1024
 
-static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct gf_file *writers[WRITER_BUCKETS];
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gf_file *open_files[OPEN_BUCKETS];
 
 static struct gf_file **bucket(uint64_t ino)
 {
-	return &writers[(ino * 0x9E3779B97F4A7C15ull) >> 54];
+	return &open_files[(ino * 0x9E3779B97F4A7C15ull) >> 54];
 }
 
-struct gf_file *gf_file_new(uint64_t ino, uint64_t gen, int writable,
+struct gf_file *gf_file_new(uint64_t ino, uint64_t fgen, int writable,
 			    const struct gf_cred *cred)
 {
 	struct gf_file *f = calloc(1, sizeof(*f));
@@ -25,7 +25,7 @@ struct gf_file *gf_file_new(uint64_t ino, uint64_t gen, int writable,
 	if (!f)
 		return NULL;
 	f->ino = ino;
-	f->gen = gen;
+	f->fgen = fgen;
 	f->writable = writable;
 	f->cred = *cred;
 	f->data.fd = -1;
@@ -34,14 +34,14 @@ struct gf_file *gf_file_new(uint64_t ino, uint64_t gen, int writable,
 	return f;
 }
 
-void gf_files_add_writer(struct gf_file *f)
+void gf_files_add(struct gf_file *f)
 {
 	struct gf_file **b = bucket(f->ino);
 
-	pthread_mutex_lock(&writers_lock);
-	f->next_writer = *b;
+	pthread_mutex_lock(&open_lock);
+	f->next_open = *b;
 	*b = f;
-	pthread_mutex_unlock(&writers_lock);
+	pthread_mutex_unlock(&open_lock);
 }
 
 void gf_file_free(struct gf_file *f)
@@ -50,15 +50,13 @@ void gf_file_free(struct gf_file *f)
 
 	if (!f)
 		return;
-	if (f->writable) {
-		pthread_mutex_lock(&writers_lock);
-		for (pp = bucket(f->ino); *pp; pp = &(*pp)->next_writer)
-			if (*pp == f) {
-				*pp = f->next_writer;
-				break;
-			}
-		pthread_mutex_unlock(&writers_lock);
-	}
+	pthread_mutex_lock(&open_lock);
+	for (pp = bucket(f->ino); *pp; pp = &(*pp)->next_open)
+		if (*pp == f) {
+			*pp = f->next_open;
+			break;
+		}
+	pthread_mutex_unlock(&open_lock);
 	pthread_mutex_destroy(&f->lock);
 	pthread_rwlock_destroy(&f->data_lock);
 	free(f);
@@ -69,28 +67,49 @@ static int ts_after(const struct gf_timespec *a, const struct gf_timespec *b)
 	return a->sec > b->sec || (a->sec == b->sec && a->nsec > b->nsec);
 }
 
-int gf_files_writer_attr(uint64_t ino, uint64_t *size, struct gf_timespec *mtime,
+int gf_files_writer_attr(uint64_t ino, uint64_t *wend, struct gf_timespec *mtime,
 			 int *have_mtime)
 {
 	struct gf_file *f;
 	int found = 0;
 
 	*have_mtime = 0;
-	pthread_mutex_lock(&writers_lock);
-	for (f = *bucket(ino); f; f = f->next_writer) {
-		if (f->ino != ino)
+	pthread_mutex_lock(&open_lock);
+	for (f = *bucket(ino); f; f = f->next_open) {
+		if (f->ino != ino || !f->writable)
 			continue;
 		pthread_mutex_lock(&f->lock);
-		if (!found || f->size > *size)
-			*size = f->size;
-		if (f->dirty && (!*have_mtime || ts_after(&f->mtime, mtime))) {
+		if (!found || f->wend > *wend)
+			*wend = f->wend;
+		if (f->mtime_dirty && (!*have_mtime || ts_after(&f->mtime, mtime))) {
 			*mtime = f->mtime;
 			*have_mtime = 1;
 		}
 		pthread_mutex_unlock(&f->lock);
 		found = 1;
 	}
-	pthread_mutex_unlock(&writers_lock);
+	pthread_mutex_unlock(&open_lock);
+	return found;
+}
+
+int gf_files_open_attr(uint64_t ino, struct gf_attr *a)
+{
+	struct gf_file *f;
+	int found = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for (f = *bucket(ino); f && !found; f = f->next_open) {
+		if (f->ino != ino)
+			continue;
+		pthread_mutex_lock(&f->lock);
+		*a = f->attr;
+		a->size = f->size;
+		if (f->mtime_dirty)
+			a->mtime = a->ctime = f->mtime;
+		pthread_mutex_unlock(&f->lock);
+		found = 1;
+	}
+	pthread_mutex_unlock(&open_lock);
 	return found;
 }
 
@@ -98,15 +117,17 @@ void gf_files_truncated(uint64_t ino, uint64_t size)
 {
 	struct gf_file *f;
 
-	pthread_mutex_lock(&writers_lock);
-	for (f = *bucket(ino); f; f = f->next_writer) {
+	pthread_mutex_lock(&open_lock);
+	for (f = *bucket(ino); f; f = f->next_open) {
 		if (f->ino != ino)
 			continue;
 		pthread_mutex_lock(&f->lock);
 		f->size = size;
+		if (f->wend > size)
+			f->wend = size;
 		pthread_mutex_unlock(&f->lock);
 	}
-	pthread_mutex_unlock(&writers_lock);
+	pthread_mutex_unlock(&open_lock);
 }
 
 void gf_file_wrote(struct gf_file *f, uint64_t off, uint64_t len)
@@ -117,8 +138,26 @@ void gf_file_wrote(struct gf_file *f, uint64_t off, uint64_t len)
 	pthread_mutex_lock(&f->lock);
 	if (off + len > f->size)
 		f->size = off + len;
+	if (off + len > f->wend)
+		f->wend = off + len;
 	f->mtime.sec = now.tv_sec;
 	f->mtime.nsec = (uint32_t)now.tv_nsec;
 	f->dirty = 1;
+	f->mtime_dirty = 1;
 	pthread_mutex_unlock(&f->lock);
+}
+
+void gf_files_mtime_set(uint64_t ino)
+{
+	struct gf_file *f;
+
+	pthread_mutex_lock(&open_lock);
+	for (f = *bucket(ino); f; f = f->next_open) {
+		if (f->ino != ino)
+			continue;
+		pthread_mutex_lock(&f->lock);
+		f->mtime_dirty = 0;
+		pthread_mutex_unlock(&f->lock);
+	}
+	pthread_mutex_unlock(&open_lock);
 }

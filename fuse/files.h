@@ -3,10 +3,12 @@
  *
  * A struct gf_file lives in fi->fh from open/create to release. It holds the
  * open replica (local fd or remote gfsd handle), the size as this client
- * knows it, and whether data was written since the last GFM_CLOSE_WRITE.
- * Handles open for writing are also listed per inode, so that getattr can
- * report the size and mtime of this client's own unflushed writes
- * (close-to-open consistency: other clients see them after close).
+ * knows it, the end of the furthest byte written through it (wend: what
+ * GFM_CLOSE_WRITE reports, gfmd keeping max(size, wend)), and whether data
+ * was written since the last GFM_CLOSE_WRITE. Every open handle is listed
+ * per inode, so that getattr can report the size and mtime of this client's
+ * own unflushed writes (close-to-open consistency: other clients see them
+ * after close), and fstat of a file unlinked while open still answers.
  *
  * The replica is opened lazily: a writer keeps the replica gfmd named
  * (wrep) and opens it on its first write, truncate, fsync or read of data
@@ -35,8 +37,10 @@
 
 struct gf_file {
 	uint64_t ino;
-	uint64_t gen;
+	uint64_t fgen;	     /* the replica's file generation (gf_replica) */
 	int writable;
+	int kill_suid;	     /* a non-root writer of a setuid/setgid file: the
+				first write clears the bits (GF_SET_KILL_SUID) */
 	int has_data;	     /* 0: no replica opened (yet) */
 	struct gfc_data data;
 	struct gf_replica wrep; /* writers: the replica to open on demand */
@@ -49,28 +53,37 @@ struct gf_file {
 
 	pthread_mutex_t lock;
 	uint64_t size;		 /* file size as this handle sees it */
+	uint64_t wend;		 /* end of the furthest byte written through it */
 	struct gf_timespec mtime; /* of the last write through this handle */
 	int dirty;		 /* written since the last GFM_CLOSE_WRITE */
+	int mtime_dirty;	 /* mtime is the last write's: not set since */
 
-	struct gf_file *next_writer; /* per-inode writer list (files.c) */
+	struct gf_file *next_open; /* per-inode list of open handles (files.c) */
 };
 
-struct gf_file *gf_file_new(uint64_t ino, uint64_t gen, int writable,
+struct gf_file *gf_file_new(uint64_t ino, uint64_t fgen, int writable,
 			    const struct gf_cred *cred);
-/* Frees f (the data handle must already be closed); unregisters a writer. */
+/* Frees f (the data handle must already be closed); unlists it. */
 void gf_file_free(struct gf_file *f);
 
-/* Listed as a writer of f->ino until gf_file_free. */
-void gf_files_add_writer(struct gf_file *f);
+/* Listed as an open handle of f->ino until gf_file_free. */
+void gf_files_add(struct gf_file *f);
 /*
- * If this client has ino open for writing: 1 with the largest size among
- * its writers and, when one of them is dirty, the newest mtime (*have_mtime
- * set to 1). 0 when no writer.
+ * If this client has ino open for writing: 1 with the largest wend among
+ * its writers (what gfmd's size will be at least once they close) and,
+ * when one of them wrote since the mtime was last set, the newest mtime of
+ * those writes (*have_mtime set to 1). 0 when no writer.
  */
-int gf_files_writer_attr(uint64_t ino, uint64_t *size, struct gf_timespec *mtime,
+int gf_files_writer_attr(uint64_t ino, uint64_t *wend, struct gf_timespec *mtime,
 			 int *have_mtime);
-/* A truncate of ino to size happened: every writer's size follows it. */
+/* The attributes of ino as an open handle of this client last saw them
+ * (gfmd forgets a file unlinked while open): 1 and *a, or 0. */
+int gf_files_open_attr(uint64_t ino, struct gf_attr *a);
+/* A truncate of ino to size happened: every handle's size follows it. */
 void gf_files_truncated(uint64_t ino, uint64_t size);
+/* ino's mtime was set explicitly (utimensat): writes before it no longer
+ * decide the mtime their handle reports at close. */
+void gf_files_mtime_set(uint64_t ino);
 
 /* Note a write of len bytes at off through f (size, mtime, dirty). */
 void gf_file_wrote(struct gf_file *f, uint64_t off, uint64_t len);

@@ -3,8 +3,8 @@
  *
  * Inode numbers are gfmd's own (root = 1 = FUSE_ROOT_ID), so no inode table
  * is kept here and forget has nothing to do. Sizes follow close-to-open
- * consistency (DESIGN-NOTES.md): gfmd's size, except for a file this client
- * has open for writing, whose size is the writer's own until it is flushed.
+ * consistency (DESIGN-NOTES.md): gfmd's size, grown to the end of what this
+ * client's own writers wrote and have not flushed yet.
  */
 #include "ops.h"
 
@@ -64,16 +64,17 @@ static int check_name(const char *name)
 	return strlen(name) > GF_NAME_MAX ? -ENAMETOOLONG : 0;
 }
 
-/* A file this client writes: its own size and mtime win until flushed. */
+/* A file this client writes: what it wrote counts before it is flushed. */
 static void merge_writer(struct gf_attr *a)
 {
-	uint64_t size;
+	uint64_t wend;
 	struct gf_timespec mtime;
 	int have_mtime;
 
-	if (!S_ISREG(a->mode) || !gf_files_writer_attr(a->ino, &size, &mtime, &have_mtime))
+	if (!S_ISREG(a->mode) || !gf_files_writer_attr(a->ino, &wend, &mtime, &have_mtime))
 		return;
-	a->size = size;
+	if (wend > a->size)
+		a->size = wend;
 	if (have_mtime) {
 		a->mtime = mtime;
 		a->ctime = mtime;
@@ -142,6 +143,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* sizes are the writer's own until flushed; the kernel must not
 	 * cache writes behind our back */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* clearing setuid/setgid on write, truncate and chown is ours (gfmd
+	 * and kill_suid below): the kernel would ask for it as a chmod, which
+	 * gfmd refuses to anyone but the owner */
+	if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV)
+		conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
 }
 
 /* ---- names -------------------------------------------------------------------- */
@@ -191,17 +197,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	cred_of(req, &cr);
 	r = gfc_getattr(fs->gfc, &cr, ino, &a);
-	if (r == -ENOENT && fi && fi->fh) {
-		/* unlinked while open: gfmd forgot it, the open replica has not */
-		struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
-
-		a = f->attr;
+	if (r == -ENOENT && gf_files_open_attr(ino, &a)) {
+		/* unlinked while open (fstat comes without fi): gfmd forgot it,
+		 * this client's open handle has not */
 		a.nlink = 0;
-		pthread_mutex_lock(&f->lock);
-		a.size = f->size;
-		if (f->dirty)
-			a.mtime = f->mtime;
-		pthread_mutex_unlock(&f->lock);
 		r = 0;
 	}
 	if (r < 0) {
@@ -212,49 +211,55 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
+static int ensure_data(struct gf_fs *fs, struct gf_file *f);
+
 /*
- * Cut the replica of ino to size (gfmd already has the new size), through f
- * when it has one open for writing. old_size is gfmd's size before: a
- * replica file that does not exist is then the empty file's (lazy
- * replicas, files.h) and is created only if the file grows; one missing
- * for a file that had data is an error. A writer that has not opened its
- * replica yet goes the same way as a truncate by path.
+ * The replica a truncate of ino cuts, opened for writing before gfmd hears
+ * of the new size (gfsd first cuts away whatever a crashed writer left
+ * beyond gfmd's size, gfsd/service.h, so growing the file can never bring
+ * such bytes back): f's own when it is open for writing (*h = &f->data),
+ * else a new handle in tmp (*h = tmp). *h stays NULL for a file with no
+ * replica to cut (not a regular file; gfmd will say why).
  */
-static int truncate_data(struct gf_fs *fs, const struct gf_cred *cr, uint64_t ino,
-			 uint64_t size, uint64_t old_size, struct gf_file *f)
+static int truncate_open(struct gf_fs *fs, const struct gf_cred *cr, uint64_t ino,
+			 uint64_t size, struct gf_file *f, struct gfc_data *tmp,
+			 struct gfc_data **h)
 {
 	struct gfm_open_rep *o;
-	struct gfc_data h;
 	uint32_t dflags = GFS_O_WRITE;
 	int r;
 
-	if (f && f->writable && __atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&f->lock);
-		r = gfc_data_truncate(&f->data, size);
-		pthread_mutex_unlock(&f->lock);
+	*h = NULL;
+	if (f && f->writable && (size > 0 || __atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))) {
+		r = ensure_data(fs, f);
+		if (r == 0)
+			*h = &f->data;
 		return r;
+	}
+	if (f && f->writable) {
+		/* cut to 0 by a writer that has not opened its replica: make
+		 * none if there is none (lazy replicas) */
+		r = gfc_data_open(fs->gfc, &f->wrep, ino, GFS_O_WRITE, tmp);
+		if (r == 0)
+			*h = tmp;
+		return r == -ENOENT ? 0 : r;
 	}
 	o = malloc(sizeof(*o));
 	if (!o)
 		return -ENOMEM;
 	r = gfc_open(fs->gfc, cr, ino, O_WRONLY, o);
-	if (r < 0)
+	if (r < 0 || o->nreplicas == 0)
 		goto out;
-	if (o->nreplicas == 0)
-		goto out; /* no data anywhere yet */
-	if (old_size == 0 && size > 0)
+	/* a missing replica file is the empty file's (lazy replicas): made
+	 * only when an empty file grows; cut to 0, nothing needs it; else the
+	 * file's data is lost */
+	if (o->attr.size == 0 && size > 0)
 		dflags |= GFS_O_CREATE;
-	r = gfc_data_open(fs->gfc, &o->replicas[0], ino, o->replicas[0].gen, dflags, &h);
-	if (r == -ENOENT) {
-		/* an empty file's replica that was never made: nothing to cut */
-		r = old_size == 0 ? 0 : -EIO;
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	r = gfc_data_truncate(&h, size);
-	if (gfc_data_close(&h) < 0 && r == 0)
-		r = -EIO;
+	r = gfc_data_open(fs->gfc, &o->replicas[0], ino, dflags, tmp);
+	if (r == -ENOENT)
+		r = size == 0 ? 0 : -EIO;
+	else if (r == 0)
+		*h = tmp;
 out:
 	free(o);
 	return r;
@@ -266,9 +271,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct gf_fs *fs = fs_of(req);
 	struct gf_file *f = fi ? (struct gf_file *)(uintptr_t)fi->fh : NULL;
 	struct gfm_setattr_req m;
+	struct gfc_data tmp, *h = NULL;
 	struct gf_attr a;
 	struct stat st;
-	uint64_t old_size = 0;
 	int r;
 
 	memset(&m, 0, sizeof(m));
@@ -310,36 +315,42 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		m.ctime.nsec = (uint32_t)attr->st_ctim.tv_nsec;
 	}
 
-	if ((m.valid & GF_SET_SIZE) &&
-	    !(f && f->writable && __atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))) {
-		/* the size before, to tell an empty file's missing replica from
-		 * a lost one (truncate_data); this client's writers count too */
-		struct gf_timespec mt;
-		uint64_t wsize;
-		int have_mtime;
-
-		if (gfc_getattr(fs->gfc, &m.cred, ino, &a) == 0) {
-			old_size = a.size;
-			if (gf_files_writer_attr(ino, &wsize, &mt, &have_mtime) &&
-			    wsize > old_size)
-				old_size = wsize;
+	/*
+	 * A truncate opens the replica first, then changes gfmd's size, then
+	 * cuts: refused by gfmd, it has changed nothing that anyone can see.
+	 */
+	if (m.valid & GF_SET_SIZE) {
+		r = truncate_open(fs, &m.cred, ino, m.size, f, &tmp, &h);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
 		}
+		if (f && f->writable)
+			m.valid |= GF_SET_SIZE_FH; /* ftruncate: no permission check */
 	}
+	if (m.valid & (GF_SET_MTIME | GF_SET_MTIME_NOW))
+		gf_files_mtime_set(ino); /* tar, cp -p: it stays after close */
 	if (m.valid == 0)
 		r = gfc_getattr(fs->gfc, &m.cred, ino, &a);
 	else
 		r = gfc_setattr(fs->gfc, &m, &a);
-	if (r == 0 && (m.valid & GF_SET_SIZE) && S_ISREG(a.mode)) {
-		r = truncate_data(fs, &m.cred, ino, m.size, old_size, f);
+	if (r == 0 && h) {
+		if (f && h == &f->data)
+			pthread_mutex_lock(&f->lock);
+		r = gfc_data_truncate(h, m.size);
+		if (f && h == &f->data)
+			pthread_mutex_unlock(&f->lock);
 		if (r == 0) {
 			gf_files_truncated(ino, m.size);
 			a.size = m.size;
 		} else {
-			gf_warn("truncate of inode %llu to %llu: replica not cut: %s",
-				(unsigned long long)ino, (unsigned long long)m.size,
-				strerror(-r));
+			gf_warn("truncate of inode %llu to %llu: gfmd has the new size but "
+				"the replica was not cut: %s", (unsigned long long)ino,
+				(unsigned long long)m.size, strerror(-r));
 		}
 	}
+	if (h == &tmp && gfc_data_close(&tmp) < 0 && r == 0)
+		r = -EIO;
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -526,9 +537,9 @@ static int open_data(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_
 	for (k = 0; k < n; k++) {
 		const struct gf_replica *rp = &o->replicas[(first + k) % n];
 
-		r = gfc_data_open(fs->gfc, rp, f->ino, rp->gen, dflags, &f->data);
+		r = gfc_data_open(fs->gfc, rp, f->ino, dflags, &f->data);
 		if (r == 0) {
-			f->gen = rp->gen;
+			f->fgen = rp->fgen;
 			__atomic_store_n(&f->has_data, 1, __ATOMIC_RELEASE);
 			return 0;
 		}
@@ -559,8 +570,7 @@ static int ensure_data(struct gf_fs *fs, struct gf_file *f)
 	if (f->has_data)
 		goto out;
 	if (f->writable) {
-		r = gfc_data_open(fs->gfc, &f->wrep, f->ino, f->wrep.gen, f->dflags,
-				  &f->data);
+		r = gfc_data_open(fs->gfc, &f->wrep, f->ino, f->dflags, &f->data);
 		if (r == 0) {
 			__atomic_store_n(&f->has_data, 1, __ATOMIC_RELEASE);
 		} else {
@@ -614,7 +624,7 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 	if (is_new)
 		dflags &= ~(uint32_t)GFS_O_TRUNC; /* nothing there to cut */
 
-	f = gf_file_new(o->attr.ino, o->attr.gen, writable, cr);
+	f = gf_file_new(o->attr.ino, 0, writable, cr);
 	if (!f)
 		return -ENOMEM;
 	f->size = o->attr.size;
@@ -624,8 +634,12 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 			r = -EIO; /* gfmd found nowhere to write */
 		} else {
 			f->wrep = o->replicas[0];
-			f->gen = f->wrep.gen;
+			f->fgen = f->wrep.fgen;
 			f->dflags = dflags;
+			/* a write by someone else than root clears setuid/setgid */
+			f->kill_suid = cr->uid != 0 &&
+				       ((o->attr.mode & S_ISUID) ||
+					(o->attr.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP));
 			if (dflags & GFS_O_TRUNC)
 				r = ensure_data(fs, f);
 		}
@@ -633,12 +647,13 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 		r = open_data(fs, f, o, dflags);
 	}
 	if (r < 0) {
+		if (f->has_data)
+			gfc_data_close(&f->data);
 		gf_file_free(f);
 		return r;
 	}
 	/* (O_TRUNC: gfmd already committed size 0 and the times with the open) */
-	if (writable)
-		gf_files_add_writer(f);
+	gf_files_add(f);
 	*out = f;
 	return 0;
 }
@@ -789,6 +804,37 @@ out:
 }
 
 /* One read through f's current data handle; 1 when it replied. */
+/*
+ * The replica ends at `end`, before the size this handle expected. Either
+ * the file was cut since (gfmd's size, grown by this client's writers, says
+ * so: the read ends there, as after a truncate on a local disk), or the
+ * replica lacks data the file has: an error, never zeros that nobody wrote.
+ */
+static int short_read(fuse_req_t req, struct gf_file *f, uint64_t end)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gf_attr a;
+	int r = gfc_getattr(fs->gfc, &f->cred, f->ino, &a);
+
+	if (r == -ENOENT && gf_files_open_attr(f->ino, &a))
+		r = 0; /* unlinked while open: only this client's view is left */
+	else if (r == 0)
+		merge_writer(&a);
+	if (r < 0)
+		return r;
+	if (end >= a.size) {
+		pthread_mutex_lock(&f->lock);
+		f->size = a.size;
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	gf_warn("inode %llu: replica (file generation %llu) ends at byte %llu but the file "
+		"has %llu: data missing from the replica; returning EIO",
+		(unsigned long long)f->ino, (unsigned long long)f->fgen,
+		(unsigned long long)end, (unsigned long long)a.size);
+	return -EIO;
+}
+
 static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		     int *err)
 {
@@ -824,14 +870,14 @@ static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		return 0;
 	}
 	r = gfc_data_read(&f->data, buf, size, (uint64_t)off, &got);
+	if (r == 0 && got < size)
+		r = short_read(req, f, (uint64_t)off + got);
 	if (r < 0) {
 		free(buf);
 		*err = r;
 		return 0;
 	}
-	if (got < size) /* a hole at the end that the replica does not hold */
-		memset(buf + got, 0, size - got);
-	fuse_reply_buf(req, buf, size);
+	fuse_reply_buf(req, buf, got);
 	free(buf);
 	return 1;
 }
@@ -867,6 +913,31 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_err(req, -err);
 }
 
+/*
+ * A write by anyone but root clears setuid and setgid (if group-executable),
+ * as on ext4: the kernel leaves that to us (FUSE_CAP_HANDLE_KILLPRIV), and
+ * gfmd allows exactly that change to any writer (GF_SET_KILL_SUID).
+ */
+static int kill_suid(fuse_req_t req, struct gf_file *f)
+{
+	struct gfm_setattr_req m;
+	struct gf_attr a;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	cred_of(req, &m.cred);
+	if (m.cred.uid == 0)
+		return 0;
+	m.ino = f->ino;
+	m.valid = GF_SET_KILL_SUID;
+	r = gfc_setattr(fs_of(req)->gfc, &m, &a);
+	if (r == -ENOENT)
+		r = 0; /* unlinked meanwhile: nobody can run it */
+	if (r == 0)
+		__atomic_store_n(&f->kill_suid, 0, __ATOMIC_RELEASE);
+	return r;
+}
+
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			 off_t off, struct fuse_file_info *fi)
 {
@@ -884,6 +955,10 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		return;
 	}
 	if ((r = ensure_data(fs_of(req), f)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (__atomic_load_n(&f->kill_suid, __ATOMIC_ACQUIRE) && (r = kill_suid(req, f)) < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -936,11 +1011,16 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	fuse_reply_write(req, (size_t)n);
 }
 
-/* Publish the writer's size and mtime to gfmd if anything was written. */
+/*
+ * Tell gfmd what this writer wrote (the end of its furthest byte, and its
+ * last write's time unless the mtime was set since), if it wrote anything
+ * since last time. The error is the application's (flush → close, fsync).
+ */
 static int publish(struct gf_fs *fs, struct gf_file *f)
 {
-	uint64_t size;
+	uint64_t wend;
 	struct gf_timespec mtime;
+	uint32_t flags;
 	int r;
 
 	if (!f->writable)
@@ -951,17 +1031,17 @@ static int publish(struct gf_fs *fs, struct gf_file *f)
 		return 0;
 	}
 	f->dirty = 0;
-	size = f->size;
+	wend = f->wend;
 	mtime = f->mtime;
+	flags = f->mtime_dirty ? GF_CW_MTIME : 0;
 	pthread_mutex_unlock(&f->lock);
 
-	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->gen, size, &mtime);
+	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags);
 	if (r == -ENOENT)
 		r = 0; /* unlinked meanwhile: nobody will see this size */
 	if (r < 0) {
-		gf_warn("inode %llu: GFM_CLOSE_WRITE (size %llu) failed: %s",
-			(unsigned long long)f->ino, (unsigned long long)size,
-			strerror(-r));
+		gf_warn("inode %llu: GFM_CLOSE_WRITE (end %llu) failed: %s",
+			(unsigned long long)f->ino, (unsigned long long)wend, strerror(-r));
 		pthread_mutex_lock(&f->lock);
 		f->dirty = 1;
 		pthread_mutex_unlock(&f->lock);
@@ -994,14 +1074,15 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r = 0;
 
-	/* gfsd fsyncs a written replica at close: data first, then its size */
+	/* what was written since the last flush (mmap writeback) first: the
+	 * replica is not released before gfmd knows what it holds */
+	publish(fs_of(req), f);
 	if (f->has_data) {
 		r = gfc_data_close(&f->data);
 		if (r < 0)
 			gf_warn("inode %llu: closing replica failed: %s",
 				(unsigned long long)f->ino, strerror(-r));
 	}
-	publish(fs_of(req), f);
 	gf_file_free(f);
 	fuse_reply_err(req, 0);
 }

@@ -24,10 +24,10 @@ enum gf_change_kind {
 	GF_CHG_DIRENT_DEL,    /* a = parent, name */
 	GF_CHG_XATTR_PUT,     /* a = ino, name, blob = value */
 	GF_CHG_XATTR_DEL,     /* a = ino, name */
-	GF_CHG_REPLICA_PUT,   /* a = ino, b = host_id, c = gen */
+	GF_CHG_REPLICA_PUT,   /* a = ino, b = host_id, c = gen, d = fgen */
 	GF_CHG_REPLICA_DEL,   /* a = ino, b = host_id */
-	GF_CHG_DEAD_PUT,      /* a = ino, b = host_id, c = gen */
-	GF_CHG_DEAD_DEL,      /* a = ino, b = host_id, c = gen */
+	GF_CHG_DEAD_PUT,      /* a = ino, b = host_id, c = fgen (the file) */
+	GF_CHG_DEAD_DEL,      /* a = ino, b = host_id, c = fgen */
 	GF_CHG_HOST_PUT,      /* host */
 	GF_CHG_NEXT_INO,      /* a = next inode number to hand out */
 	GF_CHG_IDMAP_PUT,     /* a = kind (gf_idmap_kind), b = id, name; replaces
@@ -45,7 +45,7 @@ struct gf_change_host {
 
 struct gf_change {
 	enum gf_change_kind kind;
-	uint64_t a, b, c;
+	uint64_t a, b, c, d;
 	struct gf_attr attr;	    /* INODE_PUT */
 	struct gf_change_host host; /* HOST_PUT (only there; kept small otherwise) */
 	char *name;		    /* owned; bytes without NUL, name_len long */

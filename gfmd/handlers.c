@@ -12,12 +12,14 @@ struct pending {
 	struct gf_conn *conn;
 	uint16_t op;
 	uint32_t reqid;
+	int32_t status; /* the request's own result */
 	struct gf_wbuf w;
 };
 
-static void pending_done(void *arg, int status)
+static void pending_done(void *arg, int commit_status)
 {
 	struct pending *p = arg;
+	int32_t status = commit_status ? commit_status : p->status;
 	gf_conn_reply(p->conn, p->op, p->reqid, status, status ? NULL : &p->w, -1);
 	gf_conn_put(p->conn);
 	gf_wbuf_free(&p->w);
@@ -26,7 +28,8 @@ static void pending_done(void *arg, int status)
 
 /*
  * Send status (and w when status is 0) for request f: now, or after ticket
- * is committed. w is consumed.
+ * is committed. w is consumed. Every reply that shows state waits for the
+ * commit of the changes it shows (namespace.h: visibility), errors too.
  */
 static int reply(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
 		 int status, struct gf_wbuf *w, uint64_t ticket)
@@ -50,14 +53,12 @@ static int reply(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
 		p->conn = c;
 		p->op = op;
 		p->reqid = f->hdr.reqid;
+		p->status = status;
 		if (w && !status)
 			p->w = *w;
 		else if (w)
 			gf_wbuf_free(w);
 		gf_conn_get(c);
-		if (status)
-			gf_err("gfmd: %s: reply to %s failed after a change", gf_conn_desc(c),
-			       gf_op_name(f->hdr.op));
 		gf_store_on_commit(g->store, ticket, pending_done, p);
 		return 0;
 	}
@@ -98,8 +99,8 @@ static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	int rc;
 	switch (f->hdr.op) {
 	case GFM_LOOKUP:
-		rc = gf_ns_lookup(g->ns, &m.cred, m.parent, m.name, &a);
-		return reply_attr(g, c, f, rc, &a, 0);
+		rc = gf_ns_lookup(g->ns, &m.cred, m.parent, m.name, &a, &t);
+		return reply_attr(g, c, f, rc, &a, t);
 	case GFM_UNLINK:
 		rc = gf_ns_unlink(g->ns, &m.cred, m.parent, m.name, &t);
 		break;
@@ -117,26 +118,27 @@ static int h_ino(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return malformed(c, f);
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
+	uint64_t t = 0;
 	int rc;
 	switch (f->hdr.op) {
 	case GFM_GETATTR: {
 		struct gf_attr a;
-		rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &a);
-		return reply_attr(g, c, f, rc, &a, 0);
+		rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &a, &t);
+		return reply_attr(g, c, f, rc, &a, t);
 	}
 	case GFM_READLINK: {
 		struct gfm_readlink_rep *r = malloc(sizeof(*r));
 		if (!r)
 			return reply(g, c, f, -ENOMEM, &w, 0);
-		rc = gf_ns_readlink(g->ns, &m.cred, m.ino, r->target, sizeof(r->target));
+		rc = gf_ns_readlink(g->ns, &m.cred, m.ino, r->target, sizeof(r->target), &t);
 		if (!rc)
 			gfm_readlink_rep_encode(&w, r);
 		free(r);
-		return reply(g, c, f, rc, &w, 0);
+		return reply(g, c, f, rc, &w, t);
 	}
 	case GFM_LISTXATTR: {
 		size_t len = 0;
-		rc = gf_ns_listxattr(g->ns, &m.cred, m.ino, NULL, 0, &len);
+		rc = gf_ns_listxattr(g->ns, &m.cred, m.ino, NULL, 0, &len, &t);
 		uint8_t *buf = NULL;
 		if (!rc && len) {
 			/* names may be added between the two calls: retry */
@@ -147,7 +149,8 @@ static int h_ino(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 					rc = -ENOMEM;
 					break;
 				}
-				rc = gf_ns_listxattr(g->ns, &m.cred, m.ino, buf, len + 1024, &len);
+				rc = gf_ns_listxattr(g->ns, &m.cred, m.ino, buf, len + 1024, &len,
+						     &t);
 				if (rc != -ERANGE)
 					break;
 			}
@@ -158,7 +161,7 @@ static int h_ino(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 			gfm_xattr_rep_encode(&w, &r);
 		}
 		free(buf);
-		return reply(g, c, f, rc, &w, 0);
+		return reply(g, c, f, rc, &w, t);
 	}
 	default: { /* GFM_STATFS */
 		struct gfm_statfs_rep r = { .bsize = 4096, .namemax = GF_NAME_MAX };
@@ -217,6 +220,7 @@ static void fill_replicas(struct gfmd *g, struct gf_conn *c, struct gfm_open_rep
 			int up = gf_hosts_replica_info(g->hosts, reps[i].host_id, reps[i].gen, &r);
 			if (up < 0)
 				continue;
+			r.fgen = reps[i].fgen;
 			int mine = me && strcmp(r.host, me) == 0;
 			if ((pass == 0 && up && mine) || (pass == 1 && up && !mine) ||
 			    (pass == 2 && !up))
@@ -325,13 +329,15 @@ static int h_readdir(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	r.ents = calloc(max, sizeof(*r.ents));
 	if (!r.ents)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
-	int rc = gf_ns_readdir(g->ns, &m.cred, m.ino, m.cookie, max, r.ents, &r.count, &r.eof);
+	uint64_t t = 0;
+	int rc = gf_ns_readdir(g->ns, &m.cred, m.ino, m.cookie, max, r.ents, &r.count, &r.eof,
+			       &t);
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
 	if (!rc)
 		gfm_readdir_rep_encode(&w, &r);
 	free(r.ents);
-	return reply(g, c, f, rc, &w, 0);
+	return reply(g, c, f, rc, &w, t);
 }
 
 static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -341,7 +347,8 @@ static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return malformed(c, f);
 	struct gf_attr a;
 	uint64_t t = 0;
-	int rc = gf_ns_close_write(g->ns, &m.cred, m.ino, m.gen, m.size, m.mtime, &a, &t);
+	int rc = gf_ns_close_write(g->ns, &m.cred, m.ino, m.fgen, m.end, m.mtime, m.flags, &a,
+				   &t);
 	return reply(g, c, f, rc, NULL, t);
 }
 
@@ -366,7 +373,7 @@ static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	uint8_t *buf = size ? malloc(size) : NULL;
 	if (size && !buf)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
-	rc = gf_ns_getxattr(g->ns, &m.cred, m.ino, m.name, buf, size, &len);
+	rc = gf_ns_getxattr(g->ns, &m.cred, m.ino, m.name, buf, size, &len, &t);
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
 	if (!rc) {
@@ -375,7 +382,7 @@ static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		gfm_xattr_rep_encode(&w, &r);
 	}
 	free(buf);
-	return reply(g, c, f, rc, &w, 0);
+	return reply(g, c, f, rc, &w, t);
 }
 
 static int h_access(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -383,14 +390,16 @@ static int h_access(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	struct gfm_access_req m;
 	if (gfm_access_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
-	int rc = gf_ns_access(g->ns, &m.cred, m.ino, m.mask);
-	return reply(g, c, f, rc, NULL, 0);
+	uint64_t t = 0;
+	int rc = gf_ns_access(g->ns, &m.cred, m.ino, m.mask, &t);
+	return reply(g, c, f, rc, NULL, t);
 }
 
 /*
- * Where a file's data is, for schedulers (gfsched, gfrun): every replica,
- * down hosts included (last), so the caller can tell "all down" from "none".
- * Anyone who may stat the inode may ask, as for GETATTR.
+ * Where a file's data is, for schedulers (gfsched, gfrun) and for a gfsd
+ * checking a replica it is about to open: every current replica, down hosts
+ * included (last), so the caller can tell "all down" from "none". Anyone
+ * who may stat the inode may ask, as for GETATTR.
  */
 static int h_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 {
@@ -400,10 +409,41 @@ static int h_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	struct open_reply *o = calloc(1, sizeof(*o));
 	if (!o)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
-	int rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &o->rep.attr);
+	uint64_t t = 0, t2 = 0;
+	int rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &o->rep.attr, &t);
 	if (!rc)
-		rc = gf_ns_replicas(g->ns, m.ino, o->r, GF_MAX_REPLICAS, &o->nr);
-	return reply_open(g, c, f, rc, o, 0);
+		rc = gf_ns_replicas(g->ns, m.ino, 0, o->r, GF_MAX_REPLICAS, &o->nr, &t2);
+	return reply_open(g, c, f, rc, o, t > t2 ? t : t2);
+}
+
+/*
+ * The replica files a gfsd should hold, for its orphan scan. Only gfsd and
+ * admin peers may ask; the reply waits until everything issued so far is
+ * committed, so a scan never sees a replica killed by a change that a crash
+ * could roll back.
+ */
+static int h_host_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_host_replicas_req m;
+	if (gfm_host_replicas_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	uint8_t kind = gf_conn_peer_kind(c);
+	if (kind != GF_PEER_GFSD && kind != GF_PEER_ADMIN)
+		return reply(g, c, f, -EPERM, NULL, 0);
+	uint32_t max = m.max == 0 || m.max > GF_HOST_REPLICAS_MAX ? GF_HOST_REPLICAS_MAX : m.max;
+	struct gfm_host_replicas_rep r = { 0 };
+	r.ents = calloc(max, sizeof(*r.ents));
+	if (!r.ents)
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	uint64_t t = 0;
+	int rc = gf_ns_host_replicas(g->ns, m.host_id, m.after, max, r.ents, &r.count, &r.eof,
+				     &t);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc)
+		gfm_host_replicas_rep_encode(&w, &r);
+	free(r.ents);
+	return reply(g, c, f, rc, &w, t);
 }
 
 /* ---- hosts ----------------------------------------------------------------------------- */
@@ -456,7 +496,9 @@ static int h_heartbeat(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	}
 	uint64_t t = 0;
 	gf_ns_dead_done(g->ns, m->host_id, m->done, m->ndone, &t);
-	r->ndead = (uint32_t)gf_ns_dead_list(g->ns, m->host_id, r->dead, GF_MAX_DEAD);
+	/* only replicas whose death is committed (namespace.h) */
+	r->ndead = (uint32_t)gf_ns_dead_list(g->ns, m->host_id, gf_store_committed(g->store),
+					     r->dead, GF_MAX_DEAD);
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
 	gfm_heartbeat_rep_encode(&w, r);
@@ -568,6 +610,8 @@ int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 		return h_heartbeat(g, conn, f);
 	case GFM_HOST_LIST:
 		return h_host_list(g, conn, f);
+	case GFM_HOST_REPLICAS:
+		return h_host_replicas(g, conn, f);
 	case GFM_IDMAP_LIST:
 		return h_idmap_list(g, conn, f);
 	case GFM_IDMAP_SET:

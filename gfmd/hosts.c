@@ -21,6 +21,8 @@ struct gf_hosts {
 	struct host *v;
 	size_t n;
 	uint32_t down_ms;
+	uint64_t reserve_bytes;	  /* new data goes elsewhere below this ... */
+	uint32_t reserve_percent; /* ... or below this share of the capacity */
 	gf_sink_fn sink;
 	void *sink_arg;
 };
@@ -85,6 +87,7 @@ struct gf_hosts *gf_hosts_new(uint32_t host_down_ms)
 		return NULL;
 	pthread_mutex_init(&h->mu, NULL);
 	h->down_ms = host_down_ms ? host_down_ms : 5000;
+	h->reserve_percent = 1;
 	return h;
 }
 
@@ -273,11 +276,29 @@ void gf_hosts_totals(struct gf_hosts *h, uint64_t *capacity, uint64_t *free,
 	pthread_mutex_unlock(&h->mu);
 }
 
-/* Candidate x (up) for *best: the client's own host wins (1: look no
- * further), else the one with the most free space. */
-static int prefer(struct host **best, struct host *x, const char *me)
+void gf_hosts_set_reserve(struct gf_hosts *h, uint64_t bytes, uint32_t percent)
 {
-	if (strcmp(x->row.name, me) == 0) {
+	pthread_mutex_lock(&h->mu);
+	h->reserve_bytes = bytes;
+	h->reserve_percent = percent;
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Has x room for new data beyond the reserve? (caller holds mu) */
+static int has_room(const struct gf_hosts *h, const struct host *x)
+{
+	uint64_t reserve = h->reserve_percent
+				   ? x->row.capacity / 100 * h->reserve_percent
+				   : h->reserve_bytes;
+	return x->row.free > reserve;
+}
+
+/* Candidate x (up) for *best: the client's own host wins (1: look no
+ * further) while it has room, else the one with the most free space. */
+static int prefer(const struct gf_hosts *h, struct host **best, struct host *x,
+		  const char *me)
+{
+	if (strcmp(x->row.name, me) == 0 && has_room(h, x)) {
 		*best = x;
 		return 1;
 	}
@@ -299,13 +320,17 @@ int gf_hosts_place(void *placement, const struct gf_ns_replica *have, size_t nha
 	/* a replica that exists: the client's own, else the roomiest up one */
 	for (size_t i = 0; i < nhave; i++) {
 		struct host *x = find_id(h, have[i].host_id);
-		if (x && is_up(h, x, now) && prefer(&best, x, me))
+		if (x && is_up(h, x, now) && prefer(h, &best, x, me))
 			break;
 	}
 	if (!best) /* else any up host: the client's own, else the roomiest */
 		for (size_t i = 0; i < h->n; i++)
-			if (is_up(h, &h->v[i], now) && prefer(&best, &h->v[i], me))
+			if (is_up(h, &h->v[i], now) && prefer(h, &best, &h->v[i], me))
 				break;
+	if (best && strcmp(best->row.name, me) != 0 && !has_room(h, best) && nhave == 0)
+		gf_info("gfmd: every gfsd is below its space reserve; placing new data for %s "
+			"on %s (%llu bytes free)", me, best->row.name,
+			(unsigned long long)best->row.free);
 	if (best)
 		*host_id = best->row.host_id;
 	pthread_mutex_unlock(&h->mu);

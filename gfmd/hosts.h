@@ -8,7 +8,9 @@
  * with every heartbeat and live only in memory; registration is stored.
  *
  * Placement: a new replica goes to the up host whose name is the writing
- * client's host (locality), else to the up host with the most free space.
+ * client's host (locality) while that host has more free space than the
+ * reserve, else to the up host with the most free space (even below the
+ * reserve when every host is). Data that exists stays where it is.
  *
  * Thread-safe: one mutex, held only for in-memory work and the sink call
  * (which must not block). Never calls into the namespace, so the namespace
@@ -29,6 +31,9 @@ struct gf_hosts;
 struct gf_hosts *gf_hosts_new(uint32_t host_down_ms);
 void gf_hosts_free(struct gf_hosts *h);
 void gf_hosts_set_sink(struct gf_hosts *h, gf_sink_fn sink, void *arg);
+/* The free space placement keeps on a host for its own use: bytes, or (when
+ * percent is not 0) that share of each host's capacity. Default 1%. */
+void gf_hosts_set_reserve(struct gf_hosts *h, uint64_t bytes, uint32_t percent);
 /* A row from the store (the host counts as down until it speaks). */
 int gf_hosts_load(struct gf_hosts *h, const struct gf_change_host *row);
 

@@ -80,6 +80,10 @@ static const char usage_text[] =
 "    gfmd_port       TCP port (default 6600)\n"
 "    heartbeat_ms    heartbeat period asked of every gfsd (default 1000)\n"
 "    host_down_ms    a gfsd silent this long is down (default 5000)\n"
+"    space_reserve   free space new data leaves on a host: bytes (K, M, G,\n"
+"                    T suffixes) or a share of its capacity such as 5%\n"
+"                    (default 1%); a writer's own host below it sends new\n"
+"                    files to the host with the most free space instead\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
@@ -123,13 +127,14 @@ static int ld_xattr(void *arg, uint64_t ino, const char *name, const void *v, si
 {
 	return gf_ns_load_xattr(((struct loadctx *)arg)->ns, ino, name, v, len);
 }
-static int ld_replica(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen)
+static int ld_replica(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen,
+		      uint64_t fgen)
 {
-	return gf_ns_load_replica(((struct loadctx *)arg)->ns, ino, host_id, gen);
+	return gf_ns_load_replica(((struct loadctx *)arg)->ns, ino, host_id, gen, fgen);
 }
-static int ld_dead(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen)
+static int ld_dead(void *arg, uint64_t ino, uint32_t host_id, uint64_t fgen)
 {
-	return gf_ns_load_dead(((struct loadctx *)arg)->ns, ino, host_id, gen);
+	return gf_ns_load_dead(((struct loadctx *)arg)->ns, ino, host_id, fgen);
 }
 static int ld_host(void *arg, const struct gf_change_host *h)
 {
@@ -142,6 +147,39 @@ static int ld_idmap(void *arg, uint8_t kind, const char *name, uint32_t id)
 static void ld_next_ino(void *arg, uint64_t next)
 {
 	gf_ns_load_next_ino(((struct loadctx *)arg)->ns, next);
+}
+
+/* "N%" (1..99), or bytes with an optional K, M, G or T (powers of 1024). */
+static int parse_reserve(const char *s, uint64_t *bytes, uint32_t *percent)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	if (*end == '%' && !end[1]) {
+		if (v > 99)
+			return -EINVAL;
+		*percent = (uint32_t)v;
+		*bytes = 0;
+		return 0;
+	}
+	unsigned shift = 0;
+	switch (*end) {
+	case 0: break;
+	case 'k': case 'K': shift = 10; break;
+	case 'm': case 'M': shift = 20; break;
+	case 'g': case 'G': shift = 30; break;
+	case 't': case 'T': shift = 40; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1] && !((end[1] == 'B' || end[1] == 'b') && !end[2]))
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*bytes = (uint64_t)v << shift;
+	*percent = 0;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -165,6 +203,12 @@ int main(int argc, char **argv)
 		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
 	uint32_t host_down_ms =
 		(uint32_t)gf_daemon_config_int(&d, "host_down_ms", 5000, 10, 86400000);
+	uint64_t reserve_bytes = 0;
+	uint32_t reserve_percent = 0;
+	const char *reserve = gf_config_str(cfg, "space_reserve", "1%");
+	if (parse_reserve(reserve, &reserve_bytes, &reserve_percent) < 0)
+		gf_fatal("gfmd: %s: space_reserve '%s': expected bytes (with K, M, G or T) "
+			 "or a percentage such as 5%%", config_path, reserve);
 
 
 	gf_daemon_start(&d);
@@ -185,6 +229,7 @@ int main(int argc, char **argv)
 	struct gf_users *users = gf_users_new();
 	if (!ns || !hosts || !users)
 		gf_fatal("gfmd: out of memory");
+	gf_hosts_set_reserve(hosts, reserve_bytes, reserve_percent);
 	struct loadctx lc = { ns, hosts, users };
 	struct gf_store_loader ld = {
 		.arg = &lc, .inode = ld_inode, .dirent = ld_dirent, .xattr = ld_xattr,

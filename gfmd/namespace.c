@@ -64,6 +64,7 @@ struct dir {
 
 struct inode {
 	struct inode *hnext;
+	uint64_t ticket; /* of its last change: readers wait for its commit */
 	struct gf_attr a;
 	char *symlink;
 	struct xattr *xattrs;
@@ -72,9 +73,16 @@ struct inode {
 	uint32_t nreps;
 };
 
+/* A replica file to delete, once the change that killed it is committed. */
+struct dead {
+	uint64_t ino, fgen;
+	uint64_t ticket; /* DEAD_PENDING until the killing change has one */
+};
+#define DEAD_PENDING UINT64_MAX
+
 struct deadlist {
 	uint32_t host_id;
-	struct gf_dead_replica *v;
+	struct dead *v;
 	size_t n, cap;
 };
 
@@ -87,6 +95,9 @@ struct gf_ns {
 	void *sink_arg;
 	struct deadlist *dead;
 	size_t ndead;
+	uint64_t last_ticket;	 /* newest ticket from the sink */
+	uint64_t destroy_ticket; /* of the newest inode removal */
+	size_t npending;	 /* dead entries of the mutation being recorded */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -435,12 +446,74 @@ static void emit(struct gf_ns *ns, struct gf_changes *c, uint64_t *ticket)
 		gf_err("gfmd: out of memory recording a namespace change; exiting");
 		abort();
 	}
-	if (c->n && ns->sink) {
-		uint64_t t = ns->sink(ns->sink_arg, c);
-		if (ticket)
-			*ticket = t;
+	if (!c->n) {
+		gf_changes_free(c);
+		return;
 	}
+	/* the inodes this change touches, to stamp with its ticket (readers of
+	 * them wait for it); a removed inode leaves destroy_ticket instead */
+	struct inode *stack[16], **touched = stack;
+	size_t ntouched = 0, cap = 16;
+	int destroyed = 0;
+	if (c->n > cap) {
+		touched = malloc(c->n * sizeof(*touched));
+		if (!touched) {
+			gf_err("gfmd: out of memory recording a namespace change; exiting");
+			abort();
+		}
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const struct gf_change *ch = &c->v[i];
+		uint64_t ino = 0;
+		switch (ch->kind) {
+		case GF_CHG_INODE_PUT: ino = ch->attr.ino; break;
+		case GF_CHG_INODE_DEL: destroyed = 1; break;
+		case GF_CHG_DIRENT_PUT:
+		case GF_CHG_DIRENT_DEL:
+		case GF_CHG_XATTR_PUT:
+		case GF_CHG_XATTR_DEL:
+		case GF_CHG_REPLICA_PUT:
+		case GF_CHG_REPLICA_DEL: ino = ch->a; break;
+		default: break;
+		}
+		struct inode *ip = ino ? iget(ns, ino) : NULL;
+		if (ip)
+			touched[ntouched++] = ip;
+	}
+	uint64_t t = ns->sink ? ns->sink(ns->sink_arg, c) : 0;
+	for (size_t i = 0; i < ntouched; i++)
+		touched[i]->ticket = t;
+	if (touched != stack)
+		free(touched);
+	if (destroyed)
+		ns->destroy_ticket = t;
+	if (t > ns->last_ticket)
+		ns->last_ticket = t;
+	if (ns->npending) {
+		for (size_t h = 0; h < ns->ndead; h++) {
+			struct deadlist *dl = &ns->dead[h];
+			for (size_t j = dl->n; j-- > 0 && dl->v[j].ticket == DEAD_PENDING;)
+				dl->v[j].ticket = t;
+		}
+		ns->npending = 0;
+	}
+	if (ticket)
+		*ticket = t;
 	gf_changes_free(c);
+}
+
+/* What a failed mutation's reply waits for: its error may rest on any change
+ * made so far. */
+static void failed(struct gf_ns *ns, uint64_t *ticket)
+{
+	if (ticket)
+		*ticket = ns->last_ticket;
+}
+
+static void waits(uint64_t *wait, uint64_t t)
+{
+	if (wait && t > *wait)
+		*wait = t;
 }
 
 /* ---- dead replicas ------------------------------------------------------------------ */
@@ -461,35 +534,39 @@ static struct deadlist *deadlist_get(struct gf_ns *ns, uint32_t host_id, int cre
 	return &v[ns->ndead++];
 }
 
-static int dead_add(struct gf_ns *ns, uint32_t host_id, uint64_t ino, uint64_t gen)
+static int dead_add(struct gf_ns *ns, uint32_t host_id, uint64_t ino, uint64_t fgen,
+		    uint64_t ticket)
 {
 	struct deadlist *dl = deadlist_get(ns, host_id, 1);
 	if (!dl)
 		return -ENOMEM;
 	for (size_t i = 0; i < dl->n; i++)
-		if (dl->v[i].ino == ino && dl->v[i].gen == gen)
+		if (dl->v[i].ino == ino && dl->v[i].fgen == fgen)
 			return 0;
 	if (dl->n == dl->cap) {
 		size_t cap = dl->cap ? dl->cap * 2 : 16;
-		struct gf_dead_replica *v = realloc(dl->v, cap * sizeof(*v));
+		struct dead *v = realloc(dl->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		dl->v = v;
 		dl->cap = cap;
 	}
 	dl->v[dl->n].ino = ino;
-	dl->v[dl->n].gen = gen;
+	dl->v[dl->n].fgen = fgen;
+	dl->v[dl->n].ticket = ticket;
 	dl->n++;
+	if (ticket == DEAD_PENDING)
+		ns->npending++;
 	return 0;
 }
 
-/* Replica i of ip becomes dead. */
+/* Replica i of ip becomes dead: its file is deleted once this is committed. */
 static void replica_kill(struct gf_ns *ns, struct inode *ip, uint32_t i, struct gf_changes *c)
 {
 	struct gf_ns_replica r = ip->reps[i];
 	gf_changes_add(c, GF_CHG_REPLICA_DEL, ip->a.ino, r.host_id, 0, NULL, 0, NULL, 0, 0);
-	gf_changes_add(c, GF_CHG_DEAD_PUT, ip->a.ino, r.host_id, r.gen, NULL, 0, NULL, 0, 0);
-	if (dead_add(ns, r.host_id, ip->a.ino, r.gen))
+	gf_changes_add(c, GF_CHG_DEAD_PUT, ip->a.ino, r.host_id, r.fgen, NULL, 0, NULL, 0, 0);
+	if (dead_add(ns, r.host_id, ip->a.ino, r.fgen, DEAD_PENDING))
 		c->err = -ENOMEM;
 	ip->reps[i] = ip->reps[--ip->nreps];
 }
@@ -616,7 +693,7 @@ int gf_ns_load_xattr(struct gf_ns *ns, uint64_t ino, const char *name,
 	return 0;
 }
 
-static int replica_add(struct inode *ip, uint32_t host_id, uint64_t gen)
+static int replica_add(struct inode *ip, uint32_t host_id, uint64_t gen, uint64_t fgen)
 {
 	struct gf_ns_replica *v = realloc(ip->reps, (ip->nreps + 1) * sizeof(*v));
 	if (!v)
@@ -624,21 +701,32 @@ static int replica_add(struct inode *ip, uint32_t host_id, uint64_t gen)
 	ip->reps = v;
 	v[ip->nreps].host_id = host_id;
 	v[ip->nreps].gen = gen;
+	v[ip->nreps].fgen = fgen;
 	ip->nreps++;
 	return 0;
 }
 
-int gf_ns_load_replica(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t gen)
+static void rec_replica(struct gf_changes *c, const struct inode *ip,
+			const struct gf_ns_replica *r)
+{
+	struct gf_change *ch = gf_changes_add(c, GF_CHG_REPLICA_PUT, ip->a.ino, r->host_id,
+					      r->gen, NULL, 0, NULL, 0, 0);
+	if (ch)
+		ch->d = r->fgen;
+}
+
+int gf_ns_load_replica(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t gen,
+		       uint64_t fgen)
 {
 	struct inode *ip = iget(ns, ino);
 	if (!ip)
 		return -EINVAL;
-	return replica_add(ip, host_id, gen);
+	return replica_add(ip, host_id, gen, fgen);
 }
 
-int gf_ns_load_dead(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t gen)
+int gf_ns_load_dead(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t fgen)
 {
-	return dead_add(ns, host_id, ino, gen);
+	return dead_add(ns, host_id, ino, fgen, 0); /* committed: it was loaded */
 }
 
 void gf_ns_load_next_ino(struct gf_ns *ns, uint64_t next)
@@ -731,12 +819,22 @@ static int get_dir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	return 0;
 }
 
-int gf_ns_lookup(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, struct gf_attr *out)
+/* The ticket a reader of inode ino must wait for: its last change's, or the
+ * last removal's when it is gone. */
+static uint64_t stamp(const struct gf_ns *ns, const struct inode *ip)
 {
-	struct inode *dp, *ip = NULL;
+	return ip ? ip->ticket : ns->destroy_ticket;
+}
+
+int gf_ns_lookup(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
+		 const char *name, struct gf_attr *out, uint64_t *wait)
+{
+	struct inode *dp = NULL, *ip = NULL;
+	if (wait)
+		*wait = 0;
 	pthread_rwlock_rdlock(&ns->lock);
 	int rc = get_dir(ns, cr, parent, &dp);
+	waits(wait, stamp(ns, iget(ns, parent)));
 	if (rc)
 		goto out;
 	if (strcmp(name, ".") == 0) {
@@ -755,6 +853,7 @@ int gf_ns_lookup(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = -ENOENT;
 		goto out;
 	}
+	waits(wait, ip->ticket);
 	*out = ip->a;
 out:
 	pthread_rwlock_unlock(&ns->lock);
@@ -762,11 +861,13 @@ out:
 }
 
 int gf_ns_getattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		  struct gf_attr *out)
+		  struct gf_attr *out, uint64_t *wait)
 {
 	int rc = 0;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
+	if (wait)
+		*wait = stamp(ns, ip);
 	if (!ip)
 		rc = -ENOENT;
 	else
@@ -776,11 +877,13 @@ int gf_ns_getattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 }
 
 int gf_ns_readlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		   char *buf, size_t bufsz)
+		   char *buf, size_t bufsz, uint64_t *wait)
 {
 	int rc = 0;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
+	if (wait)
+		*wait = stamp(ns, ip);
 	if (!ip)
 		rc = -ENOENT;
 	else if (!S_ISLNK(ip->a.mode) || !ip->symlink)
@@ -793,13 +896,18 @@ int gf_ns_readlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	return rc;
 }
 
-int gf_ns_access(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t mask)
+int gf_ns_access(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t mask,
+		 uint64_t *wait)
 {
+	if (wait)
+		*wait = 0;
 	if (mask & ~7u)
 		return -EINVAL;
 	int rc = 0;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
+	if (wait)
+		*wait = stamp(ns, ip);
 	if (!ip)
 		rc = -ENOENT;
 	else if (mask)
@@ -812,7 +920,7 @@ int gf_ns_access(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint3
 
 int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		  uint64_t cookie, uint32_t max, struct gfm_dirent *ents,
-		  uint32_t *count, uint8_t *eof)
+		  uint32_t *count, uint8_t *eof, uint64_t *wait)
 {
 	int rc = 0;
 	uint32_t n = 0;
@@ -820,6 +928,8 @@ int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	*eof = 1;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct inode *dp = iget(ns, ino);
+	if (wait)
+		*wait = stamp(ns, dp);
 	if (!dp) {
 		rc = -ENOENT;
 		goto out;
@@ -844,6 +954,7 @@ int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		struct inode *ip = iget(ns, e->ino);
 		if (!ip)
 			continue;
+		waits(wait, ip->ticket);
 		ents[n].cookie = e->cookie;
 		memcpy(ents[n].name, e->name, e->namelen + 1);
 		ents[n].attr = ip->a;
@@ -888,11 +999,13 @@ static struct xattr *xattr_find(const struct inode *ip, const char *name)
 }
 
 int gf_ns_getxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		   const char *name, void *buf, size_t size, size_t *len)
+		   const char *name, void *buf, size_t size, size_t *len, uint64_t *wait)
 {
 	int rc;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
+	if (wait)
+		*wait = stamp(ns, ip);
 	if (!ip) {
 		rc = -ENOENT;
 		goto out;
@@ -920,11 +1033,13 @@ out:
 }
 
 int gf_ns_listxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		    void *buf, size_t size, size_t *len)
+		    void *buf, size_t size, size_t *len, uint64_t *wait)
 {
 	int rc = 0;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
+	if (wait)
+		*wait = stamp(ns, ip);
 	if (!ip) {
 		rc = -ENOENT;
 		goto out;
@@ -976,20 +1091,107 @@ uint64_t gf_ns_replica_count(struct gf_ns *ns, uint32_t host_id)
 	return n;
 }
 
-int gf_ns_replicas(struct gf_ns *ns, uint64_t ino, struct gf_ns_replica *out,
-		   size_t max, size_t *n)
+/* Is replica r of ip current (holds the inode's data generation)? */
+static int is_current(const struct inode *ip, const struct gf_ns_replica *r)
+{
+	return r->gen == ip->a.gen;
+}
+
+
+int gf_ns_replicas(struct gf_ns *ns, uint64_t ino, int all, struct gf_ns_replica *out,
+		   size_t max, size_t *n, uint64_t *wait)
 {
 	int rc = 0;
 	*n = 0;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
+	if (wait)
+		*wait = stamp(ns, ip);
 	if (!ip)
 		rc = -ENOENT;
 	else
 		for (uint32_t i = 0; i < ip->nreps && *n < max; i++)
-			out[(*n)++] = ip->reps[i];
+			if (all || is_current(ip, &ip->reps[i]))
+				out[(*n)++] = ip->reps[i];
 	pthread_rwlock_unlock(&ns->lock);
 	return rc;
+}
+
+struct host_rep {
+	uint64_t ino, fgen;
+};
+
+static int host_rep_cmp(const void *a, const void *b)
+{
+	const struct host_rep *x = a, *y = b;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->fgen < y->fgen ? -1 : x->fgen > y->fgen;
+}
+
+int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint32_t max,
+			struct gf_dead_replica *out, uint32_t *count, uint8_t *eof,
+			uint64_t *wait)
+{
+	struct host_rep *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	*count = 0;
+	*eof = 1;
+	pthread_rwlock_rdlock(&ns->lock);
+	if (wait)
+		*wait = ns->last_ticket;
+	/* a scan of every inode: only orphan scans ask, rarely */
+	for (size_t i = 0; i < ns->itabsz && !rc; i++)
+		for (struct inode *ip = ns->itab[i]; ip && !rc; ip = ip->hnext) {
+			if (ip->a.ino <= after)
+				continue;
+			for (uint32_t j = 0; j < ip->nreps; j++) {
+				if (ip->reps[j].host_id != host_id)
+					continue;
+				if (n == cap) {
+					size_t nc = cap ? cap * 2 : 256;
+					struct host_rep *nv = realloc(v, nc * sizeof(*nv));
+					if (!nv) {
+						rc = -ENOMEM;
+						break;
+					}
+					v = nv;
+					cap = nc;
+				}
+				v[n].ino = ip->a.ino;
+				v[n].fgen = ip->reps[j].fgen;
+				n++;
+			}
+		}
+	pthread_rwlock_unlock(&ns->lock);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), host_rep_cmp);
+	uint32_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (k == max) { /* (one replica per host and inode: no split) */
+			*eof = 0;
+			break;
+		}
+		out[k].ino = v[i].ino;
+		out[k].gen = v[i].fgen;
+		k++;
+	}
+	*count = k;
+	free(v);
+	return 0;
+}
+
+uint64_t gf_ns_last_ticket(struct gf_ns *ns)
+{
+	pthread_rwlock_rdlock(&ns->lock);
+	uint64_t t = ns->last_ticket;
+	pthread_rwlock_unlock(&ns->lock);
+	return t;
 }
 
 /* ---- mutations ------------------------------------------------------------------------- */
@@ -1028,13 +1230,17 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 			rc = -EINVAL;
 			goto out;
 		}
-		if ((rc = permission(cr, ip, MAY_W)))
+		/* ftruncate through a descriptor open for writing succeeds
+		 * whatever the mode bits say now, as on ext4 */
+		if (!(v & GF_SET_SIZE_FH) && (rc = permission(cr, ip, MAY_W)))
 			goto out;
 		if (req->size > (uint64_t)INT64_MAX) {
 			rc = -EFBIG;
 			goto out;
 		}
 	}
+	if ((v & GF_SET_KILL_SUID) && !owner && (rc = permission(cr, ip, MAY_W)))
+		goto out;
 	if ((v & GF_SET_UID) && req->uid != ip->a.uid && cr->uid != 0) {
 		rc = -EPERM;
 		goto out;
@@ -1065,12 +1271,25 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 
 	struct gf_timespec now = now_ts();
 	if (v & GF_SET_SIZE) {
+		/* a new generation: the replicas that had the current one are
+		 * cut in place (by the caller), any other is of no use */
+		uint64_t was = ip->a.gen++;
+		for (uint32_t i = ip->nreps; i-- > 0;) {
+			if (ip->reps[i].gen == was) {
+				ip->reps[i].gen = ip->a.gen;
+				rec_replica(&c, ip, &ip->reps[i]);
+			} else {
+				replica_kill(ns, ip, i, &c);
+			}
+		}
 		ip->a.size = req->size;
 		if (cr->uid != 0)
 			kill_suid(ip);
 		if (!(v & (GF_SET_MTIME | GF_SET_MTIME_NOW)))
 			ip->a.mtime = now;
 	}
+	if ((v & GF_SET_KILL_SUID) && cr->uid != 0)
+		kill_suid(ip);
 	if (v & (GF_SET_UID | GF_SET_GID)) {
 		if (v & GF_SET_UID)
 			ip->a.uid = req->uid;
@@ -1098,6 +1317,8 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 	*out = ip->a;
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1217,6 +1438,8 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	if (!rc) {
 		*out = ip->a;
 		emit(ns, &c, ticket);
+	} else {
+		failed(ns, ticket);
 	}
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
@@ -1238,6 +1461,8 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	if (!rc) {
 		*out = ip->a;
 		emit(ns, &c, ticket);
+	} else {
+		failed(ns, ticket);
 	}
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
@@ -1264,6 +1489,8 @@ int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	if (!rc) {
 		*out = ip->a;
 		emit(ns, &c, ticket);
+	} else {
+		failed(ns, ticket);
 	}
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
@@ -1276,38 +1503,68 @@ static int want_write(uint32_t flags)
 	       (flags & O_TRUNC);
 }
 
-/* Choose and record the one replica a writer uses (see gf_ns_open). */
-static int writer_replica(struct gf_ns *ns, struct inode *ip, gf_place_fn place,
-			  void *place_arg, struct gf_ns_replica *rep, struct gf_changes *c)
+/*
+ * The inode moves to a new generation (a write-open or a truncate): the
+ * replicas that held the current one move with it in place, except that
+ * with keep set only *keep does and the others die; any other replica (not
+ * current) dies too.
+ */
+static void new_generation(struct gf_ns *ns, struct inode *ip, const uint32_t *keep,
+			   struct gf_changes *c)
 {
+	uint64_t was = ip->a.gen++;
+	for (uint32_t i = ip->nreps; i-- > 0;) {
+		struct gf_ns_replica *r = &ip->reps[i];
+		if (r->gen == was && (!keep || r->host_id == *keep)) {
+			r->gen = ip->a.gen;
+			rec_replica(c, ip, r);
+		} else {
+			replica_kill(ns, ip, i, c);
+		}
+	}
+	rec_inode(c, ip);
+}
+
+/*
+ * The one replica a writer uses (see gf_ns_open), everything decided before
+ * anything changes: one of the current replicas (place chooses among them),
+ * or a new one when the file has no data to keep (empty, or about to be by
+ * O_TRUNC). A file whose data is only on down hosts cannot be written: -EIO.
+ */
+static int writer_replica(struct gf_ns *ns, struct inode *ip, uint32_t flags,
+			  gf_place_fn place, void *place_arg, struct gf_ns_replica *rep,
+			  struct gf_changes *c)
+{
+	struct gf_ns_replica cur[GF_MAX_REPLICAS] = { { 0 } };
+	size_t ncur = 0;
+	for (uint32_t i = 0; i < ip->nreps && ncur < GF_MAX_REPLICAS; i++)
+		if (is_current(ip, &ip->reps[i]))
+			cur[ncur++] = ip->reps[i];
 	uint32_t host;
-	int rc = place(place_arg, ip->reps, ip->nreps, &host);
+	int rc = place(place_arg, cur, ncur, &host);
 	if (rc)
 		return rc;
-	uint32_t k;
-	for (k = 0; k < ip->nreps; k++)
-		if (ip->reps[k].host_id == host)
+	size_t k;
+	for (k = 0; k < ncur; k++)
+		if (cur[k].host_id == host)
 			break;
-	if (k == ip->nreps) {
-		if (ip->nreps && ip->a.size) {
-			/* data lives elsewhere: only a replica that has it will do */
-			return -EIO;
-		}
-		if (replica_add(ip, host, ip->a.gen))
+	if (k == ncur) {
+		if (ncur && ip->a.size > 0 && !(flags & O_TRUNC))
+			return -EIO; /* the data lives on hosts that are down */
+		/* a new replica, made in the new generation */
+		if (replica_add(ip, host, ip->a.gen + 1, ip->a.gen + 1))
 			return -ENOMEM;
-		gf_changes_add(c, GF_CHG_REPLICA_PUT, ip->a.ino, host, ip->a.gen, NULL, 0,
-			       NULL, 0, 0);
+		rec_replica(c, ip, &ip->reps[ip->nreps - 1]);
+		ip->reps[ip->nreps - 1].gen = ip->a.gen; /* moved on below */
 	}
-	/* other copies would go stale */
-	for (uint32_t i = ip->nreps; i-- > 0;)
-		if (ip->reps[i].host_id != host)
-			replica_kill(ns, ip, i, c);
-	rep->host_id = host;
-	rep->gen = ip->reps[0].gen;
+	new_generation(ns, ip, &host, c);
+	for (uint32_t i = 0; i < ip->nreps; i++)
+		if (ip->reps[i].host_id == host)
+			*rep = ip->reps[i];
 	return 0;
 }
 
-/* Open an existing inode (write lock held). */
+/* Open an existing inode (write lock held for a write, read lock else). */
 static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode *ip,
 		       uint32_t flags, gf_place_fn place, void *place_arg,
 		       struct gf_ns_replica *reps, size_t max, size_t *nreps,
@@ -1328,6 +1585,20 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 		return rc;
 	if (!S_ISREG(ip->a.mode))
 		return 0;
+	if (!want_write(flags)) {
+		for (uint32_t i = 0; i < ip->nreps && *nreps < max; i++)
+			if (is_current(ip, &ip->reps[i]))
+				reps[(*nreps)++] = ip->reps[i];
+		return 0;
+	}
+	/* a failed open changes nothing: the replica is settled first */
+	if (place && max) {
+		if ((rc = writer_replica(ns, ip, flags, place, place_arg, &reps[0], c)))
+			return rc;
+		*nreps = 1;
+	} else {
+		new_generation(ns, ip, NULL, c);
+	}
 	if (flags & O_TRUNC) {
 		struct gf_timespec now = now_ts();
 		ip->a.size = 0;
@@ -1336,16 +1607,6 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 			kill_suid(ip);
 		rec_inode(c, ip);
 	}
-	if (want_write(flags)) {
-		if (!place || max == 0)
-			return 0;
-		if ((rc = writer_replica(ns, ip, place, place_arg, &reps[0], c)))
-			return rc;
-		*nreps = 1;
-		return 0;
-	}
-	for (uint32_t i = 0; i < ip->nreps && *nreps < max; i++)
-		reps[(*nreps)++] = ip->reps[i];
 	return 0;
 }
 
@@ -1386,6 +1647,7 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 			goto out;
 		*out = ip->a;
 		emit(ns, &c, ticket);
+		waits(ticket, ip->ticket);
 		goto out;
 	}
 	if ((rc = prep_create(ns, cr, parent, name, &dp)))
@@ -1396,11 +1658,10 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	if ((rc = make_node(ns, cr, dp, name, mode, 0, NULL, &c, &ip)))
 		goto out;
 	if (place) {
-		if (replica_add(ip, host, ip->a.gen)) {
+		if (replica_add(ip, host, ip->a.gen, ip->a.gen)) {
 			c.err = -ENOMEM;
 		} else {
-			gf_changes_add(&c, GF_CHG_REPLICA_PUT, ip->a.ino, host, ip->a.gen,
-				       NULL, 0, NULL, 0, 0);
+			rec_replica(&c, ip, &ip->reps[0]);
 			rep[0] = ip->reps[0];
 			*nrep = 1;
 		}
@@ -1408,6 +1669,8 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	*out = ip->a;
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1426,6 +1689,7 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 	if (!want_write(flags)) {
 		pthread_rwlock_rdlock(&ns->lock);
 		struct inode *ip = iget(ns, ino);
+		*ticket = stamp(ns, ip);
 		rc = ip ? open_locked(ns, cr, ip, flags, NULL, NULL, reps, max, nreps, &c)
 			: -ENOENT;
 		if (!rc)
@@ -1441,6 +1705,9 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 	if (!rc) {
 		*out = ip->a;
 		emit(ns, &c, ticket);
+		waits(ticket, ip->ticket);
+	} else {
+		failed(ns, ticket);
 	}
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
@@ -1448,7 +1715,7 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 }
 
 int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		      uint64_t gen, uint64_t size, struct gf_timespec mtime,
+		      uint64_t fgen, uint64_t end, struct gf_timespec mtime, uint32_t flags,
 		      struct gf_attr *out, uint64_t *ticket)
 {
 	struct gf_changes c;
@@ -1465,21 +1732,27 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		rc = is_dir(ip) ? -EISDIR : -EINVAL;
 		goto out;
 	}
-	if (gen && gen != ip->a.gen) {
-		rc = -ESTALE;
+	uint32_t k;
+	for (k = 0; k < ip->nreps; k++)
+		if (ip->reps[k].fgen == fgen)
+			break;
+	if (k == ip->nreps) {
+		rc = -ESTALE; /* the replica written is no longer the file's */
 		goto out;
 	}
 	/* the writer opened it with write access; the owner may have made
 	 * it read-only since (open(O_CREAT, 0444) writes all the same) */
 	if (!is_owner(cr, ip) && (rc = permission(cr, ip, MAY_W)))
 		goto out;
-	if (size > (uint64_t)INT64_MAX) {
+	if (end > (uint64_t)INT64_MAX) {
 		rc = -EFBIG;
 		goto out;
 	}
 	struct gf_timespec now = now_ts();
-	ip->a.size = size;
-	ip->a.mtime = (mtime.sec || mtime.nsec) ? mtime : now;
+	if (end > ip->a.size)
+		ip->a.size = end;
+	if (flags & GF_CW_MTIME)
+		ip->a.mtime = (mtime.sec || mtime.nsec) ? mtime : now;
 	ip->a.ctime = now;
 	if (cr->uid != 0)
 		kill_suid(ip);
@@ -1487,6 +1760,8 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	*out = ip->a;
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1580,6 +1855,8 @@ int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	remove_entry(ns, dp, e, name, ip, &c);
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1618,6 +1895,8 @@ int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	remove_entry(ns, dp, e, name, ip, &c);
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1781,6 +2060,8 @@ int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	}
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1829,6 +2110,8 @@ int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	*out = ip->a;
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1890,6 +2173,8 @@ int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	rec_inode(&c, ip);
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1927,6 +2212,8 @@ int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	rec_inode(&c, ip);
 	emit(ns, &c, ticket);
 out:
+	if (rc)
+		failed(ns, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
@@ -1934,15 +2221,21 @@ out:
 
 /* ---- dead replicas ------------------------------------------------------------------ */
 
-size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, struct gf_dead_replica *out,
-		       size_t max)
+size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, uint64_t committed,
+		       struct gf_dead_replica *out, size_t max)
 {
 	size_t n = 0;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct deadlist *dl = deadlist_get(ns, host_id, 0);
-	if (dl)
-		for (; n < dl->n && n < max; n++)
-			out[n] = dl->v[n];
+	for (size_t i = 0; dl && i < dl->n && n < max; i++) {
+		/* never before the change that killed it is committed: a crash
+		 * would bring the file back without its data */
+		if (dl->v[i].ticket > committed)
+			continue;
+		out[n].ino = dl->v[i].ino;
+		out[n].gen = dl->v[i].fgen;
+		n++;
+	}
 	pthread_rwlock_unlock(&ns->lock);
 	return n;
 }
@@ -1957,7 +2250,7 @@ int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_rep
 	struct deadlist *dl = deadlist_get(ns, host_id, 0);
 	for (size_t i = 0; dl && i < n; i++) {
 		for (size_t j = 0; j < dl->n; j++) {
-			if (dl->v[j].ino != done[i].ino || dl->v[j].gen != done[i].gen)
+			if (dl->v[j].ino != done[i].ino || dl->v[j].fgen != done[i].gen)
 				continue;
 			memmove(&dl->v[j], &dl->v[j + 1], (dl->n - j - 1) * sizeof(*dl->v));
 			dl->n--;

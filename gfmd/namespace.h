@@ -2,23 +2,52 @@
  * namespace.h — gfmd's whole namespace, in memory.
  *
  * What it holds: every inode (attributes as struct gf_attr, symlink target,
- * xattrs, replica catalogue {host_id, gen}), every directory's entries, the
- * dead replicas that gfsd still has to delete, and the inode-number counter.
- * Inode numbers are never reused (the counter is stored), so a replica named
- * ino-gen on a gfsd can never be mistaken for a newer file's.
+ * xattrs, replica catalogue), every directory's entries, the dead replicas
+ * that gfsd still has to delete, and the inode-number counter. Inode
+ * numbers are never reused (the counter is stored).
  *
- * What it guarantees:
- *   - POSIX semantics and errors as ext4 gives them, checked against the
- *     caller's struct gf_cred for every operation (root bypasses permission
- *     bits, except that executing needs some x bit).
- *   - READDIR cookies are per directory, strictly increasing in insertion
- *     order and never reused, so continuing from a cookie neither repeats
- *     nor skips entries that stayed in the directory meanwhile.
+ * Replicas and generations. A replica is {host, gen, fgen}: it holds data
+ * generation gen and lives in spool file ino-fgen on that host. The inode's
+ * gen is its current data generation; only replicas whose gen equals it are
+ * current, handed to readers and counted. A new generation begins
+ *   - at every open for writing of an existing regular file: the writer's
+ *     replica (one of the current ones, or a new one for an empty file) moves
+ *     to it in place, the others stop being current (today they die);
+ *   - at every truncate (SETATTR of the size, O_TRUNC): to a size > 0 in
+ *     place; to size 0 the file gets a fresh replica instance instead: every
+ *     replica dies and the next writer starts an empty one, so no byte of the
+ *     old data (nor any a crashed writer left beyond the size) survives.
+ * A new replica always gets fgen = the generation it is made in, and each
+ * generation is made once, so a replica file name (ino, fgen) that died is
+ * never used again on any host: a late deletion cannot hit live data.
+ *
+ * Size rule (what gfmd's size is when several clients write and truncate):
+ *   - SETATTR of the size and O_TRUNC set it, in the order gfmd sees them;
+ *   - CLOSE_WRITE(end) from a writer makes it max(size, end), where end is
+ *     the end of the furthest byte that writer wrote since it opened the file
+ *     (after its own truncates). So writers of disjoint ranges leave the size
+ *     at the end of the furthest write whatever order they close in, a
+ *     truncate seen before a writer's CLOSE_WRITE is extended by that
+ *     writer's bytes, and one seen after it cuts them.
+ *
+ * Durability and visibility:
  *   - Every mutation that succeeds describes its row changes (changes.h) and
  *     hands them to the sink while still holding the lock, so the store sees
  *     changes in the order memory saw them; the sink's ticket comes back in
- *     *ticket (0 when nothing changed or no sink is set). A failed operation
- *     changes nothing and returns *ticket = 0.
+ *     *ticket. The reply may leave once that ticket is committed.
+ *   - A failed operation changes nothing. Its *ticket is the newest ticket
+ *     issued so far (its error may depend on a change not yet committed).
+ *   - Reads report in *wait the ticket of the newest change to what they
+ *     looked at (each inode remembers the ticket of its last change; a
+ *     missing inode the ticket of the last removal): their reply waits for
+ *     that commit, so no client ever sees a change a crash could roll back.
+ *   - A dead replica is handed to gfsd for deletion (gf_ns_dead_list) only
+ *     once the change that killed it is committed.
+ *
+ * POSIX semantics and errors as ext4 gives them, checked against the
+ * caller's struct gf_cred for every operation (root bypasses permission
+ * bits, except that executing needs some x bit). READDIR cookies are per
+ * directory, strictly increasing in insertion order and never reused.
  *
  * Locking: one pthread rwlock per namespace, taken inside each function
  * (read for lookups, write for mutations) and held only for in-memory work
@@ -44,12 +73,13 @@ struct gf_ns;
 
 struct gf_ns_replica {
 	uint32_t host_id;
-	uint64_t gen;
+	uint64_t gen;  /* data generation held: current iff == the inode's gen */
+	uint64_t fgen; /* spool file ino-fgen */
 };
 
 /*
- * Where to write a file: given the hosts that hold a replica now (nhave may
- * be 0), choose one of them or a new host. 0 and *host_id, or -errno
+ * Where to write a file: given the hosts that hold a current replica (nhave
+ * may be 0), choose one of them or a new host. 0 and *host_id, or -errno
  * (-ENOSPC when no gfsd is up). Called under the namespace write lock.
  */
 typedef int (*gf_place_fn)(void *arg, const struct gf_ns_replica *have, size_t nhave,
@@ -67,8 +97,9 @@ int gf_ns_load_dirent(struct gf_ns *ns, uint64_t parent, const char *name,
 		      uint64_t ino, uint64_t cookie);
 int gf_ns_load_xattr(struct gf_ns *ns, uint64_t ino, const char *name,
 		     const void *value, size_t len);
-int gf_ns_load_replica(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t gen);
-int gf_ns_load_dead(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t gen);
+int gf_ns_load_replica(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t gen,
+		       uint64_t fgen);
+int gf_ns_load_dead(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t fgen);
 void gf_ns_load_next_ino(struct gf_ns *ns, uint64_t next);
 /*
  * After the rows: orders directories, checks that every entry names a known
@@ -78,42 +109,64 @@ void gf_ns_load_next_ino(struct gf_ns *ns, uint64_t next);
  */
 int gf_ns_load_finish(struct gf_ns *ns, uint64_t *ticket);
 
-/* ---- reads (read lock) ----------------------------------------------------- */
+/* ---- reads (read lock) -----------------------------------------------------
+ * wait (may be NULL) receives the ticket the reply must wait for (see the
+ * visibility rule above), whatever the result.
+ */
 
 int gf_ns_lookup(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, struct gf_attr *out);
+		 const char *name, struct gf_attr *out, uint64_t *wait);
 int gf_ns_getattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		  struct gf_attr *out);
+		  struct gf_attr *out, uint64_t *wait);
 int gf_ns_readlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		   char *buf, size_t bufsz);
+		   char *buf, size_t bufsz, uint64_t *wait);
 /* mask: R_OK | W_OK | X_OK, or F_OK. */
-int gf_ns_access(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t mask);
+int gf_ns_access(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t mask,
+		 uint64_t *wait);
 /*
  * Up to max entries with cookie greater than `cookie` (0 = from the start),
  * in cookie order, with their attributes. *eof = 1 when nothing follows.
  */
 int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		  uint64_t cookie, uint32_t max, struct gfm_dirent *ents,
-		  uint32_t *count, uint8_t *eof);
+		  uint32_t *count, uint8_t *eof, uint64_t *wait);
 /*
  * size 0: only *len (the full length). size < length: -ERANGE. Else copies.
  * listxattr gives NUL-terminated names one after another, hiding trusted.*
  * from non-root callers.
  */
 int gf_ns_getxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		   const char *name, void *buf, size_t size, size_t *len);
+		   const char *name, void *buf, size_t size, size_t *len, uint64_t *wait);
 int gf_ns_listxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		    void *buf, size_t size, size_t *len);
+		    void *buf, size_t size, size_t *len, uint64_t *wait);
 /* Number of inodes (for statfs). */
 uint64_t gf_ns_inode_count(struct gf_ns *ns);
 /* Replicas a host holds (for the host list). */
 uint64_t gf_ns_replica_count(struct gf_ns *ns, uint32_t host_id);
-/* The replica catalogue of a file. */
-int gf_ns_replicas(struct gf_ns *ns, uint64_t ino, struct gf_ns_replica *out,
-		   size_t max, size_t *n);
+/* The current replicas of a file (the whole catalogue when all is set). */
+int gf_ns_replicas(struct gf_ns *ns, uint64_t ino, int all, struct gf_ns_replica *out,
+		   size_t max, size_t *n, uint64_t *wait);
+/*
+ * The replica files host_id should hold — (ino, fgen) of each of its live
+ * replicas — with ino > after, ascending, at most max; *eof when none
+ * follows. *wait is the newest ticket issued: an orphan scan must see only
+ * committed state.
+ */
+int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint32_t max,
+			struct gf_dead_replica *out, uint32_t *count, uint8_t *eof,
+			uint64_t *wait);
+/* The newest ticket issued by any mutation so far. */
+uint64_t gf_ns_last_ticket(struct gf_ns *ns);
 
 /* ---- mutations (write lock) ------------------------------------------------ */
 
+/*
+ * chmod, chown, utimes, truncate (GF_SET_*). A size change makes a new
+ * generation (to 0: a fresh replica instance, the old replicas die); with
+ * GF_SET_SIZE_FH no write permission is needed (ftruncate of a descriptor
+ * open for writing). GF_SET_KILL_SUID alone: a non-owner's write clears
+ * set-user-ID and set-group-ID, given write permission.
+ */
 int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 		  struct gf_attr *out, uint64_t *ticket);
 /* Any non-directory type (S_IFREG if the type bits are 0). */
@@ -133,18 +186,25 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
 		 struct gf_ns_replica *rep, size_t *nrep, uint64_t *ticket);
 /*
- * Permission check by flags (O_TRUNC needs write). O_TRUNC empties the file.
- * For a write (O_WRONLY/O_RDWR/O_TRUNC) on a regular file with place set,
- * returns exactly one replica: the one place chooses, created when new (gen
- * = the inode's gen); other replicas would go stale, so they become dead.
- * For a read, returns every replica (up to max).
+ * Permission check by flags (O_TRUNC needs write). For a write
+ * (O_WRONLY/O_RDWR/O_TRUNC) on a regular file with place set: a new
+ * generation (see above), and exactly one replica returned — the one the
+ * writer must use. O_TRUNC of a file with data gives it a fresh, empty
+ * replica instance. Everything (placement included) is decided before
+ * anything changes. For a read, returns the current replicas (up to max),
+ * and *ticket is what the reply must wait for.
  */
 int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
 	       gf_place_fn place, void *place_arg, struct gf_attr *out,
 	       struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket);
-/* Data was written: new size and mtime; clears setuid/setgid for non-root. */
+/*
+ * A writer's bytes become part of the file (the size rule above): size =
+ * max(size, end); mtime set when flags has GF_CW_MTIME (now when it is 0);
+ * clears setuid/setgid for non-root. -ESTALE when replica fgen is no longer
+ * a replica of the file (an O_TRUNC elsewhere replaced its data).
+ */
 int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		      uint64_t gen, uint64_t size, struct gf_timespec mtime,
+		      uint64_t fgen, uint64_t end, struct gf_timespec mtime, uint32_t flags,
 		      struct gf_attr *out, uint64_t *ticket);
 int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint64_t *ticket);
@@ -169,9 +229,10 @@ int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 
 /* ---- dead replicas (what gfsd must delete) ---------------------------------- */
 
-/* Up to max replicas that host_id should delete. */
-size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, struct gf_dead_replica *out,
-		       size_t max);
+/* Up to max replicas that host_id should delete, of those whose death is
+ * committed (ticket ≤ committed). */
+size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, uint64_t committed,
+		       struct gf_dead_replica *out, size_t max);
 /* host_id reports these deleted: forget them. */
 int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_replica *done,
 		    size_t n, uint64_t *ticket);

@@ -47,8 +47,8 @@ struct gf_store_loader {
 		      uint64_t cookie);
 	int (*xattr)(void *arg, uint64_t ino, const char *name, const void *value,
 		     size_t len);
-	int (*replica)(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen);
-	int (*dead)(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen);
+	int (*replica)(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen, uint64_t fgen);
+	int (*dead)(void *arg, uint64_t ino, uint32_t host_id, uint64_t fgen);
 	int (*host)(void *arg, const struct gf_change_host *h);
 	void (*next_ino)(void *arg, uint64_t next);
 	/* a row of users or groups (kind gf_idmap_kind); may be NULL */
@@ -72,6 +72,9 @@ uint64_t gf_store_submit(void *store, struct gf_changes *chg);
  * process exits on a failed commit). */
 void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 			void (*done)(void *arg, int status), void *arg);
+
+/* The newest ticket committed so far (every ticket ≤ it is durable). */
+uint64_t gf_store_committed(struct gf_store *s);
 
 /* Commit everything queued, run the completions, stop the thread, close. */
 void gf_store_close(struct gf_store *s);

@@ -105,18 +105,19 @@ static const struct {
 	[S_XATTR_DEL] = { "xattr_del", "DELETE FROM xattr WHERE ino = $1 AND name = $2", 2,
 			  { OID_INT8, OID_BYTEA } },
 	[S_REPLICA_PUT] = { "replica_put",
-		"INSERT INTO replica (ino, host_id, gen) VALUES ($1,$2,$3) "
-		"ON CONFLICT (ino, host_id) DO UPDATE SET gen = EXCLUDED.gen",
-		3, { OID_INT8, OID_INT4, OID_INT8 } },
+		"INSERT INTO replica (ino, host_id, gen, fgen) VALUES ($1,$2,$3,$4) "
+		"ON CONFLICT (ino, host_id) DO UPDATE SET gen = EXCLUDED.gen, "
+		"fgen = EXCLUDED.fgen",
+		4, { OID_INT8, OID_INT4, OID_INT8, OID_INT8 } },
 	[S_REPLICA_DEL] = { "replica_del",
 		"DELETE FROM replica WHERE ino = $1 AND host_id = $2", 2,
 		{ OID_INT8, OID_INT4 } },
 	[S_DEAD_PUT] = { "dead_put",
-		"INSERT INTO dead_replica (ino, host_id, gen) VALUES ($1,$2,$3) "
+		"INSERT INTO dead_replica (ino, host_id, fgen) VALUES ($1,$2,$3) "
 		"ON CONFLICT DO NOTHING",
 		3, { OID_INT8, OID_INT4, OID_INT8 } },
 	[S_DEAD_DEL] = { "dead_del",
-		"DELETE FROM dead_replica WHERE ino = $1 AND host_id = $2 AND gen = $3", 3,
+		"DELETE FROM dead_replica WHERE ino = $1 AND host_id = $2 AND fgen = $3", 3,
 		{ OID_INT8, OID_INT4, OID_INT8 } },
 	[S_HOST_PUT] = { "host_put",
 		"INSERT INTO host (host_id, name, addr, port, capacity, free) "
@@ -459,12 +460,12 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 	if (rc)
 		return rc;
 
-	r = query_bin(pg, "SELECT ino, host_id, gen FROM replica", "replicas");
+	r = query_bin(pg, "SELECT ino, host_id, gen, fgen FROM replica", "replicas");
 	if (!r)
 		return -EIO;
 	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
 		rc = ld->replica(ld->arg, (uint64_t)get_int(r, i, 0), (uint32_t)get_int(r, i, 1),
-				 (uint64_t)get_int(r, i, 2));
+				 (uint64_t)get_int(r, i, 2), (uint64_t)get_int(r, i, 3));
 		if (rc == -EINVAL)
 			rc = 0;
 	}
@@ -472,7 +473,7 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 	if (rc)
 		return rc;
 
-	r = query_bin(pg, "SELECT ino, host_id, gen FROM dead_replica", "dead replicas");
+	r = query_bin(pg, "SELECT ino, host_id, fgen FROM dead_replica", "dead replicas");
 	if (!r)
 		return -EIO;
 	for (int i = 0, n = PQntuples(r); i < n && !rc; i++)
@@ -618,6 +619,7 @@ static int send_change(PGconn *pg, const struct gf_change *ch)
 		p_int(&p, (int64_t)ch->a);
 		p_int(&p, (int64_t)ch->b);
 		p_int(&p, (int64_t)ch->c);
+		p_int(&p, (int64_t)ch->d);
 		return send_stmt(pg, S_REPLICA_PUT, &p) ? -EIO : 1;
 	case GF_CHG_REPLICA_DEL:
 		p_int(&p, (int64_t)ch->a);
@@ -834,6 +836,14 @@ void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 	w->next = s->waiters;
 	s->waiters = w;
 	pthread_mutex_unlock(&s->mu);
+}
+
+uint64_t gf_store_committed(struct gf_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t t = s->committed;
+	pthread_mutex_unlock(&s->mu);
+	return t;
 }
 
 void gf_store_close(struct gf_store *s)

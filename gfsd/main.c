@@ -3,6 +3,7 @@
  * spool to clients over TCP and a local UNIX socket, registered with gfmd.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,15 +41,24 @@ static const char usage_text[] =
 "        may ask for the open replica file descriptor itself and then read\n"
 "        and write it directly, so that local data never crosses a socket.\n"
 "\n"
-"    Every connection is authenticated with the shared key. A handle that\n"
-"    was written is fsynced when the client closes it. A full spool answers\n"
-"    ENOSPC and gfsd goes on serving.\n"
+"    Every connection is authenticated with the shared key. What a client\n"
+"    wrote is in the page cache when its write returns, so it survives a\n"
+"    crash of gfsd; fsync(2) on the mount makes it survive a crash of the\n"
+"    machine (close does not flush, as on a local disk, unless\n"
+"    fsync_on_close is set). A full spool answers ENOSPC and gfsd goes on\n"
+"    serving.\n"
+"\n"
+"    Before the first writer of an existing replica writes, gfsd asks gfmd\n"
+"    for the file's committed size and cuts anything beyond it: bytes a\n"
+"    crashed writer left there never reappear.\n"
 "\n"
 "    gfsd registers with gfmd (name, address, port, capacity, free space),\n"
 "    sends a heartbeat every heartbeat_ms with its free space and load, and\n"
-"    deletes the replicas gfmd reports dead. It serves clients even while\n"
-"    gfmd is unreachable: it logs the outage once, retries every few\n"
-"    seconds, and registers again when gfmd is back.\n"
+"    deletes the replicas gfmd reports dead (once their death is committed).\n"
+"    It serves clients even while gfmd is unreachable: it logs the outage\n"
+"    once, retries every few seconds, and registers again when gfmd is back.\n"
+"    After it first registers, and every orphan_scan_s seconds, it removes\n"
+"    the spool files that no live replica names (left by crashes).\n"
 "\n"
 "OPTIONS\n"
 "    -c, --config CONFIG    configuration file (required)\n"
@@ -83,6 +93,10 @@ static const char usage_text[] =
 "                    a minute: for hosts made of namespaces on one machine)\n"
 "    heartbeat_ms    heartbeat period in ms (default 1000; gfmd may ask\n"
 "                    for a shorter one)\n"
+"    orphan_scan_s   seconds between orphan scans (default 3600; 0: only\n"
+"                    the one after start-up)\n"
+"    fsync_on_close  yes: closing a written file flushes it to disk too\n"
+"                    (default no: only fsync(2) does, as on a local disk)\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
@@ -141,6 +155,18 @@ int main(int argc, char **argv)
 	uint16_t gfmd_port = (uint16_t)gf_daemon_config_int(&d, "gfmd_port", 6600, 1, 65535);
 	uint32_t heartbeat_ms =
 		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
+	uint32_t orphan_scan_s =
+		(uint32_t)gf_daemon_config_int(&d, "orphan_scan_s", 3600, 0, 100000000);
+	const char *fsync_close = gf_config_str(cfg, "fsync_on_close", "no");
+	bool fsync_on_close;
+	if (!strcmp(fsync_close, "yes") || !strcmp(fsync_close, "true") || !strcmp(fsync_close, "1"))
+		fsync_on_close = true;
+	else if (!strcmp(fsync_close, "no") || !strcmp(fsync_close, "false") ||
+		 !strcmp(fsync_close, "0"))
+		fsync_on_close = false;
+	else
+		gf_fatal("gfsd: %s: fsync_on_close '%s': expected yes or no", config_path,
+			 fsync_close);
 	const char *load_source = gf_config_str(cfg, "load_source", "system");
 	struct load_meter *load;
 	if ((rc = load_meter_new(load_source, &load)) < 0)
@@ -180,18 +206,9 @@ int main(int argc, char **argv)
 
 	gf_daemon_start(&d);
 
-	struct service *svc;
-	struct gf_server *srv;
-	struct gf_server_ops ops;
-	if ((rc = service_new(sp, &svc)) < 0)
+	struct replicas *rs;
+	if ((rc = replicas_new(&rs)) < 0)
 		gf_fatal("gfsd: %s", strerror(-rc));
-	service_server_ops(svc, &ops);
-	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
-	    (rc = gf_server_add_listener(srv, tcp_fd, 0)) < 0 ||
-	    (rc = gf_server_add_listener(srv, unix_fd, 1)) < 0 ||
-	    (rc = gf_server_start(srv)) < 0)
-		gf_fatal("gfsd: cannot start the server: %s", strerror(-rc));
-
 	struct registrar_config rcfg = {
 		.gfmd_host = gfmd_host,
 		.gfmd_port = gfmd_port,
@@ -201,10 +218,31 @@ int main(int argc, char **argv)
 		.port = bound,
 		.heartbeat_ms = heartbeat_ms,
 		.load = load,
+		.rs = rs,
+		.orphan_scan_s = orphan_scan_s,
 	};
 	struct registrar *reg;
 	if ((rc = registrar_start(&rcfg, sp, &reg)) < 0)
 		gf_fatal("gfsd: cannot start the heartbeat thread: %s", strerror(-rc));
+
+	struct service *svc;
+	struct gf_server *srv;
+	struct gf_server_ops ops;
+	struct service_config scfg = {
+		.sp = sp,
+		.rs = rs,
+		.size = registrar_replica_size,
+		.size_arg = reg,
+		.fsync_on_close = fsync_on_close,
+	};
+	if ((rc = service_new(&scfg, &svc)) < 0)
+		gf_fatal("gfsd: %s", strerror(-rc));
+	service_server_ops(svc, &ops);
+	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
+	    (rc = gf_server_add_listener(srv, tcp_fd, 0)) < 0 ||
+	    (rc = gf_server_add_listener(srv, unix_fd, 1)) < 0 ||
+	    (rc = gf_server_start(srv)) < 0)
+		gf_fatal("gfsd: cannot start the server: %s", strerror(-rc));
 
 	gf_info("gfsd: serving spool %s on %s:%u and %s as %s (gfmd %s:%u)", spool_path,
 		listen_addr, bound, sock_path, hostname, gfmd_host, gfmd_port);
@@ -219,6 +257,7 @@ int main(int argc, char **argv)
 	}
 	registrar_stop(reg);
 	service_free(svc);
+	replicas_free(rs);
 	spool_close(sp);
 	unlink(sock_path);
 	free(sock_path);

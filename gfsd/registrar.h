@@ -17,6 +17,17 @@
  * there for a new spool). A spool of another cluster is never served: the
  * thread logs what is wrong, deletes nothing, stops, and sends the process
  * SIGTERM; main then sees registrar_refused() and exits 1.
+ *
+ * Orphan scan: after the first registration, and then every orphan_scan_s
+ * seconds, a thread lists the spool, then asks gfmd which replica files this
+ * host should hold (GFM_HOST_REPLICAS: committed state only) and removes
+ * the files that no live replica names and no writer has open — files a
+ * crash left behind. Removals are rate-limited; a scan that cannot complete
+ * its listing from gfmd removes nothing.
+ *
+ * registrar_replica_size() answers service.h's question (a replica's
+ * committed size) over a connection of its own, so it never waits behind a
+ * heartbeat.
  */
 #ifndef GFSD_REGISTRAR_H
 #define GFSD_REGISTRAR_H
@@ -26,6 +37,7 @@
 
 #include "auth.h"
 #include "load.h"
+#include "replicas.h"
 #include "spool.h"
 
 struct registrar;
@@ -39,12 +51,16 @@ struct registrar_config {
 	uint16_t port;	       /* the port actually bound */
 	uint32_t heartbeat_ms; /* upper bound; gfmd may ask for less */
 	struct load_meter *load; /* how heartbeats measure load; owned from start on */
+	struct replicas *rs;	 /* tombstones and counters; used, not owned */
+	uint32_t orphan_scan_s;	 /* 0: scan only after the first registration */
 };
 
 /* Copies what cfg points to; uses sp (not owned) until registrar_stop; owns
  * cfg->load once this returns 0. */
 int registrar_start(const struct registrar_config *cfg, struct spool *sp,
 		    struct registrar **out);
+/* A service_size_fn (service.h); arg is the registrar. */
+int registrar_replica_size(void *arg, uint64_t ino, uint64_t fgen, uint64_t *size);
 /* True once the spool was found to belong to another cluster (the thread has
  * stopped and SIGTERM is on its way). */
 bool registrar_refused(struct registrar *r);

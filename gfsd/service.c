@@ -17,6 +17,10 @@
 
 struct service {
 	struct spool *sp;
+	struct replicas *rs;
+	service_size_fn size;
+	void *size_arg;
+	bool fsync_on_close;
 	atomic_uint_fast64_t read_local, read_remote;
 	atomic_uint_fast64_t written_local, written_remote;
 	atomic_uint_fast64_t fds_passed;
@@ -31,6 +35,7 @@ struct handle {
 	uint64_t written; /* bytes received through GFS_WRITE */
 	bool dirty;	  /* changed since the last fsync */
 	bool created;	  /* opened with CREATE: its directory entry needs a sync */
+	bool writer;	  /* counted in replicas_writer_* */
 	bool fd_passed;
 	bool enospc_logged;
 };
@@ -105,6 +110,8 @@ static void handle_free(struct service *svc, struct handle *h)
 {
 	if (h->fd >= 0)
 		close(h->fd);
+	if (h->writer)
+		replicas_writer_close(svc->rs, h->ino, h->gen);
 	memset(h, 0, sizeof(*h));
 	h->fd = -1;
 	atomic_fetch_sub(&svc->open_handles, 1);
@@ -168,6 +175,56 @@ static void log_io_error(struct service *svc, struct gf_conn *conn, struct handl
 		gf_conn_desc(conn));
 }
 
+/*
+ * The first writer of an existing replica: bytes beyond gfmd's committed
+ * size were left by a writer that never told gfmd (it crashed or lost its
+ * connection) and no other writer is left that may still tell it, so they
+ * go (service.h). Returns fd, or a -errno with fd closed.
+ */
+static int agree_with_gfmd(struct service *svc, struct gf_conn *conn, int fd, uint64_t ino,
+			   uint64_t gen)
+{
+	uint64_t size;
+	struct stat st;
+	int rc = svc->size ? svc->size(svc->size_arg, ino, gen, &size) : -EAGAIN;
+	if (rc == -ENOENT)
+		return fd; /* unlinked while open: its writers are all there is */
+	if (rc == -ESTALE) {
+		gf_info("gfsd: %s: replica of inode %" PRIu64 " gen %" PRIu64
+			" is no longer the file's (gfmd); refusing to write it",
+			gf_conn_desc(conn), ino, gen);
+		close(fd);
+		return rc;
+	}
+	if (rc < 0) {
+		gf_warn("gfsd: %s: cannot check replica of inode %" PRIu64 " gen %" PRIu64
+			" with gfmd before writing it: %s", gf_conn_desc(conn), ino, gen,
+			strerror(-rc));
+		close(fd);
+		return -EIO;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if ((uint64_t)st.st_size > size) {
+		if (ftruncate(fd, (off_t)size) < 0) {
+			rc = -errno;
+			gf_warn("gfsd: spool %s: %s cutting replica of inode %" PRIu64
+				" gen %" PRIu64 " to %" PRIu64 " bytes", spool_dir(svc->sp),
+				strerror(-rc), ino, gen, size);
+			close(fd);
+			return rc;
+		}
+		replicas_count(svc->rs, RC_WRITERS_CUT, 1);
+		gf_info("gfsd: replica of inode %" PRIu64 " gen %" PRIu64 ": cut %lld bytes "
+			"that a writer left beyond its committed size %" PRIu64, ino, gen,
+			(long long)st.st_size - (long long)size, size);
+	}
+	return fd;
+}
+
 /* ---- operations ------------------------------------------------------------ */
 
 static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
@@ -193,6 +250,12 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	struct handle *h = handle_alloc(cs);
 	if (!h)
 		return reply_status(conn, f, -EMFILE);
+	bool writer = req.flags & GFS_O_WRITE, first = false;
+	int rc;
+	if (writer && (rc = replicas_writer_open(svc->rs, req.ino, req.gen, &first)) < 0) {
+		h->id = 0;
+		return reply_status(conn, f, rc);
+	}
 	/* Only a replica file that this open creates needs its directory
 	 * synced at close: try the existing one first. */
 	bool created = false;
@@ -200,22 +263,37 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	if (fd == -ENOENT && (sflags & SPOOL_CREATE)) {
 		fd = spool_replica_open(svc->sp, req.ino, req.gen, sflags);
 		created = fd >= 0;
+		if (created && replicas_tomb_has(svc->rs, req.ino, req.gen)) {
+			/* gfmd declared this name dead (the file was unlinked while
+			 * open): the data lives until its last close, nameless */
+			spool_replica_remove(svc->sp, req.ino, req.gen);
+			created = false;
+		}
 	}
+	if (fd >= 0 && writer && first && !created)
+		fd = agree_with_gfmd(svc, conn, fd, req.ino, req.gen);
+	if (writer)
+		replicas_writer_ready(svc->rs, req.ino, req.gen);
 	if (fd < 0) {
-		if (fd != -ENOENT && fd != -EINVAL)
+		if (fd != -ENOENT && fd != -EINVAL && fd != -ESTALE && fd != -EIO)
 			gf_warn("gfsd: spool %s: %s opening replica of inode %" PRIu64
 				" gen %" PRIu64 " for %s", spool_dir(svc->sp),
 				strerror(-fd), req.ino, req.gen, gf_conn_desc(conn));
+		if (writer)
+			replicas_writer_close(svc->rs, req.ino, req.gen);
 		h->id = 0;
 		return reply_status(conn, f, fd);
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
-		int rc = -errno;
+		rc = -errno;
 		close(fd);
+		if (writer)
+			replicas_writer_close(svc->rs, req.ino, req.gen);
 		h->id = 0;
 		return reply_status(conn, f, rc);
 	}
+	h->writer = writer;
 	h->fd = fd;
 	h->ino = req.ino;
 	h->gen = req.gen;
@@ -375,7 +453,7 @@ static int op_close(struct service *svc, struct gf_conn *conn, struct conn_state
 	if (req.local_written > 0)
 		h->dirty = true;
 	int rc = 0;
-	if (h->dirty) {
+	if (h->dirty && svc->fsync_on_close) {
 		rc = handle_sync(svc, h);
 		if (rc < 0)
 			log_io_error(svc, conn, h, "syncing on close", rc);
@@ -397,6 +475,10 @@ void service_stats(struct service *svc, struct gfs_stats_rep *st)
 	st->fds_passed = atomic_load(&svc->fds_passed);
 	st->open_handles = atomic_load(&svc->open_handles);
 	spool_space(svc->sp, &st->capacity, &st->free);
+	st->heartbeats = replicas_counter(svc->rs, RC_HEARTBEATS);
+	st->dead_removed = replicas_counter(svc->rs, RC_DEAD_REMOVED);
+	st->orphans_removed = replicas_counter(svc->rs, RC_ORPHANS_REMOVED);
+	st->writers_cut = replicas_counter(svc->rs, RC_WRITERS_CUT);
 }
 
 static int op_stats(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
@@ -434,12 +516,16 @@ static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	}
 }
 
-int service_new(struct spool *sp, struct service **out)
+int service_new(const struct service_config *cfg, struct service **out)
 {
 	struct service *svc = calloc(1, sizeof(*svc));
 	if (!svc)
 		return -ENOMEM;
-	svc->sp = sp;
+	svc->sp = cfg->sp;
+	svc->rs = cfg->rs;
+	svc->size = cfg->size;
+	svc->size_arg = cfg->size_arg;
+	svc->fsync_on_close = cfg->fsync_on_close;
 	*out = svc;
 	return 0;
 }

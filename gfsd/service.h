@@ -4,20 +4,31 @@
  * Plug it into the server loop (server.h) with service_server_ops(). Each
  * connection has its own table of open handles (handle id → replica fd);
  * a handle is valid only on the connection that opened it, and every handle
- * still open when the connection closes is closed then (no fsync: only
- * GFS_CLOSE and GFS_FSYNC promise durability).
+ * still open when the connection closes is closed then.
  *
- *   GFS_OPEN      opens replica (ino, gen); GFS_O_READ / GFS_O_WRITE say what
- *                 the handle may do (a write handle may also read). On a
- *                 local (UNIX socket) connection GFS_O_WANT_FD also passes
- *                 the replica fd back with the reply (fd_passed = 1); over
- *                 TCP the flag is ignored (fd_passed = 0).
+ * Durability: a write is in gfsd's page cache when it is acknowledged (or,
+ * through a passed fd, when the client's pwrite returns), so it survives a
+ * crash of gfsd; GFS_FSYNC makes it (and a new replica file's name) survive
+ * a crash of the machine. Closing does not flush (as on a local disk),
+ * unless the service is configured to (fsync_on_close).
+ *
+ *   GFS_OPEN      opens replica (ino, gen = its file generation);
+ *                 GFS_O_READ / GFS_O_WRITE say what the handle may do (a
+ *                 write handle may also read). On a local (UNIX socket)
+ *                 connection GFS_O_WANT_FD also passes the replica fd back
+ *                 with the reply (fd_passed = 1); over TCP the flag is
+ *                 ignored (fd_passed = 0). The first write handle of an
+ *                 existing replica (replicas.h) first asks gfmd for the
+ *                 file's committed size and cuts what lies beyond it: bytes a
+ *                 writer left without telling gfmd never reappear. -ESTALE
+ *                 when gfmd says the replica is no longer the file's; -EIO
+ *                 when gfmd cannot be asked. A name gfmd declared dead and
+ *                 asked with GFS_O_CREATE is created without a name (freed
+ *                 at its last close).
  *   GFS_READ      up to min(len, GF_MAX_IO) bytes; short at end of file.
  *   GFS_WRITE     all bytes or an error (-ENOSPC when the spool is full).
  *   GFS_TRUNCATE  / GFS_FSYNC on the handle's replica.
- *   GFS_CLOSE     fsyncs a handle that was written or truncated (through
- *                 gfsd or, as the client reports, through a passed fd) and
- *                 adds the client's local byte counts to the counters.
+ *   GFS_CLOSE     adds the client's local byte counts to the counters.
  *   GFS_STATS     the counters below plus the spool's capacity and free space.
  *
  * Errors of an operation are replies (-EBADF for an unknown handle or one not
@@ -27,14 +38,31 @@
 #ifndef GFSD_SERVICE_H
 #define GFSD_SERVICE_H
 
+#include <stdbool.h>
+
 #include "proto.h"
+#include "replicas.h"
 #include "server.h"
 #include "spool.h"
 
 struct service;
 
-/* The service uses sp but does not own it. */
-int service_new(struct spool *sp, struct service **out);
+/*
+ * How the service asks gfmd for a replica's committed size: 0 and *size,
+ * -ENOENT when the file is gone, -ESTALE when (ino, fgen) is not one of its
+ * current replicas on this host, another -errno when gfmd cannot be asked.
+ */
+typedef int (*service_size_fn)(void *arg, uint64_t ino, uint64_t fgen, uint64_t *size);
+
+struct service_config {
+	struct spool *sp;      /* used, not owned */
+	struct replicas *rs;   /* used, not owned */
+	service_size_fn size;
+	void *size_arg;
+	bool fsync_on_close;   /* GFS_CLOSE of a written handle fsyncs it */
+};
+
+int service_new(const struct service_config *cfg, struct service **out);
 /* Call after the server using it has stopped. */
 void service_free(struct service *svc);
 /* Fill ops with the handler and close callback for gf_server_new(). */

@@ -700,7 +700,8 @@ int gfc_readdir(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 }
 
 int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
-		    uint64_t gen, uint64_t size, const struct gf_timespec *mtime)
+		    uint64_t fgen, uint64_t end, const struct gf_timespec *mtime,
+		    uint32_t flags)
 {
 	struct gfm_close_write_req m;
 	struct gf_wbuf w;
@@ -708,9 +709,11 @@ int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	memset(&m, 0, sizeof(m));
 	m.cred = *cr;
 	m.ino = ino;
-	m.gen = gen;
-	m.size = size;
-	m.mtime = *mtime;
+	m.fgen = fgen;
+	m.end = end;
+	m.flags = flags;
+	if (mtime)
+		m.mtime = *mtime;
 	gf_wbuf_init(&w);
 	gfm_close_write_req_encode(&w, &m);
 	return gfm_call_noreply(c, GFM_CLOSE_WRITE, &w, 1);
@@ -1025,8 +1028,9 @@ fail:
 }
 
 int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
-		  uint64_t gen, uint32_t flags, struct gfc_data *h)
+		  uint32_t flags, struct gfc_data *h)
 {
+	uint64_t gen = r->fgen; /* gfsd knows replicas by their file */
 	int e, unreachable;
 
 	flags &= ~(uint32_t)GFS_O_WANT_FD;
@@ -1179,8 +1183,8 @@ int gfc_data_fsync(struct gfc_data *h)
 	struct gfs_handle_req m = { .handle = h->handle };
 	struct gf_wbuf w;
 
-	if (h->fd >= 0)
-		return fsync(h->fd) < 0 ? -errno : 0;
+	/* gfsd syncs even a local replica: a new replica file's directory
+	 * entry must reach the disk too, and only gfsd holds that directory */
 	gf_wbuf_init(&w);
 	gfs_handle_req_encode(&w, &m);
 	return handle_noreply(h, GFS_FSYNC, &w);

@@ -97,8 +97,11 @@ int gfc_readdir(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 /* flags are open(2) flags. out is large (see gfm_open_rep): heap-allocate. */
 int gfc_open(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
 	     struct gfm_open_rep *out);
+/* A writer's bytes become part of the file: size = max(size, end) (see
+ * gfm_close_write_req); mtime (may be NULL) is set with GF_CW_MTIME. */
 int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
-		    uint64_t gen, uint64_t size, const struct gf_timespec *mtime);
+		    uint64_t fgen, uint64_t end, const struct gf_timespec *mtime,
+		    uint32_t flags);
 int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out);
 int gfc_setxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		 const char *name, const void *value, size_t len, uint32_t flags);
@@ -144,17 +147,20 @@ struct gfc_data {
 };
 
 /*
- * Open replica r of file (ino, gen) on its gfsd with GFS_O_* flags. Uses the
- * local socket and fd passing when r->host is this host and a gfsd socket
- * is configured (falling back to TCP if that fails).
+ * Open replica r of file ino (its spool file ino-r->fgen) on its gfsd with
+ * GFS_O_* flags. Uses the local socket and fd passing when r->host is this
+ * host and a gfsd socket is configured (falling back to TCP if that fails).
+ * A writer's open may be refused with -ESTALE: the replica is no longer the
+ * file's.
  */
 int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
-		  uint64_t gen, uint32_t flags, struct gfc_data *h);
+		  uint32_t flags, struct gfc_data *h);
 /* Up to len bytes at off into buf; *got may be short at the replica's end. */
 int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got);
 /* Write all len bytes at off. */
 int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off);
 int gfc_data_truncate(struct gfc_data *h, uint64_t size);
+/* Data (and a new replica file's name) on disk at gfsd: local replicas too. */
 int gfc_data_fsync(struct gfc_data *h);
 /* GFS_CLOSE (with local byte counts), closes the fd, releases the connection.
  * h is unusable afterwards whatever the result. */

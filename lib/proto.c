@@ -8,7 +8,7 @@
  *   gf_timespec i64 sec, u32 nsec (nsec < 1e9)
  *   gf_attr     u64 ino, u32 mode nlink uid gid, u64 size rdev gen,
  *               atime, mtime, ctime
- *   gf_replica  u32 host_id, u64 gen, u16 port, string host, string addr
+ *   gf_replica  u32 host_id, u64 gen, u64 fgen, u16 port, string host, string addr
  *   flag bytes  u8 0 or 1
  * Counted arrays carry a u32 count first; decoders check it against its
  * bound and against the bytes left before looping or allocating.
@@ -32,6 +32,7 @@
 #define DIRENT_MIN_WIRE (8u + 4u + ATTR_WIRE)
 #define HOST_INFO_MIN_WIRE (4u + 4u + 4u + 2u + 1u + 8u + 8u + 4u + 8u + 8u)
 #define DEAD_WIRE 16u
+#define REPLICA_MIN_WIRE (4u + 8u + 8u + 2u + 4u + 4u)
 #define IDMAP_ENT_MIN_WIRE (1u + 4u + 4u)
 #define IDMAP_LIST_MAX 131072u
 
@@ -96,6 +97,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_SETXATTR) X(GFM_GETXATTR) X(GFM_LISTXATTR)                   \
 	X(GFM_REMOVEXATTR) X(GFM_ACCESS) X(GFM_REPLICAS)                   \
 	X(GFM_HOST_REGISTER) X(GFM_HEARTBEAT) X(GFM_HOST_LIST)             \
+	X(GFM_HOST_REPLICAS)                                               \
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
 	X(GFS_CLOSE) X(GFS_STATS)
@@ -269,6 +271,7 @@ static void put_replica(struct gf_wbuf *w, const struct gf_replica *p)
 {
 	gf_put_u32(w, p->host_id);
 	gf_put_u64(w, p->gen);
+	gf_put_u64(w, p->fgen);
 	gf_put_u16(w, p->port);
 	put_strn(w, p->host, sizeof(p->host));
 	put_strn(w, p->addr, sizeof(p->addr));
@@ -278,6 +281,7 @@ static void get_replica(struct gf_rbuf *r, struct gf_replica *p)
 {
 	p->host_id = gf_get_u32(r);
 	p->gen = gf_get_u64(r);
+	p->fgen = gf_get_u64(r);
 	p->port = gf_get_u16(r);
 	gf_get_str(r, p->host, sizeof(p->host));
 	gf_get_str(r, p->addr, sizeof(p->addr));
@@ -495,7 +499,7 @@ int gfm_open_rep_decode(const void *payload, size_t len, struct gfm_open_rep *m)
 {
 	D_BEGIN(m);
 	get_attr(r, &m->attr);
-	m->nreplicas = get_count(r, GF_MAX_REPLICAS, 4 + 8 + 2 + 4 + 4);
+	m->nreplicas = get_count(r, GF_MAX_REPLICAS, REPLICA_MIN_WIRE);
 	for (uint32_t i = 0; i < m->nreplicas && !r->err; i++)
 		get_replica(r, &m->replicas[i]);
 	return D_END();
@@ -664,9 +668,10 @@ void gfm_close_write_req_encode(struct gf_wbuf *w, const struct gfm_close_write_
 {
 	put_cred(w, &m->cred);
 	gf_put_u64(w, m->ino);
-	gf_put_u64(w, m->gen);
-	gf_put_u64(w, m->size);
+	gf_put_u64(w, m->fgen);
+	gf_put_u64(w, m->end);
 	put_ts(w, &m->mtime);
+	gf_put_u32(w, m->flags);
 }
 
 int gfm_close_write_req_decode(const void *payload, size_t len,
@@ -675,9 +680,10 @@ int gfm_close_write_req_decode(const void *payload, size_t len,
 	D_BEGIN(m);
 	get_cred(r, &m->cred);
 	m->ino = gf_get_u64(r);
-	m->gen = gf_get_u64(r);
-	m->size = gf_get_u64(r);
+	m->fgen = gf_get_u64(r);
+	m->end = gf_get_u64(r);
 	get_ts(r, &m->mtime);
+	m->flags = gf_get_u32(r);
 	return D_END();
 }
 
@@ -919,6 +925,67 @@ out:;
 	int err = D_END();
 	if (err)
 		gfm_host_list_rep_free(m);
+	return err;
+}
+
+void gfm_host_replicas_req_encode(struct gf_wbuf *w, const struct gfm_host_replicas_req *m)
+{
+	gf_put_u32(w, m->host_id);
+	gf_put_u64(w, m->after);
+	gf_put_u32(w, m->max);
+}
+
+int gfm_host_replicas_req_decode(const void *payload, size_t len,
+				 struct gfm_host_replicas_req *m)
+{
+	D_BEGIN(m);
+	m->host_id = gf_get_u32(r);
+	m->after = gf_get_u64(r);
+	m->max = gf_get_u32(r);
+	return D_END();
+}
+
+void gfm_host_replicas_rep_free(struct gfm_host_replicas_rep *m)
+{
+	if (!m)
+		return;
+	free(m->ents);
+	m->ents = NULL;
+	m->count = 0;
+}
+
+void gfm_host_replicas_rep_encode(struct gf_wbuf *w, const struct gfm_host_replicas_rep *m)
+{
+	if (m->count > GF_HOST_REPLICAS_MAX || (m->count && !m->ents)) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u32(w, m->count);
+	put_flag(w, m->eof);
+	for (uint32_t i = 0; i < m->count; i++)
+		put_dead(w, &m->ents[i]);
+}
+
+int gfm_host_replicas_rep_decode(const void *payload, size_t len,
+				 struct gfm_host_replicas_rep *m)
+{
+	D_BEGIN(m);
+	uint32_t n = get_count(r, GF_HOST_REPLICAS_MAX, DEAD_WIRE);
+	m->eof = get_flag(r);
+	if (r->err)
+		goto out;
+	if (n) {
+		m->ents = calloc(n, sizeof(*m->ents));
+		if (!m->ents)
+			return -ENOMEM;
+		m->count = n;
+	}
+	for (uint32_t i = 0; i < n && !r->err; i++)
+		get_dead(r, &m->ents[i]);
+out:;
+	int err = D_END();
+	if (err)
+		gfm_host_replicas_rep_free(m);
 	return err;
 }
 
@@ -1186,6 +1253,10 @@ void gfs_stats_rep_encode(struct gf_wbuf *w, const struct gfs_stats_rep *m)
 	gf_put_u64(w, m->open_handles);
 	gf_put_u64(w, m->capacity);
 	gf_put_u64(w, m->free);
+	gf_put_u64(w, m->heartbeats);
+	gf_put_u64(w, m->dead_removed);
+	gf_put_u64(w, m->orphans_removed);
+	gf_put_u64(w, m->writers_cut);
 }
 
 int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *m)
@@ -1199,5 +1270,9 @@ int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *
 	m->open_handles = gf_get_u64(r);
 	m->capacity = gf_get_u64(r);
 	m->free = gf_get_u64(r);
+	m->heartbeats = gf_get_u64(r);
+	m->dead_removed = gf_get_u64(r);
+	m->orphans_removed = gf_get_u64(r);
+	m->writers_cut = gf_get_u64(r);
 	return D_END();
 }

@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 1
+#define GF_PROTO_VERSION 2
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -48,6 +48,7 @@
 #define GF_READDIR_MAX 1024	/* entries per READDIR reply at most */
 #define GF_MAX_REPLICAS 64
 #define GF_MAX_DEAD 1024	/* replica deletions per HEARTBEAT reply */
+#define GF_HOST_REPLICAS_MAX 16384 /* entries per GFM_HOST_REPLICAS reply */
 
 struct gf_hdr {
 	uint32_t len;
@@ -89,12 +90,13 @@ enum gf_op {
 	GFM_LISTXATTR,
 	GFM_REMOVEXATTR,
 	GFM_ACCESS,
-	GFM_REPLICAS, /* gfm_ino_req → gfm_open_rep: every replica, up or down */
+	GFM_REPLICAS, /* gfm_ino_req → gfm_open_rep: every current replica, up or down */
 
 	/* gfsd and admin commands → gfmd: hosts */
 	GFM_HOST_REGISTER = 200,
 	GFM_HEARTBEAT,
 	GFM_HOST_LIST,
+	GFM_HOST_REPLICAS, /* gfsd, admin: gfm_host_replicas_req → _rep */
 
 	/* admin commands and mounts → gfmd: users and groups by name */
 	GFM_IDMAP_LIST = 230, /* empty request → gfm_idmap_list_rep */
@@ -137,14 +139,20 @@ struct gf_attr {
 	uint32_t gid;
 	uint64_t size;
 	uint64_t rdev;
-	uint64_t gen; /* data generation: replicas are named ino-gen */
+	uint64_t gen; /* data generation: a new one at every write-open and truncate */
 	struct gf_timespec atime, mtime, ctime;
 };
 
-/* Where a replica of a file lives. */
+/*
+ * Where a replica of a file lives. gen is the data generation it holds (gfmd
+ * hands out current ones only); fgen names its spool file ino-fgen on that
+ * host and never changes while the replica lives, so that a name, once
+ * dead, is never used again for other data.
+ */
 struct gf_replica {
 	uint32_t host_id;
 	uint64_t gen;
+	uint64_t fgen;
 	uint16_t port;
 	char host[GF_HOST_MAX + 1];  /* registered host name */
 	char addr[GF_HOST_MAX + 1];  /* address to connect to */
@@ -194,6 +202,13 @@ enum gfm_setattr_valid {
 	GF_SET_ATIME_NOW = 1u << 6,
 	GF_SET_MTIME_NOW = 1u << 7,
 	GF_SET_CTIME = 1u << 8,
+	/* with GF_SET_SIZE: the caller truncates through a descriptor it holds
+	 * open for writing (ftruncate), so no write permission is checked */
+	GF_SET_SIZE_FH = 1u << 9,
+	/* a write by someone other than the owner: clear set-user-ID and
+	 * set-group-ID (if group-executable) as ext4 does; needs write
+	 * permission, changes nothing else */
+	GF_SET_KILL_SUID = 1u << 10,
 };
 struct gfm_setattr_req {
 	struct gf_cred cred;
@@ -276,13 +291,22 @@ struct gfm_open_req {
 	uint32_t flags; /* open(2) flags */
 };
 
-/* After data was written: new size and times, known to every client. */
+/*
+ * After data was written (flush, fsync, close): the writer's bytes become
+ * part of the file. end is the end of the furthest byte it wrote since open
+ * (cut by its own truncates): gfmd's size becomes max(size, end). fgen names
+ * the replica written; a replica that died meanwhile is -ESTALE.
+ */
+enum gfm_close_write_flags {
+	GF_CW_MTIME = 1u << 0, /* set mtime (else it stays as it is) */
+};
 struct gfm_close_write_req {
 	struct gf_cred cred;
 	uint64_t ino;
-	uint64_t gen;
-	uint64_t size;
+	uint64_t fgen;
+	uint64_t end;
 	struct gf_timespec mtime;
+	uint32_t flags; /* gfm_close_write_flags */
 };
 
 struct gfm_statfs_rep {
@@ -331,6 +355,7 @@ struct gfm_host_register_rep {
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN];
 };
 
+/* A replica file by name (ino, gen = its spool file's generation, fgen). */
 struct gf_dead_replica {
 	uint64_t ino;
 	uint64_t gen;
@@ -365,6 +390,24 @@ struct gfm_host_list_rep {
 	struct gf_host_info *hosts;
 };
 void gfm_host_list_rep_free(struct gfm_host_list_rep *m);
+
+/*
+ * The replica files a host should hold (its live replicas, current or not),
+ * in inode order after `after`: what a gfsd compares its spool with to find
+ * orphans. Only committed state is reported.
+ */
+struct gfm_host_replicas_req {
+	uint32_t host_id;
+	uint64_t after; /* inode number; 0 = from the start */
+	uint32_t max;	/* at most GF_HOST_REPLICAS_MAX */
+};
+/* Heap-allocated by the decoder; free with gfm_host_replicas_rep_free. */
+struct gfm_host_replicas_rep {
+	uint32_t count;
+	uint8_t eof;
+	struct gf_dead_replica *ents; /* (ino, fgen), ascending ino */
+};
+void gfm_host_replicas_rep_free(struct gfm_host_replicas_rep *m);
 
 /* ---- gfmd users and groups by name -----------------------------------------
  * Identities are global by name: gfmd maps each user name to one global uid
@@ -461,6 +504,10 @@ struct gfs_stats_rep {
 	uint64_t fds_passed;
 	uint64_t open_handles;
 	uint64_t capacity, free;
+	uint64_t heartbeats;	  /* answered by gfmd since start */
+	uint64_t dead_removed;	  /* replica files removed as gfmd asked */
+	uint64_t orphans_removed; /* files no live replica named, removed */
+	uint64_t writers_cut;	  /* replicas cut back to gfmd's size at open */
 };
 
 /* ---- codecs ---------------------------------------------------------------
@@ -497,6 +544,8 @@ GF_CODEC(gfm_host_register_rep);
 GF_CODEC(gfm_heartbeat_req);
 GF_CODEC(gfm_heartbeat_rep);
 GF_CODEC(gfm_host_list_rep);
+GF_CODEC(gfm_host_replicas_req);
+GF_CODEC(gfm_host_replicas_rep);
 GF_CODEC(gfm_idmap_list_rep);
 GF_CODEC(gfm_idmap_set_req);
 GF_CODEC(gfm_idmap_del_req);

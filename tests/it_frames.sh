@@ -39,10 +39,14 @@ PYEOF
 IDLE=$!
 IT_CLEANUP+=("kill $IDLE")
 
-"$PY" - "$KEY" "${targets[@]}" >"$STATE/frames.out" 2>&1 <<'PYEOF'
+# The protocol version the daemons speak, from the source they were built from.
+PROTO_VERSION=$(awk '$1 == "#define" && $2 == "GF_PROTO_VERSION" { print $3 }' "$top_srcdir/lib/proto.h")
+[[ $PROTO_VERSION =~ ^[0-9]+$ ]] || die "cannot read GF_PROTO_VERSION from lib/proto.h"
+PROTO_VERSION=$PROTO_VERSION "$PY" - "$KEY" "${targets[@]}" >"$STATE/frames.out" 2>&1 <<'PYEOF'
 import hashlib, hmac, os, socket, struct, sys
 
 HDR = struct.Struct(">IHHIi")  # len, version, op, reqid, status
+VERSION = int(os.environ["PROTO_VERSION"])
 MAX_PAYLOAD = (1 << 20) + 65536
 HELLO, AUTH, AUTH_OK = 1, 2, 3
 GFM_GETATTR = 101
@@ -84,13 +88,13 @@ def recv_frame(s):
     return ver, op, reqid, status, recv_exact(s, ln)
 
 
-def frame(op, payload=b"", reqid=0, version=1, length=None):
+def frame(op, payload=b"", reqid=0, version=VERSION, length=None):
     return HDR.pack(len(payload) if length is None else length, version, op, reqid, 0) + payload
 
 
 def hello(s):
     ver, op, reqid, status, p = recv_frame(s)
-    if (ver, op, reqid, status, len(p)) != (1, HELLO, 0, 0, 32):
+    if (ver, op, reqid, status, len(p)) != (VERSION, HELLO, 0, 0, 32):
         raise AssertionError("bad HELLO: version %d op %d reqid %d status %d len %d"
                              % (ver, op, reqid, status, len(p)))
     return p

@@ -43,6 +43,11 @@ static void fini_idmap_list(void *m)
 	gfm_idmap_list_rep_free(m);
 }
 
+static void fini_host_replicas(void *m)
+{
+	gfm_host_replicas_rep_free(m);
+}
+
 /*
  * Same order as the GF_CODEC list in proto.h: the selector byte indexes it
  * (and the seed files start with that index). The second column frees what
@@ -63,6 +68,8 @@ static void fini_idmap_list(void *m)
 	X(gfm_host_register_req, NULL) X(gfm_host_register_rep, NULL)   \
 	X(gfm_heartbeat_req, NULL) X(gfm_heartbeat_rep, NULL)           \
 	X(gfm_host_list_rep, fini_host_list)                            \
+	X(gfm_host_replicas_req, NULL)                                  \
+	X(gfm_host_replicas_rep, fini_host_replicas)                    \
 	X(gfm_idmap_list_rep, fini_idmap_list)                          \
 	X(gfm_idmap_set_req, NULL) X(gfm_idmap_del_req, NULL)           \
 	X(gfs_open_req, NULL) X(gfs_open_rep, NULL)                     \

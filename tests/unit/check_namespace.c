@@ -83,14 +83,14 @@ static uint64_t mkfile(const struct gf_cred *c, uint64_t parent, const char *nam
 static struct gf_attr attr(uint64_t ino)
 {
 	struct gf_attr a;
-	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, ino, &a), 0);
+	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, ino, &a, NULL), 0);
 	return a;
 }
 
 static int lookup(const struct gf_cred *c, uint64_t parent, const char *name)
 {
 	struct gf_attr a;
-	return gf_ns_lookup(ns, c, parent, name, &a);
+	return gf_ns_lookup(ns, c, parent, name, &a, NULL);
 }
 
 static int setattr(const struct gf_cred *c, uint64_t ino, uint32_t valid, uint32_t mode,
@@ -130,9 +130,9 @@ START_TEST(test_root)
 	ck_assert_uint_eq(a.mode & 07777, 0755);
 	ck_assert_uint_eq(a.nlink, 2);
 	ck_assert_uint_eq(a.uid, 0);
-	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, 999, &a), -ENOENT);
+	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, 999, &a, NULL), -ENOENT);
 	ck_assert_uint_eq(gf_ns_inode_count(ns), 1);
-	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, GF_ROOT_INO, "..", &a), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, GF_ROOT_INO, "..", &a, NULL), 0);
 	ck_assert_uint_eq(a.ino, GF_ROOT_INO);
 }
 END_TEST
@@ -149,7 +149,8 @@ START_TEST(test_mkdir_nlink)
 	struct gf_attr a;
 	uint64_t t;
 	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a", 0755, &a, &t), -EEXIST);
-	ck_assert_uint_eq(t, 0);
+	/* a failed mutation's reply waits for what was issued before it */
+	ck_assert_uint_eq(t, last_ticket);
 	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, 12345, "x", 0755, &a, &t), -ENOENT);
 	uint64_t f = mkfile(&ROOT, d, "f2", 0644);
 	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, f, "x", 0755, &a, &t), -ENOTDIR);
@@ -214,12 +215,12 @@ START_TEST(test_create_unlink_times)
 	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f", &t), -ENOENT);
 	/* its replica is now dead, to be deleted by host 7 */
 	struct gf_dead_replica dead[4];
-	ck_assert_uint_eq(gf_ns_dead_list(ns, 7, dead, 4), 1);
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 7, UINT64_MAX, dead, 4), 1);
 	ck_assert_uint_eq(dead[0].gen, 1);
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 7), 0);
 	ck_assert_int_eq(gf_ns_dead_done(ns, 7, dead, 1, &t), 0);
 	ck_assert_uint_gt(t, 0);
-	ck_assert_uint_eq(gf_ns_dead_list(ns, 7, dead, 4), 0);
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 7, UINT64_MAX, dead, 4), 0);
 }
 END_TEST
 
@@ -245,7 +246,7 @@ START_TEST(test_changes_recorded)
 	/* a failed operation records nothing */
 	size_t before = nchanges;
 	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), -ENOENT);
-	ck_assert_uint_eq(t, 0);
+	ck_assert_uint_eq(t, last_ticket); /* its reply waits for what it saw */
 	ck_assert_uint_eq(nchanges, before);
 }
 END_TEST
@@ -258,29 +259,29 @@ START_TEST(test_permission_classes)
 	uint64_t f = mkfile(&U1, d, "f", 0640);
 	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_GID, 0, 0, 3000), 0);
 	/* owner: rw */
-	ck_assert_int_eq(gf_ns_access(ns, &U1, f, R_OK | W_OK), 0);
-	ck_assert_int_eq(gf_ns_access(ns, &U1, f, X_OK), -EACCES);
+	ck_assert_int_eq(gf_ns_access(ns, &U1, f, R_OK | W_OK, NULL), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U1, f, X_OK, NULL), -EACCES);
 	/* group via supplementary group 3000: r only */
-	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK), 0);
-	ck_assert_int_eq(gf_ns_access(ns, &U2, f, W_OK), -EACCES);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK, NULL), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, W_OK, NULL), -EACCES);
 	/* primary group 3000 */
-	ck_assert_int_eq(gf_ns_access(ns, &U3, f, R_OK), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U3, f, R_OK, NULL), 0);
 	/* other: nothing */
 	struct gf_cred other = { 4000, 4000, 0, { 0 } };
-	ck_assert_int_eq(gf_ns_access(ns, &other, f, R_OK), -EACCES);
-	ck_assert_int_eq(gf_ns_access(ns, &other, f, F_OK), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &other, f, R_OK, NULL), -EACCES);
+	ck_assert_int_eq(gf_ns_access(ns, &other, f, F_OK, NULL), 0);
 	/* owner class decides even when group would allow more */
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0070, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_access(ns, &U1, f, R_OK), -EACCES);
-	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK | W_OK | X_OK), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U1, f, R_OK, NULL), -EACCES);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK | W_OK | X_OK, NULL), 0);
 	/* root: anything, but exec needs some x bit */
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0600, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, R_OK | W_OK), 0);
-	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, X_OK), -EACCES);
+	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, R_OK | W_OK, NULL), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, X_OK, NULL), -EACCES);
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0601, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, X_OK), 0);
-	ck_assert_int_eq(gf_ns_access(ns, &ROOT, d, X_OK), 0);
-	ck_assert_int_eq(gf_ns_access(ns, &U1, f, 0100), -EINVAL);
+	ck_assert_int_eq(gf_ns_access(ns, &ROOT, f, X_OK, NULL), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &ROOT, d, X_OK, NULL), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U1, f, 0100, NULL), -EINVAL);
 }
 END_TEST
 
@@ -303,8 +304,8 @@ START_TEST(test_search_and_write_on_dirs)
 	struct gfm_dirent ents[4];
 	uint32_t n;
 	uint8_t eof;
-	ck_assert_int_eq(gf_ns_readdir(ns, &U2, d, 0, 4, ents, &n, &eof), -EACCES);
-	ck_assert_int_eq(gf_ns_readdir(ns, &U1, d, 0, 4, ents, &n, &eof), 0);
+	ck_assert_int_eq(gf_ns_readdir(ns, &U2, d, 0, 4, ents, &n, &eof, NULL), -EACCES);
+	ck_assert_int_eq(gf_ns_readdir(ns, &U1, d, 0, 4, ents, &n, &eof, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	/* write without search is not enough either */
 	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0766, 0, 0), 0);
@@ -491,20 +492,20 @@ START_TEST(test_rename_rules)
 	ck_assert_uint_eq(attr(a).nlink, 2);
 	ck_assert_uint_eq(attr(b).nlink, 4);
 	struct gf_attr at;
-	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "empty", &at), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "empty", &at, NULL), 0);
 	ck_assert_uint_eq(at.ino, sub);
 	ck_assert_int_eq(lookup(&ROOT, a, "sub"), -ENOENT);
-	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, sub, "..", &at), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, sub, "..", &at, NULL), 0);
 	ck_assert_uint_eq(at.ino, b);
 
 	/* file over file: the old target is gone */
 	uint64_t g = 0;
-	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "g", &at), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "g", &at, NULL), 0);
 	g = at.ino;
 	struct gf_attr before = attr(f);
 	usleep(2000);
 	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", 0, &t), 0);
-	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, g, &at), -ENOENT);
+	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, g, &at, NULL), -ENOENT);
 	ck_assert(!ts_le(attr(f).ctime, before.ctime));
 	ck_assert(!ts_le(attr(a).mtime, before.ctime));
 	ck_assert(!ts_le(attr(b).mtime, before.ctime));
@@ -518,13 +519,13 @@ START_TEST(test_rename_rules)
 
 	/* exchange a file and a directory across parents */
 	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", b, "full", RENAME_EXCHANGE, &t), 0);
-	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, a, "link", &at), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, a, "link", &at, NULL), 0);
 	ck_assert_uint_eq(at.ino, full);
-	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "full", &at), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "full", &at, NULL), 0);
 	ck_assert_uint_eq(at.ino, f);
 	ck_assert_uint_eq(attr(a).nlink, 3);
 	ck_assert_uint_eq(attr(b).nlink, 3);
-	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, full, "..", &at), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, full, "..", &at, NULL), 0);
 	ck_assert_uint_eq(at.ino, a);
 	/* exchange a dir with its own ancestor's entry */
 	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", a, "link", RENAME_EXCHANGE,
@@ -579,16 +580,16 @@ START_TEST(test_link_symlink)
 	ck_assert_uint_eq(attr(f).nlink, 1);
 	ck_assert(!ts_le(attr(f).ctime, before.ctime));
 	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f2", &t), 0);
-	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, f, &a), -ENOENT);
+	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, f, &a, NULL), -ENOENT);
 
 	ck_assert_int_eq(gf_ns_symlink(ns, &U1, d, "s", "../x/y", &a, &t), -EACCES);
 	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "s", "../x/y", &a, &t), 0);
 	ck_assert(S_ISLNK(a.mode));
 	ck_assert_uint_eq(a.size, 6);
 	char buf[GF_PATH_MAX];
-	ck_assert_int_eq(gf_ns_readlink(ns, &ROOT, a.ino, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(gf_ns_readlink(ns, &ROOT, a.ino, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "../x/y");
-	ck_assert_int_eq(gf_ns_readlink(ns, &ROOT, d, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(gf_ns_readlink(ns, &ROOT, d, buf, sizeof(buf), NULL), -EINVAL);
 	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "e", "", &a, &t), -ENOENT);
 	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "s", "z", &a, &t), -EEXIST);
 }
@@ -632,20 +633,20 @@ START_TEST(test_xattrs)
 	/* others need write permission */
 	ck_assert_int_eq(gf_ns_setxattr(ns, &U2, f, "user.c", "x", 1, 0, &t), -EACCES);
 	/* size 0 asks the length; too small a buffer is ERANGE */
-	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", NULL, 0, &len), 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", NULL, 0, &len, NULL), 0);
 	ck_assert_uint_eq(len, 5);
-	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", buf, 3, &len), -ERANGE);
-	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", buf, sizeof(buf), &len), 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", buf, 3, &len, NULL), -ERANGE);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", buf, sizeof(buf), &len, NULL), 0);
 	ck_assert(memcmp(buf, "hello", 5) == 0);
-	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.zz", buf, sizeof(buf), &len), -ENODATA);
-	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "trusted.x", buf, sizeof(buf), &len),
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.zz", buf, sizeof(buf), &len, NULL), -ENODATA);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "trusted.x", buf, sizeof(buf), &len, NULL),
 			 -ENODATA);
-	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, "trusted.x", buf, sizeof(buf), &len), 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, "trusted.x", buf, sizeof(buf), &len, NULL), 0);
 	/* list hides trusted.* from non-root */
-	ck_assert_int_eq(gf_ns_listxattr(ns, &U2, f, NULL, 0, &len), 0);
+	ck_assert_int_eq(gf_ns_listxattr(ns, &U2, f, NULL, 0, &len, NULL), 0);
 	ck_assert_uint_eq(len, strlen("user.a") + 1 + strlen("user.b") + 1);
-	ck_assert_int_eq(gf_ns_listxattr(ns, &U2, f, buf, 4, &len), -ERANGE);
-	ck_assert_int_eq(gf_ns_listxattr(ns, &ROOT, f, buf, sizeof(buf), &len), 0);
+	ck_assert_int_eq(gf_ns_listxattr(ns, &U2, f, buf, 4, &len, NULL), -ERANGE);
+	ck_assert_int_eq(gf_ns_listxattr(ns, &ROOT, f, buf, sizeof(buf), &len, NULL), 0);
 	ck_assert_uint_eq(len, 7 + 7 + 10);
 	ck_assert_int_eq(gf_ns_removexattr(ns, &U1, f, "user.a", &t), 0);
 	ck_assert_int_eq(gf_ns_removexattr(ns, &U1, f, "user.a", &t), -ENODATA);
@@ -681,40 +682,296 @@ START_TEST(test_open_close_write)
 			 -EISDIR);
 	ck_assert_int_eq(gf_ns_open(ns, &U1, 777, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t),
 			 -ENOENT);
-	/* the first writer gets a replica */
+	/* the first writer gets a replica, made in a new generation */
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_RDWR, test_place, NULL, &a, reps, 8, &n, &t), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(reps[0].host_id, 2);
-	ck_assert_uint_eq(reps[0].gen, 1);
+	ck_assert_uint_eq(a.gen, 2);
+	ck_assert_uint_eq(reps[0].gen, 2);
+	ck_assert_uint_eq(reps[0].fgen, 2);
 	struct gf_timespec mt = { 5000, 7 };
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 1, 4096, mt, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 4096, mt, GF_CW_MTIME, &a, &t), 0);
 	ck_assert_uint_eq(a.size, 4096);
 	ck_assert_int_eq(a.mtime.sec, 5000);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 99, 4096, mt, &a, &t), -ESTALE);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 1, 1, mt, &a, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 99, 4096, mt, GF_CW_MTIME, &a, &t),
+			 -ESTALE);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 2, 1, mt, GF_CW_MTIME, &a, &t), -EACCES);
+	/* without GF_CW_MTIME the mtime stays (it was set after the writes) */
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 100, (struct gf_timespec){ 9, 9 }, 0,
+					   &a, &t), 0);
+	ck_assert_int_eq(a.mtime.sec, 5000);
+	ck_assert_uint_eq(a.size, 4096); /* max(size, end) */
 	/* readers see the replica */
 	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
 	ck_assert_uint_eq(n, 1);
 	/* a write by a non-root clears set-user-ID */
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 06777, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 1, 10, mt, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 2, 10, mt, GF_CW_MTIME, &a, &t), 0);
 	ck_assert_uint_eq(a.mode & 07777, 00777);
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 06767, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, 1, 10, mt, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, 2, 10, mt, GF_CW_MTIME, &a, &t), 0);
 	ck_assert_uint_eq(a.mode & 07777, 06767);
-	/* O_TRUNC empties it */
+	/* O_TRUNC empties it, in a new generation, in place */
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY | O_TRUNC, test_place, NULL, &a, reps, 8,
 				    &n, &t), 0);
 	ck_assert_uint_eq(a.size, 0);
 	ck_assert_uint_gt(t, 0);
-	/* a writer elsewhere: the other copies go dead */
-	ck_assert_int_eq(gf_ns_load_replica(ns, f, 5, 1), 0);
+	ck_assert_uint_eq(reps[0].fgen, 2);
+	ck_assert_uint_eq(reps[0].gen, a.gen);
+	/* a replica of an old generation elsewhere dies at the next write-open */
+	ck_assert_int_eq(gf_ns_load_replica(ns, f, 5, 1, 1), 0);
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 5), 1);
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_uint_eq(n, 1); /* not served: it is not current */
+	ck_assert_uint_eq(reps[0].host_id, 2);
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
 	ck_assert_uint_eq(reps[0].host_id, 2);
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 5), 0);
 	struct gf_dead_replica dead[2];
-	ck_assert_uint_eq(gf_ns_dead_list(ns, 5, dead, 2), 1);
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 5, UINT64_MAX, dead, 2), 1);
+	ck_assert_uint_eq(dead[0].gen, 1);
+}
+END_TEST
+
+/* ---- generations, the size rule, visibility --------------------------------------------- */
+
+/* A file with data on host 2: its inode. */
+static uint64_t file_with_data(uint64_t size, uint64_t *fgen)
+{
+	struct gf_attr a;
+	struct gf_ns_replica reps[4];
+	size_t n;
+	uint64_t t;
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "pub", 0777);
+	uint64_t f = mkfile(&U1, d, "data", 0666);
+	place_host = 2;
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, &t), 0);
+	*fgen = reps[0].fgen;
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, *fgen, size, a.mtime, 0, &a, &t), 0);
+	return f;
+}
+
+START_TEST(test_generations)
+{
+	uint64_t fgen, t;
+	struct gf_attr a;
+	struct gf_ns_replica reps[4];
+	size_t n;
+	uint64_t f = file_with_data(100, &fgen);
+	uint64_t g = attr(f).gen;
+	/* every write-open makes a new generation; the replica file stays */
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, &t), 0);
+	ck_assert_uint_eq(a.gen, g + 1);
+	ck_assert_uint_eq(reps[0].gen, g + 1);
+	ck_assert_uint_eq(reps[0].fgen, fgen);
+	/* a read-open does not */
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 4, &n, &t), 0);
+	ck_assert_uint_eq(a.gen, g + 1);
+	/* a truncate does, in place */
+	struct gfm_setattr_req r = { .cred = U1, .ino = f, .valid = GF_SET_SIZE, .size = 10 };
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
+	ck_assert_uint_eq(a.gen, g + 2);
+	ck_assert_int_eq(gf_ns_replicas(ns, f, 1, reps, 4, &n, NULL), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(reps[0].gen, g + 2);
+	ck_assert_uint_eq(reps[0].fgen, fgen);
+	/* the data is on host 2 only: a writer cannot move it while host 2 is
+	 * down (placement chooses another host), unless O_TRUNC empties it */
+	place_host = 3;
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, &t),
+			 -EIO);
+	ck_assert_uint_eq(attr(f).gen, g + 2); /* a failed open changed nothing */
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY | O_TRUNC, test_place, NULL, &a, reps, 4,
+				    &n, &t), 0);
+	ck_assert_uint_eq(reps[0].host_id, 3);
+	ck_assert_uint_eq(reps[0].fgen, g + 3); /* a new file: a name never used */
+	ck_assert_uint_eq(a.size, 0);
+	struct gf_dead_replica dead[2];
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 2, UINT64_MAX, dead, 2), 1);
+	ck_assert_uint_eq(dead[0].gen, fgen);
+}
+END_TEST
+
+/* Issue 6 point 3: a failed mutation changes nothing — O_TRUNC with nowhere
+ * to write leaves size, times and generation as they were. */
+START_TEST(test_failed_open_changes_nothing)
+{
+	uint64_t fgen, t;
+	struct gf_attr a;
+	struct gf_ns_replica reps[4];
+	size_t n;
+	uint64_t f = file_with_data(100, &fgen);
+	struct gf_attr before = attr(f);
+	size_t changes = nchanges;
+	usleep(2000);
+	place_host = -1; /* no gfsd has room */
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY | O_TRUNC, test_place, NULL, &a, reps,
+				    4, &n, &t), -ENOSPC);
+	struct gf_attr after = attr(f);
+	ck_assert_uint_eq(after.size, 100);
+	ck_assert_uint_eq(after.gen, before.gen);
+	ck_assert(memcmp(&after.mtime, &before.mtime, sizeof(after.mtime)) == 0);
+	ck_assert(memcmp(&after.ctime, &before.ctime, sizeof(after.ctime)) == 0);
+	ck_assert_uint_eq(nchanges, changes); /* nothing reached the store */
+}
+END_TEST
+
+/* Issue 6 point 2: writers of disjoint ranges, closing in either order, leave
+ * the size at the furthest end; a truncate and a writer's close follow the
+ * order gfmd sees them in. */
+START_TEST(test_size_rule)
+{
+	uint64_t fgen, t;
+	struct gf_attr a;
+	uint64_t f = file_with_data(0, &fgen);
+	struct gf_timespec mt = { 1, 1 };
+	/* A wrote [0,100), B [100,200): B closes first, then A */
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 200, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 100, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_uint_eq(attr(f).size, 200);
+	/* and the other order */
+	struct gfm_setattr_req r = { .cred = U1, .ino = f, .valid = GF_SET_SIZE, .size = 0 };
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 100, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 200, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_uint_eq(attr(f).size, 200);
+	/* a truncate after a writer's close cuts it */
+	r.size = 50;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
+	ck_assert_uint_eq(attr(f).size, 50);
+	/* a writer's close after a truncate extends it */
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 120, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_uint_eq(attr(f).size, 120);
+	/* a writer that wrote below the size changes no size */
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 10, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_uint_eq(attr(f).size, 120);
+}
+END_TEST
+
+/* Issue 6 point 1: a dead replica is handed out only once the change that
+ * killed it is committed. */
+START_TEST(test_dead_after_commit)
+{
+	uint64_t fgen, t;
+	uint64_t f = file_with_data(10, &fgen);
+	(void)f;
+	ck_assert_int_eq(lookup(&U1, GF_ROOT_INO, "pub"), 0);
+	struct gf_attr pa;
+	ck_assert_int_eq(gf_ns_lookup(ns, &U1, GF_ROOT_INO, "pub", &pa, NULL), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U1, pa.ino, "data", &t), 0);
+	struct gf_dead_replica dead[2];
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 2, t - 1, dead, 2), 0); /* not yet */
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 2, t, dead, 2), 1);
+	ck_assert_uint_eq(dead[0].ino, f);
+	ck_assert_uint_eq(dead[0].gen, fgen);
+	/* loaded from the store: committed */
+	ck_assert_int_eq(gf_ns_load_dead(ns, 777, 4, 3), 0);
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 4, 0, dead, 2), 1);
+}
+END_TEST
+
+/* Issue 6 point 9: a read reports the ticket of the newest change it shows,
+ * so its reply waits for that commit. */
+START_TEST(test_read_waits_for_commit)
+{
+	uint64_t t, w, tm;
+	struct gf_attr a;
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	uint64_t d2 = mkdir_(&ROOT, GF_ROOT_INO, "d2", 0777);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "x", 0755, &a, &tm), 0);
+	uint64_t x = a.ino;
+	ck_assert_int_eq(gf_ns_lookup(ns, &U1, d, "x", &a, &w), 0);
+	ck_assert_uint_eq(w, tm);
+	ck_assert_int_eq(gf_ns_getattr(ns, &U1, x, &a, &w), 0);
+	ck_assert_uint_eq(w, tm);
+	/* a directory untouched since does not wait for it */
+	ck_assert_int_eq(gf_ns_getattr(ns, &U1, d2, &a, &w), 0);
+	ck_assert_uint_lt(w, tm);
+	struct gfm_dirent ents[4];
+	uint32_t cnt;
+	uint8_t eof;
+	ck_assert_int_eq(gf_ns_readdir(ns, &U1, d, 0, 4, ents, &cnt, &eof, &w), 0);
+	ck_assert_uint_eq(w, tm);
+	/* a removal: the name and the inode are gone, and saying so waits */
+	ck_assert_int_eq(gf_ns_rmdir(ns, &U1, d, "x", &t), 0);
+	ck_assert_int_eq(gf_ns_lookup(ns, &U1, d, "x", &a, &w), -ENOENT);
+	ck_assert_uint_eq(w, t);
+	ck_assert_int_eq(gf_ns_getattr(ns, &U1, x, &a, &w), -ENOENT);
+	ck_assert_uint_eq(w, t);
+	/* a chmod */
+	ck_assert_int_eq(setattr(&ROOT, d2, GF_SET_MODE, 0700, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U1, d2, R_OK, &w), -EACCES);
+	ck_assert_uint_eq(w, last_ticket);
+	char buf[8];
+	size_t len;
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, d, "user.a", "v", 1, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, d, "user.a", buf, sizeof(buf), &len, &w), 0);
+	ck_assert_uint_eq(w, t);
+}
+END_TEST
+
+/* Issue 6 point 12: ftruncate through a descriptor open for writing needs
+ * no write permission now; a non-owner's write clears setuid/setgid. */
+START_TEST(test_setattr_fh_and_kill_suid)
+{
+	uint64_t t;
+	struct gf_attr a;
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "pub", 0777);
+	uint64_t f = mkfile(&U1, d, "ro", 0444);
+	struct gfm_setattr_req r = { .cred = U1, .ino = f, .valid = GF_SET_SIZE, .size = 5 };
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), -EACCES);
+	r.valid |= GF_SET_SIZE_FH;
+	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 5);
+	uint64_t s = mkfile(&U1, d, "suid", 06775);
+	struct gfm_setattr_req k = { .cred = U2, .ino = s, .valid = GF_SET_KILL_SUID };
+	ck_assert_int_eq(gf_ns_setattr(ns, &k, &a, &t), -EACCES); /* U2 may not write */
+	ck_assert_int_eq(setattr(&U1, s, GF_SET_MODE, 06777, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_setattr(ns, &k, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & 07777, 0777);
+	/* root's writes keep them */
+	ck_assert_int_eq(setattr(&U1, s, GF_SET_MODE, 06777, 0, 0), 0);
+	k.cred = ROOT;
+	ck_assert_int_eq(gf_ns_setattr(ns, &k, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & 07777, 06777);
+	/* setgid without group-execute is mandatory locking: it stays */
+	ck_assert_int_eq(setattr(&U1, s, GF_SET_MODE, 02666, 0, 0), 0);
+	k.cred = U2;
+	ck_assert_int_eq(gf_ns_setattr(ns, &k, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & 07777, 02666);
+}
+END_TEST
+
+START_TEST(test_host_replicas)
+{
+	struct gf_attr a;
+	struct gf_ns_replica reps[2];
+	size_t n;
+	uint64_t t, ino[5];
+	char name[8];
+	place_host = 4;
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(gf_ns_create(ns, &ROOT, GF_ROOT_INO, name, 0644, O_CREAT | O_WRONLY,
+					      test_place, NULL, &a, reps, &n, &t), 0);
+		ino[i] = a.ino;
+	}
+	struct gf_dead_replica out[8];
+	uint32_t cnt;
+	uint8_t eof;
+	ck_assert_int_eq(gf_ns_host_replicas(ns, 4, 0, 3, out, &cnt, &eof, &t), 0);
+	ck_assert_uint_eq(cnt, 3);
+	ck_assert_uint_eq(eof, 0);
+	ck_assert_uint_eq(t, last_ticket);
+	ck_assert_uint_eq(out[0].ino, ino[0]);
+	ck_assert_uint_eq(out[2].ino, ino[2]);
+	ck_assert_int_eq(gf_ns_host_replicas(ns, 4, out[2].ino, 3, out, &cnt, &eof, &t), 0);
+	ck_assert_uint_eq(cnt, 2);
+	ck_assert_uint_eq(eof, 1);
+	ck_assert_uint_eq(out[1].ino, ino[4]);
+	ck_assert_int_eq(gf_ns_host_replicas(ns, 9, 0, 3, out, &cnt, &eof, &t), 0);
+	ck_assert_uint_eq(cnt, 0);
+	ck_assert_uint_eq(eof, 1);
 }
 END_TEST
 
@@ -745,7 +1002,7 @@ START_TEST(test_readdir_cookies_stable)
 	int page = 0, added = 0;
 	while (!eof) {
 		uint32_t n;
-		ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, cookie, 100, ents, &n, &eof), 0);
+		ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, cookie, 100, ents, &n, &eof, NULL), 0);
 		for (uint32_t i = 0; i < n; i++) {
 			ck_assert_uint_gt(ents[i].cookie, last);
 			last = ents[i].cookie;
@@ -777,7 +1034,7 @@ START_TEST(test_readdir_cookies_stable)
 	eof = 0;
 	while (!eof) {
 		uint32_t n;
-		ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, cookie, 100, ents, &n, &eof), 0);
+		ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, cookie, 100, ents, &n, &eof, NULL), 0);
 		total += n;
 		if (n)
 			cookie = ents[n - 1].cookie;
@@ -789,9 +1046,9 @@ START_TEST(test_readdir_cookies_stable)
 	free(ents);
 	struct gfm_dirent e1;
 	uint32_t n;
-	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, 1ull << 40, 0, 1, &e1, &n, &eof), -ENOENT);
+	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, 1ull << 40, 0, 1, &e1, &n, &eof, NULL), -ENOENT);
 	uint64_t f = mkfile(&ROOT, GF_ROOT_INO, "file", 0644);
-	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, f, 0, 1, &e1, &n, &eof), -ENOTDIR);
+	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, f, 0, 1, &e1, &n, &eof, NULL), -ENOTDIR);
 }
 END_TEST
 
@@ -803,12 +1060,12 @@ START_TEST(test_readdir_attrs_and_eof)
 	struct gfm_dirent ents[4];
 	uint32_t n;
 	uint8_t eof;
-	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, 0, 1, ents, &n, &eof), 0);
+	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, 0, 1, ents, &n, &eof, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(eof, 0);
 	ck_assert_str_eq(ents[0].name, "f");
 	ck_assert_uint_eq(ents[0].attr.ino, f);
-	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, ents[0].cookie, 4, ents, &n, &eof), 0);
+	ck_assert_int_eq(gf_ns_readdir(ns, &ROOT, d, ents[0].cookie, 4, ents, &n, &eof, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(eof, 1);
 	ck_assert_str_eq(ents[0].name, "s");
@@ -837,7 +1094,7 @@ START_TEST(test_load)
 	ck_assert_int_eq(gf_ns_load_dirent(l, 1, "d", 5, 1), 0);
 	ck_assert_int_eq(gf_ns_load_dirent(l, 9, "x", 5, 1), -EINVAL);
 	ck_assert_int_eq(gf_ns_load_xattr(l, 9, "user.k", "v", 1), 0);
-	ck_assert_int_eq(gf_ns_load_replica(l, 9, 4, 3), 0);
+	ck_assert_int_eq(gf_ns_load_replica(l, 9, 4, 3, 3), 0);
 	ck_assert_int_eq(gf_ns_load_dead(l, 100, 4, 1), 0);
 	gf_ns_load_next_ino(l, 20);
 	uint64_t t;
@@ -846,28 +1103,28 @@ START_TEST(test_load)
 	struct gfm_dirent ents[4];
 	uint32_t n;
 	uint8_t eof;
-	ck_assert_int_eq(gf_ns_readdir(l, &ROOT, 5, 0, 4, ents, &n, &eof), 0);
+	ck_assert_int_eq(gf_ns_readdir(l, &ROOT, 5, 0, 4, ents, &n, &eof, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(ents[0].name, "a");
 	ck_assert_str_eq(ents[1].name, "z");
 	ck_assert_uint_eq(ents[1].attr.size, 42);
 	char buf[16];
-	ck_assert_int_eq(gf_ns_readlink(l, &ROOT, 12, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(gf_ns_readlink(l, &ROOT, 12, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "abc");
 	size_t len;
-	ck_assert_int_eq(gf_ns_getxattr(l, &ROOT, 9, "user.k", buf, sizeof(buf), &len), 0);
+	ck_assert_int_eq(gf_ns_getxattr(l, &ROOT, 9, "user.k", buf, sizeof(buf), &len, NULL), 0);
 	ck_assert_uint_eq(gf_ns_replica_count(l, 4), 1);
 	struct gf_dead_replica dead[2];
-	ck_assert_uint_eq(gf_ns_dead_list(l, 4, dead, 2), 1);
+	ck_assert_uint_eq(gf_ns_dead_list(l, 4, UINT64_MAX, dead, 2), 1);
 	struct gf_attr a;
-	ck_assert_int_eq(gf_ns_lookup(l, &ROOT, 5, "..", &a), 0);
+	ck_assert_int_eq(gf_ns_lookup(l, &ROOT, 5, "..", &a, NULL), 0);
 	ck_assert_uint_eq(a.ino, 1);
 	/* new inode numbers continue after the stored counter */
 	ck_assert_int_eq(gf_ns_mkdir(l, &ROOT, 1, "new", 0755, &a, &t), 0);
 	ck_assert_uint_eq(a.ino, 20);
 	/* new entries get cookies after the loaded ones */
 	ck_assert_int_eq(gf_ns_mknod(l, &ROOT, 5, "b", S_IFREG | 0644, 0, &a, &t), 0);
-	ck_assert_int_eq(gf_ns_readdir(l, &ROOT, 5, 7, 4, ents, &n, &eof), 0);
+	ck_assert_int_eq(gf_ns_readdir(l, &ROOT, 5, 7, 4, ents, &n, &eof, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(ents[0].name, "b");
 	gf_ns_free(l);
@@ -896,6 +1153,13 @@ static Suite *namespace_suite(void)
 	tcase_add_test(tc, test_emlink);
 	tcase_add_test(tc, test_xattrs);
 	tcase_add_test(tc, test_open_close_write);
+	tcase_add_test(tc, test_generations);
+	tcase_add_test(tc, test_failed_open_changes_nothing);
+	tcase_add_test(tc, test_size_rule);
+	tcase_add_test(tc, test_dead_after_commit);
+	tcase_add_test(tc, test_read_waits_for_commit);
+	tcase_add_test(tc, test_setattr_fh_and_kill_suid);
+	tcase_add_test(tc, test_host_replicas);
 	tcase_add_test(tc, test_readdir_cookies_stable);
 	tcase_add_test(tc, test_readdir_attrs_and_eof);
 	tcase_add_test(tc, test_load);

@@ -21,7 +21,7 @@
 #define ATTR_WIRE (8 + 4 * 4 + 8 * 3 + 12 * 3)
 #define DIRENT_MIN_WIRE (8 + 4 + ATTR_WIRE)
 #define HOST_INFO_MIN_WIRE (4 + 4 + 4 + 2 + 1 + 8 + 8 + 4 + 8 + 8)
-#define REPLICA_MIN_WIRE (4 + 8 + 2 + 4 + 4)
+#define REPLICA_MIN_WIRE (4 + 8 + 8 + 2 + 4 + 4)
 
 static uint8_t blob[8192]; /* payload bytes for data-carrying samples */
 
@@ -153,6 +153,7 @@ static void fill_gfm_open_rep(void *p)
 		struct gf_replica *r = &m->replicas[i];
 		r->host_id = 10 + i;
 		r->gen = 1000 + i;
+		r->fgen = 0xfffffff0ull + i;
 		r->port = (uint16_t)(6601 + i);
 		snprintf(r->host, sizeof(r->host), "gfsd%u.example", i);
 		snprintf(r->addr, sizeof(r->addr), "fe80::%u", i + 1);
@@ -233,9 +234,10 @@ static void fill_gfm_close_write_req(void *p)
 	struct gfm_close_write_req *m = p;
 	fill_cred(&m->cred);
 	m->ino = 88;
-	m->gen = 3;
-	m->size = 987654321;
+	m->fgen = 3;
+	m->end = 987654321;
 	m->mtime = (struct gf_timespec){ 1700000001, 500 };
+	m->flags = GF_CW_MTIME;
 }
 
 static void fill_gfm_statfs_rep(void *p)
@@ -447,6 +449,34 @@ static void fill_gfs_stats_rep(void *p)
 	m->open_handles = 6;
 	m->capacity = 7ull << 40;
 	m->free = 8ull << 39;
+	m->heartbeats = 9;
+	m->dead_removed = 10;
+	m->orphans_removed = 11;
+	m->writers_cut = 12;
+}
+
+static void fill_gfm_host_replicas_req(void *p)
+{
+	struct gfm_host_replicas_req *m = p;
+	m->host_id = 7;
+	m->after = 0xfffffffffffffff0ull;
+	m->max = GF_HOST_REPLICAS_MAX;
+}
+
+static void fill_gfm_host_replicas_rep(void *p)
+{
+	struct gfm_host_replicas_rep *m = p;
+	m->count = 5;
+	m->eof = 1;
+	m->ents = calloc(5, sizeof(*m->ents));
+	ck_assert_ptr_nonnull(m->ents);
+	for (uint32_t i = 0; i < 5; i++)
+		m->ents[i] = (struct gf_dead_replica){ 100 + i * 1000, 1ull << (i * 10) };
+}
+
+static void fini_host_replicas(void *p)
+{
+	gfm_host_replicas_rep_free(p);
 }
 
 static void fini_readdir(void *p)
@@ -513,6 +543,8 @@ WRAP(gfm_host_register_rep)
 WRAP(gfm_heartbeat_req)
 WRAP(gfm_heartbeat_rep)
 WRAP(gfm_host_list_rep)
+WRAP(gfm_host_replicas_req)
+WRAP(gfm_host_replicas_rep)
 WRAP(gfm_idmap_list_rep)
 WRAP(gfm_idmap_set_req)
 WRAP(gfm_idmap_del_req)
@@ -558,6 +590,8 @@ static const struct codec codecs[] = {
 	ENTRY(gfm_heartbeat_req, 0, NULL),
 	ENTRY(gfm_heartbeat_rep, 0, NULL),
 	ENTRY(gfm_host_list_rep, 1, fini_host_list),
+	ENTRY(gfm_host_replicas_req, 0, NULL),
+	ENTRY(gfm_host_replicas_rep, 1, fini_host_replicas),
 	ENTRY(gfm_idmap_list_rep, 1, fini_idmap_list),
 	ENTRY(gfm_idmap_set_req, 0, NULL),
 	ENTRY(gfm_idmap_del_req, 0, NULL),
@@ -696,7 +730,7 @@ START_TEST(test_hdr_roundtrip)
 	uint8_t b[GF_HDR_SIZE];
 	gf_hdr_encode(&h, b);
 	static const uint8_t want[GF_HDR_SIZE] = {
-		0, 0, 0x04, 0xd2, 0, 1, 0x81, 0x2d,
+		0, 0, 0x04, 0xd2, 0, 2, 0x81, 0x2d,
 		0xa1, 0xb2, 0xc3, 0xd4, 0xff, 0xff, 0xff, 0xfe,
 	};
 	ck_assert_mem_eq(b, want, GF_HDR_SIZE);
@@ -1085,7 +1119,7 @@ START_TEST(test_nsec)
 	gf_wbuf_reset(&w);
 	gfm_close_write_req_encode(&w, &cw);
 	ck_assert_int_eq(w.err, 0);
-	memset(w.data + w.len - 4, 0xee, 4);
+	memset(w.data + w.len - 8, 0xee, 4); /* the nsec, before the flags */
 	ck_assert_int_eq(gfm_close_write_req_decode(w.data, w.len, &cw2), -EBADMSG);
 	gf_wbuf_free(&w);
 }

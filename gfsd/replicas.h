@@ -1,0 +1,67 @@
+/*
+ * replicas.h — what gfsd knows about its replicas besides the files: who is
+ * writing them, which names gfmd declared dead, and gfsd's counters.
+ *
+ * Writers. Every handle open for writing on replica (ino, fgen) — through
+ * gfsd or through a passed fd — is counted from its GFS_OPEN to its close
+ * (GFS_CLOSE or its connection closing). When a replica goes from no writer
+ * to one, the opener must make the file agree with gfmd before anyone
+ * writes: bytes beyond gfmd's committed size can only be left by a writer
+ * that never told gfmd about them (it crashed, or its connection died), and
+ * no writer is left that may still do so, so they are cut
+ * (service.c asks gfmd for the size). replicas_writer_open() tells the
+ * caller whether it is that first writer and makes later openers of the same
+ * replica wait until it called replicas_writer_ready().
+ *
+ * Tombstones. A replica file gfmd declared dead and gfsd removed is
+ * remembered (the last TOMBS_MAX of them). A writer that opens such a name
+ * with GFS_O_CREATE afterwards — a file unlinked while open and written for
+ * the first time since (mkstemp, then unlink, then write) — gets a file
+ * without a name, freed at its last close, instead of an orphan. Names are
+ * never reused (namespace.h), so a tombstone can never hide live data.
+ *
+ * Thread-safe: one mutex.
+ */
+#ifndef GFSD_REPLICAS_H
+#define GFSD_REPLICAS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TOMBS_MAX 65536
+
+struct replicas;
+
+/* Counters shown by GFS_STATS (gfhost stats). */
+enum replicas_counter {
+	RC_HEARTBEATS,	    /* heartbeats gfmd answered */
+	RC_DEAD_REMOVED,    /* dead replica files removed */
+	RC_ORPHANS_REMOVED, /* files no live replica named, removed by a scan */
+	RC_WRITERS_CUT,	    /* replicas cut back to gfmd's size by a first writer */
+	RC_COUNT
+};
+
+int replicas_new(struct replicas **out);
+void replicas_free(struct replicas *rs);
+
+/*
+ * A write handle on (ino, fgen) is opening. Waits while another opener of
+ * the same replica has not called replicas_writer_ready. *first is true
+ * when no other write handle is open: the caller checks the file against
+ * gfmd, then calls replicas_writer_ready (whether it succeeded or not).
+ * 0 or -ENOMEM.
+ */
+int replicas_writer_open(struct replicas *rs, uint64_t ino, uint64_t fgen, bool *first);
+void replicas_writer_ready(struct replicas *rs, uint64_t ino, uint64_t fgen);
+/* A write handle closed (or its open failed after replicas_writer_open). */
+void replicas_writer_close(struct replicas *rs, uint64_t ino, uint64_t fgen);
+/* Write handles open on (ino, fgen) now. */
+unsigned replicas_writers(struct replicas *rs, uint64_t ino, uint64_t fgen);
+
+void replicas_tomb_add(struct replicas *rs, uint64_t ino, uint64_t fgen);
+bool replicas_tomb_has(struct replicas *rs, uint64_t ino, uint64_t fgen);
+
+void replicas_count(struct replicas *rs, enum replicas_counter c, uint64_t n);
+uint64_t replicas_counter(struct replicas *rs, enum replicas_counter c);
+
+#endif
