@@ -53,6 +53,7 @@
 # Logs (a wait looks at what the log gained since its last mark, or at the
 # whole log when it was never marked; PATTERN is an extended regex, grep -E):
 #     gf_log_mark FILE / gf_log_wait FILE PATTERN [SECS]   any log file
+#     gf_log_has FILE PATTERN  the same test once, without waiting
 #     gf_gfmd_log_mark / gf_gfmd_log_wait PATTERN [SECS]     STATE/gfmd.log
 #     gf_gfsd_log_mark K / gf_gfsd_log_wait K PATTERN [SECS] gfsd K's log
 #     gf_pg_log_mark / gf_pg_log_wait PATTERN [SECS]         PostgreSQL's log

@@ -68,7 +68,7 @@ exercise() {
 		gf_gfsd_log_wait 1 'registered with gfmd'
 	gf_gfmd_log_mark
 	check_fails "$L: after a mark, a line logged before it is not found" \
-		gf_gfmd_log_wait 'serving on' 1
+		gf_log_has "$STATE/gfmd.log" 'serving on'
 
 	# -- gfsd: kill -9 and start again
 	gfsd_old=$(gf_gfsd_pid 2)
