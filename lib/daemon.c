@@ -223,15 +223,27 @@ void gf_daemon_ready(void)
 	}
 }
 
+/*
+ * Written beside and renamed over the old file, so a reader (an init script,
+ * the test harness polling a daemon it just started) sees the old pid or
+ * the new one, never the empty file of a truncate in progress.
+ */
 int gf_pidfile_write(const char *path)
 {
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char buf[32], tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	int rc = write(fd, buf, (size_t)n) == n ? 0 : -EIO;
-	close(fd);
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
 	return rc;
 }
 

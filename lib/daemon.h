@@ -81,6 +81,7 @@ char *gf_abspath(const char *path);
 int gf_daemonize(void);
 /* Tell the waiting parent that start-up worked. No-op in the foreground. */
 void gf_daemon_ready(void);
+/* Replace path with "PID\n" atomically (a reader never sees it empty). */
 int gf_pidfile_write(const char *path);
 /* Block SIGTERM/SIGINT/SIGHUP in the caller (call before starting threads),
  * ignore SIGPIPE. */

@@ -14,8 +14,11 @@
 #
 # As a library (source it): gf_cluster_up / gf_cluster_down and the daemon
 # controls the integration tests use (gf_gfmd_stop, gf_gfmd_kill9,
-# gf_gfmd_start, gf_gfsd_*, gf_mount/gf_umount, gf_pg_*, gf_stop_all,
-# gf_start_all, gf_wait_hosts_up, gf_stat_value, gf_dump_logs).
+# gf_gfmd_start, gf_gfsd_*, gf_mount/gf_umount, gf_pg_start/stop,
+# gf_pg_pids, gf_stop_all, gf_start_all, gf_wait_hosts_up, gf_stat_value,
+# gf_dump_logs, gf_poll). Faults (freezing PostgreSQL, failing commits,
+# waiting for log lines, ...) are in tests/fault.sh. Every wait is bounded
+# by GF_WAIT_SECS, which only guards against a hang.
 #
 # Binaries come from $top_builddir (default: this script's source tree) or
 # from PATH. Everything needs root (FUSE mounts, initdb as postgres).
@@ -29,7 +32,10 @@
 GF_CLUSTER_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 : "${top_srcdir:=$(dirname "$(dirname "$GF_CLUSTER_SH")")}"
 : "${top_builddir:=$top_srcdir}"
-: "${GF_WAIT_SECS:=30}"
+# Upper bound of every wait in the harness (start-up, exit, a condition
+# polled for). It only guards against a hang: a test never passes or fails
+# because something took long, so it is generous for a loaded machine.
+: "${GF_WAIT_SECS:=60}"
 GF_CLUSTER_POINTER=${GF_CLUSTER_POINTER:-/tmp/gfarmfs-cluster.last}
 declare -A GF_USED_PORTS=()
 
@@ -156,9 +162,10 @@ gf_pid_ours() {
 
 gf_pidfile_pid() { [[ -r $1 ]] && head -n 1 "$1" | tr -cd '0-9'; }
 
-# gf_wait_dead PID SECS: 0 once the process is gone.
+# gf_wait_dead PID [SECS]: 0 once the process is gone (within SECS,
+# default GF_WAIT_SECS).
 gf_wait_dead() {
-	local pid=$1 secs=${2:-10} i
+	local pid=$1 secs=${2:-$GF_WAIT_SECS} i
 	GF_EXIT_STATUS=127
 	for ((i = 0; i < secs * 10; i++)); do
 		if ! gf_pid_alive "$pid"; then
@@ -176,11 +183,23 @@ gf_wait_dead() {
 # 127, or -1 in a subshell).
 gf_bad_exit() { [[ $GF_EXIT_STATUS =~ ^[0-9]+$ && $GF_EXIT_STATUS != 0 && $GF_EXIT_STATUS != 127 ]]; }
 
-# gf_stop_pid PID NAME [SECS]: SIGTERM, wait, then SIGKILL. Non-zero unless
-# the process exited by itself on SIGTERM, with status 0 where we can see it
-# (our own children).
+# gf_poll SECS CMD...: 0 as soon as CMD succeeds, 1 once SECS have passed.
+gf_poll() {
+	local secs=$1 end
+	shift
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		(($(date +%s%N) > end)) && return 1
+		sleep 0.05
+	done
+}
+
+# gf_stop_pid PID NAME [SECS]: SIGTERM, wait (GF_WAIT_SECS), then SIGKILL.
+# Non-zero unless the process exited by itself on SIGTERM, with status 0
+# where we can see it (our own children).
 gf_stop_pid() {
-	local pid=$1 name=$2 secs=${3:-15}
+	local pid=$1 name=$2 secs=${3:-$GF_WAIT_SECS}
 	[[ -n $pid ]] || return 0
 	gf_pid_ours "$pid" || { wait "$pid" 2>/dev/null; return 0; }
 	kill -TERM "$pid" 2>/dev/null
@@ -193,28 +212,34 @@ gf_stop_pid() {
 	fi
 	gf_err "$name (pid $pid) ignored SIGTERM for ${secs}s; sending SIGKILL"
 	kill -KILL "$pid" 2>/dev/null
-	gf_wait_dead "$pid" 10 && return 3
+	gf_wait_dead "$pid" && return 3
 	gf_err "$name (pid $pid) survives SIGKILL"
 	return 1
 }
 
 # gf_spawn PIDFILE OUTFILE CMD...: run in the background; stdio goes to
-# OUTFILE so `$(cluster.sh up)` is not held open by the daemons.
+# OUTFILE so `$(cluster.sh up)` is not held open by the daemons. The pid is
+# also left in GF_SPAWNED_PID: the daemon rewrites PIDFILE itself when it
+# starts, so reading the file back right away races with that.
 gf_spawn() {
 	local pidf=$1 outf=$2
 	shift 2
 	"$@" </dev/null >>"$outf" 2>&1 &
-	echo $! >"$pidf"
+	GF_SPAWNED_PID=$!
+	echo "$GF_SPAWNED_PID" >"$pidf"
 }
 
-# gf_start_daemon PIDFILE OUTFILE BIN ARGS...: start gfmd/gfsd. Normally in
-# the foreground (-f) as our background child; with GF_DAEMONIZE=1 the daemon
-# detaches itself and we wait for the pid file it writes.
+# gf_start_daemon PIDFILE OUTFILE BIN ARGS...: start gfmd/gfsd; its pid is
+# left in GF_DAEMON_PID. Normally in the foreground (-f) as our background
+# child; with GF_DAEMONIZE=1 the daemon detaches itself and we wait for the
+# pid file it writes.
 gf_start_daemon() {
 	local pidf=$1 outf=$2 i pid
 	shift 2
+	GF_DAEMON_PID=
 	if [[ ${GF_DAEMONIZE:-0} != 1 ]]; then
 		gf_spawn "$pidf" "$outf" "$@" -f
+		GF_DAEMON_PID=$GF_SPAWNED_PID
 		return 0
 	fi
 	rm -f "$pidf"
@@ -224,7 +249,10 @@ gf_start_daemon() {
 	fi
 	for ((i = 0; i < GF_WAIT_SECS * 10; i++)); do
 		pid=$(gf_pidfile_pid "$pidf")
-		[[ -n $pid ]] && gf_pid_alive "$pid" && return 0
+		if [[ -n $pid ]] && gf_pid_alive "$pid"; then
+			GF_DAEMON_PID=$pid
+			return 0
+		fi
 		sleep 0.1
 	done
 	gf_err "$1 wrote no pid file $pidf within ${GF_WAIT_SECS}s"
@@ -351,8 +379,39 @@ gf_pg_start() {
 	fi
 }
 
+# gf_pg_postmaster_pid: the running postmaster of this cluster (the first
+# line of PGDATA/postmaster.pid, checked against its command line, since a
+# pid file left by a killed server may name a pid reused by anything).
+gf_pg_postmaster_pid() {
+	local pid
+	[[ -n ${PGDIR:-} ]] || return 1
+	pid=$(gf_pidfile_pid "$PGDIR/data/postmaster.pid")
+	gf_pid_alive "$pid" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$PGDIR/data" || return 1
+	echo "$pid"
+}
+
+# gf_pg_pids: every process of this cluster's PostgreSQL, one per line: the
+# postmaster first, then its children (backends, checkpointer, ...).
+gf_pg_pids() {
+	local pm p st rest
+	pm=$(gf_pg_postmaster_pid) || return 1
+	echo "$pm"
+	for p in /proc/[0-9]*/stat; do
+		read -r st 2>/dev/null <"$p" || continue
+		rest=${st##*) } # "STATE PPID ..." after the command name
+		rest=${rest#* }
+		[[ ${rest%% *} == "$pm" ]] || continue
+		p=${p#/proc/}
+		echo "${p%/stat}"
+	done
+}
+
 gf_pg_stop() {
 	[[ -n ${PGDIR:-} && -f $PGDIR/data/postmaster.pid ]] || return 0
+	# A server frozen by a test (tests/fault.sh) cannot shut down: thaw it.
+	# shellcheck disable=SC2046  # one pid per word
+	kill -CONT $(gf_pg_pids) 2>/dev/null
 	(cd / && gf_as_postgres "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w -t 30 stop) >>"$PGDIR/log" 2>&1 ||
 		(cd / && gf_as_postgres "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w -t 30 stop) >>"$PGDIR/log" 2>&1
 	[[ ! -f $PGDIR/data/postmaster.pid ]]
@@ -366,7 +425,7 @@ gf_gfmd_start() {
 	gf_prefix gfmd
 	gf_start_daemon "$STATE/gfmd.pid" "$STATE/gfmd.out" \
 		"${GF_IN[@]}" "$bin" -c "$STATE/gfmd.conf" -P "$STATE/gfmd.pid" -l "$STATE/gfmd.log" || return 1
-	GFMD_PID=$(gf_pidfile_pid "$STATE/gfmd.pid")
+	GFMD_PID=$GF_DAEMON_PID
 	gf_wait_gfmd || return 1
 	gf_write_env
 }
@@ -405,7 +464,7 @@ gf_gfmd_kill9() {
 	# (the braces keep bash's "Killed" job notice out of the test output)
 	{
 		kill -KILL "$pid"
-		gf_wait_dead "$pid" 10
+		gf_wait_dead "$pid"
 	} 2>/dev/null
 }
 
@@ -419,7 +478,7 @@ gf_gfsd_start() {
 	gf_prefix "node$k"
 	gf_start_daemon "$d/gfsd.pid" "$d/gfsd.out" \
 		"${GF_IN[@]}" "$bin" -c "$d/gfsd.conf" -P "$d/gfsd.pid" -l "$d/gfsd.log" || return 1
-	printf -v "GFSD${k}_PID" '%s' "$(gf_gfsd_pid "$k")"
+	printf -v "GFSD${k}_PID" '%s' "$GF_DAEMON_PID"
 }
 
 gf_gfsd_stop() { gf_stop_pid "$(gf_gfsd_pid "$1")" "gfsd node$1"; }
@@ -428,8 +487,10 @@ gf_gfsd_kill9() {
 	local pid
 	pid=$(gf_gfsd_pid "$1")
 	gf_pid_ours "$pid" || { gf_err "gfsd node$1 is not running"; return 1; }
-	kill -KILL "$pid"
-	gf_wait_dead "$pid" 10
+	{
+		kill -KILL "$pid"
+		gf_wait_dead "$pid"
+	} 2>/dev/null
 }
 
 # gfhost list: one line per host with its name and up/down among the fields.
@@ -511,14 +572,14 @@ gf_umount() {
 		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" || umount -l "$mnt"
 	fi
 	# The client exits by itself once unmounted.
-	if [[ -n $pid ]] && gf_wait_dead "$pid" 10; then
+	if [[ -n $pid ]] && gf_wait_dead "$pid"; then
 		if gf_bad_exit; then
 			gf_err "mount.gfarmfs for $mnt exited with status $GF_EXIT_STATUS after unmount"
 			return 4
 		fi
 		return 0
 	fi
-	gf_stop_pid "$pid" "mount.gfarmfs $mnt" 10
+	gf_stop_pid "$pid" "mount.gfarmfs $mnt"
 }
 
 # ---- the whole cluster -------------------------------------------------------
@@ -686,7 +747,7 @@ gf_cluster_down() {
 	done
 	for pid in "$st"/mount*.pid; do
 		[[ -e $pid ]] || continue
-		gf_stop_pid "$(gf_pidfile_pid "$pid")" "mount.gfarmfs" 10 || rc=1
+		gf_stop_pid "$(gf_pidfile_pid "$pid")" "mount.gfarmfs" || rc=1
 	done
 	for ((k = 1; k <= NGFSD; k++)); do gf_gfsd_stop "$k" || rc=1; done
 	gf_gfmd_stop || rc=1
@@ -696,7 +757,7 @@ gf_cluster_down() {
 		gf_log "stopping leftover process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
 		kill -TERM "$pid" 2>/dev/null
 		gf_wait_dead "$pid" 5 || kill -KILL "$pid" 2>/dev/null
-		gf_wait_dead "$pid" 5 || rc=1
+		gf_wait_dead "$pid" || rc=1
 	done
 	for m in $(gf_mounts_under "$st"); do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || rc=1

@@ -44,10 +44,10 @@ conf quote "spool = \"unterminated"
 expect() {
 	local desc=$1 want=$2 pat=$3 out rc
 	shift 3
-	out=$(timeout 60 "$@" 2>&1)
+	out=$(timeout "$GF_WAIT_SECS" "$@" 2>&1)
 	rc=$?
 	if ((rc == 124)); then
-		fail "$desc: \`$*' did not finish within 60 s"
+		fail "$desc: \`$*' hangs (still running after ${GF_WAIT_SECS}s)"
 	elif [[ $want == nz && $rc == 0 ]] || [[ $want != nz && $rc != "$want" ]]; then
 		fail "$desc: \`$*' exited $rc, expected $want: ${out:0:500}"
 	elif [[ $out != *"$pat"* ]]; then

@@ -46,10 +46,10 @@ expect_errno "gone after unlink" ENOENT 'os.stat(M + "/big")'
 spool_kb() { du -sk "$STATE"/node*/spool | awk '{ s += $1 } END { print s }'; }
 # shellcheck disable=SC2317  # called through poll_until
 spool_small() { (($(spool_kb) < 64 * 1024)); }
-if poll_until 20 spool_small; then
+if poll_until "$GF_WAIT_SECS" spool_small; then
 	ok "the replica is deleted from the spool after unlink"
 else
-	fail "spools still hold $(spool_kb) KiB 20 s after the unlink"
+	fail "spools still hold $(spool_kb) KiB ${GF_WAIT_SECS}s after the unlink"
 fi
 rm -f "$SRC"
 it_done

@@ -77,13 +77,14 @@ check "the copied config points at B's gfmd" grep -qx "gfmd_port = $B_GFMD_PORT"
 T0=$(now)
 "$(gf_bin gfsd)" -c "$WRONG_CONF" -f -l "$WRONG_LOG" </dev/null >"$STATE/node1/gfsd-wrong.out" 2>&1 &
 WRONG_PID=$!
-if gf_wait_dead "$WRONG_PID" 20; then
+if gf_wait_dead "$WRONG_PID"; then
 	ok "gfsd pointed at the wrong cluster exits by itself ($(since "$T0") s)"
 	expect_eq "with exit status 1" 1 "$GF_EXIT_STATUS"
 else
-	fail "gfsd pointed at the wrong cluster still runs after 20 s"
+	fail "gfsd pointed at the wrong cluster still runs after ${GF_WAIT_SECS}s"
 	kill -TERM "$WRONG_PID" 2>/dev/null
 	gf_wait_dead "$WRONG_PID" 10 || kill -KILL "$WRONG_PID" 2>/dev/null
+	gf_wait_dead "$WRONG_PID"
 fi
 MSG="gfsd: spool $A_SPOOL belongs to cluster $A_ID, but gfmd 127.0.0.1:$B_GFMD_PORT is cluster $B_ID; refusing to serve it (delete $A_SPOOL/cluster_id only if this spool's data is to be discarded)"
 if grep -qF -- "$MSG" "$WRONG_LOG"; then
@@ -96,7 +97,7 @@ spool_manifest >"$STATE/spool.after"
 check "A's spool is byte-identical (nothing deleted, cluster_id kept)" diff "$STATE/spool.before" "$STATE/spool.after"
 expect_eq "A's spool still names cluster A" "$A_ID" "$(tr -d '\n' <"$A_SPOOL/cluster_id")"
 b_node1_down() { ! STATE=$B_STATE gf_host_is_up node1; }
-check "B does not list node1 as up (after B's host_down_ms)" poll_until 15 b_node1_down
+check "B does not list node1 as up (after B's host_down_ms)" poll_until "$GF_WAIT_SECS" b_node1_down
 
 # ---- A's gfsd back home -------------------------------------------------------------------
 check "A's gfsd starts again with its own config" gf_gfsd_start 1

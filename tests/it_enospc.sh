@@ -40,10 +40,10 @@ check "every daemon is still running" gf_wait_hosts_up
 
 check "unlink the failed files" rm -f "$MOUNT/huge" "$MOUNT/huge2"
 try_write() { head -c 4000000 /dev/urandom >"$STATE/w" && cp "$STATE/w" "$MOUNT/again" && cmp "$STATE/w" "$MOUNT/again"; }
-if poll_until 30 try_write; then
+if poll_until "$GF_WAIT_SECS" try_write; then
 	ok "after unlink the space comes back: a 4 MB file fits on node1 again"
 else
-	fail "no 4 MB file fits on node1 30 s after the unlink (spool: $(df -h "$STATE/node1/spool" | tail -n 1))"
+	fail "no 4 MB file fits on node1 ${GF_WAIT_SECS}s after the unlink (spool: $(df -h "$STATE/node1/spool" | tail -n 1))"
 fi
 check "the small file is still intact" cmp "$STATE/small" "$MOUNT/dir/small"
 

@@ -117,7 +117,7 @@ assert os.getxattr(M + "/d/f", "user.gfarmfs.stats") == b"mine"'
 # ---- a host whose gfsd is down -------------------------------------------------
 host_down() { ! gf_host_is_up "$1"; }
 gf_gfsd_stop 1 || die "cannot stop gfsd node1"
-poll_until 20 host_down node1 || die "gfmd does not see node1 down"
+poll_until "$GF_WAIT_SECS" host_down node1 || die "gfmd does not see node1 down"
 out=$(sched "$F" 2>"$STATE/sched.err")
 expect_eq "gfsched: only replica on a down host: exit 1" 1 "$?"
 expect_eq "gfsched: ... and no host printed" "" "$out"

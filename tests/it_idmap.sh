@@ -106,9 +106,9 @@ mkdir "$MOUNT/d" && chmod 1777 "$MOUNT/d" || die "mkdir on the mount failed"
 : >"$MOUNT/probe" || die "create on the mount failed"
 # The mount sees the new entries within its refresh period: poll with chown.
 probe_mapped() { chown "$U:$G" "$MOUNT/probe" && owner_is "$MOUNT/probe" "$Y $GY"; }
-poll_until 20 probe_mapped && ok "chown $U:$G by root stores $Y $GY" ||
+poll_until "$GF_WAIT_SECS" probe_mapped && ok "chown $U:$G by root stores $Y $GY" ||
 	fail "chown $U:$G stored '$(db_owner "$MOUNT/probe")', not '$Y $GY'"
-poll_until 5 shown_is "$MOUNT/probe" "$X $GX" && ok "and stat shows the local $X $GX" ||
+poll_until "$GF_WAIT_SECS" shown_is "$MOUNT/probe" "$X $GX" && ok "and stat shows the local $X $GX" ||
 	fail "stat shows $(stat -c '%u %g' "$MOUNT/probe")"
 
 check "$U creates a file" as_user "$U" sh -c "echo mine >'$MOUNT/d/a'"
@@ -147,14 +147,14 @@ expect_eq "and shown with the local one" "$X $GX" "$(stat -c '%u %g' "$MOUNT/d/c
 check "gfuser del $U" gfuser del "$U"
 expect_eq "gfuser list is empty again" "" "$(gfuser -H list 2>&1)"
 expect_eq "the users table is empty again" "" "$(sql 'SELECT uid FROM users')"
-poll_until 20 shown_is "$MOUNT/d/a" "$Y $GX" && ok "after del, stat shows the raw global uid $Y" ||
+poll_until "$GF_WAIT_SECS" shown_is "$MOUNT/d/a" "$Y $GX" && ok "after del, stat shows the raw global uid $Y" ||
 	fail "after del, stat shows $(stat -c '%u %g' "$MOUNT/d/a"), expected '$Y $GX'"
 expect_eq "the stored owner is unchanged" "$Y $GY" "$(db_owner "$MOUNT/d/a")"
 expect_errno --as "$U" "$U (now sent as $X) no longer owns it" EACCES 'read_file(M + "/d/a")'
 check "$U creates a file while unmapped" as_user "$U" sh -c "echo local >'$MOUNT/d/e'"
 expect_eq "it is stored with her local uid" "$X $GY" "$(db_owner "$MOUNT/d/e")"
 check "gfgroup del $G" gfgroup del "$G"
-poll_until 20 shown_is "$MOUNT/d/e" "$X $GY" && ok "after gfgroup del, the raw gid $GY shows" ||
+poll_until "$GF_WAIT_SECS" shown_is "$MOUNT/d/e" "$X $GY" && ok "after gfgroup del, the raw gid $GY shows" ||
 	fail "after gfgroup del, stat shows $(stat -c '%u %g' "$MOUNT/d/e")"
 
 it_done

@@ -95,12 +95,12 @@ else
 	fail "working directory is not $(mnt 1): $out"
 fi
 expect_eq "sha256sum through gfrun is f1's" "${SUM[1]}  f1" "$(grep ' f1$' <<<"$out")"
-if poll_until 5 grown_by_at_least gfsd_stat 1 read_local "$s_rl" "$SZ"; then
+if poll_until "$GF_WAIT_SECS" grown_by_at_least gfsd_stat 1 read_local "$s_rl" "$SZ"; then
 	ok "node1's gfsd: read_local grew by f1's size"
 else
 	fail "node1's gfsd: read_local grew by $(($(gfsd_stat 1 read_local) - s_rl)), not >= $SZ"
 fi
-if poll_until 5 grown_by_at_least client_stat 1 read_local "$c_rl" "$SZ"; then
+if poll_until "$GF_WAIT_SECS" grown_by_at_least client_stat 1 read_local "$c_rl" "$SZ"; then
 	ok "node1's client: read_local grew by f1's size"
 else
 	fail "node1's client: read_local grew by $(($(client_stat 1 read_local) - c_rl)), not >= $SZ"
@@ -115,12 +115,12 @@ expect_eq "  (status 3)" 3 "$rc"
 cold
 s_rl=$(gfsd_stat 1 read_local) s_rr=$(gfsd_stat 1 read_remote) c2_rr=$(client_stat 2 read_remote)
 expect_eq "f1 read on node2 through its own mount" "${SUM[1]}" "$(sha256sum <"$(mnt 2)/f1" | cut -d' ' -f1)"
-if poll_until 5 grown_by_at_least gfsd_stat 1 read_remote "$s_rr" "$SZ"; then
+if poll_until "$GF_WAIT_SECS" grown_by_at_least gfsd_stat 1 read_remote "$s_rr" "$SZ"; then
 	ok "node1's gfsd: read_remote grew by f1's size"
 else
 	fail "node1's gfsd: read_remote grew by $(($(gfsd_stat 1 read_remote) - s_rr)), not >= $SZ"
 fi
-if poll_until 5 grown_by_at_least client_stat 2 read_remote "$c2_rr" "$SZ"; then
+if poll_until "$GF_WAIT_SECS" grown_by_at_least client_stat 2 read_remote "$c2_rr" "$SZ"; then
 	ok "node2's client: read_remote grew by f1's size"
 else
 	fail "node2's client: read_remote grew by $(($(client_stat 2 read_remote) - c2_rr)), not >= $SZ"
@@ -140,7 +140,7 @@ else
 fi
 
 # ---- two hosts, one directory -------------------------------------------------------
-LIMIT=${GF_VISIBLE_SECS:-3}
+LIMIT=${GF_VISIBLE_SECS:-$GF_WAIT_SECS} # only a guard against a hang
 content_is() { [[ $(cat "$1" 2>/dev/null) == "$2" ]]; }
 absent() { [[ ! -e $1 ]]; }
 listed() { [[ -n $(find "$1" -mindepth 1 -maxdepth 1 -name "$2" 2>/dev/null) ]]; }

@@ -54,10 +54,10 @@ else
 fi
 # Loads are sampled by each gfsd at its own heartbeat: wait for a moment in
 # which all of them reported the same value, then free space decides.
-if poll_until 20 json_ordered equal 4; then
+if poll_until "$GF_WAIT_SECS" json_ordered equal 4; then
 	expect_eq "among equally loaded hosts, node4 (least free space) comes last" node4 "$(sched 1 -w | tail -n 1)"
 else
-	fail "the hosts never reported equal loads within 20 s: $(sched 1 -w --format=json 2>&1)"
+	fail "the hosts never reported equal loads (${GF_WAIT_SECS}s): $(sched 1 -w --format=json 2>&1)"
 fi
 expect_eq "gfsched -w -n 2 prints two hosts" 2 "$(sched 1 -w -n 2 | wc -l)"
 
@@ -70,7 +70,7 @@ for _ in 1 2; do
 	busy_pids+=($!)
 done
 node1_last() { [[ $(sched 2 -w | tail -n 1) == node1 ]]; }
-if poll_until 40 node1_last; then
+if poll_until "$GF_WAIT_SECS" node1_last; then
 	ok "a busy host (two CPU loops on node1) goes to the end of gfsched -w"
 else
 	fail "node1 never ranked last while busy: $(sched 2 -w --format=json 2>&1)"
@@ -91,10 +91,10 @@ check_fails "gfsched of a missing file fails" sched 4 nosuchfile
 check "stop node2's gfsd" gf_gfsd_stop 2
 not_listed() { ! sched 1 -w | grep -qx node2; }
 t0=$(now)
-if poll_until 20 not_listed; then
+if poll_until "$GF_WAIT_SECS" not_listed; then
 	ok "gfsched -w drops node2 once gfmd sees it down (after $(since "$t0") s)"
 else
-	fail "node2 still listed by gfsched -w 20 s after its gfsd stopped"
+	fail "node2 still listed by gfsched -w ${GF_WAIT_SECS}s after its gfsd stopped"
 fi
 expect_eq "the other three are still listed" "node1 node3 node4" "$(sched 1 -w | sort | tr '\n' ' ' | sed 's/ $//')"
 out=$(sched 4 f1 f2 f3 2>"$STATE/sched.err")
@@ -118,7 +118,7 @@ if [[ $out == *" $(addr 1)/"* ]]; then ok "gfrun -f f1 still runs on node1"; els
 check "start node2's gfsd again" gf_gfsd_start 2
 gf_wait_hosts_up || fail "node2 did not come back up"
 back() { [[ $(sched 4 f2 2>/dev/null) == node2 ]]; }
-if poll_until 20 back; then ok "node2 is back in gfsched f2"; else fail "gfsched f2 after restart: $(sched 4 f2 2>&1)"; fi
+if poll_until "$GF_WAIT_SECS" back; then ok "node2 is back in gfsched f2"; else fail "gfsched f2 after restart: $(sched 4 f2 2>&1)"; fi
 expect_eq "and gfsched -w lists it again" 4 "$(sched 1 -w | wc -l)"
 out=$(on 3 "$GFRUN" -c "$(conf 3)" -f f2 -- sh -c 'ip -4 -o addr show dev eth0; sha256sum f2' 2>&1)
 if [[ $out == *" $(addr 2)/"* && $out == *"$(sha256sum <"$(mnt 3)/f2" | cut -d' ' -f1)  f2"* ]]; then

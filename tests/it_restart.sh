@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck disable=SC2317  # helpers are called through check
+# shellcheck disable=SC2317  # helpers are called through check/poll_until
 # Data and metadata survive stopping and starting every daemon: PostgreSQL,
 # gfmd, every gfsd and the mounts (remounted).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -40,10 +40,15 @@ manifest() {
 check "write a tree through mount 1" build_tree "$MOUNT" one
 check "write a tree through mount 2" build_tree "$MOUNT2" two
 sync
-sleep 1.2 # past attr_timeout, so mount 1 sees mount 2's last changes
-manifest "$MOUNT" >"$STATE/before" || die "cannot read the tree"
+# Each mount may show the other's last changes only after its attribute
+# cache expires: poll until both show the same tree (GF_WAIT_SECS only
+# guards against a hang).
+same_tree() {
+	manifest "$MOUNT" >"$STATE/before" && manifest "$MOUNT2" >"$STATE/before2" &&
+		diff -q "$STATE/before" "$STATE/before2"
+}
+poll_until "$GF_WAIT_SECS" same_tree
 ((($(wc -l <"$STATE/before")) > 30)) || die "manifest too small: $(cat "$STATE/before")"
-manifest "$MOUNT2" >"$STATE/before2"
 check "both mounts see the same tree" diff "$STATE/before" "$STATE/before2"
 
 check "stop every daemon (mounts, gfsd, gfmd, PostgreSQL)" gf_stop_all

@@ -22,6 +22,8 @@ IT_FINISHED=0
 IT_CLEANUP=()
 # shellcheck source-path=SCRIPTDIR source=cluster.sh
 . "$IT_DIR/cluster.sh"
+# shellcheck source-path=SCRIPTDIR source=fault.sh
+. "$IT_DIR/fault.sh"
 
 # python3 that every user can run (not a per-user shim under /root).
 if [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3; else PY=$(command -v python3 || true); fi
@@ -75,6 +77,23 @@ check() {
 		ok "$desc"
 	else
 		fail "$desc: \`$*' exited $rc${out:+: ${out:0:2000}}"
+	fi
+	return $rc
+}
+
+# check_here DESC CMD...: as check, but CMD runs in this shell, not in the
+# subshell of $(...): for what starts, kills or reaps this shell's children
+# or sets variables (gf_gfmd_start, gf_*_kill9, gf_pg_pause, ...). Its
+# output is not captured.
+check_here() {
+	local desc=$1 rc
+	shift
+	"$@"
+	rc=$?
+	if ((rc == 0)); then
+		ok "$desc"
+	else
+		fail "$desc: \`$*' exited $rc"
 	fi
 	return $rc
 }
@@ -166,16 +185,9 @@ as_user() {
 }
 
 # poll_until SECS CMD...: 0 as soon as CMD succeeds, 1 after SECS seconds.
-poll_until() {
-	local secs=$1 end
-	shift
-	end=$(($(date +%s%N) + secs * 1000000000))
-	while :; do
-		"$@" >/dev/null 2>&1 && return 0
-		(($(date +%s%N) > end)) && return 1
-		sleep 0.05
-	done
-}
+# SECS only guards against a hang (GF_WAIT_SECS, unless a test has reason
+# for more): what a test asserts is that CMD comes true, never how soon.
+poll_until() { gf_poll "$@"; }
 
 # Seconds since the epoch with nanoseconds; since T0 for how long it took.
 now() { date +%s.%N; }

@@ -143,11 +143,12 @@ gf_teardown_extra() {
 		done
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do
 			gf_wait_dead "$pid" 5 || kill -KILL "$pid" 2>/dev/null
+			gf_wait_dead "$pid"
 		done
 		ip netns del "$ns" 2>/dev/null || rc=1
 	done
 	# A namespace whose last process just died may take a moment to go.
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < GF_WAIT_SECS * 10; i++)); do
 		[[ -z $(nb_our_namespaces) ]] && break
 		sleep 0.1
 	done

@@ -412,7 +412,8 @@ START_TEST(test_refresh_thread)
 	ck_assert_int_eq(gf_idmap_start(m, 100), 0);
 	ck_assert_int_eq(gf_idmap_start(m, 100), -EALREADY);
 	int ok = 0;
-	for (int i = 0; i < 1000 && !ok; i++) {
+	/* up to 30 s: only a guard against a hang (the period is 100 ms) */
+	for (int i = 0; i < 3000 && !ok; i++) {
 		ok = gf_idmap_count(m, GF_IDMAP_USER) == 3;
 		if (!ok)
 			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "namespace.h"
@@ -108,6 +109,29 @@ static int ts_le(struct gf_timespec a, struct gf_timespec b)
 	return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec);
 }
 
+/*
+ * Wait until the clock the namespace stamps times with (CLOCK_REALTIME) has
+ * passed every time of a, so that an operation from now on must give a
+ * strictly later time: the condition itself is polled for, rather than
+ * sleeping for a guess at the clock's resolution.
+ */
+static void clock_past(struct gf_attr a)
+{
+	struct gf_timespec latest = a.atime;
+	if (!ts_le(a.mtime, latest))
+		latest = a.mtime;
+	if (!ts_le(a.ctime, latest))
+		latest = a.ctime;
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		struct gf_timespec n = { .sec = now.tv_sec, .nsec = (uint32_t)now.tv_nsec };
+		if (!ts_le(n, latest))
+			return;
+		nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
+	}
+}
+
 static int place_host;
 static int place_calls;
 static int test_place(void *arg, const struct gf_ns_replica *have, size_t nhave,
@@ -173,7 +197,7 @@ START_TEST(test_create_unlink_times)
 {
 	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
 	struct gf_attr before = attr(d), a;
-	usleep(2000);
+	clock_past(before);
 	struct gf_ns_replica rep[1];
 	size_t nrep;
 	uint64_t t;
@@ -208,7 +232,7 @@ START_TEST(test_create_unlink_times)
 	ck_assert_int_eq(lookup(&U1, d, "g"), -ENOENT);
 
 	before = attr(d);
-	usleep(2000);
+	clock_past(before);
 	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f", &t), 0);
 	ck_assert(!ts_le(attr(d).mtime, before.mtime));
 	ck_assert_int_eq(lookup(&U1, d, "f"), -ENOENT);
@@ -413,7 +437,7 @@ START_TEST(test_chmod_chown_rules)
 	ck_assert_uint_eq(attr(sd).mode & 07777, 02755);
 	/* ctime moves on chmod */
 	struct gf_attr before = attr(f);
-	usleep(2000);
+	clock_past(before);
 	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_MODE, 0644, 0, 0), 0);
 	ck_assert(!ts_le(attr(f).ctime, before.ctime));
 }
@@ -503,7 +527,7 @@ START_TEST(test_rename_rules)
 	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "g", &at, NULL), 0);
 	g = at.ino;
 	struct gf_attr before = attr(f);
-	usleep(2000);
+	clock_past(before);
 	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", 0, &t), 0);
 	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, g, &at, NULL), -ENOENT);
 	ck_assert(!ts_le(attr(f).ctime, before.ctime));
@@ -565,7 +589,7 @@ START_TEST(test_link_symlink)
 	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0755);
 	uint64_t f = mkfile(&ROOT, d, "f", 0644);
 	struct gf_attr before = attr(f);
-	usleep(2000);
+	clock_past(before);
 	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "f2", &a, &t), 0);
 	ck_assert_uint_eq(a.nlink, 2);
 	ck_assert(!ts_le(a.ctime, before.ctime));
@@ -575,7 +599,7 @@ START_TEST(test_link_symlink)
 	ck_assert_int_eq(gf_ns_link(ns, &U1, f, d, "x", &a, &t), -EACCES);
 	/* unlink one name: the inode stays with the other, ctime moves */
 	before = attr(f);
-	usleep(2000);
+	clock_past(before);
 	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), 0);
 	ck_assert_uint_eq(attr(f).nlink, 1);
 	ck_assert(!ts_le(attr(f).ctime, before.ctime));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -162,21 +163,69 @@ START_TEST(key_files)
 }
 END_TEST
 
-/* An echo server: op 500 echoes the payload; op 501 replies later from
- * another thread (out of order); op 502 returns -EBADMSG (closes). */
+/* An echo server: op 500 echoes the payload; op 501 is the slow request,
+ * answered from another thread (out of order) only once the test says that
+ * the fast callers all have their replies; op 502 returns -EBADMSG (closes);
+ * op 503 is never answered. */
 struct later {
 	struct gf_conn *conn;
 	uint32_t reqid;
 };
 
+/* What the slow request waits for. Each test runs in a process of its own
+ * (Check forks), so these start at zero for each. */
+static pthread_mutex_t slow_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slow_cv = PTHREAD_COND_INITIALIZER;
+static int slow_arrived; /* the server has the 501 request */
+static int fast_done;	 /* every fast caller has had all its replies */
+
+/* Upper bound of every wait in these tests: it only guards against a hang
+ * (a client that can never get there fails by it instead of hanging). */
+#define HANG_GUARD_MS 30000
+
+static struct timespec deadline_in(unsigned ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+/* Wait (slow_mu held) until *flag is set or ms have passed. */
+static int wait_flag(int *flag, unsigned ms)
+{
+	struct timespec until = deadline_in(ms);
+	while (!*flag)
+		if (pthread_cond_timedwait(&slow_cv, &slow_mu, &until) == ETIMEDOUT)
+			break;
+	return *flag;
+}
+
+static void set_flag(int *flag)
+{
+	pthread_mutex_lock(&slow_mu);
+	*flag = 1;
+	pthread_cond_broadcast(&slow_cv);
+	pthread_mutex_unlock(&slow_mu);
+}
+
 static void *reply_later(void *arg)
 {
 	struct later *l = arg;
-	usleep(50000);
+	/* Twice the client's timeout: a client that cannot get the fast
+	 * replies through must fail by its own timeout, not by this reply. */
+	pthread_mutex_lock(&slow_mu);
+	int ready = wait_flag(&fast_done, 2 * HANG_GUARD_MS);
+	pthread_mutex_unlock(&slow_mu);
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
 	gf_put_u32(&w, l->reqid);
-	gf_conn_reply(l->conn, 501, l->reqid, 0, &w, -1);
+	gf_conn_reply(l->conn, 501, l->reqid, ready ? 0 : -ETIMEDOUT, &w, -1);
 	gf_wbuf_free(&w);
 	gf_conn_put(l->conn);
 	free(l);
@@ -201,6 +250,7 @@ static int echo_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 		pthread_t t;
 		pthread_create(&t, NULL, reply_later, l);
 		pthread_detach(t);
+		set_flag(&slow_arrived);
 		return 0;
 	}
 	case 502:
@@ -255,26 +305,59 @@ static void *call_many(void *arg)
 	return NULL;
 }
 
+struct slow_call {
+	struct gf_rpc *rpc;
+	int rc;
+};
+
+static void *call_slow(void *arg)
+{
+	struct slow_call *s = arg;
+	struct gf_reply r;
+	s->rc = gf_rpc_call_status(s->rpc, 501, NULL, &r);
+	if (s->rc == 0)
+		gf_reply_release(&r);
+	return NULL;
+}
+
 START_TEST(rpc_multiplexed)
 {
 	uint16_t port;
 	struct gf_server *s = start_echo(&port);
 	struct gf_rpc *rpc;
 	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
-	/* A slow reply does not hold up the fast ones behind it. */
+	/*
+	 * A slow reply does not hold up the fast ones behind it. The slow
+	 * request is sent first and the server answers it only once the fast
+	 * callers have had all their replies, so a client that waits for one
+	 * reply before sending the next request, or that hands replies out in
+	 * order, cannot pass: its slow call times out (the timeout turns that
+	 * into a failure instead of a hang) and the fast calls fail with it.
+	 */
+	gf_rpc_set_timeout(rpc, HANG_GUARD_MS);
+	struct slow_call slow = { .rpc = rpc, .rc = 1 };
+	pthread_t slow_t;
+	pthread_create(&slow_t, NULL, call_slow, &slow);
+	pthread_mutex_lock(&slow_mu);
+	int arrived = wait_flag(&slow_arrived, HANG_GUARD_MS);
+	pthread_mutex_unlock(&slow_mu);
+	ck_assert_msg(arrived, "the server never got the slow request");
 	struct caller cs[4];
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++) {
 		cs[i] = (struct caller){ .rpc = rpc, .id = i };
 		pthread_create(&t[i], NULL, call_many, &cs[i]);
 	}
-	struct gf_reply r;
-	ck_assert_int_eq(gf_rpc_call_status(rpc, 501, NULL, &r), 0);
-	gf_reply_release(&r);
+	int all_ok = 1;
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
-		ck_assert(cs[i].ok);
+		all_ok &= cs[i].ok;
 	}
+	set_flag(&fast_done);
+	pthread_join(slow_t, NULL);
+	ck_assert_msg(all_ok, "fast calls failed behind the unanswered slow one");
+	ck_assert_int_eq(slow.rc, 0);
+	struct gf_reply r;
 	ck_assert_int_eq(gf_rpc_call_status(rpc, 999, NULL, &r), -ENOSYS);
 	ck_assert(gf_rpc_alive(rpc));
 	/* A request the handler rejects closes that connection only. */
@@ -298,9 +381,11 @@ START_TEST(rpc_timeout)
 	struct gf_rpc *rpc;
 	struct gf_reply r;
 	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
-	gf_rpc_set_timeout(rpc, 200);
 	ck_assert_int_eq(gf_rpc_call_status(rpc, 500, NULL, &r), 0);
 	gf_reply_release(&r);
+	/* Short only for the call that is never answered: an answered call
+	 * must not fail because a loaded machine was slow to answer it. */
+	gf_rpc_set_timeout(rpc, 200);
 	ck_assert_int_eq(gf_rpc_call(rpc, 503, NULL, &r), -ETIMEDOUT);
 	ck_assert(!gf_rpc_alive(rpc));
 	ck_assert_int_eq(gf_rpc_call(rpc, 500, NULL, &r), -ENOTCONN);
@@ -352,7 +437,7 @@ int main(void)
 	gf_log_init("check_net", GF_LOG_ERR);
 	Suite *s = suite_create("net");
 	TCase *tc = tcase_create("core");
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 3 * HANG_GUARD_MS / 1000);
 	tcase_add_test(tc, frame_roundtrip_and_fd);
 	tcase_add_test(tc, bad_headers);
 	tcase_add_test(tc, auth_good_and_bad_key);
