@@ -43,9 +43,15 @@ static struct cmd cmd = {
 	"  up through gfmd) or given as ADDR:PORT ([ADDR]:PORT for IPv6), and\n"
 	"  prints its counters as \"key value\" lines, values in bytes or counts:\n"
 	"      read_local read_remote written_local written_remote fds_passed\n"
-	"      open_handles capacity free\n"
+	"      open_handles capacity free heartbeats dead_removed orphans_removed\n"
+	"      writers_cut\n"
 	"  *_local count bytes clients moved through a passed file descriptor,\n"
-	"  *_remote bytes sent over the network.\n"
+	"  *_remote bytes sent over the network. heartbeats: answered by gfmd;\n"
+	"  dead_removed: dead replicas deleted as gfmd asked (or found gone);\n"
+	"  orphans_removed:\n"
+	"  files that no live replica named, removed by the orphan scan;\n"
+	"  writers_cut: replicas cut back to gfmd's size before a first writer\n"
+	"  (bytes a crashed writer had left beyond it).\n"
 	"\n"
 	"OPTIONS\n"
 	"  -H, --no-header\n"
@@ -223,6 +229,10 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	printf("open_handles %" PRIu64 "\n", st.open_handles);
 	printf("capacity %" PRIu64 "\n", st.capacity);
 	printf("free %" PRIu64 "\n", st.free);
+	printf("heartbeats %" PRIu64 "\n", st.heartbeats);
+	printf("dead_removed %" PRIu64 "\n", st.dead_removed);
+	printf("orphans_removed %" PRIu64 "\n", st.orphans_removed);
+	printf("writers_cut %" PRIu64 "\n", st.writers_cut);
 	return CMD_OK;
 }
 

@@ -164,8 +164,7 @@ static void delete_dead(struct registrar *r)
 		gf_debug("gfsd: removed dead replica of inode %" PRIu64 " gen %" PRIu64 "%s",
 			 d->ino, d->gen, rc == -ENOENT ? " (was already gone)" : "");
 		replicas_tomb_add(r->rs, d->ino, d->gen);
-		if (rc == 0)
-			replicas_count(r->rs, RC_DEAD_REMOVED, 1);
+		replicas_count(r->rs, RC_DEAD_REMOVED, 1);
 		r->hb.done[r->hb.ndone++] = *d;
 	}
 }

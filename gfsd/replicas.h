@@ -35,7 +35,7 @@ struct replicas;
 /* Counters shown by GFS_STATS (gfhost stats). */
 enum replicas_counter {
 	RC_HEARTBEATS,	    /* heartbeats gfmd answered */
-	RC_DEAD_REMOVED,    /* dead replica files removed */
+	RC_DEAD_REMOVED,    /* dead replicas gfmd asked to remove, removed (or gone) */
 	RC_ORPHANS_REMOVED, /* files no live replica named, removed by a scan */
 	RC_WRITERS_CUT,	    /* replicas cut back to gfmd's size by a first writer */
 	RC_COUNT

@@ -958,6 +958,16 @@ START_TEST(test_setattr_fh_and_kill_suid)
 	k.cred = ROOT;
 	ck_assert_int_eq(gf_ns_setattr(ns, &k, &a, &t), 0);
 	ck_assert_uint_eq(a.mode & 07777, 06777);
+	/* the kernel's form of it: a chmod by a non-owner that clears exactly
+	 * what a write clears (any other chmod stays EPERM) */
+	ck_assert_int_eq(setattr(&U1, s, GF_SET_MODE, 06777, 0, 0), 0);
+	ck_assert_int_eq(setattr(&U2, s, GF_SET_MODE, 00777, 0, 0), 0);
+	ck_assert_uint_eq(attr(s).mode & 07777, 0777);
+	ck_assert_int_eq(setattr(&U1, s, GF_SET_MODE, 06777, 0, 0), 0);
+	ck_assert_int_eq(setattr(&U2, s, GF_SET_MODE, 00775, 0, 0), -EPERM);
+	ck_assert_int_eq(setattr(&U2, s, GF_SET_MODE, 04777, 0, 0), -EPERM);
+	ck_assert_int_eq(setattr(&U1, s, GF_SET_MODE, 0775, 0, 0), 0);
+	ck_assert_int_eq(setattr(&U2, s, GF_SET_MODE, 00775, 0, 0), -EPERM); /* no-op */
 	/* setgid without group-execute is mandatory locking: it stays */
 	ck_assert_int_eq(setattr(&U1, s, GF_SET_MODE, 02666, 0, 0), 0);
 	k.cred = U2;
