@@ -20,7 +20,8 @@
  * returns its ticket; it is the sink the namespace and the host registry
  * call under their locks, so it never blocks on I/O. The committer thread
  * takes everything queued, applies it as one transaction (pipelined), and
- * then runs the completions of every ticket it covered. A completion
+ * then runs the completions of every ticket it covered, in ticket order
+ * (one ticket's in the order they were registered). A completion
  * registered for a ticket that is already committed runs at once, in the
  * caller's thread.
  *

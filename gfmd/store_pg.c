@@ -43,7 +43,7 @@
 #define LOCK_RETRY_MS 100
 
 struct waiter {
-	struct waiter *next;
+	struct waiter *next, *prev;
 	uint64_t ticket;
 	void (*done)(void *arg, int status);
 	void *arg;
@@ -56,7 +56,8 @@ struct gf_store {
 	pthread_cond_t cv;
 	struct gf_changes queue;
 	uint64_t last_ticket, committed;
-	struct waiter *waiters;
+	/* sorted by ticket, so completions run in ticket order */
+	struct waiter *wait_head, *wait_tail;
 	int stopping, started;
 	pthread_t thread;
 };
@@ -799,21 +800,41 @@ static void run_waiters(struct waiter *w, int status)
 	}
 }
 
-/* Detach the waiters whose ticket is ≤ upto (caller holds mu). */
+/* Insert w by ticket, after any waiter of the same ticket (caller holds mu).
+ * Tickets are handed out in order, so w nearly always goes last. */
+static void add_waiter(struct gf_store *s, struct waiter *w)
+{
+	struct waiter *after = s->wait_tail;
+	while (after && after->ticket > w->ticket)
+		after = after->prev;
+	w->prev = after;
+	w->next = after ? after->next : s->wait_head;
+	if (w->next)
+		w->next->prev = w;
+	else
+		s->wait_tail = w;
+	if (after)
+		after->next = w;
+	else
+		s->wait_head = w;
+}
+
+/* Detach the waiters whose ticket is ≤ upto, in ticket order (caller holds mu). */
 static struct waiter *take_waiters(struct gf_store *s, uint64_t upto)
 {
-	struct waiter *ready = NULL, **tail = &ready, **pp = &s->waiters;
-	while (*pp) {
-		struct waiter *w = *pp;
-		if (w->ticket <= upto) {
-			*pp = w->next;
-			w->next = NULL;
-			*tail = w;
-			tail = &w->next;
-		} else {
-			pp = &w->next;
-		}
+	struct waiter *ready = s->wait_head, *last = NULL, *w = ready;
+	while (w && w->ticket <= upto) {
+		last = w;
+		w = w->next;
 	}
+	if (!last)
+		return NULL;
+	last->next = NULL;
+	s->wait_head = w;
+	if (w)
+		w->prev = NULL;
+	else
+		s->wait_tail = NULL;
 	return ready;
 }
 
@@ -911,8 +932,7 @@ void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 	w->ticket = ticket;
 	w->done = done;
 	w->arg = arg;
-	w->next = s->waiters;
-	s->waiters = w;
+	add_waiter(s, w);
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -10,7 +10,7 @@
 # frees the lock, so gfmd starts again at once.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-it_require
+it_require sed diff
 it_cluster_up --gfsd 1 --mounts 1
 
 check "mkdir through the first gfmd" mkdir "$MOUNT/before" || die "the cluster does not work"
