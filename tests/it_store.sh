@@ -28,7 +28,9 @@ gf_write_env
 it_say "PostgreSQL on port $PGPORT ($PGDIR)"
 
 T0=$(now)
-GF_TEST_PGCONN="host=$PGDIR/sock port=$PGPORT user=postgres dbname=postgres" \
+# (the log files of its tests, kept when one fails, go with the state dir)
+mkdir -p "$STATE/tmp"
+TMPDIR=$STATE/tmp GF_TEST_PGCONN="host=$PGDIR/sock port=$PGPORT user=postgres dbname=postgres" \
 	CK_VERBOSITY=${CK_VERBOSITY:-verbose} "$CHECK_STORE"
 rc=$?
 case $rc in

@@ -47,7 +47,7 @@ static const char *admin_ci; /* GF_TEST_PGCONN */
 static char dbname[64];	     /* this test's own database */
 static char db_ci[2048];     /* conninfo of dbname */
 static PGconn *side;	     /* a second session on dbname, for SQL of the tests */
-static char logpath[64];     /* where log_capture() sends the log */
+static char logpath[4096];   /* where log_capture() sends the log */
 
 /* ---- SQL on the side ------------------------------------------------------------ */
 
@@ -153,7 +153,8 @@ static void db_teardown(void)
 /* From here on the log goes to a file of this test (see log_has). */
 static void log_capture(void)
 {
-	snprintf(logpath, sizeof(logpath), "/tmp/check_store.XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+	snprintf(logpath, sizeof(logpath), "%s/check_store.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	int fd = mkstemp(logpath);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
