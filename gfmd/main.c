@@ -40,14 +40,18 @@ static const char usage_text[] =
 "    authenticated protocol (TCP, gfmd_listen:gfmd_port).\n"
 "\n"
 "    PostgreSQL is its durable store, and gfmd is the only writer of that\n"
-"    database. A change is applied to memory, then committed; its reply\n"
-"    leaves only after the commit, so whatever a client was told survives a\n"
-"    crash of gfmd. Changes arriving together share one transaction (group\n"
-"    commit, sent in libpq pipeline mode). Reads are answered from memory.\n"
+"    database: it holds a PostgreSQL advisory lock on it as long as it\n"
+"    runs, and a second gfmd started on the same database says which\n"
+"    session holds the lock and refuses to start.\n"
+"\n"
+"    A change is applied to memory, then committed; its reply leaves only\n"
+"    after the commit, so whatever a client was told survives a crash of\n"
+"    gfmd. Changes arriving together share one transaction (group commit,\n"
+"    sent in libpq pipeline mode). Reads are answered from memory.\n"
 "    If a commit fails, the requests of that group get EIO and gfmd exits:\n"
 "    memory would be ahead of the database, and a restart reloads it.\n"
 "\n"
-"    At start-up gfmd connects to the database, applies the schema\n"
+"    At start-up gfmd connects to the database, takes its lock, applies the\n"
 "    migrations built into it that the database does not have yet (recorded\n"
 "    in table schema_version), loads everything, and then serves.\n"
 "\n"
@@ -96,7 +100,8 @@ static const char usage_text[] =
 "\n"
 "EXIT STATUS\n"
 "    0 after a clean stop; 1 when start-up fails (the reason is logged and\n"
-"    also printed on stderr, detaching or not) or when a commit fails.\n"
+"    also printed on stderr, detaching or not; e.g. another gfmd serves\n"
+"    the database) or when a commit fails.\n"
 "\n"
 "EXAMPLE\n"
 "    # /etc/gfarmfs/gfmd.conf\n"
@@ -210,13 +215,18 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: %s: space_reserve '%s': expected bytes (with K, M, G or T) "
 			 "or a percentage such as 5%%", config_path, reserve);
 
-
-	gf_daemon_start(&d);
-
-	/* the database, then memory from it */
+	/* The database and its lock first: a second gfmd on it stops here,
+	 * before it detaches or writes over the pid file of the one serving. */
 	struct gf_store *store;
 	if (gf_store_open(conninfo, &store) < 0)
 		gf_fatal("gfmd: cannot start without the database");
+	char why[1536];
+	if (gf_store_lock(store, why, sizeof(why)) < 0)
+		gf_fatal("gfmd: %s; refusing to start", why);
+
+	gf_daemon_start(&d);
+
+	/* then the schema, and memory from the database */
 	if (gf_store_migrate(store) < 0)
 		gf_fatal("gfmd: cannot bring the database schema up to date");
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN];

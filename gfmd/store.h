@@ -4,14 +4,24 @@
  * PostgreSQL today (store_pg.c); a distributed PostgreSQL, or anything that
  * can apply a list of row upserts/deletes atomically, could replace it.
  *
- *   open → migrate → cluster_id → load (rows to callbacks) → start (committer thread)
- *   → submit/on_commit while serving → close (drains, then stops).
+ *   open → lock → migrate → cluster_id → load (rows to callbacks)
+ *   → start (committer thread) → submit/on_commit while serving
+ *   → close (drains, then stops).
+ *
+ * One gfmd per database: memory is the truth while gfmd runs, so a second
+ * gfmd on the same database would serve a diverging copy and overwrite the
+ * first one's rows. gf_store_lock() takes a lock that belongs to the store's
+ * database session: held until gf_store_close(), or until the process dies
+ * in any way (kill -9 included), when PostgreSQL ends the session. (If the
+ * gfmd machine dies, PostgreSQL frees it once it notices the dead
+ * connection: TCP keepalives.)
  *
  * Group commit: gf_store_submit() only queues a change list (changes.h) and
  * returns its ticket; it is the sink the namespace and the host registry
  * call under their locks, so it never blocks on I/O. The committer thread
  * takes everything queued, applies it as one transaction (pipelined), and
- * then runs the completions of every ticket it covered. A completion
+ * then runs the completions of every ticket it covered, in ticket order
+ * (one ticket's in the order they were registered). A completion
  * registered for a ticket that is already committed runs at once, in the
  * caller's thread.
  *
@@ -55,8 +65,16 @@ struct gf_store_loader {
 	int (*idmap)(void *arg, uint8_t kind, const char *name, uint32_t id);
 };
 
-/* Connect. On failure logs "cannot connect to PostgreSQL '...': why". */
+/* Connect (application_name "gfmd" unless conninfo sets one). On failure
+ * logs "cannot connect to PostgreSQL '...': why". */
 int gf_store_open(const char *conninfo, struct gf_store **out);
+/* Become the only gfmd of this database, before touching it: take the
+ * serving lock (an advisory lock of this session, distinct from the one
+ * migrations take). A lock that is busy is retried for 2 s (the session of
+ * a gfmd killed a moment ago may still be ending). 0, or without logging:
+ * -EBUSY, another session holds it (why: "another gfmd is already serving
+ * database '...' (PostgreSQL backend pid N holds its lock)"), or -EIO. */
+int gf_store_lock(struct gf_store *s, char *why, size_t whysz);
 /* Apply the embedded migrations not yet in schema_version, in order. */
 int gf_store_migrate(struct gf_store *s);
 int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld);

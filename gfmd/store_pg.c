@@ -7,6 +7,10 @@
  * statement per change, COMMIT, and a single sync — one round trip per
  * group however many mutations it holds. Integers travel as text, names
  * and values as binary bytea (file names are bytes, not UTF-8).
+ *
+ * The same connection holds the session-level advisory lock that makes a
+ * gfmd the only one on its database (gf_store_lock): it lasts exactly as
+ * long as the session, so it goes with gfmd however gfmd ends.
  */
 #include "store.h"
 
@@ -28,8 +32,18 @@
 #define OID_INT4 23
 #define OID_TEXT 25
 
+/* Advisory lock keys (per database). A serving gfmd holds SERVING for its
+ * whole session; migrations take MIGRATE briefly. pg_locks shows a bigint key
+ * as classid = its high and objid = its low 32 bits, objsubid = 1. */
+#define LOCK_KEY_MIGRATE "6600"
+#define LOCK_KEY_SERVING "1734765924" /* 0x67666d64, "gfmd" */
+/* How long a busy lock is retried before giving up: the session of a gfmd
+ * killed a moment ago may still be ending. */
+#define LOCK_GRACE_MS 2000
+#define LOCK_RETRY_MS 100
+
 struct waiter {
-	struct waiter *next;
+	struct waiter *next, *prev;
 	uint64_t ticket;
 	void (*done)(void *arg, int status);
 	void *arg;
@@ -37,11 +51,13 @@ struct waiter {
 
 struct gf_store {
 	PGconn *pg;
+	char *shown; /* the conninfo for messages, password hidden */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct gf_changes queue;
 	uint64_t last_ticket, committed;
-	struct waiter *waiters;
+	/* sorted by ticket, so completions run in ticket order */
+	struct waiter *wait_head, *wait_tail;
 	int stopping, started;
 	pthread_t thread;
 };
@@ -220,13 +236,21 @@ int gf_store_open(const char *conninfo, struct gf_store **out)
 	struct gf_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->pg = PQconnectdb(conninfo);
+	conninfo_for_log(conninfo, shown, sizeof(shown));
+	if (!(s->shown = strdup(shown))) {
+		free(s);
+		return -ENOMEM;
+	}
+	/* named "gfmd" in pg_stat_activity unless the conninfo names it */
+	const char *const keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *const vals[] = { conninfo, "gfmd", NULL };
+	s->pg = PQconnectdbParams(keys, vals, 1);
 	if (!s->pg || PQstatus(s->pg) != CONNECTION_OK) {
-		conninfo_for_log(conninfo, shown, sizeof(shown));
 		const char *why = s->pg ? PQerrorMessage(s->pg) : "out of memory";
 		gf_err("gfmd: cannot connect to PostgreSQL '%s': %.*s", shown,
 		       (int)strcspn(why, "\n"), why);
 		PQfinish(s->pg);
+		free(s->shown);
 		free(s);
 		return -ECONNREFUSED;
 	}
@@ -236,6 +260,61 @@ int gf_store_open(const char *conninfo, struct gf_store **out)
 	gf_changes_init(&s->queue);
 	*out = s;
 	return 0;
+}
+
+/* The holder of the serving lock, for the message: "pid N" and where its
+ * client connected from, as far as pg_locks and pg_stat_activity tell. */
+static void lock_holder(PGconn *pg, char *buf, size_t bufsz)
+{
+	const char *pv[1] = { LOCK_KEY_SERVING };
+	PGresult *r = PQexecParams(pg,
+		"SELECT l.pid, a.client_addr::text FROM pg_locks l "
+		"LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+		"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+		"AND l.classid = ($1::bigint >> 32)::oid "
+		"AND l.objid = ($1::bigint & 4294967295)::oid",
+		1, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1 || PQgetisnull(r, 0, 0))
+		snprintf(buf, bufsz, "another PostgreSQL session holds its lock");
+	else if (PQgetisnull(r, 0, 1))
+		snprintf(buf, bufsz, "PostgreSQL backend pid %s holds its lock",
+			 PQgetvalue(r, 0, 0));
+	else
+		snprintf(buf, bufsz, "PostgreSQL backend pid %s holds its lock; its client "
+				     "is at %s", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+	PQclear(r);
+}
+
+int gf_store_lock(struct gf_store *s, char *why, size_t whysz)
+{
+	const char *pv[1] = { LOCK_KEY_SERVING };
+	for (int waited = 0;; waited += LOCK_RETRY_MS) {
+		PGresult *r = PQexecParams(s->pg, "SELECT pg_try_advisory_lock($1::bigint)", 1,
+					   NULL, pv, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+			const char *m = PQerrorMessage(s->pg);
+			snprintf(why, whysz, "cannot lock database '%s': %.*s", s->shown,
+				 (int)strcspn(m, "\n"), m);
+			PQclear(r);
+			return -EIO;
+		}
+		int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		PQclear(r);
+		if (got) {
+			gf_info("gfmd: database '%s' is locked for this gfmd (PostgreSQL "
+				"backend pid %d holds the lock)", s->shown, PQbackendPID(s->pg));
+			return 0;
+		}
+		if (waited >= LOCK_GRACE_MS)
+			break;
+		usleep(LOCK_RETRY_MS * 1000);
+	}
+	char holder[256];
+	lock_holder(s->pg, holder, sizeof(holder));
+	snprintf(why, whysz, "another gfmd is already serving database '%s' (%s)", s->shown,
+		 holder);
+	return -EBUSY;
 }
 
 int gf_store_migrate(struct gf_store *s)
@@ -251,7 +330,8 @@ int gf_store_migrate(struct gf_store *s)
 	if (rc)
 		return rc;
 	/* two gfmd starting on one database must not both migrate */
-	if ((rc = exec_ok(pg, "SELECT pg_advisory_lock(6600)", "locking for migrations")))
+	if ((rc = exec_ok(pg, "SELECT pg_advisory_lock(" LOCK_KEY_MIGRATE ")",
+			  "locking for migrations")))
 		return rc;
 	int known = 0;
 	for (size_t i = 0; i < gf_migrations_count && !rc; i++) {
@@ -304,7 +384,8 @@ int gf_store_migrate(struct gf_store *s)
 				"gfmd knows (%d)", PQgetvalue(r, 0, 0), known);
 		PQclear(r);
 	}
-	exec_ok(pg, "SELECT pg_advisory_unlock(6600)", "unlocking after migrations");
+	exec_ok(pg, "SELECT pg_advisory_unlock(" LOCK_KEY_MIGRATE ")",
+		"unlocking after migrations");
 	return rc;
 }
 
@@ -721,21 +802,41 @@ static void run_waiters(struct waiter *w, int status)
 	}
 }
 
-/* Detach the waiters whose ticket is ≤ upto (caller holds mu). */
+/* Insert w by ticket, after any waiter of the same ticket (caller holds mu).
+ * Tickets are handed out in order, so w nearly always goes last. */
+static void add_waiter(struct gf_store *s, struct waiter *w)
+{
+	struct waiter *after = s->wait_tail;
+	while (after && after->ticket > w->ticket)
+		after = after->prev;
+	w->prev = after;
+	w->next = after ? after->next : s->wait_head;
+	if (w->next)
+		w->next->prev = w;
+	else
+		s->wait_tail = w;
+	if (after)
+		after->next = w;
+	else
+		s->wait_head = w;
+}
+
+/* Detach the waiters whose ticket is ≤ upto, in ticket order (caller holds mu). */
 static struct waiter *take_waiters(struct gf_store *s, uint64_t upto)
 {
-	struct waiter *ready = NULL, **tail = &ready, **pp = &s->waiters;
-	while (*pp) {
-		struct waiter *w = *pp;
-		if (w->ticket <= upto) {
-			*pp = w->next;
-			w->next = NULL;
-			*tail = w;
-			tail = &w->next;
-		} else {
-			pp = &w->next;
-		}
+	struct waiter *ready = s->wait_head, *last = NULL, *w = ready;
+	while (w && w->ticket <= upto) {
+		last = w;
+		w = w->next;
 	}
+	if (!last)
+		return NULL;
+	last->next = NULL;
+	s->wait_head = w;
+	if (w)
+		w->prev = NULL;
+	else
+		s->wait_tail = NULL;
 	return ready;
 }
 
@@ -833,8 +934,7 @@ void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 	w->ticket = ticket;
 	w->done = done;
 	w->arg = arg;
-	w->next = s->waiters;
-	s->waiters = w;
+	add_waiter(s, w);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -862,8 +962,9 @@ void gf_store_close(struct gf_store *s)
 	pthread_mutex_unlock(&s->mu);
 	run_waiters(left, s->started ? 0 : -EIO);
 	gf_changes_free(&s->queue);
-	PQfinish(s->pg);
+	PQfinish(s->pg); /* ends the session, and with it the serving lock */
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	free(s->shown);
 	free(s);
 }
