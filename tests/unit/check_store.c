@@ -340,14 +340,15 @@ static char *row_xattr(uint64_t ino, const char *name, const void *value, size_t
 	return r;
 }
 
-static char *row_replica(uint64_t ino, uint32_t host_id, uint64_t gen)
+static char *row_replica(uint64_t ino, uint32_t host_id, uint64_t gen, uint64_t fgen)
 {
-	return fmt("replica ino=%" PRIu64 " host=%u gen=%" PRIu64, ino, host_id, gen);
+	return fmt("replica ino=%" PRIu64 " host=%u gen=%" PRIu64 " fgen=%" PRIu64, ino, host_id,
+		   gen, fgen);
 }
 
-static char *row_dead(uint64_t ino, uint32_t host_id, uint64_t gen)
+static char *row_dead(uint64_t ino, uint32_t host_id, uint64_t fgen)
 {
-	return fmt("dead ino=%" PRIu64 " host=%u gen=%" PRIu64, ino, host_id, gen);
+	return fmt("dead ino=%" PRIu64 " host=%u fgen=%" PRIu64, ino, host_id, fgen);
 }
 
 static char *row_host(const struct gf_change_host *h)
@@ -391,9 +392,9 @@ static int ld_xattr(void *arg, uint64_t ino, const char *name, const void *value
 	rows_add(arg, row_xattr(ino, name, value, len));
 	return 0;
 }
-static int ld_replica(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen)
+static int ld_replica(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen, uint64_t fgen)
 {
-	rows_add(arg, row_replica(ino, host_id, gen));
+	rows_add(arg, row_replica(ino, host_id, gen, fgen));
 	return 0;
 }
 static int ld_dead(void *arg, uint64_t ino, uint32_t host_id, uint64_t gen)
@@ -520,13 +521,15 @@ static void del_xattr(struct rt *t, uint64_t ino, const char *name)
 {
 	add(t, GF_CHG_XATTR_DEL, ino, 0, 0, name, strlen(name), NULL, 0, 0);
 }
-static void put_replica(struct rt *t, uint64_t ino, uint32_t host_id, uint64_t gen)
+static void put_replica(struct rt *t, uint64_t ino, uint32_t host_id, uint64_t gen,
+			uint64_t fgen)
 {
-	add(t, GF_CHG_REPLICA_PUT, ino, host_id, gen, NULL, 0, NULL, 0, 0);
+	add(t, GF_CHG_REPLICA_PUT, ino, host_id, gen, NULL, 0, NULL, 0, 0)->d = fgen;
 }
-static void want_replica(struct rt *t, uint64_t ino, uint32_t host_id, uint64_t gen)
+static void want_replica(struct rt *t, uint64_t ino, uint32_t host_id, uint64_t gen,
+			 uint64_t fgen)
 {
-	rows_add(&t->want, row_replica(ino, host_id, gen));
+	rows_add(&t->want, row_replica(ino, host_id, gen, fgen));
 }
 static void del_replica(struct rt *t, uint64_t ino, uint32_t host_id)
 {
@@ -731,18 +734,18 @@ static void case_xattrs(struct rt *t)
 
 static void case_replicas(struct rt *t)
 {
-	put_replica(t, 60, 1, 1);
-	put_replica(t, 60, 2, 1);
-	put_replica(t, 61, 1, 3);
-	put_replica(t, (1ULL << 53) + 1, INT32_MAX, (1ULL << 40) + 1);
+	put_replica(t, 60, 1, 1, 1);
+	put_replica(t, 60, 2, 1, 1);
+	put_replica(t, 61, 1, 3, 2);
+	put_replica(t, (1ULL << 53) + 1, INT32_MAX, (1ULL << 40) + 1, (1ULL << 40) - 7);
 	commit(t);
-	put_replica(t, 60, 1, 2); /* a new generation replaces the old one */
+	put_replica(t, 60, 1, 2, 1); /* a new generation replaces the old one */
 	del_replica(t, 60, 2);
 	del_replica(t, 62, 1); /* none */
 	commit(t);
-	want_replica(t, 60, 1, 2);
-	want_replica(t, 61, 1, 3);
-	want_replica(t, (1ULL << 53) + 1, INT32_MAX, (1ULL << 40) + 1);
+	want_replica(t, 60, 1, 2, 1);
+	want_replica(t, 61, 1, 3, 2);
+	want_replica(t, (1ULL << 53) + 1, INT32_MAX, (1ULL << 40) + 1, (1ULL << 40) - 7);
 }
 
 static void case_dead_replicas(struct rt *t)
@@ -871,11 +874,11 @@ static void case_every_kind(struct rt *t)
 			del_xattr(t, 80, "user.gone");
 			break;
 		case GF_CHG_REPLICA_PUT:
-			put_replica(t, 80, 3, 1);
-			want_replica(t, 80, 3, 1);
+			put_replica(t, 80, 3, 1, 1);
+			want_replica(t, 80, 3, 1, 1);
 			break;
 		case GF_CHG_REPLICA_DEL:
-			put_replica(t, 80, 4, 1);
+			put_replica(t, 80, 4, 1, 1);
 			del_replica(t, 80, 4);
 			break;
 		case GF_CHG_DEAD_PUT:
@@ -954,7 +957,7 @@ START_TEST(test_big_batch)
 		char name[32];
 		int len = snprintf(name, sizeof(name), "file-%06d", i);
 		put_dirent(&t, 1, name, (size_t)len, 1000 + (uint64_t)i, (uint64_t)i + 1);
-		put_replica(&t, 1000 + (uint64_t)i, 1, 1);
+		put_replica(&t, 1000 + (uint64_t)i, 1, 1, 1);
 	}
 	put_next_ino(&t, 1000 + N);
 	commit(&t);
@@ -1634,7 +1637,7 @@ static _Noreturn void fail_child(const struct fail_case *fc, int fd)
 	gf_changes_add(&ch, GF_CHG_INODE_PUT, 0, 0, 0, NULL, 0, NULL, 0, 0)->attr = a;
 	gf_changes_add(&ch, GF_CHG_DIRENT_PUT, 1, 100, 1, "poison", 6, NULL, 0, 0);
 	gf_changes_add(&ch, GF_CHG_XATTR_PUT, 100, 0, 0, "user.x", 6, "v", 1, 1);
-	gf_changes_add(&ch, GF_CHG_REPLICA_PUT, 100, 1, 1, NULL, 0, NULL, 0, 0);
+	gf_changes_add(&ch, GF_CHG_REPLICA_PUT, 100, 1, 1, NULL, 0, NULL, 0, 0)->d = 1;
 	child_submit(s, &ch, &wb);
 	/* C */
 	a = attr(101, S_IFREG | 0644);
