@@ -494,8 +494,12 @@ static int h_heartbeat(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		rc = reply(g, c, f, st, NULL, 0);
 		goto out;
 	}
+	/* the reply does not wait for these deletions to be committed: if a
+	 * crash loses them, gfmd asks again and gfsd finds nothing to delete;
+	 * a heartbeat must not stall behind a slow database */
 	uint64_t t = 0;
 	gf_ns_dead_done(g->ns, m->host_id, m->done, m->ndone, &t);
+	t = 0;
 	/* only replicas whose death is committed (namespace.h) */
 	r->ndead = (uint32_t)gf_ns_dead_list(g->ns, m->host_id, gf_store_committed(g->store),
 					     r->dead, GF_MAX_DEAD);
