@@ -285,6 +285,7 @@ hostname = gfmd
 log_level = ${GF_LOG_LEVEL:-info}
 heartbeat_ms = ${GF_HEARTBEAT_MS:-1000}
 host_down_ms = ${GF_HOST_DOWN_MS:-5000}
+space_reserve = ${GF_SPACE_RESERVE:-1%}
 EOF
 	cat >"$STATE/admin.conf" <<EOF
 # for gfhost/gfdf against the test cluster in $STATE
