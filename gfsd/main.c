@@ -83,6 +83,11 @@ static const char usage_text[] =
 "                    a minute: for hosts made of namespaces on one machine)\n"
 "    heartbeat_ms    heartbeat period in ms (default 1000; gfmd may ask\n"
 "                    for a shorter one)\n"
+"    peer_send_timeout_ms\n"
+"                    a peer that takes none of its replies for this long, or\n"
+"                    stops this long inside a request, is disconnected\n"
+"                    (default 30000); it holds back only its own requests\n"
+"                    meanwhile\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
@@ -141,6 +146,11 @@ int main(int argc, char **argv)
 	uint16_t gfmd_port = (uint16_t)gf_daemon_config_int(&d, "gfmd_port", 6600, 1, 65535);
 	uint32_t heartbeat_ms =
 		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
+	struct gf_server_opts sopts = {
+		.name = "gfsd",
+		.send_timeout_ms = (unsigned)gf_daemon_config_int(
+			&d, "peer_send_timeout_ms", GF_SEND_TIMEOUT_MS_DEFAULT, 100, 86400000),
+	};
 	const char *load_source = gf_config_str(cfg, "load_source", "system");
 	struct load_meter *load;
 	if ((rc = load_meter_new(load_source, &load)) < 0)
@@ -187,6 +197,7 @@ int main(int argc, char **argv)
 		gf_fatal("gfsd: %s", strerror(-rc));
 	service_server_ops(svc, &ops);
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
+	    (rc = gf_server_set_opts(srv, &sopts)) < 0 ||
 	    (rc = gf_server_add_listener(srv, tcp_fd, 0)) < 0 ||
 	    (rc = gf_server_add_listener(srv, unix_fd, 1)) < 0 ||
 	    (rc = gf_server_start(srv)) < 0)

@@ -23,7 +23,7 @@ static const char *const known_keys[] = {
 	"spool", "gfsd_listen", "gfsd_port", "gfsd_addr", "gfsd_socket",
 	"hostname", "log_level", "log_file", "pid_file", "attr_timeout",
 	"entry_timeout", "heartbeat_ms", "host_down_ms", "launcher", "mount_point", "load_source",
-	"idmap_refresh_ms",
+	"idmap_refresh_ms", "peer_send_timeout_ms",
 	NULL,
 };
 
