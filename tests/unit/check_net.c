@@ -645,6 +645,102 @@ START_TEST(queued_replies_keep_order_and_fds)
 }
 END_TEST
 
+/* A server that authenticates and then never reads (or, half_reply, reads
+ * one request and sends half a reply). */
+struct deaf_srv {
+	int lfd;
+	int sock;
+	int half_reply;
+	int done[2]; /* the test closes done[1] to let it go */
+};
+
+static void *deaf_main(void *arg)
+{
+	struct deaf_srv *d = arg;
+	d->sock = accept(d->lfd, NULL, NULL);
+	uint8_t kind;
+	char host[GF_HOST_MAX + 1];
+	gf_auth_server(d->sock, &key_a, &kind, host);
+	struct gf_frame f;
+	if (d->half_reply && gf_frame_recv(d->sock, &f) == 0) {
+		uint8_t hdr[GF_HDR_SIZE];
+		gf_frame_hdr(hdr, f.hdr.op | GF_OP_REPLY, f.hdr.reqid, 0, 100);
+		ck_assert_int_eq(write(d->sock, hdr, sizeof(hdr)), GF_HDR_SIZE);
+		ck_assert_int_eq(write(d->sock, "half", 4), 4);
+		gf_frame_release(&f);
+	}
+	char x;
+	ssize_t n = read(d->done[0], &x, 1);
+	(void)n;
+	close(d->sock);
+	return NULL;
+}
+
+START_TEST(rpc_send_to_deaf_server_times_out)
+{
+	make_keys();
+	char path[] = "/tmp/gfnetXXXXXX";
+	int tfd = mkstemp(path);
+	ck_assert_int_ge(tfd, 0);
+	close(tfd);
+	struct deaf_srv d = { .half_reply = 0 };
+	/* A UNIX socket: what it takes unread is bounded by the sender's
+	 * buffer (about 200 KiB), where TCP on loopback may take megabytes. */
+	d.lfd = gf_unix_listen(path);
+	ck_assert_int_ge(d.lfd, 0);
+	ck_assert_int_eq(pipe(d.done), 0);
+	pthread_t t;
+	pthread_create(&t, NULL, deaf_main, &d);
+	struct gf_rpc *rpc;
+	ck_assert_int_eq(gf_rpc_connect(path, 0, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	gf_rpc_set_timeout(rpc, 300);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	uint8_t *big = calloc(1, GF_MAX_IO);
+	gf_put_raw(&w, big, GF_MAX_IO);
+	free(big);
+	struct gf_reply r;
+	/* 1 MiB does not fit in what the deaf server's socket takes: without a
+	 * bound on the send this would hang. */
+	ck_assert_int_eq(gf_rpc_call(rpc, 500, &w, &r), -ETIMEDOUT);
+	ck_assert(!gf_rpc_alive(rpc));
+	ck_assert_int_eq(gf_rpc_call(rpc, 500, NULL, &r), -ENOTCONN);
+	gf_wbuf_free(&w);
+	gf_rpc_close(rpc);
+	close(d.done[1]);
+	pthread_join(t, NULL);
+	close(d.done[0]);
+	close(d.lfd);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(rpc_half_reply_times_out)
+{
+	make_keys();
+	struct deaf_srv d = { .half_reply = 1 };
+	uint16_t port;
+	d.lfd = gf_tcp_listen("127.0.0.1", 0, &port);
+	ck_assert_int_ge(d.lfd, 0);
+	ck_assert_int_eq(pipe(d.done), 0);
+	pthread_t t;
+	pthread_create(&t, NULL, deaf_main, &d);
+	struct gf_rpc *rpc;
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	gf_rpc_set_timeout(rpc, 300);
+	struct gf_reply r;
+	/* the reply starts, then stops: without a bound the reader would wait
+	 * for the rest for ever */
+	ck_assert_int_eq(gf_rpc_call(rpc, 500, NULL, &r), -ETIMEDOUT);
+	ck_assert(!gf_rpc_alive(rpc));
+	gf_rpc_close(rpc);
+	close(d.done[1]);
+	pthread_join(t, NULL);
+	close(d.done[0]);
+	close(d.lfd);
+}
+END_TEST
+
 int main(void)
 {
 	gf_log_init("check_net", GF_LOG_ERR);
@@ -662,6 +758,8 @@ int main(void)
 	tcase_add_test(tc, nonreader_closed_after_send_timeout);
 	tcase_add_test(tc, stop_does_not_wait_for_nonreader);
 	tcase_add_test(tc, queued_replies_keep_order_and_fds);
+	tcase_add_test(tc, rpc_send_to_deaf_server_times_out);
+	tcase_add_test(tc, rpc_half_reply_times_out);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
