@@ -88,14 +88,22 @@ static const char usage_text[] =
 "                    T suffixes) or a share of its capacity such as 5%\n"
 "                    (default 1%); a writer's own host below it sends new\n"
 "                    files to the host with the most free space instead\n"
+"    peer_send_timeout_ms\n"
+"                    a peer that takes none of its replies for this long, or\n"
+"                    stops this long inside a request, is disconnected\n"
+"                    (default 30000). Replies wait in a bounded queue per\n"
+"                    connection, so a slow peer never holds up the commits\n"
+"                    of others; one whose queue passes about 5 MiB is\n"
+"                    disconnected too.\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
 "\n"
 "SIGNALS\n"
 "    SIGTERM, SIGINT  stop accepting, finish the requests in progress,\n"
-"                     commit everything queued and send its replies, close\n"
-"                     the database connection and exit 0.\n"
+"                     commit everything queued and send its replies (a peer\n"
+"                     gets a few seconds to take them), close the database\n"
+"                     connection and exit 0.\n"
 "    SIGHUP           ignored.\n"
 "\n"
 "EXIT STATUS\n"
@@ -215,6 +223,12 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: %s: space_reserve '%s': expected bytes (with K, M, G or T) "
 			 "or a percentage such as 5%%", config_path, reserve);
 
+	struct gf_server_opts sopts = {
+		.name = "gfmd",
+		.send_timeout_ms = (unsigned)gf_daemon_config_int(
+			&d, "peer_send_timeout_ms", GF_SEND_TIMEOUT_MS_DEFAULT, 100, 86400000),
+	};
+
 	/* The database and its lock first: a second gfmd on it stops here,
 	 * before it detaches or writes over the pid file of the one serving. */
 	struct gf_store *store;
@@ -269,6 +283,7 @@ int main(int argc, char **argv)
 	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = NULL, .arg = &g };
 	struct gf_server *srv;
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
+	    (rc = gf_server_set_opts(srv, &sopts)) < 0 ||
 	    (rc = gf_server_add_listener(srv, fd, 0)) < 0 ||
 	    (rc = gf_server_start(srv)) < 0)
 		gf_fatal("gfmd: cannot start the server: %s", strerror(-rc));
@@ -277,8 +292,9 @@ int main(int argc, char **argv)
 	gf_daemon_ready();
 
 	gf_daemon_wait(&d);
-	gf_server_stop(srv);	/* requests in progress finish */
-	gf_store_close(store);	/* commits what is queued, sends those replies */
+	gf_server_shutdown(srv); /* requests in progress finish */
+	gf_store_close(store);	 /* commits what is queued, queues those replies */
+	gf_server_stop(srv);	 /* the replies leave; connections close */
 	gf_ns_free(ns);
 	gf_hosts_free(hosts);
 	gf_users_free(users);

@@ -97,6 +97,11 @@ static const char usage_text[] =
 "                    the one after start-up)\n"
 "    fsync_on_close  yes: closing a written file flushes it to disk too\n"
 "                    (default no: only fsync(2) does, as on a local disk)\n"
+"    peer_send_timeout_ms\n"
+"                    a peer that takes none of its replies for this long, or\n"
+"                    stops this long inside a request, is disconnected\n"
+"                    (default 30000); it holds back only its own requests\n"
+"                    meanwhile\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
@@ -167,6 +172,11 @@ int main(int argc, char **argv)
 	else
 		gf_fatal("gfsd: %s: fsync_on_close '%s': expected yes or no", config_path,
 			 fsync_close);
+	struct gf_server_opts sopts = {
+		.name = "gfsd",
+		.send_timeout_ms = (unsigned)gf_daemon_config_int(
+			&d, "peer_send_timeout_ms", GF_SEND_TIMEOUT_MS_DEFAULT, 100, 86400000),
+	};
 	const char *load_source = gf_config_str(cfg, "load_source", "system");
 	struct load_meter *load;
 	if ((rc = load_meter_new(load_source, &load)) < 0)
@@ -239,6 +249,7 @@ int main(int argc, char **argv)
 		gf_fatal("gfsd: %s", strerror(-rc));
 	service_server_ops(svc, &ops);
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
+	    (rc = gf_server_set_opts(srv, &sopts)) < 0 ||
 	    (rc = gf_server_add_listener(srv, tcp_fd, 0)) < 0 ||
 	    (rc = gf_server_add_listener(srv, unix_fd, 1)) < 0 ||
 	    (rc = gf_server_start(srv)) < 0)

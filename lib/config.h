@@ -21,6 +21,8 @@
  *     heartbeat_ms                gfsd heartbeat period (default 1000)
  *     host_down_ms                gfmd marks a silent host down (default 5000)
  *     load_source                 gfsd load measure: system | netns (default system)
+ *     peer_send_timeout_ms        gfmd/gfsd close a peer that takes no reply bytes,
+ *                                 or stalls inside a request, this long (default 30000)
  *     launcher                    how gfrun reaches a host: a command prefix in
  *                                 which %h is the host name (default "ssh %h")
  *     mount_point                 where the file system is mounted on each host;

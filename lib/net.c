@@ -5,10 +5,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -95,6 +97,8 @@ static int recv_header(int sock, uint8_t *hdr, int *fd_out)
 			if (errno == EINTR)
 				continue;
 			rc = -errno;
+			if (rc == -EWOULDBLOCK) /* receive timeout: idle, or stalled inside */
+				rc = got == 0 ? -EAGAIN : -ETIMEDOUT;
 			goto fail;
 		}
 		if (n == 0) {
@@ -131,6 +135,8 @@ int gf_frame_recv(int sock, struct gf_frame *f)
 		rc = gf_read_full(sock, f->payload, f->hdr.len);
 		if (rc == -ECONNRESET)
 			rc = -EBADMSG; /* EOF inside a frame: truncated */
+		else if (rc == -EWOULDBLOCK)
+			rc = -ETIMEDOUT; /* receive timeout inside a frame */
 		if (rc)
 			goto fail;
 	}
@@ -140,21 +146,37 @@ fail:
 	return rc;
 }
 
-int gf_frame_send(int sock, uint16_t op, uint32_t reqid, int32_t status,
-		  const void *payload, size_t len, int pass_fd)
+void gf_frame_hdr(uint8_t out[GF_HDR_SIZE], uint16_t op, uint32_t reqid, int32_t status,
+		  size_t len)
 {
-	if (len > GF_MAX_PAYLOAD)
-		return -EMSGSIZE;
-	uint8_t hdr[GF_HDR_SIZE];
 	struct gf_hdr h = { .len = (uint32_t)len, .version = GF_PROTO_VERSION,
 			    .op = op, .reqid = reqid, .status = status };
-	gf_hdr_encode(&h, hdr);
-	struct iovec iov[2] = { { hdr, GF_HDR_SIZE }, { (void *)payload, len } };
+	gf_hdr_encode(&h, out);
+}
+
+/* One sendmsg of iov from offset off on (fd attached when ≥ 0). */
+static ssize_t send_from(int sock, const struct iovec *iov, int iovcnt, size_t off,
+			 int pass_fd, int flags)
+{
+	struct iovec v[GF_SEND_IOV_MAX];
+	int n = 0;
+	for (int i = 0; i < iovcnt && n < GF_SEND_IOV_MAX; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		v[n].iov_base = (uint8_t *)iov[i].iov_base + off;
+		v[n].iov_len = iov[i].iov_len - off;
+		off = 0;
+		n++;
+	}
+	if (n == 0)
+		return 0;
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	struct msghdr msg = { .msg_iov = v, .msg_iovlen = (size_t)n };
 	if (pass_fd >= 0) {
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.buf;
@@ -165,29 +187,78 @@ int gf_frame_send(int sock, uint16_t op, uint32_t reqid, int32_t status,
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
 	}
-	size_t total = GF_HDR_SIZE + len, sent = 0;
-	while (sent < total) {
-		ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	return sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+}
+
+static size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t t = 0;
+	for (int i = 0; i < iovcnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* Send until done, the socket is full (flags has MSG_DONTWAIT) or an error. */
+static int send_loop(int sock, const struct iovec *iov, int iovcnt, int pass_fd,
+		     size_t *off, int flags)
+{
+	size_t total = iov_total(iov, iovcnt);
+	while (*off < total) {
+		/* the fd went with the first bytes */
+		ssize_t n = send_from(sock, iov, iovcnt, *off, *off == 0 ? pass_fd : -1, flags);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 		}
-		sent += (size_t)n;
-		msg.msg_control = NULL; /* the fd went with the first bytes */
-		msg.msg_controllen = 0;
-		size_t skip = (size_t)n;
-		while (msg.msg_iovlen > 0 && skip >= msg.msg_iov[0].iov_len) {
-			skip -= msg.msg_iov[0].iov_len;
-			msg.msg_iov++;
-			msg.msg_iovlen--;
-		}
-		if (msg.msg_iovlen > 0) {
-			msg.msg_iov[0].iov_base = (uint8_t *)msg.msg_iov[0].iov_base + skip;
-			msg.msg_iov[0].iov_len -= skip;
-		}
+		*off += (size_t)n;
 	}
 	return 0;
+}
+
+int gf_send_some(int sock, const struct iovec *iov, int iovcnt, int pass_fd, size_t *off)
+{
+	return send_loop(sock, iov, iovcnt, pass_fd, off, MSG_DONTWAIT);
+}
+
+int gf_send_wait(int sock, const struct iovec *iov, int iovcnt, int pass_fd, size_t *off,
+		 int stall_ms)
+{
+	if (stall_ms < 0)
+		return send_loop(sock, iov, iovcnt, pass_fd, off, 0);
+	for (;;) {
+		int rc = send_loop(sock, iov, iovcnt, pass_fd, off, MSG_DONTWAIT);
+		if (rc != -EAGAIN)
+			return rc;
+		/* progress restarts the wait: a slow reader is not a dead one */
+		struct pollfd p = { .fd = sock, .events = POLLOUT };
+		int n;
+		do
+			n = poll(&p, 1, stall_ms);
+		while (n < 0 && errno == EINTR);
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (n < 0)
+			return -errno;
+	}
+}
+
+int gf_frame_send_timed(int sock, uint16_t op, uint32_t reqid, int32_t status,
+			const void *payload, size_t len, int pass_fd, int stall_ms)
+{
+	if (len > GF_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	uint8_t hdr[GF_HDR_SIZE];
+	gf_frame_hdr(hdr, op, reqid, status, len);
+	struct iovec iov[2] = { { hdr, GF_HDR_SIZE }, { (void *)payload, len } };
+	size_t off = 0;
+	return gf_send_wait(sock, iov, len ? 2 : 1, pass_fd, &off, stall_ms);
+}
+
+int gf_frame_send(int sock, uint16_t op, uint32_t reqid, int32_t status,
+		  const void *payload, size_t len, int pass_fd)
+{
+	return gf_frame_send_timed(sock, op, reqid, status, payload, len, pass_fd, -1);
 }
 
 void gf_sock_tune(int fd)

@@ -128,7 +128,9 @@ static void read_one(struct gf_rpc *c, struct waiter *me, const struct timespec 
 		rc = gf_frame_recv(c->sock, &f);
 	pthread_mutex_lock(&c->lock);
 	c->reading = 0;
-	if (rc == -ETIMEDOUT) {
+	if (rc == -EAGAIN) {
+		/* readable, yet nothing of a frame came: the caller asks again */
+	} else if (rc == -ETIMEDOUT) {
 		gf_warn("connection to %s: no reply in %u ms; closing it", c->peer,
 			c->timeout_ms);
 		fail_all(c, -ENOTCONN);
@@ -192,6 +194,11 @@ void gf_rpc_set_timeout(struct gf_rpc *c, unsigned timeout_ms)
 {
 	pthread_mutex_lock(&c->lock);
 	c->timeout_ms = timeout_ms;
+	/* a reply that stops half-way fails the same (gf_frame_recv says
+	 * -ETIMEDOUT) instead of holding the reader for ever */
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000 };
+	setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -236,11 +243,24 @@ int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 		c->next_id = 1;
 	w.next = c->waiters;
 	c->waiters = &w;
+	unsigned timeout_ms = c->timeout_ms;
 	pthread_mutex_unlock(&c->lock);
 
+	/* The deadline covers the send too: a peer that stops reading our
+	 * requests must not hold this caller (nor, through send_lock, the
+	 * others) for longer than the timeout. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
 	pthread_mutex_lock(&c->send_lock);
-	int rc = gf_frame_send(c->sock, op, w.reqid, 0, req ? req->data : NULL,
-			       req ? req->len : 0, -1);
+	int rc = gf_frame_send_timed(c->sock, op, w.reqid, 0, req ? req->data : NULL,
+				     req ? req->len : 0, -1,
+				     timeout_ms ? ms_until(&deadline) : -1);
 	pthread_mutex_unlock(&c->send_lock);
 
 	pthread_mutex_lock(&c->lock);
@@ -265,33 +285,28 @@ int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 				}
 		}
 		if (!c->dead) {
+			if (rc == -ETIMEDOUT)
+				gf_warn("connection to %s: request not taken in %u ms; closing it",
+					c->peer, timeout_ms);
 			fail_all(c, -ENOTCONN);
 			shutdown(c->sock, SHUT_RDWR);
 		}
 		pthread_mutex_unlock(&c->lock);
 		gf_reply_release(&w.rep);
 		pthread_cond_destroy(&w.cond);
-		return -ENOTCONN;
-	}
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += c->timeout_ms / 1000;
-	deadline.tv_nsec += (long)(c->timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
+		return rc == -ETIMEDOUT ? rc : -ENOTCONN;
 	}
 	while (!w.done) {
 		if (!c->reading && !c->dead) {
-			read_one(c, &w, c->timeout_ms ? &deadline : NULL);
+			read_one(c, &w, timeout_ms ? &deadline : NULL);
 			continue;
 		}
-		if (!c->timeout_ms) {
+		if (!timeout_ms) {
 			pthread_cond_wait(&w.cond, &c->lock);
 		} else if (pthread_cond_timedwait(&w.cond, &c->lock, &deadline) == ETIMEDOUT &&
 			   !w.done) {
 			gf_warn("connection to %s: no reply in %u ms; closing it", c->peer,
-				c->timeout_ms);
+				timeout_ms);
 			fail_all(c, -ENOTCONN);
 			w.err = -ETIMEDOUT;
 			shutdown(c->sock, SHUT_RDWR);

@@ -38,8 +38,12 @@ int gf_rpc_connect(const char *host, uint16_t port, const struct gf_key *key,
 void gf_rpc_close(struct gf_rpc *c);
 /*
  * A peer that leaves a request unanswered for timeout_ms (0 = wait forever,
- * the default) is taken for gone: that call and every other waiting one fail
- * with -ETIMEDOUT / -ENOTCONN and the connection is closed.
+ * the default), counted from the call, is taken for gone: that call and
+ * every other waiting one fail with -ETIMEDOUT / -ENOTCONN and the
+ * connection is closed. That includes a peer that stops reading, so that
+ * the request cannot even be sent: the sender gives up at the same
+ * deadline instead of blocking (and holding the send lock) for ever; and
+ * one that stops for timeout_ms in the middle of a reply.
  */
 void gf_rpc_set_timeout(struct gf_rpc *c, unsigned timeout_ms);
 /* 1 while the connection is usable. */

@@ -23,6 +23,11 @@
 # Binaries come from $top_builddir (default: this script's source tree) or
 # from PATH. Everything needs root (FUSE mounts, initdb as postgres).
 #
+# GF_GFMD_CONF_EXTRA and GF_GFSD_CONF_EXTRA, when set, are appended as they
+# are (one or more "key = value" lines) to gfmd.conf and to every gfsd.conf,
+# e.g. GF_GFMD_CONF_EXTRA='peer_send_timeout_ms = 2000'. (The gf_conf_extra
+# hook is the test bed's; these are the test's.)
+#
 # Layout of a state directory:
 #     env  key  admin.conf  gfmd.conf gfmd.pid gfmd.log gfmd.out
 #     pg/{data,sock,log}          (or PGDIR elsewhere if postgres can't reach STATE)
@@ -286,6 +291,7 @@ log_level = ${GF_LOG_LEVEL:-info}
 heartbeat_ms = ${GF_HEARTBEAT_MS:-1000}
 host_down_ms = ${GF_HOST_DOWN_MS:-5000}
 space_reserve = ${GF_SPACE_RESERVE:-1%}
+${GF_GFMD_CONF_EXTRA:-}
 EOF
 	cat >"$STATE/admin.conf" <<EOF
 # for gfhost/gfdf against the test cluster in $STATE
@@ -312,6 +318,7 @@ gfsd_socket = $d/gfsd.sock
 log_level = ${GF_LOG_LEVEL:-info}
 heartbeat_ms = ${GF_HEARTBEAT_MS:-1000}
 $(gf_conf_extra gfsd "$k")
+${GF_GFSD_CONF_EXTRA:-}
 EOF
 }
 
@@ -797,7 +804,8 @@ usage: $(basename "$0") up [--gfsd N] [--mounts M] [--state DIR]
        $(basename "$0") down [--state DIR]
 up prints shell assignments (STATE=, MOUNT=, CONFIG=, ...) for eval.
 down without --state stops the cluster last started with up ($GF_CLUSTER_POINTER).
-Environment: KEEP=1 keeps the state dir on down; GF_LOG_LEVEL=debug.
+Environment: KEEP=1 keeps the state dir on down; GF_LOG_LEVEL=debug;
+GF_GFMD_CONF_EXTRA / GF_GFSD_CONF_EXTRA: extra lines for gfmd.conf / gfsd.conf.
 EOF
 }
 

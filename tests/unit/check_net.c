@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -432,6 +435,397 @@ START_TEST(server_survives_garbage)
 }
 END_TEST
 
+/* ---- peers that do not read their replies ------------------------------------------ */
+
+/*
+ * A server whose op 510 starts a thread that replies many times on the
+ * connection (as gfmd's committer does), op 511 replies many times from the
+ * handler itself, op 512 replies numbered frames from another thread (some
+ * with an fd), op 513 replies once from the handler.
+ */
+#define SLOW_FRAMES 400
+#define SLOW_FRAME_LEN (64 * 1024)
+#define ORDER_FRAMES 2000
+
+struct slow_srv {
+	struct gf_server *s;
+	atomic_int closed;	 /* connections whose reader ended */
+	pthread_t helper;	 /* the last op 510/512 thread */
+	atomic_int helper_started;
+	atomic_int in_511;	 /* the handler of 511 is replying */
+	int rcs[ORDER_FRAMES]; /* what each of the helper's replies returned */
+	int nrcs;
+	int devnull;
+};
+
+struct slow_job {
+	struct slow_srv *ss;
+	struct gf_conn *conn;
+	uint16_t op;
+	uint32_t reqid;
+};
+
+static void *slow_helper(void *arg)
+{
+	struct slow_job *j = arg;
+	struct slow_srv *ss = j->ss;
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (j->op == 510) {
+		uint8_t *big = calloc(1, SLOW_FRAME_LEN);
+		gf_put_raw(&w, big, SLOW_FRAME_LEN);
+		free(big);
+		for (int i = 0; i < SLOW_FRAMES; i++)
+			ss->rcs[ss->nrcs++] = gf_conn_reply(j->conn, 510, j->reqid, 0, &w, -1);
+	} else {
+		for (int i = 0; i < ORDER_FRAMES; i++) {
+			gf_wbuf_reset(&w);
+			gf_put_u32(&w, (uint32_t)i);
+			uint8_t pad[1024] = { 0 };
+			gf_put_raw(&w, pad, sizeof(pad));
+			ss->rcs[ss->nrcs++] = gf_conn_reply(j->conn, 512, (uint32_t)i, 0, &w,
+							    i % 100 == 0 ? ss->devnull : -1);
+		}
+	}
+	gf_wbuf_free(&w);
+	gf_conn_put(j->conn);
+	free(j);
+	return NULL;
+}
+
+static int slow_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
+{
+	struct slow_srv *ss = arg;
+	struct gf_wbuf w;
+	switch (f->hdr.op) {
+	case 510:
+	case 512: {
+		struct slow_job *j = malloc(sizeof(*j));
+		*j = (struct slow_job){ ss, conn, f->hdr.op, f->hdr.reqid };
+		gf_conn_get(conn);
+		ss->nrcs = 0;
+		ck_assert_int_eq(pthread_create(&ss->helper, NULL, slow_helper, j), 0);
+		atomic_store(&ss->helper_started, 1);
+		return 0;
+	}
+	case 511: {
+		atomic_store(&ss->in_511, 1);
+		uint8_t *big = calloc(1, SLOW_FRAME_LEN);
+		gf_wbuf_init(&w);
+		gf_put_raw(&w, big, SLOW_FRAME_LEN);
+		free(big);
+		for (int i = 0; i < SLOW_FRAMES; i++)
+			gf_conn_reply(conn, 511, f->hdr.reqid, 0, &w, -1);
+		gf_wbuf_free(&w);
+		return 0;
+	}
+	default:
+		gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, NULL, -1);
+		return 0;
+	}
+}
+
+static void slow_closed(struct gf_conn *conn, void *arg)
+{
+	(void)conn;
+	atomic_fetch_add(&((struct slow_srv *)arg)->closed, 1);
+}
+
+/* Start a slow_srv on TCP 127.0.0.1 (*port) and, when unix_path, a UNIX socket. */
+static void slow_start(struct slow_srv *ss, const struct gf_server_opts *o, uint16_t *port,
+		       const char *unix_path)
+{
+	make_keys();
+	memset(ss, 0, sizeof(*ss));
+	ss->devnull = open("/dev/null", O_RDONLY);
+	struct gf_server_ops ops = { .handle = slow_handle, .closed = slow_closed, .arg = ss };
+	ck_assert_int_eq(gf_server_new(&key_a, &ops, &ss->s), 0);
+	ck_assert_int_eq(gf_server_set_opts(ss->s, o), 0);
+	int lfd = gf_tcp_listen("127.0.0.1", 0, port);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(gf_server_add_listener(ss->s, lfd, 0), 0);
+	if (unix_path) {
+		int ufd = gf_unix_listen(unix_path);
+		ck_assert_int_ge(ufd, 0);
+		ck_assert_int_eq(gf_server_add_listener(ss->s, ufd, 1), 0);
+	}
+	ck_assert_int_eq(gf_server_start(ss->s), 0);
+}
+
+/* An authenticated raw connection with a small receive buffer (so that a
+ * peer that does not read fills up fast): TCP to port, or the UNIX path. */
+static int raw_client(uint16_t port, const char *unix_path)
+{
+	int fd;
+	if (unix_path) {
+		fd = gf_unix_connect(unix_path);
+		ck_assert_int_ge(fd, 0);
+	} else {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fd, 0);
+		int small = 4096;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	ck_assert_int_eq(gf_auth_client(fd, &key_a, GF_PEER_CLIENT, "slow"), 0);
+	return fd;
+}
+
+/* Wait (a guard, not a timing check) until n connections have closed. */
+static void wait_closed(struct slow_srv *ss, int n)
+{
+	for (int i = 0; i < 2000 && atomic_load(&ss->closed) < n; i++)
+		usleep(10000);
+	ck_assert_int_ge(atomic_load(&ss->closed), n);
+}
+
+/* Read everything up to EOF; the number of bytes. */
+static size_t drain(int fd)
+{
+	char buf[65536];
+	size_t total = 0;
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	return total;
+}
+
+/* The server still serves others. */
+static void still_serving(uint16_t port)
+{
+	struct gf_rpc *rpc;
+	struct gf_reply r;
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	ck_assert_int_eq(gf_rpc_call_status(rpc, 999, NULL, &r), 0);
+	gf_reply_release(&r);
+	gf_rpc_close(rpc);
+}
+
+START_TEST(reply_from_other_thread_never_blocks)
+{
+	/* A long send timeout: only the queue bound can close this one. */
+	struct gf_server_opts o = { .send_timeout_ms = 60000, .max_queued = 256 * 1024 };
+	struct slow_srv ss;
+	uint16_t port;
+	slow_start(&ss, &o, &port, NULL);
+	int fd = raw_client(port, NULL);
+	ck_assert_int_eq(gf_frame_send(fd, 510, 7, 0, NULL, 0, -1), 0);
+	while (!atomic_load(&ss.helper_started))
+		usleep(1000);
+	/* 25 MiB of replies to a peer that reads none: the replying thread
+	 * must still come back (a blocking reply would hang here). */
+	pthread_join(ss.helper, NULL);
+	ck_assert_int_eq(ss.nrcs, SLOW_FRAMES);
+	int first_err = -1;
+	for (int i = 0; i < ss.nrcs; i++)
+		if (ss.rcs[i] != 0) {
+			first_err = i;
+			break;
+		}
+	ck_assert_int_gt(first_err, 0);
+	ck_assert_int_eq(ss.rcs[first_err], -ENOBUFS);
+	ck_assert_int_eq(ss.rcs[ss.nrcs - 1], -ENOTCONN);
+	/* the bound closed it: its reader ended, and the peer sees EOF after
+	 * what had gone before */
+	wait_closed(&ss, 1);
+	size_t got = drain(fd);
+	ck_assert_uint_lt(got, (size_t)SLOW_FRAMES * SLOW_FRAME_LEN);
+	close(fd);
+	still_serving(port);
+	gf_server_stop(ss.s);
+	close(ss.devnull);
+}
+END_TEST
+
+START_TEST(nonreader_closed_after_send_timeout)
+{
+	struct gf_server_opts o = { .send_timeout_ms = 300 };
+	struct slow_srv ss;
+	uint16_t port;
+	slow_start(&ss, &o, &port, NULL);
+	/* Replies from another thread, queued: the sender gives up on it. */
+	int fd = raw_client(port, NULL);
+	ck_assert_int_eq(gf_frame_send(fd, 510, 7, 0, NULL, 0, -1), 0);
+	while (!atomic_load(&ss.helper_started))
+		usleep(1000);
+	pthread_join(ss.helper, NULL);
+	wait_closed(&ss, 1);
+	ck_assert_uint_lt(drain(fd), (size_t)SLOW_FRAMES * SLOW_FRAME_LEN);
+	close(fd);
+	/* Replies from the handler itself: it waits for its own peer (holding
+	 * back nobody else), then gives up on it. */
+	fd = raw_client(port, NULL);
+	ck_assert_int_eq(gf_frame_send(fd, 511, 8, 0, NULL, 0, -1), 0);
+	still_serving(port);
+	wait_closed(&ss, 3); /* still_serving's connection, and this one */
+	ck_assert_uint_lt(drain(fd), (size_t)SLOW_FRAMES * SLOW_FRAME_LEN);
+	close(fd);
+	gf_server_stop(ss.s);
+	close(ss.devnull);
+}
+END_TEST
+
+START_TEST(stop_does_not_wait_for_nonreader)
+{
+	/* A send timeout far longer than the test's own: stop must close a
+	 * connection whose thread waits for its peer rather than wait. */
+	struct gf_server_opts o = { .send_timeout_ms = 600000 };
+	struct slow_srv ss;
+	uint16_t port;
+	slow_start(&ss, &o, &port, NULL);
+	int fd = raw_client(port, NULL);
+	ck_assert_int_eq(gf_frame_send(fd, 511, 8, 0, NULL, 0, -1), 0);
+	while (!atomic_load(&ss.in_511))
+		usleep(1000);
+	gf_server_stop(ss.s);
+	ck_assert_int_eq(atomic_load(&ss.closed), 1);
+	close(fd);
+	close(ss.devnull);
+}
+END_TEST
+
+START_TEST(queued_replies_keep_order_and_fds)
+{
+	char path[] = "/tmp/gfnetXXXXXX";
+	int tfd = mkstemp(path);
+	ck_assert_int_ge(tfd, 0);
+	close(tfd);
+	struct gf_server_opts o = { .send_timeout_ms = 20000 };
+	struct slow_srv ss;
+	uint16_t port;
+	slow_start(&ss, &o, &port, path);
+	int fd = raw_client(0, path);
+	ck_assert_int_eq(gf_frame_send(fd, 512, 1, 0, NULL, 0, -1), 0);
+	while (!atomic_load(&ss.helper_started))
+		usleep(1000);
+	pthread_join(ss.helper, NULL); /* all 2000 sent or queued, none read */
+	for (int i = 0; i < ss.nrcs; i++)
+		ck_assert_int_eq(ss.rcs[i], 0);
+	/* a reply from the handler now goes after the queued ones */
+	ck_assert_int_eq(gf_frame_send(fd, 513, 2, 0, NULL, 0, -1), 0);
+	for (int i = 0; i < ORDER_FRAMES; i++) {
+		struct gf_frame f;
+		ck_assert_int_eq(gf_frame_recv(fd, &f), 0);
+		ck_assert_uint_eq(f.hdr.op, 512 | GF_OP_REPLY);
+		ck_assert_uint_eq(f.hdr.reqid, (uint32_t)i);
+		struct gf_rbuf rb;
+		gf_rbuf_init(&rb, f.payload, f.hdr.len);
+		ck_assert_uint_eq(gf_get_u32(&rb), (uint32_t)i);
+		if (i % 100 == 0)
+			ck_assert_int_ge(f.fd, 0);
+		else
+			ck_assert_int_eq(f.fd, -1);
+		gf_frame_release(&f);
+	}
+	struct gf_frame f;
+	ck_assert_int_eq(gf_frame_recv(fd, &f), 0);
+	ck_assert_uint_eq(f.hdr.op, 513 | GF_OP_REPLY);
+	gf_frame_release(&f);
+	close(fd);
+	gf_server_stop(ss.s);
+	close(ss.devnull);
+	unlink(path);
+}
+END_TEST
+
+/* A server that authenticates and then never reads (or, half_reply, reads
+ * one request and sends half a reply). */
+struct deaf_srv {
+	int lfd;
+	int sock;
+	int half_reply;
+	int done[2]; /* the test closes done[1] to let it go */
+};
+
+static void *deaf_main(void *arg)
+{
+	struct deaf_srv *d = arg;
+	d->sock = accept(d->lfd, NULL, NULL);
+	uint8_t kind;
+	char host[GF_HOST_MAX + 1];
+	gf_auth_server(d->sock, &key_a, &kind, host);
+	struct gf_frame f;
+	if (d->half_reply && gf_frame_recv(d->sock, &f) == 0) {
+		uint8_t hdr[GF_HDR_SIZE];
+		gf_frame_hdr(hdr, f.hdr.op | GF_OP_REPLY, f.hdr.reqid, 0, 100);
+		ck_assert_int_eq(write(d->sock, hdr, sizeof(hdr)), GF_HDR_SIZE);
+		ck_assert_int_eq(write(d->sock, "half", 4), 4);
+		gf_frame_release(&f);
+	}
+	char x;
+	ssize_t n = read(d->done[0], &x, 1);
+	(void)n;
+	close(d->sock);
+	return NULL;
+}
+
+START_TEST(rpc_send_to_deaf_server_times_out)
+{
+	make_keys();
+	char path[] = "/tmp/gfnetXXXXXX";
+	int tfd = mkstemp(path);
+	ck_assert_int_ge(tfd, 0);
+	close(tfd);
+	struct deaf_srv d = { .half_reply = 0 };
+	/* A UNIX socket: what it takes unread is bounded by the sender's
+	 * buffer (about 200 KiB), where TCP on loopback may take megabytes. */
+	d.lfd = gf_unix_listen(path);
+	ck_assert_int_ge(d.lfd, 0);
+	ck_assert_int_eq(pipe(d.done), 0);
+	pthread_t t;
+	pthread_create(&t, NULL, deaf_main, &d);
+	struct gf_rpc *rpc;
+	ck_assert_int_eq(gf_rpc_connect(path, 0, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	gf_rpc_set_timeout(rpc, 300);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	uint8_t *big = calloc(1, GF_MAX_IO);
+	gf_put_raw(&w, big, GF_MAX_IO);
+	free(big);
+	struct gf_reply r;
+	/* 1 MiB does not fit in what the deaf server's socket takes: without a
+	 * bound on the send this would hang. */
+	ck_assert_int_eq(gf_rpc_call(rpc, 500, &w, &r), -ETIMEDOUT);
+	ck_assert(!gf_rpc_alive(rpc));
+	ck_assert_int_eq(gf_rpc_call(rpc, 500, NULL, &r), -ENOTCONN);
+	gf_wbuf_free(&w);
+	gf_rpc_close(rpc);
+	close(d.done[1]);
+	pthread_join(t, NULL);
+	close(d.done[0]);
+	close(d.lfd);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(rpc_half_reply_times_out)
+{
+	make_keys();
+	struct deaf_srv d = { .half_reply = 1 };
+	uint16_t port;
+	d.lfd = gf_tcp_listen("127.0.0.1", 0, &port);
+	ck_assert_int_ge(d.lfd, 0);
+	ck_assert_int_eq(pipe(d.done), 0);
+	pthread_t t;
+	pthread_create(&t, NULL, deaf_main, &d);
+	struct gf_rpc *rpc;
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	gf_rpc_set_timeout(rpc, 300);
+	struct gf_reply r;
+	/* the reply starts, then stops: without a bound the reader would wait
+	 * for the rest for ever */
+	ck_assert_int_eq(gf_rpc_call(rpc, 500, NULL, &r), -ETIMEDOUT);
+	ck_assert(!gf_rpc_alive(rpc));
+	gf_rpc_close(rpc);
+	close(d.done[1]);
+	pthread_join(t, NULL);
+	close(d.done[0]);
+	close(d.lfd);
+}
+END_TEST
+
 int main(void)
 {
 	gf_log_init("check_net", GF_LOG_ERR);
@@ -445,6 +839,12 @@ int main(void)
 	tcase_add_test(tc, rpc_multiplexed);
 	tcase_add_test(tc, rpc_timeout);
 	tcase_add_test(tc, server_survives_garbage);
+	tcase_add_test(tc, reply_from_other_thread_never_blocks);
+	tcase_add_test(tc, nonreader_closed_after_send_timeout);
+	tcase_add_test(tc, stop_does_not_wait_for_nonreader);
+	tcase_add_test(tc, queued_replies_keep_order_and_fds);
+	tcase_add_test(tc, rpc_send_to_deaf_server_times_out);
+	tcase_add_test(tc, rpc_half_reply_times_out);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

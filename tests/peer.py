@@ -1,0 +1,286 @@
+#!/usr/bin/python3
+"""peer.py - a slow or hostile peer for gfmd and gfsd (tests only).
+
+usage: peer.py --key KEYFILE [options] TARGET
+    TARGET is tcp:HOST:PORT or unix:PATH (a gfmd or gfsd port).
+
+It connects, answers HELLO with an AUTH made from the cluster key
+(HMAC-SHA256, see lib/auth.h), checks AUTH_OK, and then misbehaves:
+
+    --op OP[,OP...]           what to send, the list taken in turn
+                              (default getattr):
+                              getattr  GFM_GETATTR of the root (gfmd)
+                              mkdir    GFM_MKDIR PREFIX-NNNNNN in the root,
+                                       as uid 0 (gfmd; each is a commit,
+                                       replied by gfmd's committer)
+                              readdir  GFM_READDIR of --dir, up to 1024
+                                       entries (gfmd; a big reply)
+                              stats    GFS_STATS (gfsd)
+    --count N                 send N requests (default 10000)
+    --prefix NAME             name prefix for mkdir (default slowpeer)
+    --dir NAME                directory in the root for readdir (looked up
+                              first; default: the root itself)
+    --never-read              never read a reply (with a small receive
+                              buffer, see --rcvbuf, the server's replies
+                              soon fill the socket buffers)
+    --rcvbuf BYTES            SO_RCVBUF before connecting (default 4096 with
+                              --never-read, else the system's)
+    --half-frame              after authenticating, send the first half of
+                              a request frame and stall
+    --no-auth                 read HELLO, send nothing, stall
+    --as-host NAME            host name claimed in AUTH (default slowpeer)
+    --hold SECS               after sending, keep the connection (reading
+                              nothing) for at most SECS (default 600)
+
+Progress goes to stdout, one line per event, flushed, so a test can poll for
+it:
+    authenticated
+    sent N                    every request went out
+    blocked after N           a send made no progress for a second: the
+                              server stopped reading us (printed once; the
+                              peer keeps trying)
+    stalled after N (U bytes unread)
+                              every request went out and replies sit unread
+                              in our receive buffer (--never-read)
+    closed by server after N (why)
+                              the server dropped the connection
+    hold over                 --hold expired with the connection still open
+Exit status 0, or 1 when the connection or the handshake failed.
+"""
+import argparse
+import fcntl
+import hashlib
+import hmac
+import os
+import select
+import socket
+import struct
+import sys
+import termios
+import time
+
+HDR = struct.Struct(">IHHIi")  # len, version, op, reqid, status
+VERSION = 1
+HELLO, AUTH, AUTH_OK = 1, 2, 3
+GFM_LOOKUP, GFM_GETATTR, GFM_MKDIR, GFM_READDIR = 100, 101, 104, 112
+GFS_STATS = 306
+PEER_CLIENT = 1
+ROOT_INO = 1
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def connect(target, rcvbuf):
+    kind, _, rest = target.partition(":")
+    if kind == "tcp":
+        host, port = rest.rsplit(":", 1)
+        ai = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
+        s = socket.socket(ai[0], socket.SOCK_STREAM)
+        addr = ai[4]
+    elif kind == "unix":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        addr = rest
+    else:
+        sys.exit("peer.py: target must be tcp:HOST:PORT or unix:PATH")
+    if rcvbuf:
+        # before connect: the window scale is agreed in the handshake
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect(addr)
+    return s
+
+
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError("closed after %d of %d bytes" % (len(b), n))
+        b += c
+    return b
+
+
+def recv_frame(s):
+    ln, ver, op, reqid, status = HDR.unpack(recv_exact(s, HDR.size))
+    return op, status, recv_exact(s, ln)
+
+
+def frame(op, payload=b"", reqid=0):
+    return HDR.pack(len(payload), VERSION, op, reqid, 0) + payload
+
+
+def authenticate(s, key, host):
+    op, status, s_nonce = recv_frame(s)
+    if op != HELLO or status != 0 or len(s_nonce) != 32:
+        raise RuntimeError("no HELLO (op %d status %d)" % (op, status))
+    c_nonce = os.urandom(32)
+    mac = hmac.new(key, b"gfarmfs-c" + s_nonce + c_nonce + bytes([PEER_CLIENT]) + host,
+                   hashlib.sha256).digest()
+    s.sendall(frame(AUTH, c_nonce + mac + bytes([PEER_CLIENT]) +
+                    struct.pack(">I", len(host)) + host))
+    op, status, rep = recv_frame(s)
+    want = hmac.new(key, b"gfarmfs-s" + c_nonce + s_nonce, hashlib.sha256).digest()
+    if op != AUTH_OK or status != 0 or not hmac.compare_digest(rep, want):
+        raise RuntimeError("no valid AUTH_OK (op %d status %d)" % (op, status))
+
+
+def root_cred():
+    return struct.pack(">III", 0, 0, 0)  # uid, gid, no groups
+
+
+def name_req(parent, name):
+    return root_cred() + struct.pack(">QI", parent, len(name)) + name
+
+
+def request(op, i, prefix, dir_ino):
+    if op == "getattr":
+        return frame(GFM_GETATTR, root_cred() + struct.pack(">Q", ROOT_INO), i)
+    if op == "mkdir":
+        name = ("%s-%06d" % (prefix, i)).encode()
+        return frame(GFM_MKDIR, name_req(ROOT_INO, name) + struct.pack(">IQ", 0o755, 0), i)
+    if op == "readdir":
+        return frame(GFM_READDIR, root_cred() + struct.pack(">QQI", dir_ino, 0, 1024), i)
+    return frame(GFS_STATS, b"", i)
+
+
+def lookup(s, name):
+    """The inode number of NAME in the root (asked before misbehaving)."""
+    s.sendall(frame(GFM_LOOKUP, name_req(ROOT_INO, name.encode()), 1))
+    op, status, rep = recv_frame(s)
+    if status != 0 or len(rep) < 8:
+        raise RuntimeError("lookup of %s failed: status %d" % (name, status))
+    return struct.unpack(">Q", rep[:8])[0]
+
+
+def unread(s):
+    b = fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    return struct.unpack("i", b)[0]
+
+
+def send_all(s, data, sent_count, state):
+    """Send data, never reading; report 'blocked' once when stuck a second."""
+    view = memoryview(data)
+    while view:
+        _, w, _ = select.select([], [s], [], 1.0)
+        if not w:
+            if not state["blocked"]:
+                state["blocked"] = True
+                say("blocked after %d" % sent_count)
+            continue
+        n = s.send(view)
+        view = view[n:]
+
+
+def closed_by_server(s):
+    """True once the server has reset or shut the connection (without reading)."""
+    p = select.poll()
+    p.register(s, select.POLLERR | select.POLLHUP | select.POLLRDHUP)
+    return bool(p.poll(0))
+
+
+def hold(s, secs, n):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if closed_by_server(s):
+            say("closed by server after %d (%s)" % (n, why_closed(s)))
+            return
+        time.sleep(0.1)
+    say("hold over")
+
+
+def why_closed(s):
+    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    return os.strerror(err) if err else "end of stream"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("target")
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--op", default="getattr")
+    ap.add_argument("--count", type=int, default=10000)
+    ap.add_argument("--prefix", default="slowpeer")
+    ap.add_argument("--dir", default=None)
+    ap.add_argument("--never-read", action="store_true")
+    ap.add_argument("--rcvbuf", type=int, default=None)
+    ap.add_argument("--half-frame", action="store_true")
+    ap.add_argument("--no-auth", action="store_true")
+    ap.add_argument("--as-host", default="slowpeer")
+    ap.add_argument("--hold", type=float, default=600)
+    a = ap.parse_args()
+    ops = a.op.split(",")
+    for op in ops:
+        if op not in ("getattr", "mkdir", "readdir", "stats"):
+            ap.error("unknown --op %s" % op)
+
+    key = open(a.key, "rb").read().rstrip(b"\r\n")
+    rcvbuf = a.rcvbuf if a.rcvbuf is not None else (4096 if a.never_read else 0)
+    try:
+        s = connect(a.target, rcvbuf)
+        if a.no_auth:
+            recv_frame(s)  # HELLO
+            say("waiting without AUTH")
+            hold(s, a.hold, 0)
+            return 0
+        authenticate(s, key, a.as_host.encode())
+        dir_ino = lookup(s, a.dir) if a.dir else ROOT_INO
+    except (OSError, EOFError, RuntimeError) as e:
+        say("failed: %s" % e)
+        return 1
+    say("authenticated")
+    s.setblocking(False)
+    n = 0
+    if a.half_frame:
+        f = request(ops[0], 1, a.prefix, dir_ino)
+        try:
+            send_all(s, f[:len(f) // 2], 0, {"blocked": False})
+        except OSError as e:
+            say("closed by server after 0 (%s)" % e)
+            return 0
+        say("sent half a frame")
+        hold(s, a.hold, 0)
+        return 0
+    state = {"blocked": False}
+    replies = 0
+    try:
+        batch = []
+        for i in range(1, a.count + 1):
+            batch.append(request(ops[(i - 1) % len(ops)], i, a.prefix, dir_ino))
+            if len(batch) == 64 or i == a.count:
+                send_all(s, b"".join(batch), n, state)
+                n += len(batch)
+                batch = []
+                if not a.never_read:
+                    # keep up with the replies of what we sent
+                    s.setblocking(True)
+                    while replies < n:
+                        recv_frame(s)
+                        replies += 1
+                    s.setblocking(False)
+    except (OSError, EOFError) as e:
+        err = e.errno if isinstance(e, OSError) else None
+        say("closed by server after %d (%s)" %
+            (n, os.strerror(err) if err else str(e) or "end of stream"))
+        return 0
+    say("sent %d" % n)
+    if a.never_read:
+        # Replies pile up unread; say so once they have stopped coming.
+        last, since = -1, time.monotonic()
+        while time.monotonic() - since < 0.5 or last == 0:
+            if closed_by_server(s):
+                say("closed by server after %d (%s)" % (n, why_closed(s)))
+                return 0
+            u = unread(s)
+            if u != last:
+                last, since = u, time.monotonic()
+            time.sleep(0.05)
+        say("stalled after %d (%d bytes unread)" % (n, last))
+    hold(s, a.hold, n)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
