@@ -60,7 +60,26 @@ import termios
 import time
 
 HDR = struct.Struct(">IHHIi")  # len, version, op, reqid, status
-VERSION = 1
+
+def _proto_version():
+    """The version the daemons speak: from the source tree they were built
+    from (lib/proto.h next to this tests/ directory), or GF_PROTO_VERSION."""
+    if os.environ.get("GF_PROTO_VERSION"):
+        return int(os.environ["GF_PROTO_VERSION"])
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (os.environ.get("top_srcdir", ""), os.path.join(here, "..")):
+        try:
+            with open(os.path.join(d, "lib", "proto.h")) as f:
+                for line in f:
+                    w = line.split()
+                    if len(w) == 3 and w[:2] == ["#define", "GF_PROTO_VERSION"]:
+                        return int(w[2])
+        except OSError:
+            pass
+    sys.exit("peer.py: cannot find GF_PROTO_VERSION in lib/proto.h")
+
+
+VERSION = _proto_version()
 HELLO, AUTH, AUTH_OK = 1, 2, 3
 GFM_LOOKUP, GFM_GETATTR, GFM_MKDIR, GFM_READDIR = 100, 101, 104, 112
 GFS_STATS = 306
