@@ -59,6 +59,16 @@ static void cred_of(fuse_req_t req, struct gf_cred *cr)
 	gf_idmap_cred_out(idm, cr);
 }
 
+/*
+ * The caller's umask: with POSIX ACLs on, the kernel leaves it to the file
+ * system (gfmd applies it unless the parent has a default ACL); without,
+ * the mode arrives masked already and applying it again changes nothing.
+ */
+static uint32_t umask_of(fuse_req_t req)
+{
+	return (uint32_t)fuse_req_ctx(req)->umask & 0777;
+}
+
 static int check_name(const char *name)
 {
 	return strlen(name) > GF_NAME_MAX ? -ENAMETOOLONG : 0;
@@ -148,6 +158,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * gfmd refuses to anyone but the owner */
 	if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV)
 		conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
+	/* POSIX ACLs: gfmd keeps and enforces them; the kernel checks them too
+	 * (with default_permissions) and hands us the umask to apply */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	if (conn->capable & FUSE_CAP_DONT_MASK)
+		conn->want |= FUSE_CAP_DONT_MASK;
 }
 
 /* ---- names -------------------------------------------------------------------- */
@@ -396,7 +412,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	cred_of(req, &cr);
-	r = gfc_mknod(fs_of(req)->gfc, &cr, parent, name, mode, rdev, &a);
+	r = gfc_mknod(fs_of(req)->gfc, &cr, parent, name, mode, rdev, umask_of(req), &a);
 	reply_entry(req, r, &a);
 }
 
@@ -411,7 +427,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	cred_of(req, &cr);
-	r = gfc_mkdir(fs_of(req)->gfc, &cr, parent, name, S_IFDIR | (mode & 07777), &a);
+	r = gfc_mkdir(fs_of(req)->gfc, &cr, parent, name, S_IFDIR | (mode & 07777),
+		      umask_of(req), &a);
 	reply_entry(req, r, &a);
 }
 
@@ -694,7 +711,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	 */
 	for (attempt = 0;; attempt++) {
 		r = gfc_create(fs->gfc, &cr, parent, name, S_IFREG | (mode & 07777),
-			       (uint32_t)fi->flags | O_EXCL, o);
+			       (uint32_t)fi->flags | O_EXCL, umask_of(req), o);
 		is_new = r == 0;
 		if (r != -EEXIST || (fi->flags & O_EXCL))
 			break;
@@ -1387,10 +1404,48 @@ static void nocaps_forget(uint64_t ino)
 	pthread_mutex_unlock(&nocaps_lock);
 }
 
+/*
+ * POSIX ACLs (system.posix_acl_access/_default, gfmd/acl.h) name users and
+ * groups by id: gfmd keeps global ids, so the entries are translated like
+ * file owners (lib/idmap.h). buf is the kernel's xattr form: a 4-byte
+ * header, then 8-byte {le16 tag, le16 perm, le32 id} entries. A malformed
+ * value is left as it is (gfmd refuses it).
+ */
+#define ACL_TAG_USER 0x02
+#define ACL_TAG_GROUP 0x08
+
+static int is_acl_xattr(const char *name)
+{
+	return strcmp(name, "system.posix_acl_access") == 0 ||
+	       strcmp(name, "system.posix_acl_default") == 0;
+}
+
+static void acl_map_ids(struct gf_idmap *m, uint8_t *buf, size_t len, int outgoing)
+{
+	if (len < 4 || (len - 4) % 8)
+		return;
+	for (uint8_t *e = buf + 4; e < buf + len; e += 8) {
+		uint16_t tag = (uint16_t)(e[0] | e[1] << 8);
+		uint32_t id = (uint32_t)e[4] | (uint32_t)e[5] << 8 | (uint32_t)e[6] << 16 |
+			      (uint32_t)e[7] << 24;
+		if (tag == ACL_TAG_USER)
+			id = outgoing ? gf_idmap_uid_out(m, id) : gf_idmap_uid_in(m, id);
+		else if (tag == ACL_TAG_GROUP)
+			id = outgoing ? gf_idmap_gid_out(m, id) : gf_idmap_gid_in(m, id);
+		else
+			continue;
+		e[4] = (uint8_t)id;
+		e[5] = (uint8_t)(id >> 8);
+		e[6] = (uint8_t)(id >> 16);
+		e[7] = (uint8_t)(id >> 24);
+	}
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct gf_cred cr;
+	uint8_t *mapped = NULL;
 	int r;
 
 	if (is_stats_xattr(ino, name)) {
@@ -1407,7 +1462,18 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	cred_of(req, &cr);
 	nocaps_forget(ino);
+	if (is_acl_xattr(name) && size) {
+		mapped = malloc(size);
+		if (!mapped) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		memcpy(mapped, value, size);
+		acl_map_ids(fs_of(req)->idmap, mapped, size, 1);
+		value = (const char *)mapped;
+	}
 	r = gfc_setxattr(fs_of(req)->gfc, &cr, ino, name, value, size, (uint32_t)flags);
+	free(mapped);
 	fuse_reply_err(req, -r);
 }
 
@@ -1451,6 +1517,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	r = gfc_getxattr(fs_of(req)->gfc, &cr, ino, name, buf, size, &len);
 	if (caps && r == -ENODATA)
 		nocaps_set(ino, fs_of(req)->attr_timeout);
+	if (r == 0 && size && is_acl_xattr(name))
+		acl_map_ids(fs_of(req)->idmap, (uint8_t *)buf, len, 0);
 	reply_xattr_value(req, r, buf, size, len);
 	free(buf);
 }

@@ -199,9 +199,10 @@ static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	uint64_t t = 0;
 	int rc;
 	if (f->hdr.op == GFM_MKDIR)
-		rc = gf_ns_mkdir(g->ns, &m.cred, m.parent, m.name, m.mode, &a, &t);
+		rc = gf_ns_mkdir(g->ns, &m.cred, m.parent, m.name, m.mode, m.umask, &a, &t);
 	else
-		rc = gf_ns_mknod(g->ns, &m.cred, m.parent, m.name, m.mode, m.rdev, &a, &t);
+		rc = gf_ns_mknod(g->ns, &m.cred, m.parent, m.name, m.mode, m.rdev, m.umask, &a,
+				 &t);
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
@@ -261,7 +262,7 @@ static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
 	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
 	uint64_t t = 0;
-	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags,
+	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags, m.umask,
 			      gf_hosts_place, &pl, &o->rep.attr, o->r, &o->nr, &t);
 	return reply_open(g, c, f, rc, o, t);
 }

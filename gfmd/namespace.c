@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "log.h"
 
 #ifndef RENAME_NOREPLACE
@@ -62,9 +63,13 @@ struct dir {
 	uint64_t parent;
 };
 
+#define HAS_ACL_ACCESS 1  /* an xattr GF_ACL_ACCESS decides permissions */
+#define HAS_ACL_DEFAULT 2 /* a directory whose new entries inherit GF_ACL_DEFAULT */
+
 struct inode {
 	struct inode *hnext;
 	uint64_t ticket; /* of its last change: readers wait for its commit */
+	uint8_t acl;	 /* HAS_ACL_* */
 	struct gf_attr a;
 	char *symlink;
 	struct xattr *xattrs;
@@ -141,7 +146,15 @@ static int is_dir(const struct inode *ip)
 	return S_ISDIR(ip->a.mode);
 }
 
-/* POSIX permission check: mask of MAY_R/W/X. */
+static const struct xattr *xattr_get(const struct inode *ip, const char *name)
+{
+	for (const struct xattr *x = ip->xattrs; x; x = x->next)
+		if (strcmp(x->name, name) == 0)
+			return x;
+	return NULL;
+}
+
+/* POSIX permission check: mask of MAY_R/W/X (MAY_* are the ACL perm bits). */
 static int permission(const struct gf_cred *cr, const struct inode *ip, int mask)
 {
 	uint32_t mode = ip->a.mode;
@@ -149,6 +162,13 @@ static int permission(const struct gf_cred *cr, const struct inode *ip, int mask
 		if (!(mask & MAY_X) || is_dir(ip) || (mode & 0111))
 			return 0;
 		return -EACCES;
+	}
+	if (ip->acl & HAS_ACL_ACCESS) {
+		static _Thread_local struct gf_acl acl; /* 8 KiB: not on the stack */
+		const struct xattr *x = xattr_get(ip, GF_ACL_ACCESS);
+		if (x && gf_acl_parse(x->val, x->len, &acl) == 0)
+			return gf_acl_permission(&acl, cr, ip->a.uid, ip->a.gid, mask);
+		/* (only valid ACLs are ever stored) */
 	}
 	uint32_t perm;
 	if (cr->uid == ip->a.uid)
@@ -690,6 +710,10 @@ int gf_ns_load_xattr(struct gf_ns *ns, uint64_t ino, const char *name,
 	x->len = (uint32_t)len;
 	x->next = ip->xattrs;
 	ip->xattrs = x;
+	if (strcmp(name, GF_ACL_ACCESS) == 0)
+		ip->acl |= HAS_ACL_ACCESS;
+	else if (strcmp(name, GF_ACL_DEFAULT) == 0)
+		ip->acl |= HAS_ACL_DEFAULT;
 	return 0;
 }
 
@@ -967,8 +991,12 @@ out:
 }
 
 /*
- * Which xattr names exist and who may touch them: "user." (regular files
- * and directories, by permission bits) for everyone, "trusted." for root.
+ * Which xattr names exist and who may touch them, as Linux has it: "user."
+ * (regular files and directories, by permission bits); "trusted." for root
+ * only; "security." read by all, written by root only (CAP_SYS_ADMIN,
+ * CAP_SETFCAP); the POSIX ACLs "system.posix_acl_access" and "_default"
+ * (a default ACL on directories only) read by all, set by the owner or
+ * root. Other "system." names are not supported.
  */
 static int xattr_permission(const struct gf_cred *cr, const struct inode *ip,
 			    const char *name, int write)
@@ -981,6 +1009,17 @@ static int xattr_permission(const struct gf_cred *cr, const struct inode *ip,
 			return write ? -EPERM : -ENODATA;
 		return 0;
 	}
+	if (strncmp(name, "security.", 9) == 0)
+		return write && cr->uid != 0 ? -EPERM : 0;
+	if (strcmp(name, GF_ACL_ACCESS) == 0 || strcmp(name, GF_ACL_DEFAULT) == 0) {
+		if (S_ISLNK(ip->a.mode))
+			return -EOPNOTSUPP;
+		if (write && !is_owner(cr, ip))
+			return -EPERM;
+		return 0;
+	}
+	if (strncmp(name, "system.", 7) == 0)
+		return -EOPNOTSUPP;
 	if (strncmp(name, "user.", 5) != 0)
 		return -EOPNOTSUPP;
 	if (!S_ISREG(ip->a.mode) && !S_ISDIR(ip->a.mode))
@@ -988,14 +1027,6 @@ static int xattr_permission(const struct gf_cred *cr, const struct inode *ip,
 	if (write && S_ISDIR(ip->a.mode) && (ip->a.mode & S_ISVTX) && !is_owner(cr, ip))
 		return -EPERM;
 	return permission(cr, ip, write ? MAY_W : MAY_R);
-}
-
-static struct xattr *xattr_find(const struct inode *ip, const char *name)
-{
-	for (struct xattr *x = ip->xattrs; x; x = x->next)
-		if (strcmp(x->name, name) == 0)
-			return x;
-	return NULL;
 }
 
 int gf_ns_getxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
@@ -1013,7 +1044,7 @@ int gf_ns_getxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	rc = xattr_permission(cr, ip, name, 0);
 	if (rc)
 		goto out;
-	struct xattr *x = xattr_find(ip, name);
+	const struct xattr *x = xattr_get(ip, name);
 	if (!x) {
 		rc = -ENODATA;
 		goto out;
@@ -1196,6 +1227,136 @@ uint64_t gf_ns_last_ticket(struct gf_ns *ns)
 
 /* ---- mutations ------------------------------------------------------------------------- */
 
+/* ---- xattrs kept on an inode --------------------------------------------------------- */
+
+/* A new xattr not yet on any inode, or NULL when out of memory. */
+static struct xattr *xattr_new(const char *name, const void *val, size_t len)
+{
+	struct xattr *x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	x->name = strdup(name);
+	x->val = malloc(len ? len : 1);
+	if (!x->name || !x->val) {
+		free(x->name);
+		free(x->val);
+		free(x);
+		return NULL;
+	}
+	if (len)
+		memcpy(x->val, val, len);
+	x->len = (uint32_t)len;
+	return x;
+}
+
+static void xattr_free(struct xattr *x)
+{
+	if (!x)
+		return;
+	free(x->name);
+	free(x->val);
+	free(x);
+}
+
+static uint8_t acl_flag(const char *name)
+{
+	return strcmp(name, GF_ACL_ACCESS) == 0	 ? HAS_ACL_ACCESS
+	       : strcmp(name, GF_ACL_DEFAULT) == 0 ? HAS_ACL_DEFAULT
+						   : 0;
+}
+
+/* Remove ip's xattr name, if it has one, and record that: 1 if it had. */
+static int xattr_drop(struct inode *ip, const char *name, struct gf_changes *c)
+{
+	struct xattr **pp = &ip->xattrs;
+	while (*pp && strcmp((*pp)->name, name) != 0)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return 0;
+	struct xattr *x = *pp;
+	*pp = x->next;
+	xattr_free(x);
+	ip->acl &= (uint8_t)~acl_flag(name);
+	gf_changes_add(c, GF_CHG_XATTR_DEL, ip->a.ino, 0, 0, name, strlen(name), NULL, 0, 0);
+	return 1;
+}
+
+/* Put x on ip in place of any xattr of that name, and record it. */
+static void xattr_attach(struct inode *ip, struct xattr *x, struct gf_changes *c)
+{
+	struct xattr **pp = &ip->xattrs;
+	while (*pp && strcmp((*pp)->name, x->name) != 0)
+		pp = &(*pp)->next;
+	if (*pp) {
+		struct xattr *old = *pp;
+		x->next = old->next;
+		*pp = x;
+		xattr_free(old);
+	} else {
+		x->next = ip->xattrs;
+		ip->xattrs = x;
+	}
+	ip->acl |= acl_flag(x->name);
+	gf_changes_add(c, GF_CHG_XATTR_PUT, ip->a.ino, 0, 0, x->name, strlen(x->name), x->val,
+		       x->len, 1);
+}
+
+/* An ACL in its xattr form, as a new xattr (NULL when out of memory). */
+static struct xattr *acl_xattr(const char *name, const struct gf_acl *acl)
+{
+	size_t n = gf_acl_size(acl);
+	uint8_t *buf = malloc(n);
+	if (!buf)
+		return NULL;
+	gf_acl_encode(acl, buf, n);
+	struct xattr *x = xattr_new(name, buf, n);
+	free(buf);
+	return x;
+}
+
+/* Whatever writes, truncates or chowns a file drops its file capabilities,
+ * as the kernel's security_inode_killpriv does. */
+static void kill_priv(struct inode *ip, struct gf_changes *c)
+{
+	xattr_drop(ip, "security.capability", c);
+}
+
+/*
+ * What a new inode of mode under dp starts with: with a default ACL on dp,
+ * the ACL decides its permission bits (posix_acl_create; the umask is not
+ * used), an access ACL when the bits cannot say it all (*acc), and a
+ * directory inherits the default ACL itself (*dflt); without one, the umask
+ * applies. -ENOMEM, or 0 with *mode set.
+ */
+static int inherit_acl(const struct inode *dp, uint32_t *mode, uint32_t umask,
+		       struct xattr **acc, struct xattr **dflt)
+{
+	*acc = *dflt = NULL;
+	if (S_ISLNK(*mode))
+		return 0;
+	const struct xattr *d = (dp->acl & HAS_ACL_DEFAULT) ? xattr_get(dp, GF_ACL_DEFAULT) : NULL;
+	struct gf_acl *def = d ? malloc(2 * sizeof(*def)) : NULL;
+	if (!d || (def && gf_acl_parse(d->val, d->len, def) < 0)) {
+		free(def);
+		*mode &= ~(umask & 0777);
+		return 0;
+	}
+	if (!def)
+		return -ENOMEM;
+	struct gf_acl *acl = def + 1;
+	int rc = 0;
+	if (gf_acl_inherit(def, mode, acl) && !(*acc = acl_xattr(GF_ACL_ACCESS, acl)))
+		rc = -ENOMEM;
+	if (!rc && S_ISDIR(*mode) && !(*dflt = xattr_new(GF_ACL_DEFAULT, d->val, d->len)))
+		rc = -ENOMEM;
+	if (rc) {
+		xattr_free(*acc);
+		*acc = NULL;
+	}
+	free(def);
+	return rc;
+}
+
 /* Clear set-user-ID, and set-group-ID when group-executable (a write or a
  * chown by anyone, as ext4 does). */
 static void kill_suid(struct inode *ip)
@@ -1203,6 +1364,24 @@ static void kill_suid(struct inode *ip)
 	ip->a.mode &= ~(uint32_t)S_ISUID;
 	if ((ip->a.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
 		ip->a.mode &= ~(uint32_t)S_ISGID;
+}
+
+/* The access ACL of ip after a chmod to mode, as a new xattr in *out. */
+static int chmod_acl(const struct inode *ip, uint32_t mode, struct xattr **out)
+{
+	const struct xattr *x = xattr_get(ip, GF_ACL_ACCESS);
+	struct gf_acl *acl = malloc(sizeof(*acl));
+	int rc = 0;
+	*out = NULL;
+	if (!acl)
+		return -ENOMEM;
+	if (x && gf_acl_parse(x->val, x->len, acl) == 0) {
+		gf_acl_chmod(acl, mode);
+		if (!(*out = acl_xattr(GF_ACL_ACCESS, acl)))
+			rc = -ENOMEM;
+	}
+	free(acl);
+	return rc;
 }
 
 int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
@@ -1277,8 +1456,18 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 	if ((v & (GF_SET_ATIME_NOW | GF_SET_MTIME_NOW)) && !owner &&
 	    (rc = permission(cr, ip, MAY_W)))
 		goto out;
+	/* a chmod rewrites an access ACL (posix_acl_chmod), made before
+	 * anything changes: running out of memory then changes nothing */
+	struct xattr *acl_x = NULL;
+	if ((v & GF_SET_MODE) && (ip->acl & HAS_ACL_ACCESS) &&
+	    (rc = chmod_acl(ip, req->mode, &acl_x)))
+		goto out;
 
 	struct gf_timespec now = now_ts();
+	if (v & (GF_SET_SIZE | GF_SET_KILL_SUID | GF_SET_UID | GF_SET_GID)) {
+		if (!is_dir(ip))
+			kill_priv(ip, &c);
+	}
 	if (v & GF_SET_SIZE) {
 		/* a new generation: the replicas that had the current one are
 		 * cut in place (by the caller), any other is of no use */
@@ -1312,6 +1501,8 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 		if (cr->uid != 0 && !in_group(cr, ip->a.gid))
 			mode &= ~(uint32_t)S_ISGID;
 		ip->a.mode = (ip->a.mode & S_IFMT) | mode;
+		if (acl_x)
+			xattr_attach(ip, acl_x, &c);
 	}
 	if (v & GF_SET_ATIME_NOW)
 		ip->a.atime = now;
@@ -1358,20 +1549,19 @@ static int prep_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t pare
 
 /* Make a new inode named name in dp (checked by prep_create). */
 static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *dp,
-		     const char *name, uint32_t mode, uint64_t rdev, const char *target,
-		     struct gf_changes *c, struct inode **out)
+		     const char *name, uint32_t mode, uint32_t umask, uint64_t rdev,
+		     const char *target, struct gf_changes *c, struct inode **out)
 {
+	struct xattr *xacc, *xdef;
 	if (S_ISDIR(mode) && dp->a.nlink >= GF_LINK_MAX)
 		return -EMLINK;
+	if (inherit_acl(dp, &mode, umask, &xacc, &xdef))
+		return -ENOMEM;
 	struct inode *ip = inode_alloc(mode);
-	if (!ip)
-		return -ENOMEM;
-	if (target && !(ip->symlink = strdup(target))) {
+	if (!ip || (target && !(ip->symlink = strdup(target))) || dir_reserve(dp->dir)) {
 		inode_free(ip);
-		return -ENOMEM;
-	}
-	if (dir_reserve(dp->dir)) {
-		inode_free(ip);
+		xattr_free(xacc);
+		xattr_free(xdef);
 		return -ENOMEM;
 	}
 	struct gf_timespec now = now_ts();
@@ -1395,12 +1585,16 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 		ip->dir->parent = dp->a.ino;
 	if (iinsert(ns, ip)) {
 		inode_free(ip);
+		xattr_free(xacc);
+		xattr_free(xdef);
 		return -ENOMEM;
 	}
 	struct dent *e = dir_add(dp->dir, name, ip->a.ino, 0);
 	if (!e) {
 		iremove(ns, ip);
 		inode_free(ip);
+		xattr_free(xacc);
+		xattr_free(xdef);
 		return -ENOMEM;
 	}
 	ns->next_ino++;
@@ -1408,6 +1602,10 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 		dp->a.nlink++;
 	dp->a.mtime = dp->a.ctime = now;
 	rec_inode(c, ip);
+	if (xacc)
+		xattr_attach(ip, xacc, c);
+	if (xdef)
+		xattr_attach(ip, xdef, c);
 	rec_dirent(c, dp->a.ino, e);
 	rec_inode(c, dp);
 	*out = ip;
@@ -1415,7 +1613,7 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 }
 
 int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, uint32_t mode, uint64_t rdev,
+		const char *name, uint32_t mode, uint64_t rdev, uint32_t umask,
 		struct gf_attr *out, uint64_t *ticket)
 {
 	struct gf_changes c;
@@ -1443,7 +1641,7 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	pthread_rwlock_wrlock(&ns->lock);
 	int rc = prep_create(ns, cr, parent, name, &dp);
 	if (!rc)
-		rc = make_node(ns, cr, dp, name, mode, rdev, NULL, &c, &ip);
+		rc = make_node(ns, cr, dp, name, mode, umask, rdev, NULL, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
 		emit(ns, &c, ticket);
@@ -1456,7 +1654,8 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 }
 
 int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, uint32_t mode, struct gf_attr *out, uint64_t *ticket)
+		const char *name, uint32_t mode, uint32_t umask, struct gf_attr *out,
+		uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1466,7 +1665,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	pthread_rwlock_wrlock(&ns->lock);
 	int rc = prep_create(ns, cr, parent, name, &dp);
 	if (!rc)
-		rc = make_node(ns, cr, dp, name, mode, 0, NULL, &c, &ip);
+		rc = make_node(ns, cr, dp, name, mode, umask, 0, NULL, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
 		emit(ns, &c, ticket);
@@ -1494,7 +1693,7 @@ int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	pthread_rwlock_wrlock(&ns->lock);
 	int rc = prep_create(ns, cr, parent, name, &dp);
 	if (!rc)
-		rc = make_node(ns, cr, dp, name, S_IFLNK | 0777, 0, target, &c, &ip);
+		rc = make_node(ns, cr, dp, name, S_IFLNK | 0777, 0, 0, target, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
 		emit(ns, &c, ticket);
@@ -1620,7 +1819,7 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 }
 
 int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, uint32_t mode, uint32_t flags,
+		 const char *name, uint32_t mode, uint32_t flags, uint32_t umask,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
 		 struct gf_ns_replica *rep, size_t *nrep, uint64_t *ticket)
 {
@@ -1664,7 +1863,7 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	uint32_t host = 0;
 	if (place && (rc = place(place_arg, NULL, 0, &host)))
 		goto out;
-	if ((rc = make_node(ns, cr, dp, name, mode, 0, NULL, &c, &ip)))
+	if ((rc = make_node(ns, cr, dp, name, mode, umask, 0, NULL, &c, &ip)))
 		goto out;
 	if (place) {
 		if (replica_add(ip, host, ip->a.gen, ip->a.gen)) {
@@ -1765,6 +1964,7 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	ip->a.ctime = now;
 	if (cr->uid != 0)
 		kill_suid(ip);
+	kill_priv(ip, &c);
 	rec_inode(&c, ip);
 	*out = ip->a;
 	emit(ns, &c, ticket);
@@ -2126,6 +2326,52 @@ out:
 	return rc;
 }
 
+/*
+ * Setting an ACL (acl.h): validated, stored in canonical form; an access ACL
+ * also sets the mode bits it implies (clearing set-group-ID for a caller
+ * outside the file's group, as posix_acl_update_mode does) and is not
+ * stored when those bits say it all; a default ACL only on directories.
+ */
+static int set_acl(struct inode *ip, const struct gf_cred *cr, const char *name,
+		   const void *value, size_t len, struct gf_changes *c)
+{
+	struct gf_acl *acl = malloc(sizeof(*acl));
+	int rc = 0;
+	if (!acl)
+		return -ENOMEM;
+	if (gf_acl_parse(value, len, acl) < 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (strcmp(name, GF_ACL_DEFAULT) == 0) {
+		struct xattr *x;
+		if (!is_dir(ip))
+			rc = -EACCES;
+		else if (!(x = acl_xattr(name, acl)))
+			rc = -ENOMEM;
+		else
+			xattr_attach(ip, x, c);
+		goto out;
+	}
+	int equiv;
+	uint32_t bits = gf_acl_mode(acl, &equiv);
+	struct xattr *x = NULL;
+	if (!equiv && !(x = acl_xattr(name, acl))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	ip->a.mode = (ip->a.mode & ~(uint32_t)0777) | bits;
+	if (cr->uid != 0 && !in_group(cr, ip->a.gid))
+		ip->a.mode &= ~(uint32_t)S_ISGID;
+	if (x)
+		xattr_attach(ip, x, c);
+	else
+		xattr_drop(ip, name, c);
+out:
+	free(acl);
+	return rc;
+}
+
 int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   const char *name, const void *value, size_t len, uint32_t flags,
 		   uint64_t *ticket)
@@ -2146,39 +2392,27 @@ int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	}
 	if ((rc = xattr_permission(cr, ip, name, 1)))
 		goto out;
-	struct xattr *x = xattr_find(ip, name);
-	if (x && (flags & XATTR_CREATE_FLAG)) {
+	const struct xattr *old = xattr_get(ip, name);
+	if (old && (flags & XATTR_CREATE_FLAG)) {
 		rc = -EEXIST;
 		goto out;
 	}
-	if (!x && (flags & XATTR_REPLACE_FLAG)) {
+	if (!old && (flags & XATTR_REPLACE_FLAG)) {
 		rc = -ENODATA;
 		goto out;
 	}
-	uint8_t *val = malloc(len ? len : 1);
-	if (!val) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (len)
-		memcpy(val, value, len);
-	if (!x) {
-		x = calloc(1, sizeof(*x));
-		if (!x || !(x->name = strdup(name))) {
-			free(x);
-			free(val);
+	if (acl_flag(name)) {
+		if ((rc = set_acl(ip, cr, name, value, len, &c)))
+			goto out;
+	} else {
+		struct xattr *x = xattr_new(name, value, len);
+		if (!x) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		x->next = ip->xattrs;
-		ip->xattrs = x;
-	} else {
-		free(x->val);
+		xattr_attach(ip, x, &c);
 	}
-	x->val = val;
-	x->len = (uint32_t)len;
 	ip->a.ctime = now_ts();
-	gf_changes_add(&c, GF_CHG_XATTR_PUT, ino, 0, 0, name, strlen(name), val, len, 1);
 	rec_inode(&c, ip);
 	emit(ns, &c, ticket);
 out:
@@ -2204,20 +2438,11 @@ int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	}
 	if ((rc = xattr_permission(cr, ip, name, 1)))
 		goto out;
-	struct xattr **pp = &ip->xattrs;
-	while (*pp && strcmp((*pp)->name, name) != 0)
-		pp = &(*pp)->next;
-	if (!*pp) {
+	if (!xattr_drop(ip, name, &c)) {
 		rc = -ENODATA;
 		goto out;
 	}
-	struct xattr *x = *pp;
-	*pp = x->next;
-	free(x->name);
-	free(x->val);
-	free(x);
 	ip->a.ctime = now_ts();
-	gf_changes_add(&c, GF_CHG_XATTR_DEL, ino, 0, 0, name, strlen(name), NULL, 0, 0);
 	rec_inode(&c, ip);
 	emit(ns, &c, ticket);
 out:

@@ -169,12 +169,18 @@ uint64_t gf_ns_last_ticket(struct gf_ns *ns);
  */
 int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 		  struct gf_attr *out, uint64_t *ticket);
+/*
+ * New inodes: mode is what the caller asked for, umask the caller's umask,
+ * applied here unless the parent has a default ACL, which then decides the
+ * permission bits and gives the inode its ACLs (acl.h, as ext4 does).
+ */
 /* Any non-directory type (S_IFREG if the type bits are 0). */
 int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, uint32_t mode, uint64_t rdev,
+		const char *name, uint32_t mode, uint64_t rdev, uint32_t umask,
 		struct gf_attr *out, uint64_t *ticket);
 int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, uint32_t mode, struct gf_attr *out, uint64_t *ticket);
+		const char *name, uint32_t mode, uint32_t umask, struct gf_attr *out,
+		uint64_t *ticket);
 /*
  * Create a regular file and open it (open(2) flags: O_EXCL; an existing file
  * without O_EXCL is opened as gf_ns_open would). place (may be NULL: no
@@ -182,7 +188,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
  * *nrep is 1 (0 without place).
  */
 int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, uint32_t mode, uint32_t flags,
+		 const char *name, uint32_t mode, uint32_t flags, uint32_t umask,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
 		 struct gf_ns_replica *rep, size_t *nrep, uint64_t *ticket);
 /*
@@ -220,7 +226,12 @@ int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		  const char *name, const char *target, struct gf_attr *out,
 		  uint64_t *ticket);
-/* flags: XATTR_CREATE, XATTR_REPLACE. Only "user." (and "trusted." for root). */
+/*
+ * flags: XATTR_CREATE, XATTR_REPLACE. Names: see xattr_permission in
+ * namespace.c ("user.", "trusted.", "security.", and the POSIX ACLs, which
+ * are validated (-EINVAL), change the mode bits an access ACL implies, and
+ * are not stored when the mode bits say it all).
+ */
 int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   const char *name, const void *value, size_t len, uint32_t flags,
 		   uint64_t *ticket);

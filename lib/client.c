@@ -491,7 +491,7 @@ int gfc_setattr(struct gfc *c, const struct gfm_setattr_req *req, struct gf_attr
 
 static int mknod_op(struct gfc *c, uint16_t op, const struct gf_cred *cr,
 		    uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
-		    struct gf_attr *out)
+		    uint32_t umask, struct gf_attr *out)
 {
 	struct gfm_mknod_req m;
 	struct gf_wbuf w;
@@ -504,21 +504,23 @@ static int mknod_op(struct gfc *c, uint16_t op, const struct gf_cred *cr,
 		return r;
 	m.mode = mode;
 	m.rdev = rdev;
+	m.umask = umask;
 	gf_wbuf_init(&w);
 	gfm_mknod_req_encode(&w, &m);
 	return gfm_call_attr(c, op, &w, 0, out);
 }
 
 int gfc_mknod(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
-	      const char *name, uint32_t mode, uint64_t rdev, struct gf_attr *out)
+	      const char *name, uint32_t mode, uint64_t rdev, uint32_t umask,
+	      struct gf_attr *out)
 {
-	return mknod_op(c, GFM_MKNOD, cr, parent, name, mode, rdev, out);
+	return mknod_op(c, GFM_MKNOD, cr, parent, name, mode, rdev, umask, out);
 }
 
 int gfc_mkdir(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
-	      const char *name, uint32_t mode, struct gf_attr *out)
+	      const char *name, uint32_t mode, uint32_t umask, struct gf_attr *out)
 {
-	return mknod_op(c, GFM_MKDIR, cr, parent, name, mode, 0, out);
+	return mknod_op(c, GFM_MKDIR, cr, parent, name, mode, 0, umask, out);
 }
 
 static int open_reply(uint16_t op, struct gf_reply *rep, struct gfm_open_rep *out)
@@ -535,7 +537,8 @@ static int open_reply(uint16_t op, struct gf_reply *rep, struct gfm_open_rep *ou
 }
 
 int gfc_create(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
-	       const char *name, uint32_t mode, uint32_t flags, struct gfm_open_rep *out)
+	       const char *name, uint32_t mode, uint32_t flags, uint32_t umask,
+	       struct gfm_open_rep *out)
 {
 	struct gfm_create_req m;
 	struct gf_wbuf w;
@@ -549,6 +552,7 @@ int gfc_create(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
 		return r;
 	m.mode = mode;
 	m.flags = flags;
+	m.umask = umask;
 	gf_wbuf_init(&w);
 	gfm_create_req_encode(&w, &m);
 	r = gfm_call(c, GFM_CREATE, &w, 0, &rep);

@@ -73,13 +73,17 @@ int gfc_getattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		struct gf_attr *out);
 /* req->cred must be filled in; out may be NULL. */
 int gfc_setattr(struct gfc *c, const struct gfm_setattr_req *req, struct gf_attr *out);
+/* mode as asked and the caller's umask: gfmd applies it unless the parent's
+ * default ACL decides (gfmd/acl.h). */
 int gfc_mknod(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
-	      const char *name, uint32_t mode, uint64_t rdev, struct gf_attr *out);
+	      const char *name, uint32_t mode, uint64_t rdev, uint32_t umask,
+	      struct gf_attr *out);
 int gfc_mkdir(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
-	      const char *name, uint32_t mode, struct gf_attr *out);
+	      const char *name, uint32_t mode, uint32_t umask, struct gf_attr *out);
 /* A new regular file, opened for writing: out->replicas[0] is where to write. */
 int gfc_create(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
-	       const char *name, uint32_t mode, uint32_t flags, struct gfm_open_rep *out);
+	       const char *name, uint32_t mode, uint32_t flags, uint32_t umask,
+	       struct gfm_open_rep *out);
 int gfc_unlink(struct gfc *c, const struct gf_cred *cr, uint64_t parent, const char *name);
 int gfc_rmdir(struct gfc *c, const struct gf_cred *cr, uint64_t parent, const char *name);
 int gfc_rename(struct gfc *c, const struct gf_cred *cr, uint64_t parent,

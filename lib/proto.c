@@ -450,6 +450,7 @@ void gfm_mknod_req_encode(struct gf_wbuf *w, const struct gfm_mknod_req *m)
 	put_strn(w, m->name, sizeof(m->name));
 	gf_put_u32(w, m->mode);
 	gf_put_u64(w, m->rdev);
+	gf_put_u32(w, m->umask);
 }
 
 int gfm_mknod_req_decode(const void *payload, size_t len, struct gfm_mknod_req *m)
@@ -460,6 +461,7 @@ int gfm_mknod_req_decode(const void *payload, size_t len, struct gfm_mknod_req *
 	gf_get_str(r, m->name, sizeof(m->name));
 	m->mode = gf_get_u32(r);
 	m->rdev = gf_get_u64(r);
+	m->umask = gf_get_u32(r);
 	return D_END();
 }
 
@@ -470,6 +472,7 @@ void gfm_create_req_encode(struct gf_wbuf *w, const struct gfm_create_req *m)
 	put_strn(w, m->name, sizeof(m->name));
 	gf_put_u32(w, m->mode);
 	gf_put_u32(w, m->flags);
+	gf_put_u32(w, m->umask);
 }
 
 int gfm_create_req_decode(const void *payload, size_t len, struct gfm_create_req *m)
@@ -480,6 +483,7 @@ int gfm_create_req_decode(const void *payload, size_t len, struct gfm_create_req
 	gf_get_str(r, m->name, sizeof(m->name));
 	m->mode = gf_get_u32(r);
 	m->flags = gf_get_u32(r);
+	m->umask = gf_get_u32(r);
 	return D_END();
 }
 

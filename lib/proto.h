@@ -223,16 +223,18 @@ struct gfm_mknod_req { /* MKNOD (any non-directory type), MKDIR */
 	struct gf_cred cred;
 	uint64_t parent;
 	char name[GF_NAME_MAX + 1];
-	uint32_t mode; /* S_IFMT | permissions, umask already applied */
+	uint32_t mode;	/* S_IFMT | permissions as asked, before the umask */
 	uint64_t rdev;
+	uint32_t umask; /* the caller's: gfmd applies it unless a default ACL rules */
 };
 
 struct gfm_create_req { /* CREATE: a regular file, opened */
 	struct gf_cred cred;
 	uint64_t parent;
 	char name[GF_NAME_MAX + 1];
-	uint32_t mode;
+	uint32_t mode;	/* as asked, before the umask */
 	uint32_t flags; /* open(2) flags: O_EXCL etc. */
+	uint32_t umask; /* as in gfm_mknod_req */
 };
 struct gfm_open_rep { /* CREATE, OPEN, REPLICAS */
 	struct gf_attr attr;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "namespace.h"
 
 #ifndef RENAME_NOREPLACE
@@ -67,7 +68,7 @@ static uint64_t mkdir_(const struct gf_cred *c, uint64_t parent, const char *nam
 {
 	struct gf_attr a;
 	uint64_t t;
-	ck_assert_int_eq(gf_ns_mkdir(ns, c, parent, name, mode, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, c, parent, name, mode, 0, &a, &t), 0);
 	ck_assert_uint_gt(t, 0);
 	return a.ino;
 }
@@ -77,7 +78,7 @@ static uint64_t mkfile(const struct gf_cred *c, uint64_t parent, const char *nam
 {
 	struct gf_attr a;
 	uint64_t t;
-	ck_assert_int_eq(gf_ns_mknod(ns, c, parent, name, S_IFREG | mode, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, c, parent, name, S_IFREG | mode, 0, 0, &a, &t), 0);
 	return a.ino;
 }
 
@@ -172,17 +173,17 @@ START_TEST(test_mkdir_nlink)
 	ck_assert_uint_eq(attr(d).nlink, 4);
 	struct gf_attr a;
 	uint64_t t;
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a", 0755, &a, &t), -EEXIST);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a", 0755, 0, &a, &t), -EEXIST);
 	/* a failed mutation's reply waits for what was issued before it */
 	ck_assert_uint_eq(t, last_ticket);
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, 12345, "x", 0755, &a, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, 12345, "x", 0755, 0, &a, &t), -ENOENT);
 	uint64_t f = mkfile(&ROOT, d, "f2", 0644);
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, f, "x", 0755, &a, &t), -ENOTDIR);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, f, "x", 0755, 0, &a, &t), -ENOTDIR);
 	char longname[300];
 	memset(longname, 'x', 256);
 	longname[256] = 0;
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, longname, 0755, &a, &t), -ENAMETOOLONG);
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a/b", 0755, &a, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, longname, 0755, 0, &a, &t), -ENAMETOOLONG);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a/b", 0755, 0, &a, &t), -EINVAL);
 	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "a", &t), 0);
 	ck_assert_uint_eq(attr(d).nlink, 3);
 	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "f", &t), -ENOTDIR);
@@ -202,7 +203,7 @@ START_TEST(test_create_unlink_times)
 	size_t nrep;
 	uint64_t t;
 	place_host = 7;
-	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_EXCL | O_WRONLY,
+	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_EXCL | O_WRONLY, 0,
 				      test_place, NULL, &a, rep, &nrep, &t), 0);
 	ck_assert_uint_gt(t, 0);
 	ck_assert_uint_eq(nrep, 1);
@@ -219,15 +220,15 @@ START_TEST(test_create_unlink_times)
 	ck_assert(a.atime.sec == a.mtime.sec && a.mtime.sec == a.ctime.sec);
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 7), 1);
 	/* O_EXCL on an existing name; without it the file is opened */
-	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_EXCL | O_WRONLY,
+	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_EXCL | O_WRONLY, 0,
 				      test_place, NULL, &a, rep, &nrep, &t), -EEXIST);
-	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_WRONLY,
+	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_WRONLY, 0,
 				      test_place, NULL, &a, rep, &nrep, &t), 0);
 	ck_assert_uint_eq(nrep, 1);
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 7), 1);
 	/* no gfsd up */
 	place_host = -1;
-	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "g", 0644, O_CREAT | O_WRONLY,
+	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "g", 0644, O_CREAT | O_WRONLY, 0,
 				      test_place, NULL, &a, rep, &nrep, &t), -ENOSPC);
 	ck_assert_int_eq(lookup(&U1, d, "g"), -ENOENT);
 
@@ -259,7 +260,7 @@ START_TEST(test_changes_recorded)
 	size_t nrep;
 	uint64_t t;
 	place_host = 3;
-	ck_assert_int_eq(gf_ns_create(ns, &ROOT, d, "f", 0644, O_CREAT | O_WRONLY,
+	ck_assert_int_eq(gf_ns_create(ns, &ROOT, d, "f", 0644, O_CREAT | O_WRONLY, 0,
 				      test_place, NULL, &a, rep, &nrep, &t), 0);
 	ck_assert_int_eq(kinds[GF_CHG_REPLICA_PUT], 1);
 	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), 0);
@@ -322,7 +323,7 @@ START_TEST(test_search_and_write_on_dirs)
 	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0711, 0, 0), 0);
 	ck_assert_int_eq(lookup(&U2, d, "f"), 0);
 	/* search but no write: no create, no unlink */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, &a, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, &t), -EACCES);
 	ck_assert_int_eq(gf_ns_unlink(ns, &U2, d, "f", &t), -EACCES);
 	/* readdir needs read */
 	struct gfm_dirent ents[4];
@@ -333,14 +334,14 @@ START_TEST(test_search_and_write_on_dirs)
 	ck_assert_uint_eq(n, 1);
 	/* write without search is not enough either */
 	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0766, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, &a, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, &t), -EACCES);
 	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0777, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, &t), 0);
 	/* devices need root */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "c", S_IFCHR | 0644, 0x0103, &a, &t), -EPERM);
-	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "c", S_IFCHR | 0644, 0x0103, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "c", S_IFCHR | 0644, 0x0103, 0, &a, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "c", S_IFCHR | 0644, 0x0103, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.rdev, 0x0103);
-	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "dd", S_IFDIR | 0755, 0, &a, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "dd", S_IFDIR | 0755, 0, 0, &a, &t), -EPERM);
 }
 END_TEST
 
@@ -376,26 +377,26 @@ START_TEST(test_setgid_dirs)
 	struct gf_attr a;
 	uint64_t t;
 	/* new file gets the directory's group */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "f", S_IFREG | 0644, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "f", S_IFREG | 0644, 0, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.gid, 5000);
 	ck_assert_uint_eq(a.mode & S_ISGID, 0);
 	/* a new subdirectory inherits group and S_ISGID */
-	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "sub", 0755, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "sub", 0755, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.gid, 5000);
 	ck_assert_uint_eq(a.mode & 07777, 02755);
 	/* a set-group-ID file by a non-member loses S_ISGID; a member keeps it */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "sg", S_IFREG | 02755, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "sg", S_IFREG | 02755, 0, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.mode & S_ISGID, 0);
 	struct gf_cred member = { 1000, 1000, 2, { 1000, 5000 } };
-	ck_assert_int_eq(gf_ns_mknod(ns, &member, d, "sg2", S_IFREG | 02755, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &member, d, "sg2", S_IFREG | 02755, 0, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.mode & S_ISGID, S_ISGID);
-	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "sg3", S_IFREG | 02755, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "sg3", S_IFREG | 02755, 0, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.mode & S_ISGID, S_ISGID);
 	/* outside a setgid dir the creator's gid is used */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, GF_ROOT_INO, "x", S_IFREG | 0644, 0, &a, &t),
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, GF_ROOT_INO, "x", S_IFREG | 0644, 0, 0, &a, &t),
 			 -EACCES);
 	uint64_t pub = mkdir_(&ROOT, GF_ROOT_INO, "pub", 0777);
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, pub, "x", S_IFREG | 0644, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, pub, "x", S_IFREG | 0644, 0, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.gid, 2000);
 }
 END_TEST
@@ -651,7 +652,13 @@ START_TEST(test_xattrs)
 	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.b", "x", 1, 2 /* REPLACE */, &t),
 			 -ENODATA);
 	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.b", "", 0, 1, &t), 0);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "security.x", "x", 1, 0, &t), -EOPNOTSUPP);
+	/* security.*: written by root only, read by all; system.* other than
+	 * the POSIX ACLs does not exist */
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "security.x", "x", 1, 0, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.x", "s", 1, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "security.x", buf, sizeof(buf), &len, NULL), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "system.x", "x", 1, 0, &t), -EOPNOTSUPP);
+	ck_assert_int_eq(gf_ns_removexattr(ns, &ROOT, f, "security.x", &t), 0);
 	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "trusted.x", "x", 1, 0, &t), -EPERM);
 	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "trusted.x", "t", 1, 0, &t), 0);
 	/* others need write permission */
@@ -902,7 +909,7 @@ START_TEST(test_read_waits_for_commit)
 	struct gf_attr a;
 	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
 	uint64_t d2 = mkdir_(&ROOT, GF_ROOT_INO, "d2", 0777);
-	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "x", 0755, &a, &tm), 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "x", 0755, 0, &a, &tm), 0);
 	uint64_t x = a.ino;
 	ck_assert_int_eq(gf_ns_lookup(ns, &U1, d, "x", &a, &w), 0);
 	ck_assert_uint_eq(w, tm);
@@ -986,7 +993,7 @@ START_TEST(test_host_replicas)
 	place_host = 4;
 	for (int i = 0; i < 5; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
-		ck_assert_int_eq(gf_ns_create(ns, &ROOT, GF_ROOT_INO, name, 0644, O_CREAT | O_WRONLY,
+		ck_assert_int_eq(gf_ns_create(ns, &ROOT, GF_ROOT_INO, name, 0644, O_CREAT | O_WRONLY, 0,
 					      test_place, NULL, &a, reps, &n, &t), 0);
 		ino[i] = a.ino;
 	}
@@ -1009,6 +1016,146 @@ START_TEST(test_host_replicas)
 }
 END_TEST
 
+/* ---- POSIX ACLs ---------------------------------------------------------------------------- */
+
+/* An ACL in xattr form from (tag, perm, id) triples. */
+static size_t acl_blob(uint8_t *buf, const uint32_t (*e)[3], size_t n)
+{
+	buf[0] = 2;
+	buf[1] = buf[2] = buf[3] = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *q = buf + 4 + i * 8;
+		q[0] = (uint8_t)e[i][0];
+		q[1] = (uint8_t)(e[i][0] >> 8);
+		q[2] = (uint8_t)e[i][1];
+		q[3] = 0;
+		for (int k = 0; k < 4; k++)
+			q[4 + k] = (uint8_t)(e[i][2] >> (8 * k));
+	}
+	return 4 + n * 8;
+}
+
+#define UOBJ 0x01
+#define USR 0x02
+#define GOBJ 0x04
+#define GRP 0x08
+#define MSK 0x10
+#define OTH 0x20
+#define NOID 0xffffffffu
+
+START_TEST(test_acl_access)
+{
+	uint64_t t;
+	uint8_t buf[256];
+	struct gf_attr a;
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	uint64_t f = mkfile(&U1, d, "f", 0600);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK, NULL), -EACCES);
+	/* user 2000 may read and write, the mask allows read only */
+	static const uint32_t e1[][3] = { { UOBJ, 6, NOID }, { USR, 6, 2000 }, { GOBJ, 0, NOID },
+					  { MSK, 4, NOID }, { OTH, 0, NOID } };
+	size_t n = acl_blob(buf, e1, 5);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U2, f, GF_ACL_ACCESS, buf, n, 0, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), 0);
+	a = attr(f);
+	ck_assert_uint_eq(a.mode & 0777, 0640); /* group bits show the mask */
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK, NULL), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, W_OK, NULL), -EACCES); /* masked */
+	ck_assert_int_eq(gf_ns_access(ns, &U3, f, R_OK, NULL), -EACCES);
+	/* chmod rewrites the mask (and the owner and other entries) */
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0660, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, W_OK, NULL), 0);
+	size_t len;
+	uint8_t got[256];
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U3, f, GF_ACL_ACCESS, got, sizeof(got), &len, NULL), 0);
+	ck_assert_uint_eq(len, n);
+	ck_assert_uint_eq(got[4 + 3 * 8 + 2], 6); /* MASK rw */
+	/* a group entry: members of group 3000 (U2's second group) */
+	static const uint32_t e2[][3] = { { UOBJ, 6, NOID }, { GOBJ, 0, NOID },
+					  { GRP, 4, 3000 }, { MSK, 7, NOID }, { OTH, 0, NOID } };
+	n = acl_blob(buf, e2, 5);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK, NULL), 0);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, W_OK, NULL), -EACCES);
+	/* an ACL the mode bits say all about is not kept: only the mode */
+	static const uint32_t e3[][3] = { { UOBJ, 7, NOID }, { GOBJ, 5, NOID }, { OTH, 1, NOID } };
+	n = acl_blob(buf, e3, 3);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), 0);
+	ck_assert_uint_eq(attr(f).mode & 0777, 0751);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, f, GF_ACL_ACCESS, got, sizeof(got), &len, NULL),
+			 -ENODATA);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK, NULL), -EACCES);
+	/* invalid ones are refused: no mask with named entries, unsorted, bad version */
+	static const uint32_t bad1[][3] = { { UOBJ, 6, NOID }, { USR, 6, 2000 }, { GOBJ, 0, NOID },
+					    { OTH, 0, NOID } };
+	n = acl_blob(buf, bad1, 4);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), -EINVAL);
+	static const uint32_t bad2[][3] = { { GOBJ, 0, NOID }, { UOBJ, 6, NOID }, { OTH, 0, NOID } };
+	n = acl_blob(buf, bad2, 3);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), -EINVAL);
+	n = acl_blob(buf, e3, 3);
+	buf[0] = 1;
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, 3, 0, &t), -EINVAL);
+	/* a default ACL only on directories */
+	n = acl_blob(buf, e1, 5);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_DEFAULT, buf, n, 0, &t), -EACCES);
+}
+END_TEST
+
+START_TEST(test_acl_default_inherited)
+{
+	uint64_t t;
+	uint8_t buf[256], got[256];
+	size_t len;
+	struct gf_attr a;
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
+	static const uint32_t e[][3] = { { UOBJ, 7, NOID }, { USR, 7, 2000 }, { GOBJ, 5, NOID },
+					 { MSK, 7, NOID }, { OTH, 0, NOID } };
+	size_t n = acl_blob(buf, e, 5);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, d, GF_ACL_DEFAULT, buf, n, 0, &t), 0);
+	/* a file asked with 0666 and umask 022: the default ACL rules, not the umask */
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "f", S_IFREG | 0666, 0, 022, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & 0777, 0660); /* user rw, mask rw (group bits), other 0 */
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, a.ino, GF_ACL_ACCESS, got, sizeof(got), &len,
+					NULL), 0);
+	ck_assert_uint_eq(len, n);
+	ck_assert_int_eq(gf_ns_access(ns, &U2, a.ino, R_OK | W_OK, NULL), 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, a.ino, GF_ACL_DEFAULT, got, sizeof(got), &len,
+					NULL), -ENODATA);
+	/* a directory inherits the default ACL as its own default too */
+	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "sub", 0777, 077, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & 0777, 0770);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, a.ino, GF_ACL_DEFAULT, got, sizeof(got), &len,
+					NULL), 0);
+	ck_assert(len == n && memcmp(got, buf, n) == 0);
+	/* without a default ACL, the umask applies */
+	ck_assert_int_eq(gf_ns_removexattr(ns, &ROOT, d, GF_ACL_DEFAULT, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "g", S_IFREG | 0666, 0, 027, &a, &t), 0);
+	ck_assert_uint_eq(a.mode & 0777, 0640);
+}
+END_TEST
+
+/* Writes, truncates and chowns drop file capabilities (security.capability). */
+START_TEST(test_kill_priv)
+{
+	uint64_t t, fgen;
+	struct gf_attr a;
+	size_t len;
+	char buf[8];
+	uint64_t f = file_with_data(10, &fgen);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.capability", "c", 1, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, fgen, 20, (struct gf_timespec){ 0, 0 }, 0,
+					   &a, &t), 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, "security.capability", buf, sizeof(buf),
+					&len, NULL), -ENODATA);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.capability", "c", 1, 0, &t), 0);
+	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_UID, 0, 5, 0), 0);
+	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, "security.capability", buf, sizeof(buf),
+					&len, NULL), -ENODATA);
+}
+END_TEST
+
 /* ---- readdir ------------------------------------------------------------------------------- */
 
 START_TEST(test_readdir_cookies_stable)
@@ -1020,7 +1167,7 @@ START_TEST(test_readdir_cookies_stable)
 	uint64_t t;
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "e%05d", i);
-		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, &a, &t), 0);
+		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, 0, &a, &t), 0);
 	}
 	/*
 	 * Read in pages; between pages remove every third entry not yet seen
@@ -1058,7 +1205,7 @@ START_TEST(test_readdir_cookies_stable)
 			removed[k] = 1;
 		}
 		snprintf(name, sizeof(name), "n%05d", added++);
-		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, &a, &t), 0);
+		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, 0, &a, &t), 0);
 	}
 	for (int k = 0; k < N; k++)
 		ck_assert(seen[k] || removed[k]);
@@ -1154,10 +1301,10 @@ START_TEST(test_load)
 	ck_assert_int_eq(gf_ns_lookup(l, &ROOT, 5, "..", &a, NULL), 0);
 	ck_assert_uint_eq(a.ino, 1);
 	/* new inode numbers continue after the stored counter */
-	ck_assert_int_eq(gf_ns_mkdir(l, &ROOT, 1, "new", 0755, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mkdir(l, &ROOT, 1, "new", 0755, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.ino, 20);
 	/* new entries get cookies after the loaded ones */
-	ck_assert_int_eq(gf_ns_mknod(l, &ROOT, 5, "b", S_IFREG | 0644, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(l, &ROOT, 5, "b", S_IFREG | 0644, 0, 0, &a, &t), 0);
 	ck_assert_int_eq(gf_ns_readdir(l, &ROOT, 5, 7, 4, ents, &n, &eof, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(ents[0].name, "b");
@@ -1194,6 +1341,9 @@ static Suite *namespace_suite(void)
 	tcase_add_test(tc, test_read_waits_for_commit);
 	tcase_add_test(tc, test_setattr_fh_and_kill_suid);
 	tcase_add_test(tc, test_host_replicas);
+	tcase_add_test(tc, test_acl_access);
+	tcase_add_test(tc, test_acl_default_inherited);
+	tcase_add_test(tc, test_kill_priv);
 	tcase_add_test(tc, test_readdir_cookies_stable);
 	tcase_add_test(tc, test_readdir_attrs_and_eof);
 	tcase_add_test(tc, test_load);
