@@ -141,11 +141,14 @@ static void help(void)
 "                           gethostname()); decides which replicas are local\n"
 "    -o no_default_permissions\n"
 "                           when run as root, do not add default_permissions\n"
-"                           (gfmd still checks every request)\n"
+"                           (gfmd still checks every request, POSIX ACLs\n"
+"                           included; the kernel then neither checks nor\n"
+"                           caches ACLs)\n"
 "\n"
 "When run as root, allow_other and default_permissions are added, so that\n"
 "every local user can use the mount and the kernel checks permission bits\n"
-"as well. fsname=gfarmfs,subtype=gfarmfs are set unless given.\n"
+"and POSIX ACLs as well. fsname=gfarmfs,subtype=gfarmfs are set unless\n"
+"given.\n"
 "\n"
 "Options of mount(8) that mean nothing here (defaults, auto, noauto, user,\n"
 "users, nouser, _netdev, nofail) are accepted and ignored.\n"
@@ -343,6 +346,7 @@ int main(int argc, char *argv[])
 		gf_warn("cannot load the user and group maps from gfmd: %s (ids pass "
 			"unchanged until a refresh succeeds)", strerror(-r));
 
+	fs.no_kernel_checks = opt.no_default_permissions;
 	if (geteuid() == 0) {
 		if (!has_opt(&args, "allow_other"))
 			fuse_opt_add_arg(&args, "-oallow_other");

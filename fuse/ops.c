@@ -69,6 +69,17 @@ static uint32_t umask_of(fuse_req_t req)
 	return (uint32_t)fuse_req_ctx(req)->umask & 0777;
 }
 
+/*
+ * An operation on an inode gfmd no longer has (another client removed or
+ * replaced the file since the kernel looked its name up): ESTALE, not
+ * ENOENT, so the kernel looks the name up again and retries once, as it
+ * does for NFS — after a rename over the name, that finds the new file.
+ */
+static int stale(int r)
+{
+	return r == -ENOENT ? -ESTALE : r;
+}
+
 static int check_name(const char *name)
 {
 	return strlen(name) > GF_NAME_MAX ? -ENAMETOOLONG : 0;
@@ -160,7 +171,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
 	/* POSIX ACLs: gfmd keeps and enforces them; the kernel checks them too
 	 * (with default_permissions) and hands us the umask to apply */
-	if (conn->capable & FUSE_CAP_POSIX_ACL)
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && !((struct gf_fs *)userdata)->no_kernel_checks)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_DONT_MASK)
 		conn->want |= FUSE_CAP_DONT_MASK;
@@ -219,6 +230,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		a.nlink = 0;
 		r = 0;
 	}
+	r = stale(r);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -336,7 +348,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	 * cuts: refused by gfmd, it has changed nothing that anyone can see.
 	 */
 	if (m.valid & GF_SET_SIZE) {
-		r = truncate_open(fs, &m.cred, ino, m.size, f, &tmp, &h);
+		r = stale(truncate_open(fs, &m.cred, ino, m.size, f, &tmp, &h));
 		if (r < 0) {
 			fuse_reply_err(req, -r);
 			return;
@@ -349,7 +361,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (m.valid == 0)
 		r = gfc_getattr(fs->gfc, &m.cred, ino, &a);
 	else
-		r = gfc_setattr(fs->gfc, &m, &a);
+		r = stale(gfc_setattr(fs->gfc, &m, &a));
 	if (r == 0 && h) {
 		if (f && h == &f->data)
 			pthread_mutex_lock(&f->lock);
@@ -387,7 +399,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	cred_of(req, &cr);
-	r = gfc_readlink(fs_of(req)->gfc, &cr, ino, target);
+	r = stale(gfc_readlink(fs_of(req)->gfc, &cr, ino, target));
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -755,7 +767,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	cred_of(req, &cr);
-	r = gfc_open(fs->gfc, &cr, ino, (uint32_t)fi->flags, o);
+	r = stale(gfc_open(fs->gfc, &cr, ino, (uint32_t)fi->flags, o));
 	if (r == 0 && S_ISDIR(o->attr.mode))
 		r = -EISDIR;
 	if (r == 0)
@@ -845,7 +857,9 @@ static int short_read(fuse_req_t req, struct gf_file *f, uint64_t end)
 		pthread_mutex_unlock(&f->lock);
 		return 0;
 	}
-	gf_warn("inode %llu: replica (file generation %llu) ends at byte %llu but the file "
+	static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
+	gf_log_limited(&rl, GF_LOG_WARN,
+		"inode %llu: replica (file generation %llu) ends at byte %llu but the file "
 		"has %llu: data missing from the replica; returning EIO",
 		(unsigned long long)f->ino, (unsigned long long)f->fgen,
 		(unsigned long long)end, (unsigned long long)a.size);
@@ -1472,7 +1486,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		acl_map_ids(fs_of(req)->idmap, mapped, size, 1);
 		value = (const char *)mapped;
 	}
-	r = gfc_setxattr(fs_of(req)->gfc, &cr, ino, name, value, size, (uint32_t)flags);
+	r = stale(gfc_setxattr(fs_of(req)->gfc, &cr, ino, name, value, size, (uint32_t)flags));
 	free(mapped);
 	fuse_reply_err(req, -r);
 }
@@ -1514,7 +1528,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	cred_of(req, &cr);
-	r = gfc_getxattr(fs_of(req)->gfc, &cr, ino, name, buf, size, &len);
+	r = stale(gfc_getxattr(fs_of(req)->gfc, &cr, ino, name, buf, size, &len));
 	if (caps && r == -ENODATA)
 		nocaps_set(ino, fs_of(req)->attr_timeout);
 	if (r == 0 && size && is_acl_xattr(name))
@@ -1535,7 +1549,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	cred_of(req, &cr);
-	r = gfc_listxattr(fs_of(req)->gfc, &cr, ino, buf, size, &len);
+	r = stale(gfc_listxattr(fs_of(req)->gfc, &cr, ino, buf, size, &len));
 	reply_xattr_value(req, r, buf, size, len);
 	free(buf);
 }
@@ -1555,7 +1569,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	}
 	cred_of(req, &cr);
 	nocaps_forget(ino);
-	r = gfc_removexattr(fs_of(req)->gfc, &cr, ino, name);
+	r = stale(gfc_removexattr(fs_of(req)->gfc, &cr, ino, name));
 	fuse_reply_err(req, -r);
 }
 
@@ -1564,7 +1578,7 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct gf_cred cr;
 
 	cred_of(req, &cr);
-	fuse_reply_err(req, -gfc_access(fs_of(req)->gfc, &cr, ino, (uint32_t)mask));
+	fuse_reply_err(req, -stale(gfc_access(fs_of(req)->gfc, &cr, ino, (uint32_t)mask)));
 }
 
 const struct fuse_lowlevel_ops gf_fuse_ops = {

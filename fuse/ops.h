@@ -21,6 +21,10 @@ struct gf_fs {
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds it may cache names (and misses) */
 	struct gf_idmap *idmap; /* global ids by name; NULL: none (identity) */
+	/* mounted with no_default_permissions: the kernel checks nothing, so
+	 * it must not take POSIX ACLs on (that turns its checks back on);
+	 * gfmd still enforces them */
+	int no_kernel_checks;
 };
 
 extern const struct fuse_lowlevel_ops gf_fuse_ops;

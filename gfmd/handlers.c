@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,49 @@ static void pending_done(void *arg, int commit_status)
 }
 
 /*
+ * Errors gfmd decides that an application will see and an operator may act
+ * on (issue 11): one line each, rate-limited per kind. ENOENT, EEXIST,
+ * ENOTEMPTY and the like are the application's business and not logged.
+ */
+static struct gf_ratelimit rl_denied = GF_RATELIMIT(10, 60000);
+static struct gf_ratelimit rl_failed = GF_RATELIMIT(10, 60000);
+
+static void log_refusal(struct gf_conn *c, const struct gf_frame *f, int status)
+{
+	struct gf_ratelimit *rl;
+	if (f->hdr.op == GFM_ACCESS)
+		return; /* access(2) asks; a "no" is its answer, not a refusal */
+	switch (status) {
+	case -EACCES:
+	case -EPERM: rl = &rl_denied; break;
+	case -EIO:
+	case -ESTALE:
+	case -ENOSPC:
+	case -EROFS:
+	case -ENOMEM: rl = &rl_failed; break;
+	default: return;
+	}
+	/* every namespace request starts with the caller's cred, then the
+	 * inode (or directory) it is about */
+	char what[96] = "";
+	if (f->hdr.op >= GFM_LOOKUP && f->hdr.op <= GFM_REPLICAS) {
+		struct gf_rbuf r;
+		gf_rbuf_init(&r, f->payload, f->hdr.len);
+		uint32_t uid = gf_get_u32(&r);
+		gf_get_u32(&r); /* gid */
+		uint32_t ng = gf_get_u32(&r);
+		for (uint32_t i = 0; i < ng && i < GF_MAX_GROUPS && !r.err; i++)
+			gf_get_u32(&r);
+		uint64_t ino = gf_get_u64(&r);
+		if (!r.err)
+			snprintf(what, sizeof(what), " (inode %llu, uid %u)",
+				 (unsigned long long)ino, uid);
+	}
+	gf_log_limited(rl, GF_LOG_WARN, "gfmd: %s: %s%s refused: %s", gf_conn_desc(c),
+		       gf_op_name(f->hdr.op), what, strerror(-status));
+}
+
+/*
  * Send status (and w when status is 0) for request f: now, or after ticket
  * is committed. w is consumed. Every reply that shows state waits for the
  * commit of the changes it shows (namespace.h: visibility), errors too.
@@ -35,6 +79,8 @@ static int reply(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
 		 int status, struct gf_wbuf *w, uint64_t ticket)
 {
 	uint16_t op = (uint16_t)(f->hdr.op | GF_OP_REPLY);
+	if (status)
+		log_refusal(c, f, status);
 	if (!status && w && w->err) {
 		gf_err("gfmd: %s: cannot encode reply to %s: %s", gf_conn_desc(c),
 		       gf_op_name(f->hdr.op), strerror(-w->err));

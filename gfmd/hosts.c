@@ -335,7 +335,9 @@ int gf_hosts_place(void *placement, const struct gf_ns_replica *have, size_t nha
 		*host_id = best->row.host_id;
 	pthread_mutex_unlock(&h->mu);
 	if (!best) {
-		gf_warn("gfmd: cannot place data for client on %s: no gfsd is up", me);
+		static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
+		gf_log_limited(&rl, GF_LOG_WARN,
+			       "gfmd: cannot place new data for a client on %s: no gfsd is up", me);
 		return -ENOSPC;
 	}
 	return 0;

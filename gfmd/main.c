@@ -84,6 +84,12 @@ static const char usage_text[] =
 "    gfmd_port       TCP port (default 6600)\n"
 "    heartbeat_ms    heartbeat period asked of every gfsd (default 1000)\n"
 "    host_down_ms    a gfsd silent this long is down (default 5000)\n"
+"    unlink_grace_ms for this long after a regular file lost its last name\n"
+"                    (unlink, rename over it), a client that still knows\n"
+"                    its inode may open it for reading (default 3000; keep\n"
+"                    it above the clients' attr_timeout and entry_timeout,\n"
+"                    so that a replace-by-rename is never 'no such file'\n"
+"                    elsewhere); its data is deleted after that\n"
 "    space_reserve   free space new data leaves on a host: bytes (K, M, G,\n"
 "                    T suffixes) or a share of its capacity such as 5%\n"
 "                    (default 1%); a writer's own host below it sends new\n"
@@ -216,6 +222,8 @@ int main(int argc, char **argv)
 		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
 	uint32_t host_down_ms =
 		(uint32_t)gf_daemon_config_int(&d, "host_down_ms", 5000, 10, 86400000);
+	uint32_t grace_ms =
+		(uint32_t)gf_daemon_config_int(&d, "unlink_grace_ms", 3000, 0, 3600000);
 	uint64_t reserve_bytes = 0;
 	uint32_t reserve_percent = 0;
 	const char *reserve = gf_config_str(cfg, "space_reserve", "1%");
@@ -254,6 +262,7 @@ int main(int argc, char **argv)
 	if (!ns || !hosts || !users)
 		gf_fatal("gfmd: out of memory");
 	gf_hosts_set_reserve(hosts, reserve_bytes, reserve_percent);
+	gf_ns_set_grace(ns, grace_ms);
 	struct loadctx lc = { ns, hosts, users };
 	struct gf_store_loader ld = {
 		.arg = &lc, .inode = ld_inode, .dirent = ld_dirent, .xattr = ld_xattr,

@@ -81,7 +81,8 @@ struct inode {
 /* A replica file to delete, once the change that killed it is committed. */
 struct dead {
 	uint64_t ino, fgen;
-	uint64_t ticket; /* DEAD_PENDING until the killing change has one */
+	uint64_t ticket;	  /* DEAD_PENDING until the killing change has one */
+	int64_t not_before_ms; /* monotonic; a removed file's grace (limbo) */
 };
 #define DEAD_PENDING UINT64_MAX
 
@@ -91,8 +92,26 @@ struct deadlist {
 	size_t n, cap;
 };
 
+/*
+ * A regular file removed a moment ago (unlink, rename over it): for
+ * grace_ms an open by its inode number — a client whose kernel still has
+ * the old name cached — still reads it, and its replicas are not deleted
+ * yet. Replace-by-rename is then never "no such file" elsewhere.
+ */
+struct limbo {
+	struct limbo *hnext, *qnext;
+	int64_t until_ms;
+	struct gf_attr a;
+	uint32_t nreps;
+	struct gf_ns_replica *reps;
+};
+#define LIMBO_BUCKETS 256
+
 struct gf_ns {
 	pthread_rwlock_t lock;
+	uint32_t grace_ms;
+	struct limbo *limbo[LIMBO_BUCKETS];
+	struct limbo *limbo_head, *limbo_tail; /* by until_ms */
 	struct inode **itab;
 	size_t itabsz, ninodes;
 	uint64_t next_ino, stored_next_ino;
@@ -106,6 +125,13 @@ struct gf_ns {
 };
 
 /* ---- small helpers -------------------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static struct gf_timespec now_ts(void)
 {
@@ -555,7 +581,7 @@ static struct deadlist *deadlist_get(struct gf_ns *ns, uint32_t host_id, int cre
 }
 
 static int dead_add(struct gf_ns *ns, uint32_t host_id, uint64_t ino, uint64_t fgen,
-		    uint64_t ticket)
+		    uint64_t ticket, int64_t not_before_ms)
 {
 	struct deadlist *dl = deadlist_get(ns, host_id, 1);
 	if (!dl)
@@ -574,28 +600,109 @@ static int dead_add(struct gf_ns *ns, uint32_t host_id, uint64_t ino, uint64_t f
 	dl->v[dl->n].ino = ino;
 	dl->v[dl->n].fgen = fgen;
 	dl->v[dl->n].ticket = ticket;
+	dl->v[dl->n].not_before_ms = not_before_ms;
 	dl->n++;
 	if (ticket == DEAD_PENDING)
 		ns->npending++;
 	return 0;
 }
 
-/* Replica i of ip becomes dead: its file is deleted once this is committed. */
-static void replica_kill(struct gf_ns *ns, struct inode *ip, uint32_t i, struct gf_changes *c)
+/* Replica i of ip becomes dead: its file is deleted once this is committed
+ * (and, for a removed file, once its grace is over). */
+static void replica_kill_after(struct gf_ns *ns, struct inode *ip, uint32_t i,
+			       int64_t not_before_ms, struct gf_changes *c)
 {
 	struct gf_ns_replica r = ip->reps[i];
 	gf_changes_add(c, GF_CHG_REPLICA_DEL, ip->a.ino, r.host_id, 0, NULL, 0, NULL, 0, 0);
 	gf_changes_add(c, GF_CHG_DEAD_PUT, ip->a.ino, r.host_id, r.fgen, NULL, 0, NULL, 0, 0);
-	if (dead_add(ns, r.host_id, ip->a.ino, r.fgen, DEAD_PENDING))
+	if (dead_add(ns, r.host_id, ip->a.ino, r.fgen, DEAD_PENDING, not_before_ms))
 		c->err = -ENOMEM;
 	ip->reps[i] = ip->reps[--ip->nreps];
+}
+
+static void replica_kill(struct gf_ns *ns, struct inode *ip, uint32_t i, struct gf_changes *c)
+{
+	replica_kill_after(ns, ip, i, 0, c);
+}
+
+/* ---- limbo: removed files, readable by inode number for a moment ------------------------ */
+
+static size_t limbo_slot(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 56) % LIMBO_BUCKETS;
+}
+
+static void limbo_free(struct limbo *l)
+{
+	free(l->reps);
+	free(l);
+}
+
+/* Forget the entries whose grace is over (write lock held). */
+static void limbo_expire(struct gf_ns *ns, int64_t now)
+{
+	while (ns->limbo_head && ns->limbo_head->until_ms <= now) {
+		struct limbo *l = ns->limbo_head, **pp = &ns->limbo[limbo_slot(l->a.ino)];
+		ns->limbo_head = l->qnext;
+		if (!ns->limbo_head)
+			ns->limbo_tail = NULL;
+		while (*pp && *pp != l)
+			pp = &(*pp)->hnext;
+		if (*pp)
+			*pp = l->hnext;
+		limbo_free(l);
+	}
+}
+
+/* The removed file ino if its grace is not over (any lock held). */
+static const struct limbo *limbo_get(const struct gf_ns *ns, uint64_t ino)
+{
+	int64_t now = mono_ms();
+	for (const struct limbo *l = ns->limbo[limbo_slot(ino)]; l; l = l->hnext)
+		if (l->a.ino == ino && l->until_ms > now)
+			return l;
+	return NULL;
+}
+
+/* Keep what readers of ip need for grace_ms (best effort: out of memory,
+ * the file is simply gone at once). */
+static void limbo_add(struct gf_ns *ns, const struct inode *ip, int64_t until)
+{
+	struct limbo *l = calloc(1, sizeof(*l));
+	if (!l)
+		return;
+	l->reps = malloc((ip->nreps ? ip->nreps : 1) * sizeof(*l->reps));
+	if (!l->reps) {
+		free(l);
+		return;
+	}
+	l->a = ip->a;
+	l->a.nlink = 0;
+	for (uint32_t i = 0; i < ip->nreps; i++)
+		if (ip->reps[i].gen == ip->a.gen)
+			l->reps[l->nreps++] = ip->reps[i];
+	l->until_ms = until;
+	size_t s = limbo_slot(ip->a.ino);
+	l->hnext = ns->limbo[s];
+	ns->limbo[s] = l;
+	if (ns->limbo_tail)
+		ns->limbo_tail->qnext = l;
+	else
+		ns->limbo_head = l;
+	ns->limbo_tail = l;
 }
 
 /* The inode has no name left: forget it, its replicas become dead. */
 static void inode_destroy(struct gf_ns *ns, struct inode *ip, struct gf_changes *c)
 {
+	int64_t now = mono_ms(), until = 0;
+	limbo_expire(ns, now);
+	if (ns->grace_ms && S_ISREG(ip->a.mode) && ip->nreps) {
+		until = now + ns->grace_ms;
+		limbo_add(ns, ip, until);
+	}
 	while (ip->nreps)
-		replica_kill(ns, ip, ip->nreps - 1, c);
+		replica_kill_after(ns, ip, ip->nreps - 1, until, c);
 	gf_changes_add(c, GF_CHG_INODE_DEL, ip->a.ino, 0, 0, NULL, 0, NULL, 0, 0);
 	iremove(ns, ip);
 	inode_free(ip);
@@ -633,9 +740,20 @@ void gf_ns_free(struct gf_ns *ns)
 	for (size_t i = 0; i < ns->ndead; i++)
 		free(ns->dead[i].v);
 	free(ns->dead);
+	for (struct limbo *l = ns->limbo_head, *next; l; l = next) {
+		next = l->qnext;
+		limbo_free(l);
+	}
 	free(ns->itab);
 	pthread_rwlock_destroy(&ns->lock);
 	free(ns);
+}
+
+void gf_ns_set_grace(struct gf_ns *ns, uint32_t ms)
+{
+	pthread_rwlock_wrlock(&ns->lock);
+	ns->grace_ms = ms;
+	pthread_rwlock_unlock(&ns->lock);
 }
 
 void gf_ns_set_sink(struct gf_ns *ns, gf_sink_fn sink, void *arg)
@@ -750,7 +868,7 @@ int gf_ns_load_replica(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_
 
 int gf_ns_load_dead(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t fgen)
 {
-	return dead_add(ns, host_id, ino, fgen, 0); /* committed: it was loaded */
+	return dead_add(ns, host_id, ino, fgen, 0, 0); /* committed: it was loaded */
 }
 
 void gf_ns_load_next_ino(struct gf_ns *ns, uint64_t next)
@@ -1757,8 +1875,16 @@ static int writer_replica(struct gf_ns *ns, struct inode *ip, uint32_t flags,
 		if (cur[k].host_id == host)
 			break;
 	if (k == ncur) {
-		if (ncur && ip->a.size > 0 && !(flags & O_TRUNC))
-			return -EIO; /* the data lives on hosts that are down */
+		if (ncur && ip->a.size > 0 && !(flags & O_TRUNC)) {
+			/* the data lives on hosts that are down */
+			static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
+			gf_log_limited(&rl, GF_LOG_WARN,
+				       "gfmd: inode %llu: cannot open for writing: its data "
+				       "(%zu current replica%s, first on host %u) is only on "
+				       "hosts that are down", (unsigned long long)ip->a.ino,
+				       ncur, ncur == 1 ? "" : "s", cur[0].host_id);
+			return -EIO;
+		}
 		/* a new replica, made in the new generation */
 		if (replica_add(ip, host, ip->a.gen + 1, ip->a.gen + 1))
 			return -ENOMEM;
@@ -1897,10 +2023,22 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 	if (!want_write(flags)) {
 		pthread_rwlock_rdlock(&ns->lock);
 		struct inode *ip = iget(ns, ino);
+		const struct limbo *l = ip ? NULL : limbo_get(ns, ino);
 		*ticket = stamp(ns, ip);
-		rc = ip ? open_locked(ns, cr, ip, flags, NULL, NULL, reps, max, nreps, &c)
-			: -ENOENT;
-		if (!rc)
+		struct inode t = { .a = l ? l->a : (struct gf_attr){ 0 } };
+		if (l && (rc = open_locked(ns, cr, &t, flags, NULL, NULL, reps, 0, nreps, &c))) {
+			/* (its permission, as its mode bits had it) */
+		} else if (l) {
+			/* removed a moment ago: its last version, read-only */
+			rc = 0;
+			*out = l->a;
+			for (uint32_t i = 0; i < l->nreps && *nreps < max; i++)
+				reps[(*nreps)++] = l->reps[i];
+		} else {
+			rc = ip ? open_locked(ns, cr, ip, flags, NULL, NULL, reps, max, nreps, &c)
+				: -ENOENT;
+		}
+		if (!rc && ip)
 			*out = ip->a;
 		pthread_rwlock_unlock(&ns->lock);
 		gf_changes_free(&c);
@@ -2459,6 +2597,7 @@ size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, uint64_t committed,
 		       struct gf_dead_replica *out, size_t max)
 {
 	size_t n = 0;
+	int64_t now = mono_ms();
 	pthread_rwlock_rdlock(&ns->lock);
 	struct deadlist *dl = deadlist_get(ns, host_id, 0);
 	for (size_t i = 0; dl && i < dl->n && n < max; i++) {
@@ -2466,6 +2605,8 @@ size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, uint64_t committed,
 		 * would bring the file back without its data */
 		if (dl->v[i].ticket > committed)
 			continue;
+		if (dl->v[i].not_before_ms && dl->v[i].not_before_ms > now)
+			continue; /* a removed file's grace (limbo) */
 		out[n].ino = dl->v[i].ino;
 		out[n].gen = dl->v[i].fgen;
 		n++;
@@ -2481,6 +2622,7 @@ int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_rep
 	gf_changes_init(&c);
 	*ticket = 0;
 	pthread_rwlock_wrlock(&ns->lock);
+	limbo_expire(ns, mono_ms()); /* heartbeats come often: a sweep */
 	struct deadlist *dl = deadlist_get(ns, host_id, 0);
 	for (size_t i = 0; dl && i < n; i++) {
 		for (size_t j = 0; j < dl->n; j++) {

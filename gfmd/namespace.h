@@ -90,6 +90,14 @@ typedef int (*gf_place_fn)(void *arg, const struct gf_ns_replica *have, size_t n
 struct gf_ns *gf_ns_new(void);
 void gf_ns_free(struct gf_ns *ns);
 void gf_ns_set_sink(struct gf_ns *ns, gf_sink_fn sink, void *arg);
+/*
+ * Grace of a removed regular file (default 0: none): for ms after its last
+ * name went, a read-only GFM_OPEN by its inode number still opens its last
+ * version (a client's kernel may still map the old name to it) and its
+ * replica files are not handed out for deletion. Only memory: a restart
+ * ends every grace.
+ */
+void gf_ns_set_grace(struct gf_ns *ns, uint32_t ms);
 
 /* Rows from the store, in any order. -EEXIST, -ENOMEM or -EINVAL. */
 int gf_ns_load_inode(struct gf_ns *ns, const struct gf_attr *a, const char *symlink);

@@ -170,9 +170,11 @@ static void log_io_error(struct service *svc, struct gf_conn *conn, struct handl
 			return;
 		h->enospc_logged = true;
 	}
-	gf_warn("gfsd: spool %s: %s while %s replica of inode %" PRIu64 " gen %" PRIu64
-		" for %s", spool_dir(svc->sp), strerror(-err), what, h->ino, h->gen,
-		gf_conn_desc(conn));
+	static struct gf_ratelimit rl = GF_RATELIMIT(20, 60000);
+	gf_log_limited(&rl, GF_LOG_WARN,
+		       "gfsd: spool %s: %s while %s replica of inode %" PRIu64 " gen %" PRIu64
+		       " for %s", spool_dir(svc->sp), strerror(-err), what, h->ino, h->gen,
+		       gf_conn_desc(conn));
 }
 
 /*
@@ -190,9 +192,11 @@ static int agree_with_gfmd(struct service *svc, struct gf_conn *conn, int fd, ui
 	if (rc == -ENOENT)
 		return fd; /* unlinked while open: its writers are all there is */
 	if (rc == -ESTALE) {
-		gf_info("gfsd: %s: replica of inode %" PRIu64 " gen %" PRIu64
-			" is no longer the file's (gfmd); refusing to write it",
-			gf_conn_desc(conn), ino, gen);
+		static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
+		gf_log_limited(&rl, GF_LOG_WARN,
+			       "gfsd: %s: replica of inode %" PRIu64 " gen %" PRIu64
+			       " is no longer the file's (gfmd); refusing to write it",
+			       gf_conn_desc(conn), ino, gen);
 		close(fd);
 		return rc;
 	}

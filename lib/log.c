@@ -90,6 +90,46 @@ void gf_log(enum gf_log_level level, const char *fmt, ...)
 	errno = saved;
 }
 
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void gf_log_limited(struct gf_ratelimit *rl, enum gf_log_level level, const char *fmt, ...)
+{
+	if (level > log_level)
+		return;
+	int saved = errno;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	unsigned long held = 0;
+	int ok;
+	pthread_mutex_lock(&limit_lock);
+	if (!rl->window_ms || now - rl->window_ms >= (long long)rl->interval_ms) {
+		rl->window_ms = now;
+		rl->used = 0;
+	}
+	ok = rl->used < rl->burst;
+	if (ok) {
+		rl->used++;
+		held = rl->held;
+		rl->held = 0;
+	} else {
+		rl->held++;
+	}
+	pthread_mutex_unlock(&limit_lock);
+	if (ok) {
+		char msg[1024];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		if (held)
+			gf_log(level, "%s (%lu more like it not logged)", msg, held);
+		else
+			gf_log(level, "%s", msg);
+	}
+	errno = saved;
+}
+
 void gf_fatal(const char *fmt, ...)
 {
 	va_list ap;

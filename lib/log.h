@@ -20,6 +20,24 @@ void gf_log(enum gf_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 _Noreturn void gf_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * A rate limit for one kind of log line, so that an error an application
+ * meets in a loop is reported without flooding the log: at most `burst`
+ * lines per `interval_ms`; the ones held back are counted and the next line
+ * let through says how many ("… (12 more like it not logged)").
+ */
+struct gf_ratelimit {
+	unsigned burst, interval_ms;
+	/* state, guarded by an internal lock */
+	long long window_ms;
+	unsigned used;
+	unsigned long held;
+};
+#define GF_RATELIMIT(burst, interval_ms) { (burst), (interval_ms), 0, 0, 0 }
+/* Log (as gf_log) unless rl holds it back. */
+void gf_log_limited(struct gf_ratelimit *rl, enum gf_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #define gf_err(...) gf_log(GF_LOG_ERR, __VA_ARGS__)
 #define gf_warn(...) gf_log(GF_LOG_WARN, __VA_ARGS__)
 #define gf_info(...) gf_log(GF_LOG_INFO, __VA_ARGS__)

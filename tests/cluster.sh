@@ -41,7 +41,10 @@ GF_CLUSTER_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_S
 # polled for). It only guards against a hang: a test never passes or fails
 # because something took long, so it is generous for a loaded machine.
 : "${GF_WAIT_SECS:=60}"
-GF_CLUSTER_POINTER=${GF_CLUSTER_POINTER:-/tmp/gfarmfs-cluster.last}
+# Clusters started with `up` (not the tests' own): one file per cluster,
+# named after its state directory and holding its path, so that `down`
+# without --state can tell whether exactly one is running.
+GF_CLUSTER_REGISTRY=${GF_CLUSTER_REGISTRY:-/tmp/gfarmfs-clusters}
 declare -A GF_USED_PORTS=()
 
 gf_log() { echo "cluster: $*" >&2; }
@@ -803,14 +806,32 @@ gf_cluster_usage() {
 usage: $(basename "$0") up [--gfsd N] [--mounts M] [--state DIR]
        $(basename "$0") down [--state DIR]
 up prints shell assignments (STATE=, MOUNT=, CONFIG=, ...) for eval.
-down without --state stops the cluster last started with up ($GF_CLUSTER_POINTER).
+down without --state stops the one cluster started with up that is running;
+with several running it names them and stops none.
 Environment: KEEP=1 keeps the state dir on down; GF_LOG_LEVEL=debug;
 GF_GFMD_CONF_EXTRA / GF_GFSD_CONF_EXTRA: extra lines for gfmd.conf / gfsd.conf.
 EOF
 }
 
+# gf_registered_clusters: the state directories of the clusters started
+# with `up` that still run (stale entries are dropped).
+gf_registered_clusters() {
+	local e st pid
+	[[ -d $GF_CLUSTER_REGISTRY ]] || return 0
+	for e in "$GF_CLUSTER_REGISTRY"/*; do
+		[[ -f $e ]] || continue
+		st=$(cat "$e" 2>/dev/null)
+		pid=$(gf_pidfile_pid "$st/gfmd.pid" 2>/dev/null)
+		if [[ -d $st && -n $pid ]] && gf_pid_alive "$pid"; then
+			echo "$st"
+		else
+			rm -f "$e"
+		fi
+	done
+}
+
 gf_cluster_main() {
-	local cmd=${1:-} st=
+	local cmd=${1:-} st= running
 	shift || true
 	case $cmd in
 	up)
@@ -819,7 +840,8 @@ gf_cluster_main() {
 			[[ -n ${STATE:-} ]] && gf_cluster_down "$STATE"
 			exit 1
 		fi
-		echo "$STATE" >"$GF_CLUSTER_POINTER"
+		mkdir -p "$GF_CLUSTER_REGISTRY"
+		echo "$STATE" >"$GF_CLUSTER_REGISTRY/$(basename "$STATE")"
 		cat "$STATE/env"
 		;;
 	down)
@@ -830,16 +852,25 @@ gf_cluster_main() {
 			esac
 		done
 		if [[ -z $st ]]; then
-			[[ -r $GF_CLUSTER_POINTER ]] || { gf_err "no cluster to stop (give --state DIR)"; exit 1; }
-			st=$(cat "$GF_CLUSTER_POINTER")
+			# never someone else's by accident: only when exactly one runs
+			mapfile -t running < <(gf_registered_clusters)
+			case ${#running[@]} in
+			0) gf_err "no cluster started with 'up' is running (give --state DIR)"; exit 1 ;;
+			1) st=${running[0]} ;;
+			*)
+				gf_err "${#running[@]} clusters are running; say which one to stop:"
+				printf '  cluster down --state %s\n' "${running[@]}" >&2
+				exit 1
+				;;
+			esac
 		fi
 		if [[ ! -d $st ]]; then
 			gf_err "no cluster in $st"
-			[[ $(cat "$GF_CLUSTER_POINTER" 2>/dev/null) == "$st" ]] && rm -f "$GF_CLUSTER_POINTER"
+			rm -f "$GF_CLUSTER_REGISTRY/$(basename "$st")"
 			exit 1
 		fi
 		gf_cluster_down "$st" || exit 1
-		[[ $(cat "$GF_CLUSTER_POINTER" 2>/dev/null) == "$st" ]] && rm -f "$GF_CLUSTER_POINTER"
+		rm -f "$GF_CLUSTER_REGISTRY/$(basename "$st")"
 		gf_log "stopped the cluster in $st"
 		;;
 	-h | --help | help) gf_cluster_usage ;;
