@@ -1416,7 +1416,7 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 
 int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, uint64_t rdev,
-		struct gf_attr *out, uint64_t *ticket)
+		struct gf_attr *out, const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1446,6 +1446,7 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, mode, rdev, NULL, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1456,7 +1457,8 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 }
 
 int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, uint32_t mode, struct gf_attr *out, uint64_t *ticket)
+		const char *name, uint32_t mode, struct gf_attr *out,
+		const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1469,6 +1471,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, mode, 0, NULL, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1480,7 +1483,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 
 int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		  const char *name, const char *target, struct gf_attr *out,
-		  uint64_t *ticket)
+		  const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1497,6 +1500,7 @@ int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, S_IFLNK | 0777, 0, target, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1573,9 +1577,10 @@ static int writer_replica(struct gf_ns *ns, struct inode *ip, uint32_t flags,
 	return 0;
 }
 
-/* Open an existing inode (write lock held for a write, read lock else). */
+/* Open an existing inode (write lock held for a write, read lock else).
+ * granted: the access was granted before (gf_ns_reopen): no permission check. */
 static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode *ip,
-		       uint32_t flags, gf_place_fn place, void *place_arg,
+		       uint32_t flags, int granted, gf_place_fn place, void *place_arg,
 		       struct gf_ns_replica *reps, size_t max, size_t *nreps,
 		       struct gf_changes *c)
 {
@@ -1590,7 +1595,7 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 		mask |= MAY_R;
 	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
 		mask |= MAY_W;
-	if ((rc = permission(cr, ip, mask)))
+	if (!granted && (rc = permission(cr, ip, mask)))
 		return rc;
 	if (!S_ISREG(ip->a.mode))
 		return 0;
@@ -1622,7 +1627,8 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint32_t mode, uint32_t flags,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
-		 struct gf_ns_replica *rep, size_t *nrep, uint64_t *ticket)
+		 struct gf_ns_replica *rep, size_t *nrep, const struct gf_once_id *once,
+		 uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1651,10 +1657,11 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 			rc = -ENOENT;
 			goto out;
 		}
-		rc = open_locked(ns, cr, ip, flags, place, place_arg, rep, 1, nrep, &c);
+		rc = open_locked(ns, cr, ip, flags, 0, place, place_arg, rep, 1, nrep, &c);
 		if (rc)
 			goto out;
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino);
 		emit(ns, &c, ticket);
 		waits(ticket, ip->ticket);
 		goto out;
@@ -1676,6 +1683,7 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		}
 	}
 	*out = ip->a;
+	gf_changes_once(&c, once, ip->a.ino);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -1685,9 +1693,11 @@ out:
 	return rc;
 }
 
-int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
-	       gf_place_fn place, void *place_arg, struct gf_attr *out,
-	       struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket)
+/* gf_ns_open and gf_ns_reopen. */
+static int open_ino(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+		    int granted, gf_place_fn place, void *place_arg, struct gf_attr *out,
+		    struct gf_ns_replica *reps, size_t max, size_t *nreps,
+		    const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -1699,7 +1709,8 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 		pthread_rwlock_rdlock(&ns->lock);
 		struct inode *ip = iget(ns, ino);
 		*ticket = stamp(ns, ip);
-		rc = ip ? open_locked(ns, cr, ip, flags, NULL, NULL, reps, max, nreps, &c)
+		rc = ip ? open_locked(ns, cr, ip, flags, granted, NULL, NULL, reps, max, nreps,
+				      &c)
 			: -ENOENT;
 		if (!rc)
 			*out = ip->a;
@@ -1709,10 +1720,12 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 	}
 	pthread_rwlock_wrlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
-	rc = ip ? open_locked(ns, cr, ip, flags, place, place_arg, reps, max, nreps, &c)
+	rc = ip ? open_locked(ns, cr, ip, flags, granted, place, place_arg, reps, max, nreps,
+			      &c)
 		: -ENOENT;
 	if (!rc) {
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino);
 		emit(ns, &c, ticket);
 		waits(ticket, ip->ticket);
 	} else {
@@ -1721,6 +1734,26 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
+}
+
+int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+	       gf_place_fn place, void *place_arg, struct gf_attr *out,
+	       struct gf_ns_replica *reps, size_t max, size_t *nreps,
+	       const struct gf_once_id *once, uint64_t *ticket)
+{
+	return open_ino(ns, cr, ino, flags, 0, place, place_arg, out, reps, max, nreps, once,
+			ticket);
+}
+
+int gf_ns_reopen(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+		 gf_place_fn place, void *place_arg, struct gf_attr *out,
+		 struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket)
+{
+	flags &= ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL);
+	if ((flags & O_ACCMODE) == O_RDONLY)
+		flags = (flags & ~(uint32_t)O_ACCMODE) | O_WRONLY;
+	return open_ino(ns, cr, ino, flags, 1, place, place_arg, out, reps, max, nreps, NULL,
+			ticket);
 }
 
 int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
@@ -1840,7 +1873,7 @@ static void remove_entry(struct gf_ns *ns, struct inode *dp, struct dent *e,
 }
 
 int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, uint64_t *ticket)
+		 const char *name, const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1862,6 +1895,7 @@ int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		goto out;
 	}
 	remove_entry(ns, dp, e, name, ip, &c);
+	gf_changes_once(&c, once, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -1872,7 +1906,7 @@ out:
 }
 
 int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, uint64_t *ticket)
+		const char *name, const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1902,6 +1936,7 @@ int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		goto out;
 	}
 	remove_entry(ns, dp, e, name, ip, &c);
+	gf_changes_once(&c, once, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -1929,7 +1964,7 @@ static int is_ancestor(struct gf_ns *ns, uint64_t a, uint64_t d)
 
 int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint64_t newparent, const char *newname,
-		 uint32_t flags, uint64_t *ticket)
+		 uint32_t flags, const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *odp, *ndp, *oip, *nip = NULL;
@@ -1973,8 +2008,12 @@ int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = exchange ? -EINVAL : -ENOTEMPTY;
 		goto out;
 	}
-	if (nip == oip)
-		goto out; /* the same file: nothing to do */
+	if (nip == oip) {
+		/* the same file: nothing to do but remember that it was done */
+		gf_changes_once(&c, once, 0);
+		emit(ns, &c, ticket);
+		goto out;
+	}
 	if ((rc = may_delete(cr, odp, oip)))
 		goto out;
 	if (nip) {
@@ -2067,6 +2106,7 @@ int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		ndp->a.mtime = ndp->a.ctime = now;
 		rec_inode(&c, ndp);
 	}
+	gf_changes_once(&c, once, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2078,7 +2118,7 @@ out:
 
 int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	       uint64_t newparent, const char *newname, struct gf_attr *out,
-	       uint64_t *ticket)
+	       const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *ndp, *ip;
@@ -2117,6 +2157,7 @@ int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	rec_inode(&c, ip);
 	rec_inode(&c, ndp);
 	*out = ip->a;
+	gf_changes_once(&c, once, ip->a.ino);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2128,7 +2169,7 @@ out:
 
 int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   const char *name, const void *value, size_t len, uint32_t flags,
-		   uint64_t *ticket)
+		   const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -2180,6 +2221,7 @@ int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	ip->a.ctime = now_ts();
 	gf_changes_add(&c, GF_CHG_XATTR_PUT, ino, 0, 0, name, strlen(name), val, len, 1);
 	rec_inode(&c, ip);
+	gf_changes_once(&c, once, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2190,7 +2232,7 @@ out:
 }
 
 int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		      const char *name, uint64_t *ticket)
+		      const char *name, const struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -2219,6 +2261,7 @@ int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	ip->a.ctime = now_ts();
 	gf_changes_add(&c, GF_CHG_XATTR_DEL, ino, 0, 0, name, strlen(name), NULL, 0, 0);
 	rec_inode(&c, ip);
+	gf_changes_once(&c, once, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
