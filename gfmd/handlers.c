@@ -754,7 +754,9 @@ static int h_once(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return reply(g, c, &in, v < 0 ? v : -EIO, NULL, 0);
 	}
 	int rc = dispatch(g, c, &in, &o);
-	if (o.ran)
+	/* -EAGAIN (gfmd cannot tell yet, hosts.h) is an answer to this copy
+	 * only: the client sends it again, to be run then */
+	if (o.ran && o.status != -EAGAIN)
 		gf_once_end(g->once, &o.id, o.status, o.ino, o.ticket);
 	else
 		gf_once_abort(g->once, &o.id); /* nothing was applied */

@@ -86,7 +86,8 @@ struct gf_ns_replica {
 /*
  * Where to write a file: given the hosts that hold a current replica (nhave
  * may be 0), choose one of them or a new host. 0 and *host_id, or -errno
- * (-ENOSPC when no gfsd is up). Called under the namespace write lock.
+ * (-ENOSPC when no gfsd is up, -EAGAIN when that cannot be told yet). Called
+ * under the namespace write lock.
  */
 typedef int (*gf_place_fn)(void *arg, const struct gf_ns_replica *have, size_t nhave,
 			   uint32_t *host_id);

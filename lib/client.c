@@ -684,6 +684,16 @@ static int gfm_call(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
 			patience_wait_spec(&p, &w);
 			r = gf_rpc_call_wait(k->rpc, wop, wire, rep, &w);
 			conn_put(c, k);
+			if (r == 0 && rep->status == -EAGAIN) {
+				/* gfmd answered "not yet" (it has just started and
+				 * the gfsd it needs have not reported): wait as for
+				 * an unreachable gfmd, without calling it down */
+				peer_up(&p);
+				gf_reply_release(rep);
+				if ((r = patience_backoff(&p, gf_op_name(op))) < 0)
+					goto out;
+				continue;
+			}
 			if (r == 0)
 				break;
 		}

@@ -25,6 +25,8 @@
  * ETIMEDOUT, because applications expect EIO from file operations and
  * ETIMEDOUT from none of them; as with a soft NFS mount, a mutation that
  * timed out may still have been applied. gfc_cancel ends every such wait.
+ * An answer -EAGAIN from gfmd ("not yet": it has just started and the gfsd
+ * it needs have not reported, gfmd/hosts.h) is waited out the same way.
  *
  * Exactly once. Idempotent requests (lookups, reads, GETATTR, SETATTR,
  * OPEN without O_CREAT/O_TRUNC, CLOSE_WRITE, ACCESS, STATFS, xattr reads)
