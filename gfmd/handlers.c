@@ -737,7 +737,7 @@ static int h_once(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	case GF_ONCE_NEW:
 		break;
 	case GF_ONCE_REPLAY:
-		gf_debug("gfmd: %s: %s seq %llu again: answered from its record",
+		gf_info("gfmd: %s: %s seq %llu again: answered from its record",
 			 gf_conn_desc(c), gf_op_name(m.op), (unsigned long long)m.seq);
 		return replay(g, c, &in, &rec);
 	case GF_ONCE_STALE:
