@@ -96,25 +96,23 @@ static int reply_attr(struct gfmd *g, struct gf_conn *c, const struct gf_frame *
  * ended, for gf_once_end.
  */
 struct once_run {
-	struct gf_once_id id;
-	int ran; /* the mutation was called: status, ino and ticket are set */
+	struct gf_once_id id; /* the mutation notes in it what it recorded */
+	int ran; /* the mutation was called: status and ticket are set */
 	int status;
-	uint64_t ino;
 	uint64_t ticket;
 };
 
-static const struct gf_once_id *once_id(const struct once_run *o)
+static struct gf_once_id *once_id(struct once_run *o)
 {
 	return o ? &o->id : NULL;
 }
 
-static void ran(struct once_run *o, int status, uint64_t ino, uint64_t ticket)
+static void ran(struct once_run *o, int status, uint64_t ticket)
 {
 	if (!o)
 		return;
 	o->ran = 1;
 	o->status = status;
-	o->ino = status ? 0 : ino;
 	o->ticket = ticket;
 }
 
@@ -139,7 +137,7 @@ static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 		rc = gf_ns_rmdir(g->ns, &m.cred, m.parent, m.name, once_id(o), &t);
 		break;
 	}
-	ran(o, rc, 0, t);
+	ran(o, rc, t);
 	return reply(g, c, f, rc, NULL, t);
 }
 
@@ -235,7 +233,7 @@ static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct
 	else
 		rc = gf_ns_mknod(g->ns, &m.cred, m.parent, m.name, m.mode, m.rdev, &a,
 				 once_id(o), &t);
-	ran(o, rc, a.ino, t);
+	ran(o, rc, t);
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
@@ -297,7 +295,7 @@ static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struc
 	uint64_t t = 0;
 	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags,
 			      gf_hosts_place, &pl, &or->rep.attr, or->r, &or->nr, once_id(o), &t);
-	ran(o, rc, or->rep.attr.ino, t);
+	ran(o, rc, t);
 	return reply_open(g, c, f, rc, or, t);
 }
 
@@ -313,7 +311,7 @@ static int h_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 	uint64_t t = 0;
 	int rc = gf_ns_open(g->ns, &m.cred, m.ino, m.flags, gf_hosts_place, &pl,
 			    &or->rep.attr, or->r, GF_MAX_REPLICAS, &or->nr, once_id(o), &t);
-	ran(o, rc, m.ino, t);
+	ran(o, rc, t);
 	return reply_open(g, c, f, rc, or, t);
 }
 
@@ -325,7 +323,7 @@ static int h_rename(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struc
 	uint64_t t = 0;
 	int rc = gf_ns_rename(g->ns, &m.cred, m.parent, m.name, m.newparent, m.newname,
 			      m.flags, once_id(o), &t);
-	ran(o, rc, 0, t);
+	ran(o, rc, t);
 	return reply(g, c, f, rc, NULL, t);
 }
 
@@ -337,7 +335,7 @@ static int h_link(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 	struct gf_attr a;
 	uint64_t t = 0;
 	int rc = gf_ns_link(g->ns, &m.cred, m.ino, m.newparent, m.newname, &a, once_id(o), &t);
-	ran(o, rc, m.ino, t);
+	ran(o, rc, t);
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
@@ -355,7 +353,7 @@ static int h_symlink(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, stru
 	int rc = gf_ns_symlink(g->ns, &m->cred, m->parent, m->name, m->target, &a, once_id(o),
 			       &t);
 	free(m);
-	ran(o, rc, a.ino, t);
+	ran(o, rc, t);
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
@@ -402,12 +400,12 @@ static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct
 	if (f->hdr.op == GFM_SETXATTR) {
 		rc = gf_ns_setxattr(g->ns, &m.cred, m.ino, m.name, m.value, m.value_len,
 				    m.flags, once_id(o), &t);
-		ran(o, rc, 0, t);
+		ran(o, rc, t);
 		return reply(g, c, f, rc, NULL, t);
 	}
 	if (f->hdr.op == GFM_REMOVEXATTR) {
 		rc = gf_ns_removexattr(g->ns, &m.cred, m.ino, m.name, once_id(o), &t);
-		ran(o, rc, 0, t);
+		ran(o, rc, t);
 		return reply(g, c, f, rc, NULL, t);
 	}
 	/* GETXATTR */
@@ -592,7 +590,7 @@ static int h_idmap_set(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
 	uint64_t t = 0;
 	int rc = gf_users_set(g->users, &m.cred, m.kind, m.name, m.id, m.replace, once_id(o),
 			      &t);
-	ran(o, rc, 0, t);
+	ran(o, rc, t);
 	if (rc == -EPERM)
 		gf_info("gfmd: %s: uid %u may not change the %s map", gf_conn_desc(c),
 			m.cred.uid, m.kind == GF_IDMAP_USER ? "user" : "group");
@@ -607,7 +605,7 @@ static int h_idmap_del(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
 		return malformed(c, f);
 	uint64_t t = 0;
 	int rc = gf_users_del(g->users, &m.cred, m.kind, m.name, once_id(o), &t);
-	ran(o, rc, 0, t);
+	ran(o, rc, t);
 	return reply(g, c, f, rc, NULL, t);
 }
 
@@ -645,8 +643,13 @@ static int replay_attr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
 	return reply_attr(g, c, f, 0, &a, t > rec->ticket ? t : rec->ticket);
 }
 
-/* The open a CREATE or an O_TRUNC OPEN made, made again for its writer
- * (gf_ns_reopen): a new generation and the replica to write. */
+/*
+ * The open a CREATE or an O_TRUNC OPEN made, made again without truncating
+ * (for a writer: a new generation and the replica to write). Only the
+ * creator of the file is spared the permission check (gf_ns_reopen), as
+ * its first open was; any other open is checked again, so that a resent
+ * request can never gain what its first copy did not get.
+ */
 static int replay_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
 		       const struct gf_once_rec *rec, const struct gf_cred *cr, uint32_t flags)
 {
@@ -655,8 +658,14 @@ static int replay_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
 		return reply(g, c, f, -ENOMEM, NULL, 0);
 	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
 	uint64_t t = 0;
-	int rc = gf_ns_reopen(g->ns, cr, rec->ino, flags, gf_hosts_place, &pl, &or->rep.attr,
-			      or->r, GF_MAX_REPLICAS, &or->nr, &t);
+	int rc;
+	if (rec->created)
+		rc = gf_ns_reopen(g->ns, cr, rec->ino, flags, gf_hosts_place, &pl, &or->rep.attr,
+				  or->r, GF_MAX_REPLICAS, &or->nr, &t);
+	else
+		rc = gf_ns_open(g->ns, cr, rec->ino, flags & ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL),
+				gf_hosts_place, &pl, &or->rep.attr, or->r, GF_MAX_REPLICAS,
+				&or->nr, NULL, &t);
 	return reply_open(g, c, f, rc, or, t > rec->ticket ? t : rec->ticket);
 }
 
@@ -757,7 +766,7 @@ static int h_once(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	/* -EAGAIN (gfmd cannot tell yet, hosts.h) is an answer to this copy
 	 * only: the client sends it again, to be run then */
 	if (o.ran && o.status != -EAGAIN)
-		gf_once_end(g->once, &o.id, o.status, o.ino, o.ticket);
+		gf_once_end(g->once, &o.id, o.status, o.ticket);
 	else
 		gf_once_abort(g->once, &o.id); /* nothing was applied */
 	return rc;

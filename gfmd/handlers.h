@@ -12,9 +12,10 @@
  * GFM_ONCE (proto.h) runs the mutation inside at most once per (client,
  * seq) through gfmd/once.h; a copy of one that was applied before is
  * answered from its record (its error again, or a success rebuilt from the
- * inode as it is now — for CREATE and an O_TRUNC OPEN, a write-open again
- * without truncating) and waits for the first copy's commit as its first
- * reply would have.
+ * inode as it is now — for CREATE and an O_TRUNC OPEN, the open again
+ * without truncating, spared the permission check only when that request
+ * made the file) and waits for the first copy's commit as its first reply
+ * would have.
  */
 #ifndef GF_HANDLERS_H
 #define GF_HANDLERS_H

@@ -152,9 +152,9 @@ static int ld_idmap(void *arg, uint8_t kind, const char *name, uint32_t id)
 	return gf_users_load(((struct loadctx *)arg)->users, kind, name, id);
 }
 static int ld_once(void *arg, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
-		   int64_t at)
+		   int created, int64_t at)
 {
-	return gf_once_load(((struct loadctx *)arg)->once, client, seq, op, ino, at);
+	return gf_once_load(((struct loadctx *)arg)->once, client, seq, op, ino, created, at);
 }
 static void ld_next_ino(void *arg, uint64_t next)
 {

@@ -1416,7 +1416,7 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 
 int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, uint64_t rdev,
-		struct gf_attr *out, const struct gf_once_id *once, uint64_t *ticket)
+		struct gf_attr *out, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1446,7 +1446,7 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, mode, rdev, NULL, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
-		gf_changes_once(&c, once, ip->a.ino);
+		gf_changes_once(&c, once, ip->a.ino, 1);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1458,7 +1458,7 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 
 int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, struct gf_attr *out,
-		const struct gf_once_id *once, uint64_t *ticket)
+		struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1471,7 +1471,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, mode, 0, NULL, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
-		gf_changes_once(&c, once, ip->a.ino);
+		gf_changes_once(&c, once, ip->a.ino, 1);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1483,7 +1483,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 
 int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		  const char *name, const char *target, struct gf_attr *out,
-		  const struct gf_once_id *once, uint64_t *ticket)
+		  struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1500,7 +1500,7 @@ int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, S_IFLNK | 0777, 0, target, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
-		gf_changes_once(&c, once, ip->a.ino);
+		gf_changes_once(&c, once, ip->a.ino, 1);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1627,7 +1627,7 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint32_t mode, uint32_t flags,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
-		 struct gf_ns_replica *rep, size_t *nrep, const struct gf_once_id *once,
+		 struct gf_ns_replica *rep, size_t *nrep, struct gf_once_id *once,
 		 uint64_t *ticket)
 {
 	struct gf_changes c;
@@ -1661,7 +1661,7 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		if (rc)
 			goto out;
 		*out = ip->a;
-		gf_changes_once(&c, once, ip->a.ino);
+		gf_changes_once(&c, once, ip->a.ino, 0);
 		emit(ns, &c, ticket);
 		waits(ticket, ip->ticket);
 		goto out;
@@ -1683,7 +1683,7 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		}
 	}
 	*out = ip->a;
-	gf_changes_once(&c, once, ip->a.ino);
+	gf_changes_once(&c, once, ip->a.ino, 1);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -1697,7 +1697,7 @@ out:
 static int open_ino(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
 		    int granted, gf_place_fn place, void *place_arg, struct gf_attr *out,
 		    struct gf_ns_replica *reps, size_t max, size_t *nreps,
-		    const struct gf_once_id *once, uint64_t *ticket)
+		    struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -1725,7 +1725,7 @@ static int open_ino(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, ui
 		: -ENOENT;
 	if (!rc) {
 		*out = ip->a;
-		gf_changes_once(&c, once, ip->a.ino);
+		gf_changes_once(&c, once, ip->a.ino, 0);
 		emit(ns, &c, ticket);
 		waits(ticket, ip->ticket);
 	} else {
@@ -1739,7 +1739,7 @@ static int open_ino(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, ui
 int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
 	       gf_place_fn place, void *place_arg, struct gf_attr *out,
 	       struct gf_ns_replica *reps, size_t max, size_t *nreps,
-	       const struct gf_once_id *once, uint64_t *ticket)
+	       struct gf_once_id *once, uint64_t *ticket)
 {
 	return open_ino(ns, cr, ino, flags, 0, place, place_arg, out, reps, max, nreps, once,
 			ticket);
@@ -1750,8 +1750,6 @@ int gf_ns_reopen(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint3
 		 struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket)
 {
 	flags &= ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL);
-	if ((flags & O_ACCMODE) == O_RDONLY)
-		flags = (flags & ~(uint32_t)O_ACCMODE) | O_WRONLY;
 	return open_ino(ns, cr, ino, flags, 1, place, place_arg, out, reps, max, nreps, NULL,
 			ticket);
 }
@@ -1873,7 +1871,7 @@ static void remove_entry(struct gf_ns *ns, struct inode *dp, struct dent *e,
 }
 
 int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, const struct gf_once_id *once, uint64_t *ticket)
+		 const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1895,7 +1893,7 @@ int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		goto out;
 	}
 	remove_entry(ns, dp, e, name, ip, &c);
-	gf_changes_once(&c, once, 0);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -1906,7 +1904,7 @@ out:
 }
 
 int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, const struct gf_once_id *once, uint64_t *ticket)
+		const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1936,7 +1934,7 @@ int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		goto out;
 	}
 	remove_entry(ns, dp, e, name, ip, &c);
-	gf_changes_once(&c, once, 0);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -1964,7 +1962,7 @@ static int is_ancestor(struct gf_ns *ns, uint64_t a, uint64_t d)
 
 int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint64_t newparent, const char *newname,
-		 uint32_t flags, const struct gf_once_id *once, uint64_t *ticket)
+		 uint32_t flags, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *odp, *ndp, *oip, *nip = NULL;
@@ -2010,7 +2008,7 @@ int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	}
 	if (nip == oip) {
 		/* the same file: nothing to do but remember that it was done */
-		gf_changes_once(&c, once, 0);
+		gf_changes_once(&c, once, 0, 0);
 		emit(ns, &c, ticket);
 		goto out;
 	}
@@ -2106,7 +2104,7 @@ int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		ndp->a.mtime = ndp->a.ctime = now;
 		rec_inode(&c, ndp);
 	}
-	gf_changes_once(&c, once, 0);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2118,7 +2116,7 @@ out:
 
 int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	       uint64_t newparent, const char *newname, struct gf_attr *out,
-	       const struct gf_once_id *once, uint64_t *ticket)
+	       struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *ndp, *ip;
@@ -2157,7 +2155,7 @@ int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	rec_inode(&c, ip);
 	rec_inode(&c, ndp);
 	*out = ip->a;
-	gf_changes_once(&c, once, ip->a.ino);
+	gf_changes_once(&c, once, ip->a.ino, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2169,7 +2167,7 @@ out:
 
 int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   const char *name, const void *value, size_t len, uint32_t flags,
-		   const struct gf_once_id *once, uint64_t *ticket)
+		   struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -2221,7 +2219,7 @@ int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	ip->a.ctime = now_ts();
 	gf_changes_add(&c, GF_CHG_XATTR_PUT, ino, 0, 0, name, strlen(name), val, len, 1);
 	rec_inode(&c, ip);
-	gf_changes_once(&c, once, 0);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2232,7 +2230,7 @@ out:
 }
 
 int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		      const char *name, const struct gf_once_id *once, uint64_t *ticket)
+		      const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -2261,7 +2259,7 @@ int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	ip->a.ctime = now_ts();
 	gf_changes_add(&c, GF_CHG_XATTR_DEL, ino, 0, 0, name, strlen(name), NULL, 0, 0);
 	rec_inode(&c, ip);
-	gf_changes_once(&c, once, 0);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)

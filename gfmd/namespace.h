@@ -51,9 +51,10 @@
  *
  * Exactly once: a mutation run for a GFM_ONCE request (proto.h) gets its
  * struct gf_once_id in `once` (NULL otherwise) and, when it succeeds,
- * records GF_CHG_ONCE_PUT with the inode it created, linked or opened in
- * the same change list, hence the same transaction (gfmd/once.h). A
- * success that changes nothing (a rename onto itself) records that alone.
+ * records GF_CHG_ONCE_PUT with the inode it created, linked or opened (and
+ * whether it created it) in the same change list, hence the same
+ * transaction (gfmd/once.h), and notes the same in *once. A success that
+ * changes nothing (a rename onto itself) records that alone.
  *
  * Locking: one pthread rwlock per namespace, taken inside each function
  * (read for lookups, write for mutations) and held only for in-memory work
@@ -181,10 +182,10 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 /* Any non-directory type (S_IFREG if the type bits are 0). */
 int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, uint64_t rdev,
-		struct gf_attr *out, const struct gf_once_id *once, uint64_t *ticket);
+		struct gf_attr *out, struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, struct gf_attr *out,
-		const struct gf_once_id *once, uint64_t *ticket);
+		struct gf_once_id *once, uint64_t *ticket);
 /*
  * Create a regular file and open it (open(2) flags: O_EXCL; an existing file
  * without O_EXCL is opened as gf_ns_open would). place (may be NULL: no
@@ -194,7 +195,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint32_t mode, uint32_t flags,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
-		 struct gf_ns_replica *rep, size_t *nrep, const struct gf_once_id *once,
+		 struct gf_ns_replica *rep, size_t *nrep, struct gf_once_id *once,
 		 uint64_t *ticket);
 /*
  * Permission check by flags (O_TRUNC needs write). For a write
@@ -208,14 +209,14 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
 	       gf_place_fn place, void *place_arg, struct gf_attr *out,
 	       struct gf_ns_replica *reps, size_t max, size_t *nreps,
-	       const struct gf_once_id *once, uint64_t *ticket);
+	       struct gf_once_id *once, uint64_t *ticket);
 /*
- * A write-open that was granted before and whose reply was lost (a GFM_ONCE
- * CREATE, or OPEN with O_TRUNC, replayed: gfmd/once.h): as gf_ns_open for
- * writing (a new generation, the writer's one replica), without the
- * permission check — open(O_CREAT) lets the creator write whatever mode it
- * gave the file — and without truncating again (O_TRUNC, O_CREAT and O_EXCL
- * are ignored; a read-only access becomes O_WRONLY).
+ * The open of a CREATE that made the file, again (its reply was lost and
+ * the GFM_ONCE request is replayed: gfmd/once.h): as gf_ns_open (for
+ * writing: a new generation, the writer's one replica) without the
+ * permission check — open(O_CREAT) lets the creator use the file whatever
+ * mode it gave it — and without truncating again (O_TRUNC, O_CREAT and
+ * O_EXCL are ignored). Only for the creator: it grants what it is asked.
  */
 int gf_ns_reopen(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
@@ -230,25 +231,25 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		      uint64_t fgen, uint64_t end, struct gf_timespec mtime, uint32_t flags,
 		      struct gf_attr *out, uint64_t *ticket);
 int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, const struct gf_once_id *once, uint64_t *ticket);
+		 const char *name, struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, const struct gf_once_id *once, uint64_t *ticket);
+		const char *name, struct gf_once_id *once, uint64_t *ticket);
 /* flags: RENAME_NOREPLACE, RENAME_EXCHANGE. */
 int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint64_t newparent, const char *newname,
-		 uint32_t flags, const struct gf_once_id *once, uint64_t *ticket);
+		 uint32_t flags, struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	       uint64_t newparent, const char *newname, struct gf_attr *out,
-	       const struct gf_once_id *once, uint64_t *ticket);
+	       struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		  const char *name, const char *target, struct gf_attr *out,
-		  const struct gf_once_id *once, uint64_t *ticket);
+		  struct gf_once_id *once, uint64_t *ticket);
 /* flags: XATTR_CREATE, XATTR_REPLACE. Only "user." (and "trusted." for root). */
 int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   const char *name, const void *value, size_t len, uint32_t flags,
-		   const struct gf_once_id *once, uint64_t *ticket);
+		   struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		      const char *name, const struct gf_once_id *once, uint64_t *ticket);
+		      const char *name, struct gf_once_id *once, uint64_t *ticket);
 
 /* ---- dead replicas (what gfsd must delete) ---------------------------------- */
 

@@ -240,7 +240,7 @@ static void sweep(struct gf_once *t, int64_t now)
 /* ---- the contract -------------------------------------------------------------------- */
 
 int gf_once_load(struct gf_once *t, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
-		 int64_t at)
+		 int created, int64_t at)
 {
 	int rc = 0;
 	pthread_mutex_lock(&t->mu);
@@ -254,7 +254,8 @@ int gf_once_load(struct gf_once *t, uint64_t client, uint64_t seq, uint16_t op, 
 		rc = -ENOMEM;
 	} else {
 		r->state = REC_DONE;
-		r->r = (struct gf_once_rec){ .status = 0, .op = op, .ino = ino, .ticket = 0 };
+		r->r = (struct gf_once_rec){ .status = 0, .op = op, .ino = ino,
+					     .created = created ? 1 : 0, .ticket = 0 };
 		cl->stored = 1;
 		if (at > cl->last_seen)
 			cl->last_seen = at;
@@ -318,16 +319,16 @@ int gf_once_begin(struct gf_once *t, const struct gf_once_id *id, uint64_t acked
 	return rc;
 }
 
-void gf_once_end(struct gf_once *t, const struct gf_once_id *id, int status, uint64_t ino,
-		 uint64_t ticket)
+void gf_once_end(struct gf_once *t, const struct gf_once_id *id, int status, uint64_t ticket)
 {
 	pthread_mutex_lock(&t->mu);
 	struct client *cl = client_find(t, id->client);
 	struct rec *r = cl ? rec_find(cl, id->seq) : NULL;
 	if (r && r->state == REC_BUSY) {
 		r->state = REC_DONE;
-		r->r = (struct gf_once_rec){ .status = status, .op = id->op, .ino = ino,
-					     .ticket = ticket };
+		r->r = (struct gf_once_rec){ .status = status, .op = id->op,
+					     .ino = status ? 0 : id->ino,
+					     .created = status ? 0 : id->created, .ticket = ticket };
 		if (status == 0)
 			cl->stored = 1;
 		pthread_cond_broadcast(&t->cv);

@@ -57,6 +57,7 @@ struct gf_once_rec {
 	int32_t status;	 /* 0 or the -errno it was answered with */
 	uint16_t op;	 /* the request inside (proto.h) */
 	uint64_t ino;	 /* created, linked or opened (0: none) */
+	uint8_t created; /* the request created ino */
 	uint64_t ticket; /* of its changes (0: committed, e.g. loaded) */
 };
 
@@ -74,7 +75,7 @@ void gf_once_set_sink(struct gf_once *t, gf_sink_fn sink, void *arg);
 /* A row of the store (a success committed before the last start): at is
  * when it was recorded (unix seconds). -EEXIST, -ENOMEM. */
 int gf_once_load(struct gf_once *t, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
-		 int64_t at);
+		 int created, int64_t at);
 
 /*
  * A GFM_ONCE request arrived at time now (unix seconds): settle what acked
@@ -85,9 +86,9 @@ int gf_once_load(struct gf_once *t, uint64_t client, uint64_t seq, uint16_t op, 
  */
 int gf_once_begin(struct gf_once *t, const struct gf_once_id *id, uint64_t acked,
 		  int64_t now, struct gf_once_rec *rec);
-/* The claimed mutation ended with status (and ino, ticket). */
-void gf_once_end(struct gf_once *t, const struct gf_once_id *id, int status, uint64_t ino,
-		 uint64_t ticket);
+/* The claimed mutation ended with status, and ticket; what it recorded
+ * (ino, created) is in id (changes.h: gf_changes_once). */
+void gf_once_end(struct gf_once *t, const struct gf_once_id *id, int status, uint64_t ticket);
 /* The claimed request was not run at all (it did not decode): forget it. */
 void gf_once_abort(struct gf_once *t, const struct gf_once_id *id);
 

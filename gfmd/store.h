@@ -66,7 +66,7 @@ struct gf_store_loader {
 	/* an exactly-once record (gfmd/once.h): at is when it was made (unix
 	 * seconds); may be NULL */
 	int (*once)(void *arg, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
-		    int64_t at);
+		    int created, int64_t at);
 	/* before loading them, the records of every client whose newest one is
 	 * older than this many seconds are deleted (0: none) */
 	uint32_t once_forget_s;

@@ -27,6 +27,7 @@
 
 #include "log.h"
 
+#define OID_BOOL 16
 #define OID_BYTEA 17
 #define OID_INT8 20
 #define OID_INT4 23
@@ -157,10 +158,10 @@ static const struct {
 	[S_GROUP_INS] = { "group_ins", "INSERT INTO groups (gid, name) VALUES ($1,$2)", 2,
 			  { OID_INT8, OID_TEXT } },
 	[S_ONCE_PUT] = { "once_put",
-		"INSERT INTO once_reply (client, seq, op, ino) VALUES ($1,$2,$3,$4) "
+		"INSERT INTO once_reply (client, seq, op, ino, created) VALUES ($1,$2,$3,$4,$5) "
 		"ON CONFLICT (client, seq) DO UPDATE SET op = EXCLUDED.op, ino = EXCLUDED.ino, "
-		"at = now()",
-		4, { OID_INT8, OID_INT8, OID_INT4, OID_INT8 } },
+		"created = EXCLUDED.created, at = now()",
+		5, { OID_INT8, OID_INT8, OID_INT4, OID_INT8, OID_BOOL } },
 	[S_ONCE_DEL] = { "once_del", "DELETE FROM once_reply WHERE client = $1 AND seq <= $2",
 			 2, { OID_INT8, OID_INT8 } },
 };
@@ -616,7 +617,7 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 					"for %us", PQcmdTuples(r), ld->once_forget_s);
 			PQclear(r);
 		}
-		r = query_bin(pg, "SELECT client, seq, op, ino, "
+		r = query_bin(pg, "SELECT client, seq, op, ino, created::int, "
 				  "extract(epoch FROM at)::bigint FROM once_reply",
 			      "exactly-once records");
 		if (!r)
@@ -624,7 +625,8 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 		for (int i = 0, n = PQntuples(r); i < n && !rc; i++)
 			rc = ld->once(ld->arg, (uint64_t)get_int(r, i, 0),
 				      (uint64_t)get_int(r, i, 1), (uint16_t)get_int(r, i, 2),
-				      (uint64_t)get_int(r, i, 3), get_int(r, i, 4));
+				      (uint64_t)get_int(r, i, 3), (int)get_int(r, i, 4),
+				      get_int(r, i, 5));
 		PQclear(r);
 		if (rc)
 			return rc;
@@ -783,8 +785,9 @@ static int send_change(PGconn *pg, const struct gf_change *ch)
 		/* the client id's 64 bits as a bigint; seqs stay below 2^63 */
 		p_int(&p, (int64_t)ch->a);
 		p_int(&p, (int64_t)ch->b);
-		p_int(&p, (int32_t)ch->d);
+		p_int(&p, (int32_t)(ch->d & 0xffff));
 		p_int(&p, (int64_t)ch->c);
+		p_text(&p, (ch->d & GF_ONCE_CREATED) ? "t" : "f");
 		return send_stmt(pg, S_ONCE_PUT, &p) ? -EIO : 1;
 	case GF_CHG_ONCE_DEL:
 		p_int(&p, (int64_t)ch->a);

@@ -114,7 +114,7 @@ int gf_users_load(struct gf_users *u, uint8_t kind, const char *name, uint32_t i
 /* Hand one change (ck 0: none) and the record of once to the sink (caller
  * holds mu). 0 or -ENOMEM. */
 static int submit(struct gf_users *u, enum gf_change_kind ck, uint8_t kind, uint32_t id,
-		  const char *name, const struct gf_once_id *once, uint64_t *ticket)
+		  const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	if (!u->sink)
 		return 0;
@@ -122,7 +122,7 @@ static int submit(struct gf_users *u, enum gf_change_kind ck, uint8_t kind, uint
 	gf_changes_init(&c);
 	if (ck)
 		gf_changes_add(&c, ck, kind, id, 0, name, strlen(name), NULL, 0, 0);
-	gf_changes_once(&c, once, 0);
+	gf_changes_once(&c, once, 0, 0);
 	if (c.err) {
 		gf_changes_free(&c);
 		return -ENOMEM;
@@ -137,7 +137,7 @@ static int submit(struct gf_users *u, enum gf_change_kind ck, uint8_t kind, uint
 }
 
 int gf_users_set(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
-		 const char *name, uint32_t id, int replace, const struct gf_once_id *once,
+		 const char *name, uint32_t id, int replace, struct gf_once_id *once,
 		 uint64_t *ticket)
 {
 	*ticket = 0;
@@ -188,7 +188,7 @@ out:
 }
 
 int gf_users_del(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
-		 const char *name, const struct gf_once_id *once, uint64_t *ticket)
+		 const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	*ticket = 0;
 	if (cr->uid != 0)

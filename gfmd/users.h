@@ -40,11 +40,11 @@ int gf_users_load(struct gf_users *u, uint8_t kind, const char *name, uint32_t i
  * the ticket of the record of once alone).
  */
 int gf_users_set(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
-		 const char *name, uint32_t id, int replace, const struct gf_once_id *once,
+		 const char *name, uint32_t id, int replace, struct gf_once_id *once,
 		 uint64_t *ticket);
 /* -EPERM unless root; -ENOENT when name is not mapped. */
 int gf_users_del(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
-		 const char *name, const struct gf_once_id *once, uint64_t *ticket);
+		 const char *name, struct gf_once_id *once, uint64_t *ticket);
 /* Every entry, users first, each kind by name (malloc'd array in *out). */
 int gf_users_list(struct gf_users *u, struct gf_idmap_ent **out, uint32_t *count);
 

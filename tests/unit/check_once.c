@@ -90,6 +90,15 @@ static void teardown(void)
 
 static const int64_t T0 = 1700000000;
 
+/* The claimed request ended: what the mutation would have noted in the id
+ * (gf_changes_once) and its result. */
+static void end_(struct gf_once_id *id, int status, uint64_t ino, uint64_t ticket)
+{
+	id->ino = ino;
+	id->created = 0;
+	gf_once_end(t, id, status, ticket);
+}
+
 static struct gf_once_id id(uint64_t client, uint64_t seq, uint16_t op)
 {
 	return (struct gf_once_id){ .client = client, .seq = seq, .op = op };
@@ -102,7 +111,7 @@ START_TEST(test_claim_then_replay)
 	struct gf_once_id a = id(7, 1, GFM_MKDIR);
 	struct gf_once_rec rec;
 	ck_assert_int_eq(gf_once_begin(t, &a, 0, T0, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &a, 0, 42, 9);
+	end_(&a, 0, 42, 9);
 	memset(&rec, 0xa5, sizeof(rec));
 	ck_assert_int_eq(gf_once_begin(t, &a, 0, T0, &rec), GF_ONCE_REPLAY);
 	ck_assert_int_eq(rec.status, 0);
@@ -117,7 +126,7 @@ START_TEST(test_claim_then_replay)
 	/* another client's seq 1 is its own */
 	struct gf_once_id c = id(8, 1, GFM_UNLINK);
 	ck_assert_int_eq(gf_once_begin(t, &c, 0, T0, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &c, 0, 0, 10);
+	end_(&c, 0, 0, 10);
 	uint64_t seven = 7;
 	ck_assert_uint_eq(gf_once_count(t, &seven), 1);
 	ck_assert_uint_eq(gf_once_count(t, NULL), 2);
@@ -130,21 +139,21 @@ START_TEST(test_failure_replays_and_abort_forgets)
 	struct gf_once_id a = id(7, 3, GFM_RMDIR), b = id(7, 4, GFM_CREATE);
 	struct gf_once_rec rec;
 	ck_assert_int_eq(gf_once_begin(t, &a, 0, T0, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &a, -ENOTEMPTY, 99, 5);
+	end_(&a, -ENOTEMPTY, 99, 5);
 	ck_assert_int_eq(gf_once_begin(t, &a, 0, T0, &rec), GF_ONCE_REPLAY);
 	ck_assert_int_eq(rec.status, -ENOTEMPTY);
-	ck_assert_uint_eq(rec.ino, 99); /* what the caller said; replay ignores it */
+	ck_assert_uint_eq(rec.ino, 0); /* a failure made nothing */
 	ck_assert_uint_eq(rec.ticket, 5);
 
 	ck_assert_int_eq(gf_once_begin(t, &b, 0, T0, &rec), GF_ONCE_NEW);
 	gf_once_abort(t, &b); /* not run at all */
 	ck_assert_int_eq(gf_once_begin(t, &b, 0, T0, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &b, 0, 11, 6);
+	end_(&b, 0, 11, 6);
 	/* end and abort of what is not claimed change nothing */
-	gf_once_end(t, &b, -EIO, 0, 0);
+	end_(&b, -EIO, 0, 0);
 	gf_once_abort(t, &b);
 	struct gf_once_id z = id(12345, 1, GFM_MKDIR);
-	gf_once_end(t, &z, 0, 1, 1);
+	end_(&z, 0, 1, 1);
 	gf_once_abort(t, &z);
 	ck_assert_int_eq(gf_once_begin(t, &b, 0, T0, &rec), GF_ONCE_REPLAY);
 	ck_assert_int_eq(rec.status, 0);
@@ -186,7 +195,7 @@ START_TEST(test_copy_waits_for_first)
 	ck_assert_int_eq(gf_once_begin(t, &r.id, 0, T0, &rec), GF_ONCE_NEW);
 	ck_assert_int_eq(pthread_create(&th, NULL, race_begin, &r), 0);
 	ck_assert_msg(wait_for_waiters(1), "the second copy does not wait");
-	gf_once_end(t, &r.id, 0, 77, 3);
+	end_(&r.id, 0, 77, 3);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(r.verdict, GF_ONCE_REPLAY);
 	ck_assert_uint_eq(r.rec.ino, 77);
@@ -201,7 +210,7 @@ START_TEST(test_copy_waits_for_first)
 	gf_once_abort(t, &r.id);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(r.verdict, GF_ONCE_NEW);
-	gf_once_end(t, &r.id, 0, 1, 1);
+	end_(&r.id, 0, 1, 1);
 }
 END_TEST
 
@@ -214,7 +223,7 @@ START_TEST(test_acked_settles)
 		struct gf_once_id a = id(7, s, GFM_UNLINK);
 		ck_assert_int_eq(gf_once_begin(t, &a, 0, T0, &rec), GF_ONCE_NEW);
 		if (s != 4)
-			gf_once_end(t, &a, s == 2 ? -ENOENT : 0, 0, s);
+			end_(&a, s == 2 ? -ENOENT : 0, 0, s);
 	}
 	uint64_t seven = 7;
 	ck_assert_uint_eq(gf_once_count(t, &seven), 5);
@@ -222,7 +231,7 @@ START_TEST(test_acked_settles)
 	ck_assert_int_eq(gf_once_begin(t, &six, 4, T0, &rec), GF_ONCE_NEW);
 	/* 1, 2, 3 gone; 4 (still busy) and 5 and 6 remain */
 	ck_assert_uint_eq(gf_once_count(t, &seven), 3);
-	gf_once_end(t, &six, 0, 0, 6);
+	end_(&six, 0, 0, 6);
 	struct gf_once_id one = id(7, 1, GFM_UNLINK), three = id(7, 3, GFM_UNLINK);
 	ck_assert_int_eq(gf_once_begin(t, &one, 0, T0, &rec), GF_ONCE_STALE);
 	ck_assert_int_eq(gf_once_begin(t, &three, 0, T0, &rec), GF_ONCE_STALE);
@@ -233,13 +242,13 @@ START_TEST(test_acked_settles)
 	ck_assert_int_eq(gf_once_begin(t, &b, 5, T0, &rec), GF_ONCE_STALE);
 	/* the busy one ends after its client settled it: answered all the same */
 	struct gf_once_id four = id(7, 4, GFM_UNLINK);
-	gf_once_end(t, &four, 0, 0, 44);
+	end_(&four, 0, 0, 44);
 	ck_assert_int_eq(gf_once_begin(t, &four, 4, T0, &rec), GF_ONCE_REPLAY);
 	ck_assert_uint_eq(rec.ticket, 44);
 	struct gf_once_id seven7 = id(7, 7, GFM_UNLINK);
 	ck_assert_int_eq(gf_once_begin(t, &seven7, 6, T0, &rec), GF_ONCE_NEW);
 	ck_assert_uint_eq(gf_once_count(t, &seven), 1); /* 7 only */
-	gf_once_end(t, &seven7, 0, 0, 45);
+	end_(&seven7, 0, 0, 45);
 }
 END_TEST
 
@@ -253,14 +262,14 @@ START_TEST(test_trim_reaches_database)
 	for (s = 1; s <= 3 * GF_ONCE_TRIM_EVERY; s++) {
 		struct gf_once_id a = id(9, s, GFM_MKDIR);
 		ck_assert_int_eq(gf_once_begin(t, &a, s - 1, T0, &rec), GF_ONCE_NEW);
-		gf_once_end(t, &a, -EEXIST, 0, s);
+		end_(&a, -EEXIST, 0, s);
 	}
 	ck_assert_uint_eq(nlists, 0);
 	/* client 7 succeeds: a delete each GF_ONCE_TRIM_EVERY settled seqs */
 	for (s = 1; s <= 2 * GF_ONCE_TRIM_EVERY + 1; s++) {
 		struct gf_once_id a = id(7, s, GFM_MKDIR);
 		ck_assert_int_eq(gf_once_begin(t, &a, s - 1, T0, &rec), GF_ONCE_NEW);
-		gf_once_end(t, &a, 0, 100 + s, s);
+		end_(&a, 0, 100 + s, s);
 	}
 	ck_assert_uint_eq(nlists, 2);
 	for (size_t i = 0; i < nlists; i++) {
@@ -284,16 +293,16 @@ START_TEST(test_sweep_forgets_silent_clients)
 	struct gf_once_id quiet = id(1, 1, GFM_MKDIR), failed = id(2, 1, GFM_MKDIR),
 			  busy = id(3, 1, GFM_MKDIR), chatty = id(4, 1, GFM_MKDIR);
 	ck_assert_int_eq(gf_once_begin(t, &quiet, 0, T0, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &quiet, 0, 5, 1);
+	end_(&quiet, 0, 5, 1);
 	ck_assert_int_eq(gf_once_begin(t, &failed, 0, T0, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &failed, -EEXIST, 0, 1);
+	end_(&failed, -EEXIST, 0, 1);
 	ck_assert_int_eq(gf_once_begin(t, &busy, 0, T0, &rec), GF_ONCE_NEW);
 	ck_assert_int_eq(gf_once_begin(t, &chatty, 0, T0, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &chatty, 0, 6, 2);
+	end_(&chatty, 0, 6, 2);
 	/* a day later, but before the next sweep is due: nobody is forgotten */
 	struct gf_once_id next = id(4, 2, GFM_MKDIR);
 	ck_assert_int_eq(gf_once_begin(t, &next, 1, T0 + GF_ONCE_SWEEP_S - 1, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &next, 0, 7, 3);
+	end_(&next, 0, 7, 3);
 	ck_assert_uint_eq(gf_once_count(t, NULL), 4);
 	ck_assert_uint_eq(nlists, 0);
 	/* the sweep runs at the first request once it is due: then clients
@@ -302,7 +311,7 @@ START_TEST(test_sweep_forgets_silent_clients)
 	ck_assert_uint_ge(later, T0 + GF_ONCE_SWEEP_S);
 	struct gf_once_id more = id(4, 3, GFM_MKDIR);
 	ck_assert_int_eq(gf_once_begin(t, &more, 2, later, &rec), GF_ONCE_NEW);
-	gf_once_end(t, &more, 0, 8, 4);
+	end_(&more, 0, 8, 4);
 	const uint64_t c[] = { 1, 2, 3, 4 };
 	ck_assert_uint_eq(gf_once_count(t, &c[0]), 0);
 	ck_assert_uint_eq(gf_once_count(t, &c[1]), 0);
@@ -317,7 +326,7 @@ START_TEST(test_sweep_forgets_silent_clients)
 	/* a forgotten client's copy runs again: the price of a day's silence */
 	ck_assert_int_eq(gf_once_begin(t, &quiet, 0, later, &rec), GF_ONCE_NEW);
 	gf_once_abort(t, &quiet);
-	gf_once_end(t, &busy, 0, 9, 5);
+	end_(&busy, 0, 9, 5);
 }
 END_TEST
 
@@ -325,13 +334,14 @@ END_TEST
 START_TEST(test_loaded_rows_replay)
 {
 	struct gf_once_rec rec;
-	ck_assert_int_eq(gf_once_load(t, 0xfedcba9876543210ull, 5, GFM_CREATE, 33, T0), 0);
-	ck_assert_int_eq(gf_once_load(t, 0xfedcba9876543210ull, 5, GFM_CREATE, 33, T0), -EEXIST);
+	ck_assert_int_eq(gf_once_load(t, 0xfedcba9876543210ull, 5, GFM_CREATE, 33, 1, T0), 0);
+	ck_assert_int_eq(gf_once_load(t, 0xfedcba9876543210ull, 5, GFM_CREATE, 33, 1, T0), -EEXIST);
 	struct gf_once_id a = id(0xfedcba9876543210ull, 5, GFM_CREATE);
 	memset(&rec, 0xa5, sizeof(rec));
 	ck_assert_int_eq(gf_once_begin(t, &a, 4, T0 + 10, &rec), GF_ONCE_REPLAY);
 	ck_assert_int_eq(rec.status, 0);
 	ck_assert_uint_eq(rec.ino, 33);
+	ck_assert_uint_eq(rec.created, 1);
 	ck_assert_uint_eq(rec.ticket, 0);
 	/* a loaded client counts as stored: its settled rows get deleted */
 	struct gf_once_id b = id(0xfedcba9876543210ull, 6 + GF_ONCE_TRIM_EVERY, GFM_MKDIR);
@@ -374,8 +384,9 @@ static void ns_teardown(void)
 	teardown();
 }
 
-/* The last change list holds exactly one ONCE_PUT for o with inode ino. */
-static void expect_recorded(const struct gf_once_id *o, uint64_t ino)
+/* The last change list holds exactly one ONCE_PUT for o with inode ino,
+ * created by it or not, and o notes the same. */
+static void expect_recorded_as(const struct gf_once_id *o, uint64_t ino, int created)
 {
 	ck_assert_uint_gt(nlists, 0);
 	size_t i = nlists - 1;
@@ -384,7 +395,14 @@ static void expect_recorded(const struct gf_once_id *o, uint64_t ino)
 	ck_assert_uint_eq(ch->a, o->client);
 	ck_assert_uint_eq(ch->b, o->seq);
 	ck_assert_uint_eq(ch->c, ino);
-	ck_assert_uint_eq(ch->d, o->op);
+	ck_assert_uint_eq(ch->d, o->op | (created ? GF_ONCE_CREATED : 0));
+	ck_assert_uint_eq(o->ino, ino);
+	ck_assert_uint_eq(o->created, created);
+}
+
+static void expect_recorded(const struct gf_once_id *o, uint64_t ino)
+{
+	expect_recorded_as(o, ino, 0);
 }
 
 START_TEST(test_mutations_record_in_their_own_changes)
@@ -396,7 +414,7 @@ START_TEST(test_mutations_record_in_their_own_changes)
 	struct gf_once_id o = id(0x8000000000000001ull, 1, GFM_MKDIR);
 
 	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, GF_ROOT_INO, "d", 0755, &d, &o, &tk), 0);
-	expect_recorded(&o, d.ino);
+	expect_recorded_as(&o, d.ino, 1);
 	ck_assert_uint_eq(count_kind(nlists - 1, GF_CHG_DIRENT_PUT), 1); /* the same list */
 	ck_assert_uint_eq(tk, last_ticket);
 
@@ -413,18 +431,26 @@ START_TEST(test_mutations_record_in_their_own_changes)
 				       .valid = GF_SET_MODE, .mode = 0777 }, &a, &tk), 0);
 	ck_assert_int_eq(gf_ns_create(ns, &U1, d.ino, "f", 0444, O_WRONLY | O_EXCL, place_one,
 				      NULL, &f, rep, &nrep, &o, &tk), 0);
-	expect_recorded(&o, f.ino);
+	expect_recorded_as(&o, f.ino, 1);
 	ck_assert_uint_eq(count_kind(nlists - 1, GF_CHG_REPLICA_PUT), 1);
+	/* the same name without O_EXCL opens the file: not created by it, so a
+	 * replay must check permissions again */
+	struct gf_once_id o2 = id(1, 30, GFM_CREATE);
+	ck_assert_int_eq(gf_ns_create(ns, &ROOT, d.ino, "f", 0644, O_RDONLY, place_one, NULL,
+				      &a, rep, &nrep, &o2, &tk), 0);
+	ck_assert_uint_eq(a.ino, f.ino);
+	ck_assert_uint_eq(o2.ino, f.ino);
+	ck_assert_uint_eq(o2.created, 0);
 
 	o = id(1, 4, GFM_LINK);
 	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f.ino, d.ino, "f2", &l, &o, &tk), 0);
 	expect_recorded(&o, f.ino);
 	o = id(1, 5, GFM_SYMLINK);
 	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d.ino, "s", "f", &s, &o, &tk), 0);
-	expect_recorded(&o, s.ino);
+	expect_recorded_as(&o, s.ino, 1);
 	o = id(1, 6, GFM_MKNOD);
 	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d.ino, "n", S_IFIFO | 0600, 0, &a, &o, &tk), 0);
-	expect_recorded(&o, a.ino);
+	expect_recorded_as(&o, a.ino, 1);
 	o = id(1, 7, GFM_SETXATTR);
 	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, d.ino, "user.x", "v", 1, 0, &o, &tk), 0);
 	expect_recorded(&o, 0);

@@ -376,10 +376,11 @@ static char *row_idmap(uint8_t kind, const char *name, uint32_t id)
 }
 
 /* old: recorded more than an hour ago (a record's time is when it was put). */
-static char *row_once(uint64_t client, uint64_t seq, uint16_t op, uint64_t ino, int old)
+static char *row_once(uint64_t client, uint64_t seq, uint16_t op, uint64_t ino, int created,
+		      int old)
 {
-	return fmt("once client=%016" PRIx64 " seq=%" PRIu64 " op=%u ino=%" PRIu64 " %s", client,
-		   seq, op, ino, old ? "old" : "recent");
+	return fmt("once client=%016" PRIx64 " seq=%" PRIu64 " op=%u ino=%" PRIu64 "%s %s",
+		   client, seq, op, ino, created ? " created" : "", old ? "old" : "recent");
 }
 
 /* the loader: every row it is given becomes a line */
@@ -424,9 +425,9 @@ static int ld_idmap(void *arg, uint8_t kind, const char *name, uint32_t id)
 	return 0;
 }
 static int ld_once(void *arg, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
-		   int64_t at)
+		   int created, int64_t at)
 {
-	rows_add(arg, row_once(client, seq, op, ino, at < (int64_t)time(NULL) - 3600));
+	rows_add(arg, row_once(client, seq, op, ino, created, at < (int64_t)time(NULL) - 3600));
 	return 0;
 }
 
@@ -597,15 +598,17 @@ static void del_idmap(struct rt *t, uint8_t kind, const char *name, uint32_t id)
 	add(t, GF_CHG_IDMAP_DEL, kind, id, 0, name, strlen(name), NULL, 0, 0);
 }
 
-static void put_once(struct rt *t, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino)
+static void put_once(struct rt *t, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
+		     int created)
 {
 	struct gf_once_id id = { .client = client, .seq = seq, .op = op };
-	gf_changes_once(&t->c, &id, ino);
+	gf_changes_once(&t->c, &id, ino, created);
 	ck_assert_int_eq(t->c.err, 0);
 }
-static void want_once(struct rt *t, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino)
+static void want_once(struct rt *t, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
+		      int created)
 {
-	rows_add(&t->want, row_once(client, seq, op, ino, 0));
+	rows_add(&t->want, row_once(client, seq, op, ino, created, 0));
 }
 static void del_once(struct rt *t, uint64_t client, uint64_t upto)
 {
@@ -864,20 +867,22 @@ static void case_idmap_replace(struct rt *t)
 static void case_once(struct rt *t)
 {
 	const uint64_t a = 0xfedcba9876543210ull, b = 0x0123456789abcdefull, c = UINT64_MAX;
-	put_once(t, a, 1, GFM_MKDIR, 17);
-	put_once(t, a, 2, GFM_UNLINK, 0);
-	put_once(t, a, 3, GFM_CREATE, 18);
-	put_once(t, a, (uint64_t)INT64_MAX, GFM_RENAME, 0);
-	put_once(t, b, 1, GFM_LINK, (1ull << 53) + 1);
-	put_once(t, c, 5, GFM_IDMAP_DEL, 0);
+	put_once(t, a, 1, GFM_MKDIR, 17, 0);
+	put_once(t, a, 2, GFM_UNLINK, 0, 0);
+	put_once(t, a, 3, GFM_CREATE, 18, 1);
+	put_once(t, a, 4, GFM_CREATE, 21, 0); /* opened, not created */
+	put_once(t, a, (uint64_t)INT64_MAX, GFM_RENAME, 0, 0);
+	put_once(t, b, 1, GFM_LINK, (1ull << 53) + 1, 0);
+	put_once(t, c, 5, GFM_IDMAP_DEL, 0, 0);
 	commit(t);
-	put_once(t, b, 1, GFM_SYMLINK, 19); /* replaces */
-	del_once(t, a, 2);		     /* a's 1 and 2 */
+	put_once(t, b, 1, GFM_SYMLINK, 19, 1); /* replaces */
+	del_once(t, a, 2);			/* a's 1 and 2 */
 	commit(t);
-	want_once(t, a, 3, GFM_CREATE, 18);
-	want_once(t, a, (uint64_t)INT64_MAX, GFM_RENAME, 0);
-	want_once(t, b, 1, GFM_SYMLINK, 19);
-	put_once(t, c, 6, GFM_OPEN, 20);
+	want_once(t, a, 3, GFM_CREATE, 18, 1);
+	want_once(t, a, 4, GFM_CREATE, 21, 0);
+	want_once(t, a, (uint64_t)INT64_MAX, GFM_RENAME, 0, 0);
+	want_once(t, b, 1, GFM_SYMLINK, 19, 1);
+	put_once(t, c, 6, GFM_OPEN, 20, 0);
 	del_once(t, c, UINT64_MAX); /* all of c's, the one of this transaction too */
 	commit(t);
 	del_once(t, b, 0); /* nothing */
@@ -968,11 +973,11 @@ static void case_every_kind(struct rt *t)
 			del_idmap(t, GF_IDMAP_GROUP, "gone", 7);
 			break;
 		case GF_CHG_ONCE_PUT:
-			put_once(t, 42, 7, GFM_CREATE, 80);
-			want_once(t, 42, 7, GFM_CREATE, 80);
+			put_once(t, 42, 7, GFM_CREATE, 80, 1);
+			want_once(t, 42, 7, GFM_CREATE, 80, 1);
 			break;
 		case GF_CHG_ONCE_DEL:
-			put_once(t, 43, 1, GFM_UNLINK, 0);
+			put_once(t, 43, 1, GFM_UNLINK, 0, 0);
 			del_once(t, 43, 1);
 			break;
 		}
@@ -1050,19 +1055,19 @@ START_TEST(test_once_forget_silent)
 {
 	struct rt t = { .s = store_started() };
 	gf_changes_init(&t.c);
-	put_once(&t, 1, 10, GFM_MKDIR, 5);  /* silent: both rows old */
-	put_once(&t, 1, 11, GFM_UNLINK, 0);
-	put_once(&t, 2, 20, GFM_MKDIR, 6);  /* one old row, one new: kept */
-	put_once(&t, 2, 21, GFM_RMDIR, 0);
-	put_once(&t, 3, 30, GFM_CREATE, 7); /* new */
+	put_once(&t, 1, 10, GFM_MKDIR, 5, 1);  /* silent: both rows old */
+	put_once(&t, 1, 11, GFM_UNLINK, 0, 0);
+	put_once(&t, 2, 20, GFM_MKDIR, 6, 1);  /* one old row, one new: kept */
+	put_once(&t, 2, 21, GFM_RMDIR, 0, 0);
+	put_once(&t, 3, 30, GFM_CREATE, 7, 1); /* new */
 	commit(&t);
 	gf_store_close(t.s);
 	sql("UPDATE once_reply SET at = now() - interval '2 days' WHERE client = 1 "
 	    "OR (client = 2 AND seq = 20)");
 	struct rows got = { 0 }, want = { 0 };
-	rows_add(&want, row_once(2, 20, GFM_MKDIR, 6, 1));
-	rows_add(&want, row_once(2, 21, GFM_RMDIR, 0, 0));
-	rows_add(&want, row_once(3, 30, GFM_CREATE, 7, 0));
+	rows_add(&want, row_once(2, 20, GFM_MKDIR, 6, 1, 1));
+	rows_add(&want, row_once(2, 21, GFM_RMDIR, 0, 0, 0));
+	rows_add(&want, row_once(3, 30, GFM_CREATE, 7, 1, 0));
 	load_rows_forgetting(&got, 86400);
 	rows_expect_equal("loading, silent client 1 forgotten", &want, &got);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM once_reply WHERE client = 1"), 0);
