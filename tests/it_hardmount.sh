@@ -16,12 +16,14 @@
 # - kill -9 of the gfsd under a local writer (data through a passed fd) and
 #   under a remote writer (over TCP), then a restart: both finish without an
 #   error, fsync included, and their files are byte for byte what they wrote.
-# HM_PARTS (default "stream commit stop writers") runs only some parts.
+# - a gfsd stopped under a soft mount (gfsd_timeout=2): reading and writing
+#   its data fail with EIO, and work again once it resumes.
+# HM_PARTS (default "stream commit stop writers softgfsd") runs some parts.
 # shellcheck disable=SC2317  # helpers are called through check/poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_require find sha256sum
-: "${HM_PARTS:=stream commit stop writers}"
+: "${HM_PARTS:=stream commit stop writers softgfsd}"
 part() { [[ " $HM_PARTS " == *" $1 "* ]]; }
 it_cluster_up --gfsd 2 --mounts 2
 M1LOG=$STATE/mount1.log
@@ -329,7 +331,44 @@ writers_part() {
 	done
 }
 
-for p in stream commit stop writers; do
+# ---- a soft mount for gfsd: EIO when the gfsd holding the data is stopped ---------------------
+
+softgfsd_part() {
+	# mount 2 (node2) reads and writes a file whose data is on node1 only
+	gf_umount 2 && gf_mount 2 -o gfsd_timeout=2 || die "cannot mount 2 with gfsd_timeout=2"
+	head -c 100000 /dev/urandom >"$STATE/soft.data"
+	cp "$STATE/soft.data" "$MOUNT/hm/softdata" || die "cannot write hm/softdata"
+	GFSD1=$(gf_gfsd_pid 1)
+	IT_CLEANUP+=("kill -CONT $GFSD1")
+	# the write handle is open on node1's gfsd when it stops
+	expect_errno "with gfsd_timeout=2, a write whose gfsd stopped fails with EIO" EIO "
+import signal
+fd = os.open(M2 + '/hm/softdata', os.O_WRONLY)
+try:
+    os.pwrite(fd, b'y' * 1000, 0)
+    os.kill($GFSD1, signal.SIGSTOP)
+    os.pwrite(fd, b'y' * 1000, 1000)
+finally:
+    os.close(fd)"
+	expect_errno "so does a read of data that only that gfsd holds" EIO \
+		"read_file(M2 + '/hm/softdata')"
+	check "gfsd node1 resumes (SIGCONT)" kill -CONT "$GFSD1"
+	check "every gfsd is up" gf_wait_hosts_up
+	# (the write that timed out may have been done all the same, once the
+	# gfsd resumed and read it: that is what soft means)
+	expect_errno "the soft mount reads and writes it again" OK "
+orig = open('$STATE/soft.data', 'rb').read()
+got = read_file(M2 + '/hm/softdata')
+assert got in (b'y' * 1000 + orig[1000:], b'y' * 2000 + orig[2000:]), got[:2100]
+fd = os.open(M2 + '/hm/softdata', os.O_WRONLY)
+os.pwrite(fd, b'z' * 1000, 0)
+os.fsync(fd)
+os.close(fd)
+assert read_file(M2 + '/hm/softdata')[:1000] == b'z' * 1000"
+	gf_umount 2 && gf_mount 2 || die "cannot mount 2 again"
+}
+
+for p in stream commit stop writers softgfsd; do
 	if part "$p"; then
 		"${p}_part"
 	else
