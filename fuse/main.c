@@ -34,6 +34,8 @@ struct options {
 	char *attr_timeout;
 	char *entry_timeout;
 	char *hostname;
+	char *gfmd_timeout;
+	char *gfsd_timeout;
 	int no_default_permissions;
 	int show_help;
 	int show_version;
@@ -46,6 +48,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("attr_timeout=%s", attr_timeout),
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("hostname=%s", hostname),
+	OPT("gfmd_timeout=%s", gfmd_timeout),
+	OPT("gfsd_timeout=%s", gfsd_timeout),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
 	/* fstab/mount(8) words that mean nothing to a FUSE mount */
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
@@ -144,6 +148,27 @@ static void help(void)
 "                           (gfmd still checks every request, POSIX ACLs\n"
 "                           included; the kernel then neither checks nor\n"
 "                           caches ACLs)\n"
+"    -o gfmd_timeout=SECS   soft mount for gfmd: a call that has had no answer\n"
+"                           SECS seconds after it began fails with EIO\n"
+"                           (default: gfmd_timeout from CONFIG, else 0: hard)\n"
+"    -o gfsd_timeout=SECS   the same for a gfsd holding data (default:\n"
+"                           gfsd_timeout from CONFIG, else 0: hard)\n"
+"\n"
+"When a server goes away or hangs. The mount is hard by default, like NFS:\n"
+"a call to gfmd that cannot reach it, or whose connection breaks (gfmd\n"
+"killed and restarted), is sent again on a new connection, waiting up to a\n"
+"second between attempts, until gfmd answers; a call that gfmd leaves\n"
+"unanswered (hung, stopped) is waited for. The log says once\n"
+"'gfmd HOST:PORT not responding, still trying' (when it cannot be reached,\n"
+"or after 10 s without an answer) and once 'gfmd HOST:PORT OK' when it\n"
+"answers again. Mutations are applied exactly once even when sent again\n"
+"after a crash of gfmd: no EEXIST for a create whose reply was lost, no\n"
+"ENOENT for such an unlink. Writers wait for the gfsd holding their file\n"
+"the same way and carry on where they were once it is back; readers move\n"
+"to another replica, and wait while none answers. With gfmd_timeout or\n"
+"gfsd_timeout (soft), such a call fails with EIO after SECS seconds\n"
+"instead (never ETIMEDOUT, which applications do not expect from file\n"
+"operations); a mutation that timed out may still have been applied.\n"
 "\n"
 "When run as root, allow_other and default_permissions are added, so that\n"
 "every local user can use the mount and the kernel checks permission bits\n"
@@ -210,6 +235,37 @@ static int parse_seconds(const char *what, const char *s, double *out)
 	}
 	*out = v;
 	return 0;
+}
+
+/*
+ * SIGTERM, SIGINT and SIGHUP end the session (libfuse's handlers); ours run
+ * first and cancel the client, so that calls waiting on a server that is
+ * down (a hard mount) give up and the session can end.
+ */
+static struct gfc *signal_gfc;
+static struct sigaction fuse_handler[3];
+static const int stop_signals[3] = { SIGTERM, SIGINT, SIGHUP };
+
+static void stop_handler(int sig)
+{
+	if (signal_gfc)
+		gfc_cancel(signal_gfc);
+	for (int i = 0; i < 3; i++)
+		if (stop_signals[i] == sig && fuse_handler[i].sa_handler != SIG_DFL &&
+		    fuse_handler[i].sa_handler != SIG_IGN)
+			fuse_handler[i].sa_handler(sig);
+}
+
+static void chain_stop_handlers(struct gfc *gfc)
+{
+	struct sigaction sa;
+
+	signal_gfc = gfc;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = stop_handler;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 3; i++)
+		sigaction(stop_signals[i], &sa, &fuse_handler[i]);
 }
 
 static int has_opt(const struct fuse_args *args, const char *name)
@@ -294,6 +350,10 @@ int main(int argc, char *argv[])
 	}
 	if (opt.hostname && gf_config_set(cfg, "hostname", opt.hostname) < 0)
 		goto out;
+	if (opt.gfmd_timeout && gf_config_set(cfg, "gfmd_timeout", opt.gfmd_timeout) < 0)
+		goto out;
+	if (opt.gfsd_timeout && gf_config_set(cfg, "gfsd_timeout", opt.gfsd_timeout) < 0)
+		goto out;
 
 	r = 0;
 	cfg_timeout = gf_config_int(cfg, "attr_timeout", 1, 0, 86400, &r);
@@ -359,6 +419,7 @@ int main(int argc, char *argv[])
 		goto out; /* libfuse said why (e.g. an unknown option) */
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
+	chain_stop_handlers(gfc);
 	if (fuse_session_mount(se, cmd.mountpoint) != 0) {
 		fprintf(stderr, PROG ": cannot mount on %s\n", cmd.mountpoint);
 		goto out_signals;
@@ -396,6 +457,8 @@ int main(int argc, char *argv[])
 		fuse_loop_cfg_destroy(lc);
 	}
 	ret = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
+	/* unmounted: nothing waits for a server that is down any more */
+	gfc_cancel(gfc);
 	/* the file system is done: a late SIGTERM must not cut the clean-up
 	 * short (fuse_remove_signal_handlers leaves these alone) */
 	signal(SIGTERM, SIG_IGN);
@@ -420,7 +483,10 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 out:
+	if (gfc)
+		gfc_cancel(gfc); /* the idmap thread may wait for a gfmd that is down */
 	gf_idmap_free(fs.idmap); /* stops its thread before the client goes */
+	signal_gfc = NULL;
 	gfc_free(gfc);
 	if (cfg)
 		gf_config_free(cfg);
@@ -429,6 +495,8 @@ out:
 	free(opt.attr_timeout);
 	free(opt.entry_timeout);
 	free(opt.hostname);
+	free(opt.gfmd_timeout);
+	free(opt.gfsd_timeout);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -541,17 +541,19 @@ static uint32_t data_flags(int flags)
 }
 
 /*
- * Open the data of o for f. Writers get the one replica gfmd named; readers
- * prefer this host's replica and move on to the next when a gfsd fails. A
- * file with no replica (or whose replica was never written) reads as empty
- * if gfmd says its size is 0.
+ * Open the data of o for f. Writers get the one replica gfmd named (the
+ * client library waits for its gfsd); readers prefer this host's replica
+ * and move on to the next when a gfsd fails. A file with no replica (or
+ * whose replica was never written) reads as empty if gfmd says its size is
+ * 0. -EHOSTDOWN: no gfsd holding a replica could be reached (open_reader
+ * waits then).
  */
 static int open_data(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_rep *o,
 		     uint32_t dflags)
 {
 	const char *me = gfc_hostname(fs->gfc);
 	uint32_t i, n = o->nreplicas, first = 0, k;
-	int r = -EIO;
+	int r = -EIO, answered = 0, answer = -EIO;
 
 	if (n == 0)
 		return o->attr.size == 0 && !(dflags & GFS_O_WRITE) ? 0 : -EIO;
@@ -574,13 +576,63 @@ static int open_data(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_
 		}
 		if (r == -ENOENT && o->attr.size == 0 && !(dflags & GFS_O_WRITE))
 			return 0;
+		if (r != -EHOSTDOWN) {
+			answered = 1;
+			answer = r;
+		}
 		gf_warn("inode %llu: replica on %s (%s:%u) unusable: %s",
 			(unsigned long long)f->ino, rp->host, rp->addr, rp->port,
-			strerror(-r));
+			r == -EHOSTDOWN ? "its gfsd does not answer" : strerror(-r));
 	}
+	if (!answered)
+		return -EHOSTDOWN;
 	/* a file with data whose replica file is gone: an I/O error, never
 	 * "no such file" for a file that exists */
-	return r == -ENOENT ? -EIO : r;
+	return answer == -ENOENT || answer == -EHOSTDOWN ? -EIO : answer;
+}
+
+/*
+ * A reader opens some replica of f: from o (NULL: ask gfmd), and while no
+ * gfsd holding one can be reached, asks gfmd again and again after a pause
+ * (gfc_wait_gfsd: for ever on a hard mount, gfsd_timeout on a soft one,
+ * then EIO). w paces the waiting; NULL: a new wait starts here.
+ */
+static int open_reader(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_rep *o,
+		       struct gfc_wait *w)
+{
+	struct gfm_open_rep *mine = NULL;
+	struct gfc_wait own;
+	int r, logged = 0;
+
+	if (!w) {
+		gfc_wait_start(fs->gfc, &own);
+		w = &own;
+	}
+	for (;;) {
+		if (!o) {
+			if (!mine && !(mine = malloc(sizeof(*mine))))
+				return -ENOMEM;
+			r = gfc_open(fs->gfc, &f->cred, f->ino, O_RDONLY, mine);
+			if (r < 0)
+				break;
+			o = mine;
+		}
+		r = open_data(fs, f, o, GFS_O_READ);
+		if (r != -EHOSTDOWN)
+			break;
+		if (!logged++)
+			gf_warn("inode %llu: no gfsd holding a replica answers; still trying",
+				(unsigned long long)f->ino);
+		if (gfc_wait_gfsd(w, "reading") < 0) {
+			r = -EIO;
+			break;
+		}
+		o = NULL; /* where are they now? */
+	}
+	if (r == 0 && logged)
+		gf_warn("inode %llu: a replica answers again", (unsigned long long)f->ino);
+	free(mine);
+	return r == -EHOSTDOWN ? -EIO : r;
 }
 
 /*
@@ -590,7 +642,6 @@ static int open_data(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_
  */
 static int ensure_data(struct gf_fs *fs, struct gf_file *f)
 {
-	struct gfm_open_rep *o;
 	int r = 0;
 
 	if (__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))
@@ -612,15 +663,7 @@ static int ensure_data(struct gf_fs *fs, struct gf_file *f)
 		goto out;
 	}
 	/* a reader that saw an empty file: where is the data now? */
-	o = malloc(sizeof(*o));
-	if (!o) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = gfc_open(fs->gfc, &f->cred, f->ino, O_RDONLY, o);
-	if (r == 0)
-		r = open_data(fs, f, o, GFS_O_READ);
-	free(o);
+	r = open_reader(fs, f, NULL, NULL);
 out:
 	pthread_rwlock_unlock(&f->data_lock);
 	return r;
@@ -673,7 +716,7 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 				r = ensure_data(fs, f);
 		}
 	} else if (o->attr.size > 0) {
-		r = open_data(fs, f, o, dflags);
+		r = open_reader(fs, f, o, NULL);
 	}
 	if (r < 0) {
 		if (f->has_data)
@@ -801,18 +844,16 @@ static uint64_t read_limit(struct gf_file *f)
 }
 
 /*
- * A reader's gfsd failed (its handle died with the connection): open the
- * file's data again, the local replica first, then the others. Concurrent
+ * A reader's gfsd failed (its handle died with the connection, or it
+ * stopped answering): open the file's data again, the local replica first,
+ * then the others, waiting per hard/soft while none answers (w). Concurrent
  * readers that saw the same failure (same epoch) reopen only once.
  */
-static int reopen_reader(struct gf_fs *fs, struct gf_file *f, unsigned epoch)
+static int reopen_reader(struct gf_fs *fs, struct gf_file *f, unsigned epoch,
+			 struct gfc_wait *w)
 {
-	struct gfm_open_rep *o;
 	int r = 0;
 
-	o = malloc(sizeof(*o));
-	if (!o)
-		return -ENOMEM;
 	pthread_rwlock_wrlock(&f->data_lock);
 	if (f->data_epoch != epoch)
 		goto out; /* another reader did it */
@@ -820,15 +861,12 @@ static int reopen_reader(struct gf_fs *fs, struct gf_file *f, unsigned epoch)
 		gfc_data_close(&f->data);
 	f->has_data = 0;
 	f->data_epoch++;
-	r = gfc_open(fs->gfc, &f->cred, f->ino, O_RDONLY, o);
-	if (r == 0)
-		r = open_data(fs, f, o, GFS_O_READ);
+	r = open_reader(fs, f, NULL, w);
 	if (r == 0)
 		gf_info("inode %llu: reading from another replica handle after a gfsd failure",
 			(unsigned long long)f->ino);
 out:
 	pthread_rwlock_unlock(&f->data_lock);
-	free(o);
 	return r;
 }
 
@@ -919,6 +957,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int attempt, replied, remote, err = -EIO;
 	unsigned epoch;
+	struct gfc_wait w;
 
 	/* lazy replicas (files.h): only a read below the size needs data */
 	if (!__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE) && off >= 0 &&
@@ -927,7 +966,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	err = -EIO;
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 0;; attempt++) {
 		pthread_rwlock_rdlock(&f->data_lock);
 		epoch = f->data_epoch;
 		remote = f->has_data && f->data.fd < 0;
@@ -935,13 +974,20 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pthread_rwlock_unlock(&f->data_lock);
 		if (replied)
 			return;
-		/* writers cannot move: what they wrote lives on that gfsd only */
-		if (err != -EIO || f->writable || !remote || attempt > 0)
+		/* a gfsd that does not answer: another replica, or the same one
+		 * once it is back (hard), or EIO after gfsd_timeout (soft). Writers
+		 * never move (what they wrote lives on that gfsd only): the client
+		 * library waits for their gfsd itself. */
+		if (err != -EHOSTDOWN || f->writable || !remote)
 			break;
-		if (reopen_reader(fs_of(req), f, epoch) < 0)
+		if (attempt == 0)
+			gfc_wait_start(fs_of(req)->gfc, &w);
+		else if (gfc_wait_gfsd(&w, "reading") < 0)
+			break;
+		if ((err = reopen_reader(fs_of(req), f, epoch, &w)) < 0)
 			break;
 	}
-	fuse_reply_err(req, -err);
+	fuse_reply_err(req, err == -EHOSTDOWN ? EIO : -err);
 }
 
 /*
@@ -996,6 +1042,9 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	if (f->data.fd >= 0) {
 		struct fuse_bufvec out = FUSE_BUFVEC_INIT(size);
 
+		/* written through the passed fd, gfsd or not; a handle lost with
+		 * a gfsd restart is reclaimed as soon as gfsd is back */
+		gfc_data_revive(&f->data);
 		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		out.buf[0].fd = f->data.fd;
 		out.buf[0].pos = off;

@@ -78,6 +78,18 @@ nomem:
 	return NULL;
 }
 
+void gf_changes_once(struct gf_changes *c, struct gf_once_id *once, uint64_t ino, int created)
+{
+	if (!once)
+		return;
+	once->ino = ino;
+	once->created = created ? 1 : 0;
+	struct gf_change *ch = gf_changes_add(c, GF_CHG_ONCE_PUT, once->client, once->seq, ino,
+					      NULL, 0, NULL, 0, 0);
+	if (ch)
+		ch->d = once->op | (created ? GF_ONCE_CREATED : 0);
+}
+
 int gf_changes_move(struct gf_changes *dst, struct gf_changes *src)
 {
 	if (src->err)

@@ -33,7 +33,28 @@ enum gf_change_kind {
 	GF_CHG_IDMAP_PUT,     /* a = kind (gf_idmap_kind), b = id, name; replaces
 				 any row of that kind with that name or id */
 	GF_CHG_IDMAP_DEL,     /* a = kind, b = id, name */
+	GF_CHG_ONCE_PUT,      /* a = client, b = seq, c = ino, d = op, with
+				 GF_ONCE_CREATED when it created inode c: a
+				 GFM_ONCE request succeeded (gf_changes_once) */
+	GF_CHG_ONCE_DEL,      /* a = client, b = seq: forget that client's
+				 records with seq ≤ b (INT64_MAX: all) */
 };
+
+/*
+ * An exactly-once request (proto.h GFM_ONCE, gfmd/once.h). A mutation run
+ * for one records its success in its own change list, so the record is
+ * committed exactly when the mutation is: a resent copy found recorded is
+ * answered, not applied again, even after a crash of gfmd.
+ */
+struct gf_once_id {
+	uint64_t client;
+	uint64_t seq;
+	uint16_t op;
+	/* what the mutation recorded (set by gf_changes_once) */
+	uint64_t ino;	 /* the inode it created, linked or opened; 0: none */
+	uint8_t created; /* it made ino (for a CREATE: its open was granted) */
+};
+#define GF_ONCE_CREATED (1u << 16) /* in GF_CHG_ONCE_PUT's d */
 
 struct gf_change_host {
 	uint32_t host_id;
@@ -72,6 +93,10 @@ struct gf_change *gf_changes_add(struct gf_changes *c, enum gf_change_kind kind,
 				 uint64_t a, uint64_t b, uint64_t cc,
 				 const char *name, size_t name_len,
 				 const void *blob, size_t blob_len, int has_blob);
+/* Append GF_CHG_ONCE_PUT for once (nothing when once is NULL) and note in
+ * once what it says: ino is the inode the mutation created, linked or
+ * opened, 0 for none; created whether it created it. */
+void gf_changes_once(struct gf_changes *c, struct gf_once_id *once, uint64_t ino, int created);
 /* Move all of src to the end of dst (src becomes empty). 0 or -ENOMEM. */
 int gf_changes_move(struct gf_changes *dst, struct gf_changes *src);
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -133,9 +135,36 @@ static int reply_attr(struct gfmd *g, struct gf_conn *c, const struct gf_frame *
 	return reply(g, c, f, rc, &w, ticket);
 }
 
+/*
+ * A GFM_ONCE request being run (once.h): the mutation handlers below take
+ * one (NULL for a plain request), pass its id to the namespace, which
+ * records a success with the mutation's own changes, and note here how it
+ * ended, for gf_once_end.
+ */
+struct once_run {
+	struct gf_once_id id; /* the mutation notes in it what it recorded */
+	int ran; /* the mutation was called: status and ticket are set */
+	int status;
+	uint64_t ticket;
+};
+
+static struct gf_once_id *once_id(struct once_run *o)
+{
+	return o ? &o->id : NULL;
+}
+
+static void ran(struct once_run *o, int status, uint64_t ticket)
+{
+	if (!o)
+		return;
+	o->ran = 1;
+	o->status = status;
+	o->ticket = ticket;
+}
+
 /* ---- namespace requests ----------------------------------------------------------- */
 
-static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_name_req m;
 	if (gfm_name_req_decode(f->payload, f->hdr.len, &m))
@@ -148,12 +177,13 @@ static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		rc = gf_ns_lookup(g->ns, &m.cred, m.parent, m.name, &a, &t);
 		return reply_attr(g, c, f, rc, &a, t);
 	case GFM_UNLINK:
-		rc = gf_ns_unlink(g->ns, &m.cred, m.parent, m.name, &t);
+		rc = gf_ns_unlink(g->ns, &m.cred, m.parent, m.name, once_id(o), &t);
 		break;
 	default:
-		rc = gf_ns_rmdir(g->ns, &m.cred, m.parent, m.name, &t);
+		rc = gf_ns_rmdir(g->ns, &m.cred, m.parent, m.name, once_id(o), &t);
 		break;
 	}
+	ran(o, rc, t);
 	return reply(g, c, f, rc, NULL, t);
 }
 
@@ -236,19 +266,21 @@ static int h_setattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
-static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_mknod_req m;
 	if (gfm_mknod_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
-	struct gf_attr a;
+	struct gf_attr a = { 0 };
 	uint64_t t = 0;
 	int rc;
 	if (f->hdr.op == GFM_MKDIR)
-		rc = gf_ns_mkdir(g->ns, &m.cred, m.parent, m.name, m.mode, m.umask, &a, &t);
+		rc = gf_ns_mkdir(g->ns, &m.cred, m.parent, m.name, m.mode, m.umask, &a,
+				 once_id(o), &t);
 	else
 		rc = gf_ns_mknod(g->ns, &m.cred, m.parent, m.name, m.mode, m.rdev, m.umask, &a,
-				 &t);
+				 once_id(o), &t);
+	ran(o, rc, t);
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
@@ -298,59 +330,63 @@ static int reply_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, int
 	return reply(g, c, f, rc, &w, ticket);
 }
 
-static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_create_req m;
 	if (gfm_create_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
-	struct open_reply *o = calloc(1, sizeof(*o));
-	if (!o)
+	struct open_reply *or = calloc(1, sizeof(*or));
+	if (!or)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
 	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
 	uint64_t t = 0;
 	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags, m.umask,
-			      gf_hosts_place, &pl, &o->rep.attr, o->r, &o->nr, &t);
-	return reply_open(g, c, f, rc, o, t);
+			      gf_hosts_place, &pl, &or->rep.attr, or->r, &or->nr, once_id(o), &t);
+	ran(o, rc, t);
+	return reply_open(g, c, f, rc, or, t);
 }
 
-static int h_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_open_req m;
 	if (gfm_open_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
-	struct open_reply *o = calloc(1, sizeof(*o));
-	if (!o)
+	struct open_reply *or = calloc(1, sizeof(*or));
+	if (!or)
 		return reply(g, c, f, -ENOMEM, NULL, 0);
 	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
 	uint64_t t = 0;
 	int rc = gf_ns_open(g->ns, &m.cred, m.ino, m.flags, gf_hosts_place, &pl,
-			    &o->rep.attr, o->r, GF_MAX_REPLICAS, &o->nr, &t);
-	return reply_open(g, c, f, rc, o, t);
+			    &or->rep.attr, or->r, GF_MAX_REPLICAS, &or->nr, once_id(o), &t);
+	ran(o, rc, t);
+	return reply_open(g, c, f, rc, or, t);
 }
 
-static int h_rename(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_rename(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_rename_req m;
 	if (gfm_rename_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	uint64_t t = 0;
 	int rc = gf_ns_rename(g->ns, &m.cred, m.parent, m.name, m.newparent, m.newname,
-			      m.flags, &t);
+			      m.flags, once_id(o), &t);
+	ran(o, rc, t);
 	return reply(g, c, f, rc, NULL, t);
 }
 
-static int h_link(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_link(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_link_req m;
 	if (gfm_link_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	struct gf_attr a;
 	uint64_t t = 0;
-	int rc = gf_ns_link(g->ns, &m.cred, m.ino, m.newparent, m.newname, &a, &t);
+	int rc = gf_ns_link(g->ns, &m.cred, m.ino, m.newparent, m.newname, &a, once_id(o), &t);
+	ran(o, rc, t);
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
-static int h_symlink(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_symlink(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_symlink_req *m = malloc(sizeof(*m));
 	if (!m)
@@ -359,10 +395,12 @@ static int h_symlink(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		free(m);
 		return malformed(c, f);
 	}
-	struct gf_attr a;
+	struct gf_attr a = { 0 };
 	uint64_t t = 0;
-	int rc = gf_ns_symlink(g->ns, &m->cred, m->parent, m->name, m->target, &a, &t);
+	int rc = gf_ns_symlink(g->ns, &m->cred, m->parent, m->name, m->target, &a, once_id(o),
+			       &t);
 	free(m);
+	ran(o, rc, t);
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
@@ -399,7 +437,7 @@ static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	return reply(g, c, f, rc, NULL, t);
 }
 
-static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_xattr_req m;
 	if (gfm_xattr_req_decode(f->payload, f->hdr.len, &m))
@@ -408,11 +446,13 @@ static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	int rc;
 	if (f->hdr.op == GFM_SETXATTR) {
 		rc = gf_ns_setxattr(g->ns, &m.cred, m.ino, m.name, m.value, m.value_len,
-				    m.flags, &t);
+				    m.flags, once_id(o), &t);
+		ran(o, rc, t);
 		return reply(g, c, f, rc, NULL, t);
 	}
 	if (f->hdr.op == GFM_REMOVEXATTR) {
-		rc = gf_ns_removexattr(g->ns, &m.cred, m.ino, m.name, &t);
+		rc = gf_ns_removexattr(g->ns, &m.cred, m.ino, m.name, once_id(o), &t);
+		ran(o, rc, t);
 		return reply(g, c, f, rc, NULL, t);
 	}
 	/* GETXATTR */
@@ -592,37 +632,214 @@ static int h_idmap_list(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	return reply(g, c, f, rc, &w, 0);
 }
 
-static int h_idmap_set(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_idmap_set(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
+		       struct once_run *o)
 {
 	struct gfm_idmap_set_req m;
 	if (gfm_idmap_set_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	uint64_t t = 0;
-	int rc = gf_users_set(g->users, &m.cred, m.kind, m.name, m.id, m.replace, &t);
+	int rc = gf_users_set(g->users, &m.cred, m.kind, m.name, m.id, m.replace, once_id(o),
+			      &t);
+	ran(o, rc, t);
 	if (rc == -EPERM)
 		gf_info("gfmd: %s: uid %u may not change the %s map", gf_conn_desc(c),
 			m.cred.uid, m.kind == GF_IDMAP_USER ? "user" : "group");
 	return reply(g, c, f, rc, NULL, t);
 }
 
-static int h_idmap_del(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+static int h_idmap_del(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
+		       struct once_run *o)
 {
 	struct gfm_idmap_del_req m;
 	if (gfm_idmap_del_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	uint64_t t = 0;
-	int rc = gf_users_del(g->users, &m.cred, m.kind, m.name, &t);
+	int rc = gf_users_del(g->users, &m.cred, m.kind, m.name, once_id(o), &t);
+	ran(o, rc, t);
 	return reply(g, c, f, rc, NULL, t);
+}
+
+/* ---- exactly once ------------------------------------------------------------------------- */
+
+/*
+ * Attributes for a replayed reply whose inode is gone since (another client
+ * removed what this one made): what the request made, with no link left, so
+ * the client's kernel soon finds it gone, as if it had been removed right
+ * after the first reply.
+ */
+static void gone_attr(struct gf_attr *a, uint64_t ino, uint32_t mode, const struct gf_cred *cr)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->mode = mode;
+	a->uid = cr->uid;
+	a->gid = cr->gid;
+	a->gen = 1;
+	a->atime.sec = a->mtime.sec = a->ctime.sec = now.tv_sec;
+	a->atime.nsec = a->mtime.nsec = a->ctime.nsec = (uint32_t)now.tv_nsec;
+}
+
+/* A reply with the inode's current attributes (or gone_attr), waiting for
+ * the first copy's commit and for what it shows. */
+static int replay_attr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
+		       const struct gf_once_rec *rec, const struct gf_cred *cr, uint32_t mode)
+{
+	struct gf_attr a;
+	uint64_t t = 0;
+	if (gf_ns_getattr(g->ns, cr, rec->ino, &a, &t) < 0)
+		gone_attr(&a, rec->ino, mode, cr);
+	return reply_attr(g, c, f, 0, &a, t > rec->ticket ? t : rec->ticket);
+}
+
+/*
+ * The open a CREATE or an O_TRUNC OPEN made, made again without truncating
+ * (for a writer: a new generation and the replica to write). Only the
+ * creator of the file is spared the permission check (gf_ns_reopen), as
+ * its first open was; any other open is checked again, so that a resent
+ * request can never gain what its first copy did not get.
+ */
+static int replay_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
+		       const struct gf_once_rec *rec, const struct gf_cred *cr, uint32_t flags)
+{
+	struct open_reply *or = calloc(1, sizeof(*or));
+	if (!or)
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
+	uint64_t t = 0;
+	int rc;
+	if (rec->created)
+		rc = gf_ns_reopen(g->ns, cr, rec->ino, flags, gf_hosts_place, &pl, &or->rep.attr,
+				  or->r, GF_MAX_REPLICAS, &or->nr, &t);
+	else
+		rc = gf_ns_open(g->ns, cr, rec->ino, flags & ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL),
+				gf_hosts_place, &pl, &or->rep.attr, or->r, GF_MAX_REPLICAS,
+				&or->nr, NULL, &t);
+	return reply_open(g, c, f, rc, or, t > rec->ticket ? t : rec->ticket);
+}
+
+/*
+ * The answer to a copy of a request that was applied before (once.h): its
+ * error again, or a success rebuilt from the record and the inode as it is
+ * now; nothing is applied twice. f is the request inside the envelope.
+ */
+static int replay(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
+		  const struct gf_once_rec *rec)
+{
+	if (rec->status)
+		return reply(g, c, f, rec->status, NULL, rec->ticket);
+	switch (f->hdr.op) {
+	case GFM_MKNOD:
+	case GFM_MKDIR: {
+		struct gfm_mknod_req m;
+		if (gfm_mknod_req_decode(f->payload, f->hdr.len, &m))
+			return malformed(c, f);
+		uint32_t mode = f->hdr.op == GFM_MKDIR ? S_IFDIR | (m.mode & 07777)
+			      : (m.mode & S_IFMT) ? m.mode : S_IFREG | m.mode;
+		return replay_attr(g, c, f, rec, &m.cred, mode);
+	}
+	case GFM_SYMLINK: {
+		struct gfm_symlink_req *m = malloc(sizeof(*m));
+		if (!m)
+			return reply(g, c, f, -ENOMEM, NULL, 0);
+		int rc = gfm_symlink_req_decode(f->payload, f->hdr.len, m)
+				 ? malformed(c, f)
+				 : replay_attr(g, c, f, rec, &m->cred, S_IFLNK | 0777);
+		free(m);
+		return rc;
+	}
+	case GFM_LINK: {
+		struct gfm_link_req m;
+		if (gfm_link_req_decode(f->payload, f->hdr.len, &m))
+			return malformed(c, f);
+		return replay_attr(g, c, f, rec, &m.cred, S_IFREG);
+	}
+	case GFM_CREATE: {
+		struct gfm_create_req m;
+		if (gfm_create_req_decode(f->payload, f->hdr.len, &m))
+			return malformed(c, f);
+		return replay_open(g, c, f, rec, &m.cred, m.flags);
+	}
+	case GFM_OPEN: {
+		struct gfm_open_req m;
+		if (gfm_open_req_decode(f->payload, f->hdr.len, &m))
+			return malformed(c, f);
+		return replay_open(g, c, f, rec, &m.cred, m.flags);
+	}
+	default: /* UNLINK, RMDIR, RENAME, SETXATTR, REMOVEXATTR, IDMAP_*: no payload */
+		return reply(g, c, f, 0, NULL, rec->ticket);
+	}
+}
+
+static int dispatch(struct gfmd *g, struct gf_conn *conn, struct gf_frame *f,
+		    struct once_run *o);
+
+/*
+ * GFM_ONCE: the request inside runs at most once per (client, seq). Its
+ * reply is the inner request's (op = the inner op | GF_OP_REPLY).
+ */
+static int h_once(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_once_req m;
+	if (gfm_once_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gf_frame in = *f;
+	in.hdr.op = m.op;
+	in.hdr.len = m.len;
+	in.payload = (uint8_t *)m.payload;
+	in.fd = -1;
+	struct once_run o = { .id = { .client = m.client, .seq = m.seq, .op = m.op } };
+	struct gf_once_rec rec;
+	int v = gf_once_begin(g->once, &o.id, m.acked, (int64_t)time(NULL), &rec);
+	switch (v) {
+	case GF_ONCE_NEW:
+		break;
+	case GF_ONCE_REPLAY:
+		gf_info("gfmd: %s: %s seq %llu again: answered from its record",
+			 gf_conn_desc(c), gf_op_name(m.op), (unsigned long long)m.seq);
+		return replay(g, c, &in, &rec);
+	case GF_ONCE_STALE:
+		gf_info("gfmd: %s: a late copy of %s seq %llu, settled by its client; "
+			"not applied", gf_conn_desc(c), gf_op_name(m.op),
+			(unsigned long long)m.seq);
+		return reply(g, c, &in, -ESTALE, NULL, 0);
+	case -EPROTO:
+		gf_warn("gfmd: %s: client %016llx used seq %llu for two requests; refusing "
+			"%s", gf_conn_desc(c), (unsigned long long)m.client,
+			(unsigned long long)m.seq, gf_op_name(m.op));
+		return reply(g, c, &in, -EPROTO, NULL, 0);
+	default:
+		return reply(g, c, &in, v < 0 ? v : -EIO, NULL, 0);
+	}
+	int rc = dispatch(g, c, &in, &o);
+	/* -EAGAIN (gfmd cannot tell yet, hosts.h) is an answer to this copy
+	 * only: the client sends it again, to be run then */
+	if (o.ran && o.status != -EAGAIN)
+		gf_once_end(g->once, &o.id, o.status, o.ticket);
+	else
+		gf_once_abort(g->once, &o.id); /* nothing was applied */
+	return rc;
 }
 
 int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 {
 	struct gfmd *g = arg;
+	if (f->hdr.op == GFM_ONCE)
+		return h_once(g, conn, f);
+	return dispatch(g, conn, f, NULL);
+}
+
+/* A request, plain (o NULL) or from inside GFM_ONCE. */
+static int dispatch(struct gfmd *g, struct gf_conn *conn, struct gf_frame *f,
+		    struct once_run *o)
+{
 	switch (f->hdr.op) {
 	case GFM_LOOKUP:
 	case GFM_UNLINK:
 	case GFM_RMDIR:
-		return h_name(g, conn, f);
+		return h_name(g, conn, f, o);
 	case GFM_GETATTR:
 	case GFM_READLINK:
 	case GFM_LISTXATTR:
@@ -632,17 +849,17 @@ int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 		return h_setattr(g, conn, f);
 	case GFM_MKNOD:
 	case GFM_MKDIR:
-		return h_mknod(g, conn, f);
+		return h_mknod(g, conn, f, o);
 	case GFM_CREATE:
-		return h_create(g, conn, f);
+		return h_create(g, conn, f, o);
 	case GFM_OPEN:
-		return h_open(g, conn, f);
+		return h_open(g, conn, f, o);
 	case GFM_RENAME:
-		return h_rename(g, conn, f);
+		return h_rename(g, conn, f, o);
 	case GFM_LINK:
-		return h_link(g, conn, f);
+		return h_link(g, conn, f, o);
 	case GFM_SYMLINK:
-		return h_symlink(g, conn, f);
+		return h_symlink(g, conn, f, o);
 	case GFM_READDIR:
 		return h_readdir(g, conn, f);
 	case GFM_CLOSE_WRITE:
@@ -650,7 +867,7 @@ int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	case GFM_SETXATTR:
 	case GFM_GETXATTR:
 	case GFM_REMOVEXATTR:
-		return h_xattr(g, conn, f);
+		return h_xattr(g, conn, f, o);
 	case GFM_ACCESS:
 		return h_access(g, conn, f);
 	case GFM_REPLICAS:
@@ -666,9 +883,9 @@ int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	case GFM_IDMAP_LIST:
 		return h_idmap_list(g, conn, f);
 	case GFM_IDMAP_SET:
-		return h_idmap_set(g, conn, f);
+		return h_idmap_set(g, conn, f, o);
 	case GFM_IDMAP_DEL:
-		return h_idmap_del(g, conn, f);
+		return h_idmap_del(g, conn, f, o);
 	default:
 		gf_debug("gfmd: %s: unknown op %u", gf_conn_desc(conn), f->hdr.op);
 		return reply(g, conn, f, -ENOSYS, NULL, 0);

@@ -8,6 +8,14 @@
  * the connection). A payload that does not decode is logged and closes
  * that connection (-EBADMSG); an unknown opcode is answered -ENOSYS.
  * Host registration and heartbeats are accepted from gfsd peers only.
+ *
+ * GFM_ONCE (proto.h) runs the mutation inside at most once per (client,
+ * seq) through gfmd/once.h; a copy of one that was applied before is
+ * answered from its record (its error again, or a success rebuilt from the
+ * inode as it is now — for CREATE and an O_TRUNC OPEN, the open again
+ * without truncating, spared the permission check only when that request
+ * made the file) and waits for the first copy's commit as its first reply
+ * would have.
  */
 #ifndef GF_HANDLERS_H
 #define GF_HANDLERS_H
@@ -16,6 +24,7 @@
 
 #include "hosts.h"
 #include "namespace.h"
+#include "once.h"
 #include "server.h"
 #include "store.h"
 #include "users.h"
@@ -25,6 +34,7 @@ struct gfmd {
 	struct gf_hosts *hosts;
 	struct gf_store *store;
 	struct gf_users *users; /* user and group names ↔ global ids */
+	struct gf_once *once;	/* exactly-once records (GFM_ONCE) */
 	uint32_t heartbeat_ms; /* told to gfsd at registration */
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN]; /* told to gfsd at registration */
 };

@@ -21,6 +21,7 @@ struct gf_hosts {
 	struct host *v;
 	size_t n;
 	uint32_t down_ms;
+	int64_t started_ms; /* monotonic, at gf_hosts_new */
 	uint64_t reserve_bytes;	  /* new data goes elsewhere below this ... */
 	uint32_t reserve_percent; /* ... or below this share of the capacity */
 	gf_sink_fn sink;
@@ -37,6 +38,13 @@ static int64_t mono_ms(void)
 static int is_up(const struct gf_hosts *h, const struct host *x, int64_t now)
 {
 	return x->last_seen_ms && now - x->last_seen_ms < (int64_t)h->down_ms;
+}
+
+/* gfmd started less than down_ms ago and x has not spoken since: it may well
+ * be up (its gfsd reconnects after a restart of gfmd); nobody can tell yet. */
+static int unknown(const struct gf_hosts *h, const struct host *x, int64_t now)
+{
+	return !x->last_seen_ms && now - h->started_ms < (int64_t)h->down_ms;
 }
 
 /* Log up→down transitions (caller holds mu). */
@@ -88,6 +96,7 @@ struct gf_hosts *gf_hosts_new(uint32_t host_down_ms)
 	pthread_mutex_init(&h->mu, NULL);
 	h->down_ms = host_down_ms ? host_down_ms : 5000;
 	h->reserve_percent = 1;
+	h->started_ms = mono_ms();
 	return h;
 }
 
@@ -317,6 +326,20 @@ int gf_hosts_place(void *placement, const struct gf_ns_replica *have, size_t nha
 	pthread_mutex_lock(&h->mu);
 	int64_t now = mono_ms();
 	refresh(h, now);
+	/* right after a start: wait for the hosts that matter to report
+	 * rather than take them for down (the data's, or the client's own) */
+	for (size_t i = 0; i < h->n; i++) {
+		struct host *x = &h->v[i];
+		int matters = strcmp(x->row.name, me) == 0;
+		for (size_t j = 0; j < nhave && !matters; j++)
+			matters = have[j].host_id == x->row.host_id;
+		if (matters && unknown(h, x, now)) {
+			pthread_mutex_unlock(&h->mu);
+			gf_info("gfmd: host %s has not reported since gfmd started; the client "
+				"on %s is asked to try again", x->row.name, me);
+			return -EAGAIN;
+		}
+	}
 	/* a replica that exists: the client's own, else the roomiest up one */
 	for (size_t i = 0; i < nhave; i++) {
 		struct host *x = find_id(h, have[i].host_id);
@@ -331,9 +354,14 @@ int gf_hosts_place(void *placement, const struct gf_ns_replica *have, size_t nha
 		gf_info("gfmd: every gfsd is below its space reserve; placing new data for %s "
 			"on %s (%llu bytes free)", me, best->row.name,
 			(unsigned long long)best->row.free);
+	int maybe = 0; /* none up yet, but one may be */
+	for (size_t i = 0; i < h->n && !best; i++)
+		maybe |= unknown(h, &h->v[i], now);
 	if (best)
 		*host_id = best->row.host_id;
 	pthread_mutex_unlock(&h->mu);
+	if (!best && maybe)
+		return -EAGAIN;
 	if (!best) {
 		static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
 		gf_log_limited(&rl, GF_LOG_WARN,

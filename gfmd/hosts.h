@@ -10,7 +10,12 @@
  * Placement: a new replica goes to the up host whose name is the writing
  * client's host (locality) while that host has more free space than the
  * reserve, else to the up host with the most free space (even below the
- * reserve when every host is). Data that exists stays where it is.
+ * reserve when every host is). Data that exists stays where it is. Right
+ * after gfmd starts, a host that has not reported yet (within host_down_ms)
+ * is neither up nor down: when the data's host or the client's own is such
+ * a host, or no host is up yet but one may be, placement says -EAGAIN and
+ * the client tries again (lib/client.h) instead of getting ENOSPC, an EIO
+ * for data on a "down" host, or a needlessly remote replica.
  *
  * Thread-safe: one mutex, held only for in-memory work and the sink call
  * (which must not block). Never calls into the namespace, so the namespace

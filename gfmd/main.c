@@ -18,6 +18,7 @@
 #include "log.h"
 #include "namespace.h"
 #include "net.h"
+#include "once.h"
 #include "server.h"
 #include "store.h"
 #include "users.h"
@@ -131,6 +132,7 @@ struct loadctx {
 	struct gf_ns *ns;
 	struct gf_hosts *hosts;
 	struct gf_users *users;
+	struct gf_once *once;
 };
 
 static int ld_inode(void *arg, const struct gf_attr *a, const char *symlink)
@@ -162,6 +164,11 @@ static int ld_host(void *arg, const struct gf_change_host *h)
 static int ld_idmap(void *arg, uint8_t kind, const char *name, uint32_t id)
 {
 	return gf_users_load(((struct loadctx *)arg)->users, kind, name, id);
+}
+static int ld_once(void *arg, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
+		   int created, int64_t at)
+{
+	return gf_once_load(((struct loadctx *)arg)->once, client, seq, op, ino, created, at);
 }
 static void ld_next_ino(void *arg, uint64_t next)
 {
@@ -259,15 +266,17 @@ int main(int argc, char **argv)
 	struct gf_ns *ns = gf_ns_new();
 	struct gf_hosts *hosts = gf_hosts_new(host_down_ms);
 	struct gf_users *users = gf_users_new();
-	if (!ns || !hosts || !users)
+	struct gf_once *once = gf_once_new(GF_ONCE_FORGET_S);
+	if (!ns || !hosts || !users || !once)
 		gf_fatal("gfmd: out of memory");
 	gf_hosts_set_reserve(hosts, reserve_bytes, reserve_percent);
 	gf_ns_set_grace(ns, grace_ms);
-	struct loadctx lc = { ns, hosts, users };
+	struct loadctx lc = { ns, hosts, users, once };
 	struct gf_store_loader ld = {
 		.arg = &lc, .inode = ld_inode, .dirent = ld_dirent, .xattr = ld_xattr,
 		.replica = ld_replica, .dead = ld_dead, .host = ld_host,
-		.next_ino = ld_next_ino, .idmap = ld_idmap,
+		.next_ino = ld_next_ino, .idmap = ld_idmap, .once = ld_once,
+		.once_forget_s = GF_ONCE_FORGET_S,
 	};
 	if ((rc = gf_store_load(store, &ld)) < 0)
 		gf_fatal("gfmd: loading the database failed: %s", strerror(-rc));
@@ -276,6 +285,7 @@ int main(int argc, char **argv)
 	gf_ns_set_sink(ns, gf_store_submit, store);
 	gf_hosts_set_sink(hosts, gf_store_submit, store);
 	gf_users_set_sink(users, gf_store_submit, store);
+	gf_once_set_sink(once, gf_store_submit, store);
 	uint64_t ticket = 0;
 	if ((rc = gf_ns_load_finish(ns, &ticket)) < 0)
 		gf_fatal("gfmd: loading the namespace failed: %s", strerror(-rc));
@@ -288,7 +298,7 @@ int main(int argc, char **argv)
 	if (bound == 0)
 		bound = port;
 	struct gfmd g = { .ns = ns, .hosts = hosts, .store = store, .users = users,
-			  .heartbeat_ms = heartbeat_ms };
+			  .once = once, .heartbeat_ms = heartbeat_ms };
 	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = NULL, .arg = &g };
 	struct gf_server *srv;
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
@@ -307,6 +317,7 @@ int main(int argc, char **argv)
 	gf_ns_free(ns);
 	gf_hosts_free(hosts);
 	gf_users_free(users);
+	gf_once_free(once);
 	gf_daemon_finish(&d);
 	memset(&key, 0, sizeof(key));
 	return 0;

@@ -1732,7 +1732,7 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 
 int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, uint64_t rdev, uint32_t umask,
-		struct gf_attr *out, uint64_t *ticket)
+		struct gf_attr *out, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1762,6 +1762,7 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, mode, umask, rdev, NULL, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino, 1);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1773,7 +1774,7 @@ int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 
 int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, uint32_t umask, struct gf_attr *out,
-		uint64_t *ticket)
+		struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1786,6 +1787,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, mode, umask, 0, NULL, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino, 1);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1797,7 +1799,7 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 
 int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		  const char *name, const char *target, struct gf_attr *out,
-		  uint64_t *ticket)
+		  struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1814,6 +1816,7 @@ int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = make_node(ns, cr, dp, name, S_IFLNK | 0777, 0, 0, target, &c, &ip);
 	if (!rc) {
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino, 1);
 		emit(ns, &c, ticket);
 	} else {
 		failed(ns, ticket);
@@ -1898,9 +1901,10 @@ static int writer_replica(struct gf_ns *ns, struct inode *ip, uint32_t flags,
 	return 0;
 }
 
-/* Open an existing inode (write lock held for a write, read lock else). */
+/* Open an existing inode (write lock held for a write, read lock else).
+ * granted: the access was granted before (gf_ns_reopen): no permission check. */
 static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode *ip,
-		       uint32_t flags, gf_place_fn place, void *place_arg,
+		       uint32_t flags, int granted, gf_place_fn place, void *place_arg,
 		       struct gf_ns_replica *reps, size_t max, size_t *nreps,
 		       struct gf_changes *c)
 {
@@ -1915,7 +1919,7 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 		mask |= MAY_R;
 	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
 		mask |= MAY_W;
-	if ((rc = permission(cr, ip, mask)))
+	if (!granted && (rc = permission(cr, ip, mask)))
 		return rc;
 	if (!S_ISREG(ip->a.mode))
 		return 0;
@@ -1947,7 +1951,8 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint32_t mode, uint32_t flags, uint32_t umask,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
-		 struct gf_ns_replica *rep, size_t *nrep, uint64_t *ticket)
+		 struct gf_ns_replica *rep, size_t *nrep, struct gf_once_id *once,
+		 uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -1976,10 +1981,11 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 			rc = -ENOENT;
 			goto out;
 		}
-		rc = open_locked(ns, cr, ip, flags, place, place_arg, rep, 1, nrep, &c);
+		rc = open_locked(ns, cr, ip, flags, 0, place, place_arg, rep, 1, nrep, &c);
 		if (rc)
 			goto out;
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino, 0);
 		emit(ns, &c, ticket);
 		waits(ticket, ip->ticket);
 		goto out;
@@ -2001,6 +2007,7 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		}
 	}
 	*out = ip->a;
+	gf_changes_once(&c, once, ip->a.ino, 1);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2010,9 +2017,11 @@ out:
 	return rc;
 }
 
-int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
-	       gf_place_fn place, void *place_arg, struct gf_attr *out,
-	       struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket)
+/* gf_ns_open and gf_ns_reopen. */
+static int open_ino(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+		    int granted, gf_place_fn place, void *place_arg, struct gf_attr *out,
+		    struct gf_ns_replica *reps, size_t max, size_t *nreps,
+		    struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -2026,7 +2035,8 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 		const struct limbo *l = ip ? NULL : limbo_get(ns, ino);
 		*ticket = stamp(ns, ip);
 		struct inode t = { .a = l ? l->a : (struct gf_attr){ 0 } };
-		if (l && (rc = open_locked(ns, cr, &t, flags, NULL, NULL, reps, 0, nreps, &c))) {
+		if (l && (rc = open_locked(ns, cr, &t, flags, granted, NULL, NULL, reps, 0, nreps,
+					   &c))) {
 			/* (its permission, as its mode bits had it) */
 		} else if (l) {
 			/* removed a moment ago: its last version, read-only */
@@ -2035,7 +2045,8 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 			for (uint32_t i = 0; i < l->nreps && *nreps < max; i++)
 				reps[(*nreps)++] = l->reps[i];
 		} else {
-			rc = ip ? open_locked(ns, cr, ip, flags, NULL, NULL, reps, max, nreps, &c)
+			rc = ip ? open_locked(ns, cr, ip, flags, granted, NULL, NULL, reps, max,
+					      nreps, &c)
 				: -ENOENT;
 		}
 		if (!rc && ip)
@@ -2046,10 +2057,12 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 	}
 	pthread_rwlock_wrlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
-	rc = ip ? open_locked(ns, cr, ip, flags, place, place_arg, reps, max, nreps, &c)
+	rc = ip ? open_locked(ns, cr, ip, flags, granted, place, place_arg, reps, max, nreps,
+			      &c)
 		: -ENOENT;
 	if (!rc) {
 		*out = ip->a;
+		gf_changes_once(&c, once, ip->a.ino, 0);
 		emit(ns, &c, ticket);
 		waits(ticket, ip->ticket);
 	} else {
@@ -2058,6 +2071,24 @@ int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return rc;
+}
+
+int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+	       gf_place_fn place, void *place_arg, struct gf_attr *out,
+	       struct gf_ns_replica *reps, size_t max, size_t *nreps,
+	       struct gf_once_id *once, uint64_t *ticket)
+{
+	return open_ino(ns, cr, ino, flags, 0, place, place_arg, out, reps, max, nreps, once,
+			ticket);
+}
+
+int gf_ns_reopen(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+		 gf_place_fn place, void *place_arg, struct gf_attr *out,
+		 struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket)
+{
+	flags &= ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL);
+	return open_ino(ns, cr, ino, flags, 1, place, place_arg, out, reps, max, nreps, NULL,
+			ticket);
 }
 
 int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
@@ -2178,7 +2209,7 @@ static void remove_entry(struct gf_ns *ns, struct inode *dp, struct dent *e,
 }
 
 int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, uint64_t *ticket)
+		 const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -2200,6 +2231,7 @@ int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		goto out;
 	}
 	remove_entry(ns, dp, e, name, ip, &c);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2210,7 +2242,7 @@ out:
 }
 
 int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, uint64_t *ticket)
+		const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *dp, *ip;
@@ -2240,6 +2272,7 @@ int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		goto out;
 	}
 	remove_entry(ns, dp, e, name, ip, &c);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2267,7 +2300,7 @@ static int is_ancestor(struct gf_ns *ns, uint64_t a, uint64_t d)
 
 int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint64_t newparent, const char *newname,
-		 uint32_t flags, uint64_t *ticket)
+		 uint32_t flags, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *odp, *ndp, *oip, *nip = NULL;
@@ -2311,8 +2344,12 @@ int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		rc = exchange ? -EINVAL : -ENOTEMPTY;
 		goto out;
 	}
-	if (nip == oip)
-		goto out; /* the same file: nothing to do */
+	if (nip == oip) {
+		/* the same file: nothing to do but remember that it was done */
+		gf_changes_once(&c, once, 0, 0);
+		emit(ns, &c, ticket);
+		goto out;
+	}
 	if ((rc = may_delete(cr, odp, oip)))
 		goto out;
 	if (nip) {
@@ -2405,6 +2442,7 @@ int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		ndp->a.mtime = ndp->a.ctime = now;
 		rec_inode(&c, ndp);
 	}
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2416,7 +2454,7 @@ out:
 
 int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	       uint64_t newparent, const char *newname, struct gf_attr *out,
-	       uint64_t *ticket)
+	       struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	struct inode *ndp, *ip;
@@ -2455,6 +2493,7 @@ int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	rec_inode(&c, ip);
 	rec_inode(&c, ndp);
 	*out = ip->a;
+	gf_changes_once(&c, once, ip->a.ino, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2512,7 +2551,7 @@ out:
 
 int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   const char *name, const void *value, size_t len, uint32_t flags,
-		   uint64_t *ticket)
+		   struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -2552,6 +2591,7 @@ int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	}
 	ip->a.ctime = now_ts();
 	rec_inode(&c, ip);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)
@@ -2562,7 +2602,7 @@ out:
 }
 
 int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		      const char *name, uint64_t *ticket)
+		      const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	struct gf_changes c;
 	gf_changes_init(&c);
@@ -2582,6 +2622,7 @@ int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	}
 	ip->a.ctime = now_ts();
 	rec_inode(&c, ip);
+	gf_changes_once(&c, once, 0, 0);
 	emit(ns, &c, ticket);
 out:
 	if (rc)

@@ -49,6 +49,13 @@
  * bits, except that executing needs some x bit). READDIR cookies are per
  * directory, strictly increasing in insertion order and never reused.
  *
+ * Exactly once: a mutation run for a GFM_ONCE request (proto.h) gets its
+ * struct gf_once_id in `once` (NULL otherwise) and, when it succeeds,
+ * records GF_CHG_ONCE_PUT with the inode it created, linked or opened (and
+ * whether it created it) in the same change list, hence the same
+ * transaction (gfmd/once.h), and notes the same in *once. A success that
+ * changes nothing (a rename onto itself) records that alone.
+ *
  * Locking: one pthread rwlock per namespace, taken inside each function
  * (read for lookups, write for mutations) and held only for in-memory work
  * plus the sink call — never across I/O. The sink and the placement callback
@@ -80,7 +87,8 @@ struct gf_ns_replica {
 /*
  * Where to write a file: given the hosts that hold a current replica (nhave
  * may be 0), choose one of them or a new host. 0 and *host_id, or -errno
- * (-ENOSPC when no gfsd is up). Called under the namespace write lock.
+ * (-ENOSPC when no gfsd is up, -EAGAIN when that cannot be told yet). Called
+ * under the namespace write lock.
  */
 typedef int (*gf_place_fn)(void *arg, const struct gf_ns_replica *have, size_t nhave,
 			   uint32_t *host_id);
@@ -166,7 +174,9 @@ int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint
 /* The newest ticket issued by any mutation so far. */
 uint64_t gf_ns_last_ticket(struct gf_ns *ns);
 
-/* ---- mutations (write lock) ------------------------------------------------ */
+/* ---- mutations (write lock) ------------------------------------------------
+ * once: see "Exactly once" above; NULL for a plain request.
+ */
 
 /*
  * chmod, chown, utimes, truncate (GF_SET_*). A size change makes a new
@@ -185,10 +195,10 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 /* Any non-directory type (S_IFREG if the type bits are 0). */
 int gf_ns_mknod(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, uint64_t rdev, uint32_t umask,
-		struct gf_attr *out, uint64_t *ticket);
+		struct gf_attr *out, struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, uint32_t umask, struct gf_attr *out,
-		uint64_t *ticket);
+		struct gf_once_id *once, uint64_t *ticket);
 /*
  * Create a regular file and open it (open(2) flags: O_EXCL; an existing file
  * without O_EXCL is opened as gf_ns_open would). place (may be NULL: no
@@ -198,7 +208,8 @@ int gf_ns_mkdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint32_t mode, uint32_t flags, uint32_t umask,
 		 gf_place_fn place, void *place_arg, struct gf_attr *out,
-		 struct gf_ns_replica *rep, size_t *nrep, uint64_t *ticket);
+		 struct gf_ns_replica *rep, size_t *nrep, struct gf_once_id *once,
+		 uint64_t *ticket);
 /*
  * Permission check by flags (O_TRUNC needs write). For a write
  * (O_WRONLY/O_RDWR/O_TRUNC) on a regular file with place set: a new
@@ -210,7 +221,19 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
  */
 int gf_ns_open(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
 	       gf_place_fn place, void *place_arg, struct gf_attr *out,
-	       struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket);
+	       struct gf_ns_replica *reps, size_t max, size_t *nreps,
+	       struct gf_once_id *once, uint64_t *ticket);
+/*
+ * The open of a CREATE that made the file, again (its reply was lost and
+ * the GFM_ONCE request is replayed: gfmd/once.h): as gf_ns_open (for
+ * writing: a new generation, the writer's one replica) without the
+ * permission check — open(O_CREAT) lets the creator use the file whatever
+ * mode it gave it — and without truncating again (O_TRUNC, O_CREAT and
+ * O_EXCL are ignored). Only for the creator: it grants what it is asked.
+ */
+int gf_ns_reopen(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
+		 gf_place_fn place, void *place_arg, struct gf_attr *out,
+		 struct gf_ns_replica *reps, size_t max, size_t *nreps, uint64_t *ticket);
 /*
  * A writer's bytes become part of the file (the size rule above): size =
  * max(size, end); mtime set when flags has GF_CW_MTIME (now when it is 0);
@@ -221,19 +244,19 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		      uint64_t fgen, uint64_t end, struct gf_timespec mtime, uint32_t flags,
 		      struct gf_attr *out, uint64_t *ticket);
 int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		 const char *name, uint64_t *ticket);
+		 const char *name, struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
-		const char *name, uint64_t *ticket);
+		const char *name, struct gf_once_id *once, uint64_t *ticket);
 /* flags: RENAME_NOREPLACE, RENAME_EXCHANGE. */
 int gf_ns_rename(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, uint64_t newparent, const char *newname,
-		 uint32_t flags, uint64_t *ticket);
+		 uint32_t flags, struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_link(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	       uint64_t newparent, const char *newname, struct gf_attr *out,
-	       uint64_t *ticket);
+	       struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		  const char *name, const char *target, struct gf_attr *out,
-		  uint64_t *ticket);
+		  struct gf_once_id *once, uint64_t *ticket);
 /*
  * flags: XATTR_CREATE, XATTR_REPLACE. Names: see xattr_permission in
  * namespace.c ("user.", "trusted.", "security.", and the POSIX ACLs, which
@@ -242,9 +265,9 @@ int gf_ns_symlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
  */
 int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   const char *name, const void *value, size_t len, uint32_t flags,
-		   uint64_t *ticket);
+		   struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		      const char *name, uint64_t *ticket);
+		      const char *name, struct gf_once_id *once, uint64_t *ticket);
 
 /* ---- dead replicas (what gfsd must delete) ---------------------------------- */
 

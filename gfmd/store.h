@@ -63,6 +63,13 @@ struct gf_store_loader {
 	void (*next_ino)(void *arg, uint64_t next);
 	/* a row of users or groups (kind gf_idmap_kind); may be NULL */
 	int (*idmap)(void *arg, uint8_t kind, const char *name, uint32_t id);
+	/* an exactly-once record (gfmd/once.h): at is when it was made (unix
+	 * seconds); may be NULL */
+	int (*once)(void *arg, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
+		    int created, int64_t at);
+	/* before loading them, the records of every client whose newest one is
+	 * older than this many seconds are deleted (0: none) */
+	uint32_t once_forget_s;
 };
 
 /* Connect (application_name "gfmd" unless conninfo sets one). On failure

@@ -27,6 +27,7 @@
 
 #include "log.h"
 
+#define OID_BOOL 16
 #define OID_BYTEA 17
 #define OID_INT8 20
 #define OID_INT4 23
@@ -82,6 +83,8 @@ enum stmt {
 	S_USER_INS,
 	S_GROUP_DEL,
 	S_GROUP_INS,
+	S_ONCE_PUT,
+	S_ONCE_DEL,
 	S_COUNT
 };
 
@@ -154,6 +157,13 @@ static const struct {
 			  { OID_INT8, OID_TEXT } },
 	[S_GROUP_INS] = { "group_ins", "INSERT INTO groups (gid, name) VALUES ($1,$2)", 2,
 			  { OID_INT8, OID_TEXT } },
+	[S_ONCE_PUT] = { "once_put",
+		"INSERT INTO once_reply (client, seq, op, ino, created) VALUES ($1,$2,$3,$4,$5) "
+		"ON CONFLICT (client, seq) DO UPDATE SET op = EXCLUDED.op, ino = EXCLUDED.ino, "
+		"created = EXCLUDED.created, at = now()",
+		5, { OID_INT8, OID_INT8, OID_INT4, OID_INT8, OID_BOOL } },
+	[S_ONCE_DEL] = { "once_del", "DELETE FROM once_reply WHERE client = $1 AND seq <= $2",
+			 2, { OID_INT8, OID_INT8 } },
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -587,6 +597,41 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 			return rc;
 	}
 
+	if (ld->once) {
+		if (ld->once_forget_s) {
+			char age[32];
+			const char *pv[1] = { age };
+			snprintf(age, sizeof(age), "%u", ld->once_forget_s);
+			r = PQexecParams(pg, "DELETE FROM once_reply WHERE client IN (SELECT client "
+					     "FROM once_reply GROUP BY client HAVING max(at) < "
+					     "now() - make_interval(secs => $1::integer))",
+					 1, NULL, pv, NULL, NULL, 0);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				gf_err("gfmd: forgetting silent clients failed: %s",
+				       PQerrorMessage(pg));
+				PQclear(r);
+				return -EIO;
+			}
+			if (atoi(PQcmdTuples(r)) > 0)
+				gf_info("gfmd: forgot %s exactly-once records of clients silent "
+					"for %us", PQcmdTuples(r), ld->once_forget_s);
+			PQclear(r);
+		}
+		r = query_bin(pg, "SELECT client, seq, op, ino, created::int, "
+				  "extract(epoch FROM at)::bigint FROM once_reply",
+			      "exactly-once records");
+		if (!r)
+			return -EIO;
+		for (int i = 0, n = PQntuples(r); i < n && !rc; i++)
+			rc = ld->once(ld->arg, (uint64_t)get_int(r, i, 0),
+				      (uint64_t)get_int(r, i, 1), (uint16_t)get_int(r, i, 2),
+				      (uint64_t)get_int(r, i, 3), (int)get_int(r, i, 4),
+				      get_int(r, i, 5));
+		PQclear(r);
+		if (rc)
+			return rc;
+	}
+
 	r = query_bin(pg, "SELECT value FROM counter WHERE name = 'next_ino'", "counters");
 	if (!r)
 		return -EIO;
@@ -736,6 +781,18 @@ static int send_change(PGconn *pg, const struct gf_change *ch)
 			return 1;
 		return send_stmt(pg, user ? S_USER_INS : S_GROUP_INS, &p) ? -EIO : 2;
 	}
+	case GF_CHG_ONCE_PUT:
+		/* the client id's 64 bits as a bigint; seqs stay below 2^63 */
+		p_int(&p, (int64_t)ch->a);
+		p_int(&p, (int64_t)ch->b);
+		p_int(&p, (int32_t)(ch->d & 0xffff));
+		p_int(&p, (int64_t)ch->c);
+		p_text(&p, (ch->d & GF_ONCE_CREATED) ? "t" : "f");
+		return send_stmt(pg, S_ONCE_PUT, &p) ? -EIO : 1;
+	case GF_CHG_ONCE_DEL:
+		p_int(&p, (int64_t)ch->a);
+		p_int(&p, ch->b > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ch->b);
+		return send_stmt(pg, S_ONCE_DEL, &p) ? -EIO : 1;
 	}
 	return -EINVAL;
 }

@@ -111,17 +111,25 @@ int gf_users_load(struct gf_users *u, uint8_t kind, const char *name, uint32_t i
 	return rc;
 }
 
-/* Hand one change to the sink (caller holds mu). 0 or -ENOMEM. */
+/* Hand one change (ck 0: none) and the record of once to the sink (caller
+ * holds mu). 0 or -ENOMEM. */
 static int submit(struct gf_users *u, enum gf_change_kind ck, uint8_t kind, uint32_t id,
-		  const char *name, uint64_t *ticket)
+		  const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	if (!u->sink)
 		return 0;
 	struct gf_changes c;
 	gf_changes_init(&c);
-	if (!gf_changes_add(&c, ck, kind, id, 0, name, strlen(name), NULL, 0, 0)) {
+	if (ck)
+		gf_changes_add(&c, ck, kind, id, 0, name, strlen(name), NULL, 0, 0);
+	gf_changes_once(&c, once, 0, 0);
+	if (c.err) {
 		gf_changes_free(&c);
 		return -ENOMEM;
+	}
+	if (!c.n) {
+		gf_changes_free(&c);
+		return 0;
 	}
 	*ticket = u->sink(u->sink_arg, &c);
 	gf_changes_free(&c);
@@ -129,7 +137,8 @@ static int submit(struct gf_users *u, enum gf_change_kind ck, uint8_t kind, uint
 }
 
 int gf_users_set(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
-		 const char *name, uint32_t id, int replace, uint64_t *ticket)
+		 const char *name, uint32_t id, int replace, struct gf_once_id *once,
+		 uint64_t *ticket)
 {
 	*ticket = 0;
 	if (cr->uid != 0)
@@ -140,8 +149,10 @@ int gf_users_set(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
 	pthread_mutex_lock(&u->mu);
 	struct kindmap *k = map_of(u, kind);
 	struct gf_idmap_ent *byname = find_name(k, name), *byid = find_id(k, id);
-	if (byname && byname == byid)
-		goto out; /* already so */
+	if (byname && byname == byid) { /* already so */
+		rc = submit(u, 0, 0, 0, NULL, once, ticket);
+		goto out;
+	}
 	if (byid || (byname && !replace)) {
 		rc = -EEXIST;
 		goto out;
@@ -159,7 +170,7 @@ int gf_users_set(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
 	}
 	uint32_t old = e->id;
 	e->id = id;
-	rc = submit(u, GF_CHG_IDMAP_PUT, kind, id, name, ticket);
+	rc = submit(u, GF_CHG_IDMAP_PUT, kind, id, name, once, ticket);
 	if (rc) {
 		if (byname)
 			e->id = old;
@@ -177,7 +188,7 @@ out:
 }
 
 int gf_users_del(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
-		 const char *name, uint64_t *ticket)
+		 const char *name, struct gf_once_id *once, uint64_t *ticket)
 {
 	*ticket = 0;
 	if (cr->uid != 0)
@@ -192,7 +203,7 @@ int gf_users_del(struct gf_users *u, const struct gf_cred *cr, uint8_t kind,
 		rc = -ENOENT;
 		goto out;
 	}
-	rc = submit(u, GF_CHG_IDMAP_DEL, kind, e->id, name, ticket);
+	rc = submit(u, GF_CHG_IDMAP_DEL, kind, e->id, name, once, ticket);
 	if (rc)
 		goto out;
 	gf_info("gfmd: %s %s (%u) removed", gf_idmap_kind_name(kind), name, e->id);

@@ -181,10 +181,12 @@ static void log_io_error(struct service *svc, struct gf_conn *conn, struct handl
  * The first writer of an existing replica: bytes beyond gfmd's committed
  * size were left by a writer that never told gfmd (it crashed or lost its
  * connection) and no other writer is left that may still tell it, so they
- * go (service.h). Returns fd, or a -errno with fd closed.
+ * go (service.h) — unless this is such a writer reclaiming its handle
+ * (GFS_O_RECLAIM, cut false): they are its own, it goes on writing and
+ * tells gfmd at its close. Returns fd, or a -errno with fd closed.
  */
 static int agree_with_gfmd(struct service *svc, struct gf_conn *conn, int fd, uint64_t ino,
-			   uint64_t gen)
+			   uint64_t gen, bool cut)
 {
 	uint64_t size;
 	struct stat st;
@@ -202,17 +204,22 @@ static int agree_with_gfmd(struct service *svc, struct gf_conn *conn, int fd, ui
 	}
 	if (rc < 0) {
 		gf_warn("gfsd: %s: cannot check replica of inode %" PRIu64 " gen %" PRIu64
-			" with gfmd before writing it: %s", gf_conn_desc(conn), ino, gen,
-			strerror(-rc));
+			" with gfmd before writing it: %s; the writer may try again",
+			gf_conn_desc(conn), ino, gen, strerror(-rc));
 		close(fd);
-		return -EIO;
+		return -EAGAIN;
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
 	}
-	if ((uint64_t)st.st_size > size) {
+	if ((uint64_t)st.st_size > size && !cut) {
+		gf_info("gfsd: %s: replica of inode %" PRIu64 " gen %" PRIu64 ": %lld bytes "
+			"beyond its committed size %" PRIu64 " kept for the writer reclaiming "
+			"its handle", gf_conn_desc(conn), ino, gen,
+			(long long)st.st_size - (long long)size, size);
+	} else if ((uint64_t)st.st_size > size) {
 		if (ftruncate(fd, (off_t)size) < 0) {
 			rc = -errno;
 			gf_warn("gfsd: spool %s: %s cutting replica of inode %" PRIu64
@@ -238,8 +245,12 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	if (gfs_open_req_decode(f->payload, f->hdr.len, &req) < 0)
 		return malformed(conn, f->hdr.op);
 	const uint32_t known = GFS_O_READ | GFS_O_WRITE | GFS_O_CREATE | GFS_O_TRUNC |
-			       GFS_O_WANT_FD;
+			       GFS_O_WANT_FD | GFS_O_RECLAIM;
 	if (req.flags & ~known)
+		return reply_status(conn, f, -EINVAL);
+	/* only a writer reclaims; and it never creates nor truncates again */
+	bool reclaim = req.flags & GFS_O_RECLAIM;
+	if (reclaim && (!(req.flags & GFS_O_WRITE) || (req.flags & (GFS_O_CREATE | GFS_O_TRUNC))))
 		return reply_status(conn, f, -EINVAL);
 	unsigned sflags = 0;
 	if (req.flags & GFS_O_READ)
@@ -275,11 +286,11 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 		}
 	}
 	if (fd >= 0 && writer && first && !created)
-		fd = agree_with_gfmd(svc, conn, fd, req.ino, req.gen);
+		fd = agree_with_gfmd(svc, conn, fd, req.ino, req.gen, !reclaim);
 	if (writer)
 		replicas_writer_ready(svc->rs, req.ino, req.gen);
 	if (fd < 0) {
-		if (fd != -ENOENT && fd != -EINVAL && fd != -ESTALE && fd != -EIO)
+		if (fd != -ENOENT && fd != -EINVAL && fd != -ESTALE && fd != -EAGAIN)
 			gf_warn("gfsd: spool %s: %s opening replica of inode %" PRIu64
 				" gen %" PRIu64 " for %s", spool_dir(svc->sp),
 				strerror(-fd), req.ino, req.gen, gf_conn_desc(conn));
@@ -302,8 +313,10 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	h->ino = req.ino;
 	h->gen = req.gen;
 	h->flags = req.flags;
-	h->created = created;
-	h->dirty = created || (req.flags & GFS_O_TRUNC);
+	/* a reclaimer may have created the file before gfsd restarted: its
+	 * fsync syncs the name too */
+	h->created = created || reclaim;
+	h->dirty = created || reclaim || (req.flags & GFS_O_TRUNC);
 	atomic_fetch_add(&svc->open_handles, 1);
 
 	struct gfs_open_rep rep = {

@@ -20,9 +20,15 @@
  *                 ignored (fd_passed = 0). The first write handle of an
  *                 existing replica (replicas.h) first asks gfmd for the
  *                 file's committed size and cuts what lies beyond it: bytes a
- *                 writer left without telling gfmd never reappear. -ESTALE
- *                 when gfmd says the replica is no longer the file's; -EIO
- *                 when gfmd cannot be asked. A name gfmd declared dead and
+ *                 writer left without telling gfmd never reappear. Not so
+ *                 for GFS_O_RECLAIM (with GFS_O_WRITE, never with CREATE or
+ *                 TRUNC, else -EINVAL): a writer that lost its handle with
+ *                 its connection (gfsd restarted) opens the replica again,
+ *                 and the bytes beyond the committed size are its own
+ *                 unpublished ones: they stay. -ESTALE when gfmd says the
+ *                 replica is no longer the file's; -EAGAIN when gfmd cannot
+ *                 be asked (yet: gfsd not registered, gfmd down): the
+ *                 writer may try again. A name gfmd declared dead and
  *                 asked with GFS_O_CREATE is created without a name (freed
  *                 at its last close).
  *   GFS_READ      up to min(len, GF_MAX_IO) bytes; short at end of file.

@@ -6,11 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "log.h"
 #include "rpc.h"
@@ -31,6 +35,12 @@ struct gfc_conn {
 	struct gfc_conn *next;
 };
 
+/* A server that stopped answering: logged once, until it answers again. */
+struct gfc_down {
+	struct gfc_down *next;
+	char peer[];
+};
+
 struct gfc {
 	char gfmd_host[GF_HOST_MAX + 1];
 	uint16_t gfmd_port;
@@ -38,25 +48,54 @@ struct gfc {
 	char *gfsd_socket; /* NULL: no local gfsd */
 	uint8_t kind;
 	struct gf_key key;
+	unsigned gfmd_timeout_ms; /* 0: hard */
+	unsigned gfsd_timeout_ms; /* 0: hard */
 
 	pthread_mutex_t lock;
+	int cancelled; /* atomic: gfc_cancel may run in a signal handler */
 	struct gfc_conn *gfmd;	/* current gfmd connection or NULL */
 	struct gfc_conn *gfsds; /* gfsd connections by (addr, port) */
+	struct gfc_down *down;	/* servers logged as not responding */
+
+	/* exactly once (proto.h GFM_ONCE), under lock */
+	uint64_t client_id;
+	uint64_t last_seq;
+	uint64_t *inflight; /* seqs sent and not settled */
+	size_t ninflight, capinflight;
 
 	uint64_t read_local, read_remote, written_local, written_remote;
 	uint64_t gfmd_calls, gfmd_reconnects;
 };
 
-/*
- * A remote gfsd silent this long is taken for gone (its host may have
- * vanished without closing the connection). Generous: GFS_CLOSE fsyncs.
- */
-#define GFC_GFSD_TIMEOUT_MS 120000
+/* A request unanswered this long: its server is "not responding" (logged). */
+#define GFC_SLOW_MS 10000
+/* Waiting between attempts to reach a server: from this, doubling, capped. */
+#define GFC_BACKOFF_MIN_MS 50
+#define GFC_BACKOFF_MAX_MS 1000
+/* One attempt to connect and authenticate at most. */
+#define GFC_CONNECT_MS 10000
+/* A reader gives up on a silent gfsd after this, to try another replica. */
+#define GFC_READER_MS 10000
+/* A writer through a passed fd looks at its gfsd connection this often. */
+#define GFC_REVIVE_MS 200
 
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
 /* ---- life cycle ---------------------------------------------------------- */
+
+static int config_timeout(const struct gf_config *cfg, const char *key, unsigned *ms,
+			  char *errbuf, int errlen)
+{
+	int err = 0;
+	long long v = gf_config_int(cfg, key, 0, 0, 86400, &err);
+	if (err) {
+		snprintf(errbuf, errlen, "%s: not a number of seconds (0-86400; 0: hard)", key);
+		return -EINVAL;
+	}
+	*ms = (unsigned)v * 1000u;
+	return 0;
+}
 
 int gfc_new(const struct gf_config *cfg, uint8_t kind, struct gfc **out,
 	    char *errbuf, int errlen)
@@ -71,6 +110,14 @@ int gfc_new(const struct gf_config *cfg, uint8_t kind, struct gfc **out,
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	c->kind = kind;
+	/* a random id of this client's exactly-once requests; never 0 */
+	do {
+		if (RAND_bytes((unsigned char *)&c->client_id, sizeof(c->client_id)) != 1) {
+			snprintf(errbuf, errlen, "cannot get random bytes for the client id");
+			r = -EIO;
+			goto fail;
+		}
+	} while (c->client_id == 0);
 
 	s = gf_config_str(cfg, "gfmd_host", "localhost");
 	if (strlen(s) > GF_HOST_MAX) {
@@ -86,6 +133,9 @@ int gfc_new(const struct gf_config *cfg, uint8_t kind, struct gfc **out,
 		goto fail;
 	}
 	c->gfmd_port = (uint16_t)port;
+	if ((r = config_timeout(cfg, "gfmd_timeout", &c->gfmd_timeout_ms, errbuf, errlen)) < 0 ||
+	    (r = config_timeout(cfg, "gfsd_timeout", &c->gfsd_timeout_ms, errbuf, errlen)) < 0)
+		goto fail;
 
 	s = gf_config_hostname(cfg);
 	if (!s || !*s || strlen(s) > GF_HOST_MAX) {
@@ -158,11 +208,23 @@ void gfc_disconnect(struct gfc *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+void gfc_cancel(struct gfc *c)
+{
+	/* only an atomic store: waits look at it at least every ~1 s */
+	__atomic_store_n(&c->cancelled, 1, __ATOMIC_RELEASE);
+}
+
 void gfc_free(struct gfc *c)
 {
 	if (!c)
 		return;
 	gfc_disconnect(c);
+	while (c->down) {
+		struct gfc_down *d = c->down;
+		c->down = d->next;
+		free(d);
+	}
+	free(c->inflight);
 	free(c->gfsd_socket);
 	pthread_mutex_destroy(&c->lock);
 	memset(&c->key, 0, sizeof(c->key));
@@ -187,6 +249,203 @@ void gfc_get_stats(struct gfc *c, struct gfc_stats *out)
 	out->written_remote = LOAD(&c->written_remote);
 	out->gfmd_calls = LOAD(&c->gfmd_calls);
 	out->gfmd_reconnects = LOAD(&c->gfmd_reconnects);
+}
+
+/* ---- hard and soft: how long a call keeps trying ----------------------------------- */
+
+/*
+ * One call's patience with one server. Hard (timeout_ms 0): it tries until
+ * the server answers, waiting GFC_BACKOFF_MIN_MS.. GFC_BACKOFF_MAX_MS
+ * between attempts; soft: it gives up (-EIO) once timeout_ms have passed
+ * since the call began without an answer. Either way a server silent for
+ * GFC_SLOW_MS, or that cannot be reached, is logged once as not responding,
+ * and once as OK when it answers again (gfc->down).
+ */
+struct patience {
+	struct gfc *c;
+	const char *what; /* "gfmd" or "gfsd" */
+	char peer[GF_PATH_MAX + 8];
+	unsigned timeout_ms;
+	struct timespec start;
+	unsigned backoff_ms;
+};
+
+static void patience_start(struct patience *p, struct gfc *c, int gfmd, const char *addr,
+			   uint16_t port, unsigned timeout_ms)
+{
+	p->c = c;
+	p->what = gfmd ? "gfmd" : "gfsd";
+	if (port)
+		snprintf(p->peer, sizeof(p->peer), "%s:%u", addr, port);
+	else
+		snprintf(p->peer, sizeof(p->peer), "%s", addr);
+	p->timeout_ms = timeout_ms;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	p->backoff_ms = GFC_BACKOFF_MIN_MS;
+}
+
+static unsigned elapsed_ms(const struct patience *p)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (long long)(now.tv_sec - p->start.tv_sec) * 1000 +
+		       (now.tv_nsec - p->start.tv_nsec) / 1000000;
+	return ms <= 0 ? 0 : ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
+}
+
+/* What one connection attempt may take. */
+static unsigned connect_ms(const struct patience *p)
+{
+	if (!p->timeout_ms)
+		return GFC_CONNECT_MS;
+	unsigned el = elapsed_ms(p), left = el >= p->timeout_ms ? 1 : p->timeout_ms - el;
+	return left < GFC_CONNECT_MS ? left : GFC_CONNECT_MS;
+}
+
+static int is_cancelled(struct gfc *c)
+{
+	return __atomic_load_n(&c->cancelled, __ATOMIC_ACQUIRE);
+}
+
+/* The server does not answer: say so once per outage. */
+static void peer_down(const struct patience *p)
+{
+	struct gfc *c = p->c;
+	char key[sizeof(p->peer) + 8];
+	snprintf(key, sizeof(key), "%s %s", p->what, p->peer);
+	pthread_mutex_lock(&c->lock);
+	struct gfc_down *d;
+	for (d = c->down; d; d = d->next)
+		if (strcmp(d->peer, key) == 0)
+			break;
+	if (!d && (d = malloc(sizeof(*d) + strlen(key) + 1))) {
+		strcpy(d->peer, key);
+		d->next = c->down;
+		c->down = d;
+		if (p->timeout_ms)
+			gf_warn("%s not responding, still trying (for up to %u s)", key,
+				p->timeout_ms / 1000);
+		else
+			gf_warn("%s not responding, still trying", key);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The server answered: if it was down, say that it is back. */
+static void peer_up(const struct patience *p)
+{
+	struct gfc *c = p->c;
+	pthread_mutex_lock(&c->lock);
+	if (!c->down) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	char key[sizeof(p->peer) + 8];
+	snprintf(key, sizeof(key), "%s %s", p->what, p->peer);
+	for (struct gfc_down **pp = &c->down; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->peer, key) == 0) {
+			struct gfc_down *d = *pp;
+			*pp = d->next;
+			free(d);
+			gf_warn("%s OK", key);
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * While a request waits for its reply (gf_rpc_wait): log a server silent
+ * for GFC_SLOW_MS, give up when the soft timeout has passed or the client
+ * is cancelled; look again at least every second.
+ */
+static int patience_tick(void *arg, unsigned *next_ms)
+{
+	struct patience *p = arg;
+	unsigned el = elapsed_ms(p), next = 1000;
+	if (is_cancelled(p->c))
+		return 1;
+	if (p->timeout_ms && el >= p->timeout_ms)
+		return 1;
+	if (el >= GFC_SLOW_MS)
+		peer_down(p);
+	else if (GFC_SLOW_MS - el < next)
+		next = GFC_SLOW_MS - el;
+	if (p->timeout_ms && p->timeout_ms - el < next)
+		next = p->timeout_ms - el;
+	*next_ms = next ? next : 1;
+	return 0;
+}
+
+static void patience_wait_spec(struct patience *p, struct gf_rpc_wait *w)
+{
+	unsigned first = 0;
+	w->tick = patience_tick;
+	w->arg = p;
+	/* the first look: when something is due */
+	patience_tick(p, &first);
+	w->first_ms = first;
+}
+
+/*
+ * An attempt failed without an answer (what: the request, for the log).
+ * Hard: wait the backoff and return 0 (try again). Soft: the same until the
+ * timeout has passed, then -EIO. -EIO at once once the client is cancelled.
+ * patience_retry also logs the server as not responding.
+ */
+static int patience_backoff(struct patience *p, const char *what)
+{
+	unsigned el = elapsed_ms(p), wait = p->backoff_ms;
+	if (p->timeout_ms && el >= p->timeout_ms) {
+		gf_warn("%s %s not responding, timed out: %s fails (EIO) after %u s", p->what,
+			p->peer, what, p->timeout_ms / 1000);
+		return -EIO;
+	}
+	if (p->timeout_ms && p->timeout_ms - el < wait)
+		wait = p->timeout_ms - el;
+	/* a little jitter, so that many clients do not knock in step */
+	wait += (unsigned)(rand() % (int)(wait / 4 + 1));
+	p->backoff_ms = p->backoff_ms * 2 > GFC_BACKOFF_MAX_MS ? GFC_BACKOFF_MAX_MS
+							       : p->backoff_ms * 2;
+	if (is_cancelled(p->c))
+		return -EIO;
+	struct timespec ts = { .tv_sec = wait / 1000, .tv_nsec = (long)(wait % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return is_cancelled(p->c) ? -EIO : 0;
+}
+
+static int patience_retry(struct patience *p, const char *what)
+{
+	peer_down(p);
+	return patience_backoff(p, what);
+}
+
+/*
+ * Errors that say the server was not reached, or the connection broke, so
+ * the request may not have been answered: a retry may do better.
+ */
+static int transport_error(int r)
+{
+	switch (r) {
+	case -ENOTCONN:
+	case -ECONNRESET:
+	case -EPIPE:
+	case -ECONNREFUSED:
+	case -ECONNABORTED:
+	case -EBADMSG:
+	case -EPROTO:
+	case -ETIMEDOUT:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -EHOSTDOWN:
+	case -ENETDOWN:
+	case -EAGAIN:
+	case -EINPROGRESS:
+	case -ENOENT: /* a UNIX socket whose server is gone */
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -235,11 +494,12 @@ static struct gfc_conn *find_locked(struct gfc *c, int gfmd, const char *addr,
 
 /*
  * A referenced, live connection to gfmd (gfmd = 1) or to the gfsd at
- * addr:port. Connects outside the lock so a slow or unreachable server
- * blocks only the callers that need it.
+ * addr:port, connecting within timeout_ms if there is none. Connects outside
+ * the lock so a slow or unreachable server blocks only the callers that
+ * need it.
  */
 static int conn_get(struct gfc *c, int gfmd, const char *addr, uint16_t port,
-		    struct gfc_conn **out)
+		    unsigned timeout_ms, struct gfc_conn **out)
 {
 	struct gfc_conn *k, *dead = NULL, *nk;
 	struct gf_rpc *rpc;
@@ -266,12 +526,10 @@ static int conn_get(struct gfc *c, int gfmd, const char *addr, uint16_t port,
 	if (dead)
 		conn_free(dead);
 
-	r = gf_rpc_connect(addr, port, &c->key, gfmd ? c->kind : GF_PEER_CLIENT,
-			   c->hostname, &rpc);
+	r = gf_rpc_connect_timeout(addr, port, &c->key, gfmd ? c->kind : GF_PEER_CLIENT,
+				   c->hostname, timeout_ms, &rpc);
 	if (r < 0)
 		return r;
-	if (!gfmd && port)
-		gf_rpc_set_timeout(rpc, GFC_GFSD_TIMEOUT_MS);
 	nk = calloc(1, sizeof(*nk));
 	if (!nk) {
 		gf_rpc_close(rpc);
@@ -315,7 +573,7 @@ int gfc_connect(struct gfc *c, char *errbuf, int errlen)
 	struct gfc_conn *k;
 	int r;
 
-	r = conn_get(c, 1, NULL, 0, &k);
+	r = conn_get(c, 1, NULL, 0, GFC_CONNECT_MS, &k);
 	if (r < 0) {
 		snprintf(errbuf, errlen, "cannot connect to gfmd at %s:%u: %s",
 			 c->gfmd_host, c->gfmd_port, strerror(-r));
@@ -325,65 +583,147 @@ int gfc_connect(struct gfc *c, char *errbuf, int errlen)
 	return 0;
 }
 
-static int transport_error(int r)
-{
-	return r == -ENOTCONN || r == -ECONNRESET || r == -EPIPE ||
-	       r == -ECONNREFUSED || r == -ECONNABORTED || r == -EBADMSG ||
-	       r == -EPROTO || r == -ETIMEDOUT;
-}
+/* ---- exactly once ------------------------------------------------------------ */
 
-/*
- * One gfmd request. 0 with rep holding the reply payload (release it), or
- * a negative errno (gfmd's status or a transport failure, as -EIO).
- */
-static int gfm_call(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
-		    int idempotent, struct gf_reply *rep)
+/* A new seq, in flight until once_settle. */
+static int once_begin(struct gfc *c, uint64_t *seq)
 {
-	struct gfc_conn *k;
-	int r, attempt;
-
-	if (req->err)
-		return req->err;
-	ADD(&c->gfmd_calls, 1);
-	for (attempt = 0;; attempt++) {
-		memset(rep, 0, sizeof(*rep));
-		rep->fd = -1;
-		r = conn_get(c, 1, NULL, 0, &k);
-		if (r < 0) {
-			gf_warn("gfmd %s:%u: cannot connect: %s", c->gfmd_host,
-				c->gfmd_port, strerror(-r));
-			return -EIO;
+	pthread_mutex_lock(&c->lock);
+	if (c->ninflight == c->capinflight) {
+		size_t cap = c->capinflight ? c->capinflight * 2 : 16;
+		uint64_t *v = realloc(c->inflight, cap * sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&c->lock);
+			return -ENOMEM;
 		}
-		r = gf_rpc_call(k->rpc, op, req, rep);
-		conn_put(c, k);
-		if (r == 0)
-			break;
-		if (!transport_error(r)) /* e.g. -ENOMEM: nothing was sent */
-			return r;
-		if (attempt == 0 && idempotent) {
-			gf_info("gfmd connection lost during %s; retrying once",
-				gf_op_name(op));
-			continue;
-		}
-		gf_warn("gfmd connection lost during %s: %s", gf_op_name(op),
-			idempotent ? "retry failed" : "not retried (not idempotent)");
-		return -EIO;
+		c->inflight = v;
+		c->capinflight = cap;
 	}
-	if (rep->status != 0) {
-		r = rep->status;
-		gf_reply_release(rep);
-		return r > 0 ? -EIO : r;
-	}
+	*seq = ++c->last_seq;
+	c->inflight[c->ninflight++] = *seq;
+	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 
+/* What gfmd may forget: every seq below the oldest one still in flight. */
+static uint64_t once_acked(struct gfc *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint64_t low = c->last_seq + 1;
+	for (size_t i = 0; i < c->ninflight; i++)
+		if (c->inflight[i] < low)
+			low = c->inflight[i];
+	pthread_mutex_unlock(&c->lock);
+	return low - 1;
+}
+
+/* seq had its reply, or the caller gave up on it: it is never sent again. */
+static void once_settle(struct gfc *c, uint64_t seq)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->ninflight; i++)
+		if (c->inflight[i] == seq) {
+			c->inflight[i] = c->inflight[--c->ninflight];
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- gfmd calls ---------------------------------------------------------------- */
+
+enum gfm_kind {
+	GFM_RESEND, /* idempotent: sent again as it is */
+	GFM_EXACTLY_ONCE, /* a mutation: inside GFM_ONCE, sent again with its seq */
+};
+
+/*
+ * One gfmd request, hard or soft (gfmd_timeout): sent again on a new
+ * connection while gfmd cannot be reached or the connection breaks before
+ * the reply. 0 with rep holding the reply payload (release it), or a
+ * negative errno: gfmd's status, -EIO when a soft timeout passed (or the
+ * client was cancelled), or an error of the request itself.
+ */
+static int gfm_call(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
+		    enum gfm_kind kind, struct gf_reply *rep)
+{
+	struct patience p;
+	struct gf_wbuf env;
+	uint64_t seq = 0;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->fd = -1;
+	if (req->err)
+		return req->err;
+	ADD(&c->gfmd_calls, 1);
+	if (kind == GFM_EXACTLY_ONCE && (r = once_begin(c, &seq)) < 0)
+		return r;
+	gf_wbuf_init(&env);
+	patience_start(&p, c, 1, c->gfmd_host, c->gfmd_port, c->gfmd_timeout_ms);
+	for (;;) {
+		struct gfc_conn *k;
+		const struct gf_wbuf *wire = req;
+		uint16_t wop = op;
+
+		memset(rep, 0, sizeof(*rep));
+		rep->fd = -1;
+		r = conn_get(c, 1, NULL, 0, connect_ms(&p), &k);
+		if (r == 0) {
+			if (kind == GFM_EXACTLY_ONCE) {
+				/* acked as of now: it only grows between attempts */
+				struct gfm_once_req m = { .client = c->client_id, .seq = seq,
+							  .acked = once_acked(c), .op = op,
+							  .len = (uint32_t)req->len,
+							  .payload = req->data };
+				gf_wbuf_reset(&env);
+				gfm_once_req_encode(&env, &m);
+				wire = &env;
+				wop = GFM_ONCE;
+			}
+			struct gf_rpc_wait w;
+			patience_wait_spec(&p, &w);
+			r = gf_rpc_call_wait(k->rpc, wop, wire, rep, &w);
+			conn_put(c, k);
+			if (r == 0 && rep->status == -EAGAIN) {
+				/* gfmd answered "not yet" (it has just started and
+				 * the gfsd it needs have not reported): wait as for
+				 * an unreachable gfmd, without calling it down */
+				peer_up(&p);
+				gf_reply_release(rep);
+				if ((r = patience_backoff(&p, gf_op_name(op))) < 0)
+					goto out;
+				continue;
+			}
+			if (r == 0)
+				break;
+		}
+		if (!transport_error(r)) /* e.g. -ENOMEM, -EACCES: trying again won't help */
+			goto out;
+		gf_debug("gfmd %s:%u: %s: %s; trying again", c->gfmd_host, c->gfmd_port,
+			 gf_op_name(op), strerror(-r));
+		if ((r = patience_retry(&p, gf_op_name(op))) < 0)
+			goto out;
+	}
+	peer_up(&p);
+	if (rep->status != 0) {
+		r = rep->status;
+		gf_reply_release(rep);
+		r = r > 0 ? -EIO : r;
+	}
+out:
+	if (kind == GFM_EXACTLY_ONCE)
+		once_settle(c, seq);
+	gf_wbuf_free(&env);
+	return r;
+}
+
 /* A request whose reply payload is ignored. */
-static int gfm_call_noreply(struct gfc *c, uint16_t op, struct gf_wbuf *w, int idem)
+static int gfm_call_noreply(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum gfm_kind kind)
 {
 	struct gf_reply rep;
 	int r;
 
-	r = gfm_call(c, op, w, idem, &rep);
+	r = gfm_call(c, op, w, kind, &rep);
 	gf_wbuf_free(w);
 	if (r == 0)
 		gf_reply_release(&rep);
@@ -391,14 +731,14 @@ static int gfm_call_noreply(struct gfc *c, uint16_t op, struct gf_wbuf *w, int i
 }
 
 /* A request answered with gfm_attr_rep. */
-static int gfm_call_attr(struct gfc *c, uint16_t op, struct gf_wbuf *w, int idem,
+static int gfm_call_attr(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum gfm_kind kind,
 			 struct gf_attr *out)
 {
 	struct gf_reply rep;
 	struct gfm_attr_rep a;
 	int r;
 
-	r = gfm_call(c, op, w, idem, &rep);
+	r = gfm_call(c, op, w, kind, &rep);
 	gf_wbuf_free(w);
 	if (r < 0)
 		return r;
@@ -426,7 +766,7 @@ static int copy_name(char dst[GF_NAME_MAX + 1], const char *name)
 /* ---- metadata ---------------------------------------------------------------- */
 
 static int name_op(struct gfc *c, uint16_t op, const struct gf_cred *cr,
-		   uint64_t parent, const char *name, int idem, struct gf_attr *out)
+		   uint64_t parent, const char *name, enum gfm_kind idem, struct gf_attr *out)
 {
 	struct gfm_name_req m;
 	struct gf_wbuf w;
@@ -447,17 +787,17 @@ static int name_op(struct gfc *c, uint16_t op, const struct gf_cred *cr,
 int gfc_lookup(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
 	       const char *name, struct gf_attr *out)
 {
-	return name_op(c, GFM_LOOKUP, cr, parent, name, 1, out);
+	return name_op(c, GFM_LOOKUP, cr, parent, name, GFM_RESEND, out);
 }
 
 int gfc_unlink(struct gfc *c, const struct gf_cred *cr, uint64_t parent, const char *name)
 {
-	return name_op(c, GFM_UNLINK, cr, parent, name, 0, NULL);
+	return name_op(c, GFM_UNLINK, cr, parent, name, GFM_EXACTLY_ONCE, NULL);
 }
 
 int gfc_rmdir(struct gfc *c, const struct gf_cred *cr, uint64_t parent, const char *name)
 {
-	return name_op(c, GFM_RMDIR, cr, parent, name, 0, NULL);
+	return name_op(c, GFM_RMDIR, cr, parent, name, GFM_EXACTLY_ONCE, NULL);
 }
 
 static void ino_req(struct gf_wbuf *w, const struct gf_cred *cr, uint64_t ino)
@@ -477,7 +817,7 @@ int gfc_getattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	struct gf_wbuf w;
 
 	ino_req(&w, cr, ino);
-	return gfm_call_attr(c, GFM_GETATTR, &w, 1, out);
+	return gfm_call_attr(c, GFM_GETATTR, &w, GFM_RESEND, out);
 }
 
 int gfc_setattr(struct gfc *c, const struct gfm_setattr_req *req, struct gf_attr *out)
@@ -486,7 +826,7 @@ int gfc_setattr(struct gfc *c, const struct gfm_setattr_req *req, struct gf_attr
 
 	gf_wbuf_init(&w);
 	gfm_setattr_req_encode(&w, req);
-	return gfm_call_attr(c, GFM_SETATTR, &w, 1, out);
+	return gfm_call_attr(c, GFM_SETATTR, &w, GFM_RESEND, out);
 }
 
 static int mknod_op(struct gfc *c, uint16_t op, const struct gf_cred *cr,
@@ -507,7 +847,7 @@ static int mknod_op(struct gfc *c, uint16_t op, const struct gf_cred *cr,
 	m.umask = umask;
 	gf_wbuf_init(&w);
 	gfm_mknod_req_encode(&w, &m);
-	return gfm_call_attr(c, op, &w, 0, out);
+	return gfm_call_attr(c, op, &w, GFM_EXACTLY_ONCE, out);
 }
 
 int gfc_mknod(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
@@ -555,7 +895,7 @@ int gfc_create(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
 	m.umask = umask;
 	gf_wbuf_init(&w);
 	gfm_create_req_encode(&w, &m);
-	r = gfm_call(c, GFM_CREATE, &w, 0, &rep);
+	r = gfm_call(c, GFM_CREATE, &w, GFM_EXACTLY_ONCE, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -576,7 +916,8 @@ int gfc_open(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t fla
 	m.flags = flags;
 	gf_wbuf_init(&w);
 	gfm_open_req_encode(&w, &m);
-	r = gfm_call(c, GFM_OPEN, &w, !(flags & (O_CREAT | O_TRUNC)), &rep);
+	r = gfm_call(c, GFM_OPEN, &w,
+		     flags & (O_CREAT | O_TRUNC) ? GFM_EXACTLY_ONCE : GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -599,7 +940,7 @@ int gfc_rename(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
 		return r;
 	gf_wbuf_init(&w);
 	gfm_rename_req_encode(&w, &m);
-	return gfm_call_noreply(c, GFM_RENAME, &w, 0);
+	return gfm_call_noreply(c, GFM_RENAME, &w, GFM_EXACTLY_ONCE);
 }
 
 int gfc_link(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
@@ -617,7 +958,7 @@ int gfc_link(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		return r;
 	gf_wbuf_init(&w);
 	gfm_link_req_encode(&w, &m);
-	return gfm_call_attr(c, GFM_LINK, &w, 0, out);
+	return gfm_call_attr(c, GFM_LINK, &w, GFM_EXACTLY_ONCE, out);
 }
 
 int gfc_symlink(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
@@ -640,7 +981,7 @@ int gfc_symlink(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
 	memcpy(m->target, target, n + 1);
 	gf_wbuf_init(&w);
 	gfm_symlink_req_encode(&w, m);
-	r = gfm_call_attr(c, GFM_SYMLINK, &w, 0, out);
+	r = gfm_call_attr(c, GFM_SYMLINK, &w, GFM_EXACTLY_ONCE, out);
 out:
 	free(m);
 	return r;
@@ -655,7 +996,7 @@ int gfc_readlink(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	int r;
 
 	ino_req(&w, cr, ino);
-	r = gfm_call(c, GFM_READLINK, &w, 1, &rep);
+	r = gfm_call(c, GFM_READLINK, &w, GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -689,7 +1030,7 @@ int gfc_readdir(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	m.max = max > GF_READDIR_MAX ? GF_READDIR_MAX : max ? max : 1;
 	gf_wbuf_init(&w);
 	gfm_readdir_req_encode(&w, &m);
-	r = gfm_call(c, GFM_READDIR, &w, 1, &rep);
+	r = gfm_call(c, GFM_READDIR, &w, GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -720,7 +1061,7 @@ int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		m.mtime = *mtime;
 	gf_wbuf_init(&w);
 	gfm_close_write_req_encode(&w, &m);
-	return gfm_call_noreply(c, GFM_CLOSE_WRITE, &w, 1);
+	return gfm_call_noreply(c, GFM_CLOSE_WRITE, &w, GFM_RESEND);
 }
 
 int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out)
@@ -730,7 +1071,7 @@ int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *o
 	int r;
 
 	ino_req(&w, cr, GF_ROOT_INO);
-	r = gfm_call(c, GFM_STATFS, &w, 1, &rep);
+	r = gfm_call(c, GFM_STATFS, &w, GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -771,7 +1112,7 @@ int gfc_setxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 
 	if ((r = xattr_req(&w, cr, ino, name, flags, 0, value, len)) < 0)
 		return r;
-	return gfm_call_noreply(c, GFM_SETXATTR, &w, flags == 0);
+	return gfm_call_noreply(c, GFM_SETXATTR, &w, GFM_EXACTLY_ONCE);
 }
 
 int gfc_removexattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
@@ -782,7 +1123,7 @@ int gfc_removexattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 
 	if ((r = xattr_req(&w, cr, ino, name, 0, 0, NULL, 0)) < 0)
 		return r;
-	return gfm_call_noreply(c, GFM_REMOVEXATTR, &w, 0);
+	return gfm_call_noreply(c, GFM_REMOVEXATTR, &w, GFM_EXACTLY_ONCE);
 }
 
 static int xattr_reply(uint16_t op, struct gf_reply *rep, void *buf, size_t size,
@@ -820,7 +1161,7 @@ int gfc_getxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 
 	if ((r = xattr_req(&w, cr, ino, name, 0, ask, NULL, 0)) < 0)
 		return r == -ERANGE ? -ENODATA : r;
-	r = gfm_call(c, GFM_GETXATTR, &w, 1, &rep);
+	r = gfm_call(c, GFM_GETXATTR, &w, GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -835,7 +1176,7 @@ int gfc_listxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	int r;
 
 	ino_req(&w, cr, ino);
-	r = gfm_call(c, GFM_LISTXATTR, &w, 1, &rep);
+	r = gfm_call(c, GFM_LISTXATTR, &w, GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -853,7 +1194,7 @@ int gfc_access(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t m
 	m.mask = mask;
 	gf_wbuf_init(&w);
 	gfm_access_req_encode(&w, &m);
-	return gfm_call_noreply(c, GFM_ACCESS, &w, 1);
+	return gfm_call_noreply(c, GFM_ACCESS, &w, GFM_RESEND);
 }
 
 int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
@@ -864,7 +1205,7 @@ int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	int r;
 
 	ino_req(&w, cr, ino);
-	r = gfm_call(c, GFM_REPLICAS, &w, 1, &rep);
+	r = gfm_call(c, GFM_REPLICAS, &w, GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -878,7 +1219,7 @@ int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out)
 	int r;
 
 	gf_wbuf_init(&w);
-	r = gfm_call(c, GFM_HOST_LIST, &w, 1, &rep);
+	r = gfm_call(c, GFM_HOST_LIST, &w, GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -895,7 +1236,7 @@ int gfc_idmap_list(struct gfc *c, struct gfm_idmap_list_rep *out)
 	int r;
 
 	gf_wbuf_init(&w);
-	r = gfm_call(c, GFM_IDMAP_LIST, &w, 1, &rep);
+	r = gfm_call(c, GFM_IDMAP_LIST, &w, GFM_RESEND, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
@@ -929,8 +1270,8 @@ int gfc_idmap_set(struct gfc *c, const struct gf_cred *cr, uint8_t kind,
 		return r;
 	gf_wbuf_init(&w);
 	gfm_idmap_set_req_encode(&w, &m);
-	/* applying it twice ends the same: safe to resend */
-	return gfm_call_noreply(c, GFM_IDMAP_SET, &w, 1);
+	/* exactly once: "already so" and "another name has it" must not mix */
+	return gfm_call_noreply(c, GFM_IDMAP_SET, &w, GFM_EXACTLY_ONCE);
 }
 
 int gfc_idmap_del(struct gfc *c, const struct gf_cred *cr, uint8_t kind, const char *name)
@@ -946,30 +1287,36 @@ int gfc_idmap_del(struct gfc *c, const struct gf_cred *cr, uint8_t kind, const c
 		return r;
 	gf_wbuf_init(&w);
 	gfm_idmap_del_req_encode(&w, &m);
-	return gfm_call_noreply(c, GFM_IDMAP_DEL, &w, 0);
+	return gfm_call_noreply(c, GFM_IDMAP_DEL, &w, GFM_EXACTLY_ONCE);
 }
 
 /* ---- data ------------------------------------------------------------------------ */
 
 /*
- * One gfsd request on h's connection. A broken connection loses the handle
- * (it lives in that connection on gfsd), so that is -EIO, never retried.
+ * One gfsd request on connection k. A broken connection (or one that does
+ * not answer within the patience p, when given) is -EHOSTDOWN: the handle
+ * died with it; other errors are gfsd's.
  */
 static int gfs_call(struct gfc_conn *k, uint16_t op, const struct gf_wbuf *req,
-		    struct gf_reply *rep)
+		    struct patience *p, struct gf_reply *rep)
 {
+	struct gf_rpc_wait w;
 	int r;
 
-	if (req->err)
-		return req->err;
 	memset(rep, 0, sizeof(*rep));
 	rep->fd = -1;
-	r = gf_rpc_call(k->rpc, op, req, rep);
+	if (req->err)
+		return req->err;
+	if (p)
+		patience_wait_spec(p, &w);
+	r = gf_rpc_call_wait(k->rpc, op, req, rep, p ? &w : NULL);
 	if (r < 0) {
-		gf_warn("gfsd %s%s%u: %s failed: %s", k->addr, k->port ? ":" : "",
-			k->port, gf_op_name(op), strerror(-r));
-		return transport_error(r) ? -EIO : r;
+		gf_debug("gfsd %s%s%u: %s failed: %s", k->addr, k->port ? ":" : "", k->port,
+			 gf_op_name(op), strerror(-r));
+		return transport_error(r) ? -EHOSTDOWN : r;
 	}
+	if (p)
+		peer_up(p);
 	if (rep->status != 0) {
 		r = rep->status;
 		gf_reply_release(rep);
@@ -978,34 +1325,33 @@ static int gfs_call(struct gfc_conn *k, uint16_t op, const struct gf_wbuf *req,
 	return 0;
 }
 
-/* *unreachable is set when no gfsd answered (connect or transport failure). */
+/*
+ * GFS_OPEN at addr:port into the fields of h (conn, handle, size, fd).
+ * -EHOSTDOWN when gfsd could not be reached or did not answer.
+ */
 static int data_open_at(struct gfc *c, const char *addr, uint16_t port,
-			uint64_t ino, uint64_t gen, uint32_t flags, struct gfc_data *h,
-			int *unreachable)
+			uint64_t ino, uint64_t fgen, uint32_t flags, struct patience *p,
+			struct gfc_data *h)
 {
-	struct gfs_open_req m = { .ino = ino, .gen = gen, .flags = flags };
+	struct gfs_open_req m = { .ino = ino, .gen = fgen, .flags = flags };
 	struct gfs_open_rep o;
 	struct gf_wbuf w;
 	struct gf_reply rep;
 	struct gfc_conn *k;
 	int r;
 
-	*unreachable = 0;
-	r = conn_get(c, 0, addr, port, &k);
+	r = conn_get(c, 0, addr, port, connect_ms(p), &k);
 	if (r < 0) {
-		gf_warn("gfsd %s%s%u: cannot connect: %s", addr, port ? ":" : "",
-			port, strerror(-r));
-		*unreachable = 1;
-		return -EIO;
+		gf_debug("gfsd %s%s%u: cannot connect: %s", addr, port ? ":" : "", port,
+			 strerror(-r));
+		return transport_error(r) ? -EHOSTDOWN : r;
 	}
 	gf_wbuf_init(&w);
 	gfs_open_req_encode(&w, &m);
-	r = gfs_call(k, GFS_OPEN, &w, &rep);
+	r = gfs_call(k, GFS_OPEN, &w, p, &rep);
 	gf_wbuf_free(&w);
-	if (r < 0) {
-		*unreachable = !gf_rpc_alive(k->rpc);
+	if (r < 0)
 		goto fail;
-	}
 	r = gfs_open_rep_decode(rep.payload, rep.len, &o);
 	if (r < 0) {
 		gf_warn("gfsd %s: undecodable reply to GFS_OPEN", addr);
@@ -1013,12 +1359,9 @@ static int data_open_at(struct gfc *c, const char *addr, uint16_t port,
 		r = -EIO;
 		goto fail;
 	}
-	memset(h, 0, sizeof(*h));
-	h->gfc = c;
 	h->conn = k;
 	h->handle = o.handle;
 	h->size = o.size;
-	h->flags = flags;
 	h->fd = -1;
 	if (o.fd_passed && rep.fd >= 0) {
 		h->fd = rep.fd;
@@ -1031,31 +1374,191 @@ fail:
 	return r;
 }
 
+static unsigned data_timeout(const struct gfc_data *h)
+{
+	unsigned soft = h->gfc->gfsd_timeout_ms;
+	if (h->flags & GFS_O_WRITE)
+		return soft;
+	/* a reader moves on to another replica rather than wait */
+	return soft && soft < GFC_READER_MS ? soft : GFC_READER_MS;
+}
+
+static void data_patience(struct patience *p, const struct gfc_data *h)
+{
+	if (h->via_socket)
+		patience_start(p, h->gfc, 0, h->gfc->gfsd_socket, 0, data_timeout(h));
+	else
+		patience_start(p, h->gfc, 0, h->addr, h->port, data_timeout(h));
+}
+
+/* One attempt to open (or reopen) h's replica, flags as given. */
+static int data_open_once(struct gfc_data *h, uint32_t flags, struct patience *p)
+{
+	if (h->via_socket)
+		return data_open_at(h->gfc, h->gfc->gfsd_socket, 0, h->ino, h->fgen,
+				    flags | GFS_O_WANT_FD, p, h);
+	return data_open_at(h->gfc, h->addr, h->port, h->ino, h->fgen, flags, p, h);
+}
+
 int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
 		  uint32_t flags, struct gfc_data *h)
 {
-	uint64_t gen = r->fgen; /* gfsd knows replicas by their file */
-	int e, unreachable;
+	struct patience p;
+	int e;
 
-	flags &= ~(uint32_t)GFS_O_WANT_FD;
-	if (c->gfsd_socket && strcmp(r->host, c->hostname) == 0) {
-		e = data_open_at(c, c->gfsd_socket, 0, ino, gen, flags | GFS_O_WANT_FD,
-				 h, &unreachable);
-		if (e == 0 && h->fd < 0)
-			gf_debug("gfsd %s passed no fd for %llu; using the socket",
-				 c->gfsd_socket, (unsigned long long)ino);
-		/* gfsd's answer is final; only an unreachable socket falls back */
-		if (!unreachable)
-			return e;
+	flags &= ~(uint32_t)(GFS_O_WANT_FD | GFS_O_RECLAIM);
+	memset(h, 0, sizeof(*h));
+	h->gfc = c;
+	h->fd = -1;
+	h->ino = ino;
+	h->fgen = r->fgen; /* gfsd knows replicas by their file */
+	h->flags = flags;
+	if (strlen(r->addr) >= sizeof(h->addr))
+		return -ENAMETOOLONG;
+	strcpy(h->addr, r->addr);
+	h->port = r->port;
+	int local = c->gfsd_socket && strcmp(r->host, c->hostname) == 0;
+	h->via_socket = local;
+	data_patience(&p, h);
+	for (;;) {
+		if (local) {
+			h->via_socket = 1;
+			e = data_open_once(h, flags, &p);
+			if (e == 0 && h->fd < 0)
+				gf_debug("gfsd %s passed no fd for %llu; using the socket",
+					 c->gfsd_socket, (unsigned long long)ino);
+			/* gfsd's answer is final; only an unreachable socket falls
+			 * back to TCP */
+			if (e != -EHOSTDOWN)
+				goto done;
+		}
+		h->via_socket = 0;
+		e = data_open_once(h, flags, &p);
+		/* a writer's replica is the one gfmd named: wait for its gfsd
+		 * (hard), or until gfsd_timeout (soft); so when gfsd cannot ask
+		 * gfmd yet whether the replica is still the file's (-EAGAIN) */
+		if (!(flags & GFS_O_WRITE) || (e != -EHOSTDOWN && e != -EAGAIN))
+			goto done;
+		if (patience_retry(&p, "GFS_OPEN") < 0) {
+			e = -EIO;
+			goto done;
+		}
 	}
-	return data_open_at(c, r->addr, r->port, ino, gen, flags, h, &unreachable);
+done:
+	if (e < 0) {
+		h->gfc = NULL;
+		return e == -EAGAIN ? -EIO : e;
+	}
+	peer_up(&p);
+	pthread_rwlock_init(&h->lock, NULL);
+	return 0;
+}
+
+/*
+ * The connection of writer h broke (the handle died with it; gfsd may have
+ * restarted): open the same replica again on a new connection, with
+ * GFS_O_RECLAIM so that gfsd leaves this writer's unpublished bytes alone,
+ * never creating or truncating it again. epoch is the one the caller saw
+ * fail: another thread may have reclaimed meanwhile. p: keep trying with
+ * that patience (hard/soft, counted from the caller's start); NULL: one
+ * attempt. 0 or -errno (-EIO once the soft timeout passed).
+ */
+static int reclaim(struct gfc_data *h, unsigned epoch, struct patience *p)
+{
+	struct patience once;
+	int r = 0;
+
+	pthread_rwlock_wrlock(&h->lock);
+	if (h->epoch != epoch)
+		goto out;
+	if (h->conn) {
+		conn_put(h->gfc, h->conn);
+		h->conn = NULL;
+	}
+	if (!p) {
+		data_patience(&once, h);
+		p = &once;
+	}
+	uint32_t flags = (h->flags & ~(uint32_t)(GFS_O_CREATE | GFS_O_TRUNC)) | GFS_O_RECLAIM;
+	for (;;) {
+		int keep_fd = h->fd;
+		r = data_open_once(h, flags, p);
+		if (r == 0) {
+			/* the fd, if any, stays the one its writers use */
+			if (h->fd != keep_fd) {
+				if (h->fd >= 0)
+					close(h->fd);
+				h->fd = keep_fd;
+			}
+			h->epoch++;
+			peer_up(p);
+			gf_info("inode %llu: write handle on gfsd %s reclaimed after its "
+				"connection was lost", (unsigned long long)h->ino, p->peer);
+			break;
+		}
+		h->fd = keep_fd;
+		if (p == &once || (r != -EHOSTDOWN && r != -EAGAIN))
+			break;
+		if ((r = patience_retry(p, "reclaiming a write handle")) < 0)
+			break;
+	}
+	if (r < 0 && r != -EHOSTDOWN && r != -EAGAIN)
+		gf_warn("inode %llu: cannot reclaim the write handle on gfsd %s: %s",
+			(unsigned long long)h->ino, p->peer, strerror(-r));
+out:
+	pthread_rwlock_unlock(&h->lock);
+	return r;
+}
+
+/*
+ * One request on h's handle (build encodes it for the handle id given),
+ * reclaiming the handle and sending it again when a writer's connection
+ * broke. A reader's broken connection is -EHOSTDOWN: the caller moves on.
+ */
+typedef void (*build_fn)(struct gf_wbuf *w, uint64_t handle, const void *arg);
+
+static int handle_call(struct gfc_data *h, uint16_t op, build_fn build, const void *arg,
+		       struct gf_reply *rep)
+{
+	struct patience p;
+	struct gf_wbuf w;
+	int r;
+
+	gf_wbuf_init(&w);
+	data_patience(&p, h);
+	for (;;) {
+		pthread_rwlock_rdlock(&h->lock);
+		unsigned epoch = h->epoch;
+		if (!h->conn) {
+			r = -EHOSTDOWN; /* a reclaim gave up */
+		} else {
+			gf_wbuf_reset(&w);
+			build(&w, h->handle, arg);
+			r = gfs_call(h->conn, op, &w, &p, rep);
+		}
+		pthread_rwlock_unlock(&h->lock);
+		if (r != -EHOSTDOWN || !(h->flags & GFS_O_WRITE))
+			break;
+		if ((r = reclaim(h, epoch, &p)) < 0)
+			break;
+	}
+	gf_wbuf_free(&w);
+	if (r == -EHOSTDOWN && (h->flags & GFS_O_WRITE))
+		r = -EIO;
+	return r;
+}
+
+static void build_read(struct gf_wbuf *w, uint64_t handle, const void *arg)
+{
+	struct gfs_read_req m = *(const struct gfs_read_req *)arg;
+	m.handle = handle;
+	gfs_read_req_encode(w, &m);
 }
 
 int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got)
 {
 	struct gfs_read_req m;
 	struct gfs_read_rep d;
-	struct gf_wbuf w;
 	struct gf_reply rep;
 	size_t done = 0;
 	int r = 0;
@@ -1080,14 +1583,10 @@ int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_
 		return done > 0 ? 0 : r;
 	}
 
-	gf_wbuf_init(&w);
 	while (done < len) {
-		m.handle = h->handle;
 		m.offset = off + done;
 		m.len = len - done > GF_MAX_IO ? GF_MAX_IO : (uint32_t)(len - done);
-		gf_wbuf_reset(&w);
-		gfs_read_req_encode(&w, &m);
-		r = gfs_call(h->conn, GFS_READ, &w, &rep);
+		r = handle_call(h, GFS_READ, build_read, &m, &rep);
 		if (r < 0)
 			break;
 		r = gfs_read_rep_decode(rep.payload, rep.len, &d);
@@ -1102,22 +1601,55 @@ int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_
 		if (d.len < m.len)
 			break; /* end of the replica */
 	}
-	gf_wbuf_free(&w);
 	ADD(&h->gfc->read_remote, done);
 	*got = done;
 	return done > 0 ? 0 : r;
+}
+
+static void build_write(struct gf_wbuf *w, uint64_t handle, const void *arg)
+{
+	struct gfs_write_req m = *(const struct gfs_write_req *)arg;
+	m.handle = handle;
+	gfs_write_req_encode(w, &m);
+}
+
+/*
+ * A writer through a passed fd: its gfsd handle is needed only at fsync and
+ * close, but while it is lost gfsd does not count this writer, and another
+ * writer opening the replica would cut its unpublished bytes. So look at
+ * the connection now and then and reclaim as soon as gfsd is back.
+ */
+void gfc_data_revive(struct gfc_data *h)
+{
+	struct timespec now;
+
+	if (h->fd < 0 || !(h->flags & GFS_O_WRITE))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	uint64_t due = LOAD(&h->revive_at_ms);
+	if (now_ms < due ||
+	    !__atomic_compare_exchange_n(&h->revive_at_ms, &due, now_ms + GFC_REVIVE_MS, 0,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	pthread_rwlock_rdlock(&h->lock);
+	unsigned epoch = h->epoch;
+	int alive = h->conn && gf_rpc_alive(h->conn->rpc);
+	pthread_rwlock_unlock(&h->lock);
+	if (!alive)
+		reclaim(h, epoch, NULL);
 }
 
 int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off)
 {
 	struct gfs_write_req m;
 	struct gfs_write_rep o;
-	struct gf_wbuf w;
 	struct gf_reply rep;
 	size_t done = 0;
 	int r = 0;
 
 	if (h->fd >= 0) {
+		gfc_data_revive(h);
 		while (done < len) {
 			ssize_t n = pwrite(h->fd, (const char *)buf + done, len - done,
 					   (off_t)(off + done));
@@ -1134,15 +1666,13 @@ int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off
 		return r;
 	}
 
-	gf_wbuf_init(&w);
 	while (done < len) {
-		m.handle = h->handle;
+		/* the same bytes at the same offset: sent again as they are
+		 * after a reclaim, whether or not gfsd wrote them before */
 		m.offset = off + done;
 		m.len = len - done > GF_MAX_IO ? GF_MAX_IO : (uint32_t)(len - done);
 		m.data = (const uint8_t *)buf + done;
-		gf_wbuf_reset(&w);
-		gfs_write_req_encode(&w, &m);
-		r = gfs_call(h->conn, GFS_WRITE, &w, &rep);
+		r = handle_call(h, GFS_WRITE, build_write, &m, &rep);
 		if (r < 0)
 			break;
 		r = gfs_write_rep_decode(rep.payload, rep.len, &o);
@@ -1153,45 +1683,45 @@ int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off
 		}
 		done += m.len;
 	}
-	gf_wbuf_free(&w);
 	ADD(&h->gfc->written_remote, done);
 	return r;
 }
 
-static int handle_noreply(struct gfc_data *h, uint16_t op, struct gf_wbuf *w)
+static int handle_noreply(struct gfc_data *h, uint16_t op, build_fn build, const void *arg)
 {
 	struct gf_reply rep;
 	int r;
 
-	r = gfs_call(h->conn, op, w, &rep);
-	gf_wbuf_free(w);
+	r = handle_call(h, op, build, arg, &rep);
 	if (r == 0)
 		gf_reply_release(&rep);
 	return r;
 }
 
+static void build_truncate(struct gf_wbuf *w, uint64_t handle, const void *arg)
+{
+	struct gfs_truncate_req m = { .handle = handle, .size = *(const uint64_t *)arg };
+	gfs_truncate_req_encode(w, &m);
+}
+
 int gfc_data_truncate(struct gfc_data *h, uint64_t size)
 {
-	struct gfs_truncate_req m = { .handle = h->handle, .size = size };
-	struct gf_wbuf w;
-
 	if (h->fd >= 0)
 		return ftruncate(h->fd, (off_t)size) < 0 ? -errno : 0;
-	gf_wbuf_init(&w);
-	gfs_truncate_req_encode(&w, &m);
-	return handle_noreply(h, GFS_TRUNCATE, &w);
+	return handle_noreply(h, GFS_TRUNCATE, build_truncate, &size);
+}
+
+static void build_handle(struct gf_wbuf *w, uint64_t handle, const void *arg)
+{
+	struct gfs_handle_req m = { .handle = handle };
+	gfs_handle_req_encode(w, &m);
 }
 
 int gfc_data_fsync(struct gfc_data *h)
 {
-	struct gfs_handle_req m = { .handle = h->handle };
-	struct gf_wbuf w;
-
 	/* gfsd syncs even a local replica: a new replica file's directory
 	 * entry must reach the disk too, and only gfsd holds that directory */
-	gf_wbuf_init(&w);
-	gfs_handle_req_encode(&w, &m);
-	return handle_noreply(h, GFS_FSYNC, &w);
+	return handle_noreply(h, GFS_FSYNC, build_handle, NULL);
 }
 
 void gfc_data_account_local(struct gfc_data *h, uint64_t read, uint64_t written)
@@ -1206,25 +1736,31 @@ void gfc_data_account_local(struct gfc_data *h, uint64_t read, uint64_t written)
 	}
 }
 
+static void build_close(struct gf_wbuf *w, uint64_t handle, const void *arg)
+{
+	const struct gfc_data *h = arg;
+	struct gfs_close_req m = { .handle = handle, .local_read = LOAD(&h->local_read),
+				   .local_written = LOAD(&h->local_written) };
+	gfs_close_req_encode(w, &m);
+}
+
 int gfc_data_close(struct gfc_data *h)
 {
-	struct gfs_close_req m;
-	struct gf_wbuf w;
 	int r;
 
-	if (!h->conn)
+	if (!h->gfc)
 		return 0;
-	m.handle = h->handle;
-	m.local_read = LOAD(&h->local_read);
-	m.local_written = LOAD(&h->local_written);
-	gf_wbuf_init(&w);
-	gfs_close_req_encode(&w, &m);
-	r = handle_noreply(h, GFS_CLOSE, &w);
+	r = handle_noreply(h, GFS_CLOSE, build_close, h);
+	if (r == -EHOSTDOWN)
+		r = 0; /* a reader's handle died with its connection: nothing lost */
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
-	conn_put(h->gfc, h->conn);
+	if (h->conn)
+		conn_put(h->gfc, h->conn);
 	h->conn = NULL;
+	pthread_rwlock_destroy(&h->lock);
+	h->gfc = NULL;
 	return r;
 }
 
@@ -1236,16 +1772,36 @@ int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 	struct gf_reply rep;
 	int r;
 
-	r = conn_get(c, 0, addr, port, &k);
+	r = conn_get(c, 0, addr, port, GFC_CONNECT_MS, &k);
 	if (r < 0)
 		return r;
 	gf_wbuf_init(&w);
-	r = gfs_call(k, GFS_STATS, &w, &rep);
+	r = gfs_call(k, GFS_STATS, &w, NULL, &rep);
 	gf_wbuf_free(&w);
 	conn_put(c, k);
 	if (r < 0)
-		return r;
+		return r == -EHOSTDOWN ? -EIO : r;
 	r = gfs_stats_rep_decode(rep.payload, rep.len, out);
 	gf_reply_release(&rep);
 	return r < 0 ? -EIO : 0;
+}
+
+/* ---- waiting for gfsd in callers that choose among replicas ------------------------ */
+
+void gfc_wait_start(struct gfc *c, struct gfc_wait *w)
+{
+	w->gfc = c;
+	clock_gettime(CLOCK_MONOTONIC, &w->start);
+	w->backoff_ms = GFC_BACKOFF_MIN_MS;
+}
+
+int gfc_wait_gfsd(struct gfc_wait *w, const char *what)
+{
+	struct patience p;
+	patience_start(&p, w->gfc, 0, "holding a replica", 0, w->gfc->gfsd_timeout_ms);
+	p.start = w->start;
+	p.backoff_ms = w->backoff_ms;
+	int r = patience_backoff(&p, what);
+	w->backoff_ms = p.backoff_ms;
+	return r;
 }

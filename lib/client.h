@@ -12,30 +12,59 @@
  * (proto.h), waits for the reply and decodes it; it returns 0 or a negative
  * errno (gfmd's status, or a transport/decoding error).
  *
- * Reconnection policy (gfmd): before a call, a connection known to be broken
- * is replaced by a new one, so a request is never sent on a dead
- * connection. If the connection breaks while a request is in flight we
- * cannot know whether gfmd applied it. Requests that are idempotent (lookups,
- * reads, GETATTR, SETATTR, OPEN without O_CREAT/O_TRUNC, CLOSE_WRITE,
- * ACCESS, STATFS, xattr reads) are then sent once more on a new connection;
- * the others (create, unlink, rename, ...) fail with -EIO rather than risk
- * being applied twice.
+ * When a server goes away or hangs (hard by default, like NFS). A gfmd call
+ * whose connection breaks, or cannot be made, is sent again on a new
+ * connection, waiting 50 ms, then twice as long each time up to 1 s (with a
+ * little jitter) between attempts, until gfmd answers. A request in flight
+ * that gfmd (alive but hung, e.g. SIGSTOP) leaves unanswered is waited for
+ * on its connection. "gfmd HOST:PORT not responding, still trying" is
+ * logged once when gfmd cannot be reached or a request has waited 10 s, and
+ * "gfmd HOST:PORT OK" once it answers again. With gfmd_timeout = N seconds
+ * in the configuration (soft; 0, the default, is hard) a call that has had
+ * no answer N seconds after it began fails with -EIO instead — EIO, not
+ * ETIMEDOUT, because applications expect EIO from file operations and
+ * ETIMEDOUT from none of them; as with a soft NFS mount, a mutation that
+ * timed out may still have been applied. gfc_cancel ends every such wait.
+ * An answer -EAGAIN from gfmd ("not yet": it has just started and the gfsd
+ * it needs have not reported, gfmd/hosts.h) is waited out the same way.
+ *
+ * Exactly once. Idempotent requests (lookups, reads, GETATTR, SETATTR,
+ * OPEN without O_CREAT/O_TRUNC, CLOSE_WRITE, ACCESS, STATFS, xattr reads)
+ * are simply sent again. Every other mutation (create, mkdir, mknod,
+ * symlink, link, unlink, rmdir, rename, setxattr, removexattr, an OPEN with
+ * O_CREAT or O_TRUNC, idmap set and del) goes inside GFM_ONCE (proto.h)
+ * with this client's random 64-bit id and a seq of its own, and is sent
+ * again with the same seq: gfmd applies it once and answers a copy from
+ * what it recorded, durably with the mutation, so a reply lost in a crash
+ * of gfmd is neither applied twice nor turned into a spurious EEXIST or
+ * ENOENT. acked tells gfmd which seqs are settled.
  *
  * Data calls: a struct gfc_data is one open replica on one gfsd. When the
  * replica lives on this host and a local gfsd socket is configured, it is
  * opened through that socket with GFS_O_WANT_FD and reads and writes go
  * straight to the passed fd (no network bytes); gfc_data_close reports the
  * bytes so moved to gfsd. Otherwise the replica is read and written with
- * GFS_READ / GFS_WRITE over TCP. A gfsd handle belongs to its connection: if
- * that connection breaks, the data handle fails with -EIO (the caller may
- * open another replica). A remote gfsd that leaves a request unanswered for
- * two minutes is taken for gone (the connection is dropped).
+ * GFS_READ / GFS_WRITE over TCP. A gfsd handle belongs to its connection.
+ * A writer's handle (GFS_O_WRITE) is bound to the replica gfmd named: when
+ * its gfsd cannot be reached, or the connection breaks (gfsd restarted),
+ * the calls wait for that gfsd as gfmd calls wait for gfmd (hard, or
+ * gfsd_timeout seconds when soft, then -EIO; "gfsd ADDR not responding" /
+ * "OK" logged the same way), reopen the same replica (ino, file generation)
+ * with GFS_O_RECLAIM — so that gfsd does not cut the writer's unpublished
+ * bytes — and send the request again: a write at an offset may be written
+ * twice. A writer through a passed fd keeps writing through its fd and
+ * reclaims a handle for its fsync and close (gfc_data_revive as soon as
+ * gfsd is back). A reader's handle fails instead (-EHOSTDOWN: no answer,
+ * or none within 10 s), so that its caller can read another replica;
+ * gfc_wait_gfsd paces a caller that found no replica reachable.
  */
 #ifndef GF_CLIENT_H
 #define GF_CLIENT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "auth.h"
 #include "config.h"
@@ -48,18 +77,22 @@ struct gfc_conn; /* a pooled, shared gfsd connection */
 
 /*
  * Read the settings from cfg (gfmd_host, gfmd_port, key_file, gfsd_socket,
- * hostname) and load the key. Connects to nothing yet. kind is the peer kind
+ * hostname, gfmd_timeout, gfsd_timeout) and load the key. Connects to nothing yet. kind is the peer kind
  * announced to gfmd (GF_PEER_CLIENT or GF_PEER_ADMIN). On error errbuf says
  * why; -errno.
  */
 int gfc_new(const struct gf_config *cfg, uint8_t kind, struct gfc **out,
 	    char *errbuf, int errlen);
-/* Connect to gfmd now (it is otherwise connected on first use). On failure
- * errbuf says which address failed and why. */
+/* Connect to gfmd now (it is otherwise connected on first use), once: on
+ * failure errbuf says which address failed and why. */
 int gfc_connect(struct gfc *c, char *errbuf, int errlen);
 /* Close every connection (gfmd and gfsd); later calls reconnect. Must not
  * run concurrently with other calls (e.g. before fork()). */
 void gfc_disconnect(struct gfc *c);
+/* Every call waiting for an unreachable or silent server gives up (-EIO)
+ * within about a second, and every later one at its first failure: for a
+ * clean shutdown while a server is down. Async-signal-safe. */
+void gfc_cancel(struct gfc *c);
 void gfc_free(struct gfc *c);
 
 const char *gfc_hostname(const struct gfc *c);
@@ -140,26 +173,36 @@ int gfc_idmap_del(struct gfc *c, const struct gf_cred *cr, uint8_t kind,
 /* ---- data (gfsd) ------------------------------------------------------------ */
 
 struct gfc_data {
-	struct gfc *gfc;
+	struct gfc *gfc;       /* NULL: not open */
 	struct gfc_conn *conn; /* the gfsd connection the handle belongs to */
 	uint64_t handle;       /* gfsd's handle */
 	uint64_t size;	       /* replica size when opened */
-	int fd;		       /* local replica fd, or -1 (remote) */
+	int fd;		       /* local replica fd, or -1 (remote); never changes */
 	uint32_t flags;	       /* GFS_O_* asked for */
 	/* bytes moved through fd, reported in GFS_CLOSE */
 	uint64_t local_read, local_written; /* updated atomically */
+	/* the replica, to reopen it (writers) */
+	uint64_t ino, fgen;
+	char addr[GF_HOST_MAX + 1];
+	uint16_t port;
+	int via_socket;		/* opened through the local gfsd socket */
+	pthread_rwlock_t lock;	/* conn and handle: shared by calls, taken to reclaim */
+	unsigned epoch;		/* reclaims so far */
+	uint64_t revive_at_ms;	/* gfc_data_revive: next look */
 };
 
 /*
  * Open replica r of file ino (its spool file ino-r->fgen) on its gfsd with
  * GFS_O_* flags. Uses the local socket and fd passing when r->host is this
- * host and a gfsd socket is configured (falling back to TCP if that fails).
- * A writer's open may be refused with -ESTALE: the replica is no longer the
- * file's.
+ * host and a gfsd socket is configured (falling back to TCP if that cannot
+ * be reached). A writer waits for its gfsd (hard/soft, see above); a
+ * reader gets -EHOSTDOWN when the gfsd cannot be reached. A writer's open
+ * may be refused with -ESTALE: the replica is no longer the file's.
  */
 int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
 		  uint32_t flags, struct gfc_data *h);
-/* Up to len bytes at off into buf; *got may be short at the replica's end. */
+/* Up to len bytes at off into buf; *got may be short at the replica's end.
+ * A reader whose gfsd stopped answering: -EHOSTDOWN. */
 int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got);
 /* Write all len bytes at off. */
 int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off);
@@ -171,6 +214,23 @@ int gfc_data_fsync(struct gfc_data *h);
 int gfc_data_close(struct gfc_data *h);
 /* Callers that move bytes through h->fd themselves (splice) account here. */
 void gfc_data_account_local(struct gfc_data *h, uint64_t read, uint64_t written);
+/* A writer through a passed fd writes: if its gfsd connection broke, reclaim
+ * the handle now if gfsd is back (one attempt, at most every 200 ms). */
+void gfc_data_revive(struct gfc_data *h);
+
+/*
+ * Pacing a caller that found no replica reachable (readers): start once,
+ * then gfc_wait_gfsd after each round that reached none: 0 after the
+ * backoff (try again), -EIO once gfsd_timeout has passed since the start
+ * (soft) or the client was cancelled.
+ */
+struct gfc_wait {
+	struct gfc *gfc;
+	struct timespec start;
+	unsigned backoff_ms;
+};
+void gfc_wait_start(struct gfc *c, struct gfc_wait *w);
+int gfc_wait_gfsd(struct gfc_wait *w, const char *what);
 
 /* GFS_STATS of the gfsd at addr:port (port 0: addr is a UNIX socket path). */
 int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,

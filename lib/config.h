@@ -18,6 +18,9 @@
  *     log_file                    log here instead of stderr
  *     pid_file                    daemons write their pid here
  *     attr_timeout                client attribute cache, seconds (default 1)
+ *     gfmd_timeout, gfsd_timeout  clients: seconds without an answer after
+ *                                 which a call fails with EIO (soft); 0, the
+ *                                 default, waits for ever (hard)
  *     heartbeat_ms                gfsd heartbeat period (default 1000)
  *     host_down_ms                gfmd marks a silent host down (default 5000)
  *     load_source                 gfsd load measure: system | netns (default system)

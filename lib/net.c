@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -270,6 +271,11 @@ void gf_sock_tune(int fd)
 
 int gf_tcp_connect(const char *host, uint16_t port)
 {
+	return gf_tcp_connect_timeout(host, port, 0);
+}
+
+int gf_tcp_connect_timeout(const char *host, uint16_t port, unsigned timeout_ms)
+{
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res;
 	char portstr[8];
@@ -284,12 +290,23 @@ int gf_tcp_connect(const char *host, uint16_t port)
 			rc = -errno;
 			continue;
 		}
+		/* a blocking connect honours SO_SNDTIMEO (EINPROGRESS when it
+		 * runs out): a host that drops our SYNs costs timeout_ms, not
+		 * the kernel's two minutes */
+		struct timeval tv = { .tv_sec = timeout_ms / 1000,
+				      .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000 };
+		if (timeout_ms)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			if (timeout_ms) {
+				tv = (struct timeval){ 0 };
+				setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+			}
 			gf_sock_tune(fd);
 			freeaddrinfo(res);
 			return fd;
 		}
-		rc = -errno;
+		rc = errno == EINPROGRESS || errno == EAGAIN ? -ETIMEDOUT : -errno;
 		close(fd);
 	}
 	freeaddrinfo(res);

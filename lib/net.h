@@ -65,6 +65,9 @@ int gf_send_wait(int sock, const struct iovec *iov, int iovcnt, int pass_fd, siz
 
 /* TCP connect to host:port (name or address). Returns fd or -errno. */
 int gf_tcp_connect(const char *host, uint16_t port);
+/* The same, giving up on each address after timeout_ms (0: as the kernel
+ * does): -ETIMEDOUT. */
+int gf_tcp_connect_timeout(const char *host, uint16_t port, unsigned timeout_ms);
 /* TCP listen on addr:port (addr NULL/"" = any). port 0 picks one: *bound. */
 int gf_tcp_listen(const char *addr, uint16_t port, uint16_t *bound);
 int gf_unix_connect(const char *path);

@@ -95,7 +95,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_RENAME) X(GFM_LINK) X(GFM_SYMLINK) X(GFM_READLINK)           \
 	X(GFM_READDIR) X(GFM_OPEN) X(GFM_CLOSE_WRITE) X(GFM_STATFS)        \
 	X(GFM_SETXATTR) X(GFM_GETXATTR) X(GFM_LISTXATTR)                   \
-	X(GFM_REMOVEXATTR) X(GFM_ACCESS) X(GFM_REPLICAS)                   \
+	X(GFM_REMOVEXATTR) X(GFM_ACCESS) X(GFM_REPLICAS) X(GFM_ONCE)       \
 	X(GFM_HOST_REGISTER) X(GFM_HEARTBEAT) X(GFM_HOST_LIST)             \
 	X(GFM_HOST_REPLICAS)                                               \
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
@@ -1279,4 +1279,57 @@ int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *
 	m->orphans_removed = gf_get_u64(r);
 	m->writers_cut = gf_get_u64(r);
 	return D_END();
+}
+
+/* ---- exactly once ---------------------------------------------------------------- */
+
+int gf_once_op_ok(uint16_t op)
+{
+	switch (op) {
+	case GFM_MKNOD:
+	case GFM_MKDIR:
+	case GFM_CREATE:
+	case GFM_UNLINK:
+	case GFM_RMDIR:
+	case GFM_RENAME:
+	case GFM_LINK:
+	case GFM_SYMLINK:
+	case GFM_SETXATTR:
+	case GFM_REMOVEXATTR:
+	case GFM_OPEN:
+	case GFM_IDMAP_SET:
+	case GFM_IDMAP_DEL:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void gfm_once_req_encode(struct gf_wbuf *w, const struct gfm_once_req *m)
+{
+	if (!gf_once_op_ok(m->op) || m->seq <= m->acked)
+		wfail(w, -EINVAL);
+	gf_put_u64(w, m->client);
+	gf_put_u64(w, m->seq);
+	gf_put_u64(w, m->acked);
+	gf_put_u16(w, m->op);
+	put_data(w, m->payload, m->len, GF_ONCE_PAYLOAD_MAX);
+}
+
+int gfm_once_req_decode(const void *payload, size_t len, struct gfm_once_req *m)
+{
+	D_BEGIN(m);
+	m->client = gf_get_u64(r);
+	m->seq = gf_get_u64(r);
+	m->acked = gf_get_u64(r);
+	m->op = gf_get_u16(r);
+	if (!r->err && (!gf_once_op_ok(m->op) || m->seq <= m->acked))
+		rfail(r);
+	m->len = gf_get_bytes(r, &m->payload, GF_ONCE_PAYLOAD_MAX);
+	int err = D_END();
+	if (err) {
+		m->payload = NULL;
+		m->len = 0;
+	}
+	return err;
 }

@@ -91,6 +91,7 @@ enum gf_op {
 	GFM_REMOVEXATTR,
 	GFM_ACCESS,
 	GFM_REPLICAS, /* gfm_ino_req → gfm_open_rep: every current replica, up or down */
+	GFM_ONCE = 190, /* gfm_once_req → the reply of the request inside: exactly once */
 
 	/* gfsd and admin commands → gfmd: hosts */
 	GFM_HOST_REGISTER = 200,
@@ -446,6 +447,36 @@ struct gfm_idmap_del_req {
 	char name[GF_IDMAP_NAME_MAX + 1];
 };
 
+/* ---- exactly once -------------------------------------------------------------
+ * A client resends a request whose connection broke before its reply came,
+ * not knowing whether gfmd applied it. A mutation that is not idempotent
+ * (create, unlink, rename, ...) therefore goes inside this envelope:
+ *   client  the client's random 64-bit id (one per struct gfc)
+ *   seq     never used twice by that client (1, 2, 3, ...)
+ *   acked   a promise: every seq ≤ acked is settled (its reply came, or the
+ *           client gave up on it) and will never be sent again, so gfmd may
+ *           forget it
+ *   op      the request inside (gf_once_op_ok), payload its encoding
+ * gfmd applies (client, seq) at most once: a copy sent again after the first
+ * one succeeded gets that success again (gfmd/once.h), never EEXIST for the
+ * client's own create nor ENOENT for its own unlink. The reply is the reply
+ * of the request inside. The decoder refuses an op that may not go inside
+ * and seq ≤ acked.
+ */
+#define GF_ONCE_PAYLOAD_MAX (GF_MAX_PAYLOAD - 64u)
+struct gfm_once_req {
+	uint64_t client;
+	uint64_t seq;
+	uint64_t acked;
+	uint16_t op;
+	uint32_t len;
+	const uint8_t *payload; /* decoded: points into the frame */
+};
+/* 1 for the ops that may go inside GFM_ONCE: MKNOD, MKDIR, CREATE, UNLINK,
+ * RMDIR, RENAME, LINK, SYMLINK, SETXATTR, REMOVEXATTR, OPEN, IDMAP_SET,
+ * IDMAP_DEL. */
+int gf_once_op_ok(uint16_t op);
+
 /* ---- gfsd data requests -------------------------------------------------- */
 
 enum gfs_open_flags {
@@ -454,6 +485,10 @@ enum gfs_open_flags {
 	GFS_O_CREATE = 1u << 2,
 	GFS_O_TRUNC = 1u << 3,
 	GFS_O_WANT_FD = 1u << 4, /* UNIX socket only: pass the open fd back */
+	/* with GFS_O_WRITE: "I held a write handle on this replica and lost it
+	 * with my connection (gfsd restarted); the bytes beyond gfmd's committed
+	 * size are mine": gfsd does not cut them (gfsd/service.h) */
+	GFS_O_RECLAIM = 1u << 5,
 };
 struct gfs_open_req {
 	uint64_t ino;
@@ -561,6 +596,7 @@ GF_CODEC(gfs_truncate_req);
 GF_CODEC(gfs_handle_req);
 GF_CODEC(gfs_close_req);
 GF_CODEC(gfs_stats_rep);
+GF_CODEC(gfm_once_req);
 
 #undef GF_CODEC
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,17 +98,47 @@ static int ms_until(const struct timespec *t)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* rounded up: a poll that returns early would spin until the time */
 	long long ms = (long long)(t->tv_sec - now.tv_sec) * 1000 +
-		       (t->tv_nsec - now.tv_nsec) / 1000000;
+		       (t->tv_nsec - now.tv_nsec + 999999) / 1000000;
 	return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static int passed(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/* now + ms on CLOCK_MONOTONIC */
+static void in_ms(struct timespec *t, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+static const struct timespec *earlier(const struct timespec *a, const struct timespec *b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec)
+		       ? a : b;
 }
 
 /*
  * Receive one frame for whoever it is for, as the reader (lock held on entry
- * and exit, dropped while receiving). me is the reader's own waiter;
- * deadline (NULL: none) is when its reply is overdue.
+ * and exit, dropped while receiving). Returns 0 without reading when
+ * deadline (NULL: none) passes first, 1 otherwise.
  */
-static void read_one(struct gf_rpc *c, struct waiter *me, const struct timespec *deadline)
+static int read_one(struct gf_rpc *c, const struct timespec *deadline)
 {
 	struct gf_frame f;
 	int rc = 0;
@@ -119,9 +151,12 @@ static void read_one(struct gf_rpc *c, struct waiter *me, const struct timespec 
 		do
 			n = poll(&p, 1, ms_until(deadline));
 		while (n < 0 && errno == EINTR);
-		if (n == 0)
-			rc = -ETIMEDOUT;
-		else if (n < 0)
+		if (n == 0) {
+			pthread_mutex_lock(&c->lock);
+			c->reading = 0;
+			return 0;
+		}
+		if (n < 0)
 			rc = -errno;
 	}
 	if (!rc)
@@ -131,10 +166,10 @@ static void read_one(struct gf_rpc *c, struct waiter *me, const struct timespec 
 	if (rc == -EAGAIN) {
 		/* readable, yet nothing of a frame came: the caller asks again */
 	} else if (rc == -ETIMEDOUT) {
-		gf_warn("connection to %s: no reply in %u ms; closing it", c->peer,
-			c->timeout_ms);
-		fail_all(c, -ENOTCONN);
-		me->err = -ETIMEDOUT;
+		/* a reply that stopped half-way (SO_RCVTIMEO, gf_rpc_set_timeout) */
+		gf_warn("connection to %s: a reply stopped half-way for %u ms; closing it",
+			c->peer, c->timeout_ms);
+		fail_all(c, -ETIMEDOUT);
 		shutdown(c->sock, SHUT_RDWR);
 	} else if (rc) {
 		if (rc != -ECONNRESET && !c->dead)
@@ -143,24 +178,52 @@ static void read_one(struct gf_rpc *c, struct waiter *me, const struct timespec 
 	} else {
 		deliver(c, &f);
 	}
+	return 1;
+}
+
+/* The peer is taken for gone (lock held): every waiter fails, me with
+ * -ETIMEDOUT. */
+static void give_up(struct gf_rpc *c, struct waiter *me)
+{
+	if (!c->dead) {
+		fail_all(c, -ENOTCONN);
+		shutdown(c->sock, SHUT_RDWR);
+	}
+	me->err = -ETIMEDOUT;
 }
 
 int gf_rpc_connect(const char *host, uint16_t port, const struct gf_key *key,
 		   uint8_t kind, const char *my_host, struct gf_rpc **out)
 {
+	return gf_rpc_connect_timeout(host, port, key, kind, my_host, 0, out);
+}
+
+int gf_rpc_connect_timeout(const char *host, uint16_t port, const struct gf_key *key,
+			   uint8_t kind, const char *my_host, unsigned timeout_ms,
+			   struct gf_rpc **out)
+{
 	*out = NULL;
-	int sock = port ? gf_tcp_connect(host, port) : gf_unix_connect(host);
+	int sock = port ? gf_tcp_connect_timeout(host, port, timeout_ms) : gf_unix_connect(host);
 	if (sock < 0)
 		return sock;
+	if (port) {
+		/* a peer whose host vanished fails the calls waiting on it */
+		int idle = 10, intvl = 5, cnt = 3;
+		setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+		setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+		setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	}
 	/* Do not hang forever on a peer that accepts but never speaks. */
-	struct timeval tv = { .tv_sec = 10 };
+	unsigned auth_ms = timeout_ms && timeout_ms < 10000 ? timeout_ms : 10000;
+	struct timeval tv = { .tv_sec = auth_ms / 1000,
+			      .tv_usec = (suseconds_t)(auth_ms % 1000) * 1000 };
 	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	int rc = gf_auth_client(sock, key, kind, my_host);
 	if (rc) {
 		close(sock);
 		return rc == -EAGAIN ? -ETIMEDOUT : rc;
 	}
-	tv.tv_sec = 0;
+	tv = (struct timeval){ 0 };
 	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	struct gf_rpc *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -222,6 +285,12 @@ int gf_rpc_alive(struct gf_rpc *c)
 int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 		struct gf_reply *rep)
 {
+	return gf_rpc_call_wait(c, op, req, rep, NULL);
+}
+
+int gf_rpc_call_wait(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
+		     struct gf_reply *rep, const struct gf_rpc_wait *wait)
+{
 	struct waiter w = { .rep = { .fd = -1 } };
 	memset(rep, 0, sizeof(*rep));
 	rep->fd = -1;
@@ -246,21 +315,18 @@ int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 	unsigned timeout_ms = c->timeout_ms;
 	pthread_mutex_unlock(&c->lock);
 
-	/* The deadline covers the send too: a peer that stops reading our
-	 * requests must not hold this caller (nor, through send_lock, the
-	 * others) for longer than the timeout. */
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	/* two alarms: the connection's timeout (the peer is gone), which
+	 * covers the send too — a peer that stops reading our requests must
+	 * not hold this caller (nor, through send_lock, the others) longer —
+	 * and the caller's tick (it decides) */
+	struct timespec deadline, tick_at;
+	int has_deadline = timeout_ms != 0, has_tick = wait && wait->tick;
+	if (has_deadline)
+		in_ms(&deadline, timeout_ms);
 	pthread_mutex_lock(&c->send_lock);
 	int rc = gf_frame_send_timed(c->sock, op, w.reqid, 0, req ? req->data : NULL,
 				     req ? req->len : 0, -1,
-				     timeout_ms ? ms_until(&deadline) : -1);
+				     has_deadline ? ms_until(&deadline) : -1);
 	pthread_mutex_unlock(&c->send_lock);
 
 	pthread_mutex_lock(&c->lock);
@@ -296,20 +362,40 @@ int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 		pthread_cond_destroy(&w.cond);
 		return rc == -ETIMEDOUT ? rc : -ENOTCONN;
 	}
+	if (has_tick)
+		in_ms(&tick_at, wait->first_ms);
 	while (!w.done) {
+		const struct timespec *wake = earlier(has_deadline ? &deadline : NULL,
+						      has_tick ? &tick_at : NULL);
 		if (!c->reading && !c->dead) {
-			read_one(c, &w, timeout_ms ? &deadline : NULL);
+			if (read_one(c, wake))
+				continue;
+		} else if (!wake) {
+			pthread_cond_wait(&w.cond, &c->lock);
+			continue;
+		} else if (pthread_cond_timedwait(&w.cond, &c->lock, wake) != ETIMEDOUT) {
 			continue;
 		}
-		if (!timeout_ms) {
-			pthread_cond_wait(&w.cond, &c->lock);
-		} else if (pthread_cond_timedwait(&w.cond, &c->lock, &deadline) == ETIMEDOUT &&
-			   !w.done) {
+		if (w.done)
+			break;
+		if (has_deadline && passed(&deadline)) {
 			gf_warn("connection to %s: no reply in %u ms; closing it", c->peer,
 				timeout_ms);
-			fail_all(c, -ENOTCONN);
-			w.err = -ETIMEDOUT;
-			shutdown(c->sock, SHUT_RDWR);
+			give_up(c, &w);
+			continue;
+		}
+		if (has_tick && passed(&tick_at)) {
+			unsigned next = 1000;
+			pthread_mutex_unlock(&c->lock);
+			int stop = wait->tick(wait->arg, &next);
+			pthread_mutex_lock(&c->lock);
+			if (w.done)
+				break;
+			if (stop) {
+				give_up(c, &w);
+				continue;
+			}
+			in_ms(&tick_at, next);
 		}
 	}
 	/* done: if others still wait and nobody reads, one of them must */

@@ -30,10 +30,18 @@ struct gf_reply {
 };
 void gf_reply_release(struct gf_reply *r); /* frees payload, closes fd */
 
-/* Connect (TCP host:port, or UNIX socket when port == 0 and host is a path),
- * authenticate as kind from my_host, and start the receiver thread. */
+/* Connect (TCP host:port, or UNIX socket when port == 0 and host is a path)
+ * and authenticate as kind from my_host. A peer that accepts but does not
+ * authenticate within 10 s is -ETIMEDOUT. TCP connections probe an idle
+ * peer (keepalive after 10 s, every 5 s, 3 times), so that a vanished host
+ * fails the calls waiting on it within about half a minute. */
 int gf_rpc_connect(const char *host, uint16_t port, const struct gf_key *key,
 		   uint8_t kind, const char *my_host, struct gf_rpc **out);
+/* The same, giving up after timeout_ms (connecting, and authenticating up
+ * to the 10 s above; 0: as gf_rpc_connect). */
+int gf_rpc_connect_timeout(const char *host, uint16_t port, const struct gf_key *key,
+			   uint8_t kind, const char *my_host, unsigned timeout_ms,
+			   struct gf_rpc **out);
 /* Close the socket, fail waiters, join the receiver, free. */
 void gf_rpc_close(struct gf_rpc *c);
 /*
@@ -57,6 +65,23 @@ int gf_rpc_alive(struct gf_rpc *c);
  */
 int gf_rpc_call(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 		struct gf_reply *rep);
+/*
+ * How one call waits (gf_rpc_call_wait). While its reply has not come,
+ * tick(arg, &next_ms) is called, first after first_ms, then after whatever
+ * *next_ms it sets (1000 unless it changes it), with no lock held. It may
+ * log that the peer does not answer; returning non-zero gives up: the peer
+ * is taken for gone as with gf_rpc_set_timeout (this call -ETIMEDOUT, every
+ * other waiting one -ENOTCONN, the connection closed). The connection's
+ * own timeout, if any, applies as well.
+ */
+struct gf_rpc_wait {
+	unsigned first_ms;
+	int (*tick)(void *arg, unsigned *next_ms);
+	void *arg;
+};
+int gf_rpc_call_wait(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
+		     struct gf_reply *rep, const struct gf_rpc_wait *wait);
+
 /* As gf_rpc_call, but returns rep->status when the transport worked; on any
  * error rep is released. */
 int gf_rpc_call_status(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,

@@ -81,6 +81,10 @@ expect "mount.gfarmfs when gfmd is unreachable" 1 "cannot connect to gfmd at 127
 	"$MOUNT_BIN" "$T/good.conf" "$T/mnt"
 if mountpoint -q "$T/mnt"; then fail "a failed mount left a mount behind"; else ok "a failed mount leaves nothing mounted"; fi
 expect "mount.gfarmfs on a missing mount point" 1 "$T/absent" "$MOUNT_BIN" "$T/good.conf" "$T/absent"
+expect "mount.gfarmfs with a gfmd_timeout that is not a number" 1 \
+	"gfmd_timeout: not a number of seconds" "$MOUNT_BIN" "$T/good.conf" "$T/mnt" -o gfmd_timeout=soon
+expect "mount.gfarmfs with a gfsd_timeout out of range" 1 \
+	"gfsd_timeout: not a number of seconds" "$MOUNT_BIN" "$T/good.conf" "$T/mnt" -o gfsd_timeout=-1
 
 # ---- commands ----------------------------------------------------------------------
 export GFARMFS_CONFIG=$T/good.conf

@@ -514,20 +514,20 @@ START_TEST(test_users_rules)
 	gf_users_set_sink(u, record_sink, NULL);
 
 	/* only root */
-	ck_assert_int_eq(gf_users_set(u, &user_cr, GF_IDMAP_USER, "alice", 5001, 0, &t), -EPERM);
+	ck_assert_int_eq(gf_users_set(u, &user_cr, GF_IDMAP_USER, "alice", 5001, 0, NULL, &t), -EPERM);
 	ck_assert_uint_eq(t, 0);
-	ck_assert_int_eq(gf_users_del(u, &user_cr, GF_IDMAP_USER, "alice", &t), -EPERM);
+	ck_assert_int_eq(gf_users_del(u, &user_cr, GF_IDMAP_USER, "alice", NULL, &t), -EPERM);
 	/* names, ids and kinds */
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "-x", 5001, 0, &t), -EINVAL);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "a b", 5001, 0, &t), -EINVAL);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "", 5001, 0, &t), -EINVAL);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 0, 0, &t), -EINVAL);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", UINT32_MAX, 0, &t),
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "-x", 5001, 0, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "a b", 5001, 0, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "", 5001, 0, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 0, 0, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", UINT32_MAX, 0, NULL, &t),
 			 -EINVAL);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, 3, "alice", 5001, 0, &t), -EINVAL);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, 3, "alice", 5001, 0, NULL, &t), -EINVAL);
 	ck_assert_uint_eq(nrec, 0);
 
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 5001, 0, &t), 0);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 5001, 0, NULL, &t), 0);
 	ck_assert_uint_gt(t, 0);
 	ck_assert_uint_eq(nrec, 1);
 	ck_assert_int_eq(rec[0].kind, GF_CHG_IDMAP_PUT);
@@ -536,24 +536,24 @@ START_TEST(test_users_rules)
 	ck_assert_str_eq(rec[0].name, "alice");
 
 	/* the same pair again: nothing to store */
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 5001, 0, &t), 0);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 5001, 0, NULL, &t), 0);
 	ck_assert_uint_eq(t, 0);
 	ck_assert_uint_eq(nrec, 1);
 	/* the id is alice's; alice has an id */
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "bob", 5001, 0, &t), -EEXIST);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 5009, 0, &t), -EEXIST);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "bob", 5001, 1, &t), -EEXIST);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "bob", 5001, 0, NULL, &t), -EEXIST);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 5009, 0, NULL, &t), -EEXIST);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "bob", 5001, 1, NULL, &t), -EEXIST);
 	ck_assert_uint_eq(nrec, 1);
 	/* kinds are separate namespaces */
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_GROUP, "alice", 5001, 0, &t), 0);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_GROUP, "alice", 5001, 0, NULL, &t), 0);
 	ck_assert_uint_eq(rec[1].a, GF_IDMAP_GROUP);
 	/* replace */
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 5009, 1, &t), 0);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "alice", 5009, 1, NULL, &t), 0);
 	ck_assert_uint_gt(t, 0);
 	ck_assert_int_eq(rec[2].kind, GF_CHG_IDMAP_PUT);
 	ck_assert_uint_eq(rec[2].b, 5009);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "bob", 5001, 0, &t), 0);
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "aaron", 5100, 0, &t), 0);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "bob", 5001, 0, NULL, &t), 0);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "aaron", 5100, 0, NULL, &t), 0);
 
 	struct gf_idmap_ent *v;
 	uint32_t n;
@@ -569,16 +569,16 @@ START_TEST(test_users_rules)
 
 	/* delete */
 	size_t before = nrec;
-	ck_assert_int_eq(gf_users_del(u, &root_cr, GF_IDMAP_USER, "nobody", &t), -ENOENT);
-	ck_assert_int_eq(gf_users_del(u, &root_cr, GF_IDMAP_USER, "alice", &t), 0);
+	ck_assert_int_eq(gf_users_del(u, &root_cr, GF_IDMAP_USER, "nobody", NULL, &t), -ENOENT);
+	ck_assert_int_eq(gf_users_del(u, &root_cr, GF_IDMAP_USER, "alice", NULL, &t), 0);
 	ck_assert_uint_gt(t, 0);
 	ck_assert_uint_eq(nrec, before + 1);
 	ck_assert_int_eq(rec[before].kind, GF_CHG_IDMAP_DEL);
 	ck_assert_uint_eq(rec[before].b, 5009);
 	ck_assert_str_eq(rec[before].name, "alice");
-	ck_assert_int_eq(gf_users_del(u, &root_cr, GF_IDMAP_USER, "alice", &t), -ENOENT);
+	ck_assert_int_eq(gf_users_del(u, &root_cr, GF_IDMAP_USER, "alice", NULL, &t), -ENOENT);
 	/* its id is free again */
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "carol", 5009, 0, &t), 0);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "carol", 5009, 0, NULL, &t), 0);
 	ck_assert_int_eq(gf_users_list(u, &v, &n), 0);
 	ck_assert_uint_eq(n, 4);
 	free(v);
@@ -598,7 +598,7 @@ START_TEST(test_users_load)
 	ck_assert_int_eq(gf_users_load(u, GF_IDMAP_USER, "b c", 5003), -EINVAL);
 	ck_assert_int_eq(gf_users_load(u, GF_IDMAP_USER, "bob", 0), -EINVAL);
 	/* no sink: changes are made, nothing to wait for */
-	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "bob", 5002, 0, &t), 0);
+	ck_assert_int_eq(gf_users_set(u, &root_cr, GF_IDMAP_USER, "bob", 5002, 0, NULL, &t), 0);
 	ck_assert_uint_eq(t, 0);
 	struct gf_idmap_ent *v;
 	uint32_t n;

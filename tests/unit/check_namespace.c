@@ -68,7 +68,7 @@ static uint64_t mkdir_(const struct gf_cred *c, uint64_t parent, const char *nam
 {
 	struct gf_attr a;
 	uint64_t t;
-	ck_assert_int_eq(gf_ns_mkdir(ns, c, parent, name, mode, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, c, parent, name, mode, 0, &a, NULL, &t), 0);
 	ck_assert_uint_gt(t, 0);
 	return a.ino;
 }
@@ -78,7 +78,7 @@ static uint64_t mkfile(const struct gf_cred *c, uint64_t parent, const char *nam
 {
 	struct gf_attr a;
 	uint64_t t;
-	ck_assert_int_eq(gf_ns_mknod(ns, c, parent, name, S_IFREG | mode, 0, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, c, parent, name, S_IFREG | mode, 0, 0, &a, NULL, &t), 0);
 	return a.ino;
 }
 
@@ -173,24 +173,24 @@ START_TEST(test_mkdir_nlink)
 	ck_assert_uint_eq(attr(d).nlink, 4);
 	struct gf_attr a;
 	uint64_t t;
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a", 0755, 0, &a, &t), -EEXIST);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a", 0755, 0, &a, NULL, &t), -EEXIST);
 	/* a failed mutation's reply waits for what was issued before it */
 	ck_assert_uint_eq(t, last_ticket);
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, 12345, "x", 0755, 0, &a, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, 12345, "x", 0755, 0, &a, NULL, &t), -ENOENT);
 	uint64_t f = mkfile(&ROOT, d, "f2", 0644);
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, f, "x", 0755, 0, &a, &t), -ENOTDIR);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, f, "x", 0755, 0, &a, NULL, &t), -ENOTDIR);
 	char longname[300];
 	memset(longname, 'x', 256);
 	longname[256] = 0;
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, longname, 0755, 0, &a, &t), -ENAMETOOLONG);
-	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a/b", 0755, 0, &a, &t), -EINVAL);
-	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "a", &t), 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, longname, 0755, 0, &a, NULL, &t), -ENAMETOOLONG);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &ROOT, d, "a/b", 0755, 0, &a, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "a", NULL, &t), 0);
 	ck_assert_uint_eq(attr(d).nlink, 3);
-	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "f", &t), -ENOTDIR);
-	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "zz", &t), -ENOENT);
-	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, GF_ROOT_INO, "d", &t), -ENOTEMPTY);
-	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, ".", &t), -EINVAL);
-	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "b", &t), -EISDIR);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "f", NULL, &t), -ENOTDIR);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, "zz", NULL, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, GF_ROOT_INO, "d", NULL, &t), -ENOTEMPTY);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, ".", NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "b", NULL, &t), -EISDIR);
 }
 END_TEST
 
@@ -204,7 +204,7 @@ START_TEST(test_create_unlink_times)
 	uint64_t t;
 	place_host = 7;
 	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_EXCL | O_WRONLY, 0,
-				      test_place, NULL, &a, rep, &nrep, &t), 0);
+				      test_place, NULL, &a, rep, &nrep, NULL, &t), 0);
 	ck_assert_uint_gt(t, 0);
 	ck_assert_uint_eq(nrep, 1);
 	ck_assert_uint_eq(rep[0].host_id, 7);
@@ -221,23 +221,23 @@ START_TEST(test_create_unlink_times)
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 7), 1);
 	/* O_EXCL on an existing name; without it the file is opened */
 	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_EXCL | O_WRONLY, 0,
-				      test_place, NULL, &a, rep, &nrep, &t), -EEXIST);
+				      test_place, NULL, &a, rep, &nrep, NULL, &t), -EEXIST);
 	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "f", 0644, O_CREAT | O_WRONLY, 0,
-				      test_place, NULL, &a, rep, &nrep, &t), 0);
+				      test_place, NULL, &a, rep, &nrep, NULL, &t), 0);
 	ck_assert_uint_eq(nrep, 1);
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 7), 1);
 	/* no gfsd up */
 	place_host = -1;
 	ck_assert_int_eq(gf_ns_create(ns, &U1, d, "g", 0644, O_CREAT | O_WRONLY, 0,
-				      test_place, NULL, &a, rep, &nrep, &t), -ENOSPC);
+				      test_place, NULL, &a, rep, &nrep, NULL, &t), -ENOSPC);
 	ck_assert_int_eq(lookup(&U1, d, "g"), -ENOENT);
 
 	before = attr(d);
 	clock_past(before);
-	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f", &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f", NULL, &t), 0);
 	ck_assert(!ts_le(attr(d).mtime, before.mtime));
 	ck_assert_int_eq(lookup(&U1, d, "f"), -ENOENT);
-	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f", &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f", NULL, &t), -ENOENT);
 	/* its replica is now dead, to be deleted by host 7 */
 	struct gf_dead_replica dead[4];
 	ck_assert_uint_eq(gf_ns_dead_list(ns, 7, UINT64_MAX, dead, 4), 1);
@@ -261,16 +261,16 @@ START_TEST(test_changes_recorded)
 	uint64_t t;
 	place_host = 3;
 	ck_assert_int_eq(gf_ns_create(ns, &ROOT, d, "f", 0644, O_CREAT | O_WRONLY, 0,
-				      test_place, NULL, &a, rep, &nrep, &t), 0);
+				      test_place, NULL, &a, rep, &nrep, NULL, &t), 0);
 	ck_assert_int_eq(kinds[GF_CHG_REPLICA_PUT], 1);
-	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", NULL, &t), 0);
 	ck_assert_int_eq(kinds[GF_CHG_DIRENT_DEL], 1);
 	ck_assert_int_eq(kinds[GF_CHG_INODE_DEL], 1);
 	ck_assert_int_eq(kinds[GF_CHG_REPLICA_DEL], 1);
 	ck_assert_int_eq(kinds[GF_CHG_DEAD_PUT], 1);
 	/* a failed operation records nothing */
 	size_t before = nchanges;
-	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", NULL, &t), -ENOENT);
 	ck_assert_uint_eq(t, last_ticket); /* its reply waits for what it saw */
 	ck_assert_uint_eq(nchanges, before);
 }
@@ -323,8 +323,8 @@ START_TEST(test_search_and_write_on_dirs)
 	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0711, 0, 0), 0);
 	ck_assert_int_eq(lookup(&U2, d, "f"), 0);
 	/* search but no write: no create, no unlink */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, &t), -EACCES);
-	ck_assert_int_eq(gf_ns_unlink(ns, &U2, d, "f", &t), -EACCES);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, NULL, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U2, d, "f", NULL, &t), -EACCES);
 	/* readdir needs read */
 	struct gfm_dirent ents[4];
 	uint32_t n;
@@ -334,14 +334,14 @@ START_TEST(test_search_and_write_on_dirs)
 	ck_assert_uint_eq(n, 1);
 	/* write without search is not enough either */
 	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0766, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, NULL, &t), -EACCES);
 	ck_assert_int_eq(setattr(&U1, d, GF_SET_MODE, 0777, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "g", S_IFREG | 0644, 0, 0, &a, NULL, &t), 0);
 	/* devices need root */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "c", S_IFCHR | 0644, 0x0103, 0, &a, &t), -EPERM);
-	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "c", S_IFCHR | 0644, 0x0103, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, d, "c", S_IFCHR | 0644, 0x0103, 0, &a, NULL, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "c", S_IFCHR | 0644, 0x0103, 0, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.rdev, 0x0103);
-	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "dd", S_IFDIR | 0755, 0, 0, &a, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "dd", S_IFDIR | 0755, 0, 0, &a, NULL, &t), -EPERM);
 }
 END_TEST
 
@@ -355,17 +355,17 @@ START_TEST(test_sticky)
 	mkfile(&U1, d, "f3", 0666);
 	mkfile(&U1, d, "f4", 0666);
 	/* another user may not remove or rename it away */
-	ck_assert_int_eq(gf_ns_unlink(ns, &U2, d, "f1", &t), -EPERM);
-	ck_assert_int_eq(gf_ns_rename(ns, &U2, d, "f1", d, "x", 0, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U2, d, "f1", NULL, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_rename(ns, &U2, d, "f1", d, "x", 0, NULL, &t), -EPERM);
 	/* the file owner, the directory owner and root may */
-	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f1", &t), 0);
-	ck_assert_int_eq(gf_ns_unlink(ns, &U3, d, "f2", &t), 0);
-	ck_assert_int_eq(gf_ns_rename(ns, &U3, d, "f3", d, "g3", 0, &t), 0);
-	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f4", &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U1, d, "f1", NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U3, d, "f2", NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &U3, d, "f3", d, "g3", 0, NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f4", NULL, &t), 0);
 	/* replacing someone else's file in a sticky dir is refused too */
 	mkfile(&U1, d, "victim", 0666);
 	mkfile(&U2, d, "mine", 0666);
-	ck_assert_int_eq(gf_ns_rename(ns, &U2, d, "mine", d, "victim", 0, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_rename(ns, &U2, d, "mine", d, "victim", 0, NULL, &t), -EPERM);
 }
 END_TEST
 
@@ -377,26 +377,26 @@ START_TEST(test_setgid_dirs)
 	struct gf_attr a;
 	uint64_t t;
 	/* new file gets the directory's group */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "f", S_IFREG | 0644, 0, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "f", S_IFREG | 0644, 0, 0, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.gid, 5000);
 	ck_assert_uint_eq(a.mode & S_ISGID, 0);
 	/* a new subdirectory inherits group and S_ISGID */
-	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "sub", 0755, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "sub", 0755, 0, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.gid, 5000);
 	ck_assert_uint_eq(a.mode & 07777, 02755);
 	/* a set-group-ID file by a non-member loses S_ISGID; a member keeps it */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "sg", S_IFREG | 02755, 0, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "sg", S_IFREG | 02755, 0, 0, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.mode & S_ISGID, 0);
 	struct gf_cred member = { 1000, 1000, 2, { 1000, 5000 } };
-	ck_assert_int_eq(gf_ns_mknod(ns, &member, d, "sg2", S_IFREG | 02755, 0, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &member, d, "sg2", S_IFREG | 02755, 0, 0, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.mode & S_ISGID, S_ISGID);
-	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "sg3", S_IFREG | 02755, 0, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, "sg3", S_IFREG | 02755, 0, 0, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.mode & S_ISGID, S_ISGID);
 	/* outside a setgid dir the creator's gid is used */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, GF_ROOT_INO, "x", S_IFREG | 0644, 0, 0, &a, &t),
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, GF_ROOT_INO, "x", S_IFREG | 0644, 0, 0, &a, NULL, &t),
 			 -EACCES);
 	uint64_t pub = mkdir_(&ROOT, GF_ROOT_INO, "pub", 0777);
-	ck_assert_int_eq(gf_ns_mknod(ns, &U2, pub, "x", S_IFREG | 0644, 0, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U2, pub, "x", S_IFREG | 0644, 0, 0, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.gid, 2000);
 }
 END_TEST
@@ -494,26 +494,26 @@ START_TEST(test_rename_rules)
 	uint64_t full = mkdir_(&ROOT, b, "full", 0755);
 	mkfile(&ROOT, full, "x", 0644);
 
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "nope", b, "x", 0, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "nope", b, "x", 0, NULL, &t), -ENOENT);
 	/* file over dir, dir over file */
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "empty", 0, &t), -EISDIR);
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "g", 0, &t), -ENOTDIR);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "empty", 0, NULL, &t), -EISDIR);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "g", 0, NULL, &t), -ENOTDIR);
 	/* dir over non-empty dir */
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "full", 0, &t), -ENOTEMPTY);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "full", 0, NULL, &t), -ENOTEMPTY);
 	/* into its own subtree */
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", sub, "a2", 0, &t), -EINVAL);
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", a, "a2", 0, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", sub, "a2", 0, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", a, "a2", 0, NULL, &t), -EINVAL);
 	/* NOREPLACE, bad flags */
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", RENAME_NOREPLACE, &t), -EEXIST);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", RENAME_NOREPLACE, NULL, &t), -EEXIST);
 	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g",
-				      RENAME_NOREPLACE | RENAME_EXCHANGE, &t), -EINVAL);
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", 0x100, &t), -EINVAL);
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "new", RENAME_EXCHANGE, &t), -ENOENT);
+				      RENAME_NOREPLACE | RENAME_EXCHANGE, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", 0x100, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "new", RENAME_EXCHANGE, NULL, &t), -ENOENT);
 
 	/* dir over empty dir: link counts follow */
 	ck_assert_uint_eq(attr(a).nlink, 3);
 	ck_assert_uint_eq(attr(b).nlink, 4);
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "empty", 0, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "empty", 0, NULL, &t), 0);
 	ck_assert_uint_eq(attr(a).nlink, 2);
 	ck_assert_uint_eq(attr(b).nlink, 4);
 	struct gf_attr at;
@@ -529,7 +529,7 @@ START_TEST(test_rename_rules)
 	g = at.ino;
 	struct gf_attr before = attr(f);
 	clock_past(before);
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", 0, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "f", b, "g", 0, NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, g, &at, NULL), -ENOENT);
 	ck_assert(!ts_le(attr(f).ctime, before.ctime));
 	ck_assert(!ts_le(attr(a).mtime, before.ctime));
@@ -537,13 +537,13 @@ START_TEST(test_rename_rules)
 
 	/* same inode (two links): nothing happens */
 	struct gf_attr l;
-	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, a, "link", &l, &t), 0);
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", b, "g", 0, &t), 0);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, a, "link", &l, NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", b, "g", 0, NULL, &t), 0);
 	ck_assert_int_eq(lookup(&ROOT, a, "link"), 0);
 	ck_assert_uint_eq(attr(f).nlink, 2);
 
 	/* exchange a file and a directory across parents */
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", b, "full", RENAME_EXCHANGE, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", b, "full", RENAME_EXCHANGE, NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, a, "link", &at, NULL), 0);
 	ck_assert_uint_eq(at.ino, full);
 	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, b, "full", &at, NULL), 0);
@@ -554,12 +554,12 @@ START_TEST(test_rename_rules)
 	ck_assert_uint_eq(at.ino, a);
 	/* exchange a dir with its own ancestor's entry */
 	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, GF_ROOT_INO, "a", a, "link", RENAME_EXCHANGE,
-				      &t), -EINVAL);
+				      NULL, &t), -EINVAL);
 	/* rename within a directory */
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", a, "renamed", 0, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "link", a, "renamed", 0, NULL, &t), 0);
 	ck_assert_uint_eq(attr(a).nlink, 3);
 	/* over an ancestor of the source: not empty, whatever the types */
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, full, "x", GF_ROOT_INO, "a", 0, &t), -ENOTEMPTY);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, full, "x", GF_ROOT_INO, "a", 0, NULL, &t), -ENOTEMPTY);
 }
 END_TEST
 
@@ -571,13 +571,13 @@ START_TEST(test_rename_dir_needs_write_on_itself)
 	uint64_t d = mkdir_(&U1, p, "d", 0555);
 	(void)d;
 	/* moving to another parent rewrites "..": needs write on the dir */
-	ck_assert_int_eq(gf_ns_rename(ns, &U1, p, "d", q, "d", 0, &t), -EACCES);
-	ck_assert_int_eq(gf_ns_rename(ns, &U1, p, "d", p, "e", 0, &t), 0);
-	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, p, "e", q, "d", 0, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &U1, p, "d", q, "d", 0, NULL, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_rename(ns, &U1, p, "d", p, "e", 0, NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, p, "e", q, "d", 0, NULL, &t), 0);
 	/* no write on the source directory */
 	uint64_t ro = mkdir_(&ROOT, GF_ROOT_INO, "ro", 0755);
 	mkfile(&ROOT, ro, "f", 0666);
-	ck_assert_int_eq(gf_ns_rename(ns, &U1, ro, "f", q, "f", 0, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_rename(ns, &U1, ro, "f", q, "f", 0, NULL, &t), -EACCES);
 }
 END_TEST
 
@@ -591,32 +591,32 @@ START_TEST(test_link_symlink)
 	uint64_t f = mkfile(&ROOT, d, "f", 0644);
 	struct gf_attr before = attr(f);
 	clock_past(before);
-	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "f2", &a, &t), 0);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "f2", &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.nlink, 2);
 	ck_assert(!ts_le(a.ctime, before.ctime));
-	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "f2", &a, &t), -EEXIST);
-	ck_assert_int_eq(gf_ns_link(ns, &ROOT, d, GF_ROOT_INO, "dl", &a, &t), -EPERM);
-	ck_assert_int_eq(gf_ns_link(ns, &ROOT, 4242, d, "x", &a, &t), -ENOENT);
-	ck_assert_int_eq(gf_ns_link(ns, &U1, f, d, "x", &a, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "f2", &a, NULL, &t), -EEXIST);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, d, GF_ROOT_INO, "dl", &a, NULL, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, 4242, d, "x", &a, NULL, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_link(ns, &U1, f, d, "x", &a, NULL, &t), -EACCES);
 	/* unlink one name: the inode stays with the other, ctime moves */
 	before = attr(f);
 	clock_past(before);
-	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f", NULL, &t), 0);
 	ck_assert_uint_eq(attr(f).nlink, 1);
 	ck_assert(!ts_le(attr(f).ctime, before.ctime));
-	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f2", &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "f2", NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_getattr(ns, &ROOT, f, &a, NULL), -ENOENT);
 
-	ck_assert_int_eq(gf_ns_symlink(ns, &U1, d, "s", "../x/y", &a, &t), -EACCES);
-	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "s", "../x/y", &a, &t), 0);
+	ck_assert_int_eq(gf_ns_symlink(ns, &U1, d, "s", "../x/y", &a, NULL, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "s", "../x/y", &a, NULL, &t), 0);
 	ck_assert(S_ISLNK(a.mode));
 	ck_assert_uint_eq(a.size, 6);
 	char buf[GF_PATH_MAX];
 	ck_assert_int_eq(gf_ns_readlink(ns, &ROOT, a.ino, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "../x/y");
 	ck_assert_int_eq(gf_ns_readlink(ns, &ROOT, d, buf, sizeof(buf), NULL), -EINVAL);
-	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "e", "", &a, &t), -ENOENT);
-	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "s", "z", &a, &t), -EEXIST);
+	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "e", "", &a, NULL, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_symlink(ns, &ROOT, d, "s", "z", &a, NULL, &t), -EEXIST);
 }
 END_TEST
 
@@ -629,10 +629,10 @@ START_TEST(test_emlink)
 	char name[32];
 	for (int i = 1; i < GF_LINK_MAX; i++) {
 		snprintf(name, sizeof(name), "l%d", i);
-		ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, name, &a, &t), 0);
+		ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, name, &a, NULL, &t), 0);
 	}
 	ck_assert_uint_eq(attr(f).nlink, GF_LINK_MAX);
-	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "one-more", &a, &t), -EMLINK);
+	ck_assert_int_eq(gf_ns_link(ns, &ROOT, f, d, "one-more", &a, NULL, &t), -EMLINK);
 }
 END_TEST
 
@@ -645,24 +645,24 @@ START_TEST(test_xattrs)
 	char buf[64];
 	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
 	uint64_t f = mkfile(&U1, d, "f", 0644);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.a", "hello", 5, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.a", "hello", 5, 0, NULL, &t), 0);
 	ck_assert_uint_gt(t, 0);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.a", "x", 1, 1 /* CREATE */, &t),
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.a", "x", 1, 1 /* CREATE */, NULL, &t),
 			 -EEXIST);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.b", "x", 1, 2 /* REPLACE */, &t),
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.b", "x", 1, 2 /* REPLACE */, NULL, &t),
 			 -ENODATA);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.b", "", 0, 1, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.b", "", 0, 1, NULL, &t), 0);
 	/* security.*: written by root only, read by all; system.* other than
 	 * the POSIX ACLs does not exist */
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "security.x", "x", 1, 0, &t), -EPERM);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.x", "s", 1, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "security.x", "x", 1, 0, NULL, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.x", "s", 1, 0, NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "security.x", buf, sizeof(buf), &len, NULL), 0);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "system.x", "x", 1, 0, &t), -EOPNOTSUPP);
-	ck_assert_int_eq(gf_ns_removexattr(ns, &ROOT, f, "security.x", &t), 0);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "trusted.x", "x", 1, 0, &t), -EPERM);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "trusted.x", "t", 1, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "system.x", "x", 1, 0, NULL, &t), -EOPNOTSUPP);
+	ck_assert_int_eq(gf_ns_removexattr(ns, &ROOT, f, "security.x", NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "trusted.x", "x", 1, 0, NULL, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "trusted.x", "t", 1, 0, NULL, &t), 0);
 	/* others need write permission */
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U2, f, "user.c", "x", 1, 0, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U2, f, "user.c", "x", 1, 0, NULL, &t), -EACCES);
 	/* size 0 asks the length; too small a buffer is ERANGE */
 	ck_assert_int_eq(gf_ns_getxattr(ns, &U2, f, "user.a", NULL, 0, &len, NULL), 0);
 	ck_assert_uint_eq(len, 5);
@@ -679,16 +679,16 @@ START_TEST(test_xattrs)
 	ck_assert_int_eq(gf_ns_listxattr(ns, &U2, f, buf, 4, &len, NULL), -ERANGE);
 	ck_assert_int_eq(gf_ns_listxattr(ns, &ROOT, f, buf, sizeof(buf), &len, NULL), 0);
 	ck_assert_uint_eq(len, 7 + 7 + 10);
-	ck_assert_int_eq(gf_ns_removexattr(ns, &U1, f, "user.a", &t), 0);
-	ck_assert_int_eq(gf_ns_removexattr(ns, &U1, f, "user.a", &t), -ENODATA);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "", "x", 1, 0, &t), -ERANGE);
+	ck_assert_int_eq(gf_ns_removexattr(ns, &U1, f, "user.a", NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_removexattr(ns, &U1, f, "user.a", NULL, &t), -ENODATA);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "", "x", 1, 0, NULL, &t), -ERANGE);
 	char big[10];
 	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, "user.big", big, GF_XATTR_SIZE_MAX + 1, 0,
-					&t), -E2BIG);
+					NULL, &t), -E2BIG);
 	/* user.* is for regular files and directories only */
 	struct gf_attr a;
-	ck_assert_int_eq(gf_ns_symlink(ns, &U1, d, "s", "f", &a, &t), 0);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, a.ino, "user.a", "x", 1, 0, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_symlink(ns, &U1, d, "s", "f", &a, NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, a.ino, "user.a", "x", 1, 0, NULL, &t), -EPERM);
 }
 END_TEST
 
@@ -703,18 +703,18 @@ START_TEST(test_open_close_write)
 	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
 	uint64_t f = mkfile(&U1, d, "f", 0644);
 	place_host = 2;
-	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, NULL, &t), 0);
 	ck_assert_uint_eq(n, 0); /* no data yet */
-	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_WRONLY, test_place, NULL, &a, reps, 8, &n, &t),
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_WRONLY, test_place, NULL, &a, reps, 8, &n, NULL, &t),
 			 -EACCES);
 	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY | O_TRUNC, test_place, NULL, &a, reps, 8,
-				    &n, &t), -EACCES);
-	ck_assert_int_eq(gf_ns_open(ns, &U1, d, O_WRONLY, test_place, NULL, &a, reps, 8, &n, &t),
+				    &n, NULL, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, d, O_WRONLY, test_place, NULL, &a, reps, 8, &n, NULL, &t),
 			 -EISDIR);
-	ck_assert_int_eq(gf_ns_open(ns, &U1, 777, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t),
+	ck_assert_int_eq(gf_ns_open(ns, &U1, 777, O_RDONLY, test_place, NULL, &a, reps, 8, &n, NULL, &t),
 			 -ENOENT);
 	/* the first writer gets a replica, made in a new generation */
-	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_RDWR, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_RDWR, test_place, NULL, &a, reps, 8, &n, NULL, &t), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(reps[0].host_id, 2);
 	ck_assert_uint_eq(a.gen, 2);
@@ -733,7 +733,7 @@ START_TEST(test_open_close_write)
 	ck_assert_int_eq(a.mtime.sec, 5000);
 	ck_assert_uint_eq(a.size, 4096); /* max(size, end) */
 	/* readers see the replica */
-	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, NULL, &t), 0);
 	ck_assert_uint_eq(n, 1);
 	/* a write by a non-root clears set-user-ID */
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 06777, 0, 0), 0);
@@ -744,7 +744,7 @@ START_TEST(test_open_close_write)
 	ck_assert_uint_eq(a.mode & 07777, 06767);
 	/* O_TRUNC empties it, in a new generation, in place */
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY | O_TRUNC, test_place, NULL, &a, reps, 8,
-				    &n, &t), 0);
+				    &n, NULL, &t), 0);
 	ck_assert_uint_eq(a.size, 0);
 	ck_assert_uint_gt(t, 0);
 	ck_assert_uint_eq(reps[0].fgen, 2);
@@ -752,10 +752,10 @@ START_TEST(test_open_close_write)
 	/* a replica of an old generation elsewhere dies at the next write-open */
 	ck_assert_int_eq(gf_ns_load_replica(ns, f, 5, 1, 1), 0);
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 5), 1);
-	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, NULL, &t), 0);
 	ck_assert_uint_eq(n, 1); /* not served: it is not current */
 	ck_assert_uint_eq(reps[0].host_id, 2);
-	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 8, &n, &t), 0);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 8, &n, NULL, &t), 0);
 	ck_assert_uint_eq(reps[0].host_id, 2);
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 5), 0);
 	struct gf_dead_replica dead[2];
@@ -776,7 +776,7 @@ static uint64_t file_with_data(uint64_t size, uint64_t *fgen)
 	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "pub", 0777);
 	uint64_t f = mkfile(&U1, d, "data", 0666);
 	place_host = 2;
-	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, &t), 0);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, NULL, &t), 0);
 	*fgen = reps[0].fgen;
 	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, *fgen, size, a.mtime, 0, &a, &t), 0);
 	return f;
@@ -791,12 +791,12 @@ START_TEST(test_generations)
 	uint64_t f = file_with_data(100, &fgen);
 	uint64_t g = attr(f).gen;
 	/* every write-open makes a new generation; the replica file stays */
-	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, &t), 0);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, NULL, &t), 0);
 	ck_assert_uint_eq(a.gen, g + 1);
 	ck_assert_uint_eq(reps[0].gen, g + 1);
 	ck_assert_uint_eq(reps[0].fgen, fgen);
 	/* a read-open does not */
-	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 4, &n, &t), 0);
+	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 4, &n, NULL, &t), 0);
 	ck_assert_uint_eq(a.gen, g + 1);
 	/* a truncate does, in place */
 	struct gfm_setattr_req r = { .cred = U1, .ino = f, .valid = GF_SET_SIZE, .size = 10 };
@@ -809,11 +809,11 @@ START_TEST(test_generations)
 	/* the data is on host 2 only: a writer cannot move it while host 2 is
 	 * down (placement chooses another host), unless O_TRUNC empties it */
 	place_host = 3;
-	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, &t),
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, NULL, &t),
 			 -EIO);
 	ck_assert_uint_eq(attr(f).gen, g + 2); /* a failed open changed nothing */
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY | O_TRUNC, test_place, NULL, &a, reps, 4,
-				    &n, &t), 0);
+				    &n, NULL, &t), 0);
 	ck_assert_uint_eq(reps[0].host_id, 3);
 	ck_assert_uint_eq(reps[0].fgen, g + 3); /* a new file: a name never used */
 	ck_assert_uint_eq(a.size, 0);
@@ -837,7 +837,7 @@ START_TEST(test_failed_open_changes_nothing)
 	usleep(2000);
 	place_host = -1; /* no gfsd has room */
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY | O_TRUNC, test_place, NULL, &a, reps,
-				    4, &n, &t), -ENOSPC);
+				    4, &n, NULL, &t), -ENOSPC);
 	struct gf_attr after = attr(f);
 	ck_assert_uint_eq(after.size, 100);
 	ck_assert_uint_eq(after.gen, before.gen);
@@ -889,7 +889,7 @@ START_TEST(test_dead_after_commit)
 	ck_assert_int_eq(lookup(&U1, GF_ROOT_INO, "pub"), 0);
 	struct gf_attr pa;
 	ck_assert_int_eq(gf_ns_lookup(ns, &U1, GF_ROOT_INO, "pub", &pa, NULL), 0);
-	ck_assert_int_eq(gf_ns_unlink(ns, &U1, pa.ino, "data", &t), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &U1, pa.ino, "data", NULL, &t), 0);
 	struct gf_dead_replica dead[2];
 	ck_assert_uint_eq(gf_ns_dead_list(ns, 2, t - 1, dead, 2), 0); /* not yet */
 	ck_assert_uint_eq(gf_ns_dead_list(ns, 2, t, dead, 2), 1);
@@ -909,7 +909,7 @@ START_TEST(test_read_waits_for_commit)
 	struct gf_attr a;
 	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
 	uint64_t d2 = mkdir_(&ROOT, GF_ROOT_INO, "d2", 0777);
-	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "x", 0755, 0, &a, &tm), 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "x", 0755, 0, &a, NULL, &tm), 0);
 	uint64_t x = a.ino;
 	ck_assert_int_eq(gf_ns_lookup(ns, &U1, d, "x", &a, &w), 0);
 	ck_assert_uint_eq(w, tm);
@@ -924,7 +924,7 @@ START_TEST(test_read_waits_for_commit)
 	ck_assert_int_eq(gf_ns_readdir(ns, &U1, d, 0, 4, ents, &cnt, &eof, &w), 0);
 	ck_assert_uint_eq(w, tm);
 	/* a removal: the name and the inode are gone, and saying so waits */
-	ck_assert_int_eq(gf_ns_rmdir(ns, &U1, d, "x", &t), 0);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &U1, d, "x", NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_lookup(ns, &U1, d, "x", &a, &w), -ENOENT);
 	ck_assert_uint_eq(w, t);
 	ck_assert_int_eq(gf_ns_getattr(ns, &U1, x, &a, &w), -ENOENT);
@@ -935,7 +935,7 @@ START_TEST(test_read_waits_for_commit)
 	ck_assert_uint_eq(w, last_ticket);
 	char buf[8];
 	size_t len;
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, d, "user.a", "v", 1, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, d, "user.a", "v", 1, 0, NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, d, "user.a", buf, sizeof(buf), &len, &w), 0);
 	ck_assert_uint_eq(w, t);
 }
@@ -994,7 +994,7 @@ START_TEST(test_host_replicas)
 	for (int i = 0; i < 5; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		ck_assert_int_eq(gf_ns_create(ns, &ROOT, GF_ROOT_INO, name, 0644, O_CREAT | O_WRONLY, 0,
-					      test_place, NULL, &a, reps, &n, &t), 0);
+					      test_place, NULL, &a, reps, &n, NULL, &t), 0);
 		ino[i] = a.ino;
 	}
 	struct gf_dead_replica out[8];
@@ -1055,8 +1055,8 @@ START_TEST(test_acl_access)
 	static const uint32_t e1[][3] = { { UOBJ, 6, NOID }, { USR, 6, 2000 }, { GOBJ, 0, NOID },
 					  { MSK, 4, NOID }, { OTH, 0, NOID } };
 	size_t n = acl_blob(buf, e1, 5);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U2, f, GF_ACL_ACCESS, buf, n, 0, &t), -EPERM);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U2, f, GF_ACL_ACCESS, buf, n, 0, NULL, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, NULL, &t), 0);
 	a = attr(f);
 	ck_assert_uint_eq(a.mode & 0777, 0640); /* group bits show the mask */
 	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK, NULL), 0);
@@ -1074,13 +1074,13 @@ START_TEST(test_acl_access)
 	static const uint32_t e2[][3] = { { UOBJ, 6, NOID }, { GOBJ, 0, NOID },
 					  { GRP, 4, 3000 }, { MSK, 7, NOID }, { OTH, 0, NOID } };
 	n = acl_blob(buf, e2, 5);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_access(ns, &U2, f, R_OK, NULL), 0);
 	ck_assert_int_eq(gf_ns_access(ns, &U2, f, W_OK, NULL), -EACCES);
 	/* an ACL the mode bits say all about is not kept: only the mode */
 	static const uint32_t e3[][3] = { { UOBJ, 7, NOID }, { GOBJ, 5, NOID }, { OTH, 1, NOID } };
 	n = acl_blob(buf, e3, 3);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, NULL, &t), 0);
 	ck_assert_uint_eq(attr(f).mode & 0777, 0751);
 	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, f, GF_ACL_ACCESS, got, sizeof(got), &len, NULL),
 			 -ENODATA);
@@ -1089,17 +1089,17 @@ START_TEST(test_acl_access)
 	static const uint32_t bad1[][3] = { { UOBJ, 6, NOID }, { USR, 6, 2000 }, { GOBJ, 0, NOID },
 					    { OTH, 0, NOID } };
 	n = acl_blob(buf, bad1, 4);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, NULL, &t), -EINVAL);
 	static const uint32_t bad2[][3] = { { GOBJ, 0, NOID }, { UOBJ, 6, NOID }, { OTH, 0, NOID } };
 	n = acl_blob(buf, bad2, 3);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, NULL, &t), -EINVAL);
 	n = acl_blob(buf, e3, 3);
 	buf[0] = 1;
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, &t), -EINVAL);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, 3, 0, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, n, 0, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_ACCESS, buf, 3, 0, NULL, &t), -EINVAL);
 	/* a default ACL only on directories */
 	n = acl_blob(buf, e1, 5);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_DEFAULT, buf, n, 0, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_ACL_DEFAULT, buf, n, 0, NULL, &t), -EACCES);
 }
 END_TEST
 
@@ -1113,9 +1113,9 @@ START_TEST(test_acl_default_inherited)
 	static const uint32_t e[][3] = { { UOBJ, 7, NOID }, { USR, 7, 2000 }, { GOBJ, 5, NOID },
 					 { MSK, 7, NOID }, { OTH, 0, NOID } };
 	size_t n = acl_blob(buf, e, 5);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, d, GF_ACL_DEFAULT, buf, n, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, d, GF_ACL_DEFAULT, buf, n, 0, NULL, &t), 0);
 	/* a file asked with 0666 and umask 022: the default ACL rules, not the umask */
-	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "f", S_IFREG | 0666, 0, 022, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "f", S_IFREG | 0666, 0, 022, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.mode & 0777, 0660); /* user rw, mask rw (group bits), other 0 */
 	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, a.ino, GF_ACL_ACCESS, got, sizeof(got), &len,
 					NULL), 0);
@@ -1124,14 +1124,14 @@ START_TEST(test_acl_default_inherited)
 	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, a.ino, GF_ACL_DEFAULT, got, sizeof(got), &len,
 					NULL), -ENODATA);
 	/* a directory inherits the default ACL as its own default too */
-	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "sub", 0777, 077, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mkdir(ns, &U1, d, "sub", 0777, 077, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.mode & 0777, 0770);
 	ck_assert_int_eq(gf_ns_getxattr(ns, &U1, a.ino, GF_ACL_DEFAULT, got, sizeof(got), &len,
 					NULL), 0);
 	ck_assert(len == n && memcmp(got, buf, n) == 0);
 	/* without a default ACL, the umask applies */
-	ck_assert_int_eq(gf_ns_removexattr(ns, &ROOT, d, GF_ACL_DEFAULT, &t), 0);
-	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "g", S_IFREG | 0666, 0, 027, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_removexattr(ns, &ROOT, d, GF_ACL_DEFAULT, NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(ns, &U1, d, "g", S_IFREG | 0666, 0, 027, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.mode & 0777, 0640);
 }
 END_TEST
@@ -1144,12 +1144,12 @@ START_TEST(test_kill_priv)
 	size_t len;
 	char buf[8];
 	uint64_t f = file_with_data(10, &fgen);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.capability", "c", 1, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.capability", "c", 1, 0, NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, fgen, 20, (struct gf_timespec){ 0, 0 }, 0,
 					   &a, &t), 0);
 	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, "security.capability", buf, sizeof(buf),
 					&len, NULL), -ENODATA);
-	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.capability", "c", 1, 0, &t), 0);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.capability", "c", 1, 0, NULL, &t), 0);
 	ck_assert_int_eq(setattr(&ROOT, f, GF_SET_UID, 0, 5, 0), 0);
 	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, "security.capability", buf, sizeof(buf),
 					&len, NULL), -ENODATA);
@@ -1167,7 +1167,7 @@ START_TEST(test_readdir_cookies_stable)
 	uint64_t t;
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "e%05d", i);
-		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, 0, &a, &t), 0);
+		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, 0, &a, NULL, &t), 0);
 	}
 	/*
 	 * Read in pages; between pages remove every third entry not yet seen
@@ -1201,11 +1201,11 @@ START_TEST(test_readdir_cookies_stable)
 			if (removed[k])
 				continue;
 			snprintf(name, sizeof(name), "e%05d", k);
-			ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, name, &t), 0);
+			ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, name, NULL, &t), 0);
 			removed[k] = 1;
 		}
 		snprintf(name, sizeof(name), "n%05d", added++);
-		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, 0, &a, &t), 0);
+		ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, d, name, S_IFREG | 0644, 0, 0, &a, NULL, &t), 0);
 	}
 	for (int k = 0; k < N; k++)
 		ck_assert(seen[k] || removed[k]);
@@ -1301,10 +1301,10 @@ START_TEST(test_load)
 	ck_assert_int_eq(gf_ns_lookup(l, &ROOT, 5, "..", &a, NULL), 0);
 	ck_assert_uint_eq(a.ino, 1);
 	/* new inode numbers continue after the stored counter */
-	ck_assert_int_eq(gf_ns_mkdir(l, &ROOT, 1, "new", 0755, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mkdir(l, &ROOT, 1, "new", 0755, 0, &a, NULL, &t), 0);
 	ck_assert_uint_eq(a.ino, 20);
 	/* new entries get cookies after the loaded ones */
-	ck_assert_int_eq(gf_ns_mknod(l, &ROOT, 5, "b", S_IFREG | 0644, 0, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_mknod(l, &ROOT, 5, "b", S_IFREG | 0644, 0, 0, &a, NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_readdir(l, &ROOT, 5, 7, 4, ents, &n, &eof, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(ents[0].name, "b");

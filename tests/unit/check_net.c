@@ -397,6 +397,71 @@ START_TEST(rpc_timeout)
 }
 END_TEST
 
+/* A call's tick: called while no reply has come, it decides. */
+struct ticker {
+	int calls;
+	int stop_at;	/* give up at this call (0: never) */
+	int release_at; /* let the slow reply (501) go at this call */
+};
+
+static int tick(void *arg, unsigned *next_ms)
+{
+	struct ticker *t = arg;
+	t->calls++;
+	*next_ms = 10;
+	if (t->release_at && t->calls == t->release_at)
+		set_flag(&fast_done);
+	return t->stop_at && t->calls >= t->stop_at;
+}
+
+START_TEST(rpc_wait_ticks)
+{
+	uint16_t port;
+	struct gf_server *s = start_echo(&port);
+	struct gf_rpc *rpc;
+	struct gf_reply r;
+	ck_assert_int_eq(gf_rpc_connect("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1", &rpc), 0);
+	/* an answered call never ticks (first tick far away) */
+	struct ticker t0 = { 0 };
+	struct gf_rpc_wait w = { .first_ms = HANG_GUARD_MS, .tick = tick, .arg = &t0 };
+	ck_assert_int_eq(gf_rpc_call_wait(rpc, 500, NULL, &r, &w), 0);
+	gf_reply_release(&r);
+	ck_assert_int_eq(t0.calls, 0);
+	/* a reply that comes only after some ticks: they went on, and it is
+	 * delivered (the tick let the server answer) */
+	struct ticker t1 = { .release_at = 3 };
+	w = (struct gf_rpc_wait){ .first_ms = 10, .tick = tick, .arg = &t1 };
+	ck_assert_int_eq(gf_rpc_call_wait(rpc, 501, NULL, &r, &w), 0);
+	gf_reply_release(&r);
+	ck_assert_int_ge(t1.calls, 3);
+	ck_assert(gf_rpc_alive(rpc));
+	/* a tick that gives up: -ETIMEDOUT, and the connection is closed */
+	struct ticker t2 = { .stop_at = 4 };
+	w = (struct gf_rpc_wait){ .first_ms = 10, .tick = tick, .arg = &t2 };
+	ck_assert_int_eq(gf_rpc_call_wait(rpc, 503, NULL, &r, &w), -ETIMEDOUT);
+	ck_assert_int_eq(t2.calls, 4);
+	ck_assert(!gf_rpc_alive(rpc));
+	gf_rpc_close(rpc);
+	gf_server_stop(s);
+}
+END_TEST
+
+/* A peer that accepts (the kernel's backlog) but never authenticates costs a
+ * bounded connect only what the caller allows. */
+START_TEST(rpc_connect_timeout)
+{
+	uint16_t port;
+	make_keys();
+	int lfd = gf_tcp_listen("127.0.0.1", 0, &port);
+	ck_assert_int_ge(lfd, 0);
+	struct gf_rpc *rpc;
+	ck_assert_int_eq(gf_rpc_connect_timeout("127.0.0.1", port, &key_a, GF_PEER_CLIENT, "n1",
+						200, &rpc), -ETIMEDOUT);
+	ck_assert_ptr_null(rpc);
+	close(lfd);
+}
+END_TEST
+
 START_TEST(server_survives_garbage)
 {
 	uint16_t port;
@@ -838,6 +903,8 @@ int main(void)
 	tcase_add_test(tc, key_files);
 	tcase_add_test(tc, rpc_multiplexed);
 	tcase_add_test(tc, rpc_timeout);
+	tcase_add_test(tc, rpc_wait_ticks);
+	tcase_add_test(tc, rpc_connect_timeout);
 	tcase_add_test(tc, server_survives_garbage);
 	tcase_add_test(tc, reply_from_other_thread_never_blocks);
 	tcase_add_test(tc, nonreader_closed_after_send_timeout);

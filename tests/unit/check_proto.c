@@ -455,6 +455,17 @@ static void fill_gfs_stats_rep(void *p)
 	m->writers_cut = 12;
 }
 
+static void fill_gfm_once_req(void *p)
+{
+	struct gfm_once_req *m = p;
+	m->client = 0xfedcba9876543210ull;
+	m->seq = (1ull << 40) + 7;
+	m->acked = (1ull << 40) + 3;
+	m->op = GFM_MKDIR;
+	m->len = 300;
+	m->payload = blob + 11;
+}
+
 static void fill_gfm_host_replicas_req(void *p)
 {
 	struct gfm_host_replicas_req *m = p;
@@ -558,6 +569,7 @@ WRAP(gfs_truncate_req)
 WRAP(gfs_handle_req)
 WRAP(gfs_close_req)
 WRAP(gfs_stats_rep)
+WRAP(gfm_once_req)
 
 #define ENTRY(T, ptr, fini) \
 	{ #T, sizeof(struct T), ptr, fill_##T, enc_##T, dec_##T, fini }
@@ -605,6 +617,7 @@ static const struct codec codecs[] = {
 	ENTRY(gfs_handle_req, 0, NULL),
 	ENTRY(gfs_close_req, 0, NULL),
 	ENTRY(gfs_stats_rep, 0, NULL),
+	ENTRY(gfm_once_req, 1, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
@@ -785,6 +798,9 @@ START_TEST(test_op_name)
 	ck_assert_int_eq(GFM_REPLICAS, 121); /* wire value: never renumber */
 	ck_assert_str_eq(gf_op_name(GFM_REPLICAS), "GFM_REPLICAS");
 	ck_assert_str_eq(gf_op_name(GFM_REPLICAS | GF_OP_REPLY), "reply to GFM_REPLICAS");
+	ck_assert_int_eq(GFM_ONCE, 190);
+	ck_assert_str_eq(gf_op_name(GFM_ONCE), "GFM_ONCE");
+	ck_assert_int_eq(GFS_O_RECLAIM, 32);
 	ck_assert_str_eq(gf_op_name(GFM_HOST_LIST), "GFM_HOST_LIST");
 	ck_assert_str_eq(gf_op_name(GFS_STATS), "GFS_STATS");
 	ck_assert_str_eq(gf_op_name(GFS_READ | GF_OP_REPLY), "reply to GFS_READ");
@@ -1600,6 +1616,130 @@ START_TEST(test_idmap_messages)
 }
 END_TEST
 
+/* The exactly-once envelope: what goes inside, seq against acked, the size of
+ * what it carries, and that the inner request comes out untouched. */
+START_TEST(test_once_messages)
+{
+	struct gfm_once_req m, out;
+	struct gfm_name_req in, in2;
+	struct gf_wbuf w, inner;
+
+	/* an UNLINK inside, decoded back through the envelope */
+	memset(&in, 0, sizeof(in));
+	fill_cred(&in.cred);
+	in.parent = 42;
+	strcpy(in.name, "victim");
+	gf_wbuf_init(&inner);
+	gfm_name_req_encode(&inner, &in);
+	ck_assert_int_eq(inner.err, 0);
+	m = (struct gfm_once_req){ .client = 1, .seq = 2, .acked = 1, .op = GFM_UNLINK,
+				   .len = (uint32_t)inner.len, .payload = inner.data };
+	gf_wbuf_init(&w);
+	gfm_once_req_encode(&w, &m);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_once_req_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.client, 1);
+	ck_assert_uint_eq(out.seq, 2);
+	ck_assert_uint_eq(out.acked, 1);
+	ck_assert_uint_eq(out.op, GFM_UNLINK);
+	ck_assert_int_eq(gfm_name_req_decode(out.payload, out.len, &in2), 0);
+	ck_assert_str_eq(in2.name, "victim");
+	ck_assert_uint_eq(in2.parent, 42);
+	gf_wbuf_free(&w);
+
+	/* every op that may go inside, and ones that may not */
+	static const uint16_t yes[] = { GFM_MKNOD, GFM_MKDIR, GFM_CREATE, GFM_UNLINK,
+					GFM_RMDIR, GFM_RENAME, GFM_LINK, GFM_SYMLINK,
+					GFM_SETXATTR, GFM_REMOVEXATTR, GFM_OPEN,
+					GFM_IDMAP_SET, GFM_IDMAP_DEL };
+	static const uint16_t no[] = { 0, GFM_LOOKUP, GFM_GETATTR, GFM_SETATTR,
+				       GFM_READDIR, GFM_CLOSE_WRITE, GFM_ONCE,
+				       GFM_HOST_REGISTER, GFM_IDMAP_LIST, GFS_WRITE,
+				       GF_OP_AUTH, 0xffff };
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(gf_once_op_ok(yes[i]), "%s", gf_op_name(yes[i]));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		ck_assert_msg(!gf_once_op_ok(no[i]), "%s", gf_op_name(no[i]));
+		m.op = no[i];
+		gf_wbuf_init(&w);
+		gfm_once_req_encode(&w, &m);
+		ck_assert_int_eq(w.err, -EINVAL);
+		gf_wbuf_free(&w);
+		gf_wbuf_init(&w); /* as a peer could send it */
+		gf_put_u64(&w, 1);
+		gf_put_u64(&w, 2);
+		gf_put_u64(&w, 1);
+		gf_put_u16(&w, no[i]);
+		gf_put_bytes(&w, inner.data, (uint32_t)inner.len);
+		ck_assert_int_eq(gfm_once_req_decode(w.data, w.len, &out), -EBADMSG);
+		ck_assert_ptr_null(out.payload);
+		gf_wbuf_free(&w);
+	}
+	m.op = GFM_UNLINK;
+
+	/* seq must be above acked (and so never 0) */
+	static const uint64_t bad[][2] = { { 0, 0 }, { 5, 5 }, { 4, 5 }, { 1, UINT64_MAX } };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m.seq = bad[i][0];
+		m.acked = bad[i][1];
+		gf_wbuf_init(&w);
+		gfm_once_req_encode(&w, &m);
+		ck_assert_int_eq(w.err, -EINVAL);
+		gf_wbuf_free(&w);
+		gf_wbuf_init(&w);
+		gf_put_u64(&w, 1);
+		gf_put_u64(&w, bad[i][0]);
+		gf_put_u64(&w, bad[i][1]);
+		gf_put_u16(&w, GFM_UNLINK);
+		gf_put_bytes(&w, inner.data, (uint32_t)inner.len);
+		ck_assert_int_eq(gfm_once_req_decode(w.data, w.len, &out), -EBADMSG);
+		gf_wbuf_free(&w);
+	}
+	m.seq = UINT64_MAX;
+	m.acked = UINT64_MAX - 1;
+	gf_wbuf_init(&w);
+	gfm_once_req_encode(&w, &m);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_once_req_decode(w.data, w.len, &out), 0);
+	gf_wbuf_free(&w);
+
+	/* what it carries: up to GF_ONCE_PAYLOAD_MAX, so the frame fits */
+	ck_assert_uint_le(GF_ONCE_PAYLOAD_MAX + 8 * 3 + 2 + 4, GF_MAX_PAYLOAD);
+	uint8_t *big = calloc(1, GF_ONCE_PAYLOAD_MAX + 1);
+	ck_assert_ptr_nonnull(big);
+	m.payload = big;
+	m.len = GF_ONCE_PAYLOAD_MAX;
+	gf_wbuf_init(&w);
+	gfm_once_req_encode(&w, &m);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(gfm_once_req_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.len, GF_ONCE_PAYLOAD_MAX);
+	gf_wbuf_free(&w);
+	m.len = GF_ONCE_PAYLOAD_MAX + 1;
+	gf_wbuf_init(&w);
+	gfm_once_req_encode(&w, &m);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+	gf_wbuf_init(&w);
+	gf_put_u64(&w, 1);
+	gf_put_u64(&w, 2);
+	gf_put_u64(&w, 1);
+	gf_put_u16(&w, GFM_UNLINK);
+	gf_put_bytes(&w, big, GF_ONCE_PAYLOAD_MAX + 1);
+	ck_assert_int_eq(gfm_once_req_decode(w.data, w.len, &out), -EBADMSG);
+	gf_wbuf_free(&w);
+	/* no payload pointer with a length */
+	m.payload = NULL;
+	m.len = 3;
+	gf_wbuf_init(&w);
+	gfm_once_req_encode(&w, &m);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+	free(big);
+	gf_wbuf_free(&inner);
+}
+END_TEST
+
 /* ---- random mutations ---------------------------------------------------------
  * A deterministic stand-in for the fuzzers in tests/fuzz/ that runs with any
  * compiler: every sample encoding, mutated MUTATIONS_PER_CODEC times with a
@@ -1845,6 +1985,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_host_list_fields);
 	tcase_add_test(tc, test_replicas_messages);
 	tcase_add_test(tc, test_idmap_messages);
+	tcase_add_test(tc, test_once_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }

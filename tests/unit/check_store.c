@@ -375,6 +375,14 @@ static char *row_idmap(uint8_t kind, const char *name, uint32_t id)
 	return r;
 }
 
+/* old: recorded more than an hour ago (a record's time is when it was put). */
+static char *row_once(uint64_t client, uint64_t seq, uint16_t op, uint64_t ino, int created,
+		      int old)
+{
+	return fmt("once client=%016" PRIx64 " seq=%" PRIu64 " op=%u ino=%" PRIu64 "%s %s",
+		   client, seq, op, ino, created ? " created" : "", old ? "old" : "recent");
+}
+
 /* the loader: every row it is given becomes a line */
 static int ld_inode(void *arg, const struct gf_attr *a, const char *symlink)
 {
@@ -416,18 +424,32 @@ static int ld_idmap(void *arg, uint8_t kind, const char *name, uint32_t id)
 	rows_add(arg, row_idmap(kind, name, id));
 	return 0;
 }
+static int ld_once(void *arg, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
+		   int created, int64_t at)
+{
+	rows_add(arg, row_once(client, seq, op, ino, created, at < (int64_t)time(NULL) - 3600));
+	return 0;
+}
 
-/* Everything a fresh store (open, migrate, load) finds in the database. */
-static void load_rows(struct rows *got)
+/* Everything a fresh store (open, migrate, load) finds in the database;
+ * exactly-once records of clients silent for forget_s seconds are forgotten
+ * first (0: none). */
+static void load_rows_forgetting(struct rows *got, uint32_t forget_s)
 {
 	struct gf_store *s = store_migrated();
 	struct gf_store_loader ld = {
 		.arg = got, .inode = ld_inode, .dirent = ld_dirent, .xattr = ld_xattr,
 		.replica = ld_replica, .dead = ld_dead, .host = ld_host,
-		.next_ino = ld_next_ino, .idmap = ld_idmap,
+		.next_ino = ld_next_ino, .idmap = ld_idmap, .once = ld_once,
+		.once_forget_s = forget_s,
 	};
 	ck_assert_int_eq(gf_store_load(s, &ld), 0);
 	gf_store_close(s);
+}
+
+static void load_rows(struct rows *got)
+{
+	load_rows_forgetting(got, 0);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -574,6 +596,23 @@ static void want_idmap(struct rt *t, uint8_t kind, const char *name, uint32_t id
 static void del_idmap(struct rt *t, uint8_t kind, const char *name, uint32_t id)
 {
 	add(t, GF_CHG_IDMAP_DEL, kind, id, 0, name, strlen(name), NULL, 0, 0);
+}
+
+static void put_once(struct rt *t, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
+		     int created)
+{
+	struct gf_once_id id = { .client = client, .seq = seq, .op = op };
+	gf_changes_once(&t->c, &id, ino, created);
+	ck_assert_int_eq(t->c.err, 0);
+}
+static void want_once(struct rt *t, uint64_t client, uint64_t seq, uint16_t op, uint64_t ino,
+		      int created)
+{
+	rows_add(&t->want, row_once(client, seq, op, ino, created, 0));
+}
+static void del_once(struct rt *t, uint64_t client, uint64_t upto)
+{
+	add(t, GF_CHG_ONCE_DEL, client, upto, 0, NULL, 0, NULL, 0, 0);
 }
 
 static struct gf_attr attr(uint64_t ino, uint32_t mode)
@@ -822,6 +861,34 @@ static void case_idmap_replace(struct rt *t)
 	want_idmap(t, GF_IDMAP_GROUP, "staff", 51);
 }
 
+/* Client ids are any 64 bits (the high one too), seqs up to 2^63 - 1; a put
+ * of the same (client, seq) replaces; a delete takes one client's seqs up to
+ * a bound, everything of it beyond INT64_MAX. */
+static void case_once(struct rt *t)
+{
+	const uint64_t a = 0xfedcba9876543210ull, b = 0x0123456789abcdefull, c = UINT64_MAX;
+	put_once(t, a, 1, GFM_MKDIR, 17, 0);
+	put_once(t, a, 2, GFM_UNLINK, 0, 0);
+	put_once(t, a, 3, GFM_CREATE, 18, 1);
+	put_once(t, a, 4, GFM_CREATE, 21, 0); /* opened, not created */
+	put_once(t, a, (uint64_t)INT64_MAX, GFM_RENAME, 0, 0);
+	put_once(t, b, 1, GFM_LINK, (1ull << 53) + 1, 0);
+	put_once(t, c, 5, GFM_IDMAP_DEL, 0, 0);
+	commit(t);
+	put_once(t, b, 1, GFM_SYMLINK, 19, 1); /* replaces */
+	del_once(t, a, 2);			/* a's 1 and 2 */
+	commit(t);
+	want_once(t, a, 3, GFM_CREATE, 18, 1);
+	want_once(t, a, 4, GFM_CREATE, 21, 0);
+	want_once(t, a, (uint64_t)INT64_MAX, GFM_RENAME, 0, 0);
+	want_once(t, b, 1, GFM_SYMLINK, 19, 1);
+	put_once(t, c, 6, GFM_OPEN, 20, 0);
+	del_once(t, c, UINT64_MAX); /* all of c's, the one of this transaction too */
+	commit(t);
+	del_once(t, b, 0); /* nothing */
+	commit(t);
+}
+
 static void case_idmap_del(struct rt *t)
 {
 	put_idmap(t, GF_IDMAP_USER, "a", 1);
@@ -905,6 +972,14 @@ static void case_every_kind(struct rt *t)
 			put_idmap(t, GF_IDMAP_GROUP, "gone", 7);
 			del_idmap(t, GF_IDMAP_GROUP, "gone", 7);
 			break;
+		case GF_CHG_ONCE_PUT:
+			put_once(t, 42, 7, GFM_CREATE, 80, 1);
+			want_once(t, 42, 7, GFM_CREATE, 80, 1);
+			break;
+		case GF_CHG_ONCE_DEL:
+			put_once(t, 43, 1, GFM_UNLINK, 0, 0);
+			del_once(t, 43, 1);
+			break;
 		}
 	}
 	commit(t);
@@ -927,6 +1002,7 @@ static const struct rt_case {
 	{ "next_ino goes forward", case_next_ino_forward },
 	{ "users/groups: a put replaces the row of the same name or the same id", case_idmap_replace },
 	{ "users/groups: a delete removes the row of the name or of the id", case_idmap_del },
+	{ "once: any client id, a put replaces, a delete up to a seq", case_once },
 	{ "every change kind in one transaction", case_every_kind },
 };
 #define N_RT_CASES ((int)(sizeof(rt_cases) / sizeof(rt_cases[0])))
@@ -969,6 +1045,37 @@ START_TEST(test_big_batch)
 	load_rows(&got);
 	ck_assert_uint_eq(got.n, 2 * N + 1);
 	rows_free(&got);
+}
+END_TEST
+
+/* At start-up the exactly-once records of clients silent for longer than
+ * once_forget_s are deleted before loading: a client counts as silent by its
+ * newest record. */
+START_TEST(test_once_forget_silent)
+{
+	struct rt t = { .s = store_started() };
+	gf_changes_init(&t.c);
+	put_once(&t, 1, 10, GFM_MKDIR, 5, 1);  /* silent: both rows old */
+	put_once(&t, 1, 11, GFM_UNLINK, 0, 0);
+	put_once(&t, 2, 20, GFM_MKDIR, 6, 1);  /* one old row, one new: kept */
+	put_once(&t, 2, 21, GFM_RMDIR, 0, 0);
+	put_once(&t, 3, 30, GFM_CREATE, 7, 1); /* new */
+	commit(&t);
+	gf_store_close(t.s);
+	sql("UPDATE once_reply SET at = now() - interval '2 days' WHERE client = 1 "
+	    "OR (client = 2 AND seq = 20)");
+	struct rows got = { 0 }, want = { 0 };
+	rows_add(&want, row_once(2, 20, GFM_MKDIR, 6, 1, 1));
+	rows_add(&want, row_once(2, 21, GFM_RMDIR, 0, 0, 0));
+	rows_add(&want, row_once(3, 30, GFM_CREATE, 7, 1, 0));
+	load_rows_forgetting(&got, 86400);
+	rows_expect_equal("loading, silent client 1 forgotten", &want, &got);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM once_reply WHERE client = 1"), 0);
+	rows_free(&got);
+	load_rows(&got); /* and gone for good */
+	rows_expect_equal("loading again", &want, &got);
+	rows_free(&got);
+	rows_free(&want);
 }
 END_TEST
 
@@ -1740,6 +1847,7 @@ static Suite *store_suite(void)
 	tc = tcase(s, "rows");
 	tcase_add_loop_test(tc, test_roundtrip, 0, N_RT_CASES);
 	tcase_add_test(tc, test_big_batch);
+	tcase_add_test(tc, test_once_forget_silent);
 	tc = tcase(s, "commit");
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_same_ticket_order);
