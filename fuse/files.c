@@ -10,6 +10,7 @@
 #define OPEN_BUCKETS 1024
 
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t refs_cv = PTHREAD_COND_INITIALIZER; /* a ref went */
 static struct gf_file *open_files[OPEN_BUCKETS];
 
 static struct gf_file **bucket(uint64_t ino)
@@ -29,7 +30,11 @@ struct gf_file *gf_file_new(uint64_t ino, uint64_t fgen, int writable,
 	f->writable = writable;
 	f->cred = *cred;
 	f->data.fd = -1;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	f->published_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	pthread_mutex_init(&f->lock, NULL);
+	pthread_mutex_init(&f->publish_lock, NULL);
 	pthread_rwlock_init(&f->data_lock, NULL);
 	return f;
 }
@@ -56,8 +61,11 @@ void gf_file_free(struct gf_file *f)
 			*pp = f->next_open;
 			break;
 		}
+	while (f->refs)
+		pthread_cond_wait(&refs_cv, &open_lock);
 	pthread_mutex_unlock(&open_lock);
 	pthread_mutex_destroy(&f->lock);
+	pthread_mutex_destroy(&f->publish_lock);
 	pthread_rwlock_destroy(&f->data_lock);
 	free(f);
 }
@@ -127,6 +135,35 @@ void gf_files_truncated(uint64_t ino, uint64_t size)
 			f->wend = size;
 		pthread_mutex_unlock(&f->lock);
 	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+size_t gf_files_growing(struct gf_file **out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for (size_t b = 0; b < OPEN_BUCKETS && n < max; b++)
+		for (struct gf_file *f = open_files[b]; f && n < max; f = f->next_open) {
+			if (!f->writable)
+				continue;
+			pthread_mutex_lock(&f->lock);
+			int grew = f->wend > f->published_end;
+			pthread_mutex_unlock(&f->lock);
+			if (grew) {
+				f->refs++;
+				out[n++] = f;
+			}
+		}
+	pthread_mutex_unlock(&open_lock);
+	return n;
+}
+
+void gf_file_unref(struct gf_file *f)
+{
+	pthread_mutex_lock(&open_lock);
+	if (--f->refs == 0)
+		pthread_cond_broadcast(&refs_cv);
 	pthread_mutex_unlock(&open_lock);
 }
 

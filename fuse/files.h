@@ -57,8 +57,13 @@ struct gf_file {
 	struct gf_timespec mtime; /* of the last write through this handle */
 	int dirty;		 /* written since the last GFM_CLOSE_WRITE */
 	int mtime_dirty;	 /* mtime is the last write's: not set since */
+	pthread_mutex_t publish_lock; /* held across a GFM_CLOSE_WRITE: a close
+					 waits for one in flight */
+	uint64_t published_ms;	 /* CLOCK_MONOTONIC ms of the last growth told */
+	uint64_t published_end;	 /* the end it told */
 
 	struct gf_file *next_open; /* per-inode list of open handles (files.c) */
+	unsigned refs;		   /* gf_files_growing's: gf_file_free waits */
 };
 
 struct gf_file *gf_file_new(uint64_t ino, uint64_t fgen, int writable,
@@ -84,6 +89,14 @@ void gf_files_truncated(uint64_t ino, uint64_t size);
 /* ino's mtime was set explicitly (utimensat): writes before it no longer
  * decide the mtime their handle reports at close. */
 void gf_files_mtime_set(uint64_t ino);
+
+/*
+ * Up to max open writers whose furthest byte is past what they last told
+ * gfmd (published_end), each with a reference: gf_file_unref each. A handle
+ * being freed waits for its references to go.
+ */
+size_t gf_files_growing(struct gf_file **out, size_t max);
+void gf_file_unref(struct gf_file *f);
 
 /* Note a write of len bytes at off through f (size, mtime, dirty). */
 void gf_file_wrote(struct gf_file *f, uint64_t off, uint64_t len);

@@ -415,6 +415,7 @@ int main(int argc, char *argv[])
 	}
 
 	se = fuse_session_new(&args, &gf_fuse_ops, sizeof(gf_fuse_ops), &fs);
+	fs.se = se;
 	if (!se)
 		goto out; /* libfuse said why (e.g. an unknown option) */
 	if (fuse_set_signal_handlers(se) != 0)
@@ -437,6 +438,9 @@ int main(int argc, char *argv[])
 	/* after the fork: threads do not survive it */
 	if ((r = gf_idmap_start(fs.idmap, (uint32_t)idmap_ms)) < 0)
 		gf_warn("cannot start refreshing the user and group maps: %s", strerror(-r));
+	if ((r = gf_ops_start(&fs)) < 0)
+		gf_warn("cannot start the writers' size publisher (other mounts see files "
+			"grow only at close): %s", strerror(-r));
 
 	gf_info("mounted on %s (host %s, local gfsd %s)", cmd.mountpoint,
 		gfc_hostname(gfc), gfc_gfsd_socket(gfc) ? gfc_gfsd_socket(gfc) : "none");
@@ -459,6 +463,7 @@ int main(int argc, char *argv[])
 	ret = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
 	/* unmounted: nothing waits for a server that is down any more */
 	gfc_cancel(gfc);
+	gf_ops_stop();
 	/* the file system is done: a late SIGTERM must not cut the clean-up
 	 * short (fuse_remove_signal_handlers leaves these alone) */
 	signal(SIGTERM, SIG_IGN);
@@ -485,6 +490,7 @@ out_destroy:
 out:
 	if (gfc)
 		gfc_cancel(gfc); /* the idmap thread may wait for a gfmd that is down */
+	gf_ops_stop();
 	gf_idmap_free(fs.idmap); /* stops its thread before the client goes */
 	signal_gfc = NULL;
 	gfc_free(gfc);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -102,10 +103,49 @@ static void merge_writer(struct gf_attr *a)
 	}
 }
 
+/*
+ * The size this client last told the kernel for a file, per inode (a lossy
+ * table: a collision forgets, which only costs what the fix is for). The
+ * kernel reads up to the size it was told; another mount's writer may
+ * have grown the file since a handle was opened, and the read must reach
+ * that new end (pread past the old size, mmap of the grown part) instead
+ * of stopping at the size the handle saw at open.
+ */
+#define SEEN_SLOTS 4096
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint64_t ino, size;
+} seen[SEEN_SLOTS];
+
+static size_t seen_slot(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 40) % SEEN_SLOTS;
+}
+
+static void note_seen_size(uint64_t ino, uint64_t size)
+{
+	pthread_mutex_lock(&seen_lock);
+	seen[seen_slot(ino)].ino = ino;
+	seen[seen_slot(ino)].size = size;
+	pthread_mutex_unlock(&seen_lock);
+}
+
+static int seen_size(uint64_t ino, uint64_t *size)
+{
+	pthread_mutex_lock(&seen_lock);
+	int yes = seen[seen_slot(ino)].ino == ino;
+	if (yes)
+		*size = seen[seen_slot(ino)].size;
+	pthread_mutex_unlock(&seen_lock);
+	return yes;
+}
+
 /* Owners come from gfmd as global ids: shown as this node's (lib/idmap.h). */
 static void attr_to_stat(struct gf_fs *fs, struct gf_attr *a, struct stat *st)
 {
 	merge_writer(a);
+	if (S_ISREG(a->mode))
+		note_seen_size(a->ino, a->size);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
 	st->st_mode = a->mode;
@@ -175,6 +215,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_DONT_MASK)
 		conn->want |= FUSE_CAP_DONT_MASK;
+	/* fcntl and flock locks that every mount sees (gfmd/locks.h) */
+	if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+		conn->want |= FUSE_CAP_POSIX_LOCKS;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
 }
 
 /* ---- names -------------------------------------------------------------------- */
@@ -828,18 +873,25 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
-/* The size reads are clamped to: the handle's own, or this client's writer's. */
+/*
+ * The size reads are clamped to: the largest of the handle's own, what
+ * this client's writers of the file wrote (another descriptor's writes
+ * are seen at once, as on a local disk), and the size last told to the
+ * kernel (another mount's writes, once its getattr saw them).
+ */
 static uint64_t read_limit(struct gf_file *f)
 {
-	uint64_t size, wsize;
+	uint64_t size, other;
 	struct gf_timespec mt;
 	int have_mtime;
 
 	pthread_mutex_lock(&f->lock);
 	size = f->size;
 	pthread_mutex_unlock(&f->lock);
-	if (!f->writable && gf_files_writer_attr(f->ino, &wsize, &mt, &have_mtime))
-		size = wsize;
+	if (gf_files_writer_attr(f->ino, &other, &mt, &have_mtime) && other > size)
+		size = other;
+	if (seen_size(f->ino, &other) && other > size)
+		size = other;
 	return size;
 }
 
@@ -877,6 +929,24 @@ out:
  * so: the read ends there, as after a truncate on a local disk), or the
  * replica lacks data the file has: an error, never zeros that nobody wrote.
  */
+/* f's replica is still one of the file's current ones. */
+static int replica_current(struct gf_fs *fs, struct gf_file *f)
+{
+	struct gfm_open_rep *o = malloc(sizeof(*o));
+	int yes = 1;
+
+	if (!o || gfc_replicas(fs->gfc, &f->cred, f->ino, o) < 0) {
+		free(o);
+		return 1; /* cannot tell: the caller's error stands */
+	}
+	yes = 0;
+	for (uint32_t i = 0; i < o->nreplicas; i++)
+		if (o->replicas[i].fgen == f->fgen)
+			yes = 1;
+	free(o);
+	return yes;
+}
+
 static int short_read(fuse_req_t req, struct gf_file *f, uint64_t end)
 {
 	struct gf_fs *fs = fs_of(req);
@@ -893,6 +963,11 @@ static int short_read(fuse_req_t req, struct gf_file *f, uint64_t end)
 		pthread_mutex_lock(&f->lock);
 		f->size = a.size;
 		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	if (!f->writable && !replica_current(fs, f)) {
+		/* another mount rewrote the file elsewhere since this handle
+		 * opened its replica: this handle reads the file as it was */
 		return 0;
 	}
 	static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
@@ -1015,6 +1090,103 @@ static int kill_suid(fuse_req_t req, struct gf_file *f)
 	return r;
 }
 
+static int publish(struct gf_fs *fs, struct gf_file *f);
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A writer that keeps its file open (a log, a database) tells gfmd how far
+ * it wrote at most every half attribute timeout (0.1 to 1 s) while the file
+ * grows, so that other mounts see the growth (tail -f, readers of a shared
+ * log) without waiting for its close: at a write when it is due, else from
+ * the publisher thread (gf_ops_start), which looks that often. Its data is already written: the size
+ * told never covers bytes that are not there. Before the reply (the
+ * handle cannot be released meanwhile); a close waits for one in flight.
+ */
+static uint64_t publish_every_ms(const struct gf_fs *fs)
+{
+	double half = fs->attr_timeout * 500.0;
+	return half < 100 ? 100 : half > 1000 ? 1000 : (uint64_t)half;
+}
+
+static void publish_growth(struct gf_fs *fs, struct gf_file *f)
+{
+	uint64_t every = publish_every_ms(fs);
+	uint64_t now = mono_ms();
+	int due;
+
+	pthread_mutex_lock(&f->lock);
+	due = f->wend > f->published_end && now - f->published_ms >= every;
+	if (due) {
+		f->published_ms = now;
+		f->published_end = f->wend;
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (due)
+		(void)publish(fs, f); /* a failure is logged; close tells again */
+}
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	int running, stop;
+} publisher = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *publisher_main(void *arg)
+{
+	struct gf_fs *fs = arg;
+	uint64_t every = publish_every_ms(fs);
+	struct gf_file *v[256];
+
+	pthread_mutex_lock(&publisher.mu);
+	while (!publisher.stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(every % 1000) * 1000000;
+		until.tv_sec += (time_t)(every / 1000) + until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&publisher.cv, &publisher.mu, &until);
+		if (publisher.stop)
+			break;
+		pthread_mutex_unlock(&publisher.mu);
+		size_t n = gf_files_growing(v, sizeof(v) / sizeof(v[0]));
+		for (size_t i = 0; i < n; i++) {
+			publish_growth(fs, v[i]);
+			gf_file_unref(v[i]);
+		}
+		pthread_mutex_lock(&publisher.mu);
+	}
+	pthread_mutex_unlock(&publisher.mu);
+	return NULL;
+}
+
+int gf_ops_start(struct gf_fs *fs)
+{
+	int r = pthread_create(&publisher.thread, NULL, publisher_main, fs);
+	if (r)
+		return -r;
+	publisher.running = 1;
+	return 0;
+}
+
+void gf_ops_stop(void)
+{
+	if (!publisher.running)
+		return;
+	pthread_mutex_lock(&publisher.mu);
+	publisher.stop = 1;
+	pthread_cond_signal(&publisher.cv);
+	pthread_mutex_unlock(&publisher.mu);
+	pthread_join(publisher.thread, NULL);
+	publisher.running = 0;
+}
+
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			 off_t off, struct fuse_file_info *fi)
 {
@@ -1088,6 +1260,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		n = (ssize_t)size;
 	}
 	gf_file_wrote(f, (uint64_t)off, (uint64_t)n);
+	publish_growth(fs_of(req), f);
 	fuse_reply_write(req, (size_t)n);
 }
 
@@ -1105,9 +1278,11 @@ static int publish(struct gf_fs *fs, struct gf_file *f)
 
 	if (!f->writable)
 		return 0;
+	pthread_mutex_lock(&f->publish_lock);
 	pthread_mutex_lock(&f->lock);
 	if (!f->dirty) {
 		pthread_mutex_unlock(&f->lock);
+		pthread_mutex_unlock(&f->publish_lock);
 		return 0;
 	}
 	f->dirty = 0;
@@ -1126,14 +1301,22 @@ static int publish(struct gf_fs *fs, struct gf_file *f)
 		f->dirty = 1;
 		pthread_mutex_unlock(&f->lock);
 	}
+	pthread_mutex_unlock(&f->publish_lock);
 	return r;
 }
+
+static void unlock_all(struct gf_fs *fs, uint64_t ino, uint64_t owner, uint8_t kind);
+static int ever_locked(uint64_t ino);
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+	int r = publish(fs_of(req), f);
 
-	fuse_reply_err(req, -publish(fs_of(req), f));
+	/* close(2) drops the process's POSIX locks on the file */
+	if (ever_locked(ino))
+		unlock_all(fs_of(req), ino, fi->lock_owner, GF_LK_POSIX);
+	fuse_reply_err(req, -r);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -1163,8 +1346,194 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			gf_warn("inode %llu: closing replica failed: %s",
 				(unsigned long long)f->ino, strerror(-r));
 	}
+	/* the last close of an open file drops its flock lock */
+	if (fi->flock_release)
+		unlock_all(fs_of(req), ino, fi->lock_owner, GF_LK_FLOCK);
 	gf_file_free(f);
 	fuse_reply_err(req, 0);
+}
+
+/* ---- file locks ------------------------------------------------------------------
+ * fcntl (POSIX) and flock locks are cluster-wide: gfmd keeps them
+ * (gfmd/locks.h), the owner being this mount and the kernel's lock owner.
+ * Inodes this mount ever locked are remembered, so that close(2) costs a
+ * gfmd round trip to drop locks only where there may be some.
+ */
+#define LOCKED_SLOTS 4096
+static pthread_mutex_t locked_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t locked_inos[LOCKED_SLOTS]; /* a lossy set: a collision only
+					      costs an extra unlock */
+
+static size_t locked_slot(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 52) % LOCKED_SLOTS;
+}
+
+static void note_locked(uint64_t ino)
+{
+	pthread_mutex_lock(&locked_lock);
+	locked_inos[locked_slot(ino)] = ino;
+	pthread_mutex_unlock(&locked_lock);
+}
+
+static int ever_locked(uint64_t ino)
+{
+	pthread_mutex_lock(&locked_lock);
+	int yes = locked_inos[locked_slot(ino)] == ino;
+	pthread_mutex_unlock(&locked_lock);
+	return yes;
+}
+
+static void lock_req(fuse_req_t req, uint64_t ino, uint64_t owner, uint8_t kind,
+		     struct gfm_lock_req *m)
+{
+	memset(m, 0, sizeof(*m));
+	cred_of(req, &m->cred);
+	m->ino = ino;
+	m->owner = owner;
+	m->pid = (uint32_t)fuse_req_ctx(req)->pid;
+	m->kind = kind;
+	m->start = 0;
+	m->end = UINT64_MAX;
+}
+
+static void unlock_all(struct gf_fs *fs, uint64_t ino, uint64_t owner, uint8_t kind)
+{
+	struct gfm_lock_req m = { .ino = ino, .owner = owner, .kind = kind,
+				  .type = GF_LK_UNLCK, .cmd = GF_LK_SET, .end = UINT64_MAX };
+	struct gfm_lock_rep rep;
+	int r = gfc_lock(fs->gfc, &m, &rep, NULL, NULL);
+	if (r < 0)
+		gf_warn("inode %llu: releasing locks at close: %s", (unsigned long long)ino,
+			strerror(-r));
+}
+
+/* struct flock (SEEK_SET, as libfuse gives it) → [start, end] */
+static int flock_range(const struct flock *l, uint64_t *start, uint64_t *end)
+{
+	if (l->l_start < 0 || l->l_len < 0)
+		return -EINVAL;
+	*start = (uint64_t)l->l_start;
+	*end = l->l_len == 0 ? UINT64_MAX : (uint64_t)l->l_start + (uint64_t)l->l_len - 1;
+	return *end < *start ? -EOVERFLOW : 0;
+}
+
+static uint8_t lk_type(short t)
+{
+	return t == F_RDLCK ? GF_LK_RDLCK : t == F_WRLCK ? GF_LK_WRLCK : GF_LK_UNLCK;
+}
+
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock)
+{
+	struct gfm_lock_req m;
+	struct gfm_lock_rep rep;
+	int r;
+
+	lock_req(req, ino, fi->lock_owner, GF_LK_POSIX, &m);
+	m.cmd = GF_LK_GET;
+	m.type = lk_type(lock->l_type);
+	if ((r = flock_range(lock, &m.start, &m.end)) < 0 ||
+	    (r = gfc_lock(fs_of(req)->gfc, &m, &rep, NULL, NULL)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (rep.type == GF_LK_UNLCK) {
+		lock->l_type = F_UNLCK;
+	} else {
+		lock->l_type = rep.type == GF_LK_RDLCK ? F_RDLCK : F_WRLCK;
+		lock->l_whence = SEEK_SET;
+		lock->l_start = (off_t)rep.start;
+		lock->l_len = rep.end == UINT64_MAX ? 0 : (off_t)(rep.end - rep.start + 1);
+		lock->l_pid = (pid_t)rep.pid;
+	}
+	fuse_reply_lock(req, lock);
+}
+
+/*
+ * A wait interrupted by a signal to the waiting process: gfmd ends it
+ * (-EINTR), or grants it if that came first. The cancel goes again every
+ * half second while the wait lasts: sent on another connection, the first
+ * may reach gfmd before the wait itself and find nothing.
+ */
+struct lock_wait {
+	fuse_req_t req;
+	struct gf_fs *fs;
+	struct gfm_lock_req m;
+	unsigned ticks;
+};
+
+static void lock_waiting(void *arg)
+{
+	struct lock_wait *lw = arg;
+	if (!fuse_req_interrupted(lw->req))
+		return;
+	if (lw->ticks++ % 5 == 0)
+		gfc_lock_cancel(lw->fs->gfc, &lw->m);
+}
+
+/*
+ * Take or release a lock for f's file. Locks are how processes on several
+ * mounts take turns on a file (SQLite, mailboxes): what one wrote under its
+ * lock must be what the next one reads under its own. So an unlock tells
+ * gfmd first how far this handle wrote, and a lock that another mount held
+ * since this one's last (GF_LKR_OTHERS) drops what the kernel caches of
+ * the file, pages and attributes, before the application goes on.
+ */
+static void set_lock(fuse_req_t req, uint64_t ino, struct gf_file *f,
+		     struct gfm_lock_req *m, int sleep)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gfm_lock_rep rep;
+	struct lock_wait lw;
+	int r;
+
+	m->cmd = sleep ? GF_LK_SETW : GF_LK_SET;
+	lw = (struct lock_wait){ req, fs, *m, 0 };
+	if (m->type != GF_LK_UNLCK)
+		note_locked(ino);
+	else
+		(void)publish(fs, f); /* a failure is logged; close tells again */
+	r = gfc_lock(fs->gfc, m, &rep, sleep ? lock_waiting : NULL, &lw);
+	if (r == 0 && m->type != GF_LK_UNLCK && (rep.flags & GF_LKR_OTHERS) && fs->se) {
+		int e = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+		if (e < 0 && e != -ENOENT)
+			gf_warn("inode %llu: dropping the kernel's cache after a lock: %s",
+				(unsigned long long)ino, strerror(-e));
+	}
+	fuse_reply_err(req, -r);
+}
+
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock, int sleep)
+{
+	struct gfm_lock_req m;
+	int r;
+
+	lock_req(req, ino, fi->lock_owner, GF_LK_POSIX, &m);
+	m.type = lk_type(lock->l_type);
+	if ((r = flock_range(lock, &m.start, &m.end)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	set_lock(req, ino, (struct gf_file *)(uintptr_t)fi->fh, &m, sleep);
+}
+
+static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	struct gfm_lock_req m;
+
+	lock_req(req, ino, fi->lock_owner, GF_LK_FLOCK, &m);
+	switch (op & ~LOCK_NB) {
+	case LOCK_SH: m.type = GF_LK_RDLCK; break;
+	case LOCK_EX: m.type = GF_LK_WRLCK; break;
+	case LOCK_UN: m.type = GF_LK_UNLCK; break;
+	default:
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	set_lock(req, ino, (struct gf_file *)(uintptr_t)fi->fh, &m,
+		 !(op & LOCK_NB) && m.type != GF_LK_UNLCK);
 }
 
 /* ---- directories -------------------------------------------------------------- */
@@ -1662,5 +2031,8 @@ const struct fuse_lowlevel_ops gf_fuse_ops = {
 	.listxattr = op_listxattr,
 	.removexattr = op_removexattr,
 	.access = op_access,
+	.getlk = op_getlk,
+	.setlk = op_setlk,
+	.flock = op_flock,
 	.create = op_create,
 };

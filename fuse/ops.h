@@ -25,8 +25,16 @@ struct gf_fs {
 	 * it must not take POSIX ACLs on (that turns its checks back on);
 	 * gfmd still enforces them */
 	int no_kernel_checks;
+	/* for notifications to the kernel (fuse_lowlevel_notify_*) */
+	struct fuse_session *se;
 };
 
 extern const struct fuse_lowlevel_ops gf_fuse_ops;
+
+/* The thread that tells gfmd how far writers that keep their files open
+ * have written (other mounts see files grow). Start after daemonizing;
+ * stop once the session loop is over (before the client goes). */
+int gf_ops_start(struct gf_fs *fs);
+void gf_ops_stop(void);
 
 #endif

@@ -49,13 +49,14 @@ static void log_refusal(struct gf_conn *c, const struct gf_frame *f, int status)
 	case -ESTALE:
 	case -ENOSPC:
 	case -EROFS:
+	case -ENOLCK:
 	case -ENOMEM: rl = &rl_failed; break;
 	default: return;
 	}
 	/* every namespace request starts with the caller's cred, then the
 	 * inode (or directory) it is about */
 	char what[96] = "";
-	if (f->hdr.op >= GFM_LOOKUP && f->hdr.op <= GFM_REPLICAS) {
+	if (f->hdr.op >= GFM_LOOKUP && f->hdr.op <= GFM_LOCK_CANCEL) {
 		struct gf_rbuf r;
 		gf_rbuf_init(&r, f->payload, f->hdr.len);
 		uint32_t uid = gf_get_u32(&r);
@@ -823,6 +824,126 @@ static int h_once(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	return rc;
 }
 
+/* ---- file locks ------------------------------------------------------------------------ */
+
+_Static_assert(GF_LK_UNLCK == GF_LOCK_UNLCK && GF_LK_RDLCK == GF_LOCK_RDLCK &&
+		       GF_LK_WRLCK == GF_LOCK_WRLCK && (int)GF_LK_POSIX == (int)GF_LOCK_POSIX &&
+		       (int)GF_LK_FLOCK == (int)GF_LOCK_FLOCK,
+	       "the wire's lock constants are locks.h's");
+
+/* What gfmd keeps per connection: the mount whose locks it carries. */
+struct conn_locks {
+	uint64_t client; /* 0: none yet */
+};
+
+/* A waiting F_SETLKW: its reply goes out when the lock is granted. */
+struct lock_wait {
+	struct gf_conn *conn;
+	uint32_t reqid;
+	struct gf_locks *locks;
+	uint64_t ino, client;
+};
+
+static void lock_granted(void *arg, int status)
+{
+	struct lock_wait *lw = arg;
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!status) {
+		struct gfm_lock_rep r = { .type = GF_LK_UNLCK };
+		if (gf_locks_others(lw->locks, lw->ino, lw->client))
+			r.flags = GF_LKR_OTHERS;
+		gfm_lock_rep_encode(&w, &r);
+	}
+	gf_conn_reply(lw->conn, GFM_LOCK, lw->reqid, status, status ? NULL : &w, -1);
+	gf_wbuf_free(&w);
+	gf_conn_put(lw->conn);
+	free(lw);
+}
+
+/* The connection carries client's locks from now on (one client each). */
+static int lock_session(struct gfmd *g, struct gf_conn *c, uint64_t client)
+{
+	struct conn_locks *cl = gf_conn_data(c);
+	if (cl)
+		return cl->client == client ? 0 : -EINVAL;
+	if (!(cl = calloc(1, sizeof(*cl))))
+		return -ENOMEM;
+	cl->client = client;
+	gf_conn_set_data(c, cl);
+	gf_locks_client_up(g->locks, client);
+	return 0;
+}
+
+void gfmd_conn_closed(struct gf_conn *c, void *arg)
+{
+	struct gfmd *g = arg;
+	struct conn_locks *cl = gf_conn_data(c);
+	if (!cl)
+		return;
+	gf_conn_set_data(c, NULL);
+	gf_locks_client_down(g->locks, cl->client); /* its last session: locks go */
+	free(cl);
+}
+
+static int h_lock(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_lock_req m;
+	if (gfm_lock_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	if (!m.client)
+		return reply(g, c, f, -EINVAL, NULL, 0);
+	struct gf_lock l = { .client = m.client, .owner = m.owner, .pid = m.pid,
+			     .kind = m.kind, .type = m.type, .start = m.start, .end = m.end };
+	if (f->hdr.op == GFM_LOCK_CANCEL) {
+		gf_locks_cancel(g->locks, m.ino, m.client, m.owner);
+		return reply(g, c, f, 0, NULL, 0);
+	}
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	int rc;
+	if (m.cmd == GF_LK_GET) {
+		struct gf_lock got;
+		rc = gf_locks_test(g->locks, m.ino, &l, &got);
+		if (!rc) {
+			struct gfm_lock_rep r = { .type = got.type, .pid = got.pid,
+						  .start = got.start, .end = got.end };
+			gfm_lock_rep_encode(&w, &r);
+		}
+		return reply(g, c, f, rc, &w, 0);
+	}
+	if ((rc = lock_session(g, c, m.client)) < 0)
+		return reply(g, c, f, rc, NULL, 0);
+	struct lock_wait *lw = NULL;
+	if (m.cmd == GF_LK_SETW) {
+		if (!(lw = calloc(1, sizeof(*lw))))
+			return reply(g, c, f, -ENOMEM, NULL, 0);
+		lw->conn = c;
+		lw->reqid = f->hdr.reqid;
+		lw->locks = g->locks;
+		lw->ino = m.ino;
+		lw->client = m.client;
+		gf_conn_get(c);
+	}
+	rc = gf_locks_set(g->locks, m.ino, &l, m.cmd == GF_LK_SETW, lock_granted, lw);
+	if (rc == 1)
+		return 0; /* waits: lock_granted replies */
+	if (lw) {
+		gf_conn_put(c);
+		free(lw);
+	}
+	if (!rc || rc == -EAGAIN) {
+		/* refused: said in the reply, since status -EAGAIN means "not
+		 * yet, ask again" to every client */
+		struct gfm_lock_rep r = { .type = rc ? GF_LK_WRLCK : GF_LK_UNLCK };
+		if (!rc && m.type != GF_LK_UNLCK && gf_locks_others(g->locks, m.ino, m.client))
+			r.flags = GF_LKR_OTHERS;
+		gfm_lock_rep_encode(&w, &r);
+		rc = 0;
+	}
+	return reply(g, c, f, rc, &w, 0);
+}
+
 int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 {
 	struct gfmd *g = arg;
@@ -872,6 +993,9 @@ static int dispatch(struct gfmd *g, struct gf_conn *conn, struct gf_frame *f,
 		return h_access(g, conn, f);
 	case GFM_REPLICAS:
 		return h_replicas(g, conn, f);
+	case GFM_LOCK:
+	case GFM_LOCK_CANCEL:
+		return h_lock(g, conn, f);
 	case GFM_HOST_REGISTER:
 		return h_register(g, conn, f);
 	case GFM_HEARTBEAT:

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "hosts.h"
+#include "locks.h"
 #include "namespace.h"
 #include "once.h"
 #include "server.h"
@@ -35,11 +36,14 @@ struct gfmd {
 	struct gf_store *store;
 	struct gf_users *users; /* user and group names ↔ global ids */
 	struct gf_once *once;	/* exactly-once records (GFM_ONCE) */
+	struct gf_locks *locks; /* fcntl and flock locks (GFM_LOCK) */
 	uint32_t heartbeat_ms; /* told to gfsd at registration */
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN]; /* told to gfsd at registration */
 };
 
 /* arg is a struct gfmd. */
 int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg);
+/* The server's close callback: a connection's lock session ends. */
+void gfmd_conn_closed(struct gf_conn *conn, void *arg);
 
 #endif

@@ -48,8 +48,13 @@ struct done_list {
 	size_t n, cap;
 };
 
+#define LAST_SLOTS 4096 /* gf_locks_others: the last client to lock, per inode */
+
 struct gf_locks {
 	pthread_mutex_t mu;
+	struct {
+		uint64_t ino, client;
+	} last[LAST_SLOTS];
 	struct lfile *files[FILE_BUCKETS];
 	struct client *clients[CLIENT_BUCKETS];
 };
@@ -105,8 +110,9 @@ static int overlap(const struct gf_lock *a, const struct gf_lock *b)
 /* Would held lock h keep want from being taken? */
 static int conflicts(const struct gf_lock *h, const struct gf_lock *want)
 {
-	if (h->kind != want->kind || same_owner(h, want) || !overlap(h, want))
-		return 0;
+	if (want->type == GF_LOCK_UNLCK || h->kind != want->kind || same_owner(h, want) ||
+	    !overlap(h, want))
+		return 0; /* an unlock is never in anyone's way */
 	return h->type == GF_LOCK_WRLCK || want->type == GF_LOCK_WRLCK;
 }
 
@@ -418,6 +424,17 @@ void gf_locks_cancel(struct gf_locks *lk, uint64_t ino, uint64_t client, uint64_
 	}
 	pthread_mutex_unlock(&lk->mu);
 	done_run(&dl);
+}
+
+int gf_locks_others(struct gf_locks *lk, uint64_t ino, uint64_t client)
+{
+	pthread_mutex_lock(&lk->mu);
+	size_t k = hash64(ino, LAST_SLOTS);
+	int others = lk->last[k].ino != ino || lk->last[k].client != client;
+	lk->last[k].ino = ino;
+	lk->last[k].client = client;
+	pthread_mutex_unlock(&lk->mu);
+	return others;
 }
 
 static struct client **client_slot(struct gf_locks *lk, uint64_t id)

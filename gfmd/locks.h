@@ -71,6 +71,13 @@ void gf_locks_cancel(struct gf_locks *lk, uint64_t ino, uint64_t client, uint64_
  * released and its waits get -ENOLCK. */
 void gf_locks_client_up(struct gf_locks *lk, uint64_t client);
 void gf_locks_client_down(struct gf_locks *lk, uint64_t client);
+/*
+ * client has just taken a lock on ino: 1 when another client took one there
+ * since client's last (or that cannot be told: the record is a bounded
+ * table), so what client caches of the file may be stale; 0 when client
+ * was the last to lock it. Records client as the last.
+ */
+int gf_locks_others(struct gf_locks *lk, uint64_t ino, uint64_t client);
 /* An inode that is gone: its locks and waits go (waits get -ENOLCK). */
 void gf_locks_forget(struct gf_locks *lk, uint64_t ino);
 

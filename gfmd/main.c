@@ -297,9 +297,13 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: listen on %s:%u: %s", listen_addr, port, strerror(-fd));
 	if (bound == 0)
 		bound = port;
+	struct gf_locks *locks = gf_locks_new();
+	if (!locks)
+		gf_fatal("gfmd: out of memory");
 	struct gfmd g = { .ns = ns, .hosts = hosts, .store = store, .users = users,
-			  .once = once, .heartbeat_ms = heartbeat_ms };
-	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = NULL, .arg = &g };
+			  .once = once, .locks = locks, .heartbeat_ms = heartbeat_ms };
+	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = gfmd_conn_closed,
+				     .arg = &g };
 	struct gf_server *srv;
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
 	    (rc = gf_server_set_opts(srv, &sopts)) < 0 ||
@@ -314,6 +318,7 @@ int main(int argc, char **argv)
 	gf_server_shutdown(srv); /* requests in progress finish */
 	gf_store_close(store);	 /* commits what is queued, queues those replies */
 	gf_server_stop(srv);	 /* the replies leave; connections close */
+	gf_locks_free(locks);
 	gf_ns_free(ns);
 	gf_hosts_free(hosts);
 	gf_users_free(users);

@@ -268,6 +268,8 @@ struct patience {
 	unsigned timeout_ms;
 	struct timespec start;
 	unsigned backoff_ms;
+	void (*waiting)(void *arg); /* GFM_WAITS: called every tick */
+	void *waiting_arg;
 };
 
 static void patience_start(struct patience *p, struct gfc *c, int gfmd, const char *addr,
@@ -373,6 +375,19 @@ static int patience_tick(void *arg, unsigned *next_ms)
 	if (p->timeout_ms && p->timeout_ms - el < next)
 		next = p->timeout_ms - el;
 	*next_ms = next ? next : 1;
+	return 0;
+}
+
+/* A request that waits by design (GFM_WAITS): only cancelling ends it;
+ * its caller's hook runs every 0.1 s meanwhile. */
+static int waits_tick(void *arg, unsigned *next_ms)
+{
+	struct patience *p = arg;
+	*next_ms = p->waiting ? 100 : 1000;
+	if (is_cancelled(p->c))
+		return 1;
+	if (p->waiting)
+		p->waiting(p->waiting_arg);
 	return 0;
 }
 
@@ -634,6 +649,8 @@ static void once_settle(struct gfc *c, uint64_t seq)
 enum gfm_kind {
 	GFM_RESEND, /* idempotent: sent again as it is */
 	GFM_EXACTLY_ONCE, /* a mutation: inside GFM_ONCE, sent again with its seq */
+	GFM_WAITS, /* sent again as it is, and its answer may take as long as it
+		      takes (a lock wait): no soft timeout, no "not responding" */
 };
 
 /*
@@ -643,8 +660,9 @@ enum gfm_kind {
  * negative errno: gfmd's status, -EIO when a soft timeout passed (or the
  * client was cancelled), or an error of the request itself.
  */
-static int gfm_call(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
-		    enum gfm_kind kind, struct gf_reply *rep)
+static int gfm_call_hook(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
+			 enum gfm_kind kind, struct gf_reply *rep, void (*waiting)(void *),
+			 void *waiting_arg)
 {
 	struct patience p;
 	struct gf_wbuf env;
@@ -660,6 +678,8 @@ static int gfm_call(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
 		return r;
 	gf_wbuf_init(&env);
 	patience_start(&p, c, 1, c->gfmd_host, c->gfmd_port, c->gfmd_timeout_ms);
+	p.waiting = waiting;
+	p.waiting_arg = waiting_arg;
 	for (;;) {
 		struct gfc_conn *k;
 		const struct gf_wbuf *wire = req;
@@ -682,6 +702,8 @@ static int gfm_call(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
 			}
 			struct gf_rpc_wait w;
 			patience_wait_spec(&p, &w);
+			if (kind == GFM_WAITS)
+				w.tick = waits_tick;
 			r = gf_rpc_call_wait(k->rpc, wop, wire, rep, &w);
 			conn_put(c, k);
 			if (r == 0 && rep->status == -EAGAIN) {
@@ -715,6 +737,12 @@ out:
 		once_settle(c, seq);
 	gf_wbuf_free(&env);
 	return r;
+}
+
+static int gfm_call(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
+		    enum gfm_kind kind, struct gf_reply *rep)
+{
+	return gfm_call_hook(c, op, req, kind, rep, NULL, NULL);
 }
 
 /* A request whose reply payload is ignored. */
@@ -1195,6 +1223,44 @@ int gfc_access(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t m
 	gf_wbuf_init(&w);
 	gfm_access_req_encode(&w, &m);
 	return gfm_call_noreply(c, GFM_ACCESS, &w, GFM_RESEND);
+}
+
+int gfc_lock(struct gfc *c, struct gfm_lock_req *m, struct gfm_lock_rep *out,
+	     void (*waiting)(void *arg), void *arg)
+{
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	m->client = c->client_id;
+	gf_wbuf_init(&w);
+	gfm_lock_req_encode(&w, m);
+	/* a lock is not data: asking again is harmless (taking a lock one
+	 * holds, releasing one held no more) */
+	r = gfm_call_hook(c, GFM_LOCK, &w, m->cmd == GF_LK_SETW ? GFM_WAITS : GFM_RESEND, &rep,
+			  waiting, arg);
+	gf_wbuf_free(&w);
+	if (r < 0)
+		return r;
+	r = gfm_lock_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	if (r < 0) {
+		gf_warn("gfmd: undecodable reply to GFM_LOCK");
+		return -EIO;
+	}
+	if (m->cmd != GF_LK_GET && out->type != GF_LK_UNLCK)
+		return -EAGAIN; /* refused: a lock is in the way */
+	return 0;
+}
+
+int gfc_lock_cancel(struct gfc *c, struct gfm_lock_req *m)
+{
+	struct gf_wbuf w;
+
+	m->client = c->client_id;
+	gf_wbuf_init(&w);
+	gfm_lock_req_encode(&w, m);
+	return gfm_call_noreply(c, GFM_LOCK_CANCEL, &w, GFM_RESEND);
 }
 
 int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,

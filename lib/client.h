@@ -156,6 +156,19 @@ int gfc_removexattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 int gfc_access(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t mask);
 /* Every replica of ino, up hosts first (this host first among them), then
  * those on down hosts, with the file's attributes. out is large: heap. */
+/*
+ * File locks (proto.h GFM_LOCK), for the mount's fcntl and flock: m->client
+ * is this client's id (filled in). GF_LK_GET fills *out with the lock that
+ * would block (type GF_LK_UNLCK: none); GF_LK_SET is -EAGAIN when a lock is
+ * in the way. GF_LK_SETW waits as long as the lock is held elsewhere
+ * (gfmd_timeout bounds reaching gfmd, not that wait), calling waiting(arg)
+ * every 0.1 s meanwhile (NULL: nothing); gfc_lock_cancel (same inode and
+ * owner) ends it with -EINTR. A cancel that reaches gfmd before the wait
+ * does finds nothing: send it again from waiting() until the wait ends.
+ */
+int gfc_lock(struct gfc *c, struct gfm_lock_req *m, struct gfm_lock_rep *out,
+	     void (*waiting)(void *arg), void *arg);
+int gfc_lock_cancel(struct gfc *c, struct gfm_lock_req *m);
 int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		 struct gfm_open_rep *out);
 

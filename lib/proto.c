@@ -96,6 +96,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_READDIR) X(GFM_OPEN) X(GFM_CLOSE_WRITE) X(GFM_STATFS)        \
 	X(GFM_SETXATTR) X(GFM_GETXATTR) X(GFM_LISTXATTR)                   \
 	X(GFM_REMOVEXATTR) X(GFM_ACCESS) X(GFM_REPLICAS) X(GFM_ONCE)       \
+	X(GFM_LOCK) X(GFM_LOCK_CANCEL)                                     \
 	X(GFM_HOST_REGISTER) X(GFM_HEARTBEAT) X(GFM_HOST_LIST)             \
 	X(GFM_HOST_REPLICAS)                                               \
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
@@ -1332,4 +1333,74 @@ int gfm_once_req_decode(const void *payload, size_t len, struct gfm_once_req *m)
 		m->len = 0;
 	}
 	return err;
+}
+
+/* ---- file locks ------------------------------------------------------------------ */
+
+static int lock_ok(uint8_t kind, uint8_t type, uint8_t cmd, uint64_t start, uint64_t end)
+{
+	return (kind == GF_LK_POSIX || kind == GF_LK_FLOCK) && type <= GF_LK_WRLCK &&
+	       cmd >= GF_LK_GET && cmd <= GF_LK_SETW && start <= end;
+}
+
+void gfm_lock_req_encode(struct gf_wbuf *w, const struct gfm_lock_req *m)
+{
+	if (!lock_ok(m->kind, m->type, m->cmd, m->start, m->end)) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	put_cred(w, &m->cred);
+	gf_put_u64(w, m->ino);
+	gf_put_u64(w, m->client);
+	gf_put_u64(w, m->owner);
+	gf_put_u32(w, m->pid);
+	gf_put_u8(w, m->kind);
+	gf_put_u8(w, m->type);
+	gf_put_u8(w, m->cmd);
+	gf_put_u64(w, m->start);
+	gf_put_u64(w, m->end);
+}
+
+int gfm_lock_req_decode(const void *payload, size_t len, struct gfm_lock_req *m)
+{
+	D_BEGIN(m);
+	get_cred(r, &m->cred);
+	m->ino = gf_get_u64(r);
+	m->client = gf_get_u64(r);
+	m->owner = gf_get_u64(r);
+	m->pid = gf_get_u32(r);
+	m->kind = gf_get_u8(r);
+	m->type = gf_get_u8(r);
+	m->cmd = gf_get_u8(r);
+	m->start = gf_get_u64(r);
+	m->end = gf_get_u64(r);
+	if (!r->err && !lock_ok(m->kind, m->type, m->cmd, m->start, m->end))
+		rfail(r);
+	return D_END();
+}
+
+void gfm_lock_rep_encode(struct gf_wbuf *w, const struct gfm_lock_rep *m)
+{
+	if (m->type > GF_LK_WRLCK || m->start > m->end) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u8(w, m->type);
+	gf_put_u8(w, m->flags);
+	gf_put_u32(w, m->pid);
+	gf_put_u64(w, m->start);
+	gf_put_u64(w, m->end);
+}
+
+int gfm_lock_rep_decode(const void *payload, size_t len, struct gfm_lock_rep *m)
+{
+	D_BEGIN(m);
+	m->type = gf_get_u8(r);
+	m->flags = gf_get_u8(r);
+	m->pid = gf_get_u32(r);
+	m->start = gf_get_u64(r);
+	m->end = gf_get_u64(r);
+	if (!r->err && (m->type > GF_LK_WRLCK || m->start > m->end))
+		rfail(r);
+	return D_END();
 }

@@ -91,6 +91,8 @@ enum gf_op {
 	GFM_REMOVEXATTR,
 	GFM_ACCESS,
 	GFM_REPLICAS, /* gfm_ino_req → gfm_open_rep: every current replica, up or down */
+	GFM_LOCK,     /* gfm_lock_req → gfm_lock_rep: fcntl and flock locks */
+	GFM_LOCK_CANCEL, /* gfm_lock_req (its inode and owner) → empty */
 	GFM_ONCE = 190, /* gfm_once_req → the reply of the request inside: exactly once */
 
 	/* gfsd and admin commands → gfmd: hosts */
@@ -472,6 +474,40 @@ struct gfm_once_req {
 	uint32_t len;
 	const uint8_t *payload; /* decoded: points into the frame */
 };
+/*
+ * File locks, cluster-wide (gfmd/locks.h): POSIX record locks and flock
+ * locks. The owner is (client, owner): the mount's id and the kernel's lock
+ * owner. cmd GET answers the lock that would block (type UNLCK: none); SET
+ * takes or releases it (reply type UNLCK) or is refused (reply type RDLCK
+ * or WRLCK: a lock is in the way; never status -EAGAIN, which is gfmd's
+ * "not yet" to every client request); SETW waits for it (the reply
+ * comes when it is granted, or -EDEADLK, or -EINTR after a GFM_LOCK_CANCEL
+ * of the same inode and owner). Range [start, end], end UINT64_MAX: to the
+ * end of the file. A client's locks go when its last connection to gfmd
+ * closes.
+ */
+enum gf_lk_type { GF_LK_UNLCK = 0, GF_LK_RDLCK = 1, GF_LK_WRLCK = 2 };
+enum gf_lk_kind { GF_LK_POSIX = 1, GF_LK_FLOCK = 2 };
+enum gf_lk_cmd { GF_LK_GET = 1, GF_LK_SET = 2, GF_LK_SETW = 3 };
+struct gfm_lock_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint64_t client, owner;
+	uint32_t pid;
+	uint8_t kind, type, cmd;
+	uint64_t start, end;
+};
+/* gfm_lock_rep.flags of a lock taken: another client held a lock on the
+ * file since this one's last: what this client caches of the file may be
+ * stale (the other may have written it under its lock). */
+#define GF_LKR_OTHERS 1
+struct gfm_lock_rep {
+	uint8_t type; /* GF_LK_UNLCK: nothing would block */
+	uint8_t flags; /* GF_LKR_* */
+	uint32_t pid;
+	uint64_t start, end;
+};
+
 /* 1 for the ops that may go inside GFM_ONCE: MKNOD, MKDIR, CREATE, UNLINK,
  * RMDIR, RENAME, LINK, SYMLINK, SETXATTR, REMOVEXATTR, OPEN, IDMAP_SET,
  * IDMAP_DEL. */
@@ -597,6 +633,8 @@ GF_CODEC(gfs_handle_req);
 GF_CODEC(gfs_close_req);
 GF_CODEC(gfs_stats_rep);
 GF_CODEC(gfm_once_req);
+GF_CODEC(gfm_lock_req);
+GF_CODEC(gfm_lock_rep);
 
 #undef GF_CODEC
 

@@ -20,14 +20,18 @@ beats() { gf_stat_value node1 heartbeats; }
 # beats_past N: node1's gfsd has had N heartbeats answered since $BEATS0
 beats_past() { (($(beats) >= BEATS0 + $1)); }
 
-# Crash gfmd and PostgreSQL while a commit is held, so that it is lost for
-# sure (a thawed server would still run what it had queued), then restart.
+# Crash gfmd, PostgreSQL and mount 1 (whose request waits) while a commit
+# is held, so that it is lost for sure (a thawed server would still run
+# what it had queued; mount 1, a hard mount, would send its request again
+# to the new gfmd and have it done after all), then restart them.
 crash_all() {
+	check_here "$1: kill -9 of mount 1's client" gf_mount_kill9 1
 	check_here "$1: kill -9 of gfmd" gf_gfmd_kill9
 	check_here "$1: kill -9 of the frozen PostgreSQL" gf_pg_kill9
 	check_here "$1: PostgreSQL starts again (crash recovery)" gf_pg_start || die "PostgreSQL does not restart"
 	check_here "$1: gfmd starts again" gf_gfmd_start || die "gfmd does not restart"
 	check "$1: the gfsd are back" gf_wait_hosts_up
+	check_here "$1: mount 1 mounts again" gf_mount 1 || die "cannot mount 1 again"
 }
 
 # ---- point 1: no deletion before commit ----------------------------------------------
@@ -82,7 +86,7 @@ crash_all "mkdir lost"
 gf_wait_dead "$MK"
 gf_wait_dead "$ST" || fail "stat is still blocked after gfmd came back"
 gf_wait_dead "$LS" || fail "ls is still blocked after gfmd came back"
-if grep -q directory "$STATE/seen.stat"; then
+if grep -qx directory "$STATE/seen.stat"; then
 	fail "another client saw the uncommitted directory: $(tr '\n' ' ' <"$STATE/seen.stat")"
 else
 	ok "another client's lookup never saw the uncommitted directory ($(tr '\n' ' ' <"$STATE/seen.stat"))"

@@ -55,6 +55,7 @@ none_exists() {
 # A new client: mount 2 unmounted and mounted again, so that what it shows
 # comes from gfmd, not from a kernel or client cache of before the fault.
 fresh_mount2() { gf_umount 2 && gf_mount 2; }
+soft_mount1() { gf_umount 1 && gf_mount 1 -o gfmd_timeout=2; }
 
 # ---- the exercise, on whatever cluster is up ---------------------------------------
 
@@ -128,16 +129,35 @@ exercise() {
 	check "$L: it went through crash recovery" \
 		gf_pg_log_wait 'not properly shut down|automatic recovery in progress'
 	# gfmd's connection died with the server; its next commit tells it.
+	# Either gfmd reconnects, or it exits on the failed commit: its reply
+	# (EIO) may or may not leave first; without one, the mkdir (a hard
+	# mount) waits for the restart and is then done once.
 	old=$(gf_pidfile_pid "$STATE/gfmd.pid")
 	gf_gfmd_log_mark
-	after_ok=0
-	mkdir "$F/afterpg" 2>/dev/null && after_ok=1
-	if ((after_ok)); then
-		check "$L: the mkdir after the restart worked: gfmd reconnected and runs" gf_pid_alive "$old"
+	mkdir "$F/afterpg" 2>"$STATE/afterpg.err" &
+	mk=$!
+	mkdir_or_gfmd_gone() { ! gf_pid_alive "$mk" || ! gf_pid_alive "$old"; }
+	check_here "$L: the mkdir after the restart returns, or gfmd exits" \
+		gf_poll "$GF_WAIT_SECS" mkdir_or_gfmd_gone
+	local gfmd_restarted=0
+	if gf_pid_alive "$old"; then
+		ok "$L: gfmd reconnected to PostgreSQL and runs"
 	else
-		check_here "$L: the mkdir after the restart failed: gfmd exits" gf_gfmd_wait_exit
 		check "$L: gfmd's log says its commit failed" gf_gfmd_log_wait 'COMMIT of .* failed'
 		check_here "$L: gfmd starts again" gf_gfmd_start || die "$L: gfmd does not restart"
+		gfmd_restarted=1
+	fi
+	if gf_wait_dead "$mk"; then
+		after_ok=$((GF_EXIT_STATUS == 0))
+		if ((!after_ok && !gfmd_restarted)); then
+			fail "$L: the mkdir failed though gfmd kept running: $(cat "$STATE/afterpg.err")"
+		else
+			ok "$L: the mkdir returned ($( ((after_ok)) && echo done ||
+				echo "failed: $(cat "$STATE/afterpg.err")"))"
+		fi
+	else
+		fail "$L: the mkdir is still blocked ${GF_WAIT_SECS}s after gfmd came back"
+		after_ok=0
 	fi
 	check "$L: every gfsd is up after PostgreSQL's crash" gf_wait_hosts_up
 	check_here "$L: a new client after PostgreSQL's crash" fresh_mount2 || die "$L: cannot remount"
@@ -149,6 +169,11 @@ exercise() {
 		check_fails "$L: the mkdir that failed left nothing" test -e "$F2/afterpg"
 	fi
 
+	# The failed commit below would make a hard mount wait for the restart
+	# and then create the name after all: mount 1 is made soft (gfmd_timeout)
+	# so that the application sees the failure and nothing is retried.
+	check_here "$L: mount 1 again as a soft mount" soft_mount1 ||
+		die "$L: cannot mount 1 as a soft mount"
 	# -- a commit that fails for one name
 	echo keep1 >"$F/keep1" || fail "$L: write before arming the commit failure"
 	check "$L: arm a commit failure for the name 'doomed'" gf_commit_fail_on doomed

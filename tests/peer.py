@@ -158,7 +158,8 @@ def request(op, i, prefix, dir_ino):
         return frame(GFM_GETATTR, root_cred() + struct.pack(">Q", ROOT_INO), i)
     if op == "mkdir":
         name = ("%s-%06d" % (prefix, i)).encode()
-        return frame(GFM_MKDIR, name_req(ROOT_INO, name) + struct.pack(">IQ", 0o755, 0), i)
+        # mode, rdev, umask (gfm_mknod_req)
+        return frame(GFM_MKDIR, name_req(ROOT_INO, name) + struct.pack(">IQI", 0o755, 0, 0), i)
     if op == "readdir":
         return frame(GFM_READDIR, root_cred() + struct.pack(">QQI", dir_ino, 0, 1024), i)
     return frame(GFS_STATS, b"", i)

@@ -77,7 +77,8 @@ static void fini_host_replicas(void *m)
 	X(gfs_write_req, NULL) X(gfs_write_rep, NULL)                   \
 	X(gfs_truncate_req, NULL) X(gfs_handle_req, NULL)               \
 	X(gfs_close_req, NULL) X(gfs_stats_rep, NULL)                   \
-	X(gfm_once_req, NULL)
+	X(gfm_once_req, NULL) X(gfm_lock_req, NULL)                    \
+	X(gfm_lock_rep, NULL)
 
 #define WRAP(T, fini)                                               \
 	static void enc_##T(struct gf_wbuf *w, const void *m)       \

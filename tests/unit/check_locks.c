@@ -81,11 +81,30 @@ START_TEST(test_conflicts)
 	ck_assert_int_eq(set(F(1, 9, RD)), 0); /* converted in place */
 	ck_assert_int_eq(set(F(1, 10, RD)), 0);
 	ck_assert_int_eq(set(F(1, 11, WR)), -EAGAIN);
+	/* an unlock over another owner's locks succeeds and leaves them
+	 * (close(2) unlocks the whole file of every process that closes) */
+	ck_assert_int_eq(set(P(2, 5, UN, 0, EOFL)), 0);
+	ck_assert_int_eq(set(F(2, 5, UN)), 0);
+	ck_assert_int_eq(test(P(1, 3, WR, 5, 5), NULL), RD);
+	ck_assert_int_eq(set(F(1, 11, WR)), -EAGAIN);
 	/* bad requests */
 	struct gf_lock bad = P(1, 1, WR, 10, 5);
 	ck_assert_int_eq(gf_locks_set(lk, 7, &bad, 0, NULL, NULL), -EINVAL);
 	bad = P(1, 1, 7, 0, 5);
 	ck_assert_int_eq(gf_locks_set(lk, 7, &bad, 0, NULL, NULL), -EINVAL);
+}
+END_TEST
+
+/* Who locked a file last: a client that follows another must drop its cache. */
+START_TEST(test_others)
+{
+	ck_assert_int_eq(gf_locks_others(lk, 7, 1), 1); /* never seen: cannot tell */
+	ck_assert_int_eq(gf_locks_others(lk, 7, 1), 0);
+	ck_assert_int_eq(gf_locks_others(lk, 7, 1), 0);
+	ck_assert_int_eq(gf_locks_others(lk, 7, 2), 1);
+	ck_assert_int_eq(gf_locks_others(lk, 7, 1), 1);
+	ck_assert_int_eq(gf_locks_others(lk, 8, 1), 1); /* per file */
+	ck_assert_int_eq(gf_locks_others(lk, 7, 1), 0);
 }
 END_TEST
 
@@ -181,6 +200,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_conflicts);
+	tcase_add_test(tc, test_others);
 	tcase_add_test(tc, test_split_and_merge);
 	tcase_add_test(tc, test_wait_in_order);
 	tcase_add_test(tc, test_deadlock_cancel_client);

@@ -466,6 +466,31 @@ static void fill_gfm_once_req(void *p)
 	m->payload = blob + 11;
 }
 
+static void fill_gfm_lock_req(void *p)
+{
+	struct gfm_lock_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 0x1234567890ull;
+	m->client = 0xfedcba9876543210ull;
+	m->owner = 0x8000000000000001ull;
+	m->pid = 4242;
+	m->kind = GF_LK_POSIX;
+	m->type = GF_LK_WRLCK;
+	m->cmd = GF_LK_SETW;
+	m->start = 4096;
+	m->end = UINT64_MAX;
+}
+
+static void fill_gfm_lock_rep(void *p)
+{
+	struct gfm_lock_rep *m = p;
+	m->type = GF_LK_RDLCK;
+	m->flags = GF_LKR_OTHERS;
+	m->pid = 77;
+	m->start = 10;
+	m->end = 1ull << 40;
+}
+
 static void fill_gfm_host_replicas_req(void *p)
 {
 	struct gfm_host_replicas_req *m = p;
@@ -570,6 +595,8 @@ WRAP(gfs_handle_req)
 WRAP(gfs_close_req)
 WRAP(gfs_stats_rep)
 WRAP(gfm_once_req)
+WRAP(gfm_lock_req)
+WRAP(gfm_lock_rep)
 
 #define ENTRY(T, ptr, fini) \
 	{ #T, sizeof(struct T), ptr, fill_##T, enc_##T, dec_##T, fini }
@@ -618,6 +645,8 @@ static const struct codec codecs[] = {
 	ENTRY(gfs_close_req, 0, NULL),
 	ENTRY(gfs_stats_rep, 0, NULL),
 	ENTRY(gfm_once_req, 1, NULL),
+	ENTRY(gfm_lock_req, 0, NULL),
+	ENTRY(gfm_lock_rep, 0, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
