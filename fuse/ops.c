@@ -582,6 +582,8 @@ static uint32_t data_flags(int flags)
 	}
 	if ((flags & O_TRUNC) && (d & GFS_O_WRITE))
 		d |= GFS_O_TRUNC;
+	if ((flags & O_APPEND) && (d & GFS_O_WRITE))
+		d |= GFS_O_APPEND; /* at the replica's real end, whoever wrote last */
 	return d;
 }
 
@@ -746,6 +748,7 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 		return -ENOMEM;
 	f->size = o->attr.size;
 	f->attr = o->attr;
+	f->append = writable && (flags & O_APPEND);
 	if (writable) {
 		if (o->nreplicas == 0) {
 			r = -EIO; /* gfmd found nowhere to write */
@@ -779,7 +782,10 @@ static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 {
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->keep_cache = 0; /* close-to-open: drop cached pages on open */
-	fi->direct_io = 0;
+	/* O_APPEND: the kernel writes at the end it knows, which another
+	 * mount's appends may have moved; gfsd writes at the real one, and
+	 * the kernel's page cache must not keep the bytes where it thought */
+	fi->direct_io = f->append;
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1192,6 +1198,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 {
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	size_t size = fuse_buf_size(in);
+	uint64_t end;
 	ssize_t n;
 	int r;
 
@@ -1226,6 +1233,11 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			return;
 		}
 		gfc_data_account_local(&f->data, 0, (uint64_t)n);
+		end = (uint64_t)off + (uint64_t)n;
+		if ((r = gfc_data_end(&f->data, &end)) < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
 	} else {
 		const void *data;
 		char *copy = NULL;
@@ -1251,7 +1263,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			size = (size_t)n;
 			data = copy;
 		}
-		r = gfc_data_write(&f->data, data, size, (uint64_t)off);
+		r = gfc_data_write(&f->data, data, size, (uint64_t)off, &end);
 		free(copy);
 		if (r < 0) {
 			fuse_reply_err(req, -r);
@@ -1259,7 +1271,9 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		}
 		n = (ssize_t)size;
 	}
-	gf_file_wrote(f, (uint64_t)off, (uint64_t)n);
+	/* appending, the data went where the replica ended (end: where it ends
+	 * now, perhaps further if another mount appended meanwhile) */
+	gf_file_wrote(f, end - (uint64_t)n, (uint64_t)n);
 	publish_growth(fs_of(req), f);
 	fuse_reply_write(req, (size_t)n);
 }

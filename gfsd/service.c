@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -245,8 +246,10 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	if (gfs_open_req_decode(f->payload, f->hdr.len, &req) < 0)
 		return malformed(conn, f->hdr.op);
 	const uint32_t known = GFS_O_READ | GFS_O_WRITE | GFS_O_CREATE | GFS_O_TRUNC |
-			       GFS_O_WANT_FD | GFS_O_RECLAIM;
+			       GFS_O_WANT_FD | GFS_O_RECLAIM | GFS_O_APPEND;
 	if (req.flags & ~known)
+		return reply_status(conn, f, -EINVAL);
+	if ((req.flags & GFS_O_APPEND) && !(req.flags & GFS_O_WRITE))
 		return reply_status(conn, f, -EINVAL);
 	/* only a writer reclaims; and it never creates nor truncates again */
 	bool reclaim = req.flags & GFS_O_RECLAIM;
@@ -300,7 +303,8 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 		return reply_status(conn, f, fd);
 	}
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
+	if (((req.flags & GFS_O_APPEND) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_APPEND) < 0) ||
+	    fstat(fd, &st) < 0) {
 		rc = -errno;
 		close(fd);
 		if (writer)
@@ -410,7 +414,10 @@ static int op_write(struct service *svc, struct gf_conn *conn, struct conn_state
 		log_io_error(svc, conn, h, "writing", rc);
 		return reply_status(conn, f, rc);
 	}
-	struct gfs_write_rep rep = { .written = done };
+	struct gfs_write_rep rep = { .written = done, .end = req.offset + done };
+	struct stat st;
+	if ((h->flags & GFS_O_APPEND) && fstat(h->fd, &st) == 0)
+		rep.end = (uint64_t)st.st_size; /* pwrite appended (O_APPEND) */
 	gf_wbuf_reset(&cs->out);
 	gfs_write_rep_encode(&cs->out, &rep);
 	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1706,7 +1707,8 @@ void gfc_data_revive(struct gfc_data *h)
 		reclaim(h, epoch, NULL);
 }
 
-int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off)
+int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off,
+		   uint64_t *end)
 {
 	struct gfs_write_req m;
 	struct gfs_write_rep o;
@@ -1714,6 +1716,8 @@ int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off
 	size_t done = 0;
 	int r = 0;
 
+	if (end)
+		*end = off + len;
 	if (h->fd >= 0) {
 		gfc_data_revive(h);
 		while (done < len) {
@@ -1729,6 +1733,8 @@ int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off
 		}
 		ADD(&h->local_written, done);
 		ADD(&h->gfc->written_local, done);
+		if (r == 0 && end)
+			r = gfc_data_end(h, end);
 		return r;
 	}
 
@@ -1748,9 +1754,23 @@ int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off
 			break;
 		}
 		done += m.len;
+		if (end)
+			*end = o.end;
 	}
 	ADD(&h->gfc->written_remote, done);
 	return r;
+}
+
+int gfc_data_end(struct gfc_data *h, uint64_t *end)
+{
+	struct stat st;
+
+	if (!(h->flags & GFS_O_APPEND) || h->fd < 0)
+		return 0;
+	if (fstat(h->fd, &st) < 0)
+		return -errno;
+	*end = (uint64_t)st.st_size; /* the fd is O_APPEND: pwrite appended */
+	return 0;
 }
 
 static int handle_noreply(struct gfc_data *h, uint16_t op, build_fn build, const void *arg)

@@ -217,8 +217,17 @@ int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
 /* Up to len bytes at off into buf; *got may be short at the replica's end.
  * A reader whose gfsd stopped answering: -EHOSTDOWN. */
 int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got);
-/* Write all len bytes at off. */
-int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off);
+/*
+ * Write all len bytes at off, or at the replica's end when h was opened
+ * with GFS_O_APPEND (off is ignored then). *end (may be NULL): where the
+ * file ends after the write (off + len unless appending; appending, the
+ * replica's size, which other appenders may have moved further).
+ */
+int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off,
+		   uint64_t *end);
+/* After a write through h's passed fd by the caller itself: *end as above
+ * when h appends (the replica's size), else left alone. */
+int gfc_data_end(struct gfc_data *h, uint64_t *end);
 int gfc_data_truncate(struct gfc_data *h, uint64_t size);
 /* Data (and a new replica file's name) on disk at gfsd: local replicas too. */
 int gfc_data_fsync(struct gfc_data *h);

@@ -1197,12 +1197,14 @@ int gfs_write_req_decode(const void *payload, size_t len, struct gfs_write_req *
 void gfs_write_rep_encode(struct gf_wbuf *w, const struct gfs_write_rep *m)
 {
 	gf_put_u32(w, m->written);
+	gf_put_u64(w, m->end);
 }
 
 int gfs_write_rep_decode(const void *payload, size_t len, struct gfs_write_rep *m)
 {
 	D_BEGIN(m);
 	m->written = gf_get_u32(r);
+	m->end = gf_get_u64(r);
 	return D_END();
 }
 

@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 2
+#define GF_PROTO_VERSION 3
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -525,6 +525,10 @@ enum gfs_open_flags {
 	 * with my connection (gfsd restarted); the bytes beyond gfmd's committed
 	 * size are mine": gfsd does not cut them (gfsd/service.h) */
 	GFS_O_RECLAIM = 1u << 5,
+	/* with GFS_O_WRITE: every write lands at the replica's end, whatever
+	 * its offset (O_APPEND; a passed fd is opened so too), and its reply
+	 * says where the file ends then */
+	GFS_O_APPEND = 1u << 6,
 };
 struct gfs_open_req {
 	uint64_t ino;
@@ -555,6 +559,9 @@ struct gfs_write_req {
 };
 struct gfs_write_rep {
 	uint32_t written;
+	uint64_t end; /* the replica's size after the write (GFS_O_APPEND: where
+			 the data landed is end - written, or before if others
+			 appended meanwhile); else offset + written */
 };
 
 struct gfs_truncate_req {

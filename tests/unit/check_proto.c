@@ -415,6 +415,7 @@ static void fill_gfs_write_rep(void *p)
 {
 	struct gfs_write_rep *m = p;
 	m->written = 1000;
+	m->end = (1ull << 40) + 1000;
 }
 
 static void fill_gfs_truncate_req(void *p)

@@ -5,6 +5,10 @@
 #     timeout), and mmap of the grown part never raises SIGBUS;
 #   - tail -f follows a file appended to by another process and by another
 #     mount;
+#   - O_APPEND writes land at the file's real end: two writers (one keeping
+#     its descriptor, one opening for each line) append 1,000 lines each,
+#     alternating and then concurrently, and all 2,000 lines are there, whole
+#     and each writer's in order;
 #   - SQLite: a writer and a reader process on one mount (rollback journal,
 #     then WAL), and a writer on each of two mounts (rollback journal): a
 #     few hundred transactions, integrity_check ok, every row there.
@@ -89,6 +93,74 @@ follow() {
 follow "ext4" "$LOCAL" "$LOCAL"
 follow "one mount" "$A" "$A"
 follow "two mounts" "$A" "$B"
+
+# ---- appends --------------------------------------------------------------------------------
+# appenders LABEL DIR1 DIR2 MODE: a writer appending through one O_APPEND
+# descriptor on DIR1 and one opening the file for each line on DIR2, 1,000
+# lines each; MODE alternate: they take turns (a lock on a side file),
+# concurrent: as fast as they go.
+APPENDER='
+import fcntl, os, sys
+path, who, mode, turn = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+pad = "x" * 60
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if who == "A" else -1
+for i in range(1000):
+    line = ("%s %04d %s\n" % (who, i, pad)).encode()
+    if mode == "alternate":
+        # strict turns: A writes even steps, B odd ones (a counter file under a lock)
+        while True:
+            t = os.open(turn, os.O_RDWR)
+            fcntl.lockf(t, fcntl.LOCK_EX)
+            step = int(os.pread(t, 20, 0) or b"0")
+            if step % 2 == (0 if who == "A" else 1):
+                break
+            os.close(t)
+    if who == "A":
+        os.write(fd, line)
+    else:
+        f = os.open(path, os.O_WRONLY | os.O_APPEND)
+        os.write(f, line)
+        os.close(f)
+    if mode == "alternate":
+        os.pwrite(t, b"%-19d" % (step + 1), 0)
+        os.close(t)
+'
+appenders() {
+	local label=$1 d1=$2 d2=$3 mode=$4 f=append-$4 p1 p2
+	: >"$d1/$f"
+	printf '0' >"$d1/$f.turn"
+	poll_until "$GF_WAIT_SECS" test -e "$d2/$f.turn"
+	(cd / && "$PY" -c "$APPENDER" "$d1/$f" A "$mode" "$d1/$f.turn") &
+	p1=$!
+	(cd / && "$PY" -c "$APPENDER" "$d2/$f" B "$mode" "$d2/$f.turn") &
+	p2=$!
+	wait "$p1" || fail "$label $mode: appender A failed"
+	wait "$p2" || fail "$label $mode: appender B failed"
+	# gfmd knows the size once both closed: read it back on both sides
+	local k out
+	for k in "$d1" "$d2"; do
+		out=$("$PY" - "$k/$f" <<'PYEOF'
+import re, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+tail = lines.pop()
+bad = [l for l in lines if not re.fullmatch(rb"[AB] \d{4} x{60}", l)]
+seq = {w: [int(l[2:6]) for l in lines if l[:1] == w] for w in (b"A", b"B")}
+if tail or bad:
+    print("%d torn or overwritten lines, e.g. %r" % (len(bad) + bool(tail), (bad or [tail])[0][:80]))
+elif any(seq[w] != list(range(1000)) for w in seq):
+    print("lines lost: A has %d, B has %d of 1000" % (len(seq[b"A"]), len(seq[b"B"])))
+else:
+    print("ok")
+PYEOF
+		)
+		expect_eq "$label $mode: 2,000 whole lines, each writer's in order (read on ${k##*/})" ok "$out"
+	done
+}
+appenders "ext4" "$LOCAL" "$LOCAL" alternate
+appenders "ext4" "$LOCAL" "$LOCAL" concurrent
+appenders "one mount" "$A" "$A" concurrent
+appenders "two mounts" "$A" "$B" alternate
+appenders "two mounts" "$A" "$B" concurrent
 
 # ---- SQLite ----------------------------------------------------------------------------------
 sql() { (cd / && "$PY" "$SQLWORK" "$@") 2>&1; }
