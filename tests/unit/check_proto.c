@@ -773,7 +773,7 @@ START_TEST(test_hdr_roundtrip)
 	uint8_t b[GF_HDR_SIZE];
 	gf_hdr_encode(&h, b);
 	static const uint8_t want[GF_HDR_SIZE] = {
-		0, 0, 0x04, 0xd2, 0, 2, 0x81, 0x2d,
+		0, 0, 0x04, 0xd2, 0, GF_PROTO_VERSION, 0x81, 0x2d,
 		0xa1, 0xb2, 0xc3, 0xd4, 0xff, 0xff, 0xff, 0xfe,
 	};
 	ck_assert_mem_eq(b, want, GF_HDR_SIZE);
