@@ -133,6 +133,7 @@ void gf_files_truncated(uint64_t ino, uint64_t size)
 		f->size = size;
 		if (f->wend > size)
 			f->wend = size;
+		f->blocks_dirty = 1; /* the writers tell what it takes now */
 		pthread_mutex_unlock(&f->lock);
 	}
 	pthread_mutex_unlock(&open_lock);
@@ -180,7 +181,28 @@ void gf_file_wrote(struct gf_file *f, uint64_t off, uint64_t len)
 	f->mtime.sec = now.tv_sec;
 	f->mtime.nsec = (uint32_t)now.tv_nsec;
 	f->dirty = 1;
+	f->blocks_dirty = 1;
 	f->mtime_dirty = 1;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void gf_file_changed(struct gf_file *f, uint64_t end, int data_changed)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&f->lock);
+	if (end > f->size)
+		f->size = end;
+	if (end > f->wend)
+		f->wend = end;
+	if (data_changed || end) {
+		f->mtime.sec = now.tv_sec;
+		f->mtime.nsec = (uint32_t)now.tv_nsec;
+		f->mtime_dirty = 1;
+	}
+	f->dirty = 1;
+	f->blocks_dirty = 1;
 	pthread_mutex_unlock(&f->lock);
 }
 

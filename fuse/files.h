@@ -57,6 +57,7 @@ struct gf_file {
 	uint64_t wend;		 /* end of the furthest byte written through it */
 	struct gf_timespec mtime; /* of the last write through this handle */
 	int dirty;		 /* written since the last GFM_CLOSE_WRITE */
+	int blocks_dirty;	 /* data changed since st_blocks was last told */
 	int mtime_dirty;	 /* mtime is the last write's: not set since */
 	pthread_mutex_t publish_lock; /* held across a GFM_CLOSE_WRITE: a close
 					 waits for one in flight */
@@ -98,6 +99,10 @@ void gf_files_mtime_set(uint64_t ino);
  */
 size_t gf_files_growing(struct gf_file **out, size_t max);
 void gf_file_unref(struct gf_file *f);
+
+/* Data of f changed other than by a write (fallocate): the size grows to
+ * end if larger (0: it does not), the mtime moves if data_changed. */
+void gf_file_changed(struct gf_file *f, uint64_t end, int data_changed);
 
 /* Note a write of len bytes at off through f (size, mtime, dirty). */
 void gf_file_wrote(struct gf_file *f, uint64_t off, uint64_t len);

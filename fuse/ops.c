@@ -155,7 +155,9 @@ static void attr_to_stat(struct gf_fs *fs, struct gf_attr *a, struct stat *st)
 	st->st_size = (off_t)a->size;
 	st->st_rdev = (dev_t)a->rdev;
 	st->st_blksize = 65536;
-	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	/* a regular file: what its replica takes on disk, as its last writer
+	 * saw it (a sparse file takes less than its size) */
+	st->st_blocks = (blkcnt_t)(S_ISREG(a->mode) ? a->blocks : (a->size + 511) / 512);
 	st->st_atim.tv_sec = a->atime.sec;
 	st->st_atim.tv_nsec = a->atime.nsec;
 	st->st_mtim.tv_sec = a->mtime.sec;
@@ -1096,7 +1098,7 @@ static int kill_suid(fuse_req_t req, struct gf_file *f)
 	return r;
 }
 
-static int publish(struct gf_fs *fs, struct gf_file *f);
+static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks);
 
 static uint64_t mono_ms(void)
 {
@@ -1134,7 +1136,7 @@ static void publish_growth(struct gf_fs *fs, struct gf_file *f)
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (due)
-		(void)publish(fs, f); /* a failure is logged; close tells again */
+		(void)publish(fs, f, 0); /* a failure is logged; close tells again */
 }
 
 static struct {
@@ -1281,20 +1283,24 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 /*
  * Tell gfmd what this writer wrote (the end of its furthest byte, and its
  * last write's time unless the mtime was set since), if it wrote anything
- * since last time. The error is the application's (flush → close, fsync).
+ * since last time; with_blocks, also what the replica now takes on disk
+ * (st_blocks), if its data changed since that was last told (only from the
+ * handle's own requests: the replica is open and stays so meanwhile). The
+ * error is the application's (flush → close, fsync).
  */
-static int publish(struct gf_fs *fs, struct gf_file *f)
+static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 {
-	uint64_t wend;
+	uint64_t wend, size, blocks = 0;
 	struct gf_timespec mtime;
 	uint32_t flags;
-	int r;
+	int r, told_blocks = 0;
 
 	if (!f->writable)
 		return 0;
 	pthread_mutex_lock(&f->publish_lock);
 	pthread_mutex_lock(&f->lock);
-	if (!f->dirty) {
+	with_blocks = with_blocks && f->blocks_dirty && f->has_data;
+	if (!f->dirty && !with_blocks) {
 		pthread_mutex_unlock(&f->lock);
 		pthread_mutex_unlock(&f->publish_lock);
 		return 0;
@@ -1303,16 +1309,27 @@ static int publish(struct gf_fs *fs, struct gf_file *f)
 	wend = f->wend;
 	mtime = f->mtime;
 	flags = f->mtime_dirty ? GF_CW_MTIME : 0;
+	if (with_blocks)
+		f->blocks_dirty = 0;
 	pthread_mutex_unlock(&f->lock);
 
-	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags);
+	if (with_blocks && gfc_data_fstat(&f->data, &size, &blocks) == 0) {
+		flags |= GF_CW_BLOCKS;
+		told_blocks = 1;
+	}
+	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags, blocks);
 	if (r == -ENOENT)
 		r = 0; /* unlinked meanwhile: nobody will see this size */
-	if (r < 0) {
-		gf_warn("inode %llu: GFM_CLOSE_WRITE (end %llu) failed: %s",
-			(unsigned long long)f->ino, (unsigned long long)wend, strerror(-r));
+	if (r < 0 || (with_blocks && !told_blocks)) {
+		if (r < 0)
+			gf_warn("inode %llu: GFM_CLOSE_WRITE (end %llu) failed: %s",
+				(unsigned long long)f->ino, (unsigned long long)wend,
+				strerror(-r));
 		pthread_mutex_lock(&f->lock);
-		f->dirty = 1;
+		if (r < 0)
+			f->dirty = 1;
+		if (with_blocks)
+			f->blocks_dirty = 1;
 		pthread_mutex_unlock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->publish_lock);
@@ -1325,7 +1342,7 @@ static int ever_locked(uint64_t ino);
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
-	int r = publish(fs_of(req), f);
+	int r = publish(fs_of(req), f, 1);
 
 	/* close(2) drops the process's POSIX locks on the file */
 	if (ever_locked(ino))
@@ -1342,7 +1359,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	if (f->has_data && f->writable)
 		r = gfc_data_fsync(&f->data);
 	if (r == 0)
-		r = publish(fs_of(req), f);
+		r = publish(fs_of(req), f, 1);
 	fuse_reply_err(req, -r);
 }
 
@@ -1353,7 +1370,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	/* what was written since the last flush (mmap writeback) first: the
 	 * replica is not released before gfmd knows what it holds */
-	publish(fs_of(req), f);
+	publish(fs_of(req), f, 1);
 	if (f->has_data) {
 		r = gfc_data_close(&f->data);
 		if (r < 0)
@@ -1365,6 +1382,92 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		unlock_all(fs_of(req), ino, fi->lock_owner, GF_LK_FLOCK);
 	gf_file_free(f);
 	fuse_reply_err(req, 0);
+}
+
+/* ---- space: fallocate, SEEK_DATA / SEEK_HOLE -------------------------------------- */
+
+/*
+ * fallocate(2) as ext4 has it: mode 0 (allocate, the size grows to cover
+ * the range), FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | KEEP_SIZE, and
+ * FALLOC_FL_ZERO_RANGE (with or without KEEP_SIZE). Any other mode is
+ * EOPNOTSUPP before anything is touched. The replica does the work; what
+ * changed reaches gfmd as a write does (size, times, st_blocks at close).
+ */
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+	int r;
+
+	if (!gf_falloc_mode_ok((uint32_t)mode)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (!f->writable) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if ((r = ensure_data(fs_of(req), f)) < 0 ||
+	    (__atomic_load_n(&f->kill_suid, __ATOMIC_ACQUIRE) && (r = kill_suid(req, f)) < 0) ||
+	    (r = gfc_data_fallocate(&f->data, (uint32_t)mode, (uint64_t)off, (uint64_t)len)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	/* the size grows unless KEEP_SIZE; the data (and so mtime) changes
+	 * unless it only reserved space */
+	gf_file_changed(f, (mode & GF_FALLOC_KEEP_SIZE) ? 0 : (uint64_t)off + (uint64_t)len,
+			mode != GF_FALLOC_KEEP_SIZE);
+	fuse_reply_err(req, 0);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+	uint64_t at, limit;
+	int r;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL); /* the kernel does the others */
+		return;
+	}
+	limit = read_limit(f);
+	if (off < 0 || (uint64_t)off >= limit) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	if ((r = ensure_data(fs_of(req), f)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (!__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE)) {
+		/* no replica opened: nothing stored, all hole */
+		if (whence == SEEK_HOLE)
+			fuse_reply_lseek(req, off);
+		else
+			fuse_reply_err(req, ENXIO);
+		return;
+	}
+	pthread_rwlock_rdlock(&f->data_lock);
+	r = gfc_data_seek(&f->data, (uint64_t)off, whence, &at);
+	pthread_rwlock_unlock(&f->data_lock);
+	if (r == -ENXIO && whence == SEEK_HOLE) {
+		r = 0; /* the replica ends before the file: a hole to the end */
+		at = limit;
+	}
+	if (r == 0 && at > limit)
+		at = limit; /* the file ends there, as this handle sees it */
+	if (r == 0 && whence == SEEK_DATA && at >= limit)
+		r = -ENXIO;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fuse_reply_lseek(req, (off_t)at);
 }
 
 /* ---- file locks ------------------------------------------------------------------
@@ -1507,7 +1610,7 @@ static void set_lock(fuse_req_t req, uint64_t ino, struct gf_file *f,
 	if (m->type != GF_LK_UNLCK)
 		note_locked(ino);
 	else
-		(void)publish(fs, f); /* a failure is logged; close tells again */
+		(void)publish(fs, f, 1); /* a failure is logged; close tells again */
 	r = gfc_lock(fs->gfc, m, &rep, sleep ? lock_waiting : NULL, &lw);
 	if (r == 0 && m->type != GF_LK_UNLCK && (rep.flags & GF_LKR_OTHERS) && fs->se) {
 		int e = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
@@ -2049,4 +2152,6 @@ const struct fuse_lowlevel_ops gf_fuse_ops = {
 	.setlk = op_setlk,
 	.flock = op_flock,
 	.create = op_create,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
 };

@@ -433,7 +433,7 @@ static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return malformed(c, f);
 	struct gf_attr a;
 	uint64_t t = 0;
-	int rc = gf_ns_close_write(g->ns, &m.cred, m.ino, m.fgen, m.end, m.mtime, m.flags, &a,
+	int rc = gf_ns_close_write(g->ns, &m.cred, m.ino, m.fgen, m.end, m.mtime, m.flags, m.blocks, &a,
 				   &t);
 	return reply(g, c, f, rc, NULL, t);
 }

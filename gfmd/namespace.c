@@ -1477,6 +1477,15 @@ static int inherit_acl(const struct inode *dp, uint32_t *mode, uint32_t umask,
 
 /* Clear set-user-ID, and set-group-ID when group-executable (a write or a
  * chown by anyone, as ext4 does). */
+/* After a truncate: a file takes at most the blocks of its new size (its
+ * writer tells the exact figure at its next close). */
+static void cut_blocks(struct inode *ip)
+{
+	uint64_t most = (ip->a.size + 4095) / 4096 * 8;
+	if (ip->a.blocks > most)
+		ip->a.blocks = most;
+}
+
 static void kill_suid(struct inode *ip)
 {
 	ip->a.mode &= ~(uint32_t)S_ISUID;
@@ -1599,6 +1608,7 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 			}
 		}
 		ip->a.size = req->size;
+		cut_blocks(ip);
 		if (cr->uid != 0)
 			kill_suid(ip);
 		if (!(v & (GF_SET_MTIME | GF_SET_MTIME_NOW)))
@@ -1940,6 +1950,7 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 	if (flags & O_TRUNC) {
 		struct gf_timespec now = now_ts();
 		ip->a.size = 0;
+		ip->a.blocks = 0;
 		ip->a.mtime = ip->a.ctime = now;
 		if (cr->uid != 0)
 			kill_suid(ip);
@@ -2093,7 +2104,7 @@ int gf_ns_reopen(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint3
 
 int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		      uint64_t fgen, uint64_t end, struct gf_timespec mtime, uint32_t flags,
-		      struct gf_attr *out, uint64_t *ticket)
+		      uint64_t blocks, struct gf_attr *out, uint64_t *ticket)
 {
 	struct gf_changes c;
 	int rc = 0;
@@ -2130,6 +2141,8 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		ip->a.size = end;
 	if (flags & GF_CW_MTIME)
 		ip->a.mtime = (mtime.sec || mtime.nsec) ? mtime : now;
+	if (flags & GF_CW_BLOCKS)
+		ip->a.blocks = blocks;
 	ip->a.ctime = now;
 	if (cr->uid != 0)
 		kill_suid(ip);

@@ -237,12 +237,13 @@ int gf_ns_reopen(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, uint3
 /*
  * A writer's bytes become part of the file (the size rule above): size =
  * max(size, end); mtime set when flags has GF_CW_MTIME (now when it is 0);
- * clears setuid/setgid for non-root. -ESTALE when replica fgen is no longer
- * a replica of the file (an O_TRUNC elsewhere replaced its data).
+ * st_blocks set to blocks with GF_CW_BLOCKS; clears setuid/setgid for
+ * non-root. -ESTALE when replica fgen is no longer a replica of the file
+ * (an O_TRUNC elsewhere replaced its data).
  */
 int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		      uint64_t fgen, uint64_t end, struct gf_timespec mtime, uint32_t flags,
-		      struct gf_attr *out, uint64_t *ticket);
+		      uint64_t blocks, struct gf_attr *out, uint64_t *ticket);
 int gf_ns_unlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_rmdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,

@@ -88,25 +88,29 @@ enum stmt {
 	S_COUNT
 };
 
+#define MAX_PARAMS 16 /* the most a statement takes (inode_put) */
+
 static const struct {
 	const char *name;
 	const char *sql;
 	int nparams;
-	Oid types[15];
+	Oid types[MAX_PARAMS];
 } stmts[S_COUNT] = {
 	[S_INODE_PUT] = { "inode_put",
 		"INSERT INTO inode (ino, mode, nlink, uid, gid, size, rdev, gen, "
-		"atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, symlink) "
-		"VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) "
+		"atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, symlink, "
+		"blocks) "
+		"VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) "
 		"ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, nlink = EXCLUDED.nlink, "
 		"uid = EXCLUDED.uid, gid = EXCLUDED.gid, size = EXCLUDED.size, "
 		"rdev = EXCLUDED.rdev, gen = EXCLUDED.gen, atime_sec = EXCLUDED.atime_sec, "
 		"atime_nsec = EXCLUDED.atime_nsec, mtime_sec = EXCLUDED.mtime_sec, "
 		"mtime_nsec = EXCLUDED.mtime_nsec, ctime_sec = EXCLUDED.ctime_sec, "
-		"ctime_nsec = EXCLUDED.ctime_nsec, symlink = EXCLUDED.symlink",
-		15, { OID_INT8, OID_INT4, OID_INT4, OID_INT8, OID_INT8, OID_INT8, OID_INT8,
+		"ctime_nsec = EXCLUDED.ctime_nsec, symlink = EXCLUDED.symlink, "
+		"blocks = EXCLUDED.blocks",
+		16, { OID_INT8, OID_INT4, OID_INT4, OID_INT8, OID_INT8, OID_INT8, OID_INT8,
 		      OID_INT8, OID_INT8, OID_INT4, OID_INT8, OID_INT4, OID_INT8, OID_INT4,
-		      OID_BYTEA } },
+		      OID_BYTEA, OID_INT8 } },
 	[S_INODE_DEL] = { "inode_del", "DELETE FROM inode WHERE ino = $1", 1, { OID_INT8 } },
 	[S_XATTR_DEL_INO] = { "xattr_del_ino", "DELETE FROM xattr WHERE ino = $1", 1,
 			      { OID_INT8 } },
@@ -461,8 +465,8 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 	char name[GF_PATH_MAX + 1], name2[GF_HOST_MAX + 1];
 
 	r = query_bin(pg, "SELECT ino, mode, nlink, uid, gid, size, rdev, gen, atime_sec, "
-			  "atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, symlink "
-			  "FROM inode", "inodes");
+			  "atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, symlink, "
+			  "blocks FROM inode", "inodes");
 	if (!r)
 		return -EIO;
 	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
@@ -479,6 +483,9 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 			.mtime = { get_int(r, i, 10), (uint32_t)get_int(r, i, 11) },
 			.ctime = { get_int(r, i, 12), (uint32_t)get_int(r, i, 13) },
 		};
+		/* NULL: stored before st_blocks was kept (sql/005_blocks.sql) */
+		a.blocks = PQgetisnull(r, i, 15) ? (a.size + 511) / 512
+						 : (uint64_t)get_int(r, i, 15);
 		const char *target = NULL;
 		if (!PQgetisnull(r, i, 14))
 			target = get_str(r, i, 14, name, sizeof(name));
@@ -645,10 +652,10 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 
 /* Parameter storage for one statement. */
 struct params {
-	char num[15][24];
-	const char *val[15];
-	int len[15];
-	int fmt[15];
+	char num[MAX_PARAMS][24];
+	const char *val[MAX_PARAMS];
+	int len[MAX_PARAMS];
+	int fmt[MAX_PARAMS];
 	int n;
 };
 
@@ -716,6 +723,7 @@ static int send_change(PGconn *pg, const struct gf_change *ch)
 			p_bytes(&p, ch->blob, ch->blob_len);
 		else
 			p_null(&p);
+		p_int(&p, (int64_t)a->blocks);
 		return send_stmt(pg, S_INODE_PUT, &p) ? -EIO : 1;
 	case GF_CHG_INODE_DEL:
 		p_int(&p, (int64_t)ch->a);

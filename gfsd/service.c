@@ -444,6 +444,74 @@ static int op_truncate(struct service *svc, struct gf_conn *conn, struct conn_st
 	return reply_status(conn, f, 0);
 }
 
+static int op_fallocate(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+			struct gf_frame *f)
+{
+	struct gfs_fallocate_req req;
+	if (gfs_fallocate_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h || !(h->flags & GFS_O_WRITE))
+		return reply_status(conn, f, -EBADF);
+	if (!gf_falloc_mode_ok(req.mode))
+		return reply_status(conn, f, -EOPNOTSUPP);
+	if (req.length == 0 || req.offset > INT64_MAX || req.length > INT64_MAX - req.offset)
+		return reply_status(conn, f, req.length == 0 ? -EINVAL : -EFBIG);
+	_Static_assert(GF_FALLOC_KEEP_SIZE == FALLOC_FL_KEEP_SIZE &&
+			       GF_FALLOC_PUNCH_HOLE == FALLOC_FL_PUNCH_HOLE &&
+			       GF_FALLOC_ZERO_RANGE == FALLOC_FL_ZERO_RANGE,
+		       "the wire's fallocate modes are Linux's");
+	if (fallocate(h->fd, (int)req.mode, (off_t)req.offset, (off_t)req.length) < 0) {
+		int rc = -errno;
+		if (rc != -EOPNOTSUPP && rc != -ENOSPC)
+			log_io_error(svc, conn, h, "allocating", rc);
+		return reply_status(conn, f, rc);
+	}
+	h->dirty = true;
+	return reply_status(conn, f, 0);
+}
+
+static int op_seek(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		   struct gf_frame *f)
+{
+	struct gfs_seek_req req;
+	if (gfs_seek_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h)
+		return reply_status(conn, f, -EBADF);
+	if (req.offset > INT64_MAX)
+		return reply_status(conn, f, -ENXIO);
+	off_t at = lseek(h->fd, (off_t)req.offset,
+			 req.whence == GF_SEEK_DATA ? SEEK_DATA : SEEK_HOLE);
+	if (at < 0)
+		return reply_status(conn, f, -errno);
+	struct gfs_seek_rep rep = { .offset = (uint64_t)at };
+	gf_wbuf_reset(&cs->out);
+	gfs_seek_rep_encode(&cs->out, &rep);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
+static int op_fstat(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		    struct gf_frame *f)
+{
+	struct gfs_handle_req req;
+	if (gfs_handle_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h)
+		return reply_status(conn, f, -EBADF);
+	struct stat st;
+	if (fstat(h->fd, &st) < 0)
+		return reply_status(conn, f, -errno);
+	struct gfs_fstat_rep rep = { .size = (uint64_t)st.st_size, .blocks = (uint64_t)st.st_blocks };
+	gf_wbuf_reset(&cs->out);
+	gfs_fstat_rep_encode(&cs->out, &rep);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
 static int op_fsync(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
 		    struct gf_frame *f)
 {
@@ -534,6 +602,9 @@ static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	case GFS_FSYNC: return op_fsync(svc, conn, cs, f);
 	case GFS_CLOSE: return op_close(svc, conn, cs, f);
 	case GFS_STATS: return op_stats(svc, conn, cs, f);
+	case GFS_FALLOCATE: return op_fallocate(svc, conn, cs, f);
+	case GFS_SEEK: return op_seek(svc, conn, cs, f);
+	case GFS_FSTAT: return op_fstat(svc, conn, cs, f);
 	default:
 		gf_debug("gfsd: %s: unsupported op %u", gf_conn_desc(conn), f->hdr.op);
 		return reply_status(conn, f, -ENOSYS);

@@ -1075,7 +1075,7 @@ int gfc_readdir(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 
 int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		    uint64_t fgen, uint64_t end, const struct gf_timespec *mtime,
-		    uint32_t flags)
+		    uint32_t flags, uint64_t blocks)
 {
 	struct gfm_close_write_req m;
 	struct gf_wbuf w;
@@ -1086,6 +1086,7 @@ int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	m.fgen = fgen;
 	m.end = end;
 	m.flags = flags;
+	m.blocks = blocks;
 	if (mtime)
 		m.mtime = *mtime;
 	gf_wbuf_init(&w);
@@ -1801,6 +1802,84 @@ static void build_handle(struct gf_wbuf *w, uint64_t handle, const void *arg)
 {
 	struct gfs_handle_req m = { .handle = handle };
 	gfs_handle_req_encode(w, &m);
+}
+
+static void build_fallocate(struct gf_wbuf *w, uint64_t handle, const void *arg)
+{
+	struct gfs_fallocate_req m = *(const struct gfs_fallocate_req *)arg;
+	m.handle = handle;
+	gfs_fallocate_req_encode(w, &m);
+}
+
+int gfc_data_fallocate(struct gfc_data *h, uint32_t mode, uint64_t off, uint64_t len)
+{
+	if (!gf_falloc_mode_ok(mode))
+		return -EOPNOTSUPP;
+	if (len == 0 || off > INT64_MAX || len > INT64_MAX - off)
+		return len == 0 ? -EINVAL : -EFBIG;
+	if (h->fd >= 0)
+		return fallocate(h->fd, (int)mode, (off_t)off, (off_t)len) < 0 ? -errno : 0;
+	struct gfs_fallocate_req m = { .mode = mode, .offset = off, .length = len };
+	return handle_noreply(h, GFS_FALLOCATE, build_fallocate, &m);
+}
+
+static void build_seek(struct gf_wbuf *w, uint64_t handle, const void *arg)
+{
+	struct gfs_seek_req m = *(const struct gfs_seek_req *)arg;
+	m.handle = handle;
+	gfs_seek_req_encode(w, &m);
+}
+
+int gfc_data_seek(struct gfc_data *h, uint64_t off, int whence, uint64_t *out)
+{
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off > INT64_MAX)
+		return -ENXIO;
+	if (h->fd >= 0) {
+		off_t at = lseek(h->fd, (off_t)off, whence);
+		if (at < 0)
+			return -errno;
+		*out = (uint64_t)at;
+		return 0;
+	}
+	struct gfs_seek_req m = { .offset = off,
+				  .whence = whence == SEEK_DATA ? GF_SEEK_DATA : GF_SEEK_HOLE };
+	struct gfs_seek_rep o;
+	struct gf_reply rep;
+	int r = handle_call(h, GFS_SEEK, build_seek, &m, &rep);
+	if (r < 0)
+		return r;
+	r = gfs_seek_rep_decode(rep.payload, rep.len, &o);
+	gf_reply_release(&rep);
+	if (r < 0)
+		return -EIO;
+	*out = o.offset;
+	return 0;
+}
+
+int gfc_data_fstat(struct gfc_data *h, uint64_t *size, uint64_t *blocks)
+{
+	if (h->fd >= 0) {
+		struct stat st;
+		if (fstat(h->fd, &st) < 0)
+			return -errno;
+		*size = (uint64_t)st.st_size;
+		*blocks = (uint64_t)st.st_blocks;
+		return 0;
+	}
+	struct gfs_fstat_rep o;
+	struct gf_reply rep;
+	int r = handle_call(h, GFS_FSTAT, build_handle, NULL, &rep);
+	if (r < 0)
+		return r;
+	r = gfs_fstat_rep_decode(rep.payload, rep.len, &o);
+	gf_reply_release(&rep);
+	if (r < 0)
+		return -EIO;
+	*size = o.size;
+	*blocks = o.blocks;
+	return 0;
 }
 
 int gfc_data_fsync(struct gfc_data *h)

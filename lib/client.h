@@ -135,10 +135,11 @@ int gfc_readdir(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 int gfc_open(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
 	     struct gfm_open_rep *out);
 /* A writer's bytes become part of the file: size = max(size, end) (see
- * gfm_close_write_req); mtime (may be NULL) is set with GF_CW_MTIME. */
+ * gfm_close_write_req); mtime (may be NULL) is set with GF_CW_MTIME, the
+ * file's st_blocks to blocks with GF_CW_BLOCKS. */
 int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		    uint64_t fgen, uint64_t end, const struct gf_timespec *mtime,
-		    uint32_t flags);
+		    uint32_t flags, uint64_t blocks);
 int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out);
 int gfc_setxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		 const char *name, const void *value, size_t len, uint32_t flags);
@@ -225,6 +226,13 @@ int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_
  */
 int gfc_data_write(struct gfc_data *h, const void *buf, size_t len, uint64_t off,
 		   uint64_t *end);
+/* fallocate(2) on the replica: mode as gf_falloc_mode_ok (proto.h), else
+ * -EOPNOTSUPP before anything is done. */
+int gfc_data_fallocate(struct gfc_data *h, uint32_t mode, uint64_t off, uint64_t len);
+/* lseek(2) SEEK_DATA or SEEK_HOLE on the replica: *out, or -ENXIO. */
+int gfc_data_seek(struct gfc_data *h, uint64_t off, int whence, uint64_t *out);
+/* The replica's size and st_blocks (512-byte units it takes on disk). */
+int gfc_data_fstat(struct gfc_data *h, uint64_t *size, uint64_t *blocks);
 /* After a write through h's passed fd by the caller itself: *end as above
  * when h appends (the replica's size), else left alone. */
 int gfc_data_end(struct gfc_data *h, uint64_t *end);

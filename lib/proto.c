@@ -101,7 +101,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_HOST_REPLICAS)                                               \
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
-	X(GFS_CLOSE) X(GFS_STATS)
+	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)
 
 const char *gf_op_name(uint16_t op)
 {
@@ -248,6 +248,7 @@ static void put_attr(struct gf_wbuf *w, const struct gf_attr *a)
 	gf_put_u64(w, a->size);
 	gf_put_u64(w, a->rdev);
 	gf_put_u64(w, a->gen);
+	gf_put_u64(w, a->blocks);
 	put_ts(w, &a->atime);
 	put_ts(w, &a->mtime);
 	put_ts(w, &a->ctime);
@@ -263,6 +264,7 @@ static void get_attr(struct gf_rbuf *r, struct gf_attr *a)
 	a->size = gf_get_u64(r);
 	a->rdev = gf_get_u64(r);
 	a->gen = gf_get_u64(r);
+	a->blocks = gf_get_u64(r);
 	get_ts(r, &a->atime);
 	get_ts(r, &a->mtime);
 	get_ts(r, &a->ctime);
@@ -677,6 +679,7 @@ void gfm_close_write_req_encode(struct gf_wbuf *w, const struct gfm_close_write_
 	gf_put_u64(w, m->end);
 	put_ts(w, &m->mtime);
 	gf_put_u32(w, m->flags);
+	gf_put_u64(w, m->blocks);
 }
 
 int gfm_close_write_req_decode(const void *payload, size_t len,
@@ -689,6 +692,7 @@ int gfm_close_write_req_decode(const void *payload, size_t len,
 	m->end = gf_get_u64(r);
 	get_ts(r, &m->mtime);
 	m->flags = gf_get_u32(r);
+	m->blocks = gf_get_u64(r);
 	return D_END();
 }
 
@@ -1205,6 +1209,86 @@ int gfs_write_rep_decode(const void *payload, size_t len, struct gfs_write_rep *
 	D_BEGIN(m);
 	m->written = gf_get_u32(r);
 	m->end = gf_get_u64(r);
+	return D_END();
+}
+
+int gf_falloc_mode_ok(uint32_t mode)
+{
+	switch (mode) {
+	case 0:
+	case GF_FALLOC_KEEP_SIZE:
+	case GF_FALLOC_PUNCH_HOLE | GF_FALLOC_KEEP_SIZE:
+	case GF_FALLOC_ZERO_RANGE:
+	case GF_FALLOC_ZERO_RANGE | GF_FALLOC_KEEP_SIZE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void gfs_fallocate_req_encode(struct gf_wbuf *w, const struct gfs_fallocate_req *m)
+{
+	gf_put_u64(w, m->handle);
+	gf_put_u32(w, m->mode);
+	gf_put_u64(w, m->offset);
+	gf_put_u64(w, m->length);
+}
+
+int gfs_fallocate_req_decode(const void *payload, size_t len, struct gfs_fallocate_req *m)
+{
+	D_BEGIN(m);
+	m->handle = gf_get_u64(r);
+	m->mode = gf_get_u32(r);
+	m->offset = gf_get_u64(r);
+	m->length = gf_get_u64(r);
+	return D_END();
+}
+
+void gfs_seek_req_encode(struct gf_wbuf *w, const struct gfs_seek_req *m)
+{
+	if (m->whence != GF_SEEK_DATA && m->whence != GF_SEEK_HOLE) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u64(w, m->handle);
+	gf_put_u64(w, m->offset);
+	gf_put_u8(w, m->whence);
+}
+
+int gfs_seek_req_decode(const void *payload, size_t len, struct gfs_seek_req *m)
+{
+	D_BEGIN(m);
+	m->handle = gf_get_u64(r);
+	m->offset = gf_get_u64(r);
+	m->whence = gf_get_u8(r);
+	if (!r->err && m->whence != GF_SEEK_DATA && m->whence != GF_SEEK_HOLE)
+		rfail(r);
+	return D_END();
+}
+
+void gfs_seek_rep_encode(struct gf_wbuf *w, const struct gfs_seek_rep *m)
+{
+	gf_put_u64(w, m->offset);
+}
+
+int gfs_seek_rep_decode(const void *payload, size_t len, struct gfs_seek_rep *m)
+{
+	D_BEGIN(m);
+	m->offset = gf_get_u64(r);
+	return D_END();
+}
+
+void gfs_fstat_rep_encode(struct gf_wbuf *w, const struct gfs_fstat_rep *m)
+{
+	gf_put_u64(w, m->size);
+	gf_put_u64(w, m->blocks);
+}
+
+int gfs_fstat_rep_decode(const void *payload, size_t len, struct gfs_fstat_rep *m)
+{
+	D_BEGIN(m);
+	m->size = gf_get_u64(r);
+	m->blocks = gf_get_u64(r);
 	return D_END();
 }
 

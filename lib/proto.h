@@ -114,6 +114,9 @@ enum gf_op {
 	GFS_FSYNC,
 	GFS_CLOSE,
 	GFS_STATS,
+	GFS_FALLOCATE, /* gfs_fallocate_req → empty */
+	GFS_SEEK,      /* gfs_seek_req → gfs_seek_rep: SEEK_DATA, SEEK_HOLE */
+	GFS_FSTAT,     /* gfs_handle_req → gfs_fstat_rep */
 };
 
 /* Name of an opcode for logs ("GFM_LOOKUP", "reply to GFS_READ" is op|REPLY). */
@@ -143,6 +146,7 @@ struct gf_attr {
 	uint64_t size;
 	uint64_t rdev;
 	uint64_t gen; /* data generation: a new one at every write-open and truncate */
+	uint64_t blocks; /* regular files: 512-byte units the data takes on disk */
 	struct gf_timespec atime, mtime, ctime;
 };
 
@@ -304,6 +308,7 @@ struct gfm_open_req {
  */
 enum gfm_close_write_flags {
 	GF_CW_MTIME = 1u << 0, /* set mtime (else it stays as it is) */
+	GF_CW_BLOCKS = 1u << 1, /* blocks: what the replica takes on disk now */
 };
 struct gfm_close_write_req {
 	struct gf_cred cred;
@@ -312,6 +317,7 @@ struct gfm_close_write_req {
 	uint64_t end;
 	struct gf_timespec mtime;
 	uint32_t flags; /* gfm_close_write_flags */
+	uint64_t blocks; /* GF_CW_BLOCKS */
 };
 
 struct gfm_statfs_rep {
@@ -564,6 +570,40 @@ struct gfs_write_rep {
 			 appended meanwhile); else offset + written */
 };
 
+/*
+ * fallocate(2) on a replica. mode is Linux's: 0, GF_FALLOC_KEEP_SIZE,
+ * GF_FALLOC_PUNCH_HOLE | GF_FALLOC_KEEP_SIZE, GF_FALLOC_ZERO_RANGE (with or
+ * without KEEP_SIZE); gfsd refuses any other with -EOPNOTSUPP.
+ */
+#define GF_FALLOC_KEEP_SIZE 0x01
+#define GF_FALLOC_PUNCH_HOLE 0x02
+#define GF_FALLOC_ZERO_RANGE 0x10
+struct gfs_fallocate_req {
+	uint64_t handle;
+	uint32_t mode;
+	uint64_t offset, length;
+};
+/* 1 for the modes above. */
+int gf_falloc_mode_ok(uint32_t mode);
+
+/* lseek(2) SEEK_DATA / SEEK_HOLE on a replica: the offset found, or -ENXIO. */
+#define GF_SEEK_DATA 3
+#define GF_SEEK_HOLE 4
+struct gfs_seek_req {
+	uint64_t handle;
+	uint64_t offset;
+	uint8_t whence; /* GF_SEEK_DATA or GF_SEEK_HOLE */
+};
+struct gfs_seek_rep {
+	uint64_t offset;
+};
+
+/* The replica as its disk sees it: its size and the 512-byte blocks its
+ * data takes (st_blocks). */
+struct gfs_fstat_rep {
+	uint64_t size, blocks;
+};
+
 struct gfs_truncate_req {
 	uint64_t handle;
 	uint64_t size;
@@ -636,6 +676,10 @@ GF_CODEC(gfs_read_rep);
 GF_CODEC(gfs_write_req);
 GF_CODEC(gfs_write_rep);
 GF_CODEC(gfs_truncate_req);
+GF_CODEC(gfs_fallocate_req);
+GF_CODEC(gfs_seek_req);
+GF_CODEC(gfs_seek_rep);
+GF_CODEC(gfs_fstat_rep);
 GF_CODEC(gfs_handle_req);
 GF_CODEC(gfs_close_req);
 GF_CODEC(gfs_stats_rep);

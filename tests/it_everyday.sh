@@ -6,7 +6,10 @@
 #     the kernel look the name up again);
 #   errors an application gets are logged by the daemon that decided them,
 #     once per error and rate-limited;
-#   `cluster down` without --state never stops someone else's cluster.
+#   `cluster down` without --state never stops someone else's cluster;
+#   fallocate (mode 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE; others refused
+#     without a trace), st_blocks of sparse files (du) and SEEK_DATA /
+#     SEEK_HOLE, from the writer's mount and from another, beside ext4.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -114,6 +117,97 @@ check "gfmd logged the refusal: op, inode, uid, error" \
 for ((i = 0; i < 40; i++)); do as_user nobody cat "$M3/secret" >/dev/null 2>&1; done
 n=$(grep -c "inode $ino, uid 65534) refused" "$STATE/gfmd.log")
 if ((n >= 1 && n <= 10)); then ok "41 refusals in a row are logged $n times (rate-limited)"; else fail "41 refusals logged $n times"; fi
+
+# ---- fallocate, st_blocks, SEEK_DATA / SEEK_HOLE ----------------------------------------------
+# space DIR_W DIR_R: the same steps on DIR_W (reading back on DIR_R); prints
+# one line per observation, compared with ext4's.
+space() {
+	(cd / && "$PY" - "$1" "$2" <<'PYEOF'
+import ctypes, errno, os, sys
+w, r = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+def falloc(fd, mode, off, ln):
+    if libc.fallocate(fd, mode, off, ln) != 0:
+        return errno.errorcode[ctypes.get_errno()]
+    return "ok"
+KEEP, PUNCH, ZERO, INSERT = 0x01, 0x02, 0x10, 0x20
+M = 1 << 20
+def st(name):
+    s = os.stat(r + "/" + name)
+    return "size %d blocks %d" % (s.st_size, s.st_blocks)
+out = []
+# mode 0 grows the file; KEEP_SIZE only reserves
+fd = os.open(w + "/alloc", os.O_RDWR | os.O_CREAT, 0o644)
+out.append("alloc " + falloc(fd, 0, 0, M))
+os.close(fd)
+fd = os.open(w + "/keep", os.O_RDWR | os.O_CREAT, 0o644)
+out.append("keep " + falloc(fd, KEEP, 0, M))
+os.close(fd)
+# punch a hole in data, zero a range
+fd = os.open(w + "/data", os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, b"\xab" * M)
+out.append("punch " + falloc(fd, PUNCH | KEEP, 65536, 131072))
+out.append("zero " + falloc(fd, ZERO, 4096, 4096))
+out.append("zero past the end " + falloc(fd, ZERO, M, 8192))
+out.append("punch without KEEP_SIZE " + falloc(fd, PUNCH, 0, 4096))
+os.close(fd)
+# a sparse file: 1 MiB of data at 512 MiB in a 1 GiB file
+fd = os.open(w + "/sparse", os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, 1 << 30)
+os.pwrite(fd, b"\xcd" * M, 512 * M)
+os.close(fd)
+for n in ("alloc", "keep", "data", "sparse"):
+    out.append(n + ": " + st(n))
+d = open(r + "/data", "rb").read()
+out.append("data: %d bytes; hole %s; zeroed %s; rest %s" % (
+    len(d), d[65536:196608] == bytes(131072), d[4096:8192] == bytes(4096),
+    d[:4096] + d[8192:65536] + d[196608:M] == b"\xab" * (M - 131072 - 4096)))
+fd = os.open(r + "/sparse", os.O_RDONLY)
+def seek(off, how):
+    try:
+        return str(os.lseek(fd, off, how))
+    except OSError as e:
+        return errno.errorcode[e.errno]
+out.append("SEEK_DATA 0: " + seek(0, os.SEEK_DATA))
+out.append("SEEK_HOLE 0: " + seek(0, os.SEEK_HOLE))
+out.append("SEEK_HOLE 512M: " + seek(512 * M, os.SEEK_HOLE))
+out.append("SEEK_DATA 513M: " + seek(513 * M, os.SEEK_DATA))
+out.append("SEEK_DATA past the end: " + seek(2 << 30, os.SEEK_DATA))
+os.close(fd)
+print("\n".join(out))
+PYEOF
+	) 2>&1
+}
+mkdir -p "$STATE/space" "$A/space"
+want=$(space "$STATE/space" "$STATE/space")
+got=$(space "$A/space" "$A/space")
+expect_eq "fallocate, st_blocks, SEEK_DATA/SEEK_HOLE on the writer's mount as on ext4" \
+	"$want" "$got"
+# read back on the other mount (node2; the replicas are on node1: gfsd answers)
+mkdir -p "$A/space2" && got2=$(space "$A/space2" "$B/space2")
+expect_eq "... and seen from another mount" "$want" "$got2"
+blocks_sparse=$(stat -c %b "$A/space/sparse")
+if ((blocks_sparse < 4096)); then
+	ok "du of a 1 GiB file with 1 MiB of data: $((blocks_sparse / 2)) KiB"
+else
+	fail "du of a 1 GiB file with 1 MiB of data: $((blocks_sparse / 2)) KiB"
+fi
+# a mode gfarmfs does not do (ext4 does: INSERT_RANGE): refused, nothing changed
+expect_errno "fallocate INSERT_RANGE: EOPNOTSUPP" ENOTSUP '
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+fd = os.open(M + "/space/data", os.O_RDWR)
+before = os.pread(fd, 2 << 20, 0)
+if libc.fallocate(fd, 0x20, 0, 4096) != 0:
+    e = ctypes.get_errno()
+    assert os.pread(fd, 2 << 20, 0) == before, "the data changed"
+    raise OSError(e, os.strerror(e))'
+expect_eq "and the file is as it was" "$(sed -n 's/^data: size/size/p' <<<"$want")" \
+	"$(stat -c 'size %s blocks %b' "$A/space/data")"
+# fallocate(1) on a new file, as the issue saw it
+check "fallocate -l 4M on a new file" fallocate -l 4M "$A/space/new"
+expect_eq "it has the size" 4194304 "$(stat -c %s "$A/space/new")"
 
 # ---- cluster down without --state -----------------------------------------------------------
 CL=$top_srcdir/tests/cluster.sh

@@ -78,7 +78,9 @@ static void fini_host_replicas(void *m)
 	X(gfs_truncate_req, NULL) X(gfs_handle_req, NULL)               \
 	X(gfs_close_req, NULL) X(gfs_stats_rep, NULL)                   \
 	X(gfm_once_req, NULL) X(gfm_lock_req, NULL)                    \
-	X(gfm_lock_rep, NULL)
+	X(gfm_lock_rep, NULL) X(gfs_fallocate_req, NULL)               \
+	X(gfs_seek_req, NULL) X(gfs_seek_rep, NULL)                     \
+	X(gfs_fstat_rep, NULL)
 
 #define WRAP(T, fini)                                               \
 	static void enc_##T(struct gf_wbuf *w, const void *m)       \

@@ -721,26 +721,38 @@ START_TEST(test_open_close_write)
 	ck_assert_uint_eq(reps[0].gen, 2);
 	ck_assert_uint_eq(reps[0].fgen, 2);
 	struct gf_timespec mt = { 5000, 7 };
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 4096, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 4096, mt, GF_CW_MTIME, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.size, 4096);
 	ck_assert_int_eq(a.mtime.sec, 5000);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 99, 4096, mt, GF_CW_MTIME, &a, &t),
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 99, 4096, mt, GF_CW_MTIME, 0, &a, &t),
 			 -ESTALE);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 2, 1, mt, GF_CW_MTIME, &a, &t), -EACCES);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 2, 1, mt, GF_CW_MTIME, 0, &a, &t), -EACCES);
 	/* without GF_CW_MTIME the mtime stays (it was set after the writes) */
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 100, (struct gf_timespec){ 9, 9 }, 0,
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 100, (struct gf_timespec){ 9, 9 }, 0, 0,
 					   &a, &t), 0);
 	ck_assert_int_eq(a.mtime.sec, 5000);
 	ck_assert_uint_eq(a.size, 4096); /* max(size, end) */
+	/* st_blocks: as the writer measured it, only with GF_CW_BLOCKS */
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 0, mt, GF_CW_BLOCKS, 24, &a, &t), 0);
+	ck_assert_uint_eq(a.blocks, 24);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 0, mt, 0, 99, &a, &t), 0);
+	ck_assert_uint_eq(a.blocks, 24);
+	/* a truncate leaves at most the blocks of the new size */
+	struct gfm_setattr_req sr = { .cred = U1, .ino = f, .valid = GF_SET_SIZE, .size = 100 };
+	ck_assert_int_eq(gf_ns_setattr(ns, &sr, &a, &t), 0);
+	ck_assert_uint_eq(a.blocks, 8);
+	sr.size = 4096;
+	ck_assert_int_eq(gf_ns_setattr(ns, &sr, &a, &t), 0);
+	ck_assert_uint_eq(a.blocks, 8);
 	/* readers see the replica */
 	ck_assert_int_eq(gf_ns_open(ns, &U2, f, O_RDONLY, test_place, NULL, &a, reps, 8, &n, NULL, &t), 0);
 	ck_assert_uint_eq(n, 1);
 	/* a write by a non-root clears set-user-ID */
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 06777, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 2, 10, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 2, 10, mt, GF_CW_MTIME, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.mode & 07777, 00777);
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 06767, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, 2, 10, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, 2, 10, mt, GF_CW_MTIME, 0, &a, &t), 0);
 	ck_assert_uint_eq(a.mode & 07777, 06767);
 	/* O_TRUNC empties it, in a new generation, in place */
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY | O_TRUNC, test_place, NULL, &a, reps, 8,
@@ -778,7 +790,7 @@ static uint64_t file_with_data(uint64_t size, uint64_t *fgen)
 	place_host = 2;
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n, NULL, &t), 0);
 	*fgen = reps[0].fgen;
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, *fgen, size, a.mtime, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, *fgen, size, a.mtime, 0, 0, &a, &t), 0);
 	return f;
 }
 
@@ -857,24 +869,24 @@ START_TEST(test_size_rule)
 	uint64_t f = file_with_data(0, &fgen);
 	struct gf_timespec mt = { 1, 1 };
 	/* A wrote [0,100), B [100,200): B closes first, then A */
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 200, mt, GF_CW_MTIME, &a, &t), 0);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 100, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 200, mt, GF_CW_MTIME, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 100, mt, GF_CW_MTIME, 0, &a, &t), 0);
 	ck_assert_uint_eq(attr(f).size, 200);
 	/* and the other order */
 	struct gfm_setattr_req r = { .cred = U1, .ino = f, .valid = GF_SET_SIZE, .size = 0 };
 	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 100, mt, GF_CW_MTIME, &a, &t), 0);
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 200, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 100, mt, GF_CW_MTIME, 0, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 200, mt, GF_CW_MTIME, 0, &a, &t), 0);
 	ck_assert_uint_eq(attr(f).size, 200);
 	/* a truncate after a writer's close cuts it */
 	r.size = 50;
 	ck_assert_int_eq(gf_ns_setattr(ns, &r, &a, &t), 0);
 	ck_assert_uint_eq(attr(f).size, 50);
 	/* a writer's close after a truncate extends it */
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 120, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 120, mt, GF_CW_MTIME, 0, &a, &t), 0);
 	ck_assert_uint_eq(attr(f).size, 120);
 	/* a writer that wrote below the size changes no size */
-	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 10, mt, GF_CW_MTIME, &a, &t), 0);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 10, mt, GF_CW_MTIME, 0, &a, &t), 0);
 	ck_assert_uint_eq(attr(f).size, 120);
 }
 END_TEST
@@ -1145,7 +1157,7 @@ START_TEST(test_kill_priv)
 	char buf[8];
 	uint64_t f = file_with_data(10, &fgen);
 	ck_assert_int_eq(gf_ns_setxattr(ns, &ROOT, f, "security.capability", "c", 1, 0, NULL, &t), 0);
-	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, fgen, 20, (struct gf_timespec){ 0, 0 }, 0,
+	ck_assert_int_eq(gf_ns_close_write(ns, &ROOT, f, fgen, 20, (struct gf_timespec){ 0, 0 }, 0, 0,
 					   &a, &t), 0);
 	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, "security.capability", buf, sizeof(buf),
 					&len, NULL), -ENODATA);

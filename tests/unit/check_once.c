@@ -505,7 +505,7 @@ START_TEST(test_reopen_is_the_granted_open)
 	ck_assert_uint_eq(nrep, 1);
 	uint64_t fgen = rep[0].fgen;
 	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f.ino, fgen, 100, (struct gf_timespec){ 0 },
-					   0, &a, &tk), 0);
+					   0, 0, &a, &tk), 0);
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f.ino, O_WRONLY, place_one, NULL, &a, rep,
 				    GF_MAX_REPLICAS, &nrep, NULL, &tk), -EACCES);
 	size_t before = nlists;

@@ -18,7 +18,7 @@
 #include "proto.h"
 
 /* Wire sizes used to build malformed payloads by hand. */
-#define ATTR_WIRE (8 + 4 * 4 + 8 * 3 + 12 * 3)
+#define ATTR_WIRE (8 + 4 * 4 + 8 * 4 + 12 * 3)
 #define DIRENT_MIN_WIRE (8 + 4 + ATTR_WIRE)
 #define HOST_INFO_MIN_WIRE (4 + 4 + 4 + 2 + 1 + 8 + 8 + 4 + 8 + 8)
 #define REPLICA_MIN_WIRE (4 + 8 + 8 + 2 + 4 + 4)
@@ -50,6 +50,7 @@ static void fill_attr(struct gf_attr *a, uint64_t ino)
 	a->size = 0x123456789abcull;
 	a->rdev = 0x0801;
 	a->gen = 0xfedcba9876543210ull;
+	a->blocks = 0x1234567ull;
 	a->atime = (struct gf_timespec){ -5, 999999999 };
 	a->mtime = (struct gf_timespec){ 1700000000, 123456789 };
 	a->ctime = (struct gf_timespec){ INT64_MAX, 0 };
@@ -237,7 +238,8 @@ static void fill_gfm_close_write_req(void *p)
 	m->fgen = 3;
 	m->end = 987654321;
 	m->mtime = (struct gf_timespec){ 1700000001, 500 };
-	m->flags = GF_CW_MTIME;
+	m->flags = GF_CW_MTIME | GF_CW_BLOCKS;
+	m->blocks = 1ull << 35;
 }
 
 static void fill_gfm_statfs_rep(void *p)
@@ -492,6 +494,36 @@ static void fill_gfm_lock_rep(void *p)
 	m->end = 1ull << 40;
 }
 
+static void fill_gfs_fallocate_req(void *p)
+{
+	struct gfs_fallocate_req *m = p;
+	m->handle = 0x1122334455667788ull;
+	m->mode = GF_FALLOC_PUNCH_HOLE | GF_FALLOC_KEEP_SIZE;
+	m->offset = 1ull << 33;
+	m->length = 65536;
+}
+
+static void fill_gfs_seek_req(void *p)
+{
+	struct gfs_seek_req *m = p;
+	m->handle = 42;
+	m->offset = (1ull << 40) + 3;
+	m->whence = GF_SEEK_HOLE;
+}
+
+static void fill_gfs_seek_rep(void *p)
+{
+	struct gfs_seek_rep *m = p;
+	m->offset = (1ull << 41) + 5;
+}
+
+static void fill_gfs_fstat_rep(void *p)
+{
+	struct gfs_fstat_rep *m = p;
+	m->size = 1ull << 30;
+	m->blocks = 2048;
+}
+
 static void fill_gfm_host_replicas_req(void *p)
 {
 	struct gfm_host_replicas_req *m = p;
@@ -598,6 +630,10 @@ WRAP(gfs_stats_rep)
 WRAP(gfm_once_req)
 WRAP(gfm_lock_req)
 WRAP(gfm_lock_rep)
+WRAP(gfs_fallocate_req)
+WRAP(gfs_seek_req)
+WRAP(gfs_seek_rep)
+WRAP(gfs_fstat_rep)
 
 #define ENTRY(T, ptr, fini) \
 	{ #T, sizeof(struct T), ptr, fill_##T, enc_##T, dec_##T, fini }
@@ -648,6 +684,10 @@ static const struct codec codecs[] = {
 	ENTRY(gfm_once_req, 1, NULL),
 	ENTRY(gfm_lock_req, 0, NULL),
 	ENTRY(gfm_lock_rep, 0, NULL),
+	ENTRY(gfs_fallocate_req, 0, NULL),
+	ENTRY(gfs_seek_req, 0, NULL),
+	ENTRY(gfs_seek_rep, 0, NULL),
+	ENTRY(gfs_fstat_rep, 0, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
@@ -1165,7 +1205,7 @@ START_TEST(test_nsec)
 	gf_wbuf_reset(&w);
 	gfm_close_write_req_encode(&w, &cw);
 	ck_assert_int_eq(w.err, 0);
-	memset(w.data + w.len - 8, 0xee, 4); /* the nsec, before the flags */
+	memset(w.data + w.len - 16, 0xee, 4); /* the nsec, before flags and blocks */
 	ck_assert_int_eq(gfm_close_write_req_decode(w.data, w.len, &cw2), -EBADMSG);
 	gf_wbuf_free(&w);
 }
