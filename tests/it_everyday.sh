@@ -9,7 +9,9 @@
 #   `cluster down` without --state never stops someone else's cluster;
 #   fallocate (mode 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE; others refused
 #     without a trace), st_blocks of sparse files (du) and SEEK_DATA /
-#     SEEK_HOLE, from the writer's mount and from another, beside ext4.
+#     SEEK_HOLE, from the writer's mount and from another, beside ext4;
+#   rsync -aAX of a tree onto the mount and back out leaves it identical in
+#     content, modes, owners, mtimes, symlinks, ACLs and xattrs.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -208,6 +210,57 @@ expect_eq "and the file is as it was" "$(sed -n 's/^data: size/size/p' <<<"$want
 # fallocate(1) on a new file, as the issue saw it
 check "fallocate -l 4M on a new file" fallocate -l 4M "$A/space/new"
 expect_eq "it has the size" 4194304 "$(stat -c %s "$A/space/new")"
+
+# ---- rsync -aAX round trip -------------------------------------------------------------------
+if command -v rsync >/dev/null 2>&1; then
+	T=$STATE/rs-src
+	mkdir -p "$T/dir/sub" "$T/shared"
+	head -c 200000 /dev/urandom >"$T/dir/big"
+	echo hello >"$T/dir/sub/small"
+	: >"$T/empty"
+	printf 'x' >"$T/shared/group-file"
+	ln -s dir/sub/small "$T/link"
+	ln -s /nonexistent "$T/dangling"
+	chmod 640 "$T/dir/big"
+	chmod 2775 "$T/shared"
+	chmod 4755 "$T/empty"
+	chown nobody:nogroup "$T/dir/big" "$T/shared"
+	chown -h nobody "$T/link"
+	setfacl -m u:nobody:rw,g:nogroup:r "$T/dir/sub/small"
+	setfacl -d -m u:nobody:rwx "$T/shared"
+	setfattr -n user.origin -v satellite "$T/dir/big"
+	setfattr -n user.empty "$T/empty"
+	find "$T" -exec touch -h -d '2003-04-05 06:07:08.123456789' {} +
+	touch -h -d '1999-12-31 23:59:59.5' "$T/dir/sub"
+	# the tree as rsync keeps it: names, types, modes, owners, mtimes
+	# (rsync keeps seconds and nanoseconds), link targets, ACLs, xattrs
+	describe() {
+		# (per name in sorted order: readdir's order is the file system's)
+		(cd "$1" && find . -printf '%p %y %m %u %g %T@ %s %l\n' | sort &&
+			find . ! -type l | sort | while read -r f; do
+				getfacl -Ppn "$f" 2>&1
+				getfattr -hd -m 'user\.' "$f" 2>&1
+			done | grep -v '^$')
+	}
+	check "rsync -aAX onto the mount" rsync -aAX "$T/" "$A/rs/"
+	check "rsync -aAX back out" rsync -aAX "$A/rs/" "$STATE/rs-back/"
+	check "the content is the same" diff -r --no-dereference "$T" "$STATE/rs-back"
+	same_tree() { # DESC DIR1 DIR2
+		local d
+		if d=$(diff <(describe "$2") <(describe "$3")); then
+			ok "$1"
+		else
+			fail "$1: $(head -20 <<<"$d")"
+		fi
+	}
+	same_tree "names, modes, owners, mtimes, symlinks, ACLs and xattrs too" "$T" "$STATE/rs-back"
+	same_tree "and on the mount itself" "$T" "$A/rs"
+	check "a second rsync finds nothing to copy" \
+		sh -c "[ -z \"\$(rsync -aAXi '$T/' '$A/rs/')\" ]"
+else
+	[[ ${GF_IT_REQUIRE:-0} == 1 ]] && die "rsync is not installed"
+	it_say "rsync is not installed: the round trip is skipped"
+fi
 
 # ---- cluster down without --state -----------------------------------------------------------
 CL=$top_srcdir/tests/cluster.sh
