@@ -1093,8 +1093,13 @@ static int kill_suid(fuse_req_t req, struct gf_file *f)
 	r = gfc_setattr(fs_of(req)->gfc, &m, &a);
 	if (r == -ENOENT)
 		r = 0; /* unlinked meanwhile: nobody can run it */
-	if (r == 0)
+	if (r == 0) {
 		__atomic_store_n(&f->kill_suid, 0, __ATOMIC_RELEASE);
+		/* the kernel asked for none of this on a direct_io (O_APPEND)
+		 * write: its cached mode must go (attributes only, offset -1) */
+		if (fs_of(req)->se)
+			(void)fuse_lowlevel_notify_inval_inode(fs_of(req)->se, f->ino, -1, 0);
+	}
 	return r;
 }
 

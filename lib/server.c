@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -656,11 +658,32 @@ static void *conn_main(void *arg)
 			 GF_HOST_MAX, c->peer_host, where);
 	}
 	gf_debug("%s%s: authenticated", s->name, c->desc);
+	int outq_before = 0; /* the socket's unread replies at the last idle look */
 	for (;;) {
 		struct gf_frame f;
 		rc = gf_frame_recv(c->sock, &f);
-		if (rc == -EAGAIN)
-			continue; /* idle */
+		if (rc == -EAGAIN) {
+			/*
+			 * Idle for a receive timeout. A peer that stopped reading
+			 * can leave our replies in the kernel's send queue alone
+			 * (nothing queued here), and its own requests stuck in
+			 * its socket: over TCP, both windows closed, neither side
+			 * moves. Replies unread there that did not shrink since
+			 * the last look, a full timeout ago: it takes nothing.
+			 */
+			int outq = 0;
+			if (ioctl(c->sock, SIOCOUTQ, &outq) < 0)
+				outq = 0;
+			if (outq > 0 && outq_before > 0 && outq >= outq_before) {
+				pthread_mutex_lock(&c->out_lock);
+				conn_kill(c, (size_t)outq, -ETIMEDOUT);
+				pthread_mutex_unlock(&c->out_lock);
+				break;
+			}
+			outq_before = outq;
+			continue;
+		}
+		outq_before = 0;
 		if (rc) {
 			if (conn_dead(c))
 				; /* we closed it, and said why */
