@@ -15,7 +15,7 @@
 #define MOUNTINFO "/proc/self/mountinfo"
 #define GFARMFS_FSTYPE "fuse.gfarmfs"
 
-static void cred_self(struct gf_cred *cr)
+void sched_cred_self(struct gf_cred *cr)
 {
 	gid_t groups[GF_MAX_GROUPS];
 	int n;
@@ -47,7 +47,7 @@ int sched_init(struct sched *s, const struct cmd *cmd, struct gfc *g)
 	memset(s, 0, sizeof(*s));
 	s->cmd = cmd;
 	s->gfc = g;
-	cred_self(&s->cred);
+	sched_cred_self(&s->cred);
 	r = gfc_host_list(g, &hl);
 	if (r < 0) {
 		cmd_err(cmd, "host list from gfmd: %s", strerror(-r));
@@ -202,7 +202,7 @@ int sched_expand(const char *fmt, const char *host, char *out, size_t outsz)
 /* ---- files ------------------------------------------------------------------------ */
 
 /* "gfarm:/a/b" (or "gfarm:a/b"): walk the namespace from the root. */
-static int lookup_ns(struct sched *s, const char *path, uint64_t *ino)
+static int lookup_ns(struct gfc *g, const struct gf_cred *cr, const char *path, uint64_t *ino)
 {
 	uint64_t stack[256];
 	size_t depth = 0;
@@ -221,7 +221,7 @@ static int lookup_ns(struct sched *s, const char *path, uint64_t *ino)
 				depth--;
 			continue;
 		}
-		r = gfc_lookup(s->gfc, &s->cred, stack[depth], name, &a);
+		r = gfc_lookup(g, cr, stack[depth], name, &a);
 		if (r < 0)
 			break;
 		if (depth + 1 >= sizeof(stack) / sizeof(stack[0])) {
@@ -236,17 +236,17 @@ static int lookup_ns(struct sched *s, const char *path, uint64_t *ino)
 	return r;
 }
 
-int sched_add_file(struct sched *s, const char *path)
+int sched_resolve(const struct cmd *cmd, struct gfc *g, const struct gf_cred *cr,
+		  const char *path, uint64_t *ino_out)
 {
-	struct gfm_open_rep *rep = NULL;
 	uint64_t ino = 0;
 	char root[PATH_MAX];
-	int r, any_up = 0;
+	int r;
 
 	if (strncmp(path, SCHED_NS_PREFIX, strlen(SCHED_NS_PREFIX)) == 0) {
-		r = lookup_ns(s, path, &ino);
+		r = lookup_ns(g, cr, path, &ino);
 		if (r < 0) {
-			cmd_err(s->cmd, "%s: %s", path, strerror(-r));
+			cmd_err(cmd, "%s: %s", path, strerror(-r));
 			return r;
 		}
 	} else {
@@ -254,7 +254,7 @@ int sched_add_file(struct sched *s, const char *path)
 		char *real;
 		if (stat(path, &st) < 0) {
 			r = -errno;
-			cmd_err(s->cmd, "%s: %s", path, strerror(errno));
+			cmd_err(cmd, "%s: %s", path, strerror(errno));
 			return r;
 		}
 		real = realpath(path, NULL);
@@ -262,15 +262,27 @@ int sched_add_file(struct sched *s, const char *path)
 		free(real);
 		if (r < 0) {
 			if (r == -ENOENT)
-				cmd_err(s->cmd, "%s: not on a gfarmfs mount (name files in the "
+				cmd_err(cmd, "%s: not on a gfarmfs mount (name files in the "
 					"namespace as %s/PATH)", path, SCHED_NS_PREFIX);
 			else
-				cmd_err(s->cmd, "%s: reading %s: %s", path, MOUNTINFO,
+				cmd_err(cmd, "%s: reading %s: %s", path, MOUNTINFO,
 					strerror(-r));
 			return r == -ENOENT ? -EINVAL : r;
 		}
 		ino = st.st_ino; /* the mount uses gfmd's inode numbers */
 	}
+	*ino_out = ino;
+	return 0;
+}
+
+int sched_add_file(struct sched *s, const char *path)
+{
+	struct gfm_open_rep *rep = NULL;
+	uint64_t ino = 0;
+	int r, any_up = 0;
+
+	if ((r = sched_resolve(s->cmd, s->gfc, &s->cred, path, &ino)) < 0)
+		return r;
 
 	rep = malloc(sizeof(*rep));
 	if (!rep) {

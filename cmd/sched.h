@@ -57,6 +57,15 @@ void sched_free(struct sched *s);
  */
 int sched_add_file(struct sched *s, const char *path);
 
+/*
+ * The inode a PATH names (a path on a gfarmfs mount, or "gfarm:/a/b" looked
+ * up in gfmd as cr). 0, or -errno with a message on stderr.
+ */
+int sched_resolve(const struct cmd *cmd, struct gfc *g, const struct gf_cred *cr,
+		  const char *path, uint64_t *ino);
+/* This process's uid, gid and groups. */
+void sched_cred_self(struct gf_cred *cr);
+
 /* Order hosts[] for reading the added files / for writing new data; sets
  * nranked. */
 void sched_rank_read(struct sched *s);

@@ -39,6 +39,7 @@ struct gf_file {
 	uint64_t ino;
 	uint64_t fgen;	     /* the replica's file generation (gf_replica) */
 	int writable;
+	int gfm_writer;	     /* gfmd counts this handle a writer: GFM_RELEASE */
 	int append;	     /* O_APPEND: writes land at the replica's end */
 	int kill_suid;	     /* a non-root writer of a setuid/setgid file: the
 				first write clears the bits (GF_SET_KILL_SUID) */

@@ -750,6 +750,7 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 		return -ENOMEM;
 	f->size = o->attr.size;
 	f->attr = o->attr;
+	f->gfm_writer = writable || (flags & O_TRUNC);
 	f->append = writable && (flags & O_APPEND);
 	if (writable) {
 		if (o->nreplicas == 0) {
@@ -771,6 +772,8 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 	if (r < 0) {
 		if (f->has_data)
 			gfc_data_close(&f->data);
+		if (f->gfm_writer)
+			gfc_release(fs->gfc, cr, f->ino);
 		gf_file_free(f);
 		return r;
 	}
@@ -845,6 +848,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		/* the kernel gave up on this request: undo the open */
 		if (f->has_data)
 			gfc_data_close(&f->data);
+		if (f->gfm_writer)
+			gfc_release(fs->gfc, &cr, f->ino);
 		gf_file_free(f);
 	}
 }
@@ -877,6 +882,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fuse_reply_open(req, fi) != 0) {
 		if (f->has_data)
 			gfc_data_close(&f->data);
+		if (f->gfm_writer)
+			gfc_release(fs->gfc, &cr, f->ino);
 		gf_file_free(f);
 	}
 }
@@ -1382,6 +1389,11 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			gf_warn("inode %llu: closing replica failed: %s",
 				(unsigned long long)f->ino, strerror(-r));
 	}
+	/* gfmd may copy the file once no writer has it open */
+	if (f->gfm_writer && (r = gfc_release(fs_of(req)->gfc, &f->cred, f->ino)) < 0 &&
+	    r != -ENOENT)
+		gf_warn("inode %llu: GFM_RELEASE failed: %s", (unsigned long long)f->ino,
+			strerror(-r));
 	/* the last close of an open file drops its flock lock */
 	if (fi->flock_release)
 		unlock_all(fs_of(req), ino, fi->lock_owner, GF_LK_FLOCK);

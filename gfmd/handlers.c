@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "replicate.h"
 
 /* A reply waiting for its commit. */
 struct pending {
@@ -56,7 +57,7 @@ static void log_refusal(struct gf_conn *c, const struct gf_frame *f, int status)
 	/* every namespace request starts with the caller's cred, then the
 	 * inode (or directory) it is about */
 	char what[96] = "";
-	if (f->hdr.op >= GFM_LOOKUP && f->hdr.op <= GFM_LOCK_CANCEL) {
+	if (f->hdr.op >= GFM_LOOKUP && f->hdr.op <= GFM_REPLICA_DROP) {
 		struct gf_rbuf r;
 		gf_rbuf_init(&r, f->payload, f->hdr.len);
 		uint32_t uid = gf_get_u32(&r);
@@ -285,6 +286,110 @@ static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct
 	return reply_attr(g, c, f, rc, &a, t);
 }
 
+/* What gfmd keeps per connection: the mount whose locks it carries, and
+ * the write handles it opened (gfmd/namespace.h: writers). */
+struct conn_info {
+	uint64_t client; /* 0: no lock session yet */
+	struct conn_writer {
+		uint64_t ino;
+		uint32_t n;
+	} *w;
+	size_t nw, capw;
+};
+
+static struct conn_info *conn_info(struct gf_conn *c)
+{
+	struct conn_info *ci = gf_conn_data(c);
+	if (!ci && (ci = calloc(1, sizeof(*ci))))
+		gf_conn_set_data(c, ci);
+	return ci;
+}
+
+static int wants_write(uint32_t flags)
+{
+	return (flags & O_ACCMODE) == O_WRONLY || (flags & O_ACCMODE) == O_RDWR ||
+	       (flags & O_TRUNC);
+}
+
+/* An open that the namespace counted as a writer (rc 0, a regular file,
+ * flags that write) is this connection's until GFM_RELEASE or its close. */
+static void track_writer(struct gfmd *g, struct gf_conn *c, int rc, const struct gf_attr *a,
+			 uint32_t flags)
+{
+	if (rc || !S_ISREG(a->mode) || !wants_write(flags))
+		return;
+	struct conn_info *ci = conn_info(c);
+	if (ci) {
+		for (size_t i = 0; i < ci->nw; i++)
+			if (ci->w[i].ino == a->ino) {
+				ci->w[i].n++;
+				return;
+			}
+		if (ci->nw == ci->capw) {
+			size_t cap = ci->capw ? ci->capw * 2 : 8;
+			struct conn_writer *v = realloc(ci->w, cap * sizeof(*v));
+			if (v) {
+				ci->w = v;
+				ci->capw = cap;
+			}
+		}
+		if (ci->nw < ci->capw) {
+			ci->w[ci->nw].ino = a->ino;
+			ci->w[ci->nw].n = 1;
+			ci->nw++;
+			return;
+		}
+	}
+	/* cannot remember it: better forget the writer now than never */
+	gf_warn("gfmd: %s: out of memory tracking a writer of inode %llu",
+		gf_conn_desc(c), (unsigned long long)a->ino);
+	gf_ns_writer_done(g->ns, a->ino);
+}
+
+static int h_release(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_ino_req m;
+	if (gfm_ino_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct conn_info *ci = gf_conn_data(c);
+	for (size_t i = 0; ci && i < ci->nw; i++)
+		if (ci->w[i].ino == m.ino) {
+			if (--ci->w[i].n == 0)
+				ci->w[i] = ci->w[--ci->nw];
+			gf_ns_writer_done(g->ns, m.ino);
+			break;
+		}
+	/* (a handle opened on an earlier connection was released with it) */
+	return reply(g, c, f, 0, NULL, 0);
+}
+
+/* gfrep: one more replica (replicate.h), copied before the reply. */
+static int h_replicate(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_replicate_req m;
+	if (gfm_replicate_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	struct gfm_replicate_rep r = { 0 };
+	uint64_t t = 0;
+	int rc = gfmd_replicate(g, &m.cred, m.ino, m.dst_host, m.src_host, &r.host_id, &r.bytes,
+				&t);
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc)
+		gfm_replicate_rep_encode(&w, &r);
+	return reply(g, c, f, rc, &w, t);
+}
+
+static int h_replica_drop(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_replica_drop_req m;
+	if (gfm_replica_drop_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	uint64_t t = 0;
+	int rc = gf_ns_replica_drop(g->ns, &m.cred, m.ino, m.host_id, m.keep, &t);
+	return reply(g, c, f, rc, NULL, t);
+}
+
 /*
  * Fill rep->replicas from the catalogue: up hosts first (the client's own
  * host first among them), then the others.
@@ -343,6 +448,7 @@ static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struc
 	uint64_t t = 0;
 	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags, m.umask,
 			      gf_hosts_place, &pl, &or->rep.attr, or->r, &or->nr, once_id(o), &t);
+	track_writer(g, c, rc, &or->rep.attr, m.flags);
 	ran(o, rc, t);
 	return reply_open(g, c, f, rc, or, t);
 }
@@ -359,6 +465,7 @@ static int h_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 	uint64_t t = 0;
 	int rc = gf_ns_open(g->ns, &m.cred, m.ino, m.flags, gf_hosts_place, &pl,
 			    &or->rep.attr, or->r, GF_MAX_REPLICAS, &or->nr, once_id(o), &t);
+	track_writer(g, c, rc, &or->rep.attr, m.flags);
 	ran(o, rc, t);
 	return reply_open(g, c, f, rc, or, t);
 }
@@ -718,6 +825,7 @@ static int replay_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
 		rc = gf_ns_open(g->ns, cr, rec->ino, flags & ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL),
 				gf_hosts_place, &pl, &or->rep.attr, or->r, GF_MAX_REPLICAS,
 				&or->nr, NULL, &t);
+	track_writer(g, c, rc, &or->rep.attr, flags & ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL));
 	return reply_open(g, c, f, rc, or, t > rec->ticket ? t : rec->ticket);
 }
 
@@ -831,11 +939,6 @@ _Static_assert(GF_LK_UNLCK == GF_LOCK_UNLCK && GF_LK_RDLCK == GF_LOCK_RDLCK &&
 		       (int)GF_LK_FLOCK == (int)GF_LOCK_FLOCK,
 	       "the wire's lock constants are locks.h's");
 
-/* What gfmd keeps per connection: the mount whose locks it carries. */
-struct conn_locks {
-	uint64_t client; /* 0: none yet */
-};
-
 /* A waiting F_SETLKW: its reply goes out when the lock is granted. */
 struct lock_wait {
 	struct gf_conn *conn;
@@ -864,13 +967,12 @@ static void lock_granted(void *arg, int status)
 /* The connection carries client's locks from now on (one client each). */
 static int lock_session(struct gfmd *g, struct gf_conn *c, uint64_t client)
 {
-	struct conn_locks *cl = gf_conn_data(c);
-	if (cl)
-		return cl->client == client ? 0 : -EINVAL;
-	if (!(cl = calloc(1, sizeof(*cl))))
+	struct conn_info *ci = conn_info(c);
+	if (!ci)
 		return -ENOMEM;
-	cl->client = client;
-	gf_conn_set_data(c, cl);
+	if (ci->client)
+		return ci->client == client ? 0 : -EINVAL;
+	ci->client = client;
 	gf_locks_client_up(g->locks, client);
 	return 0;
 }
@@ -878,12 +980,17 @@ static int lock_session(struct gfmd *g, struct gf_conn *c, uint64_t client)
 void gfmd_conn_closed(struct gf_conn *c, void *arg)
 {
 	struct gfmd *g = arg;
-	struct conn_locks *cl = gf_conn_data(c);
-	if (!cl)
+	struct conn_info *ci = gf_conn_data(c);
+	if (!ci)
 		return;
 	gf_conn_set_data(c, NULL);
-	gf_locks_client_down(g->locks, cl->client); /* its last session: locks go */
-	free(cl);
+	if (ci->client)
+		gf_locks_client_down(g->locks, ci->client); /* its last session: locks go */
+	for (size_t i = 0; i < ci->nw; i++)
+		while (ci->w[i].n--)
+			gf_ns_writer_done(g->ns, ci->w[i].ino);
+	free(ci->w);
+	free(ci);
 }
 
 static int h_lock(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -996,6 +1103,12 @@ static int dispatch(struct gfmd *g, struct gf_conn *conn, struct gf_frame *f,
 	case GFM_LOCK:
 	case GFM_LOCK_CANCEL:
 		return h_lock(g, conn, f);
+	case GFM_RELEASE:
+		return h_release(g, conn, f);
+	case GFM_REPLICATE:
+		return h_replicate(g, conn, f);
+	case GFM_REPLICA_DROP:
+		return h_replica_drop(g, conn, f);
 	case GFM_HOST_REGISTER:
 		return h_register(g, conn, f);
 	case GFM_HEARTBEAT:

@@ -8,6 +8,7 @@
  * the connection). A payload that does not decode is logged and closes
  * that connection (-EBADMSG); an unknown opcode is answered -ENOSYS.
  * Host registration and heartbeats are accepted from gfsd peers only.
+ * GFM_REPLICATE runs the copy (replicate.h) in the connection's thread.
  *
  * GFM_ONCE (proto.h) runs the mutation inside at most once per (client,
  * seq) through gfmd/once.h; a copy of one that was applied before is
@@ -39,11 +40,14 @@ struct gfmd {
 	struct gf_locks *locks; /* fcntl and flock locks (GFM_LOCK) */
 	uint32_t heartbeat_ms; /* told to gfsd at registration */
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN]; /* told to gfsd at registration */
+	const struct gf_key *key; /* gfmd's own calls to gfsd (replicate.h) */
+	const char *hostname;	  /* as gfmd names itself to them */
 };
 
 /* arg is a struct gfmd. */
 int gfmd_handle(struct gf_conn *conn, struct gf_frame *f, void *arg);
-/* The server's close callback: a connection's lock session ends. */
+/* The server's close callback: a connection's lock session ends, and the
+ * write handles it opened are released (namespace.h: writers). */
 void gfmd_conn_closed(struct gf_conn *conn, void *arg);
 
 #endif

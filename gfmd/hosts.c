@@ -293,6 +293,14 @@ void gf_hosts_set_reserve(struct gf_hosts *h, uint64_t bytes, uint32_t percent)
 	pthread_mutex_unlock(&h->mu);
 }
 
+uint64_t gf_hosts_reserve(struct gf_hosts *h, uint64_t capacity)
+{
+	pthread_mutex_lock(&h->mu);
+	uint64_t r = h->reserve_percent ? capacity / 100 * h->reserve_percent : h->reserve_bytes;
+	pthread_mutex_unlock(&h->mu);
+	return r;
+}
+
 /* Has x room for new data beyond the reserve? (caller holds mu) */
 static int has_room(const struct gf_hosts *h, const struct host *x)
 {

@@ -39,6 +39,8 @@ void gf_hosts_set_sink(struct gf_hosts *h, gf_sink_fn sink, void *arg);
 /* The free space placement keeps on a host for its own use: bytes, or (when
  * percent is not 0) that share of each host's capacity. Default 1%. */
 void gf_hosts_set_reserve(struct gf_hosts *h, uint64_t bytes, uint32_t percent);
+/* The reserve of a host with that capacity, in bytes. */
+uint64_t gf_hosts_reserve(struct gf_hosts *h, uint64_t capacity);
 /* A row from the store (the host counts as down until it speaks). */
 int gf_hosts_load(struct gf_hosts *h, const struct gf_change_host *row);
 

@@ -301,7 +301,8 @@ int main(int argc, char **argv)
 	if (!locks)
 		gf_fatal("gfmd: out of memory");
 	struct gfmd g = { .ns = ns, .hosts = hosts, .store = store, .users = users,
-			  .once = once, .locks = locks, .heartbeat_ms = heartbeat_ms };
+			  .once = once, .locks = locks, .heartbeat_ms = heartbeat_ms,
+			  .key = &key, .hostname = gf_config_hostname(cfg) };
 	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = gfmd_conn_closed,
 				     .arg = &g };
 	struct gf_server *srv;

@@ -76,6 +76,13 @@ struct inode {
 	struct dir *dir;
 	struct gf_ns_replica *reps;
 	uint32_t nreps;
+	uint32_t writers; /* open for writing (memory only; see namespace.h) */
+};
+
+/* A copy under way (gf_ns_copy_begin): its file on host is not an orphan. */
+struct copying {
+	uint64_t ino, fgen;
+	uint32_t host;
 };
 
 /* A replica file to delete, once the change that killed it is committed. */
@@ -122,6 +129,8 @@ struct gf_ns {
 	uint64_t last_ticket;	 /* newest ticket from the sink */
 	uint64_t destroy_ticket; /* of the newest inode removal */
 	size_t npending;	 /* dead entries of the mutation being recorded */
+	struct copying *copies;	 /* under way */
+	size_t ncopies, capcopies;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -730,6 +739,7 @@ void gf_ns_free(struct gf_ns *ns)
 {
 	if (!ns)
 		return;
+	free(ns->copies);
 	for (size_t i = 0; i < ns->itabsz; i++) {
 		struct inode *ip = ns->itab[i], *next;
 		for (; ip; ip = next) {
@@ -863,6 +873,9 @@ int gf_ns_load_replica(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_
 	struct inode *ip = iget(ns, ino);
 	if (!ip)
 		return -EINVAL;
+	/* a copy's file generation came from the inode-number counter */
+	if ((fgen & GF_FGEN_COPY) && (fgen & ~GF_FGEN_COPY) >= ns->next_ino)
+		ns->next_ino = (fgen & ~GF_FGEN_COPY) + 1;
 	return replica_add(ip, host_id, gen, fgen);
 }
 
@@ -1313,6 +1326,25 @@ int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint
 				n++;
 			}
 		}
+	/* a copy under way: its file may be named before it is recorded */
+	for (size_t i = 0; i < ns->ncopies && !rc; i++) {
+		const struct copying *cp = &ns->copies[i];
+		if (cp->host != host_id || cp->ino <= after)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			struct host_rep *nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = nc;
+		}
+		v[n].ino = cp->ino;
+		v[n].fgen = cp->fgen;
+		n++;
+	}
 	pthread_rwlock_unlock(&ns->lock);
 	if (rc) {
 		free(v);
@@ -1322,7 +1354,11 @@ int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint
 		qsort(v, n, sizeof(*v), host_rep_cmp);
 	uint32_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (k == max) { /* (one replica per host and inode: no split) */
+		if (k == max) {
+			/* the next page starts after the last inode: none may be
+			 * split (a host may hold a copy under way beside a replica) */
+			while (k > 1 && out[k - 1].ino == v[i].ino)
+				k--;
 			*eof = 0;
 			break;
 		}
@@ -1956,6 +1992,7 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 			kill_suid(ip);
 		rec_inode(c, ip);
 	}
+	ip->writers++;
 	return 0;
 }
 
@@ -2008,6 +2045,8 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		goto out;
 	if ((rc = make_node(ns, cr, dp, name, mode, umask, 0, NULL, &c, &ip)))
 		goto out;
+	if (want_write(flags))
+		ip->writers++;
 	if (place) {
 		if (replica_add(ip, host, ip->a.gen, ip->a.gen)) {
 			c.err = -ENOMEM;
@@ -2693,4 +2732,182 @@ int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_rep
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
 	return 0;
+}
+
+/* ---- replication ------------------------------------------------------------------ */
+
+void gf_ns_writer_done(struct gf_ns *ns, uint64_t ino)
+{
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (ip && ip->writers)
+		ip->writers--;
+	pthread_rwlock_unlock(&ns->lock);
+}
+
+static struct copying *copy_find(struct gf_ns *ns, uint64_t ino, uint32_t host)
+{
+	for (size_t i = 0; i < ns->ncopies; i++)
+		if (ns->copies[i].ino == ino && ns->copies[i].host == host)
+			return &ns->copies[i];
+	return NULL;
+}
+
+int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		     uint32_t src_host, uint32_t dst_host, struct gf_ns_copy *out)
+{
+	int rc = 0;
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (!S_ISREG(ip->a.mode)) {
+		rc = is_dir(ip) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if ((rc = permission(cr, ip, MAY_R)))
+		goto out;
+	if (ip->writers) {
+		rc = -EBUSY;
+		goto out;
+	}
+	const struct gf_ns_replica *src = NULL;
+	for (uint32_t i = 0; i < ip->nreps; i++) {
+		if (!is_current(ip, &ip->reps[i]))
+			continue;
+		if (ip->reps[i].host_id == dst_host) {
+			rc = -EEXIST;
+			goto out;
+		}
+		if (ip->reps[i].host_id == src_host)
+			src = &ip->reps[i];
+	}
+	if (!src) {
+		rc = -ENOENT; /* no current replica there (any more) */
+		goto out;
+	}
+	if (copy_find(ns, ino, dst_host)) {
+		rc = -EALREADY;
+		goto out;
+	}
+	if (ns->ncopies == ns->capcopies) {
+		size_t cap = ns->capcopies ? ns->capcopies * 2 : 16;
+		struct copying *v = realloc(ns->copies, cap * sizeof(*v));
+		if (!v) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		ns->copies = v;
+		ns->capcopies = cap;
+	}
+	out->ino = ino;
+	out->gen = ip->a.gen;
+	out->size = ip->a.size;
+	out->src = *src;
+	out->dst = dst_host;
+	/* a file name never used on any host: the counter is stored with the
+	 * next change (at the latest with this copy's replica) */
+	out->fgen = GF_FGEN_COPY | ns->next_ino++;
+	ns->copies[ns->ncopies++] = (struct copying){ ino, out->fgen, dst_host };
+out:
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64_t *ticket)
+{
+	struct gf_changes c;
+	int rc = 0;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	for (size_t i = 0; i < ns->ncopies; i++)
+		if (ns->copies[i].ino == cp->ino && ns->copies[i].fgen == cp->fgen) {
+			ns->copies[i] = ns->copies[--ns->ncopies];
+			break;
+		}
+	struct inode *ip = iget(ns, cp->ino);
+	if (!ip)
+		rc = -ENOENT;
+	else if (ip->a.gen != cp->gen || ip->writers)
+		rc = -EBUSY; /* written meanwhile: the copy holds neither version */
+	else if (!ok)
+		rc = -EIO;
+	if (rc == 0) {
+		/* one replica per host: an older one there makes way */
+		for (uint32_t i = ip->nreps; i-- > 0;)
+			if (ip->reps[i].host_id == cp->dst)
+				replica_kill(ns, ip, i, &c);
+		if (replica_add(ip, cp->dst, cp->gen, cp->fgen)) {
+			rc = -ENOMEM;
+		} else {
+			rec_replica(&c, ip, &ip->reps[ip->nreps - 1]);
+		}
+	}
+	if (rc) {
+		/* whatever the destination made goes, once this is committed */
+		gf_changes_add(&c, GF_CHG_DEAD_PUT, cp->ino, cp->dst, cp->fgen, NULL, 0, NULL, 0, 0);
+		if (dead_add(ns, cp->dst, cp->ino, cp->fgen, DEAD_PENDING, 0))
+			c.err = -ENOMEM;
+	}
+	emit(ns, &c, ticket);
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
+int gf_ns_replica_drop(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		       uint32_t host_id, uint32_t keep, uint64_t *ticket)
+{
+	struct gf_changes c;
+	int rc = 0;
+	gf_changes_init(&c);
+	*ticket = 0;
+	if (keep == 0)
+		keep = 1;
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (!S_ISREG(ip->a.mode)) {
+		rc = is_dir(ip) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if (!is_owner(cr, ip)) {
+		rc = -EPERM;
+		goto out;
+	}
+	if (ip->writers) {
+		rc = -EBUSY;
+		goto out;
+	}
+	uint32_t k = UINT32_MAX, ncur = 0;
+	for (uint32_t i = 0; i < ip->nreps; i++) {
+		if (!is_current(ip, &ip->reps[i]))
+			continue;
+		ncur++;
+		if (ip->reps[i].host_id == host_id)
+			k = i;
+	}
+	if (k == UINT32_MAX) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (ncur - 1 < keep) {
+		rc = -EMLINK;
+		goto out;
+	}
+	replica_kill(ns, ip, k, &c);
+	emit(ns, &c, ticket);
+out:
+	if (rc)
+		failed(ns, ticket);
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
 }

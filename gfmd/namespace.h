@@ -17,8 +17,9 @@
  *     place; to size 0 the file gets a fresh replica instance instead: every
  *     replica dies and the next writer starts an empty one, so no byte of the
  *     old data (nor any a crashed writer left beyond the size) survives.
- * A new replica always gets fgen = the generation it is made in, and each
- * generation is made once, so a replica file name (ino, fgen) that died is
+ * A new writer's replica gets fgen = the generation it is made in, and each
+ * generation is made once; a copy (gfrep, repair) gets a number of its own
+ * (GF_FGEN_COPY below). So a replica file name (ino, fgen) that died is
  * never used again on any host: a late deletion cannot hit live data.
  *
  * Size rule (what gfmd's size is when several clients write and truncate):
@@ -269,6 +270,48 @@ int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   struct gf_once_id *once, uint64_t *ticket);
 int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		      const char *name, struct gf_once_id *once, uint64_t *ticket);
+
+/* ---- replication (gfmd/replicate.h drives these) ------------------------------
+ *
+ * Writers. Every successful open for writing of a regular file (gf_ns_open,
+ * gf_ns_reopen, gf_ns_create with O_WRONLY, O_RDWR or O_TRUNC) counts one
+ * writer of the inode, in memory only; gf_ns_writer_done takes one back
+ * (the handle was released, or the connection that opened it closed). A
+ * file with a writer is neither copied nor trimmed (-EBUSY): what a copy
+ * read while someone writes would be neither the old data nor the new.
+ *
+ * A copy. gf_ns_copy_begin checks that ino is a regular file the caller may
+ * read, with no writer, a current replica on src_host and none on dst_host
+ * (-EEXIST), and no copy to dst_host under way (-EALREADY); then records the
+ * copy as under way and fills *out: the data generation and size to copy,
+ * the source replica, and the new replica's file generation fgen — fresh
+ * and never used on any host (GF_FGEN_COPY | a number from the
+ * inode-number counter). Copies under way are listed by gf_ns_host_replicas
+ * for dst_host, so an orphan scan leaves their file alone. gf_ns_copy_end
+ * says the copy is over: when ok, and the inode still has that generation
+ * and no writer (every write-open moves the generation, so nothing was
+ * written since the copy began), the new replica is added (replacing any
+ * other replica on dst_host) and 0 returned; else -ENOENT (removed),
+ * -EBUSY (written meanwhile) or -EIO (!ok), and the destination's file, if
+ * any, is dead. Either way *ticket is what to wait for.
+ */
+#define GF_FGEN_COPY (1ull << 63)
+struct gf_ns_copy {
+	uint64_t ino, gen, size, fgen;
+	struct gf_ns_replica src;
+	uint32_t dst;
+};
+void gf_ns_writer_done(struct gf_ns *ns, uint64_t ino);
+int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		     uint32_t src_host, uint32_t dst_host, struct gf_ns_copy *out);
+int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64_t *ticket);
+/*
+ * The current replica of ino on host_id dies, if at least keep (0 counts as
+ * 1) other current replicas remain (-EMLINK otherwise). Owner or root
+ * (-EPERM); -EBUSY with a writer; -ENOENT when host_id holds no current one.
+ */
+int gf_ns_replica_drop(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
+		       uint32_t host_id, uint32_t keep, uint64_t *ticket);
 
 /* ---- dead replicas (what gfsd must delete) ---------------------------------- */
 

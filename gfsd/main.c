@@ -244,6 +244,8 @@ int main(int argc, char **argv)
 		.size = registrar_replica_size,
 		.size_arg = reg,
 		.fsync_on_close = fsync_on_close,
+		.key = &key,
+		.hostname = hostname,
 	};
 	if ((rc = service_new(&scfg, &svc)) < 0)
 		gf_fatal("gfsd: %s", strerror(-rc));

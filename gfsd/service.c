@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "log.h"
 #include "net.h"
 
@@ -22,6 +23,8 @@ struct service {
 	service_size_fn size;
 	void *size_arg;
 	bool fsync_on_close;
+	struct copy_source copy;
+	atomic_uint_fast64_t copies, copied_bytes, copies_failed;
 	atomic_uint_fast64_t read_local, read_remote;
 	atomic_uint_fast64_t written_local, written_remote;
 	atomic_uint_fast64_t fds_passed;
@@ -246,9 +249,14 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	if (gfs_open_req_decode(f->payload, f->hdr.len, &req) < 0)
 		return malformed(conn, f->hdr.op);
 	const uint32_t known = GFS_O_READ | GFS_O_WRITE | GFS_O_CREATE | GFS_O_TRUNC |
-			       GFS_O_WANT_FD | GFS_O_RECLAIM | GFS_O_APPEND;
+			       GFS_O_WANT_FD | GFS_O_RECLAIM | GFS_O_APPEND | GFS_O_COPY;
 	if (req.flags & ~known)
 		return reply_status(conn, f, -EINVAL);
+	if ((req.flags & GFS_O_COPY) && (req.flags & ~(uint32_t)(GFS_O_COPY | GFS_O_READ)))
+		return reply_status(conn, f, -EINVAL);
+	/* a copy of data a writer is changing would be neither old nor new */
+	if ((req.flags & GFS_O_COPY) && replicas_writers(svc->rs, req.ino, req.gen) > 0)
+		return reply_status(conn, f, -EBUSY);
 	if ((req.flags & GFS_O_APPEND) && !(req.flags & GFS_O_WRITE))
 		return reply_status(conn, f, -EINVAL);
 	/* only a writer reclaims; and it never creates nor truncates again */
@@ -588,6 +596,37 @@ static int op_stats(struct service *svc, struct gf_conn *conn, struct conn_state
 
 /* ---- dispatch -------------------------------------------------------------- */
 
+/* GFS_REPLICATE: gfmd asks for a copy of another gfsd's replica (copy.h). */
+static int op_replicate(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+			struct gf_frame *f)
+{
+	struct gfs_replicate_req req;
+	if (gfs_replicate_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	if (gf_conn_peer_kind(conn) != GF_PEER_GFMD)
+		return reply_status(conn, f, -EPERM);
+	if (!svc->copy.key)
+		return reply_status(conn, f, -ENOSYS);
+	struct gfs_replicate_rep rep = { 0 };
+	int rc = copy_replica(&svc->copy, svc->sp, &req, &rep.bytes);
+	if (rc < 0) {
+		atomic_fetch_add(&svc->copies_failed, 1);
+		gf_log(rc == -EBUSY ? GF_LOG_INFO : GF_LOG_WARN,
+		       "gfsd: copy of inode %" PRIu64 " (file generation %" PRIu64 ") from %s:%u "
+		       "for %s failed: %s", req.ino, req.src_fgen, req.src_addr, req.src_port,
+		       gf_conn_desc(conn), strerror(-rc));
+		return reply_status(conn, f, rc);
+	}
+	atomic_fetch_add(&svc->copies, 1);
+	atomic_fetch_add(&svc->copied_bytes, rep.bytes);
+	gf_info("gfsd: copied inode %" PRIu64 " (%" PRIu64 " bytes) from %s:%u as file "
+		"generation %#" PRIx64, req.ino, rep.bytes, req.src_addr, req.src_port, req.fgen);
+	gf_wbuf_reset(&cs->out);
+	gfs_replicate_rep_encode(&cs->out, &rep);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
 static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
 {
 	struct service *svc = arg;
@@ -605,6 +644,7 @@ static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	case GFS_FALLOCATE: return op_fallocate(svc, conn, cs, f);
 	case GFS_SEEK: return op_seek(svc, conn, cs, f);
 	case GFS_FSTAT: return op_fstat(svc, conn, cs, f);
+	case GFS_REPLICATE: return op_replicate(svc, conn, cs, f);
 	default:
 		gf_debug("gfsd: %s: unsupported op %u", gf_conn_desc(conn), f->hdr.op);
 		return reply_status(conn, f, -ENOSYS);
@@ -621,6 +661,8 @@ int service_new(const struct service_config *cfg, struct service **out)
 	svc->size = cfg->size;
 	svc->size_arg = cfg->size_arg;
 	svc->fsync_on_close = cfg->fsync_on_close;
+	svc->copy.key = cfg->key;
+	svc->copy.my_host = cfg->hostname;
 	*out = svc;
 	return 0;
 }

@@ -36,6 +36,11 @@
  *   GFS_TRUNCATE  / GFS_FSYNC on the handle's replica.
  *   GFS_CLOSE     adds the client's local byte counts to the counters.
  *   GFS_STATS     the counters below plus the spool's capacity and free space.
+ *   GFS_REPLICATE from gfmd (GF_PEER_GFMD; anyone else -EPERM) only: copy
+ *                 another gfsd's replica into this spool (copy.h); the reply
+ *                 comes when the copy is named and synced. GFS_OPEN with
+ *                 GFS_O_COPY (with GFS_O_READ only, else -EINVAL) is how the
+ *                 copier opens the source: -EBUSY while it has a writer.
  *
  * Errors of an operation are replies (-EBADF for an unknown handle or one not
  * opened for that access, -ENOSYS for an unknown op, -errno from the file
@@ -66,6 +71,10 @@ struct service_config {
 	service_size_fn size;
 	void *size_arg;
 	bool fsync_on_close;   /* GFS_CLOSE of a written handle fsyncs it */
+	/* for GFS_REPLICATE (copy.h): the key and this gfsd's name (NULL key:
+	 * no copies, -ENOSYS) */
+	const struct gf_key *key;
+	const char *hostname;
 };
 
 int service_new(const struct service_config *cfg, struct service **out);

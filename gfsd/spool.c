@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,63 @@ int spool_replica_remove(struct spool *sp, uint64_t ino, uint64_t gen)
 	if (unlinkat(sp->bucketfd[bucket_of(ino)], name, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int spool_tmp_open(struct spool *sp, uint64_t ino, struct spool_tmp *t)
+{
+	static atomic_uint seq;
+	int dfd = sp->bucketfd[bucket_of(ino)];
+
+	t->name[0] = '\0';
+	t->fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (t->fd >= 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	snprintf(t->name, sizeof(t->name), ".copy-%016" PRIx64 "-%d-%u", ino, (int)getpid(),
+		 atomic_fetch_add(&seq, 1));
+	t->fd = openat(dfd, t->name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (t->fd < 0) {
+		t->name[0] = '\0';
+		return -errno;
+	}
+	return 0;
+}
+
+int spool_tmp_commit(struct spool *sp, struct spool_tmp *t, uint64_t ino, uint64_t gen)
+{
+	int dfd = sp->bucketfd[bucket_of(ino)];
+	char name[SPOOL_NAME_SIZE];
+
+	replica_name(ino, gen, name);
+	if (fsync(t->fd) < 0)
+		return -errno;
+	if (t->name[0]) {
+		if (renameat(dfd, t->name, dfd, name) < 0)
+			return -errno;
+		t->name[0] = '\0';
+	} else {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+		while (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0) {
+			if (errno != EEXIST)
+				return -errno;
+			/* a copy gfmd never recorded (it died first) left this name */
+			if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+				return -errno;
+		}
+	}
+	return fsync(dfd) < 0 ? -errno : 0;
+}
+
+void spool_tmp_abort(struct spool *sp, struct spool_tmp *t, uint64_t ino)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	if (t->name[0])
+		unlinkat(sp->bucketfd[bucket_of(ino)], t->name, 0);
+	t->name[0] = '\0';
 }
 
 int spool_sync_bucket(struct spool *sp, uint64_t ino)

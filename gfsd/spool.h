@@ -57,6 +57,24 @@ enum spool_open_flags {
 int spool_replica_open(struct spool *sp, uint64_t ino, uint64_t gen, unsigned flags);
 /* Unlink replica (ino, gen): 0 or -ENOENT or another -errno. */
 int spool_replica_remove(struct spool *sp, uint64_t ino, uint64_t gen);
+/*
+ * A copy being made of replica ino (GFS_REPLICATE): spool_tmp_open gives an
+ * unnamed file (O_TMPFILE, mode 0600, read-write) in ino's bucket — a crash
+ * leaves nothing behind. spool_tmp_commit fsyncs it, names it (ino, gen) —
+ * replacing a file of that name — and syncs the bucket; the fd stays the
+ * caller's. A file system without O_TMPFILE gets a hidden named file
+ * (".copy-…", which spool_list skips) renamed into place instead; it then
+ * needs spool_tmp_abort to go when the copy fails.
+ */
+struct spool_tmp {
+	int fd;
+	char name[48]; /* "" for an unnamed (O_TMPFILE) file */
+};
+int spool_tmp_open(struct spool *sp, uint64_t ino, struct spool_tmp *t);
+int spool_tmp_commit(struct spool *sp, struct spool_tmp *t, uint64_t ino, uint64_t gen);
+/* Close t's fd and remove its hidden name, if any. */
+void spool_tmp_abort(struct spool *sp, struct spool_tmp *t, uint64_t ino);
+
 /* fsync the bucket directory of ino, so that a created or removed replica's
  * directory entry survives a crash. */
 int spool_sync_bucket(struct spool *sp, uint64_t ino);

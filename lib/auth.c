@@ -143,7 +143,7 @@ int gf_auth_server(int sock, const struct gf_key *key, uint8_t *peer_kind,
 		rc = -EACCES;
 		goto out;
 	}
-	if (auth.peer_kind < GF_PEER_CLIENT || auth.peer_kind > GF_PEER_ADMIN) {
+	if (auth.peer_kind < GF_PEER_CLIENT || auth.peer_kind > GF_PEER_GFMD) {
 		rc = -EPROTO;
 		goto out;
 	}

@@ -1094,6 +1094,46 @@ int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	return gfm_call_noreply(c, GFM_CLOSE_WRITE, &w, GFM_RESEND);
 }
 
+int gfc_release(struct gfc *c, const struct gf_cred *cr, uint64_t ino)
+{
+	struct gf_wbuf w;
+
+	ino_req(&w, cr, ino);
+	return gfm_call_noreply(c, GFM_RELEASE, &w, GFM_RESEND);
+}
+
+int gfc_replicate(struct gfc *c, const struct gfm_replicate_req *m,
+		  struct gfm_replicate_rep *out)
+{
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	gf_wbuf_init(&w);
+	gfm_replicate_req_encode(&w, m);
+	/* a copy takes as long as it takes: no "not responding" meanwhile */
+	r = gfm_call(c, GFM_REPLICATE, &w, GFM_WAITS, &rep);
+	gf_wbuf_free(&w);
+	if (r < 0)
+		return r;
+	r = gfm_replicate_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	if (r < 0) {
+		gf_warn("gfmd: undecodable reply to GFM_REPLICATE");
+		return -EIO;
+	}
+	return 0;
+}
+
+int gfc_replica_drop(struct gfc *c, const struct gfm_replica_drop_req *m)
+{
+	struct gf_wbuf w;
+
+	gf_wbuf_init(&w);
+	gfm_replica_drop_req_encode(&w, m);
+	return gfm_call_noreply(c, GFM_REPLICA_DROP, &w, GFM_RESEND);
+}
+
 int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out)
 {
 	struct gf_wbuf w;

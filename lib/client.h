@@ -141,6 +141,15 @@ int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		    uint64_t fgen, uint64_t end, const struct gf_timespec *mtime,
 		    uint32_t flags, uint64_t blocks);
 int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out);
+/* A handle opened for writing (open flags O_WRONLY, O_RDWR or O_TRUNC) on
+ * this client's connection is closed (GFM_RELEASE). */
+int gfc_release(struct gfc *c, const struct gf_cred *cr, uint64_t ino);
+/* One more replica (GFM_REPLICATE, proto.h): waits as long as the copy
+ * takes. */
+int gfc_replicate(struct gfc *c, const struct gfm_replicate_req *m,
+		  struct gfm_replicate_rep *out);
+/* Remove a current replica (GFM_REPLICA_DROP, proto.h). */
+int gfc_replica_drop(struct gfc *c, const struct gfm_replica_drop_req *m);
 int gfc_setxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		 const char *name, const void *value, size_t len, uint32_t flags);
 /*

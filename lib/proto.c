@@ -101,7 +101,8 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_HOST_REPLICAS)                                               \
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
-	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)
+	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)  \
+	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP)
 
 const char *gf_op_name(uint16_t op)
 {
@@ -1488,5 +1489,92 @@ int gfm_lock_rep_decode(const void *payload, size_t len, struct gfm_lock_rep *m)
 	m->end = gf_get_u64(r);
 	if (!r->err && (m->type > GF_LK_WRLCK || m->start > m->end))
 		rfail(r);
+	return D_END();
+}
+
+/* ---- replication ------------------------------------------------------------------ */
+
+void gfm_replicate_req_encode(struct gf_wbuf *w, const struct gfm_replicate_req *m)
+{
+	put_cred(w, &m->cred);
+	gf_put_u64(w, m->ino);
+	gf_put_u32(w, m->dst_host);
+	gf_put_u32(w, m->src_host);
+}
+
+int gfm_replicate_req_decode(const void *payload, size_t len, struct gfm_replicate_req *m)
+{
+	D_BEGIN(m);
+	get_cred(r, &m->cred);
+	m->ino = gf_get_u64(r);
+	m->dst_host = gf_get_u32(r);
+	m->src_host = gf_get_u32(r);
+	return D_END();
+}
+
+void gfm_replicate_rep_encode(struct gf_wbuf *w, const struct gfm_replicate_rep *m)
+{
+	gf_put_u32(w, m->host_id);
+	gf_put_u64(w, m->bytes);
+}
+
+int gfm_replicate_rep_decode(const void *payload, size_t len, struct gfm_replicate_rep *m)
+{
+	D_BEGIN(m);
+	m->host_id = gf_get_u32(r);
+	m->bytes = gf_get_u64(r);
+	return D_END();
+}
+
+void gfm_replica_drop_req_encode(struct gf_wbuf *w, const struct gfm_replica_drop_req *m)
+{
+	put_cred(w, &m->cred);
+	gf_put_u64(w, m->ino);
+	gf_put_u32(w, m->host_id);
+	gf_put_u32(w, m->keep);
+}
+
+int gfm_replica_drop_req_decode(const void *payload, size_t len,
+				struct gfm_replica_drop_req *m)
+{
+	D_BEGIN(m);
+	get_cred(r, &m->cred);
+	m->ino = gf_get_u64(r);
+	m->host_id = gf_get_u32(r);
+	m->keep = gf_get_u32(r);
+	return D_END();
+}
+
+void gfs_replicate_req_encode(struct gf_wbuf *w, const struct gfs_replicate_req *m)
+{
+	gf_put_u64(w, m->ino);
+	gf_put_u64(w, m->fgen);
+	gf_put_u64(w, m->src_fgen);
+	gf_put_u64(w, m->size);
+	put_strn(w, m->src_addr, sizeof(m->src_addr));
+	gf_put_u16(w, m->src_port);
+}
+
+int gfs_replicate_req_decode(const void *payload, size_t len, struct gfs_replicate_req *m)
+{
+	D_BEGIN(m);
+	m->ino = gf_get_u64(r);
+	m->fgen = gf_get_u64(r);
+	m->src_fgen = gf_get_u64(r);
+	m->size = gf_get_u64(r);
+	gf_get_str(r, m->src_addr, sizeof(m->src_addr));
+	m->src_port = gf_get_u16(r);
+	return D_END();
+}
+
+void gfs_replicate_rep_encode(struct gf_wbuf *w, const struct gfs_replicate_rep *m)
+{
+	gf_put_u64(w, m->bytes);
+}
+
+int gfs_replicate_rep_decode(const void *payload, size_t len, struct gfs_replicate_rep *m)
+{
+	D_BEGIN(m);
+	m->bytes = gf_get_u64(r);
 	return D_END();
 }

@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 3
+#define GF_PROTO_VERSION 4
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -93,6 +93,11 @@ enum gf_op {
 	GFM_REPLICAS, /* gfm_ino_req → gfm_open_rep: every current replica, up or down */
 	GFM_LOCK,     /* gfm_lock_req → gfm_lock_rep: fcntl and flock locks */
 	GFM_LOCK_CANCEL, /* gfm_lock_req (its inode and owner) → empty */
+	/* gfm_ino_req → empty: a handle this connection opened for writing
+	 * (GFM_OPEN, GFM_CREATE) is closed; gfmd copies no file while one is open */
+	GFM_RELEASE,
+	GFM_REPLICATE,	  /* gfm_replicate_req → gfm_replicate_rep: one more replica */
+	GFM_REPLICA_DROP, /* gfm_replica_drop_req → empty: remove a current replica */
 	GFM_ONCE = 190, /* gfm_once_req → the reply of the request inside: exactly once */
 
 	/* gfsd and admin commands → gfmd: hosts */
@@ -117,6 +122,7 @@ enum gf_op {
 	GFS_FALLOCATE, /* gfs_fallocate_req → empty */
 	GFS_SEEK,      /* gfs_seek_req → gfs_seek_rep: SEEK_DATA, SEEK_HOLE */
 	GFS_FSTAT,     /* gfs_handle_req → gfs_fstat_rep */
+	GFS_REPLICATE, /* gfmd only: gfs_replicate_req → gfs_replicate_rep */
 };
 
 /* Name of an opcode for logs ("GFM_LOOKUP", "reply to GFS_READ" is op|REPLY). */
@@ -167,7 +173,12 @@ struct gf_replica {
 
 /* ---- handshake --------------------------------------------------------- */
 
-enum gf_peer_kind { GF_PEER_CLIENT = 1, GF_PEER_GFSD = 2, GF_PEER_ADMIN = 3 };
+enum gf_peer_kind {
+	GF_PEER_CLIENT = 1,
+	GF_PEER_GFSD = 2,
+	GF_PEER_ADMIN = 3,
+	GF_PEER_GFMD = 4, /* gfmd giving a gfsd work (GFS_REPLICATE) */
+};
 
 struct gf_msg_hello {
 	uint8_t nonce[GF_NONCE_LEN];
@@ -420,6 +431,43 @@ struct gfm_host_replicas_rep {
 };
 void gfm_host_replicas_rep_free(struct gfm_host_replicas_rep *m);
 
+/*
+ * GFM_REPLICATE: make one more current replica of regular file ino, copied
+ * gfsd → gfsd (the destination reads the source; the caller only asks). The
+ * caller needs read permission on the file (root: any). dst_host 0: gfmd
+ * chooses an up host that holds no current replica (most free space first);
+ * src_host 0: gfmd chooses an up host holding a current one. The reply comes
+ * once the new replica is committed. -EEXIST: dst_host already holds a
+ * current replica; -EBUSY: the file is open for writing (or was written
+ * during the copy): ask again after it is closed; -ENOSPC: no host can take
+ * it; -EHOSTDOWN: dst_host or every current replica's host is down; -EIO:
+ * the copy failed (the destination's log says why).
+ */
+struct gfm_replicate_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint32_t dst_host;
+	uint32_t src_host;
+};
+struct gfm_replicate_rep {
+	uint32_t host_id; /* where the new replica is */
+	uint64_t bytes;	  /* copied */
+};
+/*
+ * GFM_REPLICA_DROP: the current replica of ino on host_id dies (its file is
+ * deleted once that is committed), only while at least `keep` (≥ 1) other
+ * current replicas remain: -EMLINK otherwise, so that concurrent trims never
+ * take a file below what each of them meant to keep. Owner or root; the
+ * file must not be open for writing (-EBUSY). -ENOENT: no current replica
+ * there.
+ */
+struct gfm_replica_drop_req {
+	struct gf_cred cred;
+	uint64_t ino;
+	uint32_t host_id;
+	uint32_t keep;
+};
+
 /* ---- gfmd users and groups by name -----------------------------------------
  * Identities are global by name: gfmd maps each user name to one global uid
  * and each group name to one global gid (both unique per kind). Clients
@@ -535,6 +583,9 @@ enum gfs_open_flags {
 	 * its offset (O_APPEND; a passed fd is opened so too), and its reply
 	 * says where the file ends then */
 	GFS_O_APPEND = 1u << 6,
+	/* with GFS_O_READ only: a gfsd copying the replica (GFS_REPLICATE);
+	 * refused with -EBUSY while the replica has a writer */
+	GFS_O_COPY = 1u << 7,
 };
 struct gfs_open_req {
 	uint64_t ino;
@@ -618,6 +669,26 @@ struct gfs_close_req {
 	uint64_t local_written;
 };
 
+/*
+ * GFS_REPLICATE (from gfmd only): make spool file ino-fgen on this gfsd a
+ * copy of replica ino-src_fgen on the gfsd at src_addr:src_port, which
+ * must hold exactly size bytes and have no writer (the source refuses a
+ * GFS_O_COPY open while one is open: -EBUSY). The copy is written to an
+ * unnamed file, fsynced, and only then given its name (replacing a stale
+ * file of that name, which only a copy that gfmd never recorded can leave).
+ */
+struct gfs_replicate_req {
+	uint64_t ino;
+	uint64_t fgen;
+	uint64_t src_fgen;
+	uint64_t size;
+	char src_addr[GF_HOST_MAX + 1];
+	uint16_t src_port;
+};
+struct gfs_replicate_rep {
+	uint64_t bytes;
+};
+
 struct gfs_stats_rep {
 	uint64_t read_local, read_remote;	/* bytes served */
 	uint64_t written_local, written_remote; /* bytes received */
@@ -686,6 +757,11 @@ GF_CODEC(gfs_stats_rep);
 GF_CODEC(gfm_once_req);
 GF_CODEC(gfm_lock_req);
 GF_CODEC(gfm_lock_rep);
+GF_CODEC(gfm_replicate_req);
+GF_CODEC(gfm_replicate_rep);
+GF_CODEC(gfm_replica_drop_req);
+GF_CODEC(gfs_replicate_req);
+GF_CODEC(gfs_replicate_rep);
 
 #undef GF_CODEC
 

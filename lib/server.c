@@ -615,6 +615,7 @@ static const char *kind_name(uint8_t kind)
 	case GF_PEER_CLIENT: return "client";
 	case GF_PEER_GFSD: return "gfsd";
 	case GF_PEER_ADMIN: return "admin";
+	case GF_PEER_GFMD: return "gfmd";
 	default: return "peer";
 	}
 }

@@ -16,6 +16,9 @@ It connects, answers HELLO with an AUTH made from the cluster key
                               readdir  GFM_READDIR of --dir, up to 1024
                                        entries (gfmd; a big reply)
                               stats    GFS_STATS (gfsd)
+                              replicate GFS_REPLICATE of inode 1 from
+                                       127.0.0.1:1 (gfsd; only gfmd may
+                                       ask: see --kind)
     --count N                 send N requests (default 10000)
     --prefix NAME             name prefix for mkdir (default slowpeer)
     --dir NAME                directory in the root for readdir (looked up
@@ -29,6 +32,9 @@ It connects, answers HELLO with an AUTH made from the cluster key
                               a request frame and stall
     --no-auth                 read HELLO, send nothing, stall
     --as-host NAME            host name claimed in AUTH (default slowpeer)
+    --kind KIND               peer kind claimed in AUTH: client (default),
+                              gfsd, admin or gfmd
+    --statuses                print "status S" for each reply read
     --hold SECS               after sending, keep the connection (reading
                               nothing) for at most SECS (default 600)
 
@@ -82,8 +88,9 @@ def _proto_version():
 VERSION = _proto_version()
 HELLO, AUTH, AUTH_OK = 1, 2, 3
 GFM_LOOKUP, GFM_GETATTR, GFM_MKDIR, GFM_READDIR = 100, 101, 104, 112
-GFS_STATS = 306
+GFS_STATS, GFS_REPLICATE = 306, 310
 PEER_CLIENT = 1
+KINDS = {"client": 1, "gfsd": 2, "admin": 3, "gfmd": 4}
 ROOT_INO = 1
 
 
@@ -130,14 +137,14 @@ def frame(op, payload=b"", reqid=0):
     return HDR.pack(len(payload), VERSION, op, reqid, 0) + payload
 
 
-def authenticate(s, key, host):
+def authenticate(s, key, host, kind=PEER_CLIENT):
     op, status, s_nonce = recv_frame(s)
     if op != HELLO or status != 0 or len(s_nonce) != 32:
         raise RuntimeError("no HELLO (op %d status %d)" % (op, status))
     c_nonce = os.urandom(32)
-    mac = hmac.new(key, b"gfarmfs-c" + s_nonce + c_nonce + bytes([PEER_CLIENT]) + host,
+    mac = hmac.new(key, b"gfarmfs-c" + s_nonce + c_nonce + bytes([kind]) + host,
                    hashlib.sha256).digest()
-    s.sendall(frame(AUTH, c_nonce + mac + bytes([PEER_CLIENT]) +
+    s.sendall(frame(AUTH, c_nonce + mac + bytes([kind]) +
                     struct.pack(">I", len(host)) + host))
     op, status, rep = recv_frame(s)
     want = hmac.new(key, b"gfarmfs-s" + c_nonce + s_nonce, hashlib.sha256).digest()
@@ -162,6 +169,10 @@ def request(op, i, prefix, dir_ino):
         return frame(GFM_MKDIR, name_req(ROOT_INO, name) + struct.pack(">IQI", 0o755, 0, 0), i)
     if op == "readdir":
         return frame(GFM_READDIR, root_cred() + struct.pack(">QQI", dir_ino, 0, 1024), i)
+    if op == "replicate":
+        addr = b"127.0.0.1"
+        return frame(GFS_REPLICATE, struct.pack(">QQQQI", ROOT_INO, 1 << 63 | 9, 1, 0, len(addr))
+                     + addr + struct.pack(">H", 1), i)
     return frame(GFS_STATS, b"", i)
 
 
@@ -230,10 +241,12 @@ def main():
     ap.add_argument("--no-auth", action="store_true")
     ap.add_argument("--as-host", default="slowpeer")
     ap.add_argument("--hold", type=float, default=600)
+    ap.add_argument("--kind", default="client", choices=sorted(KINDS))
+    ap.add_argument("--statuses", action="store_true")
     a = ap.parse_args()
     ops = a.op.split(",")
     for op in ops:
-        if op not in ("getattr", "mkdir", "readdir", "stats"):
+        if op not in ("getattr", "mkdir", "readdir", "stats", "replicate"):
             ap.error("unknown --op %s" % op)
 
     key = open(a.key, "rb").read().rstrip(b"\r\n")
@@ -245,7 +258,7 @@ def main():
             say("waiting without AUTH")
             hold(s, a.hold, 0)
             return 0
-        authenticate(s, key, a.as_host.encode())
+        authenticate(s, key, a.as_host.encode(), KINDS[a.kind])
         dir_ino = lookup(s, a.dir) if a.dir else ROOT_INO
     except (OSError, EOFError, RuntimeError) as e:
         say("failed: %s" % e)
@@ -277,7 +290,9 @@ def main():
                     # keep up with the replies of what we sent
                     s.setblocking(True)
                     while replies < n:
-                        recv_frame(s)
+                        _, st, _ = recv_frame(s)
+                        if a.statuses:
+                            say("status %d" % st)
                         replies += 1
                     s.setblocking(False)
     except (OSError, EOFError) as e:

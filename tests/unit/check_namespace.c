@@ -1028,6 +1028,107 @@ START_TEST(test_host_replicas)
 }
 END_TEST
 
+/* Issue 7: copies (gfrep). A copy starts only from a current replica, to a
+ * host without one, of a file nobody writes; it becomes a replica only if
+ * the data did not change meanwhile; a failed or overtaken copy's file dies;
+ * a trim never takes a file below what it keeps. */
+static int has_dead(uint32_t host, uint64_t fgen)
+{
+	struct gf_dead_replica d[16];
+	size_t k = gf_ns_dead_list(ns, host, UINT64_MAX, d, 16);
+	for (size_t i = 0; i < k; i++)
+		if (d[i].gen == fgen)
+			return 1;
+	return 0;
+}
+
+START_TEST(test_copy)
+{
+	uint64_t fgen, t;
+	struct gf_ns_copy cp, cp2;
+	struct gf_ns_replica reps[4];
+	struct gf_dead_replica hr[8];
+	uint32_t cnt;
+	uint8_t eof;
+	size_t n;
+	struct gf_attr a;
+	uint64_t f = file_with_data(100, &fgen); /* on host 2, U1's writer still open */
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 2, 3, &cp), -EBUSY);
+	gf_ns_writer_done(ns, f);
+	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0600, 0, 0), 0);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &U2, f, 2, 3, &cp), -EACCES);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 5, 3, &cp), -ENOENT);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 2, 2, &cp), -EEXIST);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, GF_ROOT_INO, 2, 3, &cp), -EISDIR);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
+	ck_assert(cp.fgen & GF_FGEN_COPY);
+	ck_assert_uint_eq(cp.size, 100);
+	ck_assert_uint_eq(cp.src.fgen, fgen);
+	ck_assert_uint_eq(cp.gen, attr(f).gen);
+	ck_assert_uint_eq(cp.dst, 3);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp2), -EALREADY);
+	/* under way: not a replica yet, but the orphan scan leaves it alone */
+	ck_assert_int_eq(gf_ns_replicas(ns, f, 1, reps, 4, &n, NULL), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(gf_ns_host_replicas(ns, 3, 0, 8, hr, &cnt, &eof, &t), 0);
+	ck_assert_uint_eq(cnt, 1);
+	ck_assert_uint_eq(hr[0].gen, cp.fgen);
+	size_t before = kinds[GF_CHG_REPLICA_PUT];
+	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
+	ck_assert_uint_eq(t, last_ticket);
+	ck_assert_uint_eq(kinds[GF_CHG_REPLICA_PUT], before + 1);
+	ck_assert_int_eq(gf_ns_replicas(ns, f, 0, reps, 4, &n, NULL), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(reps[1].host_id, 3);
+	ck_assert_uint_eq(reps[1].fgen, cp.fgen);
+	ck_assert_uint_eq(gf_ns_replica_count(ns, 3), 1);
+
+	/* a write-open during a copy: the copy is refused, its file dies */
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 4, &cp2), 0);
+	ck_assert_uint_ne(cp2.fgen, cp.fgen); /* every copy its own name */
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n,
+				    NULL, &t), 0);
+	gf_ns_writer_done(ns, f);
+	ck_assert_int_eq(gf_ns_copy_end(ns, &cp2, 1, &t), -EBUSY);
+	ck_assert(has_dead(4, cp2.fgen));
+	ck_assert_int_eq(gf_ns_replicas(ns, f, 0, reps, 4, &n, NULL), 0);
+	ck_assert_uint_eq(n, 1); /* the writer's (host 2); host 3's copy went stale */
+	ck_assert_uint_eq(reps[0].host_id, 2);
+
+	/* a failed copy's file dies too */
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 0, &t), -EIO);
+	ck_assert(has_dead(3, cp.fgen));
+	ck_assert_int_eq(gf_ns_host_replicas(ns, 3, 0, 8, hr, &cnt, &eof, &t), 0);
+	ck_assert_uint_eq(cnt, 0);
+
+	/* trims: owner or root, never below keep, never the last one */
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &U2, f, 3, 1, &t), -EPERM);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 4, 1, &t), -ENOENT);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 3, 2, &t), -EMLINK);
+	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_RDWR, test_place, NULL, &a, reps, 4, &n,
+				    NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 3, 1, &t), -EBUSY); /* a writer */
+	gf_ns_writer_done(ns, f);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 3, 1, &t), -ENOENT); /* died at the open */
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 2, 1, &t), 0);
+	ck_assert(has_dead(2, fgen));
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, 3, 0, &t), -EMLINK);
+
+	/* a file removed during its copy: the copy's file dies */
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 2, &cp), 0);
+	struct gf_attr pa;
+	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, GF_ROOT_INO, "pub", &pa, NULL), 0);
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, pa.ino, "data", NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), -ENOENT);
+	ck_assert(has_dead(2, cp.fgen));
+}
+END_TEST
+
 /* ---- POSIX ACLs ---------------------------------------------------------------------------- */
 
 /* An ACL in xattr form from (tag, perm, id) triples. */
@@ -1353,6 +1454,7 @@ static Suite *namespace_suite(void)
 	tcase_add_test(tc, test_read_waits_for_commit);
 	tcase_add_test(tc, test_setattr_fh_and_kill_suid);
 	tcase_add_test(tc, test_host_replicas);
+	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_acl_access);
 	tcase_add_test(tc, test_acl_default_inherited);
 	tcase_add_test(tc, test_kill_priv);

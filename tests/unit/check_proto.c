@@ -373,6 +373,48 @@ static void fill_gfm_idmap_del_req(void *p)
 	strcpy(m->name, "bob");
 }
 
+static void fill_gfm_replicate_req(void *p)
+{
+	struct gfm_replicate_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 0x123456789ull;
+	m->dst_host = 7;
+	m->src_host = 0xfffffffeu;
+}
+
+static void fill_gfm_replicate_rep(void *p)
+{
+	struct gfm_replicate_rep *m = p;
+	m->host_id = 3;
+	m->bytes = 1ull << 41;
+}
+
+static void fill_gfm_replica_drop_req(void *p)
+{
+	struct gfm_replica_drop_req *m = p;
+	fill_cred(&m->cred);
+	m->ino = 99;
+	m->host_id = 4;
+	m->keep = 2;
+}
+
+static void fill_gfs_replicate_req(void *p)
+{
+	struct gfs_replicate_req *m = p;
+	m->ino = 0xabcdef;
+	m->fgen = (1ull << 63) | 5;
+	m->src_fgen = 3;
+	m->size = (1ull << 33) + 1;
+	long_name(m->src_addr, GF_HOST_MAX, 'a');
+	m->src_port = 6601;
+}
+
+static void fill_gfs_replicate_rep(void *p)
+{
+	struct gfs_replicate_rep *m = p;
+	m->bytes = 12345;
+}
+
 static void fill_gfs_open_req(void *p)
 {
 	struct gfs_open_req *m = p;
@@ -590,6 +632,11 @@ WRAP(gf_msg_auth)
 WRAP(gf_msg_auth_ok)
 WRAP(gfm_name_req)
 WRAP(gfm_ino_req)
+WRAP(gfm_replicate_req)
+WRAP(gfm_replicate_rep)
+WRAP(gfm_replica_drop_req)
+WRAP(gfs_replicate_req)
+WRAP(gfs_replicate_rep)
 WRAP(gfm_attr_rep)
 WRAP(gfm_setattr_req)
 WRAP(gfm_mknod_req)
@@ -688,6 +735,11 @@ static const struct codec codecs[] = {
 	ENTRY(gfs_seek_req, 0, NULL),
 	ENTRY(gfs_seek_rep, 0, NULL),
 	ENTRY(gfs_fstat_rep, 0, NULL),
+	ENTRY(gfm_replicate_req, 0, NULL),
+	ENTRY(gfm_replicate_rep, 0, NULL),
+	ENTRY(gfm_replica_drop_req, 0, NULL),
+	ENTRY(gfs_replicate_req, 0, NULL),
+	ENTRY(gfs_replicate_rep, 0, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 

@@ -1,0 +1,37 @@
+/*
+ * replicate.h — gfmd makes new replicas: it chooses where from and where to,
+ * and tells the destination gfsd to copy (GFS_REPLICATE), gfsd → gfsd.
+ *
+ * gfmd_replicate() is one copy, start to end, in the calling thread:
+ *   1. the file's current replicas (namespace) and the hosts (registry);
+ *   2. the source: src_host if given (it must hold a current replica and be
+ *      up: -ENOENT / -EHOSTDOWN), else an up host holding one, chosen at
+ *      random so that many copies of one file spread their reads (none up:
+ *      -EHOSTDOWN);
+ *   3. the destination: dst_host if given (up, else -EHOSTDOWN; holding a
+ *      current replica already: -EEXIST), else the up host without one that
+ *      has the most free space, if that is more than the file's size plus
+ *      the placement reserve (none: -ENOSPC);
+ *   4. gf_ns_copy_begin (namespace.h: the permission, writer and generation
+ *      rules), the GFS_REPLICATE call to the destination over a connection
+ *      of its own (authenticated as GF_PEER_GFMD), gf_ns_copy_end.
+ * 0 with *host_id and *bytes, and *ticket: the commit the caller's reply
+ * must wait for (also on error). The destination's errors come back as
+ * they are (-EBUSY: the source had a writer, -ENOSPC, ...); a destination
+ * that cannot be reached is -EHOSTDOWN.
+ *
+ * Thread-safe: takes the namespace and registry locks only inside their
+ * own calls, and holds none while copying.
+ */
+#ifndef GF_REPLICATE_H
+#define GF_REPLICATE_H
+
+#include <stdint.h>
+
+#include "handlers.h"
+
+int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
+		   uint32_t dst_host, uint32_t src_host, uint32_t *host_id, uint64_t *bytes,
+		   uint64_t *ticket);
+
+#endif
