@@ -24,6 +24,8 @@
 #include "sched.h"
 
 #define JOBS_MAX 64
+#define NCOPY_XATTR "user.gfarm.ncopy"
+
 
 static struct cmd cmd = {
 	.name = "gfrep",
@@ -52,6 +54,11 @@ static struct cmd cmd = {
 	"  anywhere) is not copied: gfrep reports it and exits 1; run it again\n"
 	"  once the writer has closed it. An empty file that was never written\n"
 	"  has no data to copy and counts as done.\n"
+	"\n"
+	"  With -N, the file's replica count (the user.gfarm.ncopy xattr, see\n"
+	"  gfncopy) becomes NUM, so that gfmd restores NUM replicas by itself\n"
+	"  when a host holding one dies; a caller who may not write the file is\n"
+	"  told that it stays as it was.\n"
 	"\n"
 	"  Replicas on hosts whose gfsd is down do not count. With -x, replicas\n"
 	"  beyond NUM are removed afterwards (never one on the -D host, never\n"
@@ -235,6 +242,32 @@ static const char *why(int r)
 }
 
 /*
+ * The file keeps o->n: its replica count (user.gfarm.ncopy) becomes it, so
+ * that gfmd's background repair restores it after a host dies (and does
+ * not remove what gfrep made). Set only once the replicas are there, so
+ * that the repair has nothing left to race gfrep for. A caller who may not
+ * write the file is told the count is not kept.
+ */
+static void record_count(struct state *s, struct gfc *g, const struct item *it)
+{
+	char want[16], have[32];
+	size_t len = 0;
+	snprintf(want, sizeof(want), "%u", s->o->n);
+	int r = gfc_getxattr(g, &s->cred, it->ino, NCOPY_XATTR, have, sizeof(have) - 1, &len);
+	if (r == 0) {
+		have[len] = '\0';
+		have[strcspn(have, "\n ")] = '\0';
+		if (strcmp(have, want) == 0)
+			return;
+	}
+	r = gfc_setxattr(g, &s->cred, it->ino, NCOPY_XATTR, want, strlen(want), 0);
+	if (r < 0)
+		report(s, "%s: note: its replica count stays %s (%s): the background repair "
+		       "will not keep %s replicas", it->path, len ? have : "unset", strerror(-r),
+		       want);
+}
+
+/*
  * One file. 0 when it ends with its count (*made copies made, *removed
  * removed, *bytes copied, *already when nothing had to be done), else -errno
  * (reported here).
@@ -340,6 +373,8 @@ static int one(struct state *s, struct gfc *g, const struct item *it, uint32_t *
 	}
 	*already = *made == 0 && *removed == 0;
 	r = 0;
+	if (o->n)
+		record_count(s, g, it);
 out:
 	free(rep);
 	return r;

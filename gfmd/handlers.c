@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "repair.h"
 #include "replicate.h"
 
 /* A reply waiting for its commit. */
@@ -356,7 +357,9 @@ static int h_release(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		if (ci->w[i].ino == m.ino) {
 			if (--ci->w[i].n == 0)
 				ci->w[i] = ci->w[--ci->nw];
-			gf_ns_writer_done(g->ns, m.ino);
+			uint32_t want = gf_ns_writer_done(g->ns, m.ino);
+			if (want > 1)
+				gf_repair_check(g->repair, m.ino, want);
 			break;
 		}
 	/* (a handle opened on an earlier connection was released with it) */
@@ -556,6 +559,8 @@ static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct
 		rc = gf_ns_setxattr(g->ns, &m.cred, m.ino, m.name, m.value, m.value_len,
 				    m.flags, once_id(o), &t);
 		ran(o, rc, t);
+		if (rc == 0 && strcmp(m.name, GF_NCOPY_XATTR) == 0)
+			gf_repair_check(g->repair, m.ino, gf_ncopy_parse(m.value, m.value_len));
 		return reply(g, c, f, rc, NULL, t);
 	}
 	if (f->hdr.op == GFM_REMOVEXATTR) {
@@ -987,8 +992,11 @@ void gfmd_conn_closed(struct gf_conn *c, void *arg)
 	if (ci->client)
 		gf_locks_client_down(g->locks, ci->client); /* its last session: locks go */
 	for (size_t i = 0; i < ci->nw; i++)
-		while (ci->w[i].n--)
-			gf_ns_writer_done(g->ns, ci->w[i].ino);
+		while (ci->w[i].n--) {
+			uint32_t want = gf_ns_writer_done(g->ns, ci->w[i].ino);
+			if (want > 1)
+				gf_repair_check(g->repair, ci->w[i].ino, want);
+		}
 	free(ci->w);
 	free(ci);
 }

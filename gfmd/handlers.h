@@ -31,6 +31,8 @@
 #include "store.h"
 #include "users.h"
 
+struct gf_repair;
+
 struct gfmd {
 	struct gf_ns *ns;
 	struct gf_hosts *hosts;
@@ -42,6 +44,7 @@ struct gfmd {
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN]; /* told to gfsd at registration */
 	const struct gf_key *key; /* gfmd's own calls to gfsd (replicate.h) */
 	const char *hostname;	  /* as gfmd names itself to them */
+	struct gf_repair *repair; /* repair.h; NULL: none */
 };
 
 /* arg is a struct gfmd. */

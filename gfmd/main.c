@@ -14,6 +14,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "handlers.h"
+#include "repair.h"
 #include "hosts.h"
 #include "log.h"
 #include "namespace.h"
@@ -61,6 +62,16 @@ static const char usage_text[] =
 "    A gfsd silent for host_down_ms is considered down. Replicas of removed\n"
 "    files are handed to their gfsd for deletion in heartbeat replies.\n"
 "\n"
+"    Replication. A file wants as many replicas as its xattr\n"
+"    user.gfarm.ncopy says (1 without it; new files and directories inherit\n"
+"    it from their directory; see gfncopy). gfmd makes the missing ones in\n"
+"    the background, the destination gfsd copying from another: after the\n"
+"    file's last writer closes it, and, for every file with a replica on a\n"
+"    host down for repair_delay_ms, elsewhere, those with the fewest\n"
+"    replicas left first, repair_jobs copies at a time. Replicas beyond the\n"
+"    count (a host back after it was repaired around) are removed. gfrep\n"
+"    asks for copies directly.\n"
+"\n"
 "OPTIONS\n"
 "    -c, --config CONFIG    configuration file (required)\n"
 "    -f, --foreground       stay in the foreground (log to stderr unless a\n"
@@ -102,6 +113,9 @@ static const char usage_text[] =
 "                    connection, so a slow peer never holds up the commits\n"
 "                    of others; one whose queue passes about 5 MiB is\n"
 "                    disconnected too.\n"
+"    repair_delay_ms a host down this long has its files' replicas made\n"
+"                    again elsewhere (default 30000)\n"
+"    repair_jobs     copies the background repair makes at once (default 2)\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
@@ -229,6 +243,9 @@ int main(int argc, char **argv)
 		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
 	uint32_t host_down_ms =
 		(uint32_t)gf_daemon_config_int(&d, "host_down_ms", 5000, 10, 86400000);
+	uint32_t repair_delay_ms =
+		(uint32_t)gf_daemon_config_int(&d, "repair_delay_ms", 30000, 0, 86400000);
+	uint32_t repair_jobs = (uint32_t)gf_daemon_config_int(&d, "repair_jobs", 2, 1, 64);
 	uint32_t grace_ms =
 		(uint32_t)gf_daemon_config_int(&d, "unlink_grace_ms", 3000, 0, 3600000);
 	uint64_t reserve_bytes = 0;
@@ -312,11 +329,18 @@ int main(int argc, char **argv)
 	    (rc = gf_server_start(srv)) < 0)
 		gf_fatal("gfmd: cannot start the server: %s", strerror(-rc));
 	memcpy(g.cluster_id, cluster_id, sizeof(g.cluster_id));
+	struct gf_repair_config rcfg = { .delay_ms = repair_delay_ms, .jobs = repair_jobs };
+	struct gf_repair *repair = NULL;
+	if ((rc = gf_repair_start(&g, &rcfg, &repair)) < 0)
+		gf_fatal("gfmd: cannot start the repair threads: %s", strerror(-rc));
+	g.repair = repair;
 	gf_info("gfmd: cluster %s serving on %s:%u", cluster_text, listen_addr, bound);
 	gf_daemon_ready();
 
 	gf_daemon_wait(&d);
 	gf_server_shutdown(srv); /* requests in progress finish */
+	g.repair = NULL;
+	gf_repair_stop(repair);	 /* copies in progress finish */
 	gf_store_close(store);	 /* commits what is queued, queues those replies */
 	gf_server_stop(srv);	 /* the replies leave; connections close */
 	gf_locks_free(locks);

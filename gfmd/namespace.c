@@ -1770,6 +1770,15 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 		xattr_attach(ip, xacc, c);
 	if (xdef)
 		xattr_attach(ip, xdef, c);
+	/* a replica count is inherited (regular files and directories) */
+	const struct xattr *nc = xattr_get(dp, GF_NCOPY_XATTR);
+	if (nc && (S_ISREG(mode) || S_ISDIR(mode))) {
+		struct xattr *x = xattr_new(nc->name, nc->val, nc->len);
+		if (x)
+			xattr_attach(ip, x, c);
+		else
+			c->err = -ENOMEM;
+	}
 	rec_dirent(c, dp->a.ino, e);
 	rec_inode(c, dp);
 	*out = ip;
@@ -2630,6 +2639,10 @@ int gf_ns_setxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		rc = -ENODATA;
 		goto out;
 	}
+	if (strcmp(name, GF_NCOPY_XATTR) == 0 && gf_ncopy_parse(value, len) == 0) {
+		rc = -EINVAL; /* a replica count: 1 to GF_MAX_REPLICAS, in decimal */
+		goto out;
+	}
 	if (acl_flag(name)) {
 		if ((rc = set_acl(ip, cr, name, value, len, &c)))
 			goto out;
@@ -2736,13 +2749,78 @@ int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_rep
 
 /* ---- replication ------------------------------------------------------------------ */
 
-void gf_ns_writer_done(struct gf_ns *ns, uint64_t ino)
+uint32_t gf_ncopy_parse(const void *val, size_t len)
 {
+	const char *p = val;
+	uint32_t n = 0;
+	/* decimal digits, then optional white space (echo adds a newline) */
+	size_t i = 0;
+	while (i < len && p[i] >= '0' && p[i] <= '9' && n <= GF_MAX_REPLICAS)
+		n = n * 10 + (uint32_t)(p[i++] - '0');
+	if (i == 0)
+		return 0;
+	for (; i < len; i++)
+		if (p[i] != '\n' && p[i] != ' ' && p[i] != '\0')
+			return 0;
+	return n >= 1 && n <= GF_MAX_REPLICAS ? n : 0;
+}
+
+static uint32_t ncopy_of(const struct inode *ip)
+{
+	const struct xattr *x = xattr_get(ip, GF_NCOPY_XATTR);
+	uint32_t n = x ? gf_ncopy_parse(x->val, x->len) : 0;
+	return n ? n : 1;
+}
+
+uint32_t gf_ns_writer_done(struct gf_ns *ns, uint64_t ino)
+{
+	uint32_t want = 0;
 	pthread_rwlock_wrlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
-	if (ip && ip->writers)
-		ip->writers--;
+	if (ip && ip->writers && --ip->writers == 0)
+		want = ncopy_of(ip);
 	pthread_rwlock_unlock(&ns->lock);
+	return want;
+}
+
+int gf_ns_repl_state(struct gf_ns *ns, uint64_t ino, struct gf_ns_repl_state *st)
+{
+	int rc = 0;
+	memset(st, 0, sizeof(*st));
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (!ip)
+		rc = -ENOENT;
+	else if (!S_ISREG(ip->a.mode))
+		rc = -EINVAL;
+	else {
+		st->want = ncopy_of(ip);
+		st->explicit = xattr_get(ip, GF_NCOPY_XATTR) != NULL;
+		st->writers = ip->writers;
+		st->size = ip->a.size;
+		for (uint32_t i = 0; i < ip->nreps && st->n < GF_MAX_REPLICAS; i++)
+			if (is_current(ip, &ip->reps[i]))
+				st->cur[st->n++] = ip->reps[i];
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
+}
+
+int gf_ns_files_on_host(struct gf_ns *ns, uint32_t host_id,
+			int (*fn)(void *arg, uint64_t ino, uint32_t want), void *arg)
+{
+	int rc = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	for (size_t i = 0; i < ns->itabsz && !rc; i++)
+		for (struct inode *ip = ns->itab[i]; ip && !rc; ip = ip->hnext)
+			for (uint32_t j = 0; j < ip->nreps; j++)
+				if ((host_id == 0 || ip->reps[j].host_id == host_id) &&
+				    is_current(ip, &ip->reps[j])) {
+					rc = fn(arg, ip->a.ino, ncopy_of(ip));
+					break;
+				}
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
 }
 
 static struct copying *copy_find(struct gf_ns *ns, uint64_t ino, uint32_t host)

@@ -301,7 +301,35 @@ struct gf_ns_copy {
 	struct gf_ns_replica src;
 	uint32_t dst;
 };
-void gf_ns_writer_done(struct gf_ns *ns, uint64_t ino);
+/* Returns the file's replica count (below) when this was its last writer,
+ * else 0. */
+uint32_t gf_ns_writer_done(struct gf_ns *ns, uint64_t ino);
+
+/*
+ * Replica counts. A regular file wants as many current replicas as the
+ * decimal number in its xattr GF_NCOPY_XATTR says (1 to GF_MAX_REPLICAS;
+ * any other value is refused by setxattr with -EINVAL), 1 without it. A
+ * new file or directory inherits the xattr of the directory it is made in,
+ * so a count set on a directory holds for what is created below it.
+ */
+#define GF_NCOPY_XATTR "user.gfarm.ncopy"
+/* The count in an xattr value, or 0 when it is not a valid one. */
+uint32_t gf_ncopy_parse(const void *val, size_t len);
+struct gf_ns_repl_state {
+	uint32_t want;	  /* replica count */
+	uint8_t explicit; /* set by the xattr (else 1 by default) */
+	uint32_t writers; /* open for writing now */
+	uint64_t size;
+	size_t n;	  /* current replicas (any host, up or down) */
+	struct gf_ns_replica cur[GF_MAX_REPLICAS];
+};
+/* What replication needs to know of a regular file (-ENOENT, -EINVAL). */
+int gf_ns_repl_state(struct gf_ns *ns, uint64_t ino, struct gf_ns_repl_state *st);
+/* fn(arg, ino, want) for every file with a current replica on host_id (0:
+ * every file with data), under the read lock (fn must not call into the
+ * namespace); a non-zero return stops the walk and is returned. */
+int gf_ns_files_on_host(struct gf_ns *ns, uint32_t host_id,
+			int (*fn)(void *arg, uint64_t ino, uint32_t want), void *arg);
 int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		     uint32_t src_host, uint32_t dst_host, struct gf_ns_copy *out);
 int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64_t *ticket);

@@ -112,13 +112,22 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 		else if (!dst->up)
 			rc = -EHOSTDOWN;
 	} else if (rc == 0) {
-		for (uint32_t i = 0; i < nh; i++) {
-			const struct gf_host_info *h = &hv[i];
-			if (!h->up || holds(reps, nr, h->host_id) ||
-			    h->free <= a.size + gf_hosts_reserve(g->hosts, h->capacity))
-				continue;
-			if (!dst || h->free > dst->free)
-				dst = h;
+		/* the hosts with room, and among those within 10% of the most
+		 * free space one at random: copies spread over equal hosts */
+		uint64_t most = 0;
+		for (int pass = 0; pass < 2; pass++) {
+			uint32_t seen = 0;
+			for (uint32_t i = 0; i < nh; i++) {
+				const struct gf_host_info *h = &hv[i];
+				if (!h->up || holds(reps, nr, h->host_id) ||
+				    h->free <= a.size + gf_hosts_reserve(g->hosts, h->capacity))
+					continue;
+				if (pass == 0 && h->free > most)
+					most = h->free;
+				if (pass == 1 && h->free >= most - most / 10 &&
+				    (random() % ++seen) == 0)
+					dst = h;
+			}
 		}
 		if (!dst)
 			rc = -ENOSPC;

@@ -9,9 +9,10 @@
  *      random so that many copies of one file spread their reads (none up:
  *      -EHOSTDOWN);
  *   3. the destination: dst_host if given (up, else -EHOSTDOWN; holding a
- *      current replica already: -EEXIST), else the up host without one that
- *      has the most free space, if that is more than the file's size plus
- *      the placement reserve (none: -ENOSPC);
+ *      current replica already: -EEXIST), else, among the up hosts without
+ *      one whose free space is more than the file's size plus the placement
+ *      reserve (none: -ENOSPC), one at random of those within 10% of the
+ *      most free space (copies spread over hosts alike);
  *   4. gf_ns_copy_begin (namespace.h: the permission, writer and generation
  *      rules), the GFS_REPLICATE call to the destination over a connection
  *      of its own (authenticated as GF_PEER_GFMD), gf_ns_copy_end.

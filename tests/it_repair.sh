@@ -1,0 +1,186 @@
+#!/bin/bash
+# Replica counts and background repair on the multi-host test bed (4 hosts):
+# - gfncopy sets a directory's count; files (and directories) made below it
+#   inherit it and reach it after their last close, not while open;
+# - gfncopy shows and unsets it; a count that is no number is EINVAL;
+# - gfrep -N records its count;
+# - kill -9 of a gfsd under readers of 2-replica files: no reader sees an
+#   error, and after repair_delay_ms every file has 2 replicas on up hosts
+#   again, byte-identical;
+# - the host comes back: the replicas now beyond the count are removed;
+# - a count lowered on a file: extra replicas go.
+# shellcheck disable=SC2317  # helpers are called through poll_until
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=netbed.sh
+. "$IT_DIR/netbed.sh"
+it_require ip nsenter cmp getfattr setfattr
+ip netns list >/dev/null 2>&1 || it_unmet "network namespaces are not available"
+GFREP=$(gf_bin gfrep) || die "gfrep is not built"
+GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
+GFNCOPY=$(gf_bin gfncopy) || die "gfncopy is not built"
+
+export GF_GFMD_CONF_EXTRA="repair_delay_ms = 2000
+host_down_ms = 2000"
+it_say "starting a test bed of 4 hosts (repair after 2 s down)"
+nb_up --hosts 4 || die "test bed up failed"
+it_say "test bed in $STATE, prefix $NETBED_PREFIX (KEEP=1 keeps the state)"
+
+mnt() { local v=MOUNT_node$1; echo "${!v}"; }
+conf() { local v=CONFIG_node$1; echo "${!v}"; }
+spool() { local v=SPOOL_node$1; echo "${!v}"; }
+rep() { local k=$1; shift; nb_exec "$k" "$GFREP" -c "$(conf "$k")" "$@"; }
+where() { local k=$1; shift; nb_exec "$k" "$GFWHERE" -c "$(conf "$k")" "$@"; }
+ncopy() { local k=$1; shift; nb_exec "$k" "$GFNCOPY" -c "$(conf "$k")" "$@"; }
+hosts_of() { where 1 "$1" 2>/dev/null | cut -d' ' -f2-; }
+# up_count PATH: replicas on up hosts
+up_count() { hosts_of "$1" | tr ' ' '\n' | grep -v -e '(down)' -e '^-$' -e '^$' | wc -l; }
+has_up() { [[ $(up_count "$1") == "$2" ]]; }
+all_have() { # all_have N PATH...
+	local n=$1 p
+	shift
+	for p in "$@"; do has_up "$p" "$n" || return 1; done
+}
+ino_of() { stat -c %i "$1"; }
+spool_files() {
+	local k name
+	name=$(printf '%016x-' "$1")
+	for k in 1 2 3 4; do find "$(spool "$k")/data" -type f -name "$name*"; done
+}
+M1=$(mnt 1)
+
+# ---- a count on a directory, inherited, reached after close --------------------------------
+mkdir -p "$M1/raw" || die "mkdir"
+check "gfncopy -s 2 on a directory" ncopy 1 -s 2 "$M1/raw"
+expect_eq "gfncopy shows it" "$M1/raw: 2" "$(ncopy 1 "$M1/raw" 2>&1)"
+mkdir "$M1/raw/day1" || die "mkdir day1"
+expect_eq "a directory made below inherits it" "$M1/raw/day1: 2" "$(ncopy 1 "$M1/raw/day1" 2>&1)"
+declare -A SUM
+FILES=()
+for i in 1 2 3 4 5 6; do
+	f=$M1/raw/day1/L0.$i
+	head -c $((300000 * i + 7)) /dev/urandom >"$STATE/src.$i"
+	cp "$STATE/src.$i" "$f" || die "cannot write $f"
+	SUM[$f]=$(sha256sum <"$STATE/src.$i" | cut -d' ' -f1)
+	FILES+=("$f")
+done
+expect_eq "a file made below inherits it (getfattr on the mount)" "2" \
+	"$(getfattr --absolute-names --only-values -n user.gfarm.ncopy "$M1/raw/day1/L0.1" 2>&1)"
+if poll_until "$GF_WAIT_SECS" all_have 2 "${FILES[@]}"; then
+	ok "every file written below reaches 2 replicas after close"
+else
+	for f in "${FILES[@]}"; do it_say "$f: $(hosts_of "$f")"; done
+	fail "files did not reach 2 replicas"
+fi
+same=0
+for f in "${FILES[@]}"; do
+	n=$(spool_files "$(ino_of "$f")" | xargs -r sha256sum | awk -v s="${SUM[$f]}" '$1 == s' | wc -l)
+	((n == 2)) && same=$((same + 1))
+done
+expect_eq "  each has 2 spool copies, byte-identical to what was written" 6 "$same"
+
+# open for writing: not copied until the last close
+f=$M1/raw/day1/open
+exec 7>"$f" || die "open"
+echo "some data" >&7
+sleep_poll() { [[ $(up_count "$f") == 1 ]]; }
+# gfmd is told of the close of the data only at close: while open, 1 replica
+expect_eq "a file open for writing has its one replica only" 1 "$(up_count "$f")"
+exec 7>&-
+if poll_until "$GF_WAIT_SECS" has_up "$f" 2; then ok "  after its close it reaches 2"; else fail "  after close: $(hosts_of "$f")"; fi
+
+# ---- gfncopy details ----------------------------------------------------------------------
+out=$(setfattr -n user.gfarm.ncopy -v many "$M1/raw" 2>&1)
+if [[ $out == *"Invalid argument"* ]]; then ok "a count that is no number: EINVAL"; else fail "setfattr many: $out"; fi
+out=$(setfattr -n user.gfarm.ncopy -v 0 "$M1/raw" 2>&1)
+if [[ $out == *"Invalid argument"* ]]; then ok "a count of 0: EINVAL"; else fail "setfattr 0: $out"; fi
+expect_eq "  the count stays 2" "$M1/raw: 2" "$(ncopy 1 "$M1/raw" 2>&1)"
+echo x >"$M1/plain"
+expect_eq "a file without a count shows -" "$M1/plain: -" "$(ncopy 2 "$M1/plain" 2>&1)"
+check "gfrep -N 3 on it" rep 2 -q -N 3 "$M1/plain"
+expect_eq "  records its count" "$M1/plain: 3" "$(ncopy 2 "$M1/plain" 2>&1)"
+check "gfncopy -u" ncopy 2 -u "$M1/plain"
+expect_eq "  unsets it" "$M1/plain: -" "$(ncopy 2 "$M1/plain" 2>&1)"
+rc=$(ncopy 1 -s 0 "$M1/plain" >/dev/null 2>&1; echo $?)
+expect_eq "gfncopy -s 0: usage error (2)" 2 "$rc"
+rc=$(ncopy 1 -r "$M1/plain" >/dev/null 2>&1; echo $?)
+expect_eq "gfncopy -r without -s or -u: usage error (2)" 2 "$rc"
+check "gfncopy --help" ncopy 1 --help
+
+# ---- kill -9 of a gfsd under readers; the count comes back -------------------------------------
+# the victim: a host holding a replica of L0.1; readers on node1 and node4
+victim=
+for k in 2 3 4; do
+	[[ " $(hosts_of "${FILES[0]}") " == *" node$k "* ]] && victim=$k
+done
+[[ -n $victim ]] || victim=2
+readers=()
+for k in 1 4; do
+	((k == victim)) && continue
+	(
+		errs=0
+		for round in 1 2 3 4 5 6 7 8; do
+			for i in 1 2 3 4 5 6; do
+				cmp -s "$STATE/src.$i" "$(mnt "$k")/raw/day1/L0.$i" || errs=$((errs + 1))
+			done
+		done
+		echo "$errs" >"$STATE/reader$k.errors"
+	) &
+	readers+=($!)
+done
+it_say "killing gfsd node$victim under the readers"
+check_here "kill -9 of gfsd node$victim" gf_gfsd_kill9 "$victim"
+wait "${readers[@]}"
+for k in 1 4; do
+	((k == victim)) && continue
+	expect_eq "reader on node$k: no error, every byte right" 0 "$(cat "$STATE/reader$k.errors" 2>/dev/null)"
+done
+seen_down() { [[ " $(hosts_of "$1") " == *" node$victim(down) "* ]]; }
+poll_until "$GF_WAIT_SECS" seen_down "${FILES[0]}" || fail "gfmd never saw node$victim down"
+if poll_until "$GF_WAIT_SECS" all_have 2 "${FILES[@]}"; then
+	ok "after the repair delay, every file has 2 replicas on up hosts again"
+else
+	for f in "${FILES[@]}"; do it_say "$f: $(hosts_of "$f")"; done
+	fail "files were not repaired"
+fi
+bad=0
+for f in "${FILES[@]}"; do
+	for k in 1 2 3 4; do
+		((k == victim)) && continue
+		[[ $(sha256sum <"$(mnt "$k")/raw/day1/${f##*/}" | cut -d' ' -f1) == "${SUM[$f]}" ]] || bad=$((bad + 1))
+	done
+done
+expect_eq "every file reads right on every live host" 0 "$bad"
+if grep -q "repair: node$victim has been down too long" "$STATE/gfmd.log"; then
+	ok "gfmd logged the repair of node$victim"
+else
+	fail "no repair line in gfmd.log"
+fi
+
+# ---- the host comes back: what is now beyond the count goes -----------------------------------
+check_here "gfsd node$victim starts again" gf_gfsd_start "$victim"
+gf_wait_hosts_up || die "hosts not up again"
+three=0
+for f in "${FILES[@]}"; do [[ $(hosts_of "$f" | wc -w) == 3 ]] && three=$((three + 1)); done
+it_say "$three files have 3 replicas with node$victim back"
+exactly2() { local f; for f in "$@"; do [[ $(hosts_of "$f" | wc -w) == 2 ]] || return 1; done; }
+if poll_until "$GF_WAIT_SECS" exactly2 "${FILES[@]}"; then
+	ok "with node$victim back, each file has exactly 2 replicas"
+else
+	for f in "${FILES[@]}"; do it_say "$f: $(hosts_of "$f")"; done
+	fail "extra replicas stay"
+fi
+spool_two() { local f; for f in "$@"; do [[ $(spool_files "$(ino_of "$f")" | wc -l) == 2 ]] || return 1; done; }
+if poll_until "$GF_WAIT_SECS" spool_two "${FILES[@]}"; then
+	ok "  and the spools hold exactly 2 files of each"
+else
+	fail "  spool files: $(for f in "${FILES[@]}"; do spool_files "$(ino_of "$f")"; done | tr '\n' ' ')"
+fi
+
+# ---- a lower count: extra replicas go -----------------------------------------------------------
+f=${FILES[2]}
+check "gfncopy -s 1 on one file" ncopy 1 -s 1 "$f"
+if poll_until "$GF_WAIT_SECS" has_up "$f" 1; then ok "  it goes down to 1 replica"; else fail "  still: $(hosts_of "$f")"; fi
+expect_eq "  and reads right" "${SUM[$f]}" "$(sha256sum <"$(mnt 3)/raw/day1/${f##*/}" | cut -d' ' -f1)"
+
+it_done
