@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "cmdutil.h"
@@ -17,7 +18,9 @@ static struct cmd cmd = {
 	.name = "gfhost",
 	.synopsis =
 	"  gfhost [-c CONFIG] [-H] [--human] [list]\n"
-	"  gfhost [-c CONFIG] stats NAME|ADDR:PORT\n",
+	"  gfhost [-c CONFIG] stats NAME|ADDR:PORT\n"
+	"  gfhost [-c CONFIG] [--wait] drain NAME\n"
+	"  gfhost [-c CONFIG] undrain NAME\n",
 	.help =
 	"NAME\n"
 	"  gfhost - list gfarmfs I/O hosts and show their counters\n"
@@ -25,6 +28,8 @@ static struct cmd cmd = {
 	"SYNOPSIS\n"
 	"  gfhost [-c CONFIG] [-H] [--human] [list]\n"
 	"  gfhost [-c CONFIG] stats NAME|ADDR:PORT\n"
+	"  gfhost [-c CONFIG] [--wait] drain NAME\n"
+	"  gfhost [-c CONFIG] undrain NAME\n"
 	"\n"
 	"DESCRIPTION\n"
 	"  gfhost list (the default) asks gfmd for every registered gfsd and\n"
@@ -32,7 +37,8 @@ static struct cmd cmd = {
 	"      ID         host id given by gfmd\n"
 	"      NAME       registered host name\n"
 	"      ADDR PORT  where clients reach its gfsd\n"
-	"      STATE      up, or down when it missed heartbeats\n"
+	"      STATE      up; down when it missed heartbeats; draining when\n"
+	"                 up and being drained (see drain)\n"
 	"      CAPACITY   spool file system size, bytes\n"
 	"      FREE       spool free space, bytes\n"
 	"      LOAD       1-minute load average\n"
@@ -53,7 +59,20 @@ static struct cmd cmd = {
 	"  writers_cut: replicas cut back to gfmd's size before a first writer\n"
 	"  (bytes a crashed writer had left beyond it).\n"
 	"\n"
+	"  gfhost drain NAME moves every replica off host NAME before it is\n"
+	"  retired (root only; kept by gfmd across restarts): from then on it\n"
+	"  gets no new data while another host is up, and gfmd copies each file\n"
+	"  it holds to other hosts (as many as the file's replica count, see\n"
+	"  gfncopy) and only then removes the replica there, so no file ever has\n"
+	"  fewer replicas than its count. It prints how many replicas are left;\n"
+	"  with --wait it follows the count down and says when the host holds\n"
+	"  nothing and can be removed (interrupt it at any time: the drain goes\n"
+	"  on). A host that is down cannot give up the replicas only it holds.\n"
+	"  gfhost undrain NAME ends a drain.\n"
+	"\n"
 	"OPTIONS\n"
+	"  -w, --wait\n"
+	"      drain: wait until the host holds no replica.\n"
 	"  -H, --no-header\n"
 	"      list: do not print the header line.\n"
 	"  --human\n"
@@ -74,6 +93,7 @@ static struct cmd cmd = {
 
 static int no_header;
 static int human;
+static int wait_drain;
 
 static int by_id(const void *a, const void *b)
 {
@@ -124,7 +144,8 @@ static int list_main(struct gfc *g, int argc, char **argv)
 				strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%S", &tm);
 		}
 		const char *row[] = { id, h->name[0] ? h->name : "-",
-			h->addr[0] ? h->addr : "-", port, h->up ? "up" : "down",
+			h->addr[0] ? h->addr : "-", port,
+			!h->up ? "down" : h->draining ? "draining" : "up",
 			size_str(cap, h->capacity), size_str(fr, h->free), load, nrep,
 			seen };
 		if (cmd_table_add(&t, row) < 0) {
@@ -236,9 +257,100 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	return CMD_OK;
 }
 
+/* The host named name in a fresh list: 0 and *out, or -errno (said). */
+static int find_host(struct gfc *g, const char *name, struct gf_host_info *out)
+{
+	struct gfm_host_list_rep hl = { 0 };
+	int r = gfc_host_list(g, &hl);
+	if (r < 0) {
+		cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
+		return r;
+	}
+	r = -ENOENT;
+	for (uint32_t i = 0; i < hl.count; i++)
+		if (strcmp(hl.hosts[i].name, name) == 0) {
+			*out = hl.hosts[i];
+			r = 0;
+		}
+	gfm_host_list_rep_free(&hl);
+	if (r < 0)
+		cmd_err(&cmd, "no host named %s is registered with gfmd (see gfhost list)", name);
+	return r;
+}
+
+static int drain_set(struct gfc *g, const char *name, int on)
+{
+	struct gf_host_info h;
+	struct gfm_host_drain_req m;
+	int r;
+
+	if (find_host(g, name, &h) < 0)
+		return CMD_FAIL;
+	memset(&m, 0, sizeof(m));
+	m.cred.uid = (uint32_t)geteuid();
+	m.cred.gid = (uint32_t)getegid();
+	m.host_id = h.host_id;
+	m.on = (uint8_t)on;
+	if ((r = gfc_host_drain(g, &m)) < 0) {
+		cmd_err(&cmd, "%s %s: %s", on ? "drain" : "undrain", name,
+			r == -EPERM ? "only root may do that" : strerror(-r));
+		return CMD_FAIL;
+	}
+	return CMD_OK;
+}
+
+static int drain_main(struct gfc *g, int argc, char **argv)
+{
+	const char *name = argv[1];
+	struct gf_host_info h;
+	uint64_t last = UINT64_MAX;
+	int said_down = 0;
+
+	if (drain_set(g, name, 1) != CMD_OK)
+		return CMD_FAIL;
+	for (;;) {
+		if (find_host(g, name, &h) < 0)
+			return CMD_FAIL;
+		if (h.nreplicas == 0) {
+			printf("%s holds no replica: it can be removed\n", name);
+			return CMD_OK;
+		}
+		if (!wait_drain) {
+			printf("%s is draining: %" PRIu64 " replica%s to move (gfhost list shows "
+			       "how many are left; gfhost --wait drain %s waits)\n", name,
+			       h.nreplicas, h.nreplicas == 1 ? "" : "s", name);
+			return CMD_OK;
+		}
+		if (h.nreplicas != last) {
+			printf("%s: %" PRIu64 " replica%s left\n", name, h.nreplicas,
+			       h.nreplicas == 1 ? "" : "s");
+			fflush(stdout);
+			last = h.nreplicas;
+		}
+		if (!h.up && !said_down) {
+			cmd_err(&cmd, "%s is down: replicas that only it holds cannot move until "
+				"it is back", name);
+			said_down = 1;
+		} else if (h.up) {
+			said_down = 0;
+		}
+		sleep(1);
+	}
+}
+
+static int undrain_main(struct gfc *g, int argc, char **argv)
+{
+	if (drain_set(g, argv[1], 0) != CMD_OK)
+		return CMD_FAIL;
+	printf("%s is no longer draining\n", argv[1]);
+	return CMD_OK;
+}
+
 static const struct cmd_sub subcommands[] = {
 	{ "list", list_main, 1, 0, "list takes no arguments" },
 	{ "stats", stats_main, 0, 1, "stats needs one NAME or ADDR:PORT" },
+	{ "drain", drain_main, 1, 1, "drain needs one host NAME" },
+	{ "undrain", undrain_main, 1, 1, "undrain needs one host NAME" },
 };
 
 int main(int argc, char **argv)
@@ -246,6 +358,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "no-header", no_argument, NULL, 'H' },
 		{ "human", no_argument, NULL, 'U' },
+		{ "wait", no_argument, NULL, 'w' },
 		{ 0 },
 	};
 	struct gf_config *cfg = NULL;
@@ -253,8 +366,11 @@ int main(int argc, char **argv)
 	int ch, rc;
 
 	cmd_init(&cmd, argc, argv);
-	while ((ch = cmd_getopt(&cmd, argc, argv, "H", longopts)) != -1) {
+	while ((ch = cmd_getopt(&cmd, argc, argv, "Hw", longopts)) != -1) {
 		switch (ch) {
+		case 'w':
+			wait_drain = 1;
+			break;
 		case 'H':
 			no_header = 1;
 			break;

@@ -62,6 +62,7 @@ struct gf_change_host {
 	char addr[GF_HOST_MAX + 1];
 	uint16_t port;
 	uint64_t capacity, free;
+	uint8_t draining;
 };
 
 struct gf_change {

@@ -383,6 +383,18 @@ static int h_replicate(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	return reply(g, c, f, rc, &w, t);
 }
 
+static int h_host_drain(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_host_drain_req m;
+	if (gfm_host_drain_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	if (gf_conn_peer_kind(c) != GF_PEER_ADMIN || m.cred.uid != 0)
+		return reply(g, c, f, -EPERM, NULL, 0);
+	uint64_t t = 0;
+	int rc = gf_hosts_set_draining(g->hosts, m.host_id, m.on, &t);
+	return reply(g, c, f, rc, NULL, t);
+}
+
 static int h_replica_drop(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 {
 	struct gfm_replica_drop_req m;
@@ -1125,6 +1137,8 @@ static int dispatch(struct gfmd *g, struct gf_conn *conn, struct gf_frame *f,
 		return h_host_list(g, conn, f);
 	case GFM_HOST_REPLICAS:
 		return h_host_replicas(g, conn, f);
+	case GFM_HOST_DRAIN:
+		return h_host_drain(g, conn, f);
 	case GFM_IDMAP_LIST:
 		return h_idmap_list(g, conn, f);
 	case GFM_IDMAP_SET:

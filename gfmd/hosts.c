@@ -239,6 +239,7 @@ int gf_hosts_list(struct gf_hosts *h, struct gf_host_info **out, uint32_t *count
 		v[i].free = x->row.free;
 		v[i].load_milli = x->load_milli;
 		v[i].last_seen = x->last_seen_unix;
+		v[i].draining = x->row.draining;
 	}
 	*out = v;
 	*count = (uint32_t)h->n;
@@ -291,6 +292,40 @@ void gf_hosts_set_reserve(struct gf_hosts *h, uint64_t bytes, uint32_t percent)
 	h->reserve_bytes = bytes;
 	h->reserve_percent = percent;
 	pthread_mutex_unlock(&h->mu);
+}
+
+int gf_hosts_set_draining(struct gf_hosts *h, uint32_t host_id, int on, uint64_t *ticket)
+{
+	*ticket = 0;
+	pthread_mutex_lock(&h->mu);
+	struct host *x = find_id(h, host_id);
+	if (!x) {
+		pthread_mutex_unlock(&h->mu);
+		return -ENOENT;
+	}
+	if (x->row.draining != (on != 0)) {
+		x->row.draining = on != 0;
+		gf_info("gfmd: host %s %s", x->row.name,
+			on ? "is draining: its replicas move to other hosts, new data goes elsewhere"
+			   : "is no longer draining");
+		if (h->sink) {
+			struct gf_changes c;
+			gf_changes_init(&c);
+			struct gf_change *ch =
+				gf_changes_add(&c, GF_CHG_HOST_PUT, 0, 0, 0, NULL, 0, NULL, 0, 0);
+			if (!ch) {
+				x->row.draining = on == 0;
+				pthread_mutex_unlock(&h->mu);
+				gf_changes_free(&c);
+				return -ENOMEM;
+			}
+			ch->host = x->row;
+			*ticket = h->sink(h->sink_arg, &c);
+			gf_changes_free(&c);
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return 0;
 }
 
 uint64_t gf_hosts_reserve(struct gf_hosts *h, uint64_t capacity)
@@ -348,15 +383,21 @@ int gf_hosts_place(void *placement, const struct gf_ns_replica *have, size_t nha
 			return -EAGAIN;
 		}
 	}
-	/* a replica that exists: the client's own, else the roomiest up one */
-	for (size_t i = 0; i < nhave; i++) {
-		struct host *x = find_id(h, have[i].host_id);
-		if (x && is_up(h, x, now) && prefer(h, &best, x, me))
-			break;
-	}
-	if (!best) /* else any up host: the client's own, else the roomiest */
+	/* a replica that exists: the client's own, else the roomiest up one;
+	 * one on a draining host only when there is no other */
+	for (int drain = 0; drain < 2 && !best; drain++)
+		for (size_t i = 0; i < nhave; i++) {
+			struct host *x = find_id(h, have[i].host_id);
+			if (x && is_up(h, x, now) && x->row.draining == drain &&
+			    prefer(h, &best, x, me))
+				break;
+		}
+	/* else any up host: the client's own, else the roomiest; a draining
+	 * host takes new data only when every up host drains */
+	for (int drain = 0; drain < 2 && !best; drain++)
 		for (size_t i = 0; i < h->n; i++)
-			if (is_up(h, &h->v[i], now) && prefer(h, &best, &h->v[i], me))
+			if (is_up(h, &h->v[i], now) && h->v[i].row.draining == drain &&
+			    prefer(h, &best, &h->v[i], me))
 				break;
 	if (best && strcmp(best->row.name, me) != 0 && !has_room(h, best) && nhave == 0)
 		gf_info("gfmd: every gfsd is below its space reserve; placing new data for %s "

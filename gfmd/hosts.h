@@ -39,6 +39,13 @@ void gf_hosts_set_sink(struct gf_hosts *h, gf_sink_fn sink, void *arg);
 /* The free space placement keeps on a host for its own use: bytes, or (when
  * percent is not 0) that share of each host's capacity. Default 1%. */
 void gf_hosts_set_reserve(struct gf_hosts *h, uint64_t bytes, uint32_t percent);
+/*
+ * A draining host (gfhost drain) gets no new data while another up host
+ * can take it, and a writer of a file with a replica elsewhere goes there;
+ * gfmd/repair.h moves its replicas off. Stored with the host's row.
+ * -ENOENT for an unknown id; *ticket: the stored change (0: none).
+ */
+int gf_hosts_set_draining(struct gf_hosts *h, uint32_t host_id, int on, uint64_t *ticket);
 /* The reserve of a host with that capacity, in bytes. */
 uint64_t gf_hosts_reserve(struct gf_hosts *h, uint64_t capacity);
 /* A row from the store (the host counts as down until it speaks). */

@@ -129,6 +129,7 @@ struct hoststate {
 	uint32_t host_id;
 	bool up;
 	bool handled;	  /* its files were queued for this down period */
+	int64_t drain_queued; /* monotonic ms its files were last queued for a drain; 0: not */
 	int64_t down_since; /* monotonic ms, while down */
 };
 
@@ -234,13 +235,32 @@ static const char *host_name(const struct gf_host_info *hv, uint32_t nh, uint32_
 	return "?";
 }
 
-/* Up replicas of st; the file's queue by them. */
+static int host_draining(const struct gf_host_info *hv, uint32_t nh, uint32_t id)
+{
+	for (uint32_t i = 0; i < nh; i++)
+		if (hv[i].host_id == id)
+			return hv[i].draining != 0;
+	return 0;
+}
+
+/* Replicas of st that count: on up hosts that are not draining. */
 static uint32_t count_up(const struct gf_ns_repl_state *st, const struct gf_host_info *hv,
 			 uint32_t nh)
 {
 	uint32_t n = 0;
 	for (size_t i = 0; i < st->n; i++)
-		n += (uint32_t)host_up(hv, nh, st->cur[i].host_id, NULL);
+		n += (uint32_t)(host_up(hv, nh, st->cur[i].host_id, NULL) &&
+				!host_draining(hv, nh, st->cur[i].host_id));
+	return n;
+}
+
+/* Replicas of st on draining hosts. */
+static uint32_t count_draining(const struct gf_ns_repl_state *st, const struct gf_host_info *hv,
+			       uint32_t nh)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < st->n; i++)
+		n += (uint32_t)host_draining(hv, nh, st->cur[i].host_id);
 	return n;
 }
 
@@ -261,7 +281,8 @@ static int work(struct gf_repair *r, uint64_t ino)
 	uint32_t nup = count_up(st, hv, nh);
 	if (st->n == 0)
 		goto out; /* no data (never written) */
-	if (nup == 0) {
+	uint32_t ndrain = count_draining(st, hv, nh);
+	if (nup == 0 && ndrain == 0) {
 		static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
 		gf_log_limited(&rl, GF_LOG_WARN,
 			       "gfmd: repair: inode %" PRIu64 ": every replica (%zu) is on a host "
@@ -281,7 +302,7 @@ static int work(struct gf_repair *r, uint64_t ino)
 			gf_info("gfmd: repair: inode %" PRIu64 ": replica %u of %u made on %s "
 				"(%" PRIu64 " bytes; %" PRIu64 " repairs so far)", ino, nup + 1,
 				st->want, host_name(hv, nh, host), bytes, made);
-			again = nup + 1 < st->want;
+			again = nup + 1 < st->want || ndrain > 0;
 		} else if (rc != -EBUSY && rc != -ENOENT) {
 			pthread_mutex_lock(&r->mu);
 			r->failed++;
@@ -295,10 +316,30 @@ static int work(struct gf_repair *r, uint64_t ino)
 		}
 		goto out;
 	}
+	/* enough elsewhere: the replicas on draining hosts go (the drain) */
+	for (size_t i = 0; i < st->n && ndrain; i++) {
+		uint32_t host = st->cur[i].host_id;
+		uint64_t t = 0;
+		if (!host_draining(hv, nh, host))
+			continue;
+		int rc = gf_ns_replica_drop(g->ns, &ROOT_CRED, ino, host, st->want, &t);
+		st->cur[i].host_id = 0;
+		if (rc == 0) {
+			pthread_mutex_lock(&r->mu);
+			r->removed++;
+			pthread_mutex_unlock(&r->mu);
+			gf_info("gfmd: repair: inode %" PRIu64 ": replica on draining %s removed "
+				"(%u elsewhere)", ino, host_name(hv, nh, host), nup);
+		} else if (rc != -ENOENT) {
+			goto out;
+		}
+	}
 	if (!st->explicit || st->n <= st->want)
 		goto out;
 	/* too many: those on down hosts first, then the fullest hosts' */
-	uint32_t n = (uint32_t)st->n;
+	uint32_t n = 0;
+	for (size_t i = 0; i < st->n; i++)
+		n += st->cur[i].host_id != 0;
 	for (int pass = 0; pass < 2 && n > st->want; pass++) {
 		for (;;) {
 			int pick = -1;
@@ -410,7 +451,8 @@ static void queue_host_files(struct gf_repair *r, uint32_t host_id, const char *
 		if (gf_ns_repl_state(r->g->ns, c.v[i], st) < 0)
 			continue;
 		uint32_t nup = count_up(st, hv, nh);
-		if (nup >= st->want && (!st->explicit || st->n <= st->want))
+		if (nup >= st->want && (!st->explicit || st->n <= st->want) &&
+		    count_draining(st, hv, nh) == 0)
 			continue;
 		pthread_mutex_lock(&r->mu);
 		enqueue_locked(r, c.v[i], (int)nup);
@@ -470,6 +512,14 @@ static void *monitor_main(void *arg)
 				struct hoststate *h = hoststate(r, hv[i].host_id, now);
 				if (!h)
 					continue;
+				if (!hv[i].draining) {
+					h->drain_queued = 0;
+				} else if (hv[i].up && (h->drain_queued == 0 ||
+							now - h->drain_queued >= (int64_t)r->cfg.retry_ms)) {
+					/* and again now and then, until it holds nothing */
+					h->drain_queued = now;
+					queue_host_files(r, h->host_id, hv[i].name, "is draining");
+				}
 				if (hv[i].up) {
 					bool was_handled = h->handled;
 					h->up = true;

@@ -119,7 +119,7 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 			uint32_t seen = 0;
 			for (uint32_t i = 0; i < nh; i++) {
 				const struct gf_host_info *h = &hv[i];
-				if (!h->up || holds(reps, nr, h->host_id) ||
+				if (!h->up || h->draining || holds(reps, nr, h->host_id) ||
 				    h->free <= a.size + gf_hosts_reserve(g->hosts, h->capacity))
 					continue;
 				if (pass == 0 && h->free > most)

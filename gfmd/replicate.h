@@ -9,7 +9,8 @@
  *      random so that many copies of one file spread their reads (none up:
  *      -EHOSTDOWN);
  *   3. the destination: dst_host if given (up, else -EHOSTDOWN; holding a
- *      current replica already: -EEXIST), else, among the up hosts without
+ *      current replica already: -EEXIST), else, among the up hosts (not
+ *      draining: hosts.h) without
  *      one whose free space is more than the file's size plus the placement
  *      reserve (none: -ENOSPC), one at random of those within 10% of the
  *      most free space (copies spread over hosts alike);

@@ -143,11 +143,12 @@ static const struct {
 		"DELETE FROM dead_replica WHERE ino = $1 AND host_id = $2 AND fgen = $3", 3,
 		{ OID_INT8, OID_INT4, OID_INT8 } },
 	[S_HOST_PUT] = { "host_put",
-		"INSERT INTO host (host_id, name, addr, port, capacity, free) "
-		"VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (host_id) DO UPDATE SET "
+		"INSERT INTO host (host_id, name, addr, port, capacity, free, draining) "
+		"VALUES ($1,$2,$3,$4,$5,$6,$7 <> 0) ON CONFLICT (host_id) DO UPDATE SET "
 		"name = EXCLUDED.name, addr = EXCLUDED.addr, port = EXCLUDED.port, "
-		"capacity = EXCLUDED.capacity, free = EXCLUDED.free",
-		6, { OID_INT4, OID_TEXT, OID_TEXT, OID_INT4, OID_INT8, OID_INT8 } },
+		"capacity = EXCLUDED.capacity, free = EXCLUDED.free, "
+		"draining = EXCLUDED.draining",
+		7, { OID_INT4, OID_TEXT, OID_TEXT, OID_INT4, OID_INT8, OID_INT8, OID_INT4 } },
 	[S_COUNTER_PUT] = { "counter_put",
 		"INSERT INTO counter (name, value) VALUES ($1,$2) ON CONFLICT (name) "
 		"DO UPDATE SET value = GREATEST(counter.value, EXCLUDED.value)",
@@ -539,7 +540,8 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 	if (rc)
 		return rc;
 
-	r = query_bin(pg, "SELECT host_id, name, addr, port, capacity, free FROM host", "hosts");
+	r = query_bin(pg, "SELECT host_id, name, addr, port, capacity, free, draining::int4 "
+		      "FROM host", "hosts");
 	if (!r)
 		return -EIO;
 	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
@@ -552,6 +554,7 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 		h.port = (uint16_t)get_int(r, i, 3);
 		h.capacity = (uint64_t)get_int(r, i, 4);
 		h.free = (uint64_t)get_int(r, i, 5);
+		h.draining = get_int(r, i, 6) != 0;
 		rc = ld->host(ld->arg, &h);
 	}
 	PQclear(r);
@@ -773,6 +776,7 @@ static int send_change(PGconn *pg, const struct gf_change *ch)
 		p_int(&p, ch->host.port);
 		p_int(&p, (int64_t)ch->host.capacity);
 		p_int(&p, (int64_t)ch->host.free);
+		p_int(&p, ch->host.draining);
 		return send_stmt(pg, S_HOST_PUT, &p) ? -EIO : 1;
 	case GF_CHG_NEXT_INO:
 		p_text(&p, "next_ino");

@@ -1125,6 +1125,15 @@ int gfc_replicate(struct gfc *c, const struct gfm_replicate_req *m,
 	return 0;
 }
 
+int gfc_host_drain(struct gfc *c, const struct gfm_host_drain_req *m)
+{
+	struct gf_wbuf w;
+
+	gf_wbuf_init(&w);
+	gfm_host_drain_req_encode(&w, m);
+	return gfm_call_noreply(c, GFM_HOST_DRAIN, &w, GFM_RESEND);
+}
+
 int gfc_replica_drop(struct gfc *c, const struct gfm_replica_drop_req *m)
 {
 	struct gf_wbuf w;

@@ -148,6 +148,8 @@ int gfc_release(struct gfc *c, const struct gf_cred *cr, uint64_t ino);
  * takes. */
 int gfc_replicate(struct gfc *c, const struct gfm_replicate_req *m,
 		  struct gfm_replicate_rep *out);
+/* Start or stop draining a host (GFM_HOST_DRAIN, proto.h). */
+int gfc_host_drain(struct gfc *c, const struct gfm_host_drain_req *m);
 /* Remove a current replica (GFM_REPLICA_DROP, proto.h). */
 int gfc_replica_drop(struct gfc *c, const struct gfm_replica_drop_req *m);
 int gfc_setxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,

@@ -30,7 +30,7 @@
 #define TS_WIRE 12u
 #define ATTR_WIRE (8u + 4u * 4u + 8u * 3u + TS_WIRE * 3u)
 #define DIRENT_MIN_WIRE (8u + 4u + ATTR_WIRE)
-#define HOST_INFO_MIN_WIRE (4u + 4u + 4u + 2u + 1u + 8u + 8u + 4u + 8u + 8u)
+#define HOST_INFO_MIN_WIRE (4u + 4u + 4u + 2u + 1u + 8u + 8u + 4u + 8u + 8u + 1u)
 #define DEAD_WIRE 16u
 #define REPLICA_MIN_WIRE (4u + 8u + 8u + 2u + 4u + 4u)
 #define IDMAP_ENT_MIN_WIRE (1u + 4u + 4u)
@@ -102,7 +102,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
 	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)  \
-	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP)
+	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN)
 
 const char *gf_op_name(uint16_t op)
 {
@@ -903,6 +903,7 @@ void gfm_host_list_rep_encode(struct gf_wbuf *w, const struct gfm_host_list_rep 
 		gf_put_u32(w, h->load_milli);
 		gf_put_i64(w, h->last_seen);
 		gf_put_u64(w, h->nreplicas);
+		put_flag(w, h->draining);
 	}
 }
 
@@ -930,6 +931,7 @@ int gfm_host_list_rep_decode(const void *payload, size_t len, struct gfm_host_li
 		h->load_milli = gf_get_u32(r);
 		h->last_seen = gf_get_i64(r);
 		h->nreplicas = gf_get_u64(r);
+		h->draining = get_flag(r);
 	}
 out:;
 	int err = D_END();
@@ -1576,5 +1578,21 @@ int gfs_replicate_rep_decode(const void *payload, size_t len, struct gfs_replica
 {
 	D_BEGIN(m);
 	m->bytes = gf_get_u64(r);
+	return D_END();
+}
+
+void gfm_host_drain_req_encode(struct gf_wbuf *w, const struct gfm_host_drain_req *m)
+{
+	put_cred(w, &m->cred);
+	gf_put_u32(w, m->host_id);
+	put_flag(w, m->on);
+}
+
+int gfm_host_drain_req_decode(const void *payload, size_t len, struct gfm_host_drain_req *m)
+{
+	D_BEGIN(m);
+	get_cred(r, &m->cred);
+	m->host_id = gf_get_u32(r);
+	m->on = get_flag(r);
 	return D_END();
 }

@@ -105,6 +105,7 @@ enum gf_op {
 	GFM_HEARTBEAT,
 	GFM_HOST_LIST,
 	GFM_HOST_REPLICAS, /* gfsd, admin: gfm_host_replicas_req → _rep */
+	GFM_HOST_DRAIN,	   /* admin, uid 0: gfm_host_drain_req → empty */
 
 	/* admin commands and mounts → gfmd: users and groups by name */
 	GFM_IDMAP_LIST = 230, /* empty request → gfm_idmap_list_rep */
@@ -405,6 +406,7 @@ struct gf_host_info {
 	uint32_t load_milli;
 	int64_t last_seen; /* unix seconds */
 	uint64_t nreplicas;
+	uint8_t draining; /* its replicas are being moved off; no new data */
 };
 /* Heap-allocated by the decoder; free with gfm_host_list_rep_free. */
 struct gfm_host_list_rep {
@@ -466,6 +468,18 @@ struct gfm_replica_drop_req {
 	uint64_t ino;
 	uint32_t host_id;
 	uint32_t keep;
+};
+
+/*
+ * GFM_HOST_DRAIN: host_id is draining (on = 1): new data goes elsewhere,
+ * gfmd copies every replica it holds to other hosts (at least the file's
+ * replica count of them) and then removes it there; or no longer (on = 0).
+ * Kept in the database. Admin peers with uid 0 only (-EPERM).
+ */
+struct gfm_host_drain_req {
+	struct gf_cred cred;
+	uint32_t host_id;
+	uint8_t on;
 };
 
 /* ---- gfmd users and groups by name -----------------------------------------
@@ -762,6 +776,7 @@ GF_CODEC(gfm_replicate_rep);
 GF_CODEC(gfm_replica_drop_req);
 GF_CODEC(gfs_replicate_req);
 GF_CODEC(gfs_replicate_rep);
+GF_CODEC(gfm_host_drain_req);
 
 #undef GF_CODEC
 

@@ -510,7 +510,7 @@ gf_host_list() { gf_in gfmd "$(gf_bin gfhost)" -c "$STATE/admin.conf" list 2>/de
 gf_host_is_up() {
 	gf_host_list | awk -v h="$1" '
 		{ name = 0; up = 0
-		  for (i = 1; i <= NF; i++) { if ($i == h) name = 1; if (tolower($i) == "up") up = 1 }
+		  for (i = 1; i <= NF; i++) { if ($i == h) name = 1; if (tolower($i) == "up" || $i == "draining") up = 1 }
 		  if (name && up) found = 1 }
 		END { exit !found }'
 }

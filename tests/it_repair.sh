@@ -8,7 +8,10 @@
 #   error, and after repair_delay_ms every file has 2 replicas on up hosts
 #   again, byte-identical;
 # - the host comes back: the replicas now beyond the count are removed;
-# - a count lowered on a file: extra replicas go.
+# - a count lowered on a file: extra replicas go;
+# - gfhost drain under readers: afterwards the host holds nothing, every
+#   file still has its count, no reader saw an error, new data goes
+#   elsewhere; gfhost list shows it draining; undrain ends it.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -182,5 +185,78 @@ f=${FILES[2]}
 check "gfncopy -s 1 on one file" ncopy 1 -s 1 "$f"
 if poll_until "$GF_WAIT_SECS" has_up "$f" 1; then ok "  it goes down to 1 replica"; else fail "  still: $(hosts_of "$f")"; fi
 expect_eq "  and reads right" "${SUM[$f]}" "$(sha256sum <"$(mnt 3)/raw/day1/${f##*/}" | cut -d' ' -f1)"
+
+# ---- drain a host under load -----------------------------------------------------------------
+gfhost() { gf_in gfmd "$(gf_bin gfhost)" -c "$STATE/admin.conf" "$@"; }
+drained=2
+mkdir -p "$M1/raw/day2" || die "mkdir day2"
+for i in 1 2 3 4; do
+	f=$(mnt $drained)/raw/day2/L0.$i # written on the host to drain: a replica there
+	head -c $((500000 * i + 1)) /dev/urandom >"$STATE/src2.$i"
+	cp "$STATE/src2.$i" "$f" || die "cannot write $f"
+	SUM[$M1/raw/day2/L0.$i]=$(sha256sum <"$STATE/src2.$i" | cut -d' ' -f1)
+	FILES+=("$M1/raw/day2/L0.$i")
+done
+head -c 700001 /dev/urandom >"$STATE/src.solo"
+cp "$STATE/src.solo" "$(mnt $drained)/solo" || die "cannot write solo" # count 1, only there
+SUM[$M1/solo]=$(sha256sum <"$STATE/src.solo" | cut -d' ' -f1)
+poll_until "$GF_WAIT_SECS" all_have 2 "${FILES[@]:3}" || fail "day2 files did not reach 2 replicas"
+expect_eq "solo lies on node$drained only" "node$drained" "$(hosts_of "$M1/solo")"
+readers=()
+for k in 1 3; do
+	(
+		errs=0
+		for round in 1 2 3 4 5; do
+			for f in "${FILES[@]}" "$M1/solo"; do
+				[[ $(sha256sum <"$(mnt "$k")/${f#"$M1"/}" | cut -d' ' -f1) == "${SUM[$f]}" ]] ||
+					errs=$((errs + 1))
+			done
+		done
+		echo "$errs" >"$STATE/dreader$k.errors"
+	) &
+	readers+=($!)
+done
+out=$(gf_in gfmd timeout $((GF_WAIT_SECS * 2)) "$(gf_bin gfhost)" -c "$STATE/admin.conf" --wait \
+	drain node$drained 2>&1)
+rc=$?
+if [[ $rc == 0 && $out == *"node$drained holds no replica: it can be removed"* ]]; then
+	ok "gfhost --wait drain node$drained ends saying it can be removed"
+else
+	fail "gfhost drain: rc $rc: $out"
+fi
+wait "${readers[@]}"
+for k in 1 3; do
+	expect_eq "reader on node$k during the drain: no error" 0 "$(cat "$STATE/dreader$k.errors" 2>/dev/null)"
+done
+row=$(gfhost -H list | awk -v h="node$drained" '$2 == h')
+expect_eq "gfhost list: node$drained is draining and holds 0 replicas" "draining 0" \
+	"$(awk '{ print $5, $9 }' <<<"$row")"
+bad=
+for f in "${FILES[@]}" "$M1/solo"; do
+	[[ " $(hosts_of "$f") " == *" node$drained "* ]] && bad+=" ${f##*/}"
+done
+expect_eq "no file has a replica on node$drained" "" "$bad"
+low=
+for f in "${FILES[@]}"; do
+	want=$(getfattr --absolute-names --only-values -n user.gfarm.ncopy "$f" 2>/dev/null)
+	[[ $(up_count "$f") -ge ${want:-1} ]] || low+=" ${f##*/}"
+done
+expect_eq "every file still has its count" "" "$low"
+expect_eq "solo (count 1) moved: 1 replica, elsewhere" 1 "$(up_count "$M1/solo")"
+expect_eq "solo reads right" "${SUM[$M1/solo]}" "$(sha256sum <"$(mnt 4)/solo" | cut -d' ' -f1)"
+spool_empty() { [[ -z $(find "$(spool $drained)/data" -type f) ]]; }
+if poll_until "$GF_WAIT_SECS" spool_empty; then
+	ok "node$drained's spool holds no replica file any more"
+else
+	fail "node$drained's spool: $(find "$(spool $drained)/data" -type f | head)"
+fi
+echo new >"$(mnt $drained)/after-drain" || fail "cannot write on node$drained's mount"
+h=$(hosts_of "$M1/after-drain")
+if [[ -n $h && $h != *"node$drained"* ]]; then ok "new data written on node$drained goes elsewhere ($h)"; else fail "after-drain on: $h"; fi
+rc=$(as_user nobody "$(gf_bin gfhost)" -c "$STATE/admin.conf" undrain node$drained >/dev/null 2>&1; echo $?)
+expect_eq "undrain by a non-root user is refused" 1 "$rc"
+check "gfhost undrain" gfhost undrain node$drained
+row=$(gfhost -H list | awk -v h="node$drained" '$2 == h')
+expect_eq "  node$drained is up again" up "$(awk '{ print $5 }' <<<"$row")"
 
 it_done

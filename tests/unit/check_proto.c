@@ -20,7 +20,7 @@
 /* Wire sizes used to build malformed payloads by hand. */
 #define ATTR_WIRE (8 + 4 * 4 + 8 * 4 + 12 * 3)
 #define DIRENT_MIN_WIRE (8 + 4 + ATTR_WIRE)
-#define HOST_INFO_MIN_WIRE (4 + 4 + 4 + 2 + 1 + 8 + 8 + 4 + 8 + 8)
+#define HOST_INFO_MIN_WIRE (4 + 4 + 4 + 2 + 1 + 8 + 8 + 4 + 8 + 8 + 1)
 #define REPLICA_MIN_WIRE (4 + 8 + 8 + 2 + 4 + 4)
 
 static uint8_t blob[8192]; /* payload bytes for data-carrying samples */
@@ -339,6 +339,7 @@ static void fill_gfm_host_list_rep(void *p)
 		h->load_milli = 150 * i;
 		h->last_seen = 1700000000 + i;
 		h->nreplicas = 100000 * i;
+		h->draining = i == 2;
 	}
 }
 
@@ -413,6 +414,14 @@ static void fill_gfs_replicate_rep(void *p)
 {
 	struct gfs_replicate_rep *m = p;
 	m->bytes = 12345;
+}
+
+static void fill_gfm_host_drain_req(void *p)
+{
+	struct gfm_host_drain_req *m = p;
+	fill_cred(&m->cred);
+	m->host_id = 12;
+	m->on = 1;
 }
 
 static void fill_gfs_open_req(void *p)
@@ -637,6 +646,7 @@ WRAP(gfm_replicate_rep)
 WRAP(gfm_replica_drop_req)
 WRAP(gfs_replicate_req)
 WRAP(gfs_replicate_rep)
+WRAP(gfm_host_drain_req)
 WRAP(gfm_attr_rep)
 WRAP(gfm_setattr_req)
 WRAP(gfm_mknod_req)
@@ -740,6 +750,7 @@ static const struct codec codecs[] = {
 	ENTRY(gfm_replica_drop_req, 0, NULL),
 	ENTRY(gfs_replicate_req, 0, NULL),
 	ENTRY(gfs_replicate_rep, 0, NULL),
+	ENTRY(gfm_host_drain_req, 0, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
@@ -1206,8 +1217,8 @@ START_TEST(test_decode_failure_frees)
 	gf_wbuf_reset(&w);
 	gfm_host_list_rep_encode(&w, &hin);
 	ck_assert_int_eq(w.err, 0);
-	/* up is at: end - (8+8+4+8+8) - 1 */
-	w.data[w.len - 36 - 1] = 2;
+	/* up is at: end - (8+8+4+8+8+1) - 1 */
+	w.data[w.len - 37 - 1] = 2;
 	ck_assert_int_eq(gfm_host_list_rep_decode(w.data, w.len, &hout), -EBADMSG);
 	ck_assert_ptr_null(hout.hosts);
 	gfm_host_list_rep_free(&hout);
