@@ -80,7 +80,8 @@ static struct cmd cmd = {
 	"      Replicas each file must have (1 to " "64" ").\n"
 	"  -D, --destination=HOST\n"
 	"      HOST must hold a replica (made first if missing). Without -N,\n"
-	"      that is all gfrep does.\n"
+	"      that is all gfrep does (a replica count set on the file that is\n"
+	"      now too low is raised, so that gfmd keeps the new replica).\n"
 	"  -S, --source=HOST\n"
 	"      Copy from the replica on HOST (a file without a current replica\n"
 	"      there fails).\n"
@@ -242,23 +243,27 @@ static const char *why(int r)
 }
 
 /*
- * The file keeps o->n: its replica count (user.gfarm.ncopy) becomes it, so
+ * The file keeps n: its replica count (user.gfarm.ncopy) becomes it, so
  * that gfmd's background repair restores it after a host dies (and does
  * not remove what gfrep made). Set only once the replicas are there, so
- * that the repair has nothing left to race gfrep for. A caller who may not
- * write the file is told the count is not kept.
+ * that the repair has nothing left to race gfrep for. With -D alone (n is
+ * then the replicas the file has now), only a count that is set and lower
+ * is raised: the repair would remove the new replica as one too many. A
+ * caller who may not write the file is told the count is not kept.
  */
-static void record_count(struct state *s, struct gfc *g, const struct item *it)
+static void record_count(struct state *s, struct gfc *g, const struct item *it, uint32_t n)
 {
 	char want[16], have[32];
 	size_t len = 0;
-	snprintf(want, sizeof(want), "%u", s->o->n);
+	snprintf(want, sizeof(want), "%u", n);
 	int r = gfc_getxattr(g, &s->cred, it->ino, NCOPY_XATTR, have, sizeof(have) - 1, &len);
 	if (r == 0) {
 		have[len] = '\0';
 		have[strcspn(have, "\n ")] = '\0';
-		if (strcmp(have, want) == 0)
+		if (strcmp(have, want) == 0 || (!s->o->n && strtoul(have, NULL, 10) >= n))
 			return;
+	} else if (!s->o->n) {
+		return; /* -D alone, no count set: nothing removes the new replica */
 	}
 	r = gfc_setxattr(g, &s->cred, it->ino, NCOPY_XATTR, want, strlen(want), 0);
 	if (r < 0)
@@ -374,7 +379,9 @@ static int one(struct state *s, struct gfc *g, const struct item *it, uint32_t *
 	*already = *made == 0 && *removed == 0;
 	r = 0;
 	if (o->n)
-		record_count(s, g, it);
+		record_count(s, g, it, o->n);
+	else if (*made)
+		record_count(s, g, it, have);
 out:
 	free(rep);
 	return r;

@@ -36,9 +36,12 @@ static struct cmd cmd = {
 	"\n"
 	"OPTIONS\n"
 	"  -l, --long\n"
-	"      One line per replica, with columns PATH, HOST, STATE (up or\n"
-	"      down), GEN (the data generation it holds) and FILE (its spool\n"
-	"      file's generation, in hex, as gfsd names it), after a header.\n"
+	"      One line per replica, stale ones included, with columns PATH,\n"
+	"      HOST, STATE (up or down), DATA (current, or stale: it holds an\n"
+	"      older generation, left by a write elsewhere; never read, and\n"
+	"      refreshed or removed by gfmd once the writer is done), GEN (the\n"
+	"      data generation it holds) and FILE (its spool file's generation,\n"
+	"      in hex, as gfsd names it), after a header.\n"
 	CMD_HELP_COMMON_OPTIONS
 	"\n"
 	CMD_HELP_GFMD_CONFIG
@@ -65,7 +68,7 @@ int main(int argc, char **argv)
 		{ "long", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const heads[] = { "PATH", "HOST", "STATE", "GEN", "FILE" };
+	static const char *const heads[] = { "PATH", "HOST", "STATE", "DATA", "GEN", "FILE" };
 	struct gf_config *cfg = NULL;
 	struct gfc *g = NULL;
 	struct gf_cred cr;
@@ -94,14 +97,14 @@ int main(int argc, char **argv)
 		cmd_err(&cmd, "%s", strerror(ENOMEM));
 		return CMD_FAIL;
 	}
-	cmd_table_init(&t, 5, heads, "lllrl");
+	cmd_table_init(&t, 6, heads, "llllrl");
 	for (int i = optind; i < argc; i++) {
 		uint64_t ino;
 		if (sched_resolve(&cmd, g, &cr, argv[i], &ino) < 0) {
 			bad = 1;
 			continue;
 		}
-		if ((r = gfc_replicas(g, &cr, ino, rep)) < 0) {
+		if ((r = (lng ? gfc_replicas_all : gfc_replicas)(g, &cr, ino, rep)) < 0) {
 			cmd_err(&cmd, "%s: %s", argv[i], strerror(-r));
 			bad = 1;
 			continue;
@@ -118,8 +121,9 @@ int main(int argc, char **argv)
 				snprintf(gen, sizeof(gen), "%" PRIu64, x->gen);
 				snprintf(file, sizeof(file), "%016" PRIx64, x->fgen);
 				const char *row[] = { argv[i], x->host,
-						      host_up(&hl, x->host_id) ? "up" : "down", gen,
-						      file };
+						      host_up(&hl, x->host_id) ? "up" : "down",
+						      x->gen == rep->attr.gen ? "current" : "stale",
+						      gen, file };
 				if (cmd_table_add(&t, row) < 0) {
 					cmd_err(&cmd, "%s", strerror(ENOMEM));
 					return CMD_FAIL;

@@ -294,17 +294,19 @@ static int ensure_data(struct gf_fs *fs, struct gf_file *f);
  * beyond gfmd's size, gfsd/service.h, so growing the file can never bring
  * such bytes back): f's own when it is open for writing (*h = &f->data),
  * else a new handle in tmp (*h = tmp). *h stays NULL for a file with no
- * replica to cut (not a regular file; gfmd will say why).
+ * replica to cut (not a regular file; gfmd will say why). *opened: gfmd
+ * opened the file for writing for this (GFM_RELEASE it when done).
  */
 static int truncate_open(struct gf_fs *fs, const struct gf_cred *cr, uint64_t ino,
 			 uint64_t size, struct gf_file *f, struct gfc_data *tmp,
-			 struct gfc_data **h)
+			 struct gfc_data **h, int *opened)
 {
 	struct gfm_open_rep *o;
 	uint32_t dflags = GFS_O_WRITE;
 	int r;
 
 	*h = NULL;
+	*opened = 0;
 	if (f && f->writable && (size > 0 || __atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))) {
 		r = ensure_data(fs, f);
 		if (r == 0)
@@ -323,6 +325,7 @@ static int truncate_open(struct gf_fs *fs, const struct gf_cred *cr, uint64_t in
 	if (!o)
 		return -ENOMEM;
 	r = gfc_open(fs->gfc, cr, ino, O_WRONLY, o);
+	*opened = r == 0 && S_ISREG(o->attr.mode);
 	if (r < 0 || o->nreplicas == 0)
 		goto out;
 	/* a missing replica file is the empty file's (lazy replicas): made
@@ -347,6 +350,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct gf_file *f = fi ? (struct gf_file *)(uintptr_t)fi->fh : NULL;
 	struct gfm_setattr_req m;
 	struct gfc_data tmp, *h = NULL;
+	int opened = 0;
 	struct gf_attr a;
 	struct stat st;
 	int r;
@@ -395,8 +399,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	 * cuts: refused by gfmd, it has changed nothing that anyone can see.
 	 */
 	if (m.valid & GF_SET_SIZE) {
-		r = stale(truncate_open(fs, &m.cred, ino, m.size, f, &tmp, &h));
+		r = stale(truncate_open(fs, &m.cred, ino, m.size, f, &tmp, &h, &opened));
 		if (r < 0) {
+			if (opened)
+				gfc_release(fs->gfc, &m.cred, ino);
 			fuse_reply_err(req, -r);
 			return;
 		}
@@ -426,6 +432,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	if (h == &tmp && gfc_data_close(&tmp) < 0 && r == 0)
 		r = -EIO;
+	if (opened)
+		gfc_release(fs->gfc, &m.cred, ino); /* the file may be copied again */
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;

@@ -58,7 +58,7 @@ static void log_refusal(struct gf_conn *c, const struct gf_frame *f, int status)
 	/* every namespace request starts with the caller's cred, then the
 	 * inode (or directory) it is about */
 	char what[96] = "";
-	if (f->hdr.op >= GFM_LOOKUP && f->hdr.op <= GFM_REPLICA_DROP) {
+	if (f->hdr.op >= GFM_LOOKUP && f->hdr.op <= GFM_REPLICAS_ALL) {
 		struct gf_rbuf r;
 		gf_rbuf_init(&r, f->payload, f->hdr.len);
 		uint32_t uid = gf_get_u32(&r);
@@ -358,7 +358,7 @@ static int h_release(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 			if (--ci->w[i].n == 0)
 				ci->w[i] = ci->w[--ci->nw];
 			uint32_t want = gf_ns_writer_done(g->ns, m.ino);
-			if (want > 1)
+			if (want)
 				gf_repair_check(g->repair, m.ino, want);
 			break;
 		}
@@ -624,7 +624,8 @@ static int h_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	uint64_t t = 0, t2 = 0;
 	int rc = gf_ns_getattr(g->ns, &m.cred, m.ino, &o->rep.attr, &t);
 	if (!rc)
-		rc = gf_ns_replicas(g->ns, m.ino, 0, o->r, GF_MAX_REPLICAS, &o->nr, &t2);
+		rc = gf_ns_replicas(g->ns, m.ino, f->hdr.op == GFM_REPLICAS_ALL, o->r,
+				    GF_MAX_REPLICAS, &o->nr, &t2);
 	return reply_open(g, c, f, rc, o, t > t2 ? t : t2);
 }
 
@@ -1006,7 +1007,7 @@ void gfmd_conn_closed(struct gf_conn *c, void *arg)
 	for (size_t i = 0; i < ci->nw; i++)
 		while (ci->w[i].n--) {
 			uint32_t want = gf_ns_writer_done(g->ns, ci->w[i].ino);
-			if (want > 1)
+			if (want)
 				gf_repair_check(g->repair, ci->w[i].ino, want);
 		}
 	free(ci->w);
@@ -1119,6 +1120,7 @@ static int dispatch(struct gfmd *g, struct gf_conn *conn, struct gf_frame *f,
 	case GFM_ACCESS:
 		return h_access(g, conn, f);
 	case GFM_REPLICAS:
+	case GFM_REPLICAS_ALL:
 		return h_replicas(g, conn, f);
 	case GFM_LOCK:
 	case GFM_LOCK_CANCEL:

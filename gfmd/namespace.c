@@ -1890,8 +1890,10 @@ static int want_write(uint32_t flags)
 /*
  * The inode moves to a new generation (a write-open or a truncate): the
  * replicas that held the current one move with it in place, except that
- * with keep set only *keep does and the others die; any other replica (not
- * current) dies too.
+ * with keep set only *keep does and the others become stale (they keep the
+ * generation they hold: never served nor counted, refreshed or removed by
+ * the repair once the writers are done, gfmd/repair.h); a replica that was
+ * stale already dies (one stale generation is all that is kept).
  */
 static void new_generation(struct gf_ns *ns, struct inode *ip, const uint32_t *keep,
 			   struct gf_changes *c)
@@ -1902,7 +1904,7 @@ static void new_generation(struct gf_ns *ns, struct inode *ip, const uint32_t *k
 		if (r->gen == was && (!keep || r->host_id == *keep)) {
 			r->gen = ip->a.gen;
 			rec_replica(c, ip, r);
-		} else {
+		} else if (r->gen != was) {
 			replica_kill(ns, ip, i, c);
 		}
 	}
@@ -2170,7 +2172,7 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	}
 	uint32_t k;
 	for (k = 0; k < ip->nreps; k++)
-		if (ip->reps[k].fgen == fgen)
+		if (ip->reps[k].fgen == fgen && is_current(ip, &ip->reps[k]))
 			break;
 	if (k == ip->nreps) {
 		rc = -ESTALE; /* the replica written is no longer the file's */
@@ -2777,10 +2779,38 @@ uint32_t gf_ns_writer_done(struct gf_ns *ns, uint64_t ino)
 	uint32_t want = 0;
 	pthread_rwlock_wrlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
-	if (ip && ip->writers && --ip->writers == 0)
+	if (ip && ip->writers && --ip->writers == 0) {
+		int stale = 0;
+		for (uint32_t i = 0; i < ip->nreps; i++)
+			stale |= !is_current(ip, &ip->reps[i]);
 		want = ncopy_of(ip);
+		if (want == 1 && !stale)
+			want = 0;
+	}
 	pthread_rwlock_unlock(&ns->lock);
 	return want;
+}
+
+int gf_ns_stale_drop(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t *ticket)
+{
+	struct gf_changes c;
+	int rc = -ENOENT;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	for (uint32_t i = 0; ip && i < ip->nreps; i++)
+		if (ip->reps[i].host_id == host_id && !is_current(ip, &ip->reps[i])) {
+			replica_kill(ns, ip, i, &c);
+			emit(ns, &c, ticket);
+			rc = 0;
+			break;
+		}
+	if (rc)
+		failed(ns, ticket);
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
 }
 
 int gf_ns_repl_state(struct gf_ns *ns, uint64_t ino, struct gf_ns_repl_state *st)
@@ -2798,9 +2828,14 @@ int gf_ns_repl_state(struct gf_ns *ns, uint64_t ino, struct gf_ns_repl_state *st
 		st->explicit = xattr_get(ip, GF_NCOPY_XATTR) != NULL;
 		st->writers = ip->writers;
 		st->size = ip->a.size;
-		for (uint32_t i = 0; i < ip->nreps && st->n < GF_MAX_REPLICAS; i++)
-			if (is_current(ip, &ip->reps[i]))
-				st->cur[st->n++] = ip->reps[i];
+		for (uint32_t i = 0; i < ip->nreps; i++) {
+			if (is_current(ip, &ip->reps[i])) {
+				if (st->n < GF_MAX_REPLICAS)
+					st->cur[st->n++] = ip->reps[i];
+			} else if (st->nstale < GF_MAX_REPLICAS) {
+				st->stale[st->nstale++] = ip->reps[i];
+			}
+		}
 	}
 	pthread_rwlock_unlock(&ns->lock);
 	return rc;
@@ -2814,8 +2849,7 @@ int gf_ns_files_on_host(struct gf_ns *ns, uint32_t host_id,
 	for (size_t i = 0; i < ns->itabsz && !rc; i++)
 		for (struct inode *ip = ns->itab[i]; ip && !rc; ip = ip->hnext)
 			for (uint32_t j = 0; j < ip->nreps; j++)
-				if ((host_id == 0 || ip->reps[j].host_id == host_id) &&
-				    is_current(ip, &ip->reps[j])) {
+				if (host_id == 0 || ip->reps[j].host_id == host_id) {
 					rc = fn(arg, ip->a.ino, ncopy_of(ip));
 					break;
 				}

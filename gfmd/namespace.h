@@ -12,7 +12,9 @@
  * current, handed to readers and counted. A new generation begins
  *   - at every open for writing of an existing regular file: the writer's
  *     replica (one of the current ones, or a new one for an empty file) moves
- *     to it in place, the others stop being current (today they die);
+ *     to it in place, the others become stale: they stay, holding the older
+ *     generation, never served or counted, until the repair refreshes or
+ *     removes them once the writers are done (a replica already stale dies);
  *   - at every truncate (SETATTR of the size, O_TRUNC): to a size > 0 in
  *     place; to size 0 the file gets a fresh replica instance instead: every
  *     replica dies and the next writer starts an empty one, so no byte of the
@@ -301,9 +303,12 @@ struct gf_ns_copy {
 	struct gf_ns_replica src;
 	uint32_t dst;
 };
-/* Returns the file's replica count (below) when this was its last writer,
+/* When this was the file's last writer and the file needs the repair's
+ * attention (a count above 1, or stale replicas), its replica count (below);
  * else 0. */
 uint32_t gf_ns_writer_done(struct gf_ns *ns, uint64_t ino);
+/* The stale (not current) replica of ino on host_id dies. -ENOENT: none. */
+int gf_ns_stale_drop(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t *ticket);
 
 /*
  * Replica counts. A regular file wants as many current replicas as the
@@ -322,11 +327,13 @@ struct gf_ns_repl_state {
 	uint64_t size;
 	size_t n;	  /* current replicas (any host, up or down) */
 	struct gf_ns_replica cur[GF_MAX_REPLICAS];
+	size_t nstale;	  /* stale ones (an older generation) */
+	struct gf_ns_replica stale[GF_MAX_REPLICAS];
 };
 /* What replication needs to know of a regular file (-ENOENT, -EINVAL). */
 int gf_ns_repl_state(struct gf_ns *ns, uint64_t ino, struct gf_ns_repl_state *st);
-/* fn(arg, ino, want) for every file with a current replica on host_id (0:
- * every file with data), under the read lock (fn must not call into the
+/* fn(arg, ino, want) for every file with a replica (current or stale) on
+ * host_id (0: every file with data), under the read lock (fn must not call into the
  * namespace); a non-zero return stops the walk and is returned. */
 int gf_ns_files_on_host(struct gf_ns *ns, uint32_t host_id,
 			int (*fn)(void *arg, uint64_t ino, uint32_t want), void *arg);

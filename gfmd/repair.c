@@ -279,7 +279,7 @@ static int work(struct gf_repair *r, uint64_t ino)
 	    gf_hosts_list(g->hosts, &hv, &nh) < 0)
 		goto out; /* gone, not a file, or written: its last close comes back */
 	uint32_t nup = count_up(st, hv, nh);
-	if (st->n == 0)
+	if (st->n == 0 && st->nstale == 0)
 		goto out; /* no data (never written) */
 	uint32_t ndrain = count_draining(st, hv, nh);
 	if (nup == 0 && ndrain == 0) {
@@ -292,6 +292,7 @@ static int work(struct gf_repair *r, uint64_t ino)
 	if (nup < st->want) {
 		uint32_t host = 0;
 		uint64_t bytes = 0, t = 0;
+		/* (a host holding a stale replica is preferred: replicate.h) */
 		int rc = gfmd_replicate(g, &ROOT_CRED, ino, 0, 0, &host, &bytes, &t);
 		if (rc == 0) {
 			pthread_mutex_lock(&r->mu);
@@ -315,6 +316,20 @@ static int work(struct gf_repair *r, uint64_t ino)
 			retry_later(r, ino);
 		}
 		goto out;
+	}
+	/* enough current ones: stale replicas (an older generation, left by
+	 * a write elsewhere) go */
+	for (size_t i = 0; i < st->nstale; i++) {
+		uint64_t t = 0;
+		uint32_t host = st->stale[i].host_id;
+		if (gf_ns_stale_drop(g->ns, ino, host, &t) == 0) {
+			pthread_mutex_lock(&r->mu);
+			r->removed++;
+			pthread_mutex_unlock(&r->mu);
+			gf_info("gfmd: repair: inode %" PRIu64 ": stale replica on %s (generation "
+				"%" PRIu64 ") removed; %u current", ino, host_name(hv, nh, host),
+				st->stale[i].gen, nup);
+		}
 	}
 	/* enough elsewhere: the replicas on draining hosts go (the drain) */
 	for (size_t i = 0; i < st->n && ndrain; i++) {
@@ -452,7 +467,7 @@ static void queue_host_files(struct gf_repair *r, uint32_t host_id, const char *
 			continue;
 		uint32_t nup = count_up(st, hv, nh);
 		if (nup >= st->want && (!st->explicit || st->n <= st->want) &&
-		    count_draining(st, hv, nh) == 0)
+		    count_draining(st, hv, nh) == 0 && st->nstale == 0)
 			continue;
 		pthread_mutex_lock(&r->mu);
 		enqueue_locked(r, c.v[i], (int)nup);

@@ -78,8 +78,16 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 		return rc;
 	if (!S_ISREG(a.mode))
 		return S_ISDIR(a.mode) ? -EISDIR : -EINVAL;
-	if ((rc = gf_ns_replicas(g->ns, ino, 0, reps, GF_MAX_REPLICAS, &nr, NULL)) < 0)
+	struct gf_ns_replica all[GF_MAX_REPLICAS], stale[GF_MAX_REPLICAS];
+	size_t nall = 0, ns = 0;
+	if ((rc = gf_ns_replicas(g->ns, ino, 1, all, GF_MAX_REPLICAS, &nall, NULL)) < 0)
 		return rc;
+	for (size_t i = 0; i < nall; i++) {
+		if (all[i].gen == a.gen)
+			reps[nr++] = all[i];
+		else
+			stale[ns++] = all[i];
+	}
 	if ((rc = gf_hosts_list(g->hosts, &hv, &nh)) < 0)
 		return rc;
 
@@ -112,10 +120,18 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 		else if (!dst->up)
 			rc = -EHOSTDOWN;
 	} else if (rc == 0) {
-		/* the hosts with room, and among those within 10% of the most
-		 * free space one at random: copies spread over equal hosts */
+		/* a host holding a stale replica (a refresh keeps the file where
+		 * it was), else the hosts with room, and among those within 10%
+		 * of the most free space one at random: copies spread over
+		 * equal hosts */
+		for (size_t k = 0; k < ns && !dst; k++) {
+			const struct gf_host_info *h = host_of(hv, nh, stale[k].host_id);
+			if (h && h->up && !h->draining && !holds(reps, nr, h->host_id) &&
+			    h->free + a.size > a.size + gf_hosts_reserve(g->hosts, h->capacity))
+				dst = h;
+		}
 		uint64_t most = 0;
-		for (int pass = 0; pass < 2; pass++) {
+		for (int pass = 0; pass < 2 && !dst; pass++) {
 			uint32_t seen = 0;
 			for (uint32_t i = 0; i < nh; i++) {
 				const struct gf_host_info *h = &hv[i];

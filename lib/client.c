@@ -1329,6 +1329,21 @@ int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	return open_reply(GFM_REPLICAS, &rep, out);
 }
 
+int gfc_replicas_all(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		     struct gfm_open_rep *out)
+{
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	ino_req(&w, cr, ino);
+	r = gfm_call(c, GFM_REPLICAS_ALL, &w, GFM_RESEND, &rep);
+	gf_wbuf_free(&w);
+	if (r < 0)
+		return r;
+	return open_reply(GFM_REPLICAS_ALL, &rep, out);
+}
+
 int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out)
 {
 	struct gf_wbuf w;

@@ -186,6 +186,9 @@ int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 
 /* Hosts (admin commands). Free out with gfm_host_list_rep_free. */
 int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out);
+/* As gfc_replicas, stale replicas (gen below the file's) too. */
+int gfc_replicas_all(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
+		     struct gfm_open_rep *out);
 
 /* Users and groups by name (proto.h GFM_IDMAP_*, lib/idmap.h). Free out with
  * gfm_idmap_list_rep_free. set and del need cr->uid 0 (else -EPERM). */

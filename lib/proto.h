@@ -98,6 +98,7 @@ enum gf_op {
 	GFM_RELEASE,
 	GFM_REPLICATE,	  /* gfm_replicate_req → gfm_replicate_rep: one more replica */
 	GFM_REPLICA_DROP, /* gfm_replica_drop_req → empty: remove a current replica */
+	GFM_REPLICAS_ALL, /* gfm_ino_req → gfm_open_rep: as REPLICAS, stale ones too */
 	GFM_ONCE = 190, /* gfm_once_req → the reply of the request inside: exactly once */
 
 	/* gfsd and admin commands → gfmd: hosts */

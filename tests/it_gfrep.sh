@@ -178,6 +178,10 @@ if poll_until "$GF_WAIT_SECS" copies_ok "$M1/tree/b/c/deep"; then
 else
 	fail "  still refused after close: $(rep 2 -N 2 "$M1/tree/b/c/deep" 2>&1)"
 fi
+# a truncate by path (truncate(2), no descriptor) opens it for writing
+# inside the mount for a moment: that is released too
+"$PY" -c "import os; os.truncate('$M1/tree/b/c/deep', 1000)" || fail "truncate(2) of deep"
+check "a file cut by truncate(2) can be copied at once" rep 2 -q -N 3 "$M1/tree/b/c/deep"
 # the writer's mount dies (kill -9): gfmd forgets its writer with its connection
 nb_exec 3 sh -c "exec 8>>'$(mnt 3)/tree/b/big'; echo ready; exec sleep 600" >"$STATE/holder.out" 2>&1 &
 holder=$!

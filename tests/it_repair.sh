@@ -9,6 +9,9 @@
 #   again, byte-identical;
 # - the host comes back: the replicas now beyond the count are removed;
 # - a count lowered on a file: extra replicas go;
+# - a write to a replicated file marks its other replicas stale (gfwhere
+#   -l), never served; after the last close they are refreshed (count 2) or
+#   removed (count 1);
 # - gfhost drain under readers: afterwards the host holds nothing, every
 #   file still has its count, no reader saw an error, new data goes
 #   elsewhere; gfhost list shows it draining; undrain ends it.
@@ -186,6 +189,46 @@ check "gfncopy -s 1 on one file" ncopy 1 -s 1 "$f"
 if poll_until "$GF_WAIT_SECS" has_up "$f" 1; then ok "  it goes down to 1 replica"; else fail "  still: $(hosts_of "$f")"; fi
 expect_eq "  and reads right" "${SUM[$f]}" "$(sha256sum <"$(mnt 3)/raw/day1/${f##*/}" | cut -d' ' -f1)"
 
+# ---- a write makes the other replicas stale; the repair refreshes or removes them -------------
+f=$M1/raw/day1/L0.5
+stale_n() { where 1 -l "$1" 2>/dev/null | awk 'NR > 1 && $4 == "stale"' | wc -l; }
+cur_n() { where 1 -l "$1" 2>/dev/null | awk 'NR > 1 && $4 == "current"' | wc -l; }
+poll_until "$GF_WAIT_SECS" has_up "$f" 2 || fail "L0.5 has not 2 replicas before the write"
+exec 7>>"$f" || die "open L0.5"
+printf 'appended while open\n' >&7
+expect_eq "while a writer has it open: 1 current replica, 1 stale (gfwhere -l)" "1 1" "$(cur_n "$f") $(stale_n "$f")"
+exec 7>&-
+cat "$STATE/src.5" >"$STATE/src.5new" && printf 'appended while open\n' >>"$STATE/src.5new"
+new=$(sha256sum <"$STATE/src.5new" | cut -d' ' -f1)
+refreshed() { [[ $(cur_n "$1") == 2 && $(stale_n "$1") == 0 ]]; }
+if poll_until "$GF_WAIT_SECS" refreshed "$f"; then
+	ok "  after its close (count 2): 2 current replicas, none stale"
+else
+	fail "  after close: $(where 1 -l "$f" 2>&1)"
+fi
+n=$(spool_files "$(ino_of "$f")" | xargs -r sha256sum | awk -v s="$new" '$1 == s' | wc -l)
+same_two() { [[ $(spool_files "$(ino_of "$f")" | xargs -r sha256sum | awk -v s="$new" '$1 == s' | wc -l) == 2 &&
+	$(spool_files "$(ino_of "$f")" | wc -l) == 2 ]]; }
+if poll_until "$GF_WAIT_SECS" same_two; then ok "  both spool copies hold the new data, and only they remain"; else fail "  spool: $(spool_files "$(ino_of "$f")" | xargs -r sha256sum)"; fi
+for k in 1 2 3 4; do
+	[[ $(sha256sum <"$(mnt "$k")/raw/day1/L0.5" | cut -d' ' -f1) == "$new" ]] || fail "  node$k reads old data"
+done
+f=$M1/raw/day1/L0.6
+check "gfncopy -u on a file with 2 replicas (they stay)" ncopy 1 -u "$f"
+exec 7>>"$f" || die "open L0.6"
+printf 'more\n' >&7
+exec 7>&-
+removed() { [[ $(cur_n "$1") == 1 && $(stale_n "$1") == 0 ]]; }
+if poll_until "$GF_WAIT_SECS" removed "$f"; then
+	ok "a count-1 file written: its stale replica is removed after the close"
+else
+	fail "  after close: $(where 1 -l "$f" 2>&1)"
+fi
+grep -q "stale replica on .* removed" "$STATE/gfmd.log" && ok "  (logged)" || fail "  no log line for the removal"
+cat "$STATE/src.6" >"$STATE/src.6new" && printf 'more\n' >>"$STATE/src.6new"
+SUM[$f]=$(sha256sum <"$STATE/src.6new" | cut -d' ' -f1)
+SUM[$M1/raw/day1/L0.5]=$new
+
 # ---- drain a host under load -----------------------------------------------------------------
 gfhost() { gf_in gfmd "$(gf_bin gfhost)" -c "$STATE/admin.conf" "$@"; }
 drained=2
@@ -200,7 +243,7 @@ done
 head -c 700001 /dev/urandom >"$STATE/src.solo"
 cp "$STATE/src.solo" "$(mnt $drained)/solo" || die "cannot write solo" # count 1, only there
 SUM[$M1/solo]=$(sha256sum <"$STATE/src.solo" | cut -d' ' -f1)
-poll_until "$GF_WAIT_SECS" all_have 2 "${FILES[@]:3}" || fail "day2 files did not reach 2 replicas"
+poll_until "$GF_WAIT_SECS" all_have 2 "${FILES[@]:6}" || fail "day2 files did not reach 2 replicas"
 expect_eq "solo lies on node$drained only" "node$drained" "$(hosts_of "$M1/solo")"
 readers=()
 for k in 1 3; do

@@ -829,7 +829,31 @@ START_TEST(test_generations)
 	ck_assert_uint_eq(reps[0].host_id, 3);
 	ck_assert_uint_eq(reps[0].fgen, g + 3); /* a new file: a name never used */
 	ck_assert_uint_eq(a.size, 0);
+	/* host 2's replica is stale: kept (not current, never served) until the
+	 * repair refreshes or removes it */
 	struct gf_dead_replica dead[2];
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 2, UINT64_MAX, dead, 2), 0);
+	ck_assert_int_eq(gf_ns_replicas(ns, f, 0, reps, 4, &n, NULL), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(reps[0].host_id, 3);
+	ck_assert_int_eq(gf_ns_replicas(ns, f, 1, reps, 4, &n, NULL), 0);
+	ck_assert_uint_eq(n, 2);
+	struct gf_ns_repl_state *st = malloc(sizeof(*st));
+	ck_assert_int_eq(gf_ns_repl_state(ns, f, st), 0);
+	ck_assert_uint_eq(st->n, 1);
+	ck_assert_uint_eq(st->nstale, 1);
+	ck_assert_uint_eq(st->stale[0].host_id, 2);
+	ck_assert_uint_eq(st->stale[0].fgen, fgen);
+	free(st);
+	/* a writer may not publish to it */
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, fgen, 5, a.mtime, 0, 0, &a, &t), -ESTALE);
+	/* the last writer's close asks for the repair (stale replicas) */
+	uint32_t want = 0;
+	for (int i = 0; i < 10 && want == 0; i++)
+		want = gf_ns_writer_done(ns, f);
+	ck_assert_uint_eq(want, 1);
+	ck_assert_int_eq(gf_ns_stale_drop(ns, f, 3, &t), -ENOENT); /* current there */
+	ck_assert_int_eq(gf_ns_stale_drop(ns, f, 2, &t), 0);
 	ck_assert_uint_eq(gf_ns_dead_list(ns, 2, UINT64_MAX, dead, 2), 1);
 	ck_assert_uint_eq(dead[0].gen, fgen);
 }
@@ -1100,7 +1124,8 @@ START_TEST(test_copy)
 	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 0, &t), -EIO);
 	ck_assert(has_dead(3, cp.fgen));
 	ck_assert_int_eq(gf_ns_host_replicas(ns, 3, 0, 8, hr, &cnt, &eof, &t), 0);
-	ck_assert_uint_eq(cnt, 0);
+	ck_assert_uint_eq(cnt, 1); /* the stale replica, still referenced */
+	ck_assert_uint_ne(hr[0].gen, cp.fgen);
 
 	/* trims: owner or root, never below keep, never the last one */
 	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
