@@ -402,6 +402,8 @@ static int h_replica_drop(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return malformed(c, f);
 	uint64_t t = 0;
 	int rc = gf_ns_replica_drop(g->ns, &m.cred, m.ino, m.host_id, m.keep, &t);
+	if (rc == 0)
+		gf_repair_check(g->repair, m.ino, 0); /* below its count now? */
 	return reply(g, c, f, rc, NULL, t);
 }
 

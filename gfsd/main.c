@@ -246,6 +246,8 @@ int main(int argc, char **argv)
 		.fsync_on_close = fsync_on_close,
 		.key = &key,
 		.hostname = hostname,
+		.scan_soon = registrar_scan_soon,
+		.scan_arg = reg,
 	};
 	if ((rc = service_new(&scfg, &svc)) < 0)
 		gf_fatal("gfsd: %s", strerror(-rc));

@@ -48,6 +48,7 @@ struct registrar {
 	bool scan_started;   /* a thread to join */
 	_Atomic bool scan_running;
 	struct timespec last_scan; /* CLOCK_MONOTONIC start of the last one */
+	atomic_bool scan_asked;	   /* registrar_scan_soon */
 
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -441,6 +442,12 @@ out:
 	return NULL;
 }
 
+void registrar_scan_soon(void *arg)
+{
+	struct registrar *r = arg;
+	atomic_store(&r->scan_asked, true);
+}
+
 /* Start an orphan scan if none runs and one is due. */
 static void maybe_scan(struct registrar *r)
 {
@@ -448,9 +455,10 @@ static void maybe_scan(struct registrar *r)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (atomic_load(&r->scan_running))
 		return;
+	bool asked = atomic_exchange(&r->scan_asked, false);
 	if (r->scan_started) {
-		if (r->orphan_scan_s == 0 ||
-		    now.tv_sec - r->last_scan.tv_sec < (time_t)r->orphan_scan_s)
+		if (!asked && (r->orphan_scan_s == 0 ||
+			       now.tv_sec - r->last_scan.tv_sec < (time_t)r->orphan_scan_s))
 			return;
 		pthread_join(r->scan_thread, NULL);
 		r->scan_started = false;

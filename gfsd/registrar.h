@@ -61,6 +61,9 @@ int registrar_start(const struct registrar_config *cfg, struct spool *sp,
 		    struct registrar **out);
 /* A service_size_fn (service.h); arg is the registrar. */
 int registrar_replica_size(void *arg, uint64_t ino, uint64_t fgen, uint64_t *size);
+/* An orphan scan at the next heartbeat, whenever the last one was (gffsck
+ * --repair); arg is the registrar. */
+void registrar_scan_soon(void *arg);
 /* True once the spool was found to belong to another cluster (the thread has
  * stopped and SIGTERM is on its way). */
 bool registrar_refused(struct registrar *r);

@@ -24,6 +24,8 @@ struct service {
 	void *size_arg;
 	bool fsync_on_close;
 	struct copy_source copy;
+	void (*scan_soon)(void *arg);
+	void *scan_arg;
 	atomic_uint_fast64_t copies, copied_bytes, copies_failed;
 	atomic_uint_fast64_t read_local, read_remote;
 	atomic_uint_fast64_t written_local, written_remote;
@@ -627,6 +629,91 @@ static int op_replicate(struct service *svc, struct gf_conn *conn, struct conn_s
 	return 0;
 }
 
+static int admin_peer(struct gf_conn *conn)
+{
+	uint8_t k = gf_conn_peer_kind(conn);
+	return k == GF_PEER_ADMIN || k == GF_PEER_GFMD;
+}
+
+struct list_acc {
+	struct spool *sp;
+	struct gfs_list_ent *v;
+	size_t n, cap;
+	uint64_t after_ino, after_fgen;
+};
+
+static int list_one(uint64_t ino, uint64_t gen, void *arg)
+{
+	struct list_acc *a = arg;
+	if (ino < a->after_ino || (ino == a->after_ino && gen <= a->after_fgen))
+		return 0;
+	uint64_t size = 0;
+	if (spool_replica_size(a->sp, ino, gen, &size) < 0)
+		return 0; /* gone meanwhile */
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 1024;
+		struct gfs_list_ent *v = realloc(a->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = (struct gfs_list_ent){ ino, gen, size };
+	return 0;
+}
+
+static int ent_cmp(const void *x, const void *y)
+{
+	const struct gfs_list_ent *a = x, *b = y;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	return a->fgen < b->fgen ? -1 : a->fgen > b->fgen;
+}
+
+/* GFS_LIST: the spool as it is, for gffsck. */
+static int op_list(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		   struct gf_frame *f)
+{
+	struct gfs_list_req req;
+	if (gfs_list_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	if (!admin_peer(conn))
+		return reply_status(conn, f, -EPERM);
+	uint32_t max = req.max == 0 || req.max > GFS_LIST_MAX ? GFS_LIST_MAX : req.max;
+	struct list_acc a = { .sp = svc->sp, .after_ino = req.after_ino,
+			      .after_fgen = req.after_fgen };
+	int rc = spool_list(svc->sp, list_one, &a);
+	if (rc < 0) {
+		free(a.v);
+		return reply_status(conn, f, rc);
+	}
+	if (a.n > 1)
+		qsort(a.v, a.n, sizeof(*a.v), ent_cmp);
+	struct gfs_list_rep rep = { .count = a.n > max ? max : (uint32_t)a.n,
+				    .eof = a.n <= max, .ents = a.v };
+	gf_wbuf_reset(&cs->out);
+	gfs_list_rep_encode(&cs->out, &rep);
+	free(a.v);
+	if (cs->out.err)
+		return reply_status(conn, f, cs->out.err);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
+static int op_orphan_scan(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+			  struct gf_frame *f)
+{
+	if (f->hdr.len != 0)
+		return malformed(conn, f->hdr.op);
+	if (!admin_peer(conn))
+		return reply_status(conn, f, -EPERM);
+	if (!svc->scan_soon)
+		return reply_status(conn, f, -ENOSYS);
+	svc->scan_soon(svc->scan_arg);
+	gf_info("gfsd: %s asked for an orphan scan", gf_conn_desc(conn));
+	return reply_status(conn, f, 0);
+}
+
 static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
 {
 	struct service *svc = arg;
@@ -645,6 +732,8 @@ static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	case GFS_SEEK: return op_seek(svc, conn, cs, f);
 	case GFS_FSTAT: return op_fstat(svc, conn, cs, f);
 	case GFS_REPLICATE: return op_replicate(svc, conn, cs, f);
+	case GFS_LIST: return op_list(svc, conn, cs, f);
+	case GFS_ORPHAN_SCAN: return op_orphan_scan(svc, conn, cs, f);
 	default:
 		gf_debug("gfsd: %s: unsupported op %u", gf_conn_desc(conn), f->hdr.op);
 		return reply_status(conn, f, -ENOSYS);
@@ -662,6 +751,8 @@ int service_new(const struct service_config *cfg, struct service **out)
 	svc->size_arg = cfg->size_arg;
 	svc->fsync_on_close = cfg->fsync_on_close;
 	svc->copy.key = cfg->key;
+	svc->scan_soon = cfg->scan_soon;
+	svc->scan_arg = cfg->scan_arg;
 	svc->copy.my_host = cfg->hostname;
 	*out = svc;
 	return 0;

@@ -41,6 +41,10 @@
  *                 comes when the copy is named and synced. GFS_OPEN with
  *                 GFS_O_COPY (with GFS_O_READ only, else -EINVAL) is how the
  *                 copier opens the source: -EBUSY while it has a writer.
+ *   GFS_LIST      admin and gfmd peers: the spool's replica files with their
+ *                 sizes, in (ino, fgen) order, paged (gffsck).
+ *   GFS_ORPHAN_SCAN admin and gfmd peers: an orphan scan at the next
+ *                 heartbeat (registrar.h), however recent the last one.
  *
  * Errors of an operation are replies (-EBADF for an unknown handle or one not
  * opened for that access, -ENOSYS for an unknown op, -errno from the file
@@ -75,6 +79,9 @@ struct service_config {
 	 * no copies, -ENOSYS) */
 	const struct gf_key *key;
 	const char *hostname;
+	/* GFS_ORPHAN_SCAN: ask for an orphan scan (registrar_scan_soon) */
+	void (*scan_soon)(void *arg);
+	void *scan_arg;
 };
 
 int service_new(const struct service_config *cfg, struct service **out);

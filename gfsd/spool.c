@@ -154,6 +154,17 @@ int spool_replica_open(struct spool *sp, uint64_t ino, uint64_t gen, unsigned fl
 	return fd;
 }
 
+int spool_replica_size(struct spool *sp, uint64_t ino, uint64_t gen, uint64_t *size)
+{
+	char name[SPOOL_NAME_SIZE];
+	struct stat st;
+	replica_name(ino, gen, name);
+	if (fstatat(sp->bucketfd[bucket_of(ino)], name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
 int spool_replica_remove(struct spool *sp, uint64_t ino, uint64_t gen)
 {
 	char name[SPOOL_NAME_SIZE];

@@ -55,6 +55,8 @@ enum spool_open_flags {
  * or truncate without write.
  */
 int spool_replica_open(struct spool *sp, uint64_t ino, uint64_t gen, unsigned flags);
+/* The size of replica file (ino, gen): 0 and *size, -ENOENT, -errno. */
+int spool_replica_size(struct spool *sp, uint64_t ino, uint64_t gen, uint64_t *size);
 /* Unlink replica (ino, gen): 0 or -ENOENT or another -errno. */
 int spool_replica_remove(struct spool *sp, uint64_t ino, uint64_t gen);
 /*

@@ -542,7 +542,7 @@ static int conn_get(struct gfc *c, int gfmd, const char *addr, uint16_t port,
 	if (dead)
 		conn_free(dead);
 
-	r = gf_rpc_connect_timeout(addr, port, &c->key, gfmd ? c->kind : GF_PEER_CLIENT,
+	r = gf_rpc_connect_timeout(addr, port, &c->key, c->kind,
 				   c->hostname, timeout_ms, &rpc);
 	if (r < 0)
 		return r;
@@ -1329,6 +1329,24 @@ int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	return open_reply(GFM_REPLICAS, &rep, out);
 }
 
+int gfc_host_replicas(struct gfc *c, const struct gfm_host_replicas_req *m,
+		      struct gfm_host_replicas_rep *out)
+{
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	gf_wbuf_init(&w);
+	gfm_host_replicas_req_encode(&w, m);
+	r = gfm_call(c, GFM_HOST_REPLICAS, &w, GFM_RESEND, &rep);
+	gf_wbuf_free(&w);
+	if (r < 0)
+		return r;
+	r = gfm_host_replicas_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	return r < 0 ? -EIO : 0;
+}
+
 int gfc_replicas_all(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		     struct gfm_open_rep *out)
 {
@@ -2013,6 +2031,49 @@ int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 	r = gfs_stats_rep_decode(rep.payload, rep.len, out);
 	gf_reply_release(&rep);
 	return r < 0 ? -EIO : 0;
+}
+
+int gfc_gfsd_list(struct gfc *c, const char *addr, uint16_t port, const struct gfs_list_req *m,
+		  struct gfs_list_rep *out)
+{
+	struct gfc_conn *k;
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	r = conn_get(c, 0, addr, port, GFC_CONNECT_MS, &k);
+	if (r < 0)
+		return r;
+	gf_wbuf_init(&w);
+	gfs_list_req_encode(&w, m);
+	r = gfs_call(k, GFS_LIST, &w, NULL, &rep);
+	gf_wbuf_free(&w);
+	conn_put(c, k);
+	if (r < 0)
+		return r == -EHOSTDOWN ? -EIO : r;
+	r = gfs_list_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	return r < 0 ? -EIO : 0;
+}
+
+int gfc_gfsd_orphan_scan(struct gfc *c, const char *addr, uint16_t port)
+{
+	struct gfc_conn *k;
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	r = conn_get(c, 0, addr, port, GFC_CONNECT_MS, &k);
+	if (r < 0)
+		return r;
+	gf_wbuf_init(&w);
+	r = gfs_call(k, GFS_ORPHAN_SCAN, &w, NULL, &rep);
+	gf_wbuf_free(&w);
+	conn_put(c, k);
+	if (r < 0)
+		return r == -EHOSTDOWN ? -EIO : r;
+	gf_reply_release(&rep);
+	return 0;
 }
 
 /* ---- waiting for gfsd in callers that choose among replicas ------------------------ */

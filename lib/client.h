@@ -186,6 +186,9 @@ int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 
 /* Hosts (admin commands). Free out with gfm_host_list_rep_free. */
 int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out);
+/* The replica files a host should hold (GFM_HOST_REPLICAS; admin). */
+int gfc_host_replicas(struct gfc *c, const struct gfm_host_replicas_req *m,
+		      struct gfm_host_replicas_rep *out);
 /* As gfc_replicas, stale replicas (gen below the file's) too. */
 int gfc_replicas_all(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		     struct gfm_open_rep *out);
@@ -277,6 +280,11 @@ void gfc_wait_start(struct gfc *c, struct gfc_wait *w);
 int gfc_wait_gfsd(struct gfc_wait *w, const char *what);
 
 /* GFS_STATS of the gfsd at addr:port (port 0: addr is a UNIX socket path). */
+/* A gfsd's spool listing (GFS_LIST), and an orphan scan there now
+ * (GFS_ORPHAN_SCAN); admin clients only. */
+int gfc_gfsd_list(struct gfc *c, const char *addr, uint16_t port, const struct gfs_list_req *m,
+		  struct gfs_list_rep *out);
+int gfc_gfsd_orphan_scan(struct gfc *c, const char *addr, uint16_t port);
 int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 		   struct gfs_stats_rep *out);
 

@@ -102,7 +102,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
 	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)  \
-	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL)
+	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFS_LIST) X(GFS_ORPHAN_SCAN)
 
 const char *gf_op_name(uint16_t op)
 {
@@ -1595,4 +1595,69 @@ int gfm_host_drain_req_decode(const void *payload, size_t len, struct gfm_host_d
 	m->host_id = gf_get_u32(r);
 	m->on = get_flag(r);
 	return D_END();
+}
+
+void gfs_list_req_encode(struct gf_wbuf *w, const struct gfs_list_req *m)
+{
+	gf_put_u64(w, m->after_ino);
+	gf_put_u64(w, m->after_fgen);
+	gf_put_u32(w, m->max);
+}
+
+int gfs_list_req_decode(const void *payload, size_t len, struct gfs_list_req *m)
+{
+	D_BEGIN(m);
+	m->after_ino = gf_get_u64(r);
+	m->after_fgen = gf_get_u64(r);
+	m->max = gf_get_u32(r);
+	return D_END();
+}
+
+void gfs_list_rep_free(struct gfs_list_rep *m)
+{
+	if (!m)
+		return;
+	free(m->ents);
+	m->ents = NULL;
+	m->count = 0;
+}
+
+void gfs_list_rep_encode(struct gf_wbuf *w, const struct gfs_list_rep *m)
+{
+	if (m->count > GFS_LIST_MAX || (m->count && !m->ents)) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u32(w, m->count);
+	put_flag(w, m->eof);
+	for (uint32_t i = 0; i < m->count; i++) {
+		gf_put_u64(w, m->ents[i].ino);
+		gf_put_u64(w, m->ents[i].fgen);
+		gf_put_u64(w, m->ents[i].size);
+	}
+}
+
+int gfs_list_rep_decode(const void *payload, size_t len, struct gfs_list_rep *m)
+{
+	D_BEGIN(m);
+	uint32_t n = get_count(r, GFS_LIST_MAX, 24);
+	m->eof = get_flag(r);
+	if (r->err)
+		goto out;
+	if (n) {
+		m->ents = calloc(n, sizeof(*m->ents));
+		if (!m->ents)
+			return -ENOMEM;
+		m->count = n;
+	}
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		m->ents[i].ino = gf_get_u64(r);
+		m->ents[i].fgen = gf_get_u64(r);
+		m->ents[i].size = gf_get_u64(r);
+	}
+out:;
+	int err = D_END();
+	if (err)
+		gfs_list_rep_free(m);
+	return err;
 }

@@ -49,6 +49,7 @@
 #define GF_MAX_REPLICAS 64
 #define GF_MAX_DEAD 1024	/* replica deletions per HEARTBEAT reply */
 #define GF_HOST_REPLICAS_MAX 16384 /* entries per GFM_HOST_REPLICAS reply */
+#define GFS_LIST_MAX 16384	   /* entries per GFS_LIST reply */
 
 struct gf_hdr {
 	uint32_t len;
@@ -125,6 +126,8 @@ enum gf_op {
 	GFS_SEEK,      /* gfs_seek_req → gfs_seek_rep: SEEK_DATA, SEEK_HOLE */
 	GFS_FSTAT,     /* gfs_handle_req → gfs_fstat_rep */
 	GFS_REPLICATE, /* gfmd only: gfs_replicate_req → gfs_replicate_rep */
+	GFS_LIST,      /* admin, gfmd: gfs_list_req → gfs_list_rep (gffsck) */
+	GFS_ORPHAN_SCAN, /* admin, gfmd: empty → empty: an orphan scan now */
 };
 
 /* Name of an opcode for logs ("GFM_LOOKUP", "reply to GFS_READ" is op|REPLY). */
@@ -704,6 +707,23 @@ struct gfs_replicate_rep {
 	uint64_t bytes;
 };
 
+/* GFS_LIST: the spool's replica files after (after_ino, after_fgen), in
+ * (ino, fgen) order, at most max (≤ GFS_LIST_MAX), with their sizes. */
+struct gfs_list_req {
+	uint64_t after_ino, after_fgen;
+	uint32_t max;
+};
+struct gfs_list_ent {
+	uint64_t ino, fgen, size;
+};
+/* Heap-allocated by the decoder; free with gfs_list_rep_free. */
+struct gfs_list_rep {
+	uint32_t count;
+	uint8_t eof;
+	struct gfs_list_ent *ents;
+};
+void gfs_list_rep_free(struct gfs_list_rep *m);
+
 struct gfs_stats_rep {
 	uint64_t read_local, read_remote;	/* bytes served */
 	uint64_t written_local, written_remote; /* bytes received */
@@ -778,6 +798,8 @@ GF_CODEC(gfm_replica_drop_req);
 GF_CODEC(gfs_replicate_req);
 GF_CODEC(gfs_replicate_rep);
 GF_CODEC(gfm_host_drain_req);
+GF_CODEC(gfs_list_req);
+GF_CODEC(gfs_list_rep);
 
 #undef GF_CODEC
 

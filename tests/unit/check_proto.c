@@ -424,6 +424,30 @@ static void fill_gfm_host_drain_req(void *p)
 	m->on = 1;
 }
 
+static void fill_gfs_list_req(void *p)
+{
+	struct gfs_list_req *m = p;
+	m->after_ino = 77;
+	m->after_fgen = 1ull << 63;
+	m->max = GFS_LIST_MAX;
+}
+
+static void fill_gfs_list_rep(void *p)
+{
+	struct gfs_list_rep *m = p;
+	m->count = 3;
+	m->eof = 1;
+	m->ents = calloc(3, sizeof(*m->ents));
+	ck_assert_ptr_nonnull(m->ents);
+	for (uint32_t i = 0; i < 3; i++)
+		m->ents[i] = (struct gfs_list_ent){ 10 + i, (1ull << 63) | i, 1ull << (i * 20) };
+}
+
+static void fini_gfs_list(void *p)
+{
+	gfs_list_rep_free(p);
+}
+
 static void fill_gfs_open_req(void *p)
 {
 	struct gfs_open_req *m = p;
@@ -647,6 +671,8 @@ WRAP(gfm_replica_drop_req)
 WRAP(gfs_replicate_req)
 WRAP(gfs_replicate_rep)
 WRAP(gfm_host_drain_req)
+WRAP(gfs_list_req)
+WRAP(gfs_list_rep)
 WRAP(gfm_attr_rep)
 WRAP(gfm_setattr_req)
 WRAP(gfm_mknod_req)
@@ -751,6 +777,8 @@ static const struct codec codecs[] = {
 	ENTRY(gfs_replicate_req, 0, NULL),
 	ENTRY(gfs_replicate_rep, 0, NULL),
 	ENTRY(gfm_host_drain_req, 0, NULL),
+	ENTRY(gfs_list_req, 0, NULL),
+	ENTRY(gfs_list_rep, 1, fini_gfs_list),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
