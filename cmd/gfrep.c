@@ -81,7 +81,7 @@ static struct cmd cmd = {
 	"  -D, --destination=HOST\n"
 	"      HOST must hold a replica (made first if missing). Without -N,\n"
 	"      that is all gfrep does (a replica count set on the file that is\n"
-	"      now too low is raised, so that gfmd keeps the new replica).\n"
+	"      now too low is raised with the copy, so that gfmd keeps it).\n"
 	"  -S, --source=HOST\n"
 	"      Copy from the replica on HOST (a file without a current replica\n"
 	"      there fails).\n"
@@ -244,12 +244,11 @@ static const char *why(int r)
 
 /*
  * The file keeps n: its replica count (user.gfarm.ncopy) becomes it, so
- * that gfmd's background repair restores it after a host dies (and does
- * not remove what gfrep made). Set only once the replicas are there, so
- * that the repair has nothing left to race gfrep for. With -D alone (n is
- * then the replicas the file has now), only a count that is set and lower
- * is raised: the repair would remove the new replica as one too many. A
- * caller who may not write the file is told the count is not kept.
+ * that gfmd's background repair restores it after a host dies. Set only
+ * once the replicas are there. (Each copy gfrep asks for is GF_REP_KEEP:
+ * gfmd raises a lower count with it, so the repair never removes a replica
+ * gfrep made as one too many, with -D alone too.) A caller who may not
+ * write the file is told the count is not kept.
  */
 static void record_count(struct state *s, struct gfc *g, const struct item *it, uint32_t n)
 {
@@ -260,10 +259,8 @@ static void record_count(struct state *s, struct gfc *g, const struct item *it, 
 	if (r == 0) {
 		have[len] = '\0';
 		have[strcspn(have, "\n ")] = '\0';
-		if (strcmp(have, want) == 0 || (!s->o->n && strtoul(have, NULL, 10) >= n))
+		if (strcmp(have, want) == 0)
 			return;
-	} else if (!s->o->n) {
-		return; /* -D alone, no count set: nothing removes the new replica */
 	}
 	r = gfc_setxattr(g, &s->cred, it->ino, NCOPY_XATTR, want, strlen(want), 0);
 	if (r < 0)
@@ -307,7 +304,7 @@ static int one(struct state *s, struct gfc *g, const struct item *it, uint32_t *
 	uint32_t want = o->n;
 	if (o->dst && !has_dst) {
 		struct gfm_replicate_req m = { .cred = s->cred, .ino = it->ino, .dst_host = o->dst,
-					       .src_host = o->src };
+					       .src_host = o->src, .flags = GF_REP_KEEP };
 		struct gfm_replicate_rep rr;
 		r = gfc_replicate(g, &m, &rr);
 		if (r == 0) {
@@ -320,7 +317,8 @@ static int one(struct state *s, struct gfc *g, const struct item *it, uint32_t *
 		}
 	}
 	while (have < want) {
-		struct gfm_replicate_req m = { .cred = s->cred, .ino = it->ino, .src_host = o->src };
+		struct gfm_replicate_req m = { .cred = s->cred, .ino = it->ino, .src_host = o->src,
+					       .flags = GF_REP_KEEP };
 		struct gfm_replicate_rep rr;
 		r = gfc_replicate(g, &m, &rr);
 		if (r < 0) {
@@ -332,6 +330,9 @@ static int one(struct state *s, struct gfc *g, const struct item *it, uint32_t *
 		have++;
 	}
 	if (o->trim && have > want) {
+		/* the count first, so that gfmd's repair does not make again
+		 * what is removed here (it may remove extras itself: fine) */
+		record_count(s, g, it, o->n);
 		/* refresh: which hosts hold it now */
 		if ((r = gfc_replicas(g, &s->cred, it->ino, rep)) < 0) {
 			report(s, "%s: %s", it->path, strerror(-r));
@@ -362,6 +363,8 @@ static int one(struct state *s, struct gfc *g, const struct item *it, uint32_t *
 					.cred = s->cred, .ino = it->ino,
 					.host_id = rep->replicas[pick].host_id, .keep = want };
 				r = gfc_replica_drop(g, &m);
+				if (r == -EMLINK)
+					goto trimmed; /* at the count already (gfmd's repair) */
 				if (r < 0 && r != -ENOENT) {
 					report(s, "%s: removing the replica on %s: %s", it->path,
 					       host_name(s, m.host_id), why(r));
@@ -376,12 +379,11 @@ static int one(struct state *s, struct gfc *g, const struct item *it, uint32_t *
 			}
 		}
 	}
+trimmed:
 	*already = *made == 0 && *removed == 0;
 	r = 0;
 	if (o->n)
 		record_count(s, g, it, o->n);
-	else if (*made)
-		record_count(s, g, it, have);
 out:
 	free(rep);
 	return r;

@@ -374,8 +374,8 @@ static int h_replicate(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return malformed(c, f);
 	struct gfm_replicate_rep r = { 0 };
 	uint64_t t = 0;
-	int rc = gfmd_replicate(g, &m.cred, m.ino, m.dst_host, m.src_host, &r.host_id, &r.bytes,
-				&t);
+	int rc = gfmd_replicate(g, &m.cred, m.ino, m.dst_host, m.src_host, m.flags, &r.host_id,
+				&r.bytes, &t);
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
 	if (!rc)

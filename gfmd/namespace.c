@@ -2957,6 +2957,19 @@ int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64
 			rc = -ENOMEM;
 		} else {
 			rec_replica(&c, ip, &ip->reps[ip->nreps - 1]);
+			const struct xattr *nc = xattr_get(ip, GF_NCOPY_XATTR);
+			uint32_t ncur = 0;
+			for (uint32_t i = 0; i < ip->nreps; i++)
+				ncur += is_current(ip, &ip->reps[i]);
+			if (cp->keep && nc && gf_ncopy_parse(nc->val, nc->len) < ncur) {
+				char v[16];
+				int n = snprintf(v, sizeof(v), "%u", ncur);
+				struct xattr *x = xattr_new(GF_NCOPY_XATTR, v, (size_t)n);
+				if (x)
+					xattr_attach(ip, x, &c);
+				else
+					c.err = -ENOMEM;
+			}
 		}
 	}
 	if (rc) {

@@ -295,13 +295,16 @@ int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
  * written since the copy began), the new replica is added (replacing any
  * other replica on dst_host) and 0 returned; else -ENOENT (removed),
  * -EBUSY (written meanwhile) or -EIO (!ok), and the destination's file, if
- * any, is dead. Either way *ticket is what to wait for.
+ * any, is dead. Either way *ticket is what to wait for. With keep set, an
+ * explicit replica count below the current replicas there now is raised
+ * to their number in the same change (GF_REP_KEEP).
  */
 #define GF_FGEN_COPY (1ull << 63)
 struct gf_ns_copy {
 	uint64_t ino, gen, size, fgen;
 	struct gf_ns_replica src;
 	uint32_t dst;
+	int keep; /* set by the caller: GF_REP_KEEP (proto.h) at gf_ns_copy_end */
 };
 /* When this was the file's last writer and the file needs the repair's
  * attention (a count above 1, or stale replicas), its replica count (below);

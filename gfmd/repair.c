@@ -293,7 +293,7 @@ static int work(struct gf_repair *r, uint64_t ino)
 		uint32_t host = 0;
 		uint64_t bytes = 0, t = 0;
 		/* (a host holding a stale replica is preferred: replicate.h) */
-		int rc = gfmd_replicate(g, &ROOT_CRED, ino, 0, 0, &host, &bytes, &t);
+		int rc = gfmd_replicate(g, &ROOT_CRED, ino, 0, 0, 0, &host, &bytes, &t);
 		if (rc == 0) {
 			pthread_mutex_lock(&r->mu);
 			r->made++;

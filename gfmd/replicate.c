@@ -61,8 +61,8 @@ static int ask_gfsd(struct gfmd *g, const struct gf_host_info *dst,
 }
 
 int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
-		   uint32_t dst_host, uint32_t src_host, uint32_t *host_id, uint64_t *bytes,
-		   uint64_t *ticket)
+		   uint32_t dst_host, uint32_t src_host, uint32_t flags, uint32_t *host_id,
+		   uint64_t *bytes, uint64_t *ticket)
 {
 	struct gf_ns_replica reps[GF_MAX_REPLICAS];
 	struct gf_host_info *hv = NULL;
@@ -153,6 +153,7 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 		rc = gf_ns_copy_begin(g->ns, cr, ino, src->host_id, dst->host_id, &cp);
 	if (rc == 0) {
 		int crc = ask_gfsd(g, dst, src, &cp, bytes);
+		cp.keep = (flags & GF_REP_KEEP) != 0;
 		uint64_t t = 0;
 		rc = gf_ns_copy_end(g->ns, &cp, crc == 0, &t);
 		if (t > *ticket)

@@ -17,7 +17,7 @@
  *   4. gf_ns_copy_begin (namespace.h: the permission, writer and generation
  *      rules), the GFS_REPLICATE call to the destination over a connection
  *      of its own (authenticated as GF_PEER_GFMD), gf_ns_copy_end.
- * 0 with *host_id and *bytes, and *ticket: the commit the caller's reply
+ * flags: GF_REP_KEEP (proto.h). 0 with *host_id and *bytes, and *ticket: the commit the caller's reply
  * must wait for (also on error). The destination's errors come back as
  * they are (-EBUSY: the source had a writer, -ENOSPC, ...); a destination
  * that cannot be reached is -EHOSTDOWN.
@@ -33,7 +33,7 @@
 #include "handlers.h"
 
 int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
-		   uint32_t dst_host, uint32_t src_host, uint32_t *host_id, uint64_t *bytes,
-		   uint64_t *ticket);
+		   uint32_t dst_host, uint32_t src_host, uint32_t flags, uint32_t *host_id,
+		   uint64_t *bytes, uint64_t *ticket);
 
 #endif

@@ -1502,6 +1502,7 @@ void gfm_replicate_req_encode(struct gf_wbuf *w, const struct gfm_replicate_req 
 	gf_put_u64(w, m->ino);
 	gf_put_u32(w, m->dst_host);
 	gf_put_u32(w, m->src_host);
+	gf_put_u32(w, m->flags);
 }
 
 int gfm_replicate_req_decode(const void *payload, size_t len, struct gfm_replicate_req *m)
@@ -1511,6 +1512,7 @@ int gfm_replicate_req_decode(const void *payload, size_t len, struct gfm_replica
 	m->ino = gf_get_u64(r);
 	m->dst_host = gf_get_u32(r);
 	m->src_host = gf_get_u32(r);
+	m->flags = gf_get_u32(r);
 	return D_END();
 }
 

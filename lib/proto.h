@@ -449,11 +449,19 @@ void gfm_host_replicas_rep_free(struct gfm_host_replicas_rep *m);
  * it; -EHOSTDOWN: dst_host or every current replica's host is down; -EIO:
  * the copy failed (the destination's log says why).
  */
+enum gfm_replicate_flags {
+	/* the new replica is meant to stay: an explicit replica count
+	 * (user.gfarm.ncopy) below the number of current replicas it makes is
+	 * raised to it in the same change, so that the background repair never
+	 * removes it as one too many (gfrep) */
+	GF_REP_KEEP = 1u << 0,
+};
 struct gfm_replicate_req {
 	struct gf_cred cred;
 	uint64_t ino;
 	uint32_t dst_host;
 	uint32_t src_host;
+	uint32_t flags; /* gfm_replicate_flags */
 };
 struct gfm_replicate_rep {
 	uint32_t host_id; /* where the new replica is */

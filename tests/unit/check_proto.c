@@ -381,6 +381,7 @@ static void fill_gfm_replicate_req(void *p)
 	m->ino = 0x123456789ull;
 	m->dst_host = 7;
 	m->src_host = 0xfffffffeu;
+	m->flags = GF_REP_KEEP;
 }
 
 static void fill_gfm_replicate_rep(void *p)
