@@ -569,17 +569,17 @@ int main(int argc, char **argv)
 	int r = gfc_host_list(g, &hl);
 	if (r < 0) {
 		cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
-		return CMD_FAIL;
+		goto fail;
 	}
 	s.hosts = hl.hosts;
 	s.nhosts = hl.count;
 	if (o.dst_name && host_id_of(&s, o.dst_name, &o.dst) < 0) {
 		cmd_err(&cmd, "-D %s: no such host (see gfhost)", o.dst_name);
-		return CMD_FAIL;
+		goto fail;
 	}
 	if (o.src_name && host_id_of(&s, o.src_name, &o.src) < 0) {
 		cmd_err(&cmd, "-S %s: no such host (see gfhost)", o.src_name);
-		return CMD_FAIL;
+		goto fail;
 	}
 	if (o.dst && !host_by_id(&s, o.dst)->up)
 		cmd_err(&cmd, "warning: -D %s: its gfsd is down", o.dst_name);
@@ -659,4 +659,9 @@ int main(int argc, char **argv)
 	gfc_free(g);
 	gf_config_free(cfg);
 	return bad || s.failed ? CMD_FAIL : CMD_OK;
+fail:
+	gfm_host_list_rep_free(&hl);
+	gfc_free(g);
+	gf_config_free(cfg);
+	return CMD_FAIL;
 }
