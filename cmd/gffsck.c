@@ -29,7 +29,8 @@ static struct cmd cmd = {
 	"  For every host whose gfsd is up, gffsck lists the replica files in\n"
 	"  its spool (with their sizes), then the replicas gfmd's catalogue says\n"
 	"  that host holds, and compares them (in this order, so that a file\n"
-	"  made while it runs is not taken for an orphan):\n"
+	"  made while it runs is not taken for an orphan; a replica that looks\n"
+	"  missing or short is looked at again before it is judged):\n"
 	"      missing   the catalogue names a current replica whose spool file\n"
 	"                is gone (a file never written has none: that is fine)\n"
 	"      short     a current replica's spool file is shorter than the file:\n"
@@ -166,6 +167,22 @@ static int list_catalogue(struct gfc *g, const struct gf_host_info *h, struct na
 
 static const struct gf_cred ROOT = { 0, 0, 0, { 0 } };
 
+/* The spool of h now: the size of file (ino, fgen), or -1 when there is none
+ * (or it cannot be told). */
+static int64_t spool_now(struct gfc *g, const struct gf_host_info *h, uint64_t ino,
+			 uint64_t fgen)
+{
+	struct gfs_list_req q = { .after_ino = fgen ? ino : ino - 1,
+				  .after_fgen = fgen ? fgen - 1 : UINT64_MAX, .max = 1 };
+	struct gfs_list_rep rep = { 0 };
+	int64_t size = -1;
+	if (gfc_gfsd_list(g, h->addr, h->port, &q, &rep) == 0 && rep.count == 1 &&
+	    rep.ents[0].ino == ino && rep.ents[0].fgen == fgen)
+		size = (int64_t)rep.ents[0].size;
+	gfs_list_rep_free(&rep);
+	return size;
+}
+
 /*
  * A catalogue entry of host h: what the catalogue says of it now, and what
  * the spool has (have: -1 no file, else its size).
@@ -190,6 +207,22 @@ static void check_one(struct gfc *g, const struct gf_host_info *h, const struct 
 	if (me->gen != rep->attr.gen) {
 		c->stale++;
 		return;
+	}
+	/* the spool was listed before the catalogue: a replica made (or
+	 * written) since looks missing or short there; ask again */
+	if ((have < 0 && rep->attr.size > 0) || (have >= 0 && (uint64_t)have < rep->attr.size)) {
+		have = spool_now(g, h, e->ino, e->fgen);
+		/* and still a current replica of the same size? (removed, or
+		 * written, meanwhile: nothing to judge) */
+		uint64_t size = rep->attr.size;
+		int still = 0;
+		if (gfc_replicas_all(g, &ROOT, e->ino, rep) == 0 && rep->attr.size == size)
+			for (uint32_t i = 0; i < rep->nreplicas; i++)
+				still |= rep->replicas[i].host_id == h->host_id &&
+					 rep->replicas[i].fgen == e->fgen &&
+					 rep->replicas[i].gen == rep->attr.gen;
+		if (!still)
+			return;
 	}
 	const char *what = NULL;
 	if (have < 0 && rep->attr.size > 0) {
