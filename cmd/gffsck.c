@@ -115,7 +115,8 @@ static int list_spool(struct gfc *g, const struct gf_host_info *h, struct gfs_li
 			}
 			*out = v;
 		}
-		memcpy(*out + *n, rep.ents, rep.count * sizeof(*rep.ents));
+		if (rep.count)
+			memcpy(*out + *n, rep.ents, rep.count * sizeof(*rep.ents));
 		*n += rep.count;
 		int eof = rep.eof || rep.count == 0;
 		if (rep.count) {

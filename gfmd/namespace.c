@@ -3023,6 +3023,13 @@ int gf_ns_replica_drop(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		rc = -ENOENT;
 		goto out;
 	}
+	if (keep == GF_NS_KEEP_COUNT) {
+		if (!xattr_get(ip, GF_NCOPY_XATTR)) {
+			rc = -EMLINK; /* no count to trim to (any more) */
+			goto out;
+		}
+		keep = ncopy_of(ip);
+	}
 	if (ncur - 1 < keep) {
 		rc = -EMLINK;
 		goto out;

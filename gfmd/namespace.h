@@ -350,6 +350,10 @@ int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64
  */
 int gf_ns_replica_drop(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		       uint32_t host_id, uint32_t keep, uint64_t *ticket);
+/* keep for gf_ns_replica_drop: the file's explicit replica count as it is
+ * at that moment (-EMLINK when it has none): for a caller that decided on an
+ * older look at the file (gfmd/repair.c). */
+#define GF_NS_KEEP_COUNT UINT32_MAX
 
 /* ---- dead replicas (what gfsd must delete) ---------------------------------- */
 

@@ -373,7 +373,10 @@ static int work(struct gf_repair *r, uint64_t ino)
 				break;
 			uint64_t t = 0;
 			uint32_t host = st->cur[pick].host_id;
-			int rc = gf_ns_replica_drop(g->ns, &ROOT_CRED, ino, host, st->want, &t);
+			/* against the count as it is then: this look at the file
+			 * may be old (a copy gfrep made meanwhile raised it) */
+			int rc = gf_ns_replica_drop(g->ns, &ROOT_CRED, ino, host, GF_NS_KEEP_COUNT,
+						    &t);
 			st->cur[pick].host_id = 0;
 			if (rc == 0) {
 				n--;
@@ -382,6 +385,8 @@ static int work(struct gf_repair *r, uint64_t ino)
 				pthread_mutex_unlock(&r->mu);
 				gf_info("gfmd: repair: inode %" PRIu64 ": extra replica on %s removed "
 					"(%u wanted)", ino, host_name(hv, nh, host), st->want);
+			} else if (rc == -EMLINK) {
+				goto out; /* at the count (now) */
 			} else if (rc != -ENOENT) {
 				goto out;
 			}

@@ -157,7 +157,8 @@ for f in "${FILES[@]}"; do
 	done
 done
 expect_eq "every file reads right on every live host" 0 "$bad"
-if grep -q "repair: node$victim has been down too long" "$STATE/gfmd.log"; then
+down_logged() { grep -q "repair: node$victim has been down too long" "$STATE/gfmd.log"; }
+if poll_until "$GF_WAIT_SECS" down_logged; then
 	ok "gfmd logged the repair of node$victim"
 else
 	fail "no repair line in gfmd.log"
@@ -224,7 +225,8 @@ if poll_until "$GF_WAIT_SECS" removed "$f"; then
 else
 	fail "  after close: $(where 1 -l "$f" 2>&1)"
 fi
-grep -q "stale replica on .* removed" "$STATE/gfmd.log" && ok "  (logged)" || fail "  no log line for the removal"
+logged() { grep -q "stale replica on .* removed" "$STATE/gfmd.log"; }
+poll_until "$GF_WAIT_SECS" logged && ok "  (logged)" || fail "  no log line for the removal"
 cat "$STATE/src.6" >"$STATE/src.6new" && printf 'more\n' >>"$STATE/src.6new"
 SUM[$f]=$(sha256sum <"$STATE/src.6new" | cut -d' ' -f1)
 SUM[$M1/raw/day1/L0.5]=$new

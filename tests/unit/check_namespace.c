@@ -1140,8 +1140,25 @@ START_TEST(test_copy)
 	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 3, 1, &t), -ENOENT); /* died at the open */
 	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
 	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
-	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 2, 1, &t), 0);
+	/* the repair's trim goes by the count as it is at the drop: none set,
+	 * nothing to trim to; 2, no; 1 (and GF_REP_KEEP raises it again) */
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, 2, GF_NS_KEEP_COUNT, &t), -EMLINK);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_NCOPY_XATTR, "2", 1, 0, NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, 2, GF_NS_KEEP_COUNT, &t), -EMLINK);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_NCOPY_XATTR, "x", 1, 0, NULL, &t), -EINVAL);
+	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_NCOPY_XATTR, "1\n", 2, 0, NULL, &t), 0);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, 2, GF_NS_KEEP_COUNT, &t), 0);
 	ck_assert(has_dead(2, fgen));
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 4, &cp), 0);
+	cp.keep = 1;
+	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
+	char v[8];
+	size_t vl = 0;
+	ck_assert_int_eq(gf_ns_getxattr(ns, &ROOT, f, GF_NCOPY_XATTR, v, sizeof(v), &vl, NULL), 0);
+	ck_assert_uint_eq(vl, 1);
+	ck_assert_int_eq(v[0], '2'); /* raised with the copy */
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, 4, GF_NS_KEEP_COUNT, &t), -EMLINK);
+	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 4, 1, &t), 0);
 	ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, 3, 0, &t), -EMLINK);
 
 	/* a file removed during its copy: the copy's file dies */
