@@ -1291,6 +1291,21 @@ static int host_rep_cmp(const void *a, const void *b)
 	return x->fgen < y->fgen ? -1 : x->fgen > y->fgen;
 }
 
+static int host_rep_push(struct host_rep **v, size_t *n, size_t *cap, uint64_t ino,
+			 uint64_t fgen)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 256;
+		struct host_rep *nv = realloc(*v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = (struct host_rep){ ino, fgen };
+	return 0;
+}
+
 int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint32_t max,
 			struct gf_dead_replica *out, uint32_t *count, uint8_t *eof,
 			uint64_t *wait)
@@ -1308,42 +1323,15 @@ int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint
 		for (struct inode *ip = ns->itab[i]; ip && !rc; ip = ip->hnext) {
 			if (ip->a.ino <= after)
 				continue;
-			for (uint32_t j = 0; j < ip->nreps; j++) {
-				if (ip->reps[j].host_id != host_id)
-					continue;
-				if (n == cap) {
-					size_t nc = cap ? cap * 2 : 256;
-					struct host_rep *nv = realloc(v, nc * sizeof(*nv));
-					if (!nv) {
-						rc = -ENOMEM;
-						break;
-					}
-					v = nv;
-					cap = nc;
-				}
-				v[n].ino = ip->a.ino;
-				v[n].fgen = ip->reps[j].fgen;
-				n++;
-			}
+			for (uint32_t j = 0; j < ip->nreps && !rc; j++)
+				if (ip->reps[j].host_id == host_id)
+					rc = host_rep_push(&v, &n, &cap, ip->a.ino, ip->reps[j].fgen);
 		}
 	/* a copy under way: its file may be named before it is recorded */
 	for (size_t i = 0; i < ns->ncopies && !rc; i++) {
 		const struct copying *cp = &ns->copies[i];
-		if (cp->host != host_id || cp->ino <= after)
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 256;
-			struct host_rep *nv = realloc(v, nc * sizeof(*nv));
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = nc;
-		}
-		v[n].ino = cp->ino;
-		v[n].fgen = cp->fgen;
-		n++;
+		if (cp->host == host_id && cp->ino > after)
+			rc = host_rep_push(&v, &n, &cap, cp->ino, cp->fgen);
 	}
 	pthread_rwlock_unlock(&ns->lock);
 	if (rc) {

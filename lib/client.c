@@ -2011,23 +2011,33 @@ int gfc_data_close(struct gfc_data *h)
 	return r;
 }
 
+/* One request to the gfsd at addr:port outside any replica handle (stats,
+ * gffsck): 0 and *rep (release it), or -errno; an unreachable gfsd is -EIO.
+ * w is consumed. */
+static int gfsd_call(struct gfc *c, const char *addr, uint16_t port, uint16_t op,
+		     struct gf_wbuf *w, struct gf_reply *rep)
+{
+	struct gfc_conn *k;
+	int r = w->err ? w->err : conn_get(c, 0, addr, port, GFC_CONNECT_MS, &k);
+
+	if (r == 0) {
+		r = gfs_call(k, op, w, NULL, rep);
+		conn_put(c, k);
+	}
+	gf_wbuf_free(w);
+	return r == -EHOSTDOWN ? -EIO : r;
+}
+
 int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 		   struct gfs_stats_rep *out)
 {
-	struct gfc_conn *k;
 	struct gf_wbuf w;
 	struct gf_reply rep;
 	int r;
 
-	r = conn_get(c, 0, addr, port, GFC_CONNECT_MS, &k);
-	if (r < 0)
-		return r;
 	gf_wbuf_init(&w);
-	r = gfs_call(k, GFS_STATS, &w, NULL, &rep);
-	gf_wbuf_free(&w);
-	conn_put(c, k);
-	if (r < 0)
-		return r == -EHOSTDOWN ? -EIO : r;
+	if ((r = gfsd_call(c, addr, port, GFS_STATS, &w, &rep)) < 0)
+		return r;
 	r = gfs_stats_rep_decode(rep.payload, rep.len, out);
 	gf_reply_release(&rep);
 	return r < 0 ? -EIO : 0;
@@ -2036,21 +2046,14 @@ int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 int gfc_gfsd_list(struct gfc *c, const char *addr, uint16_t port, const struct gfs_list_req *m,
 		  struct gfs_list_rep *out)
 {
-	struct gfc_conn *k;
 	struct gf_wbuf w;
 	struct gf_reply rep;
 	int r;
 
-	r = conn_get(c, 0, addr, port, GFC_CONNECT_MS, &k);
-	if (r < 0)
-		return r;
 	gf_wbuf_init(&w);
 	gfs_list_req_encode(&w, m);
-	r = gfs_call(k, GFS_LIST, &w, NULL, &rep);
-	gf_wbuf_free(&w);
-	conn_put(c, k);
-	if (r < 0)
-		return r == -EHOSTDOWN ? -EIO : r;
+	if ((r = gfsd_call(c, addr, port, GFS_LIST, &w, &rep)) < 0)
+		return r;
 	r = gfs_list_rep_decode(rep.payload, rep.len, out);
 	gf_reply_release(&rep);
 	return r < 0 ? -EIO : 0;
@@ -2058,20 +2061,13 @@ int gfc_gfsd_list(struct gfc *c, const char *addr, uint16_t port, const struct g
 
 int gfc_gfsd_orphan_scan(struct gfc *c, const char *addr, uint16_t port)
 {
-	struct gfc_conn *k;
 	struct gf_wbuf w;
 	struct gf_reply rep;
 	int r;
 
-	r = conn_get(c, 0, addr, port, GFC_CONNECT_MS, &k);
-	if (r < 0)
-		return r;
 	gf_wbuf_init(&w);
-	r = gfs_call(k, GFS_ORPHAN_SCAN, &w, NULL, &rep);
-	gf_wbuf_free(&w);
-	conn_put(c, k);
-	if (r < 0)
-		return r == -EHOSTDOWN ? -EIO : r;
+	if ((r = gfsd_call(c, addr, port, GFS_ORPHAN_SCAN, &w, &rep)) < 0)
+		return r;
 	gf_reply_release(&rep);
 	return 0;
 }
