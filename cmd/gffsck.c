@@ -13,17 +13,18 @@
 #include "client.h"
 #include "cmdutil.h"
 #include "config.h"
+#include "csum.h"
 #include "proto.h"
 
 static struct cmd cmd = {
 	.name = "gffsck",
-	.synopsis = "  gffsck [-c CONFIG] [--repair] [-q]\n",
+	.synopsis = "  gffsck [-c CONFIG] [--verify] [--repair] [-q]\n",
 	.help =
 	"NAME\n"
 	"  gffsck - check gfarmfs replicas against the spools that hold them\n"
 	"\n"
 	"SYNOPSIS\n"
-	"  gffsck [-c CONFIG] [--repair] [-q]\n"
+	"  gffsck [-c CONFIG] [--verify] [--repair] [-q]\n"
 	"\n"
 	"DESCRIPTION\n"
 	"  For every host whose gfsd is up, gffsck lists the replica files in\n"
@@ -41,6 +42,15 @@ static struct cmd cmd = {
 	"      stale     a replica of an older generation, left by a write\n"
 	"                elsewhere; not a problem: gfmd refreshes or removes it\n"
 	"                once the writers are done (counted, not reported)\n"
+	"      corrupt   (with --verify) a block of the replica fails its\n"
+	"                checksum; its gfsd tells gfmd, which stops serving it\n"
+	"                and has another copy made to replace it, when the file\n"
+	"                has another current replica\n"
+	"      unsealed  (with --verify) a replica without checksums: gfsd or\n"
+	"                its machine crashed while it was written; it is read\n"
+	"                unchecked until sealed\n"
+	"  A replica gfmd already knows to be corrupt and is replacing is noted,\n"
+	"  not counted.\n"
 	"  A spool file longer than the file is noted but not counted: a writer\n"
 	"  that has not told gfmd how far it wrote has such a replica. Hosts that\n"
 	"  are down are not checked (said so). Each problem is one line on\n"
@@ -51,9 +61,16 @@ static struct cmd cmd = {
 	"  current replica is removed from the catalogue, and gfmd's repair makes\n"
 	"  a new one from another (see gfncopy); one that is the file's only\n"
 	"  current replica cannot be repaired and is reported as lost. Hosts with\n"
-	"  orphans are asked for an orphan scan now. Run it as root.\n"
+	"  orphans are asked for an orphan scan now. A corrupt replica is\n"
+	"  repaired by gfmd once the file has another current replica (it is\n"
+	"  lost otherwise); an unsealed one is sealed: its checksums are\n"
+	"  computed from what it holds now. Run it as root.\n"
 	"\n"
 	"OPTIONS\n"
+	"  --verify\n"
+	"      Have each gfsd read every current replica whole and check it\n"
+	"      against its checksums (this reads all the data: it takes as long\n"
+	"      as reading every spool).\n"
 	"  --repair\n"
 	"      Repair what can be repaired, as above.\n"
 	"  -q, --quiet\n"
@@ -73,6 +90,7 @@ static struct cmd cmd = {
 
 struct counts {
 	uint64_t checked, missing, shortr, orphans, stale, longr, lost, repaired;
+	uint64_t corrupt, unsealed, replacing;
 	uint32_t hosts, down;
 };
 
@@ -188,8 +206,55 @@ static int64_t spool_now(struct gfc *g, const struct gf_host_info *h, uint64_t i
  * A catalogue entry of host h: what the catalogue says of it now, and what
  * the spool has (have: -1 no file, else its size).
  */
+/* --verify of a current replica that is all there (others: the file's other
+ * current replicas). */
+static void verify_one(struct gfc *g, const struct gf_host_info *h, const struct name *e,
+		       uint32_t others, int repair, struct counts *c)
+{
+	struct gfs_verify_req q = { .ino = e->ino, .fgen = e->fgen,
+				    .flags = repair ? GFS_VERIFY_SEAL : 0 };
+	struct gfs_verify_rep v;
+	int r = gfc_gfsd_verify(g, h->addr, h->port, &q, &v);
+	if (r == -ENOENT)
+		return; /* removed meanwhile */
+	if (r < 0) {
+		cmd_err(&cmd, "%s: inode %" PRIu64 " file %016" PRIx64 ": verifying: %s", h->name,
+			e->ino, e->fgen, strerror(-r));
+		c->lost++; /* not checked: counted as a problem */
+		c->corrupt++;
+		return;
+	}
+	if (v.state == GFS_VERIFY_CORRUPT) {
+		c->corrupt++;
+		printf("%s: inode %" PRIu64 " file %016" PRIx64 ": corrupt: block %" PRIu64
+		       " (bytes from %" PRIu64 ") fails its checksum\n", h->name, e->ino, e->fgen,
+		       v.bad_block, v.bad_block * GF_CSUM_BLOCK);
+		if (!repair)
+			return;
+		if (others == 0) {
+			c->lost++;
+			printf("%s: inode %" PRIu64 ": cannot repair: no other current replica\n",
+			       h->name, e->ino);
+		} else {
+			c->repaired++;
+			printf("%s: inode %" PRIu64 ": repaired: gfmd is told; it replaces the "
+			       "replica with a copy of another\n", h->name, e->ino);
+		}
+	} else if (v.state == GFS_VERIFY_UNSEALED || v.state == GFS_VERIFY_SEALED_NOW) {
+		c->unsealed++;
+		printf("%s: inode %" PRIu64 " file %016" PRIx64 ": unsealed: no checksums\n",
+		       h->name, e->ino, e->fgen);
+		if (v.state == GFS_VERIFY_SEALED_NOW) {
+			c->repaired++;
+			printf("%s: inode %" PRIu64 ": repaired: sealed (%" PRIu64 " bytes)\n",
+			       h->name, e->ino, v.size);
+		}
+	}
+}
+
 static void check_one(struct gfc *g, const struct gf_host_info *h, const struct name *e,
-		      int64_t have, int repair, struct counts *c, struct gfm_open_rep *rep)
+		      int64_t have, int repair, int verify, struct counts *c,
+		      struct gfm_open_rep *rep)
 {
 	if (gfc_replicas_all(g, &ROOT, e->ino, rep) < 0)
 		return; /* removed meanwhile */
@@ -205,6 +270,12 @@ static void check_one(struct gfc *g, const struct gf_host_info *h, const struct 
 	if (!me)
 		return; /* changed meanwhile (a copy that ended, a replica removed) */
 	c->checked++;
+	if (me->gen == GF_GEN_CORRUPT) {
+		c->replacing++;
+		printf("%s: inode %" PRIu64 " file %016" PRIx64 ": note: corrupt; gfmd is "
+		       "replacing it\n", h->name, e->ino, e->fgen);
+		return;
+	}
 	if (me->gen != rep->attr.gen) {
 		c->stale++;
 		return;
@@ -239,8 +310,11 @@ static void check_one(struct gfc *g, const struct gf_host_info *h, const struct 
 		       e->ino, e->fgen, have, rep->attr.size);
 		return;
 	}
-	if (!what)
+	if (!what) {
+		if (verify && have >= 0)
+			verify_one(g, h, e, others, repair, c);
 		return;
+	}
 	printf("%s: inode %" PRIu64 " file %016" PRIx64 ": %s (%" PRId64 " of %" PRIu64
 	       " bytes)\n", h->name, e->ino, e->fgen, what, have < 0 ? 0 : have, rep->attr.size);
 	if (!repair)
@@ -264,7 +338,7 @@ static void check_one(struct gfc *g, const struct gf_host_info *h, const struct 
 	}
 }
 
-static int check_host(struct gfc *g, const struct gf_host_info *h, int repair,
+static int check_host(struct gfc *g, const struct gf_host_info *h, int repair, int verify,
 		      struct counts *c, struct gfm_open_rep *rep)
 {
 	struct gfs_list_ent *s = NULL;
@@ -284,7 +358,7 @@ static int check_host(struct gfc *g, const struct gf_host_info *h, int repair,
 	while (i < nc || j < ns) {
 		int d = i == nc ? 1 : j == ns ? -1 : cmp_ent(cat[i].ino, cat[i].fgen, s[j].ino, s[j].fgen);
 		if (d < 0) {
-			check_one(g, h, &cat[i], -1, repair, c, rep);
+			check_one(g, h, &cat[i], -1, repair, verify, c, rep);
 			i++;
 		} else if (d > 0) {
 			orphans++;
@@ -293,7 +367,7 @@ static int check_host(struct gfc *g, const struct gf_host_info *h, int repair,
 			       s[j].size);
 			j++;
 		} else {
-			check_one(g, h, &cat[i], (int64_t)s[j].size, repair, c, rep);
+			check_one(g, h, &cat[i], (int64_t)s[j].size, repair, verify, c, rep);
 			i++;
 			j++;
 		}
@@ -319,6 +393,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "repair", no_argument, NULL, 'R' },
+		{ "verify", no_argument, NULL, 'V' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -326,12 +401,13 @@ int main(int argc, char **argv)
 	struct gfc *g = NULL;
 	struct gfm_host_list_rep hl = { 0 };
 	struct counts c = { 0 };
-	int opt, repair = 0, quiet = 0, bad = 0, r;
+	int opt, repair = 0, verify = 0, quiet = 0, bad = 0, r;
 
 	cmd_init(&cmd, argc, argv);
 	while ((opt = cmd_getopt(&cmd, argc, argv, "q", longopts)) != -1) {
 		switch (opt) {
 		case 'R': repair = 1; break;
+		case 'V': verify = 1; break;
 		case 'q': quiet = 1; break;
 		default: cmd_usage(&cmd, "unknown option");
 		}
@@ -357,17 +433,21 @@ int main(int argc, char **argv)
 			continue;
 		}
 		c.hosts++;
-		if (check_host(g, h, repair, &c, rep) < 0)
+		if (check_host(g, h, repair, verify, &c, rep) < 0)
 			bad = 1;
 	}
-	uint64_t problems = c.missing + c.shortr + c.orphans;
+	uint64_t problems = c.missing + c.shortr + c.orphans + c.corrupt + c.unsealed;
 	if (!quiet) {
 		printf("gffsck: %u host%s checked", c.hosts, c.hosts == 1 ? "" : "s");
 		if (c.down)
 			printf(" (%u down, not checked)", c.down);
 		printf(", %" PRIu64 " replicas: %" PRIu64 " missing, %" PRIu64 " short, %" PRIu64
-		       " orphans; %" PRIu64 " stale (gfmd refreshes or removes them)", c.checked,
-		       c.missing, c.shortr, c.orphans, c.stale);
+		       " orphans", c.checked, c.missing, c.shortr, c.orphans);
+		if (verify)
+			printf(", %" PRIu64 " corrupt, %" PRIu64 " unsealed", c.corrupt, c.unsealed);
+		printf("; %" PRIu64 " stale (gfmd refreshes or removes them)", c.stale);
+		if (c.replacing)
+			printf("; %" PRIu64 " corrupt being replaced", c.replacing);
 		if (repair)
 			printf("; %" PRIu64 " repaired, %" PRIu64 " lost", c.repaired, c.lost);
 		printf("\n");

@@ -50,14 +50,17 @@ static struct cmd cmd = {
 	"  prints its counters as \"key value\" lines, values in bytes or counts:\n"
 	"      read_local read_remote written_local written_remote fds_passed\n"
 	"      open_handles capacity free heartbeats dead_removed orphans_removed\n"
-	"      writers_cut\n"
+	"      writers_cut sealed corrupt corrupt_reported\n"
 	"  *_local count bytes clients moved through a passed file descriptor,\n"
 	"  *_remote bytes sent over the network. heartbeats: answered by gfmd;\n"
 	"  dead_removed: dead replicas deleted as gfmd asked (or found gone);\n"
 	"  orphans_removed:\n"
 	"  files that no live replica named, removed by the orphan scan;\n"
 	"  writers_cut: replicas cut back to gfmd's size before a first writer\n"
-	"  (bytes a crashed writer had left beyond it).\n"
+	"  (bytes a crashed writer had left beyond it); sealed: replicas whose\n"
+	"  block checksums were written (at a last writer's close, or a copy);\n"
+	"  corrupt: reads and checks that met a block failing its checksum;\n"
+	"  corrupt_reported: corrupt replicas gfmd was told of.\n"
 	"\n"
 	"  gfhost drain NAME moves every replica off host NAME before it is\n"
 	"  retired (root only; kept by gfmd across restarts): from then on it\n"
@@ -254,6 +257,9 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	printf("dead_removed %" PRIu64 "\n", st.dead_removed);
 	printf("orphans_removed %" PRIu64 "\n", st.orphans_removed);
 	printf("writers_cut %" PRIu64 "\n", st.writers_cut);
+	printf("sealed %" PRIu64 "\n", st.sealed);
+	printf("corrupt %" PRIu64 "\n", st.corrupt);
+	printf("corrupt_reported %" PRIu64 "\n", st.corrupt_reported);
 	return CMD_OK;
 }
 

@@ -238,6 +238,8 @@ static const char *why(int r)
 	case -EHOSTDOWN: return "the host to copy from or to is down";
 	case -ENODATA: return "it has data but no replica";
 	case -EMLINK: return "removing it would leave fewer replicas than asked";
+	case -EBADMSG: return "the replica copied from is corrupt (a block failed its "
+			      "checksum; gfmd is told); nothing was copied";
 	default: return strerror(-r);
 	}
 }

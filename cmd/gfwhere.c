@@ -39,7 +39,9 @@ static struct cmd cmd = {
 	"      One line per replica, stale ones included, with columns PATH,\n"
 	"      HOST, STATE (up or down), DATA (current, or stale: it holds an\n"
 	"      older generation, left by a write elsewhere; never read, and\n"
-	"      refreshed or removed by gfmd once the writer is done), GEN (the\n"
+	"      refreshed or removed by gfmd once the writer is done; or corrupt:\n"
+	"      a block failed its checksum; never read, and replaced by a copy\n"
+	"      of another replica), GEN (the\n"
 	"      data generation it holds) and FILE (its spool file's generation,\n"
 	"      in hex, as gfsd names it), after a header.\n"
 	CMD_HELP_COMMON_OPTIONS
@@ -122,7 +124,8 @@ int main(int argc, char **argv)
 				snprintf(file, sizeof(file), "%016" PRIx64, x->fgen);
 				const char *row[] = { argv[i], x->host,
 						      host_up(&hl, x->host_id) ? "up" : "down",
-						      x->gen == rep->attr.gen ? "current" : "stale",
+						      x->gen == rep->attr.gen ? "current"
+						      : x->gen == GF_GEN_CORRUPT ? "corrupt" : "stale",
 						      gen, file };
 				if (cmd_table_add(&t, row) < 0) {
 					cmd_err(&cmd, "%s", strerror(ENOMEM));

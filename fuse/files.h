@@ -52,6 +52,10 @@ struct gf_file {
 
 	pthread_rwlock_t data_lock;
 	unsigned data_epoch;
+	/* replicas whose data failed its checksum for this reader: not
+	 * opened again by it (gfmd hears of them from gfsd) */
+	uint64_t bad_fgen[GF_MAX_REPLICAS];
+	uint32_t nbad;
 
 	pthread_mutex_t lock;
 	uint64_t size;		 /* file size as this handle sees it */

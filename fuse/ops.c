@@ -624,7 +624,14 @@ static int open_data(struct gf_fs *fs, struct gf_file *f, const struct gfm_open_
 			}
 	for (k = 0; k < n; k++) {
 		const struct gf_replica *rp = &o->replicas[(first + k) % n];
+		uint32_t b;
 
+		for (b = 0; b < f->nbad && f->bad_fgen[b] != rp->fgen; b++)
+			;
+		if (b < f->nbad) {
+			answered = 1; /* it failed its checksum: no other is left */
+			continue;
+		}
 		r = gfc_data_open(fs->gfc, rp, f->ino, dflags, &f->data);
 		if (r == 0) {
 			f->fgen = rp->fgen;
@@ -925,13 +932,19 @@ static uint64_t read_limit(struct gf_file *f)
  * readers that saw the same failure (same epoch) reopen only once.
  */
 static int reopen_reader(struct gf_fs *fs, struct gf_file *f, unsigned epoch,
-			 struct gfc_wait *w)
+			 struct gfc_wait *w, int corrupt)
 {
 	int r = 0;
 
 	pthread_rwlock_wrlock(&f->data_lock);
 	if (f->data_epoch != epoch)
 		goto out; /* another reader did it */
+	if (corrupt && f->nbad < GF_MAX_REPLICAS) {
+		f->bad_fgen[f->nbad++] = f->fgen;
+		gf_warn("inode %llu: data of the replica in file generation %#llx failed its "
+			"checksum; reading another replica", (unsigned long long)f->ino,
+			(unsigned long long)f->fgen);
+	}
 	if (f->has_data)
 		gfc_data_close(&f->data);
 	f->has_data = 0;
@@ -1018,9 +1031,10 @@ static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 	if (size > limit - (uint64_t)off)
 		size = (size_t)(limit - (uint64_t)off);
 
-	if (f->data.fd >= 0 && fstat(f->data.fd, &st) == 0 &&
+	if (f->data.fd >= 0 && !gfc_data_checks(&f->data) && fstat(f->data.fd, &st) == 0 &&
 	    (uint64_t)st.st_size >= (uint64_t)off + size) {
-		/* local replica: let libfuse splice straight from it */
+		/* local replica without sums to check (a writer's, or unsealed):
+		 * let libfuse splice straight from it */
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -1076,16 +1090,25 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 * once it is back (hard), or EIO after gfsd_timeout (soft). Writers
 		 * never move (what they wrote lives on that gfsd only): the client
 		 * library waits for their gfsd itself. */
+		if (err == -EBADMSG && !f->writable) {
+			/* a corrupt replica: another one, never its data */
+			if (attempt == 0)
+				gfc_wait_start(fs_of(req)->gfc, &w);
+			if (attempt > GF_MAX_REPLICAS ||
+			    (err = reopen_reader(fs_of(req), f, epoch, &w, 1)) < 0)
+				break;
+			continue;
+		}
 		if (err != -EHOSTDOWN || f->writable || !remote)
 			break;
 		if (attempt == 0)
 			gfc_wait_start(fs_of(req)->gfc, &w);
 		else if (gfc_wait_gfsd(&w, "reading") < 0)
 			break;
-		if ((err = reopen_reader(fs_of(req), f, epoch, &w)) < 0)
+		if ((err = reopen_reader(fs_of(req), f, epoch, &w, 0)) < 0)
 			break;
 	}
-	fuse_reply_err(req, err == -EHOSTDOWN ? EIO : -err);
+	fuse_reply_err(req, err == -EHOSTDOWN || err == -EBADMSG ? EIO : -err);
 }
 
 /*

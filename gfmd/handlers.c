@@ -1,6 +1,7 @@
 #include "handlers.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -687,6 +688,24 @@ static int h_register(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	return reply(g, c, f, rc, &w, t);
 }
 
+/* gfsd found one of its replicas corrupt (namespace.h gf_ns_replica_corrupt). */
+static void corrupt_report(struct gfmd *g, uint32_t host_id, const struct gf_dead_replica *b)
+{
+	uint64_t t = 0;
+	int rc = gf_ns_replica_corrupt(g->ns, b->ino, host_id, b->gen, &t);
+	if (rc == 1) {
+		gf_warn("gfmd: host %u: replica of inode %" PRIu64 " (file generation %#" PRIx64
+			") is corrupt: no longer served; another copy will replace it",
+			host_id, b->ino, b->gen);
+		if (g->repair)
+			gf_repair_check(g->repair, b->ino, 0);
+	} else if (rc == -EMLINK) {
+		gf_log(GF_LOG_ERR, "gfmd: host %u: the only current replica of inode %" PRIu64
+		       " (file generation %#" PRIx64 ") is corrupt: reads of its bad blocks "
+		       "fail with EIO; nothing to copy it from", host_id, b->ino, b->gen);
+	}
+}
+
 static int h_heartbeat(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 {
 	struct gfm_heartbeat_req *m = malloc(sizeof(*m));
@@ -715,6 +734,8 @@ static int h_heartbeat(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	uint64_t t = 0;
 	gf_ns_dead_done(g->ns, m->host_id, m->done, m->ndone, &t);
 	t = 0;
+	for (uint32_t i = 0; i < m->nbad; i++)
+		corrupt_report(g, m->host_id, &m->bad[i]);
 	/* only replicas whose death is committed (namespace.h) */
 	r->ndead = (uint32_t)gf_ns_dead_list(g->ns, m->host_id, gf_store_committed(g->store),
 					     r->dead, GF_MAX_DEAD);

@@ -2801,6 +2801,41 @@ int gf_ns_stale_drop(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t 
 	return rc;
 }
 
+int gf_ns_replica_corrupt(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t fgen,
+			  uint64_t *ticket)
+{
+	struct gf_changes c;
+	int rc = 0;
+	gf_changes_init(&c);
+	*ticket = 0;
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	struct gf_ns_replica *bad = NULL;
+	uint32_t others = 0;
+	for (uint32_t i = 0; ip && i < ip->nreps; i++) {
+		struct gf_ns_replica *r = &ip->reps[i];
+		if (!is_current(ip, r))
+			continue;
+		if (r->host_id == host_id && r->fgen == fgen)
+			bad = r;
+		else
+			others++;
+	}
+	if (bad && others == 0) {
+		rc = -EMLINK;
+	} else if (bad) {
+		bad->gen = GF_GEN_CORRUPT;
+		rec_replica(&c, ip, bad);
+		emit(ns, &c, ticket);
+		rc = 1;
+	}
+	if (rc <= 0)
+		failed(ns, ticket);
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+	return rc;
+}
+
 int gf_ns_repl_state(struct gf_ns *ns, uint64_t ino, struct gf_ns_repl_state *st)
 {
 	int rc = 0;

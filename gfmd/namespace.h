@@ -350,6 +350,19 @@ int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64
  */
 int gf_ns_replica_drop(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		       uint32_t host_id, uint32_t keep, uint64_t *ticket);
+/*
+ * gfsd host_id found its replica file ino-fgen corrupt (a block failed its
+ * checksum). When the file has another current replica, this one becomes
+ * stale with generation GF_GEN_CORRUPT (proto.h): never
+ * served nor counted again, kept until repair has made another copy
+ * (gfmd/repair.c) and then removed. 1: so marked (the caller has repair
+ * look at the file); 0: nothing to do (not current or unknown: an old
+ * report); -EMLINK: it is the only current replica and stays as it is (its
+ * good blocks are still read; gfsd refuses the bad ones, EIO).
+ */
+int gf_ns_replica_corrupt(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t fgen,
+			  uint64_t *ticket);
+
 /* keep for gf_ns_replica_drop: the file's explicit replica count as it is
  * at that moment (-EMLINK when it has none): for a caller that decided on an
  * older look at the file (gfmd/repair.c). */

@@ -289,6 +289,38 @@ static int work(struct gf_repair *r, uint64_t ino)
 			       "that is down; nothing to copy from until one comes back", ino, st->n);
 		goto out;
 	}
+	/* a corrupt replica (GF_GEN_CORRUPT) is replaced: one more copy, and
+	 * it goes (unless the copy took its place on its host) */
+	for (size_t i = 0; i < st->nstale && nup > 0; i++) {
+		if (st->stale[i].gen != GF_GEN_CORRUPT)
+			continue;
+		uint32_t bad = st->stale[i].host_id, host = 0;
+		uint64_t bytes = 0, t = 0;
+		int rc = gfmd_replicate(g, &ROOT_CRED, ino, 0, 0, 0, &host, &bytes, &t);
+		if (rc == 0) {
+			if (host != bad)
+				gf_ns_stale_drop(g->ns, ino, bad, &t);
+			pthread_mutex_lock(&r->mu);
+			r->made++;
+			r->bytes += bytes;
+			pthread_mutex_unlock(&r->mu);
+			gf_info("gfmd: repair: inode %" PRIu64 ": corrupt replica on %s replaced by a "
+				"copy on %s (%" PRIu64 " bytes)", ino, host_name(hv, nh, bad),
+				host_name(hv, nh, host), bytes);
+			again = 1;
+		} else if (rc != -EBUSY && rc != -ENOENT) {
+			pthread_mutex_lock(&r->mu);
+			r->failed++;
+			pthread_mutex_unlock(&r->mu);
+			static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
+			gf_log_limited(&rl, GF_LOG_WARN,
+				       "gfmd: repair: inode %" PRIu64 ": no copy to replace the corrupt "
+				       "replica on %s: %s; trying again in %u s", ino,
+				       host_name(hv, nh, bad), strerror(-rc), r->cfg.retry_ms / 1000);
+			retry_later(r, ino);
+		}
+		goto out;
+	}
 	if (nup < st->want) {
 		uint32_t host = 0;
 		uint64_t bytes = 0, t = 0;

@@ -9,14 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "log.h"
 #include "rpc.h"
+#include "sums.h"
 #include "wire.h"
 
 struct job {
 	struct gf_rpc *rpc;
 	uint64_t handle, size;
 	int fd;
+	uint64_t *sums;		   /* of what arrived, one per GF_CSUM_BLOCK */
 	atomic_uint_fast64_t next; /* offset of the next piece to fetch */
 	atomic_int err;		   /* the first error, 0 while all is well */
 };
@@ -64,6 +67,10 @@ static void *stream(void *arg)
 		rc = gfs_read_rep_decode(rep.payload, rep.len, &rr);
 		if (rc == 0 && rr.len != want)
 			rc = -EIO; /* the source is shorter than gfmd's size */
+		_Static_assert(GF_MAX_IO % GF_CSUM_BLOCK == 0, "pieces are whole blocks");
+		for (uint32_t b = 0; rc == 0 && b < want; b += GF_CSUM_BLOCK)
+			j->sums[(off + b) / GF_CSUM_BLOCK] = gf_csum_block(
+				rr.data + b, want - b < GF_CSUM_BLOCK ? want - b : GF_CSUM_BLOCK);
 		for (uint32_t done = 0; rc == 0 && done < want;) {
 			if (all_zero(rr.data + done, want - done))
 				break; /* a hole: the final ftruncate covers it */
@@ -86,6 +93,51 @@ static int call(struct gf_rpc *rpc, uint16_t op, struct gf_wbuf *w, struct gf_re
 	int rc = w->err ? w->err : gf_rpc_call_status(rpc, op, w, rep);
 	gf_wbuf_free(w);
 	return rc == -ENOTCONN || rc == -ETIMEDOUT ? -EHOSTDOWN : rc;
+}
+
+/*
+ * What arrived against the source's own sums (GFS_SUMS), when it has them:
+ * the source checked every block it sent, so a difference here was made on
+ * the way (network, memory). 0, or -EIO for a difference.
+ */
+static int compare_sums(struct gf_rpc *rpc, uint64_t handle, uint64_t ino, uint64_t size,
+			const uint64_t *have)
+{
+	uint64_t n = gf_csum_nblocks(size);
+	for (uint64_t first = 0; first < n;) {
+		struct gfs_sums_req q = { .handle = handle, .first = first, .count = GFS_SUMS_MAX };
+		struct gfs_sums_rep sr;
+		struct gf_wbuf w;
+		struct gf_reply rep;
+		gf_wbuf_init(&w);
+		gfs_sums_req_encode(&w, &q);
+		int rc = call(rpc, GFS_SUMS, &w, &rep);
+		if (rc < 0)
+			return rc;
+		rc = gfs_sums_rep_decode(rep.payload, rep.len, &sr);
+		gf_reply_release(&rep);
+		if (rc < 0)
+			return rc;
+		if (!sr.sealed) {
+			gfs_sums_rep_free(&sr);
+			return 0; /* nothing to compare with */
+		}
+		if (sr.size != size || sr.first != first || sr.count == 0) {
+			gfs_sums_rep_free(&sr);
+			return -EIO;
+		}
+		for (uint32_t i = 0; i < sr.count && first + i < n; i++)
+			if (sr.sums[i] != have[first + i]) {
+				gf_warn("gfsd: copy of inode %" PRIu64 ": block %" PRIu64 " differs from "
+					"the source's checksum: damaged on the way; not kept",
+					ino, first + i);
+				gfs_sums_rep_free(&sr);
+				return -EIO;
+			}
+		first += sr.count;
+		gfs_sums_rep_free(&sr);
+	}
+	return 0;
 }
 
 int copy_replica(const struct copy_source *cs, struct spool *sp,
@@ -117,6 +169,8 @@ int copy_replica(const struct copy_source *cs, struct spool *sp,
 		if ((rc = spool_tmp_open(sp, req->ino, &t)) == 0)
 			rc = spool_tmp_commit(sp, &t, req->ino, req->fgen);
 		spool_tmp_abort(sp, &t, req->ino);
+		if (rc == 0)
+			sums_store(sp, req->ino, req->fgen, 0, NULL, 1);
 		goto out;
 	}
 	rc = gfs_open_rep_decode(rep.payload, rep.len, &orp);
@@ -130,10 +184,18 @@ int copy_replica(const struct copy_source *cs, struct spool *sp,
 		rc = -EIO;
 		goto close_src;
 	}
-	if ((rc = spool_tmp_open(sp, req->ino, &t)) < 0)
+	uint64_t *sums = malloc((gf_csum_nblocks(req->size) + 1) * sizeof(*sums));
+	if (!sums) {
+		rc = -ENOMEM;
 		goto close_src;
+	}
+	if ((rc = spool_tmp_open(sp, req->ino, &t)) < 0) {
+		free(sums);
+		goto close_src;
+	}
 
-	struct job j = { .rpc = rpc, .handle = orp.handle, .size = req->size, .fd = t.fd };
+	struct job j = { .rpc = rpc, .handle = orp.handle, .size = req->size, .fd = t.fd,
+			 .sums = sums };
 	atomic_init(&j.next, 0);
 	atomic_init(&j.err, 0);
 	pthread_t th[COPY_STREAMS];
@@ -150,11 +212,19 @@ int copy_replica(const struct copy_source *cs, struct spool *sp,
 	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	rc = atomic_load(&j.err);
+	if (rc == 0)
+		rc = compare_sums(rpc, orp.handle, req->ino, req->size, sums);
 	if (rc == 0 && ftruncate(t.fd, (off_t)req->size) < 0)
 		rc = -errno;
 	if (rc == 0)
 		rc = spool_tmp_commit(sp, &t, req->ino, req->fgen);
 	spool_tmp_abort(sp, &t, req->ino); /* closes; removes nothing once named */
+	/* named: a crash now leaves it unsealed, never with wrong sums */
+	int src;
+	if (rc == 0 && (src = sums_store(sp, req->ino, req->fgen, req->size, sums, 1)) < 0)
+		gf_warn("gfsd: copy of inode %" PRIu64 ": %s writing its checksums: it is read "
+			"unchecked until `gffsck --repair` seals it", req->ino, strerror(-src));
+	free(sums);
 	if (rc == 0)
 		*bytes = req->size;
 

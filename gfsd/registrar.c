@@ -181,16 +181,23 @@ static int heartbeat(struct registrar *r)
 	if (rc < 0)
 		return rc;
 	r->hb.load_milli = load_meter_sample(r->load);
+	r->hb.nbad = replicas_bad_take(r->rs, r->hb.bad, GF_MAX_BAD);
 	gf_wbuf_init(&w);
 	gfm_heartbeat_req_encode(&w, &r->hb);
 	rc = w.err ? w.err : gf_rpc_call_status(r->rpc, GFM_HEARTBEAT, &w, &reply);
 	gf_wbuf_free(&w);
-	if (rc < 0)
+	if (rc == 0) {
+		rc = gfm_heartbeat_rep_decode(reply.payload, reply.len, &r->rep);
+		gf_reply_release(&reply);
+	}
+	if (rc < 0) {
+		replicas_bad_put_back(r->rs, r->hb.bad, r->hb.nbad);
+		r->hb.nbad = 0;
 		return rc;
-	rc = gfm_heartbeat_rep_decode(reply.payload, reply.len, &r->rep);
-	gf_reply_release(&reply);
-	if (rc < 0)
-		return rc;
+	}
+	if (r->hb.nbad)
+		replicas_count(r->rs, RC_CORRUPT_REPORTED, r->hb.nbad);
+	r->hb.nbad = 0;
 	r->hb.ndone = 0; /* gfmd has them */
 	replicas_count(r->rs, RC_HEARTBEATS, 1);
 	delete_dead(r);

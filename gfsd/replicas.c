@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define WBUCKETS 1024
 #define TBUCKETS (TOMBS_MAX * 2)
@@ -33,6 +34,8 @@ struct replicas {
 	uint32_t *head; /* TBUCKETS chain heads, index + 1 */
 	uint32_t next;	/* ring slot to use next */
 	atomic_uint_fast64_t counters[RC_COUNT];
+	struct gf_dead_replica bad[GF_MAX_BAD]; /* to tell gfmd */
+	uint32_t nbad;
 };
 
 static uint64_t mix(uint64_t ino, uint64_t fgen)
@@ -140,6 +143,64 @@ void replicas_writer_close(struct replicas *rs, uint64_t ino, uint64_t fgen)
 		free(w);
 	}
 	pthread_mutex_unlock(&rs->mu);
+}
+
+bool replicas_writer_close_last(struct replicas *rs, uint64_t ino, uint64_t fgen)
+{
+	bool last = false;
+	pthread_mutex_lock(&rs->mu);
+	struct writer **pp = wslot(rs, ino, fgen), *w = *pp;
+	if (w && w->n > 0 && --w->n == 0 && !w->checking) {
+		w->checking = true;
+		last = true;
+	}
+	pthread_mutex_unlock(&rs->mu);
+	return last;
+}
+
+bool replicas_seal_begin(struct replicas *rs, uint64_t ino, uint64_t fgen)
+{
+	pthread_mutex_lock(&rs->mu);
+	struct writer **pp = wslot(rs, ino, fgen), *w = *pp;
+	bool ok = false;
+	if (!w && (w = calloc(1, sizeof(*w)))) {
+		w->ino = ino;
+		w->fgen = fgen;
+		w->checking = true;
+		*pp = w;
+		ok = true;
+	}
+	pthread_mutex_unlock(&rs->mu);
+	return ok;
+}
+
+void replicas_bad_add(struct replicas *rs, uint64_t ino, uint64_t fgen)
+{
+	pthread_mutex_lock(&rs->mu);
+	uint32_t i;
+	for (i = 0; i < rs->nbad; i++)
+		if (rs->bad[i].ino == ino && rs->bad[i].gen == fgen)
+			break;
+	if (i == rs->nbad && rs->nbad < GF_MAX_BAD)
+		rs->bad[rs->nbad++] = (struct gf_dead_replica){ ino, fgen };
+	pthread_mutex_unlock(&rs->mu);
+}
+
+uint32_t replicas_bad_take(struct replicas *rs, struct gf_dead_replica *out, uint32_t max)
+{
+	pthread_mutex_lock(&rs->mu);
+	uint32_t n = rs->nbad < max ? rs->nbad : max;
+	memcpy(out, rs->bad, n * sizeof(*out));
+	memmove(rs->bad, rs->bad + n, (rs->nbad - n) * sizeof(*out));
+	rs->nbad -= n;
+	pthread_mutex_unlock(&rs->mu);
+	return n;
+}
+
+void replicas_bad_put_back(struct replicas *rs, const struct gf_dead_replica *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		replicas_bad_add(rs, v[i].ino, v[i].gen);
 }
 
 unsigned replicas_writers(struct replicas *rs, uint64_t ino, uint64_t fgen)

@@ -28,6 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proto.h"
+
 #define TOMBS_MAX 65536
 
 struct replicas;
@@ -38,6 +40,9 @@ enum replicas_counter {
 	RC_DEAD_REMOVED,    /* dead replicas gfmd asked to remove, removed (or gone) */
 	RC_ORPHANS_REMOVED, /* files no live replica named, removed by a scan */
 	RC_WRITERS_CUT,	    /* replicas cut back to gfmd's size by a first writer */
+	RC_SEALED,	    /* replicas whose checksums were written (sums.h) */
+	RC_CORRUPT,	    /* checks that found a block failing its checksum */
+	RC_CORRUPT_REPORTED, /* corrupt replicas gfmd acknowledged */
 	RC_COUNT
 };
 
@@ -55,11 +60,30 @@ int replicas_writer_open(struct replicas *rs, uint64_t ino, uint64_t fgen, bool 
 void replicas_writer_ready(struct replicas *rs, uint64_t ino, uint64_t fgen);
 /* A write handle closed (or its open failed after replicas_writer_open). */
 void replicas_writer_close(struct replicas *rs, uint64_t ino, uint64_t fgen);
+/*
+ * A write handle closes, and the replica is sealed (sums.h) if it was the
+ * last: then true is returned and later openers wait, as for a first
+ * opener, until the caller has sealed it and called replicas_writer_ready.
+ */
+bool replicas_writer_close_last(struct replicas *rs, uint64_t ino, uint64_t fgen);
+/* No writer and no opener: true, and openers wait until
+ * replicas_writer_ready (sealing outside a close: GFS_VERIFY_SEAL). */
+bool replicas_seal_begin(struct replicas *rs, uint64_t ino, uint64_t fgen);
 /* Write handles open on (ino, fgen) now. */
 unsigned replicas_writers(struct replicas *rs, uint64_t ino, uint64_t fgen);
 
 void replicas_tomb_add(struct replicas *rs, uint64_t ino, uint64_t fgen);
 bool replicas_tomb_has(struct replicas *rs, uint64_t ino, uint64_t fgen);
+
+/*
+ * Corrupt replicas to tell gfmd (in the next heartbeat): add one (a replica
+ * already waiting is not added twice; beyond GF_MAX_BAD waiting, it is
+ * dropped: the next read that meets it adds it again). take moves up to max
+ * out; put_back returns those a failed heartbeat did not deliver.
+ */
+void replicas_bad_add(struct replicas *rs, uint64_t ino, uint64_t fgen);
+uint32_t replicas_bad_take(struct replicas *rs, struct gf_dead_replica *out, uint32_t max);
+void replicas_bad_put_back(struct replicas *rs, const struct gf_dead_replica *v, uint32_t n);
 
 void replicas_count(struct replicas *rs, enum replicas_counter c, uint64_t n);
 uint64_t replicas_counter(struct replicas *rs, enum replicas_counter c);

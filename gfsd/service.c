@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "copy.h"
+#include "csum.h"
 #include "log.h"
 #include "net.h"
+#include "sums.h"
 
 /* More open handles than this on one connection is a client bug or abuse. */
 #define MAX_HANDLES_PER_CONN 4096
@@ -44,7 +46,12 @@ struct handle {
 	bool writer;	  /* counted in replicas_writer_* */
 	bool fd_passed;
 	bool enospc_logged;
+	int8_t sums_state; /* 0: not looked for yet; 1: sums loaded; -1: none */
+	struct sums sums;  /* the replica's checksums (sums.h), for reads */
 };
+
+/* A read covers whole checksum blocks: up to one more on each side. */
+#define IOBUF_SIZE (GF_MAX_IO + 2 * GF_CSUM_BLOCK)
 
 /*
  * Per-connection state. The server calls the handler for one connection
@@ -56,7 +63,7 @@ struct conn_state {
 	struct handle *h;
 	uint32_t nslots;
 	uint32_t seq;
-	uint8_t *iobuf; /* GF_MAX_IO, for reads, allocated on first use */
+	uint8_t *iobuf; /* IOBUF_SIZE, for reads, allocated on first use */
 	struct gf_wbuf out;
 };
 
@@ -112,12 +119,17 @@ static struct handle *handle_alloc(struct conn_state *cs)
 	return h;
 }
 
+static void seal(struct service *svc, struct handle *h);
+
 static void handle_free(struct service *svc, struct handle *h)
 {
+	if (h->writer && replicas_writer_close_last(svc->rs, h->ino, h->gen)) {
+		seal(svc, h);
+		replicas_writer_ready(svc->rs, h->ino, h->gen);
+	}
 	if (h->fd >= 0)
 		close(h->fd);
-	if (h->writer)
-		replicas_writer_close(svc->rs, h->ino, h->gen);
+	sums_free(&h->sums);
 	memset(h, 0, sizeof(*h));
 	h->fd = -1;
 	atomic_fetch_sub(&svc->open_handles, 1);
@@ -300,6 +312,10 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	}
 	if (fd >= 0 && writer && first && !created)
 		fd = agree_with_gfmd(svc, conn, fd, req.ino, req.gen, !reclaim);
+	/* the first writer: no sums may describe data about to change
+	 * (sums.h); their removal is made durable by the writer's fsync */
+	bool unsealed = fd >= 0 && writer && first && !created &&
+			spool_sums_remove(svc->sp, req.ino, req.gen) == 0;
 	if (writer)
 		replicas_writer_ready(svc->rs, req.ino, req.gen);
 	if (fd < 0) {
@@ -329,7 +345,7 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	h->flags = req.flags;
 	/* a reclaimer may have created the file before gfsd restarted: its
 	 * fsync syncs the name too */
-	h->created = created || reclaim;
+	h->created = created || reclaim || unsealed;
 	h->dirty = created || reclaim || (req.flags & GFS_O_TRUNC);
 	atomic_fetch_add(&svc->open_handles, 1);
 
@@ -354,6 +370,158 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	return 0;
 }
 
+/* ---- checksums (sums.h) ----------------------------------------------------- */
+
+static int pread_all(int fd, uint8_t *buf, size_t len, uint64_t off, size_t *got)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break; /* end of file */
+		done += (size_t)n;
+	}
+	*got = done;
+	return 0;
+}
+
+/* h's replica has sums to check reads against (loading them once): 1, or 0
+ * to read unchecked (a writer's handle; an unsealed replica). */
+static int handle_sums(struct service *svc, struct handle *h)
+{
+	if (h->writer)
+		return 0;
+	if (h->sums_state == 1)
+		return 1;
+	int rc = sums_load(svc->sp, h->ino, h->gen, &h->sums);
+	if (rc == 0) {
+		h->sums_state = 1;
+		return 1;
+	}
+	if (rc != -ENOENT && h->sums_state == 0) {
+		static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
+		gf_log_limited(&rl, GF_LOG_WARN,
+			       "gfsd: spool %s: checksums of replica of inode %" PRIu64 " gen %" PRIu64
+			       " unreadable (%s): read unchecked; `gffsck --repair` seals it again",
+			       spool_dir(svc->sp), h->ino, h->gen,
+			       rc == -EBADMSG ? "damaged" : strerror(-rc));
+	}
+	h->sums_state = -1; /* looked for again at the next read */
+	return 0;
+}
+
+/* A block of (ino, fgen) failed its checksum: counted, logged, and gfmd told
+ * in the next heartbeat (it has another replica made and this one removed). */
+static void corrupt(struct service *svc, const char *who, uint64_t ino, uint64_t fgen,
+		    uint64_t block)
+{
+	char path[64];
+	replicas_count(svc->rs, RC_CORRUPT, 1);
+	replicas_bad_add(svc->rs, ino, fgen);
+	spool_replica_path(ino, fgen, path, sizeof(path));
+	static struct gf_ratelimit rl = GF_RATELIMIT(20, 60000);
+	gf_log_limited(&rl, GF_LOG_ERR,
+		       "gfsd: spool %s: replica %s of inode %" PRIu64 " is corrupt: block %" PRIu64
+		       " (bytes %" PRIu64 "-%" PRIu64 ") fails its checksum; not served (%s); "
+		       "gfmd is told", spool_dir(svc->sp), path, ino, block,
+		       block * GF_CSUM_BLOCK, (block + 1) * GF_CSUM_BLOCK - 1, who);
+}
+
+/* A check failed on (ino, fgen) while it had sums s: the replica may have
+ * changed legitimately since s was loaded (a writer has it; it was sealed
+ * again). 1: it did (read it unchecked or with new sums), 0: it did not. */
+static int changed_since(struct service *svc, uint64_t ino, uint64_t fgen,
+			 const struct sums *s)
+{
+	return replicas_writers(svc->rs, ino, fgen) > 0 || sums_changed(svc->sp, ino, fgen, s);
+}
+
+/*
+ * Read up to want bytes at off through h into cs->iobuf, checked against the
+ * replica's sums when it has them: *data and *got say what to send.
+ * -EBADMSG for a block that fails (corrupt() told).
+ */
+static int read_checked(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+			struct handle *h, uint64_t off, uint32_t want, const uint8_t **data,
+			uint32_t *got)
+{
+	size_t n;
+	int rc;
+	for (int attempt = 0; attempt < 2 && handle_sums(svc, h); attempt++) {
+		const struct sums *s = &h->sums;
+		uint64_t end = off + want < s->size ? off + want : s->size;
+		if (off >= s->size) {
+			struct stat st;
+			if (fstat(h->fd, &st) < 0)
+				return -errno;
+			if ((uint64_t)st.st_size == s->size) {
+				*data = cs->iobuf;
+				*got = 0;
+				return 0;
+			}
+		} else {
+			uint64_t a = off - off % GF_CSUM_BLOCK;
+			uint64_t b = end + (GF_CSUM_BLOCK - end % GF_CSUM_BLOCK) % GF_CSUM_BLOCK;
+			if (b > s->size)
+				b = s->size;
+			if ((rc = pread_all(h->fd, cs->iobuf, b - a, a, &n)) < 0)
+				return rc;
+			uint64_t bad = n < b - a ? (a + n) / GF_CSUM_BLOCK + 1
+						 : gf_csum_check(cs->iobuf, n, a / GF_CSUM_BLOCK,
+								 s->v + a / GF_CSUM_BLOCK);
+			if (!bad) {
+				*data = cs->iobuf + (off - a);
+				*got = (uint32_t)(end - off);
+				return 0;
+			}
+			if (!changed_since(svc, h->ino, h->gen, s)) {
+				corrupt(svc, gf_conn_desc(conn), h->ino, h->gen, bad - 1);
+				return -EBADMSG;
+			}
+		}
+		/* the size or the data differ: rewritten since the sums were
+		 * loaded (load the new ones), or corrupt */
+		if (!changed_since(svc, h->ino, h->gen, s)) {
+			corrupt(svc, gf_conn_desc(conn), h->ino, h->gen, s->n);
+			return -EBADMSG;
+		}
+		sums_free(&h->sums);
+		h->sums_state = 0;
+	}
+	/* no sums (being written, or unsealed): as it is */
+	if ((rc = pread_all(h->fd, cs->iobuf, want, off, &n)) < 0)
+		return rc;
+	*data = cs->iobuf;
+	*got = (uint32_t)n;
+	return 0;
+}
+
+/* Seal the replica h wrote, as its last writer (sums.h). */
+static void seal(struct service *svc, struct handle *h)
+{
+	uint64_t size = 0;
+	int rc = sums_seal(svc->sp, h->ino, h->gen, h->fd, svc->fsync_on_close, &size);
+	if (rc == 0 && spool_replica_size(svc->sp, h->ino, h->gen, &size) == -ENOENT) {
+		/* its name went meanwhile (removed, or never had one): so do they */
+		spool_sums_remove(svc->sp, h->ino, h->gen);
+		return;
+	}
+	if (rc == 0) {
+		replicas_count(svc->rs, RC_SEALED, 1);
+		return;
+	}
+	static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
+	gf_log_limited(&rl, GF_LOG_WARN,
+		       "gfsd: spool %s: %s writing the checksums of replica of inode %" PRIu64
+		       " gen %" PRIu64 ": it is read unchecked until `gffsck --repair` seals it",
+		       spool_dir(svc->sp), strerror(-rc), h->ino, h->gen);
+}
+
 static int op_read(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
 		   struct gf_frame *f)
 {
@@ -363,29 +531,55 @@ static int op_read(struct service *svc, struct gf_conn *conn, struct conn_state 
 	struct handle *h = handle_find(cs, req.handle);
 	if (!h)
 		return reply_status(conn, f, -EBADF);
-	if (req.offset > INT64_MAX)
+	if (req.offset > INT64_MAX - GF_MAX_IO)
 		return reply_status(conn, f, -EINVAL);
-	uint32_t want = req.len < GF_MAX_IO ? req.len : GF_MAX_IO;
-	if (!cs->iobuf && !(cs->iobuf = malloc(GF_MAX_IO)))
+	uint32_t want = req.len < GF_MAX_IO ? req.len : GF_MAX_IO, got = 0;
+	if (!cs->iobuf && !(cs->iobuf = malloc(IOBUF_SIZE)))
 		return reply_status(conn, f, -ENOMEM);
-	uint32_t got = 0;
-	while (got < want) {
-		ssize_t n = pread(h->fd, cs->iobuf + got, want - got, (off_t)(req.offset + got));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int rc = -errno;
+	const uint8_t *data = NULL;
+	int rc = read_checked(svc, conn, cs, h, req.offset, want, &data, &got);
+	if (rc < 0) {
+		if (rc != -EBADMSG)
 			log_io_error(svc, conn, h, "reading", rc);
-			return reply_status(conn, f, rc);
-		}
-		if (n == 0)
-			break; /* end of file */
-		got += (uint32_t)n;
+		return reply_status(conn, f, rc);
 	}
 	atomic_fetch_add(gf_conn_is_local(conn) ? &svc->read_local : &svc->read_remote, got);
-	struct gfs_read_rep rep = { .len = got, .data = cs->iobuf };
+	struct gfs_read_rep rep = { .len = got, .data = data };
 	gf_wbuf_reset(&cs->out);
 	gfs_read_rep_encode(&cs->out, &rep);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
+/* GFS_SUMS: the sums a reader through a passed fd checks against. */
+static int op_sums(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		   struct gf_frame *f)
+{
+	struct gfs_sums_req req;
+	if (gfs_sums_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	struct handle *h = handle_find(cs, req.handle);
+	if (!h)
+		return reply_status(conn, f, -EBADF);
+	struct gfs_sums_rep rep = { .block = GF_CSUM_BLOCK, .first = req.first };
+	if (!h->writer && h->sums_state == 1 && sums_changed(svc->sp, h->ino, h->gen, &h->sums)) {
+		sums_free(&h->sums);
+		h->sums_state = 0;
+	}
+	if (handle_sums(svc, h)) {
+		rep.sealed = 1;
+		rep.size = h->sums.size;
+		uint64_t max = req.count < GFS_SUMS_MAX ? req.count : GFS_SUMS_MAX;
+		if (req.first < h->sums.n) {
+			uint64_t left = h->sums.n - req.first;
+			rep.count = (uint32_t)(left < max ? left : max);
+			rep.sums = h->sums.v + req.first;
+		}
+	}
+	gf_wbuf_reset(&cs->out);
+	gfs_sums_rep_encode(&cs->out, &rep);
+	if (cs->out.err)
+		return reply_status(conn, f, cs->out.err);
 	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
 	return 0;
 }
@@ -581,6 +775,9 @@ void service_stats(struct service *svc, struct gfs_stats_rep *st)
 	st->dead_removed = replicas_counter(svc->rs, RC_DEAD_REMOVED);
 	st->orphans_removed = replicas_counter(svc->rs, RC_ORPHANS_REMOVED);
 	st->writers_cut = replicas_counter(svc->rs, RC_WRITERS_CUT);
+	st->sealed = replicas_counter(svc->rs, RC_SEALED);
+	st->corrupt = replicas_counter(svc->rs, RC_CORRUPT);
+	st->corrupt_reported = replicas_counter(svc->rs, RC_CORRUPT_REPORTED);
 }
 
 static int op_stats(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
@@ -714,6 +911,91 @@ static int op_orphan_scan(struct service *svc, struct gf_conn *conn, struct conn
 	return reply_status(conn, f, 0);
 }
 
+/* GFS_VERIFY: check a whole replica (gffsck), or seal one left unsealed. */
+static int verify(struct service *svc, const struct gfs_verify_req *req, const char *who,
+		  struct gfs_verify_rep *rep)
+{
+	int fd = spool_replica_open(svc->sp, req->ino, req->fgen, SPOOL_READ);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	struct sums s;
+	uint64_t *v = NULL;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (rc < 0)
+		goto out;
+	rep->size = (uint64_t)st.st_size;
+	if (replicas_writers(svc->rs, req->ino, req->fgen) > 0) {
+		rep->state = GFS_VERIFY_WRITING;
+		goto out;
+	}
+	rc = sums_load(svc->sp, req->ino, req->fgen, &s);
+	if (rc == -ENOENT || rc == -EBADMSG) {
+		rc = 0;
+		rep->state = GFS_VERIFY_UNSEALED;
+		if (!(req->flags & GFS_VERIFY_SEAL))
+			goto out;
+		if (!replicas_seal_begin(svc->rs, req->ino, req->fgen)) {
+			rep->state = GFS_VERIFY_WRITING;
+			goto out;
+		}
+		rc = sums_seal(svc->sp, req->ino, req->fgen, fd, 1, &rep->size);
+		replicas_writer_ready(svc->rs, req->ino, req->fgen);
+		if (rc == 0) {
+			replicas_count(svc->rs, RC_SEALED, 1);
+			rep->state = GFS_VERIFY_SEALED_NOW;
+			gf_info("gfsd: replica of inode %" PRIu64 " gen %" PRIu64 " sealed "
+				"(%" PRIu64 " bytes) for %s", req->ino, req->fgen, rep->size, who);
+		}
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	uint64_t bad = 0;
+	if (s.size != (uint64_t)st.st_size) {
+		bad = (s.size < (uint64_t)st.st_size ? s.size : (uint64_t)st.st_size) /
+			      GF_CSUM_BLOCK + 1;
+	} else if (!(v = malloc((s.n ? s.n : 1) * sizeof(*v)))) {
+		rc = -ENOMEM;
+	} else if ((rc = sums_compute(fd, s.size, v)) == 0) {
+		for (uint64_t i = 0; i < s.n && !bad; i++)
+			if (v[i] != s.v[i])
+				bad = i + 1;
+	}
+	if (rc == 0 && bad && changed_since(svc, req->ino, req->fgen, &s)) {
+		rep->state = GFS_VERIFY_WRITING; /* rewritten meanwhile: ask again */
+	} else if (rc == 0 && bad) {
+		rep->state = GFS_VERIFY_CORRUPT;
+		rep->bad_block = bad - 1;
+		corrupt(svc, who, req->ino, req->fgen, bad - 1);
+	}
+	sums_free(&s);
+out:
+	free(v);
+	close(fd);
+	return rc;
+}
+
+static int op_verify(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
+		     struct gf_frame *f)
+{
+	struct gfs_verify_req req;
+	if (gfs_verify_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	if (!admin_peer(conn))
+		return reply_status(conn, f, -EPERM);
+	if (req.flags & ~GFS_VERIFY_SEAL)
+		return reply_status(conn, f, -EINVAL);
+	struct gfs_verify_rep rep = { 0 };
+	int rc = verify(svc, &req, gf_conn_desc(conn), &rep);
+	if (rc < 0)
+		return reply_status(conn, f, rc);
+	gf_wbuf_reset(&cs->out);
+	gfs_verify_rep_encode(&cs->out, &rep);
+	gf_conn_reply(conn, f->hdr.op, f->hdr.reqid, 0, &cs->out, -1);
+	return 0;
+}
+
 static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
 {
 	struct service *svc = arg;
@@ -734,6 +1016,8 @@ static int handle_frame(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	case GFS_REPLICATE: return op_replicate(svc, conn, cs, f);
 	case GFS_LIST: return op_list(svc, conn, cs, f);
 	case GFS_ORPHAN_SCAN: return op_orphan_scan(svc, conn, cs, f);
+	case GFS_SUMS: return op_sums(svc, conn, cs, f);
+	case GFS_VERIFY: return op_verify(svc, conn, cs, f);
 	default:
 		gf_debug("gfsd: %s: unsupported op %u", gf_conn_desc(conn), f->hdr.op);
 		return reply_status(conn, f, -ENOSYS);

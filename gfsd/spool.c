@@ -165,13 +165,74 @@ int spool_replica_size(struct spool *sp, uint64_t ino, uint64_t gen, uint64_t *s
 	return 0;
 }
 
+#define SUMS_SUFFIX ".sum"
+#define SUMS_NAME_SIZE (SPOOL_NAME_SIZE + sizeof(SUMS_SUFFIX) - 1)
+
+static void sums_name(uint64_t ino, uint64_t gen, char name[SUMS_NAME_SIZE])
+{
+	snprintf(name, SUMS_NAME_SIZE, "%016" PRIx64 "-%016" PRIx64 SUMS_SUFFIX, ino, gen);
+}
+
 int spool_replica_remove(struct spool *sp, uint64_t ino, uint64_t gen)
 {
 	char name[SPOOL_NAME_SIZE];
 	replica_name(ino, gen, name);
 	if (unlinkat(sp->bucketfd[bucket_of(ino)], name, 0) < 0)
 		return -errno;
+	spool_sums_remove(sp, ino, gen);
 	return 0;
+}
+
+int spool_sums_open(struct spool *sp, uint64_t ino, uint64_t gen)
+{
+	char name[SUMS_NAME_SIZE];
+	sums_name(ino, gen, name);
+	int fd = openat(sp->bucketfd[bucket_of(ino)], name,
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+int spool_sums_remove(struct spool *sp, uint64_t ino, uint64_t gen)
+{
+	char name[SUMS_NAME_SIZE];
+	sums_name(ino, gen, name);
+	return unlinkat(sp->bucketfd[bucket_of(ino)], name, 0) < 0 ? -errno : 0;
+}
+
+int spool_sums_replace(struct spool *sp, uint64_t ino, uint64_t gen, const void *buf,
+		       size_t len, int sync)
+{
+	int dfd = sp->bucketfd[bucket_of(ino)], rc = 0;
+	char name[SUMS_NAME_SIZE], proc[64];
+	int fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t done = 0; done < len && !rc;) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		else if (n > 0)
+			done += (size_t)n;
+	}
+	if (!rc && sync && fsync(fd) < 0)
+		rc = -errno;
+	sums_name(ino, gen, name);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	while (!rc && linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0) {
+		if (errno != EEXIST || (unlinkat(dfd, name, 0) < 0 && errno != ENOENT))
+			rc = -errno;
+	}
+	close(fd);
+	if (!rc && sync && fsync(dfd) < 0)
+		rc = -errno;
+	return rc;
 }
 
 int spool_tmp_open(struct spool *sp, uint64_t ino, struct spool_tmp *t)
@@ -203,6 +264,7 @@ int spool_tmp_commit(struct spool *sp, struct spool_tmp *t, uint64_t ino, uint64
 	replica_name(ino, gen, name);
 	if (fsync(t->fd) < 0)
 		return -errno;
+	spool_sums_remove(sp, ino, gen); /* of a file this one replaces */
 	if (t->name[0]) {
 		if (renameat(dfd, t->name, dfd, name) < 0)
 			return -errno;

@@ -7,6 +7,8 @@
  *     SPOOL/data/XX/<ino:016x>-<gen:016x>    one replica, XX = ino & 0xff
  *     SPOOL/cluster_id                       the cluster it belongs to (a UUID)
  *
+ *     SPOOL/data/XX/<ino:016x>-<gen:016x>.sum  its block checksums (sums.h)
+ *
  * e.g. inode 0x1234, generation 3 is data/34/0000000000001234-0000000000000003.
  * A replica is named only by the numbers (ino, gen) from the wire, never by a
  * user path, so nothing a client sends can name a file outside the spool.
@@ -76,6 +78,19 @@ int spool_tmp_open(struct spool *sp, uint64_t ino, struct spool_tmp *t);
 int spool_tmp_commit(struct spool *sp, struct spool_tmp *t, uint64_t ino, uint64_t gen);
 /* Close t's fd and remove its hidden name, if any. */
 void spool_tmp_abort(struct spool *sp, struct spool_tmp *t, uint64_t ino);
+
+/*
+ * A replica's checksum file ("<name>.sum", sums.h keeps its format).
+ * spool_sums_open: a read-only fd, or -ENOENT. spool_sums_replace writes
+ * buf as the whole new file under that name atomically (an unnamed file
+ * linked in place; with sync, fsynced first and the bucket after).
+ * spool_sums_remove: 0, or -ENOENT when there was none. spool_replica_remove
+ * removes a replica's checksum file with it.
+ */
+int spool_sums_open(struct spool *sp, uint64_t ino, uint64_t gen);
+int spool_sums_replace(struct spool *sp, uint64_t ino, uint64_t gen, const void *buf,
+		       size_t len, int sync);
+int spool_sums_remove(struct spool *sp, uint64_t ino, uint64_t gen);
 
 /* fsync the bucket directory of ino, so that a created or removed replica's
  * directory entry survives a crash. */

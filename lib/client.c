@@ -17,6 +17,7 @@
 
 #include <openssl/rand.h>
 
+#include "csum.h"
 #include "log.h"
 #include "rpc.h"
 #include "wire.h"
@@ -1601,6 +1602,7 @@ done:
 	}
 	peer_up(&p);
 	pthread_rwlock_init(&h->lock, NULL);
+	pthread_mutex_init(&h->sums_lock, NULL);
 	return 0;
 }
 
@@ -1705,6 +1707,121 @@ static void build_read(struct gf_wbuf *w, uint64_t handle, const void *arg)
 	gfs_read_req_encode(w, &m);
 }
 
+static void build_sums(struct gf_wbuf *w, uint64_t handle, const void *arg)
+{
+	struct gfs_sums_req m = *(const struct gfs_sums_req *)arg;
+	m.handle = handle;
+	gfs_sums_req_encode(w, &m);
+}
+
+/* Fill h's window of sums from block first on (h->sums_lock held). */
+static int sums_fetch(struct gfc_data *h, uint64_t first)
+{
+	struct gfs_sums_req q = { .first = first, .count = GFS_SUMS_MAX };
+	struct gfs_sums_rep d;
+	struct gf_reply rep;
+	int r = handle_call(h, GFS_SUMS, build_sums, &q, &rep);
+
+	if (r < 0)
+		return r;
+	r = gfs_sums_rep_decode(rep.payload, rep.len, &d);
+	gf_reply_release(&rep);
+	if (r < 0)
+		return -EIO;
+	if (d.block != GF_CSUM_BLOCK || (d.sealed && d.first != first)) {
+		gfs_sums_rep_free(&d);
+		return -EIO;
+	}
+	free(h->sums);
+	h->sums = d.sums;
+	h->sums_first = first;
+	h->sums_count = d.count;
+	h->sums_size = d.size;
+	h->sums_state = d.sealed ? 1 : -1;
+	return 0;
+}
+
+int gfc_data_checks(struct gfc_data *h)
+{
+	int yes;
+
+	if (h->fd < 0 || (h->flags & GFS_O_WRITE))
+		return 0;
+	pthread_mutex_lock(&h->sums_lock);
+	if (h->sums_state == 0 && sums_fetch(h, 0) < 0)
+		h->sums_state = 1; /* cannot tell: check (and ask again) */
+	yes = h->sums_state == 1;
+	pthread_mutex_unlock(&h->sums_lock);
+	return yes;
+}
+
+/*
+ * A reader's read through its passed fd, checked: 0 and the data; 1: the
+ * replica has no sums (read it unchecked); 2: ask gfsd (a block failed, or
+ * the sums describe another size: gfsd judges, and tells gfmd if corrupt).
+ */
+static int local_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_t off,
+			      size_t *got)
+{
+	const uint64_t B = GF_CSUM_BLOCK;
+	uint64_t a = off - off % B, e, b, nb, *want = NULL;
+	uint8_t *tmp = NULL;
+	int r = 2;
+
+	pthread_mutex_lock(&h->sums_lock);
+	if (h->sums_state == 0 && sums_fetch(h, a / B) < 0)
+		goto unlock;
+	if (h->sums_state < 0) {
+		r = 1;
+		goto unlock;
+	}
+	if (off >= h->sums_size)
+		goto unlock;
+	e = off + len < h->sums_size ? off + len : h->sums_size;
+	b = e + (B - e % B) % B;
+	if (b > h->sums_size)
+		b = h->sums_size;
+	nb = (b - a + B - 1) / B;
+	if ((a / B < h->sums_first || a / B + nb > h->sums_first + h->sums_count) &&
+	    (sums_fetch(h, a / B) < 0 || h->sums_state < 0 || nb > h->sums_count)) {
+		r = h->sums_state < 0 ? 1 : 2;
+		goto unlock;
+	}
+	want = malloc(nb * sizeof(*want));
+	if (!want)
+		goto unlock;
+	memcpy(want, h->sums + (a / B - h->sums_first), nb * sizeof(*want));
+	pthread_mutex_unlock(&h->sums_lock);
+
+	uint8_t *into = a == off && b == e ? buf : (tmp = malloc(b - a));
+	size_t done = 0;
+	while (into && done < b - a) {
+		ssize_t n = pread(h->fd, into + done, b - a - done, (off_t)(a + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (into && done == b - a && gf_csum_check(into, done, a / B, want) == 0) {
+		if (tmp)
+			memcpy(buf, tmp + (off - a), e - off);
+		*got = e - off;
+		r = 0;
+	} else if (into && done == b - a) {
+		/* rewritten since these sums, or corrupt: ask again next time */
+		pthread_mutex_lock(&h->sums_lock);
+		h->sums_state = 0;
+		pthread_mutex_unlock(&h->sums_lock);
+	}
+	free(tmp);
+	free(want);
+	return r;
+unlock:
+	pthread_mutex_unlock(&h->sums_lock);
+	return r;
+}
+
 int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got)
 {
 	struct gfs_read_req m;
@@ -1713,6 +1830,17 @@ int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_
 	size_t done = 0;
 	int r = 0;
 
+	if (h->fd >= 0 && !(h->flags & GFS_O_WRITE) && len > 0) {
+		r = local_read_checked(h, buf, len, off, got);
+		if (r == 0) {
+			ADD(&h->local_read, *got);
+			ADD(&h->gfc->read_local, *got);
+			return 0;
+		}
+		if (r == 2)
+			goto through_gfsd;
+		r = 0;
+	}
 	if (h->fd >= 0) {
 		while (done < len) {
 			ssize_t n = pread(h->fd, (char *)buf + done, len - done,
@@ -1733,6 +1861,8 @@ int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_
 		return done > 0 ? 0 : r;
 	}
 
+through_gfsd:
+	r = 0;
 	while (done < len) {
 		m.offset = off + done;
 		m.len = len - done > GF_MAX_IO ? GF_MAX_IO : (uint32_t)(len - done);
@@ -2007,6 +2137,9 @@ int gfc_data_close(struct gfc_data *h)
 		conn_put(h->gfc, h->conn);
 	h->conn = NULL;
 	pthread_rwlock_destroy(&h->lock);
+	pthread_mutex_destroy(&h->sums_lock);
+	free(h->sums);
+	h->sums = NULL;
 	h->gfc = NULL;
 	return r;
 }
@@ -2070,6 +2203,22 @@ int gfc_gfsd_orphan_scan(struct gfc *c, const char *addr, uint16_t port)
 		return r;
 	gf_reply_release(&rep);
 	return 0;
+}
+
+int gfc_gfsd_verify(struct gfc *c, const char *addr, uint16_t port,
+		    const struct gfs_verify_req *m, struct gfs_verify_rep *out)
+{
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	gf_wbuf_init(&w);
+	gfs_verify_req_encode(&w, m);
+	if ((r = gfsd_call(c, addr, port, GFS_VERIFY, &w, &rep)) < 0)
+		return r;
+	r = gfs_verify_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	return r < 0 ? -EIO : 0;
 }
 
 /* ---- waiting for gfsd in callers that choose among replicas ------------------------ */

@@ -220,6 +220,13 @@ struct gfc_data {
 	pthread_rwlock_t lock;	/* conn and handle: shared by calls, taken to reclaim */
 	unsigned epoch;		/* reclaims so far */
 	uint64_t revive_at_ms;	/* gfc_data_revive: next look */
+	/* a reader through fd checks what it reads against the replica's
+	 * sums (proto.h GFS_SUMS): a window of them, asked for as needed */
+	pthread_mutex_t sums_lock;
+	int8_t sums_state; /* 0: not asked yet; 1: the window holds sums; -1: none */
+	uint64_t sums_size, sums_first;
+	uint32_t sums_count;
+	uint64_t *sums;
 };
 
 /*
@@ -233,7 +240,11 @@ struct gfc_data {
 int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
 		  uint32_t flags, struct gfc_data *h);
 /* Up to len bytes at off into buf; *got may be short at the replica's end.
- * A reader whose gfsd stopped answering: -EHOSTDOWN. */
+ * A reader whose gfsd stopped answering: -EHOSTDOWN. A reader's data that
+ * fails its checksum (proto.h GFS_SUMS): -EBADMSG, never the data — read
+ * another replica. A reader through a passed fd checks the blocks itself
+ * and has gfsd read one that fails (gfsd judges: it may have been rewritten
+ * meanwhile, or it is corrupt). */
 int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got);
 /*
  * Write all len bytes at off, or at the replica's end when h was opened
@@ -259,6 +270,10 @@ int gfc_data_fsync(struct gfc_data *h);
 /* GFS_CLOSE (with local byte counts), closes the fd, releases the connection.
  * h is unusable afterwards whatever the result. */
 int gfc_data_close(struct gfc_data *h);
+/* 1 when reads through h->fd must go through gfc_data_read to be checked
+ * (the replica is sealed: it has sums); 0 when the caller may move bytes
+ * through h->fd itself (splice): a writer's handle, an unsealed replica. */
+int gfc_data_checks(struct gfc_data *h);
 /* Callers that move bytes through h->fd themselves (splice) account here. */
 void gfc_data_account_local(struct gfc_data *h, uint64_t read, uint64_t written);
 /* A writer through a passed fd writes: if its gfsd connection broke, reclaim
@@ -285,6 +300,9 @@ int gfc_wait_gfsd(struct gfc_wait *w, const char *what);
 int gfc_gfsd_list(struct gfc *c, const char *addr, uint16_t port, const struct gfs_list_req *m,
 		  struct gfs_list_rep *out);
 int gfc_gfsd_orphan_scan(struct gfc *c, const char *addr, uint16_t port);
+/* GFS_VERIFY of replica m->ino-m->fgen at that gfsd (admin clients only). */
+int gfc_gfsd_verify(struct gfc *c, const char *addr, uint16_t port,
+		    const struct gfs_verify_req *m, struct gfs_verify_rep *out);
 int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 		   struct gfs_stats_rep *out);
 

@@ -102,7 +102,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
 	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)  \
-	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFS_LIST) X(GFS_ORPHAN_SCAN)
+	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFS_LIST) X(GFS_ORPHAN_SCAN) X(GFS_SUMS) X(GFS_VERIFY)
 
 const char *gf_op_name(uint16_t op)
 {
@@ -840,6 +840,13 @@ void gfm_heartbeat_req_encode(struct gf_wbuf *w, const struct gfm_heartbeat_req 
 	gf_put_u32(w, m->ndone);
 	for (uint32_t i = 0; i < m->ndone; i++)
 		put_dead(w, &m->done[i]);
+	if (m->nbad > GF_MAX_BAD) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u32(w, m->nbad);
+	for (uint32_t i = 0; i < m->nbad; i++)
+		put_dead(w, &m->bad[i]);
 }
 
 int gfm_heartbeat_req_decode(const void *payload, size_t len, struct gfm_heartbeat_req *m)
@@ -852,6 +859,9 @@ int gfm_heartbeat_req_decode(const void *payload, size_t len, struct gfm_heartbe
 	m->ndone = get_count(r, GF_MAX_DEAD, DEAD_WIRE);
 	for (uint32_t i = 0; i < m->ndone; i++)
 		get_dead(r, &m->done[i]);
+	m->nbad = get_count(r, GF_MAX_BAD, DEAD_WIRE);
+	for (uint32_t i = 0; i < m->nbad; i++)
+		get_dead(r, &m->bad[i]);
 	return D_END();
 }
 
@@ -1351,6 +1361,9 @@ void gfs_stats_rep_encode(struct gf_wbuf *w, const struct gfs_stats_rep *m)
 	gf_put_u64(w, m->dead_removed);
 	gf_put_u64(w, m->orphans_removed);
 	gf_put_u64(w, m->writers_cut);
+	gf_put_u64(w, m->sealed);
+	gf_put_u64(w, m->corrupt);
+	gf_put_u64(w, m->corrupt_reported);
 }
 
 int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *m)
@@ -1368,6 +1381,9 @@ int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *
 	m->dead_removed = gf_get_u64(r);
 	m->orphans_removed = gf_get_u64(r);
 	m->writers_cut = gf_get_u64(r);
+	m->sealed = gf_get_u64(r);
+	m->corrupt = gf_get_u64(r);
+	m->corrupt_reported = gf_get_u64(r);
 	return D_END();
 }
 
@@ -1662,4 +1678,105 @@ out:;
 	if (err)
 		gfs_list_rep_free(m);
 	return err;
+}
+
+/* ---- block checksums --------------------------------------------------------------- */
+
+void gfs_sums_req_encode(struct gf_wbuf *w, const struct gfs_sums_req *m)
+{
+	gf_put_u64(w, m->handle);
+	gf_put_u64(w, m->first);
+	gf_put_u32(w, m->count);
+}
+
+int gfs_sums_req_decode(const void *payload, size_t len, struct gfs_sums_req *m)
+{
+	D_BEGIN(m);
+	m->handle = gf_get_u64(r);
+	m->first = gf_get_u64(r);
+	m->count = gf_get_u32(r);
+	return D_END();
+}
+
+void gfs_sums_rep_free(struct gfs_sums_rep *m)
+{
+	if (!m)
+		return;
+	free(m->sums);
+	m->sums = NULL;
+	m->count = 0;
+}
+
+void gfs_sums_rep_encode(struct gf_wbuf *w, const struct gfs_sums_rep *m)
+{
+	if (m->count > GFS_SUMS_MAX || (m->count && !m->sums)) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	put_flag(w, m->sealed);
+	gf_put_u32(w, m->block);
+	gf_put_u64(w, m->size);
+	gf_put_u64(w, m->first);
+	gf_put_u32(w, m->count);
+	for (uint32_t i = 0; i < m->count; i++)
+		gf_put_u64(w, m->sums[i]);
+}
+
+int gfs_sums_rep_decode(const void *payload, size_t len, struct gfs_sums_rep *m)
+{
+	D_BEGIN(m);
+	m->sealed = get_flag(r);
+	m->block = gf_get_u32(r);
+	m->size = gf_get_u64(r);
+	m->first = gf_get_u64(r);
+	uint32_t n = get_count(r, GFS_SUMS_MAX, 8);
+	if (r->err)
+		goto out;
+	if (n) {
+		m->sums = calloc(n, sizeof(*m->sums));
+		if (!m->sums)
+			return -ENOMEM;
+		m->count = n;
+	}
+	for (uint32_t i = 0; i < n && !r->err; i++)
+		m->sums[i] = gf_get_u64(r);
+out:;
+	int err = D_END();
+	if (err)
+		gfs_sums_rep_free(m);
+	return err;
+}
+
+void gfs_verify_req_encode(struct gf_wbuf *w, const struct gfs_verify_req *m)
+{
+	gf_put_u64(w, m->ino);
+	gf_put_u64(w, m->fgen);
+	gf_put_u32(w, m->flags);
+}
+
+int gfs_verify_req_decode(const void *payload, size_t len, struct gfs_verify_req *m)
+{
+	D_BEGIN(m);
+	m->ino = gf_get_u64(r);
+	m->fgen = gf_get_u64(r);
+	m->flags = gf_get_u32(r);
+	return D_END();
+}
+
+void gfs_verify_rep_encode(struct gf_wbuf *w, const struct gfs_verify_rep *m)
+{
+	gf_put_u8(w, m->state);
+	gf_put_u64(w, m->size);
+	gf_put_u64(w, m->bad_block);
+}
+
+int gfs_verify_rep_decode(const void *payload, size_t len, struct gfs_verify_rep *m)
+{
+	D_BEGIN(m);
+	m->state = gf_get_u8(r);
+	m->size = gf_get_u64(r);
+	m->bad_block = gf_get_u64(r);
+	if (!r->err && m->state > GFS_VERIFY_SEALED_NOW)
+		return -EBADMSG;
+	return D_END();
 }

@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 4
+#define GF_PROTO_VERSION 5
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -48,6 +48,7 @@
 #define GF_READDIR_MAX 1024	/* entries per READDIR reply at most */
 #define GF_MAX_REPLICAS 64
 #define GF_MAX_DEAD 1024	/* replica deletions per HEARTBEAT reply */
+#define GF_MAX_BAD 64		/* corrupt replicas reported per HEARTBEAT */
 #define GF_HOST_REPLICAS_MAX 16384 /* entries per GFM_HOST_REPLICAS reply */
 #define GFS_LIST_MAX 16384	   /* entries per GFS_LIST reply */
 
@@ -128,6 +129,8 @@ enum gf_op {
 	GFS_REPLICATE, /* gfmd only: gfs_replicate_req → gfs_replicate_rep */
 	GFS_LIST,      /* admin, gfmd: gfs_list_req → gfs_list_rep (gffsck) */
 	GFS_ORPHAN_SCAN, /* admin, gfmd: empty → empty: an orphan scan now */
+	GFS_SUMS,	 /* gfs_sums_req → gfs_sums_rep: block checksums of a handle's replica */
+	GFS_VERIFY,	 /* admin, gfmd: gfs_verify_req → gfs_verify_rep (gffsck) */
 };
 
 /* Name of an opcode for logs ("GFM_LOOKUP", "reply to GFS_READ" is op|REPLY). */
@@ -382,6 +385,10 @@ struct gfm_host_register_rep {
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN];
 };
 
+/* The data generation of a replica found corrupt, which gfmd keeps (never
+ * serves nor counts) until another copy replaces it; real ones start at 1. */
+#define GF_GEN_CORRUPT 0
+
 /* A replica file by name (ino, gen = its spool file's generation, fgen). */
 struct gf_dead_replica {
 	uint64_t ino;
@@ -394,6 +401,10 @@ struct gfm_heartbeat_req {
 	uint32_t load_milli; /* 1-minute load average × 1000 */
 	uint32_t ndone;	     /* deletions done since the last heartbeat */
 	struct gf_dead_replica done[GF_MAX_DEAD];
+	/* replicas found corrupt (a block failed its checksum) since the last
+	 * heartbeat gfmd answered */
+	uint32_t nbad;
+	struct gf_dead_replica bad[GF_MAX_BAD];
 };
 struct gfm_heartbeat_rep {
 	uint32_t ndead; /* replicas this host should delete */
@@ -742,6 +753,57 @@ struct gfs_stats_rep {
 	uint64_t dead_removed;	  /* replica files removed as gfmd asked */
 	uint64_t orphans_removed; /* files no live replica named, removed */
 	uint64_t writers_cut;	  /* replicas cut back to gfmd's size at open */
+	uint64_t sealed;	  /* replicas whose checksums were written (csum.h) */
+	uint64_t corrupt;	  /* reads and checks that found a bad block */
+	uint64_t corrupt_reported; /* corrupt replicas gfmd was told of */
+};
+
+/*
+ * Block checksums (lib/csum.h). A replica with no writer has a checksum per
+ * GF_CSUM_BLOCK bytes, written by gfsd when its last writer closed ("sealed");
+ * one being written, or left by a crash while written, has none ("unsealed")
+ * and is read unchecked. gfsd checks every block it reads for GFS_READ and
+ * answers -EBADMSG for a block that fails: the caller reads another replica.
+ * A reader through a passed fd checks what it reads itself, against the sums
+ * GFS_SUMS gives it, and reads a block that fails through GFS_READ, so
+ * that gfsd judges it (and tells gfmd): -EBADMSG, or the data if the replica
+ * was rewritten meanwhile.
+ */
+#define GFS_SUMS_MAX 16384 /* sums per GFS_SUMS reply (1 GiB of data) */
+struct gfs_sums_req {
+	uint64_t handle;
+	uint64_t first; /* block index */
+	uint32_t count; /* ≤ GFS_SUMS_MAX */
+};
+/* Heap-allocated by the decoder; free with gfs_sums_rep_free. */
+struct gfs_sums_rep {
+	uint8_t sealed;	 /* 0: no sums (being written, or never sealed) */
+	uint32_t block;	 /* GF_CSUM_BLOCK */
+	uint64_t size;	 /* the data size the sums describe */
+	uint64_t first;	 /* index of sums[0] */
+	uint32_t count;	 /* sums given (fewer at the replica's end) */
+	uint64_t *sums;
+};
+void gfs_sums_rep_free(struct gfs_sums_rep *m);
+
+/* GFS_VERIFY: read replica ino-fgen whole and check every block; with
+ * GFS_VERIFY_SEAL, an unsealed one with no writer is sealed instead. */
+#define GFS_VERIFY_SEAL 1u
+struct gfs_verify_req {
+	uint64_t ino, fgen;
+	uint32_t flags;
+};
+enum gfs_verify_state {
+	GFS_VERIFY_OK = 0,	/* every block matches its sum */
+	GFS_VERIFY_UNSEALED,	/* no sums to check against */
+	GFS_VERIFY_WRITING,	/* a writer has it open: nothing to check */
+	GFS_VERIFY_CORRUPT,	/* bad_block failed (gfmd is told) */
+	GFS_VERIFY_SEALED_NOW,	/* it had no sums; now it has (GFS_VERIFY_SEAL) */
+};
+struct gfs_verify_rep {
+	uint8_t state;
+	uint64_t size;
+	uint64_t bad_block; /* CORRUPT: the first block that failed */
 };
 
 /* ---- codecs ---------------------------------------------------------------
@@ -775,6 +837,10 @@ GF_CODEC(gfm_xattr_rep);
 GF_CODEC(gfm_access_req);
 GF_CODEC(gfm_host_register_req);
 GF_CODEC(gfm_host_register_rep);
+GF_CODEC(gfs_sums_req);
+GF_CODEC(gfs_sums_rep);
+GF_CODEC(gfs_verify_req);
+GF_CODEC(gfs_verify_rep);
 GF_CODEC(gfm_heartbeat_req);
 GF_CODEC(gfm_heartbeat_rep);
 GF_CODEC(gfm_host_list_rep);

@@ -104,7 +104,7 @@ expect_errno "truncate of a missing file: ENOENT" ENOENT 'os.truncate(M + "/basi
 # ---- lazy replicas: a replica file exists only once the file has data ---------
 # replica_files FILE: how many spool files hold FILE's replicas
 replica_files() {
-	find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$1")")-*" | wc -l
+	find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$1")")-????????????????" | wc -l
 }
 expect_errno "create and close an empty file" OK 'creat_excl(M + "/basic/lazy")'
 expect_eq "an empty file has no replica file" 0 "$(replica_files "$D/lazy")"
@@ -118,7 +118,7 @@ expect_eq "growing it made its replica file" 1 "$(replica_files "$D/lazy")"
 check "truncate another empty file to 0" truncate -s 0 "$D/excl"
 expect_eq "cutting an empty file to 0 makes no replica file" 0 "$(replica_files "$D/excl")"
 printf data >"$D/lost"
-find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$D/lost")")-*" -delete
+find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$D/lost")")-????????????????" -delete
 # A cache of the write (the kernel's or the client's) may still serve the
 # bytes that were written, so poll: every read gives those bytes or EIO,
 # never anything else, and EIO comes (GF_WAIT_SECS only guards a hang).

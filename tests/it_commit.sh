@@ -14,7 +14,7 @@ it_cluster_up --gfsd 2 --mounts 2
 A=$MOUNT B=$MOUNT2
 
 spool_files() {
-	find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$1")")-*" 2>/dev/null
+	find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$1")")-????????????????" 2>/dev/null
 }
 beats() { gf_stat_value node1 heartbeats; }
 # beats_past N: node1's gfsd has had N heartbeats answered since $BEATS0

@@ -22,7 +22,7 @@ fsck() { "$GFFSCK" "$@"; }
 nrep() { "$GFWHERE" "$1" 2>/dev/null | awk '{ print NF - 1 }'; }
 ino_of() { stat -c %i "$1"; }
 spool_file() { # spool_file K INO: the replica file of INO on nodeK
-	find "$STATE/node$1/spool/data" -type f -name "$(printf '%016x-' "$2")*" | head -n 1
+	find "$STATE/node$1/spool/data" -type f -name "$(printf '%016x-' "$2")????????????????" | head -n 1
 }
 holder_other_than_1() { # a host other than node1 holding PATH
 	"$GFWHERE" "$1" | tr ' ' '\n' | grep -x 'node[23]' | head -n 1 | tr -d node

@@ -41,7 +41,7 @@ spool_files() {
 	local k name
 	name=$(printf '%016x-' "$1")
 	for k in 1 2 3 4; do
-		find "$(spool "$k")/data" -type f -name "$name*"
+		find "$(spool "$k")/data" -type f -name "$name????????????????"
 	done
 }
 nspool() { spool_files "$1" | wc -l; }
@@ -266,11 +266,11 @@ gf_wait_hosts_up || die "hosts not up again"
 expect_eq "gfwhere: ow is on node1 only" "node1" "$(hosts_of "$M1/tree/ow")"
 expect_eq "ow read on node4 (which held the old data) is the new data" "$new" \
 	"$(sha256sum <"$(mnt 4)/tree/ow" | cut -d' ' -f1)"
-old_gone() { [[ -z $(find "$(spool 4)/data" -type f -name "$(printf '%016x-' "$ino")*") ]]; }
+old_gone() { [[ -z $(find "$(spool 4)/data" -type f -name "$(printf '%016x-' "$ino")????????????????") ]]; }
 if poll_until "$GF_WAIT_SECS" old_gone; then
 	ok "the old replica's file on node4 is removed"
 else
-	fail "node4 still holds: $(find "$(spool 4)/data" -type f -name "$(printf '%016x-' "$ino")*")"
+	fail "node4 still holds: $(find "$(spool 4)/data" -type f -name "$(printf '%016x-' "$ino")????????????????")"
 fi
 
 # ---- only gfmd may ask for a copy ------------------------------------------------------------

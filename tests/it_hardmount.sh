@@ -293,8 +293,8 @@ writers_part() {
 	IT_CLEANUP+=("touch '$STATE/go'; kill $WL $WR")
 	check "both writers wrote their first half" \
 		poll_until "$GF_WAIT_SECS" test -e "$STATE/half-local" -a -e "$STATE/half-remote"
-	local_spool=$(find "$STATE/node1/spool/data" -name "$(printf '%016x' "$(stat -c %i "$MOUNT/hm/local")")-*")
-	remote_spool=$(find "$STATE/node2/spool/data" -name "$(printf '%016x' "$(stat -c %i "$MOUNT/hm/remote")")-*")
+	local_spool=$(find "$STATE/node1/spool/data" -name "$(printf '%016x' "$(stat -c %i "$MOUNT/hm/local")")-????????????????")
+	remote_spool=$(find "$STATE/node2/spool/data" -name "$(printf '%016x' "$(stat -c %i "$MOUNT/hm/remote")")-????????????????")
 	check "the local writer's replica is on node1 (its own host)" test -n "$local_spool"
 	check "the remote writer's replica is on node2" test -n "$remote_spool"
 	gf_log_mark "$M1LOG"

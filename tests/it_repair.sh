@@ -51,7 +51,7 @@ ino_of() { stat -c %i "$1"; }
 spool_files() {
 	local k name
 	name=$(printf '%016x-' "$1")
-	for k in 1 2 3 4; do find "$(spool "$k")/data" -type f -name "$name*"; done
+	for k in 1 2 3 4; do find "$(spool "$k")/data" -type f -name "$name????????????????"; done
 }
 M1=$(mnt 1)
 

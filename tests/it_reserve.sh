@@ -14,7 +14,7 @@ expect_eq "node1's spool is a 32 MiB tmpfs" "tmpfs 33554432" \
 
 # on_node K PATH: PATH's replica file is in node K's spool
 on_node() {
-	[[ -n $(find "$STATE/node$1/spool/data" -name "$(printf '%016x' "$(stat -c %i "$2")")-*" 2>/dev/null) ]]
+	[[ -n $(find "$STATE/node$1/spool/data" -name "$(printf '%016x' "$(stat -c %i "$2")")-????????????????" 2>/dev/null) ]]
 }
 head -c 8000000 /dev/urandom >"$STATE/a"
 head -c 14000000 /dev/urandom >"$STATE/b"

@@ -23,13 +23,13 @@ chmod 1777 "$A/s"
 
 # spool_files PATH: the spool files holding PATH's replicas (any node).
 spool_files() {
-	find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$1")")-*" 2>/dev/null
+	find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$1")")-????????????????" 2>/dev/null
 }
 # spool_count_inos INO...: how many spool files hold any of these inodes.
 spool_count_inos() {
 	local ino n=0
 	for ino in "$@"; do
-		n=$((n + $(find "$STATE"/node*/spool/data -name "$(printf '%016x' "$ino")-*" | wc -l)))
+		n=$((n + $(find "$STATE"/node*/spool/data -name "$(printf '%016x' "$ino")-????????????????" | wc -l)))
 	done
 	echo "$n"
 }

@@ -19,6 +19,12 @@ It connects, answers HELLO with an AUTH made from the cluster key
                               replicate GFS_REPLICATE of inode 1 from
                                        127.0.0.1:1 (gfsd; only gfmd may
                                        ask: see --kind)
+                              list     GFS_LIST of the spool (gfsd; admin
+                                       and gfmd only)
+                              orphan-scan GFS_ORPHAN_SCAN (gfsd; admin and
+                                       gfmd only)
+                              verify   GFS_VERIFY of inode 1 file 1 (gfsd;
+                                       admin and gfmd only)
     --count N                 send N requests (default 10000)
     --prefix NAME             name prefix for mkdir (default slowpeer)
     --dir NAME                directory in the root for readdir (looked up
@@ -89,6 +95,7 @@ VERSION = _proto_version()
 HELLO, AUTH, AUTH_OK = 1, 2, 3
 GFM_LOOKUP, GFM_GETATTR, GFM_MKDIR, GFM_READDIR = 100, 101, 104, 112
 GFS_STATS, GFS_REPLICATE = 306, 310
+GFS_LIST, GFS_ORPHAN_SCAN, GFS_VERIFY = 311, 312, 314
 PEER_CLIENT = 1
 KINDS = {"client": 1, "gfsd": 2, "admin": 3, "gfmd": 4}
 ROOT_INO = 1
@@ -173,6 +180,12 @@ def request(op, i, prefix, dir_ino):
         addr = b"127.0.0.1"
         return frame(GFS_REPLICATE, struct.pack(">QQQQI", ROOT_INO, 1 << 63 | 9, 1, 0, len(addr))
                      + addr + struct.pack(">H", 1), i)
+    if op == "list":
+        return frame(GFS_LIST, struct.pack(">QQI", 0, 0, 16), i)
+    if op == "orphan-scan":
+        return frame(GFS_ORPHAN_SCAN, b"", i)
+    if op == "verify":
+        return frame(GFS_VERIFY, struct.pack(">QQI", ROOT_INO, 1, 0), i)
     return frame(GFS_STATS, b"", i)
 
 
@@ -246,7 +259,8 @@ def main():
     a = ap.parse_args()
     ops = a.op.split(",")
     for op in ops:
-        if op not in ("getattr", "mkdir", "readdir", "stats", "replicate"):
+        if op not in ("getattr", "mkdir", "readdir", "stats", "replicate", "list",
+                      "orphan-scan", "verify"):
             ap.error("unknown --op %s" % op)
 
     key = open(a.key, "rb").read().rstrip(b"\r\n")
