@@ -13,7 +13,6 @@
 #include "proto.h"
 #include "sched.h"
 
-#define NCOPY_XATTR "user.gfarm.ncopy"
 
 static struct cmd cmd = {
 	.name = "gfncopy",
@@ -32,7 +31,7 @@ static struct cmd cmd = {
 	"DESCRIPTION\n"
 	"  A file's replica count is how many current replicas gfmd keeps of it\n"
 	"  on different hosts: the number in its extended attribute\n"
-	"  " NCOPY_XATTR ", 1 without one. A file or directory created in a\n"
+	"  " GF_NCOPY_XATTR ", 1 without one. A file or directory created in a\n"
 	"  directory that has the attribute gets it too, so a count set on a\n"
 	"  directory holds for everything made below it afterwards (use -r for\n"
 	"  what is already there).\n"
@@ -87,8 +86,8 @@ struct job {
 
 static int apply(struct job *j, uint64_t ino, const char *path)
 {
-	int r = j->unset ? gfc_removexattr(j->g, &j->cr, ino, NCOPY_XATTR)
-			 : gfc_setxattr(j->g, &j->cr, ino, NCOPY_XATTR, j->val, strlen(j->val), 0);
+	int r = j->unset ? gfc_removexattr(j->g, &j->cr, ino, GF_NCOPY_XATTR)
+			 : gfc_setxattr(j->g, &j->cr, ino, GF_NCOPY_XATTR, j->val, strlen(j->val), 0);
 	if (r == -ENODATA && j->unset)
 		r = 0;
 	if (r < 0) {
@@ -205,7 +204,7 @@ int main(int argc, char **argv)
 		}
 		char buf[32];
 		size_t len = 0;
-		r = gfc_getxattr(j.g, &j.cr, ino, NCOPY_XATTR, buf, sizeof(buf) - 1, &len);
+		r = gfc_getxattr(j.g, &j.cr, ino, GF_NCOPY_XATTR, buf, sizeof(buf) - 1, &len);
 		if (r == -ENODATA) {
 			printf("%s: -\n", argv[i]);
 		} else if (r < 0) {

@@ -24,7 +24,6 @@
 #include "sched.h"
 
 #define JOBS_MAX 64
-#define NCOPY_XATTR "user.gfarm.ncopy"
 
 
 static struct cmd cmd = {
@@ -257,14 +256,14 @@ static void record_count(struct state *s, struct gfc *g, const struct item *it, 
 	char want[16], have[32];
 	size_t len = 0;
 	snprintf(want, sizeof(want), "%u", n);
-	int r = gfc_getxattr(g, &s->cred, it->ino, NCOPY_XATTR, have, sizeof(have) - 1, &len);
+	int r = gfc_getxattr(g, &s->cred, it->ino, GF_NCOPY_XATTR, have, sizeof(have) - 1, &len);
 	if (r == 0) {
 		have[len] = '\0';
 		have[strcspn(have, "\n ")] = '\0';
 		if (strcmp(have, want) == 0)
 			return;
 	}
-	r = gfc_setxattr(g, &s->cred, it->ino, NCOPY_XATTR, want, strlen(want), 0);
+	r = gfc_setxattr(g, &s->cred, it->ino, GF_NCOPY_XATTR, want, strlen(want), 0);
 	if (r < 0)
 		report(s, "%s: note: its replica count stays %s (%s): the background repair "
 		       "will not keep %s replicas", it->path, len ? have : "unset", strerror(-r),

@@ -40,6 +40,9 @@ struct gf_file {
 	uint64_t fgen;	     /* the replica's file generation (gf_replica) */
 	int writable;
 	int gfm_writer;	     /* gfmd counts this handle a writer: GFM_RELEASE */
+	int released;	     /* a close waited for the copies (ncopy_wait): the
+				writer let go of its replica and gfmd; a later
+				write opens the file for writing again */
 	int append;	     /* O_APPEND: writes land at the replica's end */
 	int kill_suid;	     /* a non-root writer of a setuid/setgid file: the
 				first write clears the bits (GF_SET_KILL_SUID) */

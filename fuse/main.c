@@ -36,6 +36,7 @@ struct options {
 	char *hostname;
 	char *gfmd_timeout;
 	char *gfsd_timeout;
+	char *ncopy_wait;
 	int no_default_permissions;
 	int show_help;
 	int show_version;
@@ -50,6 +51,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("hostname=%s", hostname),
 	OPT("gfmd_timeout=%s", gfmd_timeout),
 	OPT("gfsd_timeout=%s", gfsd_timeout),
+	OPT("ncopy_wait=%s", ncopy_wait),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
 	/* fstab/mount(8) words that mean nothing to a FUSE mount */
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
@@ -153,6 +155,15 @@ static void help(void)
 "                           (default: gfmd_timeout from CONFIG, else 0: hard)\n"
 "    -o gfsd_timeout=SECS   the same for a gfsd holding data (default:\n"
 "                           gfsd_timeout from CONFIG, else 0: hard)\n"
+"    -o ncopy_wait=SECS     close(2) of a file written through this mount\n"
+"                           returns once the file has its replica count\n"
+"                           (user.gfarm.ncopy, see gfncopy), or fails with\n"
+"                           EIO after SECS seconds (the copies go on; the\n"
+"                           data is safe on the replicas made). Writing\n"
+"                           again through the same descriptor afterwards\n"
+"                           reopens the file for writing (default:\n"
+"                           ncopy_wait from CONFIG, else 0: close returns\n"
+"                           at once and gfmd makes the copies after it)\n"
 "\n"
 "When a server goes away or hangs. The mount is hard by default, like NFS:\n"
 "a call to gfmd that cannot reach it, or whose connection breaks (gfmd\n"
@@ -354,6 +365,8 @@ int main(int argc, char *argv[])
 		goto out;
 	if (opt.gfsd_timeout && gf_config_set(cfg, "gfsd_timeout", opt.gfsd_timeout) < 0)
 		goto out;
+	if (opt.ncopy_wait && gf_config_set(cfg, "ncopy_wait", opt.ncopy_wait) < 0)
+		goto out;
 
 	r = 0;
 	cfg_timeout = gf_config_int(cfg, "attr_timeout", 1, 0, 86400, &r);
@@ -366,6 +379,13 @@ int main(int argc, char *argv[])
 	if (opt.attr_timeout && parse_seconds("attr_timeout", opt.attr_timeout,
 					      &fs.attr_timeout) < 0)
 		goto out;
+	r = 0;
+	fs.ncopy_wait_s = (unsigned)gf_config_int(cfg, "ncopy_wait", 0, 0, 86400, &r);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s: ncopy_wait: not a number of seconds from 0 to 86400\n",
+			opt.config);
+		goto out;
+	}
 	fs.entry_timeout = fs.attr_timeout;
 	if (opt.entry_timeout && parse_seconds("entry_timeout", opt.entry_timeout,
 					       &fs.entry_timeout) < 0)
@@ -503,6 +523,7 @@ out:
 	free(opt.hostname);
 	free(opt.gfmd_timeout);
 	free(opt.gfsd_timeout);
+	free(opt.ncopy_wait);
 	fuse_opt_free_args(&args);
 	return ret;
 }

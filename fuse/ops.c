@@ -700,6 +700,37 @@ static int open_reader(struct gf_fs *fs, struct gf_file *f, const struct gfm_ope
 }
 
 /*
+ * A writer whose close waited for the copies (ncopy_wait) writes again: it
+ * opens the file for writing at gfmd again, as at open(2) (a new generation:
+ * the copies made meanwhile become stale, never served), and goes on with
+ * the replica gfmd names now. f->data_lock held exclusively.
+ */
+static int rejoin_writers(struct gf_fs *fs, struct gf_file *f)
+{
+	struct gfm_open_rep *o = malloc(sizeof(*o));
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	r = gfc_open(fs->gfc, &f->cred, f->ino, f->append ? O_WRONLY | O_APPEND : O_WRONLY, o);
+	if (r == 0 && o->nreplicas == 0) {
+		gfc_release(fs->gfc, &f->cred, f->ino);
+		r = -EIO;
+	}
+	if (r == 0) {
+		f->wrep = o->replicas[0];
+		f->fgen = f->wrep.fgen;
+		f->dflags &= ~(uint32_t)GFS_O_TRUNC;
+		if (o->attr.size > 0)
+			f->dflags &= ~(uint32_t)GFS_O_CREATE;
+		f->gfm_writer = 1;
+		f->released = 0;
+	}
+	free(o);
+	return r;
+}
+
+/*
  * Open f's data now if it is not open yet (files.h: lazy replicas). The
  * caller must not hold f->data_lock. 0 (has_data may still be 0 for a
  * reader of an empty file) or -errno.
@@ -714,6 +745,8 @@ static int ensure_data(struct gf_fs *fs, struct gf_file *f)
 	if (f->has_data)
 		goto out;
 	if (f->writable) {
+		if (f->released && (r = rejoin_writers(fs, f)) < 0)
+			goto out;
 		r = gfc_data_open(fs->gfc, &f->wrep, f->ino, f->dflags, &f->data);
 		if (r == 0) {
 			__atomic_store_n(&f->has_data, 1, __ATOMIC_RELEASE);
@@ -941,9 +974,9 @@ static int reopen_reader(struct gf_fs *fs, struct gf_file *f, unsigned epoch,
 		goto out; /* another reader did it */
 	if (corrupt && f->nbad < GF_MAX_REPLICAS) {
 		f->bad_fgen[f->nbad++] = f->fgen;
-		gf_warn("inode %llu: data of the replica in file generation %#llx failed its "
-			"checksum; reading another replica", (unsigned long long)f->ino,
-			(unsigned long long)f->fgen);
+		gf_warn("inode %llu: the replica in file generation %#llx is damaged (its data "
+			"failed its checksum, or is missing); reading another replica",
+			(unsigned long long)f->ino, (unsigned long long)f->fgen);
 	}
 	if (f->has_data)
 		gfc_data_close(&f->data);
@@ -1009,10 +1042,12 @@ static int short_read(fuse_req_t req, struct gf_file *f, uint64_t end)
 	static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
 	gf_log_limited(&rl, GF_LOG_WARN,
 		"inode %llu: replica (file generation %llu) ends at byte %llu but the file "
-		"has %llu: data missing from the replica; returning EIO",
+		"has %llu: data missing from the replica",
 		(unsigned long long)f->ino, (unsigned long long)f->fgen,
 		(unsigned long long)end, (unsigned long long)a.size);
-	return -EIO;
+	/* a damaged replica, as one whose data fails its checksum: a reader
+	 * moves to another replica (EIO when none is left) */
+	return f->writable ? -EIO : -EBADMSG;
 }
 
 static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
@@ -1382,10 +1417,93 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 static void unlock_all(struct gf_fs *fs, uint64_t ino, uint64_t owner, uint8_t kind);
 static int ever_locked(uint64_t ino);
 
+static const struct gf_cred ROOT_CRED = { 0, 0, 0, { 0 } };
+
+/* The file's replica count (GF_NCOPY_XATTR; 1 without one). */
+static uint32_t ncopy_of(struct gf_fs *fs, uint64_t ino)
+{
+	char v[16];
+	size_t len = 0;
+	uint32_t n = 0;
+
+	if (gfc_getxattr(fs->gfc, &ROOT_CRED, ino, GF_NCOPY_XATTR, v, sizeof(v) - 1, &len) < 0)
+		return 1;
+	v[len] = 0;
+	for (size_t i = 0; i < len && v[i] >= '0' && v[i] <= '9' && n < 1000; i++)
+		n = n * 10 + (uint32_t)(v[i] - '0');
+	return n ? n : 1;
+}
+
+/*
+ * ncopy_wait: the close of a writer returns once its file has its replica
+ * count. gfmd copies only a file nobody writes (every replica the same
+ * bytes), so the writer lets go first: its replica is closed (gfsd seals
+ * it) and gfmd released (its repair starts the copies at once); then the
+ * current replicas are counted until there are enough, or EIO after
+ * ncopy_wait seconds (the data is safe on the replicas there are; the
+ * copies go on).
+ */
+static int wait_copies(struct gf_fs *fs, struct gf_file *f)
+{
+	struct gfm_open_rep *o;
+	uint64_t deadline, pause_ms = 5;
+	uint32_t want, have = 0;
+	int r = 0;
+
+	if (!f->writable || !__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))
+		return 0; /* nothing written through it */
+	pthread_rwlock_wrlock(&f->data_lock);
+	if (f->has_data) {
+		r = gfc_data_close(&f->data);
+		f->has_data = 0;
+		f->data_epoch++;
+	}
+	if (f->gfm_writer) {
+		int e = gfc_release(fs->gfc, &f->cred, f->ino);
+		if (e < 0 && e != -ENOENT && r == 0)
+			r = e;
+		f->gfm_writer = 0;
+	}
+	f->released = 1;
+	pthread_rwlock_unlock(&f->data_lock);
+	if (r < 0)
+		return r;
+	want = ncopy_of(fs, f->ino);
+	if (want <= 1 || !(o = malloc(sizeof(*o))))
+		return 0;
+	deadline = mono_ms() + (uint64_t)fs->ncopy_wait_s * 1000;
+	for (;;) {
+		r = gfc_replicas(fs->gfc, &ROOT_CRED, f->ino, o);
+		if (r < 0)
+			break;
+		have = 0;
+		for (uint32_t i = 0; i < o->nreplicas; i++)
+			have += o->replicas[i].gen == o->attr.gen;
+		if (have >= want || o->attr.size == 0)
+			break;
+		if (mono_ms() >= deadline) {
+			gf_warn("inode %llu: %u of %u replicas %u s after its close "
+				"(ncopy_wait): the close fails with EIO; gfmd goes on copying",
+				(unsigned long long)f->ino, have, want, fs->ncopy_wait_s);
+			r = -EIO;
+			break;
+		}
+		struct timespec ts = { 0, (long)pause_ms * 1000000 };
+		nanosleep(&ts, NULL);
+		if (pause_ms < 200)
+			pause_ms *= 2;
+	}
+	free(o);
+	return r == -ENOENT ? 0 : r;
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r = publish(fs_of(req), f, 1);
+
+	if (r == 0 && fs_of(req)->ncopy_wait_s)
+		r = wait_copies(fs_of(req), f);
 
 	/* close(2) drops the process's POSIX locks on the file */
 	if (ever_locked(ino))

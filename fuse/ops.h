@@ -25,6 +25,10 @@ struct gf_fs {
 	 * it must not take POSIX ACLs on (that turns its checks back on);
 	 * gfmd still enforces them */
 	int no_kernel_checks;
+	/* -o ncopy_wait=SECS: close(2) of a file written through this mount
+	 * returns once the file has its replica count (GF_NCOPY_XATTR), or
+	 * EIO after SECS; 0: it returns at once and gfmd copies afterwards */
+	unsigned ncopy_wait_s;
 	/* for notifications to the kernel (fuse_lowlevel_notify_*) */
 	struct fuse_session *se;
 };

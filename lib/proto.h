@@ -385,6 +385,10 @@ struct gfm_host_register_rep {
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN];
 };
 
+/* A file's replica count, and a directory's for what is made below it
+ * (gfmd/namespace.h says how it is kept). */
+#define GF_NCOPY_XATTR "user.gfarm.ncopy"
+
 /* The data generation of a replica found corrupt, which gfmd keeps (never
  * serves nor counts) until another copy replaces it; real ones start at 1. */
 #define GF_GEN_CORRUPT 0

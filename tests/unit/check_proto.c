@@ -311,6 +311,9 @@ static void fill_gfm_heartbeat_req(void *p)
 	m->ndone = 5;
 	for (uint32_t i = 0; i < 5; i++)
 		m->done[i] = (struct gf_dead_replica){ 1000 + i, 1 + i };
+	m->nbad = GF_MAX_BAD;
+	for (uint32_t i = 0; i < GF_MAX_BAD; i++)
+		m->bad[i] = (struct gf_dead_replica){ 77 + i, (1ull << 63) | i };
 }
 
 static void fill_gfm_heartbeat_rep(void *p)
@@ -447,6 +450,49 @@ static void fill_gfs_list_rep(void *p)
 static void fini_gfs_list(void *p)
 {
 	gfs_list_rep_free(p);
+}
+
+static void fill_gfs_sums_req(void *p)
+{
+	struct gfs_sums_req *m = p;
+	m->handle = 0x1234567800000003ull;
+	m->first = 1ull << 33;
+	m->count = GFS_SUMS_MAX;
+}
+
+static void fill_gfs_sums_rep(void *p)
+{
+	struct gfs_sums_rep *m = p;
+	m->sealed = 1;
+	m->block = 65536;
+	m->size = (1ull << 40) + 5;
+	m->first = 16;
+	m->count = 4;
+	m->sums = calloc(4, sizeof(*m->sums));
+	ck_assert_ptr_nonnull(m->sums);
+	for (uint32_t i = 0; i < 4; i++)
+		m->sums[i] = 0x9E3779B97F4A7C15ull * (i + 1);
+}
+
+static void fini_gfs_sums(void *p)
+{
+	gfs_sums_rep_free(p);
+}
+
+static void fill_gfs_verify_req(void *p)
+{
+	struct gfs_verify_req *m = p;
+	m->ino = 99;
+	m->fgen = (1ull << 63) | 12;
+	m->flags = GFS_VERIFY_SEAL;
+}
+
+static void fill_gfs_verify_rep(void *p)
+{
+	struct gfs_verify_rep *m = p;
+	m->state = GFS_VERIFY_CORRUPT;
+	m->size = 1ull << 36;
+	m->bad_block = 1ull << 20;
 }
 
 static void fill_gfs_open_req(void *p)
@@ -674,6 +720,10 @@ WRAP(gfs_replicate_rep)
 WRAP(gfm_host_drain_req)
 WRAP(gfs_list_req)
 WRAP(gfs_list_rep)
+WRAP(gfs_sums_req)
+WRAP(gfs_sums_rep)
+WRAP(gfs_verify_req)
+WRAP(gfs_verify_rep)
 WRAP(gfm_attr_rep)
 WRAP(gfm_setattr_req)
 WRAP(gfm_mknod_req)
@@ -780,6 +830,10 @@ static const struct codec codecs[] = {
 	ENTRY(gfm_host_drain_req, 0, NULL),
 	ENTRY(gfs_list_req, 0, NULL),
 	ENTRY(gfs_list_rep, 1, fini_gfs_list),
+	ENTRY(gfs_sums_req, 0, NULL),
+	ENTRY(gfs_sums_rep, 1, fini_gfs_sums),
+	ENTRY(gfs_verify_req, 0, NULL),
+	ENTRY(gfs_verify_rep, 0, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
@@ -1152,9 +1206,16 @@ START_TEST(test_count_limits)
 	free(op);
 
 	struct gfm_heartbeat_req *hq = malloc(sizeof(*hq));
-	p = zero_list(4 + 8 + 8 + 4, GF_MAX_DEAD, 16, 0, &len);
+	p = zero_list(4 + 8 + 8 + 4, GF_MAX_DEAD, 16, 4, &len); /* (nbad 0 after) */
 	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), 0);
 	ck_assert_uint_eq(hq->ndone, GF_MAX_DEAD);
+	free(p);
+	p = zero_list(4 + 8 + 8 + 4 + 4, GF_MAX_BAD, 16, 0, &len); /* ndone 0, nbad */
+	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), 0);
+	ck_assert_uint_eq(hq->nbad, GF_MAX_BAD);
+	free(p);
+	p = zero_list(4 + 8 + 8 + 4 + 4, GF_MAX_BAD + 1, 16, 0, &len);
+	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), -EBADMSG);
 	free(p);
 	p = zero_list(4 + 8 + 8 + 4, GF_MAX_DEAD + 1, 16, 0, &len);
 	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), -EBADMSG);

@@ -1,5 +1,6 @@
 /* Unit tests for gfsd/spool: naming, replica life cycle, symlink safety,
- * listing, a full spool surfacing ENOSPC, and the spool's cluster id. */
+ * listing, a full spool surfacing ENOSPC, and the spool's cluster id; and
+ * gfsd/sums (a replica's checksums beside it) with lib/csum. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* nftw flags; configure defines it too */
 #endif
@@ -14,7 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "spool.h"
+#include "sums.h"
 
 static char tmpdir[64];
 static char spooldir[160];
@@ -279,6 +282,81 @@ START_TEST(test_list)
 }
 END_TEST
 
+/* Sums of a replica: sealed, loaded, checked; a damaged sums file is
+ * refused; listing skips them; removing the replica removes them. */
+START_TEST(test_sums)
+{
+	struct spool *sp;
+	struct sums s;
+	char path[256];
+	ck_assert_int_eq(spool_open(spooldir, &sp), 0);
+	int fd = spool_replica_open(sp, 0x42, 7, SPOOL_WRITE | SPOOL_CREATE);
+	ck_assert_int_ge(fd, 0);
+	size_t len = 3 * GF_CSUM_BLOCK + 1000;
+	unsigned char *buf = malloc(len);
+	ck_assert_ptr_nonnull(buf);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(i * 31 + (i >> 9));
+	ck_assert_int_eq(pwrite(fd, buf, len, 0), (ssize_t)len);
+	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), -ENOENT); /* unsealed */
+	uint64_t size = 0;
+	ck_assert_int_eq(sums_seal(sp, 0x42, 7, fd, 0, &size), 0);
+	ck_assert_uint_eq(size, len);
+	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), 0);
+	ck_assert_uint_eq(s.size, len);
+	ck_assert_uint_eq(s.n, 4);
+	ck_assert_uint_eq(gf_csum_check(buf, len, 0, s.v), 0);
+	ck_assert_uint_eq(gf_csum_check(buf + GF_CSUM_BLOCK, len - GF_CSUM_BLOCK, 1, s.v + 1), 0);
+	buf[2 * GF_CSUM_BLOCK + 5] ^= 1; /* one bit in block 2 */
+	ck_assert_uint_eq(gf_csum_check(buf, len, 0, s.v), 3);
+	ck_assert(!sums_changed(sp, 0x42, 7, &s));
+	sums_free(&s);
+
+	/* a damaged sums file: one byte of one sum */
+	snprintf(path, sizeof(path), "%s/data/42/0000000000000042-0000000000000007.sum", spooldir);
+	int sfd = open(path, O_RDWR);
+	ck_assert_int_ge(sfd, 0);
+	unsigned char b;
+	ck_assert_int_eq(pread(sfd, &b, 1, 64 + 9), 1);
+	b ^= 0x80;
+	ck_assert_int_eq(pwrite(sfd, &b, 1, 64 + 9), 1);
+	close(sfd);
+	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), -EBADMSG);
+	/* a torn one: cut short */
+	ck_assert_int_eq(truncate(path, 70), 0);
+	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), -EBADMSG);
+
+	/* sealed again: a new file (sums_changed notices) */
+	ck_assert_int_eq(sums_seal(sp, 0x42, 7, fd, 1, NULL), 0);
+	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), 0);
+	ck_assert_int_eq(sums_seal(sp, 0x42, 7, fd, 0, NULL), 0);
+	ck_assert(sums_changed(sp, 0x42, 7, &s));
+	sums_free(&s);
+
+	/* an empty replica has sums too: none */
+	int efd = spool_replica_open(sp, 0x43, 1, SPOOL_WRITE | SPOOL_CREATE);
+	ck_assert_int_ge(efd, 0);
+	ck_assert_int_eq(sums_seal(sp, 0x43, 1, efd, 0, NULL), 0);
+	ck_assert_int_eq(sums_load(sp, 0x43, 1, &s), 0);
+	ck_assert_uint_eq(s.n, 0);
+	sums_free(&s);
+	close(efd);
+
+	/* listing names replicas only */
+	struct seen seen = {0};
+	ck_assert_int_eq(spool_list(sp, collect, &seen), 0);
+	ck_assert_int_eq(seen.n, 2);
+
+	/* the replica goes, its sums with it */
+	ck_assert_int_eq(spool_replica_remove(sp, 0x42, 7), 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(spool_sums_remove(sp, 0x42, 7), -ENOENT);
+	close(fd);
+	free(buf);
+	spool_close(sp);
+}
+END_TEST
+
 START_TEST(test_enospc)
 {
 	char mnt[96];
@@ -402,6 +480,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_fifo_refused);
 	tcase_add_test(tc, test_space);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_sums);
 	tcase_add_test(tc, test_enospc);
 	tcase_add_test(tc, test_cluster_id);
 	suite_add_tcase(s, tc);

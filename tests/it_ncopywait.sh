@@ -1,0 +1,102 @@
+#!/bin/bash
+# -o ncopy_wait=SECS: close waits for the replica count (3 gfsd, 2 mounts).
+# - in a directory of count 2, a file copied in through a mount with the
+#   option has its 2 current replicas when cp returns (looked at once, not
+#   polled), byte-identical; through a mount without it, it gets them after
+#   the close (polled);
+# - a count that cannot be reached (4 on 3 hosts): close fails with EIO
+#   after SECS, and the data is whole on the replicas there are;
+# - a descriptor written again after a close that waited (dup): the file is
+#   opened for writing again; the final data has its 2 replicas at the
+#   last close, the older copies never served;
+# - a bad value: the mount refuses to start, saying why.
+# shellcheck disable=SC2317  # helpers are called through poll_until
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+it_require cmp python3
+GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
+GFNCOPY=$(gf_bin gfncopy) || die "gfncopy is not built"
+it_cluster_up --gfsd 3 --mounts 2
+export GFARMFS_CONFIG=$STATE/admin.conf
+current() { "$GFWHERE" -l "$1" 2>/dev/null | awk 'NR > 1 && $4 == "current"' | wc -l; }
+spools_match() { # spools_match PATH SRC: every current replica's spool file is SRC
+	local ino host file n=0
+	ino=$(stat -c %i "$1")
+	while read -r host file; do
+		cmp -s "$2" "$(printf '%s/%s/spool/data/%02x/%016x-%s' "$STATE" "$host" $((ino & 255)) "$ino" "$file")" || return 1
+		n=$((n + 1))
+	done < <("$GFWHERE" -l "$1" | awk 'NR > 1 && $4 == "current" { print $2, $6 }')
+	((n > 0))
+}
+
+mkdir "$MOUNT/two" "$MOUNT/four" || die "mkdir"
+"$GFNCOPY" -s 2 "$MOUNT/two" || die "gfncopy two"
+"$GFNCOPY" -s 4 "$MOUNT/four" || die "gfncopy four"
+gf_umount 2 || die "umount 2"
+gf_mount 2 -o ncopy_wait=60 || die "mount 2 with ncopy_wait"
+M2=$MOUNT2
+
+bad=0
+for i in 1 2 3 4 5; do
+	head -c $((300000 + i * 77777)) /dev/urandom >"$STATE/src.$i"
+	cp "$STATE/src.$i" "$M2/two/f$i" || die "cp f$i"
+	n=$(current "$M2/two/f$i")
+	if [[ $n != 2 ]] || ! spools_match "$M2/two/f$i" "$STATE/src.$i"; then
+		bad=$((bad + 1))
+		echo "  f$i: $n current replicas when cp returned: $("$GFWHERE" -l "$M2/two/f$i" | tr '\n' ';')"
+	fi
+done
+((bad == 0)) && ok "ncopy_wait: 5 files copied into a count-2 directory have 2 byte-identical replicas when cp returns" ||
+	fail "ncopy_wait: $bad of 5 files lacked their copies at close"
+
+cp "$STATE/src.1" "$MOUNT/two/plain" || die "cp plain"
+two() { [[ $(current "$MOUNT/two/plain") == 2 ]]; }
+poll_until "$GF_WAIT_SECS" two && ok "without it: the file reaches its count after the close" ||
+	fail "plain: $(current "$MOUNT/two/plain") replicas"
+
+# ---- a count that cannot be reached --------------------------------------------------
+gf_umount 2 || die "umount 2"
+gf_mount 2 -o ncopy_wait=2 || die "mount 2 with ncopy_wait=2"
+if cp "$STATE/src.2" "$M2/four/f" 2>"$STATE/cp.err"; then
+	fail "count 4 on 3 hosts: cp succeeded"
+else
+	grep -q "Input/output error" "$STATE/cp.err" && ok "count 4 on 3 hosts: close fails with EIO after 2 s" ||
+		fail "cp: $(cat "$STATE/cp.err")"
+fi
+cmp -s "$STATE/src.2" "$M2/four/f" && ok "  the data is whole" || fail "  four/f differs"
+three() { [[ $(current "$M2/four/f") == 3 ]]; }
+poll_until "$GF_WAIT_SECS" three && ok "  and gfmd goes on: 3 replicas, one per host" || fail "  $(current "$M2/four/f") replicas"
+
+# ---- writing again after a waited close ----------------------------------------------
+gf_umount 2 || die "umount 2"
+gf_mount 2 -o ncopy_wait=60 || die "mount 2 again"
+head -c 200000 /dev/urandom >"$STATE/src.a"
+head -c 100000 /dev/urandom >"$STATE/src.b"
+cat "$STATE/src.a" "$STATE/src.b" >"$STATE/src.ab"
+out=$(python3 - "$M2/two/again" "$STATE/src.a" "$STATE/src.b" <<'PY' 2>&1
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, open(sys.argv[2], "rb").read())
+fd2 = os.dup(fd)
+os.close(fd)          # flush: waits for the copies
+os.write(fd2, open(sys.argv[3], "rb").read())
+os.close(fd2)         # and again, for the new data
+PY
+)
+[[ -z $out ]] && ok "write, dup, close (waits), write again through the dup, close: no error" || fail "again: $out"
+cmp -s "$STATE/src.ab" "$M2/two/again" && cmp -s "$STATE/src.ab" "$MOUNT/two/again" &&
+	ok "  both mounts read the final data" || fail "  the final data differs"
+[[ $(current "$M2/two/again") == 2 ]] && spools_match "$M2/two/again" "$STATE/src.ab" &&
+	ok "  it has 2 current replicas of it at the last close" ||
+	fail "  replicas: $("$GFWHERE" -l "$M2/two/again" | tr '\n' ';')"
+
+# ---- a bad value ------------------------------------------------------------------------
+gf_umount 2 || die "umount 2"
+out=$("$(gf_bin mount.gfarmfs)" "$STATE/client2.conf" "$M2" -o ncopy_wait=soon -f 2>&1)
+rc=$?
+[[ $rc != 0 && $out == *"ncopy_wait"* ]] && ok "ncopy_wait=soon: the mount refuses, saying why" ||
+	fail "ncopy_wait=soon: rc $rc: $out"
+mountpoint -q "$M2" && { fusermount3 -uz "$M2"; fail "it mounted anyway"; }
+gf_mount 2 || die "mount 2 back"
+
+it_done
