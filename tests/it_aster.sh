@@ -1,0 +1,158 @@
+#!/bin/bash
+# The ASTER pipeline (aster/aster-day), stages FTP -> MV -> BZIP2 ->
+# REPLICATE -> BUNZIP2, on a tiny synthetic day on the test bed (4 hosts):
+# - the day runs: every observation registered in the pipeline's own
+#   PostgreSQL catalogue; 15 compressed and 15 decompressed L0 files each,
+#   the latter byte-identical to what the downlink served; every compressed
+#   file has 2 replicas; BZIP2 and BUNZIP2 read their input from local
+#   replicas (gfsd counters in the stage table), not over the network;
+# - run again: every task skipped, nothing changes;
+# - interrupted (kill -9 of the runner and its tasks mid-BZIP2) and run
+#   again: it completes, the tasks finished before are not redone, and the
+#   result equals the uninterrupted day's;
+# - an observation missing from the OSF: its files are rejected with a
+#   clear error (exit 1), the rest of the day completes;
+# - the same day with --local into a local directory: the same L0 files.
+# shellcheck disable=SC2317  # helpers are called through poll_until
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=netbed.sh
+. "$IT_DIR/netbed.sh"
+it_require ip nsenter cmp lftp bzip2 /usr/bin/python3
+/usr/bin/python3 -c 'import numpy, psycopg2, pyftpdlib' 2>/dev/null ||
+	it_unmet "python3-numpy, python3-psycopg2 and python3-pyftpdlib are needed"
+ip netns list >/dev/null 2>&1 || it_unmet "network namespaces are not available"
+GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
+ASTER=$top_srcdir/aster
+PYD=/usr/bin/python3
+
+it_say "starting a test bed of 4 hosts"
+nb_up --hosts 4 || die "test bed up failed"
+it_say "test bed in $STATE, prefix $NETBED_PREFIX (KEEP=1 keeps the state)"
+M1=$MOUNT_node1 C1=$CONFIG_node1 A1=$ADDR_node1
+
+DAY=$STATE/downlink
+"$PYD" "$ASTER/gen_day.py" --scale tiny --seed 7 "$DAY" >"$STATE/gen.out" || die "gen_day failed"
+nfiles=$(find "$DAY/l0" -name '*.L0' | wc -l)
+[[ $nfiles == 90 && -s $DAY/l0/set1/OSF.txt ]] && ok "a tiny day: 90 L0 files in 3 sets, and the OSF" ||
+	fail "generated: $nfiles files"
+
+# the downlink: a real FTP server (pyftpdlib) on node1's address
+FTP_PORT=2121
+nb_exec 1 "$PYD" -m pyftpdlib -i "$A1" -p "$FTP_PORT" -d "$DAY/l0" >"$STATE/ftpd.log" 2>&1 &
+FTPD=$!
+ftp_up() { nb_exec 1 lftp -c "set net:max-retries 1; open ftp://$A1:$FTP_PORT && ls" >/dev/null 2>&1; }
+poll_until "$GF_WAIT_SECS" ftp_up || die "the FTP server does not answer: $(cat "$STATE/ftpd.log")"
+# the pipeline's own catalogue: a database of its own in the test bed's PostgreSQL
+runuser -u postgres -- createdb -h "$PGDIR/sock" -p "$PGPORT" aster || die "createdb aster"
+DSN="host=$PGDIR/sock port=$PGPORT dbname=aster user=postgres"
+day() { # day WORKDIR [more aster-day options]: run a day from node1
+	local w=$1
+	shift
+	nb_exec 1 env GFARMFS_CONFIG="$C1" "$ASTER/aster-day" --work "$w" \
+		--ftp "ftp://$A1:$FTP_PORT" --db "$DSN" "$@"
+}
+row() { awk -v s="$2" '$1 == s' "$1"; } # row TABLE STAGE
+col() { row "$1" "$2" | awk -v c="$3" '{ print $c }'; }
+sql() { runuser -u postgres -- psql -h "$PGDIR/sock" -p "$PGPORT" -At aster -c "$1"; }
+# every decompressed L0 file equals the downlink's
+same_as_downlink() {
+	local w=$1 f n=0
+	for f in "$DAY"/l0/set*/*.L0; do
+		local obs
+		obs=$(basename "$f" | cut -d_ -f1)
+		cmp -s "$f" "$w/obs/$obs/l0/$(basename "$f")" || { echo "differs: $f"; return 1; }
+		n=$((n + 1))
+	done
+	((n == 90))
+}
+
+# ---- a day --------------------------------------------------------------------------------
+W=$M1/day1
+day "$W" >"$STATE/t1" 2>"$STATE/e1"
+rc=$?
+cat "$STATE/t1"
+[[ $rc == 0 ]] && ok "aster-day on gfarmfs: exit 0" || fail "aster-day: rc $rc: $(tail -n 5 "$STATE/e1")"
+[[ $(sql "SELECT count(*) FROM aster_observation WHERE status = 'registered'") == 6 ]] &&
+	ok "  MV registered the 6 observations in the pipeline's catalogue" ||
+	fail "  catalogue: $(sql 'SELECT obs, status FROM aster_observation')"
+[[ $(find "$W/obs" -name '*.L0.bz2' | wc -l) == 90 && $(find "$W/obs" -name '*.L0' | wc -l) == 90 ]] &&
+	ok "  90 compressed and 90 decompressed L0 files, one directory per observation" ||
+	fail "  files: $(find "$W/obs" -type f | wc -l)"
+same_as_downlink "$W" && ok "  every decompressed file equals what the downlink served" ||
+	fail "  decompressed files differ"
+n2=0
+while read -r f; do
+	[[ $(nb_exec 1 "$GFWHERE" -c "$C1" "$f" | awk '{ print NF - 1 }') -ge 2 ]] && n2=$((n2 + 1))
+done < <(find "$W/obs" -name '*.L0.bz2')
+[[ $n2 == 90 ]] && ok "  REPLICATE: every compressed file has 2 replicas" || fail "  only $n2 of 90 have 2 replicas"
+for s in BZIP2 BUNZIP2; do
+	in=$(col "$STATE/t1" "$s" 5) loc=$(col "$STATE/t1" "$s" 8) net=$(col "$STATE/t1" "$s" 9)
+	if awk -v i="$in" -v l="$loc" -v n="$net" 'BEGIN { exit !(l >= 0.9 * i && n <= 0.1 * i && i > 0) }'; then
+		ok "  $s read its input locally: $loc MB local, $net MB over the network (of $in MB)"
+	else
+		fail "  $s: in $in MB, local $loc MB, network $net MB"
+	fi
+done
+
+# ---- run again: nothing to do ---------------------------------------------------------------
+sums() { (cd "$1/obs" && find . -type f -name '*.L0*' -print0 | sort -z | xargs -0 sha256sum); }
+sums "$W" >"$STATE/sums1"
+day "$W" >"$STATE/t2" 2>"$STATE/e2"
+rc=$?
+runs=$(awk 'NR > 1 && $1 != "total" && $1 != "MV" { s += $2 } END { print s + 0 }' "$STATE/t2")
+[[ $rc == 0 && $runs == 0 ]] && ok "run again: every task skipped (done before)" ||
+	fail "again: rc $rc, $runs tasks run: $(cat "$STATE/t2")"
+sums "$W" | cmp -s - "$STATE/sums1" && ok "  and nothing changed" || fail "  the files changed"
+
+# ---- interrupted mid-BZIP2 ---------------------------------------------------------------------
+W2=$M1/day2
+day "$W2" >"$STATE/t3" 2>"$STATE/e3" &
+runner=$!
+some_done() { (($(find "$W2/.aster/BZIP2" -type f 2>/dev/null | wc -l) >= 10)); }
+if poll_until "$GF_WAIT_SECS" some_done; then
+	pkill -9 -f "aster-day --work $W2" ; pkill -9 -f "stage.py bzip2"
+	wait "$runner" 2>/dev/null
+	before=$(find "$W2/.aster/BZIP2" -type f ! -name '*.tmp' | wc -l)
+	ok "the runner and its tasks killed (kill -9) with $before BZIP2 tasks done"
+	day "$W2" >"$STATE/t4" 2>"$STATE/e4"
+	rc=$?
+	cat "$STATE/t4"
+	[[ $rc == 0 ]] && ok "  run again: it completes (exit 0)" || fail "  rerun: rc $rc: $(tail -n 3 "$STATE/e4")"
+	skipped=$(col "$STATE/t4" BZIP2 3)
+	[[ $skipped -ge $before ]] && ok "  the $before finished BZIP2 tasks were not redone ($skipped skipped)" ||
+		fail "  BZIP2 skipped $skipped, $before were done"
+	same_as_downlink "$W2" && ok "  the result equals the downlink" || fail "  the interrupted day's files differ"
+	sums "$W2" | cmp -s - "$STATE/sums1" && ok "  and the uninterrupted day's result" ||
+		fail "  differs from day1: $(sums "$W2" | diff - "$STATE/sums1" | head -n 4)"
+else
+	fail "BZIP2 never got going: $(tail -n 5 "$STATE/e3")"
+fi
+
+# ---- an observation missing from the OSF ---------------------------------------------------------
+victim=$(awk '$1 == "OBS" { print $2; exit }' "$DAY/l0/set1/OSF.txt")
+cp "$DAY/l0/set1/OSF.txt" "$STATE/OSF.orig"
+grep -v "^OBS $victim " "$STATE/OSF.orig" >"$DAY/l0/set1/OSF.txt"
+W3=$M1/day3
+day "$W3" >"$STATE/t5" 2>"$STATE/e5"
+rc=$?
+cp "$STATE/OSF.orig" "$DAY/l0/set1/OSF.txt"
+[[ $rc == 1 ]] && grep -q "observation $victim is not in the OSF" "$STATE/e5" &&
+	ok "an observation missing from the OSF: a clear error, exit 1" || fail "missing OSF: rc $rc: $(cat "$STATE/e5" | tail -n 3)"
+[[ $(find "$W3/rejected/$victim" -name '*.L0' | wc -l) == 15 ]] && ok "  its 15 files are set aside in rejected/" ||
+	fail "  rejected: $(ls "$W3/rejected" 2>&1)"
+[[ $(find "$W3/obs" -name '*.L0' | wc -l) == 75 && $(find "$W3/obs" -name '*.L0.bz2' | wc -l) == 75 ]] &&
+	ok "  the other 5 observations complete" || fail "  the others: $(find "$W3/obs" -type f | wc -l) files"
+grep -q "$victim" "$STATE/t5" && ok "  the table names it under failed observations" || fail "  table: $(cat "$STATE/t5")"
+
+# ---- the same day on a local disk ---------------------------------------------------------------
+L=$STATE/localday
+day "$L" --local >"$STATE/t6" 2>"$STATE/e6"
+rc=$?
+[[ $rc == 0 ]] && ok "aster-day --local: exit 0" || fail "local: rc $rc: $(tail -n 3 "$STATE/e6")"
+sums "$L" | cmp -s - "$STATE/sums1" && ok "  the same files as on gfarmfs" || fail "  local differs from gfarmfs"
+[[ $(col "$STATE/t6" BZIP2 8) == - ]] && ok "  (no gfsd counters there)" || fail "  local table: $(cat "$STATE/t6")"
+
+kill "$FTPD" 2>/dev/null
+wait "$FTPD" 2>/dev/null
+it_done
