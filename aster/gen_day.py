@@ -20,9 +20,10 @@ A_CROSS * h columns at the swath edges. SWIR and TIR are block means at 2x
 and 6x coarser grids. DN = (radiance - OFFSET) / GAIN, with per-band
 coefficients in the header.
 
-Scales: tiny (tests: 6 observations of 2 scenes of 96 x 96), demo (6 x 4
-scenes of 1024 x 1024, about 270 MB), large (6 x 16 scenes of 2048 x 2048,
-about 4 GB). Deterministic for a given seed.
+Scales: tiny (tests: 6 observations of 2 scenes of 96 x 96, 1.3 MB of L0),
+demo (6 x 3 scenes of 768 x 768, about 120 MB of L0, 640 MB of L1A), large
+(6 x 16 scenes of 2048 x 2048, about 4 GB of L0). Deterministic for a given
+seed.
 """
 import argparse
 import datetime
@@ -36,7 +37,7 @@ import l0  # noqa: E402
 
 SCALES = {  # cols (= scene rows), scenes per observation, relief (m)
     "tiny": (96, 2, 250.0),
-    "demo": (1024, 4, 1200.0),
+    "demo": (768, 3, 1000.0),
     "large": (2048, 16, 1500.0),
 }
 PIXEL_M = 15.0
@@ -122,6 +123,9 @@ def observation(rng, obs, start, cols, scenes, hmax, setdir, truthdir):
         m = dict(meta, BAND=band, GAIN="%.8g" % gain, OFFSET="%.8g" % offset)
         if band == "3B":
             m["K_ALONG"] = "%g" % K_ALONG
+            # a coarse bound of the ground's elevation, as a reference DEM
+            # gives real processing: DTMSOFT's search range
+            m["ELEV_MAX"] = "%g" % (hmax * 1.2)
         l0.write(os.path.join(setdir, "%s_B%s.L0" % (obs, band)), m, dn)
     return rows
 

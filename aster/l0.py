@@ -15,6 +15,8 @@ Header keys (all required):
     GAIN, OFFSET   radiometric coefficients: radiance = GAIN * DN + OFFSET
     PIXEL_M  ground sample distance in metres
     K_ALONG  3B only: along-track parallax in pixels per metre of elevation
+    ELEV_MAX 3B only: a bound of the ground's elevation (metres), as a coarse
+             reference DEM gives: DTMSOFT's search range
     A_CROSS  cross-track relief displacement, pixels per metre at the swath
              edge (every band; DTMSOFT's ortho-rectification removes it)
     START    the observation's start time (ISO 8601, UTC)

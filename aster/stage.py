@@ -4,6 +4,7 @@
 usage: stage.py ftp URL SETDIR DEST      fetch one set over one FTP connection
        stage.py bzip2 FILE               FILE -> FILE.bz2 (FILE removed)
        stage.py bunzip2 FILE.bz2 DEST    decompress into DEST (FILE.bz2 kept)
+       stage.py bunzip2-dir DIR          each DIR/*.L0.bz2 into DIR/*.L0
 
 Each task is idempotent and leaves no half-made output: it writes to a
 temporary name in the output's directory and renames it into place, so a
@@ -85,11 +86,22 @@ def task_bunzip2(path, dest):
     return os.path.getsize(path), os.path.getsize(dest)
 
 
+def task_bunzip2_dir(d):
+    bin_ = bout = 0
+    for f in sorted(os.listdir(d)):
+        if f.endswith(".L0.bz2"):
+            i, o = task_bunzip2(os.path.join(d, f), os.path.join(d, f[:-4]))
+            bin_ += i
+            bout += o
+    return bin_, bout
+
+
 def main(argv):
     if len(argv) < 2:
         die("usage: stage.py TASK ARGS... (see the source's docstring)")
     t, args = argv[1], argv[2:]
-    tasks = {"ftp": (task_ftp, 3), "bzip2": (task_bzip2, 1), "bunzip2": (task_bunzip2, 2)}
+    tasks = {"ftp": (task_ftp, 3), "bzip2": (task_bzip2, 1), "bunzip2": (task_bunzip2, 2),
+             "bunzip2-dir": (task_bunzip2_dir, 1)}
     if t not in tasks or len(args) != tasks[t][1]:
         die("unknown task or wrong arguments: %s" % " ".join(argv[1:]))
     bin_, bout = tasks[t][0](*args)

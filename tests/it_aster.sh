@@ -1,17 +1,22 @@
 #!/bin/bash
-# The ASTER pipeline (aster/aster-day), stages FTP -> MV -> BZIP2 ->
-# REPLICATE -> BUNZIP2, on a tiny synthetic day on the test bed (4 hosts):
+# The ASTER pipeline (aster/aster-day): FTP -> MV -> BZIP2 -> REPLICATE ->
+# BUNZIP2 -> L1PGE -> DTMSOFT -> CONVERT on a tiny synthetic day on the test
+# bed (4 hosts):
 # - the day runs: every observation registered in the pipeline's own
 #   PostgreSQL catalogue; 15 compressed and 15 decompressed L0 files each,
 #   the latter byte-identical to what the downlink served; every compressed
-#   file has 2 replicas; BZIP2 and BUNZIP2 read their input from local
-#   replicas (gfsd counters in the stage table), not over the network;
+#   file has 2 replicas; 12 L1A scenes (GeoTIFF, 15 bands, georeferenced),
+#   11 L3A files per scene, a DEM within 40 m RMSE of the truth (relief
+#   250 m), valid PNG and JPEG browse images and an index page naming them
+#   all; every stage that reads files read them from local replicas (gfsd
+#   counters in the stage table), not over the network;
 # - run again: every task skipped, nothing changes;
 # - interrupted (kill -9 of the runner and its tasks mid-BZIP2) and run
 #   again: it completes, the tasks finished before are not redone, and the
 #   result equals the uninterrupted day's;
 # - an observation missing from the OSF: its files are rejected with a
-#   clear error (exit 1), the rest of the day completes;
+#   clear error (exit 1), the rest of the day completes; so does a day
+#   with a truncated L0 file (L1PGE names it);
 # - the same day with --local into a local directory: the same L0 files.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -19,8 +24,8 @@
 # shellcheck source-path=SCRIPTDIR source=netbed.sh
 . "$IT_DIR/netbed.sh"
 it_require ip nsenter cmp lftp bzip2 /usr/bin/python3
-/usr/bin/python3 -c 'import numpy, psycopg2, pyftpdlib' 2>/dev/null ||
-	it_unmet "python3-numpy, python3-psycopg2 and python3-pyftpdlib are needed"
+/usr/bin/python3 -c 'import numpy, psycopg2, pyftpdlib, PIL; from osgeo import gdal' 2>/dev/null ||
+	die "python3-numpy, -psycopg2, -pyftpdlib, -pil and -gdal are needed (quickstart installs them)"
 ip netns list >/dev/null 2>&1 || it_unmet "network namespaces are not available"
 GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
 ASTER=$top_srcdir/aster
@@ -50,7 +55,7 @@ day() { # day WORKDIR [more aster-day options]: run a day from node1
 	local w=$1
 	shift
 	nb_exec 1 env GFARMFS_CONFIG="$C1" "$ASTER/aster-day" --work "$w" \
-		--ftp "ftp://$A1:$FTP_PORT" --db "$DSN" "$@"
+		--ftp "ftp://$A1:$FTP_PORT" --db "$DSN" --truth "$DAY/truth" "$@"
 }
 row() { awk -v s="$2" '$1 == s' "$1"; } # row TABLE STAGE
 col() { row "$1" "$2" | awk -v c="$3" '{ print $c }'; }
@@ -86,7 +91,36 @@ while read -r f; do
 	[[ $(nb_exec 1 "$GFWHERE" -c "$C1" "$f" | awk '{ print NF - 1 }') -ge 2 ]] && n2=$((n2 + 1))
 done < <(find "$W/obs" -name '*.L0.bz2')
 [[ $n2 == 90 ]] && ok "  REPLICATE: every compressed file has 2 replicas" || fail "  only $n2 of 90 have 2 replicas"
-for s in BZIP2 BUNZIP2; do
+nl1a=$(find "$W/obs" -path '*/l1a/*.L1A.tif' | wc -l)
+nl3a=$(find "$W/obs" -path '*/l3a/*.tif' | wc -l)
+[[ $nl1a == 12 && $nl3a == 132 ]] && ok "  L1PGE: 12 L1A scenes; DTMSOFT: 11 L3A files each" ||
+	fail "  $nl1a L1A, $nl3a L3A files"
+l1a=$(find "$W/obs" -path '*/l1a/*.L1A.tif' | head -n 1)
+out=$("$PYD" -c 'import sys
+from osgeo import gdal
+d = gdal.Open(sys.argv[1]); g = d.GetGeoTransform()
+print(d.GetDriver().ShortName, d.RasterCount, d.RasterXSize, d.RasterYSize,
+      d.GetSpatialRef().GetAuthorityCode(None), "%.3f" % g[3], d.GetRasterBand(4).GetDescription())' "$l1a" 2>&1)
+[[ $out == "GTiff 15 96 96 4326 "*" B3B" ]] && ok "  an L1A scene is a georeferenced 15-band GeoTIFF ($out)" ||
+	fail "  L1A: $out"
+[[ -z $(find "$W/obs" -name '.work-*') ]] && ok "  DTMSOFT left none of its intermediate files" ||
+	fail "  intermediates left: $(find "$W/obs" -name '.work-*' | head -n 3)"
+rmse=$(sed -n 's/^DEM error .*RMSE \([0-9.]*\) m.*/\1/p' "$STATE/t1")
+[[ -n $rmse ]] && awk -v r="$rmse" 'BEGIN { exit !(r < 40) }' && ok "  the DEM's RMSE against the truth: $rmse m (< 40 m)" ||
+	fail "  DEM RMSE: '$rmse'"
+out=$("$PYD" -c 'import sys, glob
+from PIL import Image
+n = 0
+for p in sorted(glob.glob(sys.argv[1] + "/obs/*/browse/*.png") + glob.glob(sys.argv[1] + "/obs/*/browse/*.jpg")):
+    im = Image.open(p); im.verify(); im = Image.open(p); im.load()
+    assert im.format in ("PNG", "JPEG") and im.mode == "RGB" and im.size == (96, 96), (p, im.format, im.size)
+    n += 1
+print(n)' "$W" 2>&1)
+[[ $out == 24 ]] && ok "  CONVERT: 12 PNG and 12 JPEG browse images, valid" || fail "  browse images: $out"
+nimg=$(grep -o "src='[^']*\.png'" "$W/index.html" 2>/dev/null | wc -l)
+[[ $nimg == 12 ]] && grep -q "browse page: $W/index.html" "$STATE/t1" &&
+	ok "  the day's index page shows all 12, and the table says where it is" || fail "  index: $nimg images"
+for s in BZIP2 BUNZIP2 L1PGE DTMSOFT CONVERT; do
 	in=$(col "$STATE/t1" "$s" 5) loc=$(col "$STATE/t1" "$s" 8) net=$(col "$STATE/t1" "$s" 9)
 	if awk -v i="$in" -v l="$loc" -v n="$net" 'BEGIN { exit !(l >= 0.9 * i && n <= 0.1 * i && i > 0) }'; then
 		ok "  $s read its input locally: $loc MB local, $net MB over the network (of $in MB)"
@@ -96,7 +130,8 @@ for s in BZIP2 BUNZIP2; do
 done
 
 # ---- run again: nothing to do ---------------------------------------------------------------
-sums() { (cd "$1/obs" && find . -type f -name '*.L0*' -print0 | sort -z | xargs -0 sha256sum); }
+# the data (L0 and the scenes' L1A; L3A and browse images follow from them)
+sums() { (cd "$1/obs" && find . -type f \( -name '*.L0*' -o -name '*.L1A.tif' \) -print0 | sort -z | xargs -0 sha256sum); }
 sums "$W" >"$STATE/sums1"
 day "$W" >"$STATE/t2" 2>"$STATE/e2"
 rc=$?
@@ -144,6 +179,23 @@ cp "$STATE/OSF.orig" "$DAY/l0/set1/OSF.txt"
 [[ $(find "$W3/obs" -name '*.L0' | wc -l) == 75 && $(find "$W3/obs" -name '*.L0.bz2' | wc -l) == 75 ]] &&
 	ok "  the other 5 observations complete" || fail "  the others: $(find "$W3/obs" -type f | wc -l) files"
 grep -q "$victim" "$STATE/t5" && ok "  the table names it under failed observations" || fail "  table: $(cat "$STATE/t5")"
+
+# ---- a truncated L0 file ----------------------------------------------------------------------------
+bad=$(ls "$DAY"/l0/set2/*_B2.L0 | head -n 1)
+badobs=$(basename "$bad" | cut -d_ -f1)
+cp "$bad" "$STATE/bad.orig"
+truncate -s 5000 "$bad"
+W4=$M1/day4
+day "$W4" >"$STATE/t7" 2>"$STATE/e7"
+rc=$?
+cp "$STATE/bad.orig" "$bad"
+[[ $rc == 1 ]] && grep -q "L1PGE $badobs: .*$(basename "$bad").*truncated" "$STATE/e7" &&
+	ok "a truncated L0 file: L1PGE fails its observation, naming the file (exit 1)" ||
+	fail "truncated: rc $rc: $(grep FAILED "$STATE/e7" | head -n 3)"
+[[ $(find "$W4/obs" -name '*.png' | wc -l) == 10 ]] && ok "  the other 5 observations complete (10 browse images)" ||
+	fail "  $(find "$W4/obs" -name '*.png' | wc -l) browse images"
+[[ $(sql "SELECT status FROM aster_observation WHERE day = '$W4' AND obs = '$badobs'") == "failed: "* ]] &&
+	ok "  the catalogue says it failed, and why" || fail "  catalogue: $(sql "SELECT obs, status FROM aster_observation WHERE day = '$W4'")"
 
 # ---- the same day on a local disk ---------------------------------------------------------------
 L=$STATE/localday
