@@ -17,7 +17,10 @@
 # - an observation missing from the OSF: its files are rejected with a
 #   clear error (exit 1), the rest of the day completes; so does a day
 #   with a truncated L0 file (L1PGE names it);
-# - the same day with --local into a local directory: the same L0 files.
+# - the same day with --local into a local directory: the same L0 files;
+# - kill -9 of a gfsd holding scenes in the middle of DTMSOFT (soft mounts,
+#   --ncopy 2): the day completes, and its DEMs are those of the day
+#   nothing happened to.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +35,7 @@ ASTER=$top_srcdir/aster
 PYD=/usr/bin/python3
 
 it_say "starting a test bed of 4 hosts"
+export GF_HEARTBEAT_MS=300 GF_HOST_DOWN_MS=1500 GF_GFMD_CONF_EXTRA="repair_delay_ms = 2000"
 nb_up --hosts 4 || die "test bed up failed"
 it_say "test bed in $STATE, prefix $NETBED_PREFIX (KEEP=1 keeps the state)"
 M1=$MOUNT_node1 C1=$CONFIG_node1 A1=$ADDR_node1
@@ -204,6 +208,44 @@ rc=$?
 [[ $rc == 0 ]] && ok "aster-day --local: exit 0" || fail "local: rc $rc: $(tail -n 3 "$STATE/e6")"
 sums "$L" | cmp -s - "$STATE/sums1" && ok "  the same files as on gfarmfs" || fail "  local differs from gfarmfs"
 [[ $(col "$STATE/t6" BZIP2 8) == - ]] && ok "  (no gfsd counters there)" || fail "  local table: $(cat "$STATE/t6")"
+
+# ---- a gfsd killed in the middle of DTMSOFT ----------------------------------------------------
+for k in 1 2 3 4; do # soft mounts: a writer whose gfsd died fails, and is run again
+	gf_umount "$k" && gf_mount "$k" -o gfsd_timeout=5 || die "remounting node$k"
+done
+W5=$M1/day5
+day "$W5" --ncopy 2 >"$STATE/t8" 2>"$STATE/e8" &
+runner=$!
+dtm_started() { [[ -n $(find "$W5/.aster/DTMSOFT" -type f 2>/dev/null | head -n 1) ]]; }
+victim_host=
+if poll_until "$GF_WAIT_SECS" dtm_started; then
+	# a host holding a scene not done yet
+	for f in $(find "$W5/obs" -name '*.L1A.tif'); do
+		[[ -e $W5/.aster/DTMSOFT/$(basename "$f") ]] && continue
+		victim_host=$(nb_exec 1 "$GFWHERE" -c "$C1" "$f" | awk '{ print $2 }')
+		[[ -n $victim_host ]] && break
+	done
+	[[ -n $victim_host ]] || victim_host=node2
+	check_here "kill -9 of $victim_host's gfsd during DTMSOFT" gf_gfsd_kill9 "${victim_host#node}"
+else
+	fail "DTMSOFT never started: $(tail -n 3 "$STATE/e8")"
+fi
+wait "$runner"
+rc=$?
+cat "$STATE/t8"
+grep -E "running it again|FAILED" "$STATE/e8" | head -n 5
+[[ $rc == 0 ]] && ok "  the day completes (exit 0)" || fail "  rc $rc: $(grep FAILED "$STATE/e8" | head -n 3)"
+[[ $(find "$W5/obs" -path '*/l3a/*.tif' | wc -l) == 132 && $(find "$W5/obs" -name '*.png' | wc -l) == 12 ]] &&
+	ok "  every L3A file and browse image is there" || fail "  $(find "$W5/obs" -path '*/l3a/*.tif' | wc -l) L3A files"
+dems() { (cd "$1/obs" && find . -name '*.DEM.tif' -print0 | sort -z | xargs -0 "$PYD" -c '
+import sys, hashlib
+from osgeo import gdal
+for p in sys.argv[1:]:
+    print(hashlib.sha256(gdal.Open(p).ReadAsArray().tobytes()).hexdigest(), p)'); }
+dems "$W" >"$STATE/dem1"
+dems "$W5" | cmp -s - "$STATE/dem1" && ok "  its 12 DEMs equal those of the undisturbed day" ||
+	fail "  DEMs differ: $(dems "$W5" | diff - "$STATE/dem1" | head -n 4)"
+[[ -n $victim_host ]] && check_here "$victim_host's gfsd starts again" gf_gfsd_start "${victim_host#node}"
 
 kill "$FTPD" 2>/dev/null
 wait "$FTPD" 2>/dev/null

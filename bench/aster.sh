@@ -1,0 +1,67 @@
+#!/bin/bash
+# bench/aster.sh — the ASTER pipeline (aster/aster-day): per-stage and total
+# wall time of one synthetic day on gfarmfs (3 gfsd on this machine, a mount
+# per host, each task on the host holding its input) beside the same day on
+# a local directory, in the same run; medians of R runs of each, and their
+# ratios (the target: every stage and the total within 1.15x of local).
+# Both run with the same number of tasks at once (-j, default the number of
+# CPUs: every "host" shares this machine's). Not a test: no pass/fail.
+#
+# usage: bench/aster.sh [-s tiny|demo|large] [-r RUNS] [-j JOBS]
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
+. "$(cd "$(dirname "$0")" && pwd)/../tests/cluster.sh"
+SCALE=demo R=3 J=$(nproc)
+while (($#)); do
+	case $1 in
+	-s) SCALE=$2; shift 2 ;;
+	-r) R=$2; shift 2 ;;
+	-j) J=$2; shift 2 ;;
+	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "aster: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[[ $(id -u) == 0 ]] || { echo "aster: needs root" >&2; exit 1; }
+ASTER=$top_srcdir/aster PYD=/usr/bin/python3
+LOCAL=$(mktemp -d /var/tmp/aster-bench.XXXXXX)
+cleanup() { kill "${FTPD:-}" 2>/dev/null; rm -rf "$LOCAL"; [[ -n ${STATE:-} ]] && gf_cluster_down "$STATE"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+echo "aster: starting a cluster (3 gfsd, a mount per host)" >&2
+gf_cluster_up --gfsd 3 --mounts 3 || exit 1
+for k in 1 2 3; do ln -sfn "mnt$k" "$STATE/mnt-node$k"; done
+{ cat "$STATE/client1.conf"; printf 'launcher = env\nmount_point = "%s/mnt-%%h"\n' "$STATE"; } >"$STATE/aster.conf"
+"$PYD" "$ASTER/gen_day.py" --scale "$SCALE" "$LOCAL/downlink" >/dev/null || exit 1
+port=$("$PYD" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$PYD" -m pyftpdlib -i 127.0.0.1 -p "$port" -d "$LOCAL/downlink/l0" >"$LOCAL/ftpd.log" 2>&1 &
+FTPD=$!
+runuser -u postgres -- createdb -h "$PGDIR/sock" -p "$PGPORT" aster || exit 1
+DSN="host=$PGDIR/sock port=$PGPORT dbname=aster user=postgres"
+echo "aster: a $SCALE day ($(du -sh "$LOCAL/downlink/l0" | cut -f1) of L0), $J tasks at once, median of $R runs"
+declare -A T
+for ((i = 1; i <= R; i++)); do
+	for where in gfarmfs local; do
+		if [[ $where == gfarmfs ]]; then
+			args=(-c "$STATE/aster.conf" --work "$MOUNT/day$i")
+		else
+			args=(--local --work "$LOCAL/day$i")
+		fi
+		sync; echo 3 >/proc/sys/vm/drop_caches
+		"$ASTER/aster-day" "${args[@]}" --ftp "ftp://127.0.0.1:$port" --db "$DSN" --jobs "$J" \
+			--quiet >"$LOCAL/table.$where.$i" || { cat "$LOCAL/table.$where.$i"; exit 1; }
+		while read -r stage wall; do T[$where.$stage]+="$wall "; done < <(awk '$1 == "total" { print $1, $2; next }
+			NR > 1 && NF >= 9 { print $1, $7 }' "$LOCAL/table.$where.$i")
+		rm -rf "${args[-1]}"
+	done
+	echo "  run $i: total gfarmfs $(awk '$1 == "total" { print $2 }' "$LOCAL/table.gfarmfs.$i") s," \
+		"local $(awk '$1 == "total" { print $2 }' "$LOCAL/table.local.$i") s"
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo
+printf '%-10s %12s %10s %8s\n' stage "gfarmfs s" "local s" ratio
+for s in FTP MV BZIP2 REPLICATE BUNZIP2 L1PGE DTMSOFT CONVERT total; do
+	g=$(median <<<"${T[gfarmfs.$s]:-}") l=$(median <<<"${T[local.$s]:-}")
+	awk -v s="$s" -v g="$g" -v l="$l" 'BEGIN { printf "%-10s %12.2f %10.2f %7.2fx\n", s, g, l, (l > 0) ? g / l : 0 }'
+done
+echo "(the last run's tables: gfarmfs, then local)"
+cat "$LOCAL/table.gfarmfs.$R" "$LOCAL/table.local.$R"
