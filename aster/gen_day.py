@@ -93,6 +93,9 @@ def observation(rng, obs, start, cols, scenes, hmax, setdir, truthdir):
     gy, gx = np.gradient(elev / PIXEL_M)
     shade = np.clip(0.7 + 0.3 * (-gx - gy) / np.sqrt(1 + gx * gx + gy * gy), 0.2, 1.0)
     base = (0.15 + 0.6 * cover) * shade   # reflectance, 0..1
+    # vegetation: bright in the near infrared (3N/3B), dark in the red (2),
+    # so that false-colour browse images show it red, as ASTER's do
+    veg = np.clip(fractal(rng, grows, cols, 2.0) * 2.2 - 0.9, 0, 1)
     np.save(os.path.join(truthdir, obs + ".npy"), elev[:rows].astype(np.float32))
 
     r, c = np.mgrid[0:rows, 0:cols].astype(np.float32)
@@ -104,6 +107,8 @@ def observation(rng, obs, start, cols, scenes, hmax, setdir, truthdir):
     for band in l0.BANDS:
         i = l0.BANDS.index("3N" if band == "3B" else band)  # 3B: 3N's band, backwards
         mix = 0.6 + 0.4 * np.sin(i * 1.7) * cover + 0.05 * i
+        mix = mix * {"1": 1 - 0.3 * veg, "2": 1 - 0.6 * veg, "3N": 0.7 + 1.2 * veg}.get(
+            "3N" if band == "3B" else band, 1 - 0.2 * veg)
         refl = base * mix
         if band == "3B":
             # the backward view: image row r sees ground row r + K h, and

@@ -8,7 +8,7 @@
 #   file has 2 replicas; 12 L1A scenes (GeoTIFF, 15 bands, georeferenced),
 #   11 L3A files per scene, a DEM within 40 m RMSE of the truth (relief
 #   250 m), valid PNG and JPEG browse images and an index page naming them
-#   all; every stage that reads files read them from local replicas (gfsd
+#   all, which headless Chromium renders with its images; every stage that reads files read them from local replicas (gfsd
 #   counters in the stage table), not over the network;
 # - run again: every task skipped, nothing changes;
 # - interrupted (kill -9 of the runner and its tasks mid-BZIP2) and run
@@ -18,15 +18,15 @@
 #   clear error (exit 1), the rest of the day completes; so does a day
 #   with a truncated L0 file (L1PGE names it);
 # - the same day with --local into a local directory: the same L0 files;
-# - kill -9 of a gfsd holding scenes in the middle of DTMSOFT (soft mounts,
-#   --ncopy 2): the day completes, and its DEMs are those of the day
-#   nothing happened to.
+# - kill -9 of a gfsd holding scenes in the middle of DTMSOFT (soft mounts
+#   whose closes wait for the copies, --ncopy 2): the day completes, and
+#   its DEMs are those of the day nothing happened to.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=netbed.sh
 . "$IT_DIR/netbed.sh"
-it_require ip nsenter cmp lftp bzip2 /usr/bin/python3
+it_require ip nsenter cmp lftp bzip2 chromium /usr/bin/python3
 /usr/bin/python3 -c 'import numpy, psycopg2, pyftpdlib, PIL; from osgeo import gdal' 2>/dev/null ||
 	die "python3-numpy, -psycopg2, -pyftpdlib, -pil and -gdal are needed (quickstart installs them)"
 ip netns list >/dev/null 2>&1 || it_unmet "network namespaces are not available"
@@ -124,6 +124,17 @@ print(n)' "$W" 2>&1)
 nimg=$(grep -o "src='[^']*\.png'" "$W/index.html" 2>/dev/null | wc -l)
 [[ $nimg == 12 ]] && grep -q "browse page: $W/index.html" "$STATE/t1" &&
 	ok "  the day's index page shows all 12, and the table says where it is" || fail "  index: $nimg images"
+# the page in a browser: headless Chromium's screenshot shows the images
+# (a page whose images did not load has a few hundred colours, text only)
+chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars --window-size=1024,768 \
+	--user-data-dir="$STATE/chromium" --screenshot="$STATE/index.png" "file://$W/index.html" \
+	>"$STATE/chromium.log" 2>&1
+ncol=$("$PYD" -c 'import sys
+from PIL import Image
+print(len(set(Image.open(sys.argv[1]).convert("RGB").getdata())))' "$STATE/index.png" 2>&1)
+[[ $ncol =~ ^[0-9]+$ ]] && ((ncol > 10000)) &&
+	ok "  headless Chromium renders the index page with its images ($ncol colours in the screenshot)" ||
+	fail "  Chromium's screenshot: $ncol ($(tail -n 2 "$STATE/chromium.log"))"
 for s in BZIP2 BUNZIP2 L1PGE DTMSOFT CONVERT; do
 	in=$(col "$STATE/t1" "$s" 5) loc=$(col "$STATE/t1" "$s" 8) net=$(col "$STATE/t1" "$s" 9)
 	if awk -v i="$in" -v l="$loc" -v n="$net" 'BEGIN { exit !(l >= 0.9 * i && n <= 0.1 * i && i > 0) }'; then
@@ -210,8 +221,10 @@ sums "$L" | cmp -s - "$STATE/sums1" && ok "  the same files as on gfarmfs" || fa
 [[ $(col "$STATE/t6" BZIP2 8) == - ]] && ok "  (no gfsd counters there)" || fail "  local table: $(cat "$STATE/t6")"
 
 # ---- a gfsd killed in the middle of DTMSOFT ----------------------------------------------------
-for k in 1 2 3 4; do # soft mounts: a writer whose gfsd died fails, and is run again
-	gf_umount "$k" && gf_mount "$k" -o gfsd_timeout=5 || die "remounting node$k"
+# soft mounts (a writer whose gfsd died fails, and is run again), and closes
+# that wait for the copies (a task's outputs are on 2 hosts once it ends)
+for k in 1 2 3 4; do
+	gf_umount "$k" && gf_mount "$k" -o gfsd_timeout=5,ncopy_wait=60 || die "remounting node$k"
 done
 W5=$M1/day5
 day "$W5" --ncopy 2 >"$STATE/t8" 2>"$STATE/e8" &
@@ -219,10 +232,10 @@ runner=$!
 dtm_started() { [[ -n $(find "$W5/.aster/DTMSOFT" -type f 2>/dev/null | head -n 1) ]]; }
 victim_host=
 if poll_until "$GF_WAIT_SECS" dtm_started; then
-	# a host holding a scene not done yet
+	# a host holding a scene not done yet (not node1, where the runner is)
 	for f in $(find "$W5/obs" -name '*.L1A.tif'); do
 		[[ -e $W5/.aster/DTMSOFT/$(basename "$f") ]] && continue
-		victim_host=$(nb_exec 1 "$GFWHERE" -c "$C1" "$f" | awk '{ print $2 }')
+		victim_host=$(nb_exec 1 "$GFWHERE" -c "$C1" "$f" | tr ' ' '\n' | grep -x 'node[234]' | head -n 1)
 		[[ -n $victim_host ]] && break
 	done
 	[[ -n $victim_host ]] || victim_host=node2
@@ -234,7 +247,7 @@ wait "$runner"
 rc=$?
 cat "$STATE/t8"
 grep -E "running it again|FAILED" "$STATE/e8" | head -n 5
-[[ $rc == 0 ]] && ok "  the day completes (exit 0)" || fail "  rc $rc: $(grep FAILED "$STATE/e8" | head -n 3)"
+[[ $rc == 0 ]] && ok "  the day completes (exit 0)" || fail "  rc $rc: $(grep -E 'FAILED|Error' "$STATE/e8" | head -n 3)"
 [[ $(find "$W5/obs" -path '*/l3a/*.tif' | wc -l) == 132 && $(find "$W5/obs" -name '*.png' | wc -l) == 12 ]] &&
 	ok "  every L3A file and browse image is there" || fail "  $(find "$W5/obs" -path '*/l3a/*.tif' | wc -l) L3A files"
 dems() { (cd "$1/obs" && find . -name '*.DEM.tif' -print0 | sort -z | xargs -0 "$PYD" -c '
