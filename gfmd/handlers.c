@@ -368,6 +368,8 @@ static int h_release(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 }
 
 /* gfrep: one more replica (replicate.h), copied before the reply. */
+#define REPLICATE_BUSY_WAIT_MS 5000
+
 static int h_replicate(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 {
 	struct gfm_replicate_req m;
@@ -377,6 +379,17 @@ static int h_replicate(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	uint64_t t = 0;
 	int rc = gfmd_replicate(g, &m.cred, m.ino, m.dst_host, m.src_host, m.flags, &r.host_id,
 				&r.bytes, &t);
+	/* A writer's close(2) returns before its mount releases the file
+	 * (FUSE sends RELEASE afterwards, and the replica is sealed first): a
+	 * copy asked for right after the close waits for that a while (this
+	 * connection's thread only) before the file counts as still open. */
+	for (int waited = 0; rc == -EBUSY && waited < REPLICATE_BUSY_WAIT_MS; waited += 50) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+		t = 0;
+		rc = gfmd_replicate(g, &m.cred, m.ino, m.dst_host, m.src_host, m.flags, &r.host_id,
+				    &r.bytes, &t);
+	}
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
 	if (!rc)

@@ -225,6 +225,8 @@ head -c $((48 * 1024 * 1024)) /dev/urandom >"$STATE/src.r" || die "source"
 cp "$STATE/src.r" "$(mnt 2)/tree/r" || die "cannot write r on node2"
 check "r written on node2 gets a copy on node3" rep 2 -q -D node3 "$M1/tree/r"
 expect_eq "r is on node2 and node3" "node2 node3" "$(hosts_of "$M1/tree/r" | tr ' ' '\n' | sort | xargs)"
+# (readers of a file with one replica would wait for its dead gfsd for ever)
+[[ $(hosts_of "$M1/tree/r" | wc -w) == 2 ]] || die "r has no second replica: the readers' test cannot run"
 # readers on node1 and node4 (neither holds r): 6 whole reads each
 readers=()
 for k in 1 4; do
