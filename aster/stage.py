@@ -45,6 +45,18 @@ def task_ftp(url, setdir, dest):
     return n, n
 
 
+def pipe_through(cmd, src, dest):
+    """Run cmd with src as its input and its output into dest, written in
+    BUF-sized pieces (bzip2 writes a few KiB at a time: on a network file
+    system each write is a request). The error text, or "" on success."""
+    p = subprocess.Popen(cmd, stdin=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with open(dest, "wb", buffering=BUF) as o:
+        copy_stream(p.stdout, o)
+    err = p.stderr.read().decode().strip()
+    rc = p.wait()
+    return "" if rc == 0 else (err or "exit status %d" % rc)
+
+
 def copy_stream(src, dst):
     n = 0
     while True:
@@ -63,11 +75,10 @@ def task_bzip2(path):
         die("bzip2: %s: no such file" % path)
     tmp = out + ".tmp"
     size = os.path.getsize(path)
-    with open(path, "rb") as f, open(tmp, "wb") as o:
-        r = subprocess.run(["bzip2", "-c", "-9"], stdin=f, stdout=o, stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            die("bzip2: %s: %s" % (path, r.stderr.decode().strip()))
-        o.flush()
+    with open(path, "rb", buffering=BUF) as f:
+        err = pipe_through(["bzip2", "-c", "-9"], f, tmp)
+    if err:
+        die("bzip2: %s: %s" % (path, err))
     os.rename(tmp, out)
     os.unlink(path)
     return size, os.path.getsize(out)
@@ -77,11 +88,11 @@ def task_bunzip2(path, dest):
     if os.path.exists(dest):
         return 0, os.path.getsize(dest)
     tmp = dest + ".tmp"
-    with open(path, "rb") as f, open(tmp, "wb") as o:
-        r = subprocess.run(["bzip2", "-d", "-c"], stdin=f, stdout=o, stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            os.unlink(tmp)
-            die("bunzip2: %s: %s" % (path, r.stderr.decode().strip()))
+    with open(path, "rb", buffering=BUF) as f:
+        err = pipe_through(["bzip2", "-d", "-c"], f, tmp)
+    if err:
+        os.unlink(tmp)
+        die("bunzip2: %s: %s" % (path, err))
     os.rename(tmp, dest)
     return os.path.getsize(path), os.path.getsize(dest)
 
