@@ -81,17 +81,17 @@ def match(n3, b3, dmax, tmpdir):
                     np.array(scores))
             scores = []
     # sub-pixel: a parabola through the neighbours' scores (read back)
-    def score_at(kk):
-        kk = np.clip(kk, 0, dmax)
-        out = np.empty(n3.shape, dtype=np.float32)
-        for g in range(0, dmax + 1, SHIFT_GROUP):
-            sel = (kk >= g) & (kk < g + SHIFT_GROUP)
+    # the scores at arg - 1, arg and arg + 1, from the volumes on disk (each
+    # read once)
+    ks = [np.clip(arg + o, 0, dmax) for o in (-1, 0, 1)]
+    lo, mid, hi = (np.empty(n3.shape, dtype=np.float32) for _ in range(3))
+    for g in range(0, dmax + 1, SHIFT_GROUP):
+        vol = np.load(os.path.join(tmpdir, "ncc-%03d.npy" % g))
+        for kk, out in zip(ks, (lo, mid, hi)):
+            sel = (kk >= g) & (kk < g + len(vol))
             if sel.any():
-                vol = np.load(os.path.join(tmpdir, "ncc-%03d.npy" % g))
                 idx = np.clip(kk - g, 0, len(vol) - 1)
                 out[sel] = np.take_along_axis(vol, idx[None], 0)[0][sel]
-        return out
-    lo, mid, hi = score_at(arg - 1), score_at(arg), score_at(arg + 1)
     den = lo - 2 * mid + hi
     with np.errstate(divide="ignore", invalid="ignore"):
         sub = np.where((arg > 0) & (arg < dmax) & (np.abs(den) > 1e-9),
@@ -156,7 +156,10 @@ def main(argv):
 
     def write(path, arrays, names):
         tmp = path + ".tmp"
-        o = drv.Create(tmp, cols, rows, len(arrays), gdal.GDT_Float32)
+        # 256 x 256 tiles: GDAL then writes in 256 KiB pieces, not a few rows
+        # at a time (each write a request on a network file system)
+        opts = ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256"] if cols >= 512 else []
+        o = drv.Create(tmp, cols, rows, len(arrays), gdal.GDT_Float32, opts)
         o.SetGeoTransform(gt)
         o.SetProjection(proj)
         o.SetMetadata(md)

@@ -44,7 +44,7 @@ nrep() { "$GFWHERE" "$1" 2>/dev/null | awk '{ print NF - 1 }'; }
 spool_of() {
 	local ino host file
 	ino=$(stat -c %i "$1")
-	read -r host file < <("$GFWHERE" -l "$1" | awk 'NR == 2 { print $2, $5 }')
+	read -r host file < <("$GFWHERE" -l "$1" | awk 'NR == 2 { print $2, $6 }')
 	printf '%s/%s/spool/data/%02x/%016x-%s\n' "$STATE" "$host" $((ino & 255)) "$ino" "$file"
 }
 
