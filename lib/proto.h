@@ -841,10 +841,6 @@ GF_CODEC(gfm_xattr_rep);
 GF_CODEC(gfm_access_req);
 GF_CODEC(gfm_host_register_req);
 GF_CODEC(gfm_host_register_rep);
-GF_CODEC(gfs_sums_req);
-GF_CODEC(gfs_sums_rep);
-GF_CODEC(gfs_verify_req);
-GF_CODEC(gfs_verify_rep);
 GF_CODEC(gfm_heartbeat_req);
 GF_CODEC(gfm_heartbeat_rep);
 GF_CODEC(gfm_host_list_rep);
@@ -878,6 +874,10 @@ GF_CODEC(gfs_replicate_rep);
 GF_CODEC(gfm_host_drain_req);
 GF_CODEC(gfs_list_req);
 GF_CODEC(gfs_list_rep);
+GF_CODEC(gfs_sums_req);
+GF_CODEC(gfs_sums_rep);
+GF_CODEC(gfs_verify_req);
+GF_CODEC(gfs_verify_rep);
 
 #undef GF_CODEC
 

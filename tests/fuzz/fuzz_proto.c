@@ -48,9 +48,20 @@ static void fini_host_replicas(void *m)
 	gfm_host_replicas_rep_free(m);
 }
 
+static void fini_list(void *m)
+{
+	gfs_list_rep_free(m);
+}
+
+static void fini_sums(void *m)
+{
+	gfs_sums_rep_free(m);
+}
+
 /*
- * Same order as the GF_CODEC list in proto.h: the selector byte indexes it
- * (and the seed files start with that index). The second column frees what
+ * Same order as the codec table of tests/unit/check_proto.c, which writes
+ * the seeds: the selector byte indexes it (and the seed files start with
+ * that index). The second column frees what
  * a successful decode allocated.
  */
 #define MESSAGES(X)                                                     \
@@ -80,7 +91,13 @@ static void fini_host_replicas(void *m)
 	X(gfm_once_req, NULL) X(gfm_lock_req, NULL)                    \
 	X(gfm_lock_rep, NULL) X(gfs_fallocate_req, NULL)               \
 	X(gfs_seek_req, NULL) X(gfs_seek_rep, NULL)                     \
-	X(gfs_fstat_rep, NULL)
+	X(gfs_fstat_rep, NULL) X(gfm_replicate_req, NULL)               \
+	X(gfm_replicate_rep, NULL) X(gfm_replica_drop_req, NULL)        \
+	X(gfs_replicate_req, NULL) X(gfs_replicate_rep, NULL)           \
+	X(gfm_host_drain_req, NULL) X(gfs_list_req, NULL)               \
+	X(gfs_list_rep, fini_list) X(gfs_sums_req, NULL)                \
+	X(gfs_sums_rep, fini_sums) X(gfs_verify_req, NULL)              \
+	X(gfs_verify_rep, NULL)
 
 #define WRAP(T, fini)                                               \
 	static void enc_##T(struct gf_wbuf *w, const void *m)       \
