@@ -31,7 +31,10 @@ import sys
 
 import numpy as np
 
-BANDS = ["1", "2", "3N", "3B"] + [str(b) for b in range(4, 15)]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from grid import sample  # noqa: E402
+from l0 import BANDS  # noqa: E402
+
 KEEP = ["1", "2", "3N", "4", "5", "6", "7", "8", "9"]
 W = 7  # half window
 SHIFT_GROUP = 8
@@ -46,17 +49,6 @@ def boxmean(a):
     c = np.cumsum(np.cumsum(np.pad(a, ((W + 1, W), (W + 1, W)), mode="edge"), 0), 1)
     n = 2 * W + 1
     return (c[n:, n:] - c[:-n, n:] - c[n:, :-n] + c[:-n, :-n]) / (n * n)
-
-
-def sample(img, y, x):
-    rows, cols = img.shape
-    y = np.clip(y, 0, rows - 1.001)
-    x = np.clip(x, 0, cols - 1.001)
-    y0, x0 = np.floor(y).astype(np.int64), np.floor(x).astype(np.int64)
-    fy, fx = y - y0, x - x0
-    a = img[y0, x0] * (1 - fx) + img[y0, x0 + 1] * fx
-    b = img[y0 + 1, x0] * (1 - fx) + img[y0 + 1, x0 + 1] * fx
-    return (a * (1 - fy) + b * fy).astype(np.float32)
 
 
 def match(n3, b3, dmax, tmpdir):

@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import l0  # noqa: E402
+from grid import sample  # noqa: E402
 
 SCALES = {  # cols (= scene rows), scenes per observation, relief (m)
     "tiny": (96, 2, 250.0),
@@ -58,19 +59,6 @@ def fractal(rng, rows, cols, beta):
     z = np.fft.irfft2(spec, s=(rows, cols))
     z -= z.min()
     return (z / z.max()).astype(np.float32)
-
-
-def sample(img, y, x):
-    """img at fractional (y, x), bilinear, clamped to the edges."""
-    rows, cols = img.shape
-    y = np.clip(y, 0, rows - 1.001)
-    x = np.clip(x, 0, cols - 1.001)
-    y0 = np.floor(y).astype(np.int64)
-    x0 = np.floor(x).astype(np.int64)
-    fy, fx = (y - y0).astype(np.float32), (x - x0).astype(np.float32)
-    a = img[y0, x0] * (1 - fx) + img[y0, x0 + 1] * fx
-    b = img[y0 + 1, x0] * (1 - fx) + img[y0 + 1, x0 + 1] * fx
-    return a * (1 - fy) + b * fy
 
 
 def block_mean(img, k):
@@ -116,9 +104,7 @@ def observation(rng, obs, start, cols, scenes, hmax, setdir, truthdir):
             yb = r + K_ALONG * h
             hg = sample(elev, yb, c)
             img = sample(refl, yb, c - A_CROSS * hg * (c - cx) / cx)
-        elif band == "3N":
-            img = sample(refl, r, xcross)
-        elif band in ("1", "2"):
+        elif band in ("1", "2", "3N"):
             img = sample(refl, r, xcross)
         else:
             img = block_mean(sample(refl, r, xcross), l0.band_scale(band))
@@ -141,6 +127,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("outdir")
     a = ap.parse_args()
+    if a.seed < 0:
+        ap.error("--seed %d: a seed is 0 or more" % a.seed)
     cols, scenes, hmax = SCALES[a.scale]
     rng = np.random.default_rng(a.seed)
     truthdir = os.path.join(a.outdir, "truth")

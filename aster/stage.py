@@ -33,7 +33,8 @@ def task_ftp(url, setdir, dest):
         return n, n
     os.makedirs(tmp, exist_ok=True)
     # mirror resumes what an interrupted run left in tmp (--continue)
-    cmd = ["lftp", "-c", "set net:max-retries 3; set net:timeout 20; "
+    cmd = ["lftp", "-c", "set net:max-retries 3; set net:timeout 20; set net:reconnect-interval-base 1; "
+           "set net:reconnect-interval-max 4; "
            "set ftp:passive-mode on; open %s && mirror --continue --no-perms %s %s"
            % (url, setdir, tmp)]
     r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -9,8 +9,8 @@
 #
 # usage: bench/aster.sh [-s tiny|demo|large] [-r RUNS] [-j JOBS]
 set -uo pipefail
-# shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
-. "$(cd "$(dirname "$0")" && pwd)/../tests/cluster.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 SCALE=demo R=3 J=$(nproc)
 while (($#)); do
 	case $1 in
@@ -46,7 +46,7 @@ for ((i = 1; i <= R; i++)); do
 		else
 			args=(--local --work "$LOCAL/day$i")
 		fi
-		sync; echo 3 >/proc/sys/vm/drop_caches
+		drop
 		"$ASTER/aster-day" "${args[@]}" --ftp "ftp://127.0.0.1:$port" --db "$DSN" --jobs "$J" \
 			--quiet >"$LOCAL/table.$where.$i" || { cat "$LOCAL/table.$where.$i"; exit 1; }
 		while read -r stage wall; do T[$where.$stage]+="$wall "; done < <(awk '$1 == "total" { print $1, $2; next }
@@ -56,11 +56,11 @@ for ((i = 1; i <= R; i++)); do
 	echo "  run $i: total gfarmfs $(awk '$1 == "total" { print $2 }' "$LOCAL/table.gfarmfs.$i") s," \
 		"local $(awk '$1 == "total" { print $2 }' "$LOCAL/table.local.$i") s"
 done
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median_of() { tr ' ' '\n' | grep . | median; } # of words
 echo
 printf '%-10s %12s %10s %8s\n' stage "gfarmfs s" "local s" ratio
 for s in FTP MV BZIP2 REPLICATE BUNZIP2 L1PGE DTMSOFT CONVERT total; do
-	g=$(median <<<"${T[gfarmfs.$s]:-}") l=$(median <<<"${T[local.$s]:-}")
+	g=$(median_of <<<"${T[gfarmfs.$s]:-}") l=$(median_of <<<"${T[local.$s]:-}")
 	awk -v s="$s" -v g="$g" -v l="$l" 'BEGIN { printf "%-10s %12.2f %10.2f %7.2fx\n", s, g, l, (l > 0) ? g / l : 0 }'
 done
 echo "(the last run's tables: gfarmfs, then local)"

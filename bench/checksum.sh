@@ -25,24 +25,12 @@ while (($#)); do
 	esac
 done
 [[ $(id -u) == 0 ]] || { echo "checksum: needs root" >&2; exit 1; }
-GFWHERE=$(gf_bin gfwhere) || exit 1
 
 bench_targets "$MIB MiB, median of $R runs"
 export GFARMFS_CONFIG=$STATE/admin.conf
 SRC=$LOCAL/random
 head -c $((MIB * 1048576)) /dev/urandom >"$SRC" || exit 1
 
-drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-rate() { awk -v m="$MIB" -v s="$1" 'BEGIN { printf "%.1f", m / s }'; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.6f", b - a }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-spool_of() {
-	local ino host file
-	ino=$(stat -c %i "$1")
-	read -r host file < <("$GFWHERE" -l "$1" | awk 'NR == 2 { print $2, $6 }')
-	printf '%s/%s/spool/data/%02x/%016x-%s\n' "$STATE" "$host" $((ino & 255)) "$ino" "$file"
-}
 timed() { local t; t=$(now); "$@" || exit 1; rate "$(secs "$t")"; }
 
 declare -A RES

@@ -2,6 +2,9 @@
 # bench/lib.sh — what the benchmarks comparing a gfarmfs mount with a local
 # directory (fsysbench.sh, thput.sh) share. Source it first; then:
 #   bench_help LAST       print the header comment, lines 2..LAST of $0, as help
+#   drop, now, secs T0, rate SECONDS ($MIB MiB in them: MiB/s), median
+#   (of numbers, one per line), spool_of FILE (its first replica's spool
+#   file, from gfwhere -l, in a cluster of this machine's)
 #   bench_targets TITLE   make the two targets and print "$BENCH: TITLE" and
 #                         them: unless MNT names a mount, start a cluster (3
 #                         gfsd, one mount) and set MNT to its mount; unless
@@ -39,4 +42,16 @@ bench_targets() {
 	echo "$BENCH: $1"
 	echo "  gfarmfs: $MNT ($(stat -f -c %T "$MNT"))"
 	echo "  local:   $LOCAL ($(stat -f -c %T "$LOCAL"))"
+}
+
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.6f", b - a }'; }
+rate() { awk -v m="$MIB" -v s="$1" 'BEGIN { printf "%.1f", m / s }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spool_of() {
+	local ino host file
+	ino=$(stat -c %i "$1")
+	read -r host file < <("$(gf_bin gfwhere)" -l "$1" | awk 'NR == 2 { print $2, $6 }')
+	printf '%s/%s/spool/data/%02x/%016x-%s\n' "$STATE" "$host" $((ino & 255)) "$ino" "$file"
 }

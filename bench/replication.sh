@@ -34,19 +34,7 @@ export GFARMFS_CONFIG=$STATE/admin.conf
 SRC=$LOCAL/random
 head -c $((MIB * 1048576)) /dev/urandom >"$SRC" || exit 1
 
-drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-rate() { awk -v m="$MIB" -v s="$1" 'BEGIN { printf "%.1f", m / s }'; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.6f", b - a }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 nrep() { "$GFWHERE" "$1" 2>/dev/null | awk '{ print NF - 1 }'; }
-# spool_of F: the spool file of F's (first) current replica, from gfwhere -l
-spool_of() {
-	local ino host file
-	ino=$(stat -c %i "$1")
-	read -r host file < <("$GFWHERE" -l "$1" | awk 'NR == 2 { print $2, $6 }')
-	printf '%s/%s/spool/data/%02x/%016x-%s\n' "$STATE" "$host" $((ino & 255)) "$ino" "$file"
-}
 
 mkdir -p "$MNT/n1" "$MNT/n2" || exit 1
 "$GFNCOPY" -s 2 "$MNT/n2" || exit 1

@@ -30,9 +30,6 @@ done
 bench_cleanup_extra() { [[ -n ${MNT:-} ]] && rm -f "$MNT/thput.$$"; }
 bench_targets "$MIB MiB, block $BS, median of $R runs"
 
-drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-# rate SECONDS: MiB/s
-rate() { awk -v m="$MIB" -v s="$1" 'BEGIN { printf "%.1f", m / s }'; }
 elapsed() {
 	local t0 t1
 	t0=$(date +%s.%N)
@@ -40,7 +37,6 @@ elapsed() {
 	t1=$(date +%s.%N)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }'
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A W R_
 for ((i = 1; i <= R; i++)); do

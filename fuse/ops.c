@@ -1426,11 +1426,8 @@ static uint32_t ncopy_of(struct gf_fs *fs, uint64_t ino)
 	size_t len = 0;
 	uint32_t n = 0;
 
-	if (gfc_getxattr(fs->gfc, &ROOT_CRED, ino, GF_NCOPY_XATTR, v, sizeof(v) - 1, &len) < 0)
-		return 1;
-	v[len] = 0;
-	for (size_t i = 0; i < len && v[i] >= '0' && v[i] <= '9' && n < 1000; i++)
-		n = n * 10 + (uint32_t)(v[i] - '0');
+	if (gfc_getxattr(fs->gfc, &ROOT_CRED, ino, GF_NCOPY_XATTR, v, sizeof(v), &len) == 0)
+		n = gf_ncopy_parse(v, len);
 	return n ? n : 1;
 }
 

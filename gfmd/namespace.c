@@ -2739,22 +2739,6 @@ int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_rep
 
 /* ---- replication ------------------------------------------------------------------ */
 
-uint32_t gf_ncopy_parse(const void *val, size_t len)
-{
-	const char *p = val;
-	uint32_t n = 0;
-	/* decimal digits, then optional white space (echo adds a newline) */
-	size_t i = 0;
-	while (i < len && p[i] >= '0' && p[i] <= '9' && n <= GF_MAX_REPLICAS)
-		n = n * 10 + (uint32_t)(p[i++] - '0');
-	if (i == 0)
-		return 0;
-	for (; i < len; i++)
-		if (p[i] != '\n' && p[i] != ' ' && p[i] != '\0')
-			return 0;
-	return n >= 1 && n <= GF_MAX_REPLICAS ? n : 0;
-}
-
 static uint32_t ncopy_of(const struct inode *ip)
 {
 	const struct xattr *x = xattr_get(ip, GF_NCOPY_XATTR);

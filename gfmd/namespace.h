@@ -320,8 +320,6 @@ int gf_ns_stale_drop(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t 
  * new file or directory inherits the xattr of the directory it is made in,
  * so a count set on a directory holds for what is created below it.
  */
-/* The count in an xattr value, or 0 when it is not a valid one. */
-uint32_t gf_ncopy_parse(const void *val, size_t len);
 struct gf_ns_repl_state {
 	uint32_t want;	  /* replica count */
 	uint8_t explicit; /* set by the xattr (else 1 by default) */

@@ -196,6 +196,32 @@ uint64_t gf_repair_queued(struct gf_repair *r)
 	return n;
 }
 
+/* The counters (repair.h): one copy made (its bytes), returning the copies
+ * made so far; one copy failed; one replica removed. */
+static uint64_t count_made(struct gf_repair *r, uint64_t bytes)
+{
+	pthread_mutex_lock(&r->mu);
+	r->made++;
+	r->bytes += bytes;
+	uint64_t made = r->made;
+	pthread_mutex_unlock(&r->mu);
+	return made;
+}
+
+static void count_failed(struct gf_repair *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->failed++;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void count_removed(struct gf_repair *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->removed++;
+	pthread_mutex_unlock(&r->mu);
+}
+
 static void retry_later(struct gf_repair *r, uint64_t ino)
 {
 	pthread_mutex_lock(&r->mu);
@@ -300,18 +326,13 @@ static int work(struct gf_repair *r, uint64_t ino)
 		if (rc == 0) {
 			if (host != bad)
 				gf_ns_stale_drop(g->ns, ino, bad, &t);
-			pthread_mutex_lock(&r->mu);
-			r->made++;
-			r->bytes += bytes;
-			pthread_mutex_unlock(&r->mu);
+			count_made(r, bytes);
 			gf_info("gfmd: repair: inode %" PRIu64 ": corrupt replica on %s replaced by a "
 				"copy on %s (%" PRIu64 " bytes)", ino, host_name(hv, nh, bad),
 				host_name(hv, nh, host), bytes);
 			again = 1;
 		} else if (rc != -EBUSY && rc != -ENOENT) {
-			pthread_mutex_lock(&r->mu);
-			r->failed++;
-			pthread_mutex_unlock(&r->mu);
+			count_failed(r);
 			static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
 			gf_log_limited(&rl, GF_LOG_WARN,
 				       "gfmd: repair: inode %" PRIu64 ": no copy to replace the corrupt "
@@ -327,19 +348,13 @@ static int work(struct gf_repair *r, uint64_t ino)
 		/* (a host holding a stale replica is preferred: replicate.h) */
 		int rc = gfmd_replicate(g, &ROOT_CRED, ino, 0, 0, 0, &host, &bytes, &t);
 		if (rc == 0) {
-			pthread_mutex_lock(&r->mu);
-			r->made++;
-			r->bytes += bytes;
-			uint64_t made = r->made;
-			pthread_mutex_unlock(&r->mu);
+			uint64_t made = count_made(r, bytes);
 			gf_info("gfmd: repair: inode %" PRIu64 ": replica %u of %u made on %s "
 				"(%" PRIu64 " bytes; %" PRIu64 " repairs so far)", ino, nup + 1,
 				st->want, host_name(hv, nh, host), bytes, made);
 			again = nup + 1 < st->want || ndrain > 0;
 		} else if (rc != -EBUSY && rc != -ENOENT) {
-			pthread_mutex_lock(&r->mu);
-			r->failed++;
-			pthread_mutex_unlock(&r->mu);
+			count_failed(r);
 			static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
 			gf_log_limited(&rl, GF_LOG_WARN,
 				       "gfmd: repair: inode %" PRIu64 " has %u of %u replicas on up "
@@ -355,9 +370,7 @@ static int work(struct gf_repair *r, uint64_t ino)
 		uint64_t t = 0;
 		uint32_t host = st->stale[i].host_id;
 		if (gf_ns_stale_drop(g->ns, ino, host, &t) == 0) {
-			pthread_mutex_lock(&r->mu);
-			r->removed++;
-			pthread_mutex_unlock(&r->mu);
+			count_removed(r);
 			gf_info("gfmd: repair: inode %" PRIu64 ": stale replica on %s (generation "
 				"%" PRIu64 ") removed; %u current", ino, host_name(hv, nh, host),
 				st->stale[i].gen, nup);
@@ -372,9 +385,7 @@ static int work(struct gf_repair *r, uint64_t ino)
 		int rc = gf_ns_replica_drop(g->ns, &ROOT_CRED, ino, host, st->want, &t);
 		st->cur[i].host_id = 0;
 		if (rc == 0) {
-			pthread_mutex_lock(&r->mu);
-			r->removed++;
-			pthread_mutex_unlock(&r->mu);
+			count_removed(r);
 			gf_info("gfmd: repair: inode %" PRIu64 ": replica on draining %s removed "
 				"(%u elsewhere)", ino, host_name(hv, nh, host), nup);
 		} else if (rc != -ENOENT) {
@@ -412,9 +423,7 @@ static int work(struct gf_repair *r, uint64_t ino)
 			st->cur[pick].host_id = 0;
 			if (rc == 0) {
 				n--;
-				pthread_mutex_lock(&r->mu);
-				r->removed++;
-				pthread_mutex_unlock(&r->mu);
+				count_removed(r);
 				gf_info("gfmd: repair: inode %" PRIu64 ": extra replica on %s removed "
 					"(%u wanted)", ino, host_name(hv, nh, host), st->want);
 			} else if (rc == -EMLINK) {

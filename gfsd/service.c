@@ -454,7 +454,7 @@ static int read_checked(struct service *svc, struct gf_conn *conn, struct conn_s
 	int rc;
 	for (int attempt = 0; attempt < 2 && handle_sums(svc, h); attempt++) {
 		const struct sums *s = &h->sums;
-		uint64_t end = off + want < s->size ? off + want : s->size;
+		uint64_t bad; /* the first block that fails, + 1 */
 		if (off >= s->size) {
 			struct stat st;
 			if (fstat(h->fd, &st) < 0)
@@ -464,30 +464,28 @@ static int read_checked(struct service *svc, struct gf_conn *conn, struct conn_s
 				*got = 0;
 				return 0;
 			}
+			bad = s->n + 1; /* longer than its sums say */
 		} else {
+			uint64_t end = off + want < s->size ? off + want : s->size;
 			uint64_t a = off - off % GF_CSUM_BLOCK;
 			uint64_t b = end + (GF_CSUM_BLOCK - end % GF_CSUM_BLOCK) % GF_CSUM_BLOCK;
 			if (b > s->size)
 				b = s->size;
 			if ((rc = pread_all(h->fd, cs->iobuf, b - a, a, &n)) < 0)
 				return rc;
-			uint64_t bad = n < b - a ? (a + n) / GF_CSUM_BLOCK + 1
-						 : gf_csum_check(cs->iobuf, n, a / GF_CSUM_BLOCK,
-								 s->v + a / GF_CSUM_BLOCK);
+			bad = n < b - a ? (a + n) / GF_CSUM_BLOCK + 1
+					: gf_csum_check(cs->iobuf, n, a / GF_CSUM_BLOCK,
+							s->v + a / GF_CSUM_BLOCK);
 			if (!bad) {
 				*data = cs->iobuf + (off - a);
 				*got = (uint32_t)(end - off);
 				return 0;
 			}
-			if (!changed_since(svc, h->ino, h->gen, s)) {
-				corrupt(svc, gf_conn_desc(conn), h->ino, h->gen, bad - 1);
-				return -EBADMSG;
-			}
 		}
-		/* the size or the data differ: rewritten since the sums were
-		 * loaded (load the new ones), or corrupt */
+		/* a block or the size differs: rewritten since the sums were
+		 * loaded (load the new ones, and look again), or corrupt */
 		if (!changed_since(svc, h->ino, h->gen, s)) {
-			corrupt(svc, gf_conn_desc(conn), h->ino, h->gen, s->n);
+			corrupt(svc, gf_conn_desc(conn), h->ino, h->gen, bad - 1);
 			return -EBADMSG;
 		}
 		sums_free(&h->sums);

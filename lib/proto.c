@@ -1680,6 +1680,24 @@ out:;
 	return err;
 }
 
+/* ---- replica counts ------------------------------------------------------------------ */
+
+uint32_t gf_ncopy_parse(const void *val, size_t len)
+{
+	const char *p = val;
+	uint32_t n = 0;
+	/* decimal digits, then optional white space (echo adds a newline) */
+	size_t i = 0;
+	while (i < len && p[i] >= '0' && p[i] <= '9' && n <= GF_MAX_REPLICAS)
+		n = n * 10 + (uint32_t)(p[i++] - '0');
+	if (i == 0)
+		return 0;
+	for (; i < len; i++)
+		if (p[i] != '\n' && p[i] != ' ' && p[i] != '\0')
+			return 0;
+	return n >= 1 && n <= GF_MAX_REPLICAS ? n : 0;
+}
+
 /* ---- block checksums --------------------------------------------------------------- */
 
 void gfs_sums_req_encode(struct gf_wbuf *w, const struct gfs_sums_req *m)

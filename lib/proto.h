@@ -388,6 +388,9 @@ struct gfm_host_register_rep {
 /* A file's replica count, and a directory's for what is made below it
  * (gfmd/namespace.h says how it is kept). */
 #define GF_NCOPY_XATTR "user.gfarm.ncopy"
+/* The count in such an xattr's value (decimal, 1 to GF_MAX_REPLICAS, then
+ * optional blanks and newlines), or 0 when it is not a valid one. */
+uint32_t gf_ncopy_parse(const void *val, size_t len);
 
 /* The data generation of a replica found corrupt, which gfmd keeps (never
  * serves nor counts) until another copy replaces it; real ones start at 1. */

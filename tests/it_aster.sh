@@ -18,6 +18,7 @@
 #   clear error (exit 1), the rest of the day completes; so does a day
 #   with a truncated L0 file (L1PGE names it);
 # - the same day with --local into a local directory: the same L0 files;
+# - bad command lines (exit 2) and a downlink that does not answer;
 # - kill -9 of a gfsd holding scenes in the middle of DTMSOFT (soft mounts
 #   whose closes wait for the copies, --ncopy 2): the day completes, and
 #   its DEMs are those of the day nothing happened to.
@@ -259,6 +260,22 @@ dems "$W" >"$STATE/dem1"
 dems "$W5" | cmp -s - "$STATE/dem1" && ok "  its 12 DEMs equal those of the undisturbed day" ||
 	fail "  DEMs differ: $(dems "$W5" | diff - "$STATE/dem1" | head -n 4)"
 [[ -n $victim_host ]] && check_here "$victim_host's gfsd starts again" gf_gfsd_start "${victim_host#node}"
+
+# ---- bad command lines and an unreachable downlink ---------------------------------------------
+for args in "--jobs -1" "--retries -1" "--ncopy 0" "--stages FTP,NOPE"; do
+	# shellcheck disable=SC2086  # the words are the options
+	out=$("$ASTER/aster-day" --local --work "$STATE/bad" --ftp "ftp://127.0.0.1:1" $args 2>&1)
+	rc=$?
+	[[ $rc == 2 && $out == *"error"* ]] && ok "aster-day $args: usage error (2)" || fail "aster-day $args: rc $rc: $out"
+done
+out=$("$PYD" "$ASTER/gen_day.py" --seed -1 "$STATE/bad" 2>&1)
+[[ $? == 2 && $out == *seed* ]] && ok "gen_day.py --seed -1: usage error (2)" || fail "gen_day --seed -1: $out"
+out=$("$PYD" "$ASTER/stage.py" bzip2 2>&1)
+[[ $? == 1 && $out == *"wrong arguments"* ]] && ok "stage.py with missing arguments: exit 1, says so" || fail "stage.py: $out"
+out=$("$ASTER/aster-day" --local --work "$STATE/nodown" --ftp "ftp://127.0.0.1:1" --stages FTP --retries 0 2>&1)
+rc=$?
+[[ $rc == 1 && $out == *"FAILED FTP set1: "*"lftp failed"* ]] && ok "a downlink that does not answer: each set's FTP fails, saying why (exit 1)" ||
+	fail "unreachable FTP: rc $rc: $out"
 
 kill "$FTPD" 2>/dev/null
 wait "$FTPD" 2>/dev/null

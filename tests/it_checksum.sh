@@ -13,7 +13,8 @@
 #   other hosts never reads as corrupt;
 # - a replica left without sums: read unchecked, gffsck --verify reports it
 #   unsealed and --repair seals it;
-# - GFS_VERIFY from a mount's connection is refused (EPERM).
+# - GFS_VERIFY, GFS_LIST, GFS_ORPHAN_SCAN from a mount's connection are
+#   refused (EPERM); GFS_VERIFY with an unknown flag is EINVAL.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -215,5 +216,9 @@ for op in verify list orphan-scan; do
 	grep -q "^status " <<<"$out" && ! grep -qx "status -1" <<<"$out" && ok "  from an admin connection: served" ||
 		fail "  $op from an admin: $out"
 done
+out=$(python3 "$IT_DIR/peer.py" --key "$STATE/key" --kind admin --op verify-badflags --count 1 \
+	--statuses --hold 0 "tcp:127.0.0.1:$port" 2>&1)
+grep -qx "status -22" <<<"$out" && ok "GFS_VERIFY with an unknown flag: EINVAL" || fail "verify-badflags: $out"
+check "  node1's gfsd still serves" gf_stat_value node1 heartbeats
 
 it_done

@@ -25,6 +25,8 @@ It connects, answers HELLO with an AUTH made from the cluster key
                                        gfmd only)
                               verify   GFS_VERIFY of inode 1 file 1 (gfsd;
                                        admin and gfmd only)
+                              verify-badflags  the same with a flag gfsd
+                                       does not know (EINVAL)
     --count N                 send N requests (default 10000)
     --prefix NAME             name prefix for mkdir (default slowpeer)
     --dir NAME                directory in the root for readdir (looked up
@@ -186,6 +188,8 @@ def request(op, i, prefix, dir_ino):
         return frame(GFS_ORPHAN_SCAN, b"", i)
     if op == "verify":
         return frame(GFS_VERIFY, struct.pack(">QQI", ROOT_INO, 1, 0), i)
+    if op == "verify-badflags":
+        return frame(GFS_VERIFY, struct.pack(">QQI", ROOT_INO, 1, 0x80), i)
     return frame(GFS_STATS, b"", i)
 
 
@@ -260,7 +264,7 @@ def main():
     ops = a.op.split(",")
     for op in ops:
         if op not in ("getattr", "mkdir", "readdir", "stats", "replicate", "list",
-                      "orphan-scan", "verify"):
+                      "orphan-scan", "verify", "verify-badflags"):
             ap.error("unknown --op %s" % op)
 
     key = open(a.key, "rb").read().rstrip(b"\r\n")
