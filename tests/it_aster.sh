@@ -222,6 +222,14 @@ sums "$L" | cmp -s - "$STATE/sums1" && ok "  the same files as on gfarmfs" || fa
 [[ $(col "$STATE/t6" BZIP2 8) == - ]] && ok "  (no gfsd counters there)" || fail "  local table: $(cat "$STATE/t6")"
 
 # ---- a gfsd killed in the middle of DTMSOFT ----------------------------------------------------
+# the undisturbed day's DEMs, read while every host is up (day1 kept one
+# replica of each: one on the host about to die would be unreadable then)
+dems() { (cd "$1/obs" && find . -name '*.DEM.tif' -print0 | sort -z | xargs -0 "$PYD" -c '
+import sys, hashlib
+from osgeo import gdal
+for p in sys.argv[1:]:
+    print(hashlib.sha256(gdal.Open(p).ReadAsArray().tobytes()).hexdigest(), p)'); }
+dems "$W" >"$STATE/dem1"
 # soft mounts (a writer whose gfsd died fails, and is run again), and closes
 # that wait for the copies (a task's outputs are on 2 hosts once it ends)
 for k in 1 2 3 4; do
@@ -251,12 +259,6 @@ grep -E "running it again|FAILED" "$STATE/e8" | head -n 5
 [[ $rc == 0 ]] && ok "  the day completes (exit 0)" || fail "  rc $rc: $(grep -E 'FAILED|Error' "$STATE/e8" | head -n 3)"
 [[ $(find "$W5/obs" -path '*/l3a/*.tif' | wc -l) == 132 && $(find "$W5/obs" -name '*.png' | wc -l) == 12 ]] &&
 	ok "  every L3A file and browse image is there" || fail "  $(find "$W5/obs" -path '*/l3a/*.tif' | wc -l) L3A files"
-dems() { (cd "$1/obs" && find . -name '*.DEM.tif' -print0 | sort -z | xargs -0 "$PYD" -c '
-import sys, hashlib
-from osgeo import gdal
-for p in sys.argv[1:]:
-    print(hashlib.sha256(gdal.Open(p).ReadAsArray().tobytes()).hexdigest(), p)'); }
-dems "$W" >"$STATE/dem1"
 dems "$W5" | cmp -s - "$STATE/dem1" && ok "  its 12 DEMs equal those of the undisturbed day" ||
 	fail "  DEMs differ: $(dems "$W5" | diff - "$STATE/dem1" | head -n 4)"
 [[ -n $victim_host ]] && check_here "$victim_host's gfsd starts again" gf_gfsd_start "${victim_host#node}"
