@@ -64,6 +64,14 @@ void gf_file_free(struct gf_file *f)
 	while (f->refs)
 		pthread_cond_wait(&refs_cv, &open_lock);
 	pthread_mutex_unlock(&open_lock);
+	/*
+	 * A read replies while it holds data_lock shared (the fd it splices
+	 * from must stay open until the reply is out), and the kernel may send
+	 * RELEASE as soon as that reply arrives: wait for such a reader to let
+	 * go, or its unlock would land in freed (and maybe reused) memory.
+	 */
+	pthread_rwlock_wrlock(&f->data_lock);
+	pthread_rwlock_unlock(&f->data_lock);
 	pthread_mutex_destroy(&f->lock);
 	pthread_mutex_destroy(&f->publish_lock);
 	pthread_rwlock_destroy(&f->data_lock);

@@ -78,7 +78,9 @@ struct gf_file {
 
 struct gf_file *gf_file_new(uint64_t ino, uint64_t fgen, int writable,
 			    const struct gf_cred *cred);
-/* Frees f (the data handle must already be closed); unlists it. */
+/* Frees f (the data handle must already be closed); unlists it. Waits for
+ * a reader still holding data_lock after its reply (RELEASE may overtake
+ * it): no thread may use f after it lets go of data_lock or f->refs. */
 void gf_file_free(struct gf_file *f);
 
 /* Listed as an open handle of f->ino until gf_file_free. */
