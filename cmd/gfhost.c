@@ -51,6 +51,10 @@ static struct cmd cmd = {
 	"      read_local read_remote written_local written_remote fds_passed\n"
 	"      open_handles capacity free heartbeats dead_removed orphans_removed\n"
 	"      writers_cut sealed corrupt corrupt_reported\n"
+	"  and its swap page cache's (network swap, gfswap(8)):\n"
+	"      swap_pages_total swap_pages_used swap_pages_free swap_locked_bytes\n"
+	"      swap_owners swap_puts swap_gets swap_get_misses swap_stale_puts\n"
+	"      swap_invalidated swap_refused (pages, except locked bytes)\n"
 	"  *_local count bytes clients moved through a passed file descriptor,\n"
 	"  *_remote bytes sent over the network. heartbeats: answered by gfmd;\n"
 	"  dead_removed: dead replicas deleted as gfmd asked (or found gone);\n"
@@ -260,6 +264,23 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	printf("sealed %" PRIu64 "\n", st.sealed);
 	printf("corrupt %" PRIu64 "\n", st.corrupt);
 	printf("corrupt_reported %" PRIu64 "\n", st.corrupt_reported);
+	struct gfs_page_stats_rep ps;
+	r = gfc_gfsd_page_stats(g, addr, port, &ps);
+	if (r < 0) {
+		cmd_err(&cmd, "swap page stats from gfsd at %s:%u: %s", addr, port, strerror(-r));
+		return CMD_FAIL;
+	}
+	printf("swap_pages_total %" PRIu64 "\n", ps.total);
+	printf("swap_pages_used %" PRIu64 "\n", ps.used);
+	printf("swap_pages_free %" PRIu64 "\n", ps.free);
+	printf("swap_locked_bytes %" PRIu64 "\n", ps.locked);
+	printf("swap_owners %" PRIu64 "\n", ps.owners);
+	printf("swap_puts %" PRIu64 "\n", ps.puts);
+	printf("swap_gets %" PRIu64 "\n", ps.gets);
+	printf("swap_get_misses %" PRIu64 "\n", ps.get_misses);
+	printf("swap_stale_puts %" PRIu64 "\n", ps.stale_puts);
+	printf("swap_invalidated %" PRIu64 "\n", ps.invalidated);
+	printf("swap_refused %" PRIu64 "\n", ps.refused);
 	return CMD_OK;
 }
 

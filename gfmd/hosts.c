@@ -11,6 +11,7 @@
 struct host {
 	struct gf_change_host row;
 	uint32_t load_milli;
+	uint64_t swap_total, swap_free; /* the page service, as last heard */
 	int64_t last_seen_ms;	/* monotonic; 0 = never since start */
 	int64_t last_seen_unix; /* for the host list */
 	int was_up;
@@ -212,6 +213,8 @@ int gf_hosts_heartbeat(struct gf_hosts *h, const struct gfm_heartbeat_req *req)
 		x->row.capacity = req->capacity;
 		x->row.free = req->free;
 		x->load_milli = req->load_milli;
+		x->swap_total = req->swap_total;
+		x->swap_free = req->swap_free;
 		seen(h, x, now);
 	}
 	pthread_mutex_unlock(&h->mu);
@@ -240,6 +243,8 @@ int gf_hosts_list(struct gf_hosts *h, struct gf_host_info **out, uint32_t *count
 		v[i].load_milli = x->load_milli;
 		v[i].last_seen = x->last_seen_unix;
 		v[i].draining = x->row.draining;
+		v[i].swap_total = x->swap_total;
+		v[i].swap_free = x->swap_free;
 	}
 	*out = v;
 	*count = (uint32_t)h->n;

@@ -18,7 +18,10 @@
 #include "load.h"
 #include "registrar.h"
 #include "server.h"
+#include "pages.h"
+#include "pagesvc.h"
 #include "service.h"
+#include "services.h"
 #include "spool.h"
 
 static const char usage_text[] =
@@ -60,6 +63,12 @@ static const char usage_text[] =
 "    After it first registers, and every orphan_scan_s seconds, it removes\n"
 "    the spool files that no live replica names (left by crashes).\n"
 "\n"
+"    gfsd also lends idle RAM to other nodes as network swap (gfswap(8)):\n"
+"    their pages are kept in locked memory that grows in chunks as pages\n"
+"    come, up to swap_cache_mb and only while the host keeps\n"
+"    swap_reserve_mb of MemAvailable for itself. What is free is told to\n"
+"    gfmd in every heartbeat; gfswap clients choose servers by it.\n"
+"\n"
 "OPTIONS\n"
 "    -c, --config CONFIG    configuration file (required)\n"
 "    -f, --foreground       stay in the foreground (log to stderr unless a\n"
@@ -95,6 +104,10 @@ static const char usage_text[] =
 "                    for a shorter one)\n"
 "    orphan_scan_s   seconds between orphan scans (default 3600; 0: only\n"
 "                    the one after start-up)\n"
+"    swap_cache_mb   most RAM lent as network swap, in MiB (default: a\n"
+"                    quarter of the machine's RAM; 0: none)\n"
+"    swap_reserve_mb MemAvailable kept for the host itself, in MiB (default:\n"
+"                    a tenth of its RAM, at least 256)\n"
 "    fsync_on_close  yes: closing a written file flushes it to disk too\n"
 "                    (default no: only fsync(2) does, as on a local disk)\n"
 "    peer_send_timeout_ms\n"
@@ -177,6 +190,17 @@ int main(int argc, char **argv)
 		.send_timeout_ms = (unsigned)gf_daemon_config_int(
 			&d, "peer_send_timeout_ms", GF_SEND_TIMEOUT_MS_DEFAULT, 100, 86400000),
 	};
+	long long ram_mb = (long long)sysconf(_SC_PHYS_PAGES) / 256 * ((long long)sysconf(_SC_PAGESIZE) / 4096);
+	long long reserve_def = ram_mb / 10 > 256 ? ram_mb / 10 : 256;
+	struct pages_config pcfg = {
+		.max_bytes = (uint64_t)gf_daemon_config_int(&d, "swap_cache_mb", ram_mb / 4, 0,
+							    1LL << 30) << 20,
+		.reserve_bytes = (uint64_t)gf_daemon_config_int(&d, "swap_reserve_mb", reserve_def,
+								0, 1LL << 30) << 20,
+	};
+	struct pages *pg;
+	if ((rc = pages_new(&pcfg, &pg)) < 0)
+		gf_fatal("gfsd: swap page cache: %s", strerror(-rc));
 	const char *load_source = gf_config_str(cfg, "load_source", "system");
 	struct load_meter *load;
 	if ((rc = load_meter_new(load_source, &load)) < 0)
@@ -230,6 +254,8 @@ int main(int argc, char **argv)
 		.load = load,
 		.rs = rs,
 		.orphan_scan_s = orphan_scan_s,
+		.swap_space = pages_space,
+		.swap_arg = pg,
 	};
 	struct registrar *reg;
 	if ((rc = registrar_start(&rcfg, sp, &reg)) < 0)
@@ -251,7 +277,16 @@ int main(int argc, char **argv)
 	};
 	if ((rc = service_new(&scfg, &svc)) < 0)
 		gf_fatal("gfsd: %s", strerror(-rc));
-	service_server_ops(svc, &ops);
+	struct services *services = services_new();
+	struct gf_server_ops file_ops, page_ops;
+	if (!services)
+		gf_fatal("gfsd: out of memory");
+	service_server_ops(svc, &file_ops);
+	pagesvc_server_ops(pg, &page_ops);
+	if ((rc = services_add(services, "file data", GFS_OPEN, GFS_VERIFY, &file_ops)) < 0 ||
+	    (rc = services_add(services, "swap pages", GFS_PAGE_PUT, GFS_PAGE_STATS, &page_ops)) < 0)
+		gf_fatal("gfsd: services: %s", strerror(-rc));
+	services_server_ops(services, &ops);
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
 	    (rc = gf_server_set_opts(srv, &sopts)) < 0 ||
 	    (rc = gf_server_add_listener(srv, tcp_fd, 0)) < 0 ||
@@ -272,6 +307,8 @@ int main(int argc, char **argv)
 	}
 	registrar_stop(reg);
 	service_free(svc);
+	services_free(services);
+	pages_free(pg);
 	replicas_free(rs);
 	spool_close(sp);
 	unlink(sock_path);

@@ -63,6 +63,8 @@ struct registrar {
 	uint32_t period_ms;
 	uint8_t cluster_id[GF_CLUSTER_ID_LEN]; /* gfmd's, from the registration */
 	struct gfm_heartbeat_req hb; /* hb.done / hb.ndone: deletions to report */
+	void (*swap_space)(void *arg, uint64_t *total, uint64_t *free);
+	void *swap_arg;
 	struct gfm_heartbeat_rep rep;
 };
 
@@ -182,6 +184,8 @@ static int heartbeat(struct registrar *r)
 		return rc;
 	r->hb.load_milli = load_meter_sample(r->load);
 	r->hb.nbad = replicas_bad_take(r->rs, r->hb.bad, GF_MAX_BAD);
+	if (r->swap_space)
+		r->swap_space(r->swap_arg, &r->hb.swap_total, &r->hb.swap_free);
 	gf_wbuf_init(&w);
 	gfm_heartbeat_req_encode(&w, &r->hb);
 	rc = w.err ? w.err : gf_rpc_call_status(r->rpc, GFM_HEARTBEAT, &w, &reply);
@@ -577,6 +581,8 @@ int registrar_start(const struct registrar_config *cfg, struct spool *sp,
 	r->load = cfg->load;
 	r->rs = cfg->rs;
 	r->orphan_scan_s = cfg->orphan_scan_s;
+	r->swap_space = cfg->swap_space;
+	r->swap_arg = cfg->swap_arg;
 	pthread_mutex_init(&r->qlock, NULL);
 
 	pthread_condattr_t ca;

@@ -53,6 +53,9 @@ struct registrar_config {
 	struct load_meter *load; /* how heartbeats measure load; owned from start on */
 	struct replicas *rs;	 /* tombstones and counters; used, not owned */
 	uint32_t orphan_scan_s;	 /* 0: scan only after the first registration */
+	/* the page service's capacity, told in every heartbeat (NULL: none) */
+	void (*swap_space)(void *arg, uint64_t *total, uint64_t *free);
+	void *swap_arg;
 };
 
 /* Copies what cfg points to; uses sp (not owned) until registrar_stop; owns

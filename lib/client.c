@@ -2176,6 +2176,21 @@ int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 	return r < 0 ? -EIO : 0;
 }
 
+int gfc_gfsd_page_stats(struct gfc *c, const char *addr, uint16_t port,
+			struct gfs_page_stats_rep *out)
+{
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	gf_wbuf_init(&w);
+	if ((r = gfsd_call(c, addr, port, GFS_PAGE_STATS, &w, &rep)) < 0)
+		return r;
+	r = gfs_page_stats_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	return r < 0 ? -EIO : 0;
+}
+
 int gfc_gfsd_list(struct gfc *c, const char *addr, uint16_t port, const struct gfs_list_req *m,
 		  struct gfs_list_rep *out)
 {

@@ -305,6 +305,9 @@ int gfc_gfsd_verify(struct gfc *c, const char *addr, uint16_t port,
 		    const struct gfs_verify_req *m, struct gfs_verify_rep *out);
 int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 		   struct gfs_stats_rep *out);
+/* GFS_PAGE_STATS of the gfsd at addr:port: its swap page cache. */
+int gfc_gfsd_page_stats(struct gfc *c, const char *addr, uint16_t port,
+			struct gfs_page_stats_rep *out);
 
 /* ---- counters ----------------------------------------------------------------- */
 

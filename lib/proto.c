@@ -30,7 +30,7 @@
 #define TS_WIRE 12u
 #define ATTR_WIRE (8u + 4u * 4u + 8u * 3u + TS_WIRE * 3u)
 #define DIRENT_MIN_WIRE (8u + 4u + ATTR_WIRE)
-#define HOST_INFO_MIN_WIRE (4u + 4u + 4u + 2u + 1u + 8u + 8u + 4u + 8u + 8u + 1u)
+#define HOST_INFO_MIN_WIRE (4u + 4u + 4u + 2u + 1u + 8u + 8u + 4u + 8u + 8u + 1u + 8u + 8u)
 #define DEAD_WIRE 16u
 #define REPLICA_MIN_WIRE (4u + 8u + 8u + 2u + 4u + 4u)
 #define IDMAP_ENT_MIN_WIRE (1u + 4u + 4u)
@@ -102,7 +102,8 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
 	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)  \
-	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFS_LIST) X(GFS_ORPHAN_SCAN) X(GFS_SUMS) X(GFS_VERIFY)
+	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFS_LIST) X(GFS_ORPHAN_SCAN) X(GFS_SUMS) X(GFS_VERIFY) \
+	X(GFS_PAGE_PUT) X(GFS_PAGE_GET) X(GFS_PAGE_INVALIDATE) X(GFS_PAGE_STATS)
 
 const char *gf_op_name(uint16_t op)
 {
@@ -847,6 +848,8 @@ void gfm_heartbeat_req_encode(struct gf_wbuf *w, const struct gfm_heartbeat_req 
 	gf_put_u32(w, m->nbad);
 	for (uint32_t i = 0; i < m->nbad; i++)
 		put_dead(w, &m->bad[i]);
+	gf_put_u64(w, m->swap_total);
+	gf_put_u64(w, m->swap_free);
 }
 
 int gfm_heartbeat_req_decode(const void *payload, size_t len, struct gfm_heartbeat_req *m)
@@ -862,6 +865,8 @@ int gfm_heartbeat_req_decode(const void *payload, size_t len, struct gfm_heartbe
 	m->nbad = get_count(r, GF_MAX_BAD, DEAD_WIRE);
 	for (uint32_t i = 0; i < m->nbad; i++)
 		get_dead(r, &m->bad[i]);
+	m->swap_total = gf_get_u64(r);
+	m->swap_free = gf_get_u64(r);
 	return D_END();
 }
 
@@ -914,6 +919,8 @@ void gfm_host_list_rep_encode(struct gf_wbuf *w, const struct gfm_host_list_rep 
 		gf_put_i64(w, h->last_seen);
 		gf_put_u64(w, h->nreplicas);
 		put_flag(w, h->draining);
+		gf_put_u64(w, h->swap_total);
+		gf_put_u64(w, h->swap_free);
 	}
 }
 
@@ -942,6 +949,8 @@ int gfm_host_list_rep_decode(const void *payload, size_t len, struct gfm_host_li
 		h->last_seen = gf_get_i64(r);
 		h->nreplicas = gf_get_u64(r);
 		h->draining = get_flag(r);
+		h->swap_total = gf_get_u64(r);
+		h->swap_free = gf_get_u64(r);
 	}
 out:;
 	int err = D_END();
@@ -1796,5 +1805,181 @@ int gfs_verify_rep_decode(const void *payload, size_t len, struct gfs_verify_rep
 	m->bad_block = gf_get_u64(r);
 	if (!r->err && m->state > GFS_VERIFY_SEALED_NOW)
 		return -EBADMSG;
+	return D_END();
+}
+
+/* ---- the page service ------------------------------------------------------- */
+
+static int page_count_ok(uint32_t n)
+{
+	return n >= 1 && n <= GF_PAGE_BATCH;
+}
+
+void gfs_page_put_fixed(uint8_t out[GFS_PAGE_PUT_FIXED], const struct gfs_page_put_req *m)
+{
+	for (int i = 0; i < 8; i++) {
+		out[i] = (uint8_t)(m->owner >> (56 - 8 * i));
+		out[8 + i] = (uint8_t)(m->slot >> (56 - 8 * i));
+		out[16 + i] = (uint8_t)(m->stamp >> (56 - 8 * i));
+	}
+	be32(out + 24, m->npages);
+}
+
+void gfs_page_put_req_encode(struct gf_wbuf *w, const struct gfs_page_put_req *m)
+{
+	uint8_t fixed[GFS_PAGE_PUT_FIXED];
+
+	if (!page_count_ok(m->npages) || m->stamp == 0 || !m->data) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gfs_page_put_fixed(fixed, m);
+	gf_put_raw(w, fixed, sizeof(fixed));
+	gf_put_raw(w, m->data, (size_t)m->npages * GF_PAGE_SIZE);
+}
+
+int gfs_page_put_req_decode(const void *payload, size_t len, struct gfs_page_put_req *m)
+{
+	D_BEGIN(m);
+	m->owner = gf_get_u64(r);
+	m->slot = gf_get_u64(r);
+	m->stamp = gf_get_u64(r);
+	m->npages = gf_get_u32(r);
+	if (!r->err && (!page_count_ok(m->npages) || m->stamp == 0 ||
+			len - GFS_PAGE_PUT_FIXED != (size_t)m->npages * GF_PAGE_SIZE))
+		rfail(r);
+	if (!r->err) {
+		m->data = (const uint8_t *)payload + GFS_PAGE_PUT_FIXED;
+		r->off = len;
+	}
+	int err = D_END();
+	if (err) {
+		m->data = NULL;
+		m->npages = 0;
+	}
+	return err;
+}
+
+void gfs_page_get_req_encode(struct gf_wbuf *w, const struct gfs_page_get_req *m)
+{
+	if (!page_count_ok(m->npages)) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u64(w, m->owner);
+	gf_put_u64(w, m->slot);
+	gf_put_u32(w, m->npages);
+}
+
+int gfs_page_get_req_decode(const void *payload, size_t len, struct gfs_page_get_req *m)
+{
+	D_BEGIN(m);
+	m->owner = gf_get_u64(r);
+	m->slot = gf_get_u64(r);
+	m->npages = gf_get_u32(r);
+	if (!r->err && !page_count_ok(m->npages))
+		rfail(r);
+	return D_END();
+}
+
+void gfs_page_get_rep_encode(struct gf_wbuf *w, const struct gfs_page_get_rep *m)
+{
+	if (!page_count_ok(m->npages) || !m->data) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u32(w, m->npages);
+	for (uint32_t i = 0; i < m->npages; i++)
+		gf_put_u64(w, m->stamps[i]);
+	gf_put_raw(w, m->data, (size_t)m->npages * GF_PAGE_SIZE);
+}
+
+int gfs_page_get_rep_decode(const void *payload, size_t len, struct gfs_page_get_rep *m)
+{
+	D_BEGIN(m);
+	m->npages = gf_get_u32(r);
+	if (!r->err && (!page_count_ok(m->npages) ||
+			len != GFS_PAGE_GET_REP_FIXED(m->npages) +
+				       (size_t)m->npages * GF_PAGE_SIZE))
+		rfail(r);
+	for (uint32_t i = 0; i < m->npages && !r->err; i++)
+		m->stamps[i] = gf_get_u64(r);
+	if (!r->err) {
+		m->data = (const uint8_t *)payload + GFS_PAGE_GET_REP_FIXED(m->npages);
+		r->off = len;
+	}
+	int err = D_END();
+	if (err) {
+		m->data = NULL;
+		m->npages = 0;
+	}
+	return err;
+}
+
+void gfs_page_inval_req_encode(struct gf_wbuf *w, const struct gfs_page_inval_req *m)
+{
+	if (m->npages < 1 || m->npages > GF_PAGE_INVAL_MAX) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u64(w, m->owner);
+	gf_put_u64(w, m->slot);
+	gf_put_u32(w, m->npages);
+	gf_put_u64(w, m->stamp);
+}
+
+int gfs_page_inval_req_decode(const void *payload, size_t len, struct gfs_page_inval_req *m)
+{
+	D_BEGIN(m);
+	m->owner = gf_get_u64(r);
+	m->slot = gf_get_u64(r);
+	m->npages = gf_get_u32(r);
+	m->stamp = gf_get_u64(r);
+	if (!r->err && (m->npages < 1 || m->npages > GF_PAGE_INVAL_MAX))
+		rfail(r);
+	return D_END();
+}
+
+void gfs_page_inval_rep_encode(struct gf_wbuf *w, const struct gfs_page_inval_rep *m)
+{
+	gf_put_u32(w, m->dropped);
+}
+
+int gfs_page_inval_rep_decode(const void *payload, size_t len, struct gfs_page_inval_rep *m)
+{
+	D_BEGIN(m);
+	m->dropped = gf_get_u32(r);
+	return D_END();
+}
+
+void gfs_page_stats_rep_encode(struct gf_wbuf *w, const struct gfs_page_stats_rep *m)
+{
+	gf_put_u64(w, m->total);
+	gf_put_u64(w, m->used);
+	gf_put_u64(w, m->free);
+	gf_put_u64(w, m->locked);
+	gf_put_u64(w, m->owners);
+	gf_put_u64(w, m->puts);
+	gf_put_u64(w, m->gets);
+	gf_put_u64(w, m->get_misses);
+	gf_put_u64(w, m->stale_puts);
+	gf_put_u64(w, m->invalidated);
+	gf_put_u64(w, m->refused);
+}
+
+int gfs_page_stats_rep_decode(const void *payload, size_t len, struct gfs_page_stats_rep *m)
+{
+	D_BEGIN(m);
+	m->total = gf_get_u64(r);
+	m->used = gf_get_u64(r);
+	m->free = gf_get_u64(r);
+	m->locked = gf_get_u64(r);
+	m->owners = gf_get_u64(r);
+	m->puts = gf_get_u64(r);
+	m->gets = gf_get_u64(r);
+	m->get_misses = gf_get_u64(r);
+	m->stale_puts = gf_get_u64(r);
+	m->invalidated = gf_get_u64(r);
+	m->refused = gf_get_u64(r);
 	return D_END();
 }

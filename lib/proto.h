@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 5
+#define GF_PROTO_VERSION 6
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -131,6 +131,12 @@ enum gf_op {
 	GFS_ORPHAN_SCAN, /* admin, gfmd: empty → empty: an orphan scan now */
 	GFS_SUMS,	 /* gfs_sums_req → gfs_sums_rep: block checksums of a handle's replica */
 	GFS_VERIFY,	 /* admin, gfmd: gfs_verify_req → gfs_verify_rep (gffsck) */
+
+	/* gfswap → gfsd: the page service (network swap, gfsd/pages.h) */
+	GFS_PAGE_PUT = 350, /* gfs_page_put_req → empty; -ENOSPC: no room */
+	GFS_PAGE_GET,	    /* gfs_page_get_req → gfs_page_get_rep */
+	GFS_PAGE_INVALIDATE, /* gfs_page_inval_req → gfs_page_inval_rep */
+	GFS_PAGE_STATS,	    /* empty → gfs_page_stats_rep */
 };
 
 /* Name of an opcode for logs ("GFM_LOOKUP", "reply to GFS_READ" is op|REPLY). */
@@ -412,6 +418,9 @@ struct gfm_heartbeat_req {
 	 * heartbeat gfmd answered */
 	uint32_t nbad;
 	struct gf_dead_replica bad[GF_MAX_BAD];
+	/* the page service (network swap): pages it could hold, and how many
+	 * of them are free now (what gfswap clients choose servers by) */
+	uint64_t swap_total, swap_free;
 };
 struct gfm_heartbeat_rep {
 	uint32_t ndead; /* replicas this host should delete */
@@ -429,6 +438,7 @@ struct gf_host_info {
 	int64_t last_seen; /* unix seconds */
 	uint64_t nreplicas;
 	uint8_t draining; /* its replicas are being moved off; no new data */
+	uint64_t swap_total, swap_free; /* swap pages, as its last heartbeat said */
 };
 /* Heap-allocated by the decoder; free with gfm_host_list_rep_free. */
 struct gfm_host_list_rep {
@@ -813,6 +823,59 @@ struct gfs_verify_rep {
 	uint64_t bad_block; /* CORRUPT: the first block that failed */
 };
 
+/*
+ * The page service (network swap). A client (gfswap, owner = a random id
+ * per swap area) keeps 4 KiB pages in gfsd's RAM, by slot. Every page
+ * carries the time stamp its owner gave it when it was written: a PUT with
+ * a stamp older than the page held is stale (it overtook nothing; the page
+ * stays), and an INVALIDATE drops only pages not newer than its stamp, so
+ * that requests reordered across connections never lose the newest page.
+ * Up to GF_PAGE_BATCH contiguous slots go in one request.
+ */
+#define GF_PAGE_SIZE 4096u
+#define GF_PAGE_BATCH (GF_MAX_IO / GF_PAGE_SIZE)
+/* the fixed part of a GFS_PAGE_PUT payload, before npages * GF_PAGE_SIZE bytes */
+#define GFS_PAGE_PUT_FIXED (8 + 8 + 8 + 4)
+struct gfs_page_put_req {
+	uint64_t owner;
+	uint64_t slot;	 /* the first page's */
+	uint64_t stamp;	 /* > 0 */
+	uint32_t npages; /* 1 .. GF_PAGE_BATCH */
+	const uint8_t *data; /* npages * GF_PAGE_SIZE; decoded: into the frame */
+};
+/* The fixed part alone, for a sender that writes the data from elsewhere. */
+void gfs_page_put_fixed(uint8_t out[GFS_PAGE_PUT_FIXED], const struct gfs_page_put_req *m);
+struct gfs_page_get_req {
+	uint64_t owner;
+	uint64_t slot;
+	uint32_t npages; /* 1 .. GF_PAGE_BATCH */
+};
+/* Per page its stamp (0: not held; its bytes are zero), then the data. */
+struct gfs_page_get_rep {
+	uint32_t npages;
+	uint64_t stamps[GF_PAGE_BATCH];
+	const uint8_t *data; /* npages * GF_PAGE_SIZE; decoded: into the frame */
+};
+#define GFS_PAGE_GET_REP_FIXED(n) (4 + 8 * (size_t)(n))
+struct gfs_page_inval_req {
+	uint64_t owner;
+	uint64_t slot;
+	uint32_t npages; /* 1 .. 2^20 (a discard of up to 4 GiB) */
+	uint64_t stamp;	 /* drop pages whose stamp ≤ this */
+};
+struct gfs_page_inval_rep {
+	uint32_t dropped;
+};
+struct gfs_page_stats_rep {
+	uint64_t total;	    /* pages it could hold now (held + free) */
+	uint64_t used;	    /* pages held */
+	uint64_t free;	    /* pages it would take now */
+	uint64_t locked;    /* bytes of page memory allocated and locked */
+	uint64_t owners;    /* owners with a page held */
+	uint64_t puts, gets, get_misses, stale_puts, invalidated, refused;
+};
+#define GF_PAGE_INVAL_MAX (1u << 20)
+
 /* ---- codecs ---------------------------------------------------------------
  * encode: appends the payload to w (check w->err). decode: 0 or -EBADMSG.
  */
@@ -881,6 +944,12 @@ GF_CODEC(gfs_sums_req);
 GF_CODEC(gfs_sums_rep);
 GF_CODEC(gfs_verify_req);
 GF_CODEC(gfs_verify_rep);
+GF_CODEC(gfs_page_put_req);
+GF_CODEC(gfs_page_get_req);
+GF_CODEC(gfs_page_get_rep);
+GF_CODEC(gfs_page_inval_req);
+GF_CODEC(gfs_page_inval_rep);
+GF_CODEC(gfs_page_stats_rep);
 
 #undef GF_CODEC
 

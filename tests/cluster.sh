@@ -88,6 +88,7 @@ gf_bin() {
 	gfmd) sub=gfmd ;;
 	gfsd) sub=gfsd ;;
 	mount.gfarmfs) sub=fuse ;;
+	gfswap) sub=swapfile ;;
 	*) sub=cmd ;;
 	esac
 	if [[ -x $top_builddir/$sub/$name ]]; then

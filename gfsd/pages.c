@@ -1,0 +1,319 @@
+/*
+ * pages.c — the swap page cache (pages.h).
+ *
+ * A page's bookkeeping is an entry in one array indexed like the page
+ * frames: frame i lives in chunk i / per_chunk. Entries are chained per
+ * hash bucket by index; free frames are chained the same way.
+ */
+#include "pages.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+
+#define NONE UINT32_MAX
+#define MAX_OWNERS 256
+
+struct ent {
+	uint64_t owner, slot, stamp; /* stamp 0: the frame is free */
+	uint32_t next;		     /* hash chain, or free list */
+};
+
+struct owner {
+	uint64_t id;
+	uint64_t pages;
+};
+
+struct pages {
+	pthread_mutex_t mu;
+	uint64_t max_pages, reserve_bytes;
+	size_t chunk_bytes;
+	uint32_t per_chunk;
+	char meminfo[256];
+	uint8_t **chunks;
+	uint32_t nchunks, max_chunks;
+	struct ent *ents; /* max_chunks * per_chunk, touched as chunks come */
+	uint32_t *buckets;
+	uint32_t nbuckets; /* power of two */
+	uint32_t free_head;
+	uint64_t nfree, used;
+	struct owner owners[MAX_OWNERS];
+	uint32_t nowners;
+	int lock_warned;
+	struct gfs_page_stats_rep st;
+};
+
+static uint32_t hash(const struct pages *p, uint64_t owner, uint64_t slot)
+{
+	uint64_t h = (owner ^ (slot * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
+	return (uint32_t)(h >> 32) & (p->nbuckets - 1);
+}
+
+static uint8_t *frame(const struct pages *p, uint32_t i)
+{
+	return p->chunks[i / p->per_chunk] + (size_t)(i % p->per_chunk) * GF_PAGE_SIZE;
+}
+
+int pages_new(const struct pages_config *cfg, struct pages **out)
+{
+	struct pages *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->mu, NULL);
+	p->chunk_bytes = cfg->chunk_bytes ? cfg->chunk_bytes : (size_t)16 << 20;
+	p->chunk_bytes -= p->chunk_bytes % GF_PAGE_SIZE;
+	if (p->chunk_bytes == 0)
+		p->chunk_bytes = GF_PAGE_SIZE;
+	p->per_chunk = (uint32_t)(p->chunk_bytes / GF_PAGE_SIZE);
+	p->max_chunks = (uint32_t)((cfg->max_bytes + p->chunk_bytes - 1) / p->chunk_bytes);
+	if ((uint64_t)p->max_chunks * p->per_chunk >= NONE)
+		p->max_chunks = (uint32_t)((NONE - 1) / p->per_chunk);
+	p->max_pages = cfg->max_bytes / GF_PAGE_SIZE;
+	if (p->max_pages > (uint64_t)p->max_chunks * p->per_chunk)
+		p->max_pages = (uint64_t)p->max_chunks * p->per_chunk;
+	p->reserve_bytes = cfg->reserve_bytes;
+	snprintf(p->meminfo, sizeof(p->meminfo), "%s", cfg->meminfo ? cfg->meminfo : "/proc/meminfo");
+	p->nbuckets = 1024;
+	while (p->nbuckets < p->max_pages && p->nbuckets < (1u << 24))
+		p->nbuckets <<= 1;
+	p->buckets = malloc(sizeof(*p->buckets) * p->nbuckets);
+	p->chunks = calloc(p->max_chunks ? p->max_chunks : 1, sizeof(*p->chunks));
+	/* calloc of a large array is fresh mmap'd memory: untouched pages of
+	 * it cost nothing until chunks come */
+	p->ents = calloc((size_t)(p->max_chunks ? p->max_chunks : 1) * p->per_chunk,
+			 sizeof(*p->ents));
+	if (!p->buckets || !p->chunks || !p->ents) {
+		pages_free(p);
+		return -ENOMEM;
+	}
+	memset(p->buckets, 0xff, sizeof(*p->buckets) * p->nbuckets);
+	p->free_head = NONE;
+	*out = p;
+	return 0;
+}
+
+void pages_free(struct pages *p)
+{
+	if (!p)
+		return;
+	for (uint32_t i = 0; i < p->nchunks; i++)
+		munmap(p->chunks[i], p->chunk_bytes);
+	free(p->chunks);
+	free(p->ents);
+	free(p->buckets);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/* MemAvailable in bytes, or UINT64_MAX when it cannot be read. */
+static uint64_t mem_available(const struct pages *p)
+{
+	FILE *f = fopen(p->meminfo, "re");
+	char line[256];
+	unsigned long long kb;
+	uint64_t v = UINT64_MAX;
+
+	if (!f)
+		return v;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+			v = (uint64_t)kb * 1024;
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Chunks that may still be added now (max and the host's reserve). */
+static uint32_t chunks_allowed(const struct pages *p)
+{
+	uint64_t avail = mem_available(p);
+	uint64_t by_mem, left = p->max_chunks - p->nchunks;
+
+	if ((uint64_t)p->nchunks * p->per_chunk >= p->max_pages)
+		return 0;
+	if (avail == UINT64_MAX)
+		return (uint32_t)left;
+	by_mem = avail > p->reserve_bytes ? (avail - p->reserve_bytes) / p->chunk_bytes : 0;
+	return (uint32_t)(by_mem < left ? by_mem : left);
+}
+
+/* Add one chunk of frames to the free list. mu held. */
+static int grow(struct pages *p)
+{
+	uint8_t *c;
+	uint32_t base, n;
+
+	if (p->nchunks >= p->max_chunks || chunks_allowed(p) == 0)
+		return -ENOSPC;
+	c = mmap(NULL, p->chunk_bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (c == MAP_FAILED)
+		return -ENOSPC;
+	if (mlock(c, p->chunk_bytes) < 0 && !p->lock_warned) {
+		p->lock_warned = 1;
+		gf_warn("gfsd: cannot lock swap page memory (%s): cached pages may "
+			"themselves be swapped out", strerror(errno));
+	}
+	base = p->nchunks * p->per_chunk;
+	p->chunks[p->nchunks++] = c;
+	n = p->per_chunk;
+	if ((uint64_t)base + n > p->max_pages)
+		n = (uint32_t)(p->max_pages - base);
+	for (uint32_t i = n; i-- > 0;) {
+		p->ents[base + i].stamp = 0;
+		p->ents[base + i].next = p->free_head;
+		p->free_head = base + i;
+	}
+	p->nfree += n;
+	p->st.locked += p->chunk_bytes;
+	return 0;
+}
+
+static uint32_t *find(struct pages *p, uint64_t owner, uint64_t slot)
+{
+	uint32_t *pp = &p->buckets[hash(p, owner, slot)];
+
+	while (*pp != NONE) {
+		struct ent *e = &p->ents[*pp];
+		if (e->owner == owner && e->slot == slot)
+			return pp;
+		pp = &e->next;
+	}
+	return pp;
+}
+
+static void owner_count(struct pages *p, uint64_t owner, int delta)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nowners; i++)
+		if (p->owners[i].id == owner)
+			break;
+	if (i == p->nowners) {
+		if (delta < 0 || p->nowners == MAX_OWNERS)
+			return;
+		p->owners[p->nowners++] = (struct owner){ .id = owner };
+	}
+	p->owners[i].pages += (uint64_t)(int64_t)delta;
+	if (p->owners[i].pages == 0)
+		p->owners[i] = p->owners[--p->nowners];
+}
+
+int pages_put(struct pages *p, uint64_t owner, uint64_t slot, uint64_t stamp, uint32_t n,
+	      const uint8_t *data)
+{
+	uint32_t fresh = 0;
+
+	if (n == 0 || n > GF_PAGE_BATCH || stamp == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = 0; i < n; i++)
+		if (*find(p, owner, slot + i) == NONE)
+			fresh++;
+	while (p->nfree < fresh && grow(p) == 0)
+		;
+	if (p->nfree < fresh) {
+		p->st.refused += n;
+		pthread_mutex_unlock(&p->mu);
+		return -ENOSPC;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t *pp = find(p, owner, slot + i), x = *pp;
+		if (x != NONE) {
+			if (p->ents[x].stamp > stamp) {
+				p->st.stale_puts++;
+				continue;
+			}
+		} else {
+			x = p->free_head;
+			p->free_head = p->ents[x].next;
+			p->nfree--;
+			p->used++;
+			p->ents[x] = (struct ent){ .owner = owner, .slot = slot + i, .next = NONE };
+			*pp = x;
+			owner_count(p, owner, 1);
+		}
+		p->ents[x].stamp = stamp;
+		memcpy(frame(p, x), data + (size_t)i * GF_PAGE_SIZE, GF_PAGE_SIZE);
+	}
+	p->st.puts += n;
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+uint32_t pages_get(struct pages *p, uint64_t owner, uint64_t slot, uint32_t n,
+		   uint64_t *stamps, uint8_t *out)
+{
+	uint32_t held = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t x = *find(p, owner, slot + i);
+		uint8_t *dst = out + (size_t)i * GF_PAGE_SIZE;
+		if (x == NONE) {
+			stamps[i] = 0;
+			memset(dst, 0, GF_PAGE_SIZE);
+			p->st.get_misses++;
+			continue;
+		}
+		stamps[i] = p->ents[x].stamp;
+		memcpy(dst, frame(p, x), GF_PAGE_SIZE);
+		held++;
+	}
+	p->st.gets += n;
+	pthread_mutex_unlock(&p->mu);
+	return held;
+}
+
+uint32_t pages_invalidate(struct pages *p, uint64_t owner, uint64_t slot, uint32_t n,
+			  uint64_t stamp)
+{
+	uint32_t dropped = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = 0; i < n && p->used; i++) {
+		uint32_t *pp = find(p, owner, slot + i), x = *pp;
+		if (x == NONE || p->ents[x].stamp > stamp)
+			continue;
+		*pp = p->ents[x].next;
+		p->ents[x].stamp = 0;
+		p->ents[x].next = p->free_head;
+		p->free_head = x;
+		p->nfree++;
+		p->used--;
+		owner_count(p, owner, -1);
+		dropped++;
+	}
+	p->st.invalidated += dropped;
+	pthread_mutex_unlock(&p->mu);
+	return dropped;
+}
+
+void pages_stats(struct pages *p, struct gfs_page_stats_rep *st)
+{
+	pthread_mutex_lock(&p->mu);
+	*st = p->st;
+	st->used = p->used;
+	st->free = p->nfree + (uint64_t)chunks_allowed(p) * p->per_chunk;
+	if (p->used + st->free > p->max_pages)
+		st->free = p->max_pages - p->used;
+	st->total = p->used + st->free;
+	st->owners = p->nowners;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void pages_space(void *arg, uint64_t *total, uint64_t *free)
+{
+	struct gfs_page_stats_rep st;
+
+	pages_stats(arg, &st);
+	*total = st.total;
+	*free = st.free;
+}

@@ -1,0 +1,58 @@
+/*
+ * pages.h — gfsd's cache of other hosts' swap pages, in RAM (network swap).
+ *
+ * Pages are kept by (owner, slot): owner is a random id a gfswap client
+ * chose for its swap area, slot the page's index in it. Each page carries
+ * its owner's time stamp (proto.h, the page service): a put never replaces
+ * a newer page, an invalidate never drops one newer than it names.
+ *
+ * Memory: pages live in chunks of chunk_bytes, mapped, populated and locked
+ * (mlock) so that they are never themselves swapped out; a chunk is added
+ * only when a put needs room, only while the host keeps reserve_bytes of
+ * MemAvailable besides, and never past max_bytes. A put of n pages is all
+ * or nothing: -ENOSPC when the pages it would add do not fit.
+ *
+ * Thread-safe: one mutex; every call copies at most one batch of pages.
+ */
+#ifndef GFSD_PAGES_H
+#define GFSD_PAGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct pages;
+
+struct pages_config {
+	uint64_t max_bytes;	/* 0: the service holds nothing (-ENOSPC) */
+	uint64_t reserve_bytes; /* MemAvailable the host keeps for itself */
+	size_t chunk_bytes;	/* 0: 16 MiB */
+	/* where MemAvailable is read (NULL: /proc/meminfo); tests point it
+	 * at a file of their own */
+	const char *meminfo;
+};
+
+int pages_new(const struct pages_config *cfg, struct pages **out);
+void pages_free(struct pages *p);
+
+/*
+ * Store n (1..GF_PAGE_BATCH) pages from data at slots slot..slot+n-1 with
+ * stamp (> 0). Pages held with a newer stamp stay (counted stale). 0, or
+ * -ENOSPC when the new pages do not fit (nothing stored).
+ */
+int pages_put(struct pages *p, uint64_t owner, uint64_t slot, uint64_t stamp, uint32_t n,
+	      const uint8_t *data);
+/* Copy n pages to out (n * GF_PAGE_SIZE) with their stamps; a page not held
+ * has stamp 0 and zero bytes. Returns how many were held. */
+uint32_t pages_get(struct pages *p, uint64_t owner, uint64_t slot, uint32_t n,
+		   uint64_t *stamps, uint8_t *out);
+/* Drop pages of slot..slot+n-1 whose stamp is ≤ stamp; how many went. */
+uint32_t pages_invalidate(struct pages *p, uint64_t owner, uint64_t slot, uint32_t n,
+			  uint64_t stamp);
+/* The counters and capacity (GFS_PAGE_STATS). */
+void pages_stats(struct pages *p, struct gfs_page_stats_rep *st);
+/* For the heartbeat (registrar.h swap_space): total and free pages. */
+void pages_space(void *p, uint64_t *total, uint64_t *free);
+
+#endif

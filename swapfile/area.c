@@ -1,0 +1,336 @@
+/*
+ * area.c — pages of a swap area on page servers and the fall-back disk
+ * (area.h).
+ */
+#include "area.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define ADD(a, field, n) __atomic_add_fetch(&(a)->c.field, (n), __ATOMIC_RELAXED)
+
+int area_init(struct area *a, struct servers *srv, int disk_fd, uint64_t nslots, int copies)
+{
+	struct timespec ts;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = slotmap_init(&a->map, nslots)) < 0)
+		return r;
+	a->srv = srv;
+	a->disk_fd = disk_fd;
+	a->nslots = nslots;
+	a->copies = copies < 1 ? 1 : copies > SLOT_COPIES ? SLOT_COPIES : copies;
+	/* stamps only grow, across restarts too: start from the clock */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	a->stamp = ((uint64_t)ts.tv_sec << 20) + 1;
+	return 0;
+}
+
+void area_destroy(struct area *a)
+{
+	slotmap_destroy(&a->map);
+}
+
+static int is_server(uint16_t loc)
+{
+	return loc >= LOC_SERVER;
+}
+
+static int disk_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
+{
+	size_t len = (size_t)n * GF_PAGE_SIZE;
+	ssize_t w = pwrite(a->disk_fd, data, len, (off_t)(slot * GF_PAGE_SIZE));
+
+	if (w != (ssize_t)len)
+		return w < 0 ? -errno : -EIO;
+	ADD(a, disk_out, n);
+	return 0;
+}
+
+static int disk_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
+{
+	size_t len = (size_t)n * GF_PAGE_SIZE;
+	ssize_t r = pread(a->disk_fd, out, len, (off_t)(slot * GF_PAGE_SIZE));
+
+	if (r != (ssize_t)len)
+		return r < 0 ? -errno : -EIO;
+	ADD(a, disk_in, n);
+	return 0;
+}
+
+static void disk_punch(struct area *a, uint64_t slot, uint64_t n)
+{
+	fallocate(a->disk_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		  (off_t)(slot * GF_PAGE_SIZE), (off_t)(n * GF_PAGE_SIZE));
+}
+
+/* Drop the copy at loc of slots slot..slot+n-1, not newer than stamp. */
+static void drop_copy(struct area *a, uint16_t loc, uint64_t slot, uint32_t n, uint64_t stamp)
+{
+	if (loc == LOC_DISK)
+		disk_punch(a, slot, n);
+	else if (is_server(loc)) {
+		int i = loc - LOC_SERVER;
+		page_inval(a->srv, i, slot, n, stamp); /* a server that is gone drops it anyway */
+		__atomic_sub_fetch(&a->srv->v[i].held, (int64_t)n, __ATOMIC_RELAXED);
+	}
+}
+
+static int has_loc(const uint16_t *locs, uint16_t loc)
+{
+	for (int k = 0; k < SLOT_COPIES; k++)
+		if (locs[k] == loc)
+			return 1;
+	return 0;
+}
+
+/* Where the batch was, if all its slots were in the same two places. */
+static int same_places(struct area *a, uint64_t slot, uint32_t n, uint16_t *locs)
+{
+	const struct slot *s0 = &a->map.v[slot];
+
+	if (!s0->in_use)
+		return 0;
+	for (uint32_t k = 1; k < n; k++) {
+		const struct slot *s = &a->map.v[slot + k];
+		if (!s->in_use || memcmp(s->loc, s0->loc, sizeof(s0->loc)))
+			return 0;
+	}
+	memcpy(locs, s0->loc, sizeof(s0->loc));
+	return 1;
+}
+
+int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
+{
+	uint16_t prev[SLOT_COPIES] = { 0 }, now[SLOT_COPIES] = { 0 };
+	int target[SLOT_COPIES] = { -1, -1 }, tried[16], ntried = 0, got = 0;
+	uint64_t stamp;
+	int r[SLOT_COPIES];
+
+	if (n == 0 || n > GF_PAGE_BATCH || slot + n > a->nslots)
+		return -EINVAL;
+	slotmap_lock(&a->map, slot, n);
+	stamp = __atomic_add_fetch(&a->stamp, 1, __ATOMIC_RELAXED);
+	/* the servers it was on, if they still answer; else new ones */
+	if (same_places(a, slot, n, prev))
+		for (int k = 0; k < a->copies; k++)
+			if (is_server(prev[k]))
+				target[k] = prev[k] - LOC_SERVER;
+	for (int k = 0; k < a->copies; k++)
+		if (target[k] >= 0)
+			tried[ntried++] = target[k];
+	for (int k = 0; k < a->copies; k++)
+		if (target[k] < 0 && (target[k] = servers_pick(a->srv, n, tried, ntried)) >= 0)
+			tried[ntried++] = target[k];
+	/* send to both at once; a copy that fails goes to another server */
+	for (int round = 0; round < 4; round++) {
+		int want = 0;
+		for (int k = 0; k < a->copies; k++)
+			want += target[k] >= 0 && !now[k];
+		if (!want)
+			break;
+		int ta = -1, tb = -1, ka = -1, kb = -1;
+		for (int k = 0; k < a->copies; k++) {
+			if (target[k] < 0 || now[k])
+				continue;
+			if (ka < 0) {
+				ka = k;
+				ta = target[k];
+			} else {
+				kb = k;
+				tb = target[k];
+			}
+		}
+		page_put2(a->srv, ta, tb, slot, stamp, n, data, &r[0], &r[1]);
+		int ks[2] = { ka, kb }, rs[2] = { r[0], r[1] };
+		for (int j = 0; j < 2; j++) {
+			int k = ks[j];
+			if (k < 0)
+				continue;
+			if (rs[j] == 0) {
+				now[k] = (uint16_t)(target[k] + LOC_SERVER);
+				got++;
+				ADD(a, remote_out, n);
+				continue;
+			}
+			target[k] = ntried < (int)(sizeof(tried) / sizeof(tried[0]))
+					    ? servers_pick(a->srv, n, tried, ntried)
+					    : -1;
+			if (target[k] >= 0)
+				tried[ntried++] = target[k];
+		}
+	}
+	if (got < a->copies) {
+		/* fewer servers than copies took it: the owner's disk keeps one */
+		int k;
+		for (k = 0; k < a->copies && now[k]; k++)
+			;
+		int e = disk_write(a, slot, n, data);
+		if (e == 0)
+			now[k] = LOC_DISK;
+		else if (got == 0) {
+			slotmap_unlock(&a->map, slot, n);
+			gf_err("gfswap: pages %llu..%llu: no page server took them and the "
+			       "fall-back disk failed: %s",
+			       (unsigned long long)slot, (unsigned long long)(slot + n - 1),
+			       strerror(-e));
+			return -EIO;
+		}
+		ADD(a, fallbacks, n);
+	}
+	/* copies in places the pages left are dropped, with the stamp they had */
+	for (uint32_t k = 0; k < n;) {
+		struct slot *s = &a->map.v[slot + k];
+		uint32_t run = 1;
+		if (s->in_use) {
+			while (k + run < n && a->map.v[slot + k + run].in_use &&
+			       !memcmp(a->map.v[slot + k + run].loc, s->loc, sizeof(s->loc)))
+				run++;
+			uint64_t old = 0;
+			for (uint32_t j = 0; j < run; j++)
+				if (a->map.v[slot + k + j].stamp > old)
+					old = a->map.v[slot + k + j].stamp;
+			for (int c = 0; c < SLOT_COPIES; c++)
+				if (s->loc[c] != LOC_NONE && !has_loc(now, s->loc[c])) {
+					drop_copy(a, s->loc[c], slot + k, run, old);
+					if (c == 0)
+						ADD(a, moved, run);
+				}
+		}
+		k += run;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		struct slot *s = &a->map.v[slot + k];
+		for (int c = 0; c < SLOT_COPIES; c++)
+			if (is_server(now[c]) && !(s->in_use && has_loc(s->loc, now[c])))
+				__atomic_add_fetch(&a->srv->v[now[c] - LOC_SERVER].held, 1,
+						   __ATOMIC_RELAXED);
+		s->stamp = stamp;
+		memcpy(s->loc, now, sizeof(now));
+		s->hops = 0;
+		s->in_use = 1;
+	}
+	slotmap_unlock(&a->map, slot, n);
+	ADD(a, pages_out, n);
+	return 0;
+}
+
+/* Read slots slot..slot+n-1 (same first copy) from loc into out; per page
+ * whether it came good (stamp matches) in ok[]. */
+static void read_from(struct area *a, uint16_t loc, uint64_t slot, uint32_t n, uint8_t *out,
+		      uint8_t *ok)
+{
+	uint64_t stamps[GF_PAGE_BATCH];
+
+	memset(ok, 0, n);
+	if (loc == LOC_DISK) {
+		if (disk_read(a, slot, n, out) == 0)
+			memset(ok, 1, n);
+		return;
+	}
+	if (!is_server(loc) || page_get(a->srv, loc - LOC_SERVER, slot, n, stamps, out) < 0)
+		return;
+	for (uint32_t k = 0; k < n; k++)
+		ok[k] = stamps[k] == a->map.v[slot + k].stamp;
+	ADD(a, remote_in, n);
+}
+
+int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
+{
+	uint8_t ok[GF_PAGE_BATCH];
+	int err = 0;
+
+	if (n == 0 || n > GF_PAGE_BATCH || slot + n > a->nslots)
+		return -EINVAL;
+	slotmap_lock(&a->map, slot, n);
+	for (uint32_t k = 0; k < n;) {
+		struct slot *s = &a->map.v[slot + k];
+		uint8_t *dst = out + (size_t)k * GF_PAGE_SIZE;
+		uint32_t run = 1;
+		if (!s->in_use) {
+			memset(dst, 0, GF_PAGE_SIZE); /* never written, or discarded */
+			k++;
+			continue;
+		}
+		while (k + run < n && a->map.v[slot + k + run].in_use &&
+		       a->map.v[slot + k + run].loc[0] == s->loc[0])
+			run++;
+		read_from(a, s->loc[0], slot + k, run, dst, ok);
+		for (uint32_t j = 0; j < run; j++) {
+			if (ok[j])
+				continue;
+			const struct slot *t = &a->map.v[slot + k + j];
+			uint8_t one;
+			ADD(a, second_copy_reads, 1);
+			if (t->loc[1] != LOC_NONE) {
+				read_from(a, t->loc[1], slot + k + j, 1, dst + (size_t)j * GF_PAGE_SIZE,
+					  &one);
+				if (one)
+					continue;
+			}
+			ADD(a, lost, 1);
+			gf_err("gfswap: page %llu: no copy could be read (first on %u, second on "
+			       "%u)",
+			       (unsigned long long)(slot + k + j), t->loc[0], t->loc[1]);
+			err = -EIO;
+		}
+		k += run;
+	}
+	slotmap_unlock(&a->map, slot, n);
+	if (err == 0)
+		ADD(a, pages_in, n);
+	return err;
+}
+
+int area_discard(struct area *a, uint64_t slot, uint64_t n)
+{
+	if (slot > a->nslots || n > a->nslots - slot)
+		return -EINVAL;
+	while (n > 0) {
+		uint32_t b = n > GF_PAGE_BATCH ? GF_PAGE_BATCH : (uint32_t)n;
+		slotmap_lock(&a->map, slot, b);
+		for (uint32_t k = 0; k < b;) {
+			struct slot *s = &a->map.v[slot + k];
+			uint32_t run = 1;
+			if (!s->in_use) {
+				k++;
+				continue;
+			}
+			uint64_t old = s->stamp;
+			while (k + run < b && a->map.v[slot + k + run].in_use &&
+			       !memcmp(a->map.v[slot + k + run].loc, s->loc, sizeof(s->loc))) {
+				if (a->map.v[slot + k + run].stamp > old)
+					old = a->map.v[slot + k + run].stamp;
+				run++;
+			}
+			for (int c = 0; c < SLOT_COPIES; c++)
+				if (s->loc[c] != LOC_NONE)
+					drop_copy(a, s->loc[c], slot + k, run, old);
+			for (uint32_t j = 0; j < run; j++)
+				memset(&a->map.v[slot + k + j], 0, sizeof(struct slot));
+			ADD(a, discarded, run);
+			k += run;
+		}
+		slotmap_unlock(&a->map, slot, b);
+		slot += b;
+		n -= b;
+	}
+	return 0;
+}
+
+uint64_t area_slots_on(struct area *a, int server)
+{
+	uint16_t loc = server < 0 ? LOC_DISK : (uint16_t)(server + LOC_SERVER);
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < a->nslots; i++)
+		if (a->map.v[i].in_use && has_loc(a->map.v[i].loc, loc))
+			n++;
+	return n;
+}

@@ -1,0 +1,56 @@
+/*
+ * area.h — a gfswap swap area: pages by slot, kept in other hosts' gfsd RAM.
+ *
+ * What the kernel writes to the area's file (through FUSE and a loop
+ * device) lands here as whole 4 KiB pages at page-aligned offsets. Each
+ * page is kept in `copies` places (default 2): two page servers, or one
+ * and the owner's local disk file when fewer servers have room or answer,
+ * or the disk alone when none does (a fall-back, counted). A page is
+ * written again to where it was if those servers still take it, else to
+ * new ones; copies it no longer has are invalidated with the stamp they
+ * had, so a reordered invalidate never drops a newer page. A read takes the
+ * first copy and checks its stamp against the slot map; a copy that is
+ * missing, stale or on a server that fails is read from the other one.
+ *
+ * Every call works on at most GF_PAGE_BATCH slots (area_discard on any
+ * number) and allocates nothing. Errors: -EIO when no copy of a page could
+ * be written or read (logged), -EINVAL for a range outside the area.
+ */
+#ifndef GFSWAP_AREA_H
+#define GFSWAP_AREA_H
+
+#include <stdint.h>
+
+#include "servers.h"
+#include "slotmap.h"
+
+struct area_counters {
+	uint64_t pages_out, pages_in;	/* pages written / read by the kernel */
+	uint64_t remote_out, remote_in; /* page copies sent to / read from servers */
+	uint64_t disk_out, disk_in;	/* page copies written to / read from disk */
+	uint64_t fallbacks;		/* pages with fewer remote copies than wanted */
+	uint64_t second_copy_reads;	/* reads the first copy could not serve */
+	uint64_t moved;			/* pages rewritten to other servers */
+	uint64_t discarded;		/* slots freed by a discard */
+	uint64_t lost;			/* reads that found no good copy */
+};
+
+struct area {
+	struct slotmap map;
+	struct servers *srv;
+	int disk_fd; /* the fall-back file, as large as the area */
+	uint64_t nslots;
+	int copies; /* 1 or 2 */
+	uint64_t stamp;
+	struct area_counters c; /* atomics */
+};
+
+int area_init(struct area *a, struct servers *srv, int disk_fd, uint64_t nslots, int copies);
+void area_destroy(struct area *a);
+int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data);
+int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out);
+int area_discard(struct area *a, uint64_t slot, uint64_t n);
+/* Slots whose copies are on server i (or LOC_DISK for the disk: i = -1). */
+uint64_t area_slots_on(struct area *a, int server);
+
+#endif

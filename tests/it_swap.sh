@@ -1,0 +1,144 @@
+#!/bin/bash
+# Network swap (issue 8): gfswap pages into other gfsd's RAM.
+#   A process in a memory cgroup (v1) touches three times its limit with a
+#   pattern and verifies it after it was swapped out and back:
+#     - with no idle memory anywhere (every gfsd lends 0): every page falls
+#       back to the owner's disk file, still correct;
+#     - with room on three page servers: every page on two of them (gfsd
+#       counters), none on the disk, none on the owner's own gfsd;
+#     - kill -9 of one page server mid-workload: the workload completes
+#       with correct data (every page had a second copy);
+#   gfswap off leaves no swap, loop device, mount or daemon, also after the
+#   daemon was killed; bad arguments are refused with a clear message.
+# The client runs as host node1, so node2..node4 are its page servers.
+# shellcheck disable=SC2317  # helpers are called through poll_until
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+it_require losetup mkswap swapon swapoff fusermount3
+CGROOT=/sys/fs/cgroup/memory
+[[ -w $CGROOT/cgroup.procs ]] || it_unmet "no writable memory cgroup (v1) at $CGROOT"
+GFSWAP=$(gf_bin gfswap) || die "gfswap not built"
+GFHOST=$(gf_bin gfhost) || die "gfhost not built"
+
+GF_GFSD_CONF_EXTRA='swap_cache_mb = 0' it_cluster_up --gfsd 4 --mounts 0
+export GFSWAP_RUNDIR=$STATE/gfswap
+NAME=it$$
+CG=$CGROOT/gfswap-it$$
+CONF=$STATE/swapclient.conf
+cat >"$CONF" <<EOF
+gfmd_host = $(gf_addr gfmd)
+gfmd_port = $GFMD_PORT
+key_file = $KEY
+hostname = node1
+EOF
+mkdir -p "$CG" && echo 24M >"$CG/memory.limit_in_bytes" || die "cannot make cgroup $CG"
+IT_CLEANUP+=("$GFSWAP off --name $NAME" "rmdir $CG")
+
+# touch MB [ROUNDS]: a process in the cgroup writes a pattern over MB MiB,
+# page by page, and reads it all back, ROUNDS times; exit 0 when all right.
+TOUCH=$STATE/touch.py
+cat >"$TOUCH" <<'EOF'
+import sys
+n = int(sys.argv[1]) * 256
+rounds = int(sys.argv[2])
+buf = bytearray(n * 4096)
+mv = memoryview(buf)
+for r in range(rounds):
+    for i in range(n):
+        mv[i * 4096:i * 4096 + 16] = (i * 7919 + r).to_bytes(8, "little") * 2
+    bad = sum(1 for i in range(n)
+              if mv[i * 4096:i * 4096 + 16] != (i * 7919 + r).to_bytes(8, "little") * 2)
+    print(f"round {r}: {bad} bad pages of {n}", flush=True)
+    if bad:
+        sys.exit(1)
+EOF
+touch_in_cgroup() { bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" "$4" "$5"' _ "$CG" "$PY" "$TOUCH" "$@"; }
+status_value() { "$GFSWAP" status --name "$NAME" | awk -v k="$1" '$1 == k { print $2 }'; }
+server_value() { "$GFHOST" -c "$STATE/admin.conf" stats "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
+loop_dev() { cat "$GFSWAP_RUNDIR/$NAME/loop" 2>/dev/null; }
+swap_used_kb() { awk -v d="$(loop_dev)" '$1 == d { print $4 }' /proc/swaps; }
+nothing_left() {
+	! grep -q "$GFSWAP_RUNDIR/$NAME" /proc/mounts &&
+		! losetup -a | grep -q "$GFSWAP_RUNDIR/$NAME" &&
+		! pgrep -f "gfswap serve .*--name $NAME " >/dev/null &&
+		[[ ! -e $GFSWAP_RUNDIR/$NAME ]]
+}
+
+# ---- bad arguments -------------------------------------------------------------------
+expect_exit() {
+	local desc=$1 want=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if [[ $rc == "$want" && -n $out ]]; then ok "$desc (exit $rc: ${out%%$'\n'*})"; else fail "$desc: exit $rc, want $want: $out"; fi
+}
+expect_exit "on without --size: usage error" 2 "$GFSWAP" on -c "$CONF" --name "$NAME"
+expect_exit "--size 1K: too small" 2 "$GFSWAP" on -c "$CONF" --name "$NAME" --size 1K
+expect_exit "--size 12Q: not a size" 2 "$GFSWAP" on -c "$CONF" --name "$NAME" --size 12Q
+expect_exit "--copies 3: refused" 2 "$GFSWAP" on -c "$CONF" --name "$NAME" --size 64M --copies 3
+expect_exit "--name with a slash: refused" 2 "$GFSWAP" on -c "$CONF" --name a/b --size 64M
+expect_exit "an unknown command" 2 "$GFSWAP" frobnicate
+expect_exit "off of an area that is not on" 1 "$GFSWAP" off --name nosuch$$
+check "--help is a manual page" bash -c "'$GFSWAP' --help | grep -q '^DESCRIPTION'"
+
+# ---- no idle memory anywhere: every page on the owner's disk ------------------------------
+check "gfswap on with no page server lending memory" \
+	"$GFSWAP" on -c "$CONF" --name "$NAME" --size 256M --fallback-dir "$STATE/fallback"
+check "the loop device is swap" grep -q "^$(loop_dev) " /proc/swaps
+check "a cgroup process touches 3x its limit; every page right" touch_in_cgroup 72 2
+expect_eq "it was swapped: pages went out" yes "$([[ $(status_value pages_out) -gt 0 ]] && echo yes)"
+expect_eq "no page server took any" 0 "$(status_value remote_out)"
+expect_eq "every page fell back to the disk" yes "$([[ $(status_value fallbacks) -gt 0 && $(status_value disk_out) -gt 0 ]] && echo yes)"
+expect_eq "no page lost" 0 "$(status_value lost)"
+check "gfswap off" "$GFSWAP" off --name "$NAME"
+check "off left no swap, loop device, mount or daemon" nothing_left
+
+# ---- idle memory on three servers ------------------------------------------------------------
+for k in 1 2 3 4; do
+	sed -i 's/^swap_cache_mb = 0$/swap_cache_mb = 64/' "$STATE/node$k/gfsd.conf"
+	gf_gfsd_stop "$k" && gf_gfsd_start "$k" || die "gfsd node$k did not restart"
+done
+servers_lend() {
+	local k
+	for k in 2 3 4; do [[ $(server_value "node$k" swap_pages_free) -gt 0 ]] || return 1; done
+	"$GFHOST" -c "$STATE/admin.conf" list >/dev/null
+}
+poll_until "$GF_WAIT_SECS" servers_lend || die "no gfsd lends memory"
+check "gfswap on" "$GFSWAP" on -c "$CONF" --name "$NAME" --size 256M --fallback-dir "$STATE/fallback"
+heard_of_servers() { "$GFSWAP" status --name "$NAME" | grep -c ' up ' | grep -qx 3; }
+poll_until "$GF_WAIT_SECS" heard_of_servers ||
+	fail "gfswap does not list three page servers: $("$GFSWAP" status --name "$NAME")"
+check "a cgroup process touches 3x its limit; every page right" touch_in_cgroup 72 2
+expect_eq "pages went to page servers" yes "$([[ $(status_value remote_out) -gt 0 ]] && echo yes)"
+expect_eq "none to the disk" 0 "$(status_value disk_out)"
+expect_eq "pages came back from servers" yes "$([[ $(status_value remote_in) -gt 0 ]] && echo yes)"
+expect_eq "no page lost" 0 "$(status_value lost)"
+puts=0
+for k in 2 3 4; do puts=$((puts + $(server_value "node$k" swap_puts))); done
+expect_eq "the servers' own counters: page puts there, two copies each" yes \
+	"$([[ $puts -ge $(( 2 * $(status_value pages_out) )) ]] && echo yes)"
+expect_eq "none on the owner's own gfsd" 0 "$(server_value node1 swap_puts)"
+
+# ---- kill -9 of a page server mid-workload -------------------------------------------------
+touch_in_cgroup 72 4 >"$STATE/touch.out" 2>&1 &
+TOUCH_PID=$!
+swapping() { [[ $(swap_used_kb) -gt 16384 ]]; }
+poll_until "$GF_WAIT_SECS" swapping || fail "no swap in use"
+check_here "kill -9 gfsd node2 while pages are on it" gf_gfsd_kill9 2
+wait "$TOUCH_PID"
+rc=$?
+expect_eq "the workload completed with every page right" 0 "$rc"
+[[ $rc == 0 ]] || it_say "$(cat "$STATE/touch.out")"
+expect_eq "no page lost" 0 "$(status_value lost)"
+expect_eq "the dead server was noticed" yes \
+	"$("$GFSWAP" status --name "$NAME" | awk '$1 == "node2" && $8 > 0 { print "yes" }')"
+check_here "gfsd node2 back" gf_gfsd_start 2
+
+# ---- off after the daemon was killed ---------------------------------------------------------
+pid=$(cat "$GFSWAP_RUNDIR/$NAME/pid")
+check "kill -9 of the gfswap daemon (swap idle)" kill -9 "$pid"
+gone() { ! kill -0 "$pid" 2>/dev/null; }
+poll_until "$GF_WAIT_SECS" gone
+check "gfswap off cleans up after it" "$GFSWAP" off --name "$NAME"
+check "off left no swap, loop device, mount or daemon" nothing_left
+it_done
