@@ -97,7 +97,9 @@ static void fini_sums(void *m)
 	X(gfm_host_drain_req, NULL) X(gfs_list_req, NULL)               \
 	X(gfs_list_rep, fini_list) X(gfs_sums_req, NULL)                \
 	X(gfs_sums_rep, fini_sums) X(gfs_verify_req, NULL)              \
-	X(gfs_verify_rep, NULL)
+	X(gfs_verify_rep, NULL) X(gfs_page_put_req, NULL) X(gfs_page_get_req, NULL)     \
+	X(gfs_page_get_rep, NULL) X(gfs_page_inval_req, NULL)                             \
+	X(gfs_page_inval_rep, NULL) X(gfs_page_stats_rep, NULL)
 
 #define WRAP(T, fini)                                               \
 	static void enc_##T(struct gf_wbuf *w, const void *m)       \

@@ -20,7 +20,7 @@
 /* Wire sizes used to build malformed payloads by hand. */
 #define ATTR_WIRE (8 + 4 * 4 + 8 * 4 + 12 * 3)
 #define DIRENT_MIN_WIRE (8 + 4 + ATTR_WIRE)
-#define HOST_INFO_MIN_WIRE (4 + 4 + 4 + 2 + 1 + 8 + 8 + 4 + 8 + 8 + 1)
+#define HOST_INFO_MIN_WIRE (4 + 4 + 4 + 2 + 1 + 8 + 8 + 4 + 8 + 8 + 1 + 8 + 8)
 #define REPLICA_MIN_WIRE (4 + 8 + 8 + 2 + 4 + 4)
 
 static uint8_t blob[8192]; /* payload bytes for data-carrying samples */
@@ -495,6 +495,56 @@ static void fill_gfs_verify_rep(void *p)
 	m->bad_block = 1ull << 20;
 }
 
+static void fill_gfs_page_put_req(void *p)
+{
+	struct gfs_page_put_req *m = p;
+	m->owner = 0xC0FFEE0000000001ull;
+	m->slot = 1ull << 33;
+	m->stamp = (1ull << 52) + 7;
+	m->npages = 2;
+	m->data = blob;
+}
+
+static void fill_gfs_page_get_req(void *p)
+{
+	struct gfs_page_get_req *m = p;
+	m->owner = 0xC0FFEE0000000001ull;
+	m->slot = 77;
+	m->npages = GF_PAGE_BATCH;
+}
+
+static void fill_gfs_page_get_rep(void *p)
+{
+	struct gfs_page_get_rep *m = p;
+	m->npages = 2;
+	m->stamps[0] = 5;
+	m->stamps[1] = 0; /* not held */
+	m->data = blob;
+}
+
+static void fill_gfs_page_inval_req(void *p)
+{
+	struct gfs_page_inval_req *m = p;
+	m->owner = 3;
+	m->slot = 4096;
+	m->npages = GF_PAGE_INVAL_MAX;
+	m->stamp = ~0ull;
+}
+
+static void fill_gfs_page_inval_rep(void *p)
+{
+	struct gfs_page_inval_rep *m = p;
+	m->dropped = 255;
+}
+
+static void fill_gfs_page_stats_rep(void *p)
+{
+	struct gfs_page_stats_rep *m = p;
+	uint64_t *v = &m->total;
+	for (int i = 0; i < 11; i++)
+		v[i] = (uint64_t)i * 1000003 + 1;
+}
+
 static void fill_gfs_open_req(void *p)
 {
 	struct gfs_open_req *m = p;
@@ -724,6 +774,12 @@ WRAP(gfs_sums_req)
 WRAP(gfs_sums_rep)
 WRAP(gfs_verify_req)
 WRAP(gfs_verify_rep)
+WRAP(gfs_page_put_req)
+WRAP(gfs_page_get_req)
+WRAP(gfs_page_get_rep)
+WRAP(gfs_page_inval_req)
+WRAP(gfs_page_inval_rep)
+WRAP(gfs_page_stats_rep)
 WRAP(gfm_attr_rep)
 WRAP(gfm_setattr_req)
 WRAP(gfm_mknod_req)
@@ -834,6 +890,12 @@ static const struct codec codecs[] = {
 	ENTRY(gfs_sums_rep, 1, fini_gfs_sums),
 	ENTRY(gfs_verify_req, 0, NULL),
 	ENTRY(gfs_verify_rep, 0, NULL),
+	ENTRY(gfs_page_put_req, 1, NULL),
+	ENTRY(gfs_page_get_req, 0, NULL),
+	ENTRY(gfs_page_get_rep, 1, NULL),
+	ENTRY(gfs_page_inval_req, 0, NULL),
+	ENTRY(gfs_page_inval_rep, 0, NULL),
+	ENTRY(gfs_page_stats_rep, 0, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
@@ -1206,15 +1268,15 @@ START_TEST(test_count_limits)
 	free(op);
 
 	struct gfm_heartbeat_req *hq = malloc(sizeof(*hq));
-	p = zero_list(4 + 8 + 8 + 4, GF_MAX_DEAD, 16, 4, &len); /* (nbad 0 after) */
+	p = zero_list(4 + 8 + 8 + 4, GF_MAX_DEAD, 16, 4 + 16, &len); /* (nbad 0, swap after) */
 	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), 0);
 	ck_assert_uint_eq(hq->ndone, GF_MAX_DEAD);
 	free(p);
-	p = zero_list(4 + 8 + 8 + 4 + 4, GF_MAX_BAD, 16, 0, &len); /* ndone 0, nbad */
+	p = zero_list(4 + 8 + 8 + 4 + 4, GF_MAX_BAD, 16, 16, &len); /* ndone 0, nbad, swap */
 	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), 0);
 	ck_assert_uint_eq(hq->nbad, GF_MAX_BAD);
 	free(p);
-	p = zero_list(4 + 8 + 8 + 4 + 4, GF_MAX_BAD + 1, 16, 0, &len);
+	p = zero_list(4 + 8 + 8 + 4 + 4, GF_MAX_BAD + 1, 16, 16, &len);
 	ck_assert_int_eq(gfm_heartbeat_req_decode(p, len, hq), -EBADMSG);
 	free(p);
 	p = zero_list(4 + 8 + 8 + 4, GF_MAX_DEAD + 1, 16, 0, &len);
@@ -1307,8 +1369,8 @@ START_TEST(test_decode_failure_frees)
 	gf_wbuf_reset(&w);
 	gfm_host_list_rep_encode(&w, &hin);
 	ck_assert_int_eq(w.err, 0);
-	/* up is at: end - (8+8+4+8+8+1) - 1 */
-	w.data[w.len - 37 - 1] = 2;
+	/* up is at: end - (8+8+4+8+8+1+8+8) - 1 */
+	w.data[w.len - 53 - 1] = 2;
 	ck_assert_int_eq(gfm_host_list_rep_decode(w.data, w.len, &hout), -EBADMSG);
 	ck_assert_ptr_null(hout.hosts);
 	gfm_host_list_rep_free(&hout);
@@ -2139,6 +2201,65 @@ END_TEST
  * (its index in the codec table, which follows proto.h) and the sample's
  * encoding. It runs as a test of its own, since the samples use ck_assert.
  */
+/* The page service's bounds: counts, stamps and the data's exact length. */
+START_TEST(test_page_messages)
+{
+	struct gfs_page_put_req put = { .owner = 1, .slot = 2, .stamp = 3, .npages = 1 };
+	struct gfs_page_put_req back;
+	struct gfs_page_get_req get;
+	struct gfs_page_inval_req inv = { .owner = 1, .slot = 2, .npages = 0, .stamp = 1 };
+	struct gf_wbuf w;
+	uint8_t fixed[GFS_PAGE_PUT_FIXED];
+
+	fill_blob();
+	put.data = blob;
+	gf_wbuf_init(&w);
+	gfs_page_put_req_encode(&w, &put);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_uint_eq(w.len, GFS_PAGE_PUT_FIXED + GF_PAGE_SIZE);
+	/* the fixed part alone is what the encoder writes first */
+	gfs_page_put_fixed(fixed, &put);
+	ck_assert_mem_eq(fixed, w.data, sizeof(fixed));
+	ck_assert_int_eq(gfs_page_put_req_decode(w.data, w.len, &back), 0);
+	ck_assert_ptr_eq(back.data, w.data + GFS_PAGE_PUT_FIXED);
+	ck_assert_mem_eq(back.data, blob, GF_PAGE_SIZE);
+	/* one byte short or long of the pages it names: refused */
+	ck_assert_int_eq(gfs_page_put_req_decode(w.data, w.len - 1, &back), -EBADMSG);
+	ck_assert_ptr_null(back.data);
+	w.data[27] = 2; /* npages 2, one page of data */
+	ck_assert_int_eq(gfs_page_put_req_decode(w.data, w.len, &back), -EBADMSG);
+	w.data[27] = 0; /* npages 0 */
+	ck_assert_int_eq(gfs_page_put_req_decode(w.data, w.len - GF_PAGE_SIZE, &back), -EBADMSG);
+	w.data[27] = 1;
+	memset(w.data + 16, 0, 8); /* stamp 0 */
+	ck_assert_int_eq(gfs_page_put_req_decode(w.data, w.len, &back), -EBADMSG);
+	gf_wbuf_free(&w);
+	/* encoders refuse what decoders would */
+	put.npages = GF_PAGE_BATCH + 1;
+	gf_wbuf_init(&w);
+	gfs_page_put_req_encode(&w, &put);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+	put.npages = 1;
+	put.stamp = 0;
+	gf_wbuf_init(&w);
+	gfs_page_put_req_encode(&w, &put);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+	gf_wbuf_init(&w);
+	gfs_page_inval_req_encode(&w, &inv);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+	/* a GET of more than a batch */
+	gf_wbuf_init(&w);
+	gf_put_u64(&w, 1);
+	gf_put_u64(&w, 2);
+	gf_put_u32(&w, GF_PAGE_BATCH + 1);
+	ck_assert_int_eq(gfs_page_get_req_decode(w.data, w.len, &get), -EBADMSG);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
 static const char *corpus_dir;
 
 START_TEST(test_write_corpus)
@@ -2209,6 +2330,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_replicas_messages);
 	tcase_add_test(tc, test_idmap_messages);
 	tcase_add_test(tc, test_once_messages);
+	tcase_add_test(tc, test_page_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }
