@@ -20,7 +20,8 @@ static struct cmd cmd = {
 	"  gfhost [-c CONFIG] [-H] [--human] [list]\n"
 	"  gfhost [-c CONFIG] stats NAME|ADDR:PORT\n"
 	"  gfhost [-c CONFIG] [--wait] drain NAME\n"
-	"  gfhost [-c CONFIG] undrain NAME\n",
+	"  gfhost [-c CONFIG] undrain NAME\n"
+	"  gfhost [-c CONFIG] swap-lend NAME MIB|all\n",
 	.help =
 	"NAME\n"
 	"  gfhost - list gfarmfs I/O hosts and show their counters\n"
@@ -30,6 +31,7 @@ static struct cmd cmd = {
 	"  gfhost [-c CONFIG] stats NAME|ADDR:PORT\n"
 	"  gfhost [-c CONFIG] [--wait] drain NAME\n"
 	"  gfhost [-c CONFIG] undrain NAME\n"
+	"  gfhost [-c CONFIG] swap-lend NAME MIB|all\n"
 	"\n"
 	"DESCRIPTION\n"
 	"  gfhost list (the default) asks gfmd for every registered gfsd and\n"
@@ -44,6 +46,13 @@ static struct cmd cmd = {
 	"      LOAD       1-minute load average\n"
 	"      REPLICAS   number of replicas stored there\n"
 	"      LAST-SEEN  time of the last heartbeat (local time), or -\n"
+	"\n"
+	"  gfhost swap-lend NAME MIB has gfsd NAME lend at most MIB MiB of RAM\n"
+	"  as network swap (gfswap(8)) from now on, until the next start or\n"
+	"  swap-lend NAME all (back to swap_cache_mb). Pages above it move to\n"
+	"  other gfsd with room at once (their owners learn where), or are\n"
+	"  dropped when none has room (their owners copy their other copy\n"
+	"  again); the memory goes back to the system. Needs an admin key.\n"
 	"\n"
 	"  gfhost stats connects to one gfsd, named by its registered NAME (looked\n"
 	"  up through gfmd) or given as ADDR:PORT ([ADDR]:PORT for IPv6), and\n"
@@ -202,6 +211,76 @@ static int parse_addr_port(const char *target, char *addr, size_t addrsz,
 	return 0;
 }
 
+/* NAME (registered) or ADDR:PORT of a gfsd into addr/port; said on error. */
+static int resolve_gfsd(struct gfc *g, const char *target, char *addr, size_t addrlen,
+			uint16_t *port)
+{
+	int r;
+
+	if (parse_addr_port(target, addr, addrlen, port) < 0) {
+		struct gfm_host_list_rep hl = { 0 };
+		const struct gf_host_info *found = NULL;
+
+		if (strchr(target, ':'))
+			cmd_usage(&cmd, "'%s' is neither a host name nor ADDR:PORT", target);
+		if (cmd_gfmd_connect(&cmd, g) < 0)
+			return -1;
+		r = gfc_host_list(g, &hl);
+		if (r < 0) {
+			cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
+			return -1;
+		}
+		for (uint32_t i = 0; i < hl.count && !found; i++)
+			if (strcmp(hl.hosts[i].name, target) == 0)
+				found = &hl.hosts[i];
+		for (uint32_t i = 0; i < hl.count && !found; i++)
+			if (strcmp(hl.hosts[i].addr, target) == 0)
+				found = &hl.hosts[i];
+		if (found) {
+			snprintf(addr, addrlen, "%s", found->addr);
+			*port = found->port;
+		}
+		gfm_host_list_rep_free(&hl);
+		if (!found) {
+			cmd_err(&cmd, "no host named %s is registered with gfmd "
+				"(see gfhost list)", target);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int swap_lend_main(struct gfc *g, int argc, char **argv)
+{
+	char addr[GF_HOST_MAX + 1], *end;
+	uint16_t port = 0;
+	uint64_t pages = UINT64_MAX;
+	int r;
+
+	if (argc != 3)
+		cmd_usage(&cmd, "swap-lend needs a host NAME and MIB (or 'all')");
+	if (strcmp(argv[2], "all") != 0) {
+		errno = 0;
+		unsigned long long mib = strtoull(argv[2], &end, 10);
+		if (errno || *end || end == argv[2] || argv[2][0] == '-' || mib > (1ull << 40))
+			cmd_usage(&cmd, "swap-lend: '%s' is not a number of MiB or 'all'", argv[2]);
+		pages = mib * 256;
+	}
+	if (resolve_gfsd(g, argv[1], addr, sizeof(addr), &port) < 0)
+		return CMD_FAIL;
+	r = gfc_gfsd_page_cap(g, addr, port, pages);
+	if (r < 0) {
+		cmd_err(&cmd, "swap-lend at gfsd %s:%u: %s", addr, port, strerror(-r));
+		return CMD_FAIL;
+	}
+	if (pages == UINT64_MAX)
+		printf("%s lends its swap page cache in full again\n", argv[1]);
+	else
+		printf("%s lends at most %s MiB as swap now; pages above it move to other "
+		       "gfsd\n", argv[1], argv[2]);
+	return CMD_OK;
+}
+
 static int stats_main(struct gfc *g, int argc, char **argv)
 {
 	char addr[GF_HOST_MAX + 1];
@@ -211,39 +290,8 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 
 	if (argc != 2)
 		cmd_usage(&cmd, "stats needs one NAME or ADDR:PORT");
-	const char *target = argv[1];
-
-	if (parse_addr_port(target, addr, sizeof(addr), &port) < 0) {
-		struct gfm_host_list_rep hl = { 0 };
-		const struct gf_host_info *found = NULL;
-
-		if (strchr(target, ':'))
-			cmd_usage(&cmd, "'%s' is neither a host name nor ADDR:PORT", target);
-		if (cmd_gfmd_connect(&cmd, g) < 0)
-			return CMD_FAIL;
-		r = gfc_host_list(g, &hl);
-		if (r < 0) {
-			cmd_err(&cmd, "host list from gfmd: %s", strerror(-r));
-			return CMD_FAIL;
-		}
-		for (uint32_t i = 0; i < hl.count && !found; i++)
-			if (strcmp(hl.hosts[i].name, target) == 0)
-				found = &hl.hosts[i];
-		for (uint32_t i = 0; i < hl.count && !found; i++)
-			if (strcmp(hl.hosts[i].addr, target) == 0)
-				found = &hl.hosts[i];
-		if (found) {
-			snprintf(addr, sizeof(addr), "%s", found->addr);
-			port = found->port;
-		}
-		gfm_host_list_rep_free(&hl);
-		if (!found) {
-			cmd_err(&cmd, "no host named %s is registered with gfmd "
-				"(see gfhost list)", target);
-			return CMD_FAIL;
-		}
-	}
-
+	if (resolve_gfsd(g, argv[1], addr, sizeof(addr), &port) < 0)
+		return CMD_FAIL;
 	r = gfc_gfsd_stats(g, addr, port, &st);
 	if (r < 0) {
 		cmd_err(&cmd, "stats from gfsd at %s:%u: %s", addr, port, strerror(-r));
@@ -281,6 +329,8 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	printf("swap_stale_puts %" PRIu64 "\n", ps.stale_puts);
 	printf("swap_invalidated %" PRIu64 "\n", ps.invalidated);
 	printf("swap_refused %" PRIu64 "\n", ps.refused);
+	printf("swap_punted %" PRIu64 "\n", ps.punted);
+	printf("swap_dropped %" PRIu64 "\n", ps.dropped);
 	return CMD_OK;
 }
 
@@ -376,6 +426,7 @@ static int undrain_main(struct gfc *g, int argc, char **argv)
 static const struct cmd_sub subcommands[] = {
 	{ "list", list_main, 1, 0, "list takes no arguments" },
 	{ "stats", stats_main, 0, 1, "stats needs one NAME or ADDR:PORT" },
+	{ "swap-lend", swap_lend_main, 0, 2, "swap-lend needs a host NAME and MIB (or 'all')" },
 	{ "drain", drain_main, 1, 1, "drain needs one host NAME" },
 	{ "undrain", undrain_main, 1, 1, "undrain needs one host NAME" },
 };

@@ -282,9 +282,14 @@ int main(int argc, char **argv)
 	if (!services)
 		gf_fatal("gfsd: out of memory");
 	service_server_ops(svc, &file_ops);
-	pagesvc_server_ops(pg, &page_ops);
+	struct pagesvc *psvc;
+	struct pagesvc_config pscfg = { .pg = pg, .key = &key, .hostname = hostname,
+					.gfmd_host = gfmd_host, .gfmd_port = gfmd_port };
+	if ((rc = pagesvc_new(&pscfg, &psvc)) < 0 || (rc = pagesvc_start(psvc)) < 0)
+		gf_fatal("gfsd: swap page service: %s", strerror(-rc));
+	pagesvc_server_ops(psvc, &page_ops);
 	if ((rc = services_add(services, "file data", GFS_OPEN, GFS_VERIFY, &file_ops)) < 0 ||
-	    (rc = services_add(services, "swap pages", GFS_PAGE_PUT, GFS_PAGE_STATS, &page_ops)) < 0)
+	    (rc = services_add(services, "swap pages", GFS_PAGE_PUT, GFS_PAGE_CAP, &page_ops)) < 0)
 		gf_fatal("gfsd: services: %s", strerror(-rc));
 	services_server_ops(services, &ops);
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
@@ -308,6 +313,7 @@ int main(int argc, char **argv)
 	registrar_stop(reg);
 	service_free(svc);
 	services_free(services);
+	pagesvc_free(psvc);
 	pages_free(pg);
 	replicas_free(rs);
 	spool_close(sp);

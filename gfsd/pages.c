@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -29,6 +32,14 @@ struct owner {
 	uint64_t pages;
 };
 
+#define MAX_MOVES (1u << 20) /* moves kept for owners to collect */
+#define MAX_HOSTS 256
+
+struct move {
+	uint64_t owner, slot, stamp;
+	uint16_t host; /* index into hosts; 0: nowhere */
+};
+
 struct pages {
 	pthread_mutex_t mu;
 	uint64_t max_pages, reserve_bytes;
@@ -37,6 +48,13 @@ struct pages {
 	char meminfo[256];
 	uint8_t **chunks;
 	uint32_t nchunks, max_chunks;
+	uint32_t nframes; /* frames handed out by grow() so far */
+	uint32_t hand;	  /* where the next victim search starts */
+	uint64_t cap;	  /* lend at most this many pages */
+	struct move *moves;
+	uint32_t nmoves, cmoves;
+	char *hosts[MAX_HOSTS]; /* hosts[0] unused: "nowhere" */
+	uint32_t nhosts;
 	struct ent *ents; /* max_chunks * per_chunk, touched as chunks come */
 	uint32_t *buckets;
 	uint32_t nbuckets; /* power of two */
@@ -94,6 +112,10 @@ int pages_new(const struct pages_config *cfg, struct pages **out)
 	}
 	memset(p->buckets, 0xff, sizeof(*p->buckets) * p->nbuckets);
 	p->free_head = NONE;
+	p->cap = UINT64_MAX;
+	p->nhosts = 1;
+	if (getrandom(&p->st.instance, sizeof(p->st.instance), 0) != sizeof(p->st.instance))
+		p->st.instance = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
 	*out = p;
 	return 0;
 }
@@ -106,6 +128,9 @@ void pages_free(struct pages *p)
 		munmap(p->chunks[i], p->chunk_bytes);
 	free(p->chunks);
 	free(p->ents);
+	free(p->moves);
+	for (uint32_t i = 1; i < p->nhosts; i++)
+		free(p->hosts[i]);
 	free(p->buckets);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -172,6 +197,7 @@ static int grow(struct pages *p)
 		p->free_head = base + i;
 	}
 	p->nfree += n;
+	p->nframes = base + n;
 	p->st.locked += p->chunk_bytes;
 	return 0;
 }
@@ -219,7 +245,7 @@ int pages_put(struct pages *p, uint64_t owner, uint64_t slot, uint64_t stamp, ui
 			fresh++;
 	while (p->nfree < fresh && grow(p) == 0)
 		;
-	if (p->nfree < fresh) {
+	if (p->nfree < fresh || p->used + fresh > p->cap) {
 		p->st.refused += n;
 		pthread_mutex_unlock(&p->mu);
 		return -ENOSPC;
@@ -304,8 +330,11 @@ void pages_stats(struct pages *p, struct gfs_page_stats_rep *st)
 	st->free = p->nfree + (uint64_t)chunks_allowed(p) * p->per_chunk;
 	if (p->used + st->free > p->max_pages)
 		st->free = p->max_pages - p->used;
+	if (p->cap != UINT64_MAX)
+		st->free = p->used >= p->cap ? 0 : st->free < p->cap - p->used ? st->free : p->cap - p->used;
 	st->total = p->used + st->free;
 	st->owners = p->nowners;
+	st->cap = p->cap;
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -316,4 +345,176 @@ void pages_space(void *arg, uint64_t *total, uint64_t *free)
 	pages_stats(arg, &st);
 	*total = st.total;
 	*free = st.free;
+}
+
+/* ---- shrinking ------------------------------------------------------------------ */
+
+void pages_set_cap(struct pages *p, uint64_t cap)
+{
+	pthread_mutex_lock(&p->mu);
+	p->cap = cap;
+	pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t pages_excess(struct pages *p)
+{
+	uint64_t avail = mem_available(p), excess = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->used > p->cap)
+		excess = p->used - p->cap;
+	if (avail != UINT64_MAX && avail < p->reserve_bytes) {
+		/* the host needs memory back: what free frames give back (by
+		 * compaction) first, then held pages */
+		uint64_t short_pages = (p->reserve_bytes - avail + GF_PAGE_SIZE - 1) / GF_PAGE_SIZE;
+		uint64_t need = short_pages > p->nfree ? short_pages - p->nfree : 0;
+		if (need > p->used)
+			need = p->used;
+		if (need > excess)
+			excess = need;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return excess;
+}
+
+uint32_t pages_victims(struct pages *p, uint32_t max, struct page_victim *v, uint8_t *data)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->used == 0 || p->nframes == 0 || max == 0) {
+		pthread_mutex_unlock(&p->mu);
+		return 0;
+	}
+	for (uint32_t tries = 0; tries < p->nframes; tries++) {
+		uint32_t x = p->hand++ % p->nframes;
+		if (p->ents[x].stamp == 0)
+			continue;
+		/* this page and the owner's next slots that are here too */
+		uint64_t owner = p->ents[x].owner, slot = p->ents[x].slot;
+		while (n < max) {
+			uint32_t y = *find(p, owner, slot + n);
+			if (y == NONE)
+				break;
+			v[n] = (struct page_victim){ owner, slot + n, p->ents[y].stamp };
+			memcpy(data + (size_t)n * GF_PAGE_SIZE, frame(p, y), GF_PAGE_SIZE);
+			n++;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+static uint16_t host_index(struct pages *p, const char *host)
+{
+	if (!host || !*host)
+		return 0;
+	for (uint32_t i = 1; i < p->nhosts; i++)
+		if (!strcmp(p->hosts[i], host))
+			return (uint16_t)i;
+	if (p->nhosts == MAX_HOSTS || !(p->hosts[p->nhosts] = strdup(host)))
+		return 0; /* the owner takes it for dropped and copies it again */
+	return (uint16_t)p->nhosts++;
+}
+
+void pages_moved(struct pages *p, const struct page_victim *v, uint32_t n, const char *host,
+		 uint8_t hops, uint8_t *kept)
+{
+	(void)hops;
+	pthread_mutex_lock(&p->mu);
+	uint16_t h = host_index(p, host);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t *pp = find(p, v[i].owner, v[i].slot), x = *pp;
+		if (kept)
+			kept[i] = x == NONE || p->ents[x].stamp != v[i].stamp;
+		if (x == NONE || p->ents[x].stamp != v[i].stamp)
+			continue; /* rewritten or invalidated meanwhile: not ours to tell */
+		*pp = p->ents[x].next;
+		p->ents[x].stamp = 0;
+		p->ents[x].next = p->free_head;
+		p->free_head = x;
+		p->nfree++;
+		p->used--;
+		owner_count(p, v[i].owner, -1);
+		if (h)
+			p->st.punted++;
+		else
+			p->st.dropped++;
+		if (p->nmoves == p->cmoves) {
+			uint32_t c = p->cmoves ? p->cmoves * 2 : 1024;
+			struct move *m = c <= MAX_MOVES ? realloc(p->moves, c * sizeof(*m)) : NULL;
+			if (!m)
+				continue; /* the owner reads its other copy */
+			p->moves = m;
+			p->cmoves = c;
+		}
+		p->moves[p->nmoves++] = (struct move){ v[i].owner, v[i].slot, v[i].stamp, h };
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+uint32_t pages_updates(struct pages *p, uint64_t owner, struct gfs_page_move *out, uint32_t max)
+{
+	uint32_t n = 0, k = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = 0; i < p->nmoves; i++) {
+		struct move *m = &p->moves[i];
+		if (m->owner == owner && n < max) {
+			out[n].slot = m->slot;
+			out[n].stamp = m->stamp;
+			out[n].hops = 1;
+			snprintf(out[n].host, sizeof(out[n].host), "%s", m->host ? p->hosts[m->host] : "");
+			n++;
+			continue;
+		}
+		p->moves[k++] = *m;
+	}
+	p->nmoves = k;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+uint64_t pages_compact(struct pages *p)
+{
+	uint64_t given = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->nchunks > 0) {
+		uint32_t base = (p->nchunks - 1) * p->per_chunk, end = p->nframes, in_use = 0;
+		for (uint32_t x = base; x < end; x++)
+			in_use += p->ents[x].stamp != 0;
+		uint64_t free_last = (end - base) - in_use;
+		if (p->nfree - free_last < in_use)
+			break; /* its pages do not fit elsewhere */
+		/* the free list without the last chunk's frames */
+		p->free_head = NONE;
+		for (uint32_t x = base; x-- > 0;)
+			if (p->ents[x].stamp == 0) {
+				p->ents[x].next = p->free_head;
+				p->free_head = x;
+			}
+		for (uint32_t x = base; x < end; x++) {
+			if (p->ents[x].stamp == 0)
+				continue;
+			uint32_t y = p->free_head;
+			p->free_head = p->ents[y].next;
+			uint32_t *pp = find(p, p->ents[x].owner, p->ents[x].slot);
+			p->ents[y] = p->ents[x];
+			*pp = y;
+			memcpy(frame(p, y), frame(p, x), GF_PAGE_SIZE);
+			p->ents[x].stamp = 0;
+		}
+		p->nfree -= free_last + in_use; /* its free frames, and those its pages took */
+		munmap(p->chunks[p->nchunks - 1], p->chunk_bytes);
+		p->chunks[--p->nchunks] = NULL;
+		p->nframes = base;
+		p->st.locked -= p->chunk_bytes;
+		given += p->chunk_bytes;
+		if (p->hand >= p->nframes)
+			p->hand = 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return given;
 }

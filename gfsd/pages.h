@@ -50,6 +50,37 @@ uint32_t pages_get(struct pages *p, uint64_t owner, uint64_t slot, uint32_t n,
 /* Drop pages of slot..slot+n-1 whose stamp is ≤ stamp; how many went. */
 uint32_t pages_invalidate(struct pages *p, uint64_t owner, uint64_t slot, uint32_t n,
 			  uint64_t stamp);
+/*
+ * Shrinking (Nswap's PUNTPAGE). The cache lends at most `cap` pages
+ * (pages_set_cap; UINT64_MAX: no cap but max_bytes) and, when the host's
+ * MemAvailable falls below the reserve, that much less than it holds.
+ * pages_excess says how many held pages are over that; the pager
+ * (pagesvc.h) takes victims with pages_victims, puts them on another gfsd,
+ * and calls pages_moved, which drops them here (unless rewritten since:
+ * a newer stamp stays) and logs for their owner where they went (an empty
+ * host: nowhere, dropped; the owner copies its other copy again). The
+ * owner collects the log with pages_updates (Nswap's UPDATE, pulled).
+ * pages_compact gives whole chunks no page uses back to the system.
+ */
+void pages_set_cap(struct pages *p, uint64_t cap);
+uint64_t pages_excess(struct pages *p);
+struct page_victim {
+	uint64_t owner, slot, stamp;
+};
+/* Up to max victims, consecutive slots of one owner where there are: their
+ * ids into v and their data into data (max * GF_PAGE_SIZE); how many. */
+uint32_t pages_victims(struct pages *p, uint32_t max, struct page_victim *v, uint8_t *data);
+/* v[0..n) now live on host (NULL: nowhere); hops is theirs now. kept[i]
+ * (may be NULL) is set for a page rewritten or invalidated meanwhile,
+ * which stays: its copy on host is stale, for the caller to drop. */
+void pages_moved(struct pages *p, const struct page_victim *v, uint32_t n, const char *host,
+		 uint8_t hops, uint8_t *kept);
+/* Give back chunks that hold no page after moving what little they hold
+ * into free frames elsewhere; bytes given back. */
+uint64_t pages_compact(struct pages *p);
+/* Pop up to max moves of owner's pages (oldest first) into out. */
+uint32_t pages_updates(struct pages *p, uint64_t owner, struct gfs_page_move *out, uint32_t max);
+
 /* The counters and capacity (GFS_PAGE_STATS). */
 void pages_stats(struct pages *p, struct gfs_page_stats_rep *st);
 /* For the heartbeat (registrar.h swap_space): total and free pages. */

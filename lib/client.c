@@ -2191,6 +2191,21 @@ int gfc_gfsd_page_stats(struct gfc *c, const char *addr, uint16_t port,
 	return r < 0 ? -EIO : 0;
 }
 
+int gfc_gfsd_page_cap(struct gfc *c, const char *addr, uint16_t port, uint64_t pages)
+{
+	struct gfs_page_cap_req req = { .pages = pages };
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	gf_wbuf_init(&w);
+	gfs_page_cap_req_encode(&w, &req);
+	r = gfsd_call(c, addr, port, GFS_PAGE_CAP, &w, &rep);
+	if (r == 0)
+		gf_reply_release(&rep);
+	return r;
+}
+
 int gfc_gfsd_list(struct gfc *c, const char *addr, uint16_t port, const struct gfs_list_req *m,
 		  struct gfs_list_rep *out)
 {

@@ -308,6 +308,8 @@ int gfc_gfsd_stats(struct gfc *c, const char *addr, uint16_t port,
 /* GFS_PAGE_STATS of the gfsd at addr:port: its swap page cache. */
 int gfc_gfsd_page_stats(struct gfc *c, const char *addr, uint16_t port,
 			struct gfs_page_stats_rep *out);
+/* GFS_PAGE_CAP (admin clients only): lend at most pages (UINT64_MAX: all). */
+int gfc_gfsd_page_cap(struct gfc *c, const char *addr, uint16_t port, uint64_t pages);
 
 /* ---- counters ----------------------------------------------------------------- */
 

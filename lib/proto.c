@@ -103,7 +103,8 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
 	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)  \
 	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFS_LIST) X(GFS_ORPHAN_SCAN) X(GFS_SUMS) X(GFS_VERIFY) \
-	X(GFS_PAGE_PUT) X(GFS_PAGE_GET) X(GFS_PAGE_INVALIDATE) X(GFS_PAGE_STATS)
+	X(GFS_PAGE_PUT) X(GFS_PAGE_GET) X(GFS_PAGE_INVALIDATE) X(GFS_PAGE_STATS) \
+	X(GFS_PAGE_UPDATES) X(GFS_PAGE_CAP)
 
 const char *gf_op_name(uint16_t op)
 {
@@ -1965,6 +1966,10 @@ void gfs_page_stats_rep_encode(struct gf_wbuf *w, const struct gfs_page_stats_re
 	gf_put_u64(w, m->stale_puts);
 	gf_put_u64(w, m->invalidated);
 	gf_put_u64(w, m->refused);
+	gf_put_u64(w, m->punted);
+	gf_put_u64(w, m->dropped);
+	gf_put_u64(w, m->cap);
+	gf_put_u64(w, m->instance);
 }
 
 int gfs_page_stats_rep_decode(const void *payload, size_t len, struct gfs_page_stats_rep *m)
@@ -1981,5 +1986,89 @@ int gfs_page_stats_rep_decode(const void *payload, size_t len, struct gfs_page_s
 	m->stale_puts = gf_get_u64(r);
 	m->invalidated = gf_get_u64(r);
 	m->refused = gf_get_u64(r);
+	m->punted = gf_get_u64(r);
+	m->dropped = gf_get_u64(r);
+	m->cap = gf_get_u64(r);
+	m->instance = gf_get_u64(r);
+	return D_END();
+}
+
+void gfs_page_updates_req_encode(struct gf_wbuf *w, const struct gfs_page_updates_req *m)
+{
+	if (m->max < 1 || m->max > GFS_PAGE_UPDATES_MAX) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u64(w, m->owner);
+	gf_put_u32(w, m->max);
+}
+
+int gfs_page_updates_req_decode(const void *payload, size_t len, struct gfs_page_updates_req *m)
+{
+	D_BEGIN(m);
+	m->owner = gf_get_u64(r);
+	m->max = gf_get_u32(r);
+	if (!r->err && (m->max < 1 || m->max > GFS_PAGE_UPDATES_MAX))
+		rfail(r);
+	return D_END();
+}
+
+#define PAGE_MOVE_MIN_WIRE (8u + 8u + 1u + 4u)
+
+void gfs_page_updates_rep_encode(struct gf_wbuf *w, const struct gfs_page_updates_rep *m)
+{
+	if (m->count > GFS_PAGE_UPDATES_MAX || (m->count && !m->moves)) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u32(w, m->count);
+	for (uint32_t i = 0; i < m->count; i++) {
+		gf_put_u64(w, m->moves[i].slot);
+		gf_put_u64(w, m->moves[i].stamp);
+		gf_put_u8(w, m->moves[i].hops);
+		put_strn(w, m->moves[i].host, sizeof(m->moves[i].host));
+	}
+}
+
+int gfs_page_updates_rep_decode(const void *payload, size_t len, struct gfs_page_updates_rep *m)
+{
+	D_BEGIN(m);
+	uint32_t n = get_count(r, GFS_PAGE_UPDATES_MAX, PAGE_MOVE_MIN_WIRE);
+	if (!r->err && n) {
+		m->moves = calloc(n, sizeof(*m->moves));
+		if (!m->moves)
+			return -ENOMEM;
+		m->count = n;
+	}
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		m->moves[i].slot = gf_get_u64(r);
+		m->moves[i].stamp = gf_get_u64(r);
+		m->moves[i].hops = gf_get_u8(r);
+		gf_get_str(r, m->moves[i].host, sizeof(m->moves[i].host));
+	}
+	int err = D_END();
+	if (err)
+		gfs_page_updates_rep_free(m);
+	return err;
+}
+
+void gfs_page_updates_rep_free(struct gfs_page_updates_rep *m)
+{
+	if (!m)
+		return;
+	free(m->moves);
+	m->moves = NULL;
+	m->count = 0;
+}
+
+void gfs_page_cap_req_encode(struct gf_wbuf *w, const struct gfs_page_cap_req *m)
+{
+	gf_put_u64(w, m->pages);
+}
+
+int gfs_page_cap_req_decode(const void *payload, size_t len, struct gfs_page_cap_req *m)
+{
+	D_BEGIN(m);
+	m->pages = gf_get_u64(r);
 	return D_END();
 }

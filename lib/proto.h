@@ -137,6 +137,8 @@ enum gf_op {
 	GFS_PAGE_GET,	    /* gfs_page_get_req → gfs_page_get_rep */
 	GFS_PAGE_INVALIDATE, /* gfs_page_inval_req → gfs_page_inval_rep */
 	GFS_PAGE_STATS,	    /* empty → gfs_page_stats_rep */
+	GFS_PAGE_UPDATES,   /* gfs_page_updates_req → gfs_page_updates_rep */
+	GFS_PAGE_CAP,	    /* admin: gfs_page_cap_req → empty */
 };
 
 /* Name of an opcode for logs ("GFM_LOOKUP", "reply to GFS_READ" is op|REPLY). */
@@ -873,8 +875,33 @@ struct gfs_page_stats_rep {
 	uint64_t locked;    /* bytes of page memory allocated and locked */
 	uint64_t owners;    /* owners with a page held */
 	uint64_t puts, gets, get_misses, stale_puts, invalidated, refused;
+	uint64_t punted, dropped, cap; /* moved on, dropped when none took
+					  them, the cap (UINT64_MAX: none) */
+	uint64_t instance; /* random per start of gfsd: a new one holds nothing */
 };
 #define GF_PAGE_INVAL_MAX (1u << 20)
+
+/* A page a server moved on (PUNTPAGE), as its owner learns (UPDATE). */
+struct gfs_page_move {
+	uint64_t slot, stamp;
+	uint8_t hops;			/* moves so far */
+	char host[GF_HOST_MAX + 1];	/* where it is now; "": nowhere (dropped) */
+};
+#define GFS_PAGE_UPDATES_MAX 4096
+struct gfs_page_updates_req {
+	uint64_t owner;
+	uint32_t max; /* 1 .. GFS_PAGE_UPDATES_MAX */
+};
+/* Heap-allocated by the decoder; free with gfs_page_updates_rep_free. */
+struct gfs_page_updates_rep {
+	uint32_t count;
+	struct gfs_page_move *moves;
+};
+void gfs_page_updates_rep_free(struct gfs_page_updates_rep *m);
+/* admin: lend at most pages (UINT64_MAX: no cap) from now on */
+struct gfs_page_cap_req {
+	uint64_t pages;
+};
 
 /* ---- codecs ---------------------------------------------------------------
  * encode: appends the payload to w (check w->err). decode: 0 or -EBADMSG.
@@ -950,6 +977,9 @@ GF_CODEC(gfs_page_get_rep);
 GF_CODEC(gfs_page_inval_req);
 GF_CODEC(gfs_page_inval_rep);
 GF_CODEC(gfs_page_stats_rep);
+GF_CODEC(gfs_page_updates_req);
+GF_CODEC(gfs_page_updates_rep);
+GF_CODEC(gfs_page_cap_req);
 
 #undef GF_CODEC
 

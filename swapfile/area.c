@@ -112,6 +112,7 @@ int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
 	int target[SLOT_COPIES] = { -1, -1 }, tried[16], ntried = 0, got = 0;
 	uint64_t stamp;
 	int r[SLOT_COPIES];
+	uint8_t epoch_at[SLOT_COPIES] = { 0 };
 
 	if (n == 0 || n > GF_PAGE_BATCH || slot + n > a->nslots)
 		return -EINVAL;
@@ -120,7 +121,8 @@ int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
 	/* the servers it was on, if they still answer; else new ones */
 	if (same_places(a, slot, n, prev))
 		for (int k = 0; k < a->copies; k++)
-			if (is_server(prev[k]))
+			if (is_server(prev[k]) &&
+			    servers_holds(a->srv, prev[k] - LOC_SERVER, servers_epoch(a->srv, prev[k] - LOC_SERVER)))
 				target[k] = prev[k] - LOC_SERVER;
 	for (int k = 0; k < a->copies; k++)
 		if (target[k] >= 0)
@@ -147,6 +149,11 @@ int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
 				tb = target[k];
 			}
 		}
+		/* the epoch the servers are in as the pages go: a restart seen
+		 * after this makes these copies count as gone */
+		epoch_at[ka] = servers_epoch(a->srv, ta);
+		if (kb >= 0)
+			epoch_at[kb] = servers_epoch(a->srv, tb);
 		page_put2(a->srv, ta, tb, slot, stamp, n, data, &r[0], &r[1]);
 		int ks[2] = { ka, kb }, rs[2] = { r[0], r[1] };
 		for (int j = 0; j < 2; j++) {
@@ -205,6 +212,10 @@ int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
 		}
 		k += run;
 	}
+	uint8_t ep[SLOT_COPIES] = { 0 };
+	for (int c = 0; c < SLOT_COPIES; c++)
+		if (is_server(now[c]))
+			ep[c] = epoch_at[c];
 	for (uint32_t k = 0; k < n; k++) {
 		struct slot *s = &a->map.v[slot + k];
 		for (int c = 0; c < SLOT_COPIES; c++)
@@ -213,6 +224,7 @@ int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
 						   __ATOMIC_RELAXED);
 		s->stamp = stamp;
 		memcpy(s->loc, now, sizeof(now));
+		memcpy(s->epoch, ep, sizeof(ep));
 		s->hops = 0;
 		s->in_use = 1;
 	}
@@ -331,6 +343,174 @@ uint64_t area_slots_on(struct area *a, int server)
 
 	for (uint64_t i = 0; i < a->nslots; i++)
 		if (a->map.v[i].in_use && has_loc(a->map.v[i].loc, loc))
+			n++;
+	return n;
+}
+
+uint32_t area_apply_moves(struct area *a, int from, const struct gfs_page_move *moves,
+			  uint32_t n)
+{
+	uint16_t src = (uint16_t)(from + LOC_SERVER);
+	uint32_t applied = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t slot = moves[i].slot;
+		if (slot >= a->nslots)
+			continue;
+		int to = moves[i].host[0] ? servers_find(a->srv, moves[i].host) : -1;
+		slotmap_lock(&a->map, slot, 1);
+		struct slot *s = &a->map.v[slot];
+		if (!s->in_use || s->stamp != moves[i].stamp) {
+			/* the page was rewritten or discarded since: the moved copy
+			 * is of no use, and nobody else would drop it */
+			if (to >= 0)
+				page_inval(a->srv, to, slot, 1, moves[i].stamp);
+		} else {
+			for (int c = 0; c < SLOT_COPIES; c++) {
+				if (s->loc[c] != src)
+					continue;
+				/* never two copies in one place: the repair finds it a new one */
+				uint16_t dst = to >= 0 ? (uint16_t)(to + LOC_SERVER) : LOC_NONE;
+				s->loc[c] = has_loc(s->loc, dst) ? LOC_NONE : dst;
+				if (s->loc[c] != LOC_NONE)
+					s->epoch[c] = servers_epoch(a->srv, to);
+				if (s->hops < UINT8_MAX)
+					s->hops++;
+				__atomic_sub_fetch(&a->srv->v[from].held, 1, __ATOMIC_RELAXED);
+				if (s->loc[c] != LOC_NONE)
+					__atomic_add_fetch(&a->srv->v[to].held, 1, __ATOMIC_RELAXED);
+				applied++;
+				break;
+			}
+		}
+		slotmap_unlock(&a->map, slot, 1);
+	}
+	ADD(a, updates, applied);
+	return applied;
+}
+
+/* Whether copy c of slot s can be counted on. */
+static int good_copy(struct area *a, const struct slot *s, int c)
+{
+	if (s->loc[c] == LOC_DISK)
+		return 1;
+	return is_server(s->loc[c]) &&
+	       servers_holds(a->srv, s->loc[c] - LOC_SERVER, s->epoch[c]);
+}
+
+static int good_copies(struct area *a, const struct slot *s)
+{
+	int n = 0;
+
+	for (int c = 0; c < SLOT_COPIES; c++)
+		if (s->loc[c] != LOC_NONE && good_copy(a, s, c) &&
+		    (c == 0 || s->loc[c] != s->loc[0]))
+			n++;
+	return n;
+}
+
+/* Slots slot..slot+n-1 (locked, same stamp and places, short of copies):
+ * read them from a good copy and put them somewhere new. */
+static int recopy(struct area *a, uint64_t slot, uint32_t n, uint8_t *buf)
+{
+	struct slot *s = &a->map.v[slot];
+	uint16_t keep[SLOT_COPIES + 1] = { 0 };
+	uint8_t kep[SLOT_COPIES + 1] = { 0 };
+	int nkeep = 0, avoid[SERVERS_MAX], navoid = 0;
+	uint8_t ok[GF_PAGE_BATCH];
+
+	for (int c = 0; c < SLOT_COPIES; c++)
+		if (s->loc[c] != LOC_NONE && good_copy(a, s, c) && !has_loc(keep, s->loc[c])) {
+			kep[nkeep] = s->epoch[c];
+			keep[nkeep++] = s->loc[c];
+		}
+	if (nkeep == 0)
+		return 0; /* nothing to copy from: a read will say so */
+	/* read from the first good copy that gives every page */
+	int have = 0;
+	for (int k = 0; k < nkeep && !have; k++) {
+		read_from(a, keep[k], slot, n, buf, ok);
+		have = memchr(ok, 0, n) == NULL;
+	}
+	if (!have)
+		return 0;
+	for (int k = 0; k < nkeep; k++)
+		if (is_server(keep[k]))
+			avoid[navoid++] = keep[k] - LOC_SERVER;
+	int t = servers_pick(a->srv, n, avoid, navoid), r0 = -1, r1;
+	uint16_t dst = LOC_NONE;
+	uint8_t dep = 0;
+	if (t >= 0) {
+		dep = servers_epoch(a->srv, t);
+		page_put2(a->srv, t, -1, slot, s->stamp, n, buf, &r0, &r1);
+		if (r0 == 0) {
+			dst = (uint16_t)(t + LOC_SERVER);
+			ADD(a, remote_out, n);
+		}
+	}
+	if (dst == LOC_NONE && !has_loc(keep, LOC_DISK) && disk_write(a, slot, n, buf) == 0) {
+		dst = LOC_DISK;
+		ADD(a, fallbacks, n);
+	}
+	if (dst == LOC_NONE)
+		return 0;
+	kep[nkeep] = dep;
+	keep[nkeep++] = dst;
+	for (uint32_t j = 0; j < n; j++) {
+		struct slot *x = &a->map.v[slot + j];
+		/* copies given up on are dropped where they may still be */
+		for (int c = 0; c < SLOT_COPIES; c++)
+			if (x->loc[c] != LOC_NONE && !has_loc(keep, x->loc[c]) && j == 0)
+				drop_copy(a, x->loc[c], slot, n, x->stamp);
+		if (is_server(dst))
+			__atomic_add_fetch(&a->srv->v[dst - LOC_SERVER].held, 1, __ATOMIC_RELAXED);
+		memset(x->loc, 0, sizeof(x->loc));
+		memset(x->epoch, 0, sizeof(x->epoch));
+		for (int c = 0; c < nkeep && c < SLOT_COPIES; c++) {
+			x->loc[c] = keep[c];
+			x->epoch[c] = kep[c];
+		}
+	}
+	ADD(a, recopied, n);
+	return (int)n;
+}
+
+int64_t area_repair(struct area *a, uint8_t *buf, uint64_t max)
+{
+	uint64_t done = 0, looked = 0;
+
+	while (looked < a->nslots && done < max) {
+		uint64_t slot = a->repair_at;
+		uint32_t n = 1;
+		if (slot >= a->nslots) {
+			a->repair_at = 0;
+			continue;
+		}
+		slotmap_lock(&a->map, slot, GF_PAGE_BATCH / 2);
+		struct slot *s = &a->map.v[slot];
+		if (s->in_use && good_copies(a, s) < a->copies) {
+			/* the run of slots in the same state, same stamp, same stripe pair */
+			while (n < GF_PAGE_BATCH / 2 && slot + n < a->nslots) {
+				const struct slot *t = &a->map.v[slot + n];
+				if (!t->in_use || t->stamp != s->stamp || memcmp(t->loc, s->loc, sizeof(s->loc)))
+					break;
+				n++;
+			}
+			done += (uint64_t)recopy(a, slot, n, buf);
+		}
+		slotmap_unlock(&a->map, slot, GF_PAGE_BATCH / 2);
+		a->repair_at = slot + n;
+		looked += n;
+	}
+	return (int64_t)done;
+}
+
+uint64_t area_short(struct area *a)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < a->nslots; i++)
+		if (a->map.v[i].in_use && good_copies(a, &a->map.v[i]) < a->copies)
 			n++;
 	return n;
 }

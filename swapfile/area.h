@@ -33,6 +33,8 @@ struct area_counters {
 	uint64_t moved;			/* pages rewritten to other servers */
 	uint64_t discarded;		/* slots freed by a discard */
 	uint64_t lost;			/* reads that found no good copy */
+	uint64_t updates;		/* moves servers told of, applied */
+	uint64_t recopied;		/* pages copied again to restore their copies */
 };
 
 struct area {
@@ -42,6 +44,7 @@ struct area {
 	uint64_t nslots;
 	int copies; /* 1 or 2 */
 	uint64_t stamp;
+	uint64_t repair_at; /* where area_repair goes on */
 	struct area_counters c; /* atomics */
 };
 
@@ -50,6 +53,22 @@ void area_destroy(struct area *a);
 int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data);
 int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out);
 int area_discard(struct area *a, uint64_t slot, uint64_t n);
+/*
+ * Server `from` moved pages on (Nswap's PUNTPAGE; moves[i].host "" when it
+ * dropped them): slots that still have that page (same stamp) there now
+ * have it on the new server, or one copy fewer. How many applied.
+ */
+uint32_t area_apply_moves(struct area *a, int from, const struct gfs_page_move *moves,
+			  uint32_t n);
+/*
+ * Give pages that have fewer good copies than wanted (a copy dropped, on a
+ * server that is down or restarted since: servers_holds) another copy, read
+ * from a good one: up to max pages, from where the last call stopped; buf
+ * holds GF_PAGE_BATCH pages. Pages copied, or -errno.
+ */
+int64_t area_repair(struct area *a, uint8_t *buf, uint64_t max);
+/* Slots in use with fewer good copies than wanted (what area_repair fixes). */
+uint64_t area_short(struct area *a);
 /* Slots whose copies are on server i (or LOC_DISK for the disk: i = -1). */
 uint64_t area_slots_on(struct area *a, int server);
 

@@ -249,12 +249,16 @@ static size_t status_text(char *buf, size_t cap)
 	OUT("pages_out %" PRIu64 "\npages_in %" PRIu64 "\nremote_out %" PRIu64
 	    "\nremote_in %" PRIu64 "\ndisk_out %" PRIu64 "\ndisk_in %" PRIu64
 	    "\nfallbacks %" PRIu64 "\nsecond_copy_reads %" PRIu64 "\nmoved %" PRIu64
-	    "\ndiscarded %" PRIu64 "\nlost %" PRIu64 "\n",
+	    "\ndiscarded %" PRIu64 "\nlost %" PRIu64 "\nupdates %" PRIu64 "\nrecopied %" PRIu64
+	    "\n",
 	    c->pages_out, c->pages_in, c->remote_out, c->remote_in, c->disk_out, c->disk_in,
-	    c->fallbacks, c->second_copy_reads, c->moved, c->discarded, c->lost);
+	    c->fallbacks, c->second_copy_reads, c->moved, c->discarded, c->lost, c->updates,
+	    c->recopied);
 	OUT("slots_on_disk %" PRIu64 "\n", area_slots_on(&D->area, -1));
-	OUT("%-20s %-22s %5s %12s %12s %12s %10s %8s %8s\n", "server", "address", "state",
-	    "slots_held", "pages_out", "pages_in", "free_adv", "failures", "refusals");
+	OUT("slots_short %" PRIu64 "\n", area_short(&D->area));
+	OUT("%-20s %-22s %5s %12s %12s %12s %10s %8s %8s %8s\n", "server", "address", "state",
+	    "slots_held", "pages_out", "pages_in", "free_adv", "failures", "refusals",
+	    "restarts");
 	pthread_mutex_lock(&D->srv.mu);
 	uint32_t ns = D->srv.n;
 	pthread_mutex_unlock(&D->srv.mu);
@@ -266,10 +270,10 @@ static size_t status_text(char *buf, size_t cap)
 		char addr[300];
 		snprintf(addr, sizeof(addr), "%s:%u", p->addr, p->port);
 		OUT("%-20s %-22s %5s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRId64
-		    " %8" PRIu64 " %8" PRIu64 "\n",
+		    " %8" PRIu64 " %8" PRIu64 " %8u\n",
 		    p->name, addr, !p->up ? "down" : p->down_until_ms > now ? "fail" : "up",
 		    area_slots_on(&D->area, (int)i), p->pages_out, p->pages_in, p->free_pages,
-		    p->failures, p->refusals);
+		    p->failures, p->refusals, (unsigned)p->epoch);
 	}
 #undef OUT
 	return n < cap ? n : cap;
@@ -300,22 +304,25 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (size > D->size - (uint64_t)off)
 		size = (size_t)(D->size - (uint64_t)off);
-	/* whole pages around the range; one batch per GF_PAGE_BATCH pages */
+	/* whole pages around the range, in this thread's buffer (made once:
+	 * a page-in allocates nothing); a read longer than a batch is cut
+	 * short, and the kernel asks for the rest */
+	static __thread uint8_t *buf;
+	if (!buf && !(buf = malloc((size_t)(GF_PAGE_BATCH + 1) * GF_PAGE_SIZE))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	uint64_t first = (uint64_t)off / GF_PAGE_SIZE;
 	uint64_t last = ((uint64_t)off + size - 1) / GF_PAGE_SIZE;
-	size_t span = (size_t)(last - first + 1) * GF_PAGE_SIZE;
-	uint8_t *buf = malloc(span);
-	int r = buf ? 0 : -ENOMEM;
-	for (uint64_t s = first; r == 0 && s <= last;) {
-		uint32_t n = last - s + 1 > GF_PAGE_BATCH ? GF_PAGE_BATCH : (uint32_t)(last - s + 1);
-		r = area_read(&D->area, s, n, buf + (size_t)(s - first) * GF_PAGE_SIZE);
-		s += n;
+	if (last - first + 1 > GF_PAGE_BATCH) {
+		last = first + GF_PAGE_BATCH - 1;
+		size = (size_t)((last + 1) * GF_PAGE_SIZE - (uint64_t)off);
 	}
+	int r = area_read(&D->area, first, (uint32_t)(last - first + 1), buf);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_buf(req, (char *)buf + ((uint64_t)off - first * GF_PAGE_SIZE), size);
-	free(buf);
 }
 
 /* Write len bytes at off (any alignment): whole pages directly, a partial
@@ -457,15 +464,27 @@ static const struct fuse_lowlevel_ops swap_ops = {
 	.fsync = op_fsync,
 };
 
-static void *refresher(void *arg)
+/*
+ * The keeper: every REFRESH_MS, the server table from gfmd; each server's
+ * instance (a restarted gfsd holds none of the copies put before), the
+ * moves servers made of our pages (UPDATE); then copies again the pages
+ * that are short of copies. Not on the page-out path: it may wait.
+ */
+#define UPDATES_MAX 200
+static void *keeper(void *arg)
 {
 	struct daemon_state *d = arg;
+	static struct gfs_page_move moves[UPDATES_MAX];
+	static uint8_t rxbuf[UPDATES_MAX * (8 + 8 + 1 + 4 + GF_HOST_MAX) + 64];
+	static uint8_t pages[GF_PAGE_BATCH * GF_PAGE_SIZE];
 	int failing = 0;
 
 	while (!d->stop) {
 		struct timespec ts = { .tv_sec = REFRESH_MS / 1000,
 				       .tv_nsec = (REFRESH_MS % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
+		if (d->stop)
+			break;
 		int r = servers_refresh(&d->srv);
 		if (r < 0 && !failing)
 			gf_warn("gfswap: host list from gfmd: %s (the servers known stay in use)",
@@ -473,6 +492,32 @@ static void *refresher(void *arg)
 		if (r == 0 && failing)
 			gf_info("gfswap: host list from gfmd again");
 		failing = r < 0;
+		pthread_mutex_lock(&d->srv.mu);
+		uint32_t ns = d->srv.n;
+		pthread_mutex_unlock(&d->srv.mu);
+		for (uint32_t i = 0; i < ns && !d->stop; i++) {
+			struct pserver *p = &d->srv.v[i];
+			struct gfs_page_stats_rep st;
+			if (!p->up || page_stats(&d->srv, (int)i, &st) < 0)
+				continue;
+			if (p->instance && st.instance != p->instance) {
+				pthread_mutex_lock(&d->srv.mu);
+				__atomic_add_fetch(&p->epoch, 1, __ATOMIC_RELEASE);
+				pthread_mutex_unlock(&d->srv.mu);
+				gf_warn("gfswap: page server %s restarted: the copies it held are "
+					"copied again from the others", p->name);
+			}
+			p->instance = st.instance;
+			int n;
+			do {
+				n = page_updates(&d->srv, (int)i, moves, UPDATES_MAX, rxbuf,
+						 sizeof(rxbuf));
+				if (n > 0)
+					area_apply_moves(&d->area, (int)i, moves, (uint32_t)n);
+			} while (n == UPDATES_MAX && !d->stop);
+		}
+		if (!d->stop)
+			area_repair(&d->area, pages, 16384);
 	}
 	return NULL;
 }
@@ -584,14 +629,20 @@ static int serve(struct opts *o)
 		cmd_err(&cmd, "cannot mount the area's file on %s", mnt);
 		return CMD_FAIL;
 	}
-	/* from here on, paging out must never wait for memory */
+	/* from here on, paging out must never wait for memory. (Not under
+	 * AddressSanitizer: its allocator maps terabytes it never touches,
+	 * which MCL_FUTURE would lock and fill, and allocations then fail.) */
+#if defined(__SANITIZE_ADDRESS__)
+	if (0)
+#else
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+#endif
 		gf_warn("gfswap: mlockall: %s (the daemon itself may be swapped out)",
 			strerror(errno));
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
 		gf_warn("gfswap: PR_SET_IO_FLUSHER: %s", strerror(errno));
 	pthread_t th;
-	if ((r = pthread_create(&th, NULL, refresher, &d)) != 0) {
+	if ((r = pthread_create(&th, NULL, keeper, &d)) != 0) {
 		cmd_err(&cmd, "refresh thread: %s", strerror(r));
 		fuse_session_unmount(se);
 		return CMD_FAIL;

@@ -22,6 +22,12 @@
 #define DOWN_MS 3000
 #define RXBUF (GF_HDR_SIZE + GFS_PAGE_GET_REP_FIXED(GF_PAGE_BATCH) + 256)
 
+static void be64_at(uint8_t *p, uint64_t v)
+{
+	for (int k = 0; k < 8; k++)
+		p[k] = (uint8_t)(v >> (56 - 8 * k));
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -116,7 +122,7 @@ int servers_refresh(struct servers *s)
 			snprintf(p->addr, sizeof(p->addr), "%s", h->addr);
 			p->port = h->port;
 		}
-		p->up = h->up && h->swap_total > 0;
+		p->up = h->up; /* whether it lends is free_pages */
 		p->free_pages = (int64_t)h->swap_free;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -449,11 +455,6 @@ static int small_call(struct servers *s, int i, uint16_t op, const void *req, si
 	return status;
 }
 
-static void be64_at(uint8_t *p, uint64_t v)
-{
-	for (int k = 0; k < 8; k++)
-		p[k] = (uint8_t)(v >> (56 - 8 * k));
-}
 
 int page_inval(struct servers *s, int i, uint64_t slot, uint32_t n, uint64_t stamp)
 {
@@ -489,4 +490,58 @@ int page_stats(struct servers *s, int i, struct gfs_page_stats_rep *st)
 	if (r == 0)
 		r = gfs_page_stats_rep_decode(rep, replen, st);
 	return r;
+}
+
+int page_updates(struct servers *s, int i, struct gfs_page_move *out, uint32_t max,
+		 uint8_t *buf, size_t buflen)
+{
+	uint8_t req[12];
+	size_t replen;
+	struct gfs_page_updates_rep rep;
+	int r;
+
+	be64_at(req, s->owner);
+	req[8] = (uint8_t)(max >> 24);
+	req[9] = (uint8_t)(max >> 16);
+	req[10] = (uint8_t)(max >> 8);
+	req[11] = (uint8_t)max;
+	r = small_call(s, i, GFS_PAGE_UPDATES, req, sizeof(req), buf, &replen, buflen);
+	if (r < 0)
+		return r;
+	if ((r = gfs_page_updates_rep_decode(buf, replen, &rep)) < 0)
+		return r;
+	uint32_t n = rep.count < max ? rep.count : max;
+	memcpy(out, rep.moves, n * sizeof(*out));
+	gfs_page_updates_rep_free(&rep);
+	return (int)n;
+}
+
+int servers_find(struct servers *s, const char *name)
+{
+	int found = -1;
+
+	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = 0; i < s->n && found < 0; i++)
+		if (!strcmp(s->v[i].name, name))
+			found = (int)i;
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}
+
+int servers_holds(struct servers *s, int i, uint8_t epoch)
+{
+	int yes = 0;
+
+	pthread_mutex_lock(&s->mu);
+	if (i >= 0 && (uint32_t)i < s->n) {
+		const struct pserver *p = &s->v[i];
+		yes = p->up && p->down_until_ms <= now_ms() && epoch == p->epoch;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return yes;
+}
+
+uint8_t servers_epoch(struct servers *s, int i)
+{
+	return __atomic_load_n(&s->v[i].epoch, __ATOMIC_ACQUIRE);
 }

@@ -47,8 +47,12 @@ struct pserver {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct pconn conns[POOL_CONNS];
+	/* what the keeper learnt (its thread only, read by status) */
+	uint64_t instance; /* the gfsd's GFS_PAGE_STATS instance; 0: unknown */
+	uint8_t epoch;	   /* counts its restarts seen: copies put in an
+			      earlier epoch are gone */
 	/* counters (atomics) */
-	uint64_t pages_out, pages_in, failures, refusals;
+	uint64_t pages_out, pages_in, failures, refusals, moves_in;
 	int64_t held; /* slots whose copy is here */
 };
 
@@ -89,5 +93,16 @@ int page_get(struct servers *s, int i, uint64_t slot, uint32_t n, uint64_t *stam
 int page_inval(struct servers *s, int i, uint64_t slot, uint32_t n, uint64_t stamp);
 /* GFS_PAGE_STATS. 0 or -errno. */
 int page_stats(struct servers *s, int i, struct gfs_page_stats_rep *st);
+/* GFS_PAGE_UPDATES: up to max moves of our pages server i made, into out
+ * (buf: a receive buffer of buflen bytes). How many, or -errno. */
+int page_updates(struct servers *s, int i, struct gfs_page_move *out, uint32_t max,
+		 uint8_t *buf, size_t buflen);
+/* The index of the server named name, or -1. */
+int servers_find(struct servers *s, const char *name);
+/* Whether a copy put on server i in epoch can be counted on: the server is
+ * up (gfmd's view), not failing now, and has not restarted since. */
+int servers_holds(struct servers *s, int i, uint8_t epoch);
+/* Server i's epoch now (what a copy put now records). */
+uint8_t servers_epoch(struct servers *s, int i);
 
 #endif

@@ -29,6 +29,9 @@ struct slot {
 	uint16_t loc[SLOT_COPIES]; /* LOC_NONE where a copy is missing */
 	uint8_t hops;
 	uint8_t in_use;
+	/* the server's epoch (servers.h) when each copy was put: a copy put
+	 * before its server restarted is gone */
+	uint8_t epoch[SLOT_COPIES];
 };
 
 struct slotmap {

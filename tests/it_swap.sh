@@ -41,6 +41,7 @@ cat >"$TOUCH" <<'EOF'
 import sys
 n = int(sys.argv[1]) * 256
 rounds = int(sys.argv[2])
+hold = sys.argv[3] if len(sys.argv) > 3 else None
 buf = bytearray(n * 4096)
 mv = memoryview(buf)
 for r in range(rounds):
@@ -51,12 +52,23 @@ for r in range(rounds):
     print(f"round {r}: {bad} bad pages of {n}", flush=True)
     if bad:
         sys.exit(1)
+if hold:  # say so, wait for the go, then check every page once more
+    import os, time
+    open(hold + ".ready", "w").close()
+    while not os.path.exists(hold + ".go"):
+        time.sleep(0.05)
+    r = rounds - 1
+    bad = sum(1 for i in range(n)
+              if mv[i * 4096:i * 4096 + 16] != (i * 7919 + r).to_bytes(8, "little") * 2)
+    print(f"after the hold: {bad} bad pages of {n}", flush=True)
+    sys.exit(1 if bad else 0)
 EOF
-touch_in_cgroup() { bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" "$4" "$5"' _ "$CG" "$PY" "$TOUCH" "$@"; }
+touch_in_cgroup() { bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" "$4" "$5" ${6:+"$6"}' _ "$CG" "$PY" "$TOUCH" "$@"; }
 status_value() { "$GFSWAP" status --name "$NAME" | awk -v k="$1" '$1 == k { print $2 }'; }
 server_value() { "$GFHOST" -c "$STATE/admin.conf" stats "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 loop_dev() { cat "$GFSWAP_RUNDIR/$NAME/loop" 2>/dev/null; }
 swap_used_kb() { awk -v d="$(loop_dev)" '$1 == d { print $4 }' /proc/swaps; }
+swapping() { [[ $(swap_used_kb) -gt 16384 ]]; }
 nothing_left() {
 	! grep -q "$GFSWAP_RUNDIR/$NAME" /proc/mounts &&
 		! losetup -a | grep -q "$GFSWAP_RUNDIR/$NAME" &&
@@ -111,6 +123,7 @@ poll_until "$GF_WAIT_SECS" heard_of_servers ||
 check "a cgroup process touches 3x its limit; every page right" touch_in_cgroup 72 2
 expect_eq "pages went to page servers" yes "$([[ $(status_value remote_out) -gt 0 ]] && echo yes)"
 expect_eq "none to the disk" 0 "$(status_value disk_out)"
+[[ $(status_value disk_out) == 0 ]] || it_say "$("$GFSWAP" status --name "$NAME")"
 expect_eq "pages came back from servers" yes "$([[ $(status_value remote_in) -gt 0 ]] && echo yes)"
 expect_eq "no page lost" 0 "$(status_value lost)"
 puts=0
@@ -119,11 +132,62 @@ expect_eq "the servers' own counters: page puts there, two copies each" yes \
 	"$([[ $puts -ge $(( 2 * $(status_value pages_out) )) ]] && echo yes)"
 expect_eq "none on the owner's own gfsd" 0 "$(server_value node1 swap_puts)"
 
+# ---- a server shrinks while pages are on it ----------------------------------------------------
+# held_on HOST: it holds pages now. hold_start TAG: a process in the cgroup
+# touches 3x its limit, checks it, and waits for $STATE/TAG.go to check
+# every page once more (hold_end TAG: the go, and its exit status).
+held_on() { [[ $(server_value "$1" swap_pages_used) -gt 0 ]]; }
+hold_start() {
+	touch_in_cgroup 72 1 "$STATE/$1" >"$STATE/$1.out" 2>&1 &
+	HOLD_PID=$!
+	ready() { [[ -e $STATE/$1.ready ]]; }
+	poll_until "$GF_WAIT_SECS" ready "$1" || fail "the holder did not get ready: $(cat "$STATE/$1.out")"
+}
+hold_end() {
+	local rc
+	touch "$STATE/$1.go"
+	wait "$HOLD_PID"
+	rc=$?
+	[[ $rc == 0 ]] || it_say "$(cat "$STATE/$1.out")"
+	return $rc
+}
+hold_start shrink
+poll_until "$GF_WAIT_SECS" held_on node3 || fail "no page on node3"
+check "gfhost swap-lend node3 0 while pages are on it" \
+	"$GFHOST" -c "$STATE/admin.conf" swap-lend node3 0
+emptied() { [[ $(server_value node3 swap_pages_used) == 0 && $(server_value node3 swap_locked_bytes) == 0 ]]; }
+poll_until "$GF_WAIT_SECS" emptied ||
+	fail "node3 still holds pages or memory: $("$GFHOST" -c "$STATE/admin.conf" stats node3 | grep swap_)"
+expect_eq "node3 moved pages on (PUNTPAGE)" yes "$([[ $(server_value node3 swap_punted) -gt 0 ]] && echo yes)"
+learnt() { [[ $(status_value updates) -gt 0 && $(status_value slots_short) == 0 ]]; }
+poll_until "$GF_WAIT_SECS" learnt ||
+	fail "gfswap did not learn where the pages went: $("$GFSWAP" status --name "$NAME")"
+hold_end shrink
+expect_eq "the holder read every page right from where they went" 0 "$?"
+expect_eq "no page lost" 0 "$(status_value lost)"
+check "gfhost swap-lend node3 all" "$GFHOST" -c "$STATE/admin.conf" swap-lend node3 all
+check "swap-lend of a bad size is refused" bash -c "! '$GFHOST' -c '$STATE/admin.conf' swap-lend node3 -5"
+
+# ---- a server restarts under held pages, then another dies ------------------------------------
+hold_start restart
+poll_until "$GF_WAIT_SECS" held_on node2 || fail "no page on node2"
+check_here "kill -9 gfsd node2 under held pages" gf_gfsd_kill9 2
+check_here "gfsd node2 back, empty" gf_gfsd_start 2
+restart_seen() { "$GFSWAP" status --name "$NAME" | awk '$1 == "node2" && $10 > 0 { f = 1 } END { exit !f }'; }
+poll_until "$GF_WAIT_SECS" restart_seen || fail "gfswap did not see node2 restart"
+copied_again() { [[ $(status_value recopied) -gt 0 && $(status_value slots_short) == 0 ]]; }
+poll_until "$GF_WAIT_SECS" copied_again ||
+	fail "pages not copied again: $("$GFSWAP" status --name "$NAME")"
+check_here "kill -9 gfsd node3 too" gf_gfsd_kill9 3
+hold_end restart
+expect_eq "every held page reads right after one restart and one death" 0 "$?"
+expect_eq "no page lost" 0 "$(status_value lost)"
+check_here "gfsd node3 back" gf_gfsd_start 3
+
 # ---- kill -9 of a page server mid-workload -------------------------------------------------
 touch_in_cgroup 72 4 >"$STATE/touch.out" 2>&1 &
 TOUCH_PID=$!
-swapping() { [[ $(swap_used_kb) -gt 16384 ]]; }
-poll_until "$GF_WAIT_SECS" swapping || fail "no swap in use"
+poll_until "$GF_WAIT_SECS" swapping || fail "no swap in use: $(cat /proc/swaps; cat "$STATE/touch.out")"
 check_here "kill -9 gfsd node2 while pages are on it" gf_gfsd_kill9 2
 wait "$TOUCH_PID"
 rc=$?

@@ -53,6 +53,11 @@ static void fini_list(void *m)
 	gfs_list_rep_free(m);
 }
 
+static void fini_page_updates(void *m)
+{
+	gfs_page_updates_rep_free(m);
+}
+
 static void fini_sums(void *m)
 {
 	gfs_sums_rep_free(m);
@@ -99,7 +104,9 @@ static void fini_sums(void *m)
 	X(gfs_sums_rep, fini_sums) X(gfs_verify_req, NULL)              \
 	X(gfs_verify_rep, NULL) X(gfs_page_put_req, NULL) X(gfs_page_get_req, NULL)     \
 	X(gfs_page_get_rep, NULL) X(gfs_page_inval_req, NULL)                             \
-	X(gfs_page_inval_rep, NULL) X(gfs_page_stats_rep, NULL)
+	X(gfs_page_inval_rep, NULL) X(gfs_page_stats_rep, NULL)                           \
+	X(gfs_page_updates_req, NULL) X(gfs_page_updates_rep, fini_page_updates)          \
+	X(gfs_page_cap_req, NULL)
 
 #define WRAP(T, fini)                                               \
 	static void enc_##T(struct gf_wbuf *w, const void *m)       \

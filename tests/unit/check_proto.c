@@ -541,8 +541,37 @@ static void fill_gfs_page_stats_rep(void *p)
 {
 	struct gfs_page_stats_rep *m = p;
 	uint64_t *v = &m->total;
-	for (int i = 0; i < 11; i++)
+	for (int i = 0; i < 15; i++)
 		v[i] = (uint64_t)i * 1000003 + 1;
+}
+
+static void fill_gfs_page_updates_req(void *p)
+{
+	struct gfs_page_updates_req *m = p;
+	m->owner = 11;
+	m->max = GFS_PAGE_UPDATES_MAX;
+}
+
+static void fill_gfs_page_updates_rep(void *p)
+{
+	struct gfs_page_updates_rep *m = p;
+	m->count = 2;
+	m->moves = calloc(2, sizeof(*m->moves));
+	ck_assert_ptr_nonnull(m->moves);
+	m->moves[0] = (struct gfs_page_move){ .slot = 9, .stamp = 99, .hops = 1 };
+	snprintf(m->moves[0].host, sizeof(m->moves[0].host), "node-7");
+	m->moves[1] = (struct gfs_page_move){ .slot = 10, .stamp = 99, .hops = 2 }; /* dropped */
+}
+
+static void fini_page_updates(void *p)
+{
+	gfs_page_updates_rep_free(p);
+}
+
+static void fill_gfs_page_cap_req(void *p)
+{
+	struct gfs_page_cap_req *m = p;
+	m->pages = UINT64_MAX;
 }
 
 static void fill_gfs_open_req(void *p)
@@ -780,6 +809,9 @@ WRAP(gfs_page_get_rep)
 WRAP(gfs_page_inval_req)
 WRAP(gfs_page_inval_rep)
 WRAP(gfs_page_stats_rep)
+WRAP(gfs_page_updates_req)
+WRAP(gfs_page_updates_rep)
+WRAP(gfs_page_cap_req)
 WRAP(gfm_attr_rep)
 WRAP(gfm_setattr_req)
 WRAP(gfm_mknod_req)
@@ -896,6 +928,9 @@ static const struct codec codecs[] = {
 	ENTRY(gfs_page_inval_req, 0, NULL),
 	ENTRY(gfs_page_inval_rep, 0, NULL),
 	ENTRY(gfs_page_stats_rep, 0, NULL),
+	ENTRY(gfs_page_updates_req, 0, NULL),
+	ENTRY(gfs_page_updates_rep, 1, fini_page_updates),
+	ENTRY(gfs_page_cap_req, 0, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 

@@ -1,0 +1,149 @@
+#!/bin/bash
+# bench/swap.sh — network swap (gfswap) beside its baselines, in one run:
+# the paper's workloads (bench/swapload.py: sequential or random writes of
+# every page of a working set, then reads of every page, checked), alone
+# or beside a large sequential file write, with 1 or 4 processes: 8 cases.
+# The working set is 3x the memory cgroup's limit (v1), and each case runs
+# with, in turn (interleaved, RUNS rounds):
+#   ram     no limit: everything stays in RAM (the floor);
+#   disk    a swap file on the local disk (/var/tmp);
+#   gfswap  gfswap on a local cluster, 3 page servers, 2 copies per page;
+#   bound   the same loop device over gfswap's FUSE file with no network
+#           and no server at all (pages in a tmpfs file, one copy): what
+#           the FUSE + loop path alone costs.
+# Only one swap device is on at a time. Prints seconds per case and config
+# (median of RUNS) and gfswap's ratio to disk and to bound. Not a test: no
+# pass/fail. Needs root, numpy, and no other swap on.
+#
+# usage: bench/swap.sh [-l LIMIT_MIB] [-r RUNS] [-c CASES]
+#   CASES: a comma list of seq1,seq4,rand1,rand4 with an optional +bg, e.g.
+#   -c seq1,rand1+bg (default: all 8)
+set -uo pipefail
+BENCH=swap
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+LIMIT=1024 R=3 CASES=''
+while (($#)); do
+	case $1 in
+	-l) LIMIT=$2; shift 2 ;;
+	-r) R=$2; shift 2 ;;
+	-c) CASES=$2; shift 2 ;;
+	-h | --help) bench_help 20; exit 0 ;;
+	*) echo "swap: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[[ $(id -u) == 0 ]] || { echo "swap: needs root" >&2; exit 1; }
+[[ -z $(tail -n +2 /proc/swaps) ]] || { echo "swap: another swap is on:" >&2; cat /proc/swaps >&2; exit 1; }
+/usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "swap: needs python3-numpy" >&2; exit 1; }
+[[ -n $CASES ]] || CASES=seq1,seq4,rand1,rand4,seq1+bg,seq4+bg,rand1+bg,rand4+bg
+IFS=, read -r -a CASE_LIST <<<"$CASES"
+WS=$((3 * LIMIT))
+AREA=$((WS + 512))
+LOAD=$(cd "$(dirname "$0")" && pwd)/swapload.py
+CGROOT=/sys/fs/cgroup/memory
+CG=$CGROOT/gfswap-bench$$
+SWAPFILE=/var/tmp/gfswap-bench$$.swap
+BGFILE=/var/tmp/gfswap-bench$$.bg
+export GFSWAP_RUNDIR=/run/gfswap-bench$$
+GFSWAP=$(gf_bin gfswap) || exit 1
+
+bench_cleanup_extra() {
+	"$GFSWAP" off --name bench >/dev/null 2>&1
+	"$GFSWAP" off --name bound >/dev/null 2>&1
+	swapoff "$SWAPFILE" 2>/dev/null
+	rm -f "$SWAPFILE" "$BGFILE"
+	rmdir "$CG" 2>/dev/null
+	rm -rf "$GFSWAP_RUNDIR"
+}
+trap 'bench_cleanup_extra; [[ -n ${BENCH_STATE:-} ]] && gf_cluster_down "$BENCH_STATE"' EXIT
+trap 'exit 130' INT TERM
+
+echo "swap: starting a cluster (4 gfsd: node1 is this host, node2..4 lend RAM)" >&2
+GF_GFSD_CONF_EXTRA="swap_cache_mb = $((2 * WS / 3 + 256))" gf_cluster_up --gfsd 4 --mounts 0 || exit 1
+BENCH_STATE=$STATE
+CONF=$STATE/swapclient.conf
+cat >"$CONF" <<EOF
+gfmd_host = 127.0.0.1
+gfmd_port = $GFMD_PORT
+key_file = $KEY
+hostname = node1
+EOF
+# the bound: a gfmd that is not there, so no server; pages in /dev/shm
+NOPORT=$(gf_free_port)
+sed "s/^gfmd_port = .*/gfmd_port = $NOPORT/" "$CONF" >"$STATE/bound.conf"
+mkdir -p "$CG" || exit 1
+
+setup() {
+	case $1 in
+	ram) echo -1 >"$CG/memory.limit_in_bytes" ;;
+	disk)
+		echo "${LIMIT}M" >"$CG/memory.limit_in_bytes"
+		fallocate -l "${AREA}M" "$SWAPFILE" && chmod 600 "$SWAPFILE" &&
+			mkswap "$SWAPFILE" >/dev/null && swapon -p 100 "$SWAPFILE"
+		;;
+	gfswap)
+		echo "${LIMIT}M" >"$CG/memory.limit_in_bytes"
+		"$GFSWAP" on -c "$CONF" --name bench --size "${AREA}M" \
+			--fallback-dir "$STATE/fallback" >/dev/null
+		;;
+	bound)
+		echo "${LIMIT}M" >"$CG/memory.limit_in_bytes"
+		"$GFSWAP" on -c "$STATE/bound.conf" --name bound --size "${AREA}M" --copies 1 \
+			--fallback-dir /dev/shm >/dev/null 2>&1
+		;;
+	esac
+}
+
+teardown() {
+	case $1 in
+	disk) swapoff "$SWAPFILE"; rm -f "$SWAPFILE" ;;
+	gfswap) "$GFSWAP" off --name bench >/dev/null ;;
+	bound) "$GFSWAP" off --name bound >/dev/null ;;
+	esac
+}
+
+# one case: prints seconds, or "err"
+run_case() {
+	local c=$1 mode procs bg=0 t bgpid=''
+	[[ $c == *+bg ]] && bg=1 && c=${c%+bg}
+	mode=${c%%[0-9]*}
+	procs=${c#"$mode"}
+	if ((bg)); then
+		dd if=/dev/zero of="$BGFILE" bs=1M count=$((4 * LIMIT)) conv=fsync status=none &
+		bgpid=$!
+	fi
+	t=$(bash -c 'echo $$ >"$1/cgroup.procs" && exec /usr/bin/python3 "$2" "$3" "$4" "$5"' \
+		_ "$CG" "$LOAD" "$mode" "$WS" "$procs") || t=err
+	[[ -n $bgpid ]] && { kill "$bgpid" 2>/dev/null; wait "$bgpid" 2>/dev/null; rm -f "$BGFILE"; }
+	echo "$t"
+}
+
+CONFIGS=(ram disk gfswap bound)
+declare -A T
+echo "swap: working set $WS MiB, limit $LIMIT MiB, $R rounds, cases: $CASES"
+for ((r = 1; r <= R; r++)); do
+	for cfg in "${CONFIGS[@]}"; do
+		setup "$cfg" || { echo "swap: setting up $cfg failed" >&2; exit 1; }
+		for c in "${CASE_LIST[@]}"; do
+			t=$(run_case "$c")
+			echo "  round $r $cfg $c: $t s" >&2
+			T[$cfg.$c]+="$t "
+		done
+		teardown "$cfg"
+	done
+done
+
+printf '\n%-10s' case
+for cfg in "${CONFIGS[@]}"; do printf ' %9s' "$cfg"; done
+printf ' %12s %12s\n' gfswap/disk gfswap/bound
+for c in "${CASE_LIST[@]}"; do
+	printf '%-10s' "$c"
+	declare -A M=()
+	for cfg in "${CONFIGS[@]}"; do
+		M[$cfg]=$(tr ' ' '\n' <<<"${T[$cfg.$c]}" | grep -E '^[0-9.]+$' | median)
+		printf ' %9s' "${M[$cfg]:-err}"
+	done
+	awk -v g="${M[gfswap]:-0}" -v d="${M[disk]:-0}" -v b="${M[bound]:-0}" \
+		'BEGIN { printf " %12s %12s\n", (d > 0 && g > 0) ? sprintf("%.2fx", g / d) : "-", (b > 0 && g > 0) ? sprintf("%.2fx", g / b) : "-" }'
+done
+echo "(seconds, median of $R; lower is better; a ratio below 1 means gfswap was faster)"
