@@ -511,7 +511,8 @@ int page_updates(struct servers *s, int i, struct gfs_page_move *out, uint32_t m
 	if ((r = gfs_page_updates_rep_decode(buf, replen, &rep)) < 0)
 		return r;
 	uint32_t n = rep.count < max ? rep.count : max;
-	memcpy(out, rep.moves, n * sizeof(*out));
+	if (n)
+		memcpy(out, rep.moves, n * sizeof(*out));
 	gfs_page_updates_rep_free(&rep);
 	return (int)n;
 }

@@ -107,7 +107,7 @@ check "off left no swap, loop device, mount or daemon" nothing_left
 
 # ---- idle memory on three servers ------------------------------------------------------------
 for k in 1 2 3 4; do
-	sed -i 's/^swap_cache_mb = 0$/swap_cache_mb = 64/' "$STATE/node$k/gfsd.conf"
+	sed -i 's/^swap_cache_mb = 0$/swap_cache_mb = 128/' "$STATE/node$k/gfsd.conf"
 	gf_gfsd_stop "$k" && gf_gfsd_start "$k" || die "gfsd node$k did not restart"
 done
 servers_lend() {
