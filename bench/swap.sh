@@ -69,7 +69,7 @@ key_file = $KEY
 hostname = node1
 EOF
 # the bound: a gfmd that is not there, so no server; pages in /dev/shm
-NOPORT=$(gf_free_port)
+gf_free_port NOPORT || exit 1
 sed "s/^gfmd_port = .*/gfmd_port = $NOPORT/" "$CONF" >"$STATE/bound.conf"
 mkdir -p "$CG" || exit 1
 
