@@ -63,7 +63,8 @@ static struct cmd cmd = {
 	"  and its swap page cache's (network swap, gfswap(8)):\n"
 	"      swap_pages_total swap_pages_used swap_pages_free swap_locked_bytes\n"
 	"      swap_owners swap_puts swap_gets swap_get_misses swap_stale_puts\n"
-	"      swap_invalidated swap_refused (pages, except locked bytes)\n"
+	"      swap_invalidated swap_refused swap_punted swap_dropped\n"
+	"      swap_expired (pages, except locked bytes)\n"
 	"  *_local count bytes clients moved through a passed file descriptor,\n"
 	"  *_remote bytes sent over the network. heartbeats: answered by gfmd;\n"
 	"  dead_removed: dead replicas deleted as gfmd asked (or found gone);\n"
@@ -331,6 +332,7 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	printf("swap_refused %" PRIu64 "\n", ps.refused);
 	printf("swap_punted %" PRIu64 "\n", ps.punted);
 	printf("swap_dropped %" PRIu64 "\n", ps.dropped);
+	printf("swap_expired %" PRIu64 "\n", ps.expired);
 	return CMD_OK;
 }
 

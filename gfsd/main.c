@@ -108,6 +108,10 @@ static const char usage_text[] =
 "                    quarter of the machine's RAM; 0: none)\n"
 "    swap_reserve_mb MemAvailable kept for the host itself, in MiB (default:\n"
 "                    a tenth of its RAM, at least 256)\n"
+"    swap_owner_lease_s\n"
+"                    seconds after which the swap pages of a gfswap that\n"
+"                    no longer asks anything are dropped (default 600; a\n"
+"                    live one asks every few seconds; 0: never)\n"
 "    fsync_on_close  yes: closing a written file flushes it to disk too\n"
 "                    (default no: only fsync(2) does, as on a local disk)\n"
 "    peer_send_timeout_ms\n"
@@ -197,6 +201,8 @@ int main(int argc, char **argv)
 							    1LL << 30) << 20,
 		.reserve_bytes = (uint64_t)gf_daemon_config_int(&d, "swap_reserve_mb", reserve_def,
 								0, 1LL << 30) << 20,
+		.owner_lease_s = (uint32_t)gf_daemon_config_int(&d, "swap_owner_lease_s", 600, 0,
+								86400 * 365),
 	};
 	struct pages *pg;
 	if ((rc = pages_new(&pcfg, &pg)) < 0)

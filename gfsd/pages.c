@@ -30,6 +30,7 @@ struct ent {
 struct owner {
 	uint64_t id;
 	uint64_t pages;
+	uint64_t seen_ms; /* CLOCK_MONOTONIC: its last request */
 };
 
 #define MAX_MOVES (1u << 20) /* moves kept for owners to collect */
@@ -55,6 +56,7 @@ struct pages {
 	uint32_t nmoves, cmoves;
 	char *hosts[MAX_HOSTS]; /* hosts[0] unused: "nowhere" */
 	uint32_t nhosts;
+	uint64_t lease_ms;
 	struct ent *ents; /* max_chunks * per_chunk, touched as chunks come */
 	uint32_t *buckets;
 	uint32_t nbuckets; /* power of two */
@@ -114,6 +116,7 @@ int pages_new(const struct pages_config *cfg, struct pages **out)
 	p->free_head = NONE;
 	p->cap = UINT64_MAX;
 	p->nhosts = 1;
+	p->lease_ms = (uint64_t)cfg->owner_lease_s * 1000;
 	if (getrandom(&p->st.instance, sizeof(p->st.instance), 0) != sizeof(p->st.instance))
 		p->st.instance = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
 	*out = p;
@@ -215,6 +218,24 @@ static uint32_t *find(struct pages *p, uint64_t owner, uint64_t slot)
 	return pp;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* owner made a request: its lease starts again. mu held. */
+static void owner_seen(struct pages *p, uint64_t owner)
+{
+	for (uint32_t i = 0; i < p->nowners; i++)
+		if (p->owners[i].id == owner) {
+			p->owners[i].seen_ms = mono_ms();
+			return;
+		}
+}
+
 static void owner_count(struct pages *p, uint64_t owner, int delta)
 {
 	uint32_t i;
@@ -225,7 +246,7 @@ static void owner_count(struct pages *p, uint64_t owner, int delta)
 	if (i == p->nowners) {
 		if (delta < 0 || p->nowners == MAX_OWNERS)
 			return;
-		p->owners[p->nowners++] = (struct owner){ .id = owner };
+		p->owners[p->nowners++] = (struct owner){ .id = owner, .seen_ms = mono_ms() };
 	}
 	p->owners[i].pages += (uint64_t)(int64_t)delta;
 	if (p->owners[i].pages == 0)
@@ -270,6 +291,7 @@ int pages_put(struct pages *p, uint64_t owner, uint64_t slot, uint64_t stamp, ui
 		memcpy(frame(p, x), data + (size_t)i * GF_PAGE_SIZE, GF_PAGE_SIZE);
 	}
 	p->st.puts += n;
+	owner_seen(p, owner);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
@@ -294,6 +316,7 @@ uint32_t pages_get(struct pages *p, uint64_t owner, uint64_t slot, uint32_t n,
 		held++;
 	}
 	p->st.gets += n;
+	owner_seen(p, owner);
 	pthread_mutex_unlock(&p->mu);
 	return held;
 }
@@ -318,6 +341,7 @@ uint32_t pages_invalidate(struct pages *p, uint64_t owner, uint64_t slot, uint32
 		dropped++;
 	}
 	p->st.invalidated += dropped;
+	owner_seen(p, owner);
 	pthread_mutex_unlock(&p->mu);
 	return dropped;
 }
@@ -472,6 +496,7 @@ uint32_t pages_updates(struct pages *p, uint64_t owner, struct gfs_page_move *ou
 		p->moves[k++] = *m;
 	}
 	p->nmoves = k;
+	owner_seen(p, owner);
 	pthread_mutex_unlock(&p->mu);
 	return n;
 }
@@ -517,4 +542,43 @@ uint64_t pages_compact(struct pages *p)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return given;
+}
+
+uint64_t pages_expire(struct pages *p)
+{
+	uint64_t dropped = 0, now = mono_ms();
+
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t o = 0; p->lease_ms && o < p->nowners;) {
+		if (now - p->owners[o].seen_ms <= p->lease_ms) {
+			o++;
+			continue;
+		}
+		uint64_t id = p->owners[o].id;
+		gf_warn("gfsd: swap owner %016llx not heard from for %llu s: dropping its %llu pages",
+			(unsigned long long)id, (unsigned long long)(p->lease_ms / 1000),
+			(unsigned long long)p->owners[o].pages);
+		for (uint32_t x = 0; x < p->nframes; x++) {
+			if (p->ents[x].stamp == 0 || p->ents[x].owner != id)
+				continue;
+			uint32_t *pp = find(p, id, p->ents[x].slot);
+			*pp = p->ents[x].next;
+			p->ents[x].stamp = 0;
+			p->ents[x].next = p->free_head;
+			p->free_head = x;
+			p->nfree++;
+			p->used--;
+			dropped++;
+		}
+		/* its moves go too; owner_count's entry is this one */
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < p->nmoves; i++)
+			if (p->moves[i].owner != id)
+				p->moves[k++] = p->moves[i];
+		p->nmoves = k;
+		p->owners[o] = p->owners[--p->nowners];
+	}
+	p->st.expired += dropped;
+	pthread_mutex_unlock(&p->mu);
+	return dropped;
 }

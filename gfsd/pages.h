@@ -31,6 +31,10 @@ struct pages_config {
 	/* where MemAvailable is read (NULL: /proc/meminfo); tests point it
 	 * at a file of their own */
 	const char *meminfo;
+	/* an owner not heard from (put, get, invalidate, updates) for this
+	 * long is taken for dead and its pages dropped (pages_expire); its
+	 * gfswap asks for updates every few seconds while it lives. 0: never */
+	uint32_t owner_lease_s;
 };
 
 int pages_new(const struct pages_config *cfg, struct pages **out);
@@ -80,6 +84,9 @@ void pages_moved(struct pages *p, const struct page_victim *v, uint32_t n, const
 uint64_t pages_compact(struct pages *p);
 /* Pop up to max moves of owner's pages (oldest first) into out. */
 uint32_t pages_updates(struct pages *p, uint64_t owner, struct gfs_page_move *out, uint32_t max);
+
+/* Drop the pages of owners whose lease ran out; how many pages went. */
+uint64_t pages_expire(struct pages *p);
 
 /* The counters and capacity (GFS_PAGE_STATS). */
 void pages_stats(struct pages *p, struct gfs_page_stats_rep *st);

@@ -359,14 +359,16 @@ static void *pager(void *arg)
 		if (ps->stop)
 			break;
 		pthread_mutex_unlock(&ps->mu);
+		uint64_t expired = pages_expire(ps->pg);
 		uint64_t excess = pages_excess(ps->pg), moved = 0, given;
 		if (excess)
 			moved = shrink(ps, excess);
 		given = pages_compact(ps->pg);
-		if (moved || given)
-			gf_info("gfsd: swap page cache: %llu pages moved on or dropped, %llu MiB given "
-				"back to the system",
-				(unsigned long long)moved, (unsigned long long)(given >> 20));
+		if (moved || given || expired)
+			gf_info("gfsd: swap page cache: %llu pages moved on or dropped, %llu of dead "
+				"owners dropped, %llu MiB given back to the system",
+				(unsigned long long)moved, (unsigned long long)expired,
+				(unsigned long long)(given >> 20));
 		pthread_mutex_lock(&ps->mu);
 	}
 	pthread_mutex_unlock(&ps->mu);

@@ -1970,6 +1970,7 @@ void gfs_page_stats_rep_encode(struct gf_wbuf *w, const struct gfs_page_stats_re
 	gf_put_u64(w, m->dropped);
 	gf_put_u64(w, m->cap);
 	gf_put_u64(w, m->instance);
+	gf_put_u64(w, m->expired);
 }
 
 int gfs_page_stats_rep_decode(const void *payload, size_t len, struct gfs_page_stats_rep *m)
@@ -1990,6 +1991,7 @@ int gfs_page_stats_rep_decode(const void *payload, size_t len, struct gfs_page_s
 	m->dropped = gf_get_u64(r);
 	m->cap = gf_get_u64(r);
 	m->instance = gf_get_u64(r);
+	m->expired = gf_get_u64(r);
 	return D_END();
 }
 

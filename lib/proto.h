@@ -878,6 +878,7 @@ struct gfs_page_stats_rep {
 	uint64_t punted, dropped, cap; /* moved on, dropped when none took
 					  them, the cap (UINT64_MAX: none) */
 	uint64_t instance; /* random per start of gfsd: a new one holds nothing */
+	uint64_t expired;  /* pages dropped because their owner's lease ran out */
 };
 #define GF_PAGE_INVAL_MAX (1u << 20)
 

@@ -9,28 +9,36 @@
 #     - kill -9 of one page server mid-workload: the workload completes
 #       with correct data (every page had a second copy);
 #   gfswap off leaves no swap, loop device, mount or daemon, also after the
-#   daemon was killed; bad arguments are refused with a clear message.
-# The client runs as host node1, so node2..node4 are its page servers.
+#   daemon was killed, and the dead daemon's pages leave the servers when
+#   its lease runs out; bad arguments are refused with a clear message.
+# On the test bed (network namespaces, tests/netbed.sh): gfswap runs on
+# host node1 (its network), so node2..node4 are its page servers; the swap
+# device, the cgroup and the workload are the one kernel's.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-it_require losetup mkswap swapon swapoff fusermount3
+# shellcheck source-path=SCRIPTDIR source=netbed.sh
+. "$IT_DIR/netbed.sh"
+it_require losetup mkswap swapon swapoff fusermount3 ip nsenter
+ip netns list >/dev/null 2>&1 || it_unmet "network namespaces are not available"
 CGROOT=/sys/fs/cgroup/memory
 [[ -w $CGROOT/cgroup.procs ]] || it_unmet "no writable memory cgroup (v1) at $CGROOT"
 GFSWAP=$(gf_bin gfswap) || die "gfswap not built"
 GFHOST=$(gf_bin gfhost) || die "gfhost not built"
 
-GF_GFSD_CONF_EXTRA='swap_cache_mb = 0' it_cluster_up --gfsd 4 --mounts 0
+it_say "starting a test bed of 4 hosts"
+export GF_HEARTBEAT_MS=300 GF_HOST_DOWN_MS=1500 GF_GFSD_CONF_EXTRA='swap_cache_mb = 0'
+nb_up --hosts 4 || die "test bed up failed"
+it_say "test bed in $STATE, prefix $NETBED_PREFIX (KEEP=1 keeps the state)"
 export GFSWAP_RUNDIR=$STATE/gfswap
 NAME=it$$
 CG=$CGROOT/gfswap-it$$
-CONF=$STATE/swapclient.conf
-cat >"$CONF" <<EOF
-gfmd_host = $(gf_addr gfmd)
-gfmd_port = $GFMD_PORT
-key_file = $KEY
-hostname = node1
-EOF
+CONF=$CONFIG_node1 # host node1's client configuration
+# gfswap on host node1: its network, everyone's mounts (not ip netns exec,
+# which would hide the FUSE mount in a mount namespace of its own)
+GFSWAP_BIN=$GFSWAP
+gfswap1() { nsenter "--net=$(nb_nsfile node1)" -- "$GFSWAP_BIN" "$@"; }
+GFSWAP=gfswap1
 mkdir -p "$CG" && echo 24M >"$CG/memory.limit_in_bytes" || die "cannot make cgroup $CG"
 IT_CLEANUP+=("$GFSWAP off --name $NAME" "rmdir $CG")
 
@@ -65,7 +73,8 @@ if hold:  # say so, wait for the go, then check every page once more
 EOF
 touch_in_cgroup() { bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" "$4" "$5" ${6:+"$6"}' _ "$CG" "$PY" "$TOUCH" "$@"; }
 status_value() { "$GFSWAP" status --name "$NAME" | awk -v k="$1" '$1 == k { print $2 }'; }
-server_value() { "$GFHOST" -c "$STATE/admin.conf" stats "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
+gfhost() { nb_exec meta "$GFHOST" -c "$STATE/admin.conf" "$@"; }
+server_value() { gfhost stats "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 loop_dev() { cat "$GFSWAP_RUNDIR/$NAME/loop" 2>/dev/null; }
 swap_used_kb() { awk -v d="$(loop_dev)" '$1 == d { print $4 }' /proc/swaps; }
 swapping() { [[ $(swap_used_kb) -gt 16384 ]]; }
@@ -91,7 +100,7 @@ expect_exit "--copies 3: refused" 2 "$GFSWAP" on -c "$CONF" --name "$NAME" --siz
 expect_exit "--name with a slash: refused" 2 "$GFSWAP" on -c "$CONF" --name a/b --size 64M
 expect_exit "an unknown command" 2 "$GFSWAP" frobnicate
 expect_exit "off of an area that is not on" 1 "$GFSWAP" off --name nosuch$$
-check "--help is a manual page" bash -c "'$GFSWAP' --help | grep -q '^DESCRIPTION'"
+check "--help is a manual page" bash -c "'$GFSWAP_BIN' --help | grep -q '^DESCRIPTION'"
 
 # ---- no idle memory anywhere: every page on the owner's disk ------------------------------
 check "gfswap on with no page server lending memory" \
@@ -107,13 +116,13 @@ check "off left no swap, loop device, mount or daemon" nothing_left
 
 # ---- idle memory on three servers ------------------------------------------------------------
 for k in 1 2 3 4; do
-	sed -i 's/^swap_cache_mb = 0$/swap_cache_mb = 128/' "$STATE/node$k/gfsd.conf"
+	sed -i 's/^swap_cache_mb = 0$/swap_cache_mb = 128\nswap_owner_lease_s = 20/' "$STATE/node$k/gfsd.conf"
 	gf_gfsd_stop "$k" && gf_gfsd_start "$k" || die "gfsd node$k did not restart"
 done
 servers_lend() {
 	local k
 	for k in 2 3 4; do [[ $(server_value "node$k" swap_pages_free) -gt 0 ]] || return 1; done
-	"$GFHOST" -c "$STATE/admin.conf" list >/dev/null
+	gfhost list >/dev/null
 }
 poll_until "$GF_WAIT_SECS" servers_lend || die "no gfsd lends memory"
 check "gfswap on" "$GFSWAP" on -c "$CONF" --name "$NAME" --size 256M --fallback-dir "$STATE/fallback"
@@ -154,10 +163,10 @@ hold_end() {
 hold_start shrink
 poll_until "$GF_WAIT_SECS" held_on node3 || fail "no page on node3"
 check "gfhost swap-lend node3 0 while pages are on it" \
-	"$GFHOST" -c "$STATE/admin.conf" swap-lend node3 0
+	gfhost swap-lend node3 0
 emptied() { [[ $(server_value node3 swap_pages_used) == 0 && $(server_value node3 swap_locked_bytes) == 0 ]]; }
 poll_until "$GF_WAIT_SECS" emptied ||
-	fail "node3 still holds pages or memory: $("$GFHOST" -c "$STATE/admin.conf" stats node3 | grep swap_)"
+	fail "node3 still holds pages or memory: $(gfhost stats node3 | grep swap_)"
 expect_eq "node3 moved pages on (PUNTPAGE)" yes "$([[ $(server_value node3 swap_punted) -gt 0 ]] && echo yes)"
 learnt() { [[ $(status_value updates) -gt 0 && $(status_value slots_short) == 0 ]]; }
 poll_until "$GF_WAIT_SECS" learnt ||
@@ -165,8 +174,8 @@ poll_until "$GF_WAIT_SECS" learnt ||
 hold_end shrink
 expect_eq "the holder read every page right from where they went" 0 "$?"
 expect_eq "no page lost" 0 "$(status_value lost)"
-check "gfhost swap-lend node3 all" "$GFHOST" -c "$STATE/admin.conf" swap-lend node3 all
-check "swap-lend of a bad size is refused" bash -c "! '$GFHOST' -c '$STATE/admin.conf' swap-lend node3 -5"
+check "gfhost swap-lend node3 all" gfhost swap-lend node3 all
+check_fails "swap-lend of a bad size is refused" gfhost swap-lend node3 -5
 
 # ---- a server restarts under held pages, then another dies ------------------------------------
 hold_start restart
@@ -198,11 +207,23 @@ expect_eq "the dead server was noticed" yes \
 	"$("$GFSWAP" status --name "$NAME" | awk '$1 == "node2" && $8 > 0 { print "yes" }')"
 check_here "gfsd node2 back" gf_gfsd_start 2
 
-# ---- off after the daemon was killed ---------------------------------------------------------
+# ---- off after the daemon was killed; its pages expire on the servers --------------------------
+hold_start crash
 pid=$(cat "$GFSWAP_RUNDIR/$NAME/pid")
-check "kill -9 of the gfswap daemon (swap idle)" kill -9 "$pid"
+check "kill -9 of the gfswap daemon while a process holds pages" kill -9 "$pid"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 poll_until "$GF_WAIT_SECS" gone
+kill -9 "$HOLD_PID"
+wait "$HOLD_PID" 2>/dev/null
+all_expired() {
+	local k
+	for k in 2 3 4; do [[ $(server_value "node$k" swap_pages_used) == 0 ]] || return 1; done
+}
+poll_until "$GF_WAIT_SECS" all_expired ||
+	fail "a dead gfswap's pages stay on the servers: $(for k in 2 3 4; do server_value node$k swap_pages_used; done)"
+expired=0
+for k in 2 3 4; do expired=$((expired + $(server_value "node$k" swap_expired))); done
+expect_eq "its pages were dropped when its lease ran out" yes "$([[ $expired -gt 0 ]] && echo yes)"
 check "gfswap off cleans up after it" "$GFSWAP" off --name "$NAME"
 check "off left no swap, loop device, mount or daemon" nothing_left
 it_done

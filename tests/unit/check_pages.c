@@ -37,13 +37,19 @@ static void teardown(void)
 	unlink(meminfo);
 }
 
-static struct pages *make(uint64_t max, uint64_t reserve, size_t chunk)
+static struct pages *make_lease(uint64_t max, uint64_t reserve, size_t chunk, uint32_t lease)
 {
 	struct pages_config cfg = { .max_bytes = max, .reserve_bytes = reserve,
-				    .chunk_bytes = chunk, .meminfo = meminfo };
+				    .chunk_bytes = chunk, .meminfo = meminfo,
+				    .owner_lease_s = lease };
 	struct pages *p;
 	ck_assert_int_eq(pages_new(&cfg, &p), 0);
 	return p;
+}
+
+static struct pages *make(uint64_t max, uint64_t reserve, size_t chunk)
+{
+	return make_lease(max, reserve, chunk, 0);
 }
 
 static void fill(uint8_t *buf, uint32_t n, uint8_t v)
@@ -180,6 +186,35 @@ START_TEST(test_grows_only_within_reserve)
 }
 END_TEST
 
+/* An owner that stops asking loses its pages after its lease; one that
+ * goes on asking keeps them. Polls (a lease is whole seconds). */
+START_TEST(test_owner_lease)
+{
+	struct pages *p = make_lease(4 * MiB, 0, MiB, 1);
+	static uint8_t in[4 * PG], out[PG];
+	uint64_t st, gone = 0;
+	struct gfs_page_stats_rep s;
+
+	fill(in, 4, 3);
+	ck_assert_int_eq(pages_put(p, 1, 0, 1, 4, in), 0); /* goes silent */
+	ck_assert_int_eq(pages_put(p, 2, 0, 1, 2, in), 0); /* keeps asking */
+	ck_assert_uint_eq(pages_expire(p), 0);
+	for (int i = 0; i < 400 && gone == 0; i++) {
+		usleep(10000);
+		pages_get(p, 2, 0, 1, &st, out);
+		gone = pages_expire(p);
+	}
+	ck_assert_uint_eq(gone, 4);
+	ck_assert_uint_eq(pages_get(p, 1, 0, 1, &st, out), 0);
+	ck_assert_uint_eq(pages_get(p, 2, 0, 1, &st, out), 1);
+	pages_stats(p, &s);
+	ck_assert_uint_eq(s.used, 2);
+	ck_assert_uint_eq(s.expired, 4);
+	ck_assert_uint_eq(s.owners, 1);
+	pages_free(p);
+}
+END_TEST
+
 static Suite *pages_suite(void)
 {
 	Suite *s = suite_create("pages");
@@ -189,6 +224,7 @@ static Suite *pages_suite(void)
 	tcase_add_test(tc, test_stamps_order);
 	tcase_add_test(tc, test_full_is_all_or_nothing);
 	tcase_add_test(tc, test_grows_only_within_reserve);
+	tcase_add_test(tc, test_owner_lease);
 	suite_add_tcase(s, tc);
 	return s;
 }

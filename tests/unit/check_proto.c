@@ -541,7 +541,7 @@ static void fill_gfs_page_stats_rep(void *p)
 {
 	struct gfs_page_stats_rep *m = p;
 	uint64_t *v = &m->total;
-	for (int i = 0; i < 15; i++)
+	for (int i = 0; i < 16; i++)
 		v[i] = (uint64_t)i * 1000003 + 1;
 }
 
