@@ -235,22 +235,26 @@ int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
 
 /* Read slots slot..slot+n-1 (same first copy) from loc into out; per page
  * whether it came good (stamp matches) in ok[]. */
-static void read_from(struct area *a, uint16_t loc, uint64_t slot, uint32_t n, uint8_t *out,
-		      uint8_t *ok)
+static int read_from(struct area *a, uint16_t loc, uint64_t slot, uint32_t n, uint8_t *out,
+		     uint8_t *ok)
 {
 	uint64_t stamps[GF_PAGE_BATCH];
+	int r;
 
 	memset(ok, 0, n);
 	if (loc == LOC_DISK) {
-		if (disk_read(a, slot, n, out) == 0)
+		if ((r = disk_read(a, slot, n, out)) == 0)
 			memset(ok, 1, n);
-		return;
+		return r;
 	}
-	if (!is_server(loc) || page_get(a->srv, loc - LOC_SERVER, slot, n, stamps, out) < 0)
-		return;
+	if (!is_server(loc))
+		return -ENOENT;
+	if ((r = page_get(a->srv, loc - LOC_SERVER, slot, n, stamps, out)) < 0)
+		return r;
 	for (uint32_t k = 0; k < n; k++)
 		ok[k] = stamps[k] == a->map.v[slot + k].stamp;
 	ADD(a, remote_in, n);
+	return 0; /* the server answered: ok[] says which pages it has */
 }
 
 int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
@@ -273,13 +277,17 @@ int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
 		while (k + run < n && a->map.v[slot + k + run].in_use &&
 		       a->map.v[slot + k + run].loc[0] == s->loc[0])
 			run++;
-		read_from(a, s->loc[0], slot + k, run, dst, ok);
+		int answered = read_from(a, s->loc[0], slot + k, run, dst, ok) == 0;
 		for (uint32_t j = 0; j < run; j++) {
 			if (ok[j])
 				continue;
-			const struct slot *t = &a->map.v[slot + k + j];
+			struct slot *t = &a->map.v[slot + k + j];
 			uint8_t one;
 			ADD(a, second_copy_reads, 1);
+			/* a server that answers without the page does not have it
+			 * (a move not learnt yet): forget it, the keeper copies again */
+			if (answered && is_server(t->loc[0]))
+				t->loc[0] = LOC_NONE;
 			if (t->loc[1] != LOC_NONE) {
 				read_from(a, t->loc[1], slot + k + j, 1, dst + (size_t)j * GF_PAGE_SIZE,
 					  &one);
@@ -366,11 +374,28 @@ uint32_t area_apply_moves(struct area *a, int from, const struct gfs_page_move *
 			if (to >= 0)
 				page_inval(a->srv, to, slot, 1, moves[i].stamp);
 		} else {
-			for (int c = 0; c < SLOT_COPIES; c++) {
+			int c, found = 0;
+			uint16_t dst = to >= 0 ? (uint16_t)(to + LOC_SERVER) : LOC_NONE;
+			for (c = 0; c < SLOT_COPIES && !found; c++)
+				found = s->loc[c] == src;
+			if (!found && dst != LOC_NONE && !has_loc(s->loc, dst)) {
+				/* the copy there was already forgotten (a read found it
+				 * gone): it is here, in a free place if there is one */
+				for (c = 0; c < SLOT_COPIES && s->loc[c] != LOC_NONE; c++)
+					;
+				if (c < SLOT_COPIES) {
+					s->loc[c] = dst;
+					s->epoch[c] = servers_epoch(a->srv, to);
+					__atomic_add_fetch(&a->srv->v[to].held, 1, __ATOMIC_RELAXED);
+					applied++;
+				} else {
+					page_inval(a->srv, to, slot, 1, moves[i].stamp); /* copied again meanwhile */
+				}
+			}
+			for (c = 0; c < SLOT_COPIES && found; c++) {
 				if (s->loc[c] != src)
 					continue;
 				/* never two copies in one place: the repair finds it a new one */
-				uint16_t dst = to >= 0 ? (uint16_t)(to + LOC_SERVER) : LOC_NONE;
 				s->loc[c] = has_loc(s->loc, dst) ? LOC_NONE : dst;
 				if (s->loc[c] != LOC_NONE)
 					s->epoch[c] = servers_epoch(a->srv, to);
@@ -426,11 +451,34 @@ static int recopy(struct area *a, uint64_t slot, uint32_t n, uint8_t *buf)
 		}
 	if (nkeep == 0)
 		return 0; /* nothing to copy from: a read will say so */
-	/* read from the first good copy that gives every page */
+	/* read from the first good copy that gives every page; one that does
+	 * not hold them all is not a copy of them (a move never learnt): it
+	 * is forgotten for the pages it lacks, which the next pass takes from
+	 * their other copy, or counts lost */
 	int have = 0;
 	for (int k = 0; k < nkeep && !have; k++) {
-		read_from(a, keep[k], slot, n, buf, ok);
-		have = memchr(ok, 0, n) == NULL;
+		int answered = read_from(a, keep[k], slot, n, buf, ok) == 0;
+		have = answered && memchr(ok, 0, n) == NULL;
+		if (have || !answered || !is_server(keep[k]))
+			continue;
+		int any = 0;
+		for (uint32_t j = 0; j < n; j++) {
+			if (ok[j])
+				continue;
+			struct slot *x = &a->map.v[slot + j];
+			for (int c = 0; c < SLOT_COPIES; c++)
+				if (x->loc[c] == keep[k]) {
+					x->loc[c] = LOC_NONE;
+					any = 1;
+				}
+		}
+		if (any) {
+			gf_warn("gfswap: pages %llu..%llu: some were not where the slot map said "
+				"(server %u); taking their other copy",
+				(unsigned long long)slot, (unsigned long long)(slot + n - 1),
+				keep[k] - LOC_SERVER);
+			return 0; /* the run is not uniform any more: the next pass */
+		}
 	}
 	if (!have)
 		return 0;

@@ -237,6 +237,15 @@ static void conn_give(struct servers *s, int i, struct pconn *c, int failed, int
 		taken_down(s, p, "request failed", err);
 	}
 	pthread_mutex_lock(&p->mu);
+	if (failed) {
+		/* the others idle in the pool went the same way (a server that
+		 * restarted reset them all): connect afresh next time */
+		for (int k = 0; k < POOL_CONNS; k++)
+			if (!p->conns[k].busy && p->conns[k].fd >= 0) {
+				close(p->conns[k].fd);
+				p->conns[k].fd = -1;
+			}
+	}
 	c->busy = 0;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);

@@ -78,6 +78,10 @@ server_value() { gfhost stats "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 loop_dev() { cat "$GFSWAP_RUNDIR/$NAME/loop" 2>/dev/null; }
 swap_used_kb() { awk -v d="$(loop_dev)" '$1 == d { print $4 }' /proc/swaps; }
 swapping() { [[ $(swap_used_kb) -gt 16384 ]]; }
+# on failure: what the gfswap daemon logged (fd 3: the clean-up hooks' own
+# output goes nowhere)
+exec 3>&2
+IT_CLEANUP=("((IT_FAIL > 0)) && tail -n 60 $STATE/gfswap/$NAME/gfswapd.log $STATE/gfswap/*.last.log >&3" "${IT_CLEANUP[@]}")
 nothing_left() {
 	! grep -q "$GFSWAP_RUNDIR/$NAME" /proc/mounts &&
 		! losetup -a | grep -q "$GFSWAP_RUNDIR/$NAME" &&
