@@ -450,21 +450,29 @@ void pages_moved(struct pages *p, const struct page_victim *v, uint32_t n, const
 	uint16_t h = host_index(p, host);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t *pp = find(p, v[i].owner, v[i].slot), x = *pp;
+		/* rewritten meanwhile: the copy put elsewhere is older than the
+		 * owner's, for the caller to drop there (by its stamp, which
+		 * cannot touch the newer one) */
 		if (kept)
-			kept[i] = x == NONE || p->ents[x].stamp != v[i].stamp;
-		if (x == NONE || p->ents[x].stamp != v[i].stamp)
-			continue; /* rewritten or invalidated meanwhile: not ours to tell */
-		*pp = p->ents[x].next;
-		p->ents[x].stamp = 0;
-		p->ents[x].next = p->free_head;
-		p->free_head = x;
-		p->nfree++;
-		p->used--;
-		owner_count(p, v[i].owner, -1);
-		if (h)
-			p->st.punted++;
-		else
-			p->st.dropped++;
+			kept[i] = x != NONE && p->ents[x].stamp != v[i].stamp;
+		if (x != NONE && p->ents[x].stamp != v[i].stamp)
+			continue;
+		if (x != NONE) {
+			*pp = p->ents[x].next;
+			p->ents[x].stamp = 0;
+			p->ents[x].next = p->free_head;
+			p->free_head = x;
+			p->nfree++;
+			p->used--;
+			owner_count(p, v[i].owner, -1);
+			if (h)
+				p->st.punted++;
+			else
+				p->st.dropped++;
+		}
+		/* (gone meanwhile: its owner dropped it here; the copy put
+		 * elsewhere is still told of, and the owner decides: it may be
+		 * the very copy it is keeping there) */
 		if (p->nmoves == p->cmoves) {
 			uint32_t c = p->cmoves ? p->cmoves * 2 : 1024;
 			struct move *m = c <= MAX_MOVES ? realloc(p->moves, c * sizeof(*m)) : NULL;

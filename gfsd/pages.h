@@ -75,8 +75,10 @@ struct page_victim {
  * ids into v and their data into data (max * GF_PAGE_SIZE); how many. */
 uint32_t pages_victims(struct pages *p, uint32_t max, struct page_victim *v, uint8_t *data);
 /* v[0..n) now live on host (NULL: nowhere); hops is theirs now. kept[i]
- * (may be NULL) is set for a page rewritten or invalidated meanwhile,
- * which stays: its copy on host is stale, for the caller to drop. */
+ * (may be NULL) is set for a page rewritten meanwhile, which stays: its
+ * copy on host is older, for the caller to drop by its stamp. A page
+ * invalidated meanwhile is told of all the same (its owner may keep the
+ * copy on host: it can hold the same page already). */
 void pages_moved(struct pages *p, const struct page_victim *v, uint32_t n, const char *host,
 		 uint8_t hops, uint8_t *kept);
 /* Give back chunks that hold no page after moving what little they hold
