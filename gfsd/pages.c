@@ -554,11 +554,12 @@ uint64_t pages_compact(struct pages *p)
 
 uint64_t pages_expire(struct pages *p)
 {
-	uint64_t dropped = 0, now = mono_ms();
+	uint64_t dropped = 0, now;
 
 	pthread_mutex_lock(&p->mu);
+	now = mono_ms(); /* under the lock: a request seen since is not older */
 	for (uint32_t o = 0; p->lease_ms && o < p->nowners;) {
-		if (now - p->owners[o].seen_ms <= p->lease_ms) {
+		if (p->owners[o].seen_ms >= now || now - p->owners[o].seen_ms <= p->lease_ms) {
 			o++;
 			continue;
 		}
