@@ -810,8 +810,19 @@ static int do_off(const char *name, int quiet_if_none)
 		found = 1;
 		if (is_swap_on(devs[i])) {
 			char *av[] = { "swapoff", devs[i], NULL };
-			if (run("swapoff (reading every page back)", av, 0) < 0) {
-				cmd_err(&cmd, "%s stays on: the daemon keeps its pages", devs[i]);
+			int r = -EIO;
+			/* pages a process that just died still had out are freed a
+			 * moment later: a few tries */
+			for (int t = 0; t < 5 && r < 0; t++) {
+				if (t) {
+					struct timespec ts = { 1, 0 };
+					nanosleep(&ts, NULL);
+				}
+				r = run("swapoff (reading every page back)", av, 0);
+			}
+			if (r < 0) {
+				cmd_err(&cmd, "%s stays on: a process still has pages there that "
+					"cannot be read back (see /proc/*/status VmSwap)", devs[i]);
 				return CMD_FAIL;
 			}
 		}

@@ -71,7 +71,8 @@ if hold:  # say so, wait for the go, then check every page once more
     print(f"after the hold: {bad} bad pages of {n}", flush=True)
     sys.exit(1 if bad else 0)
 EOF
-touch_in_cgroup() { bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" "$4" "$5" ${6:+"$6"}' _ "$CG" "$PY" "$TOUCH" "$@"; }
+# (exec: run in the background, its pid is the workload's own, for kill)
+touch_in_cgroup() { exec bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" "$4" "$5" ${6:+"$6"}' _ "$CG" "$PY" "$TOUCH" "$@"; }
 status_value() { "$GFSWAP" status --name "$NAME" | awk -v k="$1" '$1 == k { print $2 }'; }
 gfhost() { nb_exec meta "$GFHOST" -c "$STATE/admin.conf" "$@"; }
 server_value() { gfhost stats "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
@@ -217,7 +218,7 @@ pid=$(cat "$GFSWAP_RUNDIR/$NAME/pid")
 check "kill -9 of the gfswap daemon while a process holds pages" kill -9 "$pid"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 poll_until "$GF_WAIT_SECS" gone
-kill -9 "$HOLD_PID"
+check "kill -9 of the process holding the pages" kill -9 "$HOLD_PID"
 wait "$HOLD_PID" 2>/dev/null
 all_expired() {
 	local k
@@ -228,6 +229,7 @@ poll_until "$GF_WAIT_SECS" all_expired ||
 expired=0
 for k in 2 3 4; do expired=$((expired + $(server_value "node$k" swap_expired))); done
 expect_eq "its pages were dropped when its lease ran out" yes "$([[ $expired -gt 0 ]] && echo yes)"
-check "gfswap off cleans up after it" "$GFSWAP" off --name "$NAME"
+check "gfswap off cleans up after it" "$GFSWAP" off --name "$NAME" ||
+	it_say "swap: $(cat /proc/swaps); VmSwap: $(grep -H 'VmSwap:[[:space:]]*[1-9]' /proc/[0-9]*/status 2>/dev/null | head)"
 check "off left no swap, loop device, mount or daemon" nothing_left
 it_done
