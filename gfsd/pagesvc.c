@@ -13,6 +13,7 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "client.h"
 #include "rpc.h"
 
 #define PUNT_BATCH 64
@@ -199,22 +200,10 @@ void pagesvc_server_ops(struct pagesvc *ps, struct gf_server_ops *ops)
 /* The other gfsd that lend memory, from gfmd's host list. */
 static int refresh_peers(struct pagesvc *ps)
 {
-	struct gf_rpc *rpc;
-	struct gf_reply rep;
 	struct gfm_host_list_rep hl;
-	int r;
+	int r = gf_host_list_once(ps->gfmd_host, ps->gfmd_port, &ps->key, GF_PEER_GFSD,
+				  ps->hostname, &hl);
 
-	r = gf_rpc_connect_timeout(ps->gfmd_host, ps->gfmd_port, &ps->key, GF_PEER_GFSD,
-				   ps->hostname, 3000, &rpc);
-	if (r < 0)
-		return r;
-	gf_rpc_set_timeout(rpc, 5000);
-	r = gf_rpc_call_status(rpc, GFM_HOST_LIST, NULL, &rep);
-	gf_rpc_close(rpc);
-	if (r < 0)
-		return r;
-	r = gfm_host_list_rep_decode(rep.payload, rep.len, &hl);
-	gf_reply_release(&rep);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < ps->npeers; i++)

@@ -1363,6 +1363,27 @@ int gfc_replicas_all(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 	return open_reply(GFM_REPLICAS_ALL, &rep, out);
 }
 
+int gf_host_list_once(const char *host, uint16_t port, const struct gf_key *key, uint8_t kind,
+		      const char *my_host, struct gfm_host_list_rep *out)
+{
+	struct gf_rpc *rpc;
+	struct gf_reply rep;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = gf_rpc_connect_timeout(host, port, key, kind, my_host, 3000, &rpc);
+	if (r < 0)
+		return r;
+	gf_rpc_set_timeout(rpc, 5000);
+	r = gf_rpc_call_status(rpc, GFM_HOST_LIST, NULL, &rep);
+	gf_rpc_close(rpc);
+	if (r < 0)
+		return r;
+	r = gfm_host_list_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	return r;
+}
+
 int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out)
 {
 	struct gf_wbuf w;

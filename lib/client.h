@@ -186,6 +186,14 @@ int gfc_replicas(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 
 /* Hosts (admin commands). Free out with gfm_host_list_rep_free. */
 int gfc_host_list(struct gfc *c, struct gfm_host_list_rep *out);
+/*
+ * The host list from gfmd at host:port over a connection of its own, made
+ * for this one call (3 s to connect, 5 s for the reply), as kind from
+ * my_host: for daemons that keep no gfc (gfsd's page pager, gfswap).
+ * 0 and *out (free with gfm_host_list_rep_free), or -errno.
+ */
+int gf_host_list_once(const char *host, uint16_t port, const struct gf_key *key, uint8_t kind,
+		      const char *my_host, struct gfm_host_list_rep *out);
 /* The replica files a host should hold (GFM_HOST_REPLICAS; admin). */
 int gfc_host_replicas(struct gfc *c, const struct gfm_host_replicas_req *m,
 		      struct gfm_host_replicas_rep *out);

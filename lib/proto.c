@@ -1818,12 +1818,13 @@ static int page_count_ok(uint32_t n)
 
 void gfs_page_put_fixed(uint8_t out[GFS_PAGE_PUT_FIXED], const struct gfs_page_put_req *m)
 {
-	for (int i = 0; i < 8; i++) {
-		out[i] = (uint8_t)(m->owner >> (56 - 8 * i));
-		out[8 + i] = (uint8_t)(m->slot >> (56 - 8 * i));
-		out[16 + i] = (uint8_t)(m->stamp >> (56 - 8 * i));
-	}
-	be32(out + 24, m->npages);
+	struct gf_wbuf w;
+
+	gf_wbuf_init_fixed(&w, out, GFS_PAGE_PUT_FIXED);
+	gf_put_u64(&w, m->owner);
+	gf_put_u64(&w, m->slot);
+	gf_put_u64(&w, m->stamp);
+	gf_put_u32(&w, m->npages);
 }
 
 void gfs_page_put_req_encode(struct gf_wbuf *w, const struct gfs_page_put_req *m)

@@ -9,9 +9,18 @@ void gf_wbuf_init(struct gf_wbuf *w)
 	memset(w, 0, sizeof(*w));
 }
 
+void gf_wbuf_init_fixed(struct gf_wbuf *w, void *buf, size_t cap)
+{
+	memset(w, 0, sizeof(*w));
+	w->data = buf;
+	w->cap = cap;
+	w->fixed = 1;
+}
+
 void gf_wbuf_free(struct gf_wbuf *w)
 {
-	free(w->data);
+	if (!w->fixed)
+		free(w->data);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -32,6 +41,10 @@ int gf_wbuf_reserve(struct gf_wbuf *w, size_t extra)
 	size_t need = w->len + extra;
 	if (need <= w->cap)
 		return 0;
+	if (w->fixed) {
+		w->err = -EMSGSIZE;
+		return w->err;
+	}
 	size_t cap = w->cap ? w->cap : 256;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;

@@ -21,6 +21,7 @@ struct gf_wbuf {
 	size_t len;
 	size_t cap;
 	int err;
+	int fixed; /* data is the caller's (gf_wbuf_init_fixed): never grows */
 };
 
 struct gf_rbuf {
@@ -32,6 +33,9 @@ struct gf_rbuf {
 
 /* Encoder. init allocates nothing; free releases data and resets. */
 void gf_wbuf_init(struct gf_wbuf *w);
+/* An encoder into the caller's buf of cap bytes, for paths that must not
+ * allocate: writing past cap sets err to -EMSGSIZE; free is a no-op. */
+void gf_wbuf_init_fixed(struct gf_wbuf *w, void *buf, size_t cap);
 void gf_wbuf_free(struct gf_wbuf *w);
 void gf_wbuf_reset(struct gf_wbuf *w);		/* len = 0, err = 0, keeps data */
 int gf_wbuf_reserve(struct gf_wbuf *w, size_t extra);

@@ -76,9 +76,8 @@ static void drop_copy(struct area *a, uint16_t loc, uint64_t slot, uint32_t n, u
 	if (loc == LOC_DISK)
 		disk_punch(a, slot, n);
 	else if (is_server(loc)) {
-		int i = loc - LOC_SERVER;
-		page_inval(a->srv, i, slot, n, stamp); /* a server that is gone drops it anyway */
-		__atomic_sub_fetch(&a->srv->v[i].held, (int64_t)n, __ATOMIC_RELAXED);
+		/* a server that is gone drops it anyway */
+		page_inval(a->srv, loc - LOC_SERVER, slot, n, stamp);
 	}
 }
 
@@ -212,19 +211,11 @@ int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data)
 		}
 		k += run;
 	}
-	uint8_t ep[SLOT_COPIES] = { 0 };
-	for (int c = 0; c < SLOT_COPIES; c++)
-		if (is_server(now[c]))
-			ep[c] = epoch_at[c];
 	for (uint32_t k = 0; k < n; k++) {
 		struct slot *s = &a->map.v[slot + k];
-		for (int c = 0; c < SLOT_COPIES; c++)
-			if (is_server(now[c]) && !(s->in_use && has_loc(s->loc, now[c])))
-				__atomic_add_fetch(&a->srv->v[now[c] - LOC_SERVER].held, 1,
-						   __ATOMIC_RELAXED);
 		s->stamp = stamp;
 		memcpy(s->loc, now, sizeof(now));
-		memcpy(s->epoch, ep, sizeof(ep));
+		memcpy(s->epoch, epoch_at, sizeof(epoch_at)); /* (a disk copy's is unused) */
 		s->hops = 0;
 		s->in_use = 1;
 	}
@@ -386,7 +377,6 @@ uint32_t area_apply_moves(struct area *a, int from, const struct gfs_page_move *
 				if (c < SLOT_COPIES) {
 					s->loc[c] = dst;
 					s->epoch[c] = servers_epoch(a->srv, to);
-					__atomic_add_fetch(&a->srv->v[to].held, 1, __ATOMIC_RELAXED);
 					applied++;
 				} else {
 					page_inval(a->srv, to, slot, 1, moves[i].stamp); /* copied again meanwhile */
@@ -401,9 +391,6 @@ uint32_t area_apply_moves(struct area *a, int from, const struct gfs_page_move *
 					s->epoch[c] = servers_epoch(a->srv, to);
 				if (s->hops < UINT8_MAX)
 					s->hops++;
-				__atomic_sub_fetch(&a->srv->v[from].held, 1, __ATOMIC_RELAXED);
-				if (s->loc[c] != LOC_NONE)
-					__atomic_add_fetch(&a->srv->v[to].held, 1, __ATOMIC_RELAXED);
 				applied++;
 				break;
 			}
@@ -504,14 +491,13 @@ static int recopy(struct area *a, uint64_t slot, uint32_t n, uint8_t *buf)
 		return 0;
 	kep[nkeep] = dep;
 	keep[nkeep++] = dst;
+	/* copies given up on are dropped where they may still be (the run
+	 * shares its places and stamp) */
+	for (int c = 0; c < SLOT_COPIES; c++)
+		if (s->loc[c] != LOC_NONE && !has_loc(keep, s->loc[c]))
+			drop_copy(a, s->loc[c], slot, n, s->stamp);
 	for (uint32_t j = 0; j < n; j++) {
 		struct slot *x = &a->map.v[slot + j];
-		/* copies given up on are dropped where they may still be */
-		for (int c = 0; c < SLOT_COPIES; c++)
-			if (x->loc[c] != LOC_NONE && !has_loc(keep, x->loc[c]) && j == 0)
-				drop_copy(a, x->loc[c], slot, n, x->stamp);
-		if (is_server(dst))
-			__atomic_add_fetch(&a->srv->v[dst - LOC_SERVER].held, 1, __ATOMIC_RELAXED);
 		memset(x->loc, 0, sizeof(x->loc));
 		memset(x->epoch, 0, sizeof(x->epoch));
 		for (int c = 0; c < nkeep && c < SLOT_COPIES; c++) {

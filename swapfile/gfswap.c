@@ -597,10 +597,20 @@ static int serve(struct opts *o)
 	d.size = o->size;
 	d.started = time(NULL);
 	snprintf(d.name, sizeof(d.name), "%s", o->name);
+	int bad_port = 0, bad_timeout = 0;
+	long long port = gf_config_int(cfg, "gfmd_port", 6600, 1, 65535, &bad_port);
+	long long io_ms = gf_config_int(cfg, "swap_io_timeout_ms", 5000, 100, 3600000, &bad_timeout);
+	if (bad_port || bad_timeout) {
+		cmd_err(&cmd, "%s: %s", cmd_config_path(&cmd),
+			bad_port ? "gfmd_port: not a port number (1..65535)"
+				 : "swap_io_timeout_ms: expected 100..3600000");
+		memset(&key, 0, sizeof(key));
+		gf_config_free(cfg);
+		return CMD_FAIL;
+	}
 	r = servers_init(&d.srv, &key, gf_config_hostname(cfg),
-			 gf_config_str(cfg, "gfmd_host", "localhost"),
-			 (uint16_t)atoi(gf_config_str(cfg, "gfmd_port", "6600")),
-			 (unsigned)atoi(gf_config_str(cfg, "swap_io_timeout_ms", "5000")), owner);
+			 gf_config_str(cfg, "gfmd_host", "localhost"), (uint16_t)port,
+			 (unsigned)io_ms, owner);
 	memset(&key, 0, sizeof(key));
 	gf_config_free(cfg);
 	if (r < 0) {

@@ -17,16 +17,10 @@
 
 #include "log.h"
 #include "net.h"
-#include "rpc.h"
+#include "client.h"
 
 #define DOWN_MS 3000
 #define RXBUF (GF_HDR_SIZE + GFS_PAGE_GET_REP_FIXED(GF_PAGE_BATCH) + 256)
-
-static void be64_at(uint8_t *p, uint64_t v)
-{
-	for (int k = 0; k < 8; k++)
-		p[k] = (uint8_t)(v >> (56 - 8 * k));
-}
 
 static uint64_t now_ms(void)
 {
@@ -83,22 +77,10 @@ void servers_destroy(struct servers *s)
 
 int servers_refresh(struct servers *s)
 {
-	struct gf_rpc *rpc;
-	struct gf_reply rep;
 	struct gfm_host_list_rep hl;
-	int r;
+	int r = gf_host_list_once(s->gfmd_host, s->gfmd_port, &s->key, GF_PEER_CLIENT, s->my_host,
+				  &hl);
 
-	r = gf_rpc_connect_timeout(s->gfmd_host, s->gfmd_port, &s->key, GF_PEER_CLIENT,
-				   s->my_host, 3000, &rpc);
-	if (r < 0)
-		return r;
-	gf_rpc_set_timeout(rpc, 5000);
-	r = gf_rpc_call_status(rpc, GFM_HOST_LIST, NULL, &rep);
-	gf_rpc_close(rpc);
-	if (r < 0)
-		return r;
-	r = gfm_host_list_rep_decode(rep.payload, rep.len, &hl);
-	gf_reply_release(&rep);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&s->mu);
@@ -399,15 +381,15 @@ int page_get(struct servers *s, int i, uint64_t slot, uint32_t n, uint64_t *stam
 
 	if (!(c = conn_take(s, i, &err)))
 		return err;
-	for (int k = 0; k < 8; k++) {
-		fixed[k] = (uint8_t)(s->owner >> (56 - 8 * k));
-		fixed[8 + k] = (uint8_t)(slot >> (56 - 8 * k));
+	struct gfs_page_get_req req = { .owner = s->owner, .slot = slot, .npages = n };
+	struct gf_wbuf w;
+	gf_wbuf_init_fixed(&w, fixed, sizeof(fixed));
+	gfs_page_get_req_encode(&w, &req);
+	if (w.err) {
+		conn_give(s, i, c, 0, 0);
+		return w.err;
 	}
-	fixed[16] = (uint8_t)(n >> 24);
-	fixed[17] = (uint8_t)(n >> 16);
-	fixed[18] = (uint8_t)(n >> 8);
-	fixed[19] = (uint8_t)n;
-	r = send_req(c, GFS_PAGE_GET, fixed, sizeof(fixed), NULL, 0);
+	r = send_req(c, GFS_PAGE_GET, fixed, w.len, NULL, 0);
 	if (r == 0)
 		r = recv_hdr(c, GFS_PAGE_GET, &len, &status);
 	if (r == 0 && status == 0) {
@@ -467,27 +449,17 @@ static int small_call(struct servers *s, int i, uint16_t op, const void *req, si
 
 int page_inval(struct servers *s, int i, uint64_t slot, uint32_t n, uint64_t stamp)
 {
-	uint8_t req[8 + 8 + 4 + 8], rep[16];
+	struct gfs_page_inval_req req = { .owner = s->owner, .slot = slot, .npages = n,
+					  .stamp = stamp };
+	uint8_t buf[8 + 8 + 4 + 8], rep[16];
+	struct gf_wbuf w;
 	size_t replen;
 
-	if (n < 1 || n > GF_PAGE_INVAL_MAX)
-		return -EINVAL;
-	be64_at(req, s->owner);
-	be64_at(req + 8, slot);
-	req[16] = (uint8_t)(n >> 24);
-	req[17] = (uint8_t)(n >> 16);
-	req[18] = (uint8_t)(n >> 8);
-	req[19] = (uint8_t)n;
-	be64_at(req + 20, stamp);
-	int r = small_call(s, i, GFS_PAGE_INVALIDATE, req, sizeof(req), rep, &replen, sizeof(rep));
-	struct gfs_page_inval_rep ir;
-	if (r == 0 && gfs_page_inval_rep_decode(rep, replen, &ir) == 0) {
-		/* the room it made is ours to use until the next heartbeat says */
-		pthread_mutex_lock(&s->mu);
-		s->v[i].free_pages += ir.dropped;
-		pthread_mutex_unlock(&s->mu);
-	}
-	return r;
+	gf_wbuf_init_fixed(&w, buf, sizeof(buf));
+	gfs_page_inval_req_encode(&w, &req);
+	if (w.err)
+		return w.err;
+	return small_call(s, i, GFS_PAGE_INVALIDATE, buf, w.len, rep, &replen, sizeof(rep));
 }
 
 int page_stats(struct servers *s, int i, struct gfs_page_stats_rep *st)
@@ -504,17 +476,18 @@ int page_stats(struct servers *s, int i, struct gfs_page_stats_rep *st)
 int page_updates(struct servers *s, int i, struct gfs_page_move *out, uint32_t max,
 		 uint8_t *buf, size_t buflen)
 {
-	uint8_t req[12];
+	struct gfs_page_updates_req req = { .owner = s->owner, .max = max };
+	uint8_t reqbuf[8 + 4];
+	struct gf_wbuf w;
 	size_t replen;
 	struct gfs_page_updates_rep rep;
 	int r;
 
-	be64_at(req, s->owner);
-	req[8] = (uint8_t)(max >> 24);
-	req[9] = (uint8_t)(max >> 16);
-	req[10] = (uint8_t)(max >> 8);
-	req[11] = (uint8_t)max;
-	r = small_call(s, i, GFS_PAGE_UPDATES, req, sizeof(req), buf, &replen, buflen);
+	gf_wbuf_init_fixed(&w, reqbuf, sizeof(reqbuf));
+	gfs_page_updates_req_encode(&w, &req);
+	if (w.err)
+		return w.err;
+	r = small_call(s, i, GFS_PAGE_UPDATES, reqbuf, w.len, buf, &replen, buflen);
 	if (r < 0)
 		return r;
 	if ((r = gfs_page_updates_rep_decode(buf, replen, &rep)) < 0)

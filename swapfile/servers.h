@@ -52,8 +52,7 @@ struct pserver {
 	uint8_t epoch;	   /* counts its restarts seen: copies put in an
 			      earlier epoch are gone */
 	/* counters (atomics) */
-	uint64_t pages_out, pages_in, failures, refusals, moves_in;
-	int64_t held; /* slots whose copy is here */
+	uint64_t pages_out, pages_in, failures, refusals;
 };
 
 struct servers {

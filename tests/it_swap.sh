@@ -10,7 +10,9 @@
 #       with correct data (every page had a second copy);
 #   gfswap off leaves no swap, loop device, mount or daemon, also after the
 #   daemon was killed, and the dead daemon's pages leave the servers when
-#   its lease runs out; bad arguments are refused with a clear message.
+#   its lease runs out; bad arguments, bad configuration values and
+#   malformed or unauthorized page requests are refused with a clear
+#   message, and gfsd goes on serving.
 # On the test bed (network namespaces, tests/netbed.sh): gfswap runs on
 # host node1 (its network), so node2..node4 are its page servers; the swap
 # device, the cgroup and the workload are the one kernel's.
@@ -212,14 +214,38 @@ expect_eq "the dead server was noticed" yes \
 	"$("$GFSWAP" status --name "$NAME" | awk '$1 == "node2" && $8 > 0 { print "yes" }')"
 check_here "gfsd node2 back" gf_gfsd_start 2
 
+# ---- bad input to the page service and bad configuration --------------------------------------
+port2=$(awk '$1 == "gfsd_port" { print $3 }' "$GFSD_CONFIG_node2")
+peer() { nb_exec 1 "$PY" "$IT_DIR/peer.py" --key "$KEY" --count 1 --statuses --hold 0 "$@" "tcp:$ADDR_node2:$port2" 2>&1; }
+out=$(peer --op page-cap)
+grep -qx "status -1" <<<"$out" && ok "GFS_PAGE_CAP from a client connection: EPERM" || fail "page-cap from a client: $out"
+out=$(peer --kind admin --op page-cap)
+grep -qx "status 0" <<<"$out" && ok "  from an admin connection: served" || fail "page-cap from an admin: $out"
+out=$(peer --op page-put-short)
+grep -q "closed by server" <<<"$out" && ok "a GFS_PAGE_PUT with less data than it names closes the connection" ||
+	fail "page-put-short: $out"
+check "  node2's gfsd still lends memory" server_value node2 swap_pages_total
+bad=$STATE/bad-gfsd.conf
+sed 's/^swap_cache_mb = .*/swap_cache_mb = -5/' "$GFSD_CONFIG_node2" >"$bad"
+out=$(nb_exec 2 timeout 60 "$(gf_bin gfsd)" -c "$bad" -f 2>&1) # (timeout: only against a hang)
+rc=$?
+[[ $rc != 0 && $out == *swap_cache_mb* ]] && ok "gfsd refuses swap_cache_mb = -5, naming it (exit $rc)" ||
+	fail "gfsd with swap_cache_mb = -5: exit $rc: $out"
+sed 's/^gfmd_port = .*/gfmd_port = nope/' "$CONF" >"$STATE/bad-client.conf"
+expect_exit "gfswap on with gfmd_port = nope fails" 1 "$GFSWAP" on -c "$STATE/bad-client.conf" --name bad$$ \
+	--size 64M --fallback-dir "$STATE/fallback"
+grep -q "gfmd_port" "$GFSWAP_RUNDIR/bad$$.last.log" 2>/dev/null && ok "  and its log says gfmd_port" ||
+	fail "  the log does not name gfmd_port: $(cat "$GFSWAP_RUNDIR/bad$$.last.log" 2>&1)"
+
 # ---- off after the daemon was killed; its pages expire on the servers --------------------------
 hold_start crash
 pid=$(cat "$GFSWAP_RUNDIR/$NAME/pid")
 check "kill -9 of the gfswap daemon while a process holds pages" kill -9 "$pid"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 poll_until "$GF_WAIT_SECS" gone
-check "kill -9 of the process holding the pages" kill -9 "$HOLD_PID"
+kill -9 "$HOLD_PID" 2>/dev/null # (it may have died already: its page-ins fail)
 wait "$HOLD_PID" 2>/dev/null
+check "the process that held the pages is gone" bash -c "! kill -0 $HOLD_PID 2>/dev/null"
 all_expired() {
 	local k
 	for k in 2 3 4; do [[ $(server_value "node$k" swap_pages_used) == 0 ]] || return 1; done

@@ -27,6 +27,11 @@ It connects, answers HELLO with an AUTH made from the cluster key
                                        admin and gfmd only)
                               verify-badflags  the same with a flag gfsd
                                        does not know (EINVAL)
+                              page-cap GFS_PAGE_CAP: lend everything (gfsd;
+                                       admin and gfmd only)
+                              page-put-short  GFS_PAGE_PUT naming 2 pages
+                                       with 1 page of data (gfsd: malformed,
+                                       the connection is closed)
     --count N                 send N requests (default 10000)
     --prefix NAME             name prefix for mkdir (default slowpeer)
     --dir NAME                directory in the root for readdir (looked up
@@ -98,6 +103,7 @@ HELLO, AUTH, AUTH_OK = 1, 2, 3
 GFM_LOOKUP, GFM_GETATTR, GFM_MKDIR, GFM_READDIR = 100, 101, 104, 112
 GFS_STATS, GFS_REPLICATE = 306, 310
 GFS_LIST, GFS_ORPHAN_SCAN, GFS_VERIFY = 311, 312, 314
+GFS_PAGE_PUT, GFS_PAGE_CAP = 350, 355
 PEER_CLIENT = 1
 KINDS = {"client": 1, "gfsd": 2, "admin": 3, "gfmd": 4}
 ROOT_INO = 1
@@ -190,6 +196,11 @@ def request(op, i, prefix, dir_ino):
         return frame(GFS_VERIFY, struct.pack(">QQI", ROOT_INO, 1, 0), i)
     if op == "verify-badflags":
         return frame(GFS_VERIFY, struct.pack(">QQI", ROOT_INO, 1, 0x80), i)
+    if op == "page-cap":
+        return frame(GFS_PAGE_CAP, struct.pack(">Q", (1 << 64) - 1), i)
+    if op == "page-put-short":
+        # owner, slot, stamp, npages 2 - and one page of data
+        return frame(GFS_PAGE_PUT, struct.pack(">QQQI", 7, 0, 1, 2) + bytes(4096), i)
     return frame(GFS_STATS, b"", i)
 
 
@@ -264,7 +275,8 @@ def main():
     ops = a.op.split(",")
     for op in ops:
         if op not in ("getattr", "mkdir", "readdir", "stats", "replicate", "list",
-                      "orphan-scan", "verify", "verify-badflags"):
+                      "orphan-scan", "verify", "verify-badflags", "page-cap",
+                      "page-put-short"):
             ap.error("unknown --op %s" % op)
 
     key = open(a.key, "rb").read().rstrip(b"\r\n")

@@ -199,7 +199,7 @@ START_TEST(test_owner_lease)
 	ck_assert_int_eq(pages_put(p, 1, 0, 1, 4, in), 0); /* goes silent */
 	ck_assert_int_eq(pages_put(p, 2, 0, 1, 2, in), 0); /* keeps asking */
 	ck_assert_uint_eq(pages_expire(p), 0);
-	for (int i = 0; i < 400 && gone == 0; i++) {
+	for (int i = 0; i < 6000 && gone == 0; i++) { /* a 60 s guard against a hang */
 		usleep(10000);
 		pages_get(p, 2, 0, 1, &st, out);
 		gone = pages_expire(p);

@@ -296,6 +296,28 @@ START_TEST(test_large_bytes)
 }
 END_TEST
 
+/* A fixed encoder writes into the caller's buffer and never past it. */
+START_TEST(test_wbuf_fixed)
+{
+	uint8_t buf[12];
+	struct gf_wbuf w;
+
+	memset(buf, 0xee, sizeof(buf));
+	gf_wbuf_init_fixed(&w, buf, 10);
+	gf_put_u64(&w, 0x0102030405060708ull);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_ptr_eq(w.data, buf);
+	ck_assert_uint_eq(buf[0], 1);
+	ck_assert_uint_eq(buf[7], 8);
+	gf_put_u32(&w, 9); /* 12 > 10 */
+	ck_assert_int_eq(w.err, -EMSGSIZE);
+	ck_assert_uint_eq(w.len, 8);
+	ck_assert_uint_eq(buf[8], 0xee); /* nothing written past what fitted */
+	gf_wbuf_free(&w);		 /* not the caller's buffer to free */
+	ck_assert_uint_eq(buf[0], 1);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
 	Suite *s = suite_create("wire");
@@ -312,6 +334,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_wbuf_growth_reset_free);
 	tcase_add_test(tc, test_wbuf_reserve_overflow);
 	tcase_add_test(tc, test_large_bytes);
+	tcase_add_test(tc, test_wbuf_fixed);
 	suite_add_tcase(s, tc);
 	return s;
 }
