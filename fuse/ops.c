@@ -26,6 +26,15 @@
 
 #define UNKNOWN_INO 0xffffffffu
 
+/* FUSE requests this mount has answered (every op_* counts itself): the
+ * stats xattr shows it, so benchmarks can tell requests per operation. */
+static uint64_t fuse_requests;
+
+static void count_request(void)
+{
+	__atomic_fetch_add(&fuse_requests, 1, __ATOMIC_RELAXED);
+}
+
 static struct gf_fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -192,6 +201,7 @@ static void reply_entry(fuse_req_t req, int r, struct gf_attr *a)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	count_request();
 	conn->max_write = GF_MAX_IO;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
@@ -228,6 +238,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count_request();
 	struct gf_fs *fs = fs_of(req);
 	struct gf_cred cr;
 	struct gf_attr a;
@@ -253,16 +264,19 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	count_request();
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
 {
+	count_request();
 	fuse_reply_none(req);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_fs *fs = fs_of(req);
 	struct gf_cred cr;
 	struct gf_attr a;
@@ -346,6 +360,7 @@ out:
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_fs *fs = fs_of(req);
 	struct gf_file *f = fi ? (struct gf_file *)(uintptr_t)fi->fh : NULL;
 	struct gfm_setattr_req m;
@@ -444,6 +459,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	count_request();
 	struct gf_cred cr;
 	char *target;
 	int r;
@@ -465,6 +481,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
+	count_request();
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -485,6 +502,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	count_request();
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -501,6 +519,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count_request();
 	struct gf_cred cr;
 	int r;
 
@@ -513,6 +532,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count_request();
 	struct gf_cred cr;
 	int r;
 
@@ -526,6 +546,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
+	count_request();
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -546,6 +567,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
+	count_request();
 	struct gf_cred cr;
 	int r;
 
@@ -560,6 +582,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
+	count_request();
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -844,6 +867,7 @@ static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_fs *fs = fs_of(req);
 	struct gf_cred cr;
 	struct gfm_open_rep *o;
@@ -904,6 +928,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_fs *fs = fs_of(req);
 	struct gf_cred cr;
 	struct gfm_open_rep *o;
@@ -1101,6 +1126,7 @@ static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int attempt, replied, remote, err = -EIO;
 	unsigned epoch;
@@ -1276,6 +1302,7 @@ void gf_ops_stop(void)
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			 off_t off, struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	size_t size = fuse_buf_size(in);
 	uint64_t end;
@@ -1496,6 +1523,7 @@ static int wait_copies(struct gf_fs *fs, struct gf_file *f)
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r = publish(fs_of(req), f, 1);
 
@@ -1511,6 +1539,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r = 0;
 
@@ -1523,6 +1552,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r = 0;
 
@@ -1559,6 +1589,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r;
 
@@ -1590,6 +1621,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	uint64_t at, limit;
 	int r;
@@ -1706,6 +1738,7 @@ static uint8_t lk_type(short t)
 static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     struct flock *lock)
 {
+	count_request();
 	struct gfm_lock_req m;
 	struct gfm_lock_rep rep;
 	int r;
@@ -1787,6 +1820,7 @@ static void set_lock(fuse_req_t req, uint64_t ino, struct gf_file *f,
 static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     struct flock *lock, int sleep)
 {
+	count_request();
 	struct gfm_lock_req m;
 	int r;
 
@@ -1801,6 +1835,7 @@ static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
 {
+	count_request();
 	struct gfm_lock_req m;
 
 	lock_req(req, ino, fi->lock_owner, GF_LK_FLOCK, &m);
@@ -1833,6 +1868,7 @@ struct gf_dir {
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_dir *d = calloc(1, sizeof(*d));
 
 	if (!d) {
@@ -1952,17 +1988,20 @@ reply:
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
+	count_request();
 	do_readdir(req, ino, size, off, fi, 0);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
+	count_request();
 	do_readdir(req, ino, size, off, fi, 1);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_request();
 	struct gf_dir *d = (struct gf_dir *)(uintptr_t)fi->fh;
 
 	if (d) {
@@ -1976,6 +2015,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
+	count_request();
 	/* gfmd acknowledges a mutation only once it is committed */
 	fuse_reply_err(req, 0);
 }
@@ -1984,6 +2024,7 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	count_request();
 	struct gf_cred cr;
 	struct gfm_statfs_rep s;
 	struct statvfs v;
@@ -2028,13 +2069,15 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 	return snprintf(buf, bufsz,
 			"read_local %llu\nread_remote %llu\n"
 			"written_local %llu\nwritten_remote %llu\n"
-			"gfmd_calls %llu\ngfmd_reconnects %llu\nhost %s\n",
+			"gfmd_calls %llu\ngfmd_reconnects %llu\nfuse_requests %llu\nhost %s\n",
 			(unsigned long long)st.read_local,
 			(unsigned long long)st.read_remote,
 			(unsigned long long)st.written_local,
 			(unsigned long long)st.written_remote,
 			(unsigned long long)st.gfmd_calls,
-			(unsigned long long)st.gfmd_reconnects, gfc_hostname(fs->gfc));
+			(unsigned long long)st.gfmd_reconnects,
+			(unsigned long long)__atomic_load_n(&fuse_requests, __ATOMIC_RELAXED),
+			gfc_hostname(fs->gfc));
 }
 
 static void reply_stats_xattr(fuse_req_t req, size_t size)
@@ -2156,6 +2199,7 @@ static void acl_map_ids(struct gf_idmap *m, uint8_t *buf, size_t len, int outgoi
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
+	count_request();
 	struct gf_cred cr;
 	uint8_t *mapped = NULL;
 	int r;
@@ -2202,6 +2246,7 @@ static void reply_xattr_value(fuse_req_t req, int r, const char *buf, size_t siz
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	count_request();
 	struct gf_cred cr;
 	size_t len = 0;
 	char *buf = NULL;
@@ -2237,6 +2282,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	count_request();
 	struct gf_cred cr;
 	size_t len = 0;
 	char *buf = NULL;
@@ -2254,6 +2300,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	count_request();
 	struct gf_cred cr;
 	int r;
 
@@ -2273,6 +2320,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
+	count_request();
 	struct gf_cred cr;
 
 	cred_of(req, &cr);

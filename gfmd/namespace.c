@@ -131,6 +131,13 @@ struct gf_ns {
 	size_t npending;	 /* dead entries of the mutation being recorded */
 	struct copying *copies;	 /* under way */
 	size_t ncopies, capcopies;
+	/* replicas (current or stale) per host id, kept by replica_add and
+	 * replica_kill_after: the host list reads them without a scan */
+	uint64_t *host_nreps;
+	size_t nhost_nreps;
+	/* earliest limbo expiry (monotonic ms; INT64_MAX: none), read
+	 * without the lock so an idle heartbeat need not take it */
+	int64_t limbo_due_ms;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -626,6 +633,7 @@ static void replica_kill_after(struct gf_ns *ns, struct inode *ip, uint32_t i,
 	gf_changes_add(c, GF_CHG_DEAD_PUT, ip->a.ino, r.host_id, r.fgen, NULL, 0, NULL, 0, 0);
 	if (dead_add(ns, r.host_id, ip->a.ino, r.fgen, DEAD_PENDING, not_before_ms))
 		c->err = -ENOMEM;
+	ns->host_nreps[r.host_id]--; /* (replica_add made the slot) */
 	ip->reps[i] = ip->reps[--ip->nreps];
 }
 
@@ -661,6 +669,8 @@ static void limbo_expire(struct gf_ns *ns, int64_t now)
 			*pp = l->hnext;
 		limbo_free(l);
 	}
+	__atomic_store_n(&ns->limbo_due_ms, ns->limbo_head ? ns->limbo_head->until_ms : INT64_MAX,
+			 __ATOMIC_RELAXED);
 }
 
 /* The removed file ino if its grace is not over (any lock held). */
@@ -699,6 +709,7 @@ static void limbo_add(struct gf_ns *ns, const struct inode *ip, int64_t until)
 	else
 		ns->limbo_head = l;
 	ns->limbo_tail = l;
+	__atomic_store_n(&ns->limbo_due_ms, ns->limbo_head->until_ms, __ATOMIC_RELAXED);
 }
 
 /* The inode has no name left: forget it, its replicas become dead. */
@@ -730,8 +741,16 @@ struct gf_ns *gf_ns_new(void)
 		free(ns);
 		return NULL;
 	}
-	pthread_rwlock_init(&ns->lock, NULL);
+	/* Writers first: a stream of readers (stats, listings, scans) must
+	 * not starve mutations. (No path takes this lock for reading twice,
+	 * which a waiting writer would deadlock.) */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&ns->lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	ns->next_ino = GF_ROOT_INO + 1;
+	ns->limbo_due_ms = INT64_MAX;
 	return ns;
 }
 
@@ -755,6 +774,7 @@ void gf_ns_free(struct gf_ns *ns)
 		limbo_free(l);
 	}
 	free(ns->itab);
+	free(ns->host_nreps);
 	pthread_rwlock_destroy(&ns->lock);
 	free(ns);
 }
@@ -845,11 +865,33 @@ int gf_ns_load_xattr(struct gf_ns *ns, uint64_t ino, const char *name,
 	return 0;
 }
 
-static int replica_add(struct inode *ip, uint32_t host_id, uint64_t gen, uint64_t fgen)
+/* The counter of host_id's replicas, grown as needed (write lock held). */
+static uint64_t *host_nreps_slot(struct gf_ns *ns, uint32_t host_id)
 {
+	if (host_id >= ns->nhost_nreps) {
+		size_t n = ns->nhost_nreps ? ns->nhost_nreps : 16;
+		while (n <= host_id)
+			n *= 2;
+		uint64_t *v = realloc(ns->host_nreps, n * sizeof(*v));
+		if (!v)
+			return NULL;
+		memset(v + ns->nhost_nreps, 0, (n - ns->nhost_nreps) * sizeof(*v));
+		ns->host_nreps = v;
+		ns->nhost_nreps = n;
+	}
+	return &ns->host_nreps[host_id];
+}
+
+static int replica_add(struct gf_ns *ns, struct inode *ip, uint32_t host_id, uint64_t gen,
+		       uint64_t fgen)
+{
+	uint64_t *count = host_nreps_slot(ns, host_id);
+	if (!count)
+		return -ENOMEM;
 	struct gf_ns_replica *v = realloc(ip->reps, (ip->nreps + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	(*count)++;
 	ip->reps = v;
 	v[ip->nreps].host_id = host_id;
 	v[ip->nreps].gen = gen;
@@ -876,7 +918,7 @@ int gf_ns_load_replica(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_
 	/* a copy's file generation came from the inode-number counter */
 	if ((fgen & GF_FGEN_COPY) && (fgen & ~GF_FGEN_COPY) >= ns->next_ino)
 		ns->next_ino = (fgen & ~GF_FGEN_COPY) + 1;
-	return replica_add(ip, host_id, gen, fgen);
+	return replica_add(ns, ip, host_id, gen, fgen);
 }
 
 int gf_ns_load_dead(struct gf_ns *ns, uint64_t ino, uint32_t host_id, uint64_t fgen)
@@ -1244,13 +1286,33 @@ uint64_t gf_ns_replica_count(struct gf_ns *ns, uint32_t host_id)
 {
 	uint64_t n = 0;
 	pthread_rwlock_rdlock(&ns->lock);
-	for (size_t i = 0; i < ns->itabsz; i++)
-		for (struct inode *ip = ns->itab[i]; ip; ip = ip->hnext)
-			for (uint32_t j = 0; j < ip->nreps; j++)
-				if (ip->reps[j].host_id == host_id)
-					n++;
+	if (host_id < ns->nhost_nreps)
+		n = ns->host_nreps[host_id];
 	pthread_rwlock_unlock(&ns->lock);
 	return n;
+}
+
+int gf_ns_check_counts(struct gf_ns *ns)
+{
+	int rc = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	for (size_t h = 0; h < ns->nhost_nreps && !rc; h++) {
+		uint64_t n = 0;
+		for (size_t i = 0; i < ns->itabsz; i++)
+			for (struct inode *ip = ns->itab[i]; ip; ip = ip->hnext)
+				for (uint32_t j = 0; j < ip->nreps; j++)
+					n += ip->reps[j].host_id == h;
+		if (n != ns->host_nreps[h])
+			rc = -EUCLEAN;
+	}
+	/* a replica on a host with no counter at all */
+	for (size_t i = 0; i < ns->itabsz && !rc; i++)
+		for (struct inode *ip = ns->itab[i]; ip; ip = ip->hnext)
+			for (uint32_t j = 0; j < ip->nreps; j++)
+				if (ip->reps[j].host_id >= ns->nhost_nreps)
+					rc = -EUCLEAN;
+	pthread_rwlock_unlock(&ns->lock);
+	return rc;
 }
 
 /* Is replica r of ip current (holds the inode's data generation)? */
@@ -1934,7 +1996,7 @@ static int writer_replica(struct gf_ns *ns, struct inode *ip, uint32_t flags,
 			return -EIO;
 		}
 		/* a new replica, made in the new generation */
-		if (replica_add(ip, host, ip->a.gen + 1, ip->a.gen + 1))
+		if (replica_add(ns, ip, host, ip->a.gen + 1, ip->a.gen + 1))
 			return -ENOMEM;
 		rec_replica(c, ip, &ip->reps[ip->nreps - 1]);
 		ip->reps[ip->nreps - 1].gen = ip->a.gen; /* moved on below */
@@ -2047,7 +2109,7 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	if (want_write(flags))
 		ip->writers++;
 	if (place) {
-		if (replica_add(ip, host, ip->a.gen, ip->a.gen)) {
+		if (replica_add(ns, ip, host, ip->a.gen, ip->a.gen)) {
 			c.err = -ENOMEM;
 		} else {
 			rec_replica(&c, ip, &ip->reps[0]);
@@ -2711,29 +2773,65 @@ size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, uint64_t committed,
 	return n;
 }
 
+/* Is (ino, fgen) among done[0..n)? done is sorted by ino, then gen. */
+static int dead_in(const struct gf_dead_replica *done, size_t n, uint64_t ino, uint64_t fgen)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (done[mid].ino < ino || (done[mid].ino == ino && done[mid].gen < fgen))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && done[lo].ino == ino && done[lo].gen == fgen;
+}
+
+static int dead_cmp(const void *a, const void *b)
+{
+	const struct gf_dead_replica *x = a, *y = b;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
 int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_replica *done,
 		    size_t n, uint64_t *ticket)
 {
 	struct gf_changes c;
-	gf_changes_init(&c);
 	*ticket = 0;
+	/* most heartbeats report nothing: they take no lock at all unless a
+	 * removed file's grace is over (heartbeats come often: a sweep) */
+	if (n == 0 && __atomic_load_n(&ns->limbo_due_ms, __ATOMIC_RELAXED) > mono_ms())
+		return 0;
+	struct gf_dead_replica *sorted = NULL;
+	if (n) {
+		sorted = malloc(n * sizeof(*sorted));
+		if (!sorted)
+			return -ENOMEM;
+		memcpy(sorted, done, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), dead_cmp);
+	}
+	gf_changes_init(&c);
 	pthread_rwlock_wrlock(&ns->lock);
-	limbo_expire(ns, mono_ms()); /* heartbeats come often: a sweep */
-	struct deadlist *dl = deadlist_get(ns, host_id, 0);
-	for (size_t i = 0; dl && i < n; i++) {
+	limbo_expire(ns, mono_ms());
+	struct deadlist *dl = n ? deadlist_get(ns, host_id, 0) : NULL;
+	if (dl) {
+		/* one pass: keep what was not done, in order */
+		size_t k = 0;
 		for (size_t j = 0; j < dl->n; j++) {
-			if (dl->v[j].ino != done[i].ino || dl->v[j].fgen != done[i].gen)
-				continue;
-			memmove(&dl->v[j], &dl->v[j + 1], (dl->n - j - 1) * sizeof(*dl->v));
-			dl->n--;
-			gf_changes_add(&c, GF_CHG_DEAD_DEL, done[i].ino, host_id, done[i].gen,
-				       NULL, 0, NULL, 0, 0);
-			break;
+			if (dead_in(sorted, n, dl->v[j].ino, dl->v[j].fgen))
+				gf_changes_add(&c, GF_CHG_DEAD_DEL, dl->v[j].ino, host_id,
+					       dl->v[j].fgen, NULL, 0, NULL, 0, 0);
+			else
+				dl->v[k++] = dl->v[j];
 		}
+		dl->n = k;
 	}
 	emit(ns, &c, ticket);
 	pthread_rwlock_unlock(&ns->lock);
 	gf_changes_free(&c);
+	free(sorted);
 	return 0;
 }
 
@@ -2960,7 +3058,7 @@ int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64
 		for (uint32_t i = ip->nreps; i-- > 0;)
 			if (ip->reps[i].host_id == cp->dst)
 				replica_kill(ns, ip, i, &c);
-		if (replica_add(ip, cp->dst, cp->gen, cp->fgen)) {
+		if (replica_add(ns, ip, cp->dst, cp->gen, cp->fgen)) {
 			rc = -ENOMEM;
 		} else {
 			rec_replica(&c, ip, &ip->reps[ip->nreps - 1]);

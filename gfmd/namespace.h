@@ -160,8 +160,12 @@ int gf_ns_listxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		    void *buf, size_t size, size_t *len, uint64_t *wait);
 /* Number of inodes (for statfs). */
 uint64_t gf_ns_inode_count(struct gf_ns *ns);
-/* Replicas a host holds (for the host list). */
+/* Replicas a host holds, current or stale (for the host list): a counter
+ * kept as replicas come and go, not a scan. */
 uint64_t gf_ns_replica_count(struct gf_ns *ns, uint32_t host_id);
+/* For tests: 0 if every host's counter equals a count of the replicas in
+ * the namespace, else -EUCLEAN. Scans everything under the read lock. */
+int gf_ns_check_counts(struct gf_ns *ns);
 /* The current replicas of a file (the whole catalogue when all is set). */
 int gf_ns_replicas(struct gf_ns *ns, uint64_t ino, int all, struct gf_ns_replica *out,
 		   size_t max, size_t *n, uint64_t *wait);

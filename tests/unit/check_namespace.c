@@ -58,6 +58,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	/* the per-host replica counters agree with the replicas themselves */
+	ck_assert_int_eq(gf_ns_check_counts(ns), 0);
 	gf_ns_free(ns);
 	ns = NULL;
 }
@@ -191,6 +193,53 @@ START_TEST(test_mkdir_nlink)
 	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, GF_ROOT_INO, "d", NULL, &t), -ENOTEMPTY);
 	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, d, ".", NULL, &t), -EINVAL);
 	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, "b", NULL, &t), -EISDIR);
+}
+END_TEST
+
+/* gfsd reports deletions in any order: exactly those are forgotten, the
+ * rest stay listed in their order; an empty report changes nothing. */
+START_TEST(test_dead_done_many)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "dd", 0777), t;
+	struct gf_attr a;
+	struct gf_ns_replica rep[1];
+	size_t nrep;
+	char name[16];
+	place_host = 9;
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(gf_ns_create(ns, &ROOT, d, name, 0644, O_CREAT | O_WRONLY, 0,
+					      test_place, NULL, &a, rep, &nrep, NULL, &t), 0);
+	}
+	ck_assert_uint_eq(gf_ns_replica_count(ns, 9), 10);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, d, name, NULL, &t), 0);
+	}
+	ck_assert_uint_eq(gf_ns_replica_count(ns, 9), 0);
+	struct gf_dead_replica dead[16], rest[16], done[4];
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 9, UINT64_MAX, dead, 16), 10);
+	ck_assert_int_eq(gf_ns_dead_done(ns, 9, NULL, 0, &t), 0);
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 9, UINT64_MAX, rest, 16), 10);
+	/* 8, 1, 5 and one that was never dead */
+	done[0] = dead[8];
+	done[1] = dead[1];
+	done[2] = dead[5];
+	done[3] = dead[2];
+	done[3].gen += 100;
+	ck_assert_int_eq(gf_ns_dead_done(ns, 9, done, 4, &t), 0);
+	ck_assert_uint_gt(t, 0);
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 9, UINT64_MAX, rest, 16), 7);
+	size_t k = 0;
+	for (size_t i = 0; i < 10; i++) {
+		if (i == 8 || i == 1 || i == 5)
+			continue;
+		ck_assert_uint_eq(rest[k].ino, dead[i].ino);
+		ck_assert_uint_eq(rest[k].gen, dead[i].gen);
+		k++;
+	}
+	ck_assert_int_eq(gf_ns_dead_done(ns, 9, rest, 7, &t), 0);
+	ck_assert_uint_eq(gf_ns_dead_list(ns, 9, UINT64_MAX, rest, 16), 0);
 }
 END_TEST
 
@@ -1476,6 +1525,7 @@ static Suite *namespace_suite(void)
 	tcase_add_test(tc, test_root);
 	tcase_add_test(tc, test_mkdir_nlink);
 	tcase_add_test(tc, test_create_unlink_times);
+	tcase_add_test(tc, test_dead_done_many);
 	tcase_add_test(tc, test_changes_recorded);
 	tcase_add_test(tc, test_permission_classes);
 	tcase_add_test(tc, test_search_and_write_on_dirs);
