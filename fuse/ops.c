@@ -854,10 +854,76 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 	return 0;
 }
 
+/*
+ * Close-to-open without re-reading what did not change (as NFS does with
+ * its change attribute): the kernel keeps a file's cached pages across an
+ * open only when gfmd's data generation, size and mtime at this open are
+ * those this mount saw when it last opened the file and nothing of this
+ * mount wrote it around the page cache since. Every write open ends a
+ * generation (gfmd makes a new one), so another mount's writes, once
+ * closed, always make the next open here drop the pages. Writes through
+ * this mount's page cache keep it right; a handle that bypasses it
+ * (O_DIRECT, O_APPEND's direct I/O) or writes at all forgets the file's
+ * version at open and again at release, so the next open drops the pages.
+ */
+#define CACHEVER_SLOTS 4096
+
+static pthread_mutex_t cachever_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint64_t ino, gen, size;
+	struct gf_timespec mtime;
+} cachever[CACHEVER_SLOTS];
+
+static size_t cachever_slot(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 52) % CACHEVER_SLOTS;
+}
+
+/* Does ino still hold what this mount cached of it? Then remember a as its
+ * version (an open that may keep the pages). */
+static int cachever_open(const struct gf_attr *a)
+{
+	size_t i = cachever_slot(a->ino);
+	int same;
+
+	pthread_mutex_lock(&cachever_lock);
+	same = cachever[i].ino == a->ino && cachever[i].gen == a->gen &&
+	       cachever[i].size == a->size && cachever[i].mtime.sec == a->mtime.sec &&
+	       cachever[i].mtime.nsec == a->mtime.nsec;
+	cachever[i].ino = a->ino;
+	cachever[i].gen = a->gen;
+	cachever[i].size = a->size;
+	cachever[i].mtime = a->mtime;
+	pthread_mutex_unlock(&cachever_lock);
+	return same;
+}
+
+static void cachever_forget(uint64_t ino)
+{
+	size_t i = cachever_slot(ino);
+
+	pthread_mutex_lock(&cachever_lock);
+	if (cachever[i].ino == ino)
+		cachever[i].ino = 0;
+	pthread_mutex_unlock(&cachever_lock);
+}
+
+/* A handle that writes, or reads and writes around the page cache. */
+static int bypasses_cache(const struct gf_file *f, int flags)
+{
+	return f->writable || (flags & O_DIRECT);
+}
+
 static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 {
 	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->keep_cache = 0; /* close-to-open: drop cached pages on open */
+	/* close-to-open: drop cached pages on open, unless unchanged */
+	if (bypasses_cache(f, fi->flags)) {
+		cachever_forget(f->ino);
+		fi->keep_cache = 0;
+	} else {
+		fi->keep_cache = cachever_open(&f->attr);
+	}
 	/* O_APPEND: the kernel writes at the end it knows, which another
 	 * mount's appends may have moved; gfsd writes at the real one, and
 	 * the kernel's page cache must not keep the bytes where it thought */
@@ -1573,6 +1639,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* the last close of an open file drops its flock lock */
 	if (fi->flock_release)
 		unlock_all(fs_of(req), ino, fi->lock_owner, GF_LK_FLOCK);
+	if (bypasses_cache(f, fi->flags))
+		cachever_forget(f->ino);
 	gf_file_free(f);
 	fuse_reply_err(req, 0);
 }
