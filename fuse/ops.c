@@ -862,9 +862,10 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
  * mount wrote it around the page cache since. Every write open ends a
  * generation (gfmd makes a new one), so another mount's writes, once
  * closed, always make the next open here drop the pages. Writes through
- * this mount's page cache keep it right; a handle that bypasses it
- * (O_DIRECT, O_APPEND's direct I/O) or writes at all forgets the file's
- * version at open and again at release, so the next open drops the pages.
+ * this mount's page cache keep it right (whenever their RELEASE comes: it
+ * may come after a reader's open); a handle that bypasses it (O_DIRECT,
+ * O_APPEND's direct I/O) forgets the file's version at open and again at
+ * release, so the next open drops the pages.
  */
 #define CACHEVER_SLOTS 4096
 
@@ -908,17 +909,17 @@ static void cachever_forget(uint64_t ino)
 	pthread_mutex_unlock(&cachever_lock);
 }
 
-/* A handle that writes, or reads and writes around the page cache. */
+/* A handle that reads and writes around the page cache. */
 static int bypasses_cache(const struct gf_file *f, int flags)
 {
-	return f->writable || (flags & O_DIRECT);
+	return f->append || (flags & O_DIRECT);
 }
 
 static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 {
 	fi->fh = (uint64_t)(uintptr_t)f;
 	/* close-to-open: drop cached pages on open, unless unchanged */
-	if (bypasses_cache(f, fi->flags)) {
+	if (bypasses_cache(f, fi->flags) || f->writable) {
 		cachever_forget(f->ino);
 		fi->keep_cache = 0;
 	} else {

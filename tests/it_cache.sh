@@ -43,6 +43,21 @@ check "and it is the data" cmp "$STATE/v1" "$A/f"
 check "a chmod on mount 1" chmod 600 "$A/f"
 expect_eq "a chmod does not drop the cached data" 0 "$(reread "$A" "$A/f")"
 
+# a writer's RELEASE may reach the mount after a reader's open (FUSE sends
+# it after close returns; here a dup keeps the file open past the FLUSH
+# that told gfmd the final size and mtime): it must not make that reader's
+# pages look stale
+expect_errno "write a file, FLUSH it (close a dup), read it while the writer is still open" OK '
+fd = os.open(M + "/w", os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+os.write(fd, os.urandom(262144))
+fd2 = os.dup(fd)
+os.close(fd)
+data = read_file(M + "/w")
+os.close(fd2)
+assert len(data) == 262144'
+expect_eq "after the writer's release, the re-read is still served from the page cache" 0 \
+	"$(reread "$A" "$A/w")"
+
 # another mount's overwrite, same size: gfmd's generation moved
 check "mount 2 overwrites it (same size)" dd if="$STATE/v2" of="$B/f" bs=64k conv=notrunc status=none
 check "mount 1's next open sees mount 2's data" cmp "$STATE/v2" "$A/f"
