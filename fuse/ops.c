@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dircache.h"
 #include "files.h"
 #include "idmap.h"
 #include "log.h"
@@ -33,6 +34,26 @@ static uint64_t fuse_requests;
 static void count_request(void)
 {
 	__atomic_fetch_add(&fuse_requests, 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t dircache_begin(void *arg)
+{
+	(void)arg;
+	return gf_dircache_begin();
+}
+
+static void dircache_put(void *arg, uint64_t cookie, const struct gfm_dirs *d)
+{
+	(void)arg;
+	gf_dircache_put(cookie, d);
+}
+
+void gf_ops_dircache(struct gf_fs *fs)
+{
+	struct gfc_dirs_hook h = { NULL, dircache_begin, dircache_put };
+
+	gf_dircache_init(fs->attr_timeout);
+	gfc_set_dirs_hook(fs->gfc, &h);
 }
 
 static struct gf_fs *fs_of(fuse_req_t req)
@@ -281,8 +302,14 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct gf_cred cr;
 	struct gf_attr a;
 	struct stat st;
+	double left;
 	int r;
 
+	if (gf_dircache_get(ino, &a, &left)) {
+		attr_to_stat(fs, &a, &st);
+		fuse_reply_attr(req, &st, left);
+		return;
+	}
 	cred_of(req, &cr);
 	r = gfc_getattr(fs->gfc, &cr, ino, &a);
 	if (r == -ENOENT && gf_files_open_attr(ino, &a)) {
@@ -361,6 +388,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	count_request();
+	gf_dircache_forget(ino); /* (the reply brings it back) */
 	struct gf_fs *fs = fs_of(req);
 	struct gf_file *f = fi ? (struct gf_file *)(uintptr_t)fi->fh : NULL;
 	struct gfm_setattr_req m;
@@ -482,6 +510,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
 	count_request();
+	gf_dircache_forget(parent); /* (the reply brings it back) */
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -503,6 +532,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	count_request();
+	gf_dircache_forget(parent); /* (the reply brings it back) */
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -520,6 +550,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count_request();
+	gf_dircache_forget(parent); /* (the reply brings it back) */
 	struct gf_cred cr;
 	int r;
 
@@ -533,6 +564,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count_request();
+	gf_dircache_forget(parent); /* (the reply brings it back) */
 	struct gf_cred cr;
 	int r;
 
@@ -547,6 +579,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
 	count_request();
+	gf_dircache_forget(parent); /* (the reply brings it back) */
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -568,6 +601,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	count_request();
+	gf_dircache_forget(parent); /* (the reply brings it back) */
+	gf_dircache_forget(newparent); /* (the reply brings it back) */
 	struct gf_cred cr;
 	int r;
 
@@ -583,6 +618,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
 	count_request();
+	gf_dircache_forget(newparent); /* (the reply brings it back) */
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -935,6 +971,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	count_request();
+	gf_dircache_forget(parent); /* (the reply brings it back) */
 	struct gf_fs *fs = fs_of(req);
 	struct gf_cred cr;
 	struct gfm_open_rep *o;
@@ -2269,6 +2306,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	count_request();
+	gf_dircache_forget(ino);
 	struct gf_cred cr;
 	uint8_t *mapped = NULL;
 	int r;
@@ -2370,6 +2408,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	count_request();
+	gf_dircache_forget(ino);
 	struct gf_cred cr;
 	int r;
 

@@ -35,6 +35,11 @@ struct gf_fs {
 
 extern const struct fuse_lowlevel_ops gf_fuse_ops;
 
+/* Answer the kernel's GETATTRs of directories this mount just changed from
+ * gfmd's replies (dircache.h), for fs->attr_timeout: after fs->gfc is made,
+ * before it is used. */
+void gf_ops_dircache(struct gf_fs *fs);
+
 /* The thread that tells gfmd how far writers that keep their files open
  * have written (other mounts see files grow). Start after daemonizing;
  * stop once the session loop is over (before the client goes). */

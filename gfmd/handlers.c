@@ -127,14 +127,38 @@ static int malformed(struct gf_conn *c, const struct gf_frame *f)
 	return -EBADMSG;
 }
 
-static int reply_attr(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
-		      int rc, const struct gf_attr *a, uint64_t ticket)
+/* An attribute reply; dirs (may be NULL): the directories the mutation
+ * changed (gf_ns_capture_dirs), for the client's cache. */
+static int reply_attr_dirs(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
+			   int rc, const struct gf_attr *a, const struct gfm_dirs *dirs,
+			   uint64_t ticket)
 {
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
 	if (!rc) {
 		struct gfm_attr_rep m = { .attr = *a };
+		if (dirs)
+			m.dirs = *dirs;
 		gfm_attr_rep_encode(&w, &m);
+	}
+	return reply(g, c, f, rc, &w, ticket);
+}
+
+static int reply_attr(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
+		      int rc, const struct gf_attr *a, uint64_t ticket)
+{
+	return reply_attr_dirs(g, c, f, rc, a, NULL, ticket);
+}
+
+/* The reply to UNLINK, RMDIR and RENAME. */
+static int reply_dirs(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f, int rc,
+		      const struct gfm_dirs *dirs, uint64_t ticket)
+{
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		struct gfm_dirs_rep m = { .dirs = *dirs };
+		gfm_dirs_rep_encode(&w, &m);
 	}
 	return reply(g, c, f, rc, &w, ticket);
 }
@@ -174,6 +198,7 @@ static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 	if (gfm_name_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	struct gf_attr a;
+	struct gfm_dirs dirs;
 	uint64_t t = 0;
 	int rc;
 	switch (f->hdr.op) {
@@ -181,14 +206,18 @@ static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 		rc = gf_ns_lookup(g->ns, &m.cred, m.parent, m.name, &a, &t);
 		return reply_attr(g, c, f, rc, &a, t);
 	case GFM_UNLINK:
+		gf_ns_capture_dirs(&dirs);
 		rc = gf_ns_unlink(g->ns, &m.cred, m.parent, m.name, once_id(o), &t);
+		gf_ns_capture_dirs(NULL);
 		break;
 	default:
+		gf_ns_capture_dirs(&dirs);
 		rc = gf_ns_rmdir(g->ns, &m.cred, m.parent, m.name, once_id(o), &t);
+		gf_ns_capture_dirs(NULL);
 		break;
 	}
 	ran(o, rc, t);
-	return reply(g, c, f, rc, NULL, t);
+	return reply_dirs(g, c, f, rc, &dirs, t);
 }
 
 static int h_ino(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -265,9 +294,12 @@ static int h_setattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	if (gfm_setattr_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	struct gf_attr a;
+	struct gfm_dirs dirs;
 	uint64_t t = 0;
+	gf_ns_capture_dirs(&dirs);
 	int rc = gf_ns_setattr(g->ns, &m, &a, &t);
-	return reply_attr(g, c, f, rc, &a, t);
+	gf_ns_capture_dirs(NULL);
+	return reply_attr_dirs(g, c, f, rc, &a, &dirs, t);
 }
 
 static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
@@ -276,16 +308,19 @@ static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct
 	if (gfm_mknod_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	struct gf_attr a = { 0 };
+	struct gfm_dirs dirs;
 	uint64_t t = 0;
 	int rc;
+	gf_ns_capture_dirs(&dirs);
 	if (f->hdr.op == GFM_MKDIR)
 		rc = gf_ns_mkdir(g->ns, &m.cred, m.parent, m.name, m.mode, m.umask, &a,
 				 once_id(o), &t);
 	else
 		rc = gf_ns_mknod(g->ns, &m.cred, m.parent, m.name, m.mode, m.rdev, m.umask, &a,
 				 once_id(o), &t);
+	gf_ns_capture_dirs(NULL);
 	ran(o, rc, t);
-	return reply_attr(g, c, f, rc, &a, t);
+	return reply_attr_dirs(g, c, f, rc, &a, &dirs, t);
 }
 
 /* What gfmd keeps per connection: the mount whose locks it carries, and
@@ -477,8 +512,10 @@ static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struc
 		return reply(g, c, f, -ENOMEM, NULL, 0);
 	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
 	uint64_t t = 0;
+	gf_ns_capture_dirs(&or->rep.dirs);
 	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags, m.umask,
 			      gf_hosts_place, &pl, &or->rep.attr, or->r, &or->nr, once_id(o), &t);
+	gf_ns_capture_dirs(NULL);
 	track_writer(g, c, rc, &or->rep.attr, m.flags);
 	ran(o, rc, t);
 	return reply_open(g, c, f, rc, or, t);
@@ -506,11 +543,14 @@ static int h_rename(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struc
 	struct gfm_rename_req m;
 	if (gfm_rename_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
+	struct gfm_dirs dirs;
 	uint64_t t = 0;
+	gf_ns_capture_dirs(&dirs);
 	int rc = gf_ns_rename(g->ns, &m.cred, m.parent, m.name, m.newparent, m.newname,
 			      m.flags, once_id(o), &t);
+	gf_ns_capture_dirs(NULL);
 	ran(o, rc, t);
-	return reply(g, c, f, rc, NULL, t);
+	return reply_dirs(g, c, f, rc, &dirs, t);
 }
 
 static int h_link(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
@@ -519,10 +559,13 @@ static int h_link(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 	if (gfm_link_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	struct gf_attr a;
+	struct gfm_dirs dirs;
 	uint64_t t = 0;
+	gf_ns_capture_dirs(&dirs);
 	int rc = gf_ns_link(g->ns, &m.cred, m.ino, m.newparent, m.newname, &a, once_id(o), &t);
+	gf_ns_capture_dirs(NULL);
 	ran(o, rc, t);
-	return reply_attr(g, c, f, rc, &a, t);
+	return reply_attr_dirs(g, c, f, rc, &a, &dirs, t);
 }
 
 static int h_symlink(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
@@ -536,11 +579,14 @@ static int h_symlink(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, stru
 	}
 	struct gf_attr a = { 0 };
 	uint64_t t = 0;
+	struct gfm_dirs dirs;
+	gf_ns_capture_dirs(&dirs);
 	int rc = gf_ns_symlink(g->ns, &m->cred, m->parent, m->name, m->target, &a, once_id(o),
 			       &t);
+	gf_ns_capture_dirs(NULL);
 	free(m);
 	ran(o, rc, t);
-	return reply_attr(g, c, f, rc, &a, t);
+	return reply_attr_dirs(g, c, f, rc, &a, &dirs, t);
 }
 
 static int h_readdir(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -931,7 +977,14 @@ static int replay(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
 			return malformed(c, f);
 		return replay_open(g, c, f, rec, &m.cred, m.flags);
 	}
-	default: /* UNLINK, RMDIR, RENAME, SETXATTR, REMOVEXATTR, IDMAP_*: no payload */
+	case GFM_UNLINK:
+	case GFM_RMDIR:
+	case GFM_RENAME: {
+		/* no directories: the client keeps none of this answer */
+		struct gfm_dirs none = { 0 };
+		return reply_dirs(g, c, f, 0, &none, rec->ticket);
+	}
+	default: /* SETXATTR, REMOVEXATTR, IDMAP_*: no payload */
 		return reply(g, c, f, 0, NULL, rec->ticket);
 	}
 }

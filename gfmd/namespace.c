@@ -496,10 +496,67 @@ static void rec_dirent_del(struct gf_changes *c, uint64_t parent, const char *na
 
 /* Hand the changes to the sink; out of memory here leaves memory ahead of any
  * description of it, which only a restart can repair. */
+/* gf_ns_capture_dirs: where the calling thread's next mutation reports the
+ * directories it changed (NULL: nobody asked) */
+static _Thread_local struct gfm_dirs *capture;
+
+void gf_ns_capture_dirs(struct gfm_dirs *out)
+{
+	if (out)
+		memset(out, 0, sizeof(*out));
+	capture = out;
+}
+
+static void capture_forget(struct gfm_dirs *d, uint64_t ino)
+{
+	for (uint8_t i = 0; i < d->nforget; i++)
+		if (d->forget[i] == ino)
+			return;
+	if (d->nforget < GFM_DIRS_FORGET_MAX)
+		d->forget[d->nforget++] = ino;
+	else
+		d->forget_all = 1;
+}
+
+/* c's directories, as c leaves them, into the capture (and end it) */
+static void capture_dirs(const struct gf_changes *c)
+{
+	struct gfm_dirs *d = capture;
+	capture = NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct gf_change *ch = &c->v[i];
+		if (ch->kind == GF_CHG_INODE_DEL) {
+			capture_forget(d, ch->a);
+			continue;
+		}
+		if (ch->kind != GF_CHG_INODE_PUT || !S_ISDIR(ch->attr.mode))
+			continue;
+		uint8_t k;
+		for (k = 0; k < d->n && d->attr[k].ino != ch->attr.ino; k++)
+			;
+		if (k < d->n || d->n < GFM_DIRS_MAX) {
+			d->attr[k] = ch->attr; /* a later record of it is newer */
+			if (k == d->n)
+				d->n++;
+		} else {
+			capture_forget(d, ch->attr.ino);
+		}
+	}
+	/* one both given and forgotten (removed after a change): forgotten */
+	for (uint8_t j = 0; j < d->nforget; j++)
+		for (uint8_t k = 0; k < d->n; k++)
+			if (d->attr[k].ino == d->forget[j]) {
+				d->attr[k] = d->attr[--d->n];
+				break;
+			}
+}
+
 static void emit(struct gf_ns *ns, struct gf_changes *c, uint64_t *ticket)
 {
 	if (ticket)
 		*ticket = 0;
+	if (capture)
+		capture_dirs(c);
 	if (c->n && ns->next_ino != ns->stored_next_ino) {
 		gf_changes_add(c, GF_CHG_NEXT_INO, ns->next_ino, 0, 0, NULL, 0, NULL, 0, 0);
 		ns->stored_next_ino = ns->next_ino;
@@ -568,6 +625,7 @@ static void emit(struct gf_ns *ns, struct gf_changes *c, uint64_t *ticket)
  * made so far. */
 static void failed(struct gf_ns *ns, uint64_t *ticket)
 {
+	capture = NULL; /* (left empty) */
 	if (ticket)
 		*ticket = ns->last_ticket;
 }

@@ -158,6 +158,13 @@ int gf_ns_getxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		   const char *name, void *buf, size_t size, size_t *len, uint64_t *wait);
 int gf_ns_listxattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		    void *buf, size_t size, size_t *len, uint64_t *wait);
+/* The directories the calling thread's next mutation changes, as it leaves
+ * them (proto.h gfm_dirs), for the reply: out is emptied now and filled
+ * when that mutation records its changes; it stays empty if the mutation
+ * fails or changes nothing. Call right before the mutation, from the
+ * thread that makes it, and with NULL right after it (out is then no
+ * longer written). */
+void gf_ns_capture_dirs(struct gfm_dirs *out);
 /* Number of inodes (for statfs). */
 uint64_t gf_ns_inode_count(struct gf_ns *ns);
 /* Replicas a host holds, current or stale (for the host list): a counter

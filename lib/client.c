@@ -44,6 +44,7 @@ struct gfc_down {
 };
 
 struct gfc {
+	struct gfc_dirs_hook dirs_hook; /* set before use; read without the lock */
 	char gfmd_host[GF_HOST_MAX + 1];
 	uint16_t gfmd_port;
 	char hostname[GF_HOST_MAX + 1];
@@ -761,11 +762,28 @@ static int gfm_call_noreply(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum 
 }
 
 /* A request answered with gfm_attr_rep. */
+void gfc_set_dirs_hook(struct gfc *c, const struct gfc_dirs_hook *h)
+{
+	c->dirs_hook = *h;
+}
+
+static uint64_t dirs_begin(struct gfc *c)
+{
+	return c->dirs_hook.begin ? c->dirs_hook.begin(c->dirs_hook.arg) : 0;
+}
+
+static void dirs_done(struct gfc *c, uint64_t cookie, const struct gfm_dirs *d)
+{
+	if (c->dirs_hook.dirs && (d->n || d->nforget || d->forget_all))
+		c->dirs_hook.dirs(c->dirs_hook.arg, cookie, d);
+}
+
 static int gfm_call_attr(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum gfm_kind kind,
 			 struct gf_attr *out)
 {
 	struct gf_reply rep;
 	struct gfm_attr_rep a;
+	uint64_t cookie = dirs_begin(c);
 	int r;
 
 	r = gfm_call(c, op, w, kind, &rep);
@@ -778,8 +796,31 @@ static int gfm_call_attr(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum gfm
 		gf_warn("gfmd: undecodable reply to %s", gf_op_name(op));
 		return -EIO;
 	}
+	dirs_done(c, cookie, &a.dirs);
 	if (out)
 		*out = a.attr;
+	return 0;
+}
+
+/* UNLINK, RMDIR, RENAME: answered with the directories they changed. */
+static int gfm_call_dirs(struct gfc *c, uint16_t op, struct gf_wbuf *w)
+{
+	struct gf_reply rep;
+	struct gfm_dirs_rep d;
+	uint64_t cookie = dirs_begin(c);
+	int r;
+
+	r = gfm_call(c, op, w, GFM_EXACTLY_ONCE, &rep);
+	gf_wbuf_free(w);
+	if (r < 0)
+		return r;
+	r = gfm_dirs_rep_decode(rep.payload, rep.len, &d);
+	gf_reply_release(&rep);
+	if (r < 0) {
+		gf_warn("gfmd: undecodable reply to %s", gf_op_name(op));
+		return -EIO;
+	}
+	dirs_done(c, cookie, &d.dirs);
 	return 0;
 }
 
@@ -809,6 +850,8 @@ static int name_op(struct gfc *c, uint16_t op, const struct gf_cred *cr,
 		return r;
 	gf_wbuf_init(&w);
 	gfm_name_req_encode(&w, &m);
+	if (op == GFM_UNLINK || op == GFM_RMDIR)
+		return gfm_call_dirs(c, op, &w);
 	if (out)
 		return gfm_call_attr(c, op, &w, idem, out);
 	return gfm_call_noreply(c, op, &w, idem);
@@ -925,11 +968,14 @@ int gfc_create(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
 	m.umask = umask;
 	gf_wbuf_init(&w);
 	gfm_create_req_encode(&w, &m);
+	uint64_t cookie = dirs_begin(c);
 	r = gfm_call(c, GFM_CREATE, &w, GFM_EXACTLY_ONCE, &rep);
 	gf_wbuf_free(&w);
 	if (r < 0)
 		return r;
-	return open_reply(GFM_CREATE, &rep, out);
+	if ((r = open_reply(GFM_CREATE, &rep, out)) == 0)
+		dirs_done(c, cookie, &out->dirs);
+	return r;
 }
 
 int gfc_open(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t flags,
@@ -970,7 +1016,7 @@ int gfc_rename(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
 		return r;
 	gf_wbuf_init(&w);
 	gfm_rename_req_encode(&w, &m);
-	return gfm_call_noreply(c, GFM_RENAME, &w, GFM_EXACTLY_ONCE);
+	return gfm_call_dirs(c, GFM_RENAME, &w);
 }
 
 int gfc_link(struct gfc *c, const struct gf_cred *cr, uint64_t ino,

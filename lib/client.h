@@ -95,6 +95,20 @@ void gfc_disconnect(struct gfc *c);
 void gfc_cancel(struct gfc *c);
 void gfc_free(struct gfc *c);
 
+/*
+ * The directories gfmd says this client's mutations changed (proto.h
+ * gfm_dirs), for a cache of their attributes: begin(arg) is called before
+ * each request that may carry them is sent and returns a cookie;
+ * dirs(arg, cookie, d) after its reply, before the call returns, when d
+ * names any directory. Set once, before the client is used.
+ */
+struct gfc_dirs_hook {
+	void *arg;
+	uint64_t (*begin)(void *arg);
+	void (*dirs)(void *arg, uint64_t cookie, const struct gfm_dirs *d);
+};
+void gfc_set_dirs_hook(struct gfc *c, const struct gfc_dirs_hook *h);
+
 const char *gfc_hostname(const struct gfc *c);
 const char *gfc_gfsd_socket(const struct gfc *c); /* NULL: no local fast path */
 

@@ -407,15 +407,69 @@ int gfm_ino_req_decode(const void *payload, size_t len, struct gfm_ino_req *m)
 	return D_END();
 }
 
+static void put_dirs(struct gf_wbuf *w, const struct gfm_dirs *d)
+{
+	if (d->n > GFM_DIRS_MAX || d->nforget > GFM_DIRS_FORGET_MAX || d->forget_all > 1) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u8(w, d->n);
+	for (uint8_t i = 0; i < d->n; i++)
+		put_attr(w, &d->attr[i]);
+	gf_put_u8(w, d->nforget);
+	for (uint8_t i = 0; i < d->nforget; i++)
+		gf_put_u64(w, d->forget[i]);
+	gf_put_u8(w, d->forget_all);
+}
+
+static void get_dirs(struct gf_rbuf *r, struct gfm_dirs *d)
+{
+	d->n = gf_get_u8(r);
+	if (d->n > GFM_DIRS_MAX) {
+		r->err = -EBADMSG;
+		d->n = 0;
+		return;
+	}
+	for (uint8_t i = 0; i < d->n && !r->err; i++)
+		get_attr(r, &d->attr[i]);
+	d->nforget = gf_get_u8(r);
+	if (d->nforget > GFM_DIRS_FORGET_MAX) {
+		r->err = -EBADMSG;
+		d->nforget = 0;
+		return;
+	}
+	for (uint8_t i = 0; i < d->nforget && !r->err; i++)
+		d->forget[i] = gf_get_u64(r);
+	d->forget_all = gf_get_u8(r);
+	if (d->forget_all > 1)
+		r->err = -EBADMSG;
+	if (r->err)
+		d->n = d->nforget = 0;
+}
+
 void gfm_attr_rep_encode(struct gf_wbuf *w, const struct gfm_attr_rep *m)
 {
 	put_attr(w, &m->attr);
+	put_dirs(w, &m->dirs);
 }
 
 int gfm_attr_rep_decode(const void *payload, size_t len, struct gfm_attr_rep *m)
 {
 	D_BEGIN(m);
 	get_attr(r, &m->attr);
+	get_dirs(r, &m->dirs);
+	return D_END();
+}
+
+void gfm_dirs_rep_encode(struct gf_wbuf *w, const struct gfm_dirs_rep *m)
+{
+	put_dirs(w, &m->dirs);
+}
+
+int gfm_dirs_rep_decode(const void *payload, size_t len, struct gfm_dirs_rep *m)
+{
+	D_BEGIN(m);
+	get_dirs(r, &m->dirs);
 	return D_END();
 }
 
@@ -500,6 +554,7 @@ void gfm_open_rep_encode(struct gf_wbuf *w, const struct gfm_open_rep *m)
 		return;
 	}
 	put_attr(w, &m->attr);
+	put_dirs(w, &m->dirs);
 	gf_put_u32(w, m->nreplicas);
 	for (uint32_t i = 0; i < m->nreplicas; i++)
 		put_replica(w, &m->replicas[i]);
@@ -509,6 +564,7 @@ int gfm_open_rep_decode(const void *payload, size_t len, struct gfm_open_rep *m)
 {
 	D_BEGIN(m);
 	get_attr(r, &m->attr);
+	get_dirs(r, &m->dirs);
 	m->nreplicas = get_count(r, GF_MAX_REPLICAS, REPLICA_MIN_WIRE);
 	for (uint32_t i = 0; i < m->nreplicas && !r->err; i++)
 		get_replica(r, &m->replicas[i]);

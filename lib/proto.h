@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 6
+#define GF_PROTO_VERSION 7
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -77,9 +77,9 @@ enum gf_op {
 	GFM_MKNOD,
 	GFM_MKDIR,
 	GFM_CREATE,
-	GFM_UNLINK,
-	GFM_RMDIR,
-	GFM_RENAME,
+	GFM_UNLINK, /* gfm_name_req → gfm_dirs_rep */
+	GFM_RMDIR,  /* gfm_name_req → gfm_dirs_rep */
+	GFM_RENAME, /* gfm_rename_req → gfm_dirs_rep */
 	GFM_LINK,
 	GFM_SYMLINK,
 	GFM_READLINK,
@@ -222,8 +222,29 @@ struct gfm_ino_req { /* GETATTR, READLINK, LISTXATTR, REPLICAS */
 	struct gf_cred cred;
 	uint64_t ino;
 };
+/*
+ * The directories a namespace mutation changed, as that mutation left them
+ * (v7): a client may answer its kernel's next GETATTR of one of them itself
+ * for up to its attribute timeout, as the kernel would have cached them.
+ * forget: directories the mutation changed or removed whose attributes are
+ * not given (the client drops what it has of them); forget_all: more
+ * changed than fit (drop every directory cached). Replies that change no
+ * directory, and answers to resent requests, give none.
+ */
+#define GFM_DIRS_MAX 3
+#define GFM_DIRS_FORGET_MAX 2
+struct gfm_dirs {
+	uint8_t n, nforget, forget_all;
+	struct gf_attr attr[GFM_DIRS_MAX];
+	uint64_t forget[GFM_DIRS_FORGET_MAX];
+};
+
 struct gfm_attr_rep { /* LOOKUP, GETATTR, SETATTR, MKNOD, MKDIR, LINK, SYMLINK */
 	struct gf_attr attr;
+	struct gfm_dirs dirs; /* mutations only */
+};
+struct gfm_dirs_rep { /* UNLINK, RMDIR, RENAME */
+	struct gfm_dirs dirs;
 };
 
 enum gfm_setattr_valid {
@@ -272,6 +293,7 @@ struct gfm_create_req { /* CREATE: a regular file, opened */
 };
 struct gfm_open_rep { /* CREATE, OPEN, REPLICAS */
 	struct gf_attr attr;
+	struct gfm_dirs dirs; /* CREATE of a new file only */
 	uint32_t nreplicas; /* for writes: exactly one, where to write */
 	struct gf_replica replicas[GF_MAX_REPLICAS];
 };
@@ -981,6 +1003,7 @@ GF_CODEC(gfs_page_stats_rep);
 GF_CODEC(gfs_page_updates_req);
 GF_CODEC(gfs_page_updates_rep);
 GF_CODEC(gfs_page_cap_req);
+GF_CODEC(gfm_dirs_rep);
 
 #undef GF_CODEC
 

@@ -6,7 +6,12 @@
 #   a change made anywhere is seen at the next open: another mount's
 #     overwrite of the same size, a partial overwrite in place, a truncate,
 #     and this mount's own writes around the page cache (O_DIRECT, O_APPEND);
-#   a chmod does not drop the cache (the data did not change).
+#   a chmod does not drop the cache (the data did not change);
+#   the kernel's GETATTR of a directory right after a create, unlink or
+#     rename in it is answered from gfmd's reply to that mutation (no gfmd
+#     call), with exactly gfmd's attributes; any other change this mount
+#     makes to the directory (setxattr, chmod, a create in it) is seen at
+#     once, never the cached attributes from before it.
 # The counters are the mount's own (user.gfarmfs.stats): bytes it read from
 # a replica, locally or over the network.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -98,5 +103,44 @@ check "mount 1's next open sees its O_DIRECT write" cmp "$STATE/v6" "$A/f"
 # (mount 2's kernel keeps the size it knew for attr_timeout)
 same_on_b() { cmp -s "$STATE/v6" "$B/f"; }
 check "and mount 2 sees the same" poll_until "$GF_WAIT_SECS" same_on_b
+
+# ---- directory attributes from mutation replies --------------------------------------
+gfmd_calls() {
+	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
+		awk '$1 == "gfmd_calls" { print $2 }'
+}
+mkdir "$A/dc" || die "mkdir dc"
+before=$(gfmd_calls "$A")
+py 'for i in range(50):
+    os.close(os.open(M + "/dc/f%d" % i, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))' ||
+	die "50 creates"
+calls=$(($(gfmd_calls "$A") - before))
+# per create: the LOOKUP that finds no entry, CREATE, RELEASE; not the
+# GETATTR of the directory the kernel sends before the next one
+[[ $calls -le 160 ]] && ok "50 creates in a row took $calls gfmd calls (at most 3 each)" ||
+	fail "50 creates in a row took $calls gfmd calls (at most 3 each)"
+dir_attrs() { stat -c '%i %h %a %Y %Z %y %z' "$1/dc"; }
+seen_by_b() { [[ $(dir_attrs "$B") == "$(dir_attrs "$A")" ]]; }
+check "mount 1's cached attributes of the directory are gfmd's (mount 2 agrees)" \
+	poll_until "$GF_WAIT_SECS" seen_by_b
+
+# another change of this mount to the directory, right after a create in it
+ctime_ns() { stat -c %.9Z "$1"; }
+py 'os.close(os.open(M + "/dc/g", os.O_CREAT | os.O_WRONLY, 0o644))' || die "create g"
+c1=$(ctime_ns "$A/dc")
+check "setxattr on the directory" setfattr -n user.k -v v "$A/dc"
+c2=$(ctime_ns "$A/dc")
+[[ $c2 != "$c1" ]] && ok "setxattr after a create: its new ctime is seen at once" ||
+	fail "setxattr after a create: its new ctime is seen at once ($c1 -> $c2)"
+check "mount 2 agrees" poll_until "$GF_WAIT_SECS" seen_by_b
+py 'os.unlink(M + "/dc/g")' || die "unlink g"
+check "chmod of the directory right after an unlink in it" chmod 0750 "$A/dc"
+expect_eq "its mode is seen at once" 750 "$(stat -c %a "$A/dc")"
+check "mount 2 agrees" poll_until "$GF_WAIT_SECS" seen_by_b
+mkdir "$A/dc/sub" || die "mkdir sub"
+expect_eq "a mkdir in it: its link count is seen at once" 3 "$(stat -c %h "$A/dc")"
+check "rename of the subdirectory out" mv "$A/dc/sub" "$A/sub2"
+expect_eq "... the link count drops at once" 2 "$(stat -c %h "$A/dc")"
+check "mount 2 agrees" poll_until "$GF_WAIT_SECS" seen_by_b
 
 it_done

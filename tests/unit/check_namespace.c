@@ -243,6 +243,80 @@ START_TEST(test_dead_done_many)
 }
 END_TEST
 
+static int dirs_has(const struct gfm_dirs *d, uint64_t ino, struct gf_attr *out)
+{
+	for (uint8_t i = 0; i < d->n; i++)
+		if (d->attr[i].ino == ino) {
+			if (out)
+				*out = d->attr[i];
+			return 1;
+		}
+	return 0;
+}
+
+static int dirs_forgets(const struct gfm_dirs *d, uint64_t ino)
+{
+	for (uint8_t i = 0; i < d->nforget; i++)
+		if (d->forget[i] == ino)
+			return 1;
+	return 0;
+}
+
+/* A mutation reports the directories it changed exactly as it left them;
+ * a failed one reports nothing; a removed directory is to be forgotten. */
+START_TEST(test_capture_dirs)
+{
+	uint64_t a = mkdir_(&ROOT, GF_ROOT_INO, "a", 0777), b = mkdir_(&ROOT, GF_ROOT_INO, "b", 0777);
+	uint64_t sub = mkdir_(&ROOT, a, "sub", 0777), t;
+	struct gfm_dirs d;
+	struct gf_attr at, got;
+
+	gf_ns_capture_dirs(&d);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, a, "f", S_IFREG | 0644, 0, 0, &at, NULL, &t), 0);
+	gf_ns_capture_dirs(NULL);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert(dirs_has(&d, a, &got));
+	struct gf_attr now = attr(a);
+	ck_assert_mem_eq(&got, &now, sizeof(got));
+	ck_assert_uint_eq(d.nforget, 0);
+
+	/* a failure: nothing */
+	gf_ns_capture_dirs(&d);
+	ck_assert_int_eq(gf_ns_mknod(ns, &ROOT, a, "f", S_IFREG | 0644, 0, 0, &at, NULL, &t),
+			 -EEXIST);
+	gf_ns_capture_dirs(NULL);
+	ck_assert_uint_eq(d.n + d.nforget + d.forget_all, 0);
+
+	/* a directory moved between two: both parents and the moved one */
+	gf_ns_capture_dirs(&d);
+	ck_assert_int_eq(gf_ns_rename(ns, &ROOT, a, "sub", b, "sub2", 0, NULL, &t), 0);
+	gf_ns_capture_dirs(NULL);
+	ck_assert_uint_eq(d.n, 3);
+	now = attr(a);
+	ck_assert(dirs_has(&d, a, &got));
+	ck_assert_mem_eq(&got, &now, sizeof(got));
+	now = attr(b);
+	ck_assert(dirs_has(&d, b, &got));
+	ck_assert_mem_eq(&got, &now, sizeof(got));
+	ck_assert_uint_eq(got.nlink, 3); /* sub2's ".." */
+	ck_assert(dirs_has(&d, sub, NULL));
+
+	/* rmdir: the parent given, the removed one forgotten */
+	gf_ns_capture_dirs(&d);
+	ck_assert_int_eq(gf_ns_rmdir(ns, &ROOT, b, "sub2", NULL, &t), 0);
+	gf_ns_capture_dirs(NULL);
+	ck_assert(dirs_has(&d, b, &got));
+	ck_assert_uint_eq(got.nlink, 2);
+	ck_assert(!dirs_has(&d, sub, NULL));
+	ck_assert(dirs_forgets(&d, sub));
+
+	/* not captured when nobody asked: the buffer stays as it was */
+	memset(&d, 0x5a, sizeof(d));
+	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, a, "f", NULL, &t), 0);
+	ck_assert_uint_eq(d.n, 0x5a);
+}
+END_TEST
+
 START_TEST(test_create_unlink_times)
 {
 	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "d", 0777);
@@ -1526,6 +1600,7 @@ static Suite *namespace_suite(void)
 	tcase_add_test(tc, test_mkdir_nlink);
 	tcase_add_test(tc, test_create_unlink_times);
 	tcase_add_test(tc, test_dead_done_many);
+	tcase_add_test(tc, test_capture_dirs);
 	tcase_add_test(tc, test_changes_recorded);
 	tcase_add_test(tc, test_permission_classes);
 	tcase_add_test(tc, test_search_and_write_on_dirs);

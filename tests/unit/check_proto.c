@@ -19,6 +19,7 @@
 
 /* Wire sizes used to build malformed payloads by hand. */
 #define ATTR_WIRE (8 + 4 * 4 + 8 * 4 + 12 * 3)
+#define DIRS_EMPTY_WIRE 3 /* gfm_dirs with nothing in it */
 #define DIRENT_MIN_WIRE (8 + 4 + ATTR_WIRE)
 #define HOST_INFO_MIN_WIRE (4 + 4 + 4 + 2 + 1 + 8 + 8 + 4 + 8 + 8 + 1 + 8 + 8)
 #define REPLICA_MIN_WIRE (4 + 8 + 8 + 2 + 4 + 4)
@@ -104,10 +105,30 @@ static void fill_gfm_ino_req(void *p)
 	m->ino = 0xfffffffffffffffeull;
 }
 
+static void fill_dirs(struct gfm_dirs *d, int n)
+{
+	d->n = (uint8_t)n;
+	for (int i = 0; i < n; i++) {
+		fill_attr(&d->attr[i], 100 + i);
+		d->attr[i].mode = 040755;
+	}
+	d->nforget = GFM_DIRS_FORGET_MAX;
+	for (int i = 0; i < GFM_DIRS_FORGET_MAX; i++)
+		d->forget[i] = 0xfffffffffffff000ull + (uint64_t)i;
+	d->forget_all = 1;
+}
+
 static void fill_gfm_attr_rep(void *p)
 {
 	struct gfm_attr_rep *m = p;
 	fill_attr(&m->attr, 42);
+	fill_dirs(&m->dirs, 1);
+}
+
+static void fill_gfm_dirs_rep(void *p)
+{
+	struct gfm_dirs_rep *m = p;
+	fill_dirs(&m->dirs, GFM_DIRS_MAX);
 }
 
 static void fill_gfm_setattr_req(void *p)
@@ -149,6 +170,7 @@ static void fill_gfm_open_rep(void *p)
 {
 	struct gfm_open_rep *m = p;
 	fill_attr(&m->attr, 7);
+	fill_dirs(&m->dirs, 2);
 	m->nreplicas = 3;
 	for (uint32_t i = 0; i < 3; i++) {
 		struct gf_replica *r = &m->replicas[i];
@@ -812,6 +834,7 @@ WRAP(gfs_page_stats_rep)
 WRAP(gfs_page_updates_req)
 WRAP(gfs_page_updates_rep)
 WRAP(gfs_page_cap_req)
+WRAP(gfm_dirs_rep)
 WRAP(gfm_attr_rep)
 WRAP(gfm_setattr_req)
 WRAP(gfm_mknod_req)
@@ -931,6 +954,7 @@ static const struct codec codecs[] = {
 	ENTRY(gfs_page_updates_req, 0, NULL),
 	ENTRY(gfs_page_updates_rep, 1, fini_page_updates),
 	ENTRY(gfs_page_cap_req, 0, NULL),
+	ENTRY(gfm_dirs_rep, 0, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
@@ -1293,11 +1317,11 @@ START_TEST(test_count_limits)
 	free(p);
 
 	struct gfm_open_rep *op = malloc(sizeof(*op));
-	p = zero_list(ATTR_WIRE, GF_MAX_REPLICAS, REPLICA_MIN_WIRE, 0, &len);
+	p = zero_list(ATTR_WIRE + DIRS_EMPTY_WIRE, GF_MAX_REPLICAS, REPLICA_MIN_WIRE, 0, &len);
 	ck_assert_int_eq(gfm_open_rep_decode(p, len, op), 0);
 	ck_assert_uint_eq(op->nreplicas, GF_MAX_REPLICAS);
 	free(p);
-	p = zero_list(ATTR_WIRE, GF_MAX_REPLICAS + 1, REPLICA_MIN_WIRE, 0, &len);
+	p = zero_list(ATTR_WIRE + DIRS_EMPTY_WIRE, GF_MAX_REPLICAS + 1, REPLICA_MIN_WIRE, 0, &len);
 	ck_assert_int_eq(gfm_open_rep_decode(p, len, op), -EBADMSG);
 	free(p);
 	free(op);
@@ -1417,6 +1441,41 @@ START_TEST(test_decode_failure_frees)
 }
 END_TEST
 
+/* gfm_dirs: counts past their maxima and a forget_all that is not 0 or 1
+ * are refused, by the encoder and by the decoder */
+START_TEST(test_dirs_limits)
+{
+	struct gfm_dirs_rep m, out;
+	struct gf_wbuf w;
+	memset(&m, 0, sizeof(m));
+	gf_wbuf_init(&w);
+	gfm_dirs_rep_encode(&w, &m);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_uint_eq(w.len, DIRS_EMPTY_WIRE);
+	ck_assert_int_eq(gfm_dirs_rep_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.dirs.n + out.dirs.nforget + out.dirs.forget_all, 0);
+	w.data[0] = GFM_DIRS_MAX + 1; /* n */
+	ck_assert_int_eq(gfm_dirs_rep_decode(w.data, w.len, &out), -EBADMSG);
+	w.data[0] = 0;
+	w.data[1] = GFM_DIRS_FORGET_MAX + 1; /* nforget */
+	ck_assert_int_eq(gfm_dirs_rep_decode(w.data, w.len, &out), -EBADMSG);
+	w.data[1] = 0;
+	w.data[2] = 2; /* forget_all */
+	ck_assert_int_eq(gfm_dirs_rep_decode(w.data, w.len, &out), -EBADMSG);
+	w.data[2] = 1;
+	ck_assert_int_eq(gfm_dirs_rep_decode(w.data, w.len, &out), 0);
+	ck_assert_uint_eq(out.dirs.forget_all, 1);
+	/* a count that promises more than the payload holds */
+	w.data[1] = 1;
+	ck_assert_int_eq(gfm_dirs_rep_decode(w.data, w.len, &out), -EBADMSG);
+	m.dirs.n = GFM_DIRS_MAX + 1;
+	gf_wbuf_reset(&w);
+	gfm_dirs_rep_encode(&w, &m);
+	ck_assert_int_eq(w.err, -EINVAL);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
 START_TEST(test_nsec)
 {
 	struct gfm_attr_rep a = { 0 }, b;
@@ -1429,15 +1488,18 @@ START_TEST(test_nsec)
 	ck_assert_uint_eq(b.attr.atime.nsec, 999999999);
 	ck_assert_int_eq(b.attr.atime.sec, -5);
 
-	/* ctime.nsec is the last 4 bytes: make it 1e9. */
-	w.data[w.len - 4] = 0x3b;
-	w.data[w.len - 3] = 0x9a;
-	w.data[w.len - 2] = 0xca;
-	w.data[w.len - 1] = 0x00;
+	/* ctime.nsec is the attribute's last 4 bytes (empty dirs follow):
+	 * make it 1e9. */
+	ck_assert_uint_eq(w.len, ATTR_WIRE + DIRS_EMPTY_WIRE);
+	uint8_t *ns = w.data + ATTR_WIRE - 4;
+	ns[0] = 0x3b;
+	ns[1] = 0x9a;
+	ns[2] = 0xca;
+	ns[3] = 0x00;
 	ck_assert_int_eq(gfm_attr_rep_decode(w.data, w.len, &b), -EBADMSG);
-	w.data[w.len - 1] = 0xff;
+	ns[3] = 0xff;
 	ck_assert_int_eq(gfm_attr_rep_decode(w.data, w.len, &b), -EBADMSG);
-	memset(w.data + w.len - 4, 0xff, 4);
+	memset(ns, 0xff, 4);
 	ck_assert_int_eq(gfm_attr_rep_decode(w.data, w.len, &b), -EBADMSG);
 
 	a.attr.mtime.nsec = 1000000000;
@@ -2352,6 +2414,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_count_limits);
 	tcase_add_test(tc, test_count_beyond_payload);
 	tcase_add_test(tc, test_decode_failure_frees);
+	tcase_add_test(tc, test_dirs_limits);
 	tcase_add_test(tc, test_nsec);
 	tcase_add_test(tc, test_io_limits);
 	tcase_add_test(tc, test_xattr_limits);

@@ -1,0 +1,113 @@
+/*
+ * dircache.c — see dircache.h.
+ */
+#include "dircache.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#define SLOTS 1024
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t timeout_ns;
+static uint64_t seq;	    /* bumped by every forget (under lock) */
+static uint64_t all_forgot; /* seq of the last forget of everything */
+static struct slot {
+	uint64_t ino;	 /* 0: empty */
+	uint64_t forgot; /* seq of the last forget that hit this slot */
+	int64_t expires; /* monotonic ns */
+	struct gf_attr attr;
+} slots[SLOTS];
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static struct slot *slot_of(uint64_t ino)
+{
+	return &slots[(ino * 0x9E3779B97F4A7C15ull) >> 54];
+}
+
+static int ts_before(struct gf_timespec a, struct gf_timespec b)
+{
+	return a.sec < b.sec || (a.sec == b.sec && a.nsec < b.nsec);
+}
+
+void gf_dircache_init(double timeout)
+{
+	pthread_mutex_lock(&lock);
+	timeout_ns = timeout > 0 ? (int64_t)(timeout * 1e9) : 0;
+	memset(slots, 0, sizeof(slots));
+	pthread_mutex_unlock(&lock);
+}
+
+uint64_t gf_dircache_begin(void)
+{
+	pthread_mutex_lock(&lock);
+	uint64_t c = seq;
+	pthread_mutex_unlock(&lock);
+	return c;
+}
+
+static void forget_locked(uint64_t ino)
+{
+	struct slot *s = slot_of(ino);
+	s->forgot = ++seq;
+	if (s->ino == ino)
+		s->ino = 0;
+}
+
+void gf_dircache_forget(uint64_t ino)
+{
+	pthread_mutex_lock(&lock);
+	forget_locked(ino);
+	pthread_mutex_unlock(&lock);
+}
+
+void gf_dircache_put(uint64_t cookie, const struct gfm_dirs *d)
+{
+	int64_t now = now_ns();
+
+	pthread_mutex_lock(&lock);
+	if (d->forget_all) {
+		all_forgot = ++seq;
+		for (size_t i = 0; i < SLOTS; i++)
+			slots[i].ino = 0;
+	}
+	for (uint8_t i = 0; i < d->nforget; i++)
+		forget_locked(d->forget[i]);
+	for (uint8_t i = 0; i < d->n && timeout_ns; i++) {
+		const struct gf_attr *a = &d->attr[i];
+		struct slot *s = slot_of(a->ino);
+		/* something of this mount changed it after the request left:
+		 * this reply may not show that change */
+		if (s->forgot > cookie || all_forgot > cookie)
+			continue;
+		if (s->ino == a->ino && ts_before(a->ctime, s->attr.ctime))
+			continue; /* an older reply, overtaken */
+		s->ino = a->ino;
+		s->attr = *a;
+		s->expires = now + timeout_ns;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+int gf_dircache_get(uint64_t ino, struct gf_attr *out, double *remaining)
+{
+	int64_t now = now_ns();
+	int hit = 0;
+
+	pthread_mutex_lock(&lock);
+	struct slot *s = slot_of(ino);
+	if (s->ino == ino && s->expires > now) {
+		*out = s->attr;
+		*remaining = (double)(s->expires - now) / 1e9;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&lock);
+	return hit;
+}
