@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,83 @@ static PGresult *query_bin(PGconn *pg, const char *sql, const char *what)
 	return r;
 }
 
+/*
+ * A table read in batches through a cursor (one transaction per table, as
+ * one query was): a million-row result held at once would be freed among
+ * the inodes allocated while reading it, and the process would keep that
+ * memory for good.
+ */
+#define ROWS_BATCH 10000
+#define ROWS_FETCH "FETCH 10000 FROM load_rows"
+
+struct rows {
+	PGconn *pg;
+	PGresult *r; /* the current batch */
+	int i, n;    /* next row of it, and its rows */
+	int end, err;
+	const char *what;
+};
+
+static int rows_cmd(struct rows *it, const char *sql)
+{
+	PGresult *r = PQexec(it->pg, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		gf_err("gfmd: loading %s failed: %s", it->what, PQerrorMessage(it->pg));
+	PQclear(r);
+	return ok ? 0 : -EIO;
+}
+
+static int rows_open(struct rows *it, PGconn *pg, const char *sql, const char *what)
+{
+	char decl[512];
+	memset(it, 0, sizeof(*it));
+	it->pg = pg;
+	it->what = what;
+	if ((size_t)snprintf(decl, sizeof(decl), "DECLARE load_rows NO SCROLL CURSOR FOR %s",
+			     sql) >= sizeof(decl))
+		return -ENAMETOOLONG;
+	if (rows_cmd(it, "BEGIN") < 0)
+		return -EIO;
+	if (rows_cmd(it, decl) < 0) {
+		rows_cmd(it, "ROLLBACK");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The index in it->r of the next row, or -1 at the end or on an error
+ * (then logged, and rows_close fails). */
+static int rows_next(struct rows *it)
+{
+	if (it->i < it->n)
+		return it->i++;
+	PQclear(it->r);
+	it->r = NULL;
+	if (it->end || it->err)
+		return -1;
+	it->r = query_bin(it->pg, ROWS_FETCH, it->what);
+	if (!it->r) {
+		it->err = 1;
+		return -1;
+	}
+	it->n = PQntuples(it->r);
+	it->i = 0;
+	if (it->n < ROWS_BATCH)
+		it->end = 1;
+	if (it->n == 0)
+		return -1;
+	return it->i++;
+}
+
+static int rows_close(struct rows *it)
+{
+	PQclear(it->r);
+	it->r = NULL;
+	int rc = rows_cmd(it, it->err ? "ROLLBACK" : "COMMIT");
+	return it->err ? -EIO : rc;
+}
+
 /* ---- open, migrate, load ---------------------------------------------------------- */
 
 int gf_store_open(const char *conninfo, struct gf_store **out)
@@ -462,15 +540,16 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 {
 	PGconn *pg = s->pg;
 	PGresult *r;
+	struct rows it;
 	int rc = 0;
 	char name[GF_PATH_MAX + 1], name2[GF_HOST_MAX + 1];
 
-	r = query_bin(pg, "SELECT ino, mode, nlink, uid, gid, size, rdev, gen, atime_sec, "
+	if (rows_open(&it, pg, "SELECT ino, mode, nlink, uid, gid, size, rdev, gen, atime_sec, "
 			  "atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, symlink, "
-			  "blocks FROM inode", "inodes");
-	if (!r)
+			  "blocks FROM inode", "inodes") < 0)
 		return -EIO;
-	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+	for (int i; !rc && (i = rows_next(&it)) >= 0;) {
+		r = it.r;
 		struct gf_attr a = {
 			.ino = (uint64_t)get_int(r, i, 0),
 			.mode = (uint32_t)get_int(r, i, 1),
@@ -494,14 +573,15 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 		if (rc)
 			gf_err("gfmd: loading inode %" PRIu64 ": %s", a.ino, strerror(-rc));
 	}
-	PQclear(r);
+	if (rows_close(&it) < 0 && !rc)
+		rc = -EIO;
 	if (rc)
 		return rc;
 
-	r = query_bin(pg, "SELECT parent, name, ino, cookie FROM dirent", "directory entries");
-	if (!r)
+	if (rows_open(&it, pg, "SELECT parent, name, ino, cookie FROM dirent", "directory entries") < 0)
 		return -EIO;
-	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+	for (int i; !rc && (i = rows_next(&it)) >= 0;) {
+		r = it.r;
 		uint64_t parent = (uint64_t)get_int(r, i, 0);
 		const char *nm = get_str(r, i, 1, name, GF_NAME_MAX + 1);
 		if (!nm) {
@@ -520,14 +600,15 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 			       strerror(-rc));
 		}
 	}
-	PQclear(r);
+	if (rows_close(&it) < 0 && !rc)
+		rc = -EIO;
 	if (rc)
 		return rc;
 
-	r = query_bin(pg, "SELECT ino, name, value FROM xattr", "xattrs");
-	if (!r)
+	if (rows_open(&it, pg, "SELECT ino, name, value FROM xattr", "xattrs") < 0)
 		return -EIO;
-	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+	for (int i; !rc && (i = rows_next(&it)) >= 0;) {
+		r = it.r;
 		const char *nm = get_str(r, i, 1, name, GF_XATTR_NAME_MAX + 1);
 		if (!nm)
 			continue;
@@ -536,15 +617,16 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 		if (rc == -EINVAL)
 			rc = 0; /* of a vanished inode */
 	}
-	PQclear(r);
+	if (rows_close(&it) < 0 && !rc)
+		rc = -EIO;
 	if (rc)
 		return rc;
 
-	r = query_bin(pg, "SELECT host_id, name, addr, port, capacity, free, draining::int4 "
-		      "FROM host", "hosts");
-	if (!r)
+	if (rows_open(&it, pg, "SELECT host_id, name, addr, port, capacity, free, draining::int4 "
+		      "FROM host", "hosts") < 0)
 		return -EIO;
-	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+	for (int i; !rc && (i = rows_next(&it)) >= 0;) {
+		r = it.r;
 		struct gf_change_host h = { 0 };
 		h.host_id = (uint32_t)get_int(r, i, 0);
 		if (!get_str(r, i, 1, h.name, sizeof(h.name)) ||
@@ -557,40 +639,44 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 		h.draining = get_int(r, i, 6) != 0;
 		rc = ld->host(ld->arg, &h);
 	}
-	PQclear(r);
+	if (rows_close(&it) < 0 && !rc)
+		rc = -EIO;
 	if (rc)
 		return rc;
 
-	r = query_bin(pg, "SELECT ino, host_id, gen, fgen FROM replica", "replicas");
-	if (!r)
+	if (rows_open(&it, pg, "SELECT ino, host_id, gen, fgen FROM replica", "replicas") < 0)
 		return -EIO;
-	for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+	for (int i; !rc && (i = rows_next(&it)) >= 0;) {
+		r = it.r;
 		rc = ld->replica(ld->arg, (uint64_t)get_int(r, i, 0), (uint32_t)get_int(r, i, 1),
 				 (uint64_t)get_int(r, i, 2), (uint64_t)get_int(r, i, 3));
 		if (rc == -EINVAL)
 			rc = 0;
 	}
-	PQclear(r);
+	if (rows_close(&it) < 0 && !rc)
+		rc = -EIO;
 	if (rc)
 		return rc;
 
-	r = query_bin(pg, "SELECT ino, host_id, fgen FROM dead_replica", "dead replicas");
-	if (!r)
+	if (rows_open(&it, pg, "SELECT ino, host_id, fgen FROM dead_replica", "dead replicas") < 0)
 		return -EIO;
-	for (int i = 0, n = PQntuples(r); i < n && !rc; i++)
+	for (int i; !rc && (i = rows_next(&it)) >= 0;) {
+		r = it.r;
 		rc = ld->dead(ld->arg, (uint64_t)get_int(r, i, 0), (uint32_t)get_int(r, i, 1),
 			      (uint64_t)get_int(r, i, 2));
-	PQclear(r);
+	}
+	if (rows_close(&it) < 0 && !rc)
+		rc = -EIO;
 	if (rc)
 		return rc;
 
 	for (int kind = GF_IDMAP_USER; kind <= GF_IDMAP_GROUP && ld->idmap; kind++) {
-		r = query_bin(pg, kind == GF_IDMAP_USER ? "SELECT uid, name FROM users"
+		if (rows_open(&it, pg, kind == GF_IDMAP_USER ? "SELECT uid, name FROM users"
 							: "SELECT gid, name FROM groups",
-			      kind == GF_IDMAP_USER ? "users" : "groups");
-		if (!r)
+			      kind == GF_IDMAP_USER ? "users" : "groups") < 0)
 			return -EIO;
-		for (int i = 0, n = PQntuples(r); i < n && !rc; i++) {
+		for (int i; !rc && (i = rows_next(&it)) >= 0;) {
+			r = it.r;
 			int64_t id = get_int(r, i, 0);
 			const char *nm = get_str(r, i, 1, name, GF_IDMAP_NAME_MAX + 1);
 			rc = nm && id > 0 && id < UINT32_MAX
@@ -602,7 +688,8 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 				rc = 0;
 			}
 		}
-		PQclear(r);
+		if (rows_close(&it) < 0 && !rc)
+			rc = -EIO;
 		if (rc)
 			return rc;
 	}
@@ -627,17 +714,19 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 					"for %us", PQcmdTuples(r), ld->once_forget_s);
 			PQclear(r);
 		}
-		r = query_bin(pg, "SELECT client, seq, op, ino, created::int, "
+		if (rows_open(&it, pg, "SELECT client, seq, op, ino, created::int, "
 				  "extract(epoch FROM at)::bigint FROM once_reply",
-			      "exactly-once records");
-		if (!r)
+			      "exactly-once records") < 0)
 			return -EIO;
-		for (int i = 0, n = PQntuples(r); i < n && !rc; i++)
+		for (int i; !rc && (i = rows_next(&it)) >= 0;) {
+			r = it.r;
 			rc = ld->once(ld->arg, (uint64_t)get_int(r, i, 0),
 				      (uint64_t)get_int(r, i, 1), (uint16_t)get_int(r, i, 2),
 				      (uint64_t)get_int(r, i, 3), (int)get_int(r, i, 4),
 				      get_int(r, i, 5));
-		PQclear(r);
+		}
+		if (rows_close(&it) < 0 && !rc)
+			rc = -EIO;
 		if (rc)
 			return rc;
 	}
@@ -648,6 +737,8 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 	if (PQntuples(r) == 1)
 		ld->next_ino(ld->arg, (uint64_t)get_int(r, 0, 0));
 	PQclear(r);
+	/* what the batches left free among the inodes goes back to the system */
+	malloc_trim(0);
 	return 0;
 }
 
