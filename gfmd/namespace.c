@@ -30,6 +30,7 @@
 #define MAY_R 4
 
 #define DIR_SIZE 4096
+#define GF_NS_INO_RESERVE 1024 /* inode numbers the stored counter runs ahead */
 
 struct xattr {
 	struct xattr *next;
@@ -557,9 +558,14 @@ static void emit(struct gf_ns *ns, struct gf_changes *c, uint64_t *ticket)
 		*ticket = 0;
 	if (capture)
 		capture_dirs(c);
-	if (c->n && ns->next_ino != ns->stored_next_ino) {
-		gf_changes_add(c, GF_CHG_NEXT_INO, ns->next_ino, 0, 0, NULL, 0, NULL, 0, 0);
-		ns->stored_next_ino = ns->next_ino;
+	/* the stored counter stays ahead of every number handed out; it is
+	 * moved a block at a time, so that most creates store one row less
+	 * (a restart skips what was reserved and not used: numbers are never
+	 * reused anyway) */
+	if (c->n && ns->next_ino > ns->stored_next_ino) {
+		uint64_t upto = ns->next_ino + GF_NS_INO_RESERVE;
+		gf_changes_add(c, GF_CHG_NEXT_INO, upto, 0, 0, NULL, 0, NULL, 0, 0);
+		ns->stored_next_ino = upto;
 	}
 	if (c->err) {
 		gf_err("gfmd: out of memory recording a namespace change; exiting");

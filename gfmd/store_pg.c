@@ -901,14 +901,82 @@ static int send_change(PGconn *pg, const struct gf_change *ch)
 }
 
 /* One transaction for the whole batch, in one pipeline. */
+/*
+ * Changes of a batch that a later change of the same batch makes moot: an
+ * inode row put again or deleted later (rows are whole, so the last word
+ * on a row is all that matters, and the batch is one transaction), and a
+ * counter value no larger than a later one (the counter only grows). Returns a flag per change, or NULL
+ * when there is nothing to skip (or no memory to find out: all are sent).
+ */
+static uint8_t *moot_changes(const struct gf_changes *b)
+{
+	if (b->n < 2)
+		return NULL;
+	size_t cap = 16;
+	while (cap < 2 * b->n)
+		cap *= 2;
+	uint64_t *seen = calloc(cap, sizeof(*seen));
+	uint8_t *moot = calloc(b->n, 1);
+	if (!seen || !moot) {
+		free(seen);
+		free(moot);
+		return NULL;
+	}
+	size_t skipped = 0;
+	int later_counter = 0;
+	uint64_t later_max = 0;
+	for (size_t i = b->n; i-- > 0;) {
+		const struct gf_change *ch = &b->v[i];
+		if (ch->kind == GF_CHG_NEXT_INO) {
+			/* the stored counter only grows (GREATEST): a value no
+			 * larger than a later one changes nothing */
+			if (later_counter && ch->a <= later_max) {
+				moot[i] = 1;
+				skipped++;
+			} else {
+				later_max = ch->a;
+			}
+			later_counter = 1;
+			continue;
+		}
+		if (ch->kind != GF_CHG_INODE_PUT && ch->kind != GF_CHG_INODE_DEL)
+			continue;
+		uint64_t ino = ch->kind == GF_CHG_INODE_PUT ? ch->attr.ino : ch->a;
+		if (ino == 0)
+			continue;
+		size_t h = (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+		while (seen[h] && seen[h] != ino)
+			h = (h + 1) & (cap - 1);
+		if (seen[h] == ino) {
+			/* a later put or delete of this row: an earlier put is moot
+			 * (an earlier delete is not: it also drops the xattrs) */
+			if (ch->kind == GF_CHG_INODE_PUT) {
+				moot[i] = 1;
+				skipped++;
+			}
+		} else {
+			seen[h] = ino;
+		}
+	}
+	free(seen);
+	if (!skipped) {
+		free(moot);
+		return NULL;
+	}
+	return moot;
+}
+
 static int commit_batch(PGconn *pg, const struct gf_changes *b, char *why, size_t whysz)
 {
 	int sent = 0, rc = 0;
+	uint8_t *moot = moot_changes(b);
 	why[0] = 0;
 	if (!PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
 		goto send_failed;
 	sent++;
 	for (size_t i = 0; i < b->n; i++) {
+		if (moot && moot[i])
+			continue;
 		int k = send_change(pg, &b->v[i]);
 		if (k < 0)
 			goto send_failed;
@@ -925,6 +993,7 @@ static int commit_batch(PGconn *pg, const struct gf_changes *b, char *why, size_
 		if (!r) {
 			snprintf(why, whysz, "result %d of %d missing: %s", i, sent,
 				 PQerrorMessage(pg));
+			free(moot);
 			return -EIO;
 		}
 		ExecStatusType st = PQresultStatus(r);
@@ -945,10 +1014,12 @@ static int commit_batch(PGconn *pg, const struct gf_changes *b, char *why, size_
 		rc = -EIO;
 	}
 	PQclear(r);
+	free(moot);
 	return rc;
 
 send_failed:
 	snprintf(why, whysz, "sending failed: %s", PQerrorMessage(pg));
+	free(moot);
 	return -EIO;
 }
 

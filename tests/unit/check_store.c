@@ -683,6 +683,31 @@ static void case_inode_replace(struct rt *t)
 	want_inode(t, &b, NULL, 0, 0);
 }
 
+/* One transaction that puts a row several times (only the last is sent),
+ * puts then deletes one, and deletes then puts one (the delete still takes
+ * the xattrs) */
+static void case_inode_many_in_one(struct rt *t)
+{
+	struct gf_attr a = attr(30, S_IFDIR | 0755), b = attr(31, S_IFREG | 0644),
+		       c = attr(32, S_IFREG | 0644);
+	put_inode(t, &c, NULL, 0, 0);
+	put_xattr(t, 32, "user.x", B("1"));
+	commit(t);
+	for (int i = 0; i < 5; i++) {
+		a.nlink = 2 + (uint32_t)i;
+		a.mtime.sec = 1000 + i;
+		put_inode(t, &a, NULL, 0, 0);
+		put_inode(t, &b, NULL, 0, 0);
+	}
+	del_inode(t, 31);
+	del_inode(t, 32);
+	c.size = 77;
+	put_inode(t, &c, NULL, 0, 0);
+	commit(t);
+	want_inode(t, &a, NULL, 0, 0); /* the last of the five */
+	want_inode(t, &c, NULL, 0, 0); /* no user.x */
+}
+
 static void case_inode_del(struct rt *t)
 {
 	struct gf_attr a = attr(20, S_IFREG | 0644), b = attr(21, S_IFREG | 0644);
@@ -992,6 +1017,7 @@ static const struct rt_case {
 	{ "inode: every attribute, extreme values, symlink targets", case_inode_attrs },
 	{ "inode: a put replaces every field", case_inode_replace },
 	{ "inode: a delete takes its xattrs along, not its entries", case_inode_del },
+	{ "inode: puts and deletes of one row in one transaction", case_inode_many_in_one },
 	{ "dirent: names of any bytes but NUL and '/'", case_dirent_names },
 	{ "dirent: a put replaces ino and cookie, a delete removes one name", case_dirent_replace_del },
 	{ "xattr: values are bytes (NULs, empty, 64 KiB), put replaces, delete", case_xattrs },
