@@ -1651,6 +1651,10 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		r = gfc_data_fsync(&f->data);
 	if (r == 0)
 		r = publish(fs_of(req), f, 1);
+	/* its size and times, and how it came to be (its create, renames):
+	 * on disk at gfmd too, whatever gfmd's durability mode */
+	if (r == 0)
+		r = gfc_sync(fs_of(req)->gfc);
 	fuse_reply_err(req, -r);
 }
 
@@ -2122,8 +2126,9 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
 	count_request();
-	/* gfmd acknowledges a mutation only once it is committed */
-	fuse_reply_err(req, 0);
+	/* every entry change acknowledged so far, on disk (in gfmd's default
+	 * durability mode they already are: gfmd answers at once) */
+	fuse_reply_err(req, -gfc_sync(fs_of(req)->gfc));
 }
 
 /* ---- file system ---------------------------------------------------------------- */

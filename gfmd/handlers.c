@@ -81,8 +81,10 @@ static void log_refusal(struct gf_conn *c, const struct gf_frame *f, int status)
  * is committed. w is consumed. Every reply that shows state waits for the
  * commit of the changes it shows (namespace.h: visibility), errors too.
  */
-static int reply(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
-		 int status, struct gf_wbuf *w, uint64_t ticket)
+/* The reply to f, sent once ticket is committed (durable: once it is on
+ * disk, gf_store_on_durable), or now for ticket 0. */
+static int reply_after(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
+		       int status, struct gf_wbuf *w, uint64_t ticket, int durable)
 {
 	uint16_t op = (uint16_t)(f->hdr.op | GF_OP_REPLY);
 	if (status)
@@ -111,13 +113,22 @@ static int reply(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
 		else if (w)
 			gf_wbuf_free(w);
 		gf_conn_get(c);
-		gf_store_on_commit(g->store, ticket, pending_done, p);
+		if (durable)
+			gf_store_on_durable(g->store, ticket, pending_done, p);
+		else
+			gf_store_on_commit(g->store, ticket, pending_done, p);
 		return 0;
 	}
 	gf_conn_reply(c, op, f->hdr.reqid, status, status ? NULL : w, -1);
 	if (w)
 		gf_wbuf_free(w);
 	return 0;
+}
+
+static int reply(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
+		 int status, struct gf_wbuf *w, uint64_t ticket)
+{
+	return reply_after(g, c, f, status, w, ticket, 0);
 }
 
 static int malformed(struct gf_conn *c, const struct gf_frame *f)
@@ -381,6 +392,15 @@ static void track_writer(struct gfmd *g, struct gf_conn *c, int rc, const struct
 	gf_warn("gfmd: %s: out of memory tracking a writer of inode %llu",
 		gf_conn_desc(c), (unsigned long long)a->ino);
 	gf_ns_writer_done(g->ns, a->ino);
+}
+
+/* fsync, fsyncdir: every mutation acknowledged before this one, on disk. */
+static int h_sync(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	if (f->hdr.len != 0)
+		return malformed(c, f);
+	uint64_t t = gf_store_last_ticket(g->store);
+	return reply_after(g, c, f, 0, NULL, t, 1);
 }
 
 static int h_release(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -1216,6 +1236,8 @@ static int dispatch(struct gfmd *g, struct gf_conn *conn, struct gf_frame *f,
 		return h_lock(g, conn, f);
 	case GFM_RELEASE:
 		return h_release(g, conn, f);
+	case GFM_SYNC:
+		return h_sync(g, conn, f);
 	case GFM_REPLICATE:
 		return h_replicate(g, conn, f);
 	case GFM_REPLICA_DROP:

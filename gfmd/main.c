@@ -116,6 +116,16 @@ static const char usage_text[] =
 "    repair_delay_ms a host down this long has its files' replicas made\n"
 "                    again elsewhere (default 30000)\n"
 "    repair_jobs     copies the background repair makes at once (default 2)\n"
+"    durability      commit (default): a mutation is acknowledged once its\n"
+"                    commit is on disk; it survives a crash of gfmd, of\n"
+"                    PostgreSQL and of the machine. fsync: acknowledged\n"
+"                    once PostgreSQL holds it, before it is on disk: it\n"
+"                    survives a crash of gfmd; a crash of PostgreSQL or of\n"
+"                    the machine may lose what was acknowledged in the last\n"
+"                    3 x wal_writer_delay (0.6 s by default), except what an\n"
+"                    fsync(2) of the file or of its directory covered: fsync\n"
+"                    and fsyncdir return once every mutation acknowledged\n"
+"                    before them is on disk, as on a local file system\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
@@ -297,6 +307,12 @@ int main(int argc, char **argv)
 	};
 	if ((rc = gf_store_load(store, &ld)) < 0)
 		gf_fatal("gfmd: loading the database failed: %s", strerror(-rc));
+	const char *durability = gf_config_str(cfg, "durability", "commit");
+	if (strcmp(durability, "fsync") == 0)
+		gf_store_set_durability(store, GF_DURABLE_FSYNC);
+	else if (strcmp(durability, "commit") != 0)
+		gf_fatal("gfmd: %s: durability '%s': expected commit or fsync", config_path,
+			 durability);
 	if ((rc = gf_store_start(store)) < 0)
 		gf_fatal("gfmd: cannot start the committer: %s", strerror(-rc));
 	gf_ns_set_sink(ns, gf_store_submit, store);

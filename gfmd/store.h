@@ -88,6 +88,16 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld);
 /* The cluster id (after migrate, before start): made with uuid_generate and
  * stored at the first start, read from the cluster table ever after. */
 int gf_store_cluster_id(struct gf_store *s, uint8_t id[GF_CLUSTER_ID_LEN]);
+/*
+ * Durability (before start). GF_DURABLE_COMMIT (the default): every commit
+ * is flushed before its completions run. GF_DURABLE_FSYNC: commits are
+ * asynchronous (synchronous_commit = off): a completion runs once
+ * PostgreSQL holds the transaction (it survives a crash of gfmd, and
+ * PostgreSQL writes it to disk within 3 × its wal_writer_delay, 0.6 s by
+ * default), and gf_store_on_durable() waits for a flush.
+ */
+enum gf_durability { GF_DURABLE_COMMIT = 0, GF_DURABLE_FSYNC = 1 };
+void gf_store_set_durability(struct gf_store *s, enum gf_durability d);
 /* Start the committer thread. */
 int gf_store_start(struct gf_store *s);
 
@@ -98,7 +108,15 @@ uint64_t gf_store_submit(void *store, struct gf_changes *chg);
 void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 			void (*done)(void *arg, int status), void *arg);
 
-/* The newest ticket committed so far (every ticket ≤ it is durable). */
+/* Run done(arg, 0) once every ticket ≤ ticket is on disk (in
+ * GF_DURABLE_COMMIT mode: committed; else a flush is made for it). */
+void gf_store_on_durable(struct gf_store *s, uint64_t ticket,
+			 void (*done)(void *arg, int status), void *arg);
+/* The newest ticket handed out so far. */
+uint64_t gf_store_last_ticket(struct gf_store *s);
+
+/* The newest ticket committed so far (every ticket ≤ it is in PostgreSQL;
+ * on disk too in GF_DURABLE_COMMIT mode). */
 uint64_t gf_store_committed(struct gf_store *s);
 
 /* Commit everything queued, run the completions, stop the thread, close. */

@@ -51,6 +51,10 @@ struct waiter {
 	void *arg;
 };
 
+struct wlist {
+	struct waiter *head, *tail;
+};
+
 struct gf_store {
 	PGconn *pg;
 	char *shown; /* the conninfo for messages, password hidden */
@@ -59,7 +63,10 @@ struct gf_store {
 	struct gf_changes queue;
 	uint64_t last_ticket, committed;
 	/* sorted by ticket, so completions run in ticket order */
-	struct waiter *wait_head, *wait_tail;
+	struct wlist waiting; /* for a commit */
+	struct wlist durable_waiting; /* for a flush (GF_DURABLE_FSYNC) */
+	uint64_t durable; /* every ticket ≤ it is on disk */
+	int async;	  /* GF_DURABLE_FSYNC: commits do not wait for a flush */
 	int stopping, started;
 	pthread_t thread;
 };
@@ -966,7 +973,14 @@ static uint8_t *moot_changes(const struct gf_changes *b)
 	return moot;
 }
 
-static int commit_batch(PGconn *pg, const struct gf_changes *b, char *why, size_t whysz)
+/*
+ * One transaction of b's changes. flush (asynchronous sessions only): this
+ * commit waits for its WAL to reach the disk, and with it every earlier
+ * commit's; a batch with no change then writes a row of its own, as a
+ * transaction that writes nothing has no commit to wait for.
+ */
+static int commit_batch(PGconn *pg, const struct gf_changes *b, int flush, char *why,
+			size_t whysz)
 {
 	int sent = 0, rc = 0;
 	uint8_t *moot = moot_changes(b);
@@ -974,6 +988,17 @@ static int commit_batch(PGconn *pg, const struct gf_changes *b, char *why, size_
 	if (!PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
 		goto send_failed;
 	sent++;
+	if (flush) {
+		if (!PQsendQueryParams(pg, "SET LOCAL synchronous_commit TO on", 0, NULL, NULL,
+				       NULL, NULL, 0))
+			goto send_failed;
+		sent++;
+		if (!PQsendQueryParams(pg, "INSERT INTO counter (name, value) VALUES ('flushes', 1) "
+					   "ON CONFLICT (name) DO UPDATE SET value = counter.value + 1",
+				       0, NULL, NULL, NULL, NULL, 0))
+			goto send_failed;
+		sent++;
+	}
 	for (size_t i = 0; i < b->n; i++) {
 		if (moot && moot[i])
 			continue;
@@ -1035,27 +1060,27 @@ static void run_waiters(struct waiter *w, int status)
 
 /* Insert w by ticket, after any waiter of the same ticket (caller holds mu).
  * Tickets are handed out in order, so w nearly always goes last. */
-static void add_waiter(struct gf_store *s, struct waiter *w)
+static void add_waiter(struct wlist *l, struct waiter *w)
 {
-	struct waiter *after = s->wait_tail;
+	struct waiter *after = l->tail;
 	while (after && after->ticket > w->ticket)
 		after = after->prev;
 	w->prev = after;
-	w->next = after ? after->next : s->wait_head;
+	w->next = after ? after->next : l->head;
 	if (w->next)
 		w->next->prev = w;
 	else
-		s->wait_tail = w;
+		l->tail = w;
 	if (after)
 		after->next = w;
 	else
-		s->wait_head = w;
+		l->head = w;
 }
 
 /* Detach the waiters whose ticket is ≤ upto, in ticket order (caller holds mu). */
-static struct waiter *take_waiters(struct gf_store *s, uint64_t upto)
+static struct waiter *take_waiters(struct wlist *l, uint64_t upto)
 {
-	struct waiter *ready = s->wait_head, *last = NULL, *w = ready;
+	struct waiter *ready = l->head, *last = NULL, *w = ready;
 	while (w && w->ticket <= upto) {
 		last = w;
 		w = w->next;
@@ -1063,12 +1088,18 @@ static struct waiter *take_waiters(struct gf_store *s, uint64_t upto)
 	if (!last)
 		return NULL;
 	last->next = NULL;
-	s->wait_head = w;
+	l->head = w;
 	if (w)
 		w->prev = NULL;
 	else
-		s->wait_tail = NULL;
+		l->tail = NULL;
 	return ready;
+}
+
+/* Someone waits for a flush that no commit has made yet (caller holds mu). */
+static int flush_wanted(const struct gf_store *s)
+{
+	return s->async && s->durable_waiting.head;
 }
 
 static void *committer(void *arg)
@@ -1077,18 +1108,20 @@ static void *committer(void *arg)
 	char why[512];
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		while (s->queue.n == 0 && !s->stopping)
+		while (s->queue.n == 0 && !flush_wanted(s) && !s->stopping)
 			pthread_cond_wait(&s->cv, &s->mu);
-		if (s->queue.n == 0) {
+		if (s->queue.n == 0 && !flush_wanted(s)) {
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
 		struct gf_changes batch = s->queue;
 		uint64_t upto = s->last_ticket;
+		/* a flush when asked for, and for the last batch before a close */
+		int flush = !s->async || flush_wanted(s) || s->stopping;
 		gf_changes_init(&s->queue);
 		pthread_mutex_unlock(&s->mu);
 
-		int rc = commit_batch(s->pg, &batch, why, sizeof(why));
+		int rc = commit_batch(s->pg, &batch, s->async && flush, why, sizeof(why));
 		size_t n = batch.n;
 		gf_changes_free(&batch);
 		if (rc) {
@@ -1096,16 +1129,22 @@ static void *committer(void *arg)
 			       "is ahead of the database, a restart reloads it", n,
 			       (int)strcspn(why, "\n"), why);
 			pthread_mutex_lock(&s->mu);
-			struct waiter *all = take_waiters(s, UINT64_MAX);
+			struct waiter *all = take_waiters(&s->waiting, UINT64_MAX);
+			struct waiter *dall = take_waiters(&s->durable_waiting, UINT64_MAX);
 			pthread_mutex_unlock(&s->mu);
 			run_waiters(all, -EIO);
+			run_waiters(dall, -EIO);
 			_exit(1);
 		}
 		pthread_mutex_lock(&s->mu);
 		s->committed = upto;
-		struct waiter *ready = take_waiters(s, upto);
+		if (flush)
+			s->durable = upto;
+		struct waiter *ready = take_waiters(&s->waiting, upto);
+		struct waiter *dready = take_waiters(&s->durable_waiting, s->durable);
 		pthread_mutex_unlock(&s->mu);
 		run_waiters(ready, 0);
+		run_waiters(dready, 0);
 	}
 	return NULL;
 }
@@ -1118,6 +1157,15 @@ int gf_store_start(struct gf_store *s)
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			gf_err("gfmd: preparing statement %s failed: %s", stmts[i].name,
 			       PQerrorMessage(s->pg));
+			PQclear(r);
+			return -EIO;
+		}
+		PQclear(r);
+	}
+	if (s->async) {
+		PGresult *r = PQexec(s->pg, "SET synchronous_commit TO off");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			gf_err("gfmd: cannot make commits asynchronous: %s", PQerrorMessage(s->pg));
 			PQclear(r);
 			return -EIO;
 		}
@@ -1148,6 +1196,45 @@ uint64_t gf_store_submit(void *store, struct gf_changes *chg)
 	return t;
 }
 
+void gf_store_set_durability(struct gf_store *s, enum gf_durability d)
+{
+	s->async = d == GF_DURABLE_FSYNC;
+}
+
+uint64_t gf_store_last_ticket(struct gf_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t t = s->last_ticket;
+	pthread_mutex_unlock(&s->mu);
+	return t;
+}
+
+void gf_store_on_durable(struct gf_store *s, uint64_t ticket,
+			 void (*done)(void *arg, int status), void *arg)
+{
+	if (!s->async) {
+		gf_store_on_commit(s, ticket, done, arg);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (ticket <= s->durable) {
+		pthread_mutex_unlock(&s->mu);
+		done(arg, 0);
+		return;
+	}
+	struct waiter *w = malloc(sizeof(*w));
+	if (!w) {
+		gf_err("gfmd: out of memory waiting for a flush; exiting");
+		abort();
+	}
+	w->ticket = ticket;
+	w->done = done;
+	w->arg = arg;
+	add_waiter(&s->durable_waiting, w);
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 			void (*done)(void *arg, int status), void *arg)
 {
@@ -1165,7 +1252,7 @@ void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 	w->ticket = ticket;
 	w->done = done;
 	w->arg = arg;
-	add_waiter(s, w);
+	add_waiter(&s->waiting, w);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -1189,9 +1276,11 @@ void gf_store_close(struct gf_store *s)
 		pthread_join(s->thread, NULL);
 	}
 	pthread_mutex_lock(&s->mu);
-	struct waiter *left = take_waiters(s, UINT64_MAX);
+	struct waiter *left = take_waiters(&s->waiting, UINT64_MAX);
+	struct waiter *dleft = take_waiters(&s->durable_waiting, UINT64_MAX);
 	pthread_mutex_unlock(&s->mu);
 	run_waiters(left, s->started ? 0 : -EIO);
+	run_waiters(dleft, s->started ? 0 : -EIO);
 	gf_changes_free(&s->queue);
 	PQfinish(s->pg); /* ends the session, and with it the serving lock */
 	pthread_mutex_destroy(&s->mu);

@@ -1190,6 +1190,14 @@ int gfc_replica_drop(struct gfc *c, const struct gfm_replica_drop_req *m)
 	return gfm_call_noreply(c, GFM_REPLICA_DROP, &w, GFM_RESEND);
 }
 
+int gfc_sync(struct gfc *c)
+{
+	struct gf_wbuf w;
+
+	gf_wbuf_init(&w);
+	return gfm_call_noreply(c, GFM_SYNC, &w, GFM_RESEND);
+}
+
 int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out)
 {
 	struct gf_wbuf w;

@@ -155,6 +155,9 @@ int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		    uint64_t fgen, uint64_t end, const struct gf_timespec *mtime,
 		    uint32_t flags, uint64_t blocks);
 int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out);
+/* Returns once every mutation gfmd acknowledged before this call is on disk
+ * (fsync, fsyncdir; gfmd's durability mode decides whether that waits). */
+int gfc_sync(struct gfc *c);
 /* A handle opened for writing (open flags O_WRONLY, O_RDWR or O_TRUNC) on
  * this client's connection is closed (GFM_RELEASE). */
 int gfc_release(struct gfc *c, const struct gf_cred *cr, uint64_t ino);

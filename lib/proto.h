@@ -101,6 +101,10 @@ enum gf_op {
 	GFM_REPLICATE,	  /* gfm_replicate_req → gfm_replicate_rep: one more replica */
 	GFM_REPLICA_DROP, /* gfm_replica_drop_req → empty: remove a current replica */
 	GFM_REPLICAS_ALL, /* gfm_ino_req → gfm_open_rep: as REPLICAS, stale ones too */
+	/* empty → empty, once every mutation acknowledged before it is durable
+	 * (fsync, fsyncdir): in gfmd's durability = fsync mode a flush, else
+	 * at once (every reply already waited for one) */
+	GFM_SYNC,
 	GFM_ONCE = 190, /* gfm_once_req → the reply of the request inside: exactly once */
 
 	/* gfsd and admin commands → gfmd: hosts */

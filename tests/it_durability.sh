@@ -1,0 +1,86 @@
+#!/bin/bash
+# gfmd's opt-in durability mode `durability = fsync` (issue 10) keeps its
+# promise under kill -9:
+#   a mutation is acknowledged once PostgreSQL holds it: a kill -9 of gfmd
+#     right after the acknowledgements loses none of them;
+#   fsync(2) of a directory and of a file return once everything
+#     acknowledged before them is on disk: a kill -9 of PostgreSQL and gfmd
+#     together (a crash of the machine, as far as the database can tell)
+#     loses none of it, the data and size of the fsync'ed file included;
+#   and the mode is really asynchronous: with PostgreSQL's background
+#     writers held back, a create after the last fsync is lost by that
+#     crash (what the mode allows), which shows this test can see a loss.
+# The default mode's promise (every acknowledgement survives everything) is
+# it_crash's and it_commit's.
+# shellcheck disable=SC2317  # helpers are called through poll_until
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+GF_GFMD_CONF_EXTRA='durability = fsync' it_cluster_up --gfsd 1 --mounts 1
+M=$MOUNT
+
+check "gfmd runs in the fsync mode" grep -q '^durability = fsync' "$STATE/gfmd.conf"
+# Nothing but a commit that asks for it may flush the WAL: an async commit
+# stays in PostgreSQL's memory until a flush (10 s is the longest
+# wal_writer_delay there is; the test is over well before).
+check "PostgreSQL: WAL writer and background writer held back" gf_psql \
+	-c "ALTER SYSTEM SET wal_writer_delay = '10s'" \
+	-c "ALTER SYSTEM SET wal_writer_flush_after = '1GB'" \
+	-c "ALTER SYSTEM SET bgwriter_lru_maxpages = 0" \
+	-c "ALTER SYSTEM SET autovacuum = off" \
+	-c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
+	-c "SELECT pg_reload_conf()"
+
+restart_all() { # after a crash: PostgreSQL (crash recovery), gfmd, a fresh mount
+	gf_pg_start || return 1
+	gf_gfmd_start || return 1
+	gf_wait_hosts_up || return 1
+	gf_umount 1
+	gf_mount 1
+}
+
+# ---- a kill -9 of gfmd loses no acknowledged mutation ------------------------------
+mkdir "$M/g" || die "mkdir g"
+check "200 creates and 200 renames acknowledged" py '
+for i in range(200):
+    p = M + "/g/f%03d" % i
+    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    os.rename(p, p + ".r")'
+check_here "kill -9 of gfmd right after" gf_gfmd_kill9
+check_here "gfmd starts again" gf_gfmd_start || die "gfmd does not restart"
+check_here "its hosts report" gf_wait_hosts_up
+check_here "a fresh mount" eval 'gf_umount 1 && gf_mount 1'
+expect_eq "every acknowledged create and rename is there" 200 \
+	"$(find "$M/g" -name 'f*.r' | wc -l)"
+expect_eq "and no name from before a rename" 0 "$(find "$M/g" -name 'f???' | wc -l)"
+
+# ---- fsync: on disk, whatever happens to the machine --------------------------------
+head -c 300000 /dev/urandom >"$STATE/data"
+check "50 entries, fsync of their directory, a file written and fsync'ed" py '
+d = M + "/s"
+os.mkdir(d)
+for i in range(50):
+    os.close(os.open(d + "/e%02d" % i, os.O_CREAT | os.O_WRONLY, 0o644))
+fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+os.fsync(fd)
+os.close(fd)
+fd = os.open(M + "/fsynced", os.O_CREAT | os.O_WRONLY, 0o644)
+os.write(fd, open("'"$STATE/data"'", "rb").read())
+os.fsync(fd)
+os.close(fd)
+# after the last fsync: acknowledged, not yet on disk
+os.mkdir(M + "/late")'
+check "the late mkdir was acknowledged" test -d "$M/late"
+check_here "kill -9 of PostgreSQL" gf_pg_kill9
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+	die "the cluster does not come back"
+expect_eq "every entry the directory fsync covered is there" 50 \
+	"$(find "$M/s" -name 'e*' | wc -l)"
+check "the fsync'ed file, its size and its data" cmp "$STATE/data" "$M/fsynced"
+if [[ -e $M/late ]]; then
+	fail "the mkdir after the last fsync survived the crash: nothing here can see a loss"
+else
+	ok "the mkdir after the last fsync is gone (the mode allows it): a loss is visible here"
+fi
+
+it_done
