@@ -15,7 +15,9 @@
  * gf_dircache_forget() for the directories they touch before calling gfmd,
  * and a reply to a request sent before such a forget is not stored (the
  * cookie of gf_dircache_begin()). Of two replies about one directory the one
- * with the later ctime wins, whatever order they arrive in.
+ * with the later ctime wins, whatever order they arrive in; a LOOKUP that
+ * finds a directory refreshes it too, so that the kernel is never answered
+ * with attributes older than those it already has.
  *
  * Thread-safe. A fixed table: an entry may be evicted by another that
  * hashes to its slot, which only costs a round trip.

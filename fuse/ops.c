@@ -271,7 +271,15 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	cred_of(req, &cr);
+	uint64_t cookie = gf_dircache_begin();
 	r = gfc_lookup(fs->gfc, &cr, parent, name, &a);
+	if (r == 0 && S_ISDIR(a.mode)) {
+		/* what the kernel now knows of this directory: a GETATTR of it
+		 * must never be answered with older attributes than these */
+		struct gfm_dirs d = { .n = 1 };
+		d.attr[0] = a;
+		gf_dircache_put(cookie, &d);
+	}
 	if (r == -ENOENT) {
 		/* a negative entry, cached like a positive one */
 		memset(&e, 0, sizeof(e));
