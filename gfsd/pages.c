@@ -31,6 +31,7 @@ struct owner {
 	uint64_t id;
 	uint64_t pages;
 	uint64_t seen_ms; /* CLOCK_MONOTONIC: its last request */
+	char host[GF_HOST_MAX + 1]; /* its gfswap's host; "": not known */
 };
 
 #define MAX_MOVES (1u << 20) /* moves kept for owners to collect */
@@ -251,6 +252,32 @@ static void owner_count(struct pages *p, uint64_t owner, int delta)
 	p->owners[i].pages += (uint64_t)(int64_t)delta;
 	if (p->owners[i].pages == 0)
 		p->owners[i] = p->owners[--p->nowners];
+}
+
+void pages_set_owner_host(struct pages *p, uint64_t owner, const char *host)
+{
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = 0; i < p->nowners; i++)
+		if (p->owners[i].id == owner) {
+			snprintf(p->owners[i].host, sizeof(p->owners[i].host), "%s", host);
+			break;
+		}
+	pthread_mutex_unlock(&p->mu);
+}
+
+int pages_owner_host(struct pages *p, uint64_t owner, char *buf, size_t bufsz)
+{
+	int known = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = 0; i < p->nowners; i++)
+		if (p->owners[i].id == owner && p->owners[i].host[0]) {
+			snprintf(buf, bufsz, "%s", p->owners[i].host);
+			known = 1;
+			break;
+		}
+	pthread_mutex_unlock(&p->mu);
+	return known;
 }
 
 int pages_put(struct pages *p, uint64_t owner, uint64_t slot, uint64_t stamp, uint32_t n,

@@ -59,8 +59,10 @@ static int op_put(struct pages *pg, struct gf_conn *conn, struct gf_frame *f)
 
 	if (gfs_page_put_req_decode(f->payload, f->hdr.len, &req) < 0)
 		return malformed(conn, f->hdr.op);
-	reply(conn, f, pages_put(pg, req.owner, req.slot, req.stamp, req.npages, req.data),
-	      NULL);
+	int r = pages_put(pg, req.owner, req.slot, req.stamp, req.npages, req.data);
+	if (r == 0 && gf_conn_peer_kind(conn) == GF_PEER_CLIENT)
+		pages_set_owner_host(pg, req.owner, gf_conn_peer_host(conn));
+	reply(conn, f, r, NULL);
 	return 0;
 }
 
@@ -304,9 +306,15 @@ static uint64_t shrink(struct pagesvc *ps, uint64_t excess)
 				run++;
 			const char *to = NULL;
 			unsigned to_k = 0;
+			char owner_host[GF_HOST_MAX + 1];
+			int known = pages_owner_host(ps->pg, v[i].owner, owner_host,
+						     sizeof(owner_host));
 			for (unsigned t = 0; t < ps->npeers && !to; t++) {
 				unsigned k = (ps->rr + t) % ps->npeers;
 				if (ps->peers[k].free < (int64_t)run)
+					continue;
+				/* never back to the host whose memory ran short */
+				if (known && strcmp(ps->peers[k].name, owner_host) == 0)
 					continue;
 				int r = punt_to(ps, k, v + i, run, data + (size_t)i * GF_PAGE_SIZE);
 				if (r == 0) {

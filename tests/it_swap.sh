@@ -175,6 +175,8 @@ emptied() { [[ $(server_value node3 swap_pages_used) == 0 && $(server_value node
 poll_until "$GF_WAIT_SECS" emptied ||
 	fail "node3 still holds pages or memory: $(gfhost stats node3 | grep swap_)"
 expect_eq "node3 moved pages on (PUNTPAGE)" yes "$([[ $(server_value node3 swap_punted) -gt 0 ]] && echo yes)"
+expect_eq "none of them to the owner's own gfsd (the host that ran short)" 0 \
+	"$(server_value node1 swap_puts)"
 learnt() { [[ $(status_value updates) -gt 0 && $(status_value slots_short) == 0 ]]; }
 poll_until "$GF_WAIT_SECS" learnt ||
 	fail "gfswap did not learn where the pages went: $("$GFSWAP" status --name "$NAME")"

@@ -215,6 +215,33 @@ START_TEST(test_owner_lease)
 }
 END_TEST
 
+/* The owner's host is kept while its pages are here, per owner */
+START_TEST(test_owner_host)
+{
+	struct pages *p = make(4 * MiB, 0, MiB);
+	static uint8_t in[2 * PG];
+	char h[GF_HOST_MAX + 1];
+
+	fill(in, 2, 1);
+	ck_assert(!pages_owner_host(p, 1, h, sizeof(h)));
+	pages_set_owner_host(p, 1, "node1"); /* no pages yet: not kept */
+	ck_assert(!pages_owner_host(p, 1, h, sizeof(h)));
+	ck_assert_int_eq(pages_put(p, 1, 0, 1, 2, in), 0);
+	pages_set_owner_host(p, 1, "node1");
+	ck_assert_int_eq(pages_put(p, 2, 0, 1, 1, in), 0);
+	ck_assert(pages_owner_host(p, 1, h, sizeof(h)));
+	ck_assert_str_eq(h, "node1");
+	ck_assert(!pages_owner_host(p, 2, h, sizeof(h))); /* its host never said */
+	pages_set_owner_host(p, 2, "node7");
+	ck_assert(pages_owner_host(p, 2, h, sizeof(h)));
+	ck_assert_str_eq(h, "node7");
+	/* its pages gone, the owner is forgotten with its host */
+	ck_assert_uint_eq(pages_invalidate(p, 1, 0, 2, 1), 2);
+	ck_assert(!pages_owner_host(p, 1, h, sizeof(h)));
+	pages_free(p);
+}
+END_TEST
+
 static Suite *pages_suite(void)
 {
 	Suite *s = suite_create("pages");
@@ -225,6 +252,7 @@ static Suite *pages_suite(void)
 	tcase_add_test(tc, test_full_is_all_or_nothing);
 	tcase_add_test(tc, test_grows_only_within_reserve);
 	tcase_add_test(tc, test_owner_lease);
+	tcase_add_test(tc, test_owner_host);
 	suite_add_tcase(s, tc);
 	return s;
 }
