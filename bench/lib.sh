@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/lib.sh — what the benchmarks comparing a gfarmfs mount with a local
-# directory (fsysbench.sh, thput.sh) share. Source it first; then:
+# directory (fscompare.sh, thput.sh, everyday.sh) share. Source it first; then:
 #   bench_help LAST       print the header comment, lines 2..LAST of $0, as help
 #   drop, now, secs T0, rate SECONDS ($MIB MiB in them: MiB/s), median
 #   (of numbers, one per line), spool_of FILE (its first replica's spool

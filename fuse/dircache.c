@@ -11,7 +11,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t timeout_ns;
-static uint64_t seq;	    /* bumped by every forget (under lock) */
+static uint64_t seq;	    /* bumped by every forget (under lock; read without) */
 static uint64_t all_forgot; /* seq of the last forget of everything */
 static struct slot {
 	uint64_t ino;	 /* 0: empty */
@@ -47,16 +47,13 @@ void gf_dircache_init(double timeout)
 
 uint64_t gf_dircache_begin(void)
 {
-	pthread_mutex_lock(&lock);
-	uint64_t c = seq;
-	pthread_mutex_unlock(&lock);
-	return c;
+	return __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
 }
 
 static void forget_locked(uint64_t ino)
 {
 	struct slot *s = slot_of(ino);
-	s->forgot = ++seq;
+	s->forgot = __atomic_add_fetch(&seq, 1, __ATOMIC_RELEASE);
 	if (s->ino == ino)
 		s->ino = 0;
 }
@@ -74,7 +71,7 @@ void gf_dircache_put(uint64_t cookie, const struct gfm_dirs *d)
 
 	pthread_mutex_lock(&lock);
 	if (d->forget_all) {
-		all_forgot = ++seq;
+		all_forgot = __atomic_add_fetch(&seq, 1, __ATOMIC_RELEASE);
 		for (size_t i = 0; i < SLOTS; i++)
 			slots[i].ino = 0;
 	}

@@ -48,6 +48,9 @@ static void dircache_put(void *arg, uint64_t cookie, const struct gfm_dirs *d)
 	gf_dircache_put(cookie, d);
 }
 
+/* Every handler of a request that may change a directory forgets it first
+ * (gf_dircache_forget); the directories in gfmd's reply come back through
+ * this hook. */
 void gf_ops_dircache(struct gf_fs *fs)
 {
 	struct gfc_dirs_hook h = { NULL, dircache_begin, dircache_put };
@@ -396,7 +399,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	count_request();
-	gf_dircache_forget(ino); /* (the reply brings it back) */
+	gf_dircache_forget(ino);
 	struct gf_fs *fs = fs_of(req);
 	struct gf_file *f = fi ? (struct gf_file *)(uintptr_t)fi->fh : NULL;
 	struct gfm_setattr_req m;
@@ -518,7 +521,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
 	count_request();
-	gf_dircache_forget(parent); /* (the reply brings it back) */
+	gf_dircache_forget(parent);
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -540,7 +543,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	count_request();
-	gf_dircache_forget(parent); /* (the reply brings it back) */
+	gf_dircache_forget(parent);
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -558,7 +561,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count_request();
-	gf_dircache_forget(parent); /* (the reply brings it back) */
+	gf_dircache_forget(parent);
 	struct gf_cred cr;
 	int r;
 
@@ -572,7 +575,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count_request();
-	gf_dircache_forget(parent); /* (the reply brings it back) */
+	gf_dircache_forget(parent);
 	struct gf_cred cr;
 	int r;
 
@@ -587,7 +590,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
 	count_request();
-	gf_dircache_forget(parent); /* (the reply brings it back) */
+	gf_dircache_forget(parent);
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -609,8 +612,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	count_request();
-	gf_dircache_forget(parent); /* (the reply brings it back) */
-	gf_dircache_forget(newparent); /* (the reply brings it back) */
+	gf_dircache_forget(parent);
+	gf_dircache_forget(newparent);
 	struct gf_cred cr;
 	int r;
 
@@ -626,7 +629,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
 	count_request();
-	gf_dircache_forget(newparent); /* (the reply brings it back) */
+	gf_dircache_forget(newparent);
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -979,7 +982,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	count_request();
-	gf_dircache_forget(parent); /* (the reply brings it back) */
+	gf_dircache_forget(parent);
 	struct gf_fs *fs = fs_of(req);
 	struct gf_cred cr;
 	struct gfm_open_rep *o;

@@ -265,6 +265,15 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: %s: space_reserve '%s': expected bytes (with K, M, G or T) "
 			 "or a percentage such as 5%%", config_path, reserve);
 
+	/* (checked before anything starts: a bad value is a config error) */
+	const char *durability = gf_config_str(cfg, "durability", "commit");
+	enum gf_durability durable = GF_DURABLE_COMMIT;
+	if (strcmp(durability, "fsync") == 0)
+		durable = GF_DURABLE_FSYNC;
+	else if (strcmp(durability, "commit") != 0)
+		gf_fatal("gfmd: %s: durability '%s': expected commit or fsync", config_path,
+			 durability);
+
 	struct gf_server_opts sopts = {
 		.name = "gfmd",
 		.send_timeout_ms = (unsigned)gf_daemon_config_int(
@@ -307,12 +316,7 @@ int main(int argc, char **argv)
 	};
 	if ((rc = gf_store_load(store, &ld)) < 0)
 		gf_fatal("gfmd: loading the database failed: %s", strerror(-rc));
-	const char *durability = gf_config_str(cfg, "durability", "commit");
-	if (strcmp(durability, "fsync") == 0)
-		gf_store_set_durability(store, GF_DURABLE_FSYNC);
-	else if (strcmp(durability, "commit") != 0)
-		gf_fatal("gfmd: %s: durability '%s': expected commit or fsync", config_path,
-			 durability);
+	gf_store_set_durability(store, durable);
 	if ((rc = gf_store_start(store)) < 0)
 		gf_fatal("gfmd: cannot start the committer: %s", strerror(-rc));
 	gf_ns_set_sink(ns, gf_store_submit, store);

@@ -631,7 +631,6 @@ static void emit(struct gf_ns *ns, struct gf_changes *c, uint64_t *ticket)
  * made so far. */
 static void failed(struct gf_ns *ns, uint64_t *ticket)
 {
-	capture = NULL; /* (left empty) */
 	if (ticket)
 		*ticket = ns->last_ticket;
 }

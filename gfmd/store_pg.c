@@ -1209,37 +1209,14 @@ uint64_t gf_store_last_ticket(struct gf_store *s)
 	return t;
 }
 
-void gf_store_on_durable(struct gf_store *s, uint64_t ticket,
-			 void (*done)(void *arg, int status), void *arg)
-{
-	if (!s->async) {
-		gf_store_on_commit(s, ticket, done, arg);
-		return;
-	}
-	pthread_mutex_lock(&s->mu);
-	if (ticket <= s->durable) {
-		pthread_mutex_unlock(&s->mu);
-		done(arg, 0);
-		return;
-	}
-	struct waiter *w = malloc(sizeof(*w));
-	if (!w) {
-		gf_err("gfmd: out of memory waiting for a flush; exiting");
-		abort();
-	}
-	w->ticket = ticket;
-	w->done = done;
-	w->arg = arg;
-	add_waiter(&s->durable_waiting, w);
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
 
-void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
-			void (*done)(void *arg, int status), void *arg)
+/* Run done now if *reached covers ticket, else park it on l (and wake the
+ * committer: a flush may be wanted). */
+static void wait_on(struct gf_store *s, struct wlist *l, const uint64_t *reached,
+		    uint64_t ticket, void (*done)(void *arg, int status), void *arg)
 {
 	pthread_mutex_lock(&s->mu);
-	if (ticket <= s->committed) {
+	if (ticket <= *reached) {
 		pthread_mutex_unlock(&s->mu);
 		done(arg, 0);
 		return;
@@ -1252,8 +1229,24 @@ void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 	w->ticket = ticket;
 	w->done = done;
 	w->arg = arg;
-	add_waiter(&s->waiting, w);
+	add_waiter(l, w);
+	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+}
+
+void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
+			void (*done)(void *arg, int status), void *arg)
+{
+	wait_on(s, &s->waiting, &s->committed, ticket, done, arg);
+}
+
+void gf_store_on_durable(struct gf_store *s, uint64_t ticket,
+			 void (*done)(void *arg, int status), void *arg)
+{
+	if (s->async)
+		wait_on(s, &s->durable_waiting, &s->durable, ticket, done, arg);
+	else
+		gf_store_on_commit(s, ticket, done, arg);
 }
 
 uint64_t gf_store_committed(struct gf_store *s)

@@ -778,50 +778,55 @@ static void dirs_done(struct gfc *c, uint64_t cookie, const struct gfm_dirs *d)
 		c->dirs_hook.dirs(c->dirs_hook.arg, cookie, d);
 }
 
-static int gfm_call_attr(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum gfm_kind kind,
-			 struct gf_attr *out)
+/* A request whose reply decode() fills into rep; *dirs (in rep) goes to the
+ * directories hook. */
+static int gfm_call_decoded(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum gfm_kind kind,
+			    int (*decode)(const void *, size_t, void *), void *rep,
+			    const struct gfm_dirs *dirs)
 {
-	struct gf_reply rep;
-	struct gfm_attr_rep a;
+	struct gf_reply r;
 	uint64_t cookie = dirs_begin(c);
-	int r;
+	int rc;
 
-	r = gfm_call(c, op, w, kind, &rep);
+	rc = gfm_call(c, op, w, kind, &r);
 	gf_wbuf_free(w);
-	if (r < 0)
-		return r;
-	r = gfm_attr_rep_decode(rep.payload, rep.len, &a);
-	gf_reply_release(&rep);
-	if (r < 0) {
+	if (rc < 0)
+		return rc;
+	rc = decode(r.payload, r.len, rep);
+	gf_reply_release(&r);
+	if (rc < 0) {
 		gf_warn("gfmd: undecodable reply to %s", gf_op_name(op));
 		return -EIO;
 	}
-	dirs_done(c, cookie, &a.dirs);
-	if (out)
-		*out = a.attr;
+	dirs_done(c, cookie, dirs);
 	return 0;
 }
 
-/* UNLINK, RMDIR, RENAME: answered with the directories they changed. */
-static int gfm_call_dirs(struct gfc *c, uint16_t op, struct gf_wbuf *w)
+static int decode_attr(const void *p, size_t n, void *m)
 {
-	struct gf_reply rep;
-	struct gfm_dirs_rep d;
-	uint64_t cookie = dirs_begin(c);
-	int r;
+	return gfm_attr_rep_decode(p, n, m);
+}
 
-	r = gfm_call(c, op, w, GFM_EXACTLY_ONCE, &rep);
-	gf_wbuf_free(w);
-	if (r < 0)
-		return r;
-	r = gfm_dirs_rep_decode(rep.payload, rep.len, &d);
-	gf_reply_release(&rep);
-	if (r < 0) {
-		gf_warn("gfmd: undecodable reply to %s", gf_op_name(op));
-		return -EIO;
-	}
-	dirs_done(c, cookie, &d.dirs);
-	return 0;
+static int decode_dirs(const void *p, size_t n, void *m)
+{
+	return gfm_dirs_rep_decode(p, n, m);
+}
+
+static int gfm_call_attr(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum gfm_kind kind,
+			 struct gf_attr *out)
+{
+	struct gfm_attr_rep a = { 0 };
+	int r = gfm_call_decoded(c, op, w, kind, decode_attr, &a, &a.dirs);
+	if (r == 0 && out)
+		*out = a.attr;
+	return r;
+}
+
+/* UNLINK, RMDIR, RENAME: answered with the directories they changed. */
+static int gfm_call_dirs(struct gfc *c, uint16_t op, struct gf_wbuf *w, enum gfm_kind kind)
+{
+	struct gfm_dirs_rep d;
+	return gfm_call_decoded(c, op, w, kind, decode_dirs, &d, &d.dirs);
 }
 
 static int copy_name(char dst[GF_NAME_MAX + 1], const char *name)
@@ -850,11 +855,10 @@ static int name_op(struct gfc *c, uint16_t op, const struct gf_cred *cr,
 		return r;
 	gf_wbuf_init(&w);
 	gfm_name_req_encode(&w, &m);
-	if (op == GFM_UNLINK || op == GFM_RMDIR)
-		return gfm_call_dirs(c, op, &w);
+	/* LOOKUP answers attributes; UNLINK and RMDIR the directories */
 	if (out)
 		return gfm_call_attr(c, op, &w, idem, out);
-	return gfm_call_noreply(c, op, &w, idem);
+	return gfm_call_dirs(c, op, &w, idem);
 }
 
 int gfc_lookup(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
@@ -1016,7 +1020,7 @@ int gfc_rename(struct gfc *c, const struct gf_cred *cr, uint64_t parent,
 		return r;
 	gf_wbuf_init(&w);
 	gfm_rename_req_encode(&w, &m);
-	return gfm_call_dirs(c, GFM_RENAME, &w);
+	return gfm_call_dirs(c, GFM_RENAME, &w, GFM_EXACTLY_ONCE);
 }
 
 int gfc_link(struct gfc *c, const struct gf_cred *cr, uint64_t ino,

@@ -9,7 +9,10 @@
 #     loses none of it, the data and size of the fsync'ed file included;
 #   and the mode is really asynchronous: with PostgreSQL's background
 #     writers held back, a create after the last fsync is lost by that
-#     crash (what the mode allows), which shows this test can see a loss.
+#     crash (what the mode allows), which shows this test can see a loss;
+#   bad input: a durability value gfmd does not know stops it before it
+#     starts, naming the key; a GFM_SYNC with a payload closes only that
+#     connection.
 # The default mode's promise (every acknowledgement survives everything) is
 # it_crash's and it_commit's.
 # shellcheck disable=SC2317  # helpers are called through poll_until
@@ -82,5 +85,22 @@ if [[ -e $M/late ]]; then
 else
 	ok "the mkdir after the last fsync is gone (the mode allows it): a loss is visible here"
 fi
+
+# ---- bad input ------------------------------------------------------------------------------
+bad=$STATE/bad-gfmd.conf
+sed 's/^durability = fsync$/durability = sometimes/' "$STATE/gfmd.conf" >"$bad"
+out=$(timeout 60 "$(gf_bin gfmd)" -c "$bad" -f 2>&1) # (timeout: only against a hang)
+rc=$?
+[[ $rc != 0 && $out == *durability* && $out == *sometimes* ]] &&
+	ok "gfmd refuses durability = sometimes, naming it (exit $rc)" ||
+	fail "gfmd with durability = sometimes: exit $rc: $out"
+peer() { "$PY" "$IT_DIR/peer.py" --key "$KEY" --count 1 --statuses --hold 0 "$@" \
+	"tcp:127.0.0.1:$GFMD_PORT" 2>&1; }
+out=$(peer --op sync)
+grep -q "status 0" <<<"$out" && ok "a GFM_SYNC is answered (status 0)" || fail "sync: $out"
+out=$(peer --op sync-payload)
+grep -q "closed by server" <<<"$out" && ok "a GFM_SYNC with a payload closes its connection" ||
+	fail "sync-payload: $out"
+check "and gfmd serves the others still" stat "$M/fsynced"
 
 it_done

@@ -32,6 +32,10 @@ It connects, answers HELLO with an AUTH made from the cluster key
                               page-put-short  GFS_PAGE_PUT naming 2 pages
                                        with 1 page of data (gfsd: malformed,
                                        the connection is closed)
+                              sync     GFM_SYNC (gfmd; answered once what
+                                       was acknowledged is on disk)
+                              sync-payload  GFM_SYNC with 4 bytes it does
+                                       not take (gfmd: malformed, closed)
     --count N                 send N requests (default 10000)
     --prefix NAME             name prefix for mkdir (default slowpeer)
     --dir NAME                directory in the root for readdir (looked up
@@ -101,6 +105,7 @@ def _proto_version():
 VERSION = _proto_version()
 HELLO, AUTH, AUTH_OK = 1, 2, 3
 GFM_LOOKUP, GFM_GETATTR, GFM_MKDIR, GFM_READDIR = 100, 101, 104, 112
+GFM_SYNC = 128
 GFS_STATS, GFS_REPLICATE = 306, 310
 GFS_LIST, GFS_ORPHAN_SCAN, GFS_VERIFY = 311, 312, 314
 GFS_PAGE_PUT, GFS_PAGE_CAP = 350, 355
@@ -201,6 +206,10 @@ def request(op, i, prefix, dir_ino):
     if op == "page-put-short":
         # owner, slot, stamp, npages 2 - and one page of data
         return frame(GFS_PAGE_PUT, struct.pack(">QQQI", 7, 0, 1, 2) + bytes(4096), i)
+    if op == "sync":
+        return frame(GFM_SYNC, b"", i)
+    if op == "sync-payload":
+        return frame(GFM_SYNC, b"\0\0\0\0", i)
     return frame(GFS_STATS, b"", i)
 
 
@@ -276,7 +285,7 @@ def main():
     for op in ops:
         if op not in ("getattr", "mkdir", "readdir", "stats", "replicate", "list",
                       "orphan-scan", "verify", "verify-badflags", "page-cap",
-                      "page-put-short"):
+                      "page-put-short", "sync", "sync-payload"):
             ap.error("unknown --op %s" % op)
 
     key = open(a.key, "rb").read().rstrip(b"\r\n")
