@@ -1131,13 +1131,6 @@ out:
 	return r;
 }
 
-/* One read through f's current data handle; 1 when it replied. */
-/*
- * The replica ends at `end`, before the size this handle expected. Either
- * the file was cut since (gfmd's size, grown by this client's writers, says
- * so: the read ends there, as after a truncate on a local disk), or the
- * replica lacks data the file has: an error, never zeros that nobody wrote.
- */
 /* f's replica is still one of the file's current ones. */
 static int replica_current(struct gf_fs *fs, struct gf_file *f)
 {
@@ -1156,7 +1149,15 @@ static int replica_current(struct gf_fs *fs, struct gf_file *f)
 	return yes;
 }
 
-static int short_read(fuse_req_t req, struct gf_file *f, uint64_t end)
+/*
+ * The replica ends at `end`, before the size this handle expected. Either
+ * the file was cut since (gfmd's size, grown by this client's writers, says
+ * so: the read ends there, as after a truncate on a local disk), or the
+ * replica lacks data the file has: an error, never zeros that nobody wrote.
+ * 0 when the read may end at `end`, 1 with the file's size when that lies
+ * beyond, or a negative errno from asking gfmd.
+ */
+static int short_read(fuse_req_t req, struct gf_file *f, uint64_t end, uint64_t *size)
 {
 	struct gf_fs *fs = fs_of(req);
 	struct gf_attr a;
@@ -1179,17 +1180,25 @@ static int short_read(fuse_req_t req, struct gf_file *f, uint64_t end)
 		 * opened its replica: this handle reads the file as it was */
 		return 0;
 	}
+	*size = a.size;
+	return 1;
+}
+
+/* A replica that ends before what the file has written in it is damaged,
+ * as one whose data fails its checksum: a reader moves to another replica
+ * (EIO when none is left). */
+static int missing_data(struct gf_file *f, uint64_t end, uint64_t size)
+{
 	static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
 	gf_log_limited(&rl, GF_LOG_WARN,
 		"inode %llu: replica (file generation %llu) ends at byte %llu but the file "
 		"has %llu: data missing from the replica",
 		(unsigned long long)f->ino, (unsigned long long)f->fgen,
-		(unsigned long long)end, (unsigned long long)a.size);
-	/* a damaged replica, as one whose data fails its checksum: a reader
-	 * moves to another replica (EIO when none is left) */
+		(unsigned long long)end, (unsigned long long)size);
 	return f->writable ? -EIO : -EBADMSG;
 }
 
+/* One read through f's current data handle; 1 when it replied. */
 static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		     int *err)
 {
@@ -1226,8 +1235,22 @@ static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		return 0;
 	}
 	r = gfc_data_read(&f->data, buf, size, (uint64_t)off, &got);
-	if (r == 0 && got < size)
-		r = short_read(req, f, (uint64_t)off + got);
+	if (r == 0 && got < size) {
+		uint64_t fsize;
+		size_t again;
+
+		r = short_read(req, f, (uint64_t)off + got, &fsize);
+		/* An append may have landed between the read and the question:
+		 * every byte a size counts was in the replica before that size
+		 * was told, so a second read sees it, unless it is missing. */
+		if (r == 1 && (r = gfc_data_read(&f->data, buf, size, (uint64_t)off,
+						 &again)) == 0) {
+			if (again > got)
+				got = again;
+			else if ((r = short_read(req, f, (uint64_t)off + got, &fsize)) == 1)
+				r = missing_data(f, (uint64_t)off + got, fsize);
+		}
+	}
 	if (r < 0) {
 		free(buf);
 		*err = r;

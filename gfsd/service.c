@@ -454,18 +454,22 @@ static int read_checked(struct service *svc, struct gf_conn *conn, struct conn_s
 	int rc;
 	for (int attempt = 0; attempt < 2 && handle_sums(svc, h); attempt++) {
 		const struct sums *s = &h->sums;
-		uint64_t bad; /* the first block that fails, + 1 */
-		if (off >= s->size) {
+		uint64_t bad = 0; /* the first block that fails, + 1 */
+		if (off + want > s->size) {
+			/* a read past the sums' end: the file must end there too */
 			struct stat st;
 			if (fstat(h->fd, &st) < 0)
 				return -errno;
-			if ((uint64_t)st.st_size == s->size) {
+			if ((uint64_t)st.st_size > s->size ||
+			    (off >= s->size && (uint64_t)st.st_size != s->size))
+				bad = s->n + 1; /* another size than its sums say */
+			else if (off >= s->size) {
 				*data = cs->iobuf;
 				*got = 0;
 				return 0;
 			}
-			bad = s->n + 1; /* longer than its sums say */
-		} else {
+		}
+		if (!bad) {
 			uint64_t end = off + want < s->size ? off + want : s->size;
 			uint64_t a = off - off % GF_CSUM_BLOCK;
 			uint64_t b = end + (GF_CSUM_BLOCK - end % GF_CSUM_BLOCK) % GF_CSUM_BLOCK;

@@ -1834,6 +1834,14 @@ int gfc_data_checks(struct gfc_data *h)
 	return yes;
 }
 
+/* The passed replica is larger than h's sums say (h->sums_lock held). */
+static int local_grew(struct gfc_data *h)
+{
+	struct stat st;
+
+	return fstat(h->fd, &st) == 0 && (uint64_t)st.st_size > h->sums_size;
+}
+
 /*
  * A reader's read through its passed fd, checked: 0 and the data; 1: the
  * replica has no sums (read it unchecked); 2: ask gfsd (a block failed, or
@@ -1856,6 +1864,12 @@ static int local_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_
 	}
 	if (off >= h->sums_size)
 		goto unlock;
+	if (off + len > h->sums_size && local_grew(h)) {
+		/* written since these sums (an appender reopened the replica):
+		 * they describe an older size; ask gfsd, and for sums again */
+		h->sums_state = 0;
+		goto unlock;
+	}
 	e = off + len < h->sums_size ? off + len : h->sums_size;
 	b = e + (B - e % B) % B;
 	if (b > h->sums_size)

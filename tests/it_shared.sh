@@ -3,6 +3,8 @@
 #   - a descriptor reads what another descriptor wrote past the size it saw
 #     at open (same mount at once; another mount within the attribute
 #     timeout), and mmap of the grown part never raises SIGBUS;
+#   - a reader that read a closed (checksummed) file reads what an append
+#     added since, from its first byte on;
 #   - tail -f follows a file appended to by another process and by another
 #     mount;
 #   - O_APPEND writes land at the file's real end: two writers (one keeping
@@ -65,6 +67,50 @@ expect_eq "one mount: a descriptor reads past its old size what another wrote, m
 ok" "$(grow_read "$A" "$A")"
 expect_eq "two mounts: a descriptor reads past its old size what the other mount wrote" "ok
 ok" "$(grow_read "$A" "$B")"
+
+# ---- a reader of a closed file, then an append ---------------------------------------
+# sealed_append DIR_W DIR_R: a file written and closed (its replica sealed,
+# with checksums); a reader reads it whole, a writer appends; the reader's
+# pread from 0 then returns old and new bytes (not EIO: the reader's sums
+# describe the old size, which is no damage).
+sealed_append() {
+	(cd / && "$PY" - "$1" "$2" "$GF_WAIT_SECS" <<'PYEOF'
+import os, sys, time
+w_dir, r_dir, wait = sys.argv[1], sys.argv[2], float(sys.argv[3])
+name = "sealed-%d" % os.getpid()
+with open(w_dir + "/" + name, "wb") as f:
+    f.write(b"a" * 391)
+end = time.monotonic() + wait
+while not os.path.exists(r_dir + "/" + name):
+    if time.monotonic() > end:
+        sys.exit("not ok the file never appeared on the reader's side")
+    time.sleep(0.01)
+fr = os.open(r_dir + "/" + name, os.O_RDONLY)
+first = os.pread(fr, 4096, 0)
+fw = os.open(w_dir + "/" + name, os.O_WRONLY | os.O_APPEND)
+os.write(fw, b"b" * 80)
+want = b"a" * 391 + b"b" * 80
+got = b""
+while True:                         # another mount: within the attr timeout
+    try:
+        got = os.pread(fr, 4096, 0)
+    except OSError as e:
+        sys.exit("not ok pread after the append failed: %s" % e.strerror)
+    if got == want or time.monotonic() > end:
+        break
+    time.sleep(0.01)
+os.close(fw)
+print("ok" if first == b"a" * 391 and got == want else
+      "not ok read %d bytes, then %d" % (len(first), len(got)))
+PYEOF
+	) 2>&1
+}
+expect_eq "ext4: a reader of a closed file reads an append made since" "ok" \
+	"$(sealed_append "$LOCAL" "$LOCAL")"
+expect_eq "one mount: a reader of a closed file reads an append made since" "ok" \
+	"$(sealed_append "$A" "$A")"
+expect_eq "two mounts: a reader of a closed file reads an append made since" "ok" \
+	"$(sealed_append "$A" "$B")"
 
 # ---- tail -f ------------------------------------------------------------------------------
 # follow LABEL WRITE_DIR TAIL_DIR: a writer appends 50 lines (holding the
