@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "hostidx.h"
 #include "log.h"
 
 #ifndef RENAME_NOREPLACE
@@ -136,6 +137,9 @@ struct gf_ns {
 	 * replica_kill_after: the host list reads them without a scan */
 	uint64_t *host_nreps;
 	size_t nhost_nreps;
+	/* the inodes with a replica on each host (hostidx.h), kept by the same
+	 * two: host scans (repair, drain, orphan scans) walk only those */
+	struct hostidx hidx;
 	/* earliest limbo expiry (monotonic ms; INT64_MAX: none), read
 	 * without the lock so an idle heartbeat need not take it */
 	int64_t limbo_due_ms;
@@ -698,6 +702,10 @@ static void replica_kill_after(struct gf_ns *ns, struct inode *ip, uint32_t i,
 		c->err = -ENOMEM;
 	ns->host_nreps[r.host_id]--; /* (replica_add made the slot) */
 	ip->reps[i] = ip->reps[--ip->nreps];
+	for (uint32_t j = 0; j < ip->nreps; j++)
+		if (ip->reps[j].host_id == r.host_id)
+			return; /* another replica of it stays there */
+	hostidx_del(&ns->hidx, r.host_id, ip->a.ino);
 }
 
 static void replica_kill(struct gf_ns *ns, struct inode *ip, uint32_t i, struct gf_changes *c)
@@ -838,6 +846,7 @@ void gf_ns_free(struct gf_ns *ns)
 	}
 	free(ns->itab);
 	free(ns->host_nreps);
+	hostidx_free(&ns->hidx);
 	pthread_rwlock_destroy(&ns->lock);
 	free(ns);
 }
@@ -954,8 +963,10 @@ static int replica_add(struct gf_ns *ns, struct inode *ip, uint32_t host_id, uin
 	struct gf_ns_replica *v = realloc(ip->reps, (ip->nreps + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	(*count)++;
 	ip->reps = v;
+	if (hostidx_add(&ns->hidx, host_id, ip->a.ino) < 0)
+		return -ENOMEM;
+	(*count)++;
 	v[ip->nreps].host_id = host_id;
 	v[ip->nreps].gen = gen;
 	v[ip->nreps].fgen = fgen;
@@ -1368,12 +1379,29 @@ int gf_ns_check_counts(struct gf_ns *ns)
 		if (n != ns->host_nreps[h])
 			rc = -EUCLEAN;
 	}
-	/* a replica on a host with no counter at all */
+	/* a replica on a host with no counter at all, or missing from the
+	 * host index */
 	for (size_t i = 0; i < ns->itabsz && !rc; i++)
 		for (struct inode *ip = ns->itab[i]; ip; ip = ip->hnext)
 			for (uint32_t j = 0; j < ip->nreps; j++)
-				if (ip->reps[j].host_id >= ns->nhost_nreps)
+				if (ip->reps[j].host_id >= ns->nhost_nreps ||
+				    !hostidx_has(&ns->hidx, ip->reps[j].host_id, ip->a.ino))
 					rc = -EUCLEAN;
+	/* an index member with no replica there */
+	for (uint32_t h = 0; h < ns->hidx.nhosts && !rc; h++) {
+		uint64_t n = 0;
+		for (uint64_t ino = hostidx_next(&ns->hidx, h, 0); ino && !rc;
+		     ino = hostidx_next(&ns->hidx, h, ino), n++) {
+			struct inode *ip = iget(ns, ino);
+			uint32_t j = 0;
+			while (ip && j < ip->nreps && ip->reps[j].host_id != h)
+				j++;
+			if (!ip || j == ip->nreps)
+				rc = -EUCLEAN;
+		}
+		if (n != hostidx_count(&ns->hidx, h))
+			rc = -EUCLEAN;
+	}
 	pthread_rwlock_unlock(&ns->lock);
 	return rc;
 }
@@ -1443,19 +1471,24 @@ int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint
 	pthread_rwlock_rdlock(&ns->lock);
 	if (wait)
 		*wait = ns->last_ticket;
-	/* a scan of every inode: only orphan scans ask, rarely */
-	for (size_t i = 0; i < ns->itabsz && !rc; i++)
-		for (struct inode *ip = ns->itab[i]; ip && !rc; ip = ip->hnext) {
-			if (ip->a.ino <= after)
-				continue;
-			for (uint32_t j = 0; j < ip->nreps && !rc; j++)
-				if (ip->reps[j].host_id == host_id)
-					rc = host_rep_push(&v, &n, &cap, ip->a.ino, ip->reps[j].fgen);
+	/* the host's inodes from the index, in order, a page's worth (the
+	 * page ends at an inode: up to `last`, or all of them when the index
+	 * ran out) */
+	uint64_t ino = after, last = UINT64_MAX;
+	while (!rc && (ino = hostidx_next(&ns->hidx, host_id, ino)) != 0) {
+		if (n >= max) {
+			last = ino - 1;
+			break;
 		}
+		struct inode *ip = iget(ns, ino);
+		for (uint32_t j = 0; ip && j < ip->nreps && !rc; j++)
+			if (ip->reps[j].host_id == host_id)
+				rc = host_rep_push(&v, &n, &cap, ino, ip->reps[j].fgen);
+	}
 	/* a copy under way: its file may be named before it is recorded */
 	for (size_t i = 0; i < ns->ncopies && !rc; i++) {
 		const struct copying *cp = &ns->copies[i];
-		if (cp->host == host_id && cp->ino > after)
+		if (cp->host == host_id && cp->ino > after && cp->ino <= last)
 			rc = host_rep_push(&v, &n, &cap, cp->ino, cp->fgen);
 	}
 	pthread_rwlock_unlock(&ns->lock);
@@ -1466,6 +1499,8 @@ int gf_ns_host_replicas(struct gf_ns *ns, uint32_t host_id, uint64_t after, uint
 	if (n > 1)
 		qsort(v, n, sizeof(*v), host_rep_cmp);
 	uint32_t k = 0;
+	if (last != UINT64_MAX)
+		*eof = 0; /* the index has more after this page */
 	for (size_t i = 0; i < n; i++) {
 		if (k == max) {
 			/* the next page starts after the last inode: none may be
@@ -3014,13 +3049,21 @@ int gf_ns_files_on_host(struct gf_ns *ns, uint32_t host_id,
 {
 	int rc = 0;
 	pthread_rwlock_rdlock(&ns->lock);
+	if (host_id != 0) {
+		/* the host's own inodes (hostidx.h), not every inode */
+		for (uint64_t ino = hostidx_next(&ns->hidx, host_id, 0); ino && !rc;
+		     ino = hostidx_next(&ns->hidx, host_id, ino)) {
+			struct inode *ip = iget(ns, ino);
+			if (ip)
+				rc = fn(arg, ino, ncopy_of(ip));
+		}
+		pthread_rwlock_unlock(&ns->lock);
+		return rc;
+	}
 	for (size_t i = 0; i < ns->itabsz && !rc; i++)
 		for (struct inode *ip = ns->itab[i]; ip && !rc; ip = ip->hnext)
-			for (uint32_t j = 0; j < ip->nreps; j++)
-				if (host_id == 0 || ip->reps[j].host_id == host_id) {
-					rc = fn(arg, ip->a.ino, ncopy_of(ip));
-					break;
-				}
+			if (ip->nreps)
+				rc = fn(arg, ip->a.ino, ncopy_of(ip));
 	pthread_rwlock_unlock(&ns->lock);
 	return rc;
 }
