@@ -59,7 +59,8 @@ static struct cmd cmd = {
 	"  prints its counters as \"key value\" lines, values in bytes or counts:\n"
 	"      read_local read_remote written_local written_remote fds_passed\n"
 	"      open_handles capacity free heartbeats dead_removed orphans_removed\n"
-	"      writers_cut sealed corrupt corrupt_reported\n"
+	"      writers_cut sealed corrupt corrupt_reported copies copies_followed\n"
+	"      copy_blocks_mended\n"
 	"  and its swap page cache's (network swap, gfswap(8)):\n"
 	"      swap_pages_total swap_pages_used swap_pages_free swap_locked_bytes\n"
 	"      swap_owners swap_puts swap_gets swap_get_misses swap_stale_puts\n"
@@ -74,7 +75,11 @@ static struct cmd cmd = {
 	"  (bytes a crashed writer had left beyond it); sealed: replicas whose\n"
 	"  block checksums were written (at a last writer's close, or a copy);\n"
 	"  corrupt: reads and checks that met a block failing its checksum;\n"
-	"  corrupt_reported: corrupt replicas gfmd was told of.\n"
+	"  corrupt_reported: corrupt replicas gfmd was told of; copies: replicas\n"
+	"  copied here from another gfsd; copies_followed: those copied while\n"
+	"  their file was being written (gfmd starts them for a file with a\n"
+	"  replica count above 1 once it is large); copy_blocks_mended: blocks\n"
+	"  of such copies fetched again because the writer rewrote them.\n"
 	"\n"
 	"  gfhost drain NAME moves every replica off host NAME before it is\n"
 	"  retired (root only; kept by gfmd across restarts): from then on it\n"
@@ -313,6 +318,9 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	printf("sealed %" PRIu64 "\n", st.sealed);
 	printf("corrupt %" PRIu64 "\n", st.corrupt);
 	printf("corrupt_reported %" PRIu64 "\n", st.corrupt_reported);
+	printf("copies %" PRIu64 "\n", st.copies);
+	printf("copies_followed %" PRIu64 "\n", st.copies_followed);
+	printf("copy_blocks_mended %" PRIu64 "\n", st.copy_blocks_mended);
 	struct gfs_page_stats_rep ps;
 	r = gfc_gfsd_page_stats(g, addr, port, &ps);
 	if (r < 0) {

@@ -3076,8 +3076,30 @@ static struct copying *copy_find(struct gf_ns *ns, uint64_t ino, uint32_t host)
 	return NULL;
 }
 
+uint32_t gf_ns_follow_wanted(struct gf_ns *ns, uint64_t ino, uint64_t min_size)
+{
+	uint32_t want = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (ip && S_ISREG(ip->a.mode) && ip->writers && ip->a.size >= min_size &&
+	    (want = ncopy_of(ip)) > 1) {
+		uint32_t ncur = 0;
+		for (uint32_t i = 0; i < ip->nreps; i++)
+			ncur += is_current(ip, &ip->reps[i]);
+		for (size_t i = 0; i < ns->ncopies && ncur == 1; i++)
+			if (ns->copies[i].ino == ino)
+				ncur = 0;
+		if (ncur != 1)
+			want = 0;
+	} else {
+		want = 0;
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	return want;
+}
+
 int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		     uint32_t src_host, uint32_t dst_host, struct gf_ns_copy *out)
+		     uint32_t src_host, uint32_t dst_host, uint32_t flags, struct gf_ns_copy *out)
 {
 	int rc = 0;
 	memset(out, 0, sizeof(*out));
@@ -3093,7 +3115,7 @@ int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	}
 	if ((rc = permission(cr, ip, MAY_R)))
 		goto out;
-	if (ip->writers) {
+	if (ip->writers && !(flags & GF_NS_COPY_FOLLOW)) {
 		rc = -EBUSY;
 		goto out;
 	}
@@ -3131,6 +3153,7 @@ int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	out->size = ip->a.size;
 	out->src = *src;
 	out->dst = dst_host;
+	out->follow = (flags & GF_NS_COPY_FOLLOW) != 0;
 	/* a file name never used on any host: the counter is stored with the
 	 * next change (at the latest with this copy's replica) */
 	out->fgen = GF_FGEN_COPY | ns->next_ino++;
@@ -3157,6 +3180,8 @@ int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64
 		rc = -ENOENT;
 	else if (ip->a.gen != cp->gen || ip->writers)
 		rc = -EBUSY; /* written meanwhile: the copy holds neither version */
+	else if (ok && cp->follow && cp->size != ip->a.size)
+		rc = -EBUSY; /* not what the writer left (it died, say) */
 	else if (!ok)
 		rc = -EIO;
 	if (rc == 0) {

@@ -316,7 +316,17 @@ struct gf_ns_copy {
 	struct gf_ns_replica src;
 	uint32_t dst;
 	int keep; /* set by the caller: GF_REP_KEEP (proto.h) at gf_ns_copy_end */
+	int follow; /* GF_NS_COPY_FOLLOW: size is set by the caller to the size
+		     * copied, which gf_ns_copy_end checks against the file's */
 };
+/* A copy that follows the file's writer (gfsd/copy.h): begun while it is
+ * open for writing; it counts only if, when it ends, the writers are gone
+ * and the file's size is the size copied (-EBUSY otherwise). */
+#define GF_NS_COPY_FOLLOW 1u
+/* Whether ino is a file worth copying while it is written: open for
+ * writing, a count above 1, at least min_size bytes, one current replica
+ * (the writer's) and no copy under way. Its count, else 0. */
+uint32_t gf_ns_follow_wanted(struct gf_ns *ns, uint64_t ino, uint64_t min_size);
 /* When this was the file's last writer and the file needs the repair's
  * attention (a count above 1, or stale replicas), its replica count (below);
  * else 0. */
@@ -349,7 +359,7 @@ int gf_ns_repl_state(struct gf_ns *ns, uint64_t ino, struct gf_ns_repl_state *st
 int gf_ns_files_on_host(struct gf_ns *ns, uint32_t host_id,
 			int (*fn)(void *arg, uint64_t ino, uint32_t want), void *arg);
 int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
-		     uint32_t src_host, uint32_t dst_host, struct gf_ns_copy *out);
+		     uint32_t src_host, uint32_t dst_host, uint32_t flags, struct gf_ns_copy *out);
 int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64_t *ticket);
 /*
  * The current replica of ino on host_id dies, if at least keep (0 counts as

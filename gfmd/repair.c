@@ -148,6 +148,7 @@ struct gf_repair {
 	size_t nhosts;
 	int64_t started_ms;
 	uint64_t made, bytes, failed, removed;
+	uint32_t following; /* copies following a writer now (≤ jobs - 1) */
 	pthread_t monitor;
 	pthread_t workers[MAX_JOBS];
 	uint32_t nworkers;
@@ -292,6 +293,47 @@ static uint32_t count_draining(const struct gf_ns_repl_state *st, const struct g
 
 static const struct gf_cred ROOT_CRED = { 0, 0, 0, { 0 } };
 
+/*
+ * ino is being written (st): with a count above 1 and only the writer's
+ * replica, a copy that follows the writer (replicate.h: GFMD_REP_FOLLOW),
+ * if a worker is free for it beside one kept for the rest. 1: look at the
+ * file again now (the copy was made, or the writer went meanwhile).
+ */
+static int follow(struct gf_repair *r, uint64_t ino, struct gf_ns_repl_state *st,
+		  const struct gf_host_info *hv, uint32_t nh)
+{
+	if (st->want < 2 || st->n != 1 || !host_up(hv, nh, st->cur[0].host_id, NULL))
+		return 0;
+	pthread_mutex_lock(&r->mu);
+	int go = r->following + 1 < r->cfg.jobs;
+	if (go)
+		r->following++;
+	pthread_mutex_unlock(&r->mu);
+	if (!go)
+		return 0; /* the next growth the writer tells asks again */
+	uint32_t host = 0;
+	uint64_t bytes = 0, t = 0;
+	int rc = gfmd_replicate(r->g, &ROOT_CRED, ino, 0, 0, GFMD_REP_FOLLOW, &host, &bytes, &t);
+	pthread_mutex_lock(&r->mu);
+	r->following--;
+	pthread_mutex_unlock(&r->mu);
+	if (rc == 0) {
+		uint64_t made = count_made(r, bytes);
+		gf_info("gfmd: repair: inode %" PRIu64 ": replica 2 of %u made on %s while it was "
+			"written (%" PRIu64 " bytes; %" PRIu64 " repairs so far)", ino, st->want,
+			host_name(hv, nh, host), bytes, made);
+		return 1;
+	}
+	gf_info("gfmd: repair: inode %" PRIu64 ": no copy while it was written (%s); the copy "
+		"after its last close does it", ino, strerror(-rc));
+	if (gf_ns_repl_state(r->g->ns, ino, st) == 0 && st->writers == 0)
+		return 1; /* closed meanwhile: its release found it being worked on */
+	/* still written: its release queues it; in case that came just now
+	 * (and found it being worked on), a look later too */
+	retry_later(r, ino);
+	return 0;
+}
+
 /* Work on ino once. Returns 1 to queue it again now, 0 when done. */
 static int work(struct gf_repair *r, uint64_t ino)
 {
@@ -301,9 +343,13 @@ static int work(struct gf_repair *r, uint64_t ino)
 	uint32_t nh = 0;
 	int again = 0;
 
-	if (!st || gf_ns_repl_state(g->ns, ino, st) < 0 || st->writers ||
-	    gf_hosts_list(g->hosts, &hv, &nh) < 0)
-		goto out; /* gone, not a file, or written: its last close comes back */
+	if (!st || gf_ns_repl_state(g->ns, ino, st) < 0 || gf_hosts_list(g->hosts, &hv, &nh) < 0)
+		goto out; /* gone, or not a file */
+	if (st->writers) {
+		/* its last close comes back; a big one is copied meanwhile */
+		again = follow(r, ino, st, hv, nh);
+		goto out;
+	}
 	uint32_t nup = count_up(st, hv, nh);
 	if (st->n == 0 && st->nstale == 0)
 		goto out; /* no data (never written) */

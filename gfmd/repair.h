@@ -11,8 +11,12 @@
  * before two).
  *
  * What it does with one, in one of `jobs` worker threads (the rate limit:
- * at most that many copies at once): nothing while it is open for writing
- * (its last close brings it back); with fewer current replicas on up
+ * at most that many copies at once): while it is open for writing, with a
+ * count above 1, at least REPAIR_FOLLOW_MIN bytes (gfmd looks when its
+ * writer tells it how far it wrote) and only the writer's replica, a copy
+ * that follows the writer (replicate.h: GFMD_REP_FOLLOW), in at most
+ * jobs - 1 workers at once (one is kept for the rest), else nothing (its
+ * last close brings it back); with fewer current replicas on up
  * hosts than its count, one copy (replicate.h: gfsd to gfsd, the
  * destination chosen by free space), after which the file goes back in the
  * queue for the next; with more than its count, replicas beyond it are
@@ -34,6 +38,8 @@
 #include <stdint.h>
 
 #include "handlers.h"
+
+#define REPAIR_FOLLOW_MIN (8u << 20)
 
 struct gf_repair_config {
 	uint32_t delay_ms; /* a host down this long is repaired around */

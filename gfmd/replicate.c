@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "rpc.h"
@@ -37,7 +38,8 @@ static int ask_gfsd(struct gfmd *g, const struct gf_host_info *dst,
 		return rc == -EACCES ? rc : -EHOSTDOWN;
 	struct gfs_replicate_req rq = { .ino = cp->ino, .fgen = cp->fgen,
 					.src_fgen = cp->src.fgen, .size = cp->size,
-					.src_port = src->port };
+					.src_port = src->port,
+					.flags = cp->follow ? GFS_REP_FOLLOW : 0 };
 	strcpy(rq.src_addr, src->addr);
 	struct gf_wbuf w;
 	struct gf_reply rep;
@@ -58,6 +60,18 @@ static int ask_gfsd(struct gfmd *g, const struct gf_host_info *dst,
 	}
 	gf_rpc_close(rpc);
 	return rc;
+}
+
+/* Until ino has no writer (or FOLLOW_RELEASE_WAIT_MS passed). */
+static void wait_writers_gone(struct gfmd *g, uint64_t ino)
+{
+	struct gf_ns_repl_state *st = malloc(sizeof(*st));
+	for (unsigned waited = 0; st && waited < FOLLOW_RELEASE_WAIT_MS; waited += 5) {
+		if (gf_ns_repl_state(g->ns, ino, st) < 0 || st->writers == 0)
+			break;
+		usleep(5000);
+	}
+	free(st);
 }
 
 int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
@@ -150,9 +164,16 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 	}
 	struct gf_ns_copy cp;
 	if (rc == 0)
-		rc = gf_ns_copy_begin(g->ns, cr, ino, src->host_id, dst->host_id, &cp);
+		rc = gf_ns_copy_begin(g->ns, cr, ino, src->host_id, dst->host_id,
+				      (flags & GFMD_REP_FOLLOW) ? GF_NS_COPY_FOLLOW : 0, &cp);
 	if (rc == 0) {
 		int crc = ask_gfsd(g, dst, src, &cp, bytes);
+		if (crc == 0 && cp.follow) {
+			/* the source was sealed at its writer's close on gfsd; the
+			 * release reaches gfmd just after */
+			cp.size = *bytes;
+			wait_writers_gone(g, ino);
+		}
 		cp.keep = (flags & GF_REP_KEEP) != 0;
 		uint64_t t = 0;
 		rc = gf_ns_copy_end(g->ns, &cp, crc == 0, &t);

@@ -17,7 +17,11 @@
  *   4. gf_ns_copy_begin (namespace.h: the permission, writer and generation
  *      rules), the GFS_REPLICATE call to the destination over a connection
  *      of its own (authenticated as GF_PEER_GFMD), gf_ns_copy_end.
- * flags: GF_REP_KEEP (proto.h). 0 with *host_id and *bytes, and *ticket: the commit the caller's reply
+ * flags: GF_REP_KEEP (proto.h); GFMD_REP_FOLLOW: the file is being written,
+ * the copy follows its writer (gfsd/copy.h: GFS_REP_FOLLOW) and, once the
+ * destination has it all, waits up to FOLLOW_RELEASE_WAIT_MS for the
+ * writer's release to reach gfmd before it is recorded (namespace.h:
+ * GF_NS_COPY_FOLLOW). 0 with *host_id and *bytes, and *ticket: the commit the caller's reply
  * must wait for (also on error). The destination's errors come back as
  * they are (-EBUSY: the source had a writer, -ENOSPC, ...); a destination
  * that cannot be reached is -EHOSTDOWN.
@@ -31,6 +35,9 @@
 #include <stdint.h>
 
 #include "handlers.h"
+
+#define GFMD_REP_FOLLOW (1u << 16)
+#define FOLLOW_RELEASE_WAIT_MS 10000
 
 int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 		   uint32_t dst_host, uint32_t src_host, uint32_t flags, uint32_t *host_id,

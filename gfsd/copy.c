@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "csum.h"
@@ -95,13 +96,49 @@ static int call(struct gf_rpc *rpc, uint16_t op, struct gf_wbuf *w, struct gf_re
 	return rc == -ENOTCONN || rc == -ETIMEDOUT ? -EHOSTDOWN : rc;
 }
 
+/* Block b of the source again, written over the copy's whatever it holds
+ * (zeros too: the block held data before), and its sum into have[b]. */
+static int refetch(struct gf_rpc *rpc, uint64_t handle, int fd, uint64_t size, uint64_t b,
+		   uint64_t *have)
+{
+	uint64_t off = b * GF_CSUM_BLOCK;
+	uint32_t want = size - off < GF_CSUM_BLOCK ? (uint32_t)(size - off) : GF_CSUM_BLOCK;
+	struct gfs_read_req rq = { .handle = handle, .offset = off, .len = want };
+	struct gfs_read_rep rr;
+	struct gf_reply rep;
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	gfs_read_req_encode(&w, &rq);
+	int rc = call(rpc, GFS_READ, &w, &rep);
+	if (rc < 0)
+		return rc;
+	rc = gfs_read_rep_decode(rep.payload, rep.len, &rr);
+	if (rc == 0 && rr.len != want)
+		rc = -EBUSY; /* changed again under us: the copy after the close */
+	for (uint32_t done = 0; rc == 0 && done < want;) {
+		ssize_t n = pwrite(fd, rr.data + done, want - done, (off_t)(off + done));
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		else if (n > 0)
+			done += (uint32_t)n;
+	}
+	if (rc == 0)
+		have[b] = gf_csum_block(rr.data, want);
+	gf_reply_release(&rep);
+	return rc;
+}
+
 /*
  * What arrived against the source's own sums (GFS_SUMS), when it has them:
  * the source checked every block it sent, so a difference here was made on
  * the way (network, memory). 0, or -EIO for a difference.
+ * With mended (a copy that followed a writer): a block that differs was
+ * rewritten after it was copied; it is fetched again (fd), counted in
+ * *mended, and must match then. A source without sums then is being
+ * written again: -EBUSY.
  */
 static int compare_sums(struct gf_rpc *rpc, uint64_t handle, uint64_t ino, uint64_t size,
-			const uint64_t *have)
+			uint64_t *have, int fd, uint64_t *mended)
 {
 	uint64_t n = gf_csum_nblocks(size);
 	for (uint64_t first = 0; first < n;) {
@@ -120,13 +157,21 @@ static int compare_sums(struct gf_rpc *rpc, uint64_t handle, uint64_t ino, uint6
 			return rc;
 		if (!sr.sealed) {
 			gfs_sums_rep_free(&sr);
-			return 0; /* nothing to compare with */
+			return mended ? -EBUSY : 0; /* nothing to compare with */
 		}
 		if (sr.size != size || sr.first != first || sr.count == 0) {
 			gfs_sums_rep_free(&sr);
-			return -EIO;
+			return mended ? -EBUSY : -EIO;
 		}
-		for (uint32_t i = 0; i < sr.count && first + i < n; i++)
+		for (uint32_t i = 0; i < sr.count && first + i < n; i++) {
+			if (mended && sr.sums[i] != have[first + i]) {
+				int rc = refetch(rpc, handle, fd, size, first + i, have);
+				if (rc < 0) {
+					gfs_sums_rep_free(&sr);
+					return rc;
+				}
+				(*mended)++;
+			}
 			if (sr.sums[i] != have[first + i]) {
 				gf_warn("gfsd: copy of inode %" PRIu64 ": block %" PRIu64 " differs from "
 					"the source's checksum: damaged on the way; not kept",
@@ -134,14 +179,112 @@ static int compare_sums(struct gf_rpc *rpc, uint64_t handle, uint64_t ino, uint6
 				gfs_sums_rep_free(&sr);
 				return -EIO;
 			}
+		}
 		first += sr.count;
 		gfs_sums_rep_free(&sr);
 	}
 	return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* What following a writer got: whole blocks [0, have) with their sums. */
+struct followed {
+	uint64_t have, size; /* size: the source's once sealed */
+	uint64_t *sums;
+	size_t cap;
+};
+
+/*
+ * Copy the source's whole blocks as they appear, while its writer writes,
+ * until it is sealed (f->size then). The sums kept are of what was copied;
+ * compare_sums finds what the writer rewrote since. -EBUSY when it neither
+ * grows nor gets sealed for GFS_FOLLOW_IDLE_MS.
+ */
+static int follow_writer(struct gf_rpc *rpc, uint64_t handle, int fd, struct followed *f)
+{
+	uint64_t idle_since = mono_ms();
+	unsigned nap_us = 1000;
+	for (;;) {
+		struct gfs_read_req rq = { .handle = handle, .offset = f->have, .len = GF_MAX_IO };
+		struct gfs_read_rep rr;
+		struct gf_reply rep;
+		struct gf_wbuf w;
+		gf_wbuf_init(&w);
+		gfs_read_req_encode(&w, &rq);
+		int rc = call(rpc, GFS_READ, &w, &rep);
+		if (rc < 0)
+			return rc;
+		rc = gfs_read_rep_decode(rep.payload, rep.len, &rr);
+		uint32_t whole = rc == 0 ? rr.len - rr.len % GF_CSUM_BLOCK : 0;
+		if (rc == 0 && whole > 0) {
+			uint64_t nb = (f->have + whole) / GF_CSUM_BLOCK;
+			if (nb > f->cap) {
+				size_t cap = f->cap ? f->cap : 1024;
+				while (cap < nb)
+					cap *= 2;
+				uint64_t *v = realloc(f->sums, cap * sizeof(*v));
+				if (!v)
+					rc = -ENOMEM;
+				else {
+					f->sums = v;
+					f->cap = cap;
+				}
+			}
+			for (uint32_t b = 0; rc == 0 && b < whole; b += GF_CSUM_BLOCK)
+				f->sums[(f->have + b) / GF_CSUM_BLOCK] =
+					gf_csum_block(rr.data + b, GF_CSUM_BLOCK);
+			for (uint32_t done = 0; rc == 0 && done < whole;) {
+				if (all_zero(rr.data + done, whole - done))
+					break; /* never written here before: a hole */
+				ssize_t n = pwrite(fd, rr.data + done, whole - done,
+						   (off_t)(f->have + done));
+				if (n < 0 && errno != EINTR)
+					rc = -errno;
+				else if (n > 0)
+					done += (uint32_t)n;
+			}
+		}
+		gf_reply_release(&rep);
+		if (rc < 0)
+			return rc;
+		if (whole > 0) {
+			f->have += whole;
+			idle_since = mono_ms();
+			nap_us = 1000;
+			continue;
+		}
+		/* nothing new: sealed (its writers are gone), or wait a little */
+		struct gfs_sums_req q = { .handle = handle, .first = 0, .count = 1 };
+		struct gfs_sums_rep sr;
+		gf_wbuf_init(&w);
+		gfs_sums_req_encode(&w, &q);
+		if ((rc = call(rpc, GFS_SUMS, &w, &rep)) < 0)
+			return rc;
+		rc = gfs_sums_rep_decode(rep.payload, rep.len, &sr);
+		gf_reply_release(&rep);
+		if (rc < 0)
+			return rc;
+		gfs_sums_rep_free(&sr);
+		if (sr.sealed) {
+			f->size = sr.size;
+			return 0;
+		}
+		if (mono_ms() - idle_since >= GFS_FOLLOW_IDLE_MS)
+			return -EBUSY;
+		usleep(nap_us);
+		if (nap_us < 20000)
+			nap_us *= 2;
+	}
+}
+
 int copy_replica(const struct copy_source *cs, struct spool *sp,
-		 const struct gfs_replicate_req *req, uint64_t *bytes)
+		 const struct gfs_replicate_req *req, uint64_t *bytes, uint64_t *mended)
 {
 	struct gf_rpc *rpc;
 	struct gf_wbuf w;
@@ -150,6 +293,8 @@ int copy_replica(const struct copy_source *cs, struct spool *sp,
 	int rc;
 
 	*bytes = 0;
+	*mended = 0;
+	const bool follow = req->flags & GFS_REP_FOLLOW;
 	rc = gf_rpc_connect_timeout(req->src_addr, req->src_port, cs->key, GF_PEER_GFSD,
 				    cs->my_host, COPY_TIMEOUT_MS, &rpc);
 	if (rc < 0)
@@ -157,11 +302,14 @@ int copy_replica(const struct copy_source *cs, struct spool *sp,
 	gf_rpc_set_timeout(rpc, COPY_TIMEOUT_MS);
 
 	struct gfs_open_req oq = { .ino = req->ino, .gen = req->src_fgen,
-				   .flags = GFS_O_READ | GFS_O_COPY };
+				   .flags = GFS_O_READ | GFS_O_COPY |
+					    (follow ? GFS_O_FOLLOW : 0) };
 	struct gfs_open_rep orp;
 	gf_wbuf_init(&w);
 	gfs_open_req_encode(&w, &oq);
 	if ((rc = call(rpc, GFS_OPEN, &w, &rep)) < 0) {
+		if (follow && rc == -ENOENT)
+			rc = -EBUSY; /* not written yet: the copy after the close */
 		if (rc != -ENOENT || req->size != 0)
 			goto out;
 		/* an empty file whose replica was never written (replica files
@@ -177,56 +325,70 @@ int copy_replica(const struct copy_source *cs, struct spool *sp,
 	gf_reply_release(&rep);
 	if (rc < 0)
 		goto out;
-	if (orp.size != req->size) {
+	uint64_t size = req->size;
+	struct followed fw = { 0 };
+	if (!follow && orp.size != req->size) {
 		gf_warn("gfsd: copy of inode %" PRIu64 ": the source replica on %s has %" PRIu64
 			" bytes, gfmd says %" PRIu64 "; not copied", req->ino, req->src_addr,
 			orp.size, req->size);
 		rc = -EIO;
 		goto close_src;
 	}
-	uint64_t *sums = malloc((gf_csum_nblocks(req->size) + 1) * sizeof(*sums));
+	if ((rc = spool_tmp_open(sp, req->ino, &t)) < 0)
+		goto close_src;
+	if (follow) {
+		if ((rc = follow_writer(rpc, orp.handle, t.fd, &fw)) < 0) {
+			free(fw.sums);
+			spool_tmp_abort(sp, &t, req->ino);
+			goto close_src;
+		}
+		size = fw.size;
+		if (fw.have > size)
+			fw.have = size - size % GF_CSUM_BLOCK; /* cut since */
+	}
+	uint64_t *sums = realloc(fw.sums, (gf_csum_nblocks(size) + 1) * sizeof(*sums));
 	if (!sums) {
+		free(fw.sums);
+		spool_tmp_abort(sp, &t, req->ino);
 		rc = -ENOMEM;
 		goto close_src;
 	}
-	if ((rc = spool_tmp_open(sp, req->ino, &t)) < 0) {
-		free(sums);
-		goto close_src;
-	}
 
-	struct job j = { .rpc = rpc, .handle = orp.handle, .size = req->size, .fd = t.fd,
+	/* the rest (all of it, unless it followed a writer) */
+	struct job j = { .rpc = rpc, .handle = orp.handle, .size = size, .fd = t.fd,
 			 .sums = sums };
-	atomic_init(&j.next, 0);
+	atomic_init(&j.next, fw.have);
 	atomic_init(&j.err, 0);
 	pthread_t th[COPY_STREAMS];
 	int nth = 0;
-	for (int i = 0; i < COPY_STREAMS && (uint64_t)i * GF_MAX_IO < req->size; i++) {
+	for (int i = 0; i < COPY_STREAMS && fw.have + (uint64_t)i * GF_MAX_IO < size; i++) {
 		if (pthread_create(&th[nth], NULL, stream, &j) != 0) {
 			fail(&j, -EAGAIN);
 			break;
 		}
 		nth++;
 	}
-	if (nth == 0 && req->size > 0)
+	if (nth == 0 && fw.have < size)
 		fail(&j, -EAGAIN);
 	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	rc = atomic_load(&j.err);
 	if (rc == 0)
-		rc = compare_sums(rpc, orp.handle, req->ino, req->size, sums);
-	if (rc == 0 && ftruncate(t.fd, (off_t)req->size) < 0)
+		rc = compare_sums(rpc, orp.handle, req->ino, size, sums, t.fd,
+				  follow ? mended : NULL);
+	if (rc == 0 && ftruncate(t.fd, (off_t)size) < 0)
 		rc = -errno;
 	if (rc == 0)
 		rc = spool_tmp_commit(sp, &t, req->ino, req->fgen);
 	spool_tmp_abort(sp, &t, req->ino); /* closes; removes nothing once named */
 	/* named: a crash now leaves it unsealed, never with wrong sums */
 	int src;
-	if (rc == 0 && (src = sums_store(sp, req->ino, req->fgen, req->size, sums, 1)) < 0)
+	if (rc == 0 && (src = sums_store(sp, req->ino, req->fgen, size, sums, 1)) < 0)
 		gf_warn("gfsd: copy of inode %" PRIu64 ": %s writing its checksums: it is read "
 			"unchecked until `gffsck --repair` seals it", req->ino, strerror(-src));
 	free(sums);
 	if (rc == 0)
-		*bytes = req->size;
+		*bytes = size;
 
 close_src:
 	if (gf_rpc_alive(rpc)) {

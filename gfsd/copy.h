@@ -14,7 +14,15 @@
  *   - and only when every byte arrived: fsync, name it (spool_tmp_commit).
  * A source file that does not exist copies as an empty file when size is 0
  * (replica files are made by their first write). Nothing is left in the
- * spool when it fails. 0 and *bytes (the size), or
+ * spool when it fails.
+ * With GFS_REP_FOLLOW (proto.h) the source is being written: it is opened
+ * with GFS_O_FOLLOW, its whole blocks are copied as they appear until it is
+ * sealed, the rest is fetched as above, and every block is compared with
+ * the source's sums: one the writer rewrote after it was copied is fetched
+ * again (counted in *mended). -EBUSY when the source does not exist yet,
+ * stays idle unsealed for GFS_FOLLOW_IDLE_MS, or is written again before
+ * the copy ends: gfmd's copy after the last close does the work then.
+ * 0 and *bytes (the size), or
  * -errno: -EBUSY as above, -EHOSTDOWN when the source cannot be reached or
  * stops answering, -EIO for a source that is shorter or longer than size or
  * fails a read, -ENOSPC (and other errors) from this spool.
@@ -39,6 +47,6 @@ struct copy_source {
 };
 
 int copy_replica(const struct copy_source *cs, struct spool *sp,
-		 const struct gfs_replicate_req *req, uint64_t *bytes);
+		 const struct gfs_replicate_req *req, uint64_t *bytes, uint64_t *mended);
 
 #endif

@@ -29,6 +29,7 @@ struct service {
 	void (*scan_soon)(void *arg);
 	void *scan_arg;
 	atomic_uint_fast64_t copies, copied_bytes, copies_failed;
+	atomic_uint_fast64_t copies_followed, copy_blocks_mended;
 	atomic_uint_fast64_t read_local, read_remote;
 	atomic_uint_fast64_t written_local, written_remote;
 	atomic_uint_fast64_t fds_passed;
@@ -263,13 +264,19 @@ static int op_open(struct service *svc, struct gf_conn *conn, struct conn_state 
 	if (gfs_open_req_decode(f->payload, f->hdr.len, &req) < 0)
 		return malformed(conn, f->hdr.op);
 	const uint32_t known = GFS_O_READ | GFS_O_WRITE | GFS_O_CREATE | GFS_O_TRUNC |
-			       GFS_O_WANT_FD | GFS_O_RECLAIM | GFS_O_APPEND | GFS_O_COPY;
+			       GFS_O_WANT_FD | GFS_O_RECLAIM | GFS_O_APPEND | GFS_O_COPY |
+			       GFS_O_FOLLOW;
 	if (req.flags & ~known)
 		return reply_status(conn, f, -EINVAL);
-	if ((req.flags & GFS_O_COPY) && (req.flags & ~(uint32_t)(GFS_O_COPY | GFS_O_READ)))
+	if ((req.flags & GFS_O_COPY) &&
+	    (req.flags & ~(uint32_t)(GFS_O_COPY | GFS_O_READ | GFS_O_FOLLOW)))
 		return reply_status(conn, f, -EINVAL);
-	/* a copy of data a writer is changing would be neither old nor new */
-	if ((req.flags & GFS_O_COPY) && replicas_writers(svc->rs, req.ino, req.gen) > 0)
+	if ((req.flags & GFS_O_FOLLOW) && !(req.flags & GFS_O_COPY))
+		return reply_status(conn, f, -EINVAL);
+	/* a copy of data a writer is changing would be neither old nor new,
+	 * unless it follows the writer and mends what changed (copy.h) */
+	if ((req.flags & GFS_O_COPY) && !(req.flags & GFS_O_FOLLOW) &&
+	    replicas_writers(svc->rs, req.ino, req.gen) > 0)
 		return reply_status(conn, f, -EBUSY);
 	if ((req.flags & GFS_O_APPEND) && !(req.flags & GFS_O_WRITE))
 		return reply_status(conn, f, -EINVAL);
@@ -780,6 +787,9 @@ void service_stats(struct service *svc, struct gfs_stats_rep *st)
 	st->sealed = replicas_counter(svc->rs, RC_SEALED);
 	st->corrupt = replicas_counter(svc->rs, RC_CORRUPT);
 	st->corrupt_reported = replicas_counter(svc->rs, RC_CORRUPT_REPORTED);
+	st->copies = atomic_load(&svc->copies);
+	st->copies_followed = atomic_load(&svc->copies_followed);
+	st->copy_blocks_mended = atomic_load(&svc->copy_blocks_mended);
 }
 
 static int op_stats(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
@@ -809,7 +819,9 @@ static int op_replicate(struct service *svc, struct gf_conn *conn, struct conn_s
 	if (!svc->copy.key)
 		return reply_status(conn, f, -ENOSYS);
 	struct gfs_replicate_rep rep = { 0 };
-	int rc = copy_replica(&svc->copy, svc->sp, &req, &rep.bytes);
+	uint64_t mended = 0;
+	int rc = copy_replica(&svc->copy, svc->sp, &req, &rep.bytes, &mended);
+	atomic_fetch_add(&svc->copy_blocks_mended, mended);
 	if (rc < 0) {
 		atomic_fetch_add(&svc->copies_failed, 1);
 		gf_log(rc == -EBUSY ? GF_LOG_INFO : GF_LOG_WARN,
@@ -819,6 +831,8 @@ static int op_replicate(struct service *svc, struct gf_conn *conn, struct conn_s
 		return reply_status(conn, f, rc);
 	}
 	atomic_fetch_add(&svc->copies, 1);
+	if (req.flags & GFS_REP_FOLLOW)
+		atomic_fetch_add(&svc->copies_followed, 1);
 	atomic_fetch_add(&svc->copied_bytes, rep.bytes);
 	gf_info("gfsd: copied inode %" PRIu64 " (%" PRIu64 " bytes) from %s:%u as file "
 		"generation %#" PRIx64, req.ino, rep.bytes, req.src_addr, req.src_port, req.fgen);

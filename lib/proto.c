@@ -1430,6 +1430,9 @@ void gfs_stats_rep_encode(struct gf_wbuf *w, const struct gfs_stats_rep *m)
 	gf_put_u64(w, m->sealed);
 	gf_put_u64(w, m->corrupt);
 	gf_put_u64(w, m->corrupt_reported);
+	gf_put_u64(w, m->copies);
+	gf_put_u64(w, m->copies_followed);
+	gf_put_u64(w, m->copy_blocks_mended);
 }
 
 int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *m)
@@ -1450,6 +1453,9 @@ int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *
 	m->sealed = gf_get_u64(r);
 	m->corrupt = gf_get_u64(r);
 	m->corrupt_reported = gf_get_u64(r);
+	m->copies = gf_get_u64(r);
+	m->copies_followed = gf_get_u64(r);
+	m->copy_blocks_mended = gf_get_u64(r);
 	return D_END();
 }
 
@@ -1639,6 +1645,7 @@ void gfs_replicate_req_encode(struct gf_wbuf *w, const struct gfs_replicate_req 
 	gf_put_u64(w, m->size);
 	put_strn(w, m->src_addr, sizeof(m->src_addr));
 	gf_put_u16(w, m->src_port);
+	gf_put_u32(w, m->flags);
 }
 
 int gfs_replicate_req_decode(const void *payload, size_t len, struct gfs_replicate_req *m)
@@ -1650,6 +1657,7 @@ int gfs_replicate_req_decode(const void *payload, size_t len, struct gfs_replica
 	m->size = gf_get_u64(r);
 	gf_get_str(r, m->src_addr, sizeof(m->src_addr));
 	m->src_port = gf_get_u16(r);
+	m->flags = gf_get_u32(r);
 	return D_END();
 }
 

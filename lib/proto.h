@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 7
+#define GF_PROTO_VERSION 8
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -668,6 +668,9 @@ enum gfs_open_flags {
 	/* with GFS_O_READ only: a gfsd copying the replica (GFS_REPLICATE);
 	 * refused with -EBUSY while the replica has a writer */
 	GFS_O_COPY = 1u << 7,
+	/* with GFS_O_COPY: a copy that follows a writer (GFS_REP_FOLLOW): let
+	 * in while the replica is written; reads return what is there */
+	GFS_O_FOLLOW = 1u << 8,
 };
 struct gfs_open_req {
 	uint64_t ino;
@@ -759,6 +762,18 @@ struct gfs_close_req {
  * unnamed file, fsynced, and only then given its name (replacing a stale
  * file of that name, which only a copy that gfmd never recorded can leave).
  */
+/*
+ * With GFS_REP_FOLLOW the source is being written: size is not known (0),
+ * the copy follows the writer, reading what is there as it grows, until
+ * the source is sealed (its last writer closed); then it fetches the rest,
+ * compares every block with the source's sums and fetches again those
+ * rewritten since it copied them. A source that stops growing without
+ * being sealed for GFS_FOLLOW_IDLE_MS ends it with -EBUSY (the copy after
+ * the last close does the work). The reply's bytes is the size copied,
+ * which gfmd checks against the file's.
+ */
+enum { GFS_REP_FOLLOW = 1u << 0 };
+#define GFS_FOLLOW_IDLE_MS 5000
 struct gfs_replicate_req {
 	uint64_t ino;
 	uint64_t fgen;
@@ -766,6 +781,7 @@ struct gfs_replicate_req {
 	uint64_t size;
 	char src_addr[GF_HOST_MAX + 1];
 	uint16_t src_port;
+	uint32_t flags; /* GFS_REP_FOLLOW */
 };
 struct gfs_replicate_rep {
 	uint64_t bytes;
@@ -801,6 +817,9 @@ struct gfs_stats_rep {
 	uint64_t sealed;	  /* replicas whose checksums were written (csum.h) */
 	uint64_t corrupt;	  /* reads and checks that found a bad block */
 	uint64_t corrupt_reported; /* corrupt replicas gfmd was told of */
+	uint64_t copies;	   /* replicas copied here (GFS_REPLICATE) */
+	uint64_t copies_followed;  /* of those, copied while being written */
+	uint64_t copy_blocks_mended; /* blocks fetched again, rewritten since */
 };
 
 /*

@@ -192,7 +192,7 @@ def request(op, i, prefix, dir_ino):
     if op == "replicate":
         addr = b"127.0.0.1"
         return frame(GFS_REPLICATE, struct.pack(">QQQQI", ROOT_INO, 1 << 63 | 9, 1, 0, len(addr))
-                     + addr + struct.pack(">H", 1), i)
+                     + addr + struct.pack(">HI", 1, 0), i)
     if op == "list":
         return frame(GFS_LIST, struct.pack(">QQI", 0, 0, 16), i)
     if op == "orphan-scan":

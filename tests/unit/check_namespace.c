@@ -1208,20 +1208,20 @@ START_TEST(test_copy)
 	size_t n;
 	struct gf_attr a;
 	uint64_t f = file_with_data(100, &fgen); /* on host 2, U1's writer still open */
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 2, 3, &cp), -EBUSY);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 2, 3, 0, &cp), -EBUSY);
 	gf_ns_writer_done(ns, f);
 	ck_assert_int_eq(setattr(&U1, f, GF_SET_MODE, 0600, 0, 0), 0);
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &U2, f, 2, 3, &cp), -EACCES);
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 5, 3, &cp), -ENOENT);
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 2, 2, &cp), -EEXIST);
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, GF_ROOT_INO, 2, 3, &cp), -EISDIR);
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &U2, f, 2, 3, 0, &cp), -EACCES);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 5, 3, 0, &cp), -ENOENT);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &U1, f, 2, 2, 0, &cp), -EEXIST);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, GF_ROOT_INO, 2, 3, 0, &cp), -EISDIR);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, 0, &cp), 0);
 	ck_assert(cp.fgen & GF_FGEN_COPY);
 	ck_assert_uint_eq(cp.size, 100);
 	ck_assert_uint_eq(cp.src.fgen, fgen);
 	ck_assert_uint_eq(cp.gen, attr(f).gen);
 	ck_assert_uint_eq(cp.dst, 3);
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp2), -EALREADY);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, 0, &cp2), -EALREADY);
 	/* under way: not a replica yet, but the orphan scan leaves it alone */
 	ck_assert_int_eq(gf_ns_replicas(ns, f, 1, reps, 4, &n, NULL), 0);
 	ck_assert_uint_eq(n, 1);
@@ -1239,7 +1239,7 @@ START_TEST(test_copy)
 	ck_assert_uint_eq(gf_ns_replica_count(ns, 3), 1);
 
 	/* a write-open during a copy: the copy is refused, its file dies */
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 4, &cp2), 0);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 4, 0, &cp2), 0);
 	ck_assert_uint_ne(cp2.fgen, cp.fgen); /* every copy its own name */
 	ck_assert_int_eq(gf_ns_open(ns, &U1, f, O_WRONLY, test_place, NULL, &a, reps, 4, &n,
 				    NULL, &t), 0);
@@ -1251,7 +1251,7 @@ START_TEST(test_copy)
 	ck_assert_uint_eq(reps[0].host_id, 2);
 
 	/* a failed copy's file dies too */
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, 0, &cp), 0);
 	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 0, &t), -EIO);
 	ck_assert(has_dead(3, cp.fgen));
 	ck_assert_int_eq(gf_ns_host_replicas(ns, 3, 0, 8, hr, &cnt, &eof, &t), 0);
@@ -1259,7 +1259,7 @@ START_TEST(test_copy)
 	ck_assert_uint_ne(hr[0].gen, cp.fgen);
 
 	/* trims: owner or root, never below keep, never the last one */
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, 0, &cp), 0);
 	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
 	ck_assert_int_eq(gf_ns_replica_drop(ns, &U2, f, 3, 1, &t), -EPERM);
 	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 4, 1, &t), -ENOENT);
@@ -1269,7 +1269,7 @@ START_TEST(test_copy)
 	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 3, 1, &t), -EBUSY); /* a writer */
 	gf_ns_writer_done(ns, f);
 	ck_assert_int_eq(gf_ns_replica_drop(ns, &U1, f, 3, 1, &t), -ENOENT); /* died at the open */
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, 0, &cp), 0);
 	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
 	/* the repair's trim goes by the count as it is at the drop: none set,
 	 * nothing to trim to; 2, no; 1 (and GF_REP_KEEP raises it again) */
@@ -1280,7 +1280,7 @@ START_TEST(test_copy)
 	ck_assert_int_eq(gf_ns_setxattr(ns, &U1, f, GF_NCOPY_XATTR, "1\n", 2, 0, NULL, &t), 0);
 	ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, 2, GF_NS_KEEP_COUNT, &t), 0);
 	ck_assert(has_dead(2, fgen));
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 4, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 4, 0, &cp), 0);
 	cp.keep = 1;
 	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
 	char v[8];
@@ -1293,7 +1293,7 @@ START_TEST(test_copy)
 	ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, 3, 0, &t), -EMLINK);
 
 	/* a file removed during its copy: the copy's file dies */
-	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 2, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 3, 2, 0, &cp), 0);
 	struct gf_attr pa;
 	ck_assert_int_eq(gf_ns_lookup(ns, &ROOT, GF_ROOT_INO, "pub", &pa, NULL), 0);
 	ck_assert_int_eq(gf_ns_unlink(ns, &ROOT, pa.ino, "data", NULL, &t), 0);

@@ -434,6 +434,7 @@ static void fill_gfs_replicate_req(void *p)
 	m->size = (1ull << 33) + 1;
 	long_name(m->src_addr, GF_HOST_MAX, 'a');
 	m->src_port = 6601;
+	m->flags = GFS_REP_FOLLOW;
 }
 
 static void fill_gfs_replicate_rep(void *p)
