@@ -553,6 +553,11 @@ static int op_read(struct service *svc, struct gf_conn *conn, struct conn_state 
 		return reply_status(conn, f, rc);
 	}
 	atomic_fetch_add(gf_conn_is_local(conn) ? &svc->read_local : &svc->read_remote, got);
+	/* a copy reads on in order, one request at a time on this
+	 * connection: the disk reads ahead while this piece travels */
+	if ((h->flags & GFS_O_COPY) && got == want)
+		(void)posix_fadvise(h->fd, (off_t)(req.offset + got), 4 * (off_t)GF_MAX_IO,
+				    POSIX_FADV_WILLNEED);
 	struct gfs_read_rep rep = { .len = got, .data = data };
 	gf_wbuf_reset(&cs->out);
 	gfs_read_rep_encode(&cs->out, &rep);
