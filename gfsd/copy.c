@@ -107,10 +107,8 @@ static void *stream(void *arg)
 	uint8_t *bounce = bounce_new(j->dfd);
 	for (;;) {
 		uint64_t off = atomic_fetch_add(&j->next, GF_MAX_IO);
-		if (off >= j->size || atomic_load(&j->err)) {
-			free(bounce);
-			return NULL;
-		}
+		if (off >= j->size || atomic_load(&j->err))
+			break;
 		uint32_t want = j->size - off < GF_MAX_IO ? (uint32_t)(j->size - off) : GF_MAX_IO;
 		struct gfs_read_req rq = { .handle = j->handle, .offset = off, .len = want };
 		struct gf_wbuf w;
@@ -122,7 +120,7 @@ static void *stream(void *arg)
 		gf_wbuf_free(&w);
 		if (rc < 0) {
 			fail(j, rc == -ENOTCONN || rc == -ETIMEDOUT ? -EHOSTDOWN : rc);
-			return NULL;
+			break;
 		}
 		rc = gfs_read_rep_decode(rep.payload, rep.len, &rr);
 		if (rc == 0 && rr.len != want)
@@ -137,10 +135,11 @@ static void *stream(void *arg)
 		gf_reply_release(&rep);
 		if (rc < 0) {
 			fail(j, rc);
-			free(bounce);
-			return NULL;
+			break;
 		}
 	}
+	free(bounce);
+	return NULL;
 }
 
 static int call(struct gf_rpc *rpc, uint16_t op, struct gf_wbuf *w, struct gf_reply *rep)
