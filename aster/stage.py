@@ -68,11 +68,24 @@ def copy_stream(src, dst):
         n += len(b)
 
 
+def present(path, names=None):
+    """Whether path's name is in its directory now. A name another host
+    removed can stay in this host's name cache for the attribute timeout
+    (os.path.exists then says yes); a directory listing asks gfmd each
+    time. names: a listing of the directory already made."""
+    if names is None:
+        try:
+            names = os.listdir(os.path.dirname(path) or ".")
+        except FileNotFoundError:
+            return False
+    return os.path.basename(path) in names
+
+
 def task_bzip2(path):
     out = path + ".bz2"
-    if os.path.exists(out) and not os.path.exists(path):
+    if present(out) and not present(path):
         return 0, os.path.getsize(out)  # done before
-    if not os.path.exists(path):
+    if not present(path):
         die("bzip2: %s: no such file" % path)
     tmp = out + ".tmp"
     size = os.path.getsize(path)
@@ -85,8 +98,10 @@ def task_bzip2(path):
     return size, os.path.getsize(out)
 
 
-def task_bunzip2(path, dest):
-    if os.path.exists(dest):
+def task_bunzip2(path, dest, names=None):
+    # (not os.path.exists: on another host, BZIP2 removed a file of this
+    # name a moment ago, and a cached name must not pass for the output)
+    if present(dest, names):
         return 0, os.path.getsize(dest)
     tmp = dest + ".tmp"
     with open(path, "rb", buffering=BUF) as f:
@@ -100,9 +115,10 @@ def task_bunzip2(path, dest):
 
 def task_bunzip2_dir(d):
     bin_ = bout = 0
-    for f in sorted(os.listdir(d)):
+    names = os.listdir(d)
+    for f in sorted(names):
         if f.endswith(".L0.bz2"):
-            i, o = task_bunzip2(os.path.join(d, f), os.path.join(d, f[:-4]))
+            i, o = task_bunzip2(os.path.join(d, f), os.path.join(d, f[:-4]), names)
             bin_ += i
             bout += o
     return bin_, bout
