@@ -68,24 +68,28 @@ def copy_stream(src, dst):
         n += len(b)
 
 
+def listing(path):
+    """The names in path's directory now ([] when it has none)."""
+    try:
+        return os.listdir(os.path.dirname(path) or ".")
+    except FileNotFoundError:
+        return []
+
+
 def present(path, names=None):
     """Whether path's name is in its directory now. A name another host
     removed can stay in this host's name cache for the attribute timeout
     (os.path.exists then says yes); a directory listing asks gfmd each
-    time. names: a listing of the directory already made."""
-    if names is None:
-        try:
-            names = os.listdir(os.path.dirname(path) or ".")
-        except FileNotFoundError:
-            return False
-    return os.path.basename(path) in names
+    time. names: listing(path), made already."""
+    return os.path.basename(path) in (listing(path) if names is None else names)
 
 
 def task_bzip2(path):
     out = path + ".bz2"
-    if present(out) and not present(path):
+    names = listing(path)
+    if present(out, names) and not present(path, names):
         return 0, os.path.getsize(out)  # done before
-    if not present(path):
+    if not present(path, names):
         die("bzip2: %s: no such file" % path)
     tmp = out + ".tmp"
     size = os.path.getsize(path)

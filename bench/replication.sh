@@ -42,6 +42,8 @@ mkdir -p "$MNT/n1" "$MNT/n2" || exit 1
 F=$MNT/n1/rep
 cp "$SRC" "$F" || exit 1
 declare -A RES
+declare -a w
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 for ((i = 1; i <= R; i++)); do
 	# 1. gfrep beside cp between spools
 	"$GFREP" -q -N 1 -x "$F" >/dev/null 2>&1
@@ -57,8 +59,7 @@ for ((i = 1; i <= R; i++)); do
 	cp "$src" "$other/bench.copy" && sync "$other/bench.copy" || exit 1
 	c=$(rate "$(secs "$t")")
 	rm -f "$other/bench.copy"
-	RES[gfrep]+="$g " RES[cp]+="$c "
-	RES[rg]+="$(awk -v a="$g" -v b="$c" 'BEGIN { printf "%.4f", a / b }') "
+	RES[gfrep]+="$g " RES[cp]+="$c " RES[rg]+="$(ratio "$g" "$c") "
 	# 2. a write into ncopy 2 until both replicas exist, beside ncopy 1
 	for n in 1 2; do
 		f=$MNT/n$n/w$i
@@ -66,11 +67,12 @@ for ((i = 1; i <= R; i++)); do
 		t=$(now)
 		dd if="$SRC" of="$f" bs=1M conv=fsync status=none || exit 1
 		while (($(nrep "$f") < n)); do sleep 0.05; done
-		RES[w$n]+="$(rate "$(secs "$t")") "
+		w[n]=$(rate "$(secs "$t")")
+		RES[w$n]+="${w[$n]} "
 		rm -f "$f"
 	done
-	RES[rw]+="$(awk -v a="$(echo "${RES[w2]}" | awk '{ print $NF }')" -v b="$(echo "${RES[w1]}" | awk '{ print $NF }')" 'BEGIN { printf "%.4f", a / b }') "
-	echo "  run $i: gfrep $g MiB/s, cp $c MiB/s; write ncopy1 $(echo "${RES[w1]}" | awk '{ print $NF }'), ncopy2 $(echo "${RES[w2]}" | awk '{ print $NF }') MiB/s"
+	RES[rw]+="$(ratio "${w[2]}" "${w[1]}") "
+	echo "  run $i: gfrep $g MiB/s, cp $c MiB/s; write ncopy1 ${w[1]}, ncopy2 ${w[2]} MiB/s"
 done
 med() { tr ' ' '\n' <<<"${RES[$1]}" | grep . | median; }
 echo

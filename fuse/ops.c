@@ -1235,20 +1235,24 @@ static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		return 0;
 	}
 	r = gfc_data_read(&f->data, buf, size, (uint64_t)off, &got);
-	if (r == 0 && got < size) {
+	/* A short read asks gfmd where the file ends. An append may land
+	 * between the read and that question: every byte a size counts was in
+	 * the replica before the size was told, so one more read sees it;
+	 * after that, the bytes are missing. */
+	for (int look = 0; r == 0 && got < size; look++) {
 		uint64_t fsize;
 		size_t again;
 
-		r = short_read(req, f, (uint64_t)off + got, &fsize);
-		/* An append may have landed between the read and the question:
-		 * every byte a size counts was in the replica before that size
-		 * was told, so a second read sees it, unless it is missing. */
-		if (r == 1 && (r = gfc_data_read(&f->data, buf, size, (uint64_t)off,
-						 &again)) == 0) {
-			if (again > got)
-				got = again;
-			else if ((r = short_read(req, f, (uint64_t)off + got, &fsize)) == 1)
-				r = missing_data(f, (uint64_t)off + got, fsize);
+		if ((r = short_read(req, f, (uint64_t)off + got, &fsize)) != 1)
+			break; /* it ends there (0), or gfmd's error */
+		if (look > 0) {
+			r = missing_data(f, (uint64_t)off + got, fsize);
+			break;
+		}
+		r = gfc_data_read(&f->data, buf, size, (uint64_t)off, &again);
+		if (r == 0 && again > got) {
+			got = again;
+			break;
 		}
 	}
 	if (r < 0) {

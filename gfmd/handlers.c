@@ -432,6 +432,9 @@ static int h_replicate(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 		return malformed(c, f);
 	struct gfm_replicate_rep r = { 0 };
 	uint64_t t = 0;
+	/* only the flags of the wire (gfmd's own, GFMD_REP_FOLLOW, are not) */
+	if (m.flags & ~(uint32_t)GF_REP_KEEP)
+		return reply(g, c, f, -EINVAL, NULL, 0);
 	int rc = gfmd_replicate(g, &m.cred, m.ino, m.dst_host, m.src_host, m.flags, &r.host_id,
 				&r.bytes, &t);
 	/* A writer's close(2) returns before its mount releases the file

@@ -48,7 +48,7 @@ int hostidx_has(const struct hostidx *ix, uint32_t host, uint64_t ino);
 uint64_t hostidx_next(const struct hostidx *ix, uint32_t host, uint64_t after);
 /* How many inodes host's set holds. */
 uint64_t hostidx_count(const struct hostidx *ix, uint32_t host);
-/* Bytes the index takes (for the memory figures). */
+/* Bytes the index takes (the unit test checks that emptied chunks go). */
 size_t hostidx_bytes(const struct hostidx *ix);
 
 #endif

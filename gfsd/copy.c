@@ -100,6 +100,59 @@ static int put(int fd, int dfd, uint8_t *bounce, const uint8_t *p, size_t len, u
 	return 0;
 }
 
+static int call(struct gf_rpc *rpc, uint16_t op, struct gf_wbuf *w, struct gf_reply *rep)
+{
+	int rc = w->err ? w->err : gf_rpc_call_status(rpc, op, w, rep);
+	gf_wbuf_free(w);
+	return rc == -ENOTCONN || rc == -ETIMEDOUT ? -EHOSTDOWN : rc;
+}
+
+/* GFS_READ of len bytes at off: 0 with *rr pointing into *rep (release it). */
+static int fetch(struct gf_rpc *rpc, uint64_t handle, uint64_t off, uint32_t len,
+		 struct gf_reply *rep, struct gfs_read_rep *rr)
+{
+	struct gfs_read_req rq = { .handle = handle, .offset = off, .len = len };
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	gfs_read_req_encode(&w, &rq);
+	int rc = call(rpc, GFS_READ, &w, rep);
+	if (rc < 0)
+		return rc;
+	if ((rc = gfs_read_rep_decode(rep->payload, rep->len, rr)) < 0)
+		gf_reply_release(rep);
+	return rc;
+}
+
+/* GFS_SUMS from block first, at most count: 0 and *sr (gfs_sums_rep_free). */
+static int fetch_sums(struct gf_rpc *rpc, uint64_t handle, uint64_t first, uint32_t count,
+		      struct gfs_sums_rep *sr)
+{
+	struct gfs_sums_req q = { .handle = handle, .first = first, .count = count };
+	struct gf_reply rep;
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	gfs_sums_req_encode(&w, &q);
+	int rc = call(rpc, GFS_SUMS, &w, &rep);
+	if (rc < 0)
+		return rc;
+	rc = gfs_sums_rep_decode(rep.payload, rep.len, sr);
+	gf_reply_release(&rep);
+	return rc;
+}
+
+/* A piece of the copy that arrived at off: its blocks' sums into sums, its
+ * bytes into the file (zeros stay a hole: nothing was written there yet,
+ * and the final ftruncate covers one at the end). */
+static int store(int fd, int dfd, uint8_t *bounce, uint64_t *sums, const uint8_t *p,
+		 uint32_t len, uint64_t off)
+{
+	_Static_assert(GF_MAX_IO % GF_CSUM_BLOCK == 0, "pieces are whole blocks");
+	for (uint32_t b = 0; b < len; b += GF_CSUM_BLOCK)
+		sums[(off + b) / GF_CSUM_BLOCK] =
+			gf_csum_block(p + b, len - b < GF_CSUM_BLOCK ? len - b : GF_CSUM_BLOCK);
+	return all_zero(p, len) ? 0 : put(fd, dfd, bounce, p, len, off);
+}
+
 /* One stream: fetch the next piece until none is left or something failed. */
 static void *stream(void *arg)
 {
@@ -110,28 +163,17 @@ static void *stream(void *arg)
 		if (off >= j->size || atomic_load(&j->err))
 			break;
 		uint32_t want = j->size - off < GF_MAX_IO ? (uint32_t)(j->size - off) : GF_MAX_IO;
-		struct gfs_read_req rq = { .handle = j->handle, .offset = off, .len = want };
-		struct gf_wbuf w;
 		struct gf_reply rep;
 		struct gfs_read_rep rr;
-		gf_wbuf_init(&w);
-		gfs_read_req_encode(&w, &rq);
-		int rc = gf_rpc_call_status(j->rpc, GFS_READ, &w, &rep);
-		gf_wbuf_free(&w);
+		int rc = fetch(j->rpc, j->handle, off, want, &rep, &rr);
 		if (rc < 0) {
-			fail(j, rc == -ENOTCONN || rc == -ETIMEDOUT ? -EHOSTDOWN : rc);
+			fail(j, rc);
 			break;
 		}
-		rc = gfs_read_rep_decode(rep.payload, rep.len, &rr);
-		if (rc == 0 && rr.len != want)
+		if (rr.len != want)
 			rc = -EIO; /* the source is shorter than gfmd's size */
-		_Static_assert(GF_MAX_IO % GF_CSUM_BLOCK == 0, "pieces are whole blocks");
-		for (uint32_t b = 0; rc == 0 && b < want; b += GF_CSUM_BLOCK)
-			j->sums[(off + b) / GF_CSUM_BLOCK] = gf_csum_block(
-				rr.data + b, want - b < GF_CSUM_BLOCK ? want - b : GF_CSUM_BLOCK);
-		/* zeros are a hole: the final ftruncate covers it */
-		if (rc == 0 && !all_zero(rr.data, want))
-			rc = put(j->fd, j->dfd, bounce, rr.data, want, off);
+		else
+			rc = store(j->fd, j->dfd, bounce, j->sums, rr.data, want, off);
 		gf_reply_release(&rep);
 		if (rc < 0) {
 			fail(j, rc);
@@ -142,13 +184,6 @@ static void *stream(void *arg)
 	return NULL;
 }
 
-static int call(struct gf_rpc *rpc, uint16_t op, struct gf_wbuf *w, struct gf_reply *rep)
-{
-	int rc = w->err ? w->err : gf_rpc_call_status(rpc, op, w, rep);
-	gf_wbuf_free(w);
-	return rc == -ENOTCONN || rc == -ETIMEDOUT ? -EHOSTDOWN : rc;
-}
-
 /* Block b of the source again, written over the copy's whatever it holds
  * (zeros too: the block held data before), and its sum into have[b]. */
 static int refetch(struct gf_rpc *rpc, uint64_t handle, int fd, uint64_t size, uint64_t b,
@@ -156,25 +191,15 @@ static int refetch(struct gf_rpc *rpc, uint64_t handle, int fd, uint64_t size, u
 {
 	uint64_t off = b * GF_CSUM_BLOCK;
 	uint32_t want = size - off < GF_CSUM_BLOCK ? (uint32_t)(size - off) : GF_CSUM_BLOCK;
-	struct gfs_read_req rq = { .handle = handle, .offset = off, .len = want };
 	struct gfs_read_rep rr;
 	struct gf_reply rep;
-	struct gf_wbuf w;
-	gf_wbuf_init(&w);
-	gfs_read_req_encode(&w, &rq);
-	int rc = call(rpc, GFS_READ, &w, &rep);
+	int rc = fetch(rpc, handle, off, want, &rep, &rr);
 	if (rc < 0)
 		return rc;
-	rc = gfs_read_rep_decode(rep.payload, rep.len, &rr);
-	if (rc == 0 && rr.len != want)
+	if (rr.len != want)
 		rc = -EBUSY; /* changed again under us: the copy after the close */
-	for (uint32_t done = 0; rc == 0 && done < want;) {
-		ssize_t n = pwrite(fd, rr.data + done, want - done, (off_t)(off + done));
-		if (n < 0 && errno != EINTR)
-			rc = -errno;
-		else if (n > 0)
-			done += (uint32_t)n;
-	}
+	else
+		rc = put(fd, -1, NULL, rr.data, want, off);
 	if (rc == 0)
 		have[b] = gf_csum_block(rr.data, want);
 	gf_reply_release(&rep);
@@ -195,17 +220,8 @@ static int compare_sums(struct gf_rpc *rpc, uint64_t handle, uint64_t ino, uint6
 {
 	uint64_t n = gf_csum_nblocks(size);
 	for (uint64_t first = 0; first < n;) {
-		struct gfs_sums_req q = { .handle = handle, .first = first, .count = GFS_SUMS_MAX };
 		struct gfs_sums_rep sr;
-		struct gf_wbuf w;
-		struct gf_reply rep;
-		gf_wbuf_init(&w);
-		gfs_sums_req_encode(&w, &q);
-		int rc = call(rpc, GFS_SUMS, &w, &rep);
-		if (rc < 0)
-			return rc;
-		rc = gfs_sums_rep_decode(rep.payload, rep.len, &sr);
-		gf_reply_release(&rep);
+		int rc = fetch_sums(rpc, handle, first, GFS_SUMS_MAX, &sr);
 		if (rc < 0)
 			return rc;
 		if (!sr.sealed) {
@@ -259,18 +275,13 @@ static int follow_loop(struct gf_rpc *rpc, uint64_t handle, int fd, int dfd, uin
 	uint64_t idle_since = mono_ms();
 	unsigned nap_us = 1000;
 	for (;;) {
-		struct gfs_read_req rq = { .handle = handle, .offset = f->have, .len = GF_MAX_IO };
 		struct gfs_read_rep rr;
 		struct gf_reply rep;
-		struct gf_wbuf w;
-		gf_wbuf_init(&w);
-		gfs_read_req_encode(&w, &rq);
-		int rc = call(rpc, GFS_READ, &w, &rep);
+		int rc = fetch(rpc, handle, f->have, GF_MAX_IO, &rep, &rr);
 		if (rc < 0)
 			return rc;
-		rc = gfs_read_rep_decode(rep.payload, rep.len, &rr);
-		uint32_t whole = rc == 0 ? rr.len - rr.len % GF_CSUM_BLOCK : 0;
-		if (rc == 0 && whole > 0) {
+		uint32_t whole = rr.len - rr.len % GF_CSUM_BLOCK;
+		if (whole > 0) {
 			uint64_t nb = (f->have + whole) / GF_CSUM_BLOCK;
 			if (nb > f->cap) {
 				size_t cap = f->cap ? f->cap : 1024;
@@ -284,12 +295,8 @@ static int follow_loop(struct gf_rpc *rpc, uint64_t handle, int fd, int dfd, uin
 					f->cap = cap;
 				}
 			}
-			for (uint32_t b = 0; rc == 0 && b < whole; b += GF_CSUM_BLOCK)
-				f->sums[(f->have + b) / GF_CSUM_BLOCK] =
-					gf_csum_block(rr.data + b, GF_CSUM_BLOCK);
-			/* never written here before: zeros are a hole */
-			if (rc == 0 && !all_zero(rr.data, whole))
-				rc = put(fd, dfd, bounce, rr.data, whole, f->have);
+			if (rc == 0)
+				rc = store(fd, dfd, bounce, f->sums, rr.data, whole, f->have);
 		}
 		gf_reply_release(&rep);
 		if (rc < 0)
@@ -301,21 +308,14 @@ static int follow_loop(struct gf_rpc *rpc, uint64_t handle, int fd, int dfd, uin
 			continue;
 		}
 		/* nothing new: sealed (its writers are gone), or wait a little */
-		struct gfs_sums_req q = { .handle = handle, .first = 0, .count = 1 };
 		struct gfs_sums_rep sr;
-		gf_wbuf_init(&w);
-		gfs_sums_req_encode(&w, &q);
-		if ((rc = call(rpc, GFS_SUMS, &w, &rep)) < 0)
+		if ((rc = fetch_sums(rpc, handle, 0, 1, &sr)) < 0)
 			return rc;
-		rc = gfs_sums_rep_decode(rep.payload, rep.len, &sr);
-		gf_reply_release(&rep);
-		if (rc < 0)
-			return rc;
+		bool sealed = sr.sealed;
+		f->size = sr.size;
 		gfs_sums_rep_free(&sr);
-		if (sr.sealed) {
-			f->size = sr.size;
+		if (sealed)
 			return 0;
-		}
 		if (mono_ms() - idle_since >= GFS_FOLLOW_IDLE_MS)
 			return -EBUSY;
 		usleep(nap_us);

@@ -11,7 +11,9 @@
 # - the copy's gfsd killed (-9) while it follows: the writer sees nothing;
 #   once that gfsd is back, the file reaches its count after the close,
 #   byte-identical;
-# - a file under the follow threshold: copied after the close as before.
+# - a file under the follow threshold: copied after the close as before;
+# - bad input: GFM_REPLICATE with gfmd's own follow flag from a client,
+#   GFS_OPEN with GFS_O_FOLLOW but not GFS_O_COPY: EINVAL.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,16 +22,6 @@ GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
 GFNCOPY=$(gf_bin gfncopy) || die "gfncopy is not built"
 it_cluster_up --gfsd 2 --mounts 1
 export GFARMFS_CONFIG=$STATE/admin.conf
-current() { "$GFWHERE" -l "$1" 2>/dev/null | awk 'NR > 1 && $4 == "current"' | wc -l; }
-spools_match() { # spools_match PATH SRC: every current replica's spool file is SRC
-	local ino host file n=0
-	ino=$(stat -c %i "$1")
-	while read -r host file; do
-		cmp -s "$2" "$(printf '%s/%s/spool/data/%02x/%016x-%s' "$STATE" "$host" $((ino & 255)) "$ino" "$file")" || return 1
-		n=$((n + 1))
-	done < <("$GFWHERE" -l "$1" | awk 'NR > 1 && $4 == "current" { print $2, $6 }')
-	((n == 2))
-}
 stat2() { gf_stat_value node2 "$1"; }
 served() { gf_stat_value node1 read_remote; }
 
@@ -84,7 +76,7 @@ follow_case() {
 	wait "$wp" || fail "$label: the writer failed"
 	two() { [[ $(current "$f") == 2 ]]; }
 	poll_until "$GF_WAIT_SECS" two || fail "$label: $(current "$f") current replicas"
-	spools_match "$f" "$STATE/want" && ok "$label: both replicas are the file, byte for byte" ||
+	spools_match "$f" "$STATE/want" 2 && ok "$label: both replicas are the file, byte for byte" ||
 		fail "$label: a replica differs: $("$GFWHERE" -l "$f" | tr '\n' ';')"
 	expect_eq "$label: the copy was made while the file was written" \
 		$((followed + 1)) "$(stat2 copies_followed)"
@@ -110,7 +102,7 @@ check_here "gfsd node2 back" gf_gfsd_start 2
 two() { [[ $(current "$f") == 2 ]]; }
 poll_until "$GF_WAIT_SECS" two && ok "killed: the file reaches its count after the close" ||
 	fail "killed: $(current "$f") current replicas"
-spools_match "$f" "$STATE/want" && ok "killed: both replicas are the file, byte for byte" ||
+spools_match "$f" "$STATE/want" 2 && ok "killed: both replicas are the file, byte for byte" ||
 	fail "killed: a replica differs"
 
 # ---- a small file: after the close, as before ----------------------------------------------
@@ -119,8 +111,19 @@ head -c 300000 /dev/urandom >"$STATE/small"
 cp "$STATE/small" "$MOUNT/two/small" || die "cp small"
 two() { [[ $(current "$MOUNT/two/small") == 2 ]]; }
 poll_until "$GF_WAIT_SECS" two || fail "small: $(current "$MOUNT/two/small") replicas"
-spools_match "$MOUNT/two/small" "$STATE/small" && ok "small: 2 byte-identical replicas" ||
+spools_match "$MOUNT/two/small" "$STATE/small" 2 && ok "small: 2 byte-identical replicas" ||
 	fail "small: a replica differs"
 expect_eq "small: not copied while written (under the threshold)" "$followed" "$(stat2 copies_followed)"
+
+# ---- bad input -------------------------------------------------------------------------------
+peer() { "$PY" "$IT_DIR/peer.py" --key "$STATE/key" --count 1 --statuses --hold 0 "$@" 2>&1; }
+out=$(peer --op gfm-replicate-badflags "tcp:127.0.0.1:$GFMD_PORT")
+grep -qx "status -22" <<<"$out" && ok "GFM_REPLICATE with a flag clients may not set: EINVAL" ||
+	fail "gfm-replicate-badflags: $out"
+port=$(awk '$1 == "gfsd_port" { print $3 }' "$STATE/node1/gfsd.conf")
+out=$(peer --op open-follow-nocopy "tcp:127.0.0.1:$port")
+grep -qx "status -22" <<<"$out" && ok "GFS_OPEN with GFS_O_FOLLOW but not GFS_O_COPY: EINVAL" ||
+	fail "open-follow-nocopy: $out"
+check "gfmd and gfsd still serve" gf_stat_value node1 heartbeats
 
 it_done

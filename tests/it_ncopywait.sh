@@ -18,16 +18,6 @@ GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
 GFNCOPY=$(gf_bin gfncopy) || die "gfncopy is not built"
 it_cluster_up --gfsd 3 --mounts 2
 export GFARMFS_CONFIG=$STATE/admin.conf
-current() { "$GFWHERE" -l "$1" 2>/dev/null | awk 'NR > 1 && $4 == "current"' | wc -l; }
-spools_match() { # spools_match PATH SRC: every current replica's spool file is SRC
-	local ino host file n=0
-	ino=$(stat -c %i "$1")
-	while read -r host file; do
-		cmp -s "$2" "$(printf '%s/%s/spool/data/%02x/%016x-%s' "$STATE" "$host" $((ino & 255)) "$ino" "$file")" || return 1
-		n=$((n + 1))
-	done < <("$GFWHERE" -l "$1" | awk 'NR > 1 && $4 == "current" { print $2, $6 }')
-	((n > 0))
-}
 
 mkdir "$MOUNT/two" "$MOUNT/four" || die "mkdir"
 "$GFNCOPY" -s 2 "$MOUNT/two" || die "gfncopy two"

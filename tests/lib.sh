@@ -189,6 +189,21 @@ as_user() {
 # for more): what a test asserts is that CMD comes true, never how soon.
 poll_until() { gf_poll "$@"; }
 
+# Replicas, through gfwhere (set GFWHERE, and GFARMFS_CONFIG to an admin
+# configuration): current PATH prints how many current replicas the file
+# has; spools_match PATH SRC [N] succeeds when every current replica's
+# spool file has SRC's bytes, and there are N of them (default: at least 1).
+current() { "$GFWHERE" -l "$1" 2>/dev/null | awk 'NR > 1 && $4 == "current"' | wc -l; }
+spools_match() {
+	local ino host file n=0
+	ino=$(stat -c %i "$1")
+	while read -r host file; do
+		cmp -s "$2" "$(printf '%s/%s/spool/data/%02x/%016x-%s' "$STATE" "$host" $((ino & 255)) "$ino" "$file")" || return 1
+		n=$((n + 1))
+	done < <("$GFWHERE" -l "$1" | awk 'NR > 1 && $4 == "current" { print $2, $6 }')
+	if [[ -n ${3:-} ]]; then ((n == $3)); else ((n > 0)); fi
+}
+
 # Seconds since the epoch with nanoseconds; since T0 for how long it took.
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }

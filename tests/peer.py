@@ -32,6 +32,12 @@ It connects, answers HELLO with an AUTH made from the cluster key
                               page-put-short  GFS_PAGE_PUT naming 2 pages
                                        with 1 page of data (gfsd: malformed,
                                        the connection is closed)
+                              gfm-replicate-badflags  GFM_REPLICATE of the
+                                       root with a flag clients may not set
+                                       (gfmd: EINVAL)
+                              open-follow-nocopy  GFS_OPEN with
+                                       GFS_O_FOLLOW but not GFS_O_COPY
+                                       (gfsd: EINVAL)
                               sync     GFM_SYNC (gfmd; answered once what
                                        was acknowledged is on disk)
                               sync-payload  GFM_SYNC with 4 bytes it does
@@ -106,6 +112,9 @@ VERSION = _proto_version()
 HELLO, AUTH, AUTH_OK = 1, 2, 3
 GFM_LOOKUP, GFM_GETATTR, GFM_MKDIR, GFM_READDIR = 100, 101, 104, 112
 GFM_SYNC = 128
+GFM_REPLICATE = 125
+GFS_OPEN = 300
+GFS_O_READ, GFS_O_FOLLOW = 1, 1 << 8
 GFS_STATS, GFS_REPLICATE = 306, 310
 GFS_LIST, GFS_ORPHAN_SCAN, GFS_VERIFY = 311, 312, 314
 GFS_PAGE_PUT, GFS_PAGE_CAP = 350, 355
@@ -199,6 +208,11 @@ def request(op, i, prefix, dir_ino):
         return frame(GFS_ORPHAN_SCAN, b"", i)
     if op == "verify":
         return frame(GFS_VERIFY, struct.pack(">QQI", ROOT_INO, 1, 0), i)
+    if op == "gfm-replicate-badflags":
+        # cred, ino, dst_host, src_host, flags (bit 16: gfmd's own follow)
+        return frame(GFM_REPLICATE, root_cred() + struct.pack(">QIII", ROOT_INO, 0, 0, 1 << 16), i)
+    if op == "open-follow-nocopy":
+        return frame(GFS_OPEN, struct.pack(">QQI", ROOT_INO, 1, GFS_O_READ | GFS_O_FOLLOW), i)
     if op == "verify-badflags":
         return frame(GFS_VERIFY, struct.pack(">QQI", ROOT_INO, 1, 0x80), i)
     if op == "page-cap":
@@ -285,7 +299,8 @@ def main():
     for op in ops:
         if op not in ("getattr", "mkdir", "readdir", "stats", "replicate", "list",
                       "orphan-scan", "verify", "verify-badflags", "page-cap",
-                      "page-put-short", "sync", "sync-payload"):
+                      "page-put-short", "sync", "sync-payload",
+                      "gfm-replicate-badflags", "open-follow-nocopy"):
             ap.error("unknown --op %s" % op)
 
     key = open(a.key, "rb").read().rstrip(b"\r\n")
