@@ -60,7 +60,7 @@ static struct cmd cmd = {
 	"      read_local read_remote written_local written_remote fds_passed\n"
 	"      open_handles capacity free heartbeats dead_removed orphans_removed\n"
 	"      writers_cut sealed corrupt corrupt_reported copies copies_followed\n"
-	"      copy_blocks_mended\n"
+	"      copy_blocks_mended sealing\n"
 	"  and its swap page cache's (network swap, gfswap(8)):\n"
 	"      swap_pages_total swap_pages_used swap_pages_free swap_locked_bytes\n"
 	"      swap_owners swap_puts swap_gets swap_get_misses swap_stale_puts\n"
@@ -79,7 +79,10 @@ static struct cmd cmd = {
 	"  copied here from another gfsd; copies_followed: those copied while\n"
 	"  their file was being written (gfmd starts them for a file with a\n"
 	"  replica count above 1 once it is large); copy_blocks_mended: blocks\n"
-	"  of such copies fetched again because the writer rewrote them.\n"
+	"  of such copies fetched again because the writer rewrote them;\n"
+	"  sealing: replicas whose last writer closed and whose checksums are\n"
+	"  being written now, in the background (a reader or a copy of one waits\n"
+	"  for them; a new writer too).\n"
 	"\n"
 	"  gfhost drain NAME moves every replica off host NAME before it is\n"
 	"  retired (root only; kept by gfmd across restarts): from then on it\n"
@@ -321,6 +324,7 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	printf("copies %" PRIu64 "\n", st.copies);
 	printf("copies_followed %" PRIu64 "\n", st.copies_followed);
 	printf("copy_blocks_mended %" PRIu64 "\n", st.copy_blocks_mended);
+	printf("sealing %" PRIu64 "\n", st.sealing);
 	struct gfs_page_stats_rep ps;
 	r = gfc_gfsd_page_stats(g, addr, port, &ps);
 	if (r < 0) {

@@ -114,6 +114,9 @@ static const char usage_text[] =
 "                    live one asks every few seconds; 0: never)\n"
 "    fsync_on_close  yes: closing a written file flushes it to disk too\n"
 "                    (default no: only fsync(2) does, as on a local disk)\n"
+"    seal_delay_ms   for tests only: hold each replica's sealing (its block\n"
+"                    checksums, written in the background after its last\n"
+"                    writer's close) this long (default 0)\n"
 "    peer_send_timeout_ms\n"
 "                    a peer that takes none of its replies for this long, or\n"
 "                    stops this long inside a request, is disconnected\n"
@@ -189,6 +192,8 @@ int main(int argc, char **argv)
 	else
 		gf_fatal("gfsd: %s: fsync_on_close '%s': expected yes or no", config_path,
 			 fsync_close);
+	unsigned seal_delay_ms =
+		(unsigned)gf_daemon_config_int(&d, "seal_delay_ms", 0, 0, 600000);
 	struct gf_server_opts sopts = {
 		.name = "gfsd",
 		.send_timeout_ms = (unsigned)gf_daemon_config_int(
@@ -276,6 +281,7 @@ int main(int argc, char **argv)
 		.size = registrar_replica_size,
 		.size_arg = reg,
 		.fsync_on_close = fsync_on_close,
+		.seal_delay_ms = seal_delay_ms,
 		.key = &key,
 		.hostname = hostname,
 		.scan_soon = registrar_scan_soon,

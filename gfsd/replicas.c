@@ -203,6 +203,24 @@ void replicas_bad_put_back(struct replicas *rs, const struct gf_dead_replica *v,
 		replicas_bad_add(rs, v[i].ino, v[i].gen);
 }
 
+bool replicas_sealing(struct replicas *rs, uint64_t ino, uint64_t fgen)
+{
+	pthread_mutex_lock(&rs->mu);
+	struct writer *w = *wslot(rs, ino, fgen);
+	bool yes = w && w->n == 0 && w->checking;
+	pthread_mutex_unlock(&rs->mu);
+	return yes;
+}
+
+void replicas_wait_sealed(struct replicas *rs, uint64_t ino, uint64_t fgen)
+{
+	pthread_mutex_lock(&rs->mu);
+	struct writer *w;
+	while ((w = *wslot(rs, ino, fgen)) && w->n == 0 && w->checking)
+		pthread_cond_wait(&rs->ready, &rs->mu);
+	pthread_mutex_unlock(&rs->mu);
+}
+
 unsigned replicas_writers(struct replicas *rs, uint64_t ino, uint64_t fgen)
 {
 	pthread_mutex_lock(&rs->mu);

@@ -69,6 +69,14 @@ bool replicas_writer_close_last(struct replicas *rs, uint64_t ino, uint64_t fgen
 /* No writer and no opener: true, and openers wait until
  * replicas_writer_ready (sealing outside a close: GFS_VERIFY_SEAL). */
 bool replicas_seal_begin(struct replicas *rs, uint64_t ino, uint64_t fgen);
+/*
+ * (ino, fgen) is being sealed: its last writer closed and its sums are not
+ * written yet (sealer.h). _sealing tells; _wait_sealed waits until it is
+ * not (a copy, or gffsck, that must compare every block). A replica with
+ * a writer is not being sealed.
+ */
+bool replicas_sealing(struct replicas *rs, uint64_t ino, uint64_t fgen);
+void replicas_wait_sealed(struct replicas *rs, uint64_t ino, uint64_t fgen);
 /* Write handles open on (ino, fgen) now. */
 unsigned replicas_writers(struct replicas *rs, uint64_t ino, uint64_t fgen);
 

@@ -14,10 +14,14 @@
 #include "csum.h"
 #include "log.h"
 #include "net.h"
+#include "sealer.h"
 #include "sums.h"
 
 /* More open handles than this on one connection is a client bug or abuse. */
 #define MAX_HANDLES_PER_CONN 4096
+/* Background sealing (sealer.h): two threads, so that one large replica
+ * does not hold up the seals of the small ones closed after it. */
+#define SEALER_THREADS 2
 
 struct service {
 	struct spool *sp;
@@ -25,6 +29,7 @@ struct service {
 	service_size_fn size;
 	void *size_arg;
 	bool fsync_on_close;
+	struct sealer *sealer; /* NULL: seal in the closing thread */
 	struct copy_source copy;
 	void (*scan_soon)(void *arg);
 	void *scan_arg;
@@ -120,13 +125,27 @@ static struct handle *handle_alloc(struct conn_state *cs)
 	return h;
 }
 
-static void seal(struct service *svc, struct handle *h);
+static void seal(struct service *svc, uint64_t ino, uint64_t fgen, int fd);
+
+/* A sealer job (sealer.h): seal, then let writers, readers and copies on. */
+static void seal_job(void *arg, uint64_t ino, uint64_t fgen, int fd)
+{
+	struct service *svc = arg;
+	seal(svc, ino, fgen, fd);
+	close(fd);
+	replicas_writer_ready(svc->rs, ino, fgen);
+}
 
 static void handle_free(struct service *svc, struct handle *h)
 {
 	if (h->writer && replicas_writer_close_last(svc->rs, h->ino, h->gen)) {
-		seal(svc, h);
-		replicas_writer_ready(svc->rs, h->ino, h->gen);
+		/* the last writer: sealed in the background, from a duplicate fd
+		 * (this one closes now); in this thread if that cannot be */
+		int dup = svc->sealer ? fcntl(h->fd, F_DUPFD_CLOEXEC, 0) : -1;
+		if (dup < 0 || sealer_submit(svc->sealer, h->ino, h->gen, dup) < 0) {
+			seal(svc, h->ino, h->gen, h->fd);
+			replicas_writer_ready(svc->rs, h->ino, h->gen);
+		}
 	}
 	if (h->fd >= 0)
 		close(h->fd);
@@ -510,14 +529,14 @@ static int read_checked(struct service *svc, struct gf_conn *conn, struct conn_s
 	return 0;
 }
 
-/* Seal the replica h wrote, as its last writer (sums.h). */
-static void seal(struct service *svc, struct handle *h)
+/* Seal replica (ino, fgen) through fd, for its last writer (sums.h). */
+static void seal(struct service *svc, uint64_t ino, uint64_t fgen, int fd)
 {
 	uint64_t size = 0;
-	int rc = sums_seal(svc->sp, h->ino, h->gen, h->fd, svc->fsync_on_close, &size);
-	if (rc == 0 && spool_replica_size(svc->sp, h->ino, h->gen, &size) == -ENOENT) {
+	int rc = sums_seal(svc->sp, ino, fgen, fd, svc->fsync_on_close, &size);
+	if (rc == 0 && spool_replica_size(svc->sp, ino, fgen, &size) == -ENOENT) {
 		/* its name went meanwhile (removed, or never had one): so do they */
-		spool_sums_remove(svc->sp, h->ino, h->gen);
+		spool_sums_remove(svc->sp, ino, fgen);
 		return;
 	}
 	if (rc == 0) {
@@ -528,7 +547,7 @@ static void seal(struct service *svc, struct handle *h)
 	gf_log_limited(&rl, GF_LOG_WARN,
 		       "gfsd: spool %s: %s writing the checksums of replica of inode %" PRIu64
 		       " gen %" PRIu64 ": it is read unchecked until `gffsck --repair` seals it",
-		       spool_dir(svc->sp), strerror(-rc), h->ino, h->gen);
+		       spool_dir(svc->sp), strerror(-rc), ino, fgen);
 }
 
 static int op_read(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
@@ -576,11 +595,17 @@ static int op_sums(struct service *svc, struct gf_conn *conn, struct conn_state 
 	if (!h)
 		return reply_status(conn, f, -EBADF);
 	struct gfs_sums_rep rep = { .block = GF_CSUM_BLOCK, .first = req.first };
+	/* a copy compares every block with these: it waits for a seal under
+	 * way; a reader reads unchecked meanwhile and asks again (pending) */
+	if (h->flags & GFS_O_COPY)
+		replicas_wait_sealed(svc->rs, h->ino, h->gen);
 	if (!h->writer && h->sums_state == 1 && sums_changed(svc->sp, h->ino, h->gen, &h->sums)) {
 		sums_free(&h->sums);
 		h->sums_state = 0;
 	}
-	if (handle_sums(svc, h)) {
+	if (!handle_sums(svc, h)) {
+		rep.pending = !h->writer && replicas_sealing(svc->rs, h->ino, h->gen);
+	} else {
 		rep.sealed = 1;
 		rep.size = h->sums.size;
 		uint64_t max = req.count < GFS_SUMS_MAX ? req.count : GFS_SUMS_MAX;
@@ -795,6 +820,7 @@ void service_stats(struct service *svc, struct gfs_stats_rep *st)
 	st->copies = atomic_load(&svc->copies);
 	st->copies_followed = atomic_load(&svc->copies_followed);
 	st->copy_blocks_mended = atomic_load(&svc->copy_blocks_mended);
+	st->sealing = svc->sealer ? sealer_pending(svc->sealer) : 0;
 }
 
 static int op_stats(struct service *svc, struct gf_conn *conn, struct conn_state *cs,
@@ -946,6 +972,7 @@ static int verify(struct service *svc, const struct gfs_verify_req *req, const c
 	if (rc < 0)
 		goto out;
 	rep->size = (uint64_t)st.st_size;
+	replicas_wait_sealed(svc->rs, req->ino, req->fgen);
 	if (replicas_writers(svc->rs, req->ino, req->fgen) > 0) {
 		rep->state = GFS_VERIFY_WRITING;
 		goto out;
@@ -1059,12 +1086,20 @@ int service_new(const struct service_config *cfg, struct service **out)
 	svc->scan_soon = cfg->scan_soon;
 	svc->scan_arg = cfg->scan_arg;
 	svc->copy.my_host = cfg->hostname;
+	int rc = sealer_start(seal_job, svc, SEALER_THREADS, cfg->seal_delay_ms, &svc->sealer);
+	if (rc < 0) {
+		free(svc);
+		return rc;
+	}
 	*out = svc;
 	return 0;
 }
 
 void service_free(struct service *svc)
 {
+	if (!svc)
+		return;
+	sealer_stop(svc->sealer); /* what is queued is sealed first */
 	free(svc);
 }
 

@@ -34,7 +34,12 @@
  *   GFS_READ      up to min(len, GF_MAX_IO) bytes; short at end of file.
  *   GFS_WRITE     all bytes or an error (-ENOSPC when the spool is full).
  *   GFS_TRUNCATE  / GFS_FSYNC on the handle's replica.
- *   GFS_CLOSE     adds the client's local byte counts to the counters.
+ *   GFS_CLOSE     adds the client's local byte counts to the counters. The
+ *                 last writer's close hands the replica to the sealer
+ *                 (sealer.h) and returns without waiting for its sums:
+ *                 a copy's GFS_SUMS and GFS_VERIFY wait for them, and a
+ *                 new writer (replicas.h); a reader reads unchecked until
+ *                 they are written (GFS_SUMS says "pending").
  *   GFS_STATS     the counters below plus the spool's capacity and free space.
  *   GFS_REPLICATE from gfmd (GF_PEER_GFMD; anyone else -EPERM) only: copy
  *                 another gfsd's replica into this spool (copy.h); the reply
@@ -75,6 +80,7 @@ struct service_config {
 	service_size_fn size;
 	void *size_arg;
 	bool fsync_on_close;   /* GFS_CLOSE of a written handle fsyncs it */
+	unsigned seal_delay_ms; /* test knob: each background seal waits this long (sealer.h) */
 	/* for GFS_REPLICATE (copy.h): the key and this gfsd's name (NULL key:
 	 * no copies, -ENOSYS) */
 	const struct gf_key *key;

@@ -1817,7 +1817,16 @@ static int sums_fetch(struct gfc_data *h, uint64_t first)
 	h->sums_count = d.count;
 	h->sums_size = d.size;
 	h->sums_state = d.sealed ? 1 : -1;
+	h->sums_pending = !d.sealed && d.pending;
 	return 0;
+}
+
+/* No sums now (h->sums_lock held, sums_state < 0): if that is only because
+ * gfsd is writing them (closed a moment ago), ask again at the next read. */
+static void unchecked_for_now(struct gfc_data *h)
+{
+	if (h->sums_pending)
+		h->sums_state = 0;
 }
 
 int gfc_data_checks(struct gfc_data *h)
@@ -1830,6 +1839,8 @@ int gfc_data_checks(struct gfc_data *h)
 	if (h->sums_state == 0 && sums_fetch(h, 0) < 0)
 		h->sums_state = 1; /* cannot tell: check (and ask again) */
 	yes = h->sums_state == 1;
+	if (h->sums_state < 0)
+		unchecked_for_now(h);
 	pthread_mutex_unlock(&h->sums_lock);
 	return yes;
 }
@@ -1859,6 +1870,7 @@ static int local_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_
 	if (h->sums_state == 0 && sums_fetch(h, a / B) < 0)
 		goto unlock;
 	if (h->sums_state < 0) {
+		unchecked_for_now(h);
 		r = 1;
 		goto unlock;
 	}
@@ -1878,6 +1890,8 @@ static int local_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_
 	if ((a / B < h->sums_first || a / B + nb > h->sums_first + h->sums_count) &&
 	    (sums_fetch(h, a / B) < 0 || h->sums_state < 0 || nb > h->sums_count)) {
 		r = h->sums_state < 0 ? 1 : 2;
+		if (h->sums_state < 0)
+			unchecked_for_now(h);
 		goto unlock;
 	}
 	want = malloc(nb * sizeof(*want));

@@ -249,6 +249,7 @@ struct gfc_data {
 	 * sums (proto.h GFS_SUMS): a window of them, asked for as needed */
 	pthread_mutex_t sums_lock;
 	int8_t sums_state; /* 0: not asked yet; 1: the window holds sums; -1: none */
+	uint8_t sums_pending; /* none because gfsd is writing them now: ask again */
 	uint64_t sums_size, sums_first;
 	uint32_t sums_count;
 	uint64_t *sums;

@@ -1433,6 +1433,7 @@ void gfs_stats_rep_encode(struct gf_wbuf *w, const struct gfs_stats_rep *m)
 	gf_put_u64(w, m->copies);
 	gf_put_u64(w, m->copies_followed);
 	gf_put_u64(w, m->copy_blocks_mended);
+	gf_put_u64(w, m->sealing);
 }
 
 int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *m)
@@ -1456,6 +1457,7 @@ int gfs_stats_rep_decode(const void *payload, size_t len, struct gfs_stats_rep *
 	m->copies = gf_get_u64(r);
 	m->copies_followed = gf_get_u64(r);
 	m->copy_blocks_mended = gf_get_u64(r);
+	m->sealing = gf_get_u64(r);
 	return D_END();
 }
 
@@ -1806,6 +1808,7 @@ void gfs_sums_rep_encode(struct gf_wbuf *w, const struct gfs_sums_rep *m)
 		return;
 	}
 	put_flag(w, m->sealed);
+	put_flag(w, m->pending);
 	gf_put_u32(w, m->block);
 	gf_put_u64(w, m->size);
 	gf_put_u64(w, m->first);
@@ -1818,6 +1821,7 @@ int gfs_sums_rep_decode(const void *payload, size_t len, struct gfs_sums_rep *m)
 {
 	D_BEGIN(m);
 	m->sealed = get_flag(r);
+	m->pending = get_flag(r);
 	m->block = gf_get_u32(r);
 	m->size = gf_get_u64(r);
 	m->first = gf_get_u64(r);

@@ -820,6 +820,7 @@ struct gfs_stats_rep {
 	uint64_t copies;	   /* replicas copied here (GFS_REPLICATE) */
 	uint64_t copies_followed;  /* of those, copied while being written */
 	uint64_t copy_blocks_mended; /* blocks fetched again, rewritten since */
+	uint64_t sealing;	     /* replicas closed, their sums being written now */
 };
 
 /*
@@ -842,6 +843,8 @@ struct gfs_sums_req {
 /* Heap-allocated by the decoder; free with gfs_sums_rep_free. */
 struct gfs_sums_rep {
 	uint8_t sealed;	 /* 0: no sums (being written, or never sealed) */
+	uint8_t pending; /* with sealed 0: its last writer closed and gfsd is
+			  * writing them now (gfsd/sealer.h): ask again */
 	uint32_t block;	 /* GF_CSUM_BLOCK */
 	uint64_t size;	 /* the data size the sums describe */
 	uint64_t first;	 /* index of sums[0] */

@@ -52,7 +52,8 @@ mksrc() { head -c "$2" /dev/urandom >"$STATE/src.$1"; }
 sealed0=$(stat_of 1 sealed)
 mksrc two 1000000
 cp "$STATE/src.two" "$M1/two" || die "cannot write two"
-if [[ -n $(spool_of 1 "$M1/two") && -s $(sums_of 1 "$M1/two") ]]; then
+# (sealing runs in the background after the close: gfsd/sealer.h)
+if poll_until "$GF_WAIT_SECS" all_sealed "$M1/two"; then
 	ok "a file written on node1: its replica there has a sums file"
 else
 	fail "no sums beside node1's replica of two: $(ls -l "$(dirname "$(spool_of 1 "$M1/two")")")"
@@ -114,6 +115,7 @@ poll_until "$GF_WAIT_SECS" replaced && ok "  and it is replaced as well" || fail
 mksrc solo 400000
 cp "$STATE/src.solo" "$M2/solo" || die "cannot write solo"
 [[ $(holders "$M2/solo") == "2 " ]] || die "solo is not on node2 alone: $(holders "$M2/solo")"
+poll_until "$GF_WAIT_SECS" all_sealed "$M2/solo" || fail "solo was never sealed"
 flip "$(spool_of 2 "$M2/solo")" 200000 || die "cannot flip"
 drop_caches
 for m in 1 2; do
@@ -191,6 +193,7 @@ cmp -s "$M1/live" "$(gf_mount_dir 4)/live" && ok "  every mount reads the same f
 # ---- unsealed replicas -----------------------------------------------------------------------
 mksrc bare 200000
 cp "$STATE/src.bare" "$M4/bare" || die "cannot write bare"
+poll_until "$GF_WAIT_SECS" all_sealed "$M4/bare" || fail "bare was never sealed"
 rm -f "$(sums_of 4 "$M4/bare")"
 drop_caches
 cmp -s "$STATE/src.bare" "$M4/bare" && ok "a replica without sums is read (unchecked)" || fail "bare does not read"

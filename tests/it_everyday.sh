@@ -100,6 +100,7 @@ expect_eq "and never an older version after a newer one" 0 "$(grep -c '^went bac
 # ---- errors are logged where they are decided ------------------------------------------------
 head -c 200000 /dev/urandom >"$A/lost" || die "write lost"
 spool=$(find "$STATE"/node*/spool/data -name "$(printf '%016x' "$(stat -c %i "$A/lost")")-????????????????")
+poll_until "$GF_WAIT_SECS" all_sealed "$A/lost" || fail "lost was never sealed"
 truncate -s 1000 "$spool"
 gf_log_mark "$STATE/mount2.log"
 expect_errno "a read of data a replica lacks is EIO" EIO 'read_file(M2 + "/lost")'

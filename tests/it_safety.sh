@@ -105,6 +105,7 @@ head -c 1048576 /dev/urandom >"$STATE/lost"
 cp "$STATE/lost" "$A/s/lost" || die "cannot write s/lost"
 spool=$(spool_files "$A/s/lost")
 [[ -n $spool ]] || die "no spool file for s/lost"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/s/lost" || fail "s/lost was never sealed"
 truncate -s 100000 "$spool"
 expect_errno "a remote read beyond what the replica holds is EIO, not zeros" EIO '
 f = open(M2 + "/s/lost", "rb")

@@ -204,6 +204,20 @@ spools_match() {
 	if [[ -n ${3:-} ]]; then ((n == $3)); else ((n > 0)); fi
 }
 
+# all_sealed PATH: every replica file of PATH in the cluster's spools has
+# its checksums beside it. gfsd writes them in the background after the
+# last writer's close (gfsd/sealer.h): poll this before damaging a replica
+# on purpose, or the sums would describe the damage.
+all_sealed() {
+	local f n=0
+	while read -r f; do
+		[[ -s $f.sum ]] || return 1
+		n=$((n + 1))
+	done < <(find "$STATE"/node*/spool/data -type f \
+		-name "$(printf '%016x' "$(stat -c %i "$1")")-????????????????" 2>/dev/null)
+	((n > 0))
+}
+
 # Seconds since the epoch with nanoseconds; since T0 for how long it took.
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }

@@ -1,0 +1,152 @@
+/*
+ * sealer.c — background sealing of replicas (sealer.h).
+ */
+#include "sealer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+struct job {
+	struct job *next;
+	uint64_t ino, fgen;
+	int fd;
+	struct timespec due; /* CLOCK_MONOTONIC: not before (delay_ms) */
+};
+
+struct sealer {
+	sealer_fn fn;
+	void *arg;
+	unsigned delay_ms;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	uint64_t pending; /* queued + running */
+	bool stopping;
+	unsigned nthreads;
+	pthread_t *threads;
+};
+
+static void *worker(void *arg)
+{
+	struct sealer *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->cv, &s->mu);
+		struct job *j = s->head;
+		if (!j)
+			break; /* stopping, and nothing left */
+		/* the delay is a test knob: a stopping sealer does not wait */
+		if (!s->stopping && s->delay_ms) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec < j->due.tv_sec ||
+			    (now.tv_sec == j->due.tv_sec && now.tv_nsec < j->due.tv_nsec)) {
+				pthread_cond_timedwait(&s->cv, &s->mu, &j->due);
+				continue;
+			}
+		}
+		s->head = j->next;
+		if (!s->head)
+			s->tail = NULL;
+		pthread_mutex_unlock(&s->mu);
+		s->fn(s->arg, j->ino, j->fgen, j->fd);
+		free(j);
+		pthread_mutex_lock(&s->mu);
+		s->pending--;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int sealer_start(sealer_fn fn, void *arg, unsigned threads, unsigned delay_ms,
+		 struct sealer **out)
+{
+	struct sealer *s = calloc(1, sizeof(*s));
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!s || threads == 0 || !(s->threads = calloc(threads, sizeof(*s->threads)))) {
+		free(s);
+		return threads == 0 ? -EINVAL : -ENOMEM;
+	}
+	s->fn = fn;
+	s->arg = arg;
+	s->delay_ms = delay_ms;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	for (; s->nthreads < threads; s->nthreads++) {
+		if ((rc = pthread_create(&s->threads[s->nthreads], NULL, worker, s)) != 0) {
+			sealer_stop(s);
+			return -rc;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+int sealer_submit(struct sealer *s, uint64_t ino, uint64_t fgen, int fd)
+{
+	struct job *j = malloc(sizeof(*j));
+
+	if (!j) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*j = (struct job){ .ino = ino, .fgen = fgen, .fd = fd };
+	clock_gettime(CLOCK_MONOTONIC, &j->due);
+	j->due.tv_sec += s->delay_ms / 1000;
+	j->due.tv_nsec += (long)(s->delay_ms % 1000) * 1000000L;
+	if (j->due.tv_nsec >= 1000000000L) {
+		j->due.tv_sec++;
+		j->due.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		close(fd);
+		free(j);
+		return -ESHUTDOWN;
+	}
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	s->pending++;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+uint64_t sealer_pending(struct sealer *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t n = s->pending;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+void sealer_stop(struct sealer *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	for (unsigned i = 0; i < s->nthreads; i++)
+		pthread_join(s->threads[i], NULL);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->threads);
+	free(s);
+}
