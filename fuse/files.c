@@ -168,6 +168,27 @@ size_t gf_files_growing(struct gf_file **out, size_t max)
 	return n;
 }
 
+size_t gf_files_readers(uint64_t *out, size_t max, size_t *cursor)
+{
+	size_t n = 0, b = *cursor % OPEN_BUCKETS, seen = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for (; seen < OPEN_BUCKETS && n < max; seen++, b = (b + 1) % OPEN_BUCKETS) {
+		for (struct gf_file *f = open_files[b]; f && n < max; f = f->next_open) {
+			int writer = 0, listed = 0;
+			for (struct gf_file *g = open_files[b]; g; g = g->next_open)
+				writer |= g->ino == f->ino && g->writable;
+			for (size_t i = 0; i < n; i++)
+				listed |= out[i] == f->ino;
+			if (!writer && !listed)
+				out[n++] = f->ino;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
+	*cursor = b;
+	return n;
+}
+
 void gf_file_unref(struct gf_file *f)
 {
 	pthread_mutex_lock(&open_lock);

@@ -71,6 +71,9 @@ struct gf_file {
 					 waits for one in flight */
 	uint64_t published_ms;	 /* CLOCK_MONOTONIC ms of the last growth told */
 	uint64_t published_end;	 /* the end it told */
+	int sole;		 /* writers: the file's only writer when opened */
+	int pub_valid;		 /* pub holds gfmd's reply to a GFM_CLOSE_WRITE */
+	struct gf_attr pub;	 /* the file as the last GFM_CLOSE_WRITE left it */
 
 	struct gf_file *next_open; /* per-inode list of open handles (files.c) */
 	unsigned refs;		   /* gf_files_growing's: gf_file_free waits */
@@ -108,6 +111,12 @@ void gf_files_mtime_set(uint64_t ino);
  * being freed waits for its references to go.
  */
 size_t gf_files_growing(struct gf_file **out, size_t max);
+/*
+ * Up to max inodes this client has open for reading only (no handle of
+ * this client writes them), each once, going on from *cursor (a position
+ * this call keeps: successive calls cover every such inode in turn).
+ */
+size_t gf_files_readers(uint64_t *out, size_t max, size_t *cursor);
 void gf_file_unref(struct gf_file *f);
 
 /* Data of f changed other than by a write (fallocate): the size grows to

@@ -120,20 +120,21 @@ static int check_name(const char *name)
 }
 
 /* A file this client writes: what it wrote counts before it is flushed. */
-static void merge_writer(struct gf_attr *a)
+static int merge_writer(struct gf_attr *a)
 {
 	uint64_t wend;
 	struct gf_timespec mtime;
 	int have_mtime;
 
 	if (!S_ISREG(a->mode) || !gf_files_writer_attr(a->ino, &wend, &mtime, &have_mtime))
-		return;
+		return 0;
 	if (wend > a->size)
 		a->size = wend;
 	if (have_mtime) {
 		a->mtime = mtime;
 		a->ctime = mtime;
 	}
+	return 1;
 }
 
 /*
@@ -173,12 +174,212 @@ static int seen_size(uint64_t ino, uint64_t *size)
 	return yes;
 }
 
+/*
+ * Close-to-open without re-reading what did not change (as NFS does with
+ * its change attribute): the kernel keeps a file's cached pages across an
+ * open only when gfmd's data generation, size and mtime at this open are
+ * those this mount saw when it last opened the file and nothing of this
+ * mount wrote it around the page cache since. Every write open ends a
+ * generation (gfmd makes a new one), so another mount's writes, once
+ * closed, always make the next open here drop the pages. Writes through
+ * this mount's page cache keep it right (whenever their RELEASE comes: it
+ * may come after a reader's open); a handle that bypasses it (O_DIRECT,
+ * O_APPEND's direct I/O) forgets the file's version at open and again at
+ * release, so the next open drops the pages.
+ *
+ * What this mount wrote itself stays cached too: a writer that was the
+ * file's only one when it opened (gfmd says so) and through the page cache
+ * leaves, at its close, the version gfmd gave back to its last GFM_CLOSE_
+ * WRITE, if that is still the generation it opened (no other writer came
+ * since): the next open here keeps the pages it wrote (cachever_wrote).
+ *
+ * The kernel's own test (FUSE_CAP_AUTO_INVAL_DATA: drop a file's pages when
+ * a GETATTR shows another mtime than it had) is off: it would drop what this
+ * mount just wrote, whose mtime the kernel never saw. The mount makes that
+ * test itself, better, from every attribute it gives the kernel
+ * (cachever_seen): another generation, size or mtime than the version of
+ * the pages the kernel may hold drops them (asynchronously: no request
+ * handler waits on the kernel's page locks), also under a reader that keeps
+ * the file open. A file this mount opened whose version the table lost (a
+ * collision) is dropped at once (an opened-inode filter says whether the
+ * kernel may hold pages of it at all).
+ */
+#define CACHEVER_SLOTS 65536
+#define OPENED_BITS (1u << 20)
+
+static uint64_t opened[OPENED_BITS / 64]; /* a Bloom filter, one hash: inodes opened here */
+
+static pthread_mutex_t cachever_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint64_t ino, gen, size;
+	struct gf_timespec mtime;
+} cachever[CACHEVER_SLOTS];
+
+static size_t cachever_slot(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 48) % CACHEVER_SLOTS;
+}
+
+/* Does ino still hold what this mount cached of it? Then remember a as its
+ * version (an open that may keep the pages). */
+static int cachever_open(const struct gf_attr *a)
+{
+	size_t i = cachever_slot(a->ino);
+	int same;
+
+	pthread_mutex_lock(&cachever_lock);
+	same = cachever[i].ino == a->ino && cachever[i].gen == a->gen &&
+	       cachever[i].size == a->size && cachever[i].mtime.sec == a->mtime.sec &&
+	       cachever[i].mtime.nsec == a->mtime.nsec;
+	cachever[i].ino = a->ino;
+	cachever[i].gen = a->gen;
+	cachever[i].size = a->size;
+	cachever[i].mtime = a->mtime;
+	pthread_mutex_unlock(&cachever_lock);
+	return same;
+}
+
+static void cachever_forget(uint64_t ino)
+{
+	size_t i = cachever_slot(ino);
+
+	pthread_mutex_lock(&cachever_lock);
+	if (cachever[i].ino == ino)
+		cachever[i].ino = 0;
+	pthread_mutex_unlock(&cachever_lock);
+}
+
+static size_t opened_bit(uint64_t ino)
+{
+	return (size_t)((ino * 0xD6E8FEB86659FD93ull) >> 40) % OPENED_BITS;
+}
+
+/* The kernel may hold pages of ino from now on. */
+static void cachever_opened(uint64_t ino)
+{
+	size_t b = opened_bit(ino);
+
+	__atomic_fetch_or(&opened[b / 64], 1ull << (b % 64), __ATOMIC_RELAXED);
+}
+
+/* This mount's sole writer left version a in the page cache (see above). */
+static void cachever_wrote(const struct gf_attr *a)
+{
+	size_t i = cachever_slot(a->ino);
+
+	cachever_opened(a->ino);
+	pthread_mutex_lock(&cachever_lock);
+	cachever[i].ino = a->ino;
+	cachever[i].gen = a->gen;
+	cachever[i].size = a->size;
+	cachever[i].mtime = a->mtime;
+	pthread_mutex_unlock(&cachever_lock);
+}
+
+/* ---- dropping pages: a thread of its own (fuse_lowlevel_notify_inval_inode) ---- */
+
+static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inval_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t *inval_q;
+static size_t inval_n, inval_cap;
+static struct fuse_session *inval_se;
+
+static void *invalidator_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&inval_lock);
+	for (;;) {
+		while (inval_n == 0)
+			pthread_cond_wait(&inval_cv, &inval_lock);
+		uint64_t ino = inval_q[--inval_n];
+		pthread_mutex_unlock(&inval_lock);
+		/* data and attributes; an inode the kernel forgot: ENOENT */
+		(void)fuse_lowlevel_notify_inval_inode(inval_se, ino, 0, 0);
+		pthread_mutex_lock(&inval_lock);
+	}
+	return NULL;
+}
+
+static pthread_once_t inval_once = PTHREAD_ONCE_INIT;
+static int inval_started;
+
+static void invalidator_start(void)
+{
+	pthread_t t;
+	pthread_attr_t at;
+
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	inval_started = pthread_create(&t, &at, invalidator_main, NULL) == 0;
+	pthread_attr_destroy(&at);
+}
+
+/* The kernel drops ino's cached pages soon (never from a request handler:
+ * the kernel may hold page locks that only other requests release). */
+static void drop_pages(struct gf_fs *fs, uint64_t ino)
+{
+	if (!fs->se)
+		return;
+	pthread_mutex_lock(&inval_lock);
+	inval_se = fs->se;
+	pthread_once(&inval_once, invalidator_start);
+	if (inval_n == inval_cap) {
+		size_t cap = inval_cap ? inval_cap * 2 : 256;
+		uint64_t *q = realloc(inval_q, cap * sizeof(*q));
+		if (q) {
+			inval_q = q;
+			inval_cap = cap;
+		}
+	}
+	if (inval_started && inval_n < inval_cap) {
+		inval_q[inval_n++] = ino;
+		pthread_cond_signal(&inval_cv);
+		pthread_mutex_unlock(&inval_lock);
+		return;
+	}
+	pthread_mutex_unlock(&inval_lock);
+	gf_warn("inode %llu: cannot queue dropping its cached pages (out of memory or "
+		"threads): dropped now", (unsigned long long)ino);
+	(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+}
+
+/* Attributes a of a regular file (no writer of it here) go to the kernel:
+ * if its pages may be of another version, they go (see above). */
+static void cachever_seen(struct gf_fs *fs, const struct gf_attr *a)
+{
+	size_t i = cachever_slot(a->ino), b = opened_bit(a->ino);
+	int drop = 0;
+
+	if (!(__atomic_load_n(&opened[b / 64], __ATOMIC_RELAXED) & (1ull << (b % 64))))
+		return; /* never opened here: the kernel holds no page of it */
+	pthread_mutex_lock(&cachever_lock);
+	if (cachever[i].ino != a->ino) {
+		drop = 1; /* its version was lost: take this one from now on */
+	} else {
+		drop = cachever[i].gen != a->gen || cachever[i].size != a->size ||
+		       cachever[i].mtime.sec != a->mtime.sec ||
+		       cachever[i].mtime.nsec != a->mtime.nsec;
+	}
+	if (drop) {
+		cachever[i].ino = a->ino;
+		cachever[i].gen = a->gen;
+		cachever[i].size = a->size;
+		cachever[i].mtime = a->mtime;
+	}
+	pthread_mutex_unlock(&cachever_lock);
+	if (drop)
+		drop_pages(fs, a->ino);
+}
+
 /* Owners come from gfmd as global ids: shown as this node's (lib/idmap.h). */
 static void attr_to_stat(struct gf_fs *fs, struct gf_attr *a, struct stat *st)
 {
-	merge_writer(a);
-	if (S_ISREG(a->mode))
+	int writing = merge_writer(a);
+	if (S_ISREG(a->mode)) {
 		note_seen_size(a->ino, a->size);
+		if (!writing)
+			cachever_seen(fs, a); /* another version: its pages go */
+	}
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
 	st->st_mode = a->mode;
@@ -240,6 +441,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* sizes are the writer's own until flushed; the kernel must not
 	 * cache writes behind our back */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* which cached pages are stale is the mount's to say (cachever_seen):
+	 * the kernel's mtime test would drop what this mount just wrote */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* clearing setuid/setgid on write, truncate and chown is ours (gfmd
 	 * and kill_suid below): the kernel would ask for it as a chmod, which
 	 * gfmd refuses to anyone but the owner */
@@ -870,6 +1074,7 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 	f->attr = o->attr;
 	f->gfm_writer = writable || (flags & O_TRUNC);
 	f->append = writable && (flags & O_APPEND);
+	f->sole = writable && o->writers == 1;
 	if (writable) {
 		if (o->nreplicas == 0) {
 			r = -EIO; /* gfmd found nowhere to write */
@@ -901,61 +1106,6 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 	return 0;
 }
 
-/*
- * Close-to-open without re-reading what did not change (as NFS does with
- * its change attribute): the kernel keeps a file's cached pages across an
- * open only when gfmd's data generation, size and mtime at this open are
- * those this mount saw when it last opened the file and nothing of this
- * mount wrote it around the page cache since. Every write open ends a
- * generation (gfmd makes a new one), so another mount's writes, once
- * closed, always make the next open here drop the pages. Writes through
- * this mount's page cache keep it right (whenever their RELEASE comes: it
- * may come after a reader's open); a handle that bypasses it (O_DIRECT,
- * O_APPEND's direct I/O) forgets the file's version at open and again at
- * release, so the next open drops the pages.
- */
-#define CACHEVER_SLOTS 4096
-
-static pthread_mutex_t cachever_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	uint64_t ino, gen, size;
-	struct gf_timespec mtime;
-} cachever[CACHEVER_SLOTS];
-
-static size_t cachever_slot(uint64_t ino)
-{
-	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 52) % CACHEVER_SLOTS;
-}
-
-/* Does ino still hold what this mount cached of it? Then remember a as its
- * version (an open that may keep the pages). */
-static int cachever_open(const struct gf_attr *a)
-{
-	size_t i = cachever_slot(a->ino);
-	int same;
-
-	pthread_mutex_lock(&cachever_lock);
-	same = cachever[i].ino == a->ino && cachever[i].gen == a->gen &&
-	       cachever[i].size == a->size && cachever[i].mtime.sec == a->mtime.sec &&
-	       cachever[i].mtime.nsec == a->mtime.nsec;
-	cachever[i].ino = a->ino;
-	cachever[i].gen = a->gen;
-	cachever[i].size = a->size;
-	cachever[i].mtime = a->mtime;
-	pthread_mutex_unlock(&cachever_lock);
-	return same;
-}
-
-static void cachever_forget(uint64_t ino)
-{
-	size_t i = cachever_slot(ino);
-
-	pthread_mutex_lock(&cachever_lock);
-	if (cachever[i].ino == ino)
-		cachever[i].ino = 0;
-	pthread_mutex_unlock(&cachever_lock);
-}
-
 /* A handle that reads and writes around the page cache. */
 static int bypasses_cache(const struct gf_file *f, int flags)
 {
@@ -965,6 +1115,7 @@ static int bypasses_cache(const struct gf_file *f, int flags)
 static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 {
 	fi->fh = (uint64_t)(uintptr_t)f;
+	cachever_opened(f->ino);
 	/* close-to-open: drop cached pages on open, unless unchanged */
 	if (bypasses_cache(f, fi->flags) || f->writable) {
 		cachever_forget(f->ino);
@@ -1392,10 +1543,36 @@ static struct {
 	int running, stop;
 } publisher = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
+/*
+ * Files held open for reading here are looked at again every attr_timeout
+ * (as the kernel's mtime test did at a read once their attributes were
+ * stale): another mount's change, even of the same size, drops their
+ * pages (cachever_seen), so a reader that keeps a file open sees it.
+ */
+#define REVALIDATE_MAX 256
+static const struct gf_cred ROOT_CRED = { 0, 0, 0, { 0 } };
+static void revalidate_readers(struct gf_fs *fs)
+{
+	static size_t cursor;
+	uint64_t inos[REVALIDATE_MAX];
+	size_t n = gf_files_readers(inos, REVALIDATE_MAX, &cursor);
+
+	for (size_t i = 0; i < n; i++) {
+		struct gf_attr a;
+		uint64_t wend;
+		struct gf_timespec mt;
+		int have_mtime;
+		if (gfc_getattr(fs->gfc, &ROOT_CRED, inos[i], &a) == 0 && S_ISREG(a.mode) &&
+		    !gf_files_writer_attr(a.ino, &wend, &mt, &have_mtime))
+			cachever_seen(fs, &a);
+	}
+}
+
 static void *publisher_main(void *arg)
 {
 	struct gf_fs *fs = arg;
-	uint64_t every = publish_every_ms(fs);
+	uint64_t every = publish_every_ms(fs), revalidated = mono_ms();
+	uint64_t revalidate_ms = fs->attr_timeout < 0.1 ? 100 : (uint64_t)(fs->attr_timeout * 1000.0);
 	struct gf_file *v[256];
 
 	pthread_mutex_lock(&publisher.mu);
@@ -1413,6 +1590,10 @@ static void *publisher_main(void *arg)
 		for (size_t i = 0; i < n; i++) {
 			publish_growth(fs, v[i]);
 			gf_file_unref(v[i]);
+		}
+		if (mono_ms() - revalidated >= revalidate_ms) {
+			revalidate_readers(fs);
+			revalidated = mono_ms();
 		}
 		pthread_mutex_lock(&publisher.mu);
 	}
@@ -1564,7 +1745,14 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 		flags |= GF_CW_BLOCKS;
 		told_blocks = 1;
 	}
-	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags, blocks);
+	struct gf_attr now;
+	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags, blocks, &now);
+	if (r == 0) {
+		pthread_mutex_lock(&f->lock);
+		f->pub = now;
+		f->pub_valid = 1;
+		pthread_mutex_unlock(&f->lock);
+	}
 	if (r == -ENOENT)
 		r = 0; /* unlinked meanwhile: nobody will see this size */
 	if (r < 0 || (with_blocks && !told_blocks)) {
@@ -1586,7 +1774,6 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 static void unlock_all(struct gf_fs *fs, uint64_t ino, uint64_t owner, uint8_t kind);
 static int ever_locked(uint64_t ino);
 
-static const struct gf_cred ROOT_CRED = { 0, 0, 0, { 0 } };
 
 /* The file's replica count (GF_NCOPY_XATTR; 1 without one). */
 static uint32_t ncopy_of(struct gf_fs *fs, uint64_t ino)
@@ -1663,12 +1850,30 @@ static int wait_copies(struct gf_fs *fs, struct gf_file *f)
 	return r == -ENOENT ? 0 : r;
 }
 
+/*
+ * At a close: the pages this handle wrote through the page cache are the
+ * file, if it was the file's only writer and no other came since (the
+ * generation gfmd's last GFM_CLOSE_WRITE reply gives is still the one it
+ * opened): the next open here keeps them (cachever_wrote).
+ */
+static void keep_written(struct gf_file *f, int flags)
+{
+	if (!f->writable || !f->sole || bypasses_cache(f, flags))
+		return;
+	pthread_mutex_lock(&f->lock);
+	if (f->pub_valid && !f->dirty && f->pub.gen == f->attr.gen)
+		cachever_wrote(&f->pub);
+	pthread_mutex_unlock(&f->lock);
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	count_request();
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r = publish(fs_of(req), f, 1);
 
+	if (r == 0)
+		keep_written(f, fi->flags);
 	if (r == 0 && fs_of(req)->ncopy_wait_s)
 		r = wait_copies(fs_of(req), f);
 

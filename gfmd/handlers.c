@@ -361,11 +361,16 @@ static int wants_write(uint32_t flags)
 
 /* An open that the namespace counted as a writer (rc 0, a regular file,
  * flags that write) is this connection's until GFM_RELEASE or its close. */
-static void track_writer(struct gfmd *g, struct gf_conn *c, int rc, const struct gf_attr *a,
+static void track_writer(struct gfmd *g, struct gf_conn *c, int rc, struct gfm_open_rep *rep,
 			 uint32_t flags)
 {
+	const struct gf_attr *a = &rep->attr;
 	if (rc || !S_ISREG(a->mode) || !wants_write(flags))
 		return;
+	/* (after this open counted it; another open racing with it makes it
+	 * more, never less: a writer that went meanwhile wrote before any
+	 * request this one makes) */
+	rep->writers = gf_ns_writers(g->ns, a->ino);
 	struct conn_info *ci = conn_info(c);
 	if (ci) {
 		for (size_t i = 0; i < ci->nw; i++)
@@ -539,7 +544,7 @@ static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struc
 	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags, m.umask,
 			      gf_hosts_place, &pl, &or->rep.attr, or->r, &or->nr, once_id(o), &t);
 	gf_ns_capture_dirs(NULL);
-	track_writer(g, c, rc, &or->rep.attr, m.flags);
+	track_writer(g, c, rc, &or->rep, m.flags);
 	ran(o, rc, t);
 	return reply_open(g, c, f, rc, or, t);
 }
@@ -556,7 +561,7 @@ static int h_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 	uint64_t t = 0;
 	int rc = gf_ns_open(g->ns, &m.cred, m.ino, m.flags, gf_hosts_place, &pl,
 			    &or->rep.attr, or->r, GF_MAX_REPLICAS, &or->nr, once_id(o), &t);
-	track_writer(g, c, rc, &or->rep.attr, m.flags);
+	track_writer(g, c, rc, &or->rep, m.flags);
 	ran(o, rc, t);
 	return reply_open(g, c, f, rc, or, t);
 }
@@ -645,7 +650,7 @@ static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	uint32_t want;
 	if (rc == 0 && g->repair && (want = gf_ns_follow_wanted(g->ns, m.ino, REPAIR_FOLLOW_MIN)))
 		gf_repair_check(g->repair, m.ino, want); /* copied while it is written */
-	return reply(g, c, f, rc, NULL, t);
+	return reply_attr(g, c, f, rc, &a, t); /* the writer may keep its pages (fuse/ops.c) */
 }
 
 static int h_xattr(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
@@ -951,7 +956,7 @@ static int replay_open(struct gfmd *g, struct gf_conn *c, struct gf_frame *f,
 		rc = gf_ns_open(g->ns, cr, rec->ino, flags & ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL),
 				gf_hosts_place, &pl, &or->rep.attr, or->r, GF_MAX_REPLICAS,
 				&or->nr, NULL, &t);
-	track_writer(g, c, rc, &or->rep.attr, flags & ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL));
+	track_writer(g, c, rc, &or->rep, flags & ~(uint32_t)(O_TRUNC | O_CREAT | O_EXCL));
 	return reply_open(g, c, f, rc, or, t > rec->ticket ? t : rec->ticket);
 }
 

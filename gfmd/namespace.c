@@ -2942,6 +2942,15 @@ static uint32_t ncopy_of(const struct inode *ip)
 	return n ? n : 1;
 }
 
+uint32_t gf_ns_writers(struct gf_ns *ns, uint64_t ino)
+{
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	uint32_t n = ip ? ip->writers : 0;
+	pthread_rwlock_unlock(&ns->lock);
+	return n;
+}
+
 uint32_t gf_ns_writer_done(struct gf_ns *ns, uint64_t ino)
 {
 	uint32_t want = 0;

@@ -1126,7 +1126,7 @@ int gfc_readdir(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 
 int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		    uint64_t fgen, uint64_t end, const struct gf_timespec *mtime,
-		    uint32_t flags, uint64_t blocks)
+		    uint32_t flags, uint64_t blocks, struct gf_attr *out)
 {
 	struct gfm_close_write_req m;
 	struct gf_wbuf w;
@@ -1142,7 +1142,7 @@ int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		m.mtime = *mtime;
 	gf_wbuf_init(&w);
 	gfm_close_write_req_encode(&w, &m);
-	return gfm_call_noreply(c, GFM_CLOSE_WRITE, &w, GFM_RESEND);
+	return gfm_call_attr(c, GFM_CLOSE_WRITE, &w, GFM_RESEND, out);
 }
 
 int gfc_release(struct gfc *c, const struct gf_cred *cr, uint64_t ino)

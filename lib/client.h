@@ -150,10 +150,11 @@ int gfc_open(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t fla
 	     struct gfm_open_rep *out);
 /* A writer's bytes become part of the file: size = max(size, end) (see
  * gfm_close_write_req); mtime (may be NULL) is set with GF_CW_MTIME, the
- * file's st_blocks to blocks with GF_CW_BLOCKS. */
+ * file's st_blocks to blocks with GF_CW_BLOCKS. *out (may be NULL): the
+ * file's attributes once that is done. */
 int gfc_close_write(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		    uint64_t fgen, uint64_t end, const struct gf_timespec *mtime,
-		    uint32_t flags, uint64_t blocks);
+		    uint32_t flags, uint64_t blocks, struct gf_attr *out);
 int gfc_statfs(struct gfc *c, const struct gf_cred *cr, struct gfm_statfs_rep *out);
 /* Returns once every mutation gfmd acknowledged before this call is on disk
  * (fsync, fsyncdir; gfmd's durability mode decides whether that waits). */

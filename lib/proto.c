@@ -558,6 +558,7 @@ void gfm_open_rep_encode(struct gf_wbuf *w, const struct gfm_open_rep *m)
 	gf_put_u32(w, m->nreplicas);
 	for (uint32_t i = 0; i < m->nreplicas; i++)
 		put_replica(w, &m->replicas[i]);
+	gf_put_u32(w, m->writers);
 }
 
 int gfm_open_rep_decode(const void *payload, size_t len, struct gfm_open_rep *m)
@@ -568,6 +569,7 @@ int gfm_open_rep_decode(const void *payload, size_t len, struct gfm_open_rep *m)
 	m->nreplicas = get_count(r, GF_MAX_REPLICAS, REPLICA_MIN_WIRE);
 	for (uint32_t i = 0; i < m->nreplicas && !r->err; i++)
 		get_replica(r, &m->replicas[i]);
+	m->writers = gf_get_u32(r);
 	return D_END();
 }
 

@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 8
+#define GF_PROTO_VERSION 9
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -300,6 +300,10 @@ struct gfm_open_rep { /* CREATE, OPEN, REPLICAS */
 	struct gfm_dirs dirs; /* CREATE of a new file only */
 	uint32_t nreplicas; /* for writes: exactly one, where to write */
 	struct gf_replica replicas[GF_MAX_REPLICAS];
+	/* for writes: the file's writers just after this open counted (1: no
+	 * other writer has it open now; one that opens later makes a new
+	 * generation); 0 for a reader */
+	uint32_t writers;
 };
 
 struct gfm_rename_req {

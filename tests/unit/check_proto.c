@@ -182,6 +182,7 @@ static void fill_gfm_open_rep(void *p)
 		snprintf(r->addr, sizeof(r->addr), "fe80::%u", i + 1);
 	}
 	long_name(m->replicas[2].host, GF_HOST_MAX, 'h');
+	m->writers = 2;
 }
 
 static void fill_gfm_rename_req(void *p)
@@ -487,6 +488,7 @@ static void fill_gfs_sums_rep(void *p)
 {
 	struct gfs_sums_rep *m = p;
 	m->sealed = 1;
+	m->pending = 1;
 	m->block = 65536;
 	m->size = (1ull << 40) + 5;
 	m->first = 16;
@@ -680,6 +682,7 @@ static void fill_gfs_stats_rep(void *p)
 	m->dead_removed = 10;
 	m->orphans_removed = 11;
 	m->writers_cut = 12;
+	m->sealing = 13;
 }
 
 static void fill_gfm_once_req(void *p)
