@@ -1321,11 +1321,11 @@ START_TEST(test_count_limits)
 	free(p);
 
 	struct gfm_open_rep *op = malloc(sizeof(*op));
-	p = zero_list(ATTR_WIRE + DIRS_EMPTY_WIRE, GF_MAX_REPLICAS, REPLICA_MIN_WIRE, 0, &len);
+	p = zero_list(ATTR_WIRE + DIRS_EMPTY_WIRE, GF_MAX_REPLICAS, REPLICA_MIN_WIRE, 4, &len); /* (writers after) */
 	ck_assert_int_eq(gfm_open_rep_decode(p, len, op), 0);
 	ck_assert_uint_eq(op->nreplicas, GF_MAX_REPLICAS);
 	free(p);
-	p = zero_list(ATTR_WIRE + DIRS_EMPTY_WIRE, GF_MAX_REPLICAS + 1, REPLICA_MIN_WIRE, 0, &len);
+	p = zero_list(ATTR_WIRE + DIRS_EMPTY_WIRE, GF_MAX_REPLICAS + 1, REPLICA_MIN_WIRE, 4, &len);
 	ck_assert_int_eq(gfm_open_rep_decode(p, len, op), -EBADMSG);
 	free(p);
 	free(op);
