@@ -46,6 +46,9 @@ static struct cmd cmd = {
 	"      LOAD       1-minute load average\n"
 	"      REPLICAS   number of replicas stored there\n"
 	"      LAST-SEEN  time of the last heartbeat (local time), or -\n"
+	"      SWAP SWAP-FREE  RAM it lends as network swap (gfswap(8)), and\n"
+	"                 how much of that holds no page, bytes, as its last\n"
+	"                 heartbeat said\n"
 	"\n"
 	"  gfhost swap-lend NAME MIB has gfsd NAME lend at most MIB MiB of RAM\n"
 	"  as network swap (gfswap(8)) from now on, until the next start or\n"
@@ -137,7 +140,7 @@ static const char *size_str(char buf[32], uint64_t v)
 static int list_main(struct gfc *g, int argc, char **argv)
 {
 	static const char *const heads[] = { "ID", "NAME", "ADDR", "PORT", "STATE",
-		"CAPACITY", "FREE", "LOAD", "REPLICAS", "LAST-SEEN" };
+		"CAPACITY", "FREE", "LOAD", "REPLICAS", "LAST-SEEN", "SWAP", "SWAP-FREE" };
 	struct gfm_host_list_rep hl = { 0 };
 	struct cmd_table t;
 	int r, rc = CMD_FAIL;
@@ -152,10 +155,10 @@ static int list_main(struct gfc *g, int argc, char **argv)
 	if (hl.count > 1) /* hosts is NULL when there are none */
 		qsort(hl.hosts, hl.count, sizeof(*hl.hosts), by_id);
 
-	cmd_table_init(&t, 10, heads, "rllrlrrrrl");
+	cmd_table_init(&t, 12, heads, "rllrlrrrrlrr");
 	for (uint32_t i = 0; i < hl.count; i++) {
 		const struct gf_host_info *h = &hl.hosts[i];
-		char id[16], port[8], cap[32], fr[32], load[32], nrep[32], seen[64];
+		char id[16], port[8], cap[32], fr[32], load[32], nrep[32], seen[64], sw[32], swf[32];
 		snprintf(id, sizeof(id), "%" PRIu32, h->host_id);
 		snprintf(port, sizeof(port), "%u", h->port);
 		snprintf(load, sizeof(load), "%u.%02u", h->load_milli / 1000,
@@ -172,7 +175,8 @@ static int list_main(struct gfc *g, int argc, char **argv)
 			h->addr[0] ? h->addr : "-", port,
 			!h->up ? "down" : h->draining ? "draining" : "up",
 			size_str(cap, h->capacity), size_str(fr, h->free), load, nrep,
-			seen };
+			seen, size_str(sw, h->swap_total * GF_PAGE_SIZE),
+			size_str(swf, h->swap_free * GF_PAGE_SIZE) };
 		if (cmd_table_add(&t, row) < 0) {
 			cmd_err(&cmd, "%s", strerror(ENOMEM));
 			goto out;

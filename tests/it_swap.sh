@@ -183,6 +183,13 @@ poll_until "$GF_WAIT_SECS" learnt ||
 hold_end shrink
 expect_eq "the holder read every page right from where they went" 0 "$?"
 expect_eq "no page lost" 0 "$(status_value lost)"
+# gfhost list's SWAP column (heartbeats carry it to gfmd)
+list_swap() { gfhost list | awk -v h="$1" '$2 == h { print $11 }'; }
+lends_none() { [[ $(list_swap node3) == 0 ]]; }
+poll_until "$GF_WAIT_SECS" lends_none && ok "gfhost list: node3 lends no swap RAM now" ||
+	fail "gfhost list after swap-lend node3 0: $(gfhost list)"
+[[ $(list_swap node2) -gt 0 ]] && ok "  node2 lends some ($(list_swap node2) bytes)" ||
+	fail "  node2's SWAP column: $(gfhost list)"
 check "gfhost swap-lend node3 all" gfhost swap-lend node3 all
 check_fails "swap-lend of a bad size is refused" gfhost swap-lend node3 -5
 
