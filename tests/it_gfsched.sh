@@ -97,6 +97,9 @@ check_fails "gfrun: a missing input is an error" run -f gfarm:/d/nope -- true
 rl=$(stat_of "$MOUNT" read_local) rr=$(stat_of "$MOUNT" read_remote)
 [[ -n $rl && -n $rr ]] || fail "stats xattr on mount 1 has read_local and read_remote"
 expect_eq "stats xattr names the client's host" node1 "$(stat_of "$MOUNT" host)"
+# (mount 1 wrote F: what it wrote is in its page cache, which reads would hit)
+sync
+echo 3 >/proc/sys/vm/drop_caches
 cat "$F" >/dev/null
 expect_eq "local read on node1 raises read_local by the file size" $((rl + 200000)) \
 	"$(stat_of "$MOUNT" read_local)"
