@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cachever.h"
 #include "dircache.h"
 #include "files.h"
 #include "idmap.h"
@@ -176,199 +177,22 @@ static int seen_size(uint64_t ino, uint64_t *size)
 
 /*
  * Close-to-open without re-reading what did not change (as NFS does with
- * its change attribute): the kernel keeps a file's cached pages across an
- * open only when gfmd's data generation, size and mtime at this open are
- * those this mount saw when it last opened the file and nothing of this
- * mount wrote it around the page cache since. Every write open ends a
+ * its change attribute; cachever.h): an open keeps the kernel's pages of a
+ * file when they are of the file's version now. Every write open ends a
  * generation (gfmd makes a new one), so another mount's writes, once
  * closed, always make the next open here drop the pages. Writes through
  * this mount's page cache keep it right (whenever their RELEASE comes: it
  * may come after a reader's open); a handle that bypasses it (O_DIRECT,
  * O_APPEND's direct I/O) forgets the file's version at open and again at
- * release, so the next open drops the pages.
- *
- * What this mount wrote itself stays cached too: a writer that was the
- * file's only one when it opened (gfmd says so) and through the page cache
- * leaves, at its close, the version gfmd gave back to its last GFM_CLOSE_
- * WRITE, if that is still the generation it opened (no other writer came
- * since): the next open here keeps the pages it wrote (cachever_wrote).
- *
- * The kernel's own test (FUSE_CAP_AUTO_INVAL_DATA: drop a file's pages when
- * a GETATTR shows another mtime than it had) is off: it would drop what this
- * mount just wrote, whose mtime the kernel never saw. The mount makes that
- * test itself, better, from every attribute it gives the kernel
- * (cachever_seen): another generation, size or mtime than the version of
- * the pages the kernel may hold drops them (asynchronously: no request
- * handler waits on the kernel's page locks), also under a reader that keeps
- * the file open. A file this mount opened whose version the table lost (a
- * collision) is dropped at once (an opened-inode filter says whether the
- * kernel may hold pages of it at all).
+ * release, so the next open drops the pages. What this mount wrote as the
+ * file's only writer stays cached (keep_written). Every attribute given to
+ * the kernel is tested against the cached version (no writer here: its
+ * own writes are the file), and stale pages are dropped.
  */
-#define CACHEVER_SLOTS 65536
-#define OPENED_BITS (1u << 20)
-
-static uint64_t opened[OPENED_BITS / 64]; /* a Bloom filter, one hash: inodes opened here */
-
-static pthread_mutex_t cachever_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	uint64_t ino, gen, size;
-	struct gf_timespec mtime;
-} cachever[CACHEVER_SLOTS];
-
-static size_t cachever_slot(uint64_t ino)
+static void drop_if_stale(struct gf_fs *fs, const struct gf_attr *a)
 {
-	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 48) % CACHEVER_SLOTS;
-}
-
-/* Does ino still hold what this mount cached of it? Then remember a as its
- * version (an open that may keep the pages). */
-static int cachever_open(const struct gf_attr *a)
-{
-	size_t i = cachever_slot(a->ino);
-	int same;
-
-	pthread_mutex_lock(&cachever_lock);
-	same = cachever[i].ino == a->ino && cachever[i].gen == a->gen &&
-	       cachever[i].size == a->size && cachever[i].mtime.sec == a->mtime.sec &&
-	       cachever[i].mtime.nsec == a->mtime.nsec;
-	cachever[i].ino = a->ino;
-	cachever[i].gen = a->gen;
-	cachever[i].size = a->size;
-	cachever[i].mtime = a->mtime;
-	pthread_mutex_unlock(&cachever_lock);
-	return same;
-}
-
-static void cachever_forget(uint64_t ino)
-{
-	size_t i = cachever_slot(ino);
-
-	pthread_mutex_lock(&cachever_lock);
-	if (cachever[i].ino == ino)
-		cachever[i].ino = 0;
-	pthread_mutex_unlock(&cachever_lock);
-}
-
-static size_t opened_bit(uint64_t ino)
-{
-	return (size_t)((ino * 0xD6E8FEB86659FD93ull) >> 40) % OPENED_BITS;
-}
-
-/* The kernel may hold pages of ino from now on. */
-static void cachever_opened(uint64_t ino)
-{
-	size_t b = opened_bit(ino);
-
-	__atomic_fetch_or(&opened[b / 64], 1ull << (b % 64), __ATOMIC_RELAXED);
-}
-
-/* This mount's sole writer left version a in the page cache (see above). */
-static void cachever_wrote(const struct gf_attr *a)
-{
-	size_t i = cachever_slot(a->ino);
-
-	cachever_opened(a->ino);
-	pthread_mutex_lock(&cachever_lock);
-	cachever[i].ino = a->ino;
-	cachever[i].gen = a->gen;
-	cachever[i].size = a->size;
-	cachever[i].mtime = a->mtime;
-	pthread_mutex_unlock(&cachever_lock);
-}
-
-/* ---- dropping pages: a thread of its own (fuse_lowlevel_notify_inval_inode) ---- */
-
-static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t inval_cv = PTHREAD_COND_INITIALIZER;
-static uint64_t *inval_q;
-static size_t inval_n, inval_cap;
-static struct fuse_session *inval_se;
-
-static void *invalidator_main(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&inval_lock);
-	for (;;) {
-		while (inval_n == 0)
-			pthread_cond_wait(&inval_cv, &inval_lock);
-		uint64_t ino = inval_q[--inval_n];
-		pthread_mutex_unlock(&inval_lock);
-		/* data and attributes; an inode the kernel forgot: ENOENT */
-		(void)fuse_lowlevel_notify_inval_inode(inval_se, ino, 0, 0);
-		pthread_mutex_lock(&inval_lock);
-	}
-	return NULL;
-}
-
-static pthread_once_t inval_once = PTHREAD_ONCE_INIT;
-static int inval_started;
-
-static void invalidator_start(void)
-{
-	pthread_t t;
-	pthread_attr_t at;
-
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	inval_started = pthread_create(&t, &at, invalidator_main, NULL) == 0;
-	pthread_attr_destroy(&at);
-}
-
-/* The kernel drops ino's cached pages soon (never from a request handler:
- * the kernel may hold page locks that only other requests release). */
-static void drop_pages(struct gf_fs *fs, uint64_t ino)
-{
-	if (!fs->se)
-		return;
-	pthread_mutex_lock(&inval_lock);
-	inval_se = fs->se;
-	pthread_once(&inval_once, invalidator_start);
-	if (inval_n == inval_cap) {
-		size_t cap = inval_cap ? inval_cap * 2 : 256;
-		uint64_t *q = realloc(inval_q, cap * sizeof(*q));
-		if (q) {
-			inval_q = q;
-			inval_cap = cap;
-		}
-	}
-	if (inval_started && inval_n < inval_cap) {
-		inval_q[inval_n++] = ino;
-		pthread_cond_signal(&inval_cv);
-		pthread_mutex_unlock(&inval_lock);
-		return;
-	}
-	pthread_mutex_unlock(&inval_lock);
-	gf_warn("inode %llu: cannot queue dropping its cached pages (out of memory or "
-		"threads): dropped now", (unsigned long long)ino);
-	(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
-}
-
-/* Attributes a of a regular file (no writer of it here) go to the kernel:
- * if its pages may be of another version, they go (see above). */
-static void cachever_seen(struct gf_fs *fs, const struct gf_attr *a)
-{
-	size_t i = cachever_slot(a->ino), b = opened_bit(a->ino);
-	int drop = 0;
-
-	if (!(__atomic_load_n(&opened[b / 64], __ATOMIC_RELAXED) & (1ull << (b % 64))))
-		return; /* never opened here: the kernel holds no page of it */
-	pthread_mutex_lock(&cachever_lock);
-	if (cachever[i].ino != a->ino) {
-		drop = 1; /* its version was lost: take this one from now on */
-	} else {
-		drop = cachever[i].gen != a->gen || cachever[i].size != a->size ||
-		       cachever[i].mtime.sec != a->mtime.sec ||
-		       cachever[i].mtime.nsec != a->mtime.nsec;
-	}
-	if (drop) {
-		cachever[i].ino = a->ino;
-		cachever[i].gen = a->gen;
-		cachever[i].size = a->size;
-		cachever[i].mtime = a->mtime;
-	}
-	pthread_mutex_unlock(&cachever_lock);
-	if (drop)
-		drop_pages(fs, a->ino);
+	if (cachever_stale(a))
+		cachever_drop(fs->se, a->ino);
 }
 
 /* Owners come from gfmd as global ids: shown as this node's (lib/idmap.h). */
@@ -378,7 +202,7 @@ static void attr_to_stat(struct gf_fs *fs, struct gf_attr *a, struct stat *st)
 	if (S_ISREG(a->mode)) {
 		note_seen_size(a->ino, a->size);
 		if (!writing)
-			cachever_seen(fs, a); /* another version: its pages go */
+			drop_if_stale(fs, a);
 	}
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
@@ -441,7 +265,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* sizes are the writer's own until flushed; the kernel must not
 	 * cache writes behind our back */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	/* which cached pages are stale is the mount's to say (cachever_seen):
+	/* which cached pages are stale is the mount's to say (drop_if_stale):
 	 * the kernel's mtime test would drop what this mount just wrote */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* clearing setuid/setgid on write, truncate and chown is ours (gfmd
@@ -1115,7 +939,6 @@ static int bypasses_cache(const struct gf_file *f, int flags)
 static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 {
 	fi->fh = (uint64_t)(uintptr_t)f;
-	cachever_opened(f->ino);
 	/* close-to-open: drop cached pages on open, unless unchanged */
 	if (bypasses_cache(f, fi->flags) || f->writable) {
 		cachever_forget(f->ino);
@@ -1547,7 +1370,7 @@ static struct {
  * Files held open for reading here are looked at again every attr_timeout
  * (as the kernel's mtime test did at a read once their attributes were
  * stale): another mount's change, even of the same size, drops their
- * pages (cachever_seen), so a reader that keeps a file open sees it.
+ * pages (drop_if_stale), so a reader that keeps a file open sees it.
  */
 #define REVALIDATE_MAX 256
 static const struct gf_cred ROOT_CRED = { 0, 0, 0, { 0 } };
@@ -1564,7 +1387,7 @@ static void revalidate_readers(struct gf_fs *fs)
 		int have_mtime;
 		if (gfc_getattr(fs->gfc, &ROOT_CRED, inos[i], &a) == 0 && S_ISREG(a.mode) &&
 		    !gf_files_writer_attr(a.ino, &wend, &mt, &have_mtime))
-			cachever_seen(fs, &a);
+			drop_if_stale(fs, &a);
 	}
 }
 
@@ -1620,6 +1443,7 @@ void gf_ops_stop(void)
 	pthread_mutex_unlock(&publisher.mu);
 	pthread_join(publisher.thread, NULL);
 	publisher.running = 0;
+	cachever_drop_stop(); /* before the session goes */
 }
 
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
