@@ -107,6 +107,9 @@ spool=$(spool_files "$A/s/lost")
 [[ -n $spool ]] || die "no spool file for s/lost"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/s/lost" || fail "s/lost was never sealed"
 truncate -s 100000 "$spool"
+# (mount 1 wrote it and keeps those pages: gone, so that its reads reach the replica)
+sync
+echo 3 >/proc/sys/vm/drop_caches
 expect_errno "a remote read beyond what the replica holds is EIO, not zeros" EIO '
 f = open(M2 + "/s/lost", "rb")
 f.seek(200000)
