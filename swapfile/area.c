@@ -539,12 +539,16 @@ int64_t area_repair(struct area *a, uint8_t *buf, uint64_t max)
 	return (int64_t)done;
 }
 
-uint64_t area_short(struct area *a)
+void area_short(struct area *a, uint64_t *repairable, uint64_t *without_copy)
 {
-	uint64_t n = 0;
-
-	for (uint64_t i = 0; i < a->nslots; i++)
-		if (a->map.v[i].in_use && good_copies(a, &a->map.v[i]) < a->copies)
-			n++;
-	return n;
+	*repairable = *without_copy = 0;
+	for (uint64_t i = 0; i < a->nslots; i++) {
+		if (!a->map.v[i].in_use)
+			continue;
+		int good = good_copies(a, &a->map.v[i]);
+		if (good == 0)
+			(*without_copy)++;
+		else if (good < a->copies)
+			(*repairable)++;
+	}
 }

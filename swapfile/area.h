@@ -67,8 +67,13 @@ uint32_t area_apply_moves(struct area *a, int from, const struct gfs_page_move *
  * holds GF_PAGE_BATCH pages. Pages copied, or -errno.
  */
 int64_t area_repair(struct area *a, uint8_t *buf, uint64_t max);
-/* Slots in use with fewer good copies than wanted (what area_repair fixes). */
-uint64_t area_short(struct area *a);
+/*
+ * Slots in use with fewer good copies than wanted: *repairable those with
+ * one left (what area_repair fixes), *without_copy those with none (a read
+ * of one fails with EIO, counted lost; a slot the kernel freed without a
+ * discard is never read: the collector's ground, issue 8).
+ */
+void area_short(struct area *a, uint64_t *repairable, uint64_t *without_copy);
 /* Slots whose copies are on server i (or LOC_DISK for the disk: i = -1). */
 uint64_t area_slots_on(struct area *a, int server);
 

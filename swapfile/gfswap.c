@@ -73,7 +73,10 @@ static struct cmd cmd = {
 "          fall-back file: every step that is still needed, so it also\n"
 "          cleans up after a daemon that crashed.\n"
 "  status  The area's pages per server, pages in and out, second-copy\n"
-"          reads, fall-backs to disk and lost pages.\n"
+"          reads, fall-backs to disk and lost pages; slots_short: slots\n"
+"          with one good copy left, copied again in the background;\n"
+"          slots_without_copy: slots with none (a read of one is lost;\n"
+"          one the kernel freed without discarding it is never read).\n"
 "\n"
 "  Every page is kept in --copies places (default 2): two page servers, or\n"
 "  one and this node's fall-back file when only one has room or answers,\n"
@@ -255,7 +258,10 @@ static size_t status_text(char *buf, size_t cap)
 	    c->fallbacks, c->second_copy_reads, c->moved, c->discarded, c->lost, c->updates,
 	    c->recopied);
 	OUT("slots_on_disk %" PRIu64 "\n", area_slots_on(&D->area, -1));
-	OUT("slots_short %" PRIu64 "\n", area_short(&D->area));
+	uint64_t short_n, no_copy;
+	area_short(&D->area, &short_n, &no_copy);
+	OUT("slots_short %" PRIu64 "\n", short_n);
+	OUT("slots_without_copy %" PRIu64 "\n", no_copy);
 	OUT("%-20s %-22s %5s %12s %12s %12s %10s %8s %8s %8s\n", "server", "address", "state",
 	    "slots_held", "pages_out", "pages_in", "free_adv", "failures", "refusals",
 	    "restarts");
