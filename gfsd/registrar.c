@@ -14,6 +14,7 @@
 
 #include <uuid/uuid.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proto.h"
 #include "rpc.h"
@@ -71,14 +72,7 @@ struct registrar {
 /* Sleep ms or until stopped; returns true when stopping. */
 static bool sleep_ms(struct registrar *r, uint32_t ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = gf_mono_in_ms(ms);
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping &&
 	       pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)

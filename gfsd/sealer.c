@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 struct job {
 	struct job *next;
 	uint64_t ino, fgen;
@@ -101,14 +103,7 @@ int sealer_submit(struct sealer *s, uint64_t ino, uint64_t fgen, int fd)
 		close(fd);
 		return -ENOMEM;
 	}
-	*j = (struct job){ .ino = ino, .fgen = fgen, .fd = fd };
-	clock_gettime(CLOCK_MONOTONIC, &j->due);
-	j->due.tv_sec += s->delay_ms / 1000;
-	j->due.tv_nsec += (long)(s->delay_ms % 1000) * 1000000L;
-	if (j->due.tv_nsec >= 1000000000L) {
-		j->due.tv_sec++;
-		j->due.tv_nsec -= 1000000000L;
-	}
+	*j = (struct job){ .ino = ino, .fgen = fgen, .fd = fd, .due = gf_mono_in_ms(s->delay_ms) };
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->mu);

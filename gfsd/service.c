@@ -29,7 +29,7 @@ struct service {
 	service_size_fn size;
 	void *size_arg;
 	bool fsync_on_close;
-	struct sealer *sealer; /* NULL: seal in the closing thread */
+	struct sealer *sealer; /* background sealing (sealer.h) */
 	struct copy_source copy;
 	void (*scan_soon)(void *arg);
 	void *scan_arg;
@@ -141,7 +141,7 @@ static void handle_free(struct service *svc, struct handle *h)
 	if (h->writer && replicas_writer_close_last(svc->rs, h->ino, h->gen)) {
 		/* the last writer: sealed in the background, from a duplicate fd
 		 * (this one closes now); in this thread if that cannot be */
-		int dup = svc->sealer ? fcntl(h->fd, F_DUPFD_CLOEXEC, 0) : -1;
+		int dup = fcntl(h->fd, F_DUPFD_CLOEXEC, 0);
 		if (dup < 0 || sealer_submit(svc->sealer, h->ino, h->gen, dup) < 0) {
 			seal(svc, h->ino, h->gen, h->fd);
 			replicas_writer_ready(svc->rs, h->ino, h->gen);
@@ -820,7 +820,7 @@ void service_stats(struct service *svc, struct gfs_stats_rep *st)
 	st->copies = atomic_load(&svc->copies);
 	st->copies_followed = atomic_load(&svc->copies_followed);
 	st->copy_blocks_mended = atomic_load(&svc->copy_blocks_mended);
-	st->sealing = svc->sealer ? sealer_pending(svc->sealer) : 0;
+	st->sealing = sealer_pending(svc->sealer);
 }
 
 static int op_stats(struct service *svc, struct gf_conn *conn, struct conn_state *cs,

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* ---- names ----------------------------------------------------------------------- */
@@ -464,14 +465,7 @@ static void *refresher(void *arg)
 	struct gf_idmap *m = arg;
 	pthread_mutex_lock(&m->tmu);
 	while (!m->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += m->period_ms / 1000;
-		ts.tv_nsec += (long)(m->period_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = gf_mono_in_ms(m->period_ms);
 		int e = 0;
 		while (!m->stopping && e != ETIMEDOUT)
 			e = pthread_cond_timedwait(&m->tcv, &m->tmu, &ts);

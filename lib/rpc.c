@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 
@@ -109,18 +110,6 @@ static int passed(const struct timespec *t)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
-}
-
-/* now + ms on CLOCK_MONOTONIC */
-static void in_ms(struct timespec *t, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t->tv_nsec >= 1000000000) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000;
-	}
 }
 
 static const struct timespec *earlier(const struct timespec *a, const struct timespec *b)
@@ -322,7 +311,7 @@ int gf_rpc_call_wait(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 	struct timespec deadline, tick_at;
 	int has_deadline = timeout_ms != 0, has_tick = wait && wait->tick;
 	if (has_deadline)
-		in_ms(&deadline, timeout_ms);
+		deadline = gf_mono_in_ms(timeout_ms);
 	pthread_mutex_lock(&c->send_lock);
 	int rc = gf_frame_send_timed(c->sock, op, w.reqid, 0, req ? req->data : NULL,
 				     req ? req->len : 0, -1,
@@ -363,7 +352,7 @@ int gf_rpc_call_wait(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 		return rc == -ETIMEDOUT ? rc : -ENOTCONN;
 	}
 	if (has_tick)
-		in_ms(&tick_at, wait->first_ms);
+		tick_at = gf_mono_in_ms(wait->first_ms);
 	while (!w.done) {
 		const struct timespec *wake = earlier(has_deadline ? &deadline : NULL,
 						      has_tick ? &tick_at : NULL);
@@ -395,7 +384,7 @@ int gf_rpc_call_wait(struct gf_rpc *c, uint16_t op, const struct gf_wbuf *req,
 				give_up(c, &w);
 				continue;
 			}
-			in_ms(&tick_at, next);
+			tick_at = gf_mono_in_ms(next);
 		}
 	}
 	/* done: if others still wait and nobody reads, one of them must */

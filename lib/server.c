@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define MAX_LISTENERS 8
@@ -126,18 +127,6 @@ static long long ms_since(const struct timespec *t)
 	struct timespec now;
 	mono_now(&now);
 	return (long long)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
-static struct timespec ms_after(const struct timespec *t, long long ms)
-{
-	struct timespec r = *t;
-	r.tv_sec += ms / 1000;
-	r.tv_nsec += (ms % 1000) * 1000000;
-	if (r.tv_nsec >= 1000000000) {
-		r.tv_sec++;
-		r.tv_nsec -= 1000000000;
-	}
-	return r;
 }
 
 static int cond_init_mono(pthread_cond_t *cv)
@@ -568,7 +557,7 @@ int gf_conn_reply(struct gf_conn *c, uint16_t op, uint32_t reqid, int32_t status
 	 * sender pushes it) and then sends itself: its peer's requests are not
 	 * read meanwhile, which is the only thing such a wait may hold up. */
 	while (own && !c->dead && c->q_head) {
-		struct timespec until = ms_after(&c->q_since, s->send_timeout_ms);
+		struct timespec until = gf_ts_after_ms(&c->q_since, s->send_timeout_ms);
 		if (pthread_cond_timedwait(&c->out_cond, &c->out_lock, &until) == ETIMEDOUT &&
 		    c->q_head && !c->dead && ms_since(&c->q_since) >= s->send_timeout_ms)
 			conn_kill(c, c->q_bytes, -ETIMEDOUT);
@@ -940,7 +929,7 @@ void gf_server_shutdown(struct gf_server *s)
 		shutdown(c->sock, SHUT_RD);
 	struct timespec until;
 	mono_now(&until);
-	until = ms_after(&until, s->send_timeout_ms < STOP_FLUSH_MS ? s->send_timeout_ms
+	until = gf_ts_after_ms(&until, s->send_timeout_ms < STOP_FLUSH_MS ? s->send_timeout_ms
 								    : STOP_FLUSH_MS);
 	while (s->nthreads > 0)
 		if (pthread_cond_timedwait(&s->idle, &s->lock, &until) == ETIMEDOUT)
@@ -968,7 +957,7 @@ void gf_server_stop(struct gf_server *s)
 	if (s->sender_started) {
 		struct timespec until;
 		mono_now(&until);
-		until = ms_after(&until, s->send_timeout_ms < STOP_FLUSH_MS ? s->send_timeout_ms
+		until = gf_ts_after_ms(&until, s->send_timeout_ms < STOP_FLUSH_MS ? s->send_timeout_ms
 									    : STOP_FLUSH_MS);
 		pthread_mutex_lock(&s->out_lock);
 		while (s->sendq && pthread_cond_timedwait(&s->out_idle, &s->out_lock, &until) == 0)

@@ -28,8 +28,6 @@ export GFARMFS_CONFIG=$STATE/admin.conf
 M1=$MOUNT M2=$MOUNT2 M4=$MOUNT4
 
 ino_of() { stat -c %i "$1"; }
-# the spool files of PATH on nodeK (replicas only, not their .sum)
-spool_of() { find "$STATE/node$1/spool/data" -type f -name "$(printf '%016x' "$(ino_of "$2")")-????????????????"; }
 sums_of() { local f; f=$(spool_of "$1" "$2"); [[ -n $f ]] && echo "$f.sum"; }
 stat_of() { gf_stat_value "node$1" "$2"; }
 flip() { # flip FILE OFFSET: invert one byte in place

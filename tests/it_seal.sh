@@ -19,7 +19,9 @@
 #   counted;
 # - gfsd stopped (SIGTERM) with a seal pending seals it before it exits;
 #   killed (-9) with one pending, the replica is left unsealed, still
-#   reads, and gffsck --verify --repair seals it.
+#   reads, and gffsck --verify --repair seals it;
+# - a seal_delay_ms that is negative, not a number or above 600000 is
+#   refused, naming the key.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -36,12 +38,7 @@ M1=$MOUNT M2=$MOUNT2
 pending() { gf_stat_value node1 sealing; }
 seal_pending() { [[ $(pending) -ge 1 ]]; }
 none_pending() { [[ $(pending) == 0 ]]; }
-# the spool file of PATH on nodeK, and its sums file
-spool_of() {
-	local ino
-	ino=$(stat -c %i "$2") || return 1
-	find "$STATE/node$1/spool/data" -type f -name "$(printf '%016x' "$ino")-????????????????"
-}
+# PATH's replica on nodeK has its sums file (spool_of: tests/lib.sh)
 has_sums() { local f; f=$(spool_of "$1" "$2") && [[ -n $f && -s $f.sum ]]; }
 mksrc() { head -c "$2" /dev/urandom >"$STATE/src.$1"; }
 
@@ -177,5 +174,14 @@ out=$("$GFFSCK" --verify --repair 2>&1)
 	ok "  gffsck --verify --repair seals it" || fail "  gffsck: $out"
 cmp -s "$STATE/src.f" "$M1/f" && cmp -s "$STATE/src.e" "$M1/e" && cmp -s "$STATE/src.a" "$M2/a" &&
 	ok "every file still reads right" || fail "a file differs at the end"
+
+# ---- bad values of the knob --------------------------------------------------------------------
+for v in -5 soon 600001; do
+	sed "s/^seal_delay_ms = .*/seal_delay_ms = $v/" "$STATE/node1/gfsd.conf" >"$STATE/bad-gfsd.conf"
+	out=$(timeout 60 "$(gf_bin gfsd)" -c "$STATE/bad-gfsd.conf" -f 2>&1) # (timeout: only against a hang)
+	rc=$?
+	[[ $rc != 0 && $out == *seal_delay_ms* ]] && ok "gfsd refuses seal_delay_ms = $v, naming it (exit $rc)" ||
+		fail "gfsd with seal_delay_ms = $v: exit $rc: $out"
+done
 
 it_done

@@ -204,6 +204,15 @@ spools_match() {
 	if [[ -n ${3:-} ]]; then ((n == $3)); else ((n > 0)); fi
 }
 
+# spool_of K PATH: PATH's replica files (not their .sum) in nodeK's spool;
+# K empty: in every node's.
+spool_of() {
+	local ino dirs=("$STATE"/node*/spool/data)
+	ino=$(stat -c %i "$2") || return 1
+	[[ -n $1 ]] && dirs=("$STATE/node$1/spool/data")
+	find "${dirs[@]}" -type f -name "$(printf '%016x' "$ino")-????????????????" 2>/dev/null
+}
+
 # all_sealed PATH: every replica file of PATH in the cluster's spools has
 # its checksums beside it. gfsd writes them in the background after the
 # last writer's close (gfsd/sealer.h): poll this before damaging a replica
@@ -213,8 +222,7 @@ all_sealed() {
 	while read -r f; do
 		[[ -s $f.sum ]] || return 1
 		n=$((n + 1))
-	done < <(find "$STATE"/node*/spool/data -type f \
-		-name "$(printf '%016x' "$(stat -c %i "$1")")-????????????????" 2>/dev/null)
+	done < <(spool_of "" "$1")
 	((n > 0))
 }
 

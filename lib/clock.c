@@ -1,0 +1,23 @@
+/*
+ * clock.c — deadlines on CLOCK_MONOTONIC (clock.h).
+ */
+#include "clock.h"
+
+struct timespec gf_ts_after_ms(const struct timespec *t, long long ms)
+{
+	struct timespec r = *t;
+	r.tv_sec += (time_t)(ms / 1000);
+	r.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (r.tv_nsec >= 1000000000L) {
+		r.tv_sec++;
+		r.tv_nsec -= 1000000000L;
+	}
+	return r;
+}
+
+struct timespec gf_mono_in_ms(long long ms)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return gf_ts_after_ms(&now, ms);
+}
