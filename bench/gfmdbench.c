@@ -7,16 +7,21 @@
  *       that commits nothing) and N/4 chmods (a round trip plus one
  *       durable commit), one at a time. Prints the median of 5 rounds, in
  *       microseconds per call: "getattr_us X" and "chmod_us Y".
- *   gfmdbench CONFIG fill -n N [-t THREADS] [-d DIR]
+ *   gfmdbench CONFIG fill -n N [-t THREADS] [-d DIR] [-w BYTES]
  *       Makes N empty regular files (mknod) in directory DIR under the root
  *       (created if missing; default "fill"), 1000 per subdirectory, from
  *       THREADS threads at once (default 16, so group commit batches them).
- *       Prints "created N in S s (R/s)".
+ *       Prints "created N in S s (R/s)". With -w, each file is made as a
+ *       writer makes it instead (GFM_CREATE, which places a replica on a
+ *       gfsd, then GFM_CLOSE_WRITE of BYTES and GFM_RELEASE): the catalogue then holds one
+ *       replica per file, as after real writes, but no gfsd holds the
+ *       data (a catalogue for measuring gfmd, not files to read).
  *
  * CONFIG is a client configuration (gfmd_host, gfmd_port, key_file); calls
  * are made as root.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -35,11 +40,13 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: " PROG " CONFIG rtt [-n N]\n"
-		    "       " PROG " CONFIG fill -n N [-t THREADS] [-d DIR]\n"
+		    "       " PROG " CONFIG fill -n N [-t THREADS] [-d DIR] [-w BYTES]\n"
 		    "  rtt   median microseconds of a GETATTR (no commit) and of a chmod\n"
 		    "        (one durable commit), N and N/4 calls a round (default 2000)\n"
 		    "  fill  make N empty files in DIR (default fill), 1000 per\n"
-		    "        subdirectory, THREADS at once (default 16)\n");
+		    "        subdirectory, THREADS at once (default 16); -w: each made as\n"
+		    "        a writer makes it (create, a replica placed, close at BYTES),\n"
+		    "        with no data on any gfsd\n");
 }
 
 static double now_s(void)
@@ -116,9 +123,31 @@ struct fill {
 	struct gfc *c;
 	uint64_t top;
 	long n;
+	long long wbytes; /* -w: create + close_write at this size; <0: mknod */
 	atomic_long next;
 	atomic_int err;
 };
+
+/* A file as a writer leaves it: created with a replica, closed at f->wbytes. */
+static int fill_written(struct fill *f, uint64_t dir, const char *name)
+{
+	struct gfm_open_rep *o = malloc(sizeof(*o)); /* big: GF_MAX_REPLICAS names */
+	if (!o)
+		return -ENOMEM;
+	int r = gfc_create(f->c, &ROOT_CRED, dir, name, 0644, O_WRONLY | O_CREAT | O_EXCL, 022, o);
+	if (r == 0) {
+		struct gf_timespec mt = o->attr.mtime;
+		struct gf_attr a;
+		r = o->nreplicas == 1 ? gfc_close_write(f->c, &ROOT_CRED, o->attr.ino,
+							o->replicas[0].fgen,
+							(uint64_t)f->wbytes, &mt, 0,
+							0, &a)
+				      : -EPROTO;
+		gfc_release(f->c, &ROOT_CRED, o->attr.ino); /* the writer is gone */
+	}
+	free(o);
+	return r;
+}
 
 static void *fill_thread(void *arg)
 {
@@ -142,7 +171,10 @@ static void *fill_thread(void *arg)
 		}
 		struct gf_attr a;
 		snprintf(name, sizeof(name), "f%07ld", i);
-		r = gfc_mknod(f->c, &ROOT_CRED, sub, name, S_IFREG | 0644, 0, 022, &a);
+		if (f->wbytes >= 0)
+			r = fill_written(f, sub, name);
+		else
+			r = gfc_mknod(f->c, &ROOT_CRED, sub, name, S_IFREG | 0644, 0, 022, &a);
 		if (r < 0 && r != -EEXIST) {
 			atomic_store(&f->err, r);
 			break;
@@ -151,9 +183,9 @@ static void *fill_thread(void *arg)
 	return NULL;
 }
 
-static int do_fill(struct gfc *c, long n, int threads, const char *dir)
+static int do_fill(struct gfc *c, long n, int threads, const char *dir, long long wbytes)
 {
-	struct fill f = { .c = c, .n = n };
+	struct fill f = { .c = c, .n = n, .wbytes = wbytes };
 	pthread_t tid[256];
 	int r;
 
@@ -189,6 +221,7 @@ int main(int argc, char **argv)
 	char err[256];
 	long n = 0;
 	int threads = 16, opt;
+	long long wbytes = -1;
 	const char *dir = "fill";
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -201,7 +234,7 @@ int main(int argc, char **argv)
 	}
 	const char *conf = argv[1], *what = argv[2];
 	optind = 3;
-	while ((opt = getopt(argc, argv, "n:t:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:t:d:w:")) != -1) {
 		switch (opt) {
 		case 'n':
 			n = strtol(optarg, NULL, 10);
@@ -211,6 +244,13 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			dir = optarg;
+			break;
+		case 'w':
+			wbytes = strtoll(optarg, NULL, 10);
+			if (wbytes < 0) {
+				usage(stderr);
+				return 2;
+			}
 			break;
 		default:
 			usage(stderr);
@@ -234,7 +274,7 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "rtt"))
 		rc = do_rtt(c, n ? n : 2000);
 	else if (!strcmp(what, "fill") && n > 0)
-		rc = do_fill(c, n, threads, dir);
+		rc = do_fill(c, n, threads, dir, wbytes);
 	else {
 		usage(stderr);
 		rc = 2;

@@ -15,6 +15,7 @@
 
 #include "acl.h"
 #include "hostidx.h"
+#include "pool.h"
 #include "log.h"
 
 #ifndef RENAME_NOREPLACE
@@ -68,18 +69,26 @@ struct dir {
 #define HAS_ACL_ACCESS 1  /* an xattr GF_ACL_ACCESS decides permissions */
 #define HAS_ACL_DEFAULT 2 /* a directory whose new entries inherit GF_ACL_DEFAULT */
 
+/* One per file, from ns->inodes (152 bytes: keep it so; a million files). */
 struct inode {
 	struct inode *hnext;
 	uint64_t ticket; /* of its last change: readers wait for its commit */
-	uint8_t acl;	 /* HAS_ACL_* */
 	struct gf_attr a;
 	char *symlink;
 	struct xattr *xattrs;
 	struct dir *dir;
-	struct gf_ns_replica *reps;
-	uint32_t nreps;
-	uint32_t writers; /* open for writing (memory only; see namespace.h) */
+	struct gf_ns_replica *reps; /* see REPS_POOLS */
+	uint32_t writers;	    /* open for writing (memory only; see namespace.h) */
+	uint16_t nreps;
+	uint8_t repcls; /* reps came from ns->reps[repcls - 1]; REPS_MALLOC: malloc */
+	uint8_t acl;	/* HAS_ACL_* */
 };
+
+/* Replica lists of up to REPS_POOLS replicas come from pools of exactly that
+ * many (most files have one or two); longer ones from malloc. */
+#define REPS_POOLS 4
+#define REPS_MALLOC (REPS_POOLS + 1)
+#define MAX_NREPS UINT16_MAX
 
 /* A copy under way (gf_ns_copy_begin): its file on host is not an orphan. */
 struct copying {
@@ -140,6 +149,8 @@ struct gf_ns {
 	/* the inodes with a replica on each host (hostidx.h), kept by the same
 	 * two: host scans (repair, drain, orphan scans) walk only those */
 	struct hostidx hidx;
+	struct gf_pool inodes;		   /* struct inode */
+	struct gf_pool reps[REPS_POOLS]; /* reps[k]: lists of k + 1 replicas */
 	/* earliest limbo expiry (monotonic ms; INT64_MAX: none), read
 	 * without the lock so an idle heartbeat need not take it */
 	int64_t limbo_due_ms;
@@ -304,7 +315,51 @@ static void iremove(struct gf_ns *ns, struct inode *ip)
 
 static void dir_free(struct dir *d);
 
-static void inode_free(struct inode *ip)
+/* Frees ip's replica list (from its pool, or malloc). */
+static void reps_free(struct gf_ns *ns, struct inode *ip)
+{
+	if (ip->repcls == REPS_MALLOC)
+		free(ip->reps);
+	else if (ip->repcls)
+		gf_pool_free(&ns->reps[ip->repcls - 1], ip->reps);
+	ip->reps = NULL;
+	ip->repcls = 0;
+}
+
+/* Room for n replicas in ip's list (n > ip->nreps), what it holds kept. */
+static int reps_grow(struct gf_ns *ns, struct inode *ip, size_t n)
+{
+	if (n > MAX_NREPS)
+		return -ENOSPC;
+	if (ip->repcls && ip->repcls != REPS_MALLOC && n <= ip->repcls)
+		return 0;
+	struct gf_ns_replica *v;
+	uint8_t cls;
+	if (n <= REPS_POOLS) {
+		v = gf_pool_alloc(&ns->reps[n - 1]);
+		cls = (uint8_t)n;
+	} else if (ip->repcls == REPS_MALLOC) {
+		v = realloc(ip->reps, n * sizeof(*v));
+		if (v) {
+			ip->reps = v;
+			return 0;
+		}
+		cls = REPS_MALLOC;
+	} else {
+		v = malloc(n * sizeof(*v));
+		cls = REPS_MALLOC;
+	}
+	if (!v)
+		return -ENOMEM;
+	if (ip->nreps)
+		memcpy(v, ip->reps, ip->nreps * sizeof(*v));
+	reps_free(ns, ip);
+	ip->reps = v;
+	ip->repcls = cls;
+	return 0;
+}
+
+static void inode_free(struct gf_ns *ns, struct inode *ip)
 {
 	if (!ip)
 		return;
@@ -318,20 +373,21 @@ static void inode_free(struct inode *ip)
 	}
 	if (ip->dir)
 		dir_free(ip->dir);
-	free(ip->reps);
-	free(ip);
+	reps_free(ns, ip);
+	gf_pool_free(&ns->inodes, ip);
 }
 
-static struct inode *inode_alloc(uint32_t mode)
+static struct inode *inode_alloc(struct gf_ns *ns, uint32_t mode)
 {
-	struct inode *ip = calloc(1, sizeof(*ip));
+	struct inode *ip = gf_pool_alloc(&ns->inodes);
 	if (!ip)
 		return NULL;
+	memset(ip, 0, sizeof(*ip));
 	ip->a.mode = mode;
 	if (S_ISDIR(mode)) {
 		ip->dir = calloc(1, sizeof(*ip->dir));
 		if (!ip->dir) {
-			free(ip);
+			gf_pool_free(&ns->inodes, ip);
 			return NULL;
 		}
 		ip->dir->tabsz = 8;
@@ -339,7 +395,7 @@ static struct inode *inode_alloc(uint32_t mode)
 		ip->dir->next_cookie = 1;
 		if (!ip->dir->tab) {
 			free(ip->dir);
-			free(ip);
+			gf_pool_free(&ns->inodes, ip);
 			return NULL;
 		}
 	}
@@ -796,7 +852,7 @@ static void inode_destroy(struct gf_ns *ns, struct inode *ip, struct gf_changes 
 		replica_kill_after(ns, ip, ip->nreps - 1, until, c);
 	gf_changes_add(c, GF_CHG_INODE_DEL, ip->a.ino, 0, 0, NULL, 0, NULL, 0, 0);
 	iremove(ns, ip);
-	inode_free(ip);
+	inode_free(ns, ip);
 }
 
 /* ---- life cycle and loading -------------------------------------------------------- */
@@ -806,6 +862,9 @@ struct gf_ns *gf_ns_new(void)
 	struct gf_ns *ns = calloc(1, sizeof(*ns));
 	if (!ns)
 		return NULL;
+	gf_pool_init(&ns->inodes, sizeof(struct inode));
+	for (size_t k = 0; k < REPS_POOLS; k++)
+		gf_pool_init(&ns->reps[k], (k + 1) * sizeof(struct gf_ns_replica));
 	ns->itabsz = 1024;
 	ns->itab = calloc(ns->itabsz, sizeof(*ns->itab));
 	if (!ns->itab) {
@@ -834,7 +893,7 @@ void gf_ns_free(struct gf_ns *ns)
 		struct inode *ip = ns->itab[i], *next;
 		for (; ip; ip = next) {
 			next = ip->hnext;
-			inode_free(ip);
+			inode_free(ns, ip);
 		}
 	}
 	for (size_t i = 0; i < ns->ndead; i++)
@@ -847,6 +906,9 @@ void gf_ns_free(struct gf_ns *ns)
 	free(ns->itab);
 	free(ns->host_nreps);
 	hostidx_free(&ns->hidx);
+	gf_pool_destroy(&ns->inodes);
+	for (size_t k = 0; k < REPS_POOLS; k++)
+		gf_pool_destroy(&ns->reps[k]);
 	pthread_rwlock_destroy(&ns->lock);
 	free(ns);
 }
@@ -872,21 +934,21 @@ int gf_ns_load_inode(struct gf_ns *ns, const struct gf_attr *a, const char *syml
 		return -EINVAL;
 	if (iget(ns, a->ino))
 		return -EEXIST;
-	struct inode *ip = inode_alloc(a->mode);
+	struct inode *ip = inode_alloc(ns, a->mode);
 	if (!ip)
 		return -ENOMEM;
 	ip->a = *a;
 	if (symlink && S_ISLNK(a->mode)) {
 		ip->symlink = strdup(symlink);
 		if (!ip->symlink) {
-			inode_free(ip);
+			inode_free(ns, ip);
 			return -ENOMEM;
 		}
 	}
 	if (ip->dir)
 		ip->dir->parent = a->ino == GF_ROOT_INO ? GF_ROOT_INO : 0;
 	if (iinsert(ns, ip)) {
-		inode_free(ip);
+		inode_free(ns, ip);
 		return -ENOMEM;
 	}
 	if (a->ino >= ns->next_ino)
@@ -960,10 +1022,10 @@ static int replica_add(struct gf_ns *ns, struct inode *ip, uint32_t host_id, uin
 	uint64_t *count = host_nreps_slot(ns, host_id);
 	if (!count)
 		return -ENOMEM;
-	struct gf_ns_replica *v = realloc(ip->reps, (ip->nreps + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	ip->reps = v;
+	int rc = reps_grow(ns, ip, (size_t)ip->nreps + 1);
+	if (rc)
+		return rc;
+	struct gf_ns_replica *v = ip->reps;
 	if (hostidx_add(&ns->hidx, host_id, ip->a.ino) < 0)
 		return -ENOMEM;
 	(*count)++;
@@ -1046,11 +1108,11 @@ int gf_ns_load_finish(struct gf_ns *ns, uint64_t *ticket)
 		}
 	}
 	if (!iget(ns, GF_ROOT_INO)) {
-		struct inode *root = inode_alloc(S_IFDIR | 0755);
+		struct inode *root = inode_alloc(ns, S_IFDIR | 0755);
 		if (root)
 			root->a.ino = GF_ROOT_INO;
 		if (!root || iinsert(ns, root)) {
-			inode_free(root);
+			inode_free(ns, root);
 			pthread_rwlock_unlock(&ns->lock);
 			gf_changes_free(&c);
 			return -ENOMEM;
@@ -1869,9 +1931,9 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 		return -EMLINK;
 	if (inherit_acl(dp, &mode, umask, &xacc, &xdef))
 		return -ENOMEM;
-	struct inode *ip = inode_alloc(mode);
+	struct inode *ip = inode_alloc(ns, mode);
 	if (!ip || (target && !(ip->symlink = strdup(target))) || dir_reserve(dp->dir)) {
-		inode_free(ip);
+		inode_free(ns, ip);
 		xattr_free(xacc);
 		xattr_free(xdef);
 		return -ENOMEM;
@@ -1896,7 +1958,7 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 	if (ip->dir)
 		ip->dir->parent = dp->a.ino;
 	if (iinsert(ns, ip)) {
-		inode_free(ip);
+		inode_free(ns, ip);
 		xattr_free(xacc);
 		xattr_free(xdef);
 		return -ENOMEM;
@@ -1904,7 +1966,7 @@ static int make_node(struct gf_ns *ns, const struct gf_cred *cr, struct inode *d
 	struct dent *e = dir_add(dp->dir, name, ip->a.ino, 0);
 	if (!e) {
 		iremove(ns, ip);
-		inode_free(ip);
+		inode_free(ns, ip);
 		xattr_free(xacc);
 		xattr_free(xdef);
 		return -ENOMEM;

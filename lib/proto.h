@@ -158,7 +158,9 @@ struct gf_cred {
 	uint32_t groups[GF_MAX_GROUPS];
 };
 
-struct gf_timespec {
+/* 12 bytes, 4-aligned (no tail padding): gfmd keeps three in every inode's
+ * attributes, a million times over. Never take the address of sec. */
+struct __attribute__((packed, aligned(4))) gf_timespec {
 	int64_t sec;
 	uint32_t nsec;
 };
