@@ -87,6 +87,9 @@ struct inode {
 /* Replica lists of up to REPS_POOLS replicas come from pools of exactly that
  * many (most files have one or two); longer ones from malloc. */
 #define REPS_POOLS 4
+
+/* gf_ns_files_on_host: inodes visited per hold of the read lock */
+#define FILES_ON_HOST_BATCH 1024
 #define REPS_MALLOC (REPS_POOLS + 1)
 #define MAX_NREPS UINT16_MAX
 
@@ -3119,23 +3122,20 @@ int gf_ns_files_on_host(struct gf_ns *ns, uint32_t host_id,
 			int (*fn)(void *arg, uint64_t ino, uint32_t want), void *arg)
 {
 	int rc = 0;
-	pthread_rwlock_rdlock(&ns->lock);
-	if (host_id != 0) {
-		/* the host's own inodes (hostidx.h), not every inode */
-		for (uint64_t ino = hostidx_next(&ns->hidx, host_id, 0); ino && !rc;
-		     ino = hostidx_next(&ns->hidx, host_id, ino)) {
+	uint64_t ino = 0;
+	/* the host's own inodes (hostidx.h), not every inode, FILES_ON_HOST_BATCH
+	 * at a time: writers get the lock between batches */
+	do {
+		pthread_rwlock_rdlock(&ns->lock);
+		for (size_t k = 0; k < FILES_ON_HOST_BATCH && !rc &&
+				   (ino = hostidx_next(&ns->hidx, host_id, ino)) != 0;
+		     k++) {
 			struct inode *ip = iget(ns, ino);
 			if (ip)
 				rc = fn(arg, ino, ncopy_of(ip));
 		}
 		pthread_rwlock_unlock(&ns->lock);
-		return rc;
-	}
-	for (size_t i = 0; i < ns->itabsz && !rc; i++)
-		for (struct inode *ip = ns->itab[i]; ip && !rc; ip = ip->hnext)
-			if (ip->nreps)
-				rc = fn(arg, ip->a.ino, ncopy_of(ip));
-	pthread_rwlock_unlock(&ns->lock);
+	} while (ino && !rc);
 	return rc;
 }
 

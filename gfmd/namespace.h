@@ -356,8 +356,13 @@ struct gf_ns_repl_state {
 /* What replication needs to know of a regular file (-ENOENT, -EINVAL). */
 int gf_ns_repl_state(struct gf_ns *ns, uint64_t ino, struct gf_ns_repl_state *st);
 /* fn(arg, ino, want) for every file with a replica (current or stale) on
- * host_id (0: every file with data), under the read lock (fn must not call into the
- * namespace); a non-zero return stops the walk and is returned. */
+ * host_id, in inode order; a non-zero return stops the walk and is returned.
+ * fn runs under the read lock (it must not call into the namespace), which
+ * the walk takes for a batch of files at a time, so that a host with a
+ * million files does not hold off every writer: the walk is no snapshot. A
+ * file that gains a replica on host_id meanwhile may be missed, and one
+ * that loses its replica there may still be listed (the caller looks at
+ * each file again, as repair does). */
 int gf_ns_files_on_host(struct gf_ns *ns, uint32_t host_id,
 			int (*fn)(void *arg, uint64_t ino, uint32_t want), void *arg);
 int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,

@@ -1197,6 +1197,88 @@ static int has_dead(uint32_t host, uint64_t fgen)
 	return 0;
 }
 
+/* A file copied to host after host: its replica list grows through every
+ * pooled size into a malloc'd one and keeps every replica, in order. */
+START_TEST(test_many_replicas)
+{
+	uint64_t fgen, t;
+	struct gf_ns_copy cp;
+	struct gf_ns_replica reps[GF_MAX_REPLICAS];
+	size_t n;
+	uint64_t f = file_with_data(100, &fgen); /* on host 2 */
+	gf_ns_writer_done(ns, f);
+	uint64_t fgens[10] = { fgen };
+	for (uint32_t h = 3; h < 12; h++) {
+		ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, h, 0, &cp), 0);
+		ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
+		fgens[h - 2] = cp.fgen;
+		ck_assert_int_eq(gf_ns_replicas(ns, f, 1, reps, GF_MAX_REPLICAS, &n, NULL), 0);
+		ck_assert_uint_eq(n, h - 1);
+		for (uint32_t i = 0; i < n; i++) {
+			ck_assert_uint_eq(reps[i].host_id, i + 2);
+			ck_assert_uint_eq(reps[i].fgen, fgens[i]);
+		}
+	}
+	/* dropped down to one and grown again */
+	for (uint32_t h = 11; h > 2; h--)
+		ck_assert_int_eq(gf_ns_replica_drop(ns, &ROOT, f, h, 1, &t), 0);
+	ck_assert_int_eq(gf_ns_replicas(ns, f, 1, reps, GF_MAX_REPLICAS, &n, NULL), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(reps[0].host_id, 2);
+	ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 5, 0, &cp), 0);
+	ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 1, &t), 0);
+	ck_assert_int_eq(gf_ns_replicas(ns, f, 1, reps, GF_MAX_REPLICAS, &n, NULL), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(reps[1].host_id, 5);
+	ck_assert_int_eq(gf_ns_check_counts(ns), 0);
+}
+END_TEST
+
+struct walk {
+	uint64_t last;
+	size_t n, stop_at;
+};
+
+static int walk_fn(void *arg, uint64_t ino, uint32_t want)
+{
+	struct walk *w = arg;
+	(void)want;
+	ck_assert_uint_gt(ino, w->last); /* ascending, each once */
+	w->last = ino;
+	return ++w->n == w->stop_at ? -EINTR : 0;
+}
+
+/* The walk over a host's files (taken in batches of the lock) lists each
+ * of them once, in order, across batches; a non-zero return stops it. */
+START_TEST(test_files_on_host)
+{
+	uint64_t d = mkdir_(&ROOT, GF_ROOT_INO, "many", 0777), t;
+	struct gf_attr a;
+	struct gf_ns_replica rep[1];
+	size_t nrep;
+	char name[16];
+	enum { N = 3000 };
+	for (int i = 0; i < N; i++) {
+		place_host = i % 3 ? 4 : 9; /* 1000 on host 9 */
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(gf_ns_create(ns, &ROOT, d, name, 0644, O_CREAT | O_WRONLY, 0,
+					      test_place, NULL, &a, rep, &nrep, NULL, &t), 0);
+	}
+	struct walk w = { 0 };
+	ck_assert_int_eq(gf_ns_files_on_host(ns, 9, walk_fn, &w), 0);
+	ck_assert_uint_eq(w.n, N / 3);
+	w = (struct walk){ 0 };
+	ck_assert_int_eq(gf_ns_files_on_host(ns, 4, walk_fn, &w), 0);
+	ck_assert_uint_eq(w.n, 2 * N / 3);
+	w = (struct walk){ .stop_at = 1500 };
+	ck_assert_int_eq(gf_ns_files_on_host(ns, 4, walk_fn, &w), -EINTR);
+	ck_assert_uint_eq(w.n, 1500);
+	w = (struct walk){ 0 };
+	ck_assert_int_eq(gf_ns_files_on_host(ns, 77, walk_fn, &w), 0);
+	ck_assert_uint_eq(w.n, 0);
+}
+END_TEST
+
 START_TEST(test_copy)
 {
 	uint64_t fgen, t;
@@ -1636,6 +1718,8 @@ static Suite *namespace_suite(void)
 	tcase_add_test(tc, test_readdir_cookies_stable);
 	tcase_add_test(tc, test_readdir_attrs_and_eof);
 	tcase_add_test(tc, test_load);
+	tcase_add_test(tc, test_many_replicas);
+	tcase_add_test(tc, test_files_on_host);
 	suite_add_tcase(s, tc);
 	return s;
 }
