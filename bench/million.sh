@@ -70,6 +70,7 @@ restarts() {
 		s+=("$(secs "$t0")")
 		m+=("$(rss_kb)")
 	done
+	gf_wait_hosts_up || return 1 # (gfsched lists up hosts only)
 	START_S=$(printf '%s\n' "${s[@]}" | median)
 	RSS_KB=$(printf '%s\n' "${m[@]}" | median)
 	echo "    start-up s: ${s[*]}; RSS kB: ${m[*]}" >&2

@@ -68,7 +68,9 @@ static struct cmd cmd = {
 	"      swap_pages_total swap_pages_used swap_pages_free swap_locked_bytes\n"
 	"      swap_owners swap_puts swap_gets swap_get_misses swap_stale_puts\n"
 	"      swap_invalidated swap_refused swap_punted swap_dropped\n"
-	"      swap_expired (pages, except locked bytes)\n"
+	"      swap_expired (pages, except locked bytes) swap_owners_located\n"
+	"  (swap_owners: owners with pages held; swap_owners_located: those\n"
+	"  whose host is known, where their pages are never moved on to)\n"
 	"  *_local count bytes clients moved through a passed file descriptor,\n"
 	"  *_remote bytes sent over the network. heartbeats: answered by gfmd;\n"
 	"  dead_removed: dead replicas deleted as gfmd asked (or found gone);\n"
@@ -349,6 +351,7 @@ static int stats_main(struct gfc *g, int argc, char **argv)
 	printf("swap_punted %" PRIu64 "\n", ps.punted);
 	printf("swap_dropped %" PRIu64 "\n", ps.dropped);
 	printf("swap_expired %" PRIu64 "\n", ps.expired);
+	printf("swap_owners_located %" PRIu64 "\n", ps.owners_located);
 	return CMD_OK;
 }
 

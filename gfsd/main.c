@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 		gf_fatal("gfsd: swap page service: %s", strerror(-rc));
 	pagesvc_server_ops(psvc, &page_ops);
 	if ((rc = services_add(services, "file data", GFS_OPEN, GFS_VERIFY, &file_ops)) < 0 ||
-	    (rc = services_add(services, "swap pages", GFS_PAGE_PUT, GFS_PAGE_CAP, &page_ops)) < 0)
+	    (rc = services_add(services, "swap pages", GFS_PAGE_PUT, GFS_PAGE_PUNT, &page_ops)) < 0)
 		gf_fatal("gfsd: services: %s", strerror(-rc));
 	services_server_ops(services, &ops);
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||

@@ -385,6 +385,9 @@ void pages_stats(struct pages *p, struct gfs_page_stats_rep *st)
 		st->free = p->used >= p->cap ? 0 : st->free < p->cap - p->used ? st->free : p->cap - p->used;
 	st->total = p->used + st->free;
 	st->owners = p->nowners;
+	st->owners_located = 0;
+	for (uint32_t i = 0; i < p->nowners; i++)
+		st->owners_located += p->owners[i].host[0] != 0;
 	st->cap = p->cap;
 	pthread_mutex_unlock(&p->mu);
 }

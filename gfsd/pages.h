@@ -47,11 +47,14 @@ void pages_free(struct pages *p);
  */
 int pages_put(struct pages *p, uint64_t owner, uint64_t slot, uint64_t stamp, uint32_t n,
 	      const uint8_t *data);
-/* The host owner's gfswap runs on, as the connection of its own puts names
- * it (not a gfsd that punted its pages here): the pager never moves the
- * owner's pages there, where they would sit in the very RAM that ran
- * short. Kept while this cache holds pages of the owner; call after a put
- * that stored some. pages_owner_host: 1 and the name into buf if known. */
+/* The host owner's gfswap runs on, as the connection of its own requests
+ * names it (its puts, and its asking for updates, which it does of every
+ * server it knows: a cache that holds only pages another gfsd punted here
+ * learns it so), never a gfsd that punted its pages here: the pager never
+ * moves the owner's pages there, where they would sit in the very RAM that
+ * ran short. Kept while this cache holds pages of the owner (a call for an
+ * owner it holds nothing of does nothing). pages_owner_host: 1 and the
+ * name into buf if known. */
 void pages_set_owner_host(struct pages *p, uint64_t owner, const char *host);
 int pages_owner_host(struct pages *p, uint64_t owner, char *buf, size_t bufsz);
 /* Copy n pages to out (n * GF_PAGE_SIZE) with their stamps; a page not held

@@ -66,6 +66,26 @@ static int op_put(struct pages *pg, struct gf_conn *conn, struct gf_frame *f)
 	return 0;
 }
 
+/* Pages another gfsd moves on (PUNTPAGE): stored as a put, and the owner's
+ * host it names is remembered as if the owner had put them here. */
+static int op_punt(struct pages *pg, struct gf_conn *conn, struct gf_frame *f)
+{
+	struct gfs_page_punt_req req;
+
+	if (gfs_page_punt_req_decode(f->payload, f->hdr.len, &req) < 0)
+		return malformed(conn, f->hdr.op);
+	if (gf_conn_peer_kind(conn) != GF_PEER_GFSD) {
+		reply(conn, f, -EPERM, NULL);
+		return 0;
+	}
+	int r = pages_put(pg, req.put.owner, req.put.slot, req.put.stamp, req.put.npages,
+			  req.put.data);
+	if (r == 0 && req.owner_host[0])
+		pages_set_owner_host(pg, req.put.owner, req.owner_host);
+	reply(conn, f, r, NULL);
+	return 0;
+}
+
 static int op_get(struct pages *pg, struct gf_conn *conn, struct gf_frame *f)
 {
 	struct gfs_page_get_req req;
@@ -141,6 +161,11 @@ static int op_updates(struct pages *pg, struct gf_conn *conn, struct gf_frame *f
 		reply(conn, f, -ENOMEM, NULL);
 		return 0;
 	}
+	/* the owner itself asks (it asks every server it knows, pages put
+	 * here by another gfsd's punt included): from now on this cache
+	 * knows its host too, and never punts its pages there */
+	if (gf_conn_peer_kind(conn) == GF_PEER_CLIENT)
+		pages_set_owner_host(pg, req.owner, gf_conn_peer_host(conn));
 	rep.count = pages_updates(pg, req.owner, rep.moves, req.max);
 	gf_wbuf_init(&w);
 	gfs_page_updates_rep_encode(&w, &rep);
@@ -184,6 +209,7 @@ static int handle(struct gf_conn *conn, struct gf_frame *f, void *arg)
 	case GFS_PAGE_STATS: return op_stats(pg, conn, f);
 	case GFS_PAGE_UPDATES: return op_updates(pg, conn, f);
 	case GFS_PAGE_CAP: return op_cap(ps, conn, f);
+	case GFS_PAGE_PUNT: return op_punt(pg, conn, f);
 	default:
 		reply(conn, f, -ENOSYS, NULL);
 		return 0;
@@ -239,13 +265,16 @@ static int refresh_peers(struct pagesvc *ps)
 	return 0;
 }
 
-/* Put n pages (one stamp) on peer k: 0, or -errno (the peer is skipped). */
+/* Put n pages (one stamp) on peer k, naming their owner's host (""
+ * unknown): 0, or -errno (the peer is skipped). */
 static int punt_to(struct pagesvc *ps, unsigned k, const struct page_victim *v, uint32_t n,
-		   const uint8_t *data)
+		   const uint8_t *data, const char *owner_host)
 {
 	struct peer *pe = &ps->peers[k];
-	struct gfs_page_put_req req = { .owner = v[0].owner, .slot = v[0].slot,
-					.stamp = v[0].stamp, .npages = n, .data = data };
+	struct gfs_page_punt_req req = { .put = { .owner = v[0].owner, .slot = v[0].slot,
+						  .stamp = v[0].stamp, .npages = n,
+						  .data = data } };
+	snprintf(req.owner_host, sizeof(req.owner_host), "%s", owner_host);
 	struct gf_wbuf w;
 	struct gf_reply rep;
 	int r;
@@ -261,8 +290,8 @@ static int punt_to(struct pagesvc *ps, unsigned k, const struct page_victim *v, 
 		gf_rpc_set_timeout(pe->rpc, 5000);
 	}
 	gf_wbuf_init(&w);
-	gfs_page_put_req_encode(&w, &req);
-	r = w.err ? w.err : gf_rpc_call_status(pe->rpc, GFS_PAGE_PUT, &w, &rep);
+	gfs_page_punt_req_encode(&w, &req);
+	r = w.err ? w.err : gf_rpc_call_status(pe->rpc, GFS_PAGE_PUNT, &w, &rep);
 	gf_wbuf_free(&w);
 	if (r == 0)
 		gf_reply_release(&rep);
@@ -316,7 +345,8 @@ static uint64_t shrink(struct pagesvc *ps, uint64_t excess)
 				/* never back to the host whose memory ran short */
 				if (known && strcmp(ps->peers[k].name, owner_host) == 0)
 					continue;
-				int r = punt_to(ps, k, v + i, run, data + (size_t)i * GF_PAGE_SIZE);
+				int r = punt_to(ps, k, v + i, run, data + (size_t)i * GF_PAGE_SIZE,
+						known ? owner_host : "");
 				if (r == 0) {
 					ps->peers[k].free -= run;
 					ps->rr = k + 1;

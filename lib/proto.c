@@ -104,7 +104,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)  \
 	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFM_SYNC) X(GFS_LIST) X(GFS_ORPHAN_SCAN) X(GFS_SUMS) X(GFS_VERIFY) \
 	X(GFS_PAGE_PUT) X(GFS_PAGE_GET) X(GFS_PAGE_INVALIDATE) X(GFS_PAGE_STATS) \
-	X(GFS_PAGE_UPDATES) X(GFS_PAGE_CAP)
+	X(GFS_PAGE_UPDATES) X(GFS_PAGE_CAP) X(GFS_PAGE_PUNT)
 
 const char *gf_op_name(uint16_t op)
 {
@@ -1932,6 +1932,22 @@ int gfs_page_put_req_decode(const void *payload, size_t len, struct gfs_page_put
 	return err;
 }
 
+void gfs_page_punt_req_encode(struct gf_wbuf *w, const struct gfs_page_punt_req *m)
+{
+	gf_put_str(w, m->owner_host);
+	gfs_page_put_req_encode(w, &m->put);
+}
+
+int gfs_page_punt_req_decode(const void *payload, size_t len, struct gfs_page_punt_req *m)
+{
+	D_BEGIN(m);
+	gf_get_str(r, m->owner_host, sizeof(m->owner_host));
+	if (r->err)
+		return -EBADMSG;
+	/* the rest is exactly a GFS_PAGE_PUT */
+	return gfs_page_put_req_decode((const uint8_t *)payload + r->off, len - r->off, &m->put);
+}
+
 void gfs_page_get_req_encode(struct gf_wbuf *w, const struct gfs_page_get_req *m)
 {
 	if (!page_count_ok(m->npages)) {
@@ -2042,6 +2058,7 @@ void gfs_page_stats_rep_encode(struct gf_wbuf *w, const struct gfs_page_stats_re
 	gf_put_u64(w, m->cap);
 	gf_put_u64(w, m->instance);
 	gf_put_u64(w, m->expired);
+	gf_put_u64(w, m->owners_located);
 }
 
 int gfs_page_stats_rep_decode(const void *payload, size_t len, struct gfs_page_stats_rep *m)
@@ -2063,6 +2080,7 @@ int gfs_page_stats_rep_decode(const void *payload, size_t len, struct gfs_page_s
 	m->cap = gf_get_u64(r);
 	m->instance = gf_get_u64(r);
 	m->expired = gf_get_u64(r);
+	m->owners_located = gf_get_u64(r);
 	return D_END();
 }
 

@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 9
+#define GF_PROTO_VERSION 10
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -143,6 +143,7 @@ enum gf_op {
 	GFS_PAGE_STATS,	    /* empty → gfs_page_stats_rep */
 	GFS_PAGE_UPDATES,   /* gfs_page_updates_req → gfs_page_updates_rep */
 	GFS_PAGE_CAP,	    /* admin: gfs_page_cap_req → empty */
+	GFS_PAGE_PUNT,	    /* gfsd only: gfs_page_punt_req → empty; as PUT */
 };
 
 /* Name of an opcode for logs ("GFM_LOOKUP", "reply to GFS_READ" is op|REPLY). */
@@ -901,6 +902,13 @@ struct gfs_page_put_req {
 };
 /* The fixed part alone, for a sender that writes the data from elsewhere. */
 void gfs_page_put_fixed(uint8_t out[GFS_PAGE_PUT_FIXED], const struct gfs_page_put_req *m);
+/* GFS_PAGE_PUNT, gfsd to gfsd: Nswap's PUNTPAGE. A GFS_PAGE_PUT of pages
+ * the sender moves on from its cache, naming the host their owner runs on
+ * ("": not known), so that the receiver never moves them there either. */
+struct gfs_page_punt_req {
+	char owner_host[GF_HOST_MAX + 1];
+	struct gfs_page_put_req put;
+};
 struct gfs_page_get_req {
 	uint64_t owner;
 	uint64_t slot;
@@ -933,6 +941,7 @@ struct gfs_page_stats_rep {
 					  them, the cap (UINT64_MAX: none) */
 	uint64_t instance; /* random per start of gfsd: a new one holds nothing */
 	uint64_t expired;  /* pages dropped because their owner's lease ran out */
+	uint64_t owners_located; /* owners held whose host is known (pages.h) */
 };
 #define GF_PAGE_INVAL_MAX (1u << 20)
 
@@ -1036,6 +1045,7 @@ GF_CODEC(gfs_page_updates_req);
 GF_CODEC(gfs_page_updates_rep);
 GF_CODEC(gfs_page_cap_req);
 GF_CODEC(gfm_dirs_rep);
+GF_CODEC(gfs_page_punt_req);
 
 #undef GF_CODEC
 

@@ -8,6 +8,9 @@
 #       counters), none on the disk, none on the owner's own gfsd;
 #     - kill -9 of one page server mid-workload: the workload completes
 #       with correct data (every page had a second copy);
+#     - pages moved twice (a server that got them only from another's
+#       punt, which names the owner's host, moves them on): never onto
+#       the owner's own host;
 #   gfswap off leaves no swap, loop device, mount or daemon, also after the
 #   daemon was killed, and the dead daemon's pages leave the servers when
 #   its lease runs out; bad arguments, bad configuration values and
@@ -222,6 +225,41 @@ expect_eq "no page lost" 0 "$(status_value lost)"
 expect_eq "the dead server was noticed" yes \
 	"$("$GFSWAP" status --name "$NAME" | awk '$1 == "node2" && $8 > 0 { print "yes" }')"
 check_here "gfsd node2 back" gf_gfsd_start 2
+
+# ---- a page moved twice: never onto its owner's host --------------------------------------------
+# A swap owner, played by tests/peer.py on host node1, puts 8 pages on node3.
+# node3 moves them on to node4 (the only other server with room besides
+# node1, the owner's host). node4 never heard from the owner: it learns the
+# owner's host from node3's punt (GFS_PAGE_PUNT names it), so when node4
+# must move them on too, node1, which has room, does not get them.
+empty_on() { [[ $(server_value "$1" swap_pages_used) == 0 ]]; }
+list_free() { gfhost list | awk -v h="$1" '$2 == h { print $12 }'; }
+advertises_room() { [[ $(list_free "$1") -gt 0 ]]; }
+port_of() { local c="GFSD_CONFIG_$1"; awk '$1 == "gfsd_port" { print $3 }' "${!c}"; }
+owner_peer() { nb_exec 1 "$PY" "$IT_DIR/peer.py" --key "$KEY" --as-host node1 --statuses --hold 0 "$@" 2>&1; }
+check "gfhost swap-lend node2 0" gfhost swap-lend node2 0
+check "gfhost swap-lend node4 0" gfhost swap-lend node4 0
+poll_until "$GF_WAIT_SECS" empty_on node4 || fail "node4 still holds pages"
+out=$(owner_peer --op page-put --count 8 "tcp:$ADDR_node3:$(port_of node3)")
+expect_eq "the owner put 8 pages on node3" 8 "$(grep -cx 'status 0' <<<"$out")"
+check "gfhost swap-lend node4 all" gfhost swap-lend node4 all
+poll_until "$GF_WAIT_SECS" advertises_room node4 || fail "gfmd does not list room on node4: $(gfhost list)"
+node1_puts=$(server_value node1 swap_puts)
+check "gfhost swap-lend node3 0: its pages move on" gfhost swap-lend node3 0
+poll_until "$GF_WAIT_SECS" empty_on node3 || fail "node3 still holds pages: $(gfhost stats node3 | grep swap_)"
+expect_eq "  not to node1, the owner's host" "$node1_puts" "$(server_value node1 swap_puts)"
+expect_eq "  node4 holds them" yes "$(held_on node4 && echo yes)"
+expect_eq "  and knows the host of every owner it holds pages of" "$(server_value node4 swap_owners)" \
+	"$(server_value node4 swap_owners_located)"
+check "gfhost swap-lend node4 0: the pages must move a second time" gfhost swap-lend node4 0
+poll_until "$GF_WAIT_SECS" empty_on node4 || fail "node4 still holds pages: $(gfhost stats node4 | grep swap_)"
+expect_eq "  none of them to node1, the owner's host, which has room" "$node1_puts" \
+	"$(server_value node1 swap_puts)"
+for k in 2 3 4; do check "gfhost swap-lend node$k all" gfhost swap-lend "node$k" all; done
+# a client may not punt: PUNTPAGE comes from a gfsd only
+out=$(owner_peer --op page-punt --count 1 "tcp:$ADDR_node4:$(port_of node4)")
+grep -qx "status -1" <<<"$out" && ok "GFS_PAGE_PUNT from a client connection: EPERM" ||
+	fail "page-punt from a client: $out"
 
 # ---- bad input to the page service and bad configuration --------------------------------------
 port2=$(awk '$1 == "gfsd_port" { print $3 }' "$GFSD_CONFIG_node2")

@@ -32,6 +32,15 @@ It connects, answers HELLO with an AUTH made from the cluster key
                               page-put-short  GFS_PAGE_PUT naming 2 pages
                                        with 1 page of data (gfsd: malformed,
                                        the connection is closed)
+                              page-put GFS_PAGE_PUT of one page, slot N
+                                       for the Nth request, of swap owner
+                                       PEER_OWNER (gfsd; as a gfswap would)
+                              page-punt GFS_PAGE_PUNT of one page of
+                                       PEER_OWNER (gfsd; only another gfsd
+                                       may: see --kind)
+                              page-updates  GFS_PAGE_UPDATES of PEER_OWNER
+                                       (gfsd; the owner asking where its
+                                       pages went)
                               gfm-replicate-badflags  GFM_REPLICATE of the
                                        root with a flag clients may not set
                                        (gfmd: EINVAL)
@@ -117,7 +126,8 @@ GFS_OPEN = 300
 GFS_O_READ, GFS_O_FOLLOW = 1, 1 << 8
 GFS_STATS, GFS_REPLICATE = 306, 310
 GFS_LIST, GFS_ORPHAN_SCAN, GFS_VERIFY = 311, 312, 314
-GFS_PAGE_PUT, GFS_PAGE_CAP = 350, 355
+GFS_PAGE_PUT, GFS_PAGE_UPDATES, GFS_PAGE_CAP, GFS_PAGE_PUNT = 350, 354, 355, 356
+PEER_OWNER = 0x5EE2_0000_0000_0001  # the swap owner id of page-put and page-updates
 PEER_CLIENT = 1
 KINDS = {"client": 1, "gfsd": 2, "admin": 3, "gfmd": 4}
 ROOT_INO = 1
@@ -220,6 +230,15 @@ def request(op, i, prefix, dir_ino):
     if op == "page-put-short":
         # owner, slot, stamp, npages 2 - and one page of data
         return frame(GFS_PAGE_PUT, struct.pack(">QQQI", 7, 0, 1, 2) + bytes(4096), i)
+    if op == "page-put":
+        # owner, slot, stamp, npages; the page
+        return frame(GFS_PAGE_PUT, struct.pack(">QQQI", PEER_OWNER, i, 1, 1) + bytes([i % 256]) * 4096, i)
+    if op == "page-punt":
+        host = b"node1"
+        return frame(GFS_PAGE_PUNT, struct.pack(">I", len(host)) + host
+                     + struct.pack(">QQQI", PEER_OWNER, i, 1, 1) + bytes(4096), i)
+    if op == "page-updates":
+        return frame(GFS_PAGE_UPDATES, struct.pack(">QI", PEER_OWNER, 64), i)
     if op == "sync":
         return frame(GFM_SYNC, b"", i)
     if op == "sync-payload":
@@ -299,7 +318,7 @@ def main():
     for op in ops:
         if op not in ("getattr", "mkdir", "readdir", "stats", "replicate", "list",
                       "orphan-scan", "verify", "verify-badflags", "page-cap",
-                      "page-put-short", "sync", "sync-payload",
+                      "page-put-short", "page-put", "page-punt", "page-updates", "sync", "sync-payload",
                       "gfm-replicate-badflags", "open-follow-nocopy"):
             ap.error("unknown --op %s" % op)
 

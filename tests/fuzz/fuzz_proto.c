@@ -106,7 +106,7 @@ static void fini_sums(void *m)
 	X(gfs_page_get_rep, NULL) X(gfs_page_inval_req, NULL)                             \
 	X(gfs_page_inval_rep, NULL) X(gfs_page_stats_rep, NULL)                           \
 	X(gfs_page_updates_req, NULL) X(gfs_page_updates_rep, fini_page_updates)          \
-	X(gfs_page_cap_req, NULL) X(gfm_dirs_rep, NULL)
+	X(gfs_page_cap_req, NULL) X(gfm_dirs_rep, NULL) X(gfs_page_punt_req, NULL)
 
 #define WRAP(T, fini)                                               \
 	static void enc_##T(struct gf_wbuf *w, const void *m)       \

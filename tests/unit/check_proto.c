@@ -530,6 +530,13 @@ static void fill_gfs_page_put_req(void *p)
 	m->data = blob;
 }
 
+static void fill_gfs_page_punt_req(void *p)
+{
+	struct gfs_page_punt_req *m = p;
+	snprintf(m->owner_host, sizeof(m->owner_host), "node-1.example");
+	fill_gfs_page_put_req(&m->put);
+}
+
 static void fill_gfs_page_get_req(void *p)
 {
 	struct gfs_page_get_req *m = p;
@@ -566,7 +573,7 @@ static void fill_gfs_page_stats_rep(void *p)
 {
 	struct gfs_page_stats_rep *m = p;
 	uint64_t *v = &m->total;
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 17; i++)
 		v[i] = (uint64_t)i * 1000003 + 1;
 }
 
@@ -830,6 +837,7 @@ WRAP(gfs_sums_rep)
 WRAP(gfs_verify_req)
 WRAP(gfs_verify_rep)
 WRAP(gfs_page_put_req)
+WRAP(gfs_page_punt_req)
 WRAP(gfs_page_get_req)
 WRAP(gfs_page_get_rep)
 WRAP(gfs_page_inval_req)
@@ -959,6 +967,7 @@ static const struct codec codecs[] = {
 	ENTRY(gfs_page_updates_rep, 1, fini_page_updates),
 	ENTRY(gfs_page_cap_req, 0, NULL),
 	ENTRY(gfm_dirs_rep, 0, NULL),
+	ENTRY(gfs_page_punt_req, 1, NULL),
 };
 #define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
 
@@ -2334,6 +2343,23 @@ START_TEST(test_page_messages)
 	w.data[27] = 1;
 	memset(w.data + 16, 0, 8); /* stamp 0 */
 	ck_assert_int_eq(gfs_page_put_req_decode(w.data, w.len, &back), -EBADMSG);
+	gf_wbuf_free(&w);
+	/* a punt: the owner's host, then exactly a put */
+	struct gfs_page_punt_req punt = { .put = put }, pback;
+	punt.put.stamp = 3;
+	snprintf(punt.owner_host, sizeof(punt.owner_host), "node1");
+	gf_wbuf_init(&w);
+	gfs_page_punt_req_encode(&w, &punt);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_uint_eq(w.len, 4 + 5 + GFS_PAGE_PUT_FIXED + GF_PAGE_SIZE);
+	ck_assert_int_eq(gfs_page_punt_req_decode(w.data, w.len, &pback), 0);
+	ck_assert_str_eq(pback.owner_host, "node1");
+	ck_assert_uint_eq(pback.put.owner, 1);
+	ck_assert_mem_eq(pback.put.data, blob, GF_PAGE_SIZE);
+	ck_assert_int_eq(gfs_page_punt_req_decode(w.data, w.len - 1, &pback), -EBADMSG);
+	ck_assert_int_eq(gfs_page_punt_req_decode(w.data, 6, &pback), -EBADMSG);
+	w.data[3] = 0xff; /* a host name longer than any */
+	ck_assert_int_eq(gfs_page_punt_req_decode(w.data, w.len, &pback), -EBADMSG);
 	gf_wbuf_free(&w);
 	/* encoders refuse what decoders would */
 	put.npages = GF_PAGE_BATCH + 1;
