@@ -21,7 +21,8 @@
 #      writer's close at 64 KiB). No gfsd holds their data: this measures
 #      gfmd. With -c 2, gfmd is stopped and a second replica row is added to
 #      each file on the next host (what `gfrep -N 2` leaves in the
-#      catalogue), through PostgreSQL.
+#      catalogue), through PostgreSQL. Then VACUUM ANALYZE, as autovacuum
+#      would have done to a catalogue that grew over time.
 #   3. gfmd is restarted R times: start-up time (exec until it answers a
 #      request; its log's "loaded N inodes" line is reached just before) and
 #      RSS after start-up. Memory per file = (RSS full − RSS empty) / FILES,
@@ -116,6 +117,9 @@ if ((COPIES == 2)); then
 	echo "    second replicas: $(pgq -c "SELECT count(*) FROM replica") replica rows in all"
 	gf_gfmd_start >/dev/null || exit 1
 fi
+# as a catalogue that grew over time would be: vacuumed and analysed (else
+# autovacuum, started by a million new rows, runs beside the rates below)
+pgq -c "VACUUM ANALYZE" || { echo "million: VACUUM ANALYZE failed" >&2; exit 1; }
 
 echo "  3. $N files: restarting gfmd"
 restarts || exit 1

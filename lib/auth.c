@@ -1,16 +1,18 @@
+/* SHA256_Init and friends are deprecated in OpenSSL 3 in favour of EVP,
+ * whose start-up is what this file avoids (auth.h); they are still there */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "auth.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "net.h"
 
@@ -37,11 +39,59 @@ int gf_key_load(const char *path, struct gf_key *key)
 	return 0;
 }
 
+int gf_random(void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	while (n > 0) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+void gf_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len,
+		    uint8_t out[GF_HMAC_LEN])
+{
+	enum { BLOCK = 64 };
+	uint8_t k[BLOCK] = { 0 }, pad[BLOCK], inner[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
+
+	if (keylen > BLOCK) { /* a long key is hashed first */
+		SHA256_Init(&c);
+		SHA256_Update(&c, key, keylen);
+		SHA256_Final(k, &c);
+	} else if (keylen) {
+		memcpy(k, key, keylen);
+	}
+	for (int i = 0; i < BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, BLOCK);
+	SHA256_Update(&c, msg, len);
+	SHA256_Final(inner, &c);
+	for (int i = 0; i < BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, BLOCK);
+	SHA256_Update(&c, inner, sizeof(inner));
+	SHA256_Final(out, &c);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	OPENSSL_cleanse(&c, sizeof(c));
+}
+
 int gf_key_generate(const char *path)
 {
 	uint8_t raw[32];
 	char hex[sizeof(raw) * 2 + 2];
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (gf_random(raw, sizeof(raw)) < 0)
 		return -EIO;
 	for (size_t i = 0; i < sizeof(raw); i++) {
 		static const char digits[] = "0123456789abcdef";
@@ -79,9 +129,8 @@ static int mac_compute(const struct gf_key *key, const char *label, const uint8_
 	if (extra_len)
 		memcpy(msg + len, extra, extra_len);
 	len += extra_len;
-	unsigned int outlen = GF_MAC_LEN;
-	if (!HMAC(EVP_sha256(), key->bytes, (int)key->len, msg, len, out, &outlen))
-		return -EIO;
+	_Static_assert(GF_MAC_LEN == GF_HMAC_LEN, "the MAC is a whole HMAC-SHA256");
+	gf_hmac_sha256(key->bytes, key->len, msg, len, out);
 	return 0;
 }
 
@@ -123,7 +172,7 @@ int gf_auth_server(int sock, const struct gf_key *key, uint8_t *peer_kind,
 	int rc;
 
 	gf_wbuf_init(&w);
-	if (RAND_bytes(hello.nonce, GF_NONCE_LEN) != 1)
+	if (gf_random(hello.nonce, GF_NONCE_LEN) < 0)
 		return -EIO;
 	gf_msg_hello_encode(&w, &hello);
 	rc = send_msg(sock, GF_OP_HELLO, &w);
@@ -185,7 +234,7 @@ int gf_auth_client(int sock, const struct gf_key *key, uint8_t kind, const char 
 	if (rc)
 		goto out;
 	memset(&auth, 0, sizeof(auth));
-	if (RAND_bytes(auth.nonce, GF_NONCE_LEN) != 1) {
+	if (gf_random(auth.nonce, GF_NONCE_LEN) < 0) {
 		rc = -EIO;
 		goto out;
 	}

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
 #include "csum.h"
 #include "log.h"
@@ -115,7 +114,7 @@ int gfc_new(const struct gf_config *cfg, uint8_t kind, struct gfc **out,
 	c->kind = kind;
 	/* a random id of this client's exactly-once requests; never 0 */
 	do {
-		if (RAND_bytes((unsigned char *)&c->client_id, sizeof(c->client_id)) != 1) {
+		if (gf_random(&c->client_id, sizeof(c->client_id)) < 0) {
 			snprintf(errbuf, errlen, "cannot get random bytes for the client id");
 			r = -EIO;
 			goto fail;
