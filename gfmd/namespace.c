@@ -87,11 +87,13 @@ struct inode {
 /* Replica lists of up to REPS_POOLS replicas come from pools of exactly that
  * many (most files have one or two); longer ones from malloc. */
 #define REPS_POOLS 4
+#define REPS_MALLOC (REPS_POOLS + 1)
+#define MAX_NREPS UINT16_MAX
+_Static_assert(sizeof(void *) != 8 || sizeof(struct inode) <= 152,
+	       "an inode grew: gfmd's memory per file (bench/million.sh) with it");
 
 /* gf_ns_files_on_host: inodes visited per hold of the read lock */
 #define FILES_ON_HOST_BATCH 1024
-#define REPS_MALLOC (REPS_POOLS + 1)
-#define MAX_NREPS UINT16_MAX
 
 /* A copy under way (gf_ns_copy_begin): its file on host is not an orphan. */
 struct copying {
