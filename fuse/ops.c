@@ -952,6 +952,8 @@ static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 	fi->direct_io = f->append;
 }
 
+static void nocaps_set(uint64_t ino, double timeout);
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -1003,6 +1005,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	a = o->attr;
 	free(o);
+	/* a file gfmd has just made has no security.capability (it inherits a
+	 * default ACL at most): known now, as if asked, so that its first
+	 * write(2) costs no gfmd call (nocaps below) */
+	if (is_new)
+		nocaps_set(a.ino, fs->attr_timeout);
 	fill_entry(fs, &a, &e);
 	set_fi(fi, f);
 	if (fuse_reply_create(req, &e, fi) != 0) {
@@ -2277,8 +2284,9 @@ static void reply_stats_xattr(fuse_req_t req, size_t size)
  * The kernel asks for security.capability before every write(2) to a
  * regular file (file_remove_privs): without this, each write would cost a
  * gfmd round trip. "This inode has none" is cached for attr_timeout, like
- * the attributes the kernel caches; set/removexattr through this client
- * forget it at once, other clients' changes show within attr_timeout.
+ * the attributes the kernel caches (from gfmd's answer, or from the create
+ * that made the file); set/removexattr through this client forget it at
+ * once, other clients' changes show within attr_timeout.
  */
 #define NOCAPS_SLOTS 1024
 #define CAPS_XATTR "security.capability"

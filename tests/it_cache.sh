@@ -175,6 +175,16 @@ calls=$(($(gfmd_calls "$A") - before))
 # GETATTR of the directory the kernel sends before the next one
 [[ $calls -le 160 ]] && ok "50 creates in a row took $calls gfmd calls (at most 3 each)" ||
 	fail "50 creates in a row took $calls gfmd calls (at most 3 each)"
+# a new file's first write asks gfmd nothing (no security.capability on a
+# file just made): per file LOOKUP, CREATE, the close's CLOSE_WRITE, RELEASE
+before=$(gfmd_calls "$A")
+py 'for i in range(50):
+    fd = os.open(M + "/dc/w%d" % i, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    os.write(fd, b"x" * 3000)
+    os.close(fd)' || die "50 creates and writes"
+calls=$(($(gfmd_calls "$A") - before))
+[[ $calls -le 210 ]] && ok "50 files made and written took $calls gfmd calls (at most 4 each)" ||
+	fail "50 files made and written took $calls gfmd calls (at most 4 each)"
 dir_attrs() { stat -c '%i %h %a %Y %Z %y %z' "$1/dc"; }
 seen_by_b() { [[ $(dir_attrs "$B") == "$(dir_attrs "$A")" ]]; }
 check "mount 1's cached attributes of the directory are gfmd's (mount 2 agrees)" \
