@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -47,6 +48,15 @@ static void usage(FILE *fp)
 		    "        subdirectory, THREADS at once (default 16); -w: each made as\n"
 		    "        a writer makes it (create, a replica placed, close at BYTES),\n"
 		    "        with no data on any gfsd\n");
+}
+
+/* A whole decimal number in [min, max], or -1. */
+static long long number(const char *s, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	return errno || end == s || *end || v < min || v > max ? -1 : v;
 }
 
 static double now_s(void)
@@ -128,12 +138,10 @@ struct fill {
 	atomic_int err;
 };
 
-/* A file as a writer leaves it: created with a replica, closed at f->wbytes. */
-static int fill_written(struct fill *f, uint64_t dir, const char *name)
+/* A file as a writer leaves it: created with a replica, closed at f->wbytes.
+ * o: the thread's reply buffer (big: GF_MAX_REPLICAS names). */
+static int fill_written(struct fill *f, uint64_t dir, const char *name, struct gfm_open_rep *o)
 {
-	struct gfm_open_rep *o = malloc(sizeof(*o)); /* big: GF_MAX_REPLICAS names */
-	if (!o)
-		return -ENOMEM;
 	int r = gfc_create(f->c, &ROOT_CRED, dir, name, 0644, O_WRONLY | O_CREAT | O_EXCL, 022, o);
 	if (r == 0) {
 		struct gf_timespec mt = o->attr.mtime;
@@ -145,7 +153,6 @@ static int fill_written(struct fill *f, uint64_t dir, const char *name)
 				      : -EPROTO;
 		gfc_release(f->c, &ROOT_CRED, o->attr.ino); /* the writer is gone */
 	}
-	free(o);
 	return r;
 }
 
@@ -155,7 +162,12 @@ static void *fill_thread(void *arg)
 	char name[32];
 	uint64_t sub = 0;
 	long cur_sub = -1;
+	struct gfm_open_rep *o = f->wbytes >= 0 ? malloc(sizeof(*o)) : NULL;
 
+	if (f->wbytes >= 0 && !o) {
+		atomic_store(&f->err, -ENOMEM);
+		return NULL;
+	}
 	for (;;) {
 		long i = atomic_fetch_add(&f->next, 1);
 		if (i >= f->n || atomic_load(&f->err))
@@ -172,7 +184,7 @@ static void *fill_thread(void *arg)
 		struct gf_attr a;
 		snprintf(name, sizeof(name), "f%07ld", i);
 		if (f->wbytes >= 0)
-			r = fill_written(f, sub, name);
+			r = fill_written(f, sub, name, o);
 		else
 			r = gfc_mknod(f->c, &ROOT_CRED, sub, name, S_IFREG | 0644, 0, 022, &a);
 		if (r < 0 && r != -EEXIST) {
@@ -180,6 +192,7 @@ static void *fill_thread(void *arg)
 			break;
 		}
 	}
+	free(o);
 	return NULL;
 }
 
@@ -237,16 +250,16 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "n:t:d:w:")) != -1) {
 		switch (opt) {
 		case 'n':
-			n = strtol(optarg, NULL, 10);
+			n = (long)number(optarg, 1, LONG_MAX);
 			break;
 		case 't':
-			threads = atoi(optarg);
+			threads = (int)number(optarg, 1, 256);
 			break;
 		case 'd':
 			dir = optarg;
 			break;
 		case 'w':
-			wbytes = strtoll(optarg, NULL, 10);
+			wbytes = number(optarg, 0, LLONG_MAX);
 			if (wbytes < 0) {
 				usage(stderr);
 				return 2;

@@ -2161,8 +2161,9 @@ static int writer_replica(struct gf_ns *ns, struct inode *ip, uint32_t flags,
 			return -EIO;
 		}
 		/* a new replica, made in the new generation */
-		if (replica_add(ns, ip, host, ip->a.gen + 1, ip->a.gen + 1))
-			return -ENOMEM;
+		int rc = replica_add(ns, ip, host, ip->a.gen + 1, ip->a.gen + 1);
+		if (rc)
+			return rc;
 		rec_replica(c, ip, &ip->reps[ip->nreps - 1]);
 		ip->reps[ip->nreps - 1].gen = ip->a.gen; /* moved on below */
 	}
@@ -2274,8 +2275,9 @@ int gf_ns_create(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 	if (want_write(flags))
 		ip->writers++;
 	if (place) {
-		if (replica_add(ns, ip, host, ip->a.gen, ip->a.gen)) {
-			c.err = -ENOMEM;
+		int arc = replica_add(ns, ip, host, ip->a.gen, ip->a.gen);
+		if (arc) {
+			c.err = arc;
 		} else {
 			rec_replica(&c, ip, &ip->reps[0]);
 			rep[0] = ip->reps[0];
@@ -3262,8 +3264,8 @@ int gf_ns_copy_end(struct gf_ns *ns, const struct gf_ns_copy *cp, int ok, uint64
 		for (uint32_t i = ip->nreps; i-- > 0;)
 			if (ip->reps[i].host_id == cp->dst)
 				replica_kill(ns, ip, i, &c);
-		if (replica_add(ns, ip, cp->dst, cp->gen, cp->fgen)) {
-			rc = -ENOMEM;
+		if ((rc = replica_add(ns, ip, cp->dst, cp->gen, cp->fgen))) {
+			/* (-ENOMEM, or -ENOSPC: MAX_NREPS replicas already) */
 		} else {
 			rec_replica(&c, ip, &ip->reps[ip->nreps - 1]);
 			const struct xattr *nc = xattr_get(ip, GF_NCOPY_XATTR);

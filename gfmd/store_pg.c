@@ -651,9 +651,10 @@ int gf_store_load(struct gf_store *s, const struct gf_store_loader *ld)
 	if (rc)
 		return rc;
 
-	if (rows_open(&it, pg, /* by file: a file's replicas come together, so the namespace sizes
-	 * its list once (namespace.h, gf_ns_load_replica) */
-		       "SELECT ino, host_id, gen, fgen FROM replica ORDER BY ino", "replicas") < 0)
+	/* by file: a file's replicas come together, so the list its first one
+	 * outgrew is reused by the next file (gfmd/namespace.c, REPS_POOLS) */
+	if (rows_open(&it, pg, "SELECT ino, host_id, gen, fgen FROM replica ORDER BY ino",
+		      "replicas") < 0)
 		return -EIO;
 	for (int i; !rc && (i = rows_next(&it)) >= 0;) {
 		r = it.r;

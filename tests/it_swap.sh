@@ -271,6 +271,9 @@ grep -qx "status 0" <<<"$out" && ok "  from an admin connection: served" || fail
 out=$(peer --op page-put-short)
 grep -q "closed by server" <<<"$out" && ok "a GFS_PAGE_PUT with less data than it names closes the connection" ||
 	fail "page-put-short: $out"
+out=$(peer --kind gfsd --op page-punt-short)
+grep -q "closed by server" <<<"$out" && ok "a GFS_PAGE_PUNT (from a gfsd) with less data than it names closes the connection" ||
+	fail "page-punt-short: $out"
 check "  node2's gfsd still lends memory" server_value node2 swap_pages_total
 bad=$STATE/bad-gfsd.conf
 sed 's/^swap_cache_mb = .*/swap_cache_mb = -5/' "$GFSD_CONFIG_node2" >"$bad"

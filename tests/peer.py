@@ -38,6 +38,9 @@ It connects, answers HELLO with an AUTH made from the cluster key
                               page-punt GFS_PAGE_PUNT of one page of
                                        PEER_OWNER (gfsd; only another gfsd
                                        may: see --kind)
+                              page-punt-short  GFS_PAGE_PUNT naming 2
+                                       pages with 1 page of data (gfsd:
+                                       malformed, the connection is closed)
                               page-updates  GFS_PAGE_UPDATES of PEER_OWNER
                                        (gfsd; the owner asking where its
                                        pages went)
@@ -237,6 +240,10 @@ def request(op, i, prefix, dir_ino):
         host = b"node1"
         return frame(GFS_PAGE_PUNT, struct.pack(">I", len(host)) + host
                      + struct.pack(">QQQI", PEER_OWNER, i, 1, 1) + bytes(4096), i)
+    if op == "page-punt-short":
+        host = b"node1"
+        return frame(GFS_PAGE_PUNT, struct.pack(">I", len(host)) + host
+                     + struct.pack(">QQQI", PEER_OWNER, 0, 1, 2) + bytes(4096), i)
     if op == "page-updates":
         return frame(GFS_PAGE_UPDATES, struct.pack(">QI", PEER_OWNER, 64), i)
     if op == "sync":
@@ -318,7 +325,7 @@ def main():
     for op in ops:
         if op not in ("getattr", "mkdir", "readdir", "stats", "replicate", "list",
                       "orphan-scan", "verify", "verify-badflags", "page-cap",
-                      "page-put-short", "page-put", "page-punt", "page-updates", "sync", "sync-payload",
+                      "page-put-short", "page-put", "page-punt", "page-punt-short", "page-updates", "sync", "sync-payload",
                       "gfm-replicate-badflags", "open-follow-nocopy"):
             ap.error("unknown --op %s" % op)
 
