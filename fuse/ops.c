@@ -25,6 +25,7 @@
 #include "files.h"
 #include "idmap.h"
 #include "log.h"
+#include "clock.h"
 
 #define UNKNOWN_INO 0xffffffffu
 
@@ -1327,13 +1328,6 @@ static int kill_suid(fuse_req_t req, struct gf_file *f)
 
 static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks);
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * A writer that keeps its file open (a log, a database) tells gfmd how far
  * it wrote at most every half attribute timeout (0.1 to 1 s) while the file
@@ -1352,7 +1346,7 @@ static uint64_t publish_every_ms(const struct gf_fs *fs)
 static void publish_growth(struct gf_fs *fs, struct gf_file *f)
 {
 	uint64_t every = publish_every_ms(fs);
-	uint64_t now = mono_ms();
+	uint64_t now = gf_mono_ms();
 	int due;
 
 	pthread_mutex_lock(&f->lock);
@@ -1401,7 +1395,7 @@ static void revalidate_readers(struct gf_fs *fs)
 static void *publisher_main(void *arg)
 {
 	struct gf_fs *fs = arg;
-	uint64_t every = publish_every_ms(fs), revalidated = mono_ms();
+	uint64_t every = publish_every_ms(fs), revalidated = gf_mono_ms();
 	uint64_t revalidate_ms = fs->attr_timeout < 0.1 ? 100 : (uint64_t)(fs->attr_timeout * 1000.0);
 	struct gf_file *v[256];
 
@@ -1421,9 +1415,9 @@ static void *publisher_main(void *arg)
 			publish_growth(fs, v[i]);
 			gf_file_unref(v[i]);
 		}
-		if (mono_ms() - revalidated >= revalidate_ms) {
+		if (gf_mono_ms() - revalidated >= revalidate_ms) {
 			revalidate_readers(fs);
-			revalidated = mono_ms();
+			revalidated = gf_mono_ms();
 		}
 		pthread_mutex_lock(&publisher.mu);
 	}
@@ -1655,7 +1649,7 @@ static int wait_copies(struct gf_fs *fs, struct gf_file *f)
 	want = ncopy_of(fs, f->ino);
 	if (want <= 1 || !(o = malloc(sizeof(*o))))
 		return 0;
-	deadline = mono_ms() + (uint64_t)fs->ncopy_wait_s * 1000;
+	deadline = gf_mono_ms() + (uint64_t)fs->ncopy_wait_s * 1000;
 	for (;;) {
 		r = gfc_replicas(fs->gfc, &ROOT_CRED, f->ino, o);
 		if (r < 0)
@@ -1665,7 +1659,7 @@ static int wait_copies(struct gf_fs *fs, struct gf_file *f)
 			have += o->replicas[i].gen == o->attr.gen;
 		if (have >= want || o->attr.size == 0)
 			break;
-		if (mono_ms() >= deadline) {
+		if ((uint64_t)gf_mono_ms() >= deadline) {
 			gf_warn("inode %llu: %u of %u replicas %u s after its close "
 				"(ncopy_wait): the close fails with EIO; gfmd goes on copying",
 				(unsigned long long)f->ino, have, want, fs->ncopy_wait_s);

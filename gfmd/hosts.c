@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "clock.h"
 
 struct host {
 	struct gf_change_host row;
@@ -28,13 +29,6 @@ struct gf_hosts {
 	gf_sink_fn sink;
 	void *sink_arg;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int is_up(const struct gf_hosts *h, const struct host *x, int64_t now)
 {
@@ -97,7 +91,7 @@ struct gf_hosts *gf_hosts_new(uint32_t host_down_ms)
 	pthread_mutex_init(&h->mu, NULL);
 	h->down_ms = host_down_ms ? host_down_ms : 5000;
 	h->reserve_percent = 1;
-	h->started_ms = mono_ms();
+	h->started_ms = gf_mono_ms();
 	return h;
 }
 
@@ -162,7 +156,7 @@ int gf_hosts_register(struct gf_hosts *h, const struct gfm_host_register_req *re
 	if (!gf_hosts_valid_name(req->name) || !gf_hosts_valid_name(req->addr))
 		return -EINVAL;
 	pthread_mutex_lock(&h->mu);
-	int64_t now = mono_ms();
+	int64_t now = gf_mono_ms();
 	refresh(h, now);
 	struct host *x = find_name(h, req->name);
 	if (!x) {
@@ -206,7 +200,7 @@ int gf_hosts_register(struct gf_hosts *h, const struct gfm_host_register_req *re
 int gf_hosts_heartbeat(struct gf_hosts *h, const struct gfm_heartbeat_req *req)
 {
 	pthread_mutex_lock(&h->mu);
-	int64_t now = mono_ms();
+	int64_t now = gf_mono_ms();
 	refresh(h, now);
 	struct host *x = find_id(h, req->host_id);
 	if (x) {
@@ -224,7 +218,7 @@ int gf_hosts_heartbeat(struct gf_hosts *h, const struct gfm_heartbeat_req *req)
 int gf_hosts_list(struct gf_hosts *h, struct gf_host_info **out, uint32_t *count)
 {
 	pthread_mutex_lock(&h->mu);
-	int64_t now = mono_ms();
+	int64_t now = gf_mono_ms();
 	refresh(h, now);
 	struct gf_host_info *v = calloc(h->n ? h->n : 1, sizeof(*v));
 	if (!v) {
@@ -256,7 +250,7 @@ int gf_hosts_replica_info(struct gf_hosts *h, uint32_t host_id, uint64_t gen,
 			  struct gf_replica *out)
 {
 	pthread_mutex_lock(&h->mu);
-	int64_t now = mono_ms();
+	int64_t now = gf_mono_ms();
 	refresh(h, now);
 	struct host *x = find_id(h, host_id);
 	int rc = -ENOENT;
@@ -279,7 +273,7 @@ void gf_hosts_totals(struct gf_hosts *h, uint64_t *capacity, uint64_t *free,
 	*capacity = *free = 0;
 	*nup = 0;
 	pthread_mutex_lock(&h->mu);
-	int64_t now = mono_ms();
+	int64_t now = gf_mono_ms();
 	refresh(h, now);
 	for (size_t i = 0; i < h->n; i++) {
 		if (!is_up(h, &h->v[i], now))
@@ -372,7 +366,7 @@ int gf_hosts_place(void *placement, const struct gf_ns_replica *have, size_t nha
 	const char *me = pl->client_host ? pl->client_host : "";
 	struct host *best = NULL;
 	pthread_mutex_lock(&h->mu);
-	int64_t now = mono_ms();
+	int64_t now = gf_mono_ms();
 	refresh(h, now);
 	/* right after a start: wait for the hosts that matter to report
 	 * rather than take them for down (the data's, or the client's own) */

@@ -17,6 +17,7 @@
 #include "hostidx.h"
 #include "pool.h"
 #include "log.h"
+#include "clock.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -162,13 +163,6 @@ struct gf_ns {
 };
 
 /* ---- small helpers -------------------------------------------------------- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct gf_timespec now_ts(void)
 {
@@ -808,7 +802,7 @@ static void limbo_expire(struct gf_ns *ns, int64_t now)
 /* The removed file ino if its grace is not over (any lock held). */
 static const struct limbo *limbo_get(const struct gf_ns *ns, uint64_t ino)
 {
-	int64_t now = mono_ms();
+	int64_t now = gf_mono_ms();
 	for (const struct limbo *l = ns->limbo[limbo_slot(ino)]; l; l = l->hnext)
 		if (l->a.ino == ino && l->until_ms > now)
 			return l;
@@ -847,7 +841,7 @@ static void limbo_add(struct gf_ns *ns, const struct inode *ip, int64_t until)
 /* The inode has no name left: forget it, its replicas become dead. */
 static void inode_destroy(struct gf_ns *ns, struct inode *ip, struct gf_changes *c)
 {
-	int64_t now = mono_ms(), until = 0;
+	int64_t now = gf_mono_ms(), until = 0;
 	limbo_expire(ns, now);
 	if (ns->grace_ms && S_ISREG(ip->a.mode) && ip->nreps) {
 		until = now + ns->grace_ms;
@@ -2922,7 +2916,7 @@ size_t gf_ns_dead_list(struct gf_ns *ns, uint32_t host_id, uint64_t committed,
 		       struct gf_dead_replica *out, size_t max)
 {
 	size_t n = 0;
-	int64_t now = mono_ms();
+	int64_t now = gf_mono_ms();
 	pthread_rwlock_rdlock(&ns->lock);
 	struct deadlist *dl = deadlist_get(ns, host_id, 0);
 	for (size_t i = 0; dl && i < dl->n && n < max; i++) {
@@ -2969,7 +2963,7 @@ int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_rep
 	*ticket = 0;
 	/* most heartbeats report nothing: they take no lock at all unless a
 	 * removed file's grace is over (heartbeats come often: a sweep) */
-	if (n == 0 && __atomic_load_n(&ns->limbo_due_ms, __ATOMIC_RELAXED) > mono_ms())
+	if (n == 0 && __atomic_load_n(&ns->limbo_due_ms, __ATOMIC_RELAXED) > gf_mono_ms())
 		return 0;
 	struct gf_dead_replica *sorted = NULL;
 	if (n) {
@@ -2981,7 +2975,7 @@ int gf_ns_dead_done(struct gf_ns *ns, uint32_t host_id, const struct gf_dead_rep
 	}
 	gf_changes_init(&c);
 	pthread_rwlock_wrlock(&ns->lock);
-	limbo_expire(ns, mono_ms());
+	limbo_expire(ns, gf_mono_ms());
 	struct deadlist *dl = n ? deadlist_get(ns, host_id, 0) : NULL;
 	if (dl) {
 		/* one pass: keep what was not done, in order */

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "replicate.h"
+#include "clock.h"
 
 #define NPRIO 4		/* queues by replicas left on up hosts: 0..2, 3+ */
 #define PRIO_NEW 2	/* a file just closed (its count is usually short by one) */
@@ -154,13 +155,6 @@ struct gf_repair {
 	uint32_t nworkers;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* (mu held) */
 static void enqueue_locked(struct gf_repair *r, uint64_t ino, int prio)
 {
@@ -236,7 +230,7 @@ static void retry_later(struct gf_repair *r, uint64_t ino)
 		r->retry = v;
 		r->capretry = cap;
 	}
-	r->retry[r->nretry++] = (struct retry){ ino, mono_ms() + r->cfg.retry_ms };
+	r->retry[r->nretry++] = (struct retry){ ino, gf_mono_ms() + r->cfg.retry_ms };
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -600,7 +594,7 @@ static void *monitor_main(void *arg)
 		pthread_cond_timedwait(&r->mcv, &r->mu, &until);
 		if (r->stopping)
 			break;
-		int64_t now = mono_ms();
+		int64_t now = gf_mono_ms();
 		/* files whose retry is due */
 		for (size_t i = 0; i < r->nretry;) {
 			if (r->retry[i].at_ms <= now) {
@@ -672,7 +666,7 @@ int gf_repair_start(struct gfmd *g, const struct gf_repair_config *cfg, struct g
 		r->cfg.jobs = MAX_JOBS;
 	if (r->cfg.retry_ms == 0)
 		r->cfg.retry_ms = 30000;
-	r->started_ms = mono_ms();
+	r->started_ms = gf_mono_ms();
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	pthread_cond_init(&r->mcv, NULL);

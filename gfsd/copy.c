@@ -17,6 +17,7 @@
 #include "rpc.h"
 #include "sums.h"
 #include "wire.h"
+#include "clock.h"
 
 struct job {
 	struct gf_rpc *rpc;
@@ -255,13 +256,6 @@ static int compare_sums(struct gf_rpc *rpc, uint64_t handle, uint64_t ino, uint6
 	return 0;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* What following a writer got: whole blocks [0, have) with their sums. */
 struct followed {
 	uint64_t have, size; /* size: the source's once sealed */
@@ -272,7 +266,7 @@ struct followed {
 static int follow_loop(struct gf_rpc *rpc, uint64_t handle, int fd, int dfd, uint8_t *bounce,
 		       struct followed *f)
 {
-	uint64_t idle_since = mono_ms();
+	uint64_t idle_since = gf_mono_ms();
 	unsigned nap_us = 1000;
 	for (;;) {
 		struct gfs_read_rep rr;
@@ -303,7 +297,7 @@ static int follow_loop(struct gf_rpc *rpc, uint64_t handle, int fd, int dfd, uin
 			return rc;
 		if (whole > 0) {
 			f->have += whole;
-			idle_since = mono_ms();
+			idle_since = gf_mono_ms();
 			nap_us = 1000;
 			continue;
 		}
@@ -316,7 +310,7 @@ static int follow_loop(struct gf_rpc *rpc, uint64_t handle, int fd, int dfd, uin
 		gfs_sums_rep_free(&sr);
 		if (sealed)
 			return 0;
-		if (mono_ms() - idle_since >= GFS_FOLLOW_IDLE_MS)
+		if (gf_mono_ms() - idle_since >= GFS_FOLLOW_IDLE_MS)
 			return -EBUSY;
 		usleep(nap_us);
 		if (nap_us < 20000)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "clock.h"
 
 #define NONE UINT32_MAX
 #define MAX_OWNERS 256
@@ -219,20 +220,12 @@ static uint32_t *find(struct pages *p, uint64_t owner, uint64_t slot)
 	return pp;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* owner made a request: its lease starts again. mu held. */
 static void owner_seen(struct pages *p, uint64_t owner)
 {
 	for (uint32_t i = 0; i < p->nowners; i++)
 		if (p->owners[i].id == owner) {
-			p->owners[i].seen_ms = mono_ms();
+			p->owners[i].seen_ms = gf_mono_ms();
 			return;
 		}
 }
@@ -247,7 +240,7 @@ static void owner_count(struct pages *p, uint64_t owner, int delta)
 	if (i == p->nowners) {
 		if (delta < 0 || p->nowners == MAX_OWNERS)
 			return;
-		p->owners[p->nowners++] = (struct owner){ .id = owner, .seen_ms = mono_ms() };
+		p->owners[p->nowners++] = (struct owner){ .id = owner, .seen_ms = gf_mono_ms() };
 	}
 	p->owners[i].pages += (uint64_t)(int64_t)delta;
 	if (p->owners[i].pages == 0)
@@ -587,7 +580,7 @@ uint64_t pages_expire(struct pages *p)
 	uint64_t dropped = 0, now;
 
 	pthread_mutex_lock(&p->mu);
-	now = mono_ms(); /* under the lock: a request seen since is not older */
+	now = gf_mono_ms(); /* under the lock: a request seen since is not older */
 	for (uint32_t o = 0; p->lease_ms && o < p->nowners;) {
 		if (p->owners[o].seen_ms >= now || now - p->owners[o].seen_ms <= p->lease_ms) {
 			o++;

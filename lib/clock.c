@@ -21,3 +21,10 @@ struct timespec gf_mono_in_ms(long long ms)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return gf_ts_after_ms(&now, ms);
 }
+
+int64_t gf_mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}

@@ -18,17 +18,10 @@
 #include "log.h"
 #include "net.h"
 #include "client.h"
+#include "clock.h"
 
 #define DOWN_MS 3000
 #define RXBUF (GF_HDR_SIZE + GFS_PAGE_GET_REP_FIXED(GF_PAGE_BATCH) + 256)
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int servers_init(struct servers *s, const struct gf_key *key, const char *my_host,
 		 const char *gfmd_host, uint16_t gfmd_port, unsigned io_timeout_ms,
@@ -114,7 +107,7 @@ int servers_refresh(struct servers *s)
 
 int servers_pick(struct servers *s, uint32_t n, const int *avoid, int navoid)
 {
-	uint64_t now = now_ms();
+	uint64_t now = gf_mono_ms();
 	int found = -1;
 
 	pthread_mutex_lock(&s->mu);
@@ -141,8 +134,8 @@ int servers_pick(struct servers *s, uint32_t n, const int *avoid, int navoid)
 static void taken_down(struct servers *s, struct pserver *p, const char *why, int err)
 {
 	pthread_mutex_lock(&s->mu);
-	int was = p->down_until_ms > now_ms();
-	p->down_until_ms = now_ms() + DOWN_MS;
+	int was = p->down_until_ms > (uint64_t)gf_mono_ms();
+	p->down_until_ms = gf_mono_ms() + DOWN_MS;
 	pthread_mutex_unlock(&s->mu);
 	__atomic_add_fetch(&p->failures, 1, __ATOMIC_RELAXED);
 	if (!was)
@@ -177,7 +170,7 @@ static struct pconn *conn_take(struct servers *s, int i, int *err)
 	struct pconn *c = NULL;
 
 	pthread_mutex_lock(&s->mu);
-	int down = p->down_until_ms > now_ms();
+	int down = p->down_until_ms > (uint64_t)gf_mono_ms();
 	pthread_mutex_unlock(&s->mu);
 	if (down) {
 		*err = -EHOSTDOWN;
@@ -518,7 +511,7 @@ int servers_holds(struct servers *s, int i, uint8_t epoch)
 	pthread_mutex_lock(&s->mu);
 	if (i >= 0 && (uint32_t)i < s->n) {
 		const struct pserver *p = &s->v[i];
-		yes = p->up && p->down_until_ms <= now_ms() && epoch == p->epoch;
+		yes = p->up && p->down_until_ms <= (uint64_t)gf_mono_ms() && epoch == p->epoch;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return yes;
