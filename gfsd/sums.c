@@ -143,8 +143,7 @@ int sums_load(struct spool *sp, uint64_t ino, uint64_t fgen, struct sums *out)
 	    get64(hdr + 32) == (gf_csum_block(hdr, 32) ^ gf_csum_block(raw, n * 8))) {
 		for (uint64_t i = 0; i < n; i++)
 			v[i] = get64(raw + i * 8);
-		*out = (struct sums){ .size = size, .n = n, .v = v, .file = st.st_ino,
-				       .stamp = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec };
+		*out = (struct sums){ .size = size, .n = n, .v = v, .digest = get64(hdr + 32) };
 		v = NULL;
 		rc = 0;
 	} else if (rc == 0) {
@@ -168,9 +167,11 @@ bool sums_changed(struct spool *sp, uint64_t ino, uint64_t fgen, const struct su
 	int fd = spool_sums_open(sp, ino, fgen);
 	if (fd < 0)
 		return true;
-	struct stat st;
-	bool changed = fstat(fd, &st) < 0 || st.st_ino != s->file ||
-		       (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec != s->stamp;
+	uint8_t hdr[HDR];
+	size_t got;
+	bool changed = pread_full(fd, hdr, HDR, 0, &got) < 0 || got != HDR ||
+		       memcmp(hdr, MAGIC, 8) != 0 || get64(hdr + 16) != s->size ||
+		       get64(hdr + 32) != s->digest;
 	close(fd);
 	return changed;
 }

@@ -35,8 +35,8 @@ struct sums {
 	uint64_t size; /* the data size they describe */
 	uint64_t n;    /* gf_csum_nblocks(size) */
 	uint64_t *v;   /* n sums */
-	ino_t file;    /* the sums file's inode and change time: */
-	int64_t stamp; /* others mean a new seal */
+	uint64_t digest; /* the file's own check (its header's XXH3 of the
+			    header and every sum): another means a new seal */
 };
 
 /* Sums of fd's first size bytes into v (gf_csum_nblocks(size) entries).
@@ -52,7 +52,13 @@ int sums_store(struct spool *sp, uint64_t ino, uint64_t fgen, uint64_t size,
  * sums file is damaged: treated as unsealed by readers, reported by gffsck). */
 int sums_load(struct spool *sp, uint64_t ino, uint64_t fgen, struct sums *out);
 void sums_free(struct sums *s);
-/* The sums file is no longer the one s was loaded from (resealed, or gone). */
+/*
+ * The sums file no longer holds what s was loaded from (resealed, gone, or
+ * unreadable). Told by content, not by the file's inode and change time: a
+ * seal right after another reuses the removed file's inode number (ext4)
+ * and can get the same change time (one clock tick), and a reader holding
+ * the old sums would take the new data for corruption.
+ */
 bool sums_changed(struct spool *sp, uint64_t ino, uint64_t fgen, const struct sums *s);
 
 #endif

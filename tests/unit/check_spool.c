@@ -326,12 +326,29 @@ START_TEST(test_sums)
 	ck_assert_int_eq(truncate(path, 70), 0);
 	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), -EBADMSG);
 
-	/* sealed again: a new file (sums_changed notices) */
+	/* sealed again over the same bytes: the same sums, not a change */
 	ck_assert_int_eq(sums_seal(sp, 0x42, 7, fd, 1, NULL), 0);
 	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), 0);
 	ck_assert_int_eq(sums_seal(sp, 0x42, 7, fd, 0, NULL), 0);
+	ck_assert(!sums_changed(sp, 0x42, 7, &s));
+	/* over other bytes (the same size), or of another size: a change */
+	ck_assert_int_eq(pwrite(fd, "!", 1, GF_CSUM_BLOCK + 3), 1);
+	ck_assert_int_eq(sums_seal(sp, 0x42, 7, fd, 0, NULL), 0);
 	ck_assert(sums_changed(sp, 0x42, 7, &s));
 	sums_free(&s);
+	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)len + 1), 0);
+	ck_assert_int_eq(sums_seal(sp, 0x42, 7, fd, 0, NULL), 0);
+	ck_assert(sums_changed(sp, 0x42, 7, &s));
+	sums_free(&s);
+	/* gone, or damaged: a change too */
+	ck_assert_int_eq(sums_load(sp, 0x42, 7, &s), 0);
+	ck_assert_int_eq(truncate(path, 40), 0);
+	ck_assert(sums_changed(sp, 0x42, 7, &s));
+	ck_assert_int_eq(spool_sums_remove(sp, 0x42, 7), 0);
+	ck_assert(sums_changed(sp, 0x42, 7, &s));
+	sums_free(&s);
+	ck_assert_int_eq(sums_seal(sp, 0x42, 7, fd, 0, NULL), 0);
 
 	/* an empty replica has sums too: none */
 	int efd = spool_replica_open(sp, 0x43, 1, SPOOL_WRITE | SPOOL_CREATE);
@@ -353,6 +370,45 @@ START_TEST(test_sums)
 	ck_assert_int_eq(spool_sums_remove(sp, 0x42, 7), -ENOENT);
 	close(fd);
 	free(buf);
+	spool_close(sp);
+}
+END_TEST
+
+/*
+ * A replica appended to and sealed again at once, as a writer's open (which
+ * removes the sums), its write and its close do: the new sums file may get
+ * the old one's inode number (ext4 reuses it) and the same change time (a
+ * clock tick is milliseconds). sums_changed must still tell, or a reader
+ * holding the old sums takes the new size for corruption.
+ */
+START_TEST(test_sums_resealed_at_once)
+{
+	struct spool *sp;
+	struct sums s;
+	ck_assert_int_eq(spool_open(spooldir, &sp), 0);
+	int fd = spool_replica_open(sp, 0x44, 3, SPOOL_WRITE | SPOOL_CREATE);
+	ck_assert_int_ge(fd, 0);
+	char line[16];
+	size_t len = 0;
+	for (int i = 0; i < 300; i++) {
+		int n = snprintf(line, sizeof(line), "line %d\n", i);
+		ck_assert_int_eq(pwrite(fd, line, (size_t)n, (off_t)len), n);
+		len += (size_t)n;
+		ck_assert_int_eq(sums_seal(sp, 0x44, 3, fd, 0, NULL), 0);
+		ck_assert_int_eq(sums_load(sp, 0x44, 3, &s), 0);
+		ck_assert_uint_eq(s.size, len);
+		ck_assert_int_eq(spool_sums_remove(sp, 0x44, 3), 0); /* the next writer */
+		ck_assert_int_eq(pwrite(fd, "x", 1, (off_t)len), 1);
+		len++;
+		ck_assert_int_eq(sums_seal(sp, 0x44, 3, fd, 0, NULL), 0);
+		ck_assert_msg(sums_changed(sp, 0x44, 3, &s), "round %d: a reseal not noticed", i);
+		sums_free(&s);
+		/* and loaded again, they are not changed */
+		ck_assert_int_eq(sums_load(sp, 0x44, 3, &s), 0);
+		ck_assert(!sums_changed(sp, 0x44, 3, &s));
+		sums_free(&s);
+	}
+	close(fd);
 	spool_close(sp);
 }
 END_TEST
@@ -481,6 +537,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_space);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_sums);
+	tcase_add_test(tc, test_sums_resealed_at_once);
 	tcase_add_test(tc, test_enospc);
 	tcase_add_test(tc, test_cluster_id);
 	suite_add_tcase(s, tc);
