@@ -3,6 +3,7 @@
  * spool to clients over TCP and a local UNIX socket, registered with gfmd.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,9 +115,11 @@ static const char usage_text[] =
 "                    live one asks every few seconds; 0: never)\n"
 "    fsync_on_close  yes: closing a written file flushes it to disk too\n"
 "                    (default no: only fsync(2) does, as on a local disk)\n"
-"    seal_delay_ms   for tests only: hold each replica's sealing (its block\n"
-"                    checksums, written in the background after its last\n"
-"                    writer's close) this long (default 0)\n"
+"    seal_gate       for tests only: an absolute path; while a file exists\n"
+"                    there, each replica's sealing (its block checksums,\n"
+"                    written in the background after its last writer's\n"
+"                    close) waits (default: none); a stopping gfsd does not\n"
+"                    wait\n"
 "    peer_send_timeout_ms\n"
 "                    a peer that takes none of its replies for this long, or\n"
 "                    stops this long inside a request, is disconnected\n"
@@ -192,8 +195,10 @@ int main(int argc, char **argv)
 	else
 		gf_fatal("gfsd: %s: fsync_on_close '%s': expected yes or no", config_path,
 			 fsync_close);
-	unsigned seal_delay_ms =
-		(unsigned)gf_daemon_config_int(&d, "seal_delay_ms", 0, 0, 600000);
+	const char *seal_gate = gf_config_str(cfg, "seal_gate", NULL);
+	if (seal_gate && (seal_gate[0] != '/' || strlen(seal_gate) >= PATH_MAX))
+		gf_fatal("gfsd: %s: seal_gate '%s': expected an absolute path", config_path,
+			 seal_gate);
 	struct gf_server_opts sopts = {
 		.name = "gfsd",
 		.send_timeout_ms = (unsigned)gf_daemon_config_int(
@@ -281,7 +286,7 @@ int main(int argc, char **argv)
 		.size = registrar_replica_size,
 		.size_arg = reg,
 		.fsync_on_close = fsync_on_close,
-		.seal_delay_ms = seal_delay_ms,
+		.seal_gate = seal_gate,
 		.key = &key,
 		.hostname = hostname,
 		.scan_soon = registrar_scan_soon,

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,13 +17,12 @@ struct job {
 	struct job *next;
 	uint64_t ino, fgen;
 	int fd;
-	struct timespec due; /* CLOCK_MONOTONIC: not before (delay_ms) */
 };
 
 struct sealer {
 	sealer_fn fn;
 	void *arg;
-	unsigned delay_ms;
+	char *gate; /* NULL, or held while a file exists there */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct job *head, *tail;
@@ -43,15 +43,11 @@ static void *worker(void *arg)
 		struct job *j = s->head;
 		if (!j)
 			break; /* stopping, and nothing left */
-		/* the delay is a test knob: a stopping sealer does not wait */
-		if (!s->stopping && s->delay_ms) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (now.tv_sec < j->due.tv_sec ||
-			    (now.tv_sec == j->due.tv_sec && now.tv_nsec < j->due.tv_nsec)) {
-				pthread_cond_timedwait(&s->cv, &s->mu, &j->due);
-				continue;
-			}
+		/* the gate is a test knob: a stopping sealer does not wait */
+		if (!s->stopping && s->gate && access(s->gate, F_OK) == 0) {
+			struct timespec until = gf_mono_in_ms(SEALER_GATE_POLL_MS);
+			pthread_cond_timedwait(&s->cv, &s->mu, &until);
+			continue;
 		}
 		s->head = j->next;
 		if (!s->head)
@@ -66,20 +62,22 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int sealer_start(sealer_fn fn, void *arg, unsigned threads, unsigned delay_ms,
+int sealer_start(sealer_fn fn, void *arg, unsigned threads, const char *gate,
 		 struct sealer **out)
 {
 	struct sealer *s = calloc(1, sizeof(*s));
 	pthread_condattr_t ca;
 	int rc;
 
-	if (!s || threads == 0 || !(s->threads = calloc(threads, sizeof(*s->threads)))) {
+	if (!s || threads == 0 || !(s->threads = calloc(threads, sizeof(*s->threads))) ||
+	    (gate && !(s->gate = strdup(gate)))) {
+		if (s)
+			free(s->threads);
 		free(s);
 		return threads == 0 ? -EINVAL : -ENOMEM;
 	}
 	s->fn = fn;
 	s->arg = arg;
-	s->delay_ms = delay_ms;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -103,7 +101,7 @@ int sealer_submit(struct sealer *s, uint64_t ino, uint64_t fgen, int fd)
 		close(fd);
 		return -ENOMEM;
 	}
-	*j = (struct job){ .ino = ino, .fgen = fgen, .fd = fd, .due = gf_mono_in_ms(s->delay_ms) };
+	*j = (struct job){ .ino = ino, .fgen = fgen, .fd = fd };
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->mu);
@@ -143,5 +141,6 @@ void sealer_stop(struct sealer *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s->threads);
+	free(s->gate);
 	free(s);
 }

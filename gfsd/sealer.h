@@ -18,8 +18,10 @@
  * (GFS_SUMS "pending"): the data was written a moment ago, and the first
  * read after the seal is checked.
  *
- * delay_ms (a test knob, 0 in service) holds each job that long before it
- * runs, so that tests can see what happens while a seal is pending.
+ * gate (a test knob, NULL in service): while a file exists at that path,
+ * jobs wait (looked at every SEALER_GATE_POLL_MS), so that a test can hold
+ * a seal pending for as long as it needs and then let it go, whatever the
+ * machine's speed.
  *
  * sealer_stop() runs every job still queued, then joins the threads: a
  * gfsd that stops leaves no replica its writers closed unsealed.
@@ -32,11 +34,13 @@
 
 struct sealer;
 
+#define SEALER_GATE_POLL_MS 20
+
 /* What a job does; it must close fd and end with replicas_writer_ready(). */
 typedef void (*sealer_fn)(void *arg, uint64_t ino, uint64_t fgen, int fd);
 
 /* threads ≥ 1. 0 or -errno. */
-int sealer_start(sealer_fn fn, void *arg, unsigned threads, unsigned delay_ms,
+int sealer_start(sealer_fn fn, void *arg, unsigned threads, const char *gate,
 		 struct sealer **out);
 /* Queue a job (fd is the sealer's from now on, also when this fails: it is
  * then closed). 0, or -ENOMEM / -ESHUTDOWN: nothing was queued, the caller

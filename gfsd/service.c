@@ -1086,7 +1086,7 @@ int service_new(const struct service_config *cfg, struct service **out)
 	svc->scan_soon = cfg->scan_soon;
 	svc->scan_arg = cfg->scan_arg;
 	svc->copy.my_host = cfg->hostname;
-	int rc = sealer_start(seal_job, svc, SEALER_THREADS, cfg->seal_delay_ms, &svc->sealer);
+	int rc = sealer_start(seal_job, svc, SEALER_THREADS, cfg->seal_gate, &svc->sealer);
 	if (rc < 0) {
 		free(svc);
 		return rc;

@@ -80,7 +80,7 @@ struct service_config {
 	service_size_fn size;
 	void *size_arg;
 	bool fsync_on_close;   /* GFS_CLOSE of a written handle fsyncs it */
-	unsigned seal_delay_ms; /* test knob: each background seal waits this long (sealer.h) */
+	const char *seal_gate; /* test knob: seals wait while this file exists (sealer.h) */
 	/* for GFS_REPLICATE (copy.h): the key and this gfsd's name (NULL key:
 	 * no copies, -ENOSYS) */
 	const struct gf_key *key;

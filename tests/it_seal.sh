@@ -1,9 +1,9 @@
 #!/bin/bash
 # Sealing in the background (gfsd/sealer.h): a replica's block checksums
 # are written after its last writer's close, not in it. 2 gfsd (node1,
-# node2), a mount on each; node1's gfsd holds every seal for
-# seal_delay_ms (a test knob), so that what happens while one is pending
-# can be seen:
+# node2), a mount on each; while the test holds a gate file (seal_gate, a
+# test knob) every seal waits, so that what happens while one is pending
+# can be seen, however slow the machine:
 # - the close returns at once (node1 counts the seal as pending), and the
 #   same mount goes on: it reads another file, writes a new one and reads
 #   it and the file just closed back, all while the seal is still pending
@@ -20,8 +20,7 @@
 # - gfsd stopped (SIGTERM) with a seal pending seals it before it exits;
 #   killed (-9) with one pending, the replica is left unsealed, still
 #   reads, and gffsck --verify --repair seals it;
-# - a seal_delay_ms that is negative, not a number or above 600000 is
-#   refused, naming the key.
+# - a seal_gate that is not an absolute path is refused, naming the key.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -29,8 +28,10 @@ it_require cmp python3
 GFREP=$(gf_bin gfrep) || die "gfrep is not built"
 GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
 GFFSCK=$(gf_bin gffsck) || die "gffsck is not built"
-# long enough that nothing this test does beside a pending seal outlasts it
-export GF_GFSD_CONF_EXTRA="seal_delay_ms = 8000"
+GATE_DIR=$(mktemp -d /tmp/it_seal.XXXXXX) || die "mktemp"
+IT_CLEANUP+=("rm -rf '$GATE_DIR'")
+GATE=$GATE_DIR/hold
+export GF_GFSD_CONF_EXTRA="seal_gate = $GATE"
 it_cluster_up --gfsd 2 --mounts 2
 export GFARMFS_CONFIG=$STATE/admin.conf
 M1=$MOUNT M2=$MOUNT2
@@ -41,12 +42,17 @@ none_pending() { [[ $(pending) == 0 ]]; }
 # PATH's replica on nodeK has its sums file (spool_of: tests/lib.sh)
 has_sums() { local f; f=$(spool_of "$1" "$2") && [[ -n $f && -s $f.sum ]]; }
 mksrc() { head -c "$2" /dev/urandom >"$STATE/src.$1"; }
+hold() { touch "$GATE"; }
+release() { rm -f "$GATE"; }
+# a background job (pid $1) has ended
+ended() { ! kill -0 "$1" 2>/dev/null; }
 
 # ---- the close and the same mount's next requests do not wait ----------------------------
 mksrc old 3000000
 cp "$STATE/src.old" "$M1/old" || die "cannot write old"
 poll_until "$GF_WAIT_SECS" has_sums 1 "$M1/old" || die "old was never sealed"
 mksrc a 4000000
+hold
 cp "$STATE/src.a" "$M1/a" || die "cannot write a"
 if poll_until "$GF_WAIT_SECS" seal_pending; then
 	ok "a file closed on node1: its seal is pending in the background (sealing $(pending))"
@@ -56,7 +62,9 @@ fi
 has_sums 1 "$M1/a" && fail "  a already has sums while its seal is pending" ||
 	ok "  a has no sums yet"
 mksrc b 2000000
-out=$("$PY" - "$M1" "$STATE" <<'PYEOF' 2>&1
+# in the background: a mount whose work waited for the held seal would
+# never finish, and the test must say so rather than hang
+"$PY" - "$M1" "$STATE" >"$STATE/b.out" 2>&1 <<'PYEOF' &
 import os, sys
 m, state = sys.argv[1], sys.argv[2]
 assert open(m + "/old", "rb").read() == open(state + "/src.old", "rb").read(), "old differs"
@@ -67,8 +75,12 @@ assert open(m + "/b", "rb").read() == data, "b differs"
 assert open(m + "/a", "rb").read() == open(state + "/src.a", "rb").read(), "a differs"
 print("done")
 PYEOF
-)
+bp=$!
+poll_until "$GF_WAIT_SECS" ended "$bp" || kill "$bp"
+wait "$bp"
+out=$(cat "$STATE/b.out")
 still=$(pending)
+release
 if [[ $out == done && $still -ge 1 ]]; then
 	ok "  meanwhile the same mount read another file, wrote and read a new one, and read a (seal still pending: $still)"
 else
@@ -81,6 +93,7 @@ cmp -s "$STATE/src.a" "$M2/a" && ok "  a reads right on node2's mount (GFS_READ,
 
 # ---- a reader that opened before the seal checks after it -------------------------------------
 mksrc g 1000000
+hold
 cp "$STATE/src.g" "$M1/g" || die "cannot write g"
 poll_until "$GF_WAIT_SECS" seal_pending || fail "g: no seal pending"
 corrupt0=$(gf_stat_value node1 corrupt)
@@ -106,6 +119,7 @@ opened() { [[ -e $STATE/g.opened ]]; }
 poll_until "$GF_WAIT_SECS" opened || fail "g: the reader did not read"
 seal_pending && ok "a reader of g read it (O_DIRECT, through the mount) while its seal was pending" ||
 	fail "g's seal was no longer pending when the reader read"
+release
 poll_until "$GF_WAIT_SECS" none_pending || fail "seals still pending: $(pending)"
 "$PY" -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(1000); b = f.read(1); f.seek(1000); f.write(bytes([b[0] ^ 0xff]))' \
 	"$(spool_of 1 "$M1/g")" || die "cannot flip a byte of g"
@@ -121,10 +135,15 @@ rm -f "$M1/g"
 
 # ---- a copy asked for at once -------------------------------------------------------------
 mksrc c 5000000
+hold
 cp "$STATE/src.c" "$M1/c" || die "cannot write c"
 poll_until "$GF_WAIT_SECS" seal_pending || fail "c: no seal pending"
-if "$GFREP" -q -N 2 "$M1/c"; then
-	ok "gfrep -N 2 of a file whose seal is pending: done"
+"$GFREP" -q -N 2 "$M1/c" &
+gp=$!
+seal_pending && ok "gfrep -N 2 of c asked for while its seal is pending" || fail "c's seal went early"
+release
+if wait "$gp"; then
+	ok "  and done once the seal is"
 else
 	fail "gfrep -N 2 c failed"
 fi
@@ -139,10 +158,15 @@ mksrc d 3000000
 mksrc d2 1000000
 cat "$STATE/src.d" "$STATE/src.d2" >"$STATE/want.d"
 corrupt0=$(gf_stat_value node1 corrupt)
+hold
 cp "$STATE/src.d" "$M1/d" || die "cannot write d"
 poll_until "$GF_WAIT_SECS" seal_pending || fail "d: no seal pending"
-if cat "$STATE/src.d2" >>"$M2/d"; then
-	ok "an append from node2 while d's seal is pending: done"
+cat "$STATE/src.d2" >>"$M2/d" &
+ap=$!
+seal_pending && ok "an append from node2 to d begun while its seal is pending" || fail "d's seal went early"
+release
+if wait "$ap"; then
+	ok "  and done once the seal is"
 else
 	fail "the append to d failed"
 fi
@@ -154,6 +178,7 @@ poll_until "$GF_WAIT_SECS" none_pending || fail "seals still pending: $(pending)
 
 # ---- gfsd stopped or killed with a seal pending ------------------------------------------------
 mksrc e 2000000
+hold # and held from here on: gfsd stopping does not wait for it
 cp "$STATE/src.e" "$M1/e" || die "cannot write e"
 poll_until "$GF_WAIT_SECS" seal_pending || fail "e: no seal pending"
 check_here "gfsd node1 stopped (SIGTERM) with e's seal pending" gf_gfsd_stop 1
@@ -174,14 +199,15 @@ out=$("$GFFSCK" --verify --repair 2>&1)
 	ok "  gffsck --verify --repair seals it" || fail "  gffsck: $out"
 cmp -s "$STATE/src.f" "$M1/f" && cmp -s "$STATE/src.e" "$M1/e" && cmp -s "$STATE/src.a" "$M2/a" &&
 	ok "every file still reads right" || fail "a file differs at the end"
+release
 
 # ---- bad values of the knob --------------------------------------------------------------------
-for v in -5 soon 600001; do
-	sed "s/^seal_delay_ms = .*/seal_delay_ms = $v/" "$STATE/node1/gfsd.conf" >"$STATE/bad-gfsd.conf"
+for v in relative/hold hold; do
+	sed "s|^seal_gate = .*|seal_gate = $v|" "$STATE/node1/gfsd.conf" >"$STATE/bad-gfsd.conf"
 	out=$(timeout 60 "$(gf_bin gfsd)" -c "$STATE/bad-gfsd.conf" -f 2>&1) # (timeout: only against a hang)
 	rc=$?
-	[[ $rc != 0 && $out == *seal_delay_ms* ]] && ok "gfsd refuses seal_delay_ms = $v, naming it (exit $rc)" ||
-		fail "gfsd with seal_delay_ms = $v: exit $rc: $out"
+	[[ $rc != 0 && $out == *seal_gate* ]] && ok "gfsd refuses seal_gate = $v, naming it (exit $rc)" ||
+		fail "gfsd with seal_gate = $v: exit $rc: $out"
 done
 
 it_done
