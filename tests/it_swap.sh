@@ -81,6 +81,8 @@ touch_in_cgroup() { exec bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" "
 status_value() { "$GFSWAP" status --name "$NAME" | awk -v k="$1" '$1 == k { print $2 }'; }
 gfhost() { nb_exec meta "$GFHOST" -c "$STATE/admin.conf" "$@"; }
 server_value() { gfhost stats "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
+# HOST's gfsd answers (a gfsd just started listens a moment later)
+answers() { gfhost stats "$1" >/dev/null 2>&1; }
 loop_dev() { cat "$GFSWAP_RUNDIR/$NAME/loop" 2>/dev/null; }
 swap_used_kb() { awk -v d="$(loop_dev)" '$1 == d { print $4 }' /proc/swaps; }
 swapping() { [[ $(swap_used_kb) -gt 16384 ]]; }
@@ -201,6 +203,7 @@ hold_start restart
 poll_until "$GF_WAIT_SECS" held_on node2 || fail "no page on node2"
 check_here "kill -9 gfsd node2 under held pages" gf_gfsd_kill9 2
 check_here "gfsd node2 back, empty" gf_gfsd_start 2
+poll_until "$GF_WAIT_SECS" answers node2 || fail "gfsd node2 does not answer"
 restart_seen() { "$GFSWAP" status --name "$NAME" | awk '$1 == "node2" && $10 > 0 { f = 1 } END { exit !f }'; }
 poll_until "$GF_WAIT_SECS" restart_seen || fail "gfswap did not see node2 restart"
 copied_again() { [[ $(status_value recopied) -gt 0 && $(status_value slots_short) == 0 ]]; }
@@ -211,6 +214,7 @@ hold_end restart
 expect_eq "every held page reads right after one restart and one death" 0 "$?"
 expect_eq "no page lost" 0 "$(status_value lost)"
 check_here "gfsd node3 back" gf_gfsd_start 3
+poll_until "$GF_WAIT_SECS" answers node3 || fail "gfsd node3 does not answer"
 
 # ---- kill -9 of a page server mid-workload -------------------------------------------------
 touch_in_cgroup 72 4 >"$STATE/touch.out" 2>&1 &
@@ -225,6 +229,7 @@ expect_eq "no page lost" 0 "$(status_value lost)"
 expect_eq "the dead server was noticed" yes \
 	"$("$GFSWAP" status --name "$NAME" | awk '$1 == "node2" && $8 > 0 { print "yes" }')"
 check_here "gfsd node2 back" gf_gfsd_start 2
+poll_until "$GF_WAIT_SECS" answers node2 || fail "gfsd node2 does not answer"
 
 # ---- a page moved twice: never onto its owner's host --------------------------------------------
 # A swap owner, played by tests/peer.py on host node1, puts 8 pages on node3.
@@ -288,7 +293,13 @@ grep -q "gfmd_port" "$GFSWAP_RUNDIR/bad$$.last.log" 2>/dev/null && ok "  and its
 	fail "  the log does not name gfmd_port: $(cat "$GFSWAP_RUNDIR/bad$$.last.log" 2>&1)"
 
 # ---- off after the daemon was killed; its pages expire on the servers --------------------------
+# the servers lend again (swap-lend ... all above): once gfswap's table says
+# so, the holder's pages go to them, not to the disk
+room_known() { "$GFSWAP" status --name "$NAME" | awk '$3 == "up" && $7 > 0 { n++ } END { exit n < 2 }'; }
+poll_until "$GF_WAIT_SECS" room_known || fail "gfswap sees no room: $("$GFSWAP" status --name "$NAME")"
 hold_start crash
+held_anywhere() { held_on node2 || held_on node3 || held_on node4; }
+poll_until "$GF_WAIT_SECS" held_anywhere || fail "the holder's pages are on no server"
 pid=$(cat "$GFSWAP_RUNDIR/$NAME/pid")
 check "kill -9 of the gfswap daemon while a process holds pages" kill -9 "$pid"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
