@@ -50,13 +50,11 @@ static void usage(FILE *fp)
 		    "        with no data on any gfsd\n");
 }
 
-/* A whole decimal number in [min, max], or -1. */
+/* A whole decimal number in [min, max], or -1 (gf_parse_int). */
 static long long number(const char *s, long long min, long long max)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	return errno || end == s || *end || v < min || v > max ? -1 : v;
+	long long v;
+	return gf_parse_int(s, min, max, &v) < 0 ? -1 : v;
 }
 
 static double now_s(void)

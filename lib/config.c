@@ -188,15 +188,24 @@ long long gf_config_int(const struct gf_config *cfg, const char *key, long long 
 		*err = 0;
 	if (!s)
 		return def;
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max) {
+	long long v;
+	if (gf_parse_int(s, min, max, &v) < 0) {
 		if (err)
 			*err = -EINVAL;
 		return def;
 	}
 	return v;
+}
+
+int gf_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 const char *gf_config_hostname(const struct gf_config *cfg)

@@ -20,7 +20,8 @@
 # - gfsd stopped (SIGTERM) with a seal pending seals it before it exits;
 #   killed (-9) with one pending, the replica is left unsealed, still
 #   reads, and gffsck --verify --repair seals it;
-# - a seal_gate that is not an absolute path is refused, naming the key.
+# - a seal_gate that is not an absolute path (or empty) is refused, naming
+#   the key.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -44,8 +45,8 @@ has_sums() { local f; f=$(spool_of "$1" "$2") && [[ -n $f && -s $f.sum ]]; }
 mksrc() { head -c "$2" /dev/urandom >"$STATE/src.$1"; }
 hold() { touch "$GATE"; }
 release() { rm -f "$GATE"; }
-# a background job (pid $1) has ended
-ended() { ! kill -0 "$1" 2>/dev/null; }
+# a background job (pid $1) has ended (tests/cluster.sh: zombies are dead)
+ended() { ! gf_pid_alive "$1"; }
 
 # ---- the close and the same mount's next requests do not wait ----------------------------
 mksrc old 3000000
@@ -202,7 +203,7 @@ cmp -s "$STATE/src.f" "$M1/f" && cmp -s "$STATE/src.e" "$M1/e" && cmp -s "$STATE
 release
 
 # ---- bad values of the knob --------------------------------------------------------------------
-for v in relative/hold hold; do
+for v in relative/hold hold ""; do
 	sed "s|^seal_gate = .*|seal_gate = $v|" "$STATE/node1/gfsd.conf" >"$STATE/bad-gfsd.conf"
 	out=$(timeout 60 "$(gf_bin gfsd)" -c "$STATE/bad-gfsd.conf" -f 2>&1) # (timeout: only against a hang)
 	rc=$?
