@@ -3,9 +3,15 @@
  */
 #include "files.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "passthrough.h"
 
 #define OPEN_BUCKETS 1024
 
@@ -30,6 +36,7 @@ struct gf_file *gf_file_new(uint64_t ino, uint64_t fgen, int writable,
 	f->writable = writable;
 	f->cred = *cred;
 	f->data.fd = -1;
+	f->pt_fd = -1;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	f->published_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -63,7 +70,20 @@ void gf_file_free(struct gf_file *f)
 		}
 	while (f->refs)
 		pthread_cond_wait(&refs_cv, &open_lock);
+	if (f->pt_id > 0) {
+		/* the last handle of this mount to use the backing id forgets
+		 * it (under open_lock: a new open either shares it or, once it
+		 * is gone, registers its own) */
+		struct gf_file *g;
+
+		for (g = *bucket(f->ino); g && g->pt_id != f->pt_id; g = g->next_open)
+			;
+		if (!g)
+			gf_pt_backing_close(f->pt_id);
+	}
 	pthread_mutex_unlock(&open_lock);
+	if (f->pt_fd >= 0)
+		close(f->pt_fd);
 	/*
 	 * A read replies while it holds data_lock shared (the fd it splices
 	 * from must stay open until the reply is out), and the kernel may send
@@ -94,6 +114,7 @@ int gf_files_writer_attr(uint64_t ino, uint64_t *wend, struct gf_timespec *mtime
 	for (f = *bucket(ino); f; f = f->next_open) {
 		if (f->ino != ino || !f->writable)
 			continue;
+		gf_file_pt_sync(f);
 		pthread_mutex_lock(&f->lock);
 		if (!found || f->wend > *wend)
 			*wend = f->wend;
@@ -117,6 +138,7 @@ int gf_files_open_attr(uint64_t ino, struct gf_attr *a)
 	for (f = *bucket(ino); f && !found; f = f->next_open) {
 		if (f->ino != ino)
 			continue;
+		gf_file_pt_sync(f);
 		pthread_mutex_lock(&f->lock);
 		*a = f->attr;
 		a->size = f->size;
@@ -156,6 +178,7 @@ size_t gf_files_growing(struct gf_file **out, size_t max)
 		for (struct gf_file *f = open_files[b]; f && n < max; f = f->next_open) {
 			if (!f->writable)
 				continue;
+			gf_file_pt_sync(f);
 			pthread_mutex_lock(&f->lock);
 			int grew = f->wend > f->published_end;
 			pthread_mutex_unlock(&f->lock);
@@ -243,9 +266,103 @@ void gf_files_mtime_set(uint64_t ino)
 	for (f = *bucket(ino); f; f = f->next_open) {
 		if (f->ino != ino)
 			continue;
+		gf_file_pt_sync(f); /* writes before the mtime was set: seen */
 		pthread_mutex_lock(&f->lock);
 		f->mtime_dirty = 0;
 		pthread_mutex_unlock(&f->lock);
 	}
 	pthread_mutex_unlock(&open_lock);
+}
+
+static void pt_seen(struct gf_file *f, const struct stat *st)
+{
+	f->pt_size = (uint64_t)st->st_size;
+	f->pt_mtime.sec = st->st_mtim.tv_sec;
+	f->pt_mtime.nsec = (uint32_t)st->st_mtim.tv_nsec;
+}
+
+int gf_files_pt_possible(const struct gf_file *f)
+{
+	struct gf_file *g;
+	int others = 0, shared = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for (g = *bucket(f->ino); g; g = g->next_open)
+		if (g->ino == f->ino && g != f) {
+			others++;
+			shared |= g->pt_id > 0;
+		}
+	pthread_mutex_unlock(&open_lock);
+	return !others || shared;
+}
+
+int gf_files_pt_join(struct gf_file *f, int fd)
+{
+	struct gf_file *g, *other = NULL;
+	int others = 0, r = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for (g = *bucket(f->ino); g; g = g->next_open) {
+		if (g->ino != f->ino || g == f)
+			continue;
+		others++;
+		if (g->pt_id > 0)
+			other = g;
+	}
+	if (other) {
+		f->pt_fd = fcntl(other->pt_fd, F_DUPFD_CLOEXEC, 0);
+		if (f->pt_fd < 0)
+			r = -errno;
+		else
+			f->pt_id = other->pt_id;
+	} else if (!others && fd >= 0) {
+		int id = gf_pt_backing_open(fd);
+
+		if (id > 0) {
+			f->pt_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			if (f->pt_fd >= 0)
+				f->pt_id = id;
+			else
+				gf_pt_backing_close(id);
+		}
+	}
+	if (f->pt_id > 0 && f->writable) {
+		struct stat st;
+
+		if (fstat(f->pt_fd, &st) == 0) {
+			pthread_mutex_lock(&f->lock);
+			pt_seen(f, &st);
+			f->pt_counted = f->pt_size;
+			f->pt_writer = 1;
+			pthread_mutex_unlock(&f->lock);
+		} else {
+			r = -errno;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
+	return r;
+}
+
+void gf_file_pt_sync(struct gf_file *f)
+{
+	struct stat st;
+
+	if (!__atomic_load_n(&f->pt_writer, __ATOMIC_ACQUIRE) || fstat(f->pt_fd, &st) < 0)
+		return;
+	pthread_mutex_lock(&f->lock);
+	if ((uint64_t)st.st_size != f->pt_size || st.st_mtim.tv_sec != f->pt_mtime.sec ||
+	    (uint32_t)st.st_mtim.tv_nsec != f->pt_mtime.nsec) {
+		pt_seen(f, &st);
+		f->size = f->pt_size;
+		f->wend = f->pt_size;
+		f->mtime = f->pt_mtime;
+		f->dirty = 1;
+		f->blocks_dirty = 1;
+		f->mtime_dirty = 1;
+		if (f->pt_size > f->pt_counted) {
+			f->pt_grew += f->pt_size - f->pt_counted;
+			f->pt_counted = f->pt_size;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
 }

@@ -75,6 +75,22 @@ struct gf_file {
 	int pub_valid;		 /* pub holds gfmd's reply to a GFM_CLOSE_WRITE */
 	struct gf_attr pub;	 /* the file as the last GFM_CLOSE_WRITE left it */
 
+	/*
+	 * Passthrough (passthrough.h): the kernel reads and writes this
+	 * handle's file straight through backing id pt_id (0: not), sharing
+	 * it with every handle of the inode open on this mount meanwhile (the
+	 * kernel refuses an inode both cached and passed through). No WRITE
+	 * request comes: a writer's size, mtime and dirtiness are read from
+	 * the replica (pt_fd, a duplicate of the backing file's descriptor)
+	 * by gf_file_pt_sync. Under lock: pt_size, pt_mtime (the replica as
+	 * last seen), pt_counted (bytes counted as written locally).
+	 */
+	int pt_id;
+	int pt_fd;
+	int pt_writer;
+	uint64_t pt_size, pt_counted, pt_grew; /* pt_grew: not yet counted */
+	struct gf_timespec pt_mtime;
+
 	struct gf_file *next_open; /* per-inode list of open handles (files.c) */
 	unsigned refs;		   /* gf_files_growing's: gf_file_free waits */
 };
@@ -122,6 +138,27 @@ void gf_file_unref(struct gf_file *f);
 /* Data of f changed other than by a write (fallocate): the size grows to
  * end if larger (0: it does not), the mtime moves if data_changed. */
 void gf_file_changed(struct gf_file *f, uint64_t end, int data_changed);
+
+/*
+ * Passthrough at open, for f (listed, not yet replied to): if another
+ * handle of f->ino open on this mount passes through, f shares its backing
+ * id; else if f is the inode's only open handle and fd >= 0 (a local
+ * replica that f writes), fd is registered as a new backing file. Sets
+ * f->pt_id (0: none), f->pt_fd and f->pt_writer (f->writable). 0, or
+ * -errno when f must share a backing but cannot (its descriptor could not
+ * be duplicated).
+ */
+int gf_files_pt_join(struct gf_file *f, int fd);
+/* Whether f could pass through now: it is its inode's only open handle, or
+ * another passes through (gf_files_pt_join decides; this only saves work). */
+int gf_files_pt_possible(const struct gf_file *f);
+/* A passthrough writer: note what the kernel wrote for it since the last
+ * look, from the replica's size and mtime (as gf_file_wrote would: size,
+ * wend = the replica's size now, mtime = the replica's, dirty), and add
+ * what the replica grew by to pt_grew, for the local-bytes counters
+ * (rewrites in place are not counted: the kernel does not say). No-op for
+ * other handles. Without f->lock held. */
+void gf_file_pt_sync(struct gf_file *f);
 
 /* Note a write of len bytes at off through f (size, mtime, dirty). */
 void gf_file_wrote(struct gf_file *f, uint64_t off, uint64_t len);

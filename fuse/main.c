@@ -11,6 +11,7 @@
  * nothing is left mounted.
  */
 #include "ops.h"
+#include "passthrough.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,12 +38,14 @@ struct options {
 	char *gfmd_timeout;
 	char *gfsd_timeout;
 	char *ncopy_wait;
+	int passthrough; /* 0: from CONFIG; 1: -o passthrough; -1: -o nopassthrough */
 	int no_default_permissions;
 	int show_help;
 	int show_version;
 };
 
 enum { KEY_NO_DEFAULT_PERMISSIONS, KEY_DISCARD, KEY_HELP, KEY_VERSION };
+#define OPTV(t, p, v) { t, offsetof(struct options, p), v }
 
 #define OPT(t, p) { t, offsetof(struct options, p), 1 }
 static const struct fuse_opt option_spec[] = {
@@ -52,6 +55,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("gfmd_timeout=%s", gfmd_timeout),
 	OPT("gfsd_timeout=%s", gfsd_timeout),
 	OPT("ncopy_wait=%s", ncopy_wait),
+	OPTV("passthrough", passthrough, 1),
+	OPTV("nopassthrough", passthrough, -1),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
 	/* fstab/mount(8) words that mean nothing to a FUSE mount */
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
@@ -164,6 +169,20 @@ static void help(void)
 "                           reopens the file for writing (default:\n"
 "                           ncopy_wait from CONFIG, else 0: close returns\n"
 "                           at once and gfmd makes the copies after it)\n"
+"    -o passthrough, -o nopassthrough\n"
+"                           whether the kernel may write a file straight to\n"
+"                           its replica on this host (FUSE passthrough, Linux\n"
+"                           6.9 and later, as root), with no request to the\n"
+"                           mount per write: local-disk speed (default:\n"
+"                           passthrough from CONFIG, yes or no, else yes).\n"
+"                           Used for a writer whose replica is local and\n"
+"                           that is the only open of its file on this mount\n"
+"                           (not O_APPEND, O_DIRECT, a non-root writer of a\n"
+"                           setuid file, nor with ncopy_wait); every other\n"
+"                           open of that file here shares it until the\n"
+"                           writer closes. The user.gfarmfs.stats attribute\n"
+"                           of the mount's root shows whether it is on\n"
+"                           (passthrough 1) and how often it was used.\n"
 "\n"
 "When a server goes away or hangs. The mount is hard by default, like NFS:\n"
 "a call to gfmd that cannot reach it, or whose connection breaks (gfmd\n"
@@ -386,6 +405,18 @@ int main(int argc, char *argv[])
 			opt.config);
 		goto out;
 	}
+	s = gf_config_str(cfg, "passthrough", "yes");
+	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1")) {
+		fs.passthrough = 1;
+	} else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0")) {
+		fs.passthrough = 0;
+	} else {
+		fprintf(stderr, PROG ": %s: passthrough '%s': expected yes or no\n",
+			opt.config, s);
+		goto out;
+	}
+	if (opt.passthrough)
+		fs.passthrough = opt.passthrough > 0;
 	fs.entry_timeout = fs.attr_timeout;
 	if (opt.entry_timeout && parse_seconds("entry_timeout", opt.entry_timeout,
 					       &fs.entry_timeout) < 0)
@@ -446,6 +477,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, PROG ": cannot mount on %s\n", cmd.mountpoint);
 		goto out_signals;
 	}
+	/* our own io on /dev/fuse, to speak passthrough (it asks the kernel
+	 * for it only when wanted; without it the mount works as before) */
+	if ((r = gf_pt_install(se, fs.passthrough)) < 0)
+		gf_warn("cannot take over the FUSE device's io (%s): no passthrough",
+			strerror(-r));
 
 	if ((s = gf_config_str(cfg, "log_file", NULL)) && (r = gf_log_open(s)) < 0)
 		fprintf(stderr, PROG ": log_file %s: %s\n", s, strerror(-r));

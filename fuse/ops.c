@@ -24,6 +24,7 @@
 #include "dircache.h"
 #include "files.h"
 #include "idmap.h"
+#include "passthrough.h"
 #include "log.h"
 #include "clock.h"
 
@@ -37,6 +38,9 @@ static void count_request(void)
 {
 	__atomic_fetch_add(&fuse_requests, 1, __ATOMIC_RELAXED);
 }
+
+/* WRITE requests (passthrough writes send none: the stats show it) */
+static uint64_t write_requests;
 
 static uint64_t dircache_begin(void *arg)
 {
@@ -931,6 +935,16 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 	return 0;
 }
 
+/* Undo an open the kernel will not see (made by make_file). */
+static void drop_file(struct gf_fs *fs, struct gf_file *f)
+{
+	if (f->has_data)
+		gfc_data_close(&f->data);
+	if (f->gfm_writer)
+		gfc_release(fs->gfc, &f->cred, f->ino);
+	gf_file_free(f);
+}
+
 /* A handle that reads and writes around the page cache. */
 static int bypasses_cache(const struct gf_file *f, int flags)
 {
@@ -940,8 +954,9 @@ static int bypasses_cache(const struct gf_file *f, int flags)
 static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 {
 	fi->fh = (uint64_t)(uintptr_t)f;
-	/* close-to-open: drop cached pages on open, unless unchanged */
-	if (bypasses_cache(f, fi->flags) || f->writable) {
+	/* close-to-open: drop cached pages on open, unless unchanged (a
+	 * passthrough open uses none: what is cached is of before it) */
+	if (bypasses_cache(f, fi->flags) || f->writable || f->pt_id) {
 		cachever_forget(f->ino);
 		fi->keep_cache = 0;
 	} else {
@@ -954,6 +969,54 @@ static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 }
 
 static void nocaps_set(uint64_t ino, double timeout);
+static int kill_suid(fuse_req_t req, struct gf_file *f);
+
+/*
+ * Passthrough for f at its open (passthrough.h, files.h): a writer whose
+ * replica is local and which is its inode's only open handle here gets a
+ * backing file of its own (its replica, opened now rather than at the
+ * first write); any open of an inode that passes through here shares it.
+ * Not for appenders, O_DIRECT or a writer that must clear setuid bits (a
+ * WRITE request does that) unless they join one, nor with ncopy_wait (a
+ * close lets go of the replica while the descriptor may still write).
+ */
+static int pt_open(fuse_req_t req, struct gf_file *f, int flags)
+{
+	struct gf_fs *fs = fs_of(req);
+	int fd = -1, r;
+
+	if (!fs->passthrough || fs->ncopy_wait_s || !gf_pt_enabled() ||
+	    !gf_files_pt_possible(f))
+		return 0;
+	if (f->writable) {
+		/* gfsd must count a writer that joins as one, too */
+		if ((r = ensure_data(fs, f)) < 0)
+			return r;
+		if (!f->append && !(flags & O_DIRECT) && !f->kill_suid)
+			fd = f->data.fd;
+	}
+	if ((r = gf_files_pt_join(f, fd)) < 0)
+		return r;
+	/* a joining writer's writes are the kernel's: clear the bits now */
+	if (f->pt_writer && __atomic_load_n(&f->kill_suid, __ATOMIC_ACQUIRE))
+		return kill_suid(req, f);
+	return 0;
+}
+
+/* Send an open's reply, with passthrough when f has it; undo the open if
+ * the kernel gave up on the request. */
+static void reply_opened(fuse_req_t req, struct gf_file *f, struct fuse_file_info *fi,
+			 const struct fuse_entry_param *e)
+{
+	int r;
+
+	if (f->pt_id > 0)
+		gf_pt_arm(f->pt_id);
+	r = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	gf_pt_disarm();
+	if (r != 0)
+		drop_file(fs_of(req), f);
+}
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
@@ -1011,16 +1074,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	 * write(2) costs no gfmd call (nocaps below) */
 	if (is_new)
 		nocaps_set(a.ino, fs->attr_timeout);
+	if ((r = pt_open(req, f, fi->flags)) < 0) {
+		drop_file(fs, f);
+		fuse_reply_err(req, -r);
+		return;
+	}
 	fill_entry(fs, &a, &e);
 	set_fi(fi, f);
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		/* the kernel gave up on this request: undo the open */
-		if (f->has_data)
-			gfc_data_close(&f->data);
-		if (f->gfm_writer)
-			gfc_release(fs->gfc, &cr, f->ino);
-		gf_file_free(f);
-	}
+	reply_opened(req, f, fi, &e);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1044,18 +1105,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r == 0)
 		r = make_file(fs, &cr, o, fi->flags, 0, &f);
 	free(o);
+	if (r == 0 && (r = pt_open(req, f, fi->flags)) < 0)
+		drop_file(fs, f);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	set_fi(fi, f);
-	if (fuse_reply_open(req, fi) != 0) {
-		if (f->has_data)
-			gfc_data_close(&f->data);
-		if (f->gfm_writer)
-			gfc_release(fs->gfc, &cr, f->ino);
-		gf_file_free(f);
-	}
+	reply_opened(req, f, fi, NULL);
 }
 
 /*
@@ -1349,6 +1406,13 @@ static void publish_growth(struct gf_fs *fs, struct gf_file *f)
 	uint64_t now = gf_mono_ms();
 	int due;
 
+	/* a passthrough writer sends no WRITE to reclaim its handle after
+	 * a gfsd restart: this thread does it for it */
+	if (f->pt_writer && pthread_rwlock_tryrdlock(&f->data_lock) == 0) {
+		if (f->has_data)
+			gfc_data_revive(&f->data);
+		pthread_rwlock_unlock(&f->data_lock);
+	}
 	pthread_mutex_lock(&f->lock);
 	due = f->wend > f->published_end && now - f->published_ms >= every;
 	if (due) {
@@ -1451,6 +1515,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			 off_t off, struct fuse_file_info *fi)
 {
 	count_request();
+	__atomic_fetch_add(&write_requests, 1, __ATOMIC_RELAXED);
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	size_t size = fuse_buf_size(in);
 	uint64_t end;
@@ -1550,8 +1615,14 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 
 	if (!f->writable)
 		return 0;
+	gf_file_pt_sync(f); /* a passthrough writer's writes, from the replica */
 	pthread_mutex_lock(&f->publish_lock);
 	pthread_mutex_lock(&f->lock);
+	if (with_blocks && f->pt_grew && f->has_data) {
+		/* (the handle's own request: its replica stays open meanwhile) */
+		gfc_data_account_local(&f->data, 0, f->pt_grew);
+		f->pt_grew = 0;
+	}
 	with_blocks = with_blocks && f->blocks_dirty && f->has_data;
 	if (!f->dirty && !with_blocks) {
 		pthread_mutex_unlock(&f->lock);
@@ -1683,8 +1754,8 @@ static int wait_copies(struct gf_fs *fs, struct gf_file *f)
  */
 static void keep_written(struct gf_file *f, int flags)
 {
-	if (!f->writable || !f->sole || bypasses_cache(f, flags))
-		return;
+	if (!f->writable || !f->sole || bypasses_cache(f, flags) || f->pt_id)
+		return; /* (passthrough: the kernel's pages never saw the writes) */
 	pthread_mutex_lock(&f->lock);
 	if (f->pub_valid && !f->dirty && f->pub.gen == f->attr.gen)
 		cachever_wrote(&f->pub);
@@ -1735,12 +1806,15 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* what was written since the last flush (mmap writeback) first: the
 	 * replica is not released before gfmd knows what it holds */
 	publish(fs_of(req), f, 1);
+	pthread_rwlock_wrlock(&f->data_lock); /* the publisher may revive it */
 	if (f->has_data) {
 		r = gfc_data_close(&f->data);
+		f->has_data = 0;
 		if (r < 0)
 			gf_warn("inode %llu: closing replica failed: %s",
 				(unsigned long long)f->ino, strerror(-r));
 	}
+	pthread_rwlock_unlock(&f->data_lock);
 	/* gfmd may copy the file once no writer has it open */
 	if (f->gfm_writer && (r = gfc_release(fs_of(req)->gfc, &f->cred, f->ino)) < 0 &&
 	    r != -ENOENT)
@@ -1749,7 +1823,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* the last close of an open file drops its flock lock */
 	if (fi->flock_release)
 		unlock_all(fs_of(req), ino, fi->lock_owner, GF_LK_FLOCK);
-	if (bypasses_cache(f, fi->flags))
+	if (bypasses_cache(f, fi->flags) || f->pt_id)
 		cachever_forget(f->ino);
 	gf_file_free(f);
 	fuse_reply_err(req, 0);
@@ -2243,12 +2317,16 @@ static int is_stats_xattr(fuse_ino_t ino, const char *name)
 static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 {
 	struct gfc_stats st;
+	uint64_t pt_opens, pt_backings, pt_refused;
 
 	gfc_get_stats(fs->gfc, &st);
+	gf_pt_stats(&pt_opens, &pt_backings, &pt_refused);
 	return snprintf(buf, bufsz,
 			"read_local %llu\nread_remote %llu\n"
 			"written_local %llu\nwritten_remote %llu\n"
-			"gfmd_calls %llu\ngfmd_reconnects %llu\nfuse_requests %llu\nhost %s\n",
+			"gfmd_calls %llu\ngfmd_reconnects %llu\nfuse_requests %llu\nhost %s\n"
+			"write_requests %llu\npassthrough %d\npassthrough_opens %llu\n"
+			"passthrough_backings %llu\npassthrough_refused %llu\n",
 			(unsigned long long)st.read_local,
 			(unsigned long long)st.read_remote,
 			(unsigned long long)st.written_local,
@@ -2256,7 +2334,10 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			(unsigned long long)st.gfmd_calls,
 			(unsigned long long)st.gfmd_reconnects,
 			(unsigned long long)__atomic_load_n(&fuse_requests, __ATOMIC_RELAXED),
-			gfc_hostname(fs->gfc));
+			gfc_hostname(fs->gfc),
+			(unsigned long long)__atomic_load_n(&write_requests, __ATOMIC_RELAXED),
+			gf_pt_enabled() && fs->passthrough, (unsigned long long)pt_opens,
+			(unsigned long long)pt_backings, (unsigned long long)pt_refused);
 }
 
 static void reply_stats_xattr(fuse_req_t req, size_t size)

@@ -29,6 +29,10 @@ struct gf_fs {
 	 * returns once the file has its replica count (GF_NCOPY_XATTR), or
 	 * EIO after SECS; 0: it returns at once and gfmd copies afterwards */
 	unsigned ncopy_wait_s;
+	/* passthrough = yes (CONFIG; -o passthrough / nopassthrough): a
+	 * writer's data goes from the kernel straight to its local replica
+	 * when the kernel can (passthrough.h) */
+	int passthrough;
 	/* for notifications to the kernel (fuse_lowlevel_notify_*) */
 	struct fuse_session *se;
 };
