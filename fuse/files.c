@@ -293,7 +293,7 @@ int gf_files_pt_possible(const struct gf_file *f)
 			shared |= g->pt_id > 0;
 		}
 	pthread_mutex_unlock(&open_lock);
-	return !others || shared;
+	return shared ? GF_PT_JOIN : others ? GF_PT_NO : GF_PT_ALONE;
 }
 
 int gf_files_pt_join(struct gf_file *f, int fd)

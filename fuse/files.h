@@ -149,8 +149,11 @@ void gf_file_changed(struct gf_file *f, uint64_t end, int data_changed);
  * be duplicated).
  */
 int gf_files_pt_join(struct gf_file *f, int fd);
-/* Whether f could pass through now: it is its inode's only open handle, or
- * another passes through (gf_files_pt_join decides; this only saves work). */
+/* Whether f (listed) could pass through now: GF_PT_ALONE, it is its
+ * inode's only open handle here; GF_PT_JOIN, another passes through (f
+ * must too); GF_PT_NO. Every handle is listed before it decides, so no
+ * passthrough can start for an inode while f is listed unless f sees it. */
+enum { GF_PT_NO, GF_PT_ALONE, GF_PT_JOIN };
 int gf_files_pt_possible(const struct gf_file *f);
 /* A passthrough writer: note what the kernel wrote for it since the last
  * look, from the replica's size and mtime (as gf_file_wrote would: size,

@@ -983,16 +983,26 @@ static int kill_suid(fuse_req_t req, struct gf_file *f);
 static int pt_open(fuse_req_t req, struct gf_file *f, int flags)
 {
 	struct gf_fs *fs = fs_of(req);
-	int fd = -1, r;
+	int fd = -1, how, r;
 
-	if (!fs->passthrough || fs->ncopy_wait_s || !gf_pt_enabled() ||
-	    !gf_files_pt_possible(f))
+	if (!fs->passthrough || fs->ncopy_wait_s || !gf_pt_enabled())
+		return 0;
+	how = gf_files_pt_possible(f);
+	if (how == GF_PT_NO || (how == GF_PT_ALONE && !f->writable))
 		return 0;
 	if (f->writable) {
-		/* gfsd must count a writer that joins as one, too */
+		/* a replica made only for this would break "no replica file
+		 * until there is data": an empty file gets one when opened to
+		 * be rewritten (O_TRUNC: shells' >, fopen "w") */
+		int own = how == GF_PT_ALONE && !f->append && !(flags & O_DIRECT) &&
+			  !f->kill_suid && ((flags & O_TRUNC) || f->attr.size > 0);
+
+		if (how == GF_PT_ALONE && !own)
+			return 0;
+		/* open now: gfsd counts a writer that joins as one, too */
 		if ((r = ensure_data(fs, f)) < 0)
 			return r;
-		if (!f->append && !(flags & O_DIRECT) && !f->kill_suid)
+		if (own)
 			fd = f->data.fd;
 	}
 	if ((r = gf_files_pt_join(f, fd)) < 0)
