@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -316,14 +317,20 @@ int gf_files_pt_join(struct gf_file *f, int fd)
 		else
 			f->pt_id = other->pt_id;
 	} else if (!others && fd >= 0) {
-		int id = gf_pt_backing_open(fd);
+		/* the backing file the kernel keeps is a read-only open of the
+		 * replica (each passthrough open gets its own, in its mode): a
+		 * writer's is gone with its last close or mapping, and gfsd
+		 * seals only once no one has the replica open for writing */
+		char path[64];
+		int ro, id;
 
-		if (id > 0) {
-			f->pt_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-			if (f->pt_fd >= 0)
-				f->pt_id = id;
-			else
-				gf_pt_backing_close(id);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ro = open(path, O_RDONLY | O_CLOEXEC);
+		if (ro >= 0 && (id = gf_pt_backing_open(ro)) > 0) {
+			f->pt_fd = ro;
+			f->pt_id = id;
+		} else if (ro >= 0) {
+			close(ro);
 		}
 	}
 	if (f->pt_id > 0 && f->writable) {

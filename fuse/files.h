@@ -81,7 +81,8 @@ struct gf_file {
 	 * it with every handle of the inode open on this mount meanwhile (the
 	 * kernel refuses an inode both cached and passed through). No WRITE
 	 * request comes: a writer's size, mtime and dirtiness are read from
-	 * the replica (pt_fd, a duplicate of the backing file's descriptor)
+	 * the replica (pt_fd, the read-only descriptor registered as the
+	 * backing file, or a duplicate of it)
 	 * by gf_file_pt_sync. Under lock: pt_size, pt_mtime (the replica as
 	 * last seen), pt_counted (bytes counted as written locally).
 	 */

@@ -17,6 +17,8 @@ struct job {
 	struct job *next;
 	uint64_t ino, fgen;
 	int fd;
+	unsigned tries;
+	uint64_t due_ms; /* CLOCK_MONOTONIC: not to run before */
 };
 
 struct sealer {
@@ -32,6 +34,31 @@ struct sealer {
 	pthread_t *threads;
 };
 
+/* The first job that may run now (unlinked), or NULL and *next_ms, the
+ * soonest a waiting one may (0: none waits). s->mu held. */
+static struct job *take_due(struct sealer *s, uint64_t now, uint64_t *next_ms)
+{
+	struct job *j, *prev = NULL;
+
+	*next_ms = 0;
+	for (j = s->head; j; prev = j, j = j->next) {
+		if (j->due_ms <= now || s->stopping)
+			break;
+		if (!*next_ms || j->due_ms < *next_ms)
+			*next_ms = j->due_ms;
+	}
+	if (!j)
+		return NULL;
+	if (prev)
+		prev->next = j->next;
+	else
+		s->head = j->next;
+	if (s->tail == j)
+		s->tail = prev;
+	j->next = NULL;
+	return j;
+}
+
 static void *worker(void *arg)
 {
 	struct sealer *s = arg;
@@ -40,8 +67,7 @@ static void *worker(void *arg)
 	for (;;) {
 		while (!s->head && !s->stopping)
 			pthread_cond_wait(&s->cv, &s->mu);
-		struct job *j = s->head;
-		if (!j)
+		if (!s->head)
 			break; /* stopping, and nothing left */
 		/* the gate is a test knob: a stopping sealer does not wait */
 		if (!s->stopping && s->gate && access(s->gate, F_OK) == 0) {
@@ -49,13 +75,29 @@ static void *worker(void *arg)
 			pthread_cond_timedwait(&s->cv, &s->mu, &until);
 			continue;
 		}
-		s->head = j->next;
-		if (!s->head)
-			s->tail = NULL;
+		uint64_t next_ms;
+		struct job *j = take_due(s, (uint64_t)gf_mono_ms(), &next_ms);
+		if (!j) {
+			uint64_t now = (uint64_t)gf_mono_ms();
+			struct timespec until = gf_mono_in_ms(next_ms > now ? next_ms - now : 1);
+			pthread_cond_timedwait(&s->cv, &s->mu, &until);
+			continue;
+		}
+		bool last = s->stopping;
 		pthread_mutex_unlock(&s->mu);
-		s->fn(s->arg, j->ino, j->fgen, j->fd);
-		free(j);
+		unsigned again = s->fn(s->arg, j->ino, j->fgen, &j->fd, j->tries, last);
 		pthread_mutex_lock(&s->mu);
+		if (again && !last) {
+			j->tries++;
+			j->due_ms = (uint64_t)gf_mono_ms() + again;
+			if (s->tail)
+				s->tail->next = j;
+			else
+				s->head = j;
+			s->tail = j;
+			continue;
+		}
+		free(j);
 		s->pending--;
 	}
 	pthread_mutex_unlock(&s->mu);

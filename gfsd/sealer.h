@@ -23,8 +23,8 @@
  * a seal pending for as long as it needs and then let it go, whatever the
  * machine's speed.
  *
- * sealer_stop() runs every job still queued, then joins the threads: a
- * gfsd that stops leaves no replica its writers closed unsealed.
+ * sealer_stop() runs every job still queued (told it is the last run),
+ * then joins the threads: a gfsd that stops leaves no job behind.
  * Thread-safe.
  */
 #ifndef GFSD_SEALER_H
@@ -36,8 +36,15 @@ struct sealer;
 
 #define SEALER_GATE_POLL_MS 20
 
-/* What a job does; it must close fd and end with replicas_writer_ready(). */
-typedef void (*sealer_fn)(void *arg, uint64_t ino, uint64_t fgen, int fd);
+/*
+ * What a job does. It returns 0 once done: it closed *fd and ended with
+ * replicas_writer_ready(). Or it returns a delay in milliseconds: the job
+ * goes back in the queue and runs again after it (with *fd, which the
+ * function may have replaced, and tries one more), while jobs behind it
+ * run. last: the sealer is stopping, the job must finish now.
+ */
+typedef unsigned (*sealer_fn)(void *arg, uint64_t ino, uint64_t fgen, int *fd,
+			      unsigned tries, int last);
 
 /* threads ≥ 1. 0 or -errno. */
 int sealer_start(sealer_fn fn, void *arg, unsigned threads, const char *gate,

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -127,13 +129,71 @@ static struct handle *handle_alloc(struct conn_state *cs)
 
 static void seal(struct service *svc, uint64_t ino, uint64_t fgen, int fd);
 
-/* A sealer job (sealer.h): seal, then let writers, readers and copies on. */
-static void seal_job(void *arg, uint64_t ino, uint64_t fgen, int fd)
+/*
+ * Whether some open file other than gfsd's own read-only fd can still
+ * write the replica: a process writing it straight through the kernel
+ * (FUSE passthrough: the mount is not asked, and such a process goes on
+ * writing even if its mount died), or a shared writable mapping of it. A
+ * read lease is refused while the file is open for writing anywhere; it
+ * is let go at once (a lease break would be signalled with SIGURG, which
+ * is ignored). 0 when that cannot be told (no leases here).
+ */
+static int written_elsewhere(int rofd)
+{
+	if (fcntl(rofd, F_SETSIG, SIGURG) < 0)
+		return 0;
+	if (fcntl(rofd, F_SETLEASE, F_RDLCK) == 0) {
+		(void)fcntl(rofd, F_SETLEASE, F_UNLCK);
+		return 0;
+	}
+	return errno == EAGAIN || errno == EBUSY;
+}
+
+/*
+ * A sealer job (sealer.h): seal once nobody can write the replica any
+ * more, then let writers, readers and copies on. Sums computed while
+ * someone still writes would call good data corrupt at the next read. The
+ * job first trades its duplicate of the writer's fd (open for writing
+ * itself) for a read-only one, then waits, doubling its pause up to a
+ * second, while the replica is written elsewhere; after SEAL_WRITERS_MS
+ * (or when gfsd stops) it leaves the replica unsealed instead (no sums: it
+ * is read unchecked until its next writer's close, or gffsck --repair).
+ */
+#define SEAL_WRITERS_MS (10 * 60 * 1000)
+static unsigned seal_job(void *arg, uint64_t ino, uint64_t fgen, int *fd, unsigned tries,
+			 int last)
 {
 	struct service *svc = arg;
-	seal(svc, ino, fgen, fd);
-	close(fd);
+	if (tries == 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
+		int ro = open(path, O_RDONLY | O_CLOEXEC);
+		if (ro >= 0) {
+			close(*fd);
+			*fd = ro;
+		}
+	}
+	if (written_elsewhere(*fd)) {
+		unsigned pause = tries < 10 ? 2u << tries : 1000;
+		uint64_t waited = tries < 10 ? (2u << tries) - 2 : 2046 + (uint64_t)(tries - 10) * 1000;
+		if (tries == 6)
+			gf_info("gfsd: replica of inode %" PRIu64 " gen %" PRIu64 " is still open "
+				"for writing outside gfsd (a process writing through FUSE "
+				"passthrough or a mapping): sealing it once that ends",
+				ino, fgen);
+		if (!last && waited < SEAL_WRITERS_MS)
+			return pause;
+		gf_warn("gfsd: replica of inode %" PRIu64 " gen %" PRIu64 " is still open for "
+			"writing outside gfsd after %u s%s: left unsealed (read unchecked "
+			"until its next writer closes it, or gffsck --repair)",
+			ino, fgen, (unsigned)(waited / 1000), last ? " (gfsd stopping)" : "");
+		spool_sums_remove(svc->sp, ino, fgen);
+	} else {
+		seal(svc, ino, fgen, *fd);
+	}
+	close(*fd);
 	replicas_writer_ready(svc->rs, ino, fgen);
+	return 0;
 }
 
 static void handle_free(struct service *svc, struct handle *h)

@@ -2233,12 +2233,14 @@ int gfc_data_close(struct gfc_data *h)
 
 	if (!h->gfc)
 		return 0;
-	r = handle_noreply(h, GFS_CLOSE, build_close, h);
-	if (r == -EHOSTDOWN)
-		r = 0; /* a reader's handle died with its connection: nothing lost */
+	/* the passed fd first: gfsd seals once nobody else has the replica
+	 * open for writing (gfsd/service.c, written_elsewhere) */
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
+	r = handle_noreply(h, GFS_CLOSE, build_close, h);
+	if (r == -EHOSTDOWN)
+		r = 0; /* a reader's handle died with its connection: nothing lost */
 	if (h->conn)
 		conn_put(h->gfc, h->conn);
 	h->conn = NULL;
