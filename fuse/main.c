@@ -479,7 +479,8 @@ int main(int argc, char *argv[])
 	}
 	/* our own io on /dev/fuse, to speak passthrough (it asks the kernel
 	 * for it only when wanted; without it the mount works as before) */
-	if ((r = gf_pt_install(se, fs.passthrough)) < 0)
+	/* (backing files need CAP_SYS_ADMIN: a user's mount does not ask) */
+	if ((r = gf_pt_install(se, fs.passthrough && geteuid() == 0)) < 0)
 		gf_warn("cannot take over the FUSE device's io (%s): no passthrough",
 			strerror(-r));
 
