@@ -20,6 +20,7 @@
 /* FUSE_INIT flags and flags2 (fuse_init_in/out), protocol 7.36 and 7.40 */
 #define PT_INIT_EXT (1u << 30)	 /* flags: flags2 is there */
 #define PT_PASSTHROUGH2 (1u << 5) /* flags2: FUSE_PASSTHROUGH (1ULL << 37) */
+#define PT_KILLPRIV_V2 (1u << 28) /* flags: FUSE_HANDLE_KILLPRIV_V2 (7.33) */
 /* fuse_init_out as 32-bit words: flags, flags2, max_stack_depth */
 #define PT_OUT_FLAGS 3
 #define PT_OUT_FLAGS2 8
@@ -41,6 +42,8 @@ static int pt_want;	       /* asked for at install */
 static int pt_offered;	       /* the kernel's INIT offered it */
 static int pt_on;	       /* our INIT reply took it */
 static uint64_t pt_init_unique; /* the INIT request, to find its reply */
+static int pt_killpriv_v2;      /* the kernel offered FUSE_HANDLE_KILLPRIV_V2 */
+static int pt_init_done;
 static int pt_devfd = -1;
 static uint64_t n_opens, n_backings, n_refused;
 static _Thread_local int armed_id;
@@ -59,6 +62,9 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 
 			memcpy(in, (const char *)buf + sizeof(*h), sizeof(in));
 			/* in: major, minor, max_readahead, flags, flags2 */
+			__atomic_store_n(&pt_killpriv_v2,
+					 in[0] == 7 && in[1] >= 33 && (in[3] & PT_KILLPRIV_V2) != 0,
+					 __ATOMIC_RELEASE);
 			__atomic_store_n(&pt_offered,
 					 in[0] == 7 && in[1] >= 40 && (in[3] & PT_INIT_EXT) &&
 						 (in[4] & PT_PASSTHROUGH2),
@@ -69,8 +75,16 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-/* Our INIT reply: take passthrough (stacking depth 1: the backing files
- * are on a plain local file system). */
+/*
+ * Our INIT reply. FUSE_HANDLE_KILLPRIV_V2, when offered: the mount already
+ * clears setuid/setgid and capabilities itself, as v1 had it (ops.c
+ * kill_suid, gfmd on truncate and chown), and v2 adds what v1 lacked: the
+ * kernel may mark an inode it found without privileges (SB_NOSEC, until
+ * its attributes are next refreshed), so that a write no longer asks for
+ * security.capability first (a request per write(2), passthrough or not).
+ * Passthrough, when wanted and offered (stacking depth 1: the backing
+ * files are on a plain local file system).
+ */
 static void patch_init(struct iovec *iov, int count)
 {
 	uint32_t w[PT_OUT_STACK + 1];
@@ -78,11 +92,15 @@ static void patch_init(struct iovec *iov, int count)
 	if (count < 2 || iov[1].iov_len < sizeof(w))
 		return;
 	memcpy(w, iov[1].iov_base, sizeof(w));
-	w[PT_OUT_FLAGS] |= PT_INIT_EXT;
-	w[PT_OUT_FLAGS2] |= PT_PASSTHROUGH2;
-	w[PT_OUT_STACK] = 1;
+	if (__atomic_load_n(&pt_killpriv_v2, __ATOMIC_ACQUIRE))
+		w[PT_OUT_FLAGS] |= PT_KILLPRIV_V2;
+	if (pt_want && __atomic_load_n(&pt_offered, __ATOMIC_ACQUIRE)) {
+		w[PT_OUT_FLAGS] |= PT_INIT_EXT;
+		w[PT_OUT_FLAGS2] |= PT_PASSTHROUGH2;
+		w[PT_OUT_STACK] = 1;
+		__atomic_store_n(&pt_on, 1, __ATOMIC_RELEASE);
+	}
 	memcpy(iov[1].iov_base, w, sizeof(w));
-	__atomic_store_n(&pt_on, 1, __ATOMIC_RELEASE);
 }
 
 /* An OPEN reply (fuse_open_out) or a CREATE reply (fuse_entry_out then
@@ -114,10 +132,10 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 			if (armed_id > 0) {
 				patch_open(iov, count, armed_id);
 				armed_id = 0;
-			} else if (pt_want && h->unique == __atomic_load_n(&pt_init_unique,
-									   __ATOMIC_ACQUIRE) &&
-				   __atomic_load_n(&pt_offered, __ATOMIC_ACQUIRE) &&
-				   !__atomic_load_n(&pt_on, __ATOMIC_ACQUIRE)) {
+			} else if (!__atomic_load_n(&pt_init_done, __ATOMIC_ACQUIRE) &&
+				   h->unique == __atomic_load_n(&pt_init_unique,
+								__ATOMIC_ACQUIRE)) {
+				__atomic_store_n(&pt_init_done, 1, __ATOMIC_RELEASE);
 				patch_init(iov, count);
 			}
 		}

@@ -70,10 +70,14 @@ drv_stop() { echo quit >&8; exec 8>&-; wait "$DRV_PID" 2>/dev/null; }
 # ---- the data path ---------------------------------------------------------
 head -c 16777216 /dev/urandom >"$STATE/src"
 w0=$(stat_of "$A" write_requests) o0=$(stat_of "$A" passthrough_opens)
-l0=$(gf_stat_value node1 written_local)
+l0=$(gf_stat_value node1 written_local) r0=$(stat_of "$A" fuse_requests)
 check "16 MiB written by dd (64 KiB writes) on mount 1" \
 	dd if="$STATE/src" of="$A/big" bs=64K status=none
+r1=$(stat_of "$A" fuse_requests)
 expect_eq "not one WRITE request reached the mount" "$w0" "$(stat_of "$A" write_requests)"
+# (nor a security.capability lookup per write: FUSE_HANDLE_KILLPRIV_V2)
+((r1 - r0 < 64)) && ok "$((r1 - r0)) FUSE requests in all for 256 writes" ||
+	fail "$((r1 - r0)) FUSE requests for 256 writes"
 expect_eq "the open passed through" $((o0 + 1)) "$(stat_of "$A" passthrough_opens)"
 check "mount 1 reads it back" cmp "$STATE/src" "$A/big"
 poll_until "$GF_WAIT_SECS" same_as "$STATE/src" "$B/big" &&
