@@ -318,6 +318,75 @@ static int has_opt(const struct fuse_args *args, const char *name)
 	return 0;
 }
 
+/*
+ * The kernel reads a FUSE file ahead 128 KiB at a time: a sequential
+ * reader costs a READ request per 128 KiB. The mount's backing device info
+ * says how far to read ahead (/sys/class/bdi/MAJ:MIN/read_ahead_kb, root
+ * only), and READ requests carry up to GF_MAX_IO (1 MiB) each. INIT may
+ * only lower it (the kernel keeps the smaller of its own and ours), so it
+ * is set once the kernel took our INIT reply (gf_pt_after_init).
+ */
+static char read_ahead_path[96];
+static char read_ahead_val[32];
+
+static void set_read_ahead(void *arg)
+{
+	(void)arg;
+	FILE *fp = fopen(read_ahead_path, "w");
+	int bad = !fp;
+
+	if (fp) {
+		bad = fputs(read_ahead_val, fp) < 0;
+		bad |= fclose(fp) != 0;
+	}
+	if (bad)
+		gf_warn("cannot set read-ahead (%s): sequential reads go in 128 KiB requests",
+			read_ahead_path);
+}
+
+/* Find the mount's device in mountinfo (a stat of the mount point would
+ * wait for this very process) and arrange for read_ahead_kb to be set. */
+static void want_read_ahead(const char *mountpoint, long long kb)
+{
+	char line[4096], dev[32] = "", *copy, *base, *dir, *real = NULL, *full = NULL;
+	FILE *fp;
+
+	if (kb <= 0 || !(copy = strdup(mountpoint)))
+		return;
+	base = strrchr(copy, '/');
+	if (base && base[1]) {
+		*base++ = 0;
+		dir = copy[0] ? copy : "/";
+	} else {
+		base = copy;
+		dir = ".";
+	}
+	if ((real = realpath(dir, NULL)) &&
+	    asprintf(&full, "%s/%s", strcmp(real, "/") ? real : "", base) < 0)
+		full = NULL;
+	if (full && (fp = fopen("/proc/self/mountinfo", "r"))) {
+		while (fgets(line, sizeof(line), fp)) {
+			char mdev[32], mpoint[4096];
+			/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... (the last one wins) */
+			if (sscanf(line, "%*s %*s %31s %*s %4095s", mdev, mpoint) == 2 &&
+			    strcmp(mpoint, full) == 0 && strstr(line, " - fuse"))
+				snprintf(dev, sizeof(dev), "%s", mdev);
+		}
+		fclose(fp);
+	}
+	free(full);
+	free(real);
+	free(copy);
+	if (!dev[0]) {
+		gf_warn("cannot find %s in /proc/self/mountinfo: read-ahead stays the kernel's",
+			mountpoint);
+		return;
+	}
+	snprintf(read_ahead_path, sizeof(read_ahead_path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	snprintf(read_ahead_val, sizeof(read_ahead_val), "%lld\n", kb);
+	gf_pt_after_init(set_read_ahead, NULL);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -332,7 +401,7 @@ int main(int argc, char *argv[])
 	char err[512];
 	const char *s;
 	int r, ret = 1, level;
-	long long cfg_timeout, idmap_ms;
+	long long cfg_timeout, idmap_ms, read_ahead_kb;
 
 	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
 		goto out;
@@ -395,6 +464,13 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	fs.attr_timeout = (double)cfg_timeout;
+	r = 0;
+	read_ahead_kb = gf_config_int(cfg, "read_ahead_kb", GF_MAX_IO / 1024, 0, 65536, &r);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s: read_ahead_kb: not a number of KiB from 0 to 65536\n",
+			opt.config);
+		goto out;
+	}
 	if (opt.attr_timeout && parse_seconds("attr_timeout", opt.attr_timeout,
 					      &fs.attr_timeout) < 0)
 		goto out;
@@ -483,6 +559,8 @@ int main(int argc, char *argv[])
 	if ((r = gf_pt_install(se, fs.passthrough && geteuid() == 0)) < 0)
 		gf_warn("cannot take over the FUSE device's io (%s): no passthrough",
 			strerror(-r));
+	if (geteuid() == 0)
+		want_read_ahead(cmd.mountpoint, read_ahead_kb);
 
 	if ((s = gf_config_str(cfg, "log_file", NULL)) && (r = gf_log_open(s)) < 0)
 		fprintf(stderr, PROG ": log_file %s: %s\n", s, strerror(-r));

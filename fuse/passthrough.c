@@ -47,6 +47,8 @@ static int pt_init_done;
 static int pt_devfd = -1;
 static uint64_t n_opens, n_backings, n_refused;
 static _Thread_local int armed_id;
+static void (*after_init_fn)(void *);
+static void *after_init_arg;
 
 static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 {
@@ -137,10 +139,20 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 								__ATOMIC_ACQUIRE)) {
 				__atomic_store_n(&pt_init_done, 1, __ATOMIC_RELEASE);
 				patch_init(iov, count);
+				ssize_t n = writev(fd, iov, count);
+				if (n >= 0 && after_init_fn)
+					after_init_fn(after_init_arg);
+				return n;
 			}
 		}
 	}
 	return writev(fd, iov, count);
+}
+
+void gf_pt_after_init(void (*fn)(void *), void *arg)
+{
+	after_init_fn = fn;
+	after_init_arg = arg;
 }
 
 static ssize_t pt_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout,

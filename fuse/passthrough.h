@@ -29,6 +29,10 @@
  * -errno (the mount then runs without it). */
 int gf_pt_install(struct fuse_session *se, int want);
 
+/* Run fn(arg) once, right after the kernel took our INIT reply (from the
+ * thread that sent it): for settings INIT would undo. Before the loop. */
+void gf_pt_after_init(void (*fn)(void *), void *arg);
+
 /* 1 once INIT agreed on passthrough. */
 int gf_pt_enabled(void);
 

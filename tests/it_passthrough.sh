@@ -83,6 +83,15 @@ check "mount 1 reads it back" cmp "$STATE/src" "$A/big"
 poll_until "$GF_WAIT_SECS" same_as "$STATE/src" "$B/big" &&
 	ok "mount 2 reads the same bytes (over the network, checked against the sums)" ||
 	fail "mount 2 does not read the bytes mount 1 wrote"
+# read-ahead (read_ahead_kb, default 1 MiB): a cold sequential read goes
+# in 1 MiB READ requests, not the kernel's 128 KiB
+sync
+echo 3 >/proc/sys/vm/drop_caches
+r0=$(stat_of "$B" fuse_requests)
+cat "$B/big" >/dev/null
+r1=$(stat_of "$B" fuse_requests)
+((r1 - r0 < 48)) && ok "16 MiB read cold on mount 2 in $((r1 - r0)) FUSE requests" ||
+	fail "16 MiB read cold on mount 2 took $((r1 - r0)) FUSE requests (128 KiB read-ahead?)"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/big" && ok "the replica is sealed" ||
 	fail "the replica was never sealed"
 check "its one replica holds the bytes" spools_match "$A/big" "$STATE/src" 1
