@@ -44,25 +44,29 @@ libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 libc.msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+n = 0
 for line in sys.stdin:
     if line == "quit\n":
         break
+    n += 1
     try:
         exec(line)
-        print("done")
+        print("%d done" % n)
     except Exception as e:
-        print("error: %r" % (e,))' <"$STATE/drv.fifo" >"$DRV_OUT" 2>&1 &
+        print("%d error: %r" % (n, e))' <"$STATE/drv.fifo" >"$DRV_OUT" 2>&1 &
 	DRV_PID=$!
 	exec 8>"$STATE/drv.fifo"
 	DRV_N=0
 	IT_CLEANUP+=("exec 8>&-; kill $DRV_PID")
 }
-drv_answered() { (($(grep -c '^done$\|^error: ' "$DRV_OUT") >= $1)); }
+# (each answer carries its command's number: an answer is never taken
+# for another's)
+drv_answered() { grep -q "^$1 \(done\|error: \)" "$DRV_OUT"; }
 drv() {
 	echo "$1" >&8
 	DRV_N=$((DRV_N + 1))
 	poll_until "$GF_WAIT_SECS" drv_answered "$DRV_N" || die "the writer process hangs at: $1"
-	grep '^done$\|^error: ' "$DRV_OUT" | sed -n "${DRV_N}p"
+	grep "^$DRV_N \(done\|error: \)" "$DRV_OUT" | head -n 1 | cut -d' ' -f2-
 }
 # (daemons started meanwhile hold the fifo too: no end of file for it)
 drv_stop() { echo quit >&8; exec 8>&-; wait "$DRV_PID" 2>/dev/null; }
