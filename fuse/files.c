@@ -282,34 +282,41 @@ static void pt_seen(struct gf_file *f, const struct stat *st)
 	f->pt_mtime.nsec = (uint32_t)st->st_mtim.tv_nsec;
 }
 
-int gf_files_pt_possible(const struct gf_file *f)
+/* How many other handles of f->ino are open here, and one of them that
+ * passes through (NULL: none). open_lock held. */
+static int others_of(const struct gf_file *f, struct gf_file **passing)
 {
 	struct gf_file *g;
-	int others = 0, shared = 0;
+	int n = 0;
 
-	pthread_mutex_lock(&open_lock);
+	*passing = NULL;
 	for (g = *bucket(f->ino); g; g = g->next_open)
 		if (g->ino == f->ino && g != f) {
-			others++;
-			shared |= g->pt_id > 0;
+			n++;
+			if (g->pt_id > 0)
+				*passing = g;
 		}
+	return n;
+}
+
+int gf_files_pt_possible(const struct gf_file *f)
+{
+	struct gf_file *passing;
+	int others;
+
+	pthread_mutex_lock(&open_lock);
+	others = others_of(f, &passing);
 	pthread_mutex_unlock(&open_lock);
-	return shared ? GF_PT_JOIN : others ? GF_PT_NO : GF_PT_ALONE;
+	return passing ? GF_PT_JOIN : others ? GF_PT_NO : GF_PT_ALONE;
 }
 
 int gf_files_pt_join(struct gf_file *f, int fd)
 {
-	struct gf_file *g, *other = NULL;
-	int others = 0, r = 0;
+	struct gf_file *other;
+	int others, r = 0;
 
 	pthread_mutex_lock(&open_lock);
-	for (g = *bucket(f->ino); g; g = g->next_open) {
-		if (g->ino != f->ino || g == f)
-			continue;
-		others++;
-		if (g->pt_id > 0)
-			other = g;
-	}
+	others = others_of(f, &other);
 	if (other) {
 		f->pt_fd = fcntl(other->pt_fd, F_DUPFD_CLOEXEC, 0);
 		if (f->pt_fd < 0)

@@ -155,11 +155,12 @@ static int written_elsewhere(int rofd)
  * someone still writes would call good data corrupt at the next read. The
  * job first trades its duplicate of the writer's fd (open for writing
  * itself) for a read-only one, then waits, doubling its pause up to a
- * second, while the replica is written elsewhere; after SEAL_WRITERS_MS
+ * second, while the replica is written elsewhere; after about 10 min
  * (or when gfsd stops) it leaves the replica unsealed instead (no sums: it
  * is read unchecked until its next writer's close, or gffsck --repair).
  */
-#define SEAL_WRITERS_MS (10 * 60 * 1000)
+/* pauses of 2 ms doubling to about 1 s, then of 1 s: about 10 min in all */
+#define SEAL_WRITERS_TRIES (9 + 600)
 static unsigned seal_job(void *arg, uint64_t ino, uint64_t fgen, int *fd, unsigned tries,
 			 int last)
 {
@@ -174,19 +175,17 @@ static unsigned seal_job(void *arg, uint64_t ino, uint64_t fgen, int *fd, unsign
 		}
 	}
 	if (written_elsewhere(*fd)) {
-		unsigned pause = tries < 10 ? 2u << tries : 1000;
-		uint64_t waited = tries < 10 ? (2u << tries) - 2 : 2046 + (uint64_t)(tries - 10) * 1000;
 		if (tries == 6)
 			gf_info("gfsd: replica of inode %" PRIu64 " gen %" PRIu64 " is still open "
 				"for writing outside gfsd (a process writing through FUSE "
 				"passthrough or a mapping): sealing it once that ends",
 				ino, fgen);
-		if (!last && waited < SEAL_WRITERS_MS)
-			return pause;
+		if (!last && tries < SEAL_WRITERS_TRIES)
+			return tries < 9 ? 2u << tries : 1000;
 		gf_warn("gfsd: replica of inode %" PRIu64 " gen %" PRIu64 " is still open for "
-			"writing outside gfsd after %u s%s: left unsealed (read unchecked "
-			"until its next writer closes it, or gffsck --repair)",
-			ino, fgen, (unsigned)(waited / 1000), last ? " (gfsd stopping)" : "");
+			"writing outside gfsd %s: left unsealed (read unchecked until its next "
+			"writer closes it, or gffsck --repair)",
+			ino, fgen, last ? "as gfsd stops" : "after 10 min");
 		spool_sums_remove(svc->sp, ino, fgen);
 	} else {
 		seal(svc, ino, fgen, *fd);

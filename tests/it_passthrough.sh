@@ -232,5 +232,13 @@ rc=$?
 [[ $out == *"passthrough 'maybe': expected yes or no"* ]] && ok "saying why" ||
 	fail "message: $out"
 mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
+for v in lots -1 65537; do
+	{ grep -v '^passthrough' "$STATE/client1.conf"; echo "read_ahead_kb = $v"; } >"$STATE/bad.conf"
+	out=$("$(gf_bin mount.gfarmfs)" "$STATE/bad.conf" "$STATE/mnt-bad" -f 2>&1)
+	rc=$?
+	((rc != 0)) && [[ $out == *"read_ahead_kb: not a number of KiB from 0 to 65536"* ]] &&
+		ok "read_ahead_kb = $v: refused, saying why" || fail "read_ahead_kb = $v: rc $rc: $out"
+	mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
+done
 
 it_done
