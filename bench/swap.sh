@@ -15,19 +15,23 @@
 # (median of RUNS) and gfswap's ratio to disk and to bound. Not a test: no
 # pass/fail. Needs root, numpy, and no other swap on.
 #
-# usage: bench/swap.sh [-l LIMIT_MIB] [-r RUNS] [-c CASES]
+# usage: bench/swap.sh [-l LIMIT_MIB] [-r RUNS] [-c CASES] [-k CONFIGS] [-v]
 #   CASES: a comma list of seq1,seq4,rand1,rand4 with an optional +bg, e.g.
 #   -c seq1,rand1+bg (default: all 8)
+#   CONFIGS: a comma list of ram,disk,gfswap,bound (default: all four)
+#   -v: after each gfswap case, its request counts and average latencies
 set -uo pipefail
 BENCH=swap
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-LIMIT=1024 R=3 CASES=''
+LIMIT=1024 R=3 CASES='' CONFIGS_ARG=ram,disk,gfswap,bound VERBOSE=0
 while (($#)); do
 	case $1 in
 	-l) LIMIT=$2; shift 2 ;;
 	-r) R=$2; shift 2 ;;
 	-c) CASES=$2; shift 2 ;;
+	-k) CONFIGS_ARG=$2; shift 2 ;;
+	-v) VERBOSE=1; shift ;;
 	-h | --help) bench_help 20; exit 0 ;;
 	*) echo "swap: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -102,6 +106,24 @@ teardown() {
 	esac
 }
 
+# CPU seconds (user+system) the gfswap daemon NAME and the cluster's gfsd
+# have used so far, for -v
+cpu_of() {
+	local pid ticks=0 hz
+	hz=$(getconf CLK_TCK)
+	for pid in "$@"; do
+		[[ -r /proc/$pid/stat ]] || continue
+		ticks=$((ticks + $(sed -E 's/^.*\) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+	done
+	awk -v t="$ticks" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }'
+}
+daemon_pids() {
+	local name=$1 k
+	cat "$GFSWAP_RUNDIR/$name/pid" 2>/dev/null
+	echo
+	for k in 1 2 3 4; do gf_pidfile_pid "$STATE/node$k/gfsd.pid"; echo; done
+}
+
 # one case: prints seconds, or "err"
 run_case() {
 	local c=$1 mode procs bg=0 t bgpid=''
@@ -118,15 +140,29 @@ run_case() {
 	echo "$t"
 }
 
-CONFIGS=(ram disk gfswap bound)
+IFS=, read -r -a CONFIGS <<<"$CONFIGS_ARG"
+for cfg in "${CONFIGS[@]}"; do
+	case $cfg in ram | disk | gfswap | bound) ;; *) echo "swap: unknown config $cfg" >&2; exit 2 ;; esac
+done
 declare -A T
 echo "swap: working set $WS MiB, limit $LIMIT MiB, $R rounds, cases: $CASES"
 for ((r = 1; r <= R; r++)); do
 	for cfg in "${CONFIGS[@]}"; do
 		setup "$cfg" || { echo "swap: setting up $cfg failed" >&2; exit 1; }
 		for c in "${CASE_LIST[@]}"; do
+			if ((VERBOSE)) && [[ $cfg == gfswap || $cfg == bound ]]; then
+				name=$([[ $cfg == gfswap ]] && echo bench || echo bound)
+				mapfile -t pids < <(daemon_pids "$name" | grep .)
+				cpu0=$(cpu_of "${pids[0]}") cpus0=$(cpu_of "${pids[@]:1}")
+			fi
 			t=$(run_case "$c")
 			echo "  round $r $cfg $c: $t s" >&2
+			if ((VERBOSE)) && [[ $cfg == gfswap || $cfg == bound ]]; then
+				"$GFSWAP" status --name "$name" |
+					grep -E '^(pages_|remote_|read_|write_|second|fallbacks)' | tr '\n' ' ' >&2
+				awk -v a="$cpu0" -v b="$(cpu_of "${pids[0]}")" -v c="$cpus0" -v d="$(cpu_of "${pids[@]:1}")" \
+					'BEGIN { printf "cpu_s gfswap %.2f gfsd %.2f\n", b - a, d - c }' >&2
+			fi
 			T[$cfg.$c]+="$t "
 		done
 		teardown "$cfg"

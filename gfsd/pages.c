@@ -67,6 +67,8 @@ struct pages {
 	struct owner owners[MAX_OWNERS];
 	uint32_t nowners;
 	int lock_warned;
+	uint64_t spare_bytes, spare_idle_ms;
+	uint64_t last_put_ms; /* CLOCK_MONOTONIC */
 	struct gfs_page_stats_rep st;
 };
 
@@ -100,6 +102,9 @@ int pages_new(const struct pages_config *cfg, struct pages **out)
 	if (p->max_pages > (uint64_t)p->max_chunks * p->per_chunk)
 		p->max_pages = (uint64_t)p->max_chunks * p->per_chunk;
 	p->reserve_bytes = cfg->reserve_bytes;
+	p->spare_bytes = cfg->spare_bytes == UINT64_MAX ? 4 * (uint64_t)p->chunk_bytes
+							: cfg->spare_bytes;
+	p->spare_idle_ms = cfg->spare_idle_ms ? cfg->spare_idle_ms : 30000;
 	snprintf(p->meminfo, sizeof(p->meminfo), "%s", cfg->meminfo ? cfg->meminfo : "/proc/meminfo");
 	p->nbuckets = 1024;
 	while (p->nbuckets < p->max_pages && p->nbuckets < (1u << 24))
@@ -311,6 +316,7 @@ int pages_put(struct pages *p, uint64_t owner, uint64_t slot, uint64_t stamp, ui
 		memcpy(frame(p, x), data + (size_t)i * GF_PAGE_SIZE, GF_PAGE_SIZE);
 	}
 	p->st.puts += n;
+	p->last_put_ms = gf_mono_ms();
 	owner_seen(p, owner);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
@@ -534,9 +540,16 @@ uint32_t pages_updates(struct pages *p, uint64_t owner, struct gfs_page_move *ou
 
 uint64_t pages_compact(struct pages *p)
 {
-	uint64_t given = 0;
+	uint64_t given = 0, keep = 0;
+	uint64_t avail = mem_available(p);
 
 	pthread_mutex_lock(&p->mu);
+	/* free frames kept for the next burst of puts: while the host has
+	 * memory to spare, the cap leaves room and puts came lately */
+	if ((avail == UINT64_MAX || avail >= p->reserve_bytes + 2 * p->spare_bytes) &&
+	    (p->cap == UINT64_MAX || p->cap >= (uint64_t)p->nframes) &&
+	    gf_mono_ms() - p->last_put_ms < p->spare_idle_ms)
+		keep = p->spare_bytes / GF_PAGE_SIZE;
 	while (p->nchunks > 0) {
 		uint32_t base = (p->nchunks - 1) * p->per_chunk, end = p->nframes, in_use = 0;
 		for (uint32_t x = base; x < end; x++)
@@ -544,6 +557,8 @@ uint64_t pages_compact(struct pages *p)
 		uint64_t free_last = (end - base) - in_use;
 		if (p->nfree - free_last < in_use)
 			break; /* its pages do not fit elsewhere */
+		if (p->nfree - free_last - in_use < keep)
+			break; /* what is left free would be under the spare */
 		/* the free list without the last chunk's frames */
 		p->free_head = NONE;
 		for (uint32_t x = base; x-- > 0;)

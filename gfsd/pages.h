@@ -35,6 +35,13 @@ struct pages_config {
 	 * long is taken for dead and its pages dropped (pages_expire); its
 	 * gfswap asks for updates every few seconds while it lives. 0: never */
 	uint32_t owner_lease_s;
+	/* free frames pages_compact keeps for the next burst of puts (so that
+	 * a swap storm does not map, zero and unmap chunks over and over),
+	 * while the host's MemAvailable stays above the reserve plus twice
+	 * this, the cap allows them and a put came within spare_idle_ms
+	 * (0: 30 s). UINT64_MAX: 4 chunks; 0: none */
+	uint64_t spare_bytes;
+	uint64_t spare_idle_ms;
 };
 
 int pages_new(const struct pages_config *cfg, struct pages **out);
@@ -92,7 +99,8 @@ uint32_t pages_victims(struct pages *p, uint32_t max, struct page_victim *v, uin
 void pages_moved(struct pages *p, const struct page_victim *v, uint32_t n, const char *host,
 		 uint8_t hops, uint8_t *kept);
 /* Give back chunks that hold no page after moving what little they hold
- * into free frames elsewhere; bytes given back. */
+ * into free frames elsewhere, down to the spare (pages_config); bytes
+ * given back. */
 uint64_t pages_compact(struct pages *p);
 /* Pop up to max moves of owner's pages (oldest first) into out. */
 uint32_t pages_updates(struct pages *p, uint64_t owner, struct gfs_page_move *out, uint32_t max);

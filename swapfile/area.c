@@ -248,7 +248,10 @@ static int read_from(struct area *a, uint16_t loc, uint64_t slot, uint32_t n, ui
 	return 0; /* the server answered: ok[] says which pages it has */
 }
 
-int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
+/* area_read and area_peek: good[k] (if not NULL) says whether page k came
+ * good; quiet: a speculative read (no loss counted or logged, no page-in). */
+static int read_pages(struct area *a, uint64_t slot, uint32_t n, uint8_t *out, uint8_t *good,
+		      int quiet)
 {
 	uint8_t ok[GF_PAGE_BATCH];
 	int err = 0;
@@ -262,6 +265,8 @@ int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
 		uint32_t run = 1;
 		if (!s->in_use) {
 			memset(dst, 0, GF_PAGE_SIZE); /* never written, or discarded */
+			if (good)
+				good[k] = 1;
 			k++;
 			continue;
 		}
@@ -270,6 +275,8 @@ int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
 			run++;
 		int answered = read_from(a, s->loc[0], slot + k, run, dst, ok) == 0;
 		for (uint32_t j = 0; j < run; j++) {
+			if (good)
+				good[k + j] = 1;
 			if (ok[j])
 				continue;
 			struct slot *t = &a->map.v[slot + k + j];
@@ -285,18 +292,34 @@ int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
 				if (one)
 					continue;
 			}
+			if (good)
+				good[k + j] = 0;
+			err = -EIO;
+			if (quiet)
+				continue;
 			ADD(a, lost, 1);
 			gf_err("gfswap: page %llu: no copy could be read (first on %u, second on "
 			       "%u)",
 			       (unsigned long long)(slot + k + j), t->loc[0], t->loc[1]);
-			err = -EIO;
 		}
 		k += run;
 	}
 	slotmap_unlock(&a->map, slot, n);
-	if (err == 0)
+	if (err == 0 && !quiet)
 		ADD(a, pages_in, n);
 	return err;
+}
+
+int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
+{
+	return read_pages(a, slot, n, out, NULL, 0);
+}
+
+int area_peek(struct area *a, uint64_t slot, uint32_t n, uint8_t *out, uint8_t *good)
+{
+	int r = read_pages(a, slot, n, out, good, 1);
+
+	return r == -EIO ? 0 : r;
 }
 
 int area_discard(struct area *a, uint64_t slot, uint64_t n)
@@ -551,4 +574,9 @@ void area_short(struct area *a, uint64_t *repairable, uint64_t *without_copy)
 		else if (good < a->copies)
 			(*repairable)++;
 	}
+}
+
+void area_count_in(struct area *a, uint64_t n)
+{
+	ADD(a, pages_in, n);
 }

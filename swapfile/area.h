@@ -52,6 +52,14 @@ int area_init(struct area *a, struct servers *srv, int disk_fd, uint64_t nslots,
 void area_destroy(struct area *a);
 int area_write(struct area *a, uint64_t slot, uint32_t n, const uint8_t *data);
 int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out);
+/*
+ * area_read for read-ahead: good[k] says whether page k was read good;
+ * a page with no good copy is not counted lost nor logged (the kernel may
+ * never ask for it; if it does, area_read reports it). 0 or -EINVAL.
+ */
+int area_peek(struct area *a, uint64_t slot, uint32_t n, uint8_t *out, uint8_t *good);
+/* Pages the kernel read from the area (area_read counts them itself). */
+void area_count_in(struct area *a, uint64_t n);
 int area_discard(struct area *a, uint64_t slot, uint64_t n);
 /*
  * Server `from` moved pages on (Nswap's PUNTPAGE; moves[i].host "" when it

@@ -30,7 +30,9 @@
 #include "../cmd/cmdutil.h"
 #include "config.h"
 #include "log.h"
+#include "rahead.h"
 #include "servers.h"
+#include "wback.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -102,6 +104,16 @@ CMD_HELP_COMMON_OPTIONS
 "\n"
 "CONFIGURATION\n"
 CMD_HELP_GFMD_CONFIG
+"  Also read by the daemon:\n"
+"  swap_io_timeout_ms = MS     a page server that does not answer within\n"
+"                              MS (default 5000) is taken for down\n"
+"  swap_write_behind_mb = MiB  page-outs are answered once their pages are\n"
+"                              in a locked buffer of this size (default 16;\n"
+"                              0: each waits for its servers); flushers\n"
+"                              write them on, a failed write is kept and\n"
+"                              tried again, never dropped\n"
+"  swap_read_ahead_mb = MiB    sequential page-ins are fetched ahead into a\n"
+"                              locked buffer of this size (default 4; 0: off)\n"
 "\n"
 CMD_HELP_EXIT_STATUS
 "\n"
@@ -115,11 +127,29 @@ CMD_HELP_ENVIRONMENT
 struct daemon_state {
 	struct servers srv;
 	struct area area;
+	struct wback *wb;  /* write-behind; NULL: off */
+	struct rahead *ra; /* read-ahead; NULL: off */
 	uint64_t size;
 	char name[64];
 	time_t started;
 	volatile int stop;
+	/* FUSE requests on the area and the time spent answering them (atomics) */
+	uint64_t read_reqs, write_reqs, read_ns, write_ns;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define COUNT_REQ(field_n, field_ns, t0)                                             \
+	do {                                                                         \
+		__atomic_add_fetch(&D->field_n, 1, __ATOMIC_RELAXED);                 \
+		__atomic_add_fetch(&D->field_ns, now_ns() - (t0), __ATOMIC_RELAXED);   \
+	} while (0)
 
 static struct daemon_state *D;
 
@@ -257,6 +287,26 @@ static size_t status_text(char *buf, size_t cap)
 	    c->pages_out, c->pages_in, c->remote_out, c->remote_in, c->disk_out, c->disk_in,
 	    c->fallbacks, c->second_copy_reads, c->moved, c->discarded, c->lost, c->updates,
 	    c->recopied);
+	OUT("read_requests %" PRIu64 "\nread_us_avg %.1f\nwrite_requests %" PRIu64
+	    "\nwrite_us_avg %.1f\n",
+	    D->read_reqs, D->read_reqs ? (double)D->read_ns / 1000.0 / (double)D->read_reqs : 0.0,
+	    D->write_reqs,
+	    D->write_reqs ? (double)D->write_ns / 1000.0 / (double)D->write_reqs : 0.0);
+	if (D->wb) {
+		struct wb_stats w;
+		wb_get_stats(D->wb, &w);
+		OUT("write_behind_pending %u of %u\nwrite_behind_hits %" PRIu64
+		    "\nwrite_behind_full_waits %" PRIu64 "\nwrite_behind_order_waits %" PRIu64
+		    "\nwrite_behind_retries %" PRIu64 "\n",
+		    w.pending, w.entries, w.lookups_hit, w.full_waits, w.order_waits, w.retries);
+	}
+	if (D->ra) {
+		struct ra_stats a;
+		ra_get_stats(D->ra, &a);
+		OUT("read_ahead_pages %" PRIu64 "\nread_ahead_hits %" PRIu64
+		    "\nread_ahead_waits %" PRIu64 "\nread_ahead_unused %" PRIu64 "\n",
+		    a.fetched, a.hits, a.waits, a.unused + a.forgotten);
+	}
 	OUT("slots_on_disk %" PRIu64 "\n", area_slots_on(&D->area, -1));
 	uint64_t short_n, no_copy;
 	area_short(&D->area, &short_n, &no_copy);
@@ -283,6 +333,41 @@ static size_t status_text(char *buf, size_t cap)
 	}
 #undef OUT
 	return n < cap ? n : cap;
+}
+
+/* Pages first..first+n-1 (n ≤ GF_PAGE_BATCH): the ones still pending in the
+ * write-behind buffer (the newest), then those read ahead, then the others
+ * from their servers. 0 or -errno. */
+static int read_pages(uint64_t first, uint32_t n, uint8_t *buf)
+{
+	uint8_t have[GF_PAGE_BATCH];
+	uint32_t hit = 0;
+	int r = 0;
+
+	memset(have, 0, n);
+	if (D->wb)
+		hit += wb_lookup(D->wb, first, n, buf, have);
+	if (D->ra && hit < n)
+		hit += ra_lookup(D->ra, first, n, buf, have);
+	if (hit == 0) {
+		r = area_read(&D->area, first, n, buf);
+	} else {
+		for (uint32_t k = 0; k < n && r == 0;) {
+			uint32_t run = 0;
+			if (have[k]) {
+				k++;
+				continue;
+			}
+			while (k + run < n && !have[k + run])
+				run++;
+			r = area_read(&D->area, first + k, run, buf + (size_t)k * GF_PAGE_SIZE);
+			k += run;
+		}
+		area_count_in(&D->area, hit);
+	}
+	if (D->ra)
+		ra_note(D->ra, first, n);
+	return r;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -324,11 +409,47 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		last = first + GF_PAGE_BATCH - 1;
 		size = (size_t)((last + 1) * GF_PAGE_SIZE - (uint64_t)off);
 	}
-	int r = area_read(&D->area, first, (uint32_t)(last - first + 1), buf);
+	uint64_t t0 = now_ns();
+	int r = read_pages(first, (uint32_t)(last - first + 1), buf);
+	COUNT_REQ(read_reqs, read_ns, t0);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_buf(req, (char *)buf + ((uint64_t)off - first * GF_PAGE_SIZE), size);
+}
+
+/* Whole pages: into the write-behind buffer (or to their servers at once
+ * when it is off). Read-ahead forgets them now, and again once written
+ * (wb_written). 0 or -errno. */
+static int write_pages(uint64_t slot, uint32_t n, const uint8_t *data)
+{
+	int r;
+
+	if (D->ra)
+		ra_forget(D->ra, slot, n);
+	if (D->wb)
+		return wb_write(D->wb, slot, n, data);
+	r = area_write(&D->area, slot, n, data);
+	if (D->ra)
+		ra_forget(D->ra, slot, n);
+	return r;
+}
+
+static int wb_area_write(void *arg, uint64_t slot, uint32_t n, const uint8_t *data)
+{
+	return area_write(arg, slot, n, data);
+}
+
+static void wb_written(void *arg, uint64_t slot, uint32_t n)
+{
+	(void)arg;
+	if (D->ra)
+		ra_forget(D->ra, slot, n);
+}
+
+static int ra_area_peek(void *arg, uint64_t slot, uint32_t n, uint8_t *out, uint8_t *ok)
+{
+	return area_peek(arg, slot, n, out, ok);
 }
 
 /* Write len bytes at off (any alignment): whole pages directly, a partial
@@ -344,17 +465,17 @@ static int area_pwrite(const uint8_t *data, size_t len, uint64_t off)
 			uint64_t n = len / GF_PAGE_SIZE;
 			if (n > GF_PAGE_BATCH)
 				n = GF_PAGE_BATCH;
-			r = area_write(&D->area, slot, (uint32_t)n, data);
+			r = write_pages(slot, (uint32_t)n, data);
 			data += n * GF_PAGE_SIZE;
 			off += n * GF_PAGE_SIZE;
 			len -= n * GF_PAGE_SIZE;
 			continue;
 		}
 		size_t part = GF_PAGE_SIZE - in < len ? GF_PAGE_SIZE - in : len;
-		r = area_read(&D->area, slot, 1, page);
+		r = read_pages(slot, 1, page);
 		if (r == 0) {
 			memcpy(page + in, data, part);
-			r = area_write(&D->area, slot, 1, page);
+			r = write_pages(slot, 1, page);
 		}
 		data += part;
 		off += part;
@@ -377,7 +498,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, ENOSPC); /* the area does not grow */
 		return;
 	}
+	uint64_t t0 = now_ns();
 	r = area_pwrite((const uint8_t *)buf, size, (uint64_t)off);
+	COUNT_REQ(write_reqs, write_ns, t0);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -413,7 +536,13 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	uint64_t fa = (a + GF_PAGE_SIZE - 1) / GF_PAGE_SIZE, fb = b / GF_PAGE_SIZE;
 	memset(zero, 0, sizeof(zero));
 	if (fa < fb) {
+		if (D->wb)
+			wb_settle(D->wb, fa, fb - fa);
+		if (D->ra)
+			ra_forget(D->ra, fa, fb - fa);
 		r = area_discard(&D->area, fa, fb - fa);
+		if (D->ra)
+			ra_forget(D->ra, fa, fb - fa);
 		if (r == 0 && a < fa * GF_PAGE_SIZE)
 			r = area_pwrite(zero, fa * GF_PAGE_SIZE - a, a);
 		if (r == 0 && fb * GF_PAGE_SIZE < b)
@@ -450,7 +579,9 @@ static void op_ok(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)datasync;
-	op_ok(req, ino, fi); /* pages are where they go once written */
+	if (D->wb)
+		wb_drain(D->wb); /* pages are where they go once written on */
+	op_ok(req, ino, fi);
 }
 
 static const struct fuse_lowlevel_ops swap_ops = {
@@ -603,13 +734,17 @@ static int serve(struct opts *o)
 	d.size = o->size;
 	d.started = time(NULL);
 	snprintf(d.name, sizeof(d.name), "%s", o->name);
-	int bad_port = 0, bad_timeout = 0;
+	int bad_port = 0, bad_timeout = 0, bad_wb = 0, bad_ra = 0;
 	long long port = gf_config_int(cfg, "gfmd_port", 6600, 1, 65535, &bad_port);
 	long long io_ms = gf_config_int(cfg, "swap_io_timeout_ms", 5000, 100, 3600000, &bad_timeout);
-	if (bad_port || bad_timeout) {
+	long long wb_mb = gf_config_int(cfg, "swap_write_behind_mb", 16, 0, 1024, &bad_wb);
+	long long ra_mb = gf_config_int(cfg, "swap_read_ahead_mb", 4, 0, 1024, &bad_ra);
+	if (bad_port || bad_timeout || bad_wb || bad_ra) {
 		cmd_err(&cmd, "%s: %s", cmd_config_path(&cmd),
-			bad_port ? "gfmd_port: not a port number (1..65535)"
-				 : "swap_io_timeout_ms: expected 100..3600000");
+			bad_port      ? "gfmd_port: not a port number (1..65535)"
+			: bad_timeout ? "swap_io_timeout_ms: expected 100..3600000"
+			: bad_wb      ? "swap_write_behind_mb: expected 0..1024"
+				      : "swap_read_ahead_mb: expected 0..1024");
 		memset(&key, 0, sizeof(key));
 		gf_config_free(cfg);
 		return CMD_FAIL;
@@ -634,6 +769,21 @@ static int serve(struct opts *o)
 	if ((r = area_init(&d.area, &d.srv, fd, o->size / GF_PAGE_SIZE, o->copies)) < 0) {
 		cmd_err(&cmd, "slot map: %s", strerror(-r));
 		return CMD_FAIL;
+	}
+	/* a quarter MiB per write-behind entry and per read-ahead window */
+	if (wb_mb > 0) {
+		struct wb_ops wo = { .write = wb_area_write, .written = wb_written, .arg = &d.area };
+		if ((r = wb_new((unsigned)(wb_mb * 4), 4, &wo, &d.wb)) < 0) {
+			cmd_err(&cmd, "write-behind buffer (%lld MiB): %s", wb_mb, strerror(-r));
+			return CMD_FAIL;
+		}
+	}
+	if (ra_mb > 0) {
+		struct ra_ops ro = { .read = ra_area_peek, .arg = &d.area };
+		if ((r = ra_new((unsigned)(ra_mb * 4), 2, d.area.nslots, &ro, &d.ra)) < 0) {
+			cmd_err(&cmd, "read-ahead buffer (%lld MiB): %s", ra_mb, strerror(-r));
+			return CMD_FAIL;
+		}
 	}
 	snprintf(mnt, sizeof(mnt), "%s/%s/mnt", rundir(), o->name);
 	mkdir(mnt, 0700);
@@ -674,6 +824,10 @@ static int serve(struct opts *o)
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	pthread_join(th, NULL);
+	wb_free(d.wb, 2000); /* (its flushers still tell read-ahead) */
+	d.wb = NULL;
+	ra_free(d.ra);
+	d.ra = NULL;
 	/* nothing reads the pages any more: free them on their servers */
 	area_discard(&d.area, 0, d.area.nslots);
 	area_destroy(&d.area);

@@ -147,6 +147,12 @@ expect_eq "none to the disk" 0 "$(status_value disk_out)"
 [[ $(status_value disk_out) == 0 ]] || it_say "$("$GFSWAP" status --name "$NAME")"
 expect_eq "pages came back from servers" yes "$([[ $(status_value remote_in) -gt 0 ]] && echo yes)"
 expect_eq "no page lost" 0 "$(status_value lost)"
+# the workload pages in page by page, in order: read-ahead fetched ahead,
+# and the kernel's reads found the pages there
+expect_eq "sequential page-ins came from read-ahead" yes \
+	"$([[ $(status_value read_ahead_hits) -gt 0 ]] && echo yes)"
+expect_eq "page-outs went through the write-behind buffer, all written on" 0 \
+	"$(status_value write_behind_pending)"
 puts=0
 for k in 2 3 4; do puts=$((puts + $(server_value "node$k" swap_puts))); done
 expect_eq "the servers' own counters: page puts there, two copies each" yes \

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pages.h"
@@ -186,6 +187,95 @@ START_TEST(test_grows_only_within_reserve)
 }
 END_TEST
 
+/* Compaction keeps a spare of free chunks for the next burst while the host
+ * has memory, the cap allows it and puts are recent; gives everything back
+ * when memory runs short, the cap is lowered or puts stop. */
+static struct pages *make_spare(uint64_t spare, uint64_t idle_ms)
+{
+	struct pages_config cfg = { .max_bytes = 64 * 16 * PG, .reserve_bytes = MiB,
+				    .chunk_bytes = 16 * PG, .meminfo = meminfo,
+				    .spare_bytes = spare, .spare_idle_ms = idle_ms };
+	struct pages *p;
+	ck_assert_int_eq(pages_new(&cfg, &p), 0);
+	return p;
+}
+
+static uint64_t locked_chunks(struct pages *p)
+{
+	struct gfs_page_stats_rep s;
+	pages_stats(p, &s);
+	return s.locked / (16 * PG);
+}
+
+/* six chunks of pages put, then all invalidated */
+static void burst(struct pages *p)
+{
+	static uint8_t in[96 * PG];
+	fill(in, 96, 3);
+	ck_assert_int_eq(pages_put(p, 1, 0, 7, 96, in), 0);
+	ck_assert_uint_eq(locked_chunks(p), 6);
+	ck_assert_uint_eq(pages_invalidate(p, 1, 0, 96, 7), 96);
+}
+
+START_TEST(test_compact_keeps_spare)
+{
+	struct pages *p = make_spare(2 * 16 * PG, 3600 * 1000);
+	static uint8_t in[PG], out[PG];
+	uint64_t st;
+
+	burst(p);
+	pages_compact(p);
+	ck_assert_uint_eq(locked_chunks(p), 2); /* the spare */
+	/* a page still held survives compaction */
+	fill(in, 1, 9);
+	ck_assert_int_eq(pages_put(p, 2, 5, 8, 1, in), 0);
+	pages_compact(p);
+	ck_assert_uint_eq(pages_get(p, 2, 5, 1, &st, out), 1);
+	ck_assert_mem_eq(in, out, PG);
+	/* the host runs short (under reserve + twice the spare): all given
+	 * back but what the held page needs */
+	set_available(MiB + 16 * PG);
+	pages_compact(p);
+	ck_assert_uint_eq(locked_chunks(p), 1);
+	ck_assert_uint_eq(pages_get(p, 2, 5, 1, &st, out), 1);
+	ck_assert_mem_eq(in, out, PG);
+	ck_assert_uint_eq(pages_invalidate(p, 2, 5, 1, 8), 1);
+	pages_compact(p);
+	ck_assert_uint_eq(locked_chunks(p), 0);
+	/* memory again: a spare again after a burst; a lowered cap takes it */
+	set_available(1ull << 40);
+	burst(p);
+	pages_compact(p);
+	ck_assert_uint_eq(locked_chunks(p), 2);
+	pages_set_cap(p, 0);
+	pages_compact(p);
+	ck_assert_uint_eq(locked_chunks(p), 0);
+	pages_free(p);
+	/* spare 0: every free chunk goes at once (the old behaviour) */
+	p = make_spare(0, 3600 * 1000);
+	burst(p);
+	pages_compact(p);
+	ck_assert_uint_eq(locked_chunks(p), 0);
+	pages_free(p);
+}
+END_TEST
+
+START_TEST(test_compact_idle)
+{
+	struct pages *p = make_spare(2 * 16 * PG, 20);
+	int i;
+
+	burst(p);
+	/* puts stopped: after spare_idle_ms the spare goes too (polled) */
+	for (i = 0; i < 100000 && (pages_compact(p), locked_chunks(p)) > 0; i++) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_uint_eq(locked_chunks(p), 0);
+	pages_free(p);
+}
+END_TEST
+
 /* An owner that stops asking loses its pages after its lease; one that
  * goes on asking keeps them. Polls (a lease is whole seconds). */
 START_TEST(test_owner_lease)
@@ -253,6 +343,8 @@ static Suite *pages_suite(void)
 	tcase_add_test(tc, test_grows_only_within_reserve);
 	tcase_add_test(tc, test_owner_lease);
 	tcase_add_test(tc, test_owner_host);
+	tcase_add_test(tc, test_compact_keeps_spare);
+	tcase_add_test(tc, test_compact_idle);
 	suite_add_tcase(s, tc);
 	return s;
 }
