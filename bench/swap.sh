@@ -20,11 +20,13 @@
 #   -c seq1,rand1+bg (default: all 8)
 #   CONFIGS: a comma list of ram,disk,gfswap,bound (default: all four)
 #   -v: after each gfswap case, its request counts and average latencies
+#   -x LINE: a line added to gfswap's configuration (for comparisons, e.g.
+#      -x 'swap_read_ahead_mb = 0'); may be given more than once
 set -uo pipefail
 BENCH=swap
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-LIMIT=1024 R=3 CASES='' CONFIGS_ARG=ram,disk,gfswap,bound VERBOSE=0
+LIMIT=1024 R=3 CASES='' CONFIGS_ARG=ram,disk,gfswap,bound VERBOSE=0 EXTRA_CONF=''
 while (($#)); do
 	case $1 in
 	-l) LIMIT=$2; shift 2 ;;
@@ -32,6 +34,7 @@ while (($#)); do
 	-c) CASES=$2; shift 2 ;;
 	-k) CONFIGS_ARG=$2; shift 2 ;;
 	-v) VERBOSE=1; shift ;;
+	-x) EXTRA_CONF+="$2"$'\n'; shift 2 ;;
 	-h | --help) bench_help 20; exit 0 ;;
 	*) echo "swap: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -71,6 +74,7 @@ gfmd_host = 127.0.0.1
 gfmd_port = $GFMD_PORT
 key_file = $KEY
 hostname = node1
+$EXTRA_CONF
 EOF
 # the bound: a gfmd that is not there, so no server; pages in /dev/shm
 gf_free_port NOPORT || exit 1

@@ -304,8 +304,9 @@ static size_t status_text(char *buf, size_t cap)
 		struct ra_stats a;
 		ra_get_stats(D->ra, &a);
 		OUT("read_ahead_pages %" PRIu64 "\nread_ahead_hits %" PRIu64
-		    "\nread_ahead_waits %" PRIu64 "\nread_ahead_unused %" PRIu64 "\n",
-		    a.fetched, a.hits, a.waits, a.unused + a.forgotten);
+		    "\nread_ahead_waits %" PRIu64 "\nread_ahead_unused %" PRIu64
+		    "\nread_ahead_skipped %" PRIu64 "\nread_ahead_score %u%%\n",
+		    a.fetched, a.hits, a.waits, a.unused + a.forgotten, a.skipped, a.score_pct);
 	}
 	OUT("slots_on_disk %" PRIu64 "\n", area_slots_on(&D->area, -1));
 	uint64_t short_n, no_copy;

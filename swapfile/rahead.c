@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 
 #define PAGE 4096u
+#define SCORE_ONE 1024u
+#define PROBE_EVERY 8u
 
 enum { W_FREE, W_QUEUED, W_FETCHING, W_READY };
 
@@ -45,6 +47,10 @@ struct rahead {
 	struct ra_ops ops;
 	struct stream s[RA_STREAMS];
 	uint64_t tick, seq;
+	/* how much of what was fetched was read, recently: 0..SCORE_ONE, an
+	 * average over retired windows; under half, only one window in
+	 * PROBE_EVERY asked for is fetched, to see whether it pays again */
+	uint32_t score, probe;
 	int stop, inited;
 	struct ra_stats st;
 };
@@ -54,12 +60,19 @@ static int win_overlaps(const struct win *w, uint64_t slot, uint64_t n)
 	return w->state != W_FREE && w->first < slot + n && slot < w->first + w->n;
 }
 
-/* Pages fetched that no read took, counted as the window goes. */
+/* A ready window goes: what share of it was read counts in the score. */
 static void retire(struct rahead *r, struct win *w)
 {
-	if (w->state == W_READY)
-		for (uint32_t k = 0; k < w->n; k++)
-			r->st.unused += w->valid[k] && !w->taken[k];
+	if (w->state == W_READY) {
+		uint32_t held = 0, taken = 0;
+		for (uint32_t k = 0; k < w->n; k++) {
+			held += w->valid[k] || w->taken[k];
+			taken += w->taken[k];
+		}
+		r->st.unused += held - taken;
+		if (held)
+			r->score = (r->score * 7 + taken * SCORE_ONE / held) / 8;
+	}
 	w->state = W_FREE;
 }
 
@@ -114,6 +127,7 @@ int ra_new(unsigned windows, unsigned threads, uint64_t nslots, const struct ra_
 	r->nthreads = threads;
 	r->nslots = nslots;
 	r->ops = *ops;
+	r->score = SCORE_ONE;
 	r->memlen = (size_t)windows * RA_WINDOW_PAGES * PAGE;
 	r->w = calloc(windows, sizeof(*r->w));
 	r->th = calloc(threads, sizeof(*r->th));
@@ -201,7 +215,7 @@ uint32_t ra_lookup(struct rahead *r, uint64_t slot, uint32_t n, uint8_t *out, ui
 			for (uint32_t k = 0; k < w->n; k++)
 				left += w->valid[k] && !w->taken[k];
 			if (!left)
-				w->state = W_FREE; /* every page it held was read */
+				retire(r, w); /* every page it held was read */
 		}
 		if (!wait || r->stop)
 			break;
@@ -269,6 +283,11 @@ void ra_note(struct rahead *r, uint64_t slot, uint32_t n)
 			st->ahead = w->first + w->n;
 			continue;
 		}
+		/* fetching ahead has not paid lately: only a probe now and then */
+		if (r->score < SCORE_ONE / 2 && ++r->probe % PROBE_EVERY != 0) {
+			r->st.skipped++;
+			break;
+		}
 		if (!(w = take_window(r)))
 			break;
 		uint64_t len = r->nslots - st->ahead;
@@ -317,5 +336,6 @@ void ra_get_stats(struct rahead *r, struct ra_stats *st)
 {
 	pthread_mutex_lock(&r->mu);
 	*st = r->st;
+	st->score_pct = r->score * 100 / SCORE_ONE;
 	pthread_mutex_unlock(&r->mu);
 }

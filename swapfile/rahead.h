@@ -10,7 +10,11 @@
  * a new stream in place of the least recently used one, and fetches
  * nothing. A stream continued RA_RUNS times keeps RA_AHEAD windows of
  * RA_WINDOW_PAGES pages fetched ahead of its end: a random reader, whose
- * reads seldom continue one another, costs little extra traffic.
+ * reads seldom continue one another, costs little extra traffic. When
+ * the windows that go were mostly not read (streams that interleave in
+ * the area, as several processes paging out at once leave them), the
+ * score falls under half and only one window in eight asked for is
+ * fetched, until reads show it pays again.
  *
  * Contract:
  * - ra_lookup copies the pages of a range that a window holds (and waits
@@ -54,6 +58,8 @@ struct ra_stats {
 	uint64_t waits;	     /* reads that waited for a window being fetched */
 	uint64_t unused;     /* fetched pages dropped before any read took them */
 	uint64_t forgotten;  /* held pages dropped because they were written */
+	uint64_t skipped;    /* windows not fetched: read-ahead was not paying */
+	uint32_t score_pct;  /* share of recent windows' pages that were read */
 };
 
 /* `windows` windows (≥ 1) over an area of nslots slots, `threads` fetchers.

@@ -380,6 +380,8 @@ START_TEST(test_ra_sequential)
 	}
 	ra_get_stats(r, &s);
 	ck_assert_uint_eq(s.hits, RA_WINDOW_PAGES);
+	ck_assert_uint_eq(s.skipped, 0);
+	ck_assert_uint_eq(s.score_pct, 100);
 	ra_free(r);
 }
 END_TEST
@@ -463,6 +465,40 @@ START_TEST(test_ra_forget)
 }
 END_TEST
 
+static int zero_read(void *arg, uint64_t slot, uint32_t n, uint8_t *out, uint8_t *ok)
+{
+	(void)arg;
+	(void)slot;
+	memset(out, 0, (size_t)n * PG);
+	memset(ok, 1, n);
+	return 0;
+}
+
+/* Streams whose windows nobody reads: the score falls and fetching stops
+ * but for probes; a stream that is read keeps it up. */
+START_TEST(test_ra_backs_off)
+{
+	static const struct ra_ops zops = { .read = zero_read };
+	struct rahead *r;
+	struct ra_stats s = { 0 };
+	int i;
+
+	ck_assert_int_eq(ra_new(4, 1, 1u << 30, &zops, &r), 0);
+	for (i = 0; i < 200 && s.skipped == 0; i++) {
+		uint64_t base = (uint64_t)i * 4096;
+		ra_note(r, base, 8);
+		ra_note(r, base + 8, 8);
+		ra_note(r, base + 16, 8);
+		do { /* every window asked for is fetched before the next stream */
+			ra_get_stats(r, &s);
+		} while (s.windows + 0 < s.scheduled);
+	}
+	ck_assert_uint_gt(s.skipped, 0);
+	ck_assert_uint_lt(s.score_pct, 50);
+	ra_free(r);
+}
+END_TEST
+
 START_TEST(test_ra_failed_fetch)
 {
 	static uint8_t out[8 * PG];
@@ -504,6 +540,7 @@ int main(void)
 	tcase_add_test(tc, test_ra_random_fetches_nothing);
 	tcase_add_test(tc, test_ra_forget);
 	tcase_add_test(tc, test_ra_failed_fetch);
+	tcase_add_test(tc, test_ra_backs_off);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
