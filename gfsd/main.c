@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 								0, 1LL << 30) << 20,
 		.owner_lease_s = (uint32_t)gf_daemon_config_int(&d, "swap_owner_lease_s", 600, 0,
 								86400 * 365),
-		.spare_bytes = UINT64_MAX, /* 4 chunks */
+		.spare_bytes = UINT64_MAX, /* while the host has memory to spare */
 	};
 	struct pages *pg;
 	if ((rc = pages_new(&pcfg, &pg)) < 0)

@@ -102,8 +102,7 @@ int pages_new(const struct pages_config *cfg, struct pages **out)
 	if (p->max_pages > (uint64_t)p->max_chunks * p->per_chunk)
 		p->max_pages = (uint64_t)p->max_chunks * p->per_chunk;
 	p->reserve_bytes = cfg->reserve_bytes;
-	p->spare_bytes = cfg->spare_bytes == UINT64_MAX ? 4 * (uint64_t)p->chunk_bytes
-							: cfg->spare_bytes;
+	p->spare_bytes = cfg->spare_bytes;
 	p->spare_idle_ms = cfg->spare_idle_ms ? cfg->spare_idle_ms : 30000;
 	snprintf(p->meminfo, sizeof(p->meminfo), "%s", cfg->meminfo ? cfg->meminfo : "/proc/meminfo");
 	p->nbuckets = 1024;
@@ -545,11 +544,12 @@ uint64_t pages_compact(struct pages *p)
 
 	pthread_mutex_lock(&p->mu);
 	/* free frames kept for the next burst of puts: while the host has
-	 * memory to spare, the cap leaves room and puts came lately */
-	if ((avail == UINT64_MAX || avail >= p->reserve_bytes + 2 * p->spare_bytes) &&
+	 * memory to spare (4 chunks beyond its reserve), the cap leaves room
+	 * and puts came lately */
+	if ((avail == UINT64_MAX || avail >= p->reserve_bytes + 4 * (uint64_t)p->chunk_bytes) &&
 	    (p->cap == UINT64_MAX || p->cap >= (uint64_t)p->nframes) &&
 	    gf_mono_ms() - p->last_put_ms < p->spare_idle_ms)
-		keep = p->spare_bytes / GF_PAGE_SIZE;
+		keep = p->spare_bytes == UINT64_MAX ? UINT64_MAX : p->spare_bytes / GF_PAGE_SIZE;
 	while (p->nchunks > 0) {
 		uint32_t base = (p->nchunks - 1) * p->per_chunk, end = p->nframes, in_use = 0;
 		for (uint32_t x = base; x < end; x++)

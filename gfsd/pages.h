@@ -37,9 +37,9 @@ struct pages_config {
 	uint32_t owner_lease_s;
 	/* free frames pages_compact keeps for the next burst of puts (so that
 	 * a swap storm does not map, zero and unmap chunks over and over),
-	 * while the host's MemAvailable stays above the reserve plus twice
-	 * this, the cap allows them and a put came within spare_idle_ms
-	 * (0: 30 s). UINT64_MAX: 4 chunks; 0: none */
+	 * while the host's MemAvailable stays 4 chunks above the reserve, the
+	 * cap allows them and a put came within spare_idle_ms (0: 30 s).
+	 * UINT64_MAX: all of them; 0: none */
 	uint64_t spare_bytes;
 	uint64_t spare_idle_ms;
 };

@@ -232,8 +232,8 @@ START_TEST(test_compact_keeps_spare)
 	pages_compact(p);
 	ck_assert_uint_eq(pages_get(p, 2, 5, 1, &st, out), 1);
 	ck_assert_mem_eq(in, out, PG);
-	/* the host runs short (under reserve + twice the spare): all given
-	 * back but what the held page needs */
+	/* the host runs short (under reserve + 4 chunks): all given back but
+	 * what the held page needs */
 	set_available(MiB + 16 * PG);
 	pages_compact(p);
 	ck_assert_uint_eq(locked_chunks(p), 1);
@@ -254,6 +254,15 @@ START_TEST(test_compact_keeps_spare)
 	/* spare 0: every free chunk goes at once (the old behaviour) */
 	p = make_spare(0, 3600 * 1000);
 	burst(p);
+	pages_compact(p);
+	ck_assert_uint_eq(locked_chunks(p), 0);
+	pages_free(p);
+	/* spare "all" (gfsd's): nothing goes while memory is plentiful */
+	p = make_spare(UINT64_MAX, 3600 * 1000);
+	burst(p);
+	pages_compact(p);
+	ck_assert_uint_eq(locked_chunks(p), 6);
+	set_available(MiB + 63 * PG); /* under reserve + 4 chunks of 16 pages */
 	pages_compact(p);
 	ck_assert_uint_eq(locked_chunks(p), 0);
 	pages_free(p);
