@@ -22,11 +22,15 @@
 #   -v: after each gfswap case, its request counts and average latencies
 #   -x LINE: a line added to gfswap's configuration (for comparisons, e.g.
 #      -x 'swap_read_ahead_mb = 0'); may be given more than once
+#   -n RATE: the page servers on the test bed (tests/netbed.sh: 4 hosts
+#      made of network namespaces), every link shaped to RATE with tbf
+#      (1gbit, 100mbit: the paper's Table 2); gfswap runs on host node1,
+#      the other configurations as without -n
 set -uo pipefail
 BENCH=swap
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-LIMIT=1024 R=3 CASES='' CONFIGS_ARG=ram,disk,gfswap,bound VERBOSE=0 EXTRA_CONF=''
+LIMIT=1024 R=3 CASES='' CONFIGS_ARG=ram,disk,gfswap,bound VERBOSE=0 EXTRA_CONF='' RATE=''
 while (($#)); do
 	case $1 in
 	-l) LIMIT=$2; shift 2 ;;
@@ -35,6 +39,7 @@ while (($#)); do
 	-k) CONFIGS_ARG=$2; shift 2 ;;
 	-v) VERBOSE=1; shift ;;
 	-x) EXTRA_CONF+="$2"$'\n'; shift 2 ;;
+	-n) RATE=$2; shift 2 ;;
 	-h | --help) bench_help 20; exit 0 ;;
 	*) echo "swap: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -65,20 +70,48 @@ bench_cleanup_extra() {
 trap 'bench_cleanup_extra; [[ -n ${BENCH_STATE:-} ]] && gf_cluster_down "$BENCH_STATE"' EXIT
 trap 'exit 130' INT TERM
 
-echo "swap: starting a cluster (4 gfsd: node1 is this host, node2..4 lend RAM)" >&2
-GF_GFSD_CONF_EXTRA="swap_cache_mb = $((2 * WS / 3 + 256))" gf_cluster_up --gfsd 4 --mounts 0 || exit 1
-BENCH_STATE=$STATE
-CONF=$STATE/swapclient.conf
-cat >"$CONF" <<EOF
+if [[ -n $RATE ]]; then
+	# shellcheck source-path=SCRIPTDIR source=../tests/netbed.sh
+	. "$(dirname "$0")/../tests/netbed.sh"
+	echo "swap: starting a test bed of 4 hosts, links shaped to $RATE (gfswap on node1)" >&2
+	GF_GFSD_CONF_EXTRA="swap_cache_mb = $((2 * WS / 3 + 256))" nb_up --hosts 4 --rate "$RATE" ||
+		{ BENCH_STATE=$STATE; exit 1; }
+	BENCH_STATE=$STATE
+	CONF=$STATE/swapclient.conf
+	# shellcheck disable=SC2154 # CONFIG_node1: set by nb_up
+	{ cat "$CONFIG_node1"; printf '%s' "$EXTRA_CONF"; } >"$CONF"
+	# gfswap in node1's network, its mount and loop device the machine's
+	GFSWAP_BIN=$GFSWAP
+	gfswap_node1() {
+		if [[ $1 == on && " $* " == *" --name bench "* ]]; then
+			nsenter "--net=$(nb_nsfile node1)" -- "$GFSWAP_BIN" "$@"
+		else
+			"$GFSWAP_BIN" "$@"
+		fi
+	}
+	GFSWAP=gfswap_node1
+else
+	echo "swap: starting a cluster (4 gfsd: node1 is this host, node2..4 lend RAM)" >&2
+	GF_GFSD_CONF_EXTRA="swap_cache_mb = $((2 * WS / 3 + 256))" gf_cluster_up --gfsd 4 --mounts 0 || exit 1
+	BENCH_STATE=$STATE
+	CONF=$STATE/swapclient.conf
+	cat >"$CONF" <<EOF
 gfmd_host = 127.0.0.1
 gfmd_port = $GFMD_PORT
 key_file = $KEY
 hostname = node1
 $EXTRA_CONF
 EOF
-# the bound: a gfmd that is not there, so no server; pages in /dev/shm
+fi
+# the bound: a gfmd that is not there (a closed local port), so no
+# server; pages in /dev/shm
 gf_free_port NOPORT || exit 1
-sed "s/^gfmd_port = .*/gfmd_port = $NOPORT/" "$CONF" >"$STATE/bound.conf"
+cat >"$STATE/bound.conf" <<EOF
+gfmd_host = 127.0.0.1
+gfmd_port = $NOPORT
+key_file = $KEY
+hostname = node1
+EOF
 mkdir -p "$CG" || exit 1
 
 setup() {
@@ -149,7 +182,7 @@ for cfg in "${CONFIGS[@]}"; do
 	case $cfg in ram | disk | gfswap | bound) ;; *) echo "swap: unknown config $cfg" >&2; exit 2 ;; esac
 done
 declare -A T
-echo "swap: working set $WS MiB, limit $LIMIT MiB, $R rounds, cases: $CASES"
+echo "swap: working set $WS MiB, limit $LIMIT MiB, $R rounds, cases: $CASES${RATE:+; links to the page servers shaped to $RATE}"
 for ((r = 1; r <= R; r++)); do
 	for cfg in "${CONFIGS[@]}"; do
 		setup "$cfg" || { echo "swap: setting up $cfg failed" >&2; exit 1; }

@@ -484,13 +484,28 @@ gf_gfmd_kill9() {
 
 gf_gfsd_pid() { gf_pidfile_pid "$STATE/node$1/gfsd.pid"; }
 
+# gf_gfsd_start K: start node K's gfsd and return once it serves (its log
+# says so: its listeners take connections), or fail if it exits first.
 gf_gfsd_start() {
-	local k=$1 bin d=$STATE/node$1
+	local k=$1 bin d=$STATE/node$1 before now i
 	bin=$(gf_bin gfsd) || return 1
 	gf_prefix "node$k"
+	before=$(grep -c 'gfsd: serving spool' "$d/gfsd.log" 2>/dev/null)
 	gf_start_daemon "$d/gfsd.pid" "$d/gfsd.out" \
 		"${GF_IN[@]}" "$bin" -c "$d/gfsd.conf" -P "$d/gfsd.pid" -l "$d/gfsd.log" || return 1
 	printf -v "GFSD${k}_PID" '%s' "$GF_DAEMON_PID"
+	case ${GF_LOG_LEVEL:-info} in info | debug) ;; *) return 0 ;; esac # not logged
+	for ((i = 0; i < GF_WAIT_SECS * 20; i++)); do
+		now=$(grep -c 'gfsd: serving spool' "$d/gfsd.log" 2>/dev/null)
+		((${now:-0} > ${before:-0})) && return 0
+		if ! gf_pid_alive "$GF_DAEMON_PID"; then
+			gf_err "gfsd node$k exited while starting (see $d/gfsd.out and $d/gfsd.log)"
+			return 1
+		fi
+		sleep 0.05
+	done
+	gf_err "gfsd node$k does not serve ${GF_WAIT_SECS}s after its start"
+	return 1
 }
 
 gf_gfsd_stop() { gf_stop_pid "$(gf_gfsd_pid "$1")" "gfsd node$1"; }
@@ -832,7 +847,7 @@ gf_registered_clusters() {
 }
 
 gf_cluster_main() {
-	local cmd=${1:-} st= running
+	local cmd=${1:-} st='' running
 	shift || true
 	case $cmd in
 	up)
