@@ -115,14 +115,19 @@ expect_exit "off of an area that is not on" 1 "$GFSWAP" off --name nosuch$$
 check "--help is a manual page" bash -c "'$GFSWAP_BIN' --help | grep -q '^DESCRIPTION'"
 
 # ---- no idle memory anywhere: every page on the owner's disk ------------------------------
-check "gfswap on with no page server lending memory" \
-	"$GFSWAP" on -c "$CONF" --name "$NAME" --size 256M --fallback-dir "$STATE/fallback"
+# (with write-behind and read-ahead off: every page-out and page-in waits
+# for its pages, the path they bypass)
+{ cat "$CONF"; printf 'swap_write_behind_mb = 0\nswap_read_ahead_mb = 0\n'; } >"$STATE/plain.conf"
+check "gfswap on with no page server lending memory (no write-behind, no read-ahead)" \
+	"$GFSWAP" on -c "$STATE/plain.conf" --name "$NAME" --size 256M --fallback-dir "$STATE/fallback"
 check "the loop device is swap" grep -q "^$(loop_dev) " /proc/swaps
 check "a cgroup process touches 3x its limit; every page right" touch_in_cgroup 72 2
 expect_eq "it was swapped: pages went out" yes "$([[ $(status_value pages_out) -gt 0 ]] && echo yes)"
 expect_eq "no page server took any" 0 "$(status_value remote_out)"
 expect_eq "every page fell back to the disk" yes "$([[ $(status_value fallbacks) -gt 0 && $(status_value disk_out) -gt 0 ]] && echo yes)"
 expect_eq "no page lost" 0 "$(status_value lost)"
+expect_eq "  (write-behind and read-ahead were off)" "" \
+	"$(status_value write_behind_pending)$(status_value read_ahead_pages)"
 check "gfswap off" "$GFSWAP" off --name "$NAME"
 check "off left no swap, loop device, mount or daemon" nothing_left
 
@@ -297,6 +302,13 @@ expect_exit "gfswap on with gfmd_port = nope fails" 1 "$GFSWAP" on -c "$STATE/ba
 	--size 64M --fallback-dir "$STATE/fallback"
 grep -q "gfmd_port" "$GFSWAP_RUNDIR/bad$$.last.log" 2>/dev/null && ok "  and its log says gfmd_port" ||
 	fail "  the log does not name gfmd_port: $(cat "$GFSWAP_RUNDIR/bad$$.last.log" 2>&1)"
+for bad in "swap_write_behind_mb = 2000" "swap_read_ahead_mb = x"; do
+	{ cat "$CONF"; echo "$bad"; } >"$STATE/bad-client.conf"
+	expect_exit "gfswap on with $bad fails" 1 "$GFSWAP" on -c "$STATE/bad-client.conf" --name bad$$ \
+		--size 64M --fallback-dir "$STATE/fallback"
+	grep -q "${bad%% *}" "$GFSWAP_RUNDIR/bad$$.last.log" 2>/dev/null && ok "  and its log names ${bad%% *}" ||
+		fail "  the log does not name ${bad%% *}: $(cat "$GFSWAP_RUNDIR/bad$$.last.log" 2>&1)"
+done
 
 # ---- off after the daemon was killed; its pages expire on the servers --------------------------
 # the servers lend again (swap-lend ... all above): once gfswap's table says
