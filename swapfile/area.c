@@ -250,7 +250,7 @@ static int read_from(struct area *a, uint16_t loc, uint64_t slot, uint32_t n, ui
 
 /* area_read and area_peek: good[k] (if not NULL) says whether page k came
  * good; quiet: a speculative read (no loss counted or logged, no page-in). */
-static int read_pages(struct area *a, uint64_t slot, uint32_t n, uint8_t *out, uint8_t *good,
+static int read_slots(struct area *a, uint64_t slot, uint32_t n, uint8_t *out, uint8_t *good,
 		      int quiet)
 {
 	uint8_t ok[GF_PAGE_BATCH];
@@ -312,12 +312,12 @@ static int read_pages(struct area *a, uint64_t slot, uint32_t n, uint8_t *out, u
 
 int area_read(struct area *a, uint64_t slot, uint32_t n, uint8_t *out)
 {
-	return read_pages(a, slot, n, out, NULL, 0);
+	return read_slots(a, slot, n, out, NULL, 0);
 }
 
 int area_peek(struct area *a, uint64_t slot, uint32_t n, uint8_t *out, uint8_t *good)
 {
-	int r = read_pages(a, slot, n, out, good, 1);
+	int r = read_slots(a, slot, n, out, good, 1);
 
 	return r == -EIO ? 0 : r;
 }

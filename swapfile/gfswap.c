@@ -350,22 +350,17 @@ static int read_pages(uint64_t first, uint32_t n, uint8_t *buf)
 		hit += wb_lookup(D->wb, first, n, buf, have);
 	if (D->ra && hit < n)
 		hit += ra_lookup(D->ra, first, n, buf, have);
-	if (hit == 0) {
-		r = area_read(&D->area, first, n, buf);
-	} else {
-		for (uint32_t k = 0; k < n && r == 0;) {
-			uint32_t run = 0;
-			if (have[k]) {
-				k++;
-				continue;
-			}
-			while (k + run < n && !have[k + run])
-				run++;
+	/* the runs found in neither (all of it when nothing was) */
+	for (uint32_t k = 0; k < n && r == 0;) {
+		uint32_t run = 0;
+		while (k + run < n && !have[k + run])
+			run++;
+		if (run)
 			r = area_read(&D->area, first + k, run, buf + (size_t)k * GF_PAGE_SIZE);
-			k += run;
-		}
-		area_count_in(&D->area, hit);
+		k += run ? run : 1;
 	}
+	if (hit)
+		area_count_in(&D->area, hit);
 	if (D->ra)
 		ra_note(D->ra, first, n);
 	return r;

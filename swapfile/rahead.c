@@ -60,6 +60,17 @@ static int win_overlaps(const struct win *w, uint64_t slot, uint64_t n)
 	return w->state != W_FREE && w->first < slot + n && slot < w->first + w->n;
 }
 
+/* The slots [*a, *b) that window w (in use) holds of slot..slot+n-1; 0 when
+ * none. */
+static int win_clip(const struct win *w, uint64_t slot, uint64_t n, uint64_t *a, uint64_t *b)
+{
+	if (!win_overlaps(w, slot, n))
+		return 0;
+	*a = w->first > slot ? w->first : slot;
+	*b = w->first + w->n < slot + n ? w->first + w->n : slot + n;
+	return 1;
+}
+
 /* A ready window goes: what share of it was read counts in the score. */
 static void retire(struct rahead *r, struct win *w)
 {
@@ -191,10 +202,9 @@ uint32_t ra_lookup(struct rahead *r, uint64_t slot, uint32_t n, uint8_t *out, ui
 		int wait = 0;
 		for (unsigned i = 0; i < r->nwin; i++) {
 			struct win *w = &r->w[i];
-			if (!win_overlaps(w, slot, n))
+			uint64_t a, b;
+			if (!win_clip(w, slot, n, &a, &b))
 				continue;
-			uint64_t a = w->first > slot ? w->first : slot;
-			uint64_t b = w->first + w->n < slot + n ? w->first + w->n : slot + n;
 			if (w->state != W_READY) {
 				/* queued or being fetched: wait, if it would give a page */
 				for (uint64_t s = a; s < b && !wait; s++)
@@ -318,10 +328,9 @@ void ra_forget(struct rahead *r, uint64_t slot, uint64_t n)
 	pthread_mutex_lock(&r->mu);
 	for (unsigned i = 0; i < r->nwin; i++) {
 		struct win *w = &r->w[i];
-		if (!win_overlaps(w, slot, n))
+		uint64_t a, b;
+		if (!win_clip(w, slot, n, &a, &b))
 			continue;
-		uint64_t a = w->first > slot ? w->first : slot;
-		uint64_t b = w->first + w->n < slot + n ? w->first + w->n : slot + n;
 		for (uint64_t s = a; s < b; s++) {
 			uint32_t k = (uint32_t)(s - w->first);
 			r->st.forgotten += w->state == W_READY && w->valid[k] && !w->taken[k];

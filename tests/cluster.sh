@@ -487,17 +487,17 @@ gf_gfsd_pid() { gf_pidfile_pid "$STATE/node$1/gfsd.pid"; }
 # gf_gfsd_start K: start node K's gfsd and return once it serves (its log
 # says so: its listeners take connections), or fail if it exits first.
 gf_gfsd_start() {
-	local k=$1 bin d=$STATE/node$1 before now i
+	local k=$1 bin d=$STATE/node$1 before i
 	bin=$(gf_bin gfsd) || return 1
 	gf_prefix "node$k"
-	before=$(grep -c 'gfsd: serving spool' "$d/gfsd.log" 2>/dev/null)
+	before=$(stat -c %s "$d/gfsd.log" 2>/dev/null) # what this start appends comes after
 	gf_start_daemon "$d/gfsd.pid" "$d/gfsd.out" \
 		"${GF_IN[@]}" "$bin" -c "$d/gfsd.conf" -P "$d/gfsd.pid" -l "$d/gfsd.log" || return 1
 	printf -v "GFSD${k}_PID" '%s' "$GF_DAEMON_PID"
 	case ${GF_LOG_LEVEL:-info} in info | debug) ;; *) return 0 ;; esac # not logged
 	for ((i = 0; i < GF_WAIT_SECS * 20; i++)); do
-		now=$(grep -c 'gfsd: serving spool' "$d/gfsd.log" 2>/dev/null)
-		((${now:-0} > ${before:-0})) && return 0
+		tail -c +$((${before:-0} + 1)) "$d/gfsd.log" 2>/dev/null | grep -q 'gfsd: serving spool' &&
+			return 0
 		if ! gf_pid_alive "$GF_DAEMON_PID"; then
 			gf_err "gfsd node$k exited while starting (see $d/gfsd.out and $d/gfsd.log)"
 			return 1
