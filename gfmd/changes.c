@@ -103,3 +103,95 @@ int gf_changes_move(struct gf_changes *dst, struct gf_changes *src)
 	memset(src, 0, sizeof(*src));
 	return dst->err;
 }
+
+void gf_changes_encode(struct gf_wbuf *w, const struct gf_changes *c)
+{
+	gf_put_u32(w, (uint32_t)c->n);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct gf_change *ch = &c->v[i];
+		gf_put_u8(w, (uint8_t)ch->kind);
+		gf_put_u64(w, ch->a);
+		gf_put_u64(w, ch->b);
+		gf_put_u64(w, ch->c);
+		gf_put_u64(w, ch->d);
+		if (ch->kind == GF_CHG_INODE_PUT)
+			gf_put_attr(w, &ch->attr);
+		if (ch->kind == GF_CHG_HOST_PUT) {
+			const struct gf_change_host *h = &ch->host;
+			gf_put_u32(w, h->host_id);
+			gf_put_str(w, h->name);
+			gf_put_str(w, h->addr);
+			gf_put_u16(w, h->port);
+			gf_put_u64(w, h->capacity);
+			gf_put_u64(w, h->free);
+			gf_put_u8(w, h->draining);
+		}
+		gf_put_u8(w, ch->name != NULL);
+		if (ch->name)
+			gf_put_bytes(w, ch->name, ch->name_len);
+		gf_put_u8(w, (uint8_t)ch->has_blob);
+		if (ch->has_blob)
+			gf_put_bytes(w, ch->blob, ch->blob_len);
+	}
+}
+
+/* the largest name or blob a change carries (a symlink target, an xattr value) */
+#define CHANGE_BYTES_MAX (1u << 24)
+
+static int get_host_str(struct gf_rbuf *r, char *dst, size_t dstsz)
+{
+	const uint8_t *p;
+	uint32_t n = gf_get_bytes(r, &p, (uint32_t)dstsz - 1);
+	if (r->err)
+		return -EINVAL;
+	memcpy(dst, p, n);
+	dst[n] = 0;
+	return 0;
+}
+
+int gf_changes_decode(struct gf_rbuf *r, struct gf_changes *out)
+{
+	uint32_t n = gf_get_u32(r);
+	if (r->err)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t kind = gf_get_u8(r);
+		uint64_t a = gf_get_u64(r), b = gf_get_u64(r), cc = gf_get_u64(r);
+		uint64_t d = gf_get_u64(r);
+		if (r->err || kind < GF_CHG_INODE_PUT || kind > GF_CHG_ONCE_DEL)
+			return -EINVAL;
+		struct gf_attr attr = { 0 };
+		struct gf_change_host host = { 0 };
+		if (kind == GF_CHG_INODE_PUT)
+			gf_get_attr(r, &attr);
+		if (kind == GF_CHG_HOST_PUT) {
+			host.host_id = gf_get_u32(r);
+			if (get_host_str(r, host.name, sizeof(host.name)) ||
+			    get_host_str(r, host.addr, sizeof(host.addr)))
+				return -EINVAL;
+			host.port = gf_get_u16(r);
+			host.capacity = gf_get_u64(r);
+			host.free = gf_get_u64(r);
+			host.draining = gf_get_u8(r);
+		}
+		const uint8_t *name = NULL, *blob = NULL;
+		uint32_t name_len = 0, blob_len = 0;
+		int has_name = gf_get_u8(r);
+		if (has_name)
+			name_len = gf_get_bytes(r, &name, CHANGE_BYTES_MAX);
+		int has_blob = gf_get_u8(r);
+		if (has_blob)
+			blob_len = gf_get_bytes(r, &blob, CHANGE_BYTES_MAX);
+		if (r->err || has_name > 1 || has_blob > 1)
+			return -EINVAL;
+		struct gf_change *ch = gf_changes_add(out, (enum gf_change_kind)kind, a, b, cc,
+						      has_name ? (name ? (const char *)name : "") : NULL, name_len,
+						      blob, blob_len, has_blob);
+		if (!ch)
+			return -ENOMEM;
+		ch->d = d;
+		ch->attr = attr;
+		ch->host = host;
+	}
+	return 0;
+}

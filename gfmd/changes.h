@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "wire.h"
 
 enum gf_change_kind {
 	GF_CHG_INODE_PUT = 1, /* attr + symlink target (blob) */
@@ -100,5 +101,16 @@ struct gf_change *gf_changes_add(struct gf_changes *c, enum gf_change_kind kind,
 void gf_changes_once(struct gf_changes *c, struct gf_once_id *once, uint64_t ino, int created);
 /* Move all of src to the end of dst (src becomes empty). 0 or -ENOMEM. */
 int gf_changes_move(struct gf_changes *dst, struct gf_changes *src);
+
+/*
+ * A change list as bytes (gfmd's journal, journal.h): u32 count, then per
+ * change u8 kind, u64 a b c d, the attributes (INODE_PUT) or the host
+ * (HOST_PUT), the name (u8 present, bytes) and the blob (u8 present,
+ * bytes). Encoding appends to w (w->err on failure). Decoding appends to
+ * out and returns 0, or -EINVAL for bytes that are not such a list (out
+ * then holds what came before the fault; the caller frees it).
+ */
+void gf_changes_encode(struct gf_wbuf *w, const struct gf_changes *c);
+int gf_changes_decode(struct gf_rbuf *r, struct gf_changes *out);
 
 #endif

@@ -826,8 +826,10 @@ static int h_heartbeat(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	t = 0;
 	for (uint32_t i = 0; i < m->nbad; i++)
 		corrupt_report(g, m->host_id, &m->bad[i]);
-	/* only replicas whose death is committed (namespace.h) */
-	r->ndead = (uint32_t)gf_ns_dead_list(g->ns, m->host_id, gf_store_committed(g->store),
+	/* only replicas whose death is on disk (namespace.h): committed, and in
+	 * the fsync mode also flushed, or a crash of the machine could bring
+	 * back a file whose data is gone */
+	r->ndead = (uint32_t)gf_ns_dead_list(g->ns, m->host_id, gf_store_durable(g->store),
 					     r->dead, GF_MAX_DEAD);
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);

@@ -21,6 +21,7 @@
 #include "net.h"
 #include "once.h"
 #include "server.h"
+#include "journal.h"
 #include "store.h"
 #include "users.h"
 
@@ -126,10 +127,28 @@ static const char usage_text[] =
 "                    once PostgreSQL holds it, before it is on disk: it\n"
 "                    survives a crash of gfmd; a crash of PostgreSQL or of\n"
 "                    the machine may lose what was acknowledged in the last\n"
-"                    3 x wal_writer_delay (0.6 s by default), except what an\n"
+"                    flush_ms, or 3 x PostgreSQL's wal_writer_delay (0.6 s\n"
+"                    by default) if that is shorter, except what an\n"
 "                    fsync(2) of the file or of its directory covered: fsync\n"
 "                    and fsyncdir return once every mutation acknowledged\n"
-"                    before them is on disk, as on a local file system\n"
+"                    before them is on disk, as on a local file system.\n"
+"                    With a journal (below) a mutation is acknowledged\n"
+"                    sooner, and a crash of PostgreSQL loses nothing too\n"
+"    flush_ms        fsync mode: the longest a mutation PostgreSQL holds\n"
+"                    waits for gfmd to flush it to disk when no fsync asks\n"
+"                    (default 1000): what a crash of the machine may lose;\n"
+"                    a deleted file's data is deleted only once its death\n"
+"                    is on disk\n"
+"    journal         fsync mode only: a file on gfmd's machine (made if\n"
+"                    missing) where each mutation is written, without a\n"
+"                    flush, before it is acknowledged; PostgreSQL gets it\n"
+"                    right after. Whatever the kernel holds survives a\n"
+"                    kill -9 of gfmd and of PostgreSQL: at its start gfmd\n"
+"                    replays what the database lacks. A crash of the\n"
+"                    machine loses at most what was acknowledged in the\n"
+"                    last flush_ms, except what an fsync covered. Kept below\n"
+"                    64 MiB; a write to it that fails (a full disk) is\n"
+"                    logged, and gfmd goes on as without one. Default: none\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
@@ -278,6 +297,16 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: %s: durability '%s': expected commit or fsync", config_path,
 			 durability);
 
+	uint32_t flush_ms = (uint32_t)gf_daemon_config_int(&d, "flush_ms", 1000, 10, 86400000);
+	const char *journal_path = gf_config_str(cfg, "journal", NULL);
+	if (journal_path && !*journal_path)
+		gf_fatal("gfmd: %s: journal: expected a file's path", config_path);
+	if (journal_path && durable != GF_DURABLE_FSYNC) {
+		gf_warn("gfmd: %s: journal %s is used only with durability = fsync: ignored",
+			config_path, journal_path);
+		journal_path = NULL;
+	}
+
 	struct gf_server_opts sopts = {
 		.name = "gfmd",
 		.send_timeout_ms = (unsigned)gf_daemon_config_int(
@@ -303,6 +332,15 @@ int main(int argc, char **argv)
 	if (gf_store_cluster_id(store, cluster_id) < 0)
 		gf_fatal("gfmd: cannot read or make the cluster id");
 	uuid_unparse_lower(cluster_id, cluster_text);
+	if (journal_path) {
+		struct gf_journal *jnl;
+		if ((rc = gf_journal_open(journal_path, cluster_id, &jnl, why, sizeof(why))) < 0)
+			gf_fatal("gfmd: %s; refusing to start", why);
+		if (gf_store_journal_recover(store, jnl) < 0) {
+			gf_journal_close(jnl);
+			gf_fatal("gfmd: cannot start without replaying journal %s", journal_path);
+		}
+	}
 	struct gf_ns *ns = gf_ns_new();
 	struct gf_hosts *hosts = gf_hosts_new(host_down_ms);
 	struct gf_users *users = gf_users_new();
@@ -321,6 +359,7 @@ int main(int argc, char **argv)
 	if ((rc = gf_store_load(store, &ld)) < 0)
 		gf_fatal("gfmd: loading the database failed: %s", strerror(-rc));
 	gf_store_set_durability(store, durable);
+	gf_store_set_flush_ms(store, flush_ms);
 	if ((rc = gf_store_start(store)) < 0)
 		gf_fatal("gfmd: cannot start the committer: %s", strerror(-rc));
 	gf_ns_set_sink(ns, gf_store_submit, store);

@@ -98,13 +98,35 @@ int gf_store_cluster_id(struct gf_store *s, uint8_t id[GF_CLUSTER_ID_LEN]);
  */
 enum gf_durability { GF_DURABLE_COMMIT = 0, GF_DURABLE_FSYNC = 1 };
 void gf_store_set_durability(struct gf_store *s, enum gf_durability d);
+/* GF_DURABLE_FSYNC: the longest a committed change waits for a flush when
+ * nothing asks for one (default 1000 ms): what a crash of the machine may
+ * lose, and how long a replica's deletion waits for the death it follows
+ * to be on disk (gf_store_durable). */
+void gf_store_set_flush_ms(struct gf_store *s, uint32_t ms);
+/*
+ * The journal (journal.h), GF_DURABLE_FSYNC only: after the cluster id and
+ * before load, replay into the database the journal's records it does not
+ * have yet (the epoch the database recorded must be the file's, and the
+ * records must follow the last ticket it recorded without a gap), start a
+ * new epoch in the file and then in the database, and keep j: from start
+ * on, gf_store_submit() appends each list to it before returning, and a
+ * completion of gf_store_on_commit() runs as soon as the record is written
+ * (a kill -9 of gfmd or of PostgreSQL loses none of it). Every commit
+ * records the last ticket it holds; the file is emptied when it passes
+ * 64 MiB (at a flushed commit of all it holds) and at a clean close. A
+ * failed append is logged and ends journaling: completions wait for
+ * commits again. On success the store owns j (gf_store_close closes it).
+ * 0, or -EIO / -errno (logged).
+ */
+struct gf_journal;
+int gf_store_journal_recover(struct gf_store *s, struct gf_journal *j);
 /* Start the committer thread. */
 int gf_store_start(struct gf_store *s);
 
 /* A gf_sink_fn: queue chg's contents; returns the ticket. */
 uint64_t gf_store_submit(void *store, struct gf_changes *chg);
-/* Run done(arg, 0) once ticket is committed (or done(arg, -EIO) before the
- * process exits on a failed commit). */
+/* Run done(arg, 0) once ticket is committed, or written to the journal
+ * (or done(arg, -EIO) before the process exits on a failed commit). */
 void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 			void (*done)(void *arg, int status), void *arg);
 
@@ -118,6 +140,10 @@ uint64_t gf_store_last_ticket(struct gf_store *s);
 /* The newest ticket committed so far (every ticket ≤ it is in PostgreSQL;
  * on disk too in GF_DURABLE_COMMIT mode). */
 uint64_t gf_store_committed(struct gf_store *s);
+
+/* The newest ticket on disk (every ticket ≤ it is; in GF_DURABLE_FSYNC mode
+ * the committer flushes every flush_ms while anything is not). */
+uint64_t gf_store_durable(struct gf_store *s);
 
 /* Commit everything queued, run the completions, stop the thread, close. */
 void gf_store_close(struct gf_store *s);

@@ -21,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 #include <uuid/uuid.h>
 
+#include "journal.h"
 #include "log.h"
 
 #define OID_BOOL 16
@@ -67,7 +69,15 @@ struct gf_store {
 	struct wlist durable_waiting; /* for a flush (GF_DURABLE_FSYNC) */
 	uint64_t durable; /* every ticket ≤ it is on disk */
 	int async;	  /* GF_DURABLE_FSYNC: commits do not wait for a flush */
-	int stopping, started;
+	int stopping, started, prepared;
+	/* GF_DURABLE_FSYNC with a journal (journal.h): a ticket is acknowledged
+	 * once its record is written there, or once committed; acked is the
+	 * newest ticket such that every one up to it is either */
+	struct gf_journal *journal;
+	int journal_broken; /* an append failed: replies wait for commits again */
+	uint64_t acked;
+	uint64_t last_flush_ms; /* when durable last caught up (async) */
+	uint64_t flush_every_ms; /* gf_store_set_flush_ms */
 	pthread_t thread;
 };
 
@@ -87,6 +97,7 @@ enum stmt {
 	S_DEAD_DEL,
 	S_HOST_PUT,
 	S_COUNTER_PUT,
+	S_COUNTER_SET,
 	S_USER_DEL,
 	S_USER_INS,
 	S_GROUP_DEL,
@@ -160,6 +171,10 @@ static const struct {
 	[S_COUNTER_PUT] = { "counter_put",
 		"INSERT INTO counter (name, value) VALUES ($1,$2) ON CONFLICT (name) "
 		"DO UPDATE SET value = GREATEST(counter.value, EXCLUDED.value)",
+		2, { OID_TEXT, OID_INT8 } },
+	[S_COUNTER_SET] = { "counter_set",
+		"INSERT INTO counter (name, value) VALUES ($1,$2) ON CONFLICT (name) "
+		"DO UPDATE SET value = EXCLUDED.value",
 		2, { OID_TEXT, OID_INT8 } },
 	/* a name and an id are each unique per kind: a put first clears both */
 	[S_USER_DEL] = { "user_del", "DELETE FROM users WHERE uid = $1 OR name = $2", 2,
@@ -336,6 +351,7 @@ int gf_store_open(const char *conninfo, struct gf_store **out)
 	struct gf_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->flush_every_ms = 1000;
 	conninfo_for_log(conninfo, shown, sizeof(shown));
 	if (!(s->shown = strdup(shown))) {
 		free(s);
@@ -977,13 +993,14 @@ static uint8_t *moot_changes(const struct gf_changes *b)
 }
 
 /*
- * One transaction of b's changes. flush (asynchronous sessions only): this
+ * One transaction of b's changes, and the journal's last ticket (jticket,
+ * when ≥ 0) with them. flush (asynchronous sessions only): this
  * commit waits for its WAL to reach the disk, and with it every earlier
  * commit's; a batch with no change then writes a row of its own, as a
  * transaction that writes nothing has no commit to wait for.
  */
-static int commit_batch(PGconn *pg, const struct gf_changes *b, int flush, char *why,
-			size_t whysz)
+static int commit_batch(PGconn *pg, const struct gf_changes *b, int flush, int64_t jticket,
+			char *why, size_t whysz)
 {
 	int sent = 0, rc = 0;
 	uint8_t *moot = moot_changes(b);
@@ -1009,6 +1026,15 @@ static int commit_batch(PGconn *pg, const struct gf_changes *b, int flush, char 
 		if (k < 0)
 			goto send_failed;
 		sent += k;
+	}
+	if (jticket >= 0) {
+		/* the journal's records up to here are in this transaction */
+		struct params p = { .n = 0 };
+		p_text(&p, "journal_ticket");
+		p_int(&p, jticket);
+		if (send_stmt(pg, S_COUNTER_SET, &p))
+			goto send_failed;
+		sent++;
 	}
 	if (!PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
 		goto send_failed;
@@ -1105,33 +1131,87 @@ static int flush_wanted(const struct gf_store *s)
 	return s->async && s->durable_waiting.head;
 }
 
+/* A journal past this size is emptied at the next commit (which then holds
+ * off new mutations for that one flushed commit). */
+#define JOURNAL_ROTATE_BYTES (64ull << 20)
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Committed but not yet on disk (caller holds mu). */
+static int unflushed(const struct gf_store *s)
+{
+	return s->async && s->durable < s->committed;
+}
+
+/* Whether the committer has something to do now (caller holds mu). */
+static int work_due(const struct gf_store *s, uint64_t now)
+{
+	return s->queue.n || flush_wanted(s) ||
+	       (unflushed(s) && (s->stopping || now >= s->last_flush_ms + s->flush_every_ms));
+}
+
+static void wait_for_work(struct gf_store *s)
+{
+	for (;;) {
+		uint64_t now = now_ms();
+		if (work_due(s, now) || s->stopping)
+			return;
+		if (!unflushed(s)) {
+			pthread_cond_wait(&s->cv, &s->mu);
+			continue;
+		}
+		uint64_t due = s->last_flush_ms + s->flush_every_ms;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + (due - now) * 1000000ull;
+		ts.tv_sec += (time_t)(ns / 1000000000ull);
+		ts.tv_nsec = (long)(ns % 1000000000ull);
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
+}
+
 static void *committer(void *arg)
 {
 	struct gf_store *s = arg;
 	char why[512];
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		while (s->queue.n == 0 && !flush_wanted(s) && !s->stopping)
-			pthread_cond_wait(&s->cv, &s->mu);
-		if (s->queue.n == 0 && !flush_wanted(s)) {
+		wait_for_work(s);
+		uint64_t now = now_ms();
+		if (!work_due(s, now)) {
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
 		struct gf_changes batch = s->queue;
 		uint64_t upto = s->last_ticket;
-		/* a flush when asked for, and for the last batch before a close */
-		int flush = !s->async || flush_wanted(s) || s->stopping;
+		/* a journal grown too big is emptied after a flushed commit of
+		 * everything in it: no submit may slip in meanwhile */
+		int rotate = s->journal && !s->journal_broken &&
+			     gf_journal_bytes(s->journal) > JOURNAL_ROTATE_BYTES;
+		/* a flush when asked for, every flush_every_ms while anything is
+		 * unflushed, and for the last batch before a close */
+		int flush = !s->async || flush_wanted(s) || s->stopping || rotate ||
+			    now >= s->last_flush_ms + s->flush_every_ms;
 		gf_changes_init(&s->queue);
-		pthread_mutex_unlock(&s->mu);
+		if (!rotate)
+			pthread_mutex_unlock(&s->mu);
 
-		int rc = commit_batch(s->pg, &batch, s->async && flush, why, sizeof(why));
+		int rc = commit_batch(s->pg, &batch, s->async && flush,
+				      s->journal ? (int64_t)upto : -1, why, sizeof(why));
 		size_t n = batch.n;
 		gf_changes_free(&batch);
 		if (rc) {
 			gf_err("gfmd: COMMIT of %zu row changes failed: %.*s — exiting: memory "
-			       "is ahead of the database, a restart reloads it", n,
-			       (int)strcspn(why, "\n"), why);
-			pthread_mutex_lock(&s->mu);
+			       "is ahead of the database, a restart reloads it%s", n,
+			       (int)strcspn(why, "\n"), why,
+			       s->journal ? " (and replays the journal)" : "");
+			if (!rotate)
+				pthread_mutex_lock(&s->mu);
 			struct waiter *all = take_waiters(&s->waiting, UINT64_MAX);
 			struct waiter *dall = take_waiters(&s->durable_waiting, UINT64_MAX);
 			pthread_mutex_unlock(&s->mu);
@@ -1139,11 +1219,22 @@ static void *committer(void *arg)
 			run_waiters(dall, -EIO);
 			_exit(1);
 		}
-		pthread_mutex_lock(&s->mu);
+		if (!rotate)
+			pthread_mutex_lock(&s->mu);
 		s->committed = upto;
-		if (flush)
+		if (s->acked < upto)
+			s->acked = upto;
+		if (flush) {
 			s->durable = upto;
-		struct waiter *ready = take_waiters(&s->waiting, upto);
+			s->last_flush_ms = now;
+		}
+		if (rotate) {
+			int r = gf_journal_truncate(s->journal);
+			if (r < 0)
+				gf_warn("gfmd: journal %s: cannot empty it: %s (it keeps growing)",
+					gf_journal_path(s->journal), strerror(-r));
+		}
+		struct waiter *ready = take_waiters(&s->waiting, s->acked);
 		struct waiter *dready = take_waiters(&s->durable_waiting, s->durable);
 		pthread_mutex_unlock(&s->mu);
 		run_waiters(ready, 0);
@@ -1152,8 +1243,11 @@ static void *committer(void *arg)
 	return NULL;
 }
 
-int gf_store_start(struct gf_store *s)
+/* Prepare every statement (once). */
+static int prepare_all(struct gf_store *s)
 {
+	if (s->prepared)
+		return 0;
 	for (int i = 0; i < S_COUNT; i++) {
 		PGresult *r = PQprepare(s->pg, stmts[i].name, stmts[i].sql, stmts[i].nparams,
 					stmts[i].types);
@@ -1165,6 +1259,181 @@ int gf_store_start(struct gf_store *s)
 		}
 		PQclear(r);
 	}
+	s->prepared = 1;
+	return 0;
+}
+
+/* ---- the journal at start-up ------------------------------------------------- */
+
+struct replay {
+	struct gf_store *s;
+	uint64_t after;	   /* the database has every ticket up to this */
+	uint64_t next;	   /* the ticket the next record applied must have */
+	uint64_t first, last, applied;
+	int gap;
+	struct gf_changes batch;
+	char why[512];
+};
+
+/* Commit what the replay gathered, with the last ticket it covers. */
+static int replay_commit(struct replay *rp)
+{
+	if (!rp->batch.n)
+		return 0;
+	int rc = commit_batch(rp->s->pg, &rp->batch, 0, (int64_t)rp->last, rp->why,
+			      sizeof(rp->why));
+	gf_changes_free(&rp->batch);
+	return rc;
+}
+
+static int replay_apply(void *arg, uint64_t ticket, struct gf_changes *c)
+{
+	struct replay *rp = arg;
+	if (ticket <= rp->after)
+		return 0;
+	if (ticket != rp->next) {
+		/* records the database lacks are missing: what follows them
+		 * cannot be applied without them */
+		rp->gap = 1;
+		return -ESPIPE;
+	}
+	if (!rp->applied)
+		rp->first = ticket;
+	if (gf_changes_move(&rp->batch, c))
+		return -ENOMEM;
+	rp->last = ticket;
+	rp->next = ticket + 1;
+	rp->applied++;
+	return rp->batch.n >= 4096 ? replay_commit(rp) : 0;
+}
+
+static int read_counter(PGresult *r, const char *name, uint64_t *v)
+{
+	for (int i = 0; i < PQntuples(r); i++)
+		if (strcmp(PQgetvalue(r, i, 0), name) == 0) {
+			*v = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+			return 1;
+		}
+	return 0;
+}
+
+int gf_store_journal_recover(struct gf_store *s, struct gf_journal *j)
+{
+	PGresult *r = PQexec(s->pg, "SELECT name, value FROM counter WHERE name IN "
+				    "('journal_epoch', 'journal_ticket')");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		gf_err("gfmd: reading the journal's counters failed: %s", PQerrorMessage(s->pg));
+		PQclear(r);
+		return -EIO;
+	}
+	uint64_t db_epoch = 0, db_ticket = 0;
+	int known = read_counter(r, "journal_epoch", &db_epoch);
+	read_counter(r, "journal_ticket", &db_ticket);
+	PQclear(r);
+	int rc = prepare_all(s);
+	if (rc < 0)
+		return rc;
+	if (!PQenterPipelineMode(s->pg)) {
+		gf_err("gfmd: cannot enter libpq pipeline mode: %s", PQerrorMessage(s->pg));
+		return -EIO;
+	}
+	const char *path = gf_journal_path(j);
+	uint64_t jepoch = gf_journal_epoch(j);
+	struct replay rp = { .s = s, .after = db_ticket, .next = db_ticket + 1 };
+	gf_changes_init(&rp.batch);
+	if (known && db_epoch == jepoch) {
+		uint64_t records = 0, tail = 0;
+		rc = gf_journal_read(j, replay_apply, &rp, &records, &tail);
+		if (rc == -ESPIPE && rp.gap) {
+			gf_err("gfmd: journal %s: records after ticket %llu are missing (the "
+			       "next one is later); nothing after that point is replayed",
+			       path, (unsigned long long)(rp.next - 1));
+			rc = 0;
+		}
+		if (!rc)
+			rc = replay_commit(&rp);
+		gf_changes_free(&rp.batch);
+		if (rc < 0) {
+			gf_err("gfmd: journal %s: replaying it into the database failed: %s", path,
+			       rp.why[0] ? rp.why : strerror(-rc));
+			return -EIO;
+		}
+		if (rp.applied)
+			gf_info("gfmd: journal %s: replayed %llu change lists the database did "
+				"not have (tickets %llu to %llu of epoch %llu)",
+				path, (unsigned long long)rp.applied,
+				(unsigned long long)rp.first, (unsigned long long)rp.last,
+				(unsigned long long)jepoch);
+		else
+			gf_info("gfmd: journal %s: the database has all of its %llu records",
+				path, (unsigned long long)records);
+		if (tail)
+			gf_warn("gfmd: journal %s: %llu bytes after its last whole record "
+				"ignored (a write cut short by a crash: never acknowledged)",
+				path, (unsigned long long)tail);
+	} else if (gf_journal_bytes(j) > 0) {
+		gf_info("gfmd: journal %s: epoch %llu is not the database's (%s%llu): its "
+			"records were replayed before, not replayed again", path,
+			(unsigned long long)jepoch, known ? "" : "none, ",
+			(unsigned long long)db_epoch);
+	}
+	/* a new epoch: the file first, flushed, then the database. A crash
+	 * between them leaves the two epochs different, and an empty file
+	 * or one whose records the database has either way. */
+	uint64_t epoch = (db_epoch > jepoch ? db_epoch : jepoch) + 1;
+	if ((rc = gf_journal_new_epoch(j, epoch)) < 0) {
+		gf_err("gfmd: journal %s: cannot start epoch %llu: %s", path,
+		       (unsigned long long)epoch, strerror(-rc));
+		return rc;
+	}
+	char why[512];
+	struct params p = { .n = 0 };
+	p_text(&p, "journal_epoch");
+	p_int(&p, (int64_t)epoch);
+	if (!PQsendQueryParams(s->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+	    send_stmt(s->pg, S_COUNTER_SET, &p) ||
+	    !PQsendQueryParams(s->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQpipelineSync(s->pg))
+		rc = -EIO;
+	snprintf(why, sizeof(why), "%s", PQerrorMessage(s->pg));
+	for (int i = 0; !rc && i < 3; i++) {
+		PGresult *res = PQgetResult(s->pg);
+		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+			snprintf(why, sizeof(why), "%s", PQerrorMessage(s->pg));
+			rc = -EIO;
+		}
+		PQclear(res);
+		while ((res = PQgetResult(s->pg)))
+			PQclear(res);
+	}
+	r = rc ? NULL : PQgetResult(s->pg);
+	if (!rc && (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC))
+		rc = -EIO;
+	PQclear(r);
+	if (rc) {
+		gf_err("gfmd: recording the journal's epoch failed: %s", why);
+		return rc;
+	}
+	if (!PQexitPipelineMode(s->pg)) {
+		gf_err("gfmd: cannot leave libpq pipeline mode: %s", PQerrorMessage(s->pg));
+		return -EIO;
+	}
+	s->journal = j;
+	gf_info("gfmd: journal %s: epoch %llu; a mutation is acknowledged once written there",
+		path, (unsigned long long)epoch);
+	return 0;
+}
+
+int gf_store_start(struct gf_store *s)
+{
+	if (prepare_all(s) < 0)
+		return -EIO;
+	if (s->journal && !s->async) {
+		/* only the asynchronous mode acknowledges before a commit */
+		gf_journal_close(s->journal);
+		s->journal = NULL;
+	}
+	s->last_flush_ms = now_ms();
 	if (s->async) {
 		PGresult *r = PQexec(s->pg, "SET synchronous_commit TO off");
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -1189,11 +1458,24 @@ uint64_t gf_store_submit(void *store, struct gf_changes *chg)
 {
 	struct gf_store *s = store;
 	pthread_mutex_lock(&s->mu);
+	uint64_t t = ++s->last_ticket;
+	if (s->journal && !s->journal_broken) {
+		/* the record of this list, in ticket order (mu is held) */
+		int rc = gf_journal_append(s->journal, t, chg);
+		if (rc < 0) {
+			s->journal_broken = 1;
+			gf_err("gfmd: journal %s: writing it failed: %s — from now on a "
+			       "mutation is acknowledged once PostgreSQL holds it (as with no "
+			       "journal); a restart of gfmd uses the journal again",
+			       gf_journal_path(s->journal), strerror(-rc));
+		} else if (s->acked == t - 1) {
+			s->acked = t;
+		}
+	}
 	if (gf_changes_move(&s->queue, chg)) {
 		gf_err("gfmd: out of memory queueing changes for the database; exiting");
 		abort();
 	}
-	uint64_t t = ++s->last_ticket;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return t;
@@ -1202,6 +1484,11 @@ uint64_t gf_store_submit(void *store, struct gf_changes *chg)
 void gf_store_set_durability(struct gf_store *s, enum gf_durability d)
 {
 	s->async = d == GF_DURABLE_FSYNC;
+}
+
+void gf_store_set_flush_ms(struct gf_store *s, uint32_t ms)
+{
+	s->flush_every_ms = ms;
 }
 
 uint64_t gf_store_last_ticket(struct gf_store *s)
@@ -1240,7 +1527,7 @@ static void wait_on(struct gf_store *s, struct wlist *l, const uint64_t *reached
 void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 			void (*done)(void *arg, int status), void *arg)
 {
-	wait_on(s, &s->waiting, &s->committed, ticket, done, arg);
+	wait_on(s, &s->waiting, &s->acked, ticket, done, arg);
 }
 
 void gf_store_on_durable(struct gf_store *s, uint64_t ticket,
@@ -1256,6 +1543,14 @@ uint64_t gf_store_committed(struct gf_store *s)
 {
 	pthread_mutex_lock(&s->mu);
 	uint64_t t = s->committed;
+	pthread_mutex_unlock(&s->mu);
+	return t;
+}
+
+uint64_t gf_store_durable(struct gf_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t t = s->durable;
 	pthread_mutex_unlock(&s->mu);
 	return t;
 }
@@ -1278,6 +1573,10 @@ void gf_store_close(struct gf_store *s)
 	run_waiters(left, s->started ? 0 : -EIO);
 	run_waiters(dleft, s->started ? 0 : -EIO);
 	gf_changes_free(&s->queue);
+	/* the last batch was flushed: nothing in the journal is needed */
+	if (s->journal && s->started && s->durable == s->last_ticket)
+		(void)gf_journal_truncate(s->journal);
+	gf_journal_close(s->journal);
 	PQfinish(s->pg); /* ends the session, and with it the serving lock */
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);

@@ -241,7 +241,7 @@ static void get_ts(struct gf_rbuf *r, struct gf_timespec *t)
 		rfail(r);
 }
 
-static void put_attr(struct gf_wbuf *w, const struct gf_attr *a)
+void gf_put_attr(struct gf_wbuf *w, const struct gf_attr *a)
 {
 	gf_put_u64(w, a->ino);
 	gf_put_u32(w, a->mode);
@@ -257,7 +257,7 @@ static void put_attr(struct gf_wbuf *w, const struct gf_attr *a)
 	put_ts(w, &a->ctime);
 }
 
-static void get_attr(struct gf_rbuf *r, struct gf_attr *a)
+void gf_get_attr(struct gf_rbuf *r, struct gf_attr *a)
 {
 	a->ino = gf_get_u64(r);
 	a->mode = gf_get_u32(r);
@@ -415,7 +415,7 @@ static void put_dirs(struct gf_wbuf *w, const struct gfm_dirs *d)
 	}
 	gf_put_u8(w, d->n);
 	for (uint8_t i = 0; i < d->n; i++)
-		put_attr(w, &d->attr[i]);
+		gf_put_attr(w, &d->attr[i]);
 	gf_put_u8(w, d->nforget);
 	for (uint8_t i = 0; i < d->nforget; i++)
 		gf_put_u64(w, d->forget[i]);
@@ -431,7 +431,7 @@ static void get_dirs(struct gf_rbuf *r, struct gfm_dirs *d)
 		return;
 	}
 	for (uint8_t i = 0; i < d->n && !r->err; i++)
-		get_attr(r, &d->attr[i]);
+		gf_get_attr(r, &d->attr[i]);
 	d->nforget = gf_get_u8(r);
 	if (d->nforget > GFM_DIRS_FORGET_MAX) {
 		r->err = -EBADMSG;
@@ -449,14 +449,14 @@ static void get_dirs(struct gf_rbuf *r, struct gfm_dirs *d)
 
 void gfm_attr_rep_encode(struct gf_wbuf *w, const struct gfm_attr_rep *m)
 {
-	put_attr(w, &m->attr);
+	gf_put_attr(w, &m->attr);
 	put_dirs(w, &m->dirs);
 }
 
 int gfm_attr_rep_decode(const void *payload, size_t len, struct gfm_attr_rep *m)
 {
 	D_BEGIN(m);
-	get_attr(r, &m->attr);
+	gf_get_attr(r, &m->attr);
 	get_dirs(r, &m->dirs);
 	return D_END();
 }
@@ -553,7 +553,7 @@ void gfm_open_rep_encode(struct gf_wbuf *w, const struct gfm_open_rep *m)
 		wfail(w, -EINVAL);
 		return;
 	}
-	put_attr(w, &m->attr);
+	gf_put_attr(w, &m->attr);
 	put_dirs(w, &m->dirs);
 	gf_put_u32(w, m->nreplicas);
 	for (uint32_t i = 0; i < m->nreplicas; i++)
@@ -564,7 +564,7 @@ void gfm_open_rep_encode(struct gf_wbuf *w, const struct gfm_open_rep *m)
 int gfm_open_rep_decode(const void *payload, size_t len, struct gfm_open_rep *m)
 {
 	D_BEGIN(m);
-	get_attr(r, &m->attr);
+	gf_get_attr(r, &m->attr);
 	get_dirs(r, &m->dirs);
 	m->nreplicas = get_count(r, GF_MAX_REPLICAS, REPLICA_MIN_WIRE);
 	for (uint32_t i = 0; i < m->nreplicas && !r->err; i++)
@@ -686,7 +686,7 @@ void gfm_readdir_rep_encode(struct gf_wbuf *w, const struct gfm_readdir_rep *m)
 		const struct gfm_dirent *e = &m->ents[i];
 		gf_put_u64(w, e->cookie);
 		put_strn(w, e->name, sizeof(e->name));
-		put_attr(w, &e->attr);
+		gf_put_attr(w, &e->attr);
 	}
 }
 
@@ -707,7 +707,7 @@ int gfm_readdir_rep_decode(const void *payload, size_t len, struct gfm_readdir_r
 		struct gfm_dirent *e = &m->ents[i];
 		e->cookie = gf_get_u64(r);
 		gf_get_str(r, e->name, sizeof(e->name));
-		get_attr(r, &e->attr);
+		gf_get_attr(r, &e->attr);
 	}
 out:;
 	int err = D_END();

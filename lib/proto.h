@@ -178,6 +178,10 @@ struct gf_attr {
 	uint64_t blocks; /* regular files: 512-byte units the data takes on disk */
 	struct gf_timespec atime, mtime, ctime;
 };
+/* An attribute block as every message carries it (the layout at the top of
+ * proto.c); get marks r failed on a bad nsec. */
+void gf_put_attr(struct gf_wbuf *w, const struct gf_attr *a);
+void gf_get_attr(struct gf_rbuf *r, struct gf_attr *a);
 
 /*
  * Where a replica of a file lives. gen is the data generation it holds (gfmd

@@ -18,7 +18,10 @@
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-GF_GFMD_CONF_EXTRA='durability = fsync' it_cluster_up --gfsd 1 --mounts 1
+# (flush_ms: no flush of gfmd's own before the test's crash, so that the
+# mutation after the last fsync is really left unflushed)
+GF_GFMD_CONF_EXTRA='durability = fsync
+flush_ms = 3600000' it_cluster_up --gfsd 1 --mounts 1
 M=$MOUNT
 
 check "gfmd runs in the fsync mode" grep -q '^durability = fsync' "$STATE/gfmd.conf"

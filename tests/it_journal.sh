@@ -1,0 +1,131 @@
+#!/bin/bash
+# gfmd's journal in the fsync mode (`durability = fsync`, `journal = PATH`;
+# issue 10): a mutation is acknowledged once written to the journal, before
+# PostgreSQL holds it, and gfmd replays at its start what the database
+# lacks. Under kill -9:
+#   - with PostgreSQL's WAL writer held back, a kill -9 of PostgreSQL and of
+#     gfmd together loses none of 200 acknowledged creates and renames, a
+#     mkdir, a chmod and a setxattr (the same crash without a journal loses
+#     a mkdir: it_durability), and gfmd's log says it replayed them;
+#   - the next start replays nothing again, and loses nothing;
+#   - bad input: a torn tail (bytes of a write cut short) is ignored with a
+#     warning; a journal whose header is damaged stops gfmd before it
+#     serves, naming it, and is left as it was; `journal` with the default durability is ignored with a
+#     warning; a full disk under the journal is logged, gfmd goes on (each
+#     mutation then acknowledged once PostgreSQL holds it, as without a
+#     journal) and a kill -9 of gfmd loses none of them.
+# shellcheck disable=SC2317  # helpers are called through poll_until
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+it_require getfattr
+JDIR=$(mktemp -d /tmp/gfjournal.XXXXXX)
+# a small file system of its own, so that the test can fill it
+mount -t tmpfs -o size=4m gfjournal "$JDIR" || die "cannot mount a tmpfs on $JDIR"
+IT_CLEANUP+=("umount -l '$JDIR'; rmdir '$JDIR'")
+J=$JDIR/gfmd.journal
+GF_GFMD_CONF_EXTRA="durability = fsync
+journal = $J" it_cluster_up --gfsd 1 --mounts 1
+M=$MOUNT
+
+check "gfmd made its journal" test -s "$J"
+check "and said so" grep -q "journal $J: epoch" "$STATE/gfmd.log"
+check "PostgreSQL: WAL writer and background writer held back" gf_psql \
+	-c "ALTER SYSTEM SET wal_writer_delay = '10s'" \
+	-c "ALTER SYSTEM SET wal_writer_flush_after = '1GB'" \
+	-c "ALTER SYSTEM SET bgwriter_lru_maxpages = 0" \
+	-c "ALTER SYSTEM SET autovacuum = off" \
+	-c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
+	-c "SELECT pg_reload_conf()"
+
+restart_all() { # after a crash: PostgreSQL (crash recovery), gfmd, a fresh mount
+	gf_pg_start || return 1
+	gf_gfmd_start || return 1
+	gf_wait_hosts_up || return 1
+	gf_umount 1
+	gf_mount 1
+}
+remount() { gf_umount 1 && gf_mount 1; }
+all_there() { # N: every mutation of the first part is visible
+	[[ $(find "$M/g" -name 'f*.r' | wc -l) == 200 && -d $M/late &&
+		$(stat -c %a "$M/g/f000.r") == 600 &&
+		$(getfattr --only-values -n user.tag "$M/g/f001.r" 2>/dev/null) == kept ]]
+}
+
+# ---- a kill -9 of PostgreSQL and gfmd together loses nothing acknowledged ------------
+mkdir "$M/g" || die "mkdir g"
+check "200 creates, 200 renames, a chmod, a setxattr, a mkdir acknowledged" py '
+for i in range(200):
+    p = M + "/g/f%03d" % i
+    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    os.rename(p, p + ".r")
+os.chmod(M + "/g/f000.r", 0o600)
+os.setxattr(M + "/g/f001.r", "user.tag", b"kept")
+os.mkdir(M + "/late")'
+check "all of it visible" all_there
+# (gfmd first: alone, it would exit at its next commit, which fails)
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+check_here "kill -9 of PostgreSQL" gf_pg_kill9
+check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+	die "the cluster does not come back"
+check "gfmd replayed the journal" grep -q "journal $J: replayed" "$STATE/gfmd.log"
+check "every acknowledged mutation survived the crash" all_there
+expect_eq "and no name from before a rename" 0 "$(find "$M/g" -name 'f???' | wc -l)"
+
+# ---- the next start replays nothing again ---------------------------------------------
+check "a create after the replay" touch "$M/after"
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+: >"$STATE/gfmd.log"
+check_here "gfmd starts again" gf_gfmd_start || die "gfmd does not restart"
+check "it started a third epoch (one per start)" grep -q "journal $J: epoch 3;" "$STATE/gfmd.log"
+check_here "a fresh mount" remount
+check "everything is still there" all_there
+check "the create after the replay too" test -e "$M/after"
+
+# ---- a torn tail --------------------------------------------------------------------
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+head -c 1000 /dev/urandom >>"$J"
+: >"$STATE/gfmd.log"
+check_here "gfmd starts with 1000 bytes of garbage after the last record" gf_gfmd_start ||
+	die "gfmd does not start after a torn tail"
+check "it warned about them" grep -q "bytes after its last whole record ignored" "$STATE/gfmd.log"
+check_here "a fresh mount" remount
+check "and lost nothing" all_there
+
+# ---- a damaged header (another cluster's journal: check_journal) --------------------------
+check_here "gfmd stopped" gf_gfmd_stop
+cp "$J" "$STATE/journal.saved"
+# a byte of the cluster id (bytes 8..23): the header's checksum no longer matches
+printf '\x42' | dd of="$J" bs=1 seek=8 conv=notrunc status=none
+out=$(timeout 60 "$(gf_bin gfmd)" -c "$STATE/gfmd.conf" -f 2>&1) # (timeout: only against a hang)
+rc=$?
+[[ $rc != 0 && $out == *"not a gfmd journal"* && $out == *"$J"* ]] &&
+	ok "a journal with a damaged header stops gfmd before it serves, naming it (exit $rc)" ||
+	fail "gfmd with a damaged journal header: exit $rc: $out"
+check "and the file is left as it was" bash -c "! cmp -s '$J' '$STATE/journal.saved' && test \$(stat -c %s '$J') = \$(stat -c %s '$STATE/journal.saved')"
+cp "$STATE/journal.saved" "$J"
+check_here "gfmd starts with its own journal back" gf_gfmd_start || die "gfmd does not restart"
+
+# ---- journal with the default durability --------------------------------------------------
+sed '/^durability = fsync$/d' "$STATE/gfmd.conf" >"$STATE/commit.conf"
+out=$(timeout 60 "$(gf_bin gfmd)" -c "$STATE/commit.conf" -f 2>&1) # (another gfmd serves: refused)
+[[ $out == *"used only with durability = fsync"* ]] &&
+	ok "journal with durability = commit is ignored, with a warning" ||
+	fail "journal with durability = commit: $out"
+
+# ---- a full disk under the journal ------------------------------------------------------------
+check_here "a fresh mount" remount
+mkdir "$M/full" || die "mkdir full"
+check_here "the journal's file system filled" eval \
+	"dd if=/dev/zero of='$JDIR/filler' bs=64k status=none 2>/dev/null; true"
+check "50 creates on a full journal still acknowledged" py '
+for i in range(50):
+    os.close(os.open(M + "/full/c%02d" % i, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))'
+check "gfmd logged the failed write" grep -q "journal $J: writing it failed" "$STATE/gfmd.log"
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+rm -f "$JDIR/filler"
+check_here "gfmd starts again" gf_gfmd_start || die "gfmd does not restart"
+check_here "a fresh mount" remount
+expect_eq "none of the 50 is lost" 50 "$(find "$M/full" -name 'c*' | wc -l)"
+check "nor anything from before" all_there
+
+it_done
