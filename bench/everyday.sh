@@ -9,18 +9,20 @@
 # (user.gfarmfs.stats), to show where the time goes. Not a test: no pass/fail.
 #
 # usage: bench/everyday.sh [-f FILES] [-g GITFILES] [-q TRANSACTIONS] [-r ROUNDS]
-#                          [--mount DIR] [--local DIR]
+#                          [--mount DIR] [--local DIR] [--fast]
 #   -f FILES       files in the tree for tar, rm and rsync (default 37000)
 #   -g GITFILES    files in the git repository (default 5000)
 #   -q TRANSACTIONS SQLite transactions (default 1000)
 #   --mount DIR    an existing gfarmfs mount (default: start a cluster with
 #                  3 gfsd and one mount, and stop it afterwards)
 #   --local DIR    local directory to compare with (default: /var/tmp/…)
+#   --fast         the cluster started runs gfmd in the fast mode
+#                  (durability = fsync with a journal: README, "journal")
 set -uo pipefail
 BENCH=everyday
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-FILES=37000 GITFILES=5000 TX=1000 R=3 MNT='' LOCAL=''
+FILES=37000 GITFILES=5000 TX=1000 R=3 MNT='' LOCAL='' FAST=0
 while (($#)); do
 	case $1 in
 	-f) FILES=$2; shift 2 ;;
@@ -29,7 +31,8 @@ while (($#)); do
 	-r) R=$2; shift 2 ;;
 	--mount) MNT=$2; shift 2 ;;
 	--local) LOCAL=$2; shift 2 ;;
-	-h | --help) bench_help 19; exit 0 ;;
+	--fast) FAST=1; shift ;;
+	-h | --help) bench_help 20; exit 0 ;;
 	*) echo "everyday: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done

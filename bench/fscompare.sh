@@ -6,7 +6,7 @@
 #
 # usage: bench/fscompare.sh [-n FILES] [-c CLIENTS] [-s MIB] [-r ROUNDS]
 #                           [--mount DIR] [--local DIR] [--other DIR]...
-#                           [--no-data] [--no-breakdown]
+#                           [--no-data] [--no-breakdown] [--fast]
 #   -n FILES      files per round for the metadata phases (default 2000)
 #   -c CLIENTS    concurrent clients (processes, one directory each; default 1)
 #   -s MIB        size of the data file (default 1024)
@@ -17,6 +17,8 @@
 #   --other DIR   another file system to measure beside them (repeatable)
 #   --no-data     skip the 1 GiB write / cold read / warm re-read
 #   --no-breakdown  skip the per-operation costs
+#   --fast        the cluster started runs gfmd in the fast mode (durability =
+#                 fsync with a journal: README, "journal")
 #
 # Printed, per target: ops/s of create, stat (kernel caches dropped, so
 # every stat is a lookup), chmod, rename and unlink; MB/s of a sequential
@@ -39,7 +41,7 @@ set -uo pipefail
 BENCH=fscompare
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-N=2000 C=1 MIB=1024 R=3 MNT='' LOCAL='' DATA=1 BREAKDOWN=1
+N=2000 C=1 MIB=1024 R=3 MNT='' LOCAL='' DATA=1 BREAKDOWN=1 FAST=0
 OTHERS=()
 while (($#)); do
 	case $1 in
@@ -52,7 +54,8 @@ while (($#)); do
 	--other) OTHERS+=("$2"); shift 2 ;;
 	--no-data) DATA=0; shift ;;
 	--no-breakdown) BREAKDOWN=0; shift ;;
-	-h | --help) bench_help 36; exit 0 ;;
+	--fast) FAST=1; shift ;;
+	-h | --help) bench_help 39; exit 0 ;;
 	*) echo "fscompare: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done

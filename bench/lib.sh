@@ -11,6 +11,8 @@
 #                         LOCAL names a directory, make one in /var/tmp. On
 #                         exit, bench_cleanup_extra (the benchmark's own, if
 #                         it defines one) runs and both are removed again.
+#                         With FAST=1 that cluster's gfmd runs in the fast
+#                         mode: durability = fsync with a journal.
 # BENCH is the benchmark's name, for messages and the temp dir.
 
 # shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
@@ -24,13 +26,21 @@ bench_cleanup() {
 	[[ -n ${LOCAL_TMP:-} ]] && rm -rf "$LOCAL_TMP"
 	bench_cleanup_extra
 	[[ -n ${BENCH_STATE:-} ]] && gf_cluster_down "$BENCH_STATE"
+	[[ -n ${BENCH_JDIR:-} ]] && rm -rf "$BENCH_JDIR"
 }
 
 bench_targets() {
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
 	if [[ -z $MNT ]]; then
-		echo "$BENCH: starting a cluster (3 gfsd, 1 mount)" >&2
+		if ((${FAST:-0})); then
+			echo "$BENCH: starting a cluster (3 gfsd, 1 mount; durability = fsync, journal)" >&2
+			BENCH_JDIR=$(mktemp -d "/var/tmp/$BENCH.journal.XXXXXX")
+			export GF_GFMD_CONF_EXTRA="durability = fsync
+journal = $BENCH_JDIR/gfmd.journal"
+		else
+			echo "$BENCH: starting a cluster (3 gfsd, 1 mount)" >&2
+		fi
 		gf_cluster_up --gfsd 3 --mounts 1 || exit 1
 		BENCH_STATE=$STATE
 		MNT=$MOUNT
