@@ -7,28 +7,43 @@
 # Both run with the same number of tasks at once (-j, default the number of
 # CPUs: every "host" shares this machine's). Not a test: no pass/fail.
 #
-# usage: bench/aster.sh [-s tiny|demo|large] [-r RUNS] [-j JOBS]
+# usage: bench/aster.sh [-s tiny|demo|large] [-r RUNS] [-j JOBS] [--fast]
+#   --fast   gfmd in the fast mode (durability = fsync with a journal)
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-SCALE=demo R=3 J=$(nproc)
+SCALE=demo R=3 J=$(nproc) FAST=0
 while (($#)); do
 	case $1 in
 	-s) SCALE=$2; shift 2 ;;
 	-r) R=$2; shift 2 ;;
 	-j) J=$2; shift 2 ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--fast) FAST=1; shift ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "aster: unknown option $1" >&2; exit 2 ;;
 	esac
 done
 [[ $(id -u) == 0 ]] || { echo "aster: needs root" >&2; exit 1; }
 ASTER=$top_srcdir/aster PYD=/usr/bin/python3
 LOCAL=$(mktemp -d /var/tmp/aster-bench.XXXXXX)
-cleanup() { kill "${FTPD:-}" 2>/dev/null; rm -rf "$LOCAL"; [[ -n ${STATE:-} ]] && gf_cluster_down "$STATE"; }
+# the cluster next to the local day (bench/lib.sh says why)
+SDIR=$(mktemp -d /var/tmp/aster-bench.cluster.XXXXXX)
+cleanup() {
+	kill "${FTPD:-}" 2>/dev/null
+	rm -rf "$LOCAL"
+	[[ -n ${STATE:-} ]] && gf_cluster_down "$STATE"
+	rm -rf "$SDIR"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-echo "aster: starting a cluster (3 gfsd, a mount per host)" >&2
-gf_cluster_up --gfsd 3 --mounts 3 || exit 1
+if ((FAST)); then
+	echo "aster: starting a cluster (3 gfsd, a mount per host; durability = fsync, journal)" >&2
+	export GF_GFMD_CONF_EXTRA="durability = fsync
+journal = $SDIR/gfmd.journal"
+else
+	echo "aster: starting a cluster (3 gfsd, a mount per host)" >&2
+fi
+gf_cluster_up --gfsd 3 --mounts 3 --state "$SDIR/c" || exit 1
 for k in 1 2 3; do ln -sfn "mnt$k" "$STATE/mnt-node$k"; done
 { cat "$STATE/client1.conf"; printf 'launcher = env\nmount_point = "%s/mnt-%%h"\n' "$STATE"; } >"$STATE/aster.conf"
 "$PYD" "$ASTER/gen_day.py" --scale "$SCALE" "$LOCAL/downlink" >/dev/null || exit 1
