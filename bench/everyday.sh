@@ -81,12 +81,15 @@ counters() { # FUSE requests and gfmd calls of the mount so far
 		awk '$1 == "fuse_requests" { f = $2 } $1 == "gfmd_calls" { g = $2 } END { print f + 0, g + 0 }'
 }
 
+stats() { getfattr --absolute-names --only-values -n user.gfarmfs.stats "$MNT" 2>/dev/null; }
+
 # run NAME TARGET-DIR CMD...: seconds for CMD plus a sync; appends to results
-declare -A T=() REQ=() CALLS=()
+# (and for the mount, the last round's requests and calls by kind: KINDS)
+declare -A T=() REQ=() CALLS=() KINDS=()
 run() {
-	local name=$1 where=$2 t0 c0 c1
+	local name=$1 where=$2 t0 c0 c1 s0
 	shift 2
-	[[ $where == gfarmfs ]] && c0=$(counters)
+	[[ $where == gfarmfs ]] && c0=$(counters) && s0=$(stats)
 	# (untimed: what the last run left dirty is not this one's to write)
 	sync
 	t0=$(now)
@@ -97,6 +100,9 @@ run() {
 		c1=$(counters)
 		REQ[$name]+="$(awk -v a="${c0% *}" -v b="${c1% *}" 'BEGIN { print b - a }') "
 		CALLS[$name]+="$(awk -v a="${c0#* }" -v b="${c1#* }" 'BEGIN { print b - a }') "
+		KINDS[$name]=$(awk 'NR == FNR { a[$1] = $2; next }
+			$1 ~ /^(fuse|gfmd)\./ && $2 - a[$1] > 0 { print $1, $2 - a[$1] }' \
+			<(echo "$s0") <(stats))
 	fi
 }
 
@@ -141,4 +147,19 @@ for w in "tar -x" "rm -rf" "rsync -a" "git clone" "sqlite"; do
 		"$(awk -v a="$g" -v b="$l" 'BEGIN { print (b > 0) ? a / b : 0 }')" \
 		"$(awk -v a="$rq" -v n="$per" 'BEGIN { print a / n }')" "$unit" \
 		"$(awk -v a="$gc" -v n="$per" 'BEGIN { print a / n }')" "$unit"
+done
+# where the requests and calls go (the mount's last round), per file or tx
+printf '\nby kind (gfarmfs, last round)%s\n' ""
+for w in "tar -x" "rm -rf" "rsync -a" "git clone" "sqlite"; do
+	case $w in
+	git*) per=$GITFILES ;;
+	sqlite) per=$TX ;;
+	*) per=$FILES ;;
+	esac
+	for k in fuse gfmd; do
+		printf '  %-10s %s' "$w" "$k:"
+		awk -v k="$k" -v n="$per" 'index($1, k ".") == 1 && $2 / n >= 0.05 {
+			printf "%s %.1f\n", substr($1, length(k) + 2), $2 / n }' <<<"${KINDS[$w]}" |
+			sort -k2 -g -r | awk '{ printf " %s %s", $1, $2 } END { print "" }'
+	done
 done

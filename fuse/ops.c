@@ -8,6 +8,7 @@
  */
 #include "ops.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,13 +32,35 @@
 #define UNKNOWN_INO 0xffffffffu
 
 /* FUSE requests this mount has answered (every op_* counts itself): the
- * stats xattr shows it, so benchmarks can tell requests per operation. */
+ * stats xattr shows it, so benchmarks can tell requests per operation, in
+ * all and by kind (a counter per handler, listed at its first request). */
 static uint64_t fuse_requests;
 
-static void count_request(void)
+struct req_count {
+	const char *handler; /* op_NAME */
+	uint64_t n;
+	struct req_count *next;
+};
+static struct req_count *req_counts;
+
+static void count_request_at(struct req_count *rc)
 {
 	__atomic_fetch_add(&fuse_requests, 1, __ATOMIC_RELAXED);
+	if (__atomic_fetch_add(&rc->n, 1, __ATOMIC_RELAXED) != 0)
+		return;
+	/* the first: list it (once; readers only ever see whole entries) */
+	struct req_count *head = __atomic_load_n(&req_counts, __ATOMIC_ACQUIRE);
+	do
+		rc->next = head;
+	while (!__atomic_compare_exchange_n(&req_counts, &head, rc, 0, __ATOMIC_RELEASE,
+					    __ATOMIC_ACQUIRE));
 }
+
+#define count_request()                                                     \
+	do {                                                                \
+		static struct req_count rc_ = { __func__, 0, NULL };        \
+		count_request_at(&rc_);                                     \
+	} while (0)
 
 /* WRITE requests (passthrough writes send none: the stats show it) */
 static uint64_t write_requests;
@@ -2324,6 +2347,36 @@ static int is_stats_xattr(fuse_ino_t ino, const char *name)
 	return ino == FUSE_ROOT_ID && strcmp(name, STATS_XATTR) == 0;
 }
 
+/* "fuse.NAME N" per kind of FUSE request and "gfmd.NAME N" per kind of
+ * gfmd call made so far, after the totals (NAME lower case). */
+static int format_kinds(const struct gfc_stats *st, char *buf, size_t bufsz)
+{
+	size_t n = 0;
+	for (struct req_count *rc = __atomic_load_n(&req_counts, __ATOMIC_ACQUIRE);
+	     rc && n < bufsz; rc = rc->next) {
+		const char *name = strncmp(rc->handler, "op_", 3) == 0 ? rc->handler + 3
+									  : rc->handler;
+		n += (size_t)snprintf(buf + n, bufsz - n, "fuse.%s %llu\n", name,
+				      (unsigned long long)__atomic_load_n(&rc->n,
+									  __ATOMIC_RELAXED));
+	}
+	for (int op = 0; op < GFC_OPS_COUNTED && n < bufsz; op++) {
+		if (!st->gfmd_ops[op])
+			continue;
+		const char *name = gf_op_name((uint16_t)op);
+		char low[48];
+		size_t k = 0;
+		if (strncmp(name, "GFM_", 4) == 0)
+			name += 4;
+		for (; name[k] && k + 1 < sizeof(low); k++)
+			low[k] = (char)tolower((unsigned char)name[k]);
+		low[k] = 0;
+		n += (size_t)snprintf(buf + n, bufsz - n, "gfmd.%s %llu\n", low,
+				      (unsigned long long)st->gfmd_ops[op]);
+	}
+	return n < bufsz ? (int)n : -1;
+}
+
 static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 {
 	struct gfc_stats st;
@@ -2331,7 +2384,7 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 
 	gfc_get_stats(fs->gfc, &st);
 	gf_pt_stats(&pt_opens, &pt_backings, &pt_refused);
-	return snprintf(buf, bufsz,
+	int n = snprintf(buf, bufsz,
 			"read_local %llu\nread_remote %llu\n"
 			"written_local %llu\nwritten_remote %llu\n"
 			"gfmd_calls %llu\ngfmd_reconnects %llu\nfuse_requests %llu\nhost %s\n"
@@ -2348,11 +2401,15 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			(unsigned long long)__atomic_load_n(&write_requests, __ATOMIC_RELAXED),
 			gf_pt_enabled() && fs->passthrough, (unsigned long long)pt_opens,
 			(unsigned long long)pt_backings, (unsigned long long)pt_refused);
+	if (n < 0 || (size_t)n >= bufsz)
+		return -1;
+	int k = format_kinds(&st, buf + n, bufsz - (size_t)n);
+	return k < 0 ? -1 : n + k;
 }
 
 static void reply_stats_xattr(fuse_req_t req, size_t size)
 {
-	char buf[512 + GF_HOST_MAX];
+	char buf[8192 + GF_HOST_MAX];
 	int n = format_stats(fs_of(req), buf, sizeof(buf));
 
 	if (n < 0 || (size_t)n >= sizeof(buf))

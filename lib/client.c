@@ -67,6 +67,7 @@ struct gfc {
 
 	uint64_t read_local, read_remote, written_local, written_remote;
 	uint64_t gfmd_calls, gfmd_reconnects;
+	uint64_t gfmd_ops[GFC_OPS_COUNTED];
 };
 
 /* A request unanswered this long: its server is "not responding" (logged). */
@@ -251,6 +252,8 @@ void gfc_get_stats(struct gfc *c, struct gfc_stats *out)
 	out->written_remote = LOAD(&c->written_remote);
 	out->gfmd_calls = LOAD(&c->gfmd_calls);
 	out->gfmd_reconnects = LOAD(&c->gfmd_reconnects);
+	for (int i = 0; i < GFC_OPS_COUNTED; i++)
+		out->gfmd_ops[i] = LOAD(&c->gfmd_ops[i]);
 }
 
 /* ---- hard and soft: how long a call keeps trying ----------------------------------- */
@@ -676,6 +679,8 @@ static int gfm_call_hook(struct gfc *c, uint16_t op, const struct gf_wbuf *req,
 	if (req->err)
 		return req->err;
 	ADD(&c->gfmd_calls, 1);
+	if (op < GFC_OPS_COUNTED)
+		ADD(&c->gfmd_ops[op], 1);
 	if (kind == GFM_EXACTLY_ONCE && (r = once_begin(c, &seq)) < 0)
 		return r;
 	gf_wbuf_init(&env);

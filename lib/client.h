@@ -340,10 +340,12 @@ int gfc_gfsd_page_cap(struct gfc *c, const char *addr, uint16_t port, uint64_t p
 
 /* ---- counters ----------------------------------------------------------------- */
 
+#define GFC_OPS_COUNTED 256 /* gfmd calls are counted per op code below this */
 struct gfc_stats {
 	uint64_t read_local, read_remote;	/* bytes */
 	uint64_t written_local, written_remote; /* bytes */
 	uint64_t gfmd_calls, gfmd_reconnects;
+	uint64_t gfmd_ops[GFC_OPS_COUNTED]; /* gfmd calls by op code (enum gf_op) */
 };
 void gfc_get_stats(struct gfc *c, struct gfc_stats *out);
 

@@ -109,6 +109,18 @@ cat "$MOUNT2/d/f" >/dev/null
 expect_eq "reading it on node2 raises read_remote by the file size" $((rr2 + 200000)) \
 	"$(stat_of "$MOUNT2" read_remote)"
 expect_eq "reading it on node2 leaves read_local alone" "$rl2" "$(stat_of "$MOUNT2" read_local)"
+# by kind: a lookup of a name that is not there is one FUSE LOOKUP and one
+# gfmd LOOKUP more; a chmod one SETATTR of each
+fl=$(stat_of "$MOUNT" fuse.lookup) gl=$(stat_of "$MOUNT" gfmd.lookup)
+fs=$(stat_of "$MOUNT" fuse.setattr) gs=$(stat_of "$MOUNT" gfmd.setattr)
+check "a lookup of a missing name" test ! -e "$MOUNT/d/not-there-$$"
+check "a chmod" chmod 640 "$F"
+expect_eq "stats: fuse.lookup counts it" $((${fl:-0} + 1)) "$(stat_of "$MOUNT" fuse.lookup)"
+expect_eq "stats: gfmd.lookup counts it" $((${gl:-0} + 1)) "$(stat_of "$MOUNT" gfmd.lookup)"
+expect_eq "stats: fuse.setattr counts the chmod" $((${fs:-0} + 1)) \
+	"$(stat_of "$MOUNT" fuse.setattr)"
+expect_eq "stats: gfmd.setattr counts the chmod" $((${gs:-0} + 1)) \
+	"$(stat_of "$MOUNT" gfmd.setattr)"
 expect_errno "stats xattr cannot be set" EPERM 'os.setxattr(M, "user.gfarmfs.stats", b"0")'
 expect_errno "stats xattr cannot be removed" EPERM 'os.removexattr(M, "user.gfarmfs.stats")'
 expect_eq "stats xattr is not listed" no \
