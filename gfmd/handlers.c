@@ -725,8 +725,8 @@ static int h_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 /*
  * The replica files a gfsd should hold, for its orphan scan. Only gfsd and
  * admin peers may ask; the reply waits until everything issued so far is
- * committed, so a scan never sees a replica killed by a change that a crash
- * could roll back.
+ * on disk (committed, and in the fsync mode flushed too), so a scan never
+ * sees a replica killed by a change that a crash could roll back.
  */
 static int h_host_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 {
@@ -749,7 +749,7 @@ static int h_host_replicas(struct gfmd *g, struct gf_conn *c, struct gf_frame *f
 	if (!rc)
 		gfm_host_replicas_rep_encode(&w, &r);
 	free(r.ents);
-	return reply(g, c, f, rc, &w, t);
+	return reply_after(g, c, f, rc, &w, t, 1);
 }
 
 /* ---- hosts ----------------------------------------------------------------------------- */

@@ -10,6 +10,9 @@
 #   and the mode is really asynchronous: with PostgreSQL's background
 #     writers held back, a create after the last fsync is lost by that
 #     crash (what the mode allows), which shows this test can see a loss;
+#   a replica file is deleted only once the unlink that killed it is on
+#     disk: an orphan scan right after an unflushed unlink has it flushed,
+#     so the crash cannot bring the file back without its data;
 #   bad input: a durability value gfmd does not know stops it before it
 #     starts, naming the key; a GFM_SYNC with a payload closes only that
 #     connection.
@@ -20,8 +23,10 @@
 . "$(dirname "$0")/lib.sh"
 # (flush_ms: no flush of gfmd's own before the test's crash, so that the
 # mutation after the last fsync is really left unflushed)
+# (unlink_grace_ms: an unlinked file's replica is dead at once)
 GF_GFMD_CONF_EXTRA='durability = fsync
-flush_ms = 3600000' it_cluster_up --gfsd 1 --mounts 1
+flush_ms = 3600000
+unlink_grace_ms = 0' it_cluster_up --gfsd 1 --mounts 1
 M=$MOUNT
 
 check "gfmd runs in the fsync mode" grep -q '^durability = fsync' "$STATE/gfmd.conf"
@@ -76,8 +81,9 @@ os.close(fd)
 # after the last fsync: acknowledged, not yet on disk
 os.mkdir(M + "/late")'
 check "the late mkdir was acknowledged" test -d "$M/late"
-check_here "kill -9 of PostgreSQL" gf_pg_kill9
+# (gfmd first: alone, it would exit at its next commit, which fails)
 check_here "kill -9 of gfmd" gf_gfmd_kill9
+check_here "kill -9 of PostgreSQL" gf_pg_kill9
 check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
 	die "the cluster does not come back"
 expect_eq "every entry the directory fsync covered is there" 50 \
@@ -87,6 +93,34 @@ if [[ -e $M/late ]]; then
 	fail "the mkdir after the last fsync survived the crash: nothing here can see a loss"
 else
 	ok "the mkdir after the last fsync is gone (the mode allows it): a loss is visible here"
+fi
+
+# ---- a deletion that a crash could roll back never reaches the data -----------------
+# gfsd's orphan scan removes the replica files gfmd does not list; gfmd
+# lists only what is on disk, so an unlink not yet flushed is flushed before
+# the scan may act on it (else the crash below would bring the file back
+# without its data)
+head -c 200000 /dev/urandom >"$STATE/kept"
+check "a file written and fsync'ed" py '
+fd = os.open(M + "/victim", os.O_CREAT | os.O_WRONLY, 0o644)
+os.write(fd, open("'"$STATE/kept"'", "rb").read())
+os.fsync(fd)
+os.close(fd)'
+check "its replica file is there" test -n "$(spool_of 1 "$M/victim")"
+vfile=$(spool_of 1 "$M/victim")
+check "then unlinked (acknowledged, not yet on disk)" rm "$M/victim"
+check "an orphan scan asked of its gfsd" "$(gf_bin gffsck)" -c "$STATE/admin.conf" --repair
+gone() { [[ ! -e $1 ]]; }
+check "the scan removed the dead replica file" poll_until "$GF_WAIT_SECS" gone "$vfile"
+# (gfmd first: alone, it would exit at its next commit, which fails)
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+check_here "kill -9 of PostgreSQL" gf_pg_kill9
+check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+	die "the cluster does not come back"
+if [[ -e $M/victim ]]; then
+	check "the file came back: then with all of its data" cmp "$STATE/kept" "$M/victim"
+else
+	ok "the unlink survived the crash (the scan had it flushed)"
 fi
 
 # ---- bad input ------------------------------------------------------------------------------
