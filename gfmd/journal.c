@@ -290,11 +290,10 @@ int gf_journal_append(struct gf_journal *j, uint64_t ticket, const struct gf_cha
 	gf_put_u64(&h, gf_csum_block(w->data + REC_HEAD, len));
 	int rc = write_all(j->fd, w->data, w->len, (off_t)j->end);
 	if (rc < 0) {
-		/* no half record may stay before a later whole one */
-		if (ftruncate(j->fd, (off_t)j->end) < 0) {
-			/* a half record then ends the journal when it is read:
-			 * the store appends nothing after a failure */
-		}
+		/* no half record may stay before a later whole one; should even
+		 * this fail, the half record ends the journal when it is read
+		 * (the store appends nothing after a failed append) */
+		(void)!ftruncate(j->fd, (off_t)j->end);
 		return rc;
 	}
 	j->end += w->len;
