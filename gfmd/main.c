@@ -146,9 +146,13 @@ static const char usage_text[] =
 "                    kill -9 of gfmd and of PostgreSQL: at its start gfmd\n"
 "                    replays what the database lacks. A crash of the\n"
 "                    machine loses at most what was acknowledged in the\n"
-"                    last flush_ms, except what an fsync covered. Kept below\n"
-"                    64 MiB; a write to it that fails (a full disk) is\n"
-"                    logged, and gfmd goes on as without one. Default: none\n"
+"                    last flush_ms, except what an fsync covered. Emptied\n"
+"                    once past journal_max_kb; a write to it that fails (a\n"
+"                    full disk) is logged, and gfmd goes on as without one.\n"
+"                    Default: none\n"
+"    journal_max_kb  the journal is emptied (after a flush of what it holds)\n"
+"                    once it passes this size (default 65536, 64 MiB; from\n"
+"                    64)\n"
 "    log_level, log_file, pid_file\n"
 "                    as the options above\n"
 "    Other keys of the common file format are accepted and ignored.\n"
@@ -298,6 +302,8 @@ int main(int argc, char **argv)
 			 durability);
 
 	uint32_t flush_ms = (uint32_t)gf_daemon_config_int(&d, "flush_ms", 1000, 10, 86400000);
+	uint32_t journal_max_kb =
+		(uint32_t)gf_daemon_config_int(&d, "journal_max_kb", 65536, 64, 4194304);
 	const char *journal_path = gf_config_str(cfg, "journal", NULL);
 	if (journal_path && !*journal_path)
 		gf_fatal("gfmd: %s: journal: expected a file's path", config_path);
@@ -360,6 +366,7 @@ int main(int argc, char **argv)
 		gf_fatal("gfmd: loading the database failed: %s", strerror(-rc));
 	gf_store_set_durability(store, durable);
 	gf_store_set_flush_ms(store, flush_ms);
+	gf_store_set_journal_max(store, (uint64_t)journal_max_kb << 10);
 	if ((rc = gf_store_start(store)) < 0)
 		gf_fatal("gfmd: cannot start the committer: %s", strerror(-rc));
 	gf_ns_set_sink(ns, gf_store_submit, store);

@@ -103,6 +103,8 @@ void gf_store_set_durability(struct gf_store *s, enum gf_durability d);
  * lose, and how long a replica's deletion waits for the death it follows
  * to be on disk (gf_store_durable). */
 void gf_store_set_flush_ms(struct gf_store *s, uint32_t ms);
+/* The size past which the journal is emptied (default 64 MiB). */
+void gf_store_set_journal_max(struct gf_store *s, uint64_t bytes);
 /*
  * The journal (journal.h), GF_DURABLE_FSYNC only: after the cluster id and
  * before load, replay into the database the journal's records it does not
@@ -113,7 +115,8 @@ void gf_store_set_flush_ms(struct gf_store *s, uint32_t ms);
  * completion of gf_store_on_commit() runs as soon as the record is written
  * (a kill -9 of gfmd or of PostgreSQL loses none of it). Every commit
  * records the last ticket it holds; the file is emptied when it passes
- * 64 MiB (at a flushed commit of all it holds) and at a clean close. A
+ * gf_store_set_journal_max (at a flushed commit of all it holds) and at a
+ * clean close. A
  * failed append is logged and ends journaling: completions wait for
  * commits again. On success the store owns j (gf_store_close closes it).
  * 0, or -EIO / -errno (logged).

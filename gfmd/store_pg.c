@@ -78,6 +78,10 @@ struct gf_store {
 	uint64_t acked;
 	uint64_t last_flush_ms; /* when durable last caught up (async) */
 	uint64_t flush_every_ms; /* gf_store_set_flush_ms */
+	/* a journal past this many bytes of records is emptied at the next
+	 * commit, which then holds off new mutations for that one flushed
+	 * commit (gf_store_set_journal_max) */
+	uint64_t journal_max;
 	pthread_t thread;
 };
 
@@ -352,6 +356,7 @@ int gf_store_open(const char *conninfo, struct gf_store **out)
 	if (!s)
 		return -ENOMEM;
 	s->flush_every_ms = 1000;
+	s->journal_max = 64ull << 20;
 	conninfo_for_log(conninfo, shown, sizeof(shown));
 	if (!(s->shown = strdup(shown))) {
 		free(s);
@@ -1131,9 +1136,6 @@ static int flush_wanted(const struct gf_store *s)
 	return s->async && s->durable_waiting.head;
 }
 
-/* A journal past this size is emptied at the next commit (which then holds
- * off new mutations for that one flushed commit). */
-#define JOURNAL_ROTATE_BYTES (64ull << 20)
 
 static uint64_t now_ms(void)
 {
@@ -1192,7 +1194,7 @@ static void *committer(void *arg)
 		/* a journal grown too big is emptied after a flushed commit of
 		 * everything in it: no submit may slip in meanwhile */
 		int rotate = s->journal && !s->journal_broken &&
-			     gf_journal_bytes(s->journal) > JOURNAL_ROTATE_BYTES;
+			     gf_journal_bytes(s->journal) > s->journal_max;
 		/* a flush when asked for, every flush_every_ms while anything is
 		 * unflushed, and for the last batch before a close */
 		int flush = !s->async || flush_wanted(s) || s->stopping || rotate ||
@@ -1489,6 +1491,11 @@ void gf_store_set_durability(struct gf_store *s, enum gf_durability d)
 void gf_store_set_flush_ms(struct gf_store *s, uint32_t ms)
 {
 	s->flush_every_ms = ms;
+}
+
+void gf_store_set_journal_max(struct gf_store *s, uint64_t bytes)
+{
+	s->journal_max = bytes;
 }
 
 uint64_t gf_store_last_ticket(struct gf_store *s)

@@ -23,7 +23,7 @@ static const char *const known_keys[] = {
 	"spool", "gfsd_listen", "gfsd_port", "gfsd_addr", "gfsd_socket",
 	"hostname", "log_level", "log_file", "pid_file", "attr_timeout",
 	"entry_timeout", "heartbeat_ms", "host_down_ms", "launcher", "mount_point", "load_source",
-	"idmap_refresh_ms", "orphan_scan_s", "fsync_on_close", "space_reserve", "durability", "journal", "flush_ms",
+	"idmap_refresh_ms", "orphan_scan_s", "fsync_on_close", "space_reserve", "durability", "journal", "flush_ms", "journal_max_kb",
 	"peer_send_timeout_ms", "unlink_grace_ms", "gfmd_timeout", "gfsd_timeout",
 	"repair_delay_ms", "repair_jobs", "ncopy_wait", "swap_cache_mb", "swap_reserve_mb",
 	"swap_io_timeout_ms", "swap_owner_lease_s", "seal_gate", "passthrough", "read_ahead_kb",

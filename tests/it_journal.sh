@@ -6,14 +6,17 @@
 #   - with PostgreSQL's WAL writer held back, a kill -9 of PostgreSQL and of
 #     gfmd together loses none of 200 acknowledged creates and renames, a
 #     mkdir, a chmod and a setxattr (the same crash without a journal loses
-#     a mkdir: it_durability), and gfmd's log says it replayed them;
+#     a mkdir: it_durability), though the journal was emptied twice on the
+#     way (journal_max_kb), and gfmd's log says it replayed them;
 #   - the next start replays nothing again, and loses nothing;
 #   - bad input: a torn tail (bytes of a write cut short) is ignored with a
 #     warning; a journal whose header is damaged stops gfmd before it
 #     serves, naming it, and is left as it was; `journal` with the default durability is ignored with a
 #     warning; a full disk under the journal is logged, gfmd goes on (each
 #     mutation then acknowledged once PostgreSQL holds it, as without a
-#     journal) and a kill -9 of gfmd loses none of them.
+#     journal) and a kill -9 of gfmd loses none of them;
+#   - a crash right after the journal was emptied loses nothing (what it
+#     dropped was flushed to disk first).
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,8 +26,13 @@ JDIR=$(mktemp -d /tmp/gfjournal.XXXXXX)
 mount -t tmpfs -o size=4m gfjournal "$JDIR" || die "cannot mount a tmpfs on $JDIR"
 IT_CLEANUP+=("umount -l '$JDIR'; rmdir '$JDIR'")
 J=$JDIR/gfmd.journal
+# (journal_max_kb: emptied at 64 KiB, so the crash below comes after the
+# journal was emptied twice on the way: 400 records are about 160 KB;
+# flush_ms: no flush but those the test asks for, or the journal's)
 GF_GFMD_CONF_EXTRA="durability = fsync
-journal = $J" it_cluster_up --gfsd 1 --mounts 1
+journal = $J
+journal_max_kb = 64
+flush_ms = 3600000" it_cluster_up --gfsd 1 --mounts 1
 M=$MOUNT
 
 check "gfmd made its journal" test -s "$J"
@@ -62,6 +70,8 @@ os.chmod(M + "/g/f000.r", 0o600)
 os.setxattr(M + "/g/f001.r", "user.tag", b"kept")
 os.mkdir(M + "/late")'
 check "all of it visible" all_there
+check "the journal was emptied on the way (under 120 KiB; unemptied, 160 KB)" \
+	test "$(stat -c %s "$J")" -lt 122880
 # (gfmd first: alone, it would exit at its next commit, which fails)
 check_here "kill -9 of gfmd" gf_gfmd_kill9
 check_here "kill -9 of PostgreSQL" gf_pg_kill9
@@ -127,5 +137,30 @@ check_here "gfmd starts again" gf_gfmd_start || die "gfmd does not restart"
 check_here "a fresh mount" remount
 expect_eq "none of the 50 is lost" 50 "$(find "$M/full" -name 'c*' | wc -l)"
 check "nor anything from before" all_there
+
+# ---- a crash right after the journal was emptied ---------------------------------------------
+# What the journal drops when it is emptied must be on disk in PostgreSQL
+# (the commit that empties it is flushed): creates until the file shrinks,
+# then at once a kill -9 of gfmd and PostgreSQL, whose last WAL page (with
+# that commit, were it not flushed) goes with it
+mkdir "$M/rot" || die "mkdir rot"
+check "creates until the journal is emptied" py '
+J = "'"$J"'"
+last = os.stat(J).st_size
+for i in range(20000):
+    os.close(os.open(M + "/rot/c%05d" % i, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    size = os.stat(J).st_size
+    if size < last:
+        open("'"$STATE/rot.n"'", "w").write(str(i + 1))
+        break
+    last = size
+else:
+    raise SystemExit("the journal was never emptied")'
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+check_here "kill -9 of PostgreSQL" gf_pg_kill9
+check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+	die "the cluster does not come back"
+expect_eq "every create, from before and after the emptying, survived" \
+	"$(cat "$STATE/rot.n")" "$(find "$M/rot" -name 'c*' | wc -l)"
 
 it_done
