@@ -139,10 +139,10 @@ static const char usage_text[] =
 "                    (default 1000): what a crash of the machine may lose;\n"
 "                    a deleted file's data is deleted only once its death\n"
 "                    is on disk\n"
-"    journal         fsync mode only: a file on gfmd's machine (made if\n"
-"                    missing) where each mutation is written, without a\n"
-"                    flush, before it is acknowledged; PostgreSQL gets it\n"
-"                    right after. Whatever the kernel holds survives a\n"
+"    journal         fsync mode only: a file on gfmd's machine (an absolute\n"
+"                    path; made if missing) where each mutation is written,\n"
+"                    without a flush, before it is acknowledged; PostgreSQL\n"
+"                    gets it right after. Whatever the kernel holds survives a\n"
 "                    kill -9 of gfmd and of PostgreSQL: at its start gfmd\n"
 "                    replays what the database lacks. A crash of the\n"
 "                    machine loses at most what was acknowledged in the\n"
@@ -305,8 +305,10 @@ int main(int argc, char **argv)
 	uint32_t journal_max_kb =
 		(uint32_t)gf_daemon_config_int(&d, "journal_max_kb", 65536, 64, 4194304);
 	const char *journal_path = gf_config_str(cfg, "journal", NULL);
-	if (journal_path && !*journal_path)
-		gf_fatal("gfmd: %s: journal: expected a file's path", config_path);
+	/* (absolute: a daemon works from /) */
+	if (journal_path && journal_path[0] != '/')
+		gf_fatal("gfmd: %s: journal '%s': expected an absolute path", config_path,
+			 journal_path);
 	if (journal_path && durable != GF_DURABLE_FSYNC) {
 		gf_warn("gfmd: %s: journal %s is used only with durability = fsync: ignored",
 			config_path, journal_path);

@@ -11,10 +11,11 @@
 #   - the next start replays nothing again, and loses nothing;
 #   - bad input: a torn tail (bytes of a write cut short) is ignored with a
 #     warning; a journal whose header is damaged stops gfmd before it
-#     serves, naming it, and is left as it was; `journal` with the default durability is ignored with a
-#     warning; a full disk under the journal is logged, gfmd goes on (each
-#     mutation then acknowledged once PostgreSQL holds it, as without a
-#     journal) and a kill -9 of gfmd loses none of them;
+#     serves, naming it, and is left as it was; `journal` with the default
+#     durability is ignored with a warning; a relative journal path stops
+#     gfmd, naming it; a full disk under the journal is logged, gfmd goes on
+#     (each mutation then acknowledged once PostgreSQL holds it, as without
+#     a journal) and a kill -9 of gfmd loses none of them;
 #   - a crash right after the journal was emptied loses nothing (what it
 #     dropped was flushed to disk first).
 # shellcheck disable=SC2317  # helpers are called through poll_until
@@ -121,6 +122,13 @@ out=$(timeout 60 "$(gf_bin gfmd)" -c "$STATE/commit.conf" -f 2>&1) # (another gf
 [[ $out == *"used only with durability = fsync"* ]] &&
 	ok "journal with durability = commit is ignored, with a warning" ||
 	fail "journal with durability = commit: $out"
+
+sed 's|^journal = .*|journal = relative/gfmd.journal|' "$STATE/gfmd.conf" >"$STATE/rel.conf"
+out=$(timeout 60 "$(gf_bin gfmd)" -c "$STATE/rel.conf" -f 2>&1) # (timeout: only against a hang)
+rc=$?
+[[ $rc != 0 && $out == *"journal 'relative/gfmd.journal': expected an absolute path"* ]] &&
+	ok "a relative journal path stops gfmd, naming it (exit $rc)" ||
+	fail "relative journal path: exit $rc: $out"
 
 # ---- a full disk under the journal ------------------------------------------------------------
 check_here "a fresh mount" remount
