@@ -1379,6 +1379,10 @@ int gf_store_journal_recover(struct gf_store *s, struct gf_journal *j)
 			(unsigned long long)jepoch, known ? "" : "none, ",
 			(unsigned long long)db_epoch);
 	}
+	if (!PQexitPipelineMode(s->pg)) {
+		gf_err("gfmd: cannot leave libpq pipeline mode: %s", PQerrorMessage(s->pg));
+		return -EIO;
+	}
 	/* a new epoch: the file first, flushed, then the database. A crash
 	 * between them leaves the two epochs different, and an empty file
 	 * or one whose records the database has either way. */
@@ -1388,38 +1392,23 @@ int gf_store_journal_recover(struct gf_store *s, struct gf_journal *j)
 		       (unsigned long long)epoch, strerror(-rc));
 		return rc;
 	}
-	char why[512];
-	struct params p = { .n = 0 };
-	p_text(&p, "journal_epoch");
-	p_int(&p, (int64_t)epoch);
-	if (!PQsendQueryParams(s->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
-	    send_stmt(s->pg, S_COUNTER_SET, &p) ||
-	    !PQsendQueryParams(s->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
-	    !PQpipelineSync(s->pg))
-		rc = -EIO;
-	snprintf(why, sizeof(why), "%s", PQerrorMessage(s->pg));
-	for (int i = 0; !rc && i < 3; i++) {
-		PGresult *res = PQgetResult(s->pg);
-		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-			snprintf(why, sizeof(why), "%s", PQerrorMessage(s->pg));
-			rc = -EIO;
-		}
-		PQclear(res);
-		while ((res = PQgetResult(s->pg)))
-			PQclear(res);
-	}
-	r = rc ? NULL : PQgetResult(s->pg);
-	if (!rc && (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC))
-		rc = -EIO;
-	PQclear(r);
-	if (rc) {
-		gf_err("gfmd: recording the journal's epoch failed: %s", why);
-		return rc;
-	}
-	if (!PQexitPipelineMode(s->pg)) {
-		gf_err("gfmd: cannot leave libpq pipeline mode: %s", PQerrorMessage(s->pg));
+	/* with its ticket back at 0: a run's tickets start again at 1, and the
+	 * last epoch's ticket would hide them from the next replay. (One
+	 * statement, its own transaction; the session still flushes every
+	 * commit at this point.) */
+	char num[24];
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)epoch);
+	const char *pv[1] = { num };
+	r = PQexecParams(s->pg, "INSERT INTO counter (name, value) VALUES "
+				"('journal_epoch', $1::bigint), ('journal_ticket', 0) "
+				"ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+			 1, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		gf_err("gfmd: recording the journal's epoch failed: %s", PQerrorMessage(s->pg));
+		PQclear(r);
 		return -EIO;
 	}
+	PQclear(r);
 	s->journal = j;
 	gf_info("gfmd: journal %s: epoch %llu; a mutation is acknowledged once written there",
 		path, (unsigned long long)epoch);

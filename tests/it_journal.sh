@@ -8,7 +8,8 @@
 #     mkdir, a chmod and a setxattr (the same crash without a journal loses
 #     a mkdir: it_durability), though the journal was emptied twice on the
 #     way (journal_max_kb), and gfmd's log says it replayed them;
-#   - the next start replays nothing again, and loses nothing;
+#   - the next start replays nothing again, and loses nothing; a crash
+#     before a run's first commit (PostgreSQL frozen) loses nothing either;
 #   - bad input: a torn tail (bytes of a write cut short) is ignored with a
 #     warning; a journal whose header is damaged stops gfmd before it
 #     serves, naming it, and is left as it was; `journal` with the default
@@ -91,6 +92,19 @@ check "it started a third epoch (one per start)" grep -q "journal $J: epoch 3;" 
 check_here "a fresh mount" remount
 check "everything is still there" all_there
 check "the create after the replay too" test -e "$M/after"
+
+# ---- a crash before a run's first commit ----------------------------------------------------
+# A new epoch's tickets start again at 1: the database's ticket of the last
+# epoch must not hide them from the next replay
+check_here "gfmd restarted (a new epoch)" eval 'gf_gfmd_stop && gf_gfmd_start'
+check_here "PostgreSQL frozen: no commit can happen" gf_pg_pause
+check "a mkdir acknowledged meanwhile (journaled only)" mkdir "$M/frozen"
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+check_here "kill -9 of PostgreSQL" gf_pg_kill9
+check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+	die "the cluster does not come back"
+check "the mkdir survived" test -d "$M/frozen"
+check "and everything from before" all_there
 
 # ---- a torn tail --------------------------------------------------------------------
 check_here "kill -9 of gfmd" gf_gfmd_kill9
