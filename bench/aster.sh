@@ -38,8 +38,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 if ((FAST)); then
 	echo "aster: starting a cluster (3 gfsd, a mount per host; durability = fsync, journal)" >&2
-	export GF_GFMD_CONF_EXTRA="durability = fsync
-journal = $SDIR/gfmd.journal"
+	bench_fast_conf "$SDIR"
 else
 	echo "aster: starting a cluster (3 gfsd, a mount per host)" >&2
 fi

@@ -76,20 +76,19 @@ PYEOF
 (cd "$SRC/repo" && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init) ||
 	exit 1
 
-counters() { # FUSE requests and gfmd calls of the mount so far
-	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$MNT" 2>/dev/null |
-		awk '$1 == "fuse_requests" { f = $2 } $1 == "gfmd_calls" { g = $2 } END { print f + 0, g + 0 }'
-}
-
 stats() { getfattr --absolute-names --only-values -n user.gfarmfs.stats "$MNT" 2>/dev/null; }
+# FUSE requests and gfmd calls in stats text S
+totals() {
+	awk '$1 == "fuse_requests" { f = $2 } $1 == "gfmd_calls" { g = $2 } END { print f + 0, g + 0 }' <<<"$1"
+}
 
 # run NAME TARGET-DIR CMD...: seconds for CMD plus a sync; appends to results
 # (and for the mount, the last round's requests and calls by kind: KINDS)
 declare -A T=() REQ=() CALLS=() KINDS=()
 run() {
-	local name=$1 where=$2 t0 c0 c1 s0
+	local name=$1 where=$2 t0 c0 c1 s0 s1
 	shift 2
-	[[ $where == gfarmfs ]] && c0=$(counters) && s0=$(stats)
+	[[ $where == gfarmfs ]] && s0=$(stats) && c0=$(totals "$s0")
 	# (untimed: what the last run left dirty is not this one's to write)
 	sync
 	t0=$(now)
@@ -97,12 +96,13 @@ run() {
 	sync
 	T[$name.$where]+="$(secs "$t0") "
 	if [[ $where == gfarmfs ]]; then
-		c1=$(counters)
+		s1=$(stats)
+		c1=$(totals "$s1")
 		REQ[$name]+="$(awk -v a="${c0% *}" -v b="${c1% *}" 'BEGIN { print b - a }') "
 		CALLS[$name]+="$(awk -v a="${c0#* }" -v b="${c1#* }" 'BEGIN { print b - a }') "
 		KINDS[$name]=$(awk 'NR == FNR { a[$1] = $2; next }
 			$1 ~ /^(fuse|gfmd)\./ && $2 - a[$1] > 0 { print $1, $2 - a[$1] }' \
-			<(echo "$s0") <(stats))
+			<(echo "$s0") <(echo "$s1"))
 	fi
 }
 

@@ -22,11 +22,17 @@ bench_help() { sed -n "2,$1p" "$0" | sed 's/^# \{0,1\}//'; }
 
 bench_cleanup_extra() { :; }
 
+# bench_fast_conf DIR: the next cluster's gfmd in the fast mode
+# (durability = fsync, its journal in DIR)
+bench_fast_conf() {
+	export GF_GFMD_CONF_EXTRA="durability = fsync
+journal = $1/gfmd.journal"
+}
+
 bench_cleanup() {
 	[[ -n ${LOCAL_TMP:-} ]] && rm -rf "$LOCAL_TMP"
 	bench_cleanup_extra
 	[[ -n ${BENCH_STATE:-} ]] && gf_cluster_down "$BENCH_STATE"
-	[[ -n ${BENCH_JDIR:-} ]] && rm -rf "$BENCH_JDIR"
 	[[ -n ${BENCH_SDIR:-} ]] && rm -rf "$BENCH_SDIR"
 }
 
@@ -34,18 +40,16 @@ bench_targets() {
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
 	if [[ -z $MNT ]]; then
-		if ((${FAST:-0})); then
-			echo "$BENCH: starting a cluster (3 gfsd, 1 mount; durability = fsync, journal)" >&2
-			BENCH_JDIR=$(mktemp -d "/var/tmp/$BENCH.journal.XXXXXX")
-			export GF_GFMD_CONF_EXTRA="durability = fsync
-journal = $BENCH_JDIR/gfmd.journal"
-		else
-			echo "$BENCH: starting a cluster (3 gfsd, 1 mount)" >&2
-		fi
 		# next to the local directory compared with: on this machine a file
 		# made under /tmp took 250-750 us against 15 us under /var/tmp (the
 		# same ext4), which would be charged to gfsd's replica files
 		BENCH_SDIR=$(mktemp -d "/var/tmp/$BENCH.cluster.XXXXXX")
+		if ((${FAST:-0})); then
+			echo "$BENCH: starting a cluster (3 gfsd, 1 mount; durability = fsync, journal)" >&2
+			bench_fast_conf "$BENCH_SDIR"
+		else
+			echo "$BENCH: starting a cluster (3 gfsd, 1 mount)" >&2
+		fi
 		gf_cluster_up --gfsd 3 --mounts 1 --state "$BENCH_SDIR/c" || exit 1
 		BENCH_STATE=$STATE
 		MNT=$MOUNT

@@ -30,6 +30,14 @@
 #     gf_psql ARGS...      psql on gfmd's own database, connected with gfmd's
 #                          `postgresql = ...` string from gfmd.conf, as the
 #                          postgres user (ON_ERROR_STOP, no psqlrc).
+#     gf_pg_hold_wal       hold back the server's WAL writer, background
+#                          writer, autovacuum and checkpoints (ALTER SYSTEM,
+#                          kept across restarts): an asynchronous commit then
+#                          stays in the server's memory until a commit that
+#                          asks for a flush, so a kill -9 loses it.
+#     gf_restart_after_crash  after kill -9 of the server and of gfmd: start
+#                          the server (crash recovery), gfmd, wait for the
+#                          hosts, and give every mount a fresh start.
 #
 # Commits:
 #     gf_commit_fail_on NAME   every later commit of gfmd that inserts, changes
@@ -190,6 +198,27 @@ gf_psql() {
 	psql=${PGBIN:-}/psql
 	[[ -x $psql ]] || psql=$(command -v psql) || { gf_fault_err "no psql"; return 1; }
 	(cd / && gf_in gfmd runuser -u postgres -- "$psql" -X -q -v ON_ERROR_STOP=1 "$conninfo" "$@")
+}
+
+# (10 s is the longest wal_writer_delay there is: a test is over well before)
+gf_pg_hold_wal() {
+	gf_psql -c "ALTER SYSTEM SET wal_writer_delay = '10s'" \
+		-c "ALTER SYSTEM SET wal_writer_flush_after = '1GB'" \
+		-c "ALTER SYSTEM SET bgwriter_lru_maxpages = 0" \
+		-c "ALTER SYSTEM SET autovacuum = off" \
+		-c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
+		-c "SELECT pg_reload_conf()"
+}
+
+gf_restart_after_crash() {
+	local k
+	gf_pg_start || return 1
+	gf_gfmd_start || return 1
+	gf_wait_hosts_up || return 1
+	for ((k = 1; k <= NMOUNTS; k++)); do
+		gf_umount "$k"
+		gf_mount "$k" || return 1
+	done
 }
 
 # ---- commits -----------------------------------------------------------------

@@ -31,23 +31,8 @@ M=$MOUNT
 
 check "gfmd runs in the fsync mode" grep -q '^durability = fsync' "$STATE/gfmd.conf"
 # Nothing but a commit that asks for it may flush the WAL: an async commit
-# stays in PostgreSQL's memory until a flush (10 s is the longest
-# wal_writer_delay there is; the test is over well before).
-check "PostgreSQL: WAL writer and background writer held back" gf_psql \
-	-c "ALTER SYSTEM SET wal_writer_delay = '10s'" \
-	-c "ALTER SYSTEM SET wal_writer_flush_after = '1GB'" \
-	-c "ALTER SYSTEM SET bgwriter_lru_maxpages = 0" \
-	-c "ALTER SYSTEM SET autovacuum = off" \
-	-c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
-	-c "SELECT pg_reload_conf()"
-
-restart_all() { # after a crash: PostgreSQL (crash recovery), gfmd, a fresh mount
-	gf_pg_start || return 1
-	gf_gfmd_start || return 1
-	gf_wait_hosts_up || return 1
-	gf_umount 1
-	gf_mount 1
-}
+# stays in PostgreSQL's memory until a flush.
+check "PostgreSQL: WAL writer and background writer held back" gf_pg_hold_wal
 
 # ---- a kill -9 of gfmd loses no acknowledged mutation ------------------------------
 mkdir "$M/g" || die "mkdir g"
@@ -84,7 +69,7 @@ check "the late mkdir was acknowledged" test -d "$M/late"
 # (gfmd first: alone, it would exit at its next commit, which fails)
 check_here "kill -9 of gfmd" gf_gfmd_kill9
 check_here "kill -9 of PostgreSQL" gf_pg_kill9
-check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+check_here "PostgreSQL, gfmd and the mount start again" gf_restart_after_crash ||
 	die "the cluster does not come back"
 expect_eq "every entry the directory fsync covered is there" 50 \
 	"$(find "$M/s" -name 'e*' | wc -l)"
@@ -115,7 +100,7 @@ check "the scan removed the dead replica file" poll_until "$GF_WAIT_SECS" gone "
 # (gfmd first: alone, it would exit at its next commit, which fails)
 check_here "kill -9 of gfmd" gf_gfmd_kill9
 check_here "kill -9 of PostgreSQL" gf_pg_kill9
-check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+check_here "PostgreSQL, gfmd and the mount start again" gf_restart_after_crash ||
 	die "the cluster does not come back"
 if [[ -e $M/victim ]]; then
 	check "the file came back: then with all of its data" cmp "$STATE/kept" "$M/victim"

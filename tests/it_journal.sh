@@ -13,8 +13,8 @@
 #   - bad input: a torn tail (bytes of a write cut short) is ignored with a
 #     warning; a journal whose header is damaged stops gfmd before it
 #     serves, naming it, and is left as it was; `journal` with the default
-#     durability is ignored with a warning; a relative journal path stops
-#     gfmd, naming it; a full disk under the journal is logged, gfmd goes on
+#     durability is ignored with a warning; a relative journal path, and
+#     flush_ms or journal_max_kb out of range, stop gfmd, naming them; a full disk under the journal is logged, gfmd goes on
 #     (each mutation then acknowledged once PostgreSQL holds it, as without
 #     a journal) and a kill -9 of gfmd loses none of them;
 #   - a crash right after the journal was emptied loses nothing (what it
@@ -39,23 +39,10 @@ M=$MOUNT
 
 check "gfmd made its journal" test -s "$J"
 check "and said so" grep -q "journal $J: epoch" "$STATE/gfmd.log"
-check "PostgreSQL: WAL writer and background writer held back" gf_psql \
-	-c "ALTER SYSTEM SET wal_writer_delay = '10s'" \
-	-c "ALTER SYSTEM SET wal_writer_flush_after = '1GB'" \
-	-c "ALTER SYSTEM SET bgwriter_lru_maxpages = 0" \
-	-c "ALTER SYSTEM SET autovacuum = off" \
-	-c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
-	-c "SELECT pg_reload_conf()"
+check "PostgreSQL: WAL writer and background writer held back" gf_pg_hold_wal
 
-restart_all() { # after a crash: PostgreSQL (crash recovery), gfmd, a fresh mount
-	gf_pg_start || return 1
-	gf_gfmd_start || return 1
-	gf_wait_hosts_up || return 1
-	gf_umount 1
-	gf_mount 1
-}
 remount() { gf_umount 1 && gf_mount 1; }
-all_there() { # N: every mutation of the first part is visible
+all_there() { # every mutation of the first part is visible
 	[[ $(find "$M/g" -name 'f*.r' | wc -l) == 200 && -d $M/late &&
 		$(stat -c %a "$M/g/f000.r") == 600 &&
 		$(getfattr --only-values -n user.tag "$M/g/f001.r" 2>/dev/null) == kept ]]
@@ -77,7 +64,7 @@ check "the journal was emptied on the way (under 120 KiB; unemptied, 160 KB)" \
 # (gfmd first: alone, it would exit at its next commit, which fails)
 check_here "kill -9 of gfmd" gf_gfmd_kill9
 check_here "kill -9 of PostgreSQL" gf_pg_kill9
-check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+check_here "PostgreSQL, gfmd and the mount start again" gf_restart_after_crash ||
 	die "the cluster does not come back"
 check "gfmd replayed the journal" grep -q "journal $J: replayed" "$STATE/gfmd.log"
 check "every acknowledged mutation survived the crash" all_there
@@ -101,7 +88,7 @@ check_here "PostgreSQL frozen: no commit can happen" gf_pg_pause
 check "a mkdir acknowledged meanwhile (journaled only)" mkdir "$M/frozen"
 check_here "kill -9 of gfmd" gf_gfmd_kill9
 check_here "kill -9 of PostgreSQL" gf_pg_kill9
-check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+check_here "PostgreSQL, gfmd and the mount start again" gf_restart_after_crash ||
 	die "the cluster does not come back"
 check "the mkdir survived" test -d "$M/frozen"
 check "and everything from before" all_there
@@ -144,6 +131,14 @@ rc=$?
 	ok "a relative journal path stops gfmd, naming it (exit $rc)" ||
 	fail "relative journal path: exit $rc: $out"
 
+for kv in "flush_ms = 5" "flush_ms = soon" "journal_max_kb = 63" "journal_max_kb = -1"; do
+	{ grep -v '^flush_ms\|^journal_max_kb' "$STATE/gfmd.conf"; echo "$kv"; } >"$STATE/bad.conf"
+	out=$(timeout 60 "$(gf_bin gfmd)" -c "$STATE/bad.conf" -f 2>&1) # (timeout: only against a hang)
+	rc=$?
+	[[ $rc != 0 && $out == *"${kv%% *}"* ]] &&
+		ok "gfmd refuses $kv, naming the key (exit $rc)" || fail "$kv: exit $rc: $out"
+done
+
 # ---- a full disk under the journal ------------------------------------------------------------
 check_here "a fresh mount" remount
 mkdir "$M/full" || die "mkdir full"
@@ -180,7 +175,7 @@ else:
     raise SystemExit("the journal was never emptied")'
 check_here "kill -9 of gfmd" gf_gfmd_kill9
 check_here "kill -9 of PostgreSQL" gf_pg_kill9
-check_here "PostgreSQL, gfmd and the mount start again" restart_all ||
+check_here "PostgreSQL, gfmd and the mount start again" gf_restart_after_crash ||
 	die "the cluster does not come back"
 expect_eq "every create, from before and after the emptying, survived" \
 	"$(cat "$STATE/rot.n")" "$(find "$M/rot" -name 'c*' | wc -l)"
