@@ -109,11 +109,21 @@ int cachever_stale(const struct gf_attr *a)
 
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcv = PTHREAD_COND_INITIALIZER;
-static uint64_t *q;
+struct drop {
+	uint64_t ino, off, len; /* len 0: the whole inode, attributes too */
+};
+static struct drop *q;
 static size_t qn, qcap;
 static struct fuse_session *qse;
 static int running, stopping;
 static pthread_t thread;
+
+static void drop_now(struct fuse_session *se, const struct drop *d)
+{
+	/* an inode the kernel forgot: ENOENT */
+	(void)fuse_lowlevel_notify_inval_inode(se, (fuse_ino_t)d->ino,
+					       d->len ? (off_t)d->off : 0, (off_t)d->len);
+}
 
 static void *dropper(void *arg)
 {
@@ -124,47 +134,62 @@ static void *dropper(void *arg)
 			pthread_cond_wait(&qcv, &qlock);
 		if (stopping)
 			break;
-		uint64_t ino = q[--qn];
+		struct drop d = q[--qn];
 		struct fuse_session *se = qse;
 		pthread_mutex_unlock(&qlock);
-		/* data and attributes; an inode the kernel forgot: ENOENT */
-		(void)fuse_lowlevel_notify_inval_inode(se, (fuse_ino_t)ino, 0, 0);
+		drop_now(se, &d);
 		pthread_mutex_lock(&qlock);
 	}
 	pthread_mutex_unlock(&qlock);
 	return NULL;
 }
 
-void cachever_drop(struct fuse_session *se, uint64_t ino)
+/* Queue d; 0, or -1 when it cannot be (stopping, out of memory or threads). */
+static int enqueue(struct fuse_session *se, const struct drop *d)
 {
-	if (!se)
-		return;
 	pthread_mutex_lock(&qlock);
 	if (stopping) {
 		pthread_mutex_unlock(&qlock);
-		return;
+		return 0;
 	}
 	qse = se;
 	if (!running && pthread_create(&thread, NULL, dropper, NULL) == 0)
 		running = 1;
 	if (qn == qcap) {
 		size_t cap = qcap ? qcap * 2 : 256;
-		uint64_t *v = realloc(q, cap * sizeof(*v));
+		struct drop *v = realloc(q, cap * sizeof(*v));
 		if (v) {
 			q = v;
 			qcap = cap;
 		}
 	}
 	if (running && qn < qcap) {
-		q[qn++] = ino;
+		q[qn++] = *d;
 		pthread_cond_signal(&qcv);
 		pthread_mutex_unlock(&qlock);
-		return;
+		return 0;
 	}
 	pthread_mutex_unlock(&qlock);
+	return -1;
+}
+
+void cachever_drop(struct fuse_session *se, uint64_t ino)
+{
+	struct drop d = {ino, 0, 0};
+
+	if (!se || enqueue(se, &d) == 0)
+		return;
 	gf_warn("inode %llu: cannot queue dropping its cached pages (out of memory or "
 		"threads): dropped now", (unsigned long long)ino);
-	(void)fuse_lowlevel_notify_inval_inode(se, (fuse_ino_t)ino, 0, 0);
+	drop_now(se, &d);
+}
+
+void cachever_drop_range(struct fuse_session *se, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct drop d = {ino, off, len};
+
+	if (se && len)
+		(void)enqueue(se, &d); /* not queued: the pages stay, no harm */
 }
 
 void cachever_drop_stop(void)

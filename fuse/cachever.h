@@ -53,6 +53,10 @@ void cachever_wrote(const struct gf_attr *a);
 int cachever_stale(const struct gf_attr *a);
 
 void cachever_drop(struct fuse_session *se, uint64_t ino);
+/* Queue dropping ino's cached pages in [off, off+len) (len > 0), for
+ * memory's sake only: a page dropped that is still wanted is read again.
+ * Nothing happens if it cannot be queued. */
+void cachever_drop_range(struct fuse_session *se, uint64_t ino, uint64_t off, uint64_t len);
 void cachever_drop_stop(void);
 
 #endif

@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "passthrough.h"
+#include "readpin.h"
 
 #define OPEN_BUCKETS 1024
 
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t refs_cv = PTHREAD_COND_INITIALIZER; /* a ref went */
+static pthread_cond_t gone_cv = PTHREAD_COND_INITIALIZER; /* a handle was unlisted */
 static struct gf_file *open_files[OPEN_BUCKETS];
 
 static struct gf_file **bucket(uint64_t ino)
@@ -69,6 +71,7 @@ void gf_file_free(struct gf_file *f)
 			*pp = f->next_open;
 			break;
 		}
+	pthread_cond_broadcast(&gone_cv);
 	while (f->refs)
 		pthread_cond_wait(&refs_cv, &open_lock);
 	if (f->pt_id > 0) {
@@ -85,6 +88,7 @@ void gf_file_free(struct gf_file *f)
 	pthread_mutex_unlock(&open_lock);
 	if (f->pt_fd >= 0)
 		close(f->pt_fd);
+	readpin_put(f->pin); /* after the backing id: no new opener shares it */
 	/*
 	 * A read replies while it holds data_lock shared (the fd it splices
 	 * from must stay open until the reply is out), and the kernel may send
@@ -310,6 +314,30 @@ int gf_files_pt_possible(const struct gf_file *f)
 	return passing ? GF_PT_JOIN : others ? GF_PT_NO : GF_PT_ALONE;
 }
 
+int gf_files_pt_wait_alone(const struct gf_file *f, int ms)
+{
+	struct gf_file *passing, *g;
+	struct timespec until;
+	int others, writer;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)ms * 1000000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&open_lock);
+	for (;;) {
+		others = others_of(f, &passing);
+		for (writer = 0, g = *bucket(f->ino); g; g = g->next_open)
+			writer |= g->ino == f->ino && g != f && g->writable;
+		if (!others || passing || writer ||
+		    pthread_cond_timedwait(&gone_cv, &open_lock, &until) == ETIMEDOUT)
+			break;
+	}
+	others = others_of(f, &passing);
+	pthread_mutex_unlock(&open_lock);
+	return passing ? GF_PT_JOIN : others ? GF_PT_NO : GF_PT_ALONE;
+}
+
 int gf_files_pt_join(struct gf_file *f, int fd)
 {
 	struct gf_file *other;
@@ -319,10 +347,15 @@ int gf_files_pt_join(struct gf_file *f, int fd)
 	others = others_of(f, &other);
 	if (other) {
 		f->pt_fd = fcntl(other->pt_fd, F_DUPFD_CLOEXEC, 0);
-		if (f->pt_fd < 0)
+		if (f->pt_fd < 0) {
 			r = -errno;
-		else
+		} else {
 			f->pt_id = other->pt_id;
+			/* a pinned replica stays pinned while any handle reads
+			 * through it (readpin.h) */
+			if ((f->pin = other->pin) != NULL)
+				readpin_ref(f->pin);
+		}
 	} else if (!others && fd >= 0) {
 		/* the backing file the kernel keeps is a read-only open of the
 		 * replica (each passthrough open gets its own, in its mode): a

@@ -91,6 +91,10 @@ struct gf_file {
 	int pt_writer;
 	uint64_t pt_size, pt_counted, pt_grew; /* pt_grew: not yet counted */
 	struct gf_timespec pt_mtime;
+	/* a reader passing through to a checked, pinned replica (readpin.h),
+	 * or a handle that joined one: the pin it holds until freed */
+	struct gf_pin *pin;
+	uint64_t seq_end; /* where this handle's last checked read ended */
 
 	struct gf_file *next_open; /* per-inode list of open handles (files.c) */
 	unsigned refs;		   /* gf_files_growing's: gf_file_free waits */
@@ -156,6 +160,10 @@ int gf_files_pt_join(struct gf_file *f, int fd);
  * passthrough can start for an inode while f is listed unless f sees it. */
 enum { GF_PT_NO, GF_PT_ALONE, GF_PT_JOIN };
 int gf_files_pt_possible(const struct gf_file *f);
+/* The same, after waiting up to ms for f's inode's other handles here to
+ * go while they are all readers (the kernel sends a closed file's RELEASE
+ * after close(2) returned: a re-read opens before it lands). */
+int gf_files_pt_wait_alone(const struct gf_file *f, int ms);
 /* A passthrough writer: note what the kernel wrote for it since the last
  * look, from the replica's size and mtime (as gf_file_wrote would: size,
  * wend = the replica's size now, mtime = the replica's, dirty), and add

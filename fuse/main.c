@@ -12,6 +12,7 @@
  */
 #include "ops.h"
 #include "passthrough.h"
+#include "readpin.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -183,6 +184,17 @@ static void help(void)
 "                           writer closes. The user.gfarmfs.stats attribute\n"
 "                           of the mount's root shows whether it is on\n"
 "                           (passthrough 1) and how often it was used.\n"
+"                           A reader passes through too, to a replica on\n"
+"                           this host that the mount has read whole, checked\n"
+"                           against its checksums and locked in memory (so\n"
+"                           no block can be read from disk again unchecked):\n"
+"                           a re-read then runs at the local page cache's\n"
+"                           speed. read_pin_mb in CONFIG bounds the memory\n"
+"                           so locked (MiB, default a tenth of the host's\n"
+"                           memory; 0: off). Pins that no open file uses are\n"
+"                           dropped first when that runs out, at once when\n"
+"                           the replica changes or goes, and when the host\n"
+"                           has less than a tenth of its memory available.\n"
 "\n"
 "When a server goes away or hangs. The mount is hard by default, like NFS:\n"
 "a call to gfmd that cannot reach it, or whose connection breaks (gfmd\n"
@@ -387,6 +399,14 @@ static void want_read_ahead(const char *mountpoint, long long kb)
 	gf_pt_after_init(set_read_ahead, NULL);
 }
 
+/* read_pin_mb's default: a tenth of this host's memory. */
+static long long default_pin_mb(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && page > 0 ? (long long)pages / 10 * page >> 20 : 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -401,7 +421,7 @@ int main(int argc, char *argv[])
 	char err[512];
 	const char *s;
 	int r, ret = 1, level;
-	long long cfg_timeout, idmap_ms, read_ahead_kb;
+	long long cfg_timeout, idmap_ms, read_ahead_kb, read_pin_mb;
 
 	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
 		goto out;
@@ -474,6 +494,13 @@ int main(int argc, char *argv[])
 	if (opt.attr_timeout && parse_seconds("attr_timeout", opt.attr_timeout,
 					      &fs.attr_timeout) < 0)
 		goto out;
+	r = 0;
+	read_pin_mb = gf_config_int(cfg, "read_pin_mb", default_pin_mb(), 0, 1 << 30, &r);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s: read_pin_mb: not a number of MiB from 0 to %d\n",
+			opt.config, 1 << 30);
+		goto out;
+	}
 	r = 0;
 	fs.ncopy_wait_s = (unsigned)gf_config_int(cfg, "ncopy_wait", 0, 0, 86400, &r);
 	if (r < 0) {
@@ -574,6 +601,11 @@ int main(int argc, char *argv[])
 	/* after the fork: threads do not survive it */
 	if ((r = gf_idmap_start(fs.idmap, (uint32_t)idmap_ms)) < 0)
 		gf_warn("cannot start refreshing the user and group maps: %s", strerror(-r));
+	/* readers pass through only where passthrough runs (root, wanted) */
+	if (fs.passthrough && geteuid() == 0 &&
+	    (r = readpin_init((uint64_t)read_pin_mb << 20)) < 0)
+		gf_warn("cannot start the pinned replicas' sweeper (%s): readers read "
+			"through the mount", strerror(-r));
 	if ((r = gf_ops_start(&fs)) < 0)
 		gf_warn("cannot start the writers' size publisher (other mounts see files "
 			"grow only at close): %s", strerror(-r));
@@ -600,6 +632,7 @@ int main(int argc, char *argv[])
 	/* unmounted: nothing waits for a server that is down any more */
 	gfc_cancel(gfc);
 	gf_ops_stop();
+	readpin_shutdown();
 	/* the file system is done: a late SIGTERM must not cut the clean-up
 	 * short (fuse_remove_signal_handlers leaves these alone) */
 	signal(SIGTERM, SIG_IGN);

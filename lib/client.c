@@ -1935,15 +1935,25 @@ unlock:
 
 int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got)
 {
+	return gfc_data_read_checked(h, buf, len, off, got, NULL);
+}
+
+int gfc_data_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_t off,
+			  size_t *got, int *checked)
+{
 	struct gfs_read_req m;
 	struct gfs_read_rep d;
 	struct gf_reply rep;
 	size_t done = 0;
 	int r = 0;
 
+	if (checked)
+		*checked = 0;
 	if (h->fd >= 0 && !(h->flags & GFS_O_WRITE) && len > 0) {
 		r = local_read_checked(h, buf, len, off, got);
 		if (r == 0) {
+			if (checked)
+				*checked = 1;
 			ADD(&h->local_read, *got);
 			ADD(&h->gfc->read_local, *got);
 			return 0;

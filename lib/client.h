@@ -273,6 +273,11 @@ int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
  * and has gfsd read one that fails (gfsd judges: it may have been rewritten
  * meanwhile, or it is corrupt). */
 int gfc_data_read(struct gfc_data *h, void *buf, size_t len, uint64_t off, size_t *got);
+/* gfc_data_read, and *checked = 1 when the bytes came through h's passed fd
+ * and every 64 KiB block they touch was read whole from it and matched its
+ * sum (0 otherwise: unchecked, or read through gfsd). */
+int gfc_data_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_t off,
+			  size_t *got, int *checked);
 /*
  * Write all len bytes at off, or at the replica's end when h was opened
  * with GFS_O_APPEND (off is ignored then). *end (may be NULL): where the

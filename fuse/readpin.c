@@ -1,0 +1,513 @@
+/*
+ * readpin.c — checked, pinned local replicas (readpin.h).
+ *
+ * One table of pins under tab_mu (hash by inode, budget, counters); each
+ * pin's blocks under its own mutex, held across the mlock that reads them
+ * in, so that no block is marked checked by a read that ran before it was
+ * locked. A pin is freed (munmap unlocks it) once dropped and unheld.
+ */
+#include "readpin.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "csum.h"
+#include "log.h"
+
+#define PIN_MIN_SIZE (1u << 20)
+#define PIN_MAX 1024
+#define PIN_BUCKETS 256
+#define SWEEP_MS 1000
+
+struct gf_pin {
+	uint64_t ino, fgen;
+	dev_t dev;
+	ino_t fino;
+	off_t size;
+	struct timespec mtime, ctime;
+	int fd;		/* a duplicate of the replica's, for fstat */
+	char *map;	/* the replica, read-only, shared */
+	size_t maplen;
+	uint32_t nblocks, nlocked, nchecked;
+	uint8_t *locked, *checked; /* a bit per block */
+	pthread_mutex_t mu;	   /* the bitmaps and the mlock that fills them */
+	unsigned refs;		   /* under tab_mu */
+	int dropped;		   /* under tab_mu: unlisted, freed at refs 0 */
+	int64_t used_ms;	   /* under tab_mu: last lock or open */
+	struct gf_pin *next;	   /* hash chain */
+};
+
+static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct gf_pin *tab[PIN_BUCKETS];
+static uint64_t budget, locked_bytes, npins, opens;
+static pthread_t sweeper;
+static pthread_mutex_t sweep_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sweep_cv = PTHREAD_COND_INITIALIZER;
+static int sweep_running, sweep_stop;
+
+static struct gf_pin **bucket(uint64_t ino)
+{
+	return &tab[(ino * 0x9E3779B97F4A7C15ull) >> 56 & (PIN_BUCKETS - 1)];
+}
+
+static int bit(const uint8_t *m, uint32_t i)
+{
+	return m[i / 8] >> (i % 8) & 1;
+}
+
+static void set_bit(uint8_t *m, uint32_t i)
+{
+	m[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+static int same_ts(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* st is still the replica p pinned, unchanged. */
+static int unchanged(const struct gf_pin *p, const struct stat *st)
+{
+	return st->st_dev == p->dev && st->st_ino == p->fino && st->st_size == p->size &&
+	       st->st_nlink > 0 && same_ts(&st->st_mtim, &p->mtime) &&
+	       same_ts(&st->st_ctim, &p->ctime);
+}
+
+static void pin_free(struct gf_pin *p)
+{
+	if (p->map)
+		munmap(p->map, p->maplen); /* unlocks */
+	if (p->fd >= 0)
+		close(p->fd);
+	pthread_mutex_destroy(&p->mu);
+	free(p->locked);
+	free(p->checked);
+	free(p);
+}
+
+/* Unlist p (tab_mu held); freed now if unheld, else by the last put. */
+static struct gf_pin *drop_locked(struct gf_pin *p)
+{
+	struct gf_pin **pp;
+
+	for (pp = bucket(p->ino); *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	p->dropped = 1;
+	npins--;
+	/* its locked bytes leave the budget now: an unheld pin goes at once,
+	 * a held one is no longer handed out */
+	locked_bytes -= (uint64_t)p->nlocked * GF_CSUM_BLOCK;
+	p->nlocked = 0;
+	return p->refs == 0 ? p : NULL;
+}
+
+/* The oldest unheld pin other than keep (tab_mu held), or NULL. */
+static struct gf_pin *oldest_unheld(const struct gf_pin *keep)
+{
+	struct gf_pin *best = NULL;
+
+	for (int b = 0; b < PIN_BUCKETS; b++)
+		for (struct gf_pin *p = tab[b]; p; p = p->next)
+			if (p != keep && p->refs == 0 && (!best || p->used_ms < best->used_ms))
+				best = p;
+	return best;
+}
+
+static struct gf_pin *find(uint64_t ino, uint64_t fgen)
+{
+	for (struct gf_pin *p = *bucket(ino); p; p = p->next)
+		if (p->ino == ino && p->fgen == fgen)
+			return p;
+	return NULL;
+}
+
+static struct gf_pin *pin_new(uint64_t ino, uint64_t fgen, int fd, const struct stat *st)
+{
+	struct gf_pin *p = calloc(1, sizeof(*p));
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (!p)
+		return NULL;
+	p->ino = ino;
+	p->fgen = fgen;
+	p->dev = st->st_dev;
+	p->fino = st->st_ino;
+	p->size = st->st_size;
+	p->mtime = st->st_mtim;
+	p->ctime = st->st_ctim;
+	p->nblocks = (uint32_t)gf_csum_nblocks((uint64_t)st->st_size);
+	p->maplen = ((size_t)st->st_size + page - 1) / page * page;
+	p->locked = calloc((p->nblocks + 7) / 8, 1);
+	p->checked = calloc((p->nblocks + 7) / 8, 1);
+	p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	p->map = mmap(NULL, p->maplen, PROT_READ, MAP_SHARED, fd, 0);
+	if (p->map == MAP_FAILED)
+		p->map = NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	if (!p->locked || !p->checked || p->fd < 0 || !p->map) {
+		pin_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct gf_pin *readpin_lock(uint64_t ino, uint64_t fgen, int fd, uint64_t off, size_t len)
+{
+	const uint64_t B = GF_CSUM_BLOCK;
+	struct gf_pin *p, *made = NULL, *gone = NULL;
+	struct stat st;
+	uint32_t first, last, want = 0;
+
+	if (!budget || len == 0 || fstat(fd, &st) < 0 || st.st_size < PIN_MIN_SIZE ||
+	    (uint64_t)st.st_size > budget || off >= (uint64_t)st.st_size)
+		return NULL;
+	first = (uint32_t)(off / B);
+	last = (uint32_t)((off + len < (uint64_t)st.st_size ? off + len : (uint64_t)st.st_size) +
+			  B - 1) / B; /* one past */
+
+	pthread_mutex_lock(&tab_mu);
+	p = find(ino, fgen);
+	if (p && !unchanged(p, &st)) {
+		gone = drop_locked(p);
+		p = NULL;
+	}
+	pthread_mutex_unlock(&tab_mu);
+	if (gone)
+		pin_free(gone);
+	if (!p) {
+		/* made outside the lock (mmap), listed unless another beat us */
+		if (!(made = pin_new(ino, fgen, fd, &st)))
+			return NULL;
+		pthread_mutex_lock(&tab_mu);
+		if ((p = find(ino, fgen)) == NULL && npins < PIN_MAX) {
+			p = made;
+			made = NULL;
+			p->next = *bucket(ino);
+			*bucket(ino) = p;
+			npins++;
+		}
+		if (p)
+			p->refs++;
+		pthread_mutex_unlock(&tab_mu);
+		if (made)
+			pin_free(made);
+		if (!p)
+			return NULL;
+	} else {
+		pthread_mutex_lock(&tab_mu);
+		p->refs++;
+		pthread_mutex_unlock(&tab_mu);
+	}
+
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = first; i < last; i++)
+		want += !bit(p->locked, i);
+	if (want) {
+		/* room for them: unheld pins go first, oldest use first */
+		uint64_t need = (uint64_t)want * B;
+		int room;
+
+		pthread_mutex_lock(&tab_mu);
+		while (!(room = !p->dropped && locked_bytes + need <= budget)) {
+			struct gf_pin *old = p->dropped ? NULL : oldest_unheld(p);
+
+			if (!old)
+				break;
+			old = drop_locked(old);
+			pthread_mutex_unlock(&tab_mu);
+			if (old)
+				pin_free(old);
+			pthread_mutex_lock(&tab_mu);
+		}
+		if (room)
+			locked_bytes += need; /* reserved: given back if mlock fails */
+		pthread_mutex_unlock(&tab_mu);
+		if (!room)
+			goto refuse;
+		size_t a = (size_t)first * B, e = (size_t)last * B;
+
+		if (e > p->maplen)
+			e = p->maplen;
+		if (mlock(p->map + a, e - a) < 0) {
+			static struct gf_ratelimit rl = GF_RATELIMIT(1, 600000);
+
+			gf_log_limited(&rl, GF_LOG_WARN,
+				       "cannot lock a replica's pages in memory (%s): "
+				       "reads pass through no pinned replica for now",
+				       strerror(errno));
+			pthread_mutex_lock(&tab_mu);
+			locked_bytes -= need;
+			pthread_mutex_unlock(&tab_mu);
+			goto refuse;
+		}
+		for (uint32_t i = first; i < last; i++)
+			set_bit(p->locked, i);
+		pthread_mutex_lock(&tab_mu);
+		if (p->dropped)
+			locked_bytes -= need; /* dropped meanwhile: not counted */
+		else
+			p->nlocked += want;
+		pthread_mutex_unlock(&tab_mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_lock(&tab_mu);
+	p->used_ms = gf_mono_ms();
+	pthread_mutex_unlock(&tab_mu);
+	return p;
+refuse:
+	pthread_mutex_unlock(&p->mu);
+	readpin_put(p);
+	return NULL;
+}
+
+void readpin_verified(struct gf_pin *p, uint64_t off, size_t len)
+{
+	const uint64_t B = GF_CSUM_BLOCK;
+	uint64_t end;
+
+	if (!p || len == 0)
+		return;
+	end = off + len < (uint64_t)p->size ? off + len : (uint64_t)p->size;
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = (uint32_t)(off / B); i < (uint32_t)((end + B - 1) / B); i++)
+		if (bit(p->locked, i) && !bit(p->checked, i)) {
+			set_bit(p->checked, i);
+			p->nchecked++;
+		}
+	pthread_mutex_unlock(&p->mu);
+}
+
+void readpin_bad(struct gf_pin *p)
+{
+	struct gf_pin *gone = NULL;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&tab_mu);
+	if (!p->dropped)
+		gone = drop_locked(p);
+	pthread_mutex_unlock(&tab_mu);
+	if (gone)
+		pin_free(gone); /* (unreachable: the caller holds a reference) */
+}
+
+void readpin_ref(struct gf_pin *p)
+{
+	pthread_mutex_lock(&tab_mu);
+	p->refs++;
+	pthread_mutex_unlock(&tab_mu);
+}
+
+void readpin_put(struct gf_pin *p)
+{
+	int last;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&tab_mu);
+	last = --p->refs == 0 && p->dropped;
+	pthread_mutex_unlock(&tab_mu);
+	if (last)
+		pin_free(p);
+}
+
+static int whole(struct gf_pin *p)
+{
+	int yes;
+
+	pthread_mutex_lock(&p->mu);
+	yes = p->nchecked == p->nblocks;
+	pthread_mutex_unlock(&p->mu);
+	return yes;
+}
+
+int readpin_maybe_whole(uint64_t ino, uint64_t fgen)
+{
+	struct gf_pin *p;
+	int yes = 0;
+
+	if (!budget)
+		return 0;
+	pthread_mutex_lock(&tab_mu);
+	if ((p = find(ino, fgen)) != NULL)
+		p->refs++;
+	pthread_mutex_unlock(&tab_mu);
+	if (p) {
+		yes = whole(p);
+		readpin_put(p);
+	}
+	return yes;
+}
+
+struct gf_pin *readpin_whole(uint64_t ino, uint64_t fgen, int fd)
+{
+	struct gf_pin *p, *gone = NULL;
+	struct stat st;
+
+	if (!budget || fstat(fd, &st) < 0)
+		return NULL;
+	pthread_mutex_lock(&tab_mu);
+	p = find(ino, fgen);
+	if (p && !unchanged(p, &st)) {
+		gone = drop_locked(p);
+		p = NULL;
+	}
+	if (p)
+		p->refs++;
+	pthread_mutex_unlock(&tab_mu);
+	if (gone)
+		pin_free(gone);
+	if (p && !whole(p)) {
+		readpin_put(p);
+		return NULL;
+	}
+	if (p) {
+		pthread_mutex_lock(&tab_mu);
+		p->used_ms = gf_mono_ms();
+		opens++;
+		pthread_mutex_unlock(&tab_mu);
+	}
+	return p;
+}
+
+void readpin_stats(uint64_t *pins, uint64_t *locked, uint64_t *nwhole, uint64_t *nopens)
+{
+	uint64_t w = 0;
+
+	pthread_mutex_lock(&tab_mu);
+	for (int b = 0; b < PIN_BUCKETS; b++)
+		for (struct gf_pin *p = tab[b]; p; p = p->next) {
+			/* (a racy read of nchecked: a counter, not a decision) */
+			w += __atomic_load_n(&p->nchecked, __ATOMIC_RELAXED) == p->nblocks;
+		}
+	*pins = npins;
+	*locked = locked_bytes;
+	*nwhole = w;
+	*nopens = opens;
+	pthread_mutex_unlock(&tab_mu);
+}
+
+/* MemAvailable under a tenth of MemTotal. */
+static int short_of_memory(void)
+{
+	FILE *fp = fopen("/proc/meminfo", "r");
+	unsigned long long total = 0, avail = 0, v;
+	char line[128];
+
+	if (!fp)
+		return 0;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
+			total = v;
+		else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
+			avail = v;
+	}
+	fclose(fp);
+	return total > 0 && avail < total / 10;
+}
+
+/* One pass: drop unheld pins whose replica changed or went, and, while
+ * memory is short, unheld pins oldest first. */
+static void sweep(void)
+{
+	struct gf_pin *v[PIN_MAX];
+	size_t n = 0;
+	struct stat st;
+
+	pthread_mutex_lock(&tab_mu);
+	for (int b = 0; b < PIN_BUCKETS; b++)
+		for (struct gf_pin *p = tab[b]; p && n < PIN_MAX; p = p->next)
+			if (p->refs == 0 && (fstat(p->fd, &st) < 0 || !unchanged(p, &st)))
+				v[n++] = p;
+	for (size_t i = 0; i < n; i++)
+		v[i] = drop_locked(v[i]);
+	pthread_mutex_unlock(&tab_mu);
+	for (size_t i = 0; i < n; i++)
+		if (v[i])
+			pin_free(v[i]);
+	while (short_of_memory()) {
+		struct gf_pin *old;
+
+		pthread_mutex_lock(&tab_mu);
+		old = oldest_unheld(NULL);
+		if (old)
+			old = drop_locked(old);
+		pthread_mutex_unlock(&tab_mu);
+		if (!old)
+			break;
+		pin_free(old);
+	}
+}
+
+static void *sweeper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sweep_mu);
+	while (!sweep_stop) {
+		struct timespec until = gf_mono_in_ms(SWEEP_MS);
+
+		pthread_cond_timedwait(&sweep_cv, &sweep_mu, &until);
+		if (sweep_stop)
+			break;
+		pthread_mutex_unlock(&sweep_mu);
+		sweep();
+		pthread_mutex_lock(&sweep_mu);
+	}
+	pthread_mutex_unlock(&sweep_mu);
+	return NULL;
+}
+
+int readpin_init(uint64_t bytes)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	budget = bytes;
+	if (!budget)
+		return 0;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_destroy(&sweep_cv);
+	pthread_cond_init(&sweep_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((r = pthread_create(&sweeper, NULL, sweeper_main, NULL)) != 0) {
+		budget = 0;
+		return -r;
+	}
+	sweep_running = 1;
+	return 0;
+}
+
+void readpin_shutdown(void)
+{
+	if (sweep_running) {
+		pthread_mutex_lock(&sweep_mu);
+		sweep_stop = 1;
+		pthread_cond_signal(&sweep_cv);
+		pthread_mutex_unlock(&sweep_mu);
+		pthread_join(sweeper, NULL);
+		sweep_running = 0;
+	}
+	pthread_mutex_lock(&tab_mu);
+	for (int b = 0; b < PIN_BUCKETS; b++)
+		while (tab[b]) {
+			struct gf_pin *p = drop_locked(tab[b]);
+
+			if (p)
+				pin_free(p);
+		}
+	budget = 0;
+	pthread_mutex_unlock(&tab_mu);
+}
