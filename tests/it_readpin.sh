@@ -1,0 +1,141 @@
+#!/bin/bash
+# Readers that pass through to pinned replicas (fuse/readpin.h): a local
+# replica the mount has read whole, checking every block against its sums
+# with each block locked in memory before it was read, is opened for
+# reading with FUSE passthrough, with no READ request; its pages outlive a
+# drop of the page cache. What must never happen: a read through a pin
+# that returns bytes no check saw (a replica changed on disk under the
+# pin), a pin kept for a replica that is gone, or more memory locked than
+# read_pin_mb allows.
+# shellcheck disable=SC2317  # helpers are called through poll_until
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+it_require getfattr cmp dd
+it_cluster_up --gfsd 2 --mounts 2
+A=$MOUNT B=$MOUNT2
+GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
+export GFARMFS_CONFIG=$STATE/admin.conf
+
+stat_of() { # MOUNT KEY: the mount's own counter
+	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
+		awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }'
+}
+[[ $(stat_of "$A" passthrough) == 1 ]] ||
+	it_unmet "no FUSE passthrough here (Linux 6.9 or later, as root)"
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+flip() { # flip FILE OFFSET: invert one byte in place
+	"$PY" - "$1" "$2" <<'EOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))
+EOF
+}
+pins_are() { [[ $(stat_of "$1" read_pins) == "$2" ]]; }
+MIB=$((1 << 20))
+
+# ---- a file read whole is pinned; later opens pass through -------------------------------
+head -c $((8 * MIB)) /dev/urandom >"$STATE/src"
+cp "$STATE/src" "$A/big" || die "cannot write big"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/big" || die "big was never sealed"
+drop_caches
+r0=$(stat_of "$A" fuse.read) o0=$(stat_of "$A" read_pin_opens)
+check "a cold read of an 8 MiB file on node1's mount" cmp "$STATE/src" "$A/big"
+r1=$(stat_of "$A" fuse.read)
+((r1 > r0)) && ok "  it went through the mount ($((r1 - r0)) READ requests)" ||
+	fail "  no READ request for a cold read"
+(($(stat_of "$A" read_pins_whole) >= 1 && $(stat_of "$A" read_pinned_kb) >= 8192)) &&
+	ok "  its replica is now pinned whole: $(stat_of "$A" read_pinned_kb) KiB locked" ||
+	fail "  not pinned whole: pins $(stat_of "$A" read_pins) whole $(stat_of "$A" read_pins_whole) kb $(stat_of "$A" read_pinned_kb)"
+check "a re-read reads the right bytes" cmp "$STATE/src" "$A/big"
+expect_eq "  it passed through to the pin" $((o0 + 1)) "$(stat_of "$A" read_pin_opens)"
+expect_eq "  with no READ request" "$r1" "$(stat_of "$A" fuse.read)"
+drop_caches
+check "after the page cache was dropped, a read still reads the right bytes" cmp "$STATE/src" "$A/big"
+expect_eq "  through the pin again" $((o0 + 2)) "$(stat_of "$A" read_pin_opens)"
+expect_eq "  with no READ request (locked pages stay)" "$r1" "$(stat_of "$A" fuse.read)"
+check "node2's mount reads it too (remote replica: nothing to pin there)" cmp "$STATE/src" "$B/big"
+expect_eq "  node2's mount holds no pin" 0 "$(stat_of "$B" read_pins)"
+
+# ---- a replica changed under its pin is never passed through -------------------------------
+# The flip writes into the very pages the pin locked (as damage on disk
+# under a page read back would): the replica's ctime moves, the pin is
+# refused at the next open, and the read that follows checks the block.
+spool=$(spool_of 1 "$A/big")
+[[ -n $spool ]] || die "no replica of big on node1"
+flip "$spool" $((3 * MIB + 5)) || die "cannot flip a byte"
+o1=$(stat_of "$A" read_pin_opens)
+if out=$(dd if="$A/big" of="$STATE/blk" bs=64K skip=48 count=1 status=none 2>&1); then
+	cmp -s "$STATE/blk" <(dd if="$STATE/src" bs=64K skip=48 count=1 status=none) &&
+		ok "the damaged block reads right (from another replica)" ||
+		fail "the damaged block read the damage through the mount"
+else
+	[[ $out == *"Input/output error"* ]] && ok "the damaged block of the only replica reads EIO" ||
+		fail "the damaged block: $out"
+fi
+expect_eq "  no open passed through to the changed replica" "$o1" "$(stat_of "$A" read_pin_opens)"
+cmp -s <(head -c $((3 * MIB)) "$STATE/src") <(head -c $((3 * MIB)) "$A/big") &&
+	ok "  the blocks before it read right" || fail "  the blocks before it differ"
+
+# ---- a pin goes with its replica -------------------------------------------------------------
+rm -f "$A/big"
+poll_until "$GF_WAIT_SECS" pins_are "$A" 0 && ok "big removed: its pin is dropped" ||
+	fail "big removed: still $(stat_of "$A" read_pins) pins"
+
+# ---- a writer that joins a reader passing through --------------------------------------------
+head -c $((4 * MIB)) /dev/urandom >"$STATE/src2"
+cp "$STATE/src2" "$A/two" || die "cannot write two"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/two" || die "two was never sealed"
+drop_caches # (what this mount wrote may still be in its page cache: no READ)
+check "two read whole (pinned)" cmp "$STATE/src2" "$A/two"
+o2=$(stat_of "$A" read_pin_opens)
+exec 5<"$A/two"
+expect_eq "a reader holds two open, passing through" $((o2 + 1)) "$(stat_of "$A" read_pin_opens)"
+head -c 4096 /dev/urandom >"$STATE/patch"
+check "a writer on the same mount rewrites a block meanwhile" \
+	dd if="$STATE/patch" of="$A/two" bs=4096 seek=10 count=1 conv=notrunc status=none
+exec 5<&-
+cp "$STATE/src2" "$STATE/want2"
+dd if="$STATE/patch" of="$STATE/want2" bs=4096 seek=10 count=1 conv=notrunc status=none
+check "the file reads as written" cmp "$STATE/want2" "$A/two"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/two" || fail "two was not sealed again"
+drop_caches
+check "  and again once sealed, from a cold cache" cmp "$STATE/want2" "$A/two"
+check "  and once more (pinned anew)" cmp "$STATE/want2" "$A/two"
+
+# ---- the budget ------------------------------------------------------------------------------
+fusermount3 -uz "$A" 2>/dev/null
+gf_umount 1
+grep -v '^read_pin_mb' "$STATE/client1.conf" >"$STATE/c1.tmp"
+echo "read_pin_mb = 4" >>"$STATE/c1.tmp"
+mv "$STATE/c1.tmp" "$STATE/client1.conf"
+check "mount 1 again with read_pin_mb = 4" gf_mount 1
+cp "$STATE/src" "$A/big3" || die "cannot write big3"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/big3" || die "big3 was never sealed"
+drop_caches
+check "an 8 MiB file read twice" bash -c "cmp '$STATE/src' '$A/big3' && cmp '$STATE/src' '$A/big3'"
+expect_eq "  nothing pinned (it is larger than the budget)" 0 "$(stat_of "$A" read_pinned_kb)"
+expect_eq "  no open passed through" 0 "$(stat_of "$A" read_pin_opens)"
+head -c $((3 * MIB)) /dev/urandom >"$STATE/src4"
+cp "$STATE/src4" "$A/small1" && cp "$STATE/src4" "$A/small2" || die "cannot write small files"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/small2" || die "small2 was never sealed"
+drop_caches
+check "two 3 MiB files read" bash -c "cmp '$STATE/src4' '$A/small1' && cmp '$STATE/src4' '$A/small2'"
+kb=$(stat_of "$A" read_pinned_kb)
+((kb > 0 && kb <= 4096)) && ok "  at most 4 MiB locked: $kb KiB" ||
+	fail "  $kb KiB locked (the budget is 4096)"
+o4=$(stat_of "$A" read_pin_opens)
+check "  the second re-reads right" cmp "$STATE/src4" "$A/small2"
+expect_eq "  through its pin" $((o4 + 1)) "$(stat_of "$A" read_pin_opens)"
+check "  the first re-reads right (its pin gave way)" cmp "$STATE/src4" "$A/small1"
+
+for v in lots -1; do
+	{ grep -v '^read_pin_mb' "$STATE/client1.conf"; echo "read_pin_mb = $v"; } >"$STATE/bad.conf"
+	mkdir -p "$STATE/mnt-bad"
+	out=$("$(gf_bin mount.gfarmfs)" "$STATE/bad.conf" "$STATE/mnt-bad" -f 2>&1)
+	rc=$?
+	((rc != 0)) && [[ $out == *"read_pin_mb: not a number of MiB"* ]] &&
+		ok "read_pin_mb = $v: refused, saying why" || fail "read_pin_mb = $v: rc $rc: $out"
+	mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
+done
+
+it_done
