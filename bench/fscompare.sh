@@ -22,8 +22,13 @@
 #
 # Printed, per target: ops/s of create, stat (kernel caches dropped, so
 # every stat is a lookup), chmod, rename and unlink; MB/s of a sequential
-# write (fsync included), a cold read (page cache dropped) and a warm
-# re-read through a new open. Then the ratios to local.
+# write (fsync included); a fresh read right after it (page cache dropped:
+# on gfarmfs gfsd is still sealing the file then, reading it back to sum
+# its blocks, and the read is unchecked); a cold read once the seal is
+# done (page cache dropped; the cluster's gfsd say sealing 0, or, with
+# --mount, after 5 s) and a warm re-read through a new open (on gfarmfs,
+# through the replica the cold read checked and pinned: fuse/readpin.h).
+# Then the ratios to local.
 #
 # The commit bound: one client's mutations must each wait for a durable
 # PostgreSQL commit, so their rate is at most 1 / (one commit). It is
@@ -55,7 +60,7 @@ while (($#)); do
 	--no-data) DATA=0; shift ;;
 	--no-breakdown) BREAKDOWN=0; shift ;;
 	--fast) FAST=1; shift ;;
-	-h | --help) bench_help 39; exit 0 ;;
+	-h | --help) bench_help 44; exit 0 ;;
 	*) echo "fscompare: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -105,7 +110,9 @@ if ((BREAKDOWN)) && ((OWN_CLUSTER)); then
 	UNITS=$("$top_builddir/bench/gfmdbench" "$CONFIG" rtt -n 2000 | tr '\n' ' ')
 fi
 
-"$PY" - "$N" "$C" "$R" "$MIB" "$DATA" "$BREAKDOWN" "$BOUND_US" "$UNITS" "$MNT" "$LOCAL" "${OTHERS[@]}" <<'PYEOF'
+SETTLE=''
+((OWN_CLUSTER)) && SETTLE="$(gf_bin gfhost) $STATE/admin.conf $(seq -f 'node%g' -s ' ' 1 "$NGFSD")"
+SETTLE=$SETTLE "$PY" - "$N" "$C" "$R" "$MIB" "$DATA" "$BREAKDOWN" "$BOUND_US" "$UNITS" "$MNT" "$LOCAL" "${OTHERS[@]}" <<'PYEOF'
 import os, sys, time, shutil, statistics, multiprocessing as mp
 
 n, c, runs, mib = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -116,7 +123,7 @@ targets = [("gfarmfs", sys.argv[9]), ("local", sys.argv[10])]
 targets += [("other%d" % (i + 1), d) for i, d in enumerate(sys.argv[11:])]
 MNT = sys.argv[9]
 META = ["create", "stat", "chmod", "rename", "unlink"]
-DATA = ["write", "cold read", "warm read"]
+DATA = ["write", "fresh read", "cold read", "warm read"]
 STATS = "user.gfarmfs.stats"
 
 
@@ -190,7 +197,36 @@ def meta_round(root, costs):
     return rates
 
 
-def data_round(root):
+def settle():
+    # until no gfsd of the cluster is sealing (or 5 s with a mount of
+    # another cluster): the cold read then checks what it reads
+    how = os.environ.get("SETTLE", "").split()
+    if not how:
+        time.sleep(5)
+        return
+    import subprocess
+    gfhost, conf, hosts = how[0], how[1], how[2:]
+    for _ in range(600):
+        busy = 0
+        for h in hosts:
+            out = subprocess.run([gfhost, "-c", conf, "stats", h], capture_output=True,
+                                 text=True).stdout
+            busy += sum(int(l.split()[1]) for l in out.splitlines() if l.startswith("sealing "))
+        if busy == 0:
+            return
+        time.sleep(0.1)
+
+
+def read_rate(path):
+    t0 = time.perf_counter()
+    fd = os.open(path, os.O_RDONLY)
+    while os.read(fd, 1 << 20):
+        pass
+    os.close(fd)
+    return mib * 1.048576 / (time.perf_counter() - t0)
+
+
+def data_round(root, gfarmfs):
     path = os.path.join(root, "fscompare.data.%d" % os.getpid())
     block = b"\x5a" * (1 << 20)
     out = {}
@@ -202,13 +238,12 @@ def data_round(root):
     os.close(fd)
     out["write"] = mib * 1.048576 / (time.perf_counter() - t0)
     drop_caches()
+    out["fresh read"] = read_rate(path)
+    if gfarmfs:
+        settle()
+    drop_caches()
     for ph in ("cold read", "warm read"):
-        t0 = time.perf_counter()
-        fd = os.open(path, os.O_RDONLY)
-        while os.read(fd, 1 << 20):
-            pass
-        os.close(fd)
-        out[ph] = mib * 1.048576 / (time.perf_counter() - t0)
+        out[ph] = read_rate(path)
     os.unlink(path)
     return out
 
@@ -219,7 +254,7 @@ for r in range(runs):
     for t, root in targets:
         rates = meta_round(root, costs if (t == "gfarmfs" and breakdown) else None)
         if data:
-            rates.update(data_round(root))
+            rates.update(data_round(root, t == "gfarmfs"))
         for k, v in rates.items():
             results[t].setdefault(k, []).append(v)
         print("  round %d %-8s " % (r + 1, t) +
