@@ -23,9 +23,9 @@
 # Binaries come from $top_builddir (default: this script's source tree) or
 # from PATH. Everything needs root (FUSE mounts, initdb as postgres).
 #
-# GF_GFMD_CONF_EXTRA and GF_GFSD_CONF_EXTRA, when set, are appended as they
-# are (one or more "key = value" lines) to gfmd.conf and to every gfsd.conf,
-# e.g. GF_GFMD_CONF_EXTRA='peer_send_timeout_ms = 2000'. (The gf_conf_extra
+# GF_GFMD_CONF_EXTRA, GF_GFSD_CONF_EXTRA and GF_CLIENT_CONF_EXTRA, when set,
+# are appended as they are (one or more "key = value" lines) to gfmd.conf,
+# to every gfsd.conf and to every mount's clientK.conf, e.g. GF_GFMD_CONF_EXTRA='peer_send_timeout_ms = 2000'. (The gf_conf_extra
 # hook is the test bed's; these are the test's.)
 #
 # Layout of a state directory:
@@ -340,6 +340,7 @@ attr_timeout = ${GF_ATTR_TIMEOUT:-1}
 log_level = ${GF_LOG_LEVEL:-info}
 log_file = $STATE/mount$k.log
 $(gf_conf_extra client "$k")
+${GF_CLIENT_CONF_EXTRA:-}
 EOF
 }
 
@@ -825,7 +826,8 @@ up prints shell assignments (STATE=, MOUNT=, CONFIG=, ...) for eval.
 down without --state stops the one cluster started with up that is running;
 with several running it names them and stops none.
 Environment: KEEP=1 keeps the state dir on down; GF_LOG_LEVEL=debug;
-GF_GFMD_CONF_EXTRA / GF_GFSD_CONF_EXTRA: extra lines for gfmd.conf / gfsd.conf.
+GF_GFMD_CONF_EXTRA / GF_GFSD_CONF_EXTRA / GF_CLIENT_CONF_EXTRA: extra lines
+for gfmd.conf / gfsd.conf / every clientK.conf.
 EOF
 }
 
