@@ -1007,13 +1007,21 @@ static int pt_open_reader(struct gf_fs *fs, struct gf_file *f)
 	struct gf_pin *pin;
 	int r;
 
-	if (!readpin_maybe_whole(f->ino, f->fgen))
-		return 0;
-	if ((r = ensure_data(fs, f)) < 0)
-		return r;
-	if (f->data.fd < 0 || !gfc_data_checks(&f->data) ||
-	    !(pin = readpin_whole(f->ino, f->fgen, f->data.fd)))
-		return 0;
+	if (!readpin_maybe_whole(f->ino, f->fgen)) {
+		/* a local replica not sealed yet (just written): its reads are
+		 * unchecked either way; passed through with every page locked,
+		 * none is read from disk once sums exist */
+		if (!__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE) || f->data.fd < 0 ||
+		    gfc_data_checks(&f->data) ||
+		    !(pin = readpin_unsealed(f->ino, f->fgen, f->data.fd)))
+			return 0;
+	} else {
+		if ((r = ensure_data(fs, f)) < 0)
+			return r;
+		if (f->data.fd < 0 || !gfc_data_checks(&f->data) ||
+		    !(pin = readpin_whole(f->ino, f->fgen, f->data.fd)))
+			return 0;
+	}
 	/* set first: a handle that joins (under the table's lock, once pt_id
 	 * is set there) takes its own reference */
 	f->pin = pin;
@@ -2453,8 +2461,8 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 
 	gfc_get_stats(fs->gfc, &st);
 	gf_pt_stats(&pt_opens, &pt_backings, &pt_refused);
-	uint64_t rp_pins, rp_locked, rp_whole, rp_opens;
-	readpin_stats(&rp_pins, &rp_locked, &rp_whole, &rp_opens);
+	uint64_t rp_pins, rp_locked, rp_whole, rp_opens, rp_unsealed;
+	readpin_stats(&rp_pins, &rp_locked, &rp_whole, &rp_opens, &rp_unsealed);
 	int n = snprintf(buf, bufsz,
 			"read_local %llu\nread_remote %llu\n"
 			"written_local %llu\nwritten_remote %llu\n"
@@ -2462,7 +2470,7 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			"write_requests %llu\npassthrough %d\npassthrough_opens %llu\n"
 			"passthrough_backings %llu\npassthrough_refused %llu\n"
 			"read_pins %llu\nread_pinned_kb %llu\nread_pins_whole %llu\n"
-			"read_pin_opens %llu\n",
+			"read_pin_opens %llu\nread_pin_unsealed_opens %llu\n",
 			(unsigned long long)st.read_local,
 			(unsigned long long)st.read_remote,
 			(unsigned long long)st.written_local,
@@ -2475,7 +2483,8 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			gf_pt_enabled() && fs->passthrough, (unsigned long long)pt_opens,
 			(unsigned long long)pt_backings, (unsigned long long)pt_refused,
 			(unsigned long long)rp_pins, (unsigned long long)(rp_locked >> 10),
-			(unsigned long long)rp_whole, (unsigned long long)rp_opens);
+			(unsigned long long)rp_whole, (unsigned long long)rp_opens,
+			(unsigned long long)rp_unsealed);
 	if (n < 0 || (size_t)n >= bufsz)
 		return -1;
 	int k = format_kinds(&st, buf + n, bufsz - (size_t)n);

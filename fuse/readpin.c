@@ -43,12 +43,13 @@ struct gf_pin {
 	unsigned refs;		   /* under tab_mu */
 	int dropped;		   /* under tab_mu: unlisted, freed at refs 0 */
 	int64_t used_ms;	   /* under tab_mu: last lock or open */
+	int unsealed;		   /* readpin_unsealed's: dropped when unheld */
 	struct gf_pin *next;	   /* hash chain */
 };
 
 static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct gf_pin *tab[PIN_BUCKETS];
-static uint64_t budget, locked_bytes, npins, opens;
+static uint64_t budget, locked_bytes, npins, opens, unsealed_opens;
 static pthread_t sweeper;
 static pthread_mutex_t sweep_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sweep_cv = PTHREAD_COND_INITIALIZER;
@@ -317,7 +318,9 @@ void readpin_put(struct gf_pin *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&tab_mu);
-	last = --p->refs == 0 && p->dropped;
+	if (--p->refs == 0 && p->unsealed && !p->dropped)
+		drop_locked(p); /* nothing checked in it to keep */
+	last = p->refs == 0 && p->dropped;
 	pthread_mutex_unlock(&tab_mu);
 	if (last)
 		pin_free(p);
@@ -382,7 +385,71 @@ struct gf_pin *readpin_whole(uint64_t ino, uint64_t fgen, int fd)
 	return p;
 }
 
-void readpin_stats(uint64_t *pins, uint64_t *locked, uint64_t *nwhole, uint64_t *nopens)
+struct gf_pin *readpin_unsealed(uint64_t ino, uint64_t fgen, int fd)
+{
+	struct gf_pin *p, *old;
+	struct stat st;
+	uint64_t need;
+	int room;
+
+	if (!budget || fstat(fd, &st) < 0 || st.st_size < PIN_MIN_SIZE ||
+	    (uint64_t)st.st_size > budget)
+		return NULL;
+	if (!(p = pin_new(ino, fgen, fd, &st)))
+		return NULL;
+	p->unsealed = 1;
+	p->refs = 1;
+	need = (uint64_t)p->nblocks * GF_CSUM_BLOCK;
+	pthread_mutex_lock(&tab_mu);
+	for (;;) {
+		room = 0;
+		if (find(ino, fgen))
+			break; /* pinned already, not whole: read through the mount */
+		if (npins < PIN_MAX && locked_bytes + need <= budget) {
+			room = 1;
+			break;
+		}
+		if (!(old = oldest_unheld(NULL)))
+			break;
+		old = drop_locked(old);
+		pthread_mutex_unlock(&tab_mu);
+		if (old)
+			pin_free(old);
+		pthread_mutex_lock(&tab_mu);
+	}
+	if (room) {
+		/* listed (and its bytes reserved) before it is locked: another
+		 * open of this replica meanwhile finds it and reads through the
+		 * mount, as it would without a pin */
+		locked_bytes += need;
+		p->nlocked = p->nblocks;
+		p->next = *bucket(ino);
+		*bucket(ino) = p;
+		npins++;
+	}
+	pthread_mutex_unlock(&tab_mu);
+	if (!room) {
+		pin_free(p);
+		return NULL;
+	}
+	pthread_mutex_lock(&p->mu);
+	int r = mlock(p->map, p->maplen);
+	pthread_mutex_unlock(&p->mu);
+	if (r < 0) {
+		readpin_bad(p);
+		readpin_put(p);
+		return NULL;
+	}
+	memset(p->locked, 0xff, (p->nblocks + 7) / 8);
+	pthread_mutex_lock(&tab_mu);
+	p->used_ms = gf_mono_ms();
+	unsealed_opens++;
+	pthread_mutex_unlock(&tab_mu);
+	return p;
+}
+
+void readpin_stats(uint64_t *pins, uint64_t *locked, uint64_t *nwhole, uint64_t *nopens,
+		   uint64_t *nunsealed)
 {
 	uint64_t w = 0;
 
@@ -396,6 +463,7 @@ void readpin_stats(uint64_t *pins, uint64_t *locked, uint64_t *nwhole, uint64_t 
 	*locked = locked_bytes;
 	*nwhole = w;
 	*nopens = opens;
+	*nunsealed = unsealed_opens;
 	pthread_mutex_unlock(&tab_mu);
 }
 

@@ -64,10 +64,20 @@ int readpin_maybe_whole(uint64_t ino, uint64_t fgen);
 /* A reference to the whole, checked pin of replica fd (ino, fgen), if fd is
  * that replica and it has not changed since it was pinned; else NULL. */
 struct gf_pin *readpin_whole(uint64_t ino, uint64_t fgen, int fd);
+/*
+ * A replica with no sums yet (just written, not sealed: its reads are
+ * unchecked anyway, README "Checksums") locked whole in memory, for a
+ * reader to pass through to: then no block it reads comes from disk, even
+ * once the replica is sealed meanwhile. A reference, or NULL (too small,
+ * over budget, pinned already, or mlock refused). Dropped when unheld.
+ */
+struct gf_pin *readpin_unsealed(uint64_t ino, uint64_t fgen, int fd);
 /* Another reference to p (a handle that joins a pinned passthrough). */
 void readpin_ref(struct gf_pin *p);
 
-/* For the stats attribute: pins, bytes locked, whole pins, opens given. */
-void readpin_stats(uint64_t *pins, uint64_t *locked, uint64_t *whole, uint64_t *opens);
+/* For the stats attribute: pins, bytes locked, whole pins, opens given
+ * through checked pins and through unsealed ones. */
+void readpin_stats(uint64_t *pins, uint64_t *locked, uint64_t *whole, uint64_t *opens,
+		   uint64_t *unsealed_opens);
 
 #endif

@@ -10,7 +10,11 @@
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-it_require getfattr cmp dd
+it_require getfattr cmp dd fincore
+GATE_DIR=$(mktemp -d /tmp/it_readpin.XXXXXX) || die "mktemp"
+IT_CLEANUP+=("rm -rf '$GATE_DIR'")
+GATE=$GATE_DIR/hold # while it exists, gfsd seals nothing (seal_gate)
+export GF_GFSD_CONF_EXTRA="seal_gate = $GATE"
 it_cluster_up --gfsd 2 --mounts 2
 A=$MOUNT B=$MOUNT2
 GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
@@ -101,6 +105,32 @@ poll_until "$GF_WAIT_SECS" all_sealed "$A/two" || fail "two was not sealed again
 drop_caches
 check "  and again once sealed, from a cold cache" cmp "$STATE/want2" "$A/two"
 check "  and once more (pinned anew)" cmp "$STATE/want2" "$A/two"
+
+# ---- a replica not sealed yet ---------------------------------------------------------------
+# Just written, it has no sums: its reads are unchecked either way. A
+# reader passes through to it with every page locked, so that once it is
+# sealed meanwhile no block that reader reads comes from disk unchecked.
+touch "$GATE"
+head -c $((4 * MIB)) /dev/urandom >"$STATE/src5"
+cp "$STATE/src5" "$A/fresh" || die "cannot write fresh"
+spool=$(spool_of 1 "$A/fresh")
+[[ -n $spool && ! -e $spool.sum ]] || die "fresh: no unsealed replica on node1 ($spool)"
+drop_caches
+u0=$(stat_of "$A" read_pin_unsealed_opens) r0=$(stat_of "$A" fuse.read) p0=$(stat_of "$A" read_pins)
+check "a file not sealed yet reads right" cmp "$STATE/src5" "$A/fresh"
+expect_eq "  it passed through (unsealed)" $((u0 + 1)) "$(stat_of "$A" read_pin_unsealed_opens)"
+expect_eq "  with no READ request" "$r0" "$(stat_of "$A" fuse.read)"
+poll_until "$GF_WAIT_SECS" pins_are "$A" "$p0" && ok "  its pin went with the reader" ||
+	fail "  $(stat_of "$A" read_pins) pins after the reader closed (was $p0)"
+exec 6<"$A/fresh"
+rm -f "$GATE"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/fresh" && ok "a reader holds it open while it is sealed" ||
+	fail "fresh was not sealed with a reader holding it"
+drop_caches
+res=$(fincore -b -n -o RES "$spool")
+expect_eq "  its replica stays in memory after the page cache is dropped" $((4 * MIB)) "$res"
+check "  that reader reads it right" cmp "$STATE/src5" /dev/fd/6
+exec 6<&-
 
 # ---- the budget ------------------------------------------------------------------------------
 fusermount3 -uz "$A" 2>/dev/null
