@@ -1002,12 +1002,51 @@ static int kill_suid(fuse_req_t req, struct gf_file *f);
  * every block of it is checked and locked in memory (readpin.h); it holds
  * that pin until its release. Otherwise it reads through the mount.
  */
+/*
+ * A sealed local replica wholly in the page cache (just written and sealed,
+ * or read by another process) and small enough: check it whole now, through
+ * the same locked, checked reads a READ makes, so that this open can pass
+ * through to it. Costs a copy and a checksum pass from memory (0.2-0.3 s a
+ * GiB, against 0.7 s of READs), paid at open even by a reader that wants a
+ * few bytes: hence the size bound. 1 when it is pinned whole now.
+ */
+#define CHECK_AT_OPEN_MAX (64u << 20)
+
+static int check_at_open(struct gf_file *f)
+{
+	uint64_t size = f->attr.size, off;
+	char *buf;
+	int ok = 1;
+
+	if (!__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE) || f->data.fd < 0 ||
+	    !readpin_resident(f->data.fd, CHECK_AT_OPEN_MAX) || !gfc_data_checks(&f->data) ||
+	    !(buf = malloc(GF_MAX_IO)))
+		return 0;
+	for (off = 0; ok && off < size; off += GF_MAX_IO) {
+		size_t len = size - off < GF_MAX_IO ? (size_t)(size - off) : GF_MAX_IO, got = 0;
+		struct gf_pin *pin = readpin_lock(f->ino, f->fgen, f->data.fd, off, len);
+		int checked = 0, r;
+
+		if (!pin)
+			break;
+		r = gfc_data_read_checked(&f->data, buf, len, off, &got, &checked);
+		if (r == -EBADMSG)
+			readpin_bad(pin);
+		else if (r == 0 && checked && got == len)
+			readpin_verified(pin, off, got);
+		ok = r == 0 && checked && got == len;
+		readpin_put(pin);
+	}
+	free(buf);
+	return ok && off >= size && readpin_maybe_whole(f->ino, f->fgen);
+}
+
 static int pt_open_reader(struct gf_fs *fs, struct gf_file *f)
 {
 	struct gf_pin *pin;
 	int r;
 
-	if (!readpin_maybe_whole(f->ino, f->fgen)) {
+	if (!readpin_maybe_whole(f->ino, f->fgen) && !check_at_open(f)) {
 		/* a local replica not sealed yet (just written): its reads are
 		 * unchecked either way; passed through with every page locked,
 		 * none is read from disk once sums exist */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -383,6 +384,32 @@ struct gf_pin *readpin_whole(uint64_t ino, uint64_t fgen, int fd)
 		pthread_mutex_unlock(&tab_mu);
 	}
 	return p;
+}
+
+/* cachestat(2) (Linux 6.5): Debian 12's headers predate it */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct pin_cachestat_range {
+	uint64_t off, len;
+};
+struct pin_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+int readpin_resident(int fd, uint64_t max)
+{
+	struct pin_cachestat_range range = {0, 0}; /* len 0: to the end */
+	struct pin_cachestat cs;
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat st;
+
+	if (!budget || fstat(fd, &st) < 0 || st.st_size < PIN_MIN_SIZE ||
+	    (uint64_t)st.st_size > max || (uint64_t)st.st_size > budget)
+		return 0;
+	if (syscall(__NR_cachestat, fd, &range, &cs, 0) < 0)
+		return 0;
+	return cs.nr_cache >= ((uint64_t)st.st_size + (uint64_t)page - 1) / (uint64_t)page;
 }
 
 struct gf_pin *readpin_unsealed(uint64_t ino, uint64_t fgen, int fd)

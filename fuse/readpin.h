@@ -72,6 +72,10 @@ struct gf_pin *readpin_whole(uint64_t ino, uint64_t fgen, int fd);
  * over budget, pinned already, or mlock refused). Dropped when unheld.
  */
 struct gf_pin *readpin_unsealed(uint64_t ino, uint64_t fgen, int fd);
+/* 1 when replica fd (at least 1 MiB, at most max bytes and the budget) is
+ * wholly in the page cache (cachestat): checking it whole costs no disk
+ * read. 0 otherwise, or when the kernel cannot tell. */
+int readpin_resident(int fd, uint64_t max);
 /* Another reference to p (a handle that joins a pinned passthrough). */
 void readpin_ref(struct gf_pin *p);
 

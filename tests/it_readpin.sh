@@ -106,6 +106,30 @@ drop_caches
 check "  and again once sealed, from a cold cache" cmp "$STATE/want2" "$A/two"
 check "  and once more (pinned anew)" cmp "$STATE/want2" "$A/two"
 
+# ---- a replica wholly in memory is checked at open ----------------------------------------
+# (just written and sealed: its pages are all cached; checking them costs
+# no disk read, and the open passes through at once)
+head -c $((4 * MIB)) /dev/urandom >"$STATE/src6"
+cp "$STATE/src6" "$A/warm" && cp "$STATE/src6" "$A/warm2" || die "cannot write warm"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/warm" && poll_until "$GF_WAIT_SECS" all_sealed "$A/warm2" ||
+	die "warm was never sealed"
+# (the mount's own page cache may hold what it wrote: dropped, and the
+# replicas read back into memory behind its back)
+drop_caches
+cat "$(spool_of 1 "$A/warm")" "$(spool_of 1 "$A/warm2")" >/dev/null
+o0=$(stat_of "$A" read_pin_opens) r0=$(stat_of "$A" fuse.read)
+check "a sealed file still in memory reads right" cmp "$STATE/src6" "$A/warm"
+expect_eq "  checked at open, it passed through" $((o0 + 1)) "$(stat_of "$A" read_pin_opens)"
+expect_eq "  with no READ request" "$r0" "$(stat_of "$A" fuse.read)"
+flip "$(spool_of 1 "$A/warm2")" $((MIB + 7)) || die "cannot flip a byte of warm2"
+if out=$(dd if="$A/warm2" of=/dev/null bs=64K skip=16 count=1 status=none 2>&1); then
+	fail "a damaged block of a file in memory read without error"
+else
+	[[ $out == *"Input/output error"* ]] && ok "a damaged block of a file in memory reads EIO" ||
+		fail "the damaged block: $out"
+fi
+expect_eq "  no open passed through to it" $((o0 + 1)) "$(stat_of "$A" read_pin_opens)"
+
 # ---- a replica not sealed yet ---------------------------------------------------------------
 # Just written, it has no sums: its reads are unchecked either way. A
 # reader passes through to it with every page locked, so that once it is
