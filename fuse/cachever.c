@@ -18,6 +18,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	uint64_t ino, gen, size;
 	struct gf_timespec mtime;
+	int wrote; /* the version's pages were written through this mount */
 } slot[SLOTS];
 static uint64_t opened[OPENED_BITS / 64]; /* one hash */
 
@@ -54,6 +55,8 @@ static int same(size_t i, const struct gf_attr *a)
 
 static void set(size_t i, const struct gf_attr *a)
 {
+	if (!same(i, a))
+		slot[i].wrote = 0;
 	slot[i].ino = a->ino;
 	slot[i].gen = a->gen;
 	slot[i].size = a->size;
@@ -72,6 +75,16 @@ int cachever_open(const struct gf_attr *a)
 	return keep;
 }
 
+int cachever_written(const struct gf_attr *a)
+{
+	size_t i = slot_of(a->ino);
+
+	pthread_mutex_lock(&lock);
+	int yes = same(i, a) && slot[i].wrote;
+	pthread_mutex_unlock(&lock);
+	return yes;
+}
+
 void cachever_forget(uint64_t ino)
 {
 	size_t i = slot_of(ino);
@@ -88,6 +101,7 @@ void cachever_wrote(const struct gf_attr *a)
 	mark_opened(a->ino);
 	pthread_mutex_lock(&lock);
 	set(slot_of(a->ino), a);
+	slot[slot_of(a->ino)].wrote = 1;
 	pthread_mutex_unlock(&lock);
 }
 

@@ -48,6 +48,9 @@
 struct fuse_session;
 
 int cachever_open(const struct gf_attr *a);
+/* 1 when version a is what this mount's own writer left in the page cache
+ * (cachever_wrote), without remembering anything. */
+int cachever_written(const struct gf_attr *a);
 void cachever_forget(uint64_t ino);
 void cachever_wrote(const struct gf_attr *a);
 int cachever_stale(const struct gf_attr *a);

@@ -1046,6 +1046,10 @@ static int pt_open_reader(struct gf_fs *fs, struct gf_file *f)
 	struct gf_pin *pin;
 	int r;
 
+	/* pages of this very version that this mount wrote through its own
+	 * cache cost nothing to read again: no pin made for them */
+	if (!readpin_maybe_whole(f->ino, f->fgen) && cachever_written(&f->attr))
+		return 0;
 	if (!readpin_maybe_whole(f->ino, f->fgen) && !check_at_open(f)) {
 		/* a local replica not sealed yet (just written): its reads are
 		 * unchecked either way; passed through with every page locked,
