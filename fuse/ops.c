@@ -997,11 +997,9 @@ static void set_fi(struct fuse_file_info *fi, struct gf_file *f)
 static void nocaps_set(uint64_t ino, double timeout);
 static int kill_suid(fuse_req_t req, struct gf_file *f);
 
-/*
- * A reader alone on its inode passes through to its local replica when
- * every block of it is checked and locked in memory (readpin.h); it holds
- * that pin until its release. Otherwise it reads through the mount.
- */
+static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_t off,
+			       size_t *got, int *checked);
+
 /*
  * A sealed local replica wholly in the page cache (just written and sealed,
  * or read by another process) and small enough: check it whole now, through
@@ -1024,45 +1022,43 @@ static int check_at_open(struct gf_file *f)
 		return 0;
 	for (off = 0; ok && off < size; off += GF_MAX_IO) {
 		size_t len = size - off < GF_MAX_IO ? (size_t)(size - off) : GF_MAX_IO, got = 0;
-		struct gf_pin *pin = readpin_lock(f->ino, f->fgen, f->data.fd, off, len);
-		int checked = 0, r;
+		int checked = 0;
 
-		if (!pin)
-			break;
-		r = gfc_data_read_checked(&f->data, buf, len, off, &got, &checked);
-		if (r == -EBADMSG)
-			readpin_bad(pin);
-		else if (r == 0 && checked && got == len)
-			readpin_verified(pin, off, got);
-		ok = r == 0 && checked && got == len;
-		readpin_put(pin);
+		ok = locked_checked_read(f, buf, len, off, &got, &checked) == 1 && checked &&
+		     got == len;
 	}
 	free(buf);
-	return ok && off >= size && readpin_maybe_whole(f->ino, f->fgen);
+	return ok && readpin_maybe_whole(f->ino, f->fgen);
 }
 
+/*
+ * A reader alone on its inode passes through to its local replica when
+ * every block of it is checked and locked in memory (readpin.h), or when
+ * it has no sums yet (locked whole for it); it holds that pin until its
+ * release. Otherwise it reads through the mount.
+ */
 static int pt_open_reader(struct gf_fs *fs, struct gf_file *f)
 {
+	int whole = readpin_maybe_whole(f->ino, f->fgen), r;
 	struct gf_pin *pin;
-	int r;
 
 	/* pages of this very version that this mount wrote through its own
 	 * cache cost nothing to read again: no pin made for them */
-	if (!readpin_maybe_whole(f->ino, f->fgen) && cachever_written(&f->attr))
+	if (!whole && cachever_written(&f->attr))
 		return 0;
-	if (!readpin_maybe_whole(f->ino, f->fgen) && !check_at_open(f)) {
+	if (whole || check_at_open(f)) {
+		if ((r = ensure_data(fs, f)) < 0)
+			return r;
+		if (f->data.fd < 0 || !gfc_data_checks(&f->data) ||
+		    !(pin = readpin_whole(f->ino, f->fgen, f->data.fd)))
+			return 0;
+	} else {
 		/* a local replica not sealed yet (just written): its reads are
 		 * unchecked either way; passed through with every page locked,
 		 * none is read from disk once sums exist */
 		if (!__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE) || f->data.fd < 0 ||
 		    gfc_data_checks(&f->data) ||
 		    !(pin = readpin_unsealed(f->ino, f->fgen, f->data.fd)))
-			return 0;
-	} else {
-		if ((r = ensure_data(fs, f)) < 0)
-			return r;
-		if (f->data.fd < 0 || !gfc_data_checks(&f->data) ||
-		    !(pin = readpin_whole(f->ino, f->fgen, f->data.fd)))
 			return 0;
 	}
 	/* set first: a handle that joins (under the table's lock, once pt_id
@@ -1374,6 +1370,32 @@ static void drop_behind(struct gf_fs *fs, struct gf_file *f, uint64_t off, size_
 		cachever_drop_range(fs->se, f->ino, off - DROP_BEHIND, got);
 }
 
+/*
+ * gfc_data_read_checked of f's replica, with the blocks it covers locked in
+ * memory first when the replica is local (readpin.h): checked blocks are
+ * marked in the pin, and a failed check drops it. 0 or -errno as that
+ * read; 1 instead of 0 when the blocks were locked (the pin is building).
+ */
+static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_t off,
+			       size_t *got, int *checked)
+{
+	struct gf_pin *pin = f->data.fd >= 0 && !f->writable
+				     ? readpin_lock(f->ino, f->fgen, f->data.fd, off, len)
+				     : NULL;
+	int r = gfc_data_read_checked(&f->data, buf, len, off, got, checked);
+
+	if (pin) {
+		if (r == -EBADMSG)
+			readpin_bad(pin);
+		else if (r == 0 && *checked)
+			readpin_verified(pin, off, *got);
+		readpin_put(pin);
+		if (r == 0)
+			r = 1;
+	}
+	return r;
+}
+
 /* One read through f's current data handle; 1 when it replied. */
 static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		     int *err)
@@ -1410,21 +1432,12 @@ static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		*err = -ENOMEM;
 		return 0;
 	}
-	/* a local replica's blocks are locked in memory before they are read
-	 * and checked (readpin.h): once all are, a reader may pass through */
-	struct gf_pin *pin = f->data.fd >= 0 && !f->writable
-				     ? readpin_lock(f->ino, f->fgen, f->data.fd, (uint64_t)off, size)
-				     : NULL;
 	int checked = 0;
 
-	r = gfc_data_read_checked(&f->data, buf, size, (uint64_t)off, &got, &checked);
-	if (pin) {
-		if (r == -EBADMSG)
-			readpin_bad(pin);
-		else if (r == 0 && checked)
-			readpin_verified(pin, (uint64_t)off, got);
-		readpin_put(pin);
-		if (r == 0 && checked)
+	r = locked_checked_read(f, buf, size, (uint64_t)off, &got, &checked);
+	if (r == 1) {
+		r = 0;
+		if (checked)
 			drop_behind(fs_of(req), f, (uint64_t)off, got);
 	}
 	/* A short read asks gfmd where the file ends. An append may land
