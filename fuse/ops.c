@@ -1043,8 +1043,9 @@ static int pt_open_reader(struct gf_fs *fs, struct gf_file *f)
 	struct gf_pin *pin;
 
 	/* pages of this very version that this mount wrote through its own
-	 * cache cost nothing to read again: no pin made for them */
-	if (!whole && cachever_written(&f->attr))
+	 * cache cost nothing to read again: no pin made for them (and none
+	 * for a file too small or too large to pin: no look at its replica) */
+	if (!whole && (!readpin_fits(f->attr.size) || cachever_written(&f->attr)))
 		return 0;
 	if (whole || check_at_open(f)) {
 		if ((r = ensure_data(fs, f)) < 0)
@@ -1379,7 +1380,7 @@ static void drop_behind(struct gf_fs *fs, struct gf_file *f, uint64_t off, size_
 static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_t off,
 			       size_t *got, int *checked)
 {
-	struct gf_pin *pin = f->data.fd >= 0 && !f->writable
+	struct gf_pin *pin = f->data.fd >= 0 && !f->writable && readpin_fits(f->attr.size)
 				     ? readpin_lock(f->ino, f->fgen, f->data.fd, off, len)
 				     : NULL;
 	int r = gfc_data_read_checked(&f->data, buf, len, off, got, checked);

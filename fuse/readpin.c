@@ -123,16 +123,37 @@ static struct gf_pin *drop_locked(struct gf_pin *p)
 	return p->refs == 0 ? p : NULL;
 }
 
-/* The oldest unheld pin other than keep (tab_mu held), or NULL. */
-static struct gf_pin *oldest_unheld(const struct gf_pin *keep)
+/* The oldest unheld pin (tab_mu held), or NULL. */
+static struct gf_pin *oldest_unheld(void)
 {
 	struct gf_pin *best = NULL;
 
 	for (int b = 0; b < PIN_BUCKETS; b++)
 		for (struct gf_pin *p = tab[b]; p; p = p->next)
-			if (p != keep && p->refs == 0 && (!best || p->used_ms < best->used_ms))
+			if (p->refs == 0 && (!best || p->used_ms < best->used_ms))
 				best = p;
 	return best;
+}
+
+/*
+ * With tab_mu held (let go while a pin is freed): room under the budget
+ * for need more bytes, and for one more pin if slot, made by dropping
+ * unheld pins, oldest use first. 1 when there is room.
+ */
+static int make_room(uint64_t need, int slot)
+{
+	struct gf_pin *old;
+
+	while ((slot && npins >= PIN_MAX) || locked_bytes + need > budget) {
+		if (!(old = oldest_unheld()))
+			return 0;
+		old = drop_locked(old);
+		pthread_mutex_unlock(&tab_mu);
+		if (old)
+			pin_free(old);
+		pthread_mutex_lock(&tab_mu);
+	}
+	return 1;
 }
 
 static struct gf_pin *find(uint64_t ino, uint64_t fgen)
@@ -230,17 +251,7 @@ struct gf_pin *readpin_lock(uint64_t ino, uint64_t fgen, int fd, uint64_t off, s
 		int room;
 
 		pthread_mutex_lock(&tab_mu);
-		while (!(room = !p->dropped && locked_bytes + need <= budget)) {
-			struct gf_pin *old = p->dropped ? NULL : oldest_unheld(p);
-
-			if (!old)
-				break;
-			old = drop_locked(old);
-			pthread_mutex_unlock(&tab_mu);
-			if (old)
-				pin_free(old);
-			pthread_mutex_lock(&tab_mu);
-		}
+		room = !p->dropped && make_room(need, 0) && !p->dropped;
 		if (room)
 			locked_bytes += need; /* reserved: given back if mlock fails */
 		pthread_mutex_unlock(&tab_mu);
@@ -301,16 +312,12 @@ void readpin_verified(struct gf_pin *p, uint64_t off, size_t len)
 
 void readpin_bad(struct gf_pin *p)
 {
-	struct gf_pin *gone = NULL;
-
 	if (!p)
 		return;
 	pthread_mutex_lock(&tab_mu);
 	if (!p->dropped)
-		gone = drop_locked(p);
+		(void)drop_locked(p); /* held by the caller: freed by its put */
 	pthread_mutex_unlock(&tab_mu);
-	if (gone)
-		pin_free(gone); /* (unreachable: the caller holds a reference) */
 }
 
 void readpin_ref(struct gf_pin *p)
@@ -405,6 +412,11 @@ struct pin_cachestat {
 	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
 };
 
+int readpin_fits(uint64_t size)
+{
+	return budget && size >= PIN_MIN_SIZE && size <= budget;
+}
+
 int readpin_resident(int fd, uint64_t max)
 {
 	struct pin_cachestat_range range = {0, 0}; /* len 0: to the end */
@@ -422,7 +434,7 @@ int readpin_resident(int fd, uint64_t max)
 
 struct gf_pin *readpin_unsealed(uint64_t ino, uint64_t fgen, int fd)
 {
-	struct gf_pin *p, *old;
+	struct gf_pin *p;
 	struct stat st;
 	uint64_t need;
 	int room;
@@ -436,22 +448,8 @@ struct gf_pin *readpin_unsealed(uint64_t ino, uint64_t fgen, int fd)
 	p->refs = 1;
 	need = (uint64_t)p->nblocks * GF_CSUM_BLOCK;
 	pthread_mutex_lock(&tab_mu);
-	for (;;) {
-		room = 0;
-		if (find(ino, fgen))
-			break; /* pinned already, not whole: read through the mount */
-		if (npins < PIN_MAX && locked_bytes + need <= budget) {
-			room = 1;
-			break;
-		}
-		if (!(old = oldest_unheld(NULL)))
-			break;
-		old = drop_locked(old);
-		pthread_mutex_unlock(&tab_mu);
-		if (old)
-			pin_free(old);
-		pthread_mutex_lock(&tab_mu);
-	}
+	/* pinned already (not whole): read through the mount */
+	room = !find(ino, fgen) && make_room(need, 1) && !find(ino, fgen);
 	if (room) {
 		/* listed (and its bytes reserved) before it is locked: another
 		 * open of this replica meanwhile finds it and reads through the
@@ -544,7 +542,7 @@ static void sweep(void)
 		struct gf_pin *old;
 
 		pthread_mutex_lock(&tab_mu);
-		old = oldest_unheld(NULL);
+		old = oldest_unheld();
 		if (old)
 			old = drop_locked(old);
 		pthread_mutex_unlock(&tab_mu);

@@ -72,6 +72,9 @@ struct gf_pin *readpin_whole(uint64_t ino, uint64_t fgen, int fd);
  * over budget, pinned already, or mlock refused). Dropped when unheld.
  */
 struct gf_pin *readpin_unsealed(uint64_t ino, uint64_t fgen, int fd);
+/* 1 when a replica of size bytes may be pinned at all (pinning is on, and
+ * the size is from 1 MiB to the budget): a cheap look before the others. */
+int readpin_fits(uint64_t size);
 /* 1 when replica fd (at least 1 MiB, at most max bytes and the budget) is
  * wholly in the page cache (cachestat): checking it whole costs no disk
  * read. 0 otherwise, or when the kernel cannot tell. */

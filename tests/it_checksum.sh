@@ -30,14 +30,6 @@ M1=$MOUNT M2=$MOUNT2 M4=$MOUNT4
 ino_of() { stat -c %i "$1"; }
 sums_of() { local f; f=$(spool_of "$1" "$2"); [[ -n $f ]] && echo "$f.sum"; }
 stat_of() { gf_stat_value "node$1" "$2"; }
-flip() { # flip FILE OFFSET: invert one byte in place
-	python3 - "$1" "$2" <<'EOF'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))
-EOF
-}
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 holders() { "$GFWHERE" "$1" 2>/dev/null | tr ' ' '\n' | grep -o '^node[0-9]' | tr -d node | sort | tr '\n' ' '; }
 states() { "$GFWHERE" -l "$1" 2>/dev/null | awk 'NR > 1 { print $2 ":" $4 }' | sort | tr '\n' ' '; }
 fgen_on() { "$GFWHERE" -l "$2" 2>/dev/null | awk -v h="node$1" 'NR > 1 && $2 == h { print $6 }'; }

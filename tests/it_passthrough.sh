@@ -20,12 +20,7 @@ A=$MOUNT B=$MOUNT2
 GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
 export GFARMFS_CONFIG=$STATE/admin.conf
 
-stat_of() { # MOUNT KEY: the mount's own counter
-	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
-		awk -v k="$2" '$1 == k { print $2 }'
-}
-[[ $(stat_of "$A" passthrough) == 1 ]] ||
-	it_unmet "no FUSE passthrough here (Linux 6.9 or later, as root)"
+need_passthrough "$A"
 size_is() { [[ $(stat -c %s "$1" 2>/dev/null) == "$2" ]]; }
 same_as() { cmp -s "$1" "$2"; }
 
@@ -73,16 +68,16 @@ drv_stop() { echo quit >&8; exec 8>&-; wait "$DRV_PID" 2>/dev/null; }
 
 # ---- the data path ---------------------------------------------------------
 head -c 16777216 /dev/urandom >"$STATE/src"
-w0=$(stat_of "$A" write_requests) o0=$(stat_of "$A" passthrough_opens)
-l0=$(gf_stat_value node1 written_local) r0=$(stat_of "$A" fuse_requests)
+w0=$(mount_stat "$A" write_requests) o0=$(mount_stat "$A" passthrough_opens)
+l0=$(gf_stat_value node1 written_local) r0=$(mount_stat "$A" fuse_requests)
 check "16 MiB written by dd (64 KiB writes) on mount 1" \
 	dd if="$STATE/src" of="$A/big" bs=64K status=none
-r1=$(stat_of "$A" fuse_requests)
-expect_eq "not one WRITE request reached the mount" "$w0" "$(stat_of "$A" write_requests)"
+r1=$(mount_stat "$A" fuse_requests)
+expect_eq "not one WRITE request reached the mount" "$w0" "$(mount_stat "$A" write_requests)"
 # (nor a security.capability lookup per write: FUSE_HANDLE_KILLPRIV_V2)
 ((r1 - r0 < 64)) && ok "$((r1 - r0)) FUSE requests in all for 256 writes" ||
 	fail "$((r1 - r0)) FUSE requests for 256 writes"
-expect_eq "the open passed through" $((o0 + 1)) "$(stat_of "$A" passthrough_opens)"
+expect_eq "the open passed through" $((o0 + 1)) "$(mount_stat "$A" passthrough_opens)"
 check "mount 1 reads it back" cmp "$STATE/src" "$A/big"
 poll_until "$GF_WAIT_SECS" same_as "$STATE/src" "$B/big" &&
 	ok "mount 2 reads the same bytes (over the network, checked against the sums)" ||
@@ -91,9 +86,9 @@ poll_until "$GF_WAIT_SECS" same_as "$STATE/src" "$B/big" &&
 # in 1 MiB READ requests, not the kernel's 128 KiB
 sync
 echo 3 >/proc/sys/vm/drop_caches
-r0=$(stat_of "$B" fuse_requests)
+r0=$(mount_stat "$B" fuse_requests)
 cat "$B/big" >/dev/null
-r1=$(stat_of "$B" fuse_requests)
+r1=$(mount_stat "$B" fuse_requests)
 ((r1 - r0 < 48)) && ok "16 MiB read cold on mount 2 in $((r1 - r0)) FUSE requests" ||
 	fail "16 MiB read cold on mount 2 took $((r1 - r0)) FUSE requests (128 KiB read-ahead?)"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/big" && ok "the replica is sealed" ||
@@ -140,13 +135,13 @@ poll_until "$GF_WAIT_SECS" mtime_past 1000000000 && ok "the later write moves th
 	fail "the mtime stayed $(stat -c %Y "$B/mt")"
 
 # ---- who passes through, and who joins -------------------------------------
-o0=$(stat_of "$A" passthrough_opens) w0=$(stat_of "$A" write_requests)
+o0=$(mount_stat "$A" passthrough_opens) w0=$(mount_stat "$A" write_requests)
 expect_eq "a reader opens first, then a writer (O_TRUNC) writes" "done" \
 	"$(drv 'r = os.open(A + "/mt", os.O_RDONLY); w = os.open(A + "/mt", os.O_WRONLY | os.O_TRUNC); os.write(w, b"q" * 70000); os.close(w); os.close(r)')"
-expect_eq "neither passed through (the reader's open is cached)" "$o0" "$(stat_of "$A" passthrough_opens)"
-w1=$(stat_of "$A" write_requests)
+expect_eq "neither passed through (the reader's open is cached)" "$o0" "$(mount_stat "$A" passthrough_opens)"
+w1=$(mount_stat "$A" write_requests)
 ((w1 > w0)) && ok "the writes went to the mount as WRITE requests" ||
-	fail "no WRITE request for them ($w0 -> $w1; passthrough opens $o0 -> $(stat_of "$A" passthrough_opens))"
+	fail "no WRITE request for them ($w0 -> $w1; passthrough opens $o0 -> $(mount_stat "$A" passthrough_opens))"
 printf '%*s' 70000 '' | tr ' ' q >"$STATE/q"
 poll_until "$GF_WAIT_SECS" same_as "$STATE/q" "$B/mt" && ok "and mount 2 reads them" ||
 	fail "mount 2 reads other bytes"
@@ -218,11 +213,11 @@ drv_stop
 fusermount3 -uz "$A" 2>/dev/null
 gf_umount 1
 check "mount 1 again with -o nopassthrough" gf_mount 1 -o nopassthrough
-expect_eq "its stats say passthrough 0" 0 "$(stat_of "$A" passthrough)"
-w0=$(stat_of "$A" write_requests)
+expect_eq "its stats say passthrough 0" 0 "$(mount_stat "$A" passthrough)"
+w0=$(mount_stat "$A" write_requests)
 check "dd on it" dd if="$STATE/src" of="$A/big2" bs=64K status=none
-(($(stat_of "$A" write_requests) >= w0 + 256)) && ok "its writes are WRITE requests" ||
-	fail "only $(($(stat_of "$A" write_requests) - w0)) WRITE requests for 256 writes"
+(($(mount_stat "$A" write_requests) >= w0 + 256)) && ok "its writes are WRITE requests" ||
+	fail "only $(($(mount_stat "$A" write_requests) - w0)) WRITE requests for 256 writes"
 sed 's/^passthrough.*//' "$STATE/client1.conf" >"$STATE/bad.conf"
 echo "passthrough = maybe" >>"$STATE/bad.conf"
 mkdir -p "$STATE/mnt-bad"

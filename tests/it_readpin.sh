@@ -20,21 +20,8 @@ A=$MOUNT B=$MOUNT2
 GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
 export GFARMFS_CONFIG=$STATE/admin.conf
 
-stat_of() { # MOUNT KEY: the mount's own counter
-	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
-		awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }'
-}
-[[ $(stat_of "$A" passthrough) == 1 ]] ||
-	it_unmet "no FUSE passthrough here (Linux 6.9 or later, as root)"
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-flip() { # flip FILE OFFSET: invert one byte in place
-	"$PY" - "$1" "$2" <<'EOF'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))
-EOF
-}
-pins_are() { [[ $(stat_of "$1" read_pins) == "$2" ]]; }
+need_passthrough "$A"
+pins_are() { [[ $(mount_stat "$1" read_pins) == "$2" ]]; }
 MIB=$((1 << 20))
 
 # ---- a file read whole is pinned; later opens pass through -------------------------------
@@ -42,23 +29,23 @@ head -c $((8 * MIB)) /dev/urandom >"$STATE/src"
 cp "$STATE/src" "$A/big" || die "cannot write big"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/big" || die "big was never sealed"
 drop_caches
-r0=$(stat_of "$A" fuse.read) o0=$(stat_of "$A" read_pin_opens)
+r0=$(mount_stat "$A" fuse.read) o0=$(mount_stat "$A" read_pin_opens)
 check "a cold read of an 8 MiB file on node1's mount" cmp "$STATE/src" "$A/big"
-r1=$(stat_of "$A" fuse.read)
+r1=$(mount_stat "$A" fuse.read)
 ((r1 > r0)) && ok "  it went through the mount ($((r1 - r0)) READ requests)" ||
 	fail "  no READ request for a cold read"
-(($(stat_of "$A" read_pins_whole) >= 1 && $(stat_of "$A" read_pinned_kb) >= 8192)) &&
-	ok "  its replica is now pinned whole: $(stat_of "$A" read_pinned_kb) KiB locked" ||
-	fail "  not pinned whole: pins $(stat_of "$A" read_pins) whole $(stat_of "$A" read_pins_whole) kb $(stat_of "$A" read_pinned_kb)"
+(($(mount_stat "$A" read_pins_whole) >= 1 && $(mount_stat "$A" read_pinned_kb) >= 8192)) &&
+	ok "  its replica is now pinned whole: $(mount_stat "$A" read_pinned_kb) KiB locked" ||
+	fail "  not pinned whole: pins $(mount_stat "$A" read_pins) whole $(mount_stat "$A" read_pins_whole) kb $(mount_stat "$A" read_pinned_kb)"
 check "a re-read reads the right bytes" cmp "$STATE/src" "$A/big"
-expect_eq "  it passed through to the pin" $((o0 + 1)) "$(stat_of "$A" read_pin_opens)"
-expect_eq "  with no READ request" "$r1" "$(stat_of "$A" fuse.read)"
+expect_eq "  it passed through to the pin" $((o0 + 1)) "$(mount_stat "$A" read_pin_opens)"
+expect_eq "  with no READ request" "$r1" "$(mount_stat "$A" fuse.read)"
 drop_caches
 check "after the page cache was dropped, a read still reads the right bytes" cmp "$STATE/src" "$A/big"
-expect_eq "  through the pin again" $((o0 + 2)) "$(stat_of "$A" read_pin_opens)"
-expect_eq "  with no READ request (locked pages stay)" "$r1" "$(stat_of "$A" fuse.read)"
+expect_eq "  through the pin again" $((o0 + 2)) "$(mount_stat "$A" read_pin_opens)"
+expect_eq "  with no READ request (locked pages stay)" "$r1" "$(mount_stat "$A" fuse.read)"
 check "node2's mount reads it too (remote replica: nothing to pin there)" cmp "$STATE/src" "$B/big"
-expect_eq "  node2's mount holds no pin" 0 "$(stat_of "$B" read_pins)"
+expect_eq "  node2's mount holds no pin" 0 "$(mount_stat "$B" read_pins)"
 
 # ---- a replica changed under its pin is never passed through -------------------------------
 # The flip writes into the very pages the pin locked (as damage on disk
@@ -67,7 +54,7 @@ expect_eq "  node2's mount holds no pin" 0 "$(stat_of "$B" read_pins)"
 spool=$(spool_of 1 "$A/big")
 [[ -n $spool ]] || die "no replica of big on node1"
 flip "$spool" $((3 * MIB + 5)) || die "cannot flip a byte"
-o1=$(stat_of "$A" read_pin_opens)
+o1=$(mount_stat "$A" read_pin_opens)
 if out=$(dd if="$A/big" of="$STATE/blk" bs=64K skip=48 count=1 status=none 2>&1); then
 	cmp -s "$STATE/blk" <(dd if="$STATE/src" bs=64K skip=48 count=1 status=none) &&
 		ok "the damaged block reads right (from another replica)" ||
@@ -76,14 +63,14 @@ else
 	[[ $out == *"Input/output error"* ]] && ok "the damaged block of the only replica reads EIO" ||
 		fail "the damaged block: $out"
 fi
-expect_eq "  no open passed through to the changed replica" "$o1" "$(stat_of "$A" read_pin_opens)"
+expect_eq "  no open passed through to the changed replica" "$o1" "$(mount_stat "$A" read_pin_opens)"
 cmp -s <(head -c $((3 * MIB)) "$STATE/src") <(head -c $((3 * MIB)) "$A/big") &&
 	ok "  the blocks before it read right" || fail "  the blocks before it differ"
 
 # ---- a pin goes with its replica -------------------------------------------------------------
 rm -f "$A/big"
 poll_until "$GF_WAIT_SECS" pins_are "$A" 0 && ok "big removed: its pin is dropped" ||
-	fail "big removed: still $(stat_of "$A" read_pins) pins"
+	fail "big removed: still $(mount_stat "$A" read_pins) pins"
 
 # ---- a writer that joins a reader passing through --------------------------------------------
 head -c $((4 * MIB)) /dev/urandom >"$STATE/src2"
@@ -91,9 +78,9 @@ cp "$STATE/src2" "$A/two" || die "cannot write two"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/two" || die "two was never sealed"
 drop_caches # (what this mount wrote may still be in its page cache: no READ)
 check "two read whole (pinned)" cmp "$STATE/src2" "$A/two"
-o2=$(stat_of "$A" read_pin_opens)
+o2=$(mount_stat "$A" read_pin_opens)
 exec 5<"$A/two"
-expect_eq "a reader holds two open, passing through" $((o2 + 1)) "$(stat_of "$A" read_pin_opens)"
+expect_eq "a reader holds two open, passing through" $((o2 + 1)) "$(mount_stat "$A" read_pin_opens)"
 head -c 4096 /dev/urandom >"$STATE/patch"
 check "a writer on the same mount rewrites a block meanwhile" \
 	dd if="$STATE/patch" of="$A/two" bs=4096 seek=10 count=1 conv=notrunc status=none
@@ -117,10 +104,10 @@ put() { dd if="$1" of="$2" bs=1M status=none; }
 put "$STATE/src6" "$A/warm" && put "$STATE/src6" "$A/warm2" || die "cannot write warm"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/warm" && poll_until "$GF_WAIT_SECS" all_sealed "$A/warm2" ||
 	die "warm was never sealed"
-o0=$(stat_of "$A" read_pin_opens) r0=$(stat_of "$A" fuse.read)
+o0=$(mount_stat "$A" read_pin_opens) r0=$(mount_stat "$A" fuse.read)
 check "a sealed file still in memory reads right" cmp "$STATE/src6" "$A/warm"
-expect_eq "  checked at open, it passed through" $((o0 + 1)) "$(stat_of "$A" read_pin_opens)"
-expect_eq "  with no READ request" "$r0" "$(stat_of "$A" fuse.read)"
+expect_eq "  checked at open, it passed through" $((o0 + 1)) "$(mount_stat "$A" read_pin_opens)"
+expect_eq "  with no READ request" "$r0" "$(mount_stat "$A" fuse.read)"
 flip "$(spool_of 1 "$A/warm2")" $((MIB + 7)) || die "cannot flip a byte of warm2"
 if out=$(dd if="$A/warm2" of=/dev/null bs=64K skip=16 count=1 status=none 2>&1); then
 	fail "a damaged block of a file in memory read without error"
@@ -128,7 +115,7 @@ else
 	[[ $out == *"Input/output error"* ]] && ok "a damaged block of a file in memory reads EIO" ||
 		fail "the damaged block: $out"
 fi
-expect_eq "  no open passed through to it" $((o0 + 1)) "$(stat_of "$A" read_pin_opens)"
+expect_eq "  no open passed through to it" $((o0 + 1)) "$(mount_stat "$A" read_pin_opens)"
 
 # ---- a replica not sealed yet ---------------------------------------------------------------
 # Just written, it has no sums: its reads are unchecked either way. A
@@ -140,12 +127,12 @@ put "$STATE/src5" "$A/fresh" || die "cannot write fresh"
 spool=$(spool_of 1 "$A/fresh")
 [[ -n $spool && ! -e $spool.sum ]] || die "fresh: no unsealed replica on node1 ($spool)"
 drop_caches
-u0=$(stat_of "$A" read_pin_unsealed_opens) r0=$(stat_of "$A" fuse.read) p0=$(stat_of "$A" read_pins)
+u0=$(mount_stat "$A" read_pin_unsealed_opens) r0=$(mount_stat "$A" fuse.read) p0=$(mount_stat "$A" read_pins)
 check "a file not sealed yet reads right" cmp "$STATE/src5" "$A/fresh"
-expect_eq "  it passed through (unsealed)" $((u0 + 1)) "$(stat_of "$A" read_pin_unsealed_opens)"
-expect_eq "  with no READ request" "$r0" "$(stat_of "$A" fuse.read)"
+expect_eq "  it passed through (unsealed)" $((u0 + 1)) "$(mount_stat "$A" read_pin_unsealed_opens)"
+expect_eq "  with no READ request" "$r0" "$(mount_stat "$A" fuse.read)"
 poll_until "$GF_WAIT_SECS" pins_are "$A" "$p0" && ok "  its pin went with the reader" ||
-	fail "  $(stat_of "$A" read_pins) pins after the reader closed (was $p0)"
+	fail "  $(mount_stat "$A" read_pins) pins after the reader closed (was $p0)"
 exec 6<"$A/fresh"
 rm -f "$GATE"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/fresh" && ok "a reader holds it open while it is sealed" ||
@@ -167,22 +154,22 @@ cp "$STATE/src" "$A/big3" || die "cannot write big3"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/big3" || die "big3 was never sealed"
 drop_caches
 check "an 8 MiB file read twice" bash -c "cmp '$STATE/src' '$A/big3' && cmp '$STATE/src' '$A/big3'"
-expect_eq "  nothing pinned (it is larger than the budget)" 0 "$(stat_of "$A" read_pinned_kb)"
-expect_eq "  no open passed through" 0 "$(stat_of "$A" read_pin_opens)"
+expect_eq "  nothing pinned (it is larger than the budget)" 0 "$(mount_stat "$A" read_pinned_kb)"
+expect_eq "  no open passed through" 0 "$(mount_stat "$A" read_pin_opens)"
 head -c $((3 * MIB)) /dev/urandom >"$STATE/src4"
 cp "$STATE/src4" "$A/small1" && cp "$STATE/src4" "$A/small2" || die "cannot write small files"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/small2" || die "small2 was never sealed"
 drop_caches
 check "two 3 MiB files read" bash -c "cmp '$STATE/src4' '$A/small1' && cmp '$STATE/src4' '$A/small2'"
-kb=$(stat_of "$A" read_pinned_kb)
+kb=$(mount_stat "$A" read_pinned_kb)
 ((kb > 0 && kb <= 4096)) && ok "  at most 4 MiB locked: $kb KiB" ||
 	fail "  $kb KiB locked (the budget is 4096)"
-o4=$(stat_of "$A" read_pin_opens)
+o4=$(mount_stat "$A" read_pin_opens)
 check "  the second re-reads right" cmp "$STATE/src4" "$A/small2"
-expect_eq "  through its pin" $((o4 + 1)) "$(stat_of "$A" read_pin_opens)"
+expect_eq "  through its pin" $((o4 + 1)) "$(mount_stat "$A" read_pin_opens)"
 check "  the first re-reads right (its pin gave way)" cmp "$STATE/src4" "$A/small1"
 
-for v in lots -1; do
+for v in lots -1 1073741825; do
 	{ grep -v '^read_pin_mb' "$STATE/client1.conf"; echo "read_pin_mb = $v"; } >"$STATE/bad.conf"
 	mkdir -p "$STATE/mnt-bad"
 	out=$("$(gf_bin mount.gfarmfs)" "$STATE/bad.conf" "$STATE/mnt-bad" -f 2>&1)

@@ -226,6 +226,30 @@ all_sealed() {
 	((n > 0))
 }
 
+# drop_caches: the kernel's page cache, after writing back what is dirty.
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# flip FILE OFFSET: invert one byte of FILE in place (damage for checksums
+# to find; written through the page cache, so FILE's ctime moves).
+flip() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))
+PYEOF
+}
+
+# mount_stat MOUNT KEY: a counter of the mount's user.gfarmfs.stats (0 when
+# the mount does not report it).
+mount_stat() {
+	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
+		awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }'
+}
+# need_passthrough MOUNT: the test is unmet unless MOUNT runs FUSE passthrough.
+need_passthrough() {
+	[[ $(mount_stat "$1" passthrough) == 1 ]] ||
+		it_unmet "no FUSE passthrough here (Linux 6.9 or later, as root)"
+}
+
 # Seconds since the epoch with nanoseconds; since T0 for how long it took.
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
