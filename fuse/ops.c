@@ -396,6 +396,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 static int ensure_data(struct gf_fs *fs, struct gf_file *f);
+static int hold_data(struct gf_fs *fs, struct gf_file *f);
 
 /*
  * The replica a truncate of ino cuts, opened for writing before gfmd hears
@@ -527,11 +528,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	else
 		r = stale(gfc_setattr(fs->gfc, &m, &a));
 	if (r == 0 && h) {
-		if (f && h == &f->data)
-			pthread_mutex_lock(&f->lock);
-		r = gfc_data_truncate(h, m.size);
-		if (f && h == &f->data)
-			pthread_mutex_unlock(&f->lock);
+		if (f && h == &f->data) {
+			/* held again: a close of another descriptor may have
+			 * closed it since (it is opened again then) */
+			r = hold_data(fs, f);
+			if (r == 0) {
+				pthread_mutex_lock(&f->lock);
+				r = gfc_data_truncate(h, m.size);
+				pthread_mutex_unlock(&f->lock);
+				pthread_rwlock_unlock(&f->data_lock);
+			}
+		} else {
+			r = gfc_data_truncate(h, m.size);
+		}
 		if (r == 0) {
 			gf_files_truncated(ino, m.size);
 			a.size = m.size;
@@ -891,6 +900,29 @@ static int ensure_data(struct gf_fs *fs, struct gf_file *f)
 out:
 	pthread_rwlock_unlock(&f->data_lock);
 	return r;
+}
+
+/*
+ * Writer f's replica open and kept so: f->data_lock read-locked with
+ * has_data set, for a request that uses f->data (unlock the lock when
+ * done). A close of another descriptor of the same open file (a dup, or a
+ * child's inherited copy closed at its exec) may close the replica
+ * meanwhile (wait_copies); the lock makes it wait for the request, and a
+ * replica closed before it is opened again. Writers only (a reader of an
+ * empty file may have no data). 0 or -errno.
+ */
+static int hold_data(struct gf_fs *fs, struct gf_file *f)
+{
+	for (;;) {
+		int r = ensure_data(fs, f);
+
+		if (r < 0)
+			return r;
+		pthread_rwlock_rdlock(&f->data_lock);
+		if (f->has_data)
+			return 0;
+		pthread_rwlock_unlock(&f->data_lock);
+	}
 }
 
 /*
@@ -1678,33 +1710,15 @@ void gf_ops_stop(void)
 	cachever_drop_stop(); /* before the session goes */
 }
 
-static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
-			 off_t off, struct fuse_file_info *fi)
+/* op_write_buf's write into f's replica (f->data held, hold_data):
+ * *written bytes written, *endp where the replica now ends. 0 or -errno. */
+static int write_data(struct gf_file *f, struct fuse_bufvec *in, off_t off, size_t size,
+		      ssize_t *written, uint64_t *endp)
 {
-	count_request();
-	__atomic_fetch_add(&write_requests, 1, __ATOMIC_RELAXED);
-	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
-	size_t size = fuse_buf_size(in);
 	uint64_t end;
 	ssize_t n;
 	int r;
 
-	if (!f->writable) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	if (off < 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if ((r = ensure_data(fs_of(req), f)) < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	if (__atomic_load_n(&f->kill_suid, __ATOMIC_ACQUIRE) && (r = kill_suid(req, f)) < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
 	if (f->data.fd >= 0) {
 		struct fuse_bufvec out = FUSE_BUFVEC_INIT(size);
 
@@ -1716,14 +1730,12 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		out.buf[0].pos = off;
 		n = fuse_buf_copy(&out, in, 0);
 		if (n < 0) {
-			fuse_reply_err(req, (int)-n);
-			return;
+			return (int)n;
 		}
 		gfc_data_account_local(&f->data, 0, (uint64_t)n);
 		end = (uint64_t)off + (uint64_t)n;
 		if ((r = gfc_data_end(&f->data, &end)) < 0) {
-			fuse_reply_err(req, -r);
-			return;
+			return r;
 		}
 	} else {
 		const void *data;
@@ -1737,15 +1749,13 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 
 			copy = malloc(size ? size : 1);
 			if (!copy) {
-				fuse_reply_err(req, ENOMEM);
-				return;
+				return -ENOMEM;
 			}
 			mem.buf[0].mem = copy;
 			n = fuse_buf_copy(&mem, in, 0);
 			if (n < 0) {
 				free(copy);
-				fuse_reply_err(req, (int)-n);
-				return;
+				return (int)n;
 			}
 			size = (size_t)n;
 			data = copy;
@@ -1753,17 +1763,55 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		r = gfc_data_write(&f->data, data, size, (uint64_t)off, &end);
 		free(copy);
 		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
+			return r;
 		}
 		n = (ssize_t)size;
 	}
+	*written = n;
+	*endp = end;
+	return 0;
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+			 off_t off, struct fuse_file_info *fi)
+{
+	count_request();
+	__atomic_fetch_add(&write_requests, 1, __ATOMIC_RELAXED);
+	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
+	size_t size = fuse_buf_size(in);
+	uint64_t end = 0;
+	ssize_t n = 0;
+	int r;
+
+	if (!f->writable) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if ((__atomic_load_n(&f->kill_suid, __ATOMIC_ACQUIRE) && (r = kill_suid(req, f)) < 0) ||
+	    (r = hold_data(fs_of(req), f)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	/* appending, the data went where the replica ended (end: where it ends
-	 * now, perhaps further if another mount appended meanwhile) */
-	gf_file_wrote(f, end - (uint64_t)n, (uint64_t)n);
+	 * now, perhaps further if another mount appended meanwhile); marked
+	 * written before the lock goes: a close that waits for the copies
+	 * tells gfmd first (wait_copies) */
+	r = write_data(f, in, off, size, &n, &end);
+	if (r == 0)
+		gf_file_wrote(f, end - (uint64_t)n, (uint64_t)n);
+	pthread_rwlock_unlock(&f->data_lock);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	publish_growth(fs_of(req), f);
 	fuse_reply_write(req, (size_t)n);
 }
+
 
 /*
  * Tell gfmd what this writer wrote (the end of its furthest byte, and its
@@ -1784,12 +1832,13 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 		return 0;
 	gf_file_pt_sync(f); /* a passthrough writer's writes, from the replica */
 	pthread_mutex_lock(&f->publish_lock);
+	pthread_rwlock_rdlock(&f->data_lock); /* (a close may close it) */
 	pthread_mutex_lock(&f->lock);
 	if (with_blocks && f->pt_grew && f->has_data) {
-		/* (the handle's own request: its replica stays open meanwhile) */
 		gfc_data_account_local(&f->data, 0, f->pt_grew);
 		f->pt_grew = 0;
 	}
+	pthread_rwlock_unlock(&f->data_lock);
 	with_blocks = with_blocks && f->blocks_dirty && f->has_data;
 	if (!f->dirty && !with_blocks) {
 		pthread_mutex_unlock(&f->lock);
@@ -1804,9 +1853,14 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 		f->blocks_dirty = 0;
 	pthread_mutex_unlock(&f->lock);
 
-	if (with_blocks && gfc_data_fstat(&f->data, &size, &blocks) == 0) {
-		flags |= GF_CW_BLOCKS;
-		told_blocks = 1;
+	if (with_blocks) {
+		/* (a close of another descriptor may have closed it) */
+		pthread_rwlock_rdlock(&f->data_lock);
+		if (f->has_data && gfc_data_fstat(&f->data, &size, &blocks) == 0) {
+			flags |= GF_CW_BLOCKS;
+			told_blocks = 1;
+		}
+		pthread_rwlock_unlock(&f->data_lock);
 	}
 	struct gf_attr now;
 	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags, blocks, &now);
@@ -1868,7 +1922,23 @@ static int wait_copies(struct gf_fs *fs, struct gf_file *f)
 
 	if (!f->writable || !__atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))
 		return 0; /* nothing written through it */
-	pthread_rwlock_wrlock(&f->data_lock);
+	/* writes through another descriptor of this open file may have come
+	 * since the flush told gfmd (the caller's publish): told too before
+	 * the replica closes, or the reopen of a later write would cut them
+	 * away (gfsd cuts a replica opened for writing to gfmd's size) */
+	for (;;) {
+		int dirty;
+
+		pthread_rwlock_wrlock(&f->data_lock);
+		pthread_mutex_lock(&f->lock);
+		dirty = f->dirty;
+		pthread_mutex_unlock(&f->lock);
+		if (!dirty || !f->has_data)
+			break;
+		pthread_rwlock_unlock(&f->data_lock);
+		if ((r = publish(fs, f, 1)) < 0)
+			return r;
+	}
 	if (f->has_data) {
 		r = gfc_data_close(&f->data);
 		f->has_data = 0;
@@ -1953,8 +2023,12 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r = 0;
 
-	if (f->has_data && f->writable)
-		r = gfc_data_fsync(&f->data);
+	if (f->writable) {
+		pthread_rwlock_rdlock(&f->data_lock); /* (a close may close it) */
+		if (f->has_data)
+			r = gfc_data_fsync(&f->data);
+		pthread_rwlock_unlock(&f->data_lock);
+	}
 	if (r == 0)
 		r = publish(fs_of(req), f, 1);
 	/* its size and times, and how it came to be (its create, renames):
@@ -2024,17 +2098,20 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	if ((r = ensure_data(fs_of(req), f)) < 0 ||
-	    (__atomic_load_n(&f->kill_suid, __ATOMIC_ACQUIRE) && (r = kill_suid(req, f)) < 0) ||
-	    (r = gfc_data_fallocate(&f->data, (uint32_t)mode, (uint64_t)off, (uint64_t)len)) < 0) {
+	if ((__atomic_load_n(&f->kill_suid, __ATOMIC_ACQUIRE) && (r = kill_suid(req, f)) < 0) ||
+	    (r = hold_data(fs_of(req), f)) < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	/* the size grows unless KEEP_SIZE; the data (and so mtime) changes
-	 * unless it only reserved space */
-	gf_file_changed(f, (mode & GF_FALLOC_KEEP_SIZE) ? 0 : (uint64_t)off + (uint64_t)len,
-			mode != GF_FALLOC_KEEP_SIZE);
-	fuse_reply_err(req, 0);
+	 * unless it only reserved space (marked under the lock: see
+	 * op_write_buf) */
+	r = gfc_data_fallocate(&f->data, (uint32_t)mode, (uint64_t)off, (uint64_t)len);
+	if (r == 0)
+		gf_file_changed(f, (mode & GF_FALLOC_KEEP_SIZE) ? 0 : (uint64_t)off + (uint64_t)len,
+				mode != GF_FALLOC_KEEP_SIZE);
+	pthread_rwlock_unlock(&f->data_lock);
+	fuse_reply_err(req, -r);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

@@ -9,6 +9,8 @@
 # - a descriptor written again after a close that waited (dup): the file is
 #   opened for writing again; the final data has its 2 replicas at the
 #   last close, the older copies never served;
+# - writes in one thread while another closes dups of the same descriptor
+#   (as a fork and exec does): no error, no crash, no block lost;
 # - a bad value: the mount refuses to start, saying why.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -79,6 +81,53 @@ cmp -s "$STATE/src.ab" "$M2/two/again" && cmp -s "$STATE/src.ab" "$MOUNT/two/aga
 [[ $(current "$M2/two/again") == 2 ]] && spools_match "$M2/two/again" "$STATE/src.ab" &&
 	ok "  it has 2 current replicas of it at the last close" ||
 	fail "  replicas: $("$GFWHERE" -l "$M2/two/again" | tr '\n' ';')"
+
+# ---- writes while other descriptors of the same open file close ----------------------
+# (a dup closed, or a child's inherited copy closed at its exec: each close
+# waits for the copies and lets go of the replica; the writes go on)
+out=$(python3 - "$M2/racing" <<'PY' 2>&1
+import os, sys, threading
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+done, errs, closes = False, [], [0]
+def closer():
+    while not done:
+        try:
+            os.close(os.dup(fd))
+            closes[0] += 1
+        except OSError as e:
+            errs.append(("close", e.strerror))
+            return
+t = threading.Thread(target=closer)
+t.start()
+blk = bytes(range(256)) * 256
+i = 0
+# until 20 closes came among the writes (at least 400 writes)
+while not errs and (i < 400 or closes[0] < 20) and i < 20000:
+    try:
+        os.pwrite(fd, blk, i * len(blk))
+    except OSError as e:
+        errs.append((i, e.strerror))
+    i += 1
+done = True
+t.join()
+os.close(fd)
+print("writes", i, "closes", closes[0], "errors", errs[:3])
+PY
+)
+echo "  $out"
+[[ $out == *"errors []"* ]] && mountpoint -q "$M2" &&
+	ok "writes in one thread while another closes dups of the descriptor: no error" ||
+	fail "racing closes: $out; mounted: $(mountpoint "$M2" 2>&1)"
+writes=$(sed -n 's/^writes \([0-9]*\) .*/\1/p' <<<"$out")
+python3 - "$M2/racing" "${writes:-0}" <<'PY' && ok "  every block written is there" || fail "  blocks lost"
+import sys
+d = open(sys.argv[1], "rb").read()
+n, blk = int(sys.argv[2]), bytes(range(256)) * 256
+bad = [i for i in range(n) if d[i * 65536:(i + 1) * 65536] != blk]
+if n == 0 or len(d) != n * 65536 or bad:
+    print("  size %d (want %d), %d of %d blocks differ, first %s" % (len(d), n * 65536, len(bad), n, bad[:5]))
+    sys.exit(1)
+PY
 
 # ---- a bad value ------------------------------------------------------------------------
 gf_umount 2 || die "umount 2"
