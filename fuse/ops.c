@@ -26,9 +26,11 @@
 #include "files.h"
 #include "idmap.h"
 #include "passthrough.h"
+#include "memguard.h"
 #include "readpin.h"
 #include "log.h"
 #include "clock.h"
+#include "csum.h"
 
 #define UNKNOWN_INO 0xffffffffu
 
@@ -65,6 +67,7 @@ static void count_request_at(struct req_count *rc)
 
 /* WRITE requests (passthrough writes send none: the stats show it) */
 static uint64_t write_requests;
+static uint64_t read_mapped_kb; /* checked in a pin's mapping (mapped_read) */
 
 static uint64_t dircache_begin(void *arg)
 {
@@ -1429,6 +1432,49 @@ static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_
 	return r;
 }
 
+/*
+ * A checked read of a pinned replica where it is mapped: the blocks are
+ * locked (readpin_lock), checked in the mapping, and the reply splices
+ * them from the replica's page cache, one copy of the bytes (into the
+ * FUSE pages) where a pread and a reply from its buffer make two. 1 when
+ * it replied; 0: read the usual way (not pinned, no sums, short, cut short
+ * under the mapping, or a block that fails: gfc_data_read_checked has gfsd
+ * judge it).
+ */
+static int mapped_read(fuse_req_t req, struct gf_file *f, size_t size, uint64_t off)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+	struct gf_fs *fs = fs_of(req); /* (req is gone once replied) */
+	struct gfc_span sp;
+	struct gf_pin *pin;
+	const char *mem;
+	int r;
+
+	if (f->data.fd < 0 || f->writable || !readpin_fits(f->attr.size) ||
+	    gfc_data_local_sums(&f->data, off, size, &sp) != 0)
+		return 0;
+	/* (a short read asks gfmd where the file ends: the usual way) */
+	pin = sp.e == off + size ? readpin_lock(f->ino, f->fgen, f->data.fd, off, size) : NULL;
+	mem = pin ? readpin_addr(pin, sp.a, sp.b) : NULL;
+	r = mem ? memguard_csum_check(mem, sp.b - sp.a, sp.a / GF_CSUM_BLOCK, sp.want) : -EFAULT;
+	free(sp.want);
+	if (r != 0) {
+		if (pin)
+			readpin_put(pin);
+		return 0;
+	}
+	readpin_verified(pin, off, size);
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = f->data.fd;
+	bv.buf[0].pos = (off_t)off;
+	gfc_data_account_local(&f->data, size, 0);
+	__atomic_fetch_add(&read_mapped_kb, size >> 10, __ATOMIC_RELAXED);
+	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	readpin_put(pin); /* (after the splice: its pages were locked) */
+	drop_behind(fs, f, off, size);
+	return 1;
+}
+
 /* One read through f's current data handle; 1 when it replied. */
 static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		     int *err)
@@ -1460,6 +1506,8 @@ static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		return 1;
 	}
 
+	if (mapped_read(req, f, size, (uint64_t)off))
+		return 1;
 	buf = malloc(size);
 	if (!buf) {
 		*err = -ENOMEM;
@@ -2604,7 +2652,7 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			"write_requests %llu\npassthrough %d\npassthrough_opens %llu\n"
 			"passthrough_backings %llu\npassthrough_refused %llu\n"
 			"read_pins %llu\nread_pinned_kb %llu\nread_pins_whole %llu\n"
-			"read_pin_opens %llu\nread_pin_unsealed_opens %llu\n",
+			"read_pin_opens %llu\nread_pin_unsealed_opens %llu\nread_mapped_kb %llu\n",
 			(unsigned long long)st.read_local,
 			(unsigned long long)st.read_remote,
 			(unsigned long long)st.written_local,
@@ -2618,7 +2666,8 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			(unsigned long long)pt_backings, (unsigned long long)pt_refused,
 			(unsigned long long)rp_pins, (unsigned long long)(rp_locked >> 10),
 			(unsigned long long)rp_whole, (unsigned long long)rp_opens,
-			(unsigned long long)rp_unsealed);
+			(unsigned long long)rp_unsealed,
+			(unsigned long long)__atomic_load_n(&read_mapped_kb, __ATOMIC_RELAXED));
 	if (n < 0 || (size_t)n >= bufsz)
 		return -1;
 	int k = format_kinds(&st, buf + n, bufsz - (size_t)n);

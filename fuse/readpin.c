@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "csum.h"
 #include "log.h"
+#include "memguard.h"
 
 #define PIN_MIN_SIZE (1u << 20)
 #define PIN_MAX 1024
@@ -291,6 +292,11 @@ refuse:
 	pthread_mutex_unlock(&p->mu);
 	readpin_put(p);
 	return NULL;
+}
+
+const char *readpin_addr(struct gf_pin *p, uint64_t a, uint64_t b)
+{
+	return a <= b && b <= (uint64_t)p->size ? p->map + a : NULL;
 }
 
 void readpin_verified(struct gf_pin *p, uint64_t off, size_t len)
@@ -578,6 +584,11 @@ int readpin_init(uint64_t bytes)
 	budget = bytes;
 	if (!budget)
 		return 0;
+	/* reads from the mappings (ops.c) go through the guard; without it
+	 * they read the usual way */
+	if ((r = memguard_init()) < 0)
+		gf_warn("cannot catch SIGBUS (%s): pinned replicas are read, not "
+			"checked in place", strerror(-r));
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_destroy(&sweep_cv);

@@ -52,6 +52,11 @@ void readpin_shutdown(void);
  * readpin_verified or readpin_bad and then readpin_put, or NULL (too small,
  * over budget, changed, or mlock refused: read unpinned). */
 struct gf_pin *readpin_lock(uint64_t ino, uint64_t fgen, int fd, uint64_t off, size_t len);
+/* Where bytes [a, b) of p's replica are mapped (read-only; the pages
+ * readpin_lock locked stay there while p is held), or NULL when they are
+ * past the size it was pinned at. Read them through memguard.h: the file
+ * can still be cut short under the mapping. */
+const char *readpin_addr(struct gf_pin *p, uint64_t a, uint64_t b);
 /* The checked read of [off, off+len) through p's replica matched its sums. */
 void readpin_verified(struct gf_pin *p, uint64_t off, size_t len);
 /* A read through p's replica failed its check: drop the pin. */

@@ -1857,19 +1857,15 @@ static int local_grew(struct gfc_data *h)
 	return fstat(h->fd, &st) == 0 && (uint64_t)st.st_size > h->sums_size;
 }
 
-/*
- * A reader's read through its passed fd, checked: 0 and the data; 1: the
- * replica has no sums (read it unchecked); 2: ask gfsd (a block failed, or
- * the sums describe another size: gfsd judges, and tells gfmd if corrupt).
- */
-static int local_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_t off,
-			      size_t *got)
+int gfc_data_local_sums(struct gfc_data *h, uint64_t off, size_t len, struct gfc_span *sp)
 {
 	const uint64_t B = GF_CSUM_BLOCK;
-	uint64_t a = off - off % B, e, b, nb, *want = NULL;
-	uint8_t *tmp = NULL;
+	uint64_t a = off - off % B, e, b, nb;
 	int r = 2;
 
+	memset(sp, 0, sizeof(*sp));
+	if (h->fd < 0 || (h->flags & GFS_O_WRITE) || len == 0)
+		return 2;
 	pthread_mutex_lock(&h->sums_lock);
 	if (h->sums_state == 0 && sums_fetch(h, a / B) < 0)
 		goto unlock;
@@ -1898,38 +1894,63 @@ static int local_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_
 			unchecked_for_now(h);
 		goto unlock;
 	}
-	want = malloc(nb * sizeof(*want));
-	if (!want)
+	sp->want = malloc(nb * sizeof(*sp->want));
+	if (!sp->want)
 		goto unlock;
-	memcpy(want, h->sums + (a / B - h->sums_first), nb * sizeof(*want));
+	memcpy(sp->want, h->sums + (a / B - h->sums_first), nb * sizeof(*sp->want));
+	sp->a = a;
+	sp->b = b;
+	sp->e = e;
+	r = 0;
+unlock:
 	pthread_mutex_unlock(&h->sums_lock);
+	return r;
+}
 
-	uint8_t *into = a == off && b == e ? buf : (tmp = malloc(b - a));
+void gfc_data_local_mismatch(struct gfc_data *h)
+{
+	pthread_mutex_lock(&h->sums_lock);
+	h->sums_state = 0;
+	pthread_mutex_unlock(&h->sums_lock);
+}
+
+/*
+ * A reader's read through its passed fd, checked: 0 and the data; 1: the
+ * replica has no sums (read it unchecked); 2: ask gfsd (a block failed, or
+ * the sums describe another size: gfsd judges, and tells gfmd if corrupt).
+ */
+static int local_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_t off,
+			      size_t *got)
+{
+	struct gfc_span sp;
+	uint8_t *tmp = NULL;
+	int r = gfc_data_local_sums(h, off, len, &sp);
+
+	if (r != 0)
+		return r;
+	r = 2;
+	uint8_t *into = sp.a == off && sp.b == sp.e ? buf : (tmp = malloc(sp.b - sp.a));
 	size_t done = 0;
-	while (into && done < b - a) {
-		ssize_t n = pread(h->fd, into + done, b - a - done, (off_t)(a + done));
+	while (into && done < sp.b - sp.a) {
+		ssize_t n = pread(h->fd, into + done, sp.b - sp.a - done, (off_t)(sp.a + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		done += (size_t)n;
 	}
-	if (into && done == b - a && gf_csum_check(into, done, a / B, want) == 0) {
+	if (into && done == sp.b - sp.a &&
+	    gf_csum_check(into, done, sp.a / GF_CSUM_BLOCK, sp.want) == 0) {
 		if (tmp)
-			memcpy(buf, tmp + (off - a), e - off);
-		*got = e - off;
+			memcpy(buf, tmp + (off - sp.a), sp.e - off);
+		*got = sp.e - off;
 		r = 0;
-	} else if (into && done == b - a) {
+	} else if (into && done == sp.b - sp.a) {
 		/* rewritten since these sums, or corrupt: ask again next time */
-		pthread_mutex_lock(&h->sums_lock);
-		h->sums_state = 0;
-		pthread_mutex_unlock(&h->sums_lock);
+		gfc_data_local_mismatch(h);
 	}
 	free(tmp);
-	free(want);
-	return r;
-unlock:
-	pthread_mutex_unlock(&h->sums_lock);
+	free(sp.want);
 	return r;
 }
 

@@ -29,11 +29,13 @@ head -c $((8 * MIB)) /dev/urandom >"$STATE/src"
 cp "$STATE/src" "$A/big" || die "cannot write big"
 poll_until "$GF_WAIT_SECS" all_sealed "$A/big" || die "big was never sealed"
 drop_caches
-r0=$(mount_stat "$A" fuse.read) o0=$(mount_stat "$A" read_pin_opens)
+r0=$(mount_stat "$A" fuse.read) o0=$(mount_stat "$A" read_pin_opens) m0=$(mount_stat "$A" read_mapped_kb)
 check "a cold read of an 8 MiB file on node1's mount" cmp "$STATE/src" "$A/big"
-r1=$(mount_stat "$A" fuse.read)
+r1=$(mount_stat "$A" fuse.read) m1=$(mount_stat "$A" read_mapped_kb)
 ((r1 > r0)) && ok "  it went through the mount ($((r1 - r0)) READ requests)" ||
 	fail "  no READ request for a cold read"
+((m1 - m0 >= 8192)) && ok "  every block checked where the pin maps it ($((m1 - m0)) KiB)" ||
+	fail "  $((m1 - m0)) KiB checked in the mapping, not 8192"
 (($(mount_stat "$A" read_pins_whole) >= 1 && $(mount_stat "$A" read_pinned_kb) >= 8192)) &&
 	ok "  its replica is now pinned whole: $(mount_stat "$A" read_pinned_kb) KiB locked" ||
 	fail "  not pinned whole: pins $(mount_stat "$A" read_pins) whole $(mount_stat "$A" read_pins_whole) kb $(mount_stat "$A" read_pinned_kb)"
@@ -66,6 +68,31 @@ fi
 expect_eq "  no open passed through to the changed replica" "$o1" "$(mount_stat "$A" read_pin_opens)"
 cmp -s <(head -c $((3 * MIB)) "$STATE/src") <(head -c $((3 * MIB)) "$A/big") &&
 	ok "  the blocks before it read right" || fail "  the blocks before it differ"
+
+# ---- damage on disk before any read: the mapping's check catches it -------------------------
+# (bit rot under a replica no one has read yet: the pin is made with the
+# damage in it; the block fails its check where it is mapped, and the read
+# goes the usual way, which has gfsd judge it)
+head -c $((4 * MIB)) /dev/urandom >"$STATE/src3"
+cp "$STATE/src3" "$A/rot" || die "cannot write rot"
+poll_until "$GF_WAIT_SECS" all_sealed "$A/rot" || die "rot was never sealed"
+flip "$(spool_of 1 "$A/rot")" $((2 * MIB + 9)) || die "cannot flip a byte"
+drop_caches
+m0=$(mount_stat "$A" read_mapped_kb)
+# (1 MiB before it: a READ that reaches the damaged block fails whole)
+cmp -s <(head -c $((1 * MIB)) "$STATE/src3") <(head -c $((1 * MIB)) "$A/rot") &&
+	ok "rot: the blocks before the damage read right" || fail "rot: the blocks before the damage differ"
+m1=$(mount_stat "$A" read_mapped_kb)
+((m1 > m0)) && ok "  checked where the pin maps them ($((m1 - m0)) KiB)" || fail "  none checked in the mapping"
+if out=$(dd if="$A/rot" of="$STATE/blk" bs=64K skip=32 count=1 status=none 2>&1); then
+	cmp -s "$STATE/blk" <(dd if="$STATE/src3" bs=64K skip=32 count=1 status=none) &&
+		ok "  the damaged block reads right (from another replica)" ||
+		fail "  the damaged block read the damage through the mount"
+else
+	[[ $out == *"Input/output error"* ]] && ok "  the damaged block of the only replica reads EIO" ||
+		fail "  the damaged block: $out"
+fi
+rm -f "$A/rot"
 
 # ---- a pin goes with its replica -------------------------------------------------------------
 rm -f "$A/big"
