@@ -1434,19 +1434,26 @@ static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_
 
 /*
  * A checked read of a pinned replica where it is mapped: the blocks are
- * locked (readpin_lock), checked in the mapping, and the reply splices
- * them from the replica's page cache, one copy of the bytes (into the
- * FUSE pages) where a pread and a reply from its buffer make two. 1 when
- * it replied; 0: read the usual way (not pinned, no sums, short, cut short
- * under the mapping, or a block that fails: gfc_data_read_checked has gfsd
- * judge it).
+ * locked (readpin_lock), checked in the mapping, and the reply is written
+ * from it, one copy of the bytes (into the FUSE pages) where a pread and a
+ * reply from its buffer make two: 16% less of the mount's CPU for a cold
+ * read (bench: 0.57 against 0.68 s a GiB). 1 when it replied; 0: read the
+ * usual way (not pinned, no sums, short, cut short under the mapping, or a
+ * block that fails: gfc_data_read_checked has gfsd judge it).
+ *
+ * A replica cut short between the look at its size and the reply (another
+ * mount truncating the file that very moment) makes the kernel's copy of
+ * the reply fail: that one READ is EIO, where a read racing a truncate on
+ * ext4 is short. (A reply spliced from the replica's fd would be short
+ * instead, but costs more than the copy it saves: 1,161 against 1,923
+ * MB/s.)
  */
 static int mapped_read(fuse_req_t req, struct gf_file *f, size_t size, uint64_t off)
 {
-	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 	struct gf_fs *fs = fs_of(req); /* (req is gone once replied) */
 	struct gfc_span sp;
 	struct gf_pin *pin;
+	struct stat st;
 	const char *mem;
 	int r;
 
@@ -1458,19 +1465,18 @@ static int mapped_read(fuse_req_t req, struct gf_file *f, size_t size, uint64_t 
 	mem = pin ? readpin_addr(pin, sp.a, sp.b) : NULL;
 	r = mem ? memguard_csum_check(mem, sp.b - sp.a, sp.a / GF_CSUM_BLOCK, sp.want) : -EFAULT;
 	free(sp.want);
+	if (r == 0 && (fstat(f->data.fd, &st) < 0 || (uint64_t)st.st_size < sp.b))
+		r = -EFAULT; /* cut short since the check */
 	if (r != 0) {
 		if (pin)
 			readpin_put(pin);
 		return 0;
 	}
 	readpin_verified(pin, off, size);
-	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = f->data.fd;
-	bv.buf[0].pos = (off_t)off;
 	gfc_data_account_local(&f->data, size, 0);
 	__atomic_fetch_add(&read_mapped_kb, size >> 10, __ATOMIC_RELAXED);
-	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-	readpin_put(pin); /* (after the splice: its pages were locked) */
+	fuse_reply_buf(req, mem + (off - sp.a), size);
+	readpin_put(pin); /* (after the reply: its pages stay locked till then) */
 	drop_behind(fs, f, off, size);
 	return 1;
 }
