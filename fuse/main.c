@@ -193,8 +193,9 @@ static void help(void)
 "                           so locked (MiB, default a tenth of the host's\n"
 "                           memory; 0: off). Pins that no open file uses are\n"
 "                           dropped first when that runs out, at once when\n"
-"                           the replica changes or goes, and when the host\n"
-"                           has less than a tenth of its memory available.\n"
+"                           the replica changes or goes, and while the host\n"
+"                           has less than read_pin_free_pct percent of its\n"
+"                           memory available (default 10).\n"
 "                           A replica not sealed yet (just written) passes\n"
 "                           through to a reader too, locked in memory until\n"
 "                           that reader closes.\n"
@@ -424,7 +425,7 @@ int main(int argc, char *argv[])
 	char err[512];
 	const char *s;
 	int r, ret = 1, level;
-	long long cfg_timeout, idmap_ms, read_ahead_kb, read_pin_mb;
+	long long cfg_timeout, idmap_ms, read_ahead_kb, read_pin_mb, read_pin_free_pct;
 
 	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
 		goto out;
@@ -502,6 +503,13 @@ int main(int argc, char *argv[])
 	if (r < 0) {
 		fprintf(stderr, PROG ": %s: read_pin_mb: not a number of MiB from 0 to %d\n",
 			opt.config, 1 << 30);
+		goto out;
+	}
+	r = 0;
+	read_pin_free_pct = gf_config_int(cfg, "read_pin_free_pct", 10, 0, 100, &r);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s: read_pin_free_pct: not a percentage from 0 to 100\n",
+			opt.config);
 		goto out;
 	}
 	r = 0;
@@ -606,7 +614,7 @@ int main(int argc, char *argv[])
 		gf_warn("cannot start refreshing the user and group maps: %s", strerror(-r));
 	/* readers pass through only where passthrough runs (root, wanted) */
 	if (fs.passthrough && geteuid() == 0 &&
-	    (r = readpin_init((uint64_t)read_pin_mb << 20)) < 0)
+	    (r = readpin_init((uint64_t)read_pin_mb << 20, (unsigned)read_pin_free_pct)) < 0)
 		gf_warn("cannot start the pinned replicas' sweeper (%s): readers read "
 			"through the mount", strerror(-r));
 	if ((r = gf_ops_start(&fs)) < 0)

@@ -52,6 +52,7 @@ struct gf_pin {
 static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct gf_pin *tab[PIN_BUCKETS];
 static uint64_t budget, locked_bytes, npins, opens, unsealed_opens;
+static unsigned free_pct = 10;
 static pthread_t sweeper;
 static pthread_mutex_t sweep_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sweep_cv = PTHREAD_COND_INITIALIZER;
@@ -506,7 +507,7 @@ void readpin_stats(uint64_t *pins, uint64_t *locked, uint64_t *nwhole, uint64_t 
 	pthread_mutex_unlock(&tab_mu);
 }
 
-/* MemAvailable under a tenth of MemTotal. */
+/* MemAvailable under free_pct percent of MemTotal. */
 static int short_of_memory(void)
 {
 	FILE *fp = fopen("/proc/meminfo", "r");
@@ -522,7 +523,7 @@ static int short_of_memory(void)
 			avail = v;
 	}
 	fclose(fp);
-	return total > 0 && avail < total / 10;
+	return total > 0 && avail < total / 100 * free_pct;
 }
 
 /* One pass: drop unheld pins whose replica changed or went, and, while
@@ -576,11 +577,14 @@ static void *sweeper_main(void *arg)
 	return NULL;
 }
 
-int readpin_init(uint64_t bytes)
+int readpin_init(uint64_t bytes, unsigned min_free_pct)
 {
 	pthread_condattr_t ca;
 	int r;
 
+	if (min_free_pct > 100)
+		return -EINVAL;
+	free_pct = min_free_pct;
 	budget = bytes;
 	if (!budget)
 		return 0;

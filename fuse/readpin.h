@@ -27,7 +27,7 @@
  * use first; at most 1024 replicas. A sweeper drops unheld pins whose
  * replica changed (size, mtime or ctime: written, or flipped in place) or
  * was deleted, and every unheld pin while the host is short of memory
- * (MemAvailable under a tenth of MemTotal). A pin whose read failed its
+ * (MemAvailable under min_free_pct of MemTotal, readpin_init). A pin whose read failed its
  * check is dropped (readpin_bad). A replica changed while a pin is held is
  * noticed at the next lock or open, which then refuses it.
  *
@@ -42,8 +42,10 @@
 struct gf_pin;
 
 /* budget: bytes that may be locked (0: off; every call below then does
- * nothing). Starts the sweeper. 0 or -errno. */
-int readpin_init(uint64_t budget);
+ * nothing). min_free_pct: while MemAvailable is under that percent of
+ * MemTotal, the sweeper drops pins no open handle holds (0 to 100).
+ * Starts the sweeper. 0 or -errno. */
+int readpin_init(uint64_t budget, unsigned min_free_pct);
 /* Stop the sweeper and drop every pin (at unmount). */
 void readpin_shutdown(void);
 

@@ -26,7 +26,7 @@ static const char *const known_keys[] = {
 	"idmap_refresh_ms", "orphan_scan_s", "fsync_on_close", "space_reserve", "durability", "journal", "flush_ms", "journal_max_kb",
 	"peer_send_timeout_ms", "unlink_grace_ms", "gfmd_timeout", "gfsd_timeout",
 	"repair_delay_ms", "repair_jobs", "ncopy_wait", "swap_cache_mb", "swap_reserve_mb",
-	"swap_io_timeout_ms", "swap_owner_lease_s", "seal_gate", "passthrough", "read_ahead_kb", "read_pin_mb",
+	"swap_io_timeout_ms", "swap_owner_lease_s", "seal_gate", "passthrough", "read_ahead_kb", "read_pin_mb", "read_pin_free_pct",
 	"swap_write_behind_mb", "swap_read_ahead_mb",
 	NULL,
 };

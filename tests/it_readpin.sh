@@ -196,6 +196,38 @@ check "  the second re-reads right" cmp "$STATE/src4" "$A/small2"
 expect_eq "  through its pin" $((o4 + 1)) "$(mount_stat "$A" read_pin_opens)"
 check "  the first re-reads right (its pin gave way)" cmp "$STATE/src4" "$A/small1"
 
+# ---- memory short: unheld pins go --------------------------------------------------------------
+# (read_pin_free_pct = 100: the host is always "short"; the sweeper drops
+# every pin no open file holds, and spares one that a reader holds)
+fusermount3 -uz "$A" 2>/dev/null
+gf_umount 1
+{ grep -v '^read_pin_mb\|^read_pin_free_pct' "$STATE/client1.conf"; echo "read_pin_free_pct = 100"; } >"$STATE/c1.tmp"
+mv "$STATE/c1.tmp" "$STATE/client1.conf"
+check "mount 1 again with read_pin_free_pct = 100" gf_mount 1
+check "small1 read (its pages now in the page cache)" cmp "$STATE/src4" "$A/small1"
+o5=$(mount_stat "$A" read_pin_opens)
+exec 6<"$A/small1" # checked at open, pinned whole: held by this reader
+expect_eq "  an open of it passes through, holding its pin" $((o5 + 1)) "$(mount_stat "$A" read_pin_opens)"
+check "small2 read" cmp "$STATE/src4" "$A/small2"
+whole_held() { [[ $(mount_stat "$A" read_pins) == 1 && $(mount_stat "$A" read_pinned_kb) == 3072 ]]; }
+poll_until "$GF_WAIT_SECS" whole_held && ok "  the sweeper drops small2's pin; small1's, held, stays" ||
+	fail "  $(mount_stat "$A" read_pins) pins, $(mount_stat "$A" read_pinned_kb) KiB"
+check "  the held reader reads right" cmp "$STATE/src4" /dev/fd/6
+check "  small2 still reads right" cmp "$STATE/src4" "$A/small2"
+exec 6<&-
+pins_are0() { pins_are "$A" 0; }
+poll_until "$GF_WAIT_SECS" pins_are0 && ok "  small1's pin goes once its reader closes" ||
+	fail "  $(mount_stat "$A" read_pins) pins left"
+for v in half -1 101; do
+	{ grep -v '^read_pin_free_pct' "$STATE/client1.conf"; echo "read_pin_free_pct = $v"; } >"$STATE/bad.conf"
+	mkdir -p "$STATE/mnt-bad"
+	out=$("$(gf_bin mount.gfarmfs)" "$STATE/bad.conf" "$STATE/mnt-bad" -f 2>&1)
+	rc=$?
+	((rc != 0)) && [[ $out == *"read_pin_free_pct: not a percentage"* ]] &&
+		ok "read_pin_free_pct = $v: refused, saying why" || fail "read_pin_free_pct = $v: rc $rc: $out"
+	mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
+done
+
 for v in lots -1 1073741825; do
 	{ grep -v '^read_pin_mb' "$STATE/client1.conf"; echo "read_pin_mb = $v"; } >"$STATE/bad.conf"
 	mkdir -p "$STATE/mnt-bad"
