@@ -1436,8 +1436,8 @@ static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_
  * A checked read of a pinned replica where it is mapped: the blocks are
  * locked (readpin_lock), checked in the mapping, and the reply is written
  * from it, one copy of the bytes (into the FUSE pages) where a pread and a
- * reply from its buffer make two: 16% less of the mount's CPU for a cold
- * read (bench: 0.57 against 0.68 s a GiB). 1 when it replied; 0: read the
+ * reply from its buffer make two: less of the mount's CPU for a cold read
+ * (0.53-0.57 s a GiB against 0.68-0.99 s, two runs). 1 when it replied; 0: read the
  * usual way (not pinned, no sums, short, cut short under the mapping, or a
  * block that fails: gfc_data_read_checked has gfsd judge it).
  *
