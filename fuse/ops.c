@@ -1407,17 +1407,26 @@ static void drop_behind(struct gf_fs *fs, struct gf_file *f, uint64_t off, size_
 }
 
 /*
- * gfc_data_read_checked of f's replica, with the blocks it covers locked in
- * memory first when the replica is local (readpin.h): checked blocks are
- * marked in the pin, and a failed check drops it. 0 or -errno as that
- * read; 1 instead of 0 when the blocks were locked (the pin is building).
+ * The pin of reader f's local replica with the blocks of [off, off+len)
+ * locked in memory (readpin_lock), or NULL: not a local reader, a replica
+ * that cannot be pinned, or refused (read unpinned).
  */
-static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_t off,
-			       size_t *got, int *checked)
+static struct gf_pin *lock_blocks(struct gf_file *f, uint64_t off, size_t len)
 {
-	struct gf_pin *pin = f->data.fd >= 0 && !f->writable && readpin_fits(f->attr.size)
-				     ? readpin_lock(f->ino, f->fgen, f->data.fd, off, len)
-				     : NULL;
+	return f->data.fd >= 0 && !f->writable && readpin_fits(f->attr.size)
+		       ? readpin_lock(f->ino, f->fgen, f->data.fd, off, len)
+		       : NULL;
+}
+
+/*
+ * gfc_data_read_checked of f's replica whose blocks pin (NULL: none) has
+ * locked: checked blocks are marked in the pin, and a failed check drops
+ * it; the reference is put. 0 or -errno as that read; 1 instead of 0 when
+ * there was a pin (it is building).
+ */
+static int pinned_checked_read(struct gf_file *f, struct gf_pin *pin, void *buf, size_t len,
+			       uint64_t off, size_t *got, int *checked)
+{
 	int r = gfc_data_read_checked(&f->data, buf, len, off, got, checked);
 
 	if (pin) {
@@ -1432,14 +1441,22 @@ static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_
 	return r;
 }
 
+/* pinned_checked_read with the blocks locked first, when they can be. */
+static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_t off,
+			       size_t *got, int *checked)
+{
+	return pinned_checked_read(f, lock_blocks(f, off, len), buf, len, off, got, checked);
+}
+
 /*
- * A checked read of a pinned replica where it is mapped: the blocks are
- * locked (readpin_lock), checked in the mapping, and the reply is written
- * from it, one copy of the bytes (into the FUSE pages) where a pread and a
- * reply from its buffer make two: less of the mount's CPU for a cold read
- * (0.53-0.57 s a GiB against 0.68-0.99 s, two runs). 1 when it replied; 0: read the
- * usual way (not pinned, no sums, short, cut short under the mapping, or a
- * block that fails: gfc_data_read_checked has gfsd judge it).
+ * A checked read of a pinned replica where it is mapped: pin has locked
+ * the blocks (lock_blocks); they are checked in the mapping, and the reply
+ * is written from it, one copy of the bytes (into the FUSE pages) where a
+ * pread and a reply from its buffer make two: less of the mount's CPU for
+ * a cold read (0.53-0.57 s a GiB against 0.68-0.99 s, two runs). 1 when it
+ * replied (pin put); 0: read the usual way, with pin still held (no sums,
+ * short, cut short under the mapping, or a block that fails:
+ * gfc_data_read_checked has gfsd judge it).
  *
  * A replica cut short between the look at its size and the reply (another
  * mount truncating the file that very moment) makes the kernel's copy of
@@ -1448,30 +1465,25 @@ static int locked_checked_read(struct gf_file *f, void *buf, size_t len, uint64_
  * instead, but costs more than the copy it saves: 1,161 against 1,923
  * MB/s.)
  */
-static int mapped_read(fuse_req_t req, struct gf_file *f, size_t size, uint64_t off)
+static int mapped_read(fuse_req_t req, struct gf_file *f, struct gf_pin *pin, size_t size,
+		       uint64_t off)
 {
 	struct gf_fs *fs = fs_of(req); /* (req is gone once replied) */
 	struct gfc_span sp;
-	struct gf_pin *pin;
 	struct stat st;
 	const char *mem;
 	int r;
 
-	if (f->data.fd < 0 || f->writable || !readpin_fits(f->attr.size) ||
-	    gfc_data_local_sums(&f->data, off, size, &sp) != 0)
+	if (gfc_data_local_sums(&f->data, off, size, &sp) != 0)
 		return 0;
 	/* (a short read asks gfmd where the file ends: the usual way) */
-	pin = sp.e == off + size ? readpin_lock(f->ino, f->fgen, f->data.fd, off, size) : NULL;
-	mem = pin ? readpin_addr(pin, sp.a, sp.b) : NULL;
+	mem = sp.e == off + size ? readpin_addr(pin, sp.a, sp.b) : NULL;
 	r = mem ? memguard_csum_check(mem, sp.b - sp.a, sp.a / GF_CSUM_BLOCK, sp.want) : -EFAULT;
 	free(sp.want);
 	if (r == 0 && (fstat(f->data.fd, &st) < 0 || (uint64_t)st.st_size < sp.b))
 		r = -EFAULT; /* cut short since the check */
-	if (r != 0) {
-		if (pin)
-			readpin_put(pin);
+	if (r != 0)
 		return 0;
-	}
 	readpin_verified(pin, off, size);
 	gfc_data_account_local(&f->data, size, 0);
 	__atomic_fetch_add(&read_mapped_kb, size >> 10, __ATOMIC_RELAXED);
@@ -1512,16 +1524,20 @@ static int read_once(fuse_req_t req, struct gf_file *f, size_t size, off_t off,
 		return 1;
 	}
 
-	if (mapped_read(req, f, size, (uint64_t)off))
+	/* locked once, for whichever read serves it */
+	struct gf_pin *pin = lock_blocks(f, (uint64_t)off, size);
+
+	if (pin && mapped_read(req, f, pin, size, (uint64_t)off))
 		return 1;
 	buf = malloc(size);
 	if (!buf) {
+		readpin_put(pin);
 		*err = -ENOMEM;
 		return 0;
 	}
 	int checked = 0;
 
-	r = locked_checked_read(f, buf, size, (uint64_t)off, &got, &checked);
+	r = pinned_checked_read(f, pin, buf, size, (uint64_t)off, &got, &checked);
 	if (r == 1) {
 		r = 0;
 		if (checked)
@@ -1783,14 +1799,12 @@ static int write_data(struct gf_file *f, struct fuse_bufvec *in, off_t off, size
 		out.buf[0].fd = f->data.fd;
 		out.buf[0].pos = off;
 		n = fuse_buf_copy(&out, in, 0);
-		if (n < 0) {
+		if (n < 0)
 			return (int)n;
-		}
 		gfc_data_account_local(&f->data, 0, (uint64_t)n);
 		end = (uint64_t)off + (uint64_t)n;
-		if ((r = gfc_data_end(&f->data, &end)) < 0) {
+		if ((r = gfc_data_end(&f->data, &end)) < 0)
 			return r;
-		}
 	} else {
 		const void *data;
 		char *copy = NULL;
@@ -1802,9 +1816,8 @@ static int write_data(struct gf_file *f, struct fuse_bufvec *in, off_t off, size
 			struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
 
 			copy = malloc(size ? size : 1);
-			if (!copy) {
+			if (!copy)
 				return -ENOMEM;
-			}
 			mem.buf[0].mem = copy;
 			n = fuse_buf_copy(&mem, in, 0);
 			if (n < 0) {
@@ -1816,9 +1829,8 @@ static int write_data(struct gf_file *f, struct fuse_bufvec *in, off_t off, size
 		}
 		r = gfc_data_write(&f->data, data, size, (uint64_t)off, &end);
 		free(copy);
-		if (r < 0) {
+		if (r < 0)
 			return r;
-		}
 		n = (ssize_t)size;
 	}
 	*written = n;
@@ -1866,7 +1878,6 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	fuse_reply_write(req, (size_t)n);
 }
 
-
 /*
  * Tell gfmd what this writer wrote (the end of its furthest byte, and its
  * last write's time unless the mtime was set since), if it wrote anything
@@ -1886,16 +1897,18 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 		return 0;
 	gf_file_pt_sync(f); /* a passthrough writer's writes, from the replica */
 	pthread_mutex_lock(&f->publish_lock);
-	pthread_rwlock_rdlock(&f->data_lock); /* (a close may close it) */
+	/* f->data is used below: a close of another descriptor of this file
+	 * may close it (wait_copies) unless held meanwhile */
+	pthread_rwlock_rdlock(&f->data_lock);
 	pthread_mutex_lock(&f->lock);
 	if (with_blocks && f->pt_grew && f->has_data) {
 		gfc_data_account_local(&f->data, 0, f->pt_grew);
 		f->pt_grew = 0;
 	}
-	pthread_rwlock_unlock(&f->data_lock);
 	with_blocks = with_blocks && f->blocks_dirty && f->has_data;
 	if (!f->dirty && !with_blocks) {
 		pthread_mutex_unlock(&f->lock);
+		pthread_rwlock_unlock(&f->data_lock);
 		pthread_mutex_unlock(&f->publish_lock);
 		return 0;
 	}
@@ -1907,15 +1920,11 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 		f->blocks_dirty = 0;
 	pthread_mutex_unlock(&f->lock);
 
-	if (with_blocks) {
-		/* (a close of another descriptor may have closed it) */
-		pthread_rwlock_rdlock(&f->data_lock);
-		if (f->has_data && gfc_data_fstat(&f->data, &size, &blocks) == 0) {
-			flags |= GF_CW_BLOCKS;
-			told_blocks = 1;
-		}
-		pthread_rwlock_unlock(&f->data_lock);
+	if (with_blocks && gfc_data_fstat(&f->data, &size, &blocks) == 0) {
+		flags |= GF_CW_BLOCKS;
+		told_blocks = 1;
 	}
+	pthread_rwlock_unlock(&f->data_lock);
 	struct gf_attr now;
 	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags, blocks, &now);
 	if (r == 0) {

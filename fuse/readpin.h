@@ -27,9 +27,10 @@
  * use first; at most 1024 replicas. A sweeper drops unheld pins whose
  * replica changed (size, mtime or ctime: written, or flipped in place) or
  * was deleted, and every unheld pin while the host is short of memory
- * (MemAvailable under min_free_pct of MemTotal, readpin_init). A pin whose read failed its
- * check is dropped (readpin_bad). A replica changed while a pin is held is
- * noticed at the next lock or open, which then refuses it.
+ * (MemAvailable under min_free_pct of MemTotal, readpin_init). A pin
+ * whose read failed its check is dropped (readpin_bad). A replica changed
+ * while a pin is held is noticed at the next lock or open, which then
+ * refuses it.
  *
  * Thread-safe.
  */

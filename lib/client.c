@@ -1907,7 +1907,8 @@ unlock:
 	return r;
 }
 
-void gfc_data_local_mismatch(struct gfc_data *h)
+/* Checked bytes did not match h's sums: fetch them again next time. */
+static void local_mismatch(struct gfc_data *h)
 {
 	pthread_mutex_lock(&h->sums_lock);
 	h->sums_state = 0;
@@ -1947,7 +1948,7 @@ static int local_read_checked(struct gfc_data *h, void *buf, size_t len, uint64_
 		r = 0;
 	} else if (into && done == sp.b - sp.a) {
 		/* rewritten since these sums, or corrupt: ask again next time */
-		gfc_data_local_mismatch(h);
+		local_mismatch(h);
 	}
 	free(tmp);
 	free(sp.want);

@@ -314,15 +314,14 @@ int gfc_data_checks(struct gfc_data *h);
  * blocks a / GF_CSUM_BLOCK on (free it). 0 when *sp is filled; 1: the
  * replica has no sums (read it unchecked); 2: read it through
  * gfc_data_read (no passed fd, sums of another size, none to be had).
+ * A span that fails its check: read it through gfc_data_read, which has
+ * gfsd judge it.
  */
 struct gfc_span {
 	uint64_t a, b, e;
 	uint64_t *want;
 };
 int gfc_data_local_sums(struct gfc_data *h, uint64_t off, size_t len, struct gfc_span *sp);
-/* A span's check failed: the sums are fetched again before the next one
- * (then read the bytes through gfc_data_read: gfsd judges them). */
-void gfc_data_local_mismatch(struct gfc_data *h);
 /* Callers that move bytes through h->fd themselves (splice) account here. */
 void gfc_data_account_local(struct gfc_data *h, uint64_t read, uint64_t written);
 /* A writer through a passed fd writes: if its gfsd connection broke, reclaim

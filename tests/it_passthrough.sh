@@ -228,12 +228,7 @@ rc=$?
 	fail "message: $out"
 mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
 for v in lots -1 65537; do
-	{ grep -v '^passthrough' "$STATE/client1.conf"; echo "read_ahead_kb = $v"; } >"$STATE/bad.conf"
-	out=$("$(gf_bin mount.gfarmfs)" "$STATE/bad.conf" "$STATE/mnt-bad" -f 2>&1)
-	rc=$?
-	((rc != 0)) && [[ $out == *"read_ahead_kb: not a number of KiB from 0 to 65536"* ]] &&
-		ok "read_ahead_kb = $v: refused, saying why" || fail "read_ahead_kb = $v: rc $rc: $out"
-	mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
+	mount_refuses read_ahead_kb "$v" "read_ahead_kb: not a number of KiB from 0 to 65536"
 done
 
 it_done

@@ -219,23 +219,10 @@ pins_are0() { pins_are "$A" 0; }
 poll_until "$GF_WAIT_SECS" pins_are0 && ok "  small1's pin goes once its reader closes" ||
 	fail "  $(mount_stat "$A" read_pins) pins left"
 for v in half -1 101; do
-	{ grep -v '^read_pin_free_pct' "$STATE/client1.conf"; echo "read_pin_free_pct = $v"; } >"$STATE/bad.conf"
-	mkdir -p "$STATE/mnt-bad"
-	out=$("$(gf_bin mount.gfarmfs)" "$STATE/bad.conf" "$STATE/mnt-bad" -f 2>&1)
-	rc=$?
-	((rc != 0)) && [[ $out == *"read_pin_free_pct: not a percentage"* ]] &&
-		ok "read_pin_free_pct = $v: refused, saying why" || fail "read_pin_free_pct = $v: rc $rc: $out"
-	mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
+	mount_refuses read_pin_free_pct "$v" "read_pin_free_pct: not a percentage"
 done
-
 for v in lots -1 1073741825; do
-	{ grep -v '^read_pin_mb' "$STATE/client1.conf"; echo "read_pin_mb = $v"; } >"$STATE/bad.conf"
-	mkdir -p "$STATE/mnt-bad"
-	out=$("$(gf_bin mount.gfarmfs)" "$STATE/bad.conf" "$STATE/mnt-bad" -f 2>&1)
-	rc=$?
-	((rc != 0)) && [[ $out == *"read_pin_mb: not a number of MiB"* ]] &&
-		ok "read_pin_mb = $v: refused, saying why" || fail "read_pin_mb = $v: rc $rc: $out"
-	mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
+	mount_refuses read_pin_mb "$v" "read_pin_mb: not a number of MiB"
 done
 
 it_done

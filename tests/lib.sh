@@ -244,6 +244,19 @@ mount_stat() {
 	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
 		awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }'
 }
+# mount_refuses KEY VALUE MESSAGE: mount 1's configuration with KEY = VALUE
+# (instead of its own KEY lines) makes mount.gfarmfs refuse to start with
+# MESSAGE in what it says, and nothing is mounted.
+mount_refuses() {
+	local out rc
+	{ grep -v "^$1" "$STATE/client1.conf"; echo "$1 = $2"; } >"$STATE/bad.conf"
+	mkdir -p "$STATE/mnt-bad"
+	out=$("$(gf_bin mount.gfarmfs)" "$STATE/bad.conf" "$STATE/mnt-bad" -f 2>&1)
+	rc=$?
+	((rc != 0)) && [[ $out == *"$3"* ]] && ok "$1 = $2: refused, saying why" ||
+		fail "$1 = $2: rc $rc: $out"
+	mountpoint -q "$STATE/mnt-bad" && fail "and something is mounted" && fusermount3 -uz "$STATE/mnt-bad"
+}
 # need_passthrough MOUNT: the test is unmet unless MOUNT runs FUSE passthrough.
 need_passthrough() {
 	[[ $(mount_stat "$1" passthrough) == 1 ]] ||
