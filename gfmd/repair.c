@@ -72,19 +72,31 @@ static int iset_add(struct iset *s, uint64_t ino)
 	return 1;
 }
 
-static void iset_del(struct iset *s, uint64_t ino)
+static bool iset_has(const struct iset *s, uint64_t ino)
 {
 	if (!s->cap)
-		return;
+		return false;
+	for (size_t j = iset_slot(ino, s->cap); s->v[j]; j = (j + 1) & (s->cap - 1))
+		if (s->v[j] == ino)
+			return true;
+	return false;
+}
+
+/* 1 removed, 0 not there. */
+static int iset_del(struct iset *s, uint64_t ino)
+{
+	if (!s->cap)
+		return 0;
 	size_t j = iset_slot(ino, s->cap);
 	while (s->v[j]) {
 		if (s->v[j] == ino) {
 			s->v[j] = UINT64_MAX;
 			s->n--;
-			return;
+			return 1;
 		}
 		j = (j + 1) & (s->cap - 1);
 	}
+	return 0;
 }
 
 /* ---- queues ------------------------------------------------------------------------------ */
@@ -142,7 +154,9 @@ struct gf_repair {
 	pthread_cond_t mcv; /* the monitor: stop */
 	bool stopping;
 	struct fifo q[NPRIO];
-	struct iset queued; /* in a queue or being worked on */
+	struct iset queued;  /* in a queue */
+	struct iset working; /* being worked on now */
+	struct iset recheck; /* of those, asked for again meanwhile: queued after */
 	struct retry *retry;
 	size_t nretry, capretry;
 	struct hoststate *hosts;
@@ -162,6 +176,16 @@ static void enqueue_locked(struct gf_repair *r, uint64_t ino, int prio)
 		prio = 0;
 	if (prio >= NPRIO)
 		prio = NPRIO - 1;
+	if (iset_has(&r->working, ino)) {
+		/* what the worker saw may be old already (a writer's release
+		 * while its copy was made): it looks again when done */
+		if (iset_add(&r->recheck, ino) < 0) {
+			static struct gf_ratelimit rl = GF_RATELIMIT(5, 60000);
+			gf_log_limited(&rl, GF_LOG_ERR,
+				       "gfmd: repair: out of memory queueing inode %" PRIu64, ino);
+		}
+		return;
+	}
 	int added = iset_add(&r->queued, ino);
 	if (added < 0 || (added == 1 && fifo_push(&r->q[prio], ino) < 0)) {
 		iset_del(&r->queued, ino);
@@ -186,7 +210,7 @@ void gf_repair_check(struct gf_repair *r, uint64_t ino, uint32_t want)
 uint64_t gf_repair_queued(struct gf_repair *r)
 {
 	pthread_mutex_lock(&r->mu);
-	uint64_t n = r->queued.n + r->nretry;
+	uint64_t n = r->queued.n + r->working.n + r->nretry;
 	pthread_mutex_unlock(&r->mu);
 	return n;
 }
@@ -495,11 +519,16 @@ static void *worker_main(void *arg)
 		if (r->stopping)
 			break;
 		uint64_t ino = fifo_pop(&r->q[p]);
+		iset_del(&r->queued, ino);
+		/* (out of memory: not tracked, as if no look came meanwhile) */
+		(void)iset_add(&r->working, ino);
 		pthread_mutex_unlock(&r->mu);
 		int again = work(r, ino);
 		pthread_mutex_lock(&r->mu);
-		iset_del(&r->queued, ino);
-		if (again)
+		iset_del(&r->working, ino);
+		if (iset_del(&r->recheck, ino))
+			enqueue_locked(r, ino, p); /* changed while worked on */
+		else if (again)
 			enqueue_locked(r, ino, p + 1); /* one more replica now */
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -698,6 +727,8 @@ void gf_repair_stop(struct gf_repair *r)
 	for (int p = 0; p < NPRIO; p++)
 		free(r->q[p].v);
 	free(r->queued.v);
+	free(r->working.v);
+	free(r->recheck.v);
 	free(r->retry);
 	free(r->hosts);
 	pthread_cond_destroy(&r->cv);

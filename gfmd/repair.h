@@ -24,7 +24,10 @@
  * every replica is down cannot be copied: that is logged, and the file is
  * looked at again when a host comes up. A copy that fails (no room, a
  * source that went down) is logged and the file tried again after
- * retry_ms.
+ * retry_ms; one that ends because the file was written meanwhile (-EBUSY)
+ * is no failure: that writer's release brings the file back. A file asked
+ * for while a worker has it is looked at again once that worker is done
+ * (what the worker saw may be old by then: a release during its copy).
  *
  * Counters (repairs made, bytes, failures, removed) are logged at info
  * level as they change, with the file and the hosts involved.

@@ -179,7 +179,14 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 		rc = gf_ns_copy_end(g->ns, &cp, crc == 0, &t);
 		if (t > *ticket)
 			*ticket = t;
-		if (crc < 0) {
+		if (crc < 0 && rc == -EBUSY) {
+			/* written meanwhile: what the copy met (a source cut
+			 * short or changed under it) is that, not a fault; the
+			 * writer's release has the file copied again */
+			gf_debug("gfmd: copy of inode %" PRIu64 " from %s to %s ended (%s): the "
+				 "file was written meanwhile", ino, src->name, dst->name,
+				 strerror(-crc));
+		} else if (crc < 0) {
 			rc = crc;
 			if (crc != -EBUSY)
 				gf_warn("gfmd: copy of inode %" PRIu64 " from %s to %s failed: %s",

@@ -23,7 +23,9 @@
  * writer's release to reach gfmd before it is recorded (namespace.h:
  * GF_NS_COPY_FOLLOW). 0 with *host_id and *bytes, and *ticket: the commit the caller's reply
  * must wait for (also on error). The destination's errors come back as
- * they are (-EBUSY: the source had a writer, -ENOSPC, ...); a destination
+ * they are (-EBUSY: the source had a writer, -ENOSPC, ...), except that a
+ * file written while it was copied is -EBUSY whatever the destination met
+ * (a source cut short or changed under it is no fault); a destination
  * that cannot be reached is -EHOSTDOWN.
  *
  * Thread-safe: takes the namespace and registry locks only inside their

@@ -11,6 +11,8 @@
 #   last close, the older copies never served;
 # - writes in one thread while another closes dups of the same descriptor
 #   (as a fork and exec does): no error, no crash, no block lost;
+# - a file copied empty after such a close, written and closed during that
+#   copy: the last close gets its 2 replicas (no EIO);
 # - a bad value: the mount refuses to start, saying why.
 # shellcheck disable=SC2317  # helpers are called through poll_until
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -128,6 +130,46 @@ if n == 0 or len(d) != n * 65536 or bad:
     print("  size %d (want %d), %d of %d blocks differ, first %s" % (len(d), n * 65536, len(bad), n, bad[:5]))
     sys.exit(1)
 PY
+
+# ---- an empty file copied, then written while that copy is on its way ------------------
+# (a descriptor with its replica open but nothing written, whose dup closes
+# as a child's inherited copy does at its exec: that close lets go of the
+# file, gfmd copies it empty; the write and close that follow come during
+# that copy. Each file is made so twice: the second time over 2 replicas. The last close's look at gfmd once got lost: that close failed
+# with EIO after SECS, and the file kept one replica.)
+out=$(python3 - "$M2/two" "$STATE/early.data" <<'PY' 2>&1
+import os, sys, threading
+d, n, nth = sys.argv[1], 24, 4
+data, errs = os.urandom(100000), []
+def run(k, rnd):
+    for i in range(k, n, nth):
+        p = os.path.join(d, "early.%d" % i)
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.ftruncate(fd, 0)      # its replica opened, nothing written
+            os.close(os.dup(fd))     # the close of a copy of it
+            os.write(fd, data[rnd:] + data[:rnd])
+            os.close(fd)
+        except OSError as e:
+            errs.append((rnd, p, e.strerror))
+for rnd in range(2):                 # made, then made again over 2 replicas
+    ts = [threading.Thread(target=run, args=(k, rnd)) for k in range(nth)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+data = data[1:] + data[:1]
+open(sys.argv[2], "wb").write(data)
+print("files", n, "errors", len(errs), errs[:3])
+PY
+)
+echo "  $out"
+[[ $out == *"errors 0 "* ]] && ok "24 empty files copied, then written during that copy (twice): every last close OK" ||
+	fail "written during the copy of the empty file: $out"
+bad=0
+for i in $(seq 0 23); do
+	f=$M2/two/early.$i
+	[[ $(current "$f") == 2 ]] && spools_match "$f" "$STATE/early.data" || bad=$((bad + 1))
+done
+expect_eq "  each has 2 current replicas of its data at that close (looked at once)" 0 "$bad"
 
 # ---- a bad value ------------------------------------------------------------------------
 gf_umount 2 || die "umount 2"

@@ -12,6 +12,8 @@
 # - a write to a replicated file marks its other replicas stale (gfwhere
 #   -l), never served; after the last close they are refreshed (count 2) or
 #   removed (count 1);
+# - a file appended to just after its first close, while that copy is on its
+#   way, still reaches 2 current replicas of its last contents;
 # - gfhost drain under readers: afterwards the host holds nothing, every
 #   file still has its count, no reader saw an error, new data goes
 #   elsewhere; gfhost list shows it draining; undrain ends it.
@@ -40,7 +42,7 @@ where() { local k=$1; shift; nb_exec "$k" "$GFWHERE" -c "$(conf "$k")" "$@"; }
 ncopy() { local k=$1; shift; nb_exec "$k" "$GFNCOPY" -c "$(conf "$k")" "$@"; }
 hosts_of() { where 1 "$1" 2>/dev/null | cut -d' ' -f2-; }
 # up_count PATH: replicas on up hosts
-up_count() { hosts_of "$1" | tr ' ' '\n' | grep -v -e '(down)' -e '^-$' -e '^$' | wc -l; }
+up_count() { hosts_of "$1" | tr ' ' '\n' | grep -c -v -e '(down)' -e '^-$' -e '^$'; }
 has_up() { [[ $(up_count "$1") == "$2" ]]; }
 all_have() { # all_have N PATH...
 	local n=$1 p
@@ -125,7 +127,7 @@ for k in 1 4; do
 	((k == victim)) && continue
 	(
 		errs=0
-		for round in 1 2 3 4 5 6 7 8; do
+		for _ in 1 2 3 4 5 6 7 8; do
 			for i in 1 2 3 4 5 6; do
 				cmp -s "$STATE/src.$i" "$(mnt "$k")/raw/day1/L0.$i" || errs=$((errs + 1))
 			done
@@ -231,6 +233,46 @@ cat "$STATE/src.6" >"$STATE/src.6new" && printf 'more\n' >>"$STATE/src.6new"
 SUM[$f]=$(sha256sum <"$STATE/src.6new" | cut -d' ' -f1)
 SUM[$M1/raw/day1/L0.5]=$new
 
+# ---- written again while its copy is being made: it still reaches its count ------------------
+# The append's close asks gfmd for a look while the copy of the first
+# contents (below REPAIR_FOLLOW_MIN: copied after the close, not while
+# written) is still on its way. That copy ends (the source changed under
+# it): no failure, and the look is not lost; the file is copied again at
+# once, not after retry_ms (it once was only so: "copy failed: Input/output
+# error; trying again in 30 s").
+declare -A AGAIN
+for i in $(seq 10); do
+	f=$M1/raw/day1/again.$i
+	head -c $((6 << 20)) /dev/urandom >"$STATE/again.$i"
+	cp "$STATE/again.$i" "$f" || die "cannot write $f"
+	printf 'written again %d\n' "$i" >>"$f" || die "cannot append to $f"
+	printf 'written again %d\n' "$i" >>"$STATE/again.$i"
+	AGAIN[$f]=$(sha256sum <"$STATE/again.$i" | cut -d' ' -f1)
+	rm -f "$STATE/again.$i"
+done
+all_refreshed() {
+	local f
+	for f in "${!AGAIN[@]}"; do refreshed "$f" || return 1; done
+}
+if poll_until "$GF_WAIT_SECS" all_refreshed; then
+	ok "files appended to just after their first close: 2 current replicas each, none stale"
+else
+	for f in "${!AGAIN[@]}"; do it_say "$f: $(where 1 -l "$f" 2>&1 | tr '\n' ' ')"; done
+	fail "files written again during their copy did not reach 2 current replicas"
+fi
+bad=0
+for f in "${!AGAIN[@]}"; do
+	n=$(spool_files "$(ino_of "$f")" | xargs -r sha256sum 2>/dev/null | awk -v s="${AGAIN[$f]}" '$1 == s' | wc -l)
+	((n == 2)) || bad=$((bad + 1))
+done
+expect_eq "  each has 2 spool copies of its last contents" 0 "$bad"
+failed=0
+for f in "${!AGAIN[@]}"; do
+	grep -q "inode $(ino_of "$f") has .* copy failed" "$STATE/gfmd.log" && failed=$((failed + 1))
+done
+expect_eq "  none of their copies was logged as a failure to try again later" 0 "$failed"
+for f in "${!AGAIN[@]}"; do rm -f "$f"; done
+
 # ---- drain a host under load -----------------------------------------------------------------
 gfhost() { gf_in gfmd "$(gf_bin gfhost)" -c "$STATE/admin.conf" "$@"; }
 drained=2
@@ -251,7 +293,7 @@ readers=()
 for k in 1 3; do
 	(
 		errs=0
-		for round in 1 2 3 4 5; do
+		for _ in 1 2 3 4 5; do
 			for f in "${FILES[@]}" "$M1/solo"; do
 				[[ $(sha256sum <"$(mnt "$k")/${f#"$M1"/}" | cut -d' ' -f1) == "${SUM[$f]}" ]] ||
 					errs=$((errs + 1))
@@ -289,7 +331,7 @@ done
 expect_eq "every file still has its count" "" "$low"
 expect_eq "solo (count 1) moved: 1 replica, elsewhere" 1 "$(up_count "$M1/solo")"
 expect_eq "solo reads right" "${SUM[$M1/solo]}" "$(sha256sum <"$(mnt 4)/solo" | cut -d' ' -f1)"
-spool_empty() { [[ -z $(find "$(spool $drained)/data" -type f) ]]; }
+spool_empty() { [[ -z $(find "$(spool "$drained")/data" -type f) ]]; }
 if poll_until "$GF_WAIT_SECS" spool_empty; then
 	ok "node$drained's spool holds no replica file any more"
 else
