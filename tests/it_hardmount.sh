@@ -173,13 +173,13 @@ stream_part() {
 	}
 	all_beyond() { # every worker has completed more than at the kill
 		local w
-		for ((w = 1; w <= NWORK; w++)); do (($(done_of "$w") >= ${AT_KILL[w]} + 20)) || return 1; done
+		for ((w = 1; w <= NWORK; w++)); do (($(done_of "$w") >= AT_KILL[w] + 20)) || return 1; done
 	}
 	poll_until "$GF_WAIT_SECS" all_at_least 20 || die "the workers did not get going"
 
 	gf_log_mark "$M1LOG"
 	AT_KILL=()
-	for ((w = 1; w <= NWORK; w++)); do AT_KILL[$w]=$(done_of "$w"); done
+	for ((w = 1; w <= NWORK; w++)); do AT_KILL[w]=$(done_of "$w"); done
 	check_here "kill -9 of gfmd in the middle of the stream" gf_gfmd_kill9
 	check "the mount says gfmd is not responding, still trying" \
 		gf_log_wait "$M1LOG" 'gfmd [^ ]+ not responding, still trying'
@@ -340,13 +340,29 @@ softgfsd_part() {
 	cp "$STATE/soft.data" "$MOUNT/hm/softdata" || die "cannot write hm/softdata"
 	GFSD1=$(gf_gfsd_pid 1)
 	IT_CLEANUP+=("kill -CONT $GFSD1")
-	# the write handle is open on node1's gfsd when it stops
+	# the write handle is open on node1's gfsd when it stops; the second
+	# write only once every thread of it has stopped (a thread that was
+	# not the one the signal woke could still serve a request meanwhile)
 	expect_errno "with gfsd_timeout=2, a write whose gfsd stopped fails with EIO" EIO "
-import signal
+import glob, signal, time
+def stopped(pid):
+    for t in glob.glob('/proc/%d/task/*/stat' % pid):
+        try:
+            if open(t).read().rsplit(') ', 1)[1][0] not in 'Tt':
+                return False
+        except OSError:
+            pass
+    return True
 fd = os.open(M2 + '/hm/softdata', os.O_WRONLY)
 try:
     os.pwrite(fd, b'y' * 1000, 0)
     os.kill($GFSD1, signal.SIGSTOP)
+    for _ in range(${GF_WAIT_SECS:-60} * 100):
+        if stopped($GFSD1):
+            break
+        time.sleep(0.01)
+    else:
+        raise SystemExit('gfsd $GFSD1 not stopped')
     os.pwrite(fd, b'y' * 1000, 1000)
 finally:
     os.close(fd)"
