@@ -5,7 +5,10 @@
 # a local directory, in the same run; medians of R runs of each, and their
 # ratios (the target: every stage and the total within 1.15x of local).
 # Both run with the same number of tasks at once (-j, default the number of
-# CPUs: every "host" shares this machine's). Not a test: no pass/fail.
+# CPUs: every "host" shares this machine's). A second table gives one
+# task's wall time per stage (aster-day --task-log), median over all runs:
+# a stage slower than its tasks are waits between them. Not a test: no
+# pass/fail.
 #
 # usage: bench/aster.sh [-s tiny|demo|large] [-r RUNS] [-j JOBS] [--fast]
 #   --fast   gfmd in the fast mode (durability = fsync with a journal)
@@ -19,7 +22,7 @@ while (($#)); do
 	-r) R=$2; shift 2 ;;
 	-j) J=$2; shift 2 ;;
 	--fast) FAST=1; shift ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "aster: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -62,6 +65,7 @@ for ((i = 1; i <= R; i++)); do
 		fi
 		drop
 		"$ASTER/aster-day" "${args[@]}" --ftp "ftp://127.0.0.1:$port" --db "$DSN" --jobs "$J" \
+			--task-log "$LOCAL/tasks.$where" \
 			--quiet >"$LOCAL/table.$where.$i" || { cat "$LOCAL/table.$where.$i"; exit 1; }
 		while read -r stage wall; do T[$where.$stage]+="$wall "; done < <(awk '$1 == "total" { print $1, $2; next }
 			NR > 1 && NF >= 9 { print $1, $7 }' "$LOCAL/table.$where.$i")
@@ -76,6 +80,15 @@ printf '%-10s %12s %10s %8s\n' stage "gfarmfs s" "local s" ratio
 for s in FTP MV BZIP2 REPLICATE BUNZIP2 L1PGE DTMSOFT CONVERT total; do
 	g=$(median_of <<<"${T[gfarmfs.$s]:-}") l=$(median_of <<<"${T[local.$s]:-}")
 	awk -v s="$s" -v g="$g" -v l="$l" 'BEGIN { printf "%-10s %12.2f %10.2f %7.2fx\n", s, g, l, (l > 0) ? g / l : 0 }'
+done
+echo
+echo "one task's wall time, median of all runs' tasks (s; where a stage's time goes):"
+printf '%-10s %6s %12s %10s %8s\n' stage tasks "gfarmfs s" "local s" ratio
+for s in FTP BZIP2 REPLICATE BUNZIP2 L1PGE DTMSOFT CONVERT; do
+	g=$(awk -F'\t' -v s="$s" '$1 == s && $3 == "ok" { print $5 }' "$LOCAL/tasks.gfarmfs" | median)
+	l=$(awk -F'\t' -v s="$s" '$1 == s && $3 == "ok" { print $5 }' "$LOCAL/tasks.local" | median)
+	n=$(awk -F'\t' -v s="$s" '$1 == s && $3 == "ok"' "$LOCAL/tasks.gfarmfs" | wc -l)
+	awk -v s="$s" -v n="$n" -v g="$g" -v l="$l" 'BEGIN { printf "%-10s %6d %12.3f %10.3f %7.2fx\n", s, n, g, l, (l > 0) ? g / l : 0 }'
 done
 echo "(the last run's tables: gfarmfs, then local)"
 cat "$LOCAL/table.gfarmfs.$R" "$LOCAL/table.local.$R"

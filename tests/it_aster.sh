@@ -229,9 +229,17 @@ cp "$STATE/bad.orig" "$bad"
 
 # ---- the same day on a local disk ---------------------------------------------------------------
 L=$STATE/localday
-day "$L" --local >"$STATE/t6" 2>"$STATE/e6"
+day "$L" --local --task-log "$STATE/tasks6" >"$STATE/t6" 2>"$STATE/e6"
 rc=$?
 [[ $rc == 0 ]] && ok "aster-day --local: exit 0" || fail "local: rc $rc: $(tail -n 3 "$STATE/e6")"
+tl_bad=
+for s in FTP BZIP2 REPLICATE BUNZIP2 L1PGE DTMSOFT CONVERT; do
+	n=$(awk -F'\t' -v s="$s" '$1 == s && $3 == "ok" && $4 == 1 && $5 > 0' "$STATE/tasks6" | wc -l)
+	[[ $n == "$(col "$STATE/t6" "$s" 2)" ]] || tl_bad+=" $s:$n"
+done
+[[ -z $tl_bad && $(wc -l <"$STATE/tasks6") == $(awk 'NR > 1 && $1 != "MV" && $1 != "total" { n += $2 } END { print n }' "$STATE/t6") ]] &&
+	ok "  --task-log: a line per task run, each ok, with its wall time" ||
+	fail "  --task-log:$tl_bad; $(head -n 3 "$STATE/tasks6")"
 sums "$L" | cmp -s - "$STATE/sums1" && ok "  the same files as on gfarmfs" || fail "  local differs from gfarmfs"
 [[ $(col "$STATE/t6" BZIP2 8) == - ]] && ok "  (no gfsd counters there)" || fail "  local table: $(cat "$STATE/t6")"
 
