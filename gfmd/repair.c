@@ -162,6 +162,7 @@ struct gf_repair {
 	struct hoststate *hosts;
 	size_t nhosts;
 	int64_t started_ms;
+	bool looked_all; /* every file looked at once since gfmd started */
 	uint64_t made, bytes, failed, removed;
 	uint32_t following; /* copies following a writer now (≤ jobs - 1) */
 	pthread_t monitor;
@@ -612,6 +613,27 @@ static struct hoststate *hoststate(struct gf_repair *r, uint32_t id, int64_t now
 	return &v[r->nhosts++];
 }
 
+/*
+ * Once after gfmd starts, when every host is up (or delay_ms has passed):
+ * every file with a replica on an up host is looked at. What was to be done
+ * when the last gfmd stopped — copies not made yet, failures waiting for
+ * their retry — was in its memory only; the files it concerned are below
+ * their count now, and nothing else would bring them back.
+ */
+static void look_at_all(struct gf_repair *r, const struct gf_host_info *hv, uint32_t nh,
+			int64_t now)
+{
+	uint32_t up = 0;
+	for (uint32_t i = 0; i < nh; i++)
+		up += hv[i].up != 0;
+	if (up < nh && now - r->started_ms < (int64_t)r->cfg.delay_ms)
+		return;
+	r->looked_all = true;
+	for (uint32_t i = 0; i < nh; i++)
+		if (hv[i].up)
+			queue_host_files(r, hv[i].host_id, hv[i].name, "at gfmd's start");
+}
+
 static void *monitor_main(void *arg)
 {
 	struct gf_repair *r = arg;
@@ -638,6 +660,8 @@ static void *monitor_main(void *arg)
 		struct gf_host_info *hv = NULL;
 		uint32_t nh = 0;
 		if (gf_hosts_list(r->g->hosts, &hv, &nh) == 0) {
+			if (!r->looked_all)
+				look_at_all(r, hv, nh, now);
 			for (uint32_t i = 0; i < nh; i++) {
 				struct hoststate *h = hoststate(r, hv[i].host_id, now);
 				if (!h)

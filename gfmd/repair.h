@@ -6,7 +6,10 @@
  * connection closing) and whose count is above 1; a file whose count was
  * set; and, once a host has been down for delay_ms, every file with a
  * current replica on it (and every file on a host that comes back up, for
- * replicas it may now have too many of). Files wait in a queue without
+ * replicas it may now have too many of); and once after gfmd starts, when
+ * every host is up or delay_ms has passed, every file with a replica on an
+ * up host (what the last gfmd still had to do was in its memory only).
+ * Files wait in a queue without
  * duplicates, those with the fewest replicas on up hosts first (one left
  * before two).
  *

@@ -1,7 +1,8 @@
 #!/bin/bash
 # shellcheck disable=SC2317  # helpers are called through check/poll_until
 # Data and metadata survive stopping and starting every daemon: PostgreSQL,
-# gfmd, every gfsd and the mounts (remounted).
+# gfmd, every gfsd and the mounts (remounted). Copies that a gfmd killed
+# had still to make are made by the next one.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_require getfattr setfattr find
@@ -85,5 +86,35 @@ manifest "$MOUNT" >"$STATE/after3"
 check "the tree is intact after a gfmd restart under live mounts" diff "$STATE/before3" "$STATE/after3"
 check "create through a live mount after the gfmd restart" sh -c "echo again >'$MOUNT/two/again'"
 expect_eq "and read it through the other mount" again "$(cat "$MOUNT2/two/again" 2>&1)"
+
+# A third: copies gfmd had still to make when it was killed are made once it
+# starts again. With gfsd node2 and node3 stopped, files written into a
+# count-2 directory keep their one replica on node1 and wait for a copy
+# (failed, to be tried again): something only that gfmd's memory held.
+GFWHERE=$(gf_bin gfwhere) || die "gfwhere is not built"
+export GFARMFS_CONFIG=$STATE/admin.conf
+mkdir "$MOUNT/count2" && "$(gf_bin gfncopy)" -s 2 "$MOUNT/count2" || die "gfncopy -s 2"
+check_here "gfsd node2 stops" gf_gfsd_stop 2
+check_here "gfsd node3 stops" gf_gfsd_stop 3
+for i in 1 2 3 4 5; do
+	head -c $((i * 70000)) /dev/urandom >"$MOUNT/count2/f$i" || die "write count2/f$i"
+done
+ones=0
+for i in 1 2 3 4 5; do [[ $(current "$MOUNT/count2/f$i") == 1 ]] && ones=$((ones + 1)); done
+expect_eq "5 files written into a count-2 directory with one gfsd up: 1 replica each" 5 "$ones"
+check_here "kill -9 of gfmd" gf_gfmd_kill9
+check_here "gfsd node2 starts again" gf_gfsd_start 2
+check_here "gfsd node3 starts again" gf_gfsd_start 3
+check_here "gfmd starts again" gf_gfmd_start || die "gfmd does not restart"
+all_two() {
+	local i
+	for i in 1 2 3 4 5; do [[ $(current "$MOUNT/count2/f$i") == 2 ]] || return 1; done
+}
+if poll_until "$GF_WAIT_SECS" all_two; then
+	ok "  after its start, gfmd makes the copies the killed one had still to make"
+else
+	fail "  replicas: $(for i in 1 2 3 4 5; do "$GFWHERE" -l "$MOUNT/count2/f$i" | tail -n +2; done | tr '\n' ';')"
+fi
+grep -q "at gfmd's start: .* to repair" "$STATE/gfmd.log" && ok "  (logged)" || fail "  no log line for the look at gfmd's start"
 
 it_done
