@@ -157,6 +157,8 @@ struct gf_repair {
 	struct iset queued;  /* in a queue */
 	struct iset working; /* being worked on now */
 	struct iset recheck; /* of those, asked for again meanwhile: queued after */
+	struct iset parked;  /* host ids: a file found every replica of it down
+			      * on them (its files are queued when it is up) */
 	struct retry *retry;
 	size_t nretry, capretry;
 	struct hoststate *hosts;
@@ -242,20 +244,24 @@ static void count_removed(struct gf_repair *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static void retry_later(struct gf_repair *r, uint64_t ino)
+/* (mu held) */
+static void retry_later_locked(struct gf_repair *r, uint64_t ino)
 {
-	pthread_mutex_lock(&r->mu);
 	if (r->nretry == r->capretry) {
 		size_t cap = r->capretry ? r->capretry * 2 : 64;
 		struct retry *v = realloc(r->retry, cap * sizeof(*v));
-		if (!v) {
-			pthread_mutex_unlock(&r->mu);
+		if (!v)
 			return;
-		}
 		r->retry = v;
 		r->capretry = cap;
 	}
 	r->retry[r->nretry++] = (struct retry){ ino, gf_mono_ms() + r->cfg.retry_ms };
+}
+
+static void retry_later(struct gf_repair *r, uint64_t ino)
+{
+	pthread_mutex_lock(&r->mu);
+	retry_later_locked(r, ino);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -378,6 +384,13 @@ static int work(struct gf_repair *r, uint64_t ino)
 		gf_log_limited(&rl, GF_LOG_WARN,
 			       "gfmd: repair: inode %" PRIu64 ": every replica (%zu) is on a host "
 			       "that is down; nothing to copy from until one comes back", ino, st->n);
+		/* looked at again when one of them is up, however short its
+		 * absence (no "down too long" brings it back then) */
+		pthread_mutex_lock(&r->mu);
+		for (size_t i = 0; i < st->n; i++)
+			if (iset_add(&r->parked, st->cur[i].host_id) < 0)
+				retry_later_locked(r, ino);
+		pthread_mutex_unlock(&r->mu);
 		goto out;
 	}
 	/* a corrupt replica (GF_GEN_CORRUPT) is replaced: one more copy, and
@@ -678,10 +691,13 @@ static void *monitor_main(void *arg)
 					bool was_handled = h->handled;
 					h->up = true;
 					h->handled = false;
+					pthread_mutex_lock(&r->mu);
+					bool was_parked = iset_del(&r->parked, h->host_id);
+					pthread_mutex_unlock(&r->mu);
 					/* back after it was repaired around: some files
-					 * may have too many replicas now, and files whose
+					 * may have too many replicas now; and files whose
 					 * every replica was down can be copied again */
-					if (was_handled)
+					if (was_handled || was_parked)
 						queue_host_files(r, h->host_id, hv[i].name,
 								 "is back up");
 					continue;
@@ -753,6 +769,7 @@ void gf_repair_stop(struct gf_repair *r)
 	free(r->queued.v);
 	free(r->working.v);
 	free(r->recheck.v);
+	free(r->parked.v);
 	free(r->retry);
 	free(r->hosts);
 	pthread_cond_destroy(&r->cv);

@@ -25,7 +25,8 @@
  * queue for the next; with more than its count, replicas beyond it are
  * removed — those on down hosts first, never below the count. A file whose
  * every replica is down cannot be copied: that is logged, and the file is
- * looked at again when a host comes up. A copy that fails (no room, a
+ * looked at again once one of those hosts is up, however short its absence
+ * was (its files needing work are queued then). A copy that fails (no room, a
  * source that went down) is logged and the file tried again after
  * retry_ms; one that ends because the file was written meanwhile (-EBUSY)
  * is no failure: that writer's release brings the file back. A file asked

@@ -2,7 +2,8 @@
 # shellcheck disable=SC2317  # helpers are called through check/poll_until
 # Data and metadata survive stopping and starting every daemon: PostgreSQL,
 # gfmd, every gfsd and the mounts (remounted). Copies that a gfmd killed
-# had still to make are made by the next one.
+# had still to make are made by the next one; a file whose only host was
+# down when its count rose gets its copies once that host is back.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_require getfattr setfattr find
@@ -116,5 +117,23 @@ else
 	fail "  replicas: $(for i in 1 2 3 4 5; do "$GFWHERE" -l "$MOUNT/count2/f$i" | tail -n +2; done | tr '\n' ';')"
 fi
 grep -q "at gfmd's start: .* to repair" "$STATE/gfmd.log" && ok "  (logged)" || fail "  no log line for the look at gfmd's start"
+
+# A fourth: a count raised while the file's only host is down for a while
+# (shorter than repair_delay_ms, so no "down too long" comes) is met once
+# that host is back; the look gfmd took meanwhile found nothing to copy from.
+f=$MOUNT/solo
+head -c 300000 /dev/urandom >"$f" || die "write solo"
+[[ $("$GFWHERE" "$f" | cut -d' ' -f2-) == node1 ]] || die "solo is not on node1 alone: $("$GFWHERE" "$f")"
+ino=$(stat -c %i "$f")
+node1_down() { "$(gf_bin gfhost)" list | awk '$2 == "node1" { print $5 }' | grep -qx down; }
+check_here "gfsd node1 stops" gf_gfsd_stop 1
+poll_until "$GF_WAIT_SECS" node1_down || die "gfmd never saw node1 down"
+check "gfncopy -s 2 on a file whose only replica is on the down host" "$(gf_bin gfncopy)" -s 2 "$f"
+looked() { grep -q "inode $ino: every replica (1) is on a host that is down" "$STATE/gfmd.log"; }
+poll_until "$GF_WAIT_SECS" looked || fail "  gfmd's repair never looked at it"
+check_here "gfsd node1 starts again" gf_gfsd_start 1
+two() { [[ $(current "$f") == 2 ]]; }
+poll_until "$GF_WAIT_SECS" two && ok "  once node1 is back, the file gets its second replica" ||
+	fail "  replicas: $("$GFWHERE" -l "$f" | tail -n +2 | tr '\n' ';')"
 
 it_done
