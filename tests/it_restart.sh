@@ -116,7 +116,8 @@ if poll_until "$GF_WAIT_SECS" all_two; then
 else
 	fail "  replicas: $(for i in 1 2 3 4 5; do "$GFWHERE" -l "$MOUNT/count2/f$i" | tail -n +2; done | tr '\n' ';')"
 fi
-grep -q "at gfmd's start: .* to repair" "$STATE/gfmd.log" && ok "  (logged)" || fail "  no log line for the look at gfmd's start"
+grep -Eq "node1 at gfmd's start: .*, [1-9][0-9]* to repair" "$STATE/gfmd.log" && ok "  (logged)" ||
+	fail "  no log line for the look at gfmd's start"
 
 # A fourth: a count raised while the file's only host is down for a while
 # (shorter than repair_delay_ms, so no "down too long" comes) is met once
