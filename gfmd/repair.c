@@ -172,6 +172,13 @@ struct gf_repair {
 	uint32_t nworkers;
 };
 
+static void queue_oom(uint64_t ino)
+{
+	static struct gf_ratelimit rl = GF_RATELIMIT(5, 60000);
+	gf_log_limited(&rl, GF_LOG_ERR, "gfmd: repair: out of memory queueing inode %" PRIu64,
+		       ino);
+}
+
 /* (mu held) */
 static void enqueue_locked(struct gf_repair *r, uint64_t ino, int prio)
 {
@@ -182,19 +189,14 @@ static void enqueue_locked(struct gf_repair *r, uint64_t ino, int prio)
 	if (iset_has(&r->working, ino)) {
 		/* what the worker saw may be old already (a writer's release
 		 * while its copy was made): it looks again when done */
-		if (iset_add(&r->recheck, ino) < 0) {
-			static struct gf_ratelimit rl = GF_RATELIMIT(5, 60000);
-			gf_log_limited(&rl, GF_LOG_ERR,
-				       "gfmd: repair: out of memory queueing inode %" PRIu64, ino);
-		}
+		if (iset_add(&r->recheck, ino) < 0)
+			queue_oom(ino);
 		return;
 	}
 	int added = iset_add(&r->queued, ino);
 	if (added < 0 || (added == 1 && fifo_push(&r->q[prio], ino) < 0)) {
 		iset_del(&r->queued, ino);
-		static struct gf_ratelimit rl = GF_RATELIMIT(5, 60000);
-		gf_log_limited(&rl, GF_LOG_ERR, "gfmd: repair: out of memory queueing inode %" PRIu64,
-			       ino);
+		queue_oom(ino);
 		return;
 	}
 	if (added == 1)

@@ -286,7 +286,7 @@ dems "$W5" | cmp -s - "$STATE/dem1" && ok "  its 12 DEMs equal those of the undi
 [[ -n $victim_host ]] && check_here "$victim_host's gfsd starts again" gf_gfsd_start "${victim_host#node}"
 
 # ---- bad command lines and an unreachable downlink ---------------------------------------------
-for args in "--jobs -1" "--retries -1" "--ncopy 0" "--stages FTP,NOPE"; do
+for args in "--jobs -1" "--retries -1" "--ncopy 0" "--stages FTP,NOPE" "--task-log /nonexistent/dir/log"; do
 	# shellcheck disable=SC2086  # the words are the options
 	out=$("$ASTER/aster-day" --local --work "$STATE/bad" --ftp "ftp://127.0.0.1:1" $args 2>&1)
 	rc=$?

@@ -55,6 +55,11 @@ spool_files() {
 	name=$(printf '%016x-' "$1")
 	for k in 1 2 3 4; do find "$(spool "$k")/data" -type f -name "$name????????????????"; done
 }
+# spool_holding PATH SHA256: how many spool files of PATH's inode hold those bytes
+# (a stale one removed meanwhile is not counted)
+spool_holding() {
+	spool_files "$(ino_of "$1")" | xargs -r sha256sum 2>/dev/null | awk -v s="$2" '$1 == s' | wc -l
+}
 M1=$(mnt 1)
 
 # ---- a count on a directory, inherited, reached after close --------------------------------
@@ -82,8 +87,7 @@ else
 fi
 same=0
 for f in "${FILES[@]}"; do
-	n=$(spool_files "$(ino_of "$f")" | xargs -r sha256sum | awk -v s="${SUM[$f]}" '$1 == s' | wc -l)
-	((n == 2)) && same=$((same + 1))
+	(($(spool_holding "$f" "${SUM[$f]}") == 2)) && same=$((same + 1))
 done
 expect_eq "  each has 2 spool copies, byte-identical to what was written" 6 "$same"
 
@@ -209,9 +213,7 @@ if poll_until "$GF_WAIT_SECS" refreshed "$f"; then
 else
 	fail "  after close: $(where 1 -l "$f" 2>&1)"
 fi
-n=$(spool_files "$(ino_of "$f")" | xargs -r sha256sum | awk -v s="$new" '$1 == s' | wc -l)
-same_two() { [[ $(spool_files "$(ino_of "$f")" | xargs -r sha256sum | awk -v s="$new" '$1 == s' | wc -l) == 2 &&
-	$(spool_files "$(ino_of "$f")" | wc -l) == 2 ]]; }
+same_two() { [[ $(spool_holding "$f" "$new") == 2 && $(spool_files "$(ino_of "$f")" | wc -l) == 2 ]]; }
 if poll_until "$GF_WAIT_SECS" same_two; then ok "  both spool copies hold the new data, and only they remain"; else fail "  spool: $(spool_files "$(ino_of "$f")" | xargs -r sha256sum)"; fi
 for k in 1 2 3 4; do
 	[[ $(sha256sum <"$(mnt "$k")/raw/day1/L0.5" | cut -d' ' -f1) == "$new" ]] || fail "  node$k reads old data"
@@ -262,8 +264,7 @@ else
 fi
 bad=0
 for f in "${!AGAIN[@]}"; do
-	n=$(spool_files "$(ino_of "$f")" | xargs -r sha256sum 2>/dev/null | awk -v s="${AGAIN[$f]}" '$1 == s' | wc -l)
-	((n == 2)) || bad=$((bad + 1))
+	(($(spool_holding "$f" "${AGAIN[$f]}") == 2)) || bad=$((bad + 1))
 done
 expect_eq "  each has 2 spool copies of its last contents" 0 "$bad"
 failed=0

@@ -126,7 +126,7 @@ f=$MOUNT/solo
 head -c 300000 /dev/urandom >"$f" || die "write solo"
 [[ $("$GFWHERE" "$f" | cut -d' ' -f2-) == node1 ]] || die "solo is not on node1 alone: $("$GFWHERE" "$f")"
 ino=$(stat -c %i "$f")
-node1_down() { "$(gf_bin gfhost)" list | awk '$2 == "node1" { print $5 }' | grep -qx down; }
+node1_down() { ! gf_host_is_up node1; }
 check_here "gfsd node1 stops" gf_gfsd_stop 1
 poll_until "$GF_WAIT_SECS" node1_down || die "gfmd never saw node1 down"
 check "gfncopy -s 2 on a file whose only replica is on the down host" "$(gf_bin gfncopy)" -s 2 "$f"
