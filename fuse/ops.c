@@ -171,17 +171,19 @@ static int merge_writer(struct gf_attr *a)
 }
 
 /*
- * The size this client last told the kernel for a file, per inode (a lossy
- * table: a collision forgets, which only costs what the fix is for). The
- * kernel reads up to the size it was told; another mount's writer may
- * have grown the file since a handle was opened, and the read must reach
- * that new end (pread past the old size, mmap of the grown part) instead
- * of stopping at the size the handle saw at open.
+ * The size and mtime this client last told the kernel for a file, per
+ * inode (a lossy table: a collision forgets, which only costs what the
+ * fix is for). The kernel reads up to the size it was told; another
+ * mount's writer may have grown the file since a handle was opened, and
+ * the read must reach that new end (pread past the old size, mmap of the
+ * grown part) instead of stopping at the size the handle saw at open. An
+ * open compares gfmd's size and mtime with these (open_attrs).
  */
 #define SEEN_SLOTS 4096
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	uint64_t ino, size;
+	struct gf_timespec mtime;
 } seen[SEEN_SLOTS];
 
 static size_t seen_slot(uint64_t ino)
@@ -189,11 +191,12 @@ static size_t seen_slot(uint64_t ino)
 	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 40) % SEEN_SLOTS;
 }
 
-static void note_seen_size(uint64_t ino, uint64_t size)
+static void note_seen(const struct gf_attr *a)
 {
 	pthread_mutex_lock(&seen_lock);
-	seen[seen_slot(ino)].ino = ino;
-	seen[seen_slot(ino)].size = size;
+	seen[seen_slot(a->ino)].ino = a->ino;
+	seen[seen_slot(a->ino)].size = a->size;
+	seen[seen_slot(a->ino)].mtime = a->mtime;
 	pthread_mutex_unlock(&seen_lock);
 }
 
@@ -203,6 +206,18 @@ static int seen_size(uint64_t ino, uint64_t *size)
 	int yes = seen[seen_slot(ino)].ino == ino;
 	if (yes)
 		*size = seen[seen_slot(ino)].size;
+	pthread_mutex_unlock(&seen_lock);
+	return yes;
+}
+
+/* 1 when a's size and mtime are what the kernel was last told (known). */
+static int seen_same(const struct gf_attr *a)
+{
+	pthread_mutex_lock(&seen_lock);
+	int yes = seen[seen_slot(a->ino)].ino == a->ino &&
+		  seen[seen_slot(a->ino)].size == a->size &&
+		  seen[seen_slot(a->ino)].mtime.sec == a->mtime.sec &&
+		  seen[seen_slot(a->ino)].mtime.nsec == a->mtime.nsec;
 	pthread_mutex_unlock(&seen_lock);
 	return yes;
 }
@@ -232,7 +247,7 @@ static void attr_to_stat(struct gf_fs *fs, struct gf_attr *a, struct stat *st)
 {
 	int writing = merge_writer(a);
 	if (S_ISREG(a->mode)) {
-		note_seen_size(a->ino, a->size);
+		note_seen(a);
 		if (!writing)
 			drop_if_stale(fs, a);
 	}
@@ -1004,6 +1019,28 @@ static void drop_file(struct gf_fs *fs, struct gf_file *f)
 	gf_file_free(f);
 }
 
+/*
+ * Close-to-open for the attributes too: the kernel reads up to the size it
+ * cached and shows the mtime it cached, for attr_timeout, whatever an open
+ * learnt from gfmd since; and a read served from its page cache sends no
+ * READ, whose atime update is what otherwise made it ask again. So when
+ * gfmd's size or mtime at this open are not what the kernel was last told
+ * (or that is forgotten), its cached attributes are dropped before the
+ * open's reply: it asks for them at the next stat or read past the old
+ * end. Attributes only (offset -1): that takes no page lock, so it is safe
+ * in a request handler, unlike dropping pages (cachever.h).
+ */
+static void open_attrs(struct gf_fs *fs, const struct gf_attr *attr)
+{
+	struct gf_attr a = *attr;
+
+	if (!S_ISREG(a.mode))
+		return;
+	merge_writer(&a); /* as attr_to_stat would show it */
+	if (!seen_same(&a))
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, a.ino, -1, 0);
+}
+
 /* A handle that reads and writes around the page cache. */
 static int bypasses_cache(const struct gf_file *f, int flags)
 {
@@ -1261,6 +1298,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	open_attrs(fs, &f->attr);
 	set_fi(fi, f);
 	reply_opened(req, f, fi, NULL);
 }

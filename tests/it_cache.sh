@@ -209,4 +209,32 @@ check "rename of the subdirectory out" mv "$A/dc/sub" "$A/sub2"
 expect_eq "... the link count drops at once" 2 "$(stat -c %h "$A/dc")"
 check "mount 2 agrees" poll_until "$GF_WAIT_SECS" seen_by_b
 
+# ---- close-to-open includes the size ---------------------------------------------------------
+# Mount 2 caches attributes for a minute: what its next open sees of mount
+# 1's rewrites must come from that open, not from the attribute cache.
+check_here "mount 2 again, caching attributes for 60 s" \
+	eval 'gf_umount 2 && gf_mount 2 -o attr_timeout=60' || die "cannot mount 2 again"
+head -c 1000 /dev/urandom >"$STATE/s1"
+head -c 70000 /dev/urandom >"$STATE/s2"
+head -c 100 /dev/urandom >"$STATE/s3"
+head -c 100 /dev/urandom >"$STATE/s4"
+# (a read from the cache sends no READ: nothing then makes the kernel ask
+# for attributes again, as a READ's atime update does)
+reads_twice() { cmp -s "$1" "$2" && cmp -s "$1" "$2"; }
+check "mount 1 writes s (1000 bytes)" cp "$STATE/s1" "$A/s"
+check "mount 2 reads it twice" reads_twice "$STATE/s1" "$B/s"
+check "mount 1 rewrites it longer (70000 bytes)" cp "$STATE/s2" "$A/s"
+check "mount 2's next open reads all of it" reads_twice "$STATE/s2" "$B/s"
+expect_eq "and mount 2's stat shows its size" 70000 "$(stat -c %s "$B/s")"
+check "mount 1 rewrites it shorter (100 bytes)" cp "$STATE/s3" "$A/s"
+check "mount 2's next open reads just that" reads_twice "$STATE/s3" "$B/s"
+expect_eq "and its stat shows the size" 100 "$(stat -c %s "$B/s")"
+check "mount 1 rewrites it, same size" cp "$STATE/s4" "$A/s"
+check "mount 2's next open reads the new bytes" reads_twice "$STATE/s4" "$B/s"
+m_a=$(stat -c %.9Y "$A/s")
+expect_eq "and its stat shows mount 1's mtime" "$m_a" "$(stat -c %.9Y "$B/s")"
+check "mount 1 appends to it" sh -c "cat '$STATE/s1' >>'$A/s'"
+cat "$STATE/s4" "$STATE/s1" >"$STATE/s5"
+check "mount 2's next open reads the whole file" reads_twice "$STATE/s5" "$B/s"
+
 it_done
