@@ -1208,10 +1208,27 @@ static void *committer(void *arg)
 		size_t n = batch.n;
 		gf_changes_free(&batch);
 		if (rc) {
+			/*
+			 * PostgreSQL said no (the connection still works): the
+			 * transaction was rolled back, nothing of it happened,
+			 * and its requests are told so (EIO). The connection
+			 * lost instead (PostgreSQL killed or unreachable): the
+			 * COMMIT may have happened or not, and an EIO could be a
+			 * lie. Then nobody is answered: clients send their
+			 * requests again to the next gfmd, which answers each
+			 * once (from its exactly-once record if it was
+			 * committed, by doing it if not), as after a kill -9.
+			 */
+			int lost = PQstatus(s->pg) != CONNECTION_OK;
 			gf_err("gfmd: COMMIT of %zu row changes failed: %.*s — exiting: memory "
-			       "is ahead of the database, a restart reloads it%s", n,
+			       "is ahead of the database, a restart reloads it%s%s", n,
 			       (int)strcspn(why, "\n"), why,
-			       s->journal ? " (and replays the journal)" : "");
+			       s->journal ? " (and replays the journal)" : "",
+			       lost ? "; the connection is lost, so whether it was committed is "
+				      "unknown: no reply is sent, clients ask the next gfmd"
+				    : "; its requests get EIO");
+			if (lost)
+				_exit(1);
 			if (!rotate)
 				pthread_mutex_lock(&s->mu);
 			struct waiter *all = take_waiters(&s->waiting, UINT64_MAX);
