@@ -1661,8 +1661,16 @@ int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
 			if (e == 0 && h->fd < 0)
 				gf_debug("gfsd %s passed no fd for %llu; using the socket",
 					 c->gfsd_socket, (unsigned long long)ino);
-			/* gfsd's answer is final; only an unreachable socket falls
-			 * back to TCP */
+			/* gfsd's answer is final, but for a writer's "cannot ask
+			 * gfmd yet" (-EAGAIN: gfmd is restarting), waited out as
+			 * below; only an unreachable socket falls back to TCP */
+			if (e == -EAGAIN && (flags & GFS_O_WRITE)) {
+				if (patience_retry(&p, "GFS_OPEN") < 0) {
+					e = -EIO;
+					goto done;
+				}
+				continue;
+			}
 			if (e != -EHOSTDOWN)
 				goto done;
 		}

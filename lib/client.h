@@ -46,7 +46,9 @@
  * bytes so moved to gfsd. Otherwise the replica is read and written with
  * GFS_READ / GFS_WRITE over TCP. A gfsd handle belongs to its connection.
  * A writer's handle (GFS_O_WRITE) is bound to the replica gfmd named: when
- * its gfsd cannot be reached, or the connection breaks (gfsd restarted),
+ * its gfsd cannot be reached, cannot ask gfmd yet whether the replica is
+ * still the file's (gfmd restarting; through the local socket too), or the
+ * connection breaks (gfsd restarted),
  * the calls wait for that gfsd as gfmd calls wait for gfmd (hard, or
  * gfsd_timeout seconds when soft, then -EIO; "gfsd ADDR not responding" /
  * "OK" logged the same way), reopen the same replica (ino, file generation)

@@ -116,4 +116,57 @@ else
 	fail "readdir lists $listed entries, fewer than $after acknowledged creates"
 fi
 
+# ---- rewrites of existing files while gfmd restarts: never an error -------------------
+# A hard mount hides gfmd's restarts from applications. An open that
+# rewrites an existing file (O_TRUNC) makes gfsd ask gfmd about the
+# replica first; until gfmd is back (or gfsd's link to it is), that open
+# waits like every other call, through the local socket as over TCP.
+mkdir "$MOUNT/rw" || die "cannot mkdir rw"
+for i in $(seq 1 20); do echo "start $i" >"$MOUNT/rw/f$i" || die "cannot write rw/f$i"; done
+RWLOG=$STATE/rewrites.log STOP2=$STATE/stop-rewriters
+rewriter() {
+	exec "$PY" - "$MOUNT/rw" "$1" "$RWLOG" "$STOP2" <<'PYEOF'
+import os, sys
+d, tag, log, stop = sys.argv[1:5]
+out = open(log, "a")
+i = 0
+while not os.path.exists(stop):
+    i += 1
+    p = os.path.join(d, "f%d" % (1 + (i * 7 + ord(tag)) % 20))
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, b"%s %d\n" % (tag.encode(), i))
+        finally:
+            os.close(fd)
+        out.write("%s ok\n" % tag)
+    except OSError as e:
+        out.write("%s error %s: %s\n" % (tag, p, e))
+    out.flush()
+PYEOF
+}
+rewriter a 2>"$STATE/rewriter-a.err" &
+RA=$!
+rewriter b 2>"$STATE/rewriter-b.err" &
+RB=$!
+IT_CLEANUP+=("touch '$STOP2'; kill $RA $RB")
+rewrites() { grep -c "^$1 ok" "$RWLOG" 2>/dev/null || echo 0; }
+rewrites_past() { (($(rewrites a) >= $1 && $(rewrites b) >= $1)); }
+check "two rewriters get going" poll_until "$GF_WAIT_SECS" rewrites_past 30
+for round in 1 2 3; do
+	check_here "round $round: kill -9 gfmd under the rewriters" gf_gfmd_kill9
+	check_here "round $round: gfmd starts again" gf_gfmd_start || die "gfmd does not restart"
+	check "round $round: the gfsd are back" gf_wait_hosts_up
+	n=$(($(rewrites a) > $(rewrites b) ? $(rewrites a) : $(rewrites b)))
+	check "round $round: both rewriters go on" poll_until "$GF_WAIT_SECS" rewrites_past $((n + 20))
+done
+touch "$STOP2"
+for w in $RA $RB; do
+	gf_wait_dead "$w" || fail "a rewriter is stuck ${GF_WAIT_SECS}s after it was told to stop"
+done
+errs=$(grep -c " error " "$RWLOG")
+it_say "$(rewrites a) + $(rewrites b) rewrites, $errs errors"
+((errs == 0)) && ok "no rewrite failed across 3 restarts of gfmd" ||
+	fail "rewrites failed across restarts of gfmd: $(grep " error " "$RWLOG" | head -3)"
+
 it_done
