@@ -25,9 +25,12 @@
  * registered for a ticket that is already committed runs at once, in the
  * caller's thread.
  *
- * A failed commit is fatal: memory is ahead of the database, so every
- * waiting completion gets -EIO, the failure is logged, and the process
- * exits (a restart reloads the truth). Crash-only.
+ * A failed commit is fatal: memory is ahead of the database, so the
+ * failure is logged and the process exits (a restart reloads the truth).
+ * Crash-only. A transaction PostgreSQL refused was rolled back: every
+ * waiting completion gets -EIO first. With the connection lost, whether
+ * the COMMIT happened is unknown: no completion runs (clients resend their
+ * requests to the next gfmd, which answers each exactly once).
  */
 #ifndef GF_STORE_H
 #define GF_STORE_H
@@ -129,7 +132,8 @@ int gf_store_start(struct gf_store *s);
 /* A gf_sink_fn: queue chg's contents; returns the ticket. */
 uint64_t gf_store_submit(void *store, struct gf_changes *chg);
 /* Run done(arg, 0) once ticket is committed, or written to the journal
- * (or done(arg, -EIO) before the process exits on a failed commit). */
+ * (or done(arg, -EIO) before the process exits on a commit PostgreSQL
+ * refused; never, when the connection was lost). */
 void gf_store_on_commit(struct gf_store *s, uint64_t ticket,
 			void (*done)(void *arg, int status), void *arg);
 
