@@ -3223,8 +3223,21 @@ int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	out->src = *src;
 	out->dst = dst_host;
 	out->follow = (flags & GF_NS_COPY_FOLLOW) != 0;
-	/* a file name never used on any host: the counter is stored with the
-	 * next change (at the latest with this copy's replica) */
+	/* a file name never used on any host. gfsd makes the file before
+	 * any change of this copy is committed, so the number must already be
+	 * below the stored counter: a gfmd killed now must not hand it out
+	 * again after its restart (two copies of different data under one
+	 * name, on one gfsd: one's checksums over the other's bytes). The
+	 * counter is moved ahead here when it must be, and the caller waits
+	 * for out->ticket before asking gfsd. */
+	if (ns->next_ino >= ns->stored_next_ino) {
+		struct gf_changes c;
+		gf_changes_init(&c);
+		uint64_t upto = ns->next_ino + 1 + GF_NS_INO_RESERVE;
+		gf_changes_add(&c, GF_CHG_NEXT_INO, upto, 0, 0, NULL, 0, NULL, 0, 0);
+		ns->stored_next_ino = upto;
+		emit(ns, &c, &out->ticket);
+	}
 	out->fgen = GF_FGEN_COPY | ns->next_ino++;
 	ns->copies[ns->ncopies++] = (struct copying){ ino, out->fgen, dst_host };
 out:

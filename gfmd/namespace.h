@@ -299,7 +299,9 @@ int gf_ns_removexattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
  * copy as under way and fills *out: the data generation and size to copy,
  * the source replica, and the new replica's file generation fgen — fresh
  * and never used on any host (GF_FGEN_COPY | a number from the
- * inode-number counter). Copies under way are listed by gf_ns_host_replicas
+ * inode-number counter), and after a crash of gfmd never again once
+ * out->ticket (the counter moved past it, when that was needed) is
+ * committed: wait for it before gfsd hears of fgen. Copies under way are listed by gf_ns_host_replicas
  * for dst_host, so an orphan scan leaves their file alone. gf_ns_copy_end
  * says the copy is over: when ok, and the inode still has that generation
  * and no writer (every write-open moves the generation, so nothing was
@@ -318,6 +320,9 @@ struct gf_ns_copy {
 	int keep; /* set by the caller: GF_REP_KEEP (proto.h) at gf_ns_copy_end */
 	int follow; /* GF_NS_COPY_FOLLOW: size is set by the caller to the size
 		     * copied, which gf_ns_copy_end checks against the file's */
+	uint64_t ticket; /* set by gf_ns_copy_begin: the change that stored the
+			  * inode-number counter past fgen (0: none was needed);
+			  * fgen must not reach gfsd before it is committed */
 };
 /* A copy that follows the file's writer (gfsd/copy.h): begun while it is
  * open for writing; it counts only if, when it ends, the writers are gone

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +26,34 @@ static int holds(const struct gf_ns_replica *r, size_t n, uint32_t id)
 		if (r[i].host_id == id)
 			return 1;
 	return 0;
+}
+
+/* Waiting in this thread for a ticket's commit (gf_store_on_commit). A
+ * failed commit ends the process, so the wait ends either way. */
+struct commit_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void commit_waited(void *arg, int status)
+{
+	struct commit_wait *w = arg;
+	(void)status;
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void wait_commit(struct gfmd *g, uint64_t ticket)
+{
+	struct commit_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+	gf_store_on_commit(g->store, ticket, commit_waited, &w);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
 }
 
 /* Ask dst's gfsd for the copy; 0 and *bytes or -errno. */
@@ -167,6 +196,9 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 		rc = gf_ns_copy_begin(g->ns, cr, ino, src->host_id, dst->host_id,
 				      (flags & GFMD_REP_FOLLOW) ? GF_NS_COPY_FOLLOW : 0, &cp);
 	if (rc == 0) {
+		/* the copy's file name stored as used before gfsd makes it */
+		if (cp.ticket)
+			wait_commit(g, cp.ticket);
 		int crc = ask_gfsd(g, dst, src, &cp, bytes);
 		if (crc == 0 && cp.follow) {
 			/* the source was sealed at its writer's close on gfsd; the

@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ static struct gf_ns *ns;
 static uint64_t last_ticket;
 static size_t nchanges;
 static int kinds[32];
+static uint64_t stored_counter; /* the highest inode-number counter stored */
 
 /* A sink that counts what it is given. */
 static uint64_t test_sink(void *arg, struct gf_changes *c)
@@ -34,6 +36,8 @@ static uint64_t test_sink(void *arg, struct gf_changes *c)
 	for (size_t i = 0; i < c->n; i++) {
 		nchanges++;
 		kinds[c->v[i].kind]++;
+		if (c->v[i].kind == GF_CHG_NEXT_INO && c->v[i].a > stored_counter)
+			stored_counter = c->v[i].a;
 	}
 	gf_changes_free(c);
 	return ++last_ticket;
@@ -50,6 +54,7 @@ static void setup(void)
 	ck_assert_ptr_nonnull(ns);
 	gf_ns_set_sink(ns, test_sink, NULL);
 	uint64_t t = 0;
+	stored_counter = 0;
 	ck_assert_int_eq(gf_ns_load_finish(ns, &t), 0);
 	ck_assert_uint_gt(t, 0);
 	nchanges = 0;
@@ -1234,6 +1239,36 @@ START_TEST(test_many_replicas)
 }
 END_TEST
 
+/* A copy's file name is a number from the inode-number counter, and gfsd
+ * makes the file before anything of the copy is committed: the number
+ * must be below the counter stored already (or in out->ticket, which the
+ * caller waits for), or a gfmd killed then would hand it out again after
+ * its restart. Past the counter's reserve too (2,000 copies, no create). */
+START_TEST(test_copy_fgen_stored)
+{
+	uint64_t fgen, t;
+	struct gf_ns_copy cp;
+	uint64_t f = file_with_data(100, &fgen); /* on host 2 */
+	gf_ns_writer_done(ns, f);
+	int tickets = 0;
+	for (int i = 0; i < 2000; i++) {
+		uint64_t before = last_ticket;
+		ck_assert_int_eq(gf_ns_copy_begin(ns, &ROOT, f, 2, 3, 0, &cp), 0);
+		ck_assert_msg((cp.fgen & ~GF_FGEN_COPY) < stored_counter,
+			      "copy %d: file number %" PRIu64 " handed out, counter stored: %" PRIu64,
+			      i, cp.fgen & ~GF_FGEN_COPY, stored_counter);
+		if (cp.ticket) {
+			ck_assert_uint_gt(cp.ticket, before);
+			tickets++;
+		}
+		ck_assert_int_eq(gf_ns_copy_end(ns, &cp, 0, &t), -EIO);
+	}
+	/* once per reserve (1024 numbers), not per copy */
+	ck_assert_int_ge(tickets, 1);
+	ck_assert_int_le(tickets, 3);
+}
+END_TEST
+
 struct walk {
 	uint64_t last;
 	size_t n, stop_at;
@@ -1719,6 +1754,7 @@ static Suite *namespace_suite(void)
 	tcase_add_test(tc, test_readdir_attrs_and_eof);
 	tcase_add_test(tc, test_load);
 	tcase_add_test(tc, test_many_replicas);
+	tcase_add_test(tc, test_copy_fgen_stored);
 	tcase_add_test(tc, test_files_on_host);
 	suite_add_tcase(s, tc);
 	return s;
