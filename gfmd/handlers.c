@@ -414,6 +414,7 @@ static int h_release(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	if (gfm_ino_req_decode(f->payload, f->hdr.len, &m))
 		return malformed(c, f);
 	struct conn_info *ci = gf_conn_data(c);
+	int found = 0;
 	for (size_t i = 0; ci && i < ci->nw; i++)
 		if (ci->w[i].ino == m.ino) {
 			if (--ci->w[i].n == 0)
@@ -421,9 +422,18 @@ static int h_release(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 			uint32_t want = gf_ns_writer_done(g->ns, m.ino);
 			if (want)
 				gf_repair_check(g->repair, m.ino, want);
+			found = 1;
 			break;
 		}
-	/* (a handle opened on an earlier connection was released with it) */
+	if (!found) {
+		/* a handle opened on an earlier connection (counted and let go
+		 * with it), or before this gfmd started: not counted here, but
+		 * its writes may have kept a copy from being made (gfsd refused
+		 * it while the writer was there), so the repair looks again */
+		uint32_t want = gf_ns_unknown_writer_done(g->ns, m.ino);
+		if (want)
+			gf_repair_check(g->repair, m.ino, want);
+	}
 	return reply(g, c, f, 0, NULL, 0);
 }
 
@@ -446,13 +456,16 @@ static int h_replicate(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	 * (FUSE sends RELEASE afterwards, and the replica is sealed first): a
 	 * copy asked for right after the close waits for that a while (this
 	 * connection's thread only) before the file counts as still open. */
-	for (int waited = 0; rc == -EBUSY && waited < REPLICATE_BUSY_WAIT_MS; waited += 50) {
+	for (int waited = 0; (rc == -EBUSY || rc == -EAGAIN) && waited < REPLICATE_BUSY_WAIT_MS;
+	     waited += 50) {
 		struct timespec ts = { 0, 50 * 1000000L };
 		nanosleep(&ts, NULL);
 		t = 0;
 		rc = gfmd_replicate(g, &m.cred, m.ino, m.dst_host, m.src_host, m.flags, &r.host_id,
 				    &r.bytes, &t);
 	}
+	if (rc == -EAGAIN)
+		rc = -EBUSY; /* (a writer on gfsd's side: still open, to the client) */
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
 	if (!rc)

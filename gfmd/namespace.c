@@ -3014,19 +3014,34 @@ uint32_t gf_ns_writers(struct gf_ns *ns, uint64_t ino)
 	return n;
 }
 
+/* What the repair should aim at for ip, now without writers (lock held). */
+static uint32_t wanted_after_writers(const struct inode *ip)
+{
+	int stale = 0;
+	for (uint32_t i = 0; i < ip->nreps; i++)
+		stale |= !is_current(ip, &ip->reps[i]);
+	uint32_t want = ncopy_of(ip);
+	return want == 1 && !stale ? 0 : want;
+}
+
 uint32_t gf_ns_writer_done(struct gf_ns *ns, uint64_t ino)
 {
 	uint32_t want = 0;
 	pthread_rwlock_wrlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
-	if (ip && ip->writers && --ip->writers == 0) {
-		int stale = 0;
-		for (uint32_t i = 0; i < ip->nreps; i++)
-			stale |= !is_current(ip, &ip->reps[i]);
-		want = ncopy_of(ip);
-		if (want == 1 && !stale)
-			want = 0;
-	}
+	if (ip && ip->writers && --ip->writers == 0)
+		want = wanted_after_writers(ip);
+	pthread_rwlock_unlock(&ns->lock);
+	return want;
+}
+
+uint32_t gf_ns_unknown_writer_done(struct gf_ns *ns, uint64_t ino)
+{
+	uint32_t want = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	if (ip && S_ISREG(ip->a.mode) && !ip->writers)
+		want = wanted_after_writers(ip);
 	pthread_rwlock_unlock(&ns->lock);
 	return want;
 }

@@ -336,6 +336,11 @@ uint32_t gf_ns_follow_wanted(struct gf_ns *ns, uint64_t ino, uint64_t min_size);
  * attention (a count above 1, or stale replicas), its replica count (below);
  * else 0. */
 uint32_t gf_ns_writer_done(struct gf_ns *ns, uint64_t ino);
+/* A writer gfmd does not count closed (a handle opened before gfmd
+ * restarted, whose release reaches the new gfmd): when the file has no
+ * counted writer and needs the repair's attention, as gf_ns_writer_done
+ * says; else 0. */
+uint32_t gf_ns_unknown_writer_done(struct gf_ns *ns, uint64_t ino);
 /* The writers of ino now (0: none, or no such inode). */
 uint32_t gf_ns_writers(struct gf_ns *ns, uint64_t ino);
 /* The stale (not current) replica of ino on host_id dies. -ENOENT: none. */

@@ -247,7 +247,25 @@ static void count_removed(struct gf_repair *r)
 }
 
 /* (mu held) */
+static void retry_after_locked(struct gf_repair *r, uint64_t ino, uint32_t ms);
+
 static void retry_later_locked(struct gf_repair *r, uint64_t ino)
+{
+	retry_after_locked(r, ino, r->cfg.retry_ms);
+}
+
+/* A copy that gfsd refused for a writer gfmd does not count (opened before
+ * gfmd restarted; gfmd_replicate's -EAGAIN): looked at again soon, as its
+ * release may never be counted here. */
+#define REPAIR_WRITER_UNKNOWN_MS 1000
+static void retry_soon(struct gf_repair *r, uint64_t ino)
+{
+	pthread_mutex_lock(&r->mu);
+	retry_after_locked(r, ino, REPAIR_WRITER_UNKNOWN_MS);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void retry_after_locked(struct gf_repair *r, uint64_t ino, uint32_t ms)
 {
 	if (r->nretry == r->capretry) {
 		size_t cap = r->capretry ? r->capretry * 2 : 64;
@@ -257,7 +275,7 @@ static void retry_later_locked(struct gf_repair *r, uint64_t ino)
 		r->retry = v;
 		r->capretry = cap;
 	}
-	r->retry[r->nretry++] = (struct retry){ ino, gf_mono_ms() + r->cfg.retry_ms };
+	r->retry[r->nretry++] = (struct retry){ ino, gf_mono_ms() + ms };
 }
 
 static void retry_later(struct gf_repair *r, uint64_t ino)
@@ -411,6 +429,8 @@ static int work(struct gf_repair *r, uint64_t ino)
 				"copy on %s (%" PRIu64 " bytes)", ino, host_name(hv, nh, bad),
 				host_name(hv, nh, host), bytes);
 			again = 1;
+		} else if (rc == -EAGAIN) {
+			retry_soon(r, ino);
 		} else if (rc != -EBUSY && rc != -ENOENT) {
 			count_failed(r);
 			static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);
@@ -433,6 +453,8 @@ static int work(struct gf_repair *r, uint64_t ino)
 				"(%" PRIu64 " bytes; %" PRIu64 " repairs so far)", ino, nup + 1,
 				st->want, host_name(hv, nh, host), bytes, made);
 			again = nup + 1 < st->want || ndrain > 0;
+		} else if (rc == -EAGAIN) {
+			retry_soon(r, ino);
 		} else if (rc != -EBUSY && rc != -ENOENT) {
 			count_failed(r);
 			static struct gf_ratelimit rl = GF_RATELIMIT(10, 60000);

@@ -211,7 +211,14 @@ int gfmd_replicate(struct gfmd *g, const struct gf_cred *cr, uint64_t ino,
 		rc = gf_ns_copy_end(g->ns, &cp, crc == 0, &t);
 		if (t > *ticket)
 			*ticket = t;
-		if (crc < 0 && rc == -EBUSY) {
+		if (crc == -EBUSY && rc != -EBUSY) {
+			/* gfsd has a writer of the file that gfmd does not count
+			 * (opened before gfmd restarted): not a fault, and no
+			 * release counted here will bring the file back */
+			gf_debug("gfmd: copy of inode %" PRIu64 " from %s to %s: the source has a "
+				 "writer gfmd does not know of; later", ino, src->name, dst->name);
+			rc = -EAGAIN;
+		} else if (crc < 0 && rc == -EBUSY) {
 			/* written meanwhile: what the copy met (a source cut
 			 * short or changed under it) is that, not a fault; the
 			 * writer's release has the file copied again */

@@ -26,7 +26,9 @@
  * they are (-EBUSY: the source had a writer, -ENOSPC, ...), except that a
  * file written while it was copied is -EBUSY whatever the destination met
  * (a source cut short or changed under it is no fault); a destination
- * that cannot be reached is -EHOSTDOWN.
+ * that cannot be reached is -EHOSTDOWN. A source whose gfsd has a writer
+ * that gfmd does not count (opened before gfmd restarted, so its release
+ * may never be counted) is -EAGAIN: try again a little later.
  *
  * Thread-safe: takes the namespace and registry locks only inside their
  * own calls, and holds none while copying.

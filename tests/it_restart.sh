@@ -137,4 +137,52 @@ two() { [[ $(current "$f") == 2 ]]; }
 poll_until "$GF_WAIT_SECS" two && ok "  once node1 is back, the file gets its second replica" ||
 	fail "  replicas: $("$GFWHERE" -l "$f" | tail -n +2 | tr '\n' ';')"
 
+# A fifth: a file still open for writing when gfmd was killed. The new gfmd
+# does not count that writer (its open was on the old one), so its look at
+# start-up tries a copy, which the source's gfsd refuses while the writer
+# is there. The writer's close reaches the new gfmd too: the file must get
+# its second replica then (it kept one for good before).
+f=$MOUNT/count2/open-across
+rm -f "$STATE/oa.go" "$STATE/oa.ready"
+head -c 200000 /dev/urandom >"$STATE/oa.1"
+head -c 100000 /dev/urandom >"$STATE/oa.2"
+cat "$STATE/oa.1" "$STATE/oa.2" >"$STATE/oa.want"
+"$PY" - "$f" "$STATE" <<'PYEOF' >"$STATE/oa.out" 2>&1 &
+import os, sys, time
+path, st = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+os.write(fd, open(st + "/oa.1", "rb").read())
+os.fsync(fd)
+open(st + "/oa.ready", "w").close()
+while not os.path.exists(st + "/oa.go"):
+    time.sleep(0.05)
+os.write(fd, open(st + "/oa.2", "rb").read())
+os.close(fd)
+print("closed")
+PYEOF
+oa=$!
+IT_CLEANUP+=("touch '$STATE/oa.go'")
+check "a writer has count2/open-across open" poll_until "$GF_WAIT_SECS" test -e "$STATE/oa.ready"
+gf_gfmd_log_mark
+for k in 1 2 3; do gf_gfsd_log_mark "$k"; done
+check_here "kill -9 of gfmd while it is open" gf_gfmd_kill9
+check_here "gfmd starts again" gf_gfmd_start || die "gfmd does not restart"
+ino=$(stat -c %i "$f")
+refused() {
+	local k
+	for k in 1 2 3; do
+		gf_log_has "$STATE/node$k/gfsd.log" "copy of inode $ino .*failed: Device or resource busy" &&
+			return 0
+	done
+	return 1
+}
+check "the new gfmd's copy of it is refused by gfsd while the writer is there" \
+	poll_until "$GF_WAIT_SECS" refused
+touch "$STATE/oa.go"
+gf_wait_dead "$oa"
+expect_eq "the writer writes more and closes" closed "$(cat "$STATE/oa.out")"
+oa_two() { spools_match "$f" "$STATE/oa.want" 2; }
+poll_until "$GF_WAIT_SECS" oa_two && ok "  then it gets its second replica, with every byte" ||
+	fail "  replicas: $("$GFWHERE" -l "$f" | tail -n +2 | tr '\n' ';')"
+
 it_done
