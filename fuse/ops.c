@@ -193,10 +193,11 @@ static size_t seen_slot(uint64_t ino)
 
 static void note_seen(const struct gf_attr *a)
 {
+	size_t i = seen_slot(a->ino);
 	pthread_mutex_lock(&seen_lock);
-	seen[seen_slot(a->ino)].ino = a->ino;
-	seen[seen_slot(a->ino)].size = a->size;
-	seen[seen_slot(a->ino)].mtime = a->mtime;
+	seen[i].ino = a->ino;
+	seen[i].size = a->size;
+	seen[i].mtime = a->mtime;
 	pthread_mutex_unlock(&seen_lock);
 }
 
@@ -213,11 +214,10 @@ static int seen_size(uint64_t ino, uint64_t *size)
 /* 1 when a's size and mtime are what the kernel was last told (known). */
 static int seen_same(const struct gf_attr *a)
 {
+	size_t i = seen_slot(a->ino);
 	pthread_mutex_lock(&seen_lock);
-	int yes = seen[seen_slot(a->ino)].ino == a->ino &&
-		  seen[seen_slot(a->ino)].size == a->size &&
-		  seen[seen_slot(a->ino)].mtime.sec == a->mtime.sec &&
-		  seen[seen_slot(a->ino)].mtime.nsec == a->mtime.nsec;
+	int yes = seen[i].ino == a->ino && seen[i].size == a->size &&
+		  seen[i].mtime.sec == a->mtime.sec && seen[i].mtime.nsec == a->mtime.nsec;
 	pthread_mutex_unlock(&seen_lock);
 	return yes;
 }

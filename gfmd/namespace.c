@@ -611,21 +611,30 @@ static void capture_dirs(const struct gf_changes *c)
 			}
 }
 
+/*
+ * Every number below upto handed out, or about to be: the stored counter
+ * must be above them, so a restart never hands one out again. It is moved
+ * a block at a time (GF_NS_INO_RESERVE ahead), so that most creates store
+ * one row less (a restart skips what was reserved and not used: numbers
+ * are never reused anyway). The move goes into c (lock held).
+ */
+static void counter_ahead(struct gf_ns *ns, struct gf_changes *c, uint64_t upto)
+{
+	if (upto <= ns->stored_next_ino)
+		return;
+	ns->stored_next_ino = upto + GF_NS_INO_RESERVE;
+	gf_changes_add(c, GF_CHG_NEXT_INO, ns->stored_next_ino, 0, 0, NULL, 0, NULL, 0, 0);
+}
+
 static void emit(struct gf_ns *ns, struct gf_changes *c, uint64_t *ticket)
 {
 	if (ticket)
 		*ticket = 0;
 	if (capture)
 		capture_dirs(c);
-	/* the stored counter stays ahead of every number handed out; it is
-	 * moved a block at a time, so that most creates store one row less
-	 * (a restart skips what was reserved and not used: numbers are never
-	 * reused anyway) */
-	if (c->n && ns->next_ino > ns->stored_next_ino) {
-		uint64_t upto = ns->next_ino + GF_NS_INO_RESERVE;
-		gf_changes_add(c, GF_CHG_NEXT_INO, upto, 0, 0, NULL, 0, NULL, 0, 0);
-		ns->stored_next_ino = upto;
-	}
+	/* the stored counter goes with the change that used its numbers */
+	if (c->n)
+		counter_ahead(ns, c, ns->next_ino);
 	if (c->err) {
 		gf_err("gfmd: out of memory recording a namespace change; exiting");
 		abort();
@@ -3245,14 +3254,10 @@ int gf_ns_copy_begin(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	 * name, on one gfsd: one's checksums over the other's bytes). The
 	 * counter is moved ahead here when it must be, and the caller waits
 	 * for out->ticket before asking gfsd. */
-	if (ns->next_ino >= ns->stored_next_ino) {
-		struct gf_changes c;
-		gf_changes_init(&c);
-		uint64_t upto = ns->next_ino + 1 + GF_NS_INO_RESERVE;
-		gf_changes_add(&c, GF_CHG_NEXT_INO, upto, 0, 0, NULL, 0, NULL, 0, 0);
-		ns->stored_next_ino = upto;
-		emit(ns, &c, &out->ticket);
-	}
+	struct gf_changes c;
+	gf_changes_init(&c);
+	counter_ahead(ns, &c, ns->next_ino + 1);
+	emit(ns, &c, &out->ticket); /* (nothing, ticket 0, when it was ahead) */
 	out->fgen = GF_FGEN_COPY | ns->next_ino++;
 	ns->copies[ns->ncopies++] = (struct copying){ ino, out->fgen, dst_host };
 out:

@@ -247,8 +247,20 @@ static void count_removed(struct gf_repair *r)
 }
 
 /* (mu held) */
-static void retry_after_locked(struct gf_repair *r, uint64_t ino, uint32_t ms);
+static void retry_after_locked(struct gf_repair *r, uint64_t ino, uint32_t ms)
+{
+	if (r->nretry == r->capretry) {
+		size_t cap = r->capretry ? r->capretry * 2 : 64;
+		struct retry *v = realloc(r->retry, cap * sizeof(*v));
+		if (!v)
+			return;
+		r->retry = v;
+		r->capretry = cap;
+	}
+	r->retry[r->nretry++] = (struct retry){ ino, gf_mono_ms() + ms };
+}
 
+/* (mu held) */
 static void retry_later_locked(struct gf_repair *r, uint64_t ino)
 {
 	retry_after_locked(r, ino, r->cfg.retry_ms);
@@ -263,19 +275,6 @@ static void retry_soon(struct gf_repair *r, uint64_t ino)
 	pthread_mutex_lock(&r->mu);
 	retry_after_locked(r, ino, REPAIR_WRITER_UNKNOWN_MS);
 	pthread_mutex_unlock(&r->mu);
-}
-
-static void retry_after_locked(struct gf_repair *r, uint64_t ino, uint32_t ms)
-{
-	if (r->nretry == r->capretry) {
-		size_t cap = r->capretry ? r->capretry * 2 : 64;
-		struct retry *v = realloc(r->retry, cap * sizeof(*v));
-		if (!v)
-			return;
-		r->retry = v;
-		r->capretry = cap;
-	}
-	r->retry[r->nretry++] = (struct retry){ ino, gf_mono_ms() + ms };
 }
 
 static void retry_later(struct gf_repair *r, uint64_t ino)

@@ -1655,30 +1655,23 @@ int gfc_data_open(struct gfc *c, const struct gf_replica *r, uint64_t ino,
 	h->via_socket = local;
 	data_patience(&p, h);
 	for (;;) {
+		e = -EHOSTDOWN;
 		if (local) {
 			h->via_socket = 1;
 			e = data_open_once(h, flags, &p);
 			if (e == 0 && h->fd < 0)
 				gf_debug("gfsd %s passed no fd for %llu; using the socket",
 					 c->gfsd_socket, (unsigned long long)ino);
-			/* gfsd's answer is final, but for a writer's "cannot ask
-			 * gfmd yet" (-EAGAIN: gfmd is restarting), waited out as
-			 * below; only an unreachable socket falls back to TCP */
-			if (e == -EAGAIN && (flags & GFS_O_WRITE)) {
-				if (patience_retry(&p, "GFS_OPEN") < 0) {
-					e = -EIO;
-					goto done;
-				}
-				continue;
-			}
-			if (e != -EHOSTDOWN)
-				goto done;
 		}
-		h->via_socket = 0;
-		e = data_open_once(h, flags, &p);
+		/* only an unreachable socket falls back to TCP */
+		if (e == -EHOSTDOWN) {
+			h->via_socket = 0;
+			e = data_open_once(h, flags, &p);
+		}
 		/* a writer's replica is the one gfmd named: wait for its gfsd
 		 * (hard), or until gfsd_timeout (soft); so when gfsd cannot ask
-		 * gfmd yet whether the replica is still the file's (-EAGAIN) */
+		 * gfmd yet whether the replica is still the file's (-EAGAIN:
+		 * gfmd restarting), through the socket as over TCP */
 		if (!(flags & GFS_O_WRITE) || (e != -EHOSTDOWN && e != -EAGAIN))
 			goto done;
 		if (patience_retry(&p, "GFS_OPEN") < 0) {

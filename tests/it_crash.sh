@@ -12,32 +12,42 @@ LOG=$STATE/created.log
 STOP=$STATE/stop-writers
 mkdir "$MOUNT/stream" || die "cannot mkdir on the mount"
 
-# Two writers; each logs a name only after open+write+close all succeeded.
-# Errors while gfmd is down are counted and the stream goes on.
-writer() {
-	exec "$PY" - "$MOUNT/stream" "$1" "$LOG" "$STOP" <<'PYEOF'
+# stream MODE DIR TAG LOG STOP: one process writing files in DIR through
+# the mount until STOP exists, one line in LOG per file: "TAG ok NAME" once
+# open+write+close all succeeded, "TAG error NAME: ERR" when one failed.
+#   create   new files TAG-NNNNNN (O_EXCL), holding their own name
+#   rewrite  the existing f1..f20 again and again (O_TRUNC)
+stream() {
+	exec "$PY" - "$@" <<'PYEOF'
 import os, sys, time
-d, tag, log, stop = sys.argv[1:5]
+mode, d, tag, log, stop = sys.argv[1:6]
 out = open(log, "a")
-i = errors = 0
+i = 0
 while not os.path.exists(stop):
-    name = "%s-%06d" % (tag, i)
+    if mode == "create":
+        name = "%s-%06d" % (tag, i)
+        flags, data = os.O_CREAT | os.O_EXCL | os.O_WRONLY, name.encode()
+    else:
+        name = "f%d" % (1 + (i * 7 + ord(tag)) % 20)
+        flags, data = os.O_WRONLY | os.O_TRUNC, b"%s %d\n" % (tag.encode(), i)
     i += 1
     try:
-        fd = os.open(os.path.join(d, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        fd = os.open(os.path.join(d, name), flags, 0o644)
         try:
-            os.write(fd, name.encode())
+            os.write(fd, data)
         finally:
             os.close(fd)
-    except OSError:
-        errors += 1
+        out.write("%s ok %s\n" % (tag, name))
+    except OSError as e:
+        out.write("%s error %s: %s\n" % (tag, name, e))
         time.sleep(0.01)
-        continue
-    out.write(name + "\n")
     out.flush()
-print("writer %s: %d attempts, %d errors" % (tag, i, errors), file=sys.stderr)
 PYEOF
 }
+
+# Two writers of new files. Errors while gfmd is down are counted and the
+# stream goes on.
+writer() { stream create "$MOUNT/stream" "$1" "$LOG" "$STOP"; }
 
 writer a 2>"$STATE/writer-a.err" &
 WA=$!
@@ -45,8 +55,8 @@ writer b 2>"$STATE/writer-b.err" &
 WB=$!
 IT_CLEANUP+=("touch '$STOP'; kill $WA $WB")
 
-count() { wc -l <"$LOG" 2>/dev/null || echo 0; }
-count_of() { grep -c "^$1-" "$LOG" 2>/dev/null || echo 0; }
+count() { grep -c "^. ok " "$LOG" 2>/dev/null || echo 0; }
+count_of() { grep -c "^$1 ok " "$LOG" 2>/dev/null || echo 0; }
 at_least() { (($(count) >= $1)); }
 poll_until "$GF_WAIT_SECS" at_least 300 || die "the writers did not get going: $(count) creates in ${GF_WAIT_SECS}s"
 
@@ -77,7 +87,9 @@ for w in $WA $WB; do
 		gf_wait_dead "$w"
 	fi
 done
-cat "$STATE"/writer-*.err
+for w in a b; do
+	it_say "writer $w: $(count_of $w) creates, $(grep -c "^$w error " "$LOG") errors"
+done
 after=$(count)
 it_say "$after creates acknowledged in all ($((after - before)) after the kill)"
 
@@ -88,7 +100,7 @@ check_here "a fresh mount after the crash" gf_mount 2 || die "cannot mount after
 "$PY" - "$STATE/mnt2/stream" "$LOG" >"$STATE/verify.out" 2>&1 <<'PYEOF'
 import os, sys
 d, log = sys.argv[1:3]
-names = [l.strip() for l in open(log) if l.strip()]
+names = [l.split()[2] for l in open(log) if l.split()[1:2] == ["ok"]]
 missing = [n for n in names if not os.path.exists(os.path.join(d, n))]
 wrong = []
 for n in names:
@@ -124,27 +136,7 @@ fi
 mkdir "$MOUNT/rw" || die "cannot mkdir rw"
 for i in $(seq 1 20); do echo "start $i" >"$MOUNT/rw/f$i" || die "cannot write rw/f$i"; done
 RWLOG=$STATE/rewrites.log STOP2=$STATE/stop-rewriters
-rewriter() {
-	exec "$PY" - "$MOUNT/rw" "$1" "$RWLOG" "$STOP2" <<'PYEOF'
-import os, sys
-d, tag, log, stop = sys.argv[1:5]
-out = open(log, "a")
-i = 0
-while not os.path.exists(stop):
-    i += 1
-    p = os.path.join(d, "f%d" % (1 + (i * 7 + ord(tag)) % 20))
-    try:
-        fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
-        try:
-            os.write(fd, b"%s %d\n" % (tag.encode(), i))
-        finally:
-            os.close(fd)
-        out.write("%s ok\n" % tag)
-    except OSError as e:
-        out.write("%s error %s: %s\n" % (tag, p, e))
-    out.flush()
-PYEOF
-}
+rewriter() { stream rewrite "$MOUNT/rw" "$1" "$RWLOG" "$STOP2"; }
 rewriter a 2>"$STATE/rewriter-a.err" &
 RA=$!
 rewriter b 2>"$STATE/rewriter-b.err" &

@@ -13,6 +13,8 @@
 . "$(dirname "$0")/lib.sh"
 it_require sha256sum
 SECS=${GF_SOAK_SECS:-40} SEED=${GF_SOAK_SEED:-1}
+[[ $SECS =~ ^[1-9][0-9]*$ && $SEED =~ ^[0-9]+$ ]] ||
+	die "GF_SOAK_SECS must be a positive number of seconds, GF_SOAK_SEED a number (got '$SECS', '$SEED')"
 it_cluster_up --gfsd 3 --mounts 2
 GFWHERE=$(gf_bin gfwhere)
 export GFARMFS_CONFIG=$STATE/admin.conf
