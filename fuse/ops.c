@@ -171,7 +171,7 @@ static int merge_writer(struct gf_attr *a)
 }
 
 /*
- * The size and mtime this client last told the kernel for a file, per
+ * The size, mtime and atime this client last told the kernel for a file, per
  * inode (a lossy table: a collision forgets, which only costs what the
  * fix is for). The kernel reads up to the size it was told; another
  * mount's writer may have grown the file since a handle was opened, and
@@ -183,7 +183,7 @@ static int merge_writer(struct gf_attr *a)
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	uint64_t ino, size;
-	struct gf_timespec mtime;
+	struct gf_timespec mtime, atime;
 } seen[SEEN_SLOTS];
 
 static size_t seen_slot(uint64_t ino)
@@ -198,6 +198,7 @@ static void note_seen(const struct gf_attr *a)
 	seen[i].ino = a->ino;
 	seen[i].size = a->size;
 	seen[i].mtime = a->mtime;
+	seen[i].atime = a->atime;
 	pthread_mutex_unlock(&seen_lock);
 }
 
@@ -211,13 +212,15 @@ static int seen_size(uint64_t ino, uint64_t *size)
 	return yes;
 }
 
-/* 1 when a's size and mtime are what the kernel was last told (known). */
+/* 1 when a's size, mtime and atime are what the kernel was last told
+ * (known); gfmd moves the atime at a read open (relatime). */
 static int seen_same(const struct gf_attr *a)
 {
 	size_t i = seen_slot(a->ino);
 	pthread_mutex_lock(&seen_lock);
 	int yes = seen[i].ino == a->ino && seen[i].size == a->size &&
-		  seen[i].mtime.sec == a->mtime.sec && seen[i].mtime.nsec == a->mtime.nsec;
+		  seen[i].mtime.sec == a->mtime.sec && seen[i].mtime.nsec == a->mtime.nsec &&
+		  seen[i].atime.sec == a->atime.sec && seen[i].atime.nsec == a->atime.nsec;
 	pthread_mutex_unlock(&seen_lock);
 	return yes;
 }
@@ -542,9 +545,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (m.valid & (GF_SET_MTIME | GF_SET_MTIME_NOW))
 		gf_files_mtime_set(ino); /* tar, cp -p: it stays after close */
 	if (m.valid == 0)
-		r = gfc_getattr(fs->gfc, &m.cred, ino, &a);
-	else
-		r = stale(gfc_setattr(fs->gfc, &m, &a));
+		m.valid = GF_SET_TOUCH; /* what the kernel sends for chown(-1, -1) */
+	r = stale(gfc_setattr(fs->gfc, &m, &a));
 	if (r == 0 && h) {
 		if (f && h == &f->data) {
 			/* held again: a close of another descriptor may have
@@ -580,6 +582,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
+/*
+ * A listing's start or a readlink that gfmd answered: it moves the atime
+ * as relatime says (gfmd/namespace.c accessed), which the attributes the
+ * kernel holds do not show. They are dropped (offset -1: attributes only,
+ * no lock taken, safe in a handler), so the next stat asks gfmd.
+ */
+static void accessed(struct gf_fs *fs, fuse_ino_t ino)
+{
+	gf_dircache_forget(ino);
+	if (fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	count_request();
@@ -594,10 +609,12 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 	cred_of(req, &cr);
 	r = stale(gfc_readlink(fs_of(req)->gfc, &cr, ino, target));
-	if (r < 0)
+	if (r < 0) {
 		fuse_reply_err(req, -r);
-	else
+	} else {
+		accessed(fs_of(req), ino); /* gfmd may have moved its atime */
 		fuse_reply_readlink(req, target);
+	}
 	free(target);
 }
 
@@ -985,10 +1002,10 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 			f->wrep = o->replicas[0];
 			f->fgen = f->wrep.fgen;
 			f->dflags = dflags;
-			/* a write by someone else than root clears setuid/setgid */
-			f->kill_suid = cr->uid != 0 &&
-				       ((o->attr.mode & S_ISUID) ||
-					(o->attr.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP));
+			/* a write by someone else than root clears setuid/setgid
+			 * (gfmd knows which: setgid only if group-executable
+			 * or the writer is not in the file's group) */
+			f->kill_suid = cr->uid != 0 && (o->attr.mode & (S_ISUID | S_ISGID));
 			if (dflags & GFS_O_TRUNC)
 				r = ensure_data(fs, f);
 		}
@@ -1024,7 +1041,7 @@ static void drop_file(struct gf_fs *fs, struct gf_file *f)
  * cached and shows the mtime it cached, for attr_timeout, whatever an open
  * learnt from gfmd since; and a read served from its page cache sends no
  * READ, whose atime update is what otherwise made it ask again. So when
- * gfmd's size or mtime at this open are not what the kernel was last told
+ * gfmd's size, mtime or atime at this open are not what the kernel was last told
  * (or that is forgotten), its cached attributes are dropped before the
  * open's reply: it asks for them at the next stat or read past the old
  * end. Attributes only (offset -1): that takes no page lock, so it is safe
@@ -1661,8 +1678,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 /*
- * A write by anyone but root clears setuid and setgid (if group-executable),
- * as on ext4: the kernel leaves that to us (FUSE_CAP_HANDLE_KILLPRIV), and
+ * A write by anyone but root clears setuid and setgid (if group-executable
+ * or the writer is not in the file's group), as on ext4: the kernel leaves that to us (FUSE_CAP_HANDLE_KILLPRIV), and
  * gfmd allows exactly that change to any writer (GF_SET_KILL_SUID).
  */
 static int kill_suid(fuse_req_t req, struct gf_file *f)
@@ -2538,6 +2555,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			r = gfc_readdir(fs->gfc, &cr, ino, cookie, GF_READDIR_MAX, &d->rep);
 			if (r < 0)
 				break;
+			if (cookie == 0)
+				accessed(fs, ino); /* gfmd may have moved its atime */
 			d->valid = 1;
 			d->next = 0;
 			d->resume_cookie = cookie;

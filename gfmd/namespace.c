@@ -4,6 +4,7 @@
 #include "namespace.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1167,6 +1168,44 @@ static uint64_t stamp(const struct gf_ns *ns, const struct inode *ip)
 	return ip ? ip->ticket : ns->destroy_ticket;
 }
 
+static int ts_le(struct gf_timespec a, struct gf_timespec b)
+{
+	return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec);
+}
+
+/* relatime, as the kernel's relatime_need_update: an access moves atime
+ * when it is not later than mtime or ctime, or is a day old. */
+static int atime_due(const struct inode *ip, struct gf_timespec now)
+{
+	return ts_le(ip->a.atime, ip->a.mtime) || ts_le(ip->a.atime, ip->a.ctime) ||
+	       now.sec - ip->a.atime.sec >= 24 * 60 * 60;
+}
+
+/*
+ * An access to ino (a read open, the start of a listing, a readlink),
+ * found due by atime_due under the read lock: its atime moves (*out's
+ * too, when given). The change is committed with whatever comes next and
+ * nobody's reply waits for it: ext4 does not make an atime durable at the
+ * read either.
+ */
+static void accessed(struct gf_ns *ns, uint64_t ino, struct gf_attr *out)
+{
+	struct gf_changes c;
+	gf_changes_init(&c);
+	pthread_rwlock_wrlock(&ns->lock);
+	struct inode *ip = iget(ns, ino);
+	struct gf_timespec now = now_ts();
+	if (ip && atime_due(ip, now)) {
+		ip->a.atime = now;
+		rec_inode(&c, ip);
+		emit(ns, &c, NULL);
+		if (out)
+			out->atime = now;
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	gf_changes_free(&c);
+}
+
 int gf_ns_lookup(struct gf_ns *ns, const struct gf_cred *cr, uint64_t parent,
 		 const char *name, struct gf_attr *out, uint64_t *wait)
 {
@@ -1207,12 +1246,15 @@ int gf_ns_getattr(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	int rc = 0;
 	pthread_rwlock_rdlock(&ns->lock);
 	struct inode *ip = iget(ns, ino);
+	const struct limbo *l = ip ? NULL : limbo_get(ns, ino);
 	if (wait)
 		*wait = stamp(ns, ip);
-	if (!ip)
-		rc = -ENOENT;
-	else
+	if (ip)
 		*out = ip->a;
+	else if (l)
+		*out = l->a; /* removed a moment ago (fstat of it still open) */
+	else
+		rc = -ENOENT;
 	pthread_rwlock_unlock(&ns->lock);
 	return rc;
 }
@@ -1233,7 +1275,10 @@ int gf_ns_readlink(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		rc = -ERANGE;
 	else
 		strcpy(buf, ip->symlink);
+	int due = rc == 0 && atime_due(ip, now_ts());
 	pthread_rwlock_unlock(&ns->lock);
+	if (due)
+		accessed(ns, ino, NULL);
 	return rc;
 }
 
@@ -1302,8 +1347,11 @@ int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		n++;
 	}
 	*count = n;
-out:
+out:;
+	int due = rc == 0 && cookie == 0 && atime_due(dp, now_ts()); /* a listing starts */
 	pthread_rwlock_unlock(&ns->lock);
+	if (due)
+		accessed(ns, ino, NULL);
 	return rc;
 }
 
@@ -1321,6 +1369,9 @@ static int xattr_permission(const struct gf_cred *cr, const struct inode *ip,
 	size_t n = strnlen(name, GF_XATTR_NAME_MAX + 1);
 	if (n == 0 || n > GF_XATTR_NAME_MAX)
 		return -ERANGE;
+	if (strcmp(name, "user.") == 0 || strcmp(name, "trusted.") == 0 ||
+	    strcmp(name, "security.") == 0)
+		return -EINVAL; /* a namespace with no name in it (xattr_resolve_name) */
 	if (strncmp(name, "trusted.", 8) == 0) {
 		if (cr->uid != 0)
 			return write ? -EPERM : -ENODATA;
@@ -1740,11 +1791,38 @@ static void cut_blocks(struct inode *ip)
 		ip->a.blocks = most;
 }
 
-static void kill_suid(struct inode *ip)
+/* Whether a write, truncate or chown by cr takes set-group-ID from ip (the
+ * kernel's setattr_should_drop_sgid): when it is group-executable, or when
+ * cr is neither root nor in the file's group. */
+static bool drops_sgid(const struct inode *ip, const struct gf_cred *cr)
 {
-	ip->a.mode &= ~(uint32_t)S_ISUID;
-	if ((ip->a.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+	if (!(ip->a.mode & S_ISGID))
+		return false;
+	return (ip->a.mode & S_IXGRP) || (cr->uid != 0 && !in_group(cr, ip->a.gid));
+}
+
+/* What a write or truncate by cr takes from a regular file: nothing when cr
+ * is root (CAP_FSETID); set-user-ID, and set-group-ID as drops_sgid says. */
+static void kill_suid(struct inode *ip, const struct gf_cred *cr)
+{
+	if (cr->uid == 0 || !S_ISREG(ip->a.mode))
+		return;
+	if (drops_sgid(ip, cr))
 		ip->a.mode &= ~(uint32_t)S_ISGID;
+	ip->a.mode &= ~(uint32_t)S_ISUID;
+}
+
+/* The mode a chown by cr leaves (chown_common): any file but a directory
+ * loses set-user-ID, whoever asks, and set-group-ID as drops_sgid says
+ * (of the group it had). */
+static uint32_t chown_mode(const struct inode *ip, const struct gf_cred *cr)
+{
+	uint32_t mode = ip->a.mode;
+	if (S_ISDIR(mode))
+		return mode;
+	if (drops_sgid(ip, cr))
+		mode &= ~(uint32_t)S_ISGID;
+	return mode & ~(uint32_t)S_ISUID;
 }
 
 /* The access ACL of ip after a chmod to mode, as a new xattr in *out. */
@@ -1801,6 +1879,16 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 	}
 	if ((v & GF_SET_KILL_SUID) && !owner && (rc = permission(cr, ip, MAY_W)))
 		goto out;
+	/*
+	 * chown(-1, -1), or the kernel taking set-ID bits before a write (both
+	 * come as a SETATTR that sets nothing): nothing to check unless bits
+	 * would go; then the owner, root, or a writer (write permission) may.
+	 */
+	if ((v & GF_SET_TOUCH) && chown_mode(ip, cr) != ip->a.mode && !owner && cr->uid != 0 &&
+	    (rc = permission(cr, ip, MAY_W)) < 0) {
+		rc = -EPERM;
+		goto out;
+	}
 	if ((v & GF_SET_UID) && req->uid != ip->a.uid && cr->uid != 0) {
 		rc = -EPERM;
 		goto out;
@@ -1819,7 +1907,7 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 		 * as a chmod (libfuse 3.14 never hands it FUSE_HANDLE_KILLPRIV):
 		 * a mode change that only does what a write does is one. */
 		struct inode t = *ip;
-		kill_suid(&t);
+		kill_suid(&t, cr);
 		if (cr->uid == 0 || (req->mode & 07777) != (t.a.mode & 07777) ||
 		    t.a.mode == ip->a.mode || permission(cr, ip, MAY_W)) {
 			rc = -EPERM;
@@ -1845,7 +1933,7 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 		goto out;
 
 	struct gf_timespec now = now_ts();
-	if (v & (GF_SET_SIZE | GF_SET_KILL_SUID | GF_SET_UID | GF_SET_GID)) {
+	if (v & (GF_SET_SIZE | GF_SET_KILL_SUID | GF_SET_UID | GF_SET_GID | GF_SET_TOUCH)) {
 		if (!is_dir(ip))
 			kill_priv(ip, &c);
 	}
@@ -1863,20 +1951,18 @@ int gf_ns_setattr(struct gf_ns *ns, const struct gfm_setattr_req *req,
 		}
 		ip->a.size = req->size;
 		cut_blocks(ip);
-		if (cr->uid != 0)
-			kill_suid(ip);
+		kill_suid(ip, cr);
 		if (!(v & (GF_SET_MTIME | GF_SET_MTIME_NOW)))
 			ip->a.mtime = now;
 	}
-	if ((v & GF_SET_KILL_SUID) && cr->uid != 0)
-		kill_suid(ip);
-	if (v & (GF_SET_UID | GF_SET_GID)) {
+	if (v & GF_SET_KILL_SUID)
+		kill_suid(ip, cr);
+	if (v & (GF_SET_UID | GF_SET_GID | GF_SET_TOUCH)) {
+		ip->a.mode = chown_mode(ip, cr);
 		if (v & GF_SET_UID)
 			ip->a.uid = req->uid;
 		if (v & GF_SET_GID)
 			ip->a.gid = req->gid;
-		if (!is_dir(ip))
-			kill_suid(ip);
 	}
 	if (v & GF_SET_MODE) {
 		uint32_t mode = req->mode & 07777;
@@ -2218,8 +2304,7 @@ static int open_locked(struct gf_ns *ns, const struct gf_cred *cr, struct inode 
 		ip->a.size = 0;
 		ip->a.blocks = 0;
 		ip->a.mtime = ip->a.ctime = now;
-		if (cr->uid != 0)
-			kill_suid(ip);
+		kill_suid(ip, cr);
 		rec_inode(c, ip);
 	}
 	ip->writers++;
@@ -2332,8 +2417,12 @@ static int open_ino(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, ui
 		}
 		if (!rc && ip)
 			*out = ip->a;
+		int due = !rc && ip && S_ISREG(ip->a.mode) && (flags & O_ACCMODE) == O_RDONLY &&
+			  atime_due(ip, now_ts());
 		pthread_rwlock_unlock(&ns->lock);
 		gf_changes_free(&c);
+		if (due)
+			accessed(ns, ino, out);
 		return rc;
 	}
 	pthread_rwlock_wrlock(&ns->lock);
@@ -2414,8 +2503,7 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	if (flags & GF_CW_BLOCKS)
 		ip->a.blocks = blocks;
 	ip->a.ctime = now;
-	if (cr->uid != 0)
-		kill_suid(ip);
+	kill_suid(ip, cr);
 	kill_priv(ip, &c);
 	rec_inode(&c, ip);
 	*out = ip->a;
@@ -2451,11 +2539,11 @@ static void drop_link(struct gf_ns *ns, struct inode *ip, struct gf_timespec now
 	}
 	if (ip->a.nlink)
 		ip->a.nlink--;
+	ip->a.ctime = now; /* seen through a descriptor still open too */
 	if (ip->a.nlink == 0) {
 		inode_destroy(ns, ip, c);
 		return;
 	}
-	ip->a.ctime = now;
 	rec_inode(c, ip);
 }
 

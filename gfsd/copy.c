@@ -396,16 +396,23 @@ int copy_replica(const struct copy_source *cs, struct spool *sp,
 			goto close_src;
 		}
 		size = fw.size;
-		if (fw.have > size)
-			fw.have = size - size % GF_CSUM_BLOCK; /* cut since */
+		if (fw.have > size) {
+			/* cut since: what was followed past the new end goes, so
+			 * that the rest is a hole again (store() leaves zeros
+			 * unwritten: they must not land on older bytes) */
+			fw.have = size - size % GF_CSUM_BLOCK;
+			if (ftruncate(t.fd, (off_t)fw.have) < 0)
+				rc = -errno;
+		}
 	}
-	uint64_t *sums = realloc(fw.sums, (gf_csum_nblocks(size) + 1) * sizeof(*sums));
+	uint64_t *sums = rc < 0 ? NULL : realloc(fw.sums, (gf_csum_nblocks(size) + 1) * sizeof(*sums));
 	if (!sums) {
 		free(fw.sums);
 		if (dfd >= 0)
 			close(dfd);
 		spool_tmp_abort(sp, &t, req->ino);
-		rc = -ENOMEM;
+		if (rc == 0)
+			rc = -ENOMEM;
 		goto close_src;
 	}
 

@@ -271,10 +271,15 @@ enum gfm_setattr_valid {
 	/* with GF_SET_SIZE: the caller truncates through a descriptor it holds
 	 * open for writing (ftruncate), so no write permission is checked */
 	GF_SET_SIZE_FH = 1u << 9,
-	/* a write by someone other than the owner: clear set-user-ID and
-	 * set-group-ID (if group-executable) as ext4 does; needs write
-	 * permission, changes nothing else */
+	/* a write by someone but root: clear set-user-ID and set-group-ID
+	 * (if group-executable or the writer is not in the file's group) as
+	 * ext4 does; needs write permission, changes nothing else */
 	GF_SET_KILL_SUID = 1u << 10,
+	/* a SETATTR that sets nothing: chown(path, -1, -1), or the kernel
+	 * taking set-ID bits before a write. The ctime moves and set-ID bits
+	 * go as a chown takes them; anyone may, unless bits would go: then
+	 * the owner, root, or someone with write permission */
+	GF_SET_TOUCH = 1u << 11,
 };
 struct gfm_setattr_req {
 	struct gf_cred cred;
