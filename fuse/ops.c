@@ -430,7 +430,7 @@ static int hold_data(struct gf_fs *fs, struct gf_file *f);
  */
 static int truncate_open(struct gf_fs *fs, const struct gf_cred *cr, uint64_t ino,
 			 uint64_t size, struct gf_file *f, struct gfc_data *tmp,
-			 struct gfc_data **h, int *opened)
+			 struct gfc_data **h, int *opened, uint64_t *cur)
 {
 	struct gfm_open_rep *o;
 	uint32_t dflags = GFS_O_WRITE;
@@ -438,10 +438,14 @@ static int truncate_open(struct gf_fs *fs, const struct gf_cred *cr, uint64_t in
 
 	*h = NULL;
 	*opened = 0;
+	*cur = 0;
 	if (f && f->writable && (size > 0 || __atomic_load_n(&f->has_data, __ATOMIC_ACQUIRE))) {
 		r = ensure_data(fs, f);
 		if (r == 0)
 			*h = &f->data;
+		pthread_mutex_lock(&f->lock);
+		*cur = f->size;
+		pthread_mutex_unlock(&f->lock);
 		return r;
 	}
 	if (f && f->writable) {
@@ -464,6 +468,7 @@ static int truncate_open(struct gf_fs *fs, const struct gf_cred *cr, uint64_t in
 	 * file's data is lost */
 	if (o->attr.size == 0 && size > 0)
 		dflags |= GFS_O_CREATE;
+	*cur = o->attr.size;
 	r = gfc_data_open(fs->gfc, &o->replicas[0], ino, dflags, tmp);
 	if (r == -ENOENT)
 		r = size == 0 ? 0 : -EIO;
@@ -471,6 +476,22 @@ static int truncate_open(struct gf_fs *fs, const struct gf_cred *cr, uint64_t in
 		*h = tmp;
 out:
 	free(o);
+	return r;
+}
+
+/* Cut (or grow) the replica h of a truncate to size: f's own handle is
+ * held again first (a close of another descriptor may have closed it). */
+static int cut_replica(struct gf_fs *fs, struct gf_file *f, struct gfc_data *h, uint64_t size)
+{
+	if (!(f && h == &f->data))
+		return gfc_data_truncate(h, size);
+	int r = hold_data(fs, f);
+	if (r == 0) {
+		pthread_mutex_lock(&f->lock);
+		r = gfc_data_truncate(h, size);
+		pthread_mutex_unlock(&f->lock);
+		pthread_rwlock_unlock(&f->data_lock);
+	}
 	return r;
 }
 
@@ -483,7 +504,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct gf_file *f = fi ? (struct gf_file *)(uintptr_t)fi->fh : NULL;
 	struct gfm_setattr_req m;
 	struct gfc_data tmp, *h = NULL;
-	int opened = 0;
+	int opened = 0, grown = 0;
+	uint64_t cur = 0;
 	struct gf_attr a;
 	struct stat st;
 	int r;
@@ -532,8 +554,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	 * cuts: refused by gfmd, it has changed nothing that anyone can see.
 	 */
 	if (m.valid & GF_SET_SIZE) {
-		r = stale(truncate_open(fs, &m.cred, ino, m.size, f, &tmp, &h, &opened));
+		r = stale(truncate_open(fs, &m.cred, ino, m.size, f, &tmp, &h, &opened, &cur));
+		/* growing: the replica first, so that a size its file system
+		 * refuses (EFBIG) leaves gfmd's size as it was */
+		if (r == 0 && h && m.size > cur && (r = cut_replica(fs, f, h, m.size)) == 0)
+			grown = 1;
 		if (r < 0) {
+			if (h == &tmp)
+				(void)gfc_data_close(&tmp);
 			if (opened)
 				gfc_release(fs->gfc, &m.cred, ino);
 			fuse_reply_err(req, -r);
@@ -546,21 +574,20 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		gf_files_mtime_set(ino); /* tar, cp -p: it stays after close */
 	if (m.valid == 0)
 		m.valid = GF_SET_TOUCH; /* what the kernel sends for chown(-1, -1) */
-	r = stale(gfc_setattr(fs->gfc, &m, &a));
+	r = gfc_setattr(fs->gfc, &m, &a);
+	if (r == -ENOENT && f && f->writable && h &&
+	    (m.valid & ~(uint32_t)(GF_SET_SIZE | GF_SET_SIZE_FH)) == 0 &&
+	    gf_files_open_attr(ino, &a)) {
+		/* ftruncate of a file unlinked while open: gfmd has forgotten
+		 * it, nobody else can reach it; its replica is cut below */
+		a.nlink = 0;
+		r = 0;
+	}
+	r = stale(r);
+	if (r < 0 && grown)
+		(void)cut_replica(fs, f, h, cur); /* gfmd refused: as it was */
 	if (r == 0 && h) {
-		if (f && h == &f->data) {
-			/* held again: a close of another descriptor may have
-			 * closed it since (it is opened again then) */
-			r = hold_data(fs, f);
-			if (r == 0) {
-				pthread_mutex_lock(&f->lock);
-				r = gfc_data_truncate(h, m.size);
-				pthread_mutex_unlock(&f->lock);
-				pthread_rwlock_unlock(&f->data_lock);
-			}
-		} else {
-			r = gfc_data_truncate(h, m.size);
-		}
+		r = cut_replica(fs, f, h, m.size);
 		if (r == 0) {
 			gf_files_truncated(ino, m.size);
 			a.size = m.size;
@@ -1020,7 +1047,11 @@ static int make_file(struct gf_fs *fs, const struct gf_cred *cr,
 		gf_file_free(f);
 		return r;
 	}
-	/* (O_TRUNC: gfmd already committed size 0 and the times with the open) */
+	/* (O_TRUNC: gfmd already committed size 0 and the times with the open;
+	 * this mount's other handles of the file must not keep, and publish,
+	 * the size and end of writing they had) */
+	if ((flags & O_TRUNC) && !is_new)
+		gf_files_truncated(f->ino, 0);
 	gf_files_add(f);
 	*out = f;
 	return 0;
@@ -1930,6 +1961,10 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		return;
 	}
 	publish_growth(fs_of(req), f);
+	/* a store through a shared mapping, written back: the kernel's cached
+	 * mtime and ctime are of before it (attributes only: no page lock) */
+	if (fi->writepage && fs_of(req)->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs_of(req)->se, ino, -1, 0);
 	fuse_reply_write(req, (size_t)n);
 }
 
@@ -2221,13 +2256,13 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		fuse_reply_err(req, -r);
 		return;
 	}
-	/* the size grows unless KEEP_SIZE; the data (and so mtime) changes
-	 * unless it only reserved space (marked under the lock: see
+	/* the size grows unless KEEP_SIZE; mtime and ctime move in every mode,
+	 * a reservation too, as on ext4 (marked under the lock: see
 	 * op_write_buf) */
 	r = gfc_data_fallocate(&f->data, (uint32_t)mode, (uint64_t)off, (uint64_t)len);
 	if (r == 0)
 		gf_file_changed(f, (mode & GF_FALLOC_KEEP_SIZE) ? 0 : (uint64_t)off + (uint64_t)len,
-				mode != GF_FALLOC_KEEP_SIZE);
+				1);
 	pthread_rwlock_unlock(&f->data_lock);
 	fuse_reply_err(req, -r);
 }

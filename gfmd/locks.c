@@ -336,6 +336,16 @@ int gf_locks_test(struct gf_locks *lk, uint64_t ino, const struct gf_lock *want,
 	return 0;
 }
 
+/* Whether want's owner holds a flock of f of another type (a conversion). */
+static int converts(const struct lfile *f, const struct gf_lock *want)
+{
+	for (size_t i = 0; i < f->nheld; i++)
+		if (f->held[i].kind == GF_LOCK_FLOCK && same_owner(&f->held[i], want) &&
+		    f->held[i].type != want->type)
+			return 1;
+	return 0;
+}
+
 int gf_locks_set(struct gf_locks *lk, uint64_t ino, const struct gf_lock *want, int wait,
 		 gf_lock_done_fn done, void *arg)
 {
@@ -348,6 +358,19 @@ int gf_locks_set(struct gf_locks *lk, uint64_t ino, const struct gf_lock *want, 
 	if (!f) {
 		rc = want->type == GF_LOCK_UNLCK ? 0 : -ENOMEM;
 		goto out;
+	}
+	if (want->kind == GF_LOCK_FLOCK && want->type != GF_LOCK_UNLCK && converts(f, want)) {
+		/* flock(2) converts "not atomically" (flock_lock_inode): the
+		 * owner's old lock goes first, and stays gone if the new one
+		 * cannot be had; waiters it held back may get in meanwhile */
+		struct gf_lock un = *want;
+		un.type = GF_LOCK_UNLCK;
+		apply(f, &un);
+		grant_waiters(lk, f, &dl); /* (may free f) */
+		if (!(f = file_get(lk, ino, 1))) {
+			rc = -ENOMEM;
+			goto out;
+		}
 	}
 	const struct gf_lock *c = first_conflict(f, want);
 	if (!c) {

@@ -221,7 +221,10 @@ static int permission(const struct gf_cred *cr, const struct inode *ip, int mask
 			return 0;
 		return -EACCES;
 	}
-	if (ip->acl & HAS_ACL_ACCESS) {
+	/* the ACL only when the group bits (its mask) grant something: with
+	 * them 0 a named entry is checked as "other", as Linux's
+	 * acl_permission_check does (ext4 is the reference) */
+	if ((ip->acl & HAS_ACL_ACCESS) && (mode & S_IRWXG) && cr->uid != ip->a.uid) {
 		static _Thread_local struct gf_acl acl; /* 8 KiB: not on the stack */
 		const struct xattr *x = xattr_get(ip, GF_ACL_ACCESS);
 		if (x && gf_acl_parse(x->val, x->len, &acl) == 0)
@@ -853,7 +856,9 @@ static void inode_destroy(struct gf_ns *ns, struct inode *ip, struct gf_changes 
 {
 	int64_t now = gf_mono_ms(), until = 0;
 	limbo_expire(ns, now);
-	if (ns->grace_ms && S_ISREG(ip->a.mode) && ip->nreps) {
+	if (ns->grace_ms) {
+		/* (any type: fstat of a directory, fifo or empty file still
+		 * open answers its last attributes too) */
 		until = now + ns->grace_ms;
 		limbo_add(ns, ip, until);
 	}
@@ -1317,7 +1322,11 @@ int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	if (wait)
 		*wait = stamp(ns, dp);
 	if (!dp) {
-		rc = -ENOENT;
+		/* removed a moment ago, listed through a descriptor still
+		 * open: empty, as ext4 lists a removed directory */
+		const struct limbo *l = limbo_get(ns, ino);
+		struct inode t = { .a = l ? l->a : (struct gf_attr){ 0 } };
+		rc = !l ? -ENOENT : !S_ISDIR(t.a.mode) ? -ENOTDIR : permission(cr, &t, MAY_R);
 		goto out;
 	}
 	if (!dp->dir) {
@@ -1348,7 +1357,7 @@ int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 	}
 	*count = n;
 out:;
-	int due = rc == 0 && cookie == 0 && atime_due(dp, now_ts()); /* a listing starts */
+	int due = rc == 0 && dp && cookie == 0 && atime_due(dp, now_ts()); /* a listing starts */
 	pthread_rwlock_unlock(&ns->lock);
 	if (due)
 		accessed(ns, ino, NULL);
@@ -2418,7 +2427,7 @@ static int open_ino(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, ui
 		if (!rc && ip)
 			*out = ip->a;
 		int due = !rc && ip && S_ISREG(ip->a.mode) && (flags & O_ACCMODE) == O_RDONLY &&
-			  atime_due(ip, now_ts());
+			  !(flags & O_NOATIME) && atime_due(ip, now_ts());
 		pthread_rwlock_unlock(&ns->lock);
 		gf_changes_free(&c);
 		if (due)

@@ -268,7 +268,7 @@ def case_names(c):
     # its NUL), whatever ROOT's length
     seg = "d" * 200
     deep = c.d
-    while len(deep) + 1 + len(seg) + 257 <= 4095:
+    while len(deep) + 1 + len(seg) + 257 < 4095:
         deep = os.path.join(deep, seg)
         os.mkdir(deep)
     deep = os.path.join(deep, "e" * (4095 - len(deep) - 257))
@@ -915,7 +915,88 @@ def case_readdir(c):
     c.do("unlinks during a listing: every survivor seen", unlink_while_listing)
 
 
+def case_special_ops(c):
+    os.mkfifo(c.p("p"), 0o644)
+    os.mknod(c.p("c"), stat.S_IFCHR | 0o644, os.makedev(1, 5))
+    os.mknod(c.p("s"), stat.S_IFSOCK | 0o644)
+    for n in ("p", "c", "s"):
+        c.do("chmod %s" % n, os.chmod, c.p(n), 0o4711)
+        c.st("%s after chmod" % n, c.p(n))
+        c.do("chown %s" % n, os.chown, c.p(n), 1001, 1002)
+        c.st("%s after chown" % n, c.p(n))
+        c.do("link %s" % n, os.link, c.p(n), c.p(n + "2"))
+        c.st("%s after link" % n, c.p(n))
+        c.do("rename %s" % n, os.rename, c.p(n + "2"), c.p(n + "3"))
+        c.do("xattr user.* on %s" % n, os.setxattr, c.p(n), "user.x", b"1")
+        c.do("xattr trusted.* on %s" % n, os.setxattr, c.p(n), "trusted.x", b"1")
+        c.do("get it back from %s" % n, os.getxattr, c.p(n), "trusted.x")
+        c.do("utime on %s" % n, os.utime, c.p(n), (7, 8))
+        c.do("its times", lambda n=n: (os.stat(c.p(n)).st_atime, os.stat(c.p(n)).st_mtime))
+        c.do("chown %s as its owner" % n, os.chown, c.p(n), 1001, 1001, user="alice")
+        c.st("%s after the owner's chgrp" % n, c.p(n))
+    c.do("mknod with a huge device number", os.mknod, c.p("big"), stat.S_IFCHR | 0o600,
+         os.makedev(4095, 1048575))
+    c.st("its numbers", c.p("big"))
+    c.do("mknod with a bad type", os.mknod, c.p("bad"), 0o170000 | 0o600)
+    c.do("mknod with no type (a regular file)", os.mknod, c.p("notype"), 0o600)
+    c.st("what it made", c.p("notype"))
+    c.do("mknod a directory", os.mknod, c.p("dir"), stat.S_IFDIR | 0o755)
+    c.do("listing", listdir_types, c.d)
+
+
+def case_dirlinks(c):
+    os.mkdir(c.p("a"))
+    os.mkdir(c.p("b"))
+    os.mkdir(c.p("a", "x"))
+    os.mkdir(c.p("b", "y"))
+    c.st("a", c.p("a"))
+    c.do("rename a/x over the empty b/y", os.rename, c.p("a", "x"), c.p("b", "y"))
+    c.st("a after", c.p("a"))
+    c.st("b after", c.p("b"))
+    c.st("b/y after", c.p("b", "y"))
+    c.do("rename b/y to a/x again", os.rename, c.p("b", "y"), c.p("a", "x"))
+    c.st("root of the case", c.d)
+    for i in range(5):
+        os.mkdir(c.p("a", "m%d" % i))
+    c.st("a with 6 subdirectories", c.p("a"))
+    c.do("RENAME_EXCHANGE of a directory and a file across parents", lambda: (
+        write(c.p("b", "f")), renameat2(c.p("a", "m0"), c.p("b", "f"), RENAME_EXCHANGE)))
+    c.st("a after the exchange", c.p("a"))
+    c.st("b after the exchange", c.p("b"))
+    c.do("rmdir a non-empty a", os.rmdir, c.p("a"))
+    c.do("remove everything below a", lambda: [os.unlink(c.p("a", n)) if not
+                                               os.path.isdir(c.p("a", n)) else
+                                               os.rmdir(c.p("a", n))
+                                               for n in os.listdir(c.p("a"))])
+    c.st("a emptied", c.p("a"))
+    fd = os.open(c.p("a"), os.O_RDONLY)
+    c.do("rmdir a while open", os.rmdir, c.p("a"))
+    c.do("fstat of the removed directory", os.fstat, fd)
+    c.do("create in the removed directory", lambda: os.open("x", os.O_CREAT | os.O_WRONLY,
+                                                            0o644, dir_fd=fd))
+    c.do("list the removed directory", lambda: os.listdir(fd))
+    os.close(fd)
+
+
 CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith("case_")}
+
+
+def more_cases():
+    """The case_* functions of posix_*.py beside this file (each imports
+    what it needs from this module: Case's helpers, write, read, ...)."""
+    import importlib
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    sys.modules.setdefault("posix_base", sys.modules[__name__])
+    for fn in sorted(os.listdir(here)):
+        if fn.startswith("posix_") and fn.endswith(".py"):
+            m = importlib.import_module(fn[:-3])
+            for n, f in sorted(vars(m).items()):
+                if n.startswith("case_"):
+                    CASES[n[5:]] = f
+
+
+more_cases()
 
 
 def main():

@@ -87,6 +87,12 @@ START_TEST(test_conflicts)
 	ck_assert_int_eq(set(F(2, 5, UN)), 0);
 	ck_assert_int_eq(test(P(1, 3, WR, 5, 5), NULL), RD);
 	ck_assert_int_eq(set(F(1, 11, WR)), -EAGAIN);
+	/* a flock conversion that fails loses the old lock, as on Linux
+	 * (flock_lock_inode): 9 and 10 share; 10's upgrade fails and leaves
+	 * it nothing, so 9 can upgrade */
+	ck_assert_int_eq(set(F(1, 10, WR)), -EAGAIN);
+	ck_assert_int_eq(set(F(1, 9, WR)), 0);
+	ck_assert_int_eq(set(F(1, 9, UN)), 0);
 	/* bad requests */
 	struct gf_lock bad = P(1, 1, WR, 10, 5);
 	ck_assert_int_eq(gf_locks_set(lk, 7, &bad, 0, NULL, NULL), -EINVAL);
