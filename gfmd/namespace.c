@@ -1190,8 +1190,8 @@ static int atime_due(const struct inode *ip, struct gf_timespec now)
  * An access to ino (a read open, the start of a listing, a readlink),
  * found due by atime_due under the read lock: its atime moves (*out's
  * too, when given). The change is committed with whatever comes next and
- * nobody's reply waits for it: ext4 does not make an atime durable at the
- * read either.
+ * nobody's reply waits for it, not even a later read of ip's attributes:
+ * ext4 does not make an atime durable at the read either.
  */
 static void accessed(struct gf_ns *ns, uint64_t ino, struct gf_attr *out)
 {
@@ -1201,9 +1201,13 @@ static void accessed(struct gf_ns *ns, uint64_t ino, struct gf_attr *out)
 	struct inode *ip = iget(ns, ino);
 	struct gf_timespec now = now_ts();
 	if (ip && atime_due(ip, now)) {
+		/* readers of ip need not wait for this commit: its stamp
+		 * stays that of its last change that matters */
+		uint64_t keep = ip->ticket;
 		ip->a.atime = now;
 		rec_inode(&c, ip);
 		emit(ns, &c, NULL);
+		ip->ticket = keep;
 		if (out)
 			out->atime = now;
 	}
