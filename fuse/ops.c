@@ -495,6 +495,24 @@ static int cut_replica(struct gf_fs *fs, struct gf_file *f, struct gfc_data *h, 
 	return r;
 }
 
+/* The replica's own size now (gfmd's, or this handle's, may be behind a
+ * writer's), held as cut_replica holds it. */
+static int replica_size(struct gf_fs *fs, struct gf_file *f, struct gfc_data *h,
+			uint64_t *size)
+{
+	uint64_t blocks;
+	if (!(f && h == &f->data))
+		return gfc_data_fstat(h, size, &blocks);
+	int r = hold_data(fs, f);
+	if (r == 0) {
+		pthread_mutex_lock(&f->lock);
+		r = gfc_data_fstat(h, size, &blocks);
+		pthread_mutex_unlock(&f->lock);
+		pthread_rwlock_unlock(&f->data_lock);
+	}
+	return r;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -555,10 +573,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	 */
 	if (m.valid & GF_SET_SIZE) {
 		r = stale(truncate_open(fs, &m.cred, ino, m.size, f, &tmp, &h, &opened, &cur));
-		/* growing: the replica first, so that a size its file system
-		 * refuses (EFBIG) leaves gfmd's size as it was */
-		if (r == 0 && h && m.size > cur && (r = cut_replica(fs, f, h, m.size)) == 0)
-			grown = 1;
+		/* growing past the replica's own end: the replica first, so
+		 * that a size its file system refuses (EFBIG) leaves gfmd's
+		 * size as it was (this only adds zeros: cur becomes the
+		 * replica's end, where a refusal by gfmd cuts it back) */
+		uint64_t rs;
+		if (r == 0 && h && m.size > cur && (r = replica_size(fs, f, h, &rs)) == 0 &&
+		    m.size > rs) {
+			cur = rs;
+			if ((r = cut_replica(fs, f, h, m.size)) == 0)
+				grown = 1;
+		}
 		if (r < 0) {
 			if (h == &tmp)
 				(void)gfc_data_close(&tmp);
@@ -1710,8 +1735,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /*
  * A write by anyone but root clears setuid and setgid (if group-executable
- * or the writer is not in the file's group), as on ext4: the kernel leaves that to us (FUSE_CAP_HANDLE_KILLPRIV), and
- * gfmd allows exactly that change to any writer (GF_SET_KILL_SUID).
+ * or the writer is not in the file's group), as on ext4: the kernel leaves
+ * that to us (FUSE_CAP_HANDLE_KILLPRIV), and gfmd allows exactly that
+ * change to any writer (GF_SET_KILL_SUID).
  */
 static int kill_suid(fuse_req_t req, struct gf_file *f)
 {
