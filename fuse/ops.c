@@ -479,38 +479,40 @@ out:
 	return r;
 }
 
-/* Cut (or grow) the replica h of a truncate to size: f's own handle is
- * held again first (a close of another descriptor may have closed it). */
-static int cut_replica(struct gf_fs *fs, struct gf_file *f, struct gfc_data *h, uint64_t size)
+/* fn(h, arg) on the replica h of a truncate: f's own handle is held again
+ * first (a close of another descriptor may have closed it since). */
+static int on_replica(struct gf_fs *fs, struct gf_file *f, struct gfc_data *h,
+		      int (*fn)(struct gfc_data *, uint64_t *), uint64_t *arg)
 {
 	if (!(f && h == &f->data))
-		return gfc_data_truncate(h, size);
+		return fn(h, arg);
 	int r = hold_data(fs, f);
 	if (r == 0) {
 		pthread_mutex_lock(&f->lock);
-		r = gfc_data_truncate(h, size);
+		r = fn(h, arg);
 		pthread_mutex_unlock(&f->lock);
 		pthread_rwlock_unlock(&f->data_lock);
 	}
 	return r;
 }
 
-/* The replica's own size now (gfmd's, or this handle's, may be behind a
- * writer's), held as cut_replica holds it. */
-static int replica_size(struct gf_fs *fs, struct gf_file *f, struct gfc_data *h,
-			uint64_t *size)
+static int truncate_to(struct gfc_data *h, uint64_t *size)
+{
+	return gfc_data_truncate(h, *size);
+}
+
+/* The replica's own size now (gfmd's, or the handle's, may be behind a
+ * writer's). */
+static int size_of(struct gfc_data *h, uint64_t *size)
 {
 	uint64_t blocks;
-	if (!(f && h == &f->data))
-		return gfc_data_fstat(h, size, &blocks);
-	int r = hold_data(fs, f);
-	if (r == 0) {
-		pthread_mutex_lock(&f->lock);
-		r = gfc_data_fstat(h, size, &blocks);
-		pthread_mutex_unlock(&f->lock);
-		pthread_rwlock_unlock(&f->data_lock);
-	}
-	return r;
+	return gfc_data_fstat(h, size, &blocks);
+}
+
+/* Cut (or grow) the replica h of a truncate to size. */
+static int cut_replica(struct gf_fs *fs, struct gf_file *f, struct gfc_data *h, uint64_t size)
+{
+	return on_replica(fs, f, h, truncate_to, &size);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -578,7 +580,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		 * size as it was (this only adds zeros: cur becomes the
 		 * replica's end, where a refusal by gfmd cuts it back) */
 		uint64_t rs;
-		if (r == 0 && h && m.size > cur && (r = replica_size(fs, f, h, &rs)) == 0 &&
+		if (r == 0 && h && m.size > cur && (r = on_replica(fs, f, h, size_of, &rs)) == 0 &&
 		    m.size > rs) {
 			cur = rs;
 			if ((r = cut_replica(fs, f, h, m.size)) == 0)

@@ -396,31 +396,30 @@ int copy_replica(const struct copy_source *cs, struct spool *sp,
 			goto close_src;
 		}
 		size = fw.size;
-		if (fw.have > size) {
-			/* cut since: what was followed past the new end goes, so
-			 * that the rest is a hole again (store() leaves zeros
-			 * unwritten: they must not land on older bytes) */
-			fw.have = size - size % GF_CSUM_BLOCK;
-			if (ftruncate(t.fd, (off_t)fw.have) < 0)
-				rc = -errno;
-		}
+		if (fw.have > size)
+			fw.have = size - size % GF_CSUM_BLOCK; /* cut since */
 	}
-	uint64_t *sums = rc < 0 ? NULL : realloc(fw.sums, (gf_csum_nblocks(size) + 1) * sizeof(*sums));
+	uint64_t *sums = realloc(fw.sums, (gf_csum_nblocks(size) + 1) * sizeof(*sums));
 	if (!sums) {
 		free(fw.sums);
 		if (dfd >= 0)
 			close(dfd);
 		spool_tmp_abort(sp, &t, req->ino);
-		if (rc == 0)
-			rc = -ENOMEM;
+		rc = -ENOMEM;
 		goto close_src;
 	}
+	/* what was followed past a cut goes, so that the rest is a hole again:
+	 * store() leaves zeros unwritten, and they must not land on older
+	 * bytes (gfmd discards a followed copy of a file cut meanwhile today;
+	 * this keeps the copy right by itself) */
+	if (follow && ftruncate(t.fd, (off_t)fw.have) < 0)
+		rc = -errno;
 
 	/* the rest (all of it, unless it followed a writer) */
 	struct job j = { .rpc = rpc, .handle = orp.handle, .size = size, .fd = t.fd,
 			 .dfd = dfd, .sums = sums };
 	atomic_init(&j.next, fw.have);
-	atomic_init(&j.err, 0);
+	atomic_init(&j.err, rc);
 	pthread_t th[COPY_STREAMS];
 	int nth = 0;
 	for (int i = 0; i < COPY_STREAMS && fw.have + (uint64_t)i * GF_MAX_IO < size; i++) {

@@ -8,9 +8,6 @@
 #   while the file was written (copies_followed), and is byte-identical;
 # - a writer that cuts its file back while the copy follows and writes on:
 #   the same;
-# - a writer that cuts its file back and ends it with a few zero bytes (the
-#   last block short and all zeros, where the copy had already taken other
-#   bytes): both replicas are the file, byte for byte;
 # - the copy's gfsd killed (-9) while it follows: the writer sees nothing;
 #   once that gfsd is back, the file reaches its count after the close,
 #   byte-identical;
@@ -33,9 +30,8 @@ mkdir "$MOUNT/two" || die "mkdir"
 
 # writer PATH MODE: writes 32 MiB, waits until node1 has served that much
 # more to the copy ($STATE/go appears), then per MODE: rewrite (1 MiB of
-# new bytes at 0), cut (truncate to 10 MiB + 5), zerotail (truncate to
-# 10 MiB, then extend by 5 zero bytes, and close: no more bytes); then
-# (not zerotail) 8 MiB more at the end and close. The expected content goes to $STATE/want.
+# new bytes at 0), cut (truncate to 10 MiB + 5); then 8 MiB more at the
+# end and close. The expected content goes to $STATE/want.
 writer() {
 	rm -f "$STATE/go" "$STATE/ready"
 	"$PY" - "$1" "$2" "$STATE" <<'PYEOF'
@@ -56,14 +52,9 @@ if mode == "rewrite":
 elif mode == "cut":
     os.ftruncate(fd, (10 << 20) + 5)
     del want[(10 << 20) + 5:]
-elif mode == "zerotail":
-    os.ftruncate(fd, 10 << 20)
-    os.ftruncate(fd, (10 << 20) + 5)
-    want[10 << 20:] = bytes(5)
-if mode != "zerotail":
-    more = rnd(8 << 20)
-    os.pwrite(fd, more, len(want))
-    want += more
+more = rnd(8 << 20)
+os.pwrite(fd, more, len(want))
+want += more
 os.close(fd)
 open(state + "/want", "wb").write(want)
 PYEOF
@@ -95,7 +86,6 @@ follow_case "rewrite" rewrite
 expect_eq "rewrite: the 16 blocks of the rewritten first MiB were fetched again" yes \
 	"$( ((MENDED >= 16)) && echo yes || echo "no ($MENDED)")"
 follow_case "cut" cut
-follow_case "cut to a zero tail" zerotail
 
 # ---- the copy's gfsd dies while it follows -----------------------------------------------
 f=$MOUNT/two/killed

@@ -91,25 +91,24 @@ def attempt(fn, *a, **kw):
         return errno.errorcode.get(e.errno, "errno%d" % e.errno)
 
 
-def as_user(user, fn, *a, **kw):
-    """fn(*a, **kw) as user (its result as attempt() gives it), in a child."""
-    if user == "root":
-        return attempt(fn, *a, **kw)
+def forked(body, meanwhile=None):
+    """body() in a forked child: its value (pickled back; an exception is
+    "EXCEPTION ..."), or "CHILD DIED". meanwhile(), if given, runs here
+    0.3 s after the fork (what a child that waits should see happen)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
         try:
-            uid, gid, groups = USERS[user]
-            os.setgroups(groups)
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
-            res = attempt(fn, *a, **kw)
+            res = body()
         except BaseException as e:  # noqa: B902 - anything, reported as a result
             res = "EXCEPTION %r" % e
         os.write(w, pickle.dumps(res))
         os._exit(0)
     os.close(w)
+    if meanwhile is not None:
+        time.sleep(0.3)
+        meanwhile()
     data = b""
     while True:
         b = os.read(r, 65536)
@@ -119,6 +118,25 @@ def as_user(user, fn, *a, **kw):
     os.close(r)
     os.waitpid(pid, 0)
     return pickle.loads(data) if data else "CHILD DIED"
+
+
+def as_ids(ruid, euid, rgid, egid, groups, fn, *a, **kw):
+    """fn(*a, **kw) with these real and effective ids (its result as
+    attempt() gives it), in a child."""
+    def body():
+        os.setgroups(groups)
+        os.setresgid(rgid, egid, egid)
+        os.setresuid(ruid, euid, euid)
+        return attempt(fn, *a, **kw)
+    return forked(body)
+
+
+def as_user(user, fn, *a, **kw):
+    """fn(*a, **kw) as user (its result as attempt() gives it), in a child."""
+    if user == "root":
+        return attempt(fn, *a, **kw)
+    uid, gid, groups = USERS[user]
+    return as_ids(uid, uid, gid, gid, groups, fn, *a, **kw)
 
 
 def times(p, follow=True):
@@ -1064,6 +1082,8 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     root, names = sys.argv[1], sys.argv[2:] or list(CASES)
+    if not os.path.isdir(root) or os.listdir(root):
+        sys.exit("posix.py: %s must be an empty directory" % root)
     for n in names:
         if n not in CASES:
             sys.exit("posix.py: no case %r (cases: %s)" % (n, " ".join(CASES)))

@@ -16,13 +16,11 @@ import errno
 import fcntl
 import mmap
 import os
-import pickle
 import signal
 import stat
 import struct
-import time
 
-from posix_base import OLD, listdir_types, norm, read, typeof, write
+from posix_base import OLD, forked, listdir_types, norm, read, typeof, write
 
 # a libc of our own: the argtypes set here must not be another module's
 # (posix_base's libc is shared by every posix_*.py)
@@ -96,34 +94,18 @@ def with_fd(path, flags, fn, mode=0o644):
 def child(fn, *a, meanwhile=None):
     """fn(*a) in a forked child (as root): its value, or its OSError
     raised here. meanwhile(), if given, runs here 0.3 s after the fork."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
+    def body():
         try:
             signal.alarm(20)  # a lock wait that never ends is a result too
-            res = ("value", fn(*a))
+            return ("value", fn(*a))
         except OSError as e:
-            res = ("errno", e.errno)
+            return ("errno", e.errno)
         except BaseException as e:  # noqa: B902 - anything, reported as a result
-            res = ("value", "EXCEPTION %s" % type(e).__name__)
-        os.write(w, pickle.dumps(res))
-        os._exit(0)
-    os.close(w)
-    if meanwhile is not None:
-        time.sleep(0.3)
-        meanwhile()
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    if not data:
-        return "CHILD DIED"
-    kind, v = pickle.loads(data)
+            return ("value", "EXCEPTION %s" % type(e).__name__)
+    res = forked(body, meanwhile)
+    if res == "CHILD DIED":
+        return res
+    kind, v = res
     if kind == "errno":
         raise OSError(v, os.strerror(v))
     return v

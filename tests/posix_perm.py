@@ -11,12 +11,11 @@ each done in a child of its own as the user named in the label.
 """
 import ctypes
 import os
-import pickle
 import stat
 import subprocess
 
-from posix_base import Case, write, read, listdir_types, renameat2, RENAME_NOREPLACE, \
-    RENAME_EXCHANGE, OLD, libc, typeof, as_user, attempt  # noqa: F401 (Case, OLD unused)
+from posix_base import write, read, listdir_types, renameat2, RENAME_NOREPLACE, \
+    RENAME_EXCHANGE, libc, typeof, as_user, as_ids, attempt
 
 IDS = {"root": (0, 0), "alice": (1001, 1001), "bob": (1002, 1002), "carol": (1003, 1003)}
 WHO = ("alice", "carol", "bob", "root")  # owner, group member, other, root
@@ -70,33 +69,6 @@ def ops_line(c, label, user, ops):
         name, fn, a = op[0], op[1], op[2:]
         res.append("%s=%s" % (name, as_user(user, fn, *a)))
     c.out("%s (as %s)" % (label, user), " ".join(res))
-
-
-def as_ids(ruid, euid, rgid, egid, groups, fn, *a):
-    """fn(*a) with distinct real and effective ids, in a child."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.setgroups(groups)
-            os.setresgid(rgid, egid, egid)
-            os.setresuid(ruid, euid, euid)
-            res = attempt(fn, *a)
-        except BaseException as e:  # noqa: B902 - reported as a result
-            res = "EXCEPTION %r" % e
-        os.write(w, pickle.dumps(res))
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        b = os.read(r, 65536)
-        if not b:
-            break
-        data += b
-    os.close(r)
-    os.waitpid(pid, 0)
-    return pickle.loads(data) if data else "CHILD DIED"
 
 
 def run(*cmd):
