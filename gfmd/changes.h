@@ -37,8 +37,9 @@ enum gf_change_kind {
 	GF_CHG_ONCE_PUT,      /* a = client, b = seq, c = ino, d = op, with
 				 GF_ONCE_CREATED when it created inode c: a
 				 GFM_ONCE request succeeded (gf_changes_once) */
-	GF_CHG_ONCE_DEL,      /* a = client, b = seq: forget that client's
-				 records with seq ≤ b (INT64_MAX: all) */
+	GF_CHG_ONCE_DEL,      /* a = client, b = seq, c = after: forget that
+				 client's records with c < seq ≤ b (c = 0,
+				 b = INT64_MAX: all) */
 };
 
 /*

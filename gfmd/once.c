@@ -22,7 +22,9 @@ struct client {
 	struct client *next;
 	uint64_t id;
 	uint64_t acked;	     /* the highest acked it sent */
-	uint64_t db_trimmed; /* rows with seq ≤ this were deleted */
+	uint64_t db_trimmed; /* the acked of the last trim of its rows */
+	uint64_t db_floor;   /* rows with seq ≤ this are deleted, and none will
+				be written again */
 	int64_t last_seen;
 	int stored;	     /* may have rows in the database */
 	struct rec *v;	     /* unordered; a client has few at a time */
@@ -171,8 +173,8 @@ static void rec_del(struct client *cl, struct rec *r)
 	*r = cl->v[--cl->n];
 }
 
-/* Delete client's rows with seq ≤ upto from the database. */
-static void db_forget(struct gf_once *t, uint64_t client, uint64_t upto)
+/* Delete client's rows with after < seq ≤ upto from the database. */
+static void db_forget(struct gf_once *t, uint64_t client, uint64_t after, uint64_t upto)
 {
 	if (!t->sink)
 		return;
@@ -180,7 +182,7 @@ static void db_forget(struct gf_once *t, uint64_t client, uint64_t upto)
 	gf_changes_init(&c);
 	if (upto > (uint64_t)INT64_MAX)
 		upto = (uint64_t)INT64_MAX; /* seqs are stored as bigint */
-	if (gf_changes_add(&c, GF_CHG_ONCE_DEL, client, upto, 0, NULL, 0, NULL, 0, 0))
+	if (gf_changes_add(&c, GF_CHG_ONCE_DEL, client, upto, after, NULL, 0, NULL, 0, 0))
 		t->sink(t->sink_arg, &c);
 	gf_changes_free(&c);
 }
@@ -191,16 +193,24 @@ static void settle(struct gf_once *t, struct client *cl, uint64_t acked)
 	if (acked <= cl->acked)
 		return;
 	cl->acked = acked;
+	uint64_t busy_min = UINT64_MAX;
 	for (size_t i = 0; i < cl->n;) {
 		/* a BUSY one is still being applied: its end needs it */
-		if (cl->v[i].seq <= acked && cl->v[i].state == REC_DONE)
+		if (cl->v[i].seq <= acked && cl->v[i].state == REC_DONE) {
 			rec_del(cl, &cl->v[i]);
-		else
+		} else {
+			if (cl->v[i].seq <= acked && cl->v[i].seq < busy_min)
+				busy_min = cl->v[i].seq;
 			i++;
+		}
 	}
 	if (cl->stored && acked - cl->db_trimmed >= GF_ONCE_TRIM_EVERY) {
-		db_forget(t, cl->id, acked);
+		/* from where the last trim ended: every row at or below it is
+		 * gone, except one a BUSY record may still write, which is why
+		 * the next trim then starts below that one */
+		db_forget(t, cl->id, cl->db_floor, acked);
 		cl->db_trimmed = acked;
+		cl->db_floor = busy_min <= acked ? busy_min - 1 : acked;
 	}
 }
 
@@ -226,7 +236,7 @@ static void sweep(struct gf_once *t, int64_t now)
 			}
 			*pp = cl->next;
 			if (cl->stored)
-				db_forget(t, cl->id, UINT64_MAX);
+				db_forget(t, cl->id, 0, UINT64_MAX);
 			client_free(cl);
 			t->nclients--;
 			dropped++;

@@ -29,7 +29,10 @@
  * Forgetting. acked, sent with every request, settles every seq ≤ it: their
  * records leave memory at once and the database every GF_ONCE_TRIM_EVERY
  * seqs (GF_CHG_ONCE_DEL through the sink; a row left behind meanwhile is
- * harmless, no copy of it will come). A client silent for forget_s seconds
+ * harmless, no copy of it will come). Each delete covers only the seqs
+ * since the previous one (from below the lowest seq it found still being
+ * applied, whose row may come later): a range delete walks the index
+ * entries of rows already deleted too, until PostgreSQL vacuums them. A client silent for forget_s seconds
  * (a day in gfmd) is forgotten whole, in memory by a sweep at most every
  * GF_ONCE_SWEEP_S, in the database also at start-up (store.h): a mutation
  * resent after that long is no longer protected.

@@ -194,8 +194,12 @@ static const struct {
 		"ON CONFLICT (client, seq) DO UPDATE SET op = EXCLUDED.op, ino = EXCLUDED.ino, "
 		"created = EXCLUDED.created, at = now()",
 		5, { OID_INT8, OID_INT8, OID_INT4, OID_INT8, OID_BOOL } },
-	[S_ONCE_DEL] = { "once_del", "DELETE FROM once_reply WHERE client = $1 AND seq <= $2",
-			 2, { OID_INT8, OID_INT8 } },
+	/* bounded below: a range delete walks every index entry it covers, the
+	 * dead ones too (a bitmap scan never marks them), so one from seq 0
+	 * would cost more with every trim until the table is vacuumed */
+	[S_ONCE_DEL] = { "once_del",
+		"DELETE FROM once_reply WHERE client = $1 AND seq > $3 AND seq <= $2", 3,
+		{ OID_INT8, OID_INT8, OID_INT8 } },
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -926,6 +930,7 @@ static int send_change(PGconn *pg, const struct gf_change *ch)
 	case GF_CHG_ONCE_DEL:
 		p_int(&p, (int64_t)ch->a);
 		p_int(&p, ch->b > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ch->b);
+		p_int(&p, ch->c > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ch->c);
 		return send_stmt(pg, S_ONCE_DEL, &p) ? -EIO : 1;
 	}
 	return -EINVAL;

@@ -278,9 +278,37 @@ START_TEST(test_trim_reaches_database)
 		ck_assert_ptr_nonnull(ch);
 		ck_assert_uint_eq(ch->a, 7);
 		ck_assert_uint_eq(ch->b, (i + 1) * GF_ONCE_TRIM_EVERY);
+		/* from where the previous one ended, not from seq 0 */
+		ck_assert_uint_eq(ch->c, i * GF_ONCE_TRIM_EVERY);
 	}
 	uint64_t seven = 7;
 	ck_assert_uint_eq(gf_once_count(t, &seven), 1); /* memory keeps only the last */
+}
+END_TEST
+
+/* A trim starts below a seq still being applied when it ran: that one's row
+ * may be written after the trim, and the next trim must cover it. */
+START_TEST(test_trim_starts_below_busy)
+{
+	struct gf_once_rec rec;
+	struct gf_once_id slow = id(5, 1, GFM_MKDIR);
+	ck_assert_int_eq(gf_once_begin(t, &slow, 0, T0, &rec), GF_ONCE_NEW);
+	uint64_t s;
+	for (s = 2; s <= 3 * GF_ONCE_TRIM_EVERY + 1; s++) {
+		if (s == 2 * GF_ONCE_TRIM_EVERY + 1)
+			end_(&slow, 0, 50, 1); /* its row comes after two trims */
+		struct gf_once_id a = id(5, s, GFM_MKDIR);
+		ck_assert_int_eq(gf_once_begin(t, &a, s - 1, T0, &rec), GF_ONCE_NEW);
+		end_(&a, 0, 100 + s, s);
+	}
+	ck_assert_uint_eq(nlists, 3);
+	const uint64_t after[] = { 0, 0, 2 * GF_ONCE_TRIM_EVERY };
+	for (size_t i = 0; i < nlists; i++) {
+		const struct gf_change *ch = find_kind(i, GF_CHG_ONCE_DEL);
+		ck_assert_ptr_nonnull(ch);
+		ck_assert_uint_eq(ch->b, (i + 1) * GF_ONCE_TRIM_EVERY);
+		ck_assert_uint_eq(ch->c, after[i]);
+	}
 }
 END_TEST
 
@@ -323,6 +351,7 @@ START_TEST(test_sweep_forgets_silent_clients)
 	ck_assert_ptr_nonnull(ch);
 	ck_assert_uint_eq(ch->a, 1);
 	ck_assert_uint_eq(ch->b, (uint64_t)INT64_MAX);
+	ck_assert_uint_eq(ch->c, 0);
 	/* a forgotten client's copy runs again: the price of a day's silence */
 	ck_assert_int_eq(gf_once_begin(t, &quiet, 0, later, &rec), GF_ONCE_NEW);
 	gf_once_abort(t, &quiet);
@@ -567,6 +596,7 @@ static Suite *once_suite(void)
 	tcase_add_test(tc, test_copy_waits_for_first);
 	tcase_add_test(tc, test_acked_settles);
 	tcase_add_test(tc, test_trim_reaches_database);
+	tcase_add_test(tc, test_trim_starts_below_busy);
 	tcase_add_test(tc, test_sweep_forgets_silent_clients);
 	tcase_add_test(tc, test_loaded_rows_replay);
 	suite_add_tcase(s, tc);

@@ -610,9 +610,9 @@ static void want_once(struct rt *t, uint64_t client, uint64_t seq, uint16_t op, 
 {
 	rows_add(&t->want, row_once(client, seq, op, ino, created, 0));
 }
-static void del_once(struct rt *t, uint64_t client, uint64_t upto)
+static void del_once(struct rt *t, uint64_t client, uint64_t after, uint64_t upto)
 {
-	add(t, GF_CHG_ONCE_DEL, client, upto, 0, NULL, 0, NULL, 0, 0);
+	add(t, GF_CHG_ONCE_DEL, client, upto, after, NULL, 0, NULL, 0, 0);
 }
 
 static struct gf_attr attr(uint64_t ino, uint32_t mode)
@@ -887,8 +887,8 @@ static void case_idmap_replace(struct rt *t)
 }
 
 /* Client ids are any 64 bits (the high one too), seqs up to 2^63 - 1; a put
- * of the same (client, seq) replaces; a delete takes one client's seqs up to
- * a bound, everything of it beyond INT64_MAX. */
+ * of the same (client, seq) replaces; a delete takes one client's seqs in a
+ * range (after, upto], everything of it from 0 to beyond INT64_MAX. */
 static void case_once(struct rt *t)
 {
 	const uint64_t a = 0xfedcba9876543210ull, b = 0x0123456789abcdefull, c = UINT64_MAX;
@@ -901,16 +901,16 @@ static void case_once(struct rt *t)
 	put_once(t, c, 5, GFM_IDMAP_DEL, 0, 0);
 	commit(t);
 	put_once(t, b, 1, GFM_SYMLINK, 19, 1); /* replaces */
-	del_once(t, a, 2);			/* a's 1 and 2 */
+	del_once(t, a, 1, 3);			/* a's 2 and 3, not 1 */
 	commit(t);
-	want_once(t, a, 3, GFM_CREATE, 18, 1);
+	want_once(t, a, 1, GFM_MKDIR, 17, 0);
 	want_once(t, a, 4, GFM_CREATE, 21, 0);
 	want_once(t, a, (uint64_t)INT64_MAX, GFM_RENAME, 0, 0);
 	want_once(t, b, 1, GFM_SYMLINK, 19, 1);
 	put_once(t, c, 6, GFM_OPEN, 20, 0);
-	del_once(t, c, UINT64_MAX); /* all of c's, the one of this transaction too */
+	del_once(t, c, 0, UINT64_MAX); /* all of c's, the one of this transaction too */
 	commit(t);
-	del_once(t, b, 0); /* nothing */
+	del_once(t, b, 0, 0); /* nothing */
 	commit(t);
 }
 
@@ -1003,7 +1003,7 @@ static void case_every_kind(struct rt *t)
 			break;
 		case GF_CHG_ONCE_DEL:
 			put_once(t, 43, 1, GFM_UNLINK, 0, 0);
-			del_once(t, 43, 1);
+			del_once(t, 43, 0, 1);
 			break;
 		}
 	}
@@ -1028,7 +1028,7 @@ static const struct rt_case {
 	{ "next_ino goes forward", case_next_ino_forward },
 	{ "users/groups: a put replaces the row of the same name or the same id", case_idmap_replace },
 	{ "users/groups: a delete removes the row of the name or of the id", case_idmap_del },
-	{ "once: any client id, a put replaces, a delete up to a seq", case_once },
+	{ "once: any client id, a put replaces, a delete of a range of seqs", case_once },
 	{ "every change kind in one transaction", case_every_kind },
 };
 #define N_RT_CASES ((int)(sizeof(rt_cases) / sizeof(rt_cases[0])))
