@@ -439,6 +439,60 @@ int readpin_resident(int fd, uint64_t max)
 	return cs.nr_cache >= ((uint64_t)st.st_size + (uint64_t)page - 1) / (uint64_t)page;
 }
 
+/* The last writers' replicas as they left them (readpin_written), one per
+ * slot by inode number: a lost one only costs a checked open. */
+#define WRITTEN_SLOTS 256
+static struct written {
+	uint64_t ino, fgen;
+	dev_t dev;
+	ino_t st_ino;
+	off_t size;
+	struct timespec mtime, ctime;
+} written[WRITTEN_SLOTS];
+static pthread_mutex_t written_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct written *written_slot(uint64_t ino)
+{
+	return &written[(ino * 0x9E3779B97F4A7C15ull) >> 56 & (WRITTEN_SLOTS - 1)];
+}
+
+void readpin_written(uint64_t ino, uint64_t fgen, const struct stat *st)
+{
+	pthread_mutex_lock(&written_mu);
+	*written_slot(ino) = (struct written){ .ino = ino, .fgen = fgen, .dev = st->st_dev,
+					       .st_ino = st->st_ino, .size = st->st_size,
+					       .mtime = st->st_mtim, .ctime = st->st_ctim };
+	pthread_mutex_unlock(&written_mu);
+}
+
+static int same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+int readpin_unwritten(int fd, uint64_t ino, uint64_t fgen, uint64_t size)
+{
+	struct pin_cachestat_range range = {0, 0}; /* len 0: to the end */
+	struct pin_cachestat cs;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), pages = (size + page - 1) / page;
+	struct stat st;
+	int same;
+
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size)
+		return 0;
+	pthread_mutex_lock(&written_mu);
+	const struct written *w = written_slot(ino);
+	same = w->ino == ino && w->fgen == fgen && w->dev == st.st_dev && w->st_ino == st.st_ino &&
+	       w->size == st.st_size && same_time(w->mtime, st.st_mtim) &&
+	       same_time(w->ctime, st.st_ctim);
+	pthread_mutex_unlock(&written_mu);
+	if (!same || syscall(__NR_cachestat, fd, &range, &cs, 0) < 0)
+		return 0;
+	/* (a page both dirty and under writeback counts in both: hence only
+	 * the dirty count) */
+	return pages && cs.nr_cache >= pages && cs.nr_dirty >= pages;
+}
+
 struct gf_pin *readpin_unsealed(uint64_t ino, uint64_t fgen, int fd)
 {
 	struct gf_pin *p;

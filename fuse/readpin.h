@@ -39,6 +39,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct gf_pin;
 
@@ -87,6 +88,22 @@ int readpin_fits(uint64_t size);
  * wholly in the page cache (cachestat): checking it whole costs no disk
  * read. 0 otherwise, or when the kernel cannot tell. */
 int readpin_resident(int fd, uint64_t max);
+/*
+ * A writer through this mount let go of replica (ino, fgen), whose state
+ * (fstat) is st: the replica as its last write left it.
+ */
+void readpin_written(uint64_t ino, uint64_t fgen, const struct stat *st);
+/*
+ * 1 when replica fd (ino, fgen) is, by fstat, exactly as a writer through
+ * this mount left it (readpin_written: nothing wrote it since, not even
+ * outside gfarmfs: its change time would have moved), size bytes long, and
+ * every page of it is in the page cache and dirty (cachestat): none was
+ * written back, so none was read from disk since it was written. A seal
+ * after that writer computed its sums from those very pages, so checking
+ * them finds nothing. Lock them first: then they stay so while held. 0
+ * otherwise, or when the kernel cannot tell.
+ */
+int readpin_unwritten(int fd, uint64_t ino, uint64_t fgen, uint64_t size);
 /* Another reference to p (a handle that joins a pinned passthrough). */
 void readpin_ref(struct gf_pin *p);
 

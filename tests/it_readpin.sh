@@ -132,9 +132,23 @@ put "$STATE/src6" "$A/warm" && put "$STATE/src6" "$A/warm2" || die "cannot write
 poll_until "$GF_WAIT_SECS" all_sealed "$A/warm" && poll_until "$GF_WAIT_SECS" all_sealed "$A/warm2" ||
 	die "warm was never sealed"
 o0=$(mount_stat "$A" read_pin_opens) r0=$(mount_stat "$A" fuse.read)
+u0=$(mount_stat "$A" read_pin_unwritten)
 check "a sealed file still in memory reads right" cmp "$STATE/src6" "$A/warm"
 expect_eq "  checked at open, it passed through" $((o0 + 1)) "$(mount_stat "$A" read_pin_opens)"
 expect_eq "  with no READ request" "$r0" "$(mount_stat "$A" fuse.read)"
+# Its pages never left memory since dd wrote them through this mount (all
+# still dirty; dirty pages are never dropped, so never read from disk):
+# the seal summed those very pages, and the open trusts them without
+# reading them again. (Pages written back before the open would be
+# checked instead: looked at after the read, dirty now means dirty then.)
+if all_dirty "$(spool_of 1 "$A/warm")"; then
+	expect_eq "  trusted unread: its pages never left memory" $((u0 + 1)) \
+		"$(mount_stat "$A" read_pin_unwritten)"
+else
+	ok "  (its pages were written back before the open: checked, not trusted)"
+fi
+# A byte changed in the replica after the seal (here written into its
+# page, a dirty one too) moves its change time: never trusted, checked.
 flip "$(spool_of 1 "$A/warm2")" $((MIB + 7)) || die "cannot flip a byte of warm2"
 if out=$(dd if="$A/warm2" of=/dev/null bs=64K skip=16 count=1 status=none 2>&1); then
 	fail "a damaged block of a file in memory read without error"

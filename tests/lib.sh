@@ -226,6 +226,21 @@ all_sealed() {
 	((n > 0))
 }
 
+# all_dirty FILE: every page of FILE is in the page cache and dirty (not
+# written back since it was written; cachestat(2), Linux 6.5).
+all_dirty() {
+	"$PY" - "$1" <<'PYEOF'
+import ctypes, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+rng, cs = (ctypes.c_uint64 * 2)(0, 0), (ctypes.c_uint64 * 5)()
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.syscall(451, fd, rng, cs, 0) != 0:
+    sys.exit(2)
+pages = (os.fstat(fd).st_size + 4095) // 4096
+sys.exit(0 if pages and cs[0] >= pages and cs[1] >= pages else 1)
+PYEOF
+}
+
 # drop_caches: the kernel's page cache, after writing back what is dirty.
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # flip FILE OFFSET: invert one byte of FILE in place (damage for checksums
