@@ -1167,14 +1167,12 @@ static int unwritten_at_open(struct gf_file *f, uint64_t size)
 	struct gf_pin *pin;
 	int ok;
 
-	pthread_mutex_lock(&f->data.sums_lock);
-	ok = f->data.sums_state == 1 && f->data.sums_size == size;
-	pthread_mutex_unlock(&f->data.sums_lock);
-	if (!ok || !readpin_unwritten(f->data.fd, f->ino, f->fgen, size) ||
-	    !(pin = lock_blocks(f, 0, (size_t)size)))
+	/* locked before the look: a page cleaned and dropped before the lock
+	 * may have come back from disk, and the look sees it clean. (Locked
+	 * for nothing when the look fails: the checked reads that follow lock
+	 * the same blocks anyway.) */
+	if (!gfc_data_sums_cover(&f->data, size) || !(pin = lock_blocks(f, 0, (size_t)size)))
 		return 0;
-	/* looked at again once locked: a page cleaned and dropped before the
-	 * lock may have come back from disk */
 	if ((ok = readpin_unwritten(f->data.fd, f->ino, f->fgen, size))) {
 		readpin_verified(pin, 0, (size_t)size);
 		__atomic_fetch_add(&unwritten_opens, 1, __ATOMIC_RELAXED);

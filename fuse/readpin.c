@@ -424,19 +424,27 @@ int readpin_fits(uint64_t size)
 	return budget && size >= PIN_MIN_SIZE && size <= budget;
 }
 
-int readpin_resident(int fd, uint64_t max)
+/* cachestat(2) of the whole of fd; *pages: how many pages size bytes fill.
+ * 0, or -1 when the kernel cannot tell. */
+static int cachestat_of(int fd, uint64_t size, struct pin_cachestat *cs, uint64_t *pages)
 {
 	struct pin_cachestat_range range = {0, 0}; /* len 0: to the end */
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	*pages = (size + page - 1) / page;
+	return syscall(__NR_cachestat, fd, &range, cs, 0) < 0 ? -1 : 0;
+}
+
+int readpin_resident(int fd, uint64_t max)
+{
 	struct pin_cachestat cs;
-	long page = sysconf(_SC_PAGESIZE);
+	uint64_t pages;
 	struct stat st;
 
 	if (!budget || fstat(fd, &st) < 0 || st.st_size < PIN_MIN_SIZE ||
 	    (uint64_t)st.st_size > max || (uint64_t)st.st_size > budget)
 		return 0;
-	if (syscall(__NR_cachestat, fd, &range, &cs, 0) < 0)
-		return 0;
-	return cs.nr_cache >= ((uint64_t)st.st_size + (uint64_t)page - 1) / (uint64_t)page;
+	return cachestat_of(fd, (uint64_t)st.st_size, &cs, &pages) == 0 && cs.nr_cache >= pages;
 }
 
 /* The last writers' replicas as they left them (readpin_written), one per
@@ -472,9 +480,8 @@ static int same_time(struct timespec a, struct timespec b)
 
 int readpin_unwritten(int fd, uint64_t ino, uint64_t fgen, uint64_t size)
 {
-	struct pin_cachestat_range range = {0, 0}; /* len 0: to the end */
 	struct pin_cachestat cs;
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), pages = (size + page - 1) / page;
+	uint64_t pages;
 	struct stat st;
 	int same;
 
@@ -486,7 +493,7 @@ int readpin_unwritten(int fd, uint64_t ino, uint64_t fgen, uint64_t size)
 	       w->size == st.st_size && same_time(w->mtime, st.st_mtim) &&
 	       same_time(w->ctime, st.st_ctim);
 	pthread_mutex_unlock(&written_mu);
-	if (!same || syscall(__NR_cachestat, fd, &range, &cs, 0) < 0)
+	if (!same || cachestat_of(fd, size, &cs, &pages) < 0)
 		return 0;
 	/* (a page both dirty and under writeback counts in both: hence only
 	 * the dirty count) */

@@ -32,10 +32,11 @@
  * harmless, no copy of it will come). Each delete covers only the seqs
  * since the previous one (from below the lowest seq it found still being
  * applied, whose row may come later): a range delete walks the index
- * entries of rows already deleted too, until PostgreSQL vacuums them. A client silent for forget_s seconds
- * (a day in gfmd) is forgotten whole, in memory by a sweep at most every
- * GF_ONCE_SWEEP_S, in the database also at start-up (store.h): a mutation
- * resent after that long is no longer protected.
+ * entries of rows already deleted too, until PostgreSQL vacuums them. A
+ * client silent for forget_s seconds (a day in gfmd) is forgotten whole,
+ * in memory by a sweep at most every GF_ONCE_SWEEP_S, in the database also
+ * at start-up (store.h): a mutation resent after that long is no longer
+ * protected.
  *
  * Thread-safe: one mutex and one condition variable. The sink is called
  * under the mutex; it must not call back in (the store's queue lock is

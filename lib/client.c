@@ -1850,6 +1850,16 @@ int gfc_data_checks(struct gfc_data *h)
 	return yes;
 }
 
+int gfc_data_sums_cover(struct gfc_data *h, uint64_t size)
+{
+	int yes;
+
+	pthread_mutex_lock(&h->sums_lock);
+	yes = h->sums_state == 1 && h->sums_size == size;
+	pthread_mutex_unlock(&h->sums_lock);
+	return yes;
+}
+
 /* The passed replica is larger than h's sums say (h->sums_lock held). */
 static int local_grew(struct gfc_data *h)
 {

@@ -308,6 +308,9 @@ int gfc_data_close(struct gfc_data *h);
  * (the replica is sealed: it has sums); 0 when the caller may move bytes
  * through h->fd itself (splice): a writer's handle, an unsealed replica. */
 int gfc_data_checks(struct gfc_data *h);
+/* 1 when gfc_data_checks found sums for h's replica and they describe
+ * exactly size bytes (sealed at that size); 0 otherwise. */
+int gfc_data_sums_cover(struct gfc_data *h, uint64_t size);
 /*
  * A checked read of [off, off+len) of reader h's local replica from memory
  * the caller holds (a mapping of it, fuse/readpin.h): the span of whole

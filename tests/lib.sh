@@ -236,7 +236,8 @@ rng, cs = (ctypes.c_uint64 * 2)(0, 0), (ctypes.c_uint64 * 5)()
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.syscall(451, fd, rng, cs, 0) != 0:
     sys.exit(2)
-pages = (os.fstat(fd).st_size + 4095) // 4096
+page = os.sysconf("SC_PAGE_SIZE")
+pages = (os.fstat(fd).st_size + page - 1) // page
 sys.exit(0 if pages and cs[0] >= pages and cs[1] >= pages else 1)
 PYEOF
 }

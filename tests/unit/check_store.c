@@ -1013,9 +1013,7 @@ static void case_every_kind(struct rt *t)
 /* Every order of puts and deletes of one key within a transaction ends as
  * the last change says; the same numbers as keys of different tables stay
  * apart; an xattr put after its inode's delete, and once puts around a
- * trim, keep the batch's order. (Written for a store that grouped a
- * batch's rows into one statement per table; that store was not faster and
- * is not kept, but the contract is the same.) */
+ * trim, keep the batch's order: whatever way a store sends a batch. */
 static void case_last_change_per_key(struct rt *t)
 {
 	struct gf_attr a = attr(40, S_IFREG | 0644), b = attr(41, S_IFREG | 0644);
