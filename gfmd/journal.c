@@ -1,6 +1,11 @@
 /*
  * journal.c — the journal of journal.h: a header, then length- and
- * checksum-framed records appended with pwrite at the known end.
+ * checksum-framed records written with pwrite at the known end.
+ *
+ * The file is grown GROW bytes at a time, with zeros written, and records
+ * overwrite them: a flush of a record then writes its pages and not the
+ * file's size and blocks each time (fdatasync of an append measured 195 us
+ * here, of an overwrite 140). Reading stops at the zeros (a length of 0).
  */
 #include "journal.h"
 
@@ -23,13 +28,17 @@
 /* a record larger than this is not one of ours: a change list of a
  * mutation is a few KiB, a symlink target or xattr value at most 16 MiB */
 #define REC_MAX (64u << 20)
+#define GROW (1u << 20)
+
+static const uint8_t zeros[64 << 10];
 
 struct gf_journal {
 	int fd;
 	char *path;
 	uint8_t id[GF_CLUSTER_ID_LEN];
 	uint64_t epoch;
-	uint64_t end; /* where the next record goes */
+	uint64_t end;	/* where the next record goes */
+	uint64_t alloc; /* the file's size: zeros from end to it */
 	struct gf_wbuf w;
 };
 
@@ -90,7 +99,47 @@ static int rewrite(struct gf_journal *j)
 	if (!rc && fdatasync(j->fd) < 0)
 		rc = -errno;
 	if (!rc)
-		j->end = GF_JOURNAL_HEADER;
+		j->end = j->alloc = GF_JOURNAL_HEADER;
+	return rc;
+}
+
+/* Make the file at least need bytes long, zeros written up to a multiple
+ * of GROW. 0, or -errno with the file as it was. */
+static int grow(struct gf_journal *j, uint64_t need)
+{
+	uint64_t to = (need + GROW - 1) / GROW * GROW;
+	for (uint64_t off = j->alloc; off < to;) {
+		size_t n = to - off < sizeof(zeros) ? (size_t)(to - off) : sizeof(zeros);
+		int rc = write_all(j->fd, zeros, n, (off_t)off);
+		if (rc < 0) {
+			(void)!ftruncate(j->fd, (off_t)j->alloc);
+			return rc;
+		}
+		off += n;
+	}
+	j->alloc = to;
+	return 0;
+}
+
+/* Flush the directory holding path: a file made there is then found after
+ * a crash of the machine. 0 or -errno. */
+static int sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		return -ENAMETOOLONG;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
 	return rc;
 }
 
@@ -129,7 +178,7 @@ int gf_journal_open(const char *path, const uint8_t id[GF_CLUSTER_ID_LEN],
 		goto fail;
 	}
 	if (n == 0) {
-		if ((rc = rewrite(j)) < 0) {
+		if ((rc = rewrite(j)) < 0 || (rc = sync_dir(path)) < 0) {
 			snprintf(why, whysz, "journal %s: cannot write its header: %s", path,
 				 strerror(-rc));
 			goto fail;
@@ -166,7 +215,7 @@ int gf_journal_open(const char *path, const uint8_t id[GF_CLUSTER_ID_LEN],
 		snprintf(why, whysz, "journal %s: %s", path, strerror(-rc));
 		goto fail;
 	}
-	j->end = (uint64_t)st.st_size;
+	j->end = j->alloc = (uint64_t)st.st_size;
 	*out = j;
 	return 0;
 fail:
@@ -191,6 +240,23 @@ const char *gf_journal_path(const struct gf_journal *j)
 uint64_t gf_journal_bytes(const struct gf_journal *j)
 {
 	return j->end - GF_JOURNAL_HEADER;
+}
+
+/* Whether the bytes from off to size are all zero (a read error: no). */
+static int all_zero(int fd, uint64_t off, uint64_t size)
+{
+	uint8_t b[4096];
+	while (off < size) {
+		size_t n = size - off < sizeof(b) ? (size_t)(size - off) : sizeof(b);
+		ssize_t k = read_full(fd, b, n, (off_t)off);
+		if (k <= 0)
+			return 0;
+		for (ssize_t i = 0; i < k; i++)
+			if (b[i])
+				return 0;
+		off += (uint64_t)k;
+	}
+	return 1;
 }
 
 int gf_journal_read(struct gf_journal *j,
@@ -263,8 +329,9 @@ int gf_journal_read(struct gf_journal *j,
 		off += REC_HEAD + len;
 	}
 	free(buf);
-	*tail_bytes = size - off;
-	j->end = off;
+	/* zeros after the records are space made for more, not a torn tail */
+	*tail_bytes = !rc && all_zero(j->fd, off, size) ? 0 : size - off;
+	j->end = j->alloc = off;
 	/* a bad tail goes: nothing after it may be read as following it */
 	if (!rc && off < size && ftruncate(j->fd, (off_t)off) < 0)
 		rc = -EIO;
@@ -288,12 +355,16 @@ int gf_journal_append(struct gf_journal *j, uint64_t ticket, const struct gf_cha
 	gf_wbuf_init_fixed(&h, w->data, REC_HEAD);
 	gf_put_u32(&h, (uint32_t)len);
 	gf_put_u64(&h, gf_csum_block(w->data + REC_HEAD, len));
-	int rc = write_all(j->fd, w->data, w->len, (off_t)j->end);
+	int rc = 0;
+	if (j->end + w->len > j->alloc && (rc = grow(j, j->end + w->len)) < 0)
+		return rc;
+	rc = write_all(j->fd, w->data, w->len, (off_t)j->end);
 	if (rc < 0) {
 		/* no half record may stay before a later whole one; should even
 		 * this fail, the half record ends the journal when it is read
 		 * (the store appends nothing after a failed append) */
 		(void)!ftruncate(j->fd, (off_t)j->end);
+		j->alloc = j->end;
 		return rc;
 	}
 	j->end += w->len;
@@ -305,11 +376,20 @@ int gf_journal_append(struct gf_journal *j, uint64_t ticket, const struct gf_cha
 	return 0;
 }
 
+int gf_journal_sync(struct gf_journal *j)
+{
+	while (fdatasync(j->fd) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
 int gf_journal_truncate(struct gf_journal *j)
 {
 	if (ftruncate(j->fd, GF_JOURNAL_HEADER) < 0)
 		return -errno;
-	j->end = GF_JOURNAL_HEADER;
+	j->end = j->alloc = GF_JOURNAL_HEADER;
 	return 0;
 }
 

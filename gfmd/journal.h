@@ -1,13 +1,16 @@
 /*
  * journal.h — gfmd's own log of the change lists it acknowledged before
- * PostgreSQL held them (durability = fsync with `journal = PATH`).
+ * PostgreSQL held them on disk (`journal = PATH`).
  *
  * The store (store.h) appends each change list here, in ticket order and
- * with one write(2), before the reply to its mutation may leave. The file
- * is not flushed while gfmd serves: what the kernel holds survives a
- * kill -9 of gfmd and of PostgreSQL, not a crash of the machine, which is
- * exactly the fsync mode's promise (a crash of the machine may lose what
- * was acknowledged in about the last second, except what an fsync covered).
+ * with one write(2), before the reply to its mutation may leave. In the
+ * fsync mode the file is not flushed while gfmd serves: what the kernel
+ * holds survives a kill -9 of gfmd and of PostgreSQL, not a crash of the
+ * machine, which is exactly the fsync mode's promise (a crash of the
+ * machine may lose what was acknowledged in about the last second, except
+ * what an fsync covered). In the commit mode a reply waits for
+ * gf_journal_sync() to cover its record: one fdatasync for every record
+ * appended meanwhile (a group commit), instead of a PostgreSQL commit.
  *
  * Layout: a 40-byte header — "GFMDJNL1", the cluster id (16 bytes), the
  * epoch (u64), and the header's gf_csum_block (u64) — then records:
@@ -22,7 +25,8 @@
  * and the last ticket it committed from it, and starts a new epoch at every
  * start-up once the records the database lacked are replayed (store.h).
  *
- * Not thread-safe: the store calls it under its own lock.
+ * Not thread-safe: the store calls it under its own lock, except
+ * gf_journal_sync().
  */
 #ifndef GF_JOURNAL_H
 #define GF_JOURNAL_H
@@ -59,6 +63,12 @@ int gf_journal_read(struct gf_journal *j,
 /* Append one record. 0, or -errno: then the file is cut back to where it
  * was, so that a failed append leaves no half record before later ones. */
 int gf_journal_append(struct gf_journal *j, uint64_t ticket, const struct gf_changes *c);
+
+/* Flush to disk every record appended before the call (fdatasync). The
+ * one call that may run while another thread appends or truncates: it
+ * touches only the descriptor, which stays the same until close.
+ * 0 or -errno. */
+int gf_journal_sync(struct gf_journal *j);
 
 /* Drop every record (their changes are all on disk in the database); the
  * header and the epoch stay. 0 or -errno. */

@@ -125,8 +125,9 @@ static const char usage_text[] =
 "    repair_delay_ms a host down this long has its files' replicas made\n"
 "                    again elsewhere (default 30000)\n"
 "    repair_jobs     copies the background repair makes at once (default 2)\n"
-"    durability      commit (default): a mutation is acknowledged once its\n"
-"                    commit is on disk; it survives a crash of gfmd, of\n"
+"    durability      commit (default): a mutation is acknowledged once it is\n"
+"                    on disk (its PostgreSQL commit, or with a journal its\n"
+"                    record there, flushed); it survives a crash of gfmd, of\n"
 "                    PostgreSQL and of the machine. fsync: acknowledged\n"
 "                    once PostgreSQL holds it, before it is on disk: it\n"
 "                    survives a crash of gfmd; a crash of PostgreSQL or of\n"
@@ -143,17 +144,22 @@ static const char usage_text[] =
 "                    (default 1000): what a crash of the machine may lose;\n"
 "                    a deleted file's data is deleted only once its death\n"
 "                    is on disk\n"
-"    journal         fsync mode only: a file on gfmd's machine (an absolute\n"
-"                    path; made if missing) where each mutation is written,\n"
-"                    without a flush, before it is acknowledged; PostgreSQL\n"
-"                    gets it right after. Whatever the kernel holds survives a\n"
-"                    kill -9 of gfmd and of PostgreSQL: at its start gfmd\n"
-"                    replays what the database lacks. A crash of the\n"
-"                    machine loses at most what was acknowledged in the\n"
-"                    last flush_ms, except what an fsync covered. Emptied\n"
-"                    once past journal_max_kb; a write to it that fails (a\n"
-"                    full disk) is logged, and gfmd goes on as without one.\n"
-"                    Default: none\n"
+"    journal         a file on gfmd's machine (an absolute path; made if\n"
+"                    missing) where each mutation is written before it is\n"
+"                    acknowledged; PostgreSQL gets it right after, and at\n"
+"                    its start gfmd replays what the database lacks.\n"
+"                    commit mode: a reply waits until its record is flushed\n"
+"                    to disk (fdatasync; one flush serves every record\n"
+"                    written meanwhile) instead of a PostgreSQL commit: the\n"
+"                    same promise, sooner. fsync mode: the record is not\n"
+"                    flushed; what the kernel holds survives a kill -9 of\n"
+"                    gfmd and of PostgreSQL, and a crash of the machine\n"
+"                    loses at most what was acknowledged in the last\n"
+"                    flush_ms, except what an fsync covered. Emptied once\n"
+"                    past journal_max_kb; a write or flush of it that fails\n"
+"                    (a full disk) is logged, and gfmd goes on as without\n"
+"                    one. Put it on a disk that honours a flush. Default:\n"
+"                    none\n"
 "    journal_max_kb  the journal is emptied (after a flush of what it holds)\n"
 "                    once it passes this size (default 65536, 64 MiB; from\n"
 "                    64)\n"
@@ -313,11 +319,6 @@ int main(int argc, char **argv)
 	if (journal_path && journal_path[0] != '/')
 		gf_fatal("gfmd: %s: journal '%s': expected an absolute path", config_path,
 			 journal_path);
-	if (journal_path && durable != GF_DURABLE_FSYNC) {
-		gf_warn("gfmd: %s: journal %s is used only with durability = fsync: ignored",
-			config_path, journal_path);
-		journal_path = NULL;
-	}
 
 	struct gf_server_opts sopts = {
 		.name = "gfmd",

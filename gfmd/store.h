@@ -109,14 +109,19 @@ void gf_store_set_flush_ms(struct gf_store *s, uint32_t ms);
 /* The size past which the journal is emptied (default 64 MiB). */
 void gf_store_set_journal_max(struct gf_store *s, uint64_t bytes);
 /*
- * The journal (journal.h), GF_DURABLE_FSYNC only: after the cluster id and
+ * The journal (journal.h): after the cluster id and
  * before load, replay into the database the journal's records it does not
  * have yet (the epoch the database recorded must be the file's, and the
  * records must follow the last ticket it recorded without a gap), start a
  * new epoch in the file and then in the database, and keep j: from start
- * on, gf_store_submit() appends each list to it before returning, and a
- * completion of gf_store_on_commit() runs as soon as the record is written
- * (a kill -9 of gfmd or of PostgreSQL loses none of it). Every commit
+ * on, gf_store_submit() appends each list to it before returning. In
+ * GF_DURABLE_FSYNC mode a completion of gf_store_on_commit() runs as soon
+ * as the record is written (a kill -9 of gfmd or of PostgreSQL loses none
+ * of it). In GF_DURABLE_COMMIT mode commits no longer wait for a flush, a
+ * thread of the store flushes the journal (one fdatasync for every record
+ * written while the last one ran), and a completion runs once its record
+ * is flushed or a flushed commit holds it: on disk, as without a journal,
+ * and gf_store_durable() moves with those flushes. Every commit
  * records the last ticket it holds; the file is emptied when it passes
  * gf_store_set_journal_max (at a flushed commit of all it holds) and at a
  * clean close. A
@@ -145,7 +150,7 @@ void gf_store_on_durable(struct gf_store *s, uint64_t ticket,
 uint64_t gf_store_last_ticket(struct gf_store *s);
 
 /* The newest ticket committed so far (every ticket ≤ it is in PostgreSQL;
- * on disk too in GF_DURABLE_COMMIT mode). */
+ * on disk too in GF_DURABLE_COMMIT mode without a journal). */
 uint64_t gf_store_committed(struct gf_store *s);
 
 /* The newest ticket on disk (every ticket ≤ it is; in GF_DURABLE_FSYNC mode

@@ -68,14 +68,27 @@ struct gf_store {
 	struct wlist waiting; /* for a commit */
 	struct wlist durable_waiting; /* for a flush (GF_DURABLE_FSYNC) */
 	uint64_t durable; /* every ticket ≤ it is on disk */
-	int async;	  /* GF_DURABLE_FSYNC: commits do not wait for a flush */
+	uint64_t pg_durable; /* every ticket ≤ it is on disk in PostgreSQL */
+	int async;	  /* commits do not wait for a flush: GF_DURABLE_FSYNC, or
+			   * GF_DURABLE_COMMIT with a journal (jsync) */
 	int stopping, started, prepared;
 	/* GF_DURABLE_FSYNC with a journal (journal.h): a ticket is acknowledged
 	 * once its record is written there, or once committed; acked is the
-	 * newest ticket such that every one up to it is either */
+	 * newest ticket such that every one up to it is either.
+	 * GF_DURABLE_COMMIT with a journal (jsync): once its record is flushed
+	 * there by the syncer thread (jsynced), or once a flushed commit holds
+	 * it; acked then never passes durable. */
 	struct gf_journal *journal;
-	int journal_broken; /* an append failed: replies wait for commits again */
+	int journal_broken; /* an append or a flush failed: replies wait for
+			     * (flushed) commits again */
 	uint64_t acked;
+	int jsync;
+	uint64_t appended; /* jsync: every ticket ≤ it is written to the journal */
+	uint64_t jsynced;  /* jsync: every ticket ≤ it is flushed there */
+	int sync_stopping;
+	pthread_cond_t scv; /* the syncer waits on it */
+	pthread_t syncer;
+	int syncer_started;
 	uint64_t last_flush_ms; /* when durable last caught up (async) */
 	uint64_t flush_every_ms; /* gf_store_set_flush_ms */
 	/* a journal past this many bytes of records is emptied at the next
@@ -382,6 +395,7 @@ int gf_store_open(const char *conninfo, struct gf_store **out)
 	PQsetNoticeProcessor(s->pg, notice_to_log, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->scv, NULL);
 	gf_changes_init(&s->queue);
 	*out = s;
 	return 0;
@@ -1135,9 +1149,13 @@ static struct waiter *take_waiters(struct wlist *l, uint64_t upto)
 	return ready;
 }
 
-/* Someone waits for a flush that no commit has made yet (caller holds mu). */
+/* Someone waits for a flush that no commit has made yet (caller holds mu).
+ * With a flushed journal (jsync) only when the journal failed: else the
+ * syncer makes the flush. */
 static int flush_wanted(const struct gf_store *s)
 {
+	if (s->jsync)
+		return s->journal_broken && (s->durable_waiting.head || s->waiting.head);
 	return s->async && s->durable_waiting.head;
 }
 
@@ -1149,10 +1167,10 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Committed but not yet on disk (caller holds mu). */
+/* Committed but not yet on disk in PostgreSQL (caller holds mu). */
 static int unflushed(const struct gf_store *s)
 {
-	return s->async && s->durable < s->committed;
+	return s->async && s->pg_durable < s->committed;
 }
 
 /* Whether the committer has something to do now (caller holds mu). */
@@ -1246,10 +1264,13 @@ static void *committer(void *arg)
 		if (!rotate)
 			pthread_mutex_lock(&s->mu);
 		s->committed = upto;
-		if (s->acked < upto)
+		/* (with a flushed journal a reply waits for the disk) */
+		if (s->acked < upto && (!s->jsync || flush))
 			s->acked = upto;
 		if (flush) {
-			s->durable = upto;
+			if (s->durable < upto)
+				s->durable = upto;
+			s->pg_durable = upto;
 			s->last_flush_ms = now;
 		}
 		if (rotate) {
@@ -1264,6 +1285,51 @@ static void *committer(void *arg)
 		run_waiters(ready, 0);
 		run_waiters(dready, 0);
 	}
+	return NULL;
+}
+
+/*
+ * The syncer (jsync): flushes the journal up to what was appended when it
+ * started, then acknowledges all of that at once; appends made during the
+ * flush wait for the next one (a group commit). A failed flush ends
+ * journaling as a failed append does: what is not flushed waits for a
+ * flushed commit.
+ */
+static void *syncer(void *arg)
+{
+	struct gf_store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->sync_stopping && (s->journal_broken || s->appended <= s->jsynced))
+			pthread_cond_wait(&s->scv, &s->mu);
+		if (s->journal_broken || s->appended <= s->jsynced)
+			break;
+		uint64_t upto = s->appended;
+		pthread_mutex_unlock(&s->mu);
+		int rc = gf_journal_sync(s->journal);
+		pthread_mutex_lock(&s->mu);
+		if (rc < 0) {
+			s->journal_broken = 1;
+			gf_err("gfmd: journal %s: flushing it failed: %s — from now on a mutation "
+			       "is acknowledged once its commit is on disk (as with no journal); "
+			       "a restart of gfmd uses the journal again",
+			       gf_journal_path(s->journal), strerror(-rc));
+			pthread_cond_signal(&s->cv); /* the waiting want a flushed commit */
+			continue;
+		}
+		s->jsynced = upto;
+		if (s->durable < upto)
+			s->durable = upto;
+		if (s->acked < upto)
+			s->acked = upto;
+		struct waiter *ready = take_waiters(&s->waiting, s->acked);
+		struct waiter *dready = take_waiters(&s->durable_waiting, s->durable);
+		pthread_mutex_unlock(&s->mu);
+		run_waiters(ready, 0);
+		run_waiters(dready, 0);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
@@ -1432,8 +1498,7 @@ int gf_store_journal_recover(struct gf_store *s, struct gf_journal *j)
 	}
 	PQclear(r);
 	s->journal = j;
-	gf_info("gfmd: journal %s: epoch %llu; a mutation is acknowledged once written there",
-		path, (unsigned long long)epoch);
+	gf_info("gfmd: journal %s: epoch %llu", path, (unsigned long long)epoch);
 	return 0;
 }
 
@@ -1442,10 +1507,15 @@ int gf_store_start(struct gf_store *s)
 	if (prepare_all(s) < 0)
 		return -EIO;
 	if (s->journal && !s->async) {
-		/* only the asynchronous mode acknowledges before a commit */
-		gf_journal_close(s->journal);
-		s->journal = NULL;
+		/* the commit mode with a journal: a reply waits for the journal's
+		 * flush, and commits need not wait for theirs */
+		s->jsync = 1;
+		s->async = 1;
 	}
+	if (s->journal)
+		gf_info("gfmd: journal %s: a mutation is acknowledged once written there%s",
+			gf_journal_path(s->journal),
+			s->jsync ? " and flushed to disk" : " (not flushed: durability = fsync)");
 	s->last_flush_ms = now_ms();
 	if (s->async) {
 		PGresult *r = PQexec(s->pg, "SET synchronous_commit TO off");
@@ -1464,6 +1534,11 @@ int gf_store_start(struct gf_store *s)
 	if (rc)
 		return -rc;
 	s->started = 1;
+	if (s->jsync) {
+		if ((rc = pthread_create(&s->syncer, NULL, syncer, s)))
+			return -rc;
+		s->syncer_started = 1;
+	}
 	return 0;
 }
 
@@ -1481,6 +1556,10 @@ uint64_t gf_store_submit(void *store, struct gf_changes *chg)
 			       "mutation is acknowledged once PostgreSQL holds it (as with no "
 			       "journal); a restart of gfmd uses the journal again",
 			       gf_journal_path(s->journal), strerror(-rc));
+		} else if (s->jsync) {
+			if (s->appended == t - 1)
+				s->appended = t;
+			pthread_cond_signal(&s->scv);
 		} else if (s->acked == t - 1) {
 			s->acked = t;
 		}
@@ -1584,6 +1663,13 @@ void gf_store_close(struct gf_store *s)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->thread, NULL);
 	}
+	if (s->syncer_started) {
+		pthread_mutex_lock(&s->mu);
+		s->sync_stopping = 1;
+		pthread_cond_signal(&s->scv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->syncer, NULL);
+	}
 	pthread_mutex_lock(&s->mu);
 	struct waiter *left = take_waiters(&s->waiting, UINT64_MAX);
 	struct waiter *dleft = take_waiters(&s->durable_waiting, UINT64_MAX);
@@ -1592,12 +1678,13 @@ void gf_store_close(struct gf_store *s)
 	run_waiters(dleft, s->started ? 0 : -EIO);
 	gf_changes_free(&s->queue);
 	/* the last batch was flushed: nothing in the journal is needed */
-	if (s->journal && s->started && s->durable == s->last_ticket)
+	if (s->journal && s->started && s->pg_durable == s->last_ticket)
 		(void)gf_journal_truncate(s->journal);
 	gf_journal_close(s->journal);
 	PQfinish(s->pg); /* ends the session, and with it the serving lock */
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->scv);
 	free(s->shown);
 	free(s);
 }
