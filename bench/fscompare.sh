@@ -6,7 +6,7 @@
 #
 # usage: bench/fscompare.sh [-n FILES] [-c CLIENTS] [-s MIB] [-r ROUNDS]
 #                           [--mount DIR] [--local DIR] [--other DIR]...
-#                           [--no-data] [--no-breakdown] [--fast]
+#                           [--no-data] [--no-breakdown] [--fast | --journal]
 #   -n FILES      files per round for the metadata phases (default 2000)
 #   -c CLIENTS    concurrent clients (processes, one directory each; default 1)
 #   -s MIB        size of the data file (default 1024)
@@ -19,6 +19,9 @@
 #   --no-breakdown  skip the per-operation costs
 #   --fast        the cluster started runs gfmd in the fast mode (durability =
 #                 fsync with a journal: README, "journal")
+#   --journal     the cluster started runs gfmd in the default mode with a
+#                 journal: a reply waits for its record's flush there, not
+#                 for a PostgreSQL commit (README, "journal")
 #
 # Printed, per target: ops/s of create, stat (kernel caches dropped, so
 # every stat is a lookup), chmod, rename and unlink; MB/s of a sequential
@@ -35,7 +38,10 @@
 # measured with pgbench on the cluster's own PostgreSQL (same settings, a
 # database of its own): one client, one single-row upsert per transaction,
 # over the same UNIX socket gfmd uses. Each mutation's rate is then shown
-# as a fraction of that bound.
+# as a fraction of that bound. With --journal the bound of that mode is
+# measured too: one flush of a record in a journal-like file (a 200-byte
+# pwrite into a file grown with zeros, then fdatasync) next to gfmd's
+# journal, and the fractions are shown against both.
 #
 # The breakdown (gfarmfs only): per operation, the FUSE requests the mount
 # answered and the gfmd calls it made (user.gfarmfs.stats), and the unit
@@ -46,7 +52,7 @@ set -uo pipefail
 BENCH=fscompare
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-N=2000 C=1 MIB=1024 R=3 MNT='' LOCAL='' DATA=1 BREAKDOWN=1 FAST=0
+N=2000 C=1 MIB=1024 R=3 MNT='' LOCAL='' DATA=1 BREAKDOWN=1 FAST=0 JOURNAL=0
 OTHERS=()
 while (($#)); do
 	case $1 in
@@ -60,7 +66,8 @@ while (($#)); do
 	--no-data) DATA=0; shift ;;
 	--no-breakdown) BREAKDOWN=0; shift ;;
 	--fast) FAST=1; shift ;;
-	-h | --help) bench_help 44; exit 0 ;;
+	--journal) JOURNAL=1; shift ;;
+	-h | --help) bench_help 50; exit 0 ;;
 	*) echo "fscompare: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -71,6 +78,7 @@ done
 for d in "${OTHERS[@]}"; do
 	[[ -d $d ]] || { echo "fscompare: --other $d: not a directory" >&2; exit 2; }
 done
+((FAST && JOURNAL)) && { echo "fscompare: --fast and --journal: choose one" >&2; exit 2; }
 OWN_CLUSTER=0
 [[ -z $MNT ]] && OWN_CLUSTER=1
 PY=/usr/bin/python3
@@ -105,6 +113,36 @@ if ((OWN_CLUSTER)); then
 	fi
 fi
 
+# ---- the journal's flush bound (own cluster with --journal) ----------------------
+FLUSH_US=''
+if ((OWN_CLUSTER && JOURNAL)); then
+	lat=()
+	for ((i = 0; i < R; i++)); do
+		lat+=("$("$PY" - "$BENCH_SDIR/flush.bound" <<'PYEOF'
+import os, sys, time, statistics
+p = sys.argv[1]
+fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+os.pwrite(fd, bytes(1 << 20), 0)
+os.fdatasync(fd)
+ts, off, rec = [], 0, b"r" * 200
+t_end = time.perf_counter() + 3
+while time.perf_counter() < t_end and off + len(rec) <= 1 << 20:
+    t = time.perf_counter()
+    os.pwrite(fd, rec, off)
+    os.fdatasync(fd)
+    ts.append(time.perf_counter() - t)
+    off += len(rec)
+os.close(fd)
+os.unlink(p)
+print("%.0f" % (statistics.median(ts) * 1e6))
+PYEOF
+)")
+	done
+	FLUSH_US=$(printf '%s
+' "${lat[@]}" | median)
+	echo "  journal flush bound: one record's flush takes ${FLUSH_US} us (rounds: ${lat[*]})"
+fi
+
 UNITS=''
 if ((BREAKDOWN)) && ((OWN_CLUSTER)); then
 	UNITS=$("$top_builddir/bench/gfmdbench" "$CONFIG" rtt -n 2000 | tr '\n' ' ')
@@ -112,7 +150,7 @@ fi
 
 SETTLE=''
 ((OWN_CLUSTER)) && SETTLE="$(gf_bin gfhost) $STATE/admin.conf $(seq -f 'node%g' -s ' ' 1 "$NGFSD")"
-SETTLE=$SETTLE "$PY" - "$N" "$C" "$R" "$MIB" "$DATA" "$BREAKDOWN" "$BOUND_US" "$UNITS" "$MNT" "$LOCAL" "${OTHERS[@]}" <<'PYEOF'
+SETTLE=$SETTLE FLUSH_US=$FLUSH_US "$PY" - "$N" "$C" "$R" "$MIB" "$DATA" "$BREAKDOWN" "$BOUND_US" "$UNITS" "$MNT" "$LOCAL" "${OTHERS[@]}" <<'PYEOF'
 import os, sys, time, shutil, statistics, multiprocessing as mp
 
 n, c, runs, mib = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -280,6 +318,16 @@ if bound_us:
         for ph in ("create", "chmod", "rename", "unlink"):
             print("  %-8s %6.0f/s = %.2fx the bound" % (ph, med["gfarmfs"][ph],
                                                           med["gfarmfs"][ph] / bound))
+flush_us = float(os.environ["FLUSH_US"]) if os.environ.get("FLUSH_US") else None
+if flush_us:
+    fb = 1e6 / flush_us
+    print()
+    print("journal flush bound: %.0f us per record flushed = %.0f mutations/s for one client" %
+          (flush_us, fb))
+    if c == 1:
+        for ph in ("create", "chmod", "rename", "unlink"):
+            print("  %-8s %6.0f/s = %.2fx the bound" % (ph, med["gfarmfs"][ph],
+                                                          med["gfarmfs"][ph] / fb))
 
 if costs:
     print()

@@ -12,7 +12,9 @@
 #                         exit, bench_cleanup_extra (the benchmark's own, if
 #                         it defines one) runs and both are removed again.
 #                         With FAST=1 that cluster's gfmd runs in the fast
-#                         mode: durability = fsync with a journal.
+#                         mode: durability = fsync with a journal; with
+#                         JOURNAL=1 in the default mode with a journal
+#                         (a reply waits for the journal's flush).
 # BENCH is the benchmark's name, for messages and the temp dir.
 
 # shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
@@ -27,6 +29,12 @@ bench_cleanup_extra() { :; }
 bench_fast_conf() {
 	export GF_GFMD_CONF_EXTRA="durability = fsync
 journal = $1/gfmd.journal"
+}
+
+# bench_journal_conf DIR: the next cluster's gfmd in the default mode with
+# a journal in DIR (a reply waits for its record's flush there)
+bench_journal_conf() {
+	export GF_GFMD_CONF_EXTRA="journal = $1/gfmd.journal"
 }
 
 bench_cleanup() {
@@ -47,6 +55,9 @@ bench_targets() {
 		if ((${FAST:-0})); then
 			echo "$BENCH: starting a cluster (3 gfsd, 1 mount; durability = fsync, journal)" >&2
 			bench_fast_conf "$BENCH_SDIR"
+		elif ((${JOURNAL:-0})); then
+			echo "$BENCH: starting a cluster (3 gfsd, 1 mount; durability = commit, journal)" >&2
+			bench_journal_conf "$BENCH_SDIR"
 		else
 			echo "$BENCH: starting a cluster (3 gfsd, 1 mount)" >&2
 		fi

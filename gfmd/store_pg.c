@@ -83,9 +83,11 @@ struct gf_store {
 			     * (flushed) commits again */
 	uint64_t acked;
 	int jsync;
+	uint64_t queued_ms; /* jsync: when the oldest change queued came */
 	uint64_t appended; /* jsync: every ticket ≤ it is written to the journal */
 	uint64_t jsynced;  /* jsync: every ticket ≤ it is flushed there */
 	int sync_stopping;
+	int syncing; /* a flush of the journal is under way (jsync) */
 	pthread_cond_t scv; /* the syncer waits on it */
 	pthread_t syncer;
 	int syncer_started;
@@ -1173,10 +1175,29 @@ static int unflushed(const struct gf_store *s)
 	return s->async && s->pg_durable < s->committed;
 }
 
+/*
+ * With a flushed journal (jsync) nobody waits for a commit: changes are
+ * gathered for up to JSYNC_DELAY_MS or JSYNC_BATCH of them, so that
+ * PostgreSQL's work (and the CPU it takes from the replies' path) is done
+ * in larger transactions.
+ */
+#define JSYNC_DELAY_MS 20
+#define JSYNC_BATCH 4096
+
+/* Queued changes due for a commit (caller holds mu). */
+static int queue_due(const struct gf_store *s, uint64_t now)
+{
+	if (!s->queue.n)
+		return 0;
+	return !s->jsync || s->journal_broken || s->stopping || s->queue.n >= JSYNC_BATCH ||
+	       now >= s->queued_ms + JSYNC_DELAY_MS ||
+	       gf_journal_bytes(s->journal) > s->journal_max;
+}
+
 /* Whether the committer has something to do now (caller holds mu). */
 static int work_due(const struct gf_store *s, uint64_t now)
 {
-	return s->queue.n || flush_wanted(s) ||
+	return queue_due(s, now) || flush_wanted(s) ||
 	       (unflushed(s) && (s->stopping || now >= s->last_flush_ms + s->flush_every_ms));
 }
 
@@ -1186,11 +1207,15 @@ static void wait_for_work(struct gf_store *s)
 		uint64_t now = now_ms();
 		if (work_due(s, now) || s->stopping)
 			return;
-		if (!unflushed(s)) {
+		if (!unflushed(s) && !s->queue.n) {
 			pthread_cond_wait(&s->cv, &s->mu);
 			continue;
 		}
-		uint64_t due = s->last_flush_ms + s->flush_every_ms;
+		uint64_t due = UINT64_MAX;
+		if (unflushed(s))
+			due = s->last_flush_ms + s->flush_every_ms;
+		if (s->queue.n && s->queued_ms + JSYNC_DELAY_MS < due)
+			due = s->queued_ms + JSYNC_DELAY_MS;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		uint64_t ns = (uint64_t)ts.tv_nsec + (due - now) * 1000000ull;
@@ -1295,42 +1320,72 @@ static void *committer(void *arg)
  * journaling as a failed append does: what is not flushed waits for a
  * flushed commit.
  */
+/* One flush of the journal, claimed by the caller (syncing set; mu held,
+ * and held again on return, syncing clear). */
+static void sync_round(struct gf_store *s)
+{
+	uint64_t upto = s->appended;
+	pthread_mutex_unlock(&s->mu);
+	int rc = gf_journal_sync(s->journal);
+	pthread_mutex_lock(&s->mu);
+	s->syncing = 0;
+	if (rc < 0) {
+		s->journal_broken = 1;
+		gf_err("gfmd: journal %s: flushing it failed: %s — from now on a mutation "
+		       "is acknowledged once its commit is on disk (as with no journal); "
+		       "a restart of gfmd uses the journal again",
+		       gf_journal_path(s->journal), strerror(-rc));
+		pthread_cond_signal(&s->cv); /* the waiting want a flushed commit */
+		return;
+	}
+	s->jsynced = upto;
+	if (s->durable < upto)
+		s->durable = upto;
+	if (s->acked < upto)
+		s->acked = upto;
+	struct waiter *ready = take_waiters(&s->waiting, s->acked);
+	struct waiter *dready = take_waiters(&s->durable_waiting, s->durable);
+	/* written meanwhile: the syncer's turn (or it waits to stop) */
+	if (s->appended > s->jsynced || s->sync_stopping)
+		pthread_cond_signal(&s->scv);
+	pthread_mutex_unlock(&s->mu);
+	run_waiters(ready, 0);
+	run_waiters(dready, 0);
+	pthread_mutex_lock(&s->mu);
+}
+
+static int sync_due(const struct gf_store *s)
+{
+	return !s->journal_broken && !s->syncing && s->appended > s->jsynced;
+}
+
 static void *syncer(void *arg)
 {
 	struct gf_store *s = arg;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->sync_stopping && (s->journal_broken || s->appended <= s->jsynced))
+		while (!sync_due(s) && !(s->sync_stopping && !s->syncing))
 			pthread_cond_wait(&s->scv, &s->mu);
-		if (s->journal_broken || s->appended <= s->jsynced)
+		if (!sync_due(s))
 			break;
-		uint64_t upto = s->appended;
-		pthread_mutex_unlock(&s->mu);
-		int rc = gf_journal_sync(s->journal);
-		pthread_mutex_lock(&s->mu);
-		if (rc < 0) {
-			s->journal_broken = 1;
-			gf_err("gfmd: journal %s: flushing it failed: %s — from now on a mutation "
-			       "is acknowledged once its commit is on disk (as with no journal); "
-			       "a restart of gfmd uses the journal again",
-			       gf_journal_path(s->journal), strerror(-rc));
-			pthread_cond_signal(&s->cv); /* the waiting want a flushed commit */
-			continue;
-		}
-		s->jsynced = upto;
-		if (s->durable < upto)
-			s->durable = upto;
-		if (s->acked < upto)
-			s->acked = upto;
-		struct waiter *ready = take_waiters(&s->waiting, s->acked);
-		struct waiter *dready = take_waiters(&s->durable_waiting, s->durable);
-		pthread_mutex_unlock(&s->mu);
-		run_waiters(ready, 0);
-		run_waiters(dready, 0);
-		pthread_mutex_lock(&s->mu);
+		s->syncing = 1;
+		sync_round(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+void gf_store_idle(void *store)
+{
+	struct gf_store *s = store;
+	if (!s->jsync)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (sync_due(s) && (s->waiting.head || s->durable_waiting.head)) {
+		s->syncing = 1;
+		sync_round(s);
+	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* Prepare every statement (once). */
@@ -1564,11 +1619,14 @@ uint64_t gf_store_submit(void *store, struct gf_changes *chg)
 			s->acked = t;
 		}
 	}
+	if (!s->queue.n && s->jsync)
+		s->queued_ms = now_ms();
 	if (gf_changes_move(&s->queue, chg)) {
 		gf_err("gfmd: out of memory queueing changes for the database; exiting");
 		abort();
 	}
-	pthread_cond_signal(&s->cv);
+	if (!s->jsync || s->journal_broken || s->queue.n >= JSYNC_BATCH)
+		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return t;
 }
@@ -1617,7 +1675,10 @@ static void wait_on(struct gf_store *s, struct wlist *l, const uint64_t *reached
 	w->done = done;
 	w->arg = arg;
 	add_waiter(l, w);
-	pthread_cond_signal(&s->cv);
+	/* (with a flushed journal the syncer, woken at the submit, answers it;
+	 * the committer only when the journal failed) */
+	if (!s->jsync || s->journal_broken)
+		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 }
 
