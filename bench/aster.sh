@@ -10,19 +10,23 @@
 # a stage slower than its tasks are waits between them. Not a test: no
 # pass/fail.
 #
-# usage: bench/aster.sh [-s tiny|demo|large] [-r RUNS] [-j JOBS] [--fast]
-#   --fast   gfmd in the fast mode (durability = fsync with a journal)
+# usage: bench/aster.sh [-s tiny|demo|large] [-r RUNS] [-j JOBS]
+#                       [--fast | --journal]
+#   --fast     gfmd in the fast mode (durability = fsync with a journal)
+#   --journal  gfmd in the default mode with a journal (a reply waits for
+#              its record's flush there, not for a PostgreSQL commit)
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-SCALE=demo R=3 J=$(nproc) FAST=0
+SCALE=demo R=3 J=$(nproc) FAST=0 JOURNAL=0
 while (($#)); do
 	case $1 in
 	-s) SCALE=$2; shift 2 ;;
 	-r) R=$2; shift 2 ;;
 	-j) J=$2; shift 2 ;;
 	--fast) FAST=1; shift ;;
-	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--journal) JOURNAL=1; shift ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "aster: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -42,6 +46,9 @@ trap 'exit 130' INT TERM
 if ((FAST)); then
 	echo "aster: starting a cluster (3 gfsd, a mount per host; durability = fsync, journal)" >&2
 	bench_fast_conf "$SDIR"
+elif ((JOURNAL)); then
+	echo "aster: starting a cluster (3 gfsd, a mount per host; durability = commit, journal)" >&2
+	bench_journal_conf "$SDIR"
 else
 	echo "aster: starting a cluster (3 gfsd, a mount per host)" >&2
 fi

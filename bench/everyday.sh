@@ -9,7 +9,7 @@
 # (user.gfarmfs.stats), to show where the time goes. Not a test: no pass/fail.
 #
 # usage: bench/everyday.sh [-f FILES] [-g GITFILES] [-q TRANSACTIONS] [-r ROUNDS]
-#                          [--mount DIR] [--local DIR] [--fast]
+#                          [--mount DIR] [--local DIR] [--fast | --journal]
 #   -f FILES       files in the tree for tar, rm and rsync (default 37000)
 #   -g GITFILES    files in the git repository (default 5000)
 #   -q TRANSACTIONS SQLite transactions (default 1000)
@@ -18,11 +18,13 @@
 #   --local DIR    local directory to compare with (default: /var/tmp/…)
 #   --fast         the cluster started runs gfmd in the fast mode
 #                  (durability = fsync with a journal: README, "journal")
+#   --journal      the cluster started runs gfmd in the default mode with a
+#                  journal (a reply waits for its record's flush there)
 set -uo pipefail
 BENCH=everyday
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-FILES=37000 GITFILES=5000 TX=1000 R=3 MNT='' LOCAL='' FAST=0
+FILES=37000 GITFILES=5000 TX=1000 R=3 MNT='' LOCAL='' FAST=0 JOURNAL=0
 while (($#)); do
 	case $1 in
 	-f) FILES=$2; shift 2 ;;
@@ -32,7 +34,8 @@ while (($#)); do
 	--mount) MNT=$2; shift 2 ;;
 	--local) LOCAL=$2; shift 2 ;;
 	--fast) FAST=1; shift ;;
-	-h | --help) bench_help 20; exit 0 ;;
+	--journal) JOURNAL=1; shift ;;
+	-h | --help) bench_help 22; exit 0 ;;
 	*) echo "everyday: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done

@@ -399,10 +399,6 @@ int main(int argc, char **argv)
 			  .key = &key, .hostname = gf_config_hostname(cfg) };
 	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = gfmd_conn_closed,
 				     .arg = &g };
-	/* a connection's thread with nothing to read flushes the journal for
-	 * the replies it queued, rather than wake the store's syncer */
-	sopts.idle = gf_store_idle;
-	sopts.idle_arg = store;
 	struct gf_server *srv;
 	if ((rc = gf_server_new(&key, &ops, &srv)) < 0 ||
 	    (rc = gf_server_set_opts(srv, &sopts)) < 0 ||

@@ -157,11 +157,6 @@ uint64_t gf_store_committed(struct gf_store *s);
  * the committer flushes every flush_ms while anything is not). */
 uint64_t gf_store_durable(struct gf_store *s);
 
-/* For a thread that would otherwise wait (gf_server_opts.idle): with a
- * flushed journal, flush it now for the completions waiting on it, unless
- * a flush is under way. Nothing otherwise. */
-void gf_store_idle(void *store);
-
 /* Commit everything queued, run the completions, stop the thread, close. */
 void gf_store_close(struct gf_store *s);
 

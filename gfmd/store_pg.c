@@ -87,7 +87,6 @@ struct gf_store {
 	uint64_t appended; /* jsync: every ticket ≤ it is written to the journal */
 	uint64_t jsynced;  /* jsync: every ticket ≤ it is flushed there */
 	int sync_stopping;
-	int syncing; /* a flush of the journal is under way (jsync) */
 	pthread_cond_t scv; /* the syncer waits on it */
 	pthread_t syncer;
 	int syncer_started;
@@ -1320,15 +1319,14 @@ static void *committer(void *arg)
  * journaling as a failed append does: what is not flushed waits for a
  * flushed commit.
  */
-/* One flush of the journal, claimed by the caller (syncing set; mu held,
- * and held again on return, syncing clear). */
+/* One flush of the journal, by the syncer (mu held, and held again on
+ * return). */
 static void sync_round(struct gf_store *s)
 {
 	uint64_t upto = s->appended;
 	pthread_mutex_unlock(&s->mu);
 	int rc = gf_journal_sync(s->journal);
 	pthread_mutex_lock(&s->mu);
-	s->syncing = 0;
 	if (rc < 0) {
 		s->journal_broken = 1;
 		gf_err("gfmd: journal %s: flushing it failed: %s — from now on a mutation "
@@ -1345,9 +1343,6 @@ static void sync_round(struct gf_store *s)
 		s->acked = upto;
 	struct waiter *ready = take_waiters(&s->waiting, s->acked);
 	struct waiter *dready = take_waiters(&s->durable_waiting, s->durable);
-	/* written meanwhile: the syncer's turn (or it waits to stop) */
-	if (s->appended > s->jsynced || s->sync_stopping)
-		pthread_cond_signal(&s->scv);
 	pthread_mutex_unlock(&s->mu);
 	run_waiters(ready, 0);
 	run_waiters(dready, 0);
@@ -1356,7 +1351,7 @@ static void sync_round(struct gf_store *s)
 
 static int sync_due(const struct gf_store *s)
 {
-	return !s->journal_broken && !s->syncing && s->appended > s->jsynced;
+	return !s->journal_broken && s->appended > s->jsynced;
 }
 
 static void *syncer(void *arg)
@@ -1364,29 +1359,16 @@ static void *syncer(void *arg)
 	struct gf_store *s = arg;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!sync_due(s) && !(s->sync_stopping && !s->syncing))
+		while (!sync_due(s) && !s->sync_stopping)
 			pthread_cond_wait(&s->scv, &s->mu);
 		if (!sync_due(s))
 			break;
-		s->syncing = 1;
 		sync_round(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
-void gf_store_idle(void *store)
-{
-	struct gf_store *s = store;
-	if (!s->jsync)
-		return;
-	pthread_mutex_lock(&s->mu);
-	if (sync_due(s) && (s->waiting.head || s->durable_waiting.head)) {
-		s->syncing = 1;
-		sync_round(s);
-	}
-	pthread_mutex_unlock(&s->mu);
-}
 
 /* Prepare every statement (once). */
 static int prepare_all(struct gf_store *s)

@@ -71,8 +71,6 @@ struct gf_server {
 	char name[40]; /* "gfmd: " or "" */
 	int send_timeout_ms;
 	size_t max_queued;
-	void (*idle_fn)(void *arg); /* gf_server_opts.idle */
-	void *idle_arg;
 	struct {
 		int fd;
 		int is_local;
@@ -653,9 +651,6 @@ static void *conn_main(void *arg)
 	int outq_before = 0; /* the socket's unread replies at the last idle look */
 	for (;;) {
 		struct gf_frame f;
-		int unread = 0;
-		if (s->idle_fn && ioctl(c->sock, FIONREAD, &unread) == 0 && unread == 0)
-			s->idle_fn(s->idle_arg);
 		rc = gf_frame_recv(c->sock, &f);
 		if (rc == -EAGAIN) {
 			/*
@@ -882,8 +877,6 @@ int gf_server_set_opts(struct gf_server *s, const struct gf_server_opts *o)
 	s->send_timeout_ms = o->send_timeout_ms ? (int)o->send_timeout_ms
 						: GF_SEND_TIMEOUT_MS_DEFAULT;
 	s->max_queued = o->max_queued ? o->max_queued : GF_MAX_QUEUED_DEFAULT;
-	s->idle_fn = o->idle;
-	s->idle_arg = o->idle_arg;
 	return 0;
 }
 

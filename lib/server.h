@@ -69,12 +69,6 @@ struct gf_server_opts {
 	const char *name;	  /* log prefix ("gfmd"); NULL: none */
 	unsigned send_timeout_ms; /* 0: GF_SEND_TIMEOUT_MS_DEFAULT */
 	size_t max_queued;	  /* bytes per connection; 0: GF_MAX_QUEUED_DEFAULT */
-	/* NULL, or called by a connection's thread that is about to wait for
-	 * its peer's next request with none arrived yet: work it may do
-	 * rather than sleep (gfmd flushes its journal there, sparing a
-	 * wake-up of another thread). It must not wait for any peer. */
-	void (*idle)(void *arg);
-	void *idle_arg;
 };
 /* Before gf_server_start. -EINVAL for a max_queued below one largest frame. */
 int gf_server_set_opts(struct gf_server *s, const struct gf_server_opts *o);
