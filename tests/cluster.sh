@@ -2,7 +2,7 @@
 # tests/cluster.sh — a throwaway gfarmfs cluster on this machine.
 #
 # As a command:
-#     tests/cluster.sh up [--gfsd N] [--mounts M] [--state DIR]
+#     tests/cluster.sh up [--gfsd N] [--mounts M] [--state DIR] [--journal]
 #     tests/cluster.sh down [--state DIR]
 # `up` starts a private PostgreSQL, gfmd, N gfsd (host names node1..nodeN,
 # each with its own spool, port and UNIX socket) and M FUSE mounts (mount K
@@ -10,7 +10,9 @@
 # shell assignments (STATE=, MOUNT=, CONFIG=, MOUNT2=, ... GFMD_PID=, PGPORT=)
 # one per line, for `eval "$(tests/cluster.sh up)"`. The same lines are kept
 # in STATE/env. `down` unmounts, stops every process the cluster started and
-# removes the state directory (KEEP=1 keeps it).
+# removes the state directory (KEEP=1 keeps it). --journal gives gfmd a
+# journal, STATE/gfmd.journal (README: each reply waits for its record's
+# flush there instead of a PostgreSQL commit).
 #
 # As a library (source it): gf_cluster_up / gf_cluster_down and the daemon
 # controls the integration tests use (gf_gfmd_stop, gf_gfmd_kill9,
@@ -295,6 +297,7 @@ log_level = ${GF_LOG_LEVEL:-info}
 heartbeat_ms = ${GF_HEARTBEAT_MS:-1000}
 host_down_ms = ${GF_HOST_DOWN_MS:-5000}
 space_reserve = ${GF_SPACE_RESERVE:-1%}
+${GF_JOURNAL:+journal = $STATE/gfmd.journal}
 ${GF_GFMD_CONF_EXTRA:-}
 EOF
 	cat >"$STATE/admin.conf" <<EOF
@@ -642,13 +645,14 @@ gf_write_env() {
 	} >"$f.tmp" && mv "$f.tmp" "$f"
 }
 
-# gf_cluster_up [--gfsd N] [--mounts M] [--state DIR]
+# gf_cluster_up [--gfsd N] [--mounts M] [--state DIR] [--journal]
 # Sets STATE, MOUNT, CONFIG, ... in the caller's shell (see STATE/env).
 gf_cluster_up() {
-	local k port
+	local k port GF_JOURNAL=
 	NGFSD=3 NMOUNTS=1 STATE=
 	while (($#)); do
 		case $1 in
+		--journal) GF_JOURNAL=1; shift ;;
 		--gfsd) NGFSD=$2; shift 2 ;;
 		--mounts) NMOUNTS=$2; shift 2 ;;
 		--state) STATE=$2; shift 2 ;;
