@@ -1313,14 +1313,12 @@ static void *committer(void *arg)
 }
 
 /*
- * The syncer (jsync): flushes the journal up to what was appended when it
- * started, then acknowledges all of that at once; appends made during the
- * flush wait for the next one (a group commit). A failed flush ends
- * journaling as a failed append does: what is not flushed waits for a
- * flushed commit.
+ * The syncer (jsync): one round flushes the journal up to what was appended
+ * when it started, then acknowledges all of that at once; appends made
+ * during the flush wait for the next round (a group commit). A failed
+ * flush ends journaling as a failed append does: what is not flushed waits
+ * for a flushed commit. (mu held, and held again on return.)
  */
-/* One flush of the journal, by the syncer (mu held, and held again on
- * return). */
 static void sync_round(struct gf_store *s)
 {
 	uint64_t upto = s->appended;
@@ -1368,7 +1366,6 @@ static void *syncer(void *arg)
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
-
 
 /* Prepare every statement (once). */
 static int prepare_all(struct gf_store *s)
