@@ -309,25 +309,19 @@ for ph in META + (DATA if data else []):
     row += "".join("%14.3fx" % (med[t][ph] / med["local"][ph]) for t in names if t != "local")
     print(row + "  " + unit)
 
-if bound_us:
-    bound = 1e6 / bound_us
+def show_bound(title, what, us):
+    bound = 1e6 / us
     print()
-    print("commit bound: %.0f us per durable commit = %.0f mutations/s for one client" %
-          (bound_us, bound))
+    print("%s: %.0f us per %s = %.0f mutations/s for one client" % (title, us, what, bound))
     if c == 1:
         for ph in ("create", "chmod", "rename", "unlink"):
             print("  %-8s %6.0f/s = %.2fx the bound" % (ph, med["gfarmfs"][ph],
                                                           med["gfarmfs"][ph] / bound))
-flush_us = float(os.environ["FLUSH_US"]) if os.environ.get("FLUSH_US") else None
-if flush_us:
-    fb = 1e6 / flush_us
-    print()
-    print("journal flush bound: %.0f us per record flushed = %.0f mutations/s for one client" %
-          (flush_us, fb))
-    if c == 1:
-        for ph in ("create", "chmod", "rename", "unlink"):
-            print("  %-8s %6.0f/s = %.2fx the bound" % (ph, med["gfarmfs"][ph],
-                                                          med["gfarmfs"][ph] / fb))
+
+if bound_us:
+    show_bound("commit bound", "durable commit", bound_us)
+if os.environ.get("FLUSH_US"):
+    show_bound("journal flush bound", "record flushed", float(os.environ["FLUSH_US"]))
 
 if costs:
     print()

@@ -1312,6 +1312,20 @@ static void *committer(void *arg)
 	return NULL;
 }
 
+/* An append or a flush of the journal failed (what: "writing", "flushing"):
+ * journaling ends for this run, and replies wait for commits as with no
+ * journal (flushed ones in the commit mode: the committer is woken for the
+ * replies already waiting). Caller holds mu. */
+static void journal_failed(struct gf_store *s, const char *what, int rc)
+{
+	s->journal_broken = 1;
+	gf_err("gfmd: journal %s: %s it failed: %s — from now on a mutation is "
+	       "acknowledged once %s (as with no journal); a restart of gfmd uses the "
+	       "journal again", gf_journal_path(s->journal), what, strerror(-rc),
+	       s->jsync ? "its commit is on disk" : "PostgreSQL holds it");
+	pthread_cond_signal(&s->cv);
+}
+
 /*
  * The syncer (jsync): one round flushes the journal up to what was appended
  * when it started, then acknowledges all of that at once; appends made
@@ -1326,12 +1340,7 @@ static void sync_round(struct gf_store *s)
 	int rc = gf_journal_sync(s->journal);
 	pthread_mutex_lock(&s->mu);
 	if (rc < 0) {
-		s->journal_broken = 1;
-		gf_err("gfmd: journal %s: flushing it failed: %s — from now on a mutation "
-		       "is acknowledged once its commit is on disk (as with no journal); "
-		       "a restart of gfmd uses the journal again",
-		       gf_journal_path(s->journal), strerror(-rc));
-		pthread_cond_signal(&s->cv); /* the waiting want a flushed commit */
+		journal_failed(s, "flushing", rc);
 		return;
 	}
 	s->jsynced = upto;
@@ -1585,11 +1594,7 @@ uint64_t gf_store_submit(void *store, struct gf_changes *chg)
 		/* the record of this list, in ticket order (mu is held) */
 		int rc = gf_journal_append(s->journal, t, chg);
 		if (rc < 0) {
-			s->journal_broken = 1;
-			gf_err("gfmd: journal %s: writing it failed: %s — from now on a "
-			       "mutation is acknowledged once PostgreSQL holds it (as with no "
-			       "journal); a restart of gfmd uses the journal again",
-			       gf_journal_path(s->journal), strerror(-rc));
+			journal_failed(s, "writing", rc);
 		} else if (s->jsync) {
 			if (s->appended == t - 1)
 				s->appended = t;
