@@ -21,6 +21,7 @@ static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t refs_cv = PTHREAD_COND_INITIALIZER; /* a ref went */
 static pthread_cond_t gone_cv = PTHREAD_COND_INITIALIZER; /* a handle was unlisted */
 static struct gf_file *open_files[OPEN_BUCKETS];
+static uint64_t n_listed; /* handles in open_files, under open_lock */
 
 static struct gf_file **bucket(uint64_t ino)
 {
@@ -56,6 +57,7 @@ void gf_files_add(struct gf_file *f)
 	pthread_mutex_lock(&open_lock);
 	f->next_open = *b;
 	*b = f;
+	n_listed++;
 	pthread_mutex_unlock(&open_lock);
 }
 
@@ -69,6 +71,7 @@ void gf_file_free(struct gf_file *f)
 	for (pp = bucket(f->ino); *pp; pp = &(*pp)->next_open)
 		if (*pp == f) {
 			*pp = f->next_open;
+			n_listed--;
 			break;
 		}
 	pthread_cond_broadcast(&gone_cv);
@@ -101,6 +104,16 @@ void gf_file_free(struct gf_file *f)
 	pthread_mutex_destroy(&f->publish_lock);
 	pthread_rwlock_destroy(&f->data_lock);
 	free(f);
+}
+
+uint64_t gf_files_open_count(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&open_lock);
+	n = n_listed;
+	pthread_mutex_unlock(&open_lock);
+	return n;
 }
 
 static int ts_after(const struct gf_timespec *a, const struct gf_timespec *b)

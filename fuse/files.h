@@ -109,6 +109,9 @@ void gf_file_free(struct gf_file *f);
 
 /* Listed as an open handle of f->ino until gf_file_free. */
 void gf_files_add(struct gf_file *f);
+/* How many handles are listed now (the stats' open_files: a test waits for
+ * the kernel's RELEASEs, which come after close(2) returns). */
+uint64_t gf_files_open_count(void);
 /*
  * If this client has ino open for writing: 1 with the largest wend among
  * its writers (what gfmd's size will be at least once they close) and,

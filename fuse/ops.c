@@ -2830,7 +2830,7 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			"passthrough_backings %llu\npassthrough_refused %llu\n"
 			"read_pins %llu\nread_pinned_kb %llu\nread_pins_whole %llu\n"
 			"read_pin_opens %llu\nread_pin_unsealed_opens %llu\nread_mapped_kb %llu\n"
-			"read_pin_unwritten %llu\n",
+			"read_pin_unwritten %llu\nopen_files %llu\n",
 			(unsigned long long)st.read_local,
 			(unsigned long long)st.read_remote,
 			(unsigned long long)st.written_local,
@@ -2846,7 +2846,8 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			(unsigned long long)rp_whole, (unsigned long long)rp_opens,
 			(unsigned long long)rp_unsealed,
 			(unsigned long long)__atomic_load_n(&read_mapped_kb, __ATOMIC_RELAXED),
-			(unsigned long long)__atomic_load_n(&unwritten_opens, __ATOMIC_RELAXED));
+			(unsigned long long)__atomic_load_n(&unwritten_opens, __ATOMIC_RELAXED),
+			(unsigned long long)gf_files_open_count());
 	if (n < 0 || (size_t)n >= bufsz)
 		return -1;
 	int k = format_kinds(&st, buf + n, bufsz - (size_t)n);

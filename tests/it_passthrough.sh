@@ -135,6 +135,11 @@ poll_until "$GF_WAIT_SECS" mtime_past 1000000000 && ok "the later write moves th
 	fail "the mtime stayed $(stat -c %Y "$B/mt")"
 
 # ---- who passes through, and who joins -------------------------------------
+# The kernel sends RELEASE after close(2) returns: a handle of mt still
+# open here would be joined by the reader and the writer below.
+no_open_files() { (($(mount_stat "$A" open_files) == 0)); }
+poll_until "$GF_WAIT_SECS" no_open_files && ok "mount 1's earlier handles are released" ||
+	fail "mount 1 still has $(mount_stat "$A" open_files) handles open"
 o0=$(mount_stat "$A" passthrough_opens) w0=$(mount_stat "$A" write_requests)
 expect_eq "a reader opens first, then a writer (O_TRUNC) writes" "done" \
 	"$(drv 'r = os.open(A + "/mt", os.O_RDONLY); w = os.open(A + "/mt", os.O_WRONLY | os.O_TRUNC); os.write(w, b"q" * 70000); os.close(w); os.close(r)')"
