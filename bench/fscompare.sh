@@ -7,8 +7,14 @@
 # usage: bench/fscompare.sh [-n FILES] [-c CLIENTS] [-s MIB] [-r ROUNDS]
 #                           [--mount DIR] [--local DIR] [--other DIR]...
 #                           [--no-data] [--no-breakdown] [--fast | --journal]
+#                           [--hosts H]
 #   -n FILES      files per round for the metadata phases (default 2000)
 #   -c CLIENTS    concurrent clients (processes, one directory each; default 1)
+#   --hosts H     the cluster started is a test bed of H hosts (tests/netbed.sh:
+#                 each a network namespace with its own gfsd and mount, gfmd
+#                 and PostgreSQL on a host of their own, all on this machine's
+#                 CPUs), and client j works through host (j mod H)+1's mount;
+#                 the data phases use node1's
 #   -s MIB        size of the data file (default 1024)
 #   --mount DIR   an existing gfarmfs mount (default: start a cluster with
 #                 3 gfsd and one mount, and stop it afterwards; only then is
@@ -52,7 +58,7 @@ set -uo pipefail
 BENCH=fscompare
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-N=2000 C=1 MIB=1024 R=3 MNT='' LOCAL='' DATA=1 BREAKDOWN=1 FAST=0 JOURNAL=0
+N=2000 C=1 MIB=1024 R=3 MNT='' LOCAL='' DATA=1 BREAKDOWN=1 FAST=0 JOURNAL=0 BENCH_HOSTS=0
 OTHERS=()
 while (($#)); do
 	case $1 in
@@ -67,18 +73,21 @@ while (($#)); do
 	--no-breakdown) BREAKDOWN=0; shift ;;
 	--fast) FAST=1; shift ;;
 	--journal) JOURNAL=1; shift ;;
+	--hosts) BENCH_HOSTS=$2; shift 2 ;;
 	-h | --help) bench_help 50; exit 0 ;;
 	*) echo "fscompare: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
 [[ $(id -u) == 0 ]] || { echo "fscompare: needs root to drop the page cache" >&2; exit 1; }
-for v in "$N" "$C" "$MIB" "$R"; do
+for v in "$N" "$C" "$MIB" "$R" "$((BENCH_HOSTS + 1))"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "fscompare: counts must be positive integers" >&2; exit 2; }
 done
 for d in "${OTHERS[@]}"; do
 	[[ -d $d ]] || { echo "fscompare: --other $d: not a directory" >&2; exit 2; }
 done
 ((FAST && JOURNAL)) && { echo "fscompare: --fast and --journal: choose one" >&2; exit 2; }
+((BENCH_HOSTS > 0)) && [[ -n $MNT ]] &&
+	{ echo "fscompare: --hosts starts its own test bed: not with --mount" >&2; exit 2; }
 OWN_CLUSTER=0
 [[ -z $MNT ]] && OWN_CLUSTER=1
 PY=/usr/bin/python3
@@ -145,12 +154,15 @@ fi
 
 UNITS=''
 if ((BREAKDOWN)) && ((OWN_CLUSTER)); then
-	UNITS=$("$top_builddir/bench/gfmdbench" "$CONFIG" rtt -n 2000 | tr '\n' ' ')
+	UNITS=$("${IN_BED[@]}" "$top_builddir/bench/gfmdbench" "$CONFIG" rtt -n 2000 | tr '\n' ' ')
 fi
 
 SETTLE=''
 ((OWN_CLUSTER)) && SETTLE="$(gf_bin gfhost) $STATE/admin.conf $(seq -f 'node%g' -s ' ' 1 "$NGFSD")"
-SETTLE=$SETTLE FLUSH_US=$FLUSH_US "$PY" - "$N" "$C" "$R" "$MIB" "$DATA" "$BREAKDOWN" "$BOUND_US" "$UNITS" "$MNT" "$LOCAL" "${OTHERS[@]}" <<'PYEOF'
+# (a command on the test bed: nb_exec's ip netns exec, for the Python below)
+LAUNCH=''
+((BENCH_HOSTS > 0)) && LAUNCH="ip netns exec $(nb_ns node1)"
+MOUNTS=$(printf '%s\n' "${MOUNTS[@]}") LAUNCH=$LAUNCH SETTLE=$SETTLE FLUSH_US=$FLUSH_US "$PY" - "$N" "$C" "$R" "$MIB" "$DATA" "$BREAKDOWN" "$BOUND_US" "$UNITS" "$MNT" "$LOCAL" "${OTHERS[@]}" <<'PYEOF'
 import os, sys, time, shutil, statistics, multiprocessing as mp
 
 n, c, runs, mib = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -160,6 +172,8 @@ units = dict(zip(sys.argv[8].split()[0::2], map(float, sys.argv[8].split()[1::2]
 targets = [("gfarmfs", sys.argv[9]), ("local", sys.argv[10])]
 targets += [("other%d" % (i + 1), d) for i, d in enumerate(sys.argv[11:])]
 MNT = sys.argv[9]
+# every host's mount (one but with --hosts): client j works through MOUNTS[j % len]
+MOUNTS = os.environ["MOUNTS"].split()
 META = ["create", "stat", "chmod", "rename", "unlink"]
 DATA = ["write", "fresh read", "cold read", "warm read"]
 STATS = "user.gfarmfs.stats"
@@ -172,16 +186,25 @@ def drop_caches(what="3"):
 
 
 def counters():
-    try:
-        raw = os.getxattr(MNT, STATS).decode()
-    except OSError:
-        return {}
+    # summed over every host's mount
     out = {}
-    for line in raw.splitlines():
-        k, _, v = line.partition(" ")
-        if v.isdigit():
-            out[k] = int(v)
+    for m in MOUNTS:
+        try:
+            raw = os.getxattr(m, STATS).decode()
+        except OSError:
+            continue
+        for line in raw.splitlines():
+            k, _, v = line.partition(" ")
+            if v.isdigit():
+                out[k] = out.get(k, 0) + int(v)
     return out
+
+
+def through(j, path):
+    # path (made through MNT) as client j reaches it: through its host's mount
+    if path.startswith(MNT + "/"):
+        return MOUNTS[j % len(MOUNTS)] + path[len(MNT):]
+    return path
 
 
 def worker(d, k, start, done):
@@ -209,7 +232,7 @@ def meta_round(root, costs):
     for j in range(c):
         d = os.path.join(base, "c%d" % j)
         os.mkdir(d)
-        procs.append(mp.Process(target=worker, args=(d, per, start, done)))
+        procs.append(mp.Process(target=worker, args=(through(j, d), per, start, done)))
     for p in procs:
         p.start()
     rates = {}
@@ -247,7 +270,8 @@ def settle():
     for _ in range(600):
         busy = 0
         for h in hosts:
-            out = subprocess.run([gfhost, "-c", conf, "stats", h], capture_output=True,
+            out = subprocess.run(os.environ["LAUNCH"].split() + [gfhost, "-c", conf, "stats", h],
+                                 capture_output=True,
                                  text=True).stdout
             busy += sum(int(l.split()[1]) for l in out.splitlines() if l.startswith("sealing "))
         if busy == 0:

@@ -15,6 +15,13 @@
 #                         mode: durability = fsync with a journal; with
 #                         JOURNAL=1 in the default mode with a journal
 #                         (a reply waits for the journal's flush).
+#                         With BENCH_HOSTS=H (> 0) the cluster is a test
+#                         bed of H hosts instead (tests/netbed.sh: a gfsd
+#                         and a mount per host, each host a network
+#                         namespace, gfmd on a host of its own); MOUNTS then
+#                         lists every host's mount, MNT is node1's, and
+#                         IN_BED runs a command on node1 (gfmd is reachable
+#                         only from the test bed's namespaces).
 # BENCH is the benchmark's name, for messages and the temp dir.
 
 # shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
@@ -44,6 +51,7 @@ bench_cleanup() {
 	[[ -n ${BENCH_SDIR:-} ]] && rm -rf "$BENCH_SDIR"
 }
 
+# shellcheck disable=SC2034  # MOUNTS, IN_BED: for the benchmark that sources this
 bench_targets() {
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -53,24 +61,42 @@ bench_targets() {
 		# same ext4), which would be charged to gfsd's replica files
 		BENCH_SDIR=$(mktemp -d "/var/tmp/$BENCH.cluster.XXXXXX")
 		if ((${FAST:-0})); then
-			echo "$BENCH: starting a cluster (3 gfsd, 1 mount; durability = fsync, journal)" >&2
+			echo "$BENCH: starting a cluster (durability = fsync, journal)" >&2
 			bench_fast_conf "$BENCH_SDIR"
 		elif ((${JOURNAL:-0})); then
-			echo "$BENCH: starting a cluster (3 gfsd, 1 mount; durability = commit, journal)" >&2
+			echo "$BENCH: starting a cluster (durability = commit, journal)" >&2
 			bench_journal_conf "$BENCH_SDIR"
 		else
-			echo "$BENCH: starting a cluster (3 gfsd, 1 mount)" >&2
+			echo "$BENCH: starting a cluster" >&2
 		fi
-		gf_cluster_up --gfsd 3 --mounts 1 --state "$BENCH_SDIR/c" || exit 1
-		BENCH_STATE=$STATE
-		MNT=$MOUNT
+		if ((${BENCH_HOSTS:-0} > 0)); then
+			echo "$BENCH: the cluster is a test bed of $BENCH_HOSTS hosts" >&2
+			# shellcheck source-path=SCRIPTDIR source=../tests/netbed.sh
+			. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../tests/netbed.sh"
+			BENCH_STATE=$BENCH_SDIR/c
+			nb_up --hosts "$BENCH_HOSTS" --state "$BENCH_STATE" || exit 1
+			MOUNTS=() IN_BED=(nb_exec node1)
+			local k v
+			for ((k = 1; k <= BENCH_HOSTS; k++)); do
+				v=MOUNT_node$k
+				MOUNTS+=("${!v}")
+			done
+			MNT=${MOUNTS[0]}
+		else
+			gf_cluster_up --gfsd 3 --mounts 1 --state "$BENCH_SDIR/c" || exit 1
+			BENCH_STATE=$STATE
+			# shellcheck disable=SC2153  # MOUNT: from gf_cluster_up
+			MNT=$MOUNT MOUNTS=("$MOUNT") IN_BED=()
+		fi
+	else
+		MOUNTS=("$MNT") IN_BED=()
 	fi
 	if [[ -z $LOCAL ]]; then
 		LOCAL_TMP=$(mktemp -d "/var/tmp/$BENCH.XXXXXX")
 		LOCAL=$LOCAL_TMP
 	fi
 	echo "$BENCH: $1"
-	echo "  gfarmfs: $MNT ($(stat -f -c %T "$MNT"))"
+	echo "  gfarmfs: ${MOUNTS[*]} ($(stat -f -c %T "$MNT"))"
 	echo "  local:   $LOCAL ($(stat -f -c %T "$LOCAL"))"
 }
 
