@@ -1801,6 +1801,8 @@ static int kill_suid(fuse_req_t req, struct gf_file *f)
 	return r;
 }
 
+/* publish_how's sync: none (flush, close, growth), fsync's, fdatasync's */
+enum { PUBLISH_LATER, PUBLISH_FSYNC, PUBLISH_DATASYNC };
 static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks);
 
 /*
@@ -2037,14 +2039,32 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
  * since last time; with_blocks, also what the replica now takes on disk
  * (st_blocks), if its data changed since that was last told (only from the
  * handle's own requests: the replica is open and stays so meanwhile). The
- * error is the application's (flush → close, fsync).
+ * error is the application's (flush → close, fsync). 0 or -errno.
  */
+static int publish_how(struct gf_fs *fs, struct gf_file *f, int with_blocks, int sync);
+
 static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
+{
+	return publish_how(fs, f, with_blocks, PUBLISH_LATER);
+}
+
+/*
+ * publish for fsync (PUBLISH_FSYNC) and fdatasync (PUBLISH_DATASYNC): the
+ * one gfmd call also waits until everything acknowledged before it is
+ * durable (GF_CW_SYNC), so no GFM_SYNC follows it. fdatasync needs only
+ * the size on disk: when gfmd's last reply to this handle already covered
+ * its furthest byte, the call is GF_CW_DATASYNC, which changes nothing
+ * unless the size moved back meanwhile (a truncate elsewhere), and the
+ * mtime stays to be told at close, as after a plain write. 1 once such a
+ * reply came, 0 when there was nothing to tell (the caller sends
+ * GFM_SYNC), or -errno.
+ */
+static int publish_how(struct gf_fs *fs, struct gf_file *f, int with_blocks, int sync)
 {
 	uint64_t wend, size, blocks = 0;
 	struct gf_timespec mtime;
 	uint32_t flags;
-	int r, told_blocks = 0;
+	int r, told_blocks = 0, datasync = 0;
 
 	if (!f->writable)
 		return 0;
@@ -2059,16 +2079,23 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 		f->pt_grew = 0;
 	}
 	with_blocks = with_blocks && f->blocks_dirty && f->has_data;
+	if (sync == PUBLISH_DATASYNC && f->dirty && f->pub_valid && f->wend <= f->pub.size)
+		datasync = 1, with_blocks = 0;
 	if (!f->dirty && !with_blocks) {
 		pthread_mutex_unlock(&f->lock);
 		pthread_rwlock_unlock(&f->data_lock);
 		pthread_mutex_unlock(&f->publish_lock);
 		return 0;
 	}
-	f->dirty = 0;
+	if (!datasync)
+		f->dirty = 0;
 	wend = f->wend;
 	mtime = f->mtime;
 	flags = f->mtime_dirty ? GF_CW_MTIME : 0;
+	if (datasync)
+		flags = GF_CW_DATASYNC;
+	if (sync != PUBLISH_LATER)
+		flags |= GF_CW_SYNC;
 	if (with_blocks)
 		f->blocks_dirty = 0;
 	pthread_mutex_unlock(&f->lock);
@@ -2080,14 +2107,16 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 	pthread_rwlock_unlock(&f->data_lock);
 	struct gf_attr now;
 	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags, blocks, &now);
-	if (r == 0) {
+	if (r == 0 && !datasync) {
 		pthread_mutex_lock(&f->lock);
 		f->pub = now;
 		f->pub_valid = 1;
+		if (f->published_end < wend)
+			f->published_end = wend; /* no growth for publish_growth to tell */
 		pthread_mutex_unlock(&f->lock);
 	}
 	if (r == -ENOENT)
-		r = 0; /* unlinked meanwhile: nobody will see this size */
+		r = 0, sync = PUBLISH_LATER; /* unlinked meanwhile: nobody will see this size */
 	if (r < 0 || (with_blocks && !told_blocks)) {
 		if (r < 0)
 			gf_warn("inode %llu: GFM_CLOSE_WRITE (end %llu) failed: %s",
@@ -2101,7 +2130,7 @@ static int publish(struct gf_fs *fs, struct gf_file *f, int with_blocks)
 		pthread_mutex_unlock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->publish_lock);
-	return r;
+	return r < 0 ? r : sync != PUBLISH_LATER;
 }
 
 static void unlock_all(struct gf_fs *fs, uint64_t ino, uint64_t owner, uint8_t kind);
@@ -2245,12 +2274,15 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			r = gfc_data_fsync(&f->data);
 		pthread_rwlock_unlock(&f->data_lock);
 	}
+	/* its size and times (fdatasync: its size), and how it came to be (its
+	 * create, renames): on disk at gfmd too, whatever gfmd's durability
+	 * mode; publish_how's reply says so when it had anything to tell */
 	if (r == 0)
-		r = publish(fs_of(req), f, 1);
-	/* its size and times, and how it came to be (its create, renames):
-	 * on disk at gfmd too, whatever gfmd's durability mode */
+		r = publish_how(fs_of(req), f, 1, datasync ? PUBLISH_DATASYNC : PUBLISH_FSYNC);
 	if (r == 0)
 		r = gfc_sync(fs_of(req)->gfc);
+	else if (r == 1)
+		r = 0;
 	fuse_reply_err(req, -r);
 }
 

@@ -661,8 +661,18 @@ static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	int rc = gf_ns_close_write(g->ns, &m.cred, m.ino, m.fgen, m.end, m.mtime, m.flags, m.blocks, &a,
 				   &t);
 	uint32_t want;
-	if (rc == 0 && g->repair && (want = gf_ns_follow_wanted(g->ns, m.ino, REPAIR_FOLLOW_MIN)))
+	if (rc == 0 && t && g->repair &&
+	    (want = gf_ns_follow_wanted(g->ns, m.ino, REPAIR_FOLLOW_MIN)))
 		gf_repair_check(g->repair, m.ino, want); /* copied while it is written */
+	if (rc == 0 && (m.flags & GF_CW_SYNC)) {
+		/* fsync's: once everything acknowledged before is on disk too */
+		uint64_t last = gf_store_last_ticket(g->store);
+		struct gf_wbuf w;
+		gf_wbuf_init(&w);
+		struct gfm_attr_rep r = { .attr = a };
+		gfm_attr_rep_encode(&w, &r);
+		return reply_after(g, c, f, 0, &w, last > t ? last : t, 1);
+	}
 	return reply_attr(g, c, f, rc, &a, t); /* the writer may keep its pages (fuse/ops.c) */
 }
 

@@ -2508,6 +2508,10 @@ int gf_ns_close_write(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		rc = -EFBIG;
 		goto out;
 	}
+	if ((flags & GF_CW_DATASYNC) && end <= ip->a.size) {
+		*out = ip->a; /* what fdatasync needs is there: change nothing */
+		goto out;
+	}
 	struct gf_timespec now = now_ts();
 	if (end > ip->a.size)
 		ip->a.size = end;

@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 10
+#define GF_PROTO_VERSION 11
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -378,6 +378,13 @@ struct gfm_open_req {
 enum gfm_close_write_flags {
 	GF_CW_MTIME = 1u << 0, /* set mtime (else it stays as it is) */
 	GF_CW_BLOCKS = 1u << 1, /* blocks: what the replica takes on disk now */
+	/* (v11) the reply waits, as GFM_SYNC's does, until every change
+	 * acknowledged before it is durable, this one included: fsync's */
+	GF_CW_SYNC = 1u << 2,
+	/* (v11) fdatasync's: when the file's size already covers end, nothing
+	 * changes (no mtime, ctime, blocks; the writer tells those later) and
+	 * the reply carries the attributes as they are; else as without it */
+	GF_CW_DATASYNC = 1u << 3,
 };
 struct gfm_close_write_req {
 	struct gf_cred cred;
