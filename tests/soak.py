@@ -4,7 +4,8 @@
 usage: soak.py MOUNTS SUBDIR SECS ID NFILES SEED STOPFILE
 
 Works on NFILES files of its own (w<ID>-fNN) in SUBDIR of the mounts
-(comma-separated): writes (O_TRUNC), appends, truncates, renames away and
+(comma-separated): writes (O_TRUNC), appends, truncates, rewrites in
+place with fdatasync (and past the end, fdatasync again), renames away and
 back, unlinks, and reads back. Each file's mutations go through one mount
 (its number picks it); a read goes through the other mount only once
 entry_timeout and attr_timeout (1.5 s, above the 1 s the cluster uses)
@@ -46,7 +47,8 @@ end = time.time() + secs
 while time.time() < end and not os.path.exists(stopfile):
     i = rnd.randrange(nf)
     name = "w%d-f%02d" % (wid, i)
-    op = rnd.choice(["write", "write", "append", "trunc", "rename", "unlink", "read"])
+    op = rnd.choice(["write", "write", "append", "trunc", "rewrite", "rename", "unlink",
+                     "read"])
     m = mounts[(i + wid) % len(mounts)]
     if op == "read" and rnd.random() < 0.3 and time.time() - lastmut.get(name, 0) > SETTLE:
         m = rnd.choice(mounts)
@@ -75,6 +77,21 @@ while time.time() < end and not os.path.exists(stopfile):
             cur[name] = None
             os.truncate(p, n)
             cur[name] = old[:n]
+        elif op == "rewrite" and cur.get(name):
+            old = cur[name]
+            off = rnd.randrange(len(old))
+            b = data(rnd.randrange(1, min(len(old) - off, 200000) + 1))
+            tail = data(rnd.randrange(100000))
+            cur[name] = None
+            fd = os.open(p, os.O_RDWR)
+            try:
+                os.pwrite(fd, b, off)
+                os.fdatasync(fd)  # in place: nothing new for gfmd
+                os.pwrite(fd, tail, len(old))
+                os.fdatasync(fd)  # past the end: the size
+            finally:
+                os.close(fd)
+            cur[name] = old[:off] + b + old[off + len(b):] + tail
         elif op == "rename" and name in cur:
             old = cur[name]
             cur[name] = None
