@@ -661,8 +661,7 @@ static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	int rc = gf_ns_close_write(g->ns, &m.cred, m.ino, m.fgen, m.end, m.mtime, m.flags, m.blocks, &a,
 				   &t);
 	uint32_t want;
-	if (rc == 0 && t && g->repair &&
-	    (want = gf_ns_follow_wanted(g->ns, m.ino, REPAIR_FOLLOW_MIN)))
+	if (rc == 0 && g->repair && (want = gf_ns_follow_wanted(g->ns, m.ino, REPAIR_FOLLOW_MIN)))
 		gf_repair_check(g->repair, m.ino, want); /* copied while it is written */
 	if (rc == 0 && (m.flags & GF_CW_SYNC)) {
 		/* fsync's: once everything acknowledged before is on disk too */

@@ -873,6 +873,30 @@ START_TEST(test_open_close_write)
 	ck_assert_uint_eq(a.blocks, 24);
 	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 0, mt, 0, 99, &a, &t), 0);
 	ck_assert_uint_eq(a.blocks, 24);
+	/* fdatasync's: a size that covers end changes nothing (no ticket, the
+	 * attributes as they were, mtime and blocks not taken); a size short
+	 * of end is made to cover it, as without the flag */
+	struct gf_attr before = a;
+	t = 7;
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 4096, (struct gf_timespec){ 6000, 1 },
+					   GF_CW_DATASYNC | GF_CW_MTIME | GF_CW_BLOCKS, 99, &a, &t), 0);
+	ck_assert_uint_eq(t, 0);
+	ck_assert_uint_eq(a.size, 4096);
+	ck_assert_int_eq(a.mtime.sec, before.mtime.sec);
+	ck_assert_int_eq(a.ctime.sec, before.ctime.sec);
+	ck_assert_int_eq(a.ctime.nsec, before.ctime.nsec);
+	ck_assert_uint_eq(a.blocks, 24);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 99, 10, mt, GF_CW_DATASYNC, 0, &a, &t),
+			 -ESTALE);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U2, f, 2, 10, mt, GF_CW_DATASYNC, 0, &a, &t),
+			 -EACCES);
+	ck_assert_int_eq(gf_ns_close_write(ns, &U1, f, 2, 5000, (struct gf_timespec){ 6000, 1 },
+					   GF_CW_DATASYNC | GF_CW_MTIME, 0, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 5000);
+	ck_assert_int_eq(a.mtime.sec, 6000);
+	ck_assert_uint_gt(t, 0);
+	struct gfm_setattr_req sr0 = { .cred = U1, .ino = f, .valid = GF_SET_SIZE, .size = 4096 };
+	ck_assert_int_eq(gf_ns_setattr(ns, &sr0, &a, &t), 0);
 	/* a truncate leaves at most the blocks of the new size */
 	struct gfm_setattr_req sr = { .cred = U1, .ino = f, .valid = GF_SET_SIZE, .size = 100 };
 	ck_assert_int_eq(gf_ns_setattr(ns, &sr, &a, &t), 0);
