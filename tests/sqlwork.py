@@ -106,7 +106,9 @@ def main(argv):
         else:
             sys.exit(__doc__)
     except sqlite3.Error as e:
-        out = "error: sqlite3: %s" % e
+        # (the extended code says which call failed: SQLITE_IOERR_READ,
+        # _FSYNC, _LOCK, _SHMMAP, ...)
+        out = "error: sqlite3: %s (%s)" % (e, getattr(e, "sqlite_errorname", "?"))
     print(out, flush=True)
     return 0 if out.startswith("ok") else 1
 
