@@ -79,9 +79,11 @@ while (($#)); do
 	esac
 done
 [[ $(id -u) == 0 ]] || { echo "fscompare: needs root to drop the page cache" >&2; exit 1; }
-for v in "$N" "$C" "$MIB" "$R" "$((BENCH_HOSTS + 1))"; do
+for v in "$N" "$C" "$MIB" "$R"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "fscompare: counts must be positive integers" >&2; exit 2; }
 done
+[[ $BENCH_HOSTS =~ ^[0-9]+$ ]] && ((BENCH_HOSTS <= 200)) ||
+	{ echo "fscompare: --hosts takes a number of hosts, 1 to 200" >&2; exit 2; }
 for d in "${OTHERS[@]}"; do
 	[[ -d $d ]] || { echo "fscompare: --other $d: not a directory" >&2; exit 2; }
 done
@@ -159,10 +161,7 @@ fi
 
 SETTLE=''
 ((OWN_CLUSTER)) && SETTLE="$(gf_bin gfhost) $STATE/admin.conf $(seq -f 'node%g' -s ' ' 1 "$NGFSD")"
-# (a command on the test bed: nb_exec's ip netns exec, for the Python below)
-LAUNCH=''
-((BENCH_HOSTS > 0)) && LAUNCH="ip netns exec $(nb_ns node1)"
-MOUNTS=$(printf '%s\n' "${MOUNTS[@]}") LAUNCH=$LAUNCH SETTLE=$SETTLE FLUSH_US=$FLUSH_US "$PY" - "$N" "$C" "$R" "$MIB" "$DATA" "$BREAKDOWN" "$BOUND_US" "$UNITS" "$MNT" "$LOCAL" "${OTHERS[@]}" <<'PYEOF'
+MOUNTS=$(printf '%s\n' "${MOUNTS[@]}") LAUNCH="${IN_BED[*]}" SETTLE=$SETTLE FLUSH_US=$FLUSH_US "$PY" - "$N" "$C" "$R" "$MIB" "$DATA" "$BREAKDOWN" "$BOUND_US" "$UNITS" "$MNT" "$LOCAL" "${OTHERS[@]}" <<'PYEOF'
 import os, sys, time, shutil, statistics, multiprocessing as mp
 
 n, c, runs, mib = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

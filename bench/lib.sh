@@ -20,8 +20,10 @@
 #                         and a mount per host, each host a network
 #                         namespace, gfmd on a host of its own); MOUNTS then
 #                         lists every host's mount, MNT is node1's, and
-#                         IN_BED runs a command on node1 (gfmd is reachable
-#                         only from the test bed's namespaces).
+#                         IN_BED is the command prefix (nsenter, a plain
+#                         program: also for a benchmark's Python) that runs
+#                         a command on node1 (gfmd is reachable only from
+#                         the test bed's namespaces); empty otherwise.
 # BENCH is the benchmark's name, for messages and the temp dir.
 
 # shellcheck source-path=SCRIPTDIR source=../tests/cluster.sh
@@ -75,7 +77,7 @@ bench_targets() {
 			. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../tests/netbed.sh"
 			BENCH_STATE=$BENCH_SDIR/c
 			nb_up --hosts "$BENCH_HOSTS" --state "$BENCH_STATE" || exit 1
-			MOUNTS=() IN_BED=(nb_exec node1)
+			MOUNTS=() IN_BED=(nsenter "--net=$(nb_nsfile node1)" --)
 			local k v
 			for ((k = 1; k <= BENCH_HOSTS; k++)); do
 				v=MOUNT_node$k

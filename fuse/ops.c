@@ -2079,8 +2079,10 @@ static int publish_how(struct gf_fs *fs, struct gf_file *f, int with_blocks, int
 		f->pt_grew = 0;
 	}
 	with_blocks = with_blocks && f->blocks_dirty && f->has_data;
-	if (sync == PUBLISH_DATASYNC && f->dirty && f->pub_valid && f->wend <= f->pub.size)
-		datasync = 1, with_blocks = 0;
+	if (sync == PUBLISH_DATASYNC && f->dirty && f->pub_valid && f->wend <= f->pub.size) {
+		datasync = 1;
+		with_blocks = 0; /* st_blocks is a change: told at close */
+	}
 	if (!f->dirty && !with_blocks) {
 		pthread_mutex_unlock(&f->lock);
 		pthread_rwlock_unlock(&f->data_lock);
@@ -2115,8 +2117,10 @@ static int publish_how(struct gf_fs *fs, struct gf_file *f, int with_blocks, int
 			f->published_end = wend; /* no growth for publish_growth to tell */
 		pthread_mutex_unlock(&f->lock);
 	}
-	if (r == -ENOENT)
-		r = 0, sync = PUBLISH_LATER; /* unlinked meanwhile: nobody will see this size */
+	if (r == -ENOENT) {
+		r = 0; /* unlinked meanwhile: nobody will see this size */
+		sync = PUBLISH_LATER; /* (the caller's GFM_SYNC covers the rest) */
+	}
 	if (r < 0 || (with_blocks && !told_blocks)) {
 		if (r < 0)
 			gf_warn("inode %llu: GFM_CLOSE_WRITE (end %llu) failed: %s",

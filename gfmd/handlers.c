@@ -140,9 +140,9 @@ static int malformed(struct gf_conn *c, const struct gf_frame *f)
 
 /* An attribute reply; dirs (may be NULL): the directories the mutation
  * changed (gf_ns_capture_dirs), for the client's cache. */
-static int reply_attr_dirs(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
-			   int rc, const struct gf_attr *a, const struct gfm_dirs *dirs,
-			   uint64_t ticket)
+static int reply_attr_after(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
+			    int rc, const struct gf_attr *a, const struct gfm_dirs *dirs,
+			    uint64_t ticket, int durable)
 {
 	struct gf_wbuf w;
 	gf_wbuf_init(&w);
@@ -152,7 +152,14 @@ static int reply_attr_dirs(struct gfmd *g, struct gf_conn *c, const struct gf_fr
 			m.dirs = *dirs;
 		gfm_attr_rep_encode(&w, &m);
 	}
-	return reply(g, c, f, rc, &w, ticket);
+	return reply_after(g, c, f, rc, &w, ticket, durable);
+}
+
+static int reply_attr_dirs(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
+			   int rc, const struct gf_attr *a, const struct gfm_dirs *dirs,
+			   uint64_t ticket)
+{
+	return reply_attr_after(g, c, f, rc, a, dirs, ticket, 0);
 }
 
 static int reply_attr(struct gfmd *g, struct gf_conn *c, const struct gf_frame *f,
@@ -666,11 +673,7 @@ static int h_close_write(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
 	if (rc == 0 && (m.flags & GF_CW_SYNC)) {
 		/* fsync's: once everything acknowledged before is on disk too */
 		uint64_t last = gf_store_last_ticket(g->store);
-		struct gf_wbuf w;
-		gf_wbuf_init(&w);
-		struct gfm_attr_rep r = { .attr = a };
-		gfm_attr_rep_encode(&w, &r);
-		return reply_after(g, c, f, 0, &w, last > t ? last : t, 1);
+		return reply_attr_after(g, c, f, 0, &a, NULL, last > t ? last : t, 1);
 	}
 	return reply_attr(g, c, f, rc, &a, t); /* the writer may keep its pages (fuse/ops.c) */
 }
