@@ -12,6 +12,7 @@
  */
 #include "ops.h"
 #include "passthrough.h"
+#include "uring.h"
 #include "readpin.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@ struct options {
 	char *gfsd_timeout;
 	char *ncopy_wait;
 	int passthrough; /* 0: from CONFIG; 1: -o passthrough; -1: -o nopassthrough */
+	int uring; /* 0: from CONFIG; 1: -o uring; -1: -o nouring */
 	int no_default_permissions;
 	int show_help;
 	int show_version;
@@ -58,6 +60,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("ncopy_wait=%s", ncopy_wait),
 	OPTV("passthrough", passthrough, 1),
 	OPTV("nopassthrough", passthrough, -1),
+	OPTV("uring", uring, 1),
+	OPTV("nouring", uring, -1),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
 	/* fstab/mount(8) words that mean nothing to a FUSE mount */
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
@@ -199,6 +203,20 @@ static void help(void)
 "                           A replica not sealed yet (just written) passes\n"
 "                           through to a reader too, locked in memory until\n"
 "                           that reader closes.\n"
+"    -o uring, -o nouring\n"
+"                           whether the kernel may send this mount its\n"
+"                           requests over io_uring (FUSE over io_uring,\n"
+"                           Linux 6.14 and later, when the fuse module's\n"
+"                           parameter enable_uring is Y): a queue per CPU,\n"
+"                           served by uring_threads threads (CONFIG, 1 to\n"
+"                           64, default 4) pinned to that CPU, so that a\n"
+"                           request wakes no thread on another CPU (default:\n"
+"                           uring from CONFIG, yes or no, else yes). Without\n"
+"                           it, or when the kernel does not offer it, the\n"
+"                           requests come through /dev/fuse. The attribute\n"
+"                           user.gfarmfs.stats shows whether it runs\n"
+"                           (uring 1) and the requests it carried\n"
+"                           (uring_requests).\n"
 "\n"
 "When a server goes away or hangs. The mount is hard by default, like NFS:\n"
 "a call to gfmd that cannot reach it, or whose connection breaks (gfmd\n"
@@ -426,6 +444,8 @@ int main(int argc, char *argv[])
 	const char *s;
 	int r, ret = 1, level;
 	long long cfg_timeout, idmap_ms, read_ahead_kb, read_pin_mb, read_pin_free_pct;
+	int use_uring = 1;
+	unsigned uring_threads = 4;
 
 	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
 		goto out;
@@ -531,6 +551,24 @@ int main(int argc, char *argv[])
 	}
 	if (opt.passthrough)
 		fs.passthrough = opt.passthrough > 0;
+	s = gf_config_str(cfg, "uring", "yes");
+	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1")) {
+		use_uring = 1;
+	} else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0")) {
+		use_uring = 0;
+	} else {
+		fprintf(stderr, PROG ": %s: uring '%s': expected yes or no\n", opt.config, s);
+		goto out;
+	}
+	if (opt.uring)
+		use_uring = opt.uring > 0;
+	r = 0;
+	uring_threads = (unsigned)gf_config_int(cfg, "uring_threads", 4, 1, 64, &r);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s: uring_threads: not a number from 1 to 64\n",
+			opt.config);
+		goto out;
+	}
 	fs.entry_timeout = fs.attr_timeout;
 	if (opt.entry_timeout && parse_seconds("entry_timeout", opt.entry_timeout,
 					       &fs.entry_timeout) < 0)
@@ -597,6 +635,8 @@ int main(int argc, char *argv[])
 	if ((r = gf_pt_install(se, fs.passthrough && geteuid() == 0)) < 0)
 		gf_warn("cannot take over the FUSE device's io (%s): no passthrough",
 			strerror(-r));
+	else
+		gf_uring_configure(se, use_uring, uring_threads);
 	if (geteuid() == 0)
 		want_read_ahead(cmd.mountpoint, read_ahead_kb);
 
@@ -642,6 +682,7 @@ int main(int argc, char *argv[])
 	ret = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
 	/* unmounted: nothing waits for a server that is down any more */
 	gfc_cancel(gfc);
+	gf_uring_stop();
 	gf_ops_stop();
 	readpin_shutdown();
 	/* the file system is done: a late SIGTERM must not cut the clean-up

@@ -26,6 +26,7 @@
 #include "files.h"
 #include "idmap.h"
 #include "passthrough.h"
+#include "uring.h"
 #include "memguard.h"
 #include "readpin.h"
 #include "log.h"
@@ -67,6 +68,7 @@ static void count_request_at(struct req_count *rc)
 
 /* WRITE requests (passthrough writes send none: the stats show it) */
 static uint64_t write_requests;
+static uint64_t lock_waits_async; /* lock waits moved to a thread of their own */
 static uint64_t read_mapped_kb; /* checked in a pin's mapping (mapped_read) */
 
 static uint64_t dircache_begin(void *arg)
@@ -304,7 +306,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = GF_MAX_IO;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+	/* a reply spliced to /dev/fuse would not reach a request that came
+	 * over io_uring (uring.h) */
+	if ((conn->capable & FUSE_CAP_SPLICE_WRITE) && !gf_uring_agreed())
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
 		conn->want |= FUSE_CAP_SPLICE_MOVE;
@@ -2548,28 +2552,98 @@ static void lock_waiting(void *arg)
  * since this one's last (GF_LKR_OTHERS) drops what the kernel caches of
  * the file, pages and attributes, before the application goes on.
  */
-static void set_lock(fuse_req_t req, uint64_t ino, struct gf_file *f,
-		     struct gfm_lock_req *m, int sleep)
+/* What a lock call leaves to do once gfmd answered: drop what the kernel
+ * caches of the file if another mount held the lock since (see below),
+ * and reply. */
+static void lock_done(fuse_req_t req, struct gf_fs *fs, uint64_t ino,
+		      const struct gfm_lock_req *m, const struct gfm_lock_rep *rep, int r)
 {
-	struct gf_fs *fs = fs_of(req);
-	struct gfm_lock_rep rep;
-	struct lock_wait lw;
-	int r;
-
-	m->cmd = sleep ? GF_LK_SETW : GF_LK_SET;
-	lw = (struct lock_wait){ req, fs, *m, 0 };
-	if (m->type != GF_LK_UNLCK)
-		note_locked(ino);
-	else
-		(void)publish(fs, f, 1); /* a failure is logged; close tells again */
-	r = gfc_lock(fs->gfc, m, &rep, sleep ? lock_waiting : NULL, &lw);
-	if (r == 0 && m->type != GF_LK_UNLCK && (rep.flags & GF_LKR_OTHERS) && fs->se) {
+	if (r == 0 && m->type != GF_LK_UNLCK && (rep->flags & GF_LKR_OTHERS) && fs->se) {
 		int e = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 		if (e < 0 && e != -ENOENT)
 			gf_warn("inode %llu: dropping the kernel's cache after a lock: %s",
 				(unsigned long long)ino, strerror(-e));
 	}
 	fuse_reply_err(req, -r);
+}
+
+/* A lock wait on a thread of its own. */
+struct lock_job {
+	struct lock_wait lw;
+	uint64_t ino;
+	void *ring; /* gf_uring_detach's token */
+};
+
+static void *lock_job_main(void *arg)
+{
+	struct lock_job *j = arg;
+	struct gfm_lock_rep rep;
+	int r;
+
+	gf_uring_adopt(j->ring);
+	r = gfc_lock(j->lw.fs->gfc, &j->lw.m, &rep, lock_waiting, &j->lw);
+	lock_done(j->lw.req, j->lw.fs, j->ino, &j->lw.m, &rep, r);
+	free(j);
+	return NULL;
+}
+
+/*
+ * Take or release a lock for f's file. Locks are how processes on several
+ * mounts take turns on a file (SQLite, mailboxes): what one wrote under its
+ * lock must be what the next one reads under its own. So an unlock tells
+ * gfmd first how far this handle wrote, and a lock that another mount held
+ * since this one's last (GF_LKR_OTHERS) drops what the kernel caches of
+ * the file, pages and attributes, before the application goes on.
+ *
+ * A lock that must wait is first asked for without waiting; if it is
+ * held, the wait goes on a thread of its own, so that waiters never take
+ * every thread that serves requests: the unlock that ends their wait
+ * must still find one (with io_uring, among its CPU's; uring.h).
+ */
+static void set_lock(fuse_req_t req, uint64_t ino, struct gf_file *f,
+		     struct gfm_lock_req *m, int sleep)
+{
+	struct gf_fs *fs = fs_of(req);
+	struct gfm_lock_rep rep;
+	int r;
+
+	m->cmd = GF_LK_SET;
+	if (m->type != GF_LK_UNLCK)
+		note_locked(ino);
+	else
+		(void)publish(fs, f, 1); /* a failure is logged; close tells again */
+	r = gfc_lock(fs->gfc, m, &rep, NULL, NULL);
+	if (r == -EAGAIN && sleep) {
+		struct lock_job *j = malloc(sizeof(*j));
+		pthread_attr_t a;
+		pthread_t tid;
+
+		if (j) {
+			m->cmd = GF_LK_SETW;
+			j->lw = (struct lock_wait){ req, fs, *m, 0 };
+			j->ino = ino;
+			j->ring = gf_uring_detach();
+			pthread_attr_init(&a);
+			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+			pthread_attr_setstacksize(&a, 256u << 10);
+			int e = pthread_create(&tid, &a, lock_job_main, j);
+			pthread_attr_destroy(&a);
+			if (e == 0) {
+				__atomic_fetch_add(&lock_waits_async, 1, __ATOMIC_RELAXED);
+				return;
+			}
+			/* no thread: wait here, as before (the entry, if any,
+			 * takes the reply as from another thread) */
+			if (j->ring)
+				gf_warn("cannot start a lock waiter (%s): waiting on a request "
+					"thread", strerror(e));
+			free(j);
+		}
+		m->cmd = GF_LK_SETW;
+		struct lock_wait lw = { req, fs, *m, 0 };
+		r = gfc_lock(fs->gfc, m, &rep, lock_waiting, &lw);
+	}
+	lock_done(req, fs, ino, m, &rep, r);
 }
 
 static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
@@ -2858,6 +2932,9 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 	gf_pt_stats(&pt_opens, &pt_backings, &pt_refused);
 	uint64_t rp_pins, rp_locked, rp_whole, rp_opens, rp_unsealed;
 	readpin_stats(&rp_pins, &rp_locked, &rp_whole, &rp_opens, &rp_unsealed);
+	uint64_t ur_requests, ur_detached;
+	unsigned ur_threads;
+	gf_uring_stats(&ur_requests, &ur_threads, &ur_detached);
 	int n = snprintf(buf, bufsz,
 			"read_local %llu\nread_remote %llu\n"
 			"written_local %llu\nwritten_remote %llu\n"
@@ -2866,7 +2943,9 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			"passthrough_backings %llu\npassthrough_refused %llu\n"
 			"read_pins %llu\nread_pinned_kb %llu\nread_pins_whole %llu\n"
 			"read_pin_opens %llu\nread_pin_unsealed_opens %llu\nread_mapped_kb %llu\n"
-			"read_pin_unwritten %llu\nopen_files %llu\n",
+			"read_pin_unwritten %llu\nopen_files %llu\n"
+			"uring %d\nuring_threads %u\nuring_requests %llu\n"
+			"uring_detached %llu\nlock_waits_async %llu\n",
 			(unsigned long long)st.read_local,
 			(unsigned long long)st.read_remote,
 			(unsigned long long)st.written_local,
@@ -2883,7 +2962,10 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			(unsigned long long)rp_unsealed,
 			(unsigned long long)__atomic_load_n(&read_mapped_kb, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&unwritten_opens, __ATOMIC_RELAXED),
-			(unsigned long long)gf_files_open_count());
+			(unsigned long long)gf_files_open_count(),
+			gf_uring_active(), ur_threads, (unsigned long long)ur_requests,
+			(unsigned long long)ur_detached,
+			(unsigned long long)__atomic_load_n(&lock_waits_async, __ATOMIC_RELAXED));
 	if (n < 0 || (size_t)n >= bufsz)
 		return -1;
 	int k = format_kinds(&st, buf + n, bufsz - (size_t)n);

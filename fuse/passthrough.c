@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "uring.h"
 
 /* FUSE_INIT flags and flags2 (fuse_init_in/out), protocol 7.36 and 7.40 */
 #define PT_INIT_EXT (1u << 30)	 /* flags: flags2 is there */
@@ -72,6 +73,8 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 						 (in[4] & PT_PASSTHROUGH2),
 					 __ATOMIC_RELEASE);
 			__atomic_store_n(&pt_init_unique, h->unique, __ATOMIC_RELEASE);
+			gf_uring_saw_init(in[0], in[1], in[3],
+					  (in[3] & PT_INIT_EXT) ? in[4] : 0);
 		}
 	}
 	return n;
@@ -96,6 +99,10 @@ static void patch_init(struct iovec *iov, int count)
 	memcpy(w, iov[1].iov_base, sizeof(w));
 	if (__atomic_load_n(&pt_killpriv_v2, __ATOMIC_ACQUIRE))
 		w[PT_OUT_FLAGS] |= PT_KILLPRIV_V2;
+	if (gf_uring_agreed()) {
+		w[PT_OUT_FLAGS] |= PT_INIT_EXT;
+		gf_uring_patch_init(&w[PT_OUT_FLAGS2]);
+	}
 	if (pt_want && __atomic_load_n(&pt_offered, __ATOMIC_ACQUIRE)) {
 		w[PT_OUT_FLAGS] |= PT_INIT_EXT;
 		w[PT_OUT_FLAGS2] |= PT_PASSTHROUGH2;
@@ -140,11 +147,17 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 				__atomic_store_n(&pt_init_done, 1, __ATOMIC_RELEASE);
 				patch_init(iov, count);
 				ssize_t n = writev(fd, iov, count);
+				if (n >= 0)
+					gf_uring_start(fd);
 				if (n >= 0 && after_init_fn)
 					after_init_fn(after_init_arg);
 				return n;
 			}
 		}
+		/* a reply to a request that came over io_uring goes back there */
+		ssize_t n = gf_uring_reply(iov, count);
+		if (n != -ENOENT)
+			return n;
 	}
 	return writev(fd, iov, count);
 }

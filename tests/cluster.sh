@@ -568,11 +568,21 @@ gf_stat_value() {
 
 gf_mount_pid() { gf_pidfile_pid "$STATE/mount$1.pid"; }
 
+# The kernel offers FUSE over io_uring (fuse/uring.h) only with the fuse
+# module's enable_uring set: set it, unless GF_FUSE_URING=0 (a kernel
+# without it has no such file: the mounts then use /dev/fuse).
+gf_fuse_uring() {
+	local p=/sys/module/fuse/parameters/enable_uring
+	[[ ${GF_FUSE_URING:-1} == 0 || ! -w $p ]] && return 0
+	[[ $(cat "$p") == Y ]] || echo Y >"$p" 2>/dev/null || true
+}
+
 # gf_mount K [mount.gfarmfs options...]
 gf_mount() {
 	local k=$1 bin mnt i pid
 	shift
 	bin=$(gf_bin mount.gfarmfs) || return 1
+	gf_fuse_uring
 	mnt=$(gf_mount_dir "$k")
 	mkdir -p "$mnt"
 	# In the network of the host the mount acts as (without a mount namespace
