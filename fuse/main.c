@@ -209,7 +209,7 @@ static void help(void)
 "                           Linux 6.14 and later, when the fuse module's\n"
 "                           parameter enable_uring is Y): a queue per CPU,\n"
 "                           served by uring_threads threads (CONFIG, 1 to\n"
-"                           64, default 4) pinned to that CPU, so that a\n"
+"                           64, default 8) pinned to that CPU, so that a\n"
 "                           request wakes no thread on another CPU (default:\n"
 "                           uring from CONFIG, yes or no, else yes). Without\n"
 "                           it, or when the kernel does not offer it, the\n"
@@ -445,7 +445,7 @@ int main(int argc, char *argv[])
 	int r, ret = 1, level;
 	long long cfg_timeout, idmap_ms, read_ahead_kb, read_pin_mb, read_pin_free_pct;
 	int use_uring = 1;
-	unsigned uring_threads = 4;
+	unsigned uring_threads = 8;
 
 	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
 		goto out;
@@ -563,7 +563,7 @@ int main(int argc, char *argv[])
 	if (opt.uring)
 		use_uring = opt.uring > 0;
 	r = 0;
-	uring_threads = (unsigned)gf_config_int(cfg, "uring_threads", 4, 1, 64, &r);
+	uring_threads = (unsigned)gf_config_int(cfg, "uring_threads", 8, 1, 64, &r);
 	if (r < 0) {
 		fprintf(stderr, PROG ": %s: uring_threads: not a number from 1 to 64\n",
 			opt.config);

@@ -9,6 +9,7 @@
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -253,7 +254,10 @@ ssize_t gf_uring_reply(const struct iovec *iov, int count)
 			commit(e);
 		return n;
 	}
-	/* from another thread (a detached wait, or a handler's helper) */
+	/* from another thread (a detached wait, or a handler's helper), or
+	 * a request that came through /dev/fuse */
+	if (!__atomic_load_n(&U.ents, __ATOMIC_ACQUIRE))
+		return -ENOENT;
 	pthread_rwlock_rdlock(&U.gone);
 	if (__atomic_load_n(&U.stopping, __ATOMIC_ACQUIRE)) {
 		pthread_rwlock_unlock(&U.gone);
@@ -486,10 +490,41 @@ static int thread_start(struct ur_thread *t, const cpu_set_t *online)
 	return 0;
 }
 
+/* The kernel's queue count: one per possible CPU (not only present or
+ * online ones), from /sys/devices/system/cpu/possible ("0-1", "0-3,8-11"):
+ * the highest listed plus one. -1 if unknown. */
+static long possible_cpus(void)
+{
+	char buf[256];
+	long max = -1;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	for (char *p = buf; *p;) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v > max)
+			max = v;
+		p = end;
+		while (*p == '-' || *p == ',' || *p == '\n')
+			p++;
+	}
+	return max < 0 ? -1 : max + 1;
+}
+
 void gf_uring_start(int devfd)
 {
 	cpu_set_t online;
-	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	long ncpu = possible_cpus();
 	int r = 0;
 	unsigned n = 0;
 

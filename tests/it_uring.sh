@@ -26,8 +26,8 @@ check "mount 2 mounted with -o nouring" gf_mount 2 -o nouring
 expect_eq "mount 2: no rings" 0 "$(mount_stat "$B" uring)"
 NCPU=$(nproc)
 threads=$(mount_stat "$A" uring_threads)
-((threads >= 4 * NCPU)) && ok "mount 1: $threads ring threads for $NCPU CPUs" ||
-	fail "mount 1: $threads ring threads for $NCPU CPUs (4 a CPU by default)"
+((threads >= 8 * NCPU)) && ok "mount 1: $threads ring threads for $NCPU CPUs" ||
+	fail "mount 1: $threads ring threads for $NCPU CPUs (8 a CPU by default)"
 
 # ---- every kind of request, from each CPU, against /dev/fuse's answers ------
 b0=$(mount_stat "$B" fuse_requests)
@@ -57,7 +57,7 @@ cmp -s "$A/cpu0/big" "$B/ref/big" && ok "the 1 MiB appends made the same file on
 # The holder takes the lock, then N waiters on the same CPU queue behind
 # it; once every one waits, the holder unlocks (a request from that CPU,
 # too) and each waiter in turn takes, logs, releases.
-N=12 # > 4 ring threads a CPU, > libfuse's 10
+N=12 # > 8 ring threads a CPU, > libfuse's 10
 lock_round() { # MOUNT LABEL FILE (one file system: a file each)
 	local m=$1 label=$2 lf=$1/$3 w0 i pids=() hp
 	: >"$lf"
