@@ -2944,7 +2944,7 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			"read_pins %llu\nread_pinned_kb %llu\nread_pins_whole %llu\n"
 			"read_pin_opens %llu\nread_pin_unsealed_opens %llu\nread_mapped_kb %llu\n"
 			"read_pin_unwritten %llu\nopen_files %llu\n"
-			"uring %d\nuring_threads %u\nuring_requests %llu\n"
+			"uring_agreed %d\nuring %d\nuring_threads %u\nuring_requests %llu\n"
 			"uring_detached %llu\nlock_waits_async %llu\n",
 			(unsigned long long)st.read_local,
 			(unsigned long long)st.read_remote,
@@ -2963,7 +2963,8 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			(unsigned long long)__atomic_load_n(&read_mapped_kb, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&unwritten_opens, __ATOMIC_RELAXED),
 			(unsigned long long)gf_files_open_count(),
-			gf_uring_active(), ur_threads, (unsigned long long)ur_requests,
+			gf_uring_agreed(), gf_uring_active(), ur_threads,
+			(unsigned long long)ur_requests,
 			(unsigned long long)ur_detached,
 			(unsigned long long)__atomic_load_n(&lock_waits_async, __ATOMIC_RELAXED));
 	if (n < 0 || (size_t)n >= bufsz)

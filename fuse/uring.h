@@ -79,7 +79,9 @@ void gf_uring_adopt(void *token);
  * the ring threads. */
 void gf_uring_stop(void);
 
-/* For the stats xattr: 1 once every queue had an entry registered;
+/* For the stats xattr: gf_uring_agreed() says at once (the kernel's
+ * INIT came before any request) whether the rings will come; active is 1
+ * once every queue had an entry registered, a moment after INIT;
  * requests served over the rings; the threads serving them; requests
  * detached to wait. */
 int gf_uring_active(void);

@@ -18,11 +18,16 @@ it_cluster_up --gfsd 1 --mounts 2
 A=$MOUNT B=$MOUNT2
 OPS=$(dirname "$0")/uring_ops.py
 
-[[ $(mount_stat "$A" uring) == 1 ]] ||
+# (the rings come a moment after INIT, from the threads that register
+# them: what INIT agreed is known at once, the rings are polled for)
+[[ $(mount_stat "$A" uring_agreed) == 1 ]] ||
 	it_unmet "no FUSE over io_uring here (Linux 6.14 or later, /sys/module/fuse/parameters/enable_uring Y)"
-ok "mount 1 serves its requests over io_uring"
+rings_on() { [[ $(mount_stat "$1" uring) == 1 ]]; }
+poll_until 30 rings_on "$A" && ok "mount 1 serves its requests over io_uring" ||
+	die "mount 1 agreed on io_uring with the kernel, but its rings did not start (see its log)"
 check "mount 2 again, with -o nouring" gf_umount 2
 check "mount 2 mounted with -o nouring" gf_mount 2 -o nouring
+expect_eq "mount 2: no rings agreed" 0 "$(mount_stat "$B" uring_agreed)"
 expect_eq "mount 2: no rings" 0 "$(mount_stat "$B" uring)"
 NCPU=$(nproc)
 threads=$(mount_stat "$A" uring_threads)
@@ -129,7 +134,8 @@ else
 fi
 fusermount3 -uz "$A" 2>/dev/null
 check "mount 1 again" gf_mount 1
-expect_eq "the new mount serves over io_uring again" 1 "$(mount_stat "$A" uring)"
+poll_until 30 rings_on "$A" && ok "the new mount serves over io_uring again" ||
+	fail "the new mount agreed on io_uring ($(mount_stat "$A" uring_agreed)) but its rings did not start"
 [[ -e $A/stream/f100 ]] && ok "the stream's files are there after the restart" ||
 	fail "the stream's files are gone after the restart"
 
