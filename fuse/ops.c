@@ -2544,14 +2544,6 @@ static void lock_waiting(void *arg)
 		gfc_lock_cancel(lw->fs->gfc, &lw->m);
 }
 
-/*
- * Take or release a lock for f's file. Locks are how processes on several
- * mounts take turns on a file (SQLite, mailboxes): what one wrote under its
- * lock must be what the next one reads under its own. So an unlock tells
- * gfmd first how far this handle wrote, and a lock that another mount held
- * since this one's last (GF_LKR_OTHERS) drops what the kernel caches of
- * the file, pages and attributes, before the application goes on.
- */
 /* What a lock call leaves to do once gfmd answered: drop what the kernel
  * caches of the file if another mount held the lock since (see below),
  * and reply. */
@@ -2632,11 +2624,10 @@ static void set_lock(fuse_req_t req, uint64_t ino, struct gf_file *f,
 				__atomic_fetch_add(&lock_waits_async, 1, __ATOMIC_RELAXED);
 				return;
 			}
-			/* no thread: wait here, as before (the entry, if any,
-			 * takes the reply as from another thread) */
-			if (j->ring)
-				gf_warn("cannot start a lock waiter (%s): waiting on a request "
-					"thread", strerror(e));
+			/* no thread: wait here, as before (the ring entry, if
+			 * any, takes the reply as from another thread) */
+			gf_warn("cannot start a lock waiter (%s): waiting on a request thread",
+				strerror(e));
 			free(j);
 		}
 		m->cmd = GF_LK_SETW;
