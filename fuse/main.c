@@ -444,8 +444,8 @@ int main(int argc, char *argv[])
 	const char *s;
 	int r, ret = 1, level;
 	long long cfg_timeout, idmap_ms, read_ahead_kb, read_pin_mb, read_pin_free_pct;
-	int use_uring = 1;
-	unsigned uring_threads = 8;
+	int use_uring;
+	unsigned uring_threads;
 
 	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
 		goto out;
@@ -539,25 +539,16 @@ int main(int argc, char *argv[])
 			opt.config);
 		goto out;
 	}
-	s = gf_config_str(cfg, "passthrough", "yes");
-	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1")) {
-		fs.passthrough = 1;
-	} else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0")) {
-		fs.passthrough = 0;
-	} else {
+	if (gf_config_bool(cfg, "passthrough", 1, &fs.passthrough) < 0) {
 		fprintf(stderr, PROG ": %s: passthrough '%s': expected yes or no\n",
-			opt.config, s);
+			opt.config, gf_config_str(cfg, "passthrough", ""));
 		goto out;
 	}
 	if (opt.passthrough)
 		fs.passthrough = opt.passthrough > 0;
-	s = gf_config_str(cfg, "uring", "yes");
-	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1")) {
-		use_uring = 1;
-	} else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0")) {
-		use_uring = 0;
-	} else {
-		fprintf(stderr, PROG ": %s: uring '%s': expected yes or no\n", opt.config, s);
+	if (gf_config_bool(cfg, "uring", 1, &use_uring) < 0) {
+		fprintf(stderr, PROG ": %s: uring '%s': expected yes or no\n", opt.config,
+			gf_config_str(cfg, "uring", ""));
 		goto out;
 	}
 	if (opt.uring)

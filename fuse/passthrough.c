@@ -99,10 +99,7 @@ static void patch_init(struct iovec *iov, int count)
 	memcpy(w, iov[1].iov_base, sizeof(w));
 	if (__atomic_load_n(&pt_killpriv_v2, __ATOMIC_ACQUIRE))
 		w[PT_OUT_FLAGS] |= PT_KILLPRIV_V2;
-	if (gf_uring_agreed()) {
-		w[PT_OUT_FLAGS] |= PT_INIT_EXT;
-		gf_uring_patch_init(&w[PT_OUT_FLAGS2]);
-	}
+	gf_uring_patch_init(&w[PT_OUT_FLAGS], &w[PT_OUT_FLAGS2]);
 	if (pt_want && __atomic_load_n(&pt_offered, __ATOMIC_ACQUIRE)) {
 		w[PT_OUT_FLAGS] |= PT_INIT_EXT;
 		w[PT_OUT_FLAGS2] |= PT_PASSTHROUGH2;

@@ -90,7 +90,6 @@ struct ur_thread {
 	int ring_ok;
 	pthread_mutex_t sq_lock; /* the ring's submission side */
 	char *reqbuf;		 /* UR_HEADROOM + UR_COPY_MAX */
-	unsigned nents;
 };
 
 static struct {
@@ -98,7 +97,6 @@ static struct {
 	int want;
 	unsigned per_cpu;
 	int offered;
-	int agreed;
 	int devfd;
 	size_t payload_sz;
 	struct ur_thread *t;
@@ -142,11 +140,11 @@ int gf_uring_agreed(void)
 	return U.want && __atomic_load_n(&U.offered, __ATOMIC_ACQUIRE);
 }
 
-void gf_uring_patch_init(uint32_t *flags2)
+void gf_uring_patch_init(uint32_t *flags, uint32_t *flags2)
 {
 	if (gf_uring_agreed()) {
+		*flags |= UR_INIT_EXT;
 		*flags2 |= UR_INIT_FLAGS2_URING;
-		__atomic_store_n(&U.agreed, 1, __ATOMIC_RELEASE);
 	}
 }
 
@@ -327,7 +325,6 @@ static struct ur_ent *ent_new(struct ur_thread *t)
 	pthread_mutex_lock(&U.lock);
 	e->next = U.ents;
 	__atomic_store_n(&U.ents, e, __ATOMIC_RELEASE);
-	t->nents++;
 	pthread_mutex_unlock(&U.lock);
 	return e;
 }
@@ -528,7 +525,7 @@ void gf_uring_start(int devfd)
 	int r = 0;
 	unsigned n = 0;
 
-	if (!__atomic_load_n(&U.agreed, __ATOMIC_ACQUIRE) || U.t)
+	if (!gf_uring_agreed() || U.t)
 		return;
 	/* the kernel has a queue per possible CPU and takes to the rings only
 	 * once every one of them has an entry */

@@ -54,8 +54,9 @@ void gf_uring_saw_init(uint32_t major, uint32_t minor, uint32_t flags, uint32_t 
 /* 1 when our INIT reply will ask for io_uring (wanted and offered). */
 int gf_uring_agreed(void);
 
-/* Our INIT reply's flags2: adds FUSE_OVER_IO_URING when agreed. */
-void gf_uring_patch_init(uint32_t *flags2);
+/* Our INIT reply's flags and flags2: adds FUSE_OVER_IO_URING (and
+ * INIT_EXT, which carries flags2) when agreed. */
+void gf_uring_patch_init(uint32_t *flags, uint32_t *flags2);
 
 /* Once the kernel took our INIT reply: start the rings (when agreed).
  * Failures are logged; the mount then stays on /dev/fuse. */

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,16 +184,10 @@ int main(int argc, char **argv)
 		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
 	uint32_t orphan_scan_s =
 		(uint32_t)gf_daemon_config_int(&d, "orphan_scan_s", 3600, 0, 100000000);
-	const char *fsync_close = gf_config_str(cfg, "fsync_on_close", "no");
-	bool fsync_on_close;
-	if (!strcmp(fsync_close, "yes") || !strcmp(fsync_close, "true") || !strcmp(fsync_close, "1"))
-		fsync_on_close = true;
-	else if (!strcmp(fsync_close, "no") || !strcmp(fsync_close, "false") ||
-		 !strcmp(fsync_close, "0"))
-		fsync_on_close = false;
-	else
+	int fsync_on_close;
+	if (gf_config_bool(cfg, "fsync_on_close", 0, &fsync_on_close) < 0)
 		gf_fatal("gfsd: %s: fsync_on_close '%s': expected yes or no", config_path,
-			 fsync_close);
+			 gf_config_str(cfg, "fsync_on_close", ""));
 	const char *seal_gate = gf_config_str(cfg, "seal_gate", NULL);
 	if (seal_gate && (seal_gate[0] != '/' || strlen(seal_gate) >= PATH_MAX))
 		gf_fatal("gfsd: %s: seal_gate '%s': expected an absolute path", config_path,

@@ -26,7 +26,7 @@ static const char *const known_keys[] = {
 	"idmap_refresh_ms", "orphan_scan_s", "fsync_on_close", "space_reserve", "durability", "journal", "flush_ms", "journal_max_kb",
 	"peer_send_timeout_ms", "unlink_grace_ms", "gfmd_timeout", "gfsd_timeout",
 	"repair_delay_ms", "repair_jobs", "ncopy_wait", "swap_cache_mb", "swap_reserve_mb",
-	"swap_io_timeout_ms", "swap_owner_lease_s", "seal_gate", "passthrough", "read_ahead_kb", "read_pin_mb", "read_pin_free_pct",
+	"swap_io_timeout_ms", "swap_owner_lease_s", "seal_gate", "passthrough", "uring", "uring_threads", "read_ahead_kb", "read_pin_mb", "read_pin_free_pct",
 	"swap_write_behind_mb", "swap_read_ahead_mb",
 	NULL,
 };
@@ -196,6 +196,20 @@ long long gf_config_int(const struct gf_config *cfg, const char *key, long long 
 		return def;
 	}
 	return v;
+}
+
+int gf_config_bool(const struct gf_config *cfg, const char *key, int def, int *out)
+{
+	const char *s = gf_config_str(cfg, key, NULL);
+	if (!s)
+		*out = def;
+	else if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1"))
+		*out = 1;
+	else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0"))
+		*out = 0;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 int gf_parse_int(const char *s, long long min, long long max, long long *out)

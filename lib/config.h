@@ -47,6 +47,9 @@ const char *gf_config_str(const struct gf_config *cfg, const char *key, const ch
 /* Integer value; -EINVAL into *err (if non-NULL) when not a number in range. */
 long long gf_config_int(const struct gf_config *cfg, const char *key, long long def,
 			long long min, long long max, int *err);
+/* A yes/no value (yes, true, 1 / no, false, 0): *out is 1 or 0, def when
+ * the key is absent. 0, or -EINVAL for anything else (*out untouched). */
+int gf_config_bool(const struct gf_config *cfg, const char *key, int def, int *out);
 /* s is a whole decimal number in [min, max]: 0 and *out, or -EINVAL (the
  * parse gf_config_int uses; for command-line numbers too). */
 int gf_parse_int(const char *s, long long min, long long max, long long *out);

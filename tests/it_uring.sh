@@ -18,6 +18,13 @@ it_cluster_up --gfsd 1 --mounts 2
 A=$MOUNT B=$MOUNT2
 OPS=$(dirname "$0")/uring_ops.py
 
+for v in maybe 2 ''; do
+	mount_refuses uring "$v" "uring '$v': expected yes or no"
+done
+for v in 0 65 abc -1 8x; do
+	mount_refuses uring_threads "$v" "uring_threads: not a number from 1 to 64"
+done
+
 # (the rings come a moment after INIT, from the threads that register
 # them: what INIT agreed is known at once, the rings are polled for)
 [[ $(mount_stat "$A" uring_agreed) == 1 ]] ||
@@ -25,6 +32,19 @@ OPS=$(dirname "$0")/uring_ops.py
 rings_on() { [[ $(mount_stat "$1" uring) == 1 ]]; }
 poll_until 30 rings_on "$A" && ok "mount 1 serves its requests over io_uring" ||
 	die "mount 1 agreed on io_uring with the kernel, but its rings did not start (see its log)"
+# the keys are read from CONFIG: 2 threads a CPU
+{ cat "$STATE/client1.conf"; echo "uring_threads = 2"; } >"$STATE/two.conf"
+mkdir -p "$STATE/mnt-two"
+"$(gf_bin mount.gfarmfs)" "$STATE/two.conf" "$STATE/mnt-two" >"$STATE/mount-two.out" 2>&1 ||
+	fail "a mount with uring_threads = 2 did not start: $(cat "$STATE/mount-two.out")"
+IT_CLEANUP+=("fusermount3 -uz '$STATE/mnt-two'")
+if poll_until 30 rings_on "$STATE/mnt-two"; then
+	expect_eq "uring_threads = 2 in CONFIG: 2 ring threads a CPU" $((2 * $(nproc))) \
+		"$(mount_stat "$STATE/mnt-two" uring_threads)"
+else
+	fail "the mount with uring_threads = 2 did not start its rings"
+fi
+fusermount3 -u "$STATE/mnt-two"
 check "mount 2 again, with -o nouring" gf_umount 2
 check "mount 2 mounted with -o nouring" gf_mount 2 -o nouring
 expect_eq "mount 2: no rings agreed" 0 "$(mount_stat "$B" uring_agreed)"

@@ -37,6 +37,18 @@ START_TEST(parse_values)
 	ck_assert_int_eq(gf_config_int(cfg, "heartbeat_ms", 1000, 1, 100000, &e), 1000);
 	ck_assert_int_eq(gf_config_int(cfg, "gfmd_port", 1, 1, 100, &e), 1);
 	ck_assert_int_eq(e, -EINVAL);
+	int b = -1;
+	ck_assert_int_eq(gf_config_bool(cfg, "passthrough", 1, &b), 0);
+	ck_assert_int_eq(b, 1);
+	ck_assert_int_eq(gf_config_set(cfg, "passthrough", "false"), 0);
+	ck_assert_int_eq(gf_config_bool(cfg, "passthrough", 1, &b), 0);
+	ck_assert_int_eq(b, 0);
+	ck_assert_int_eq(gf_config_set(cfg, "passthrough", "yes"), 0);
+	ck_assert_int_eq(gf_config_bool(cfg, "passthrough", 0, &b), 0);
+	ck_assert_int_eq(b, 1);
+	ck_assert_int_eq(gf_config_set(cfg, "passthrough", "maybe"), 0);
+	ck_assert_int_eq(gf_config_bool(cfg, "passthrough", 0, &b), -EINVAL);
+	ck_assert_int_eq(b, 1);
 	ck_assert_int_eq(gf_config_set(cfg, "hostname", "node7"), 0);
 	ck_assert_str_eq(gf_config_hostname(cfg), "node7");
 	gf_config_free(cfg);
