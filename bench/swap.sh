@@ -182,6 +182,12 @@ for cfg in "${CONFIGS[@]}"; do
 	case $cfg in ram | disk | gfswap | bound) ;; *) echo "swap: unknown config $cfg" >&2; exit 2 ;; esac
 done
 declare -A T
+# the floor under a remote page-in on this machine: one round trip between
+# two threads (bench/wakeup), beside which the local disk's swap-in is set
+if [[ -x $top_builddir/bench/wakeup ]]; then
+	echo "swap: a 4 KiB round trip between two threads over loopback TCP (us; bench/wakeup):"
+	"$top_builddir/bench/wakeup" -n 5000 | sed 's/^/  /'
+fi
 echo "swap: working set $WS MiB, limit $LIMIT MiB, $R rounds, cases: $CASES${RATE:+; links to the page servers shaped to $RATE}"
 for ((r = 1; r <= R; r++)); do
 	for cfg in "${CONFIGS[@]}"; do
