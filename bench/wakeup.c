@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h" /* gf_parse_int */
+
 #define REQ_BYTES 64
 #define POLL_US 200
 
@@ -181,6 +183,8 @@ static int run(const struct mode *m, int n, size_t reply_bytes)
 		fprintf(stderr, "wakeup: cannot start a thread\n");
 		return -1;
 	}
+	cpu_set_t was;
+	pthread_getaffinity_np(pthread_self(), sizeof(was), &was);
 	if (m->one_cpu)
 		pin_cpu0();
 	for (int i = 0; i < n; i++) {
@@ -196,13 +200,8 @@ static int run(const struct mode *m, int n, size_t reply_bytes)
 	pthread_join(th, NULL);
 	close(cl);
 	close(sv);
-	if (m->one_cpu) {
-		cpu_set_t all;
-		CPU_ZERO(&all);
-		for (int c = 0; c < CPU_SETSIZE; c++)
-			CPU_SET(c, &all);
-		pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
-	}
+	if (m->one_cpu)
+		pthread_setaffinity_np(pthread_self(), sizeof(was), &was);
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 	printf("%-10s p50 %.1f p90 %.1f p99 %.1f\n", m->name, lat[n / 2], lat[n * 9 / 10],
 	       lat[n * 99 / 100]);
@@ -213,13 +212,24 @@ static int run(const struct mode *m, int n, size_t reply_bytes)
 
 int main(int argc, char **argv)
 {
-	int n = 20000, c;
-	long size = 4096;
+	long long n = 20000, size = 4096;
+	int c;
 
 	while ((c = getopt(argc, argv, "n:s:h")) != -1) {
 		switch (c) {
-		case 'n': n = atoi(optarg); break;
-		case 's': size = atol(optarg); break;
+		case 'n':
+			if (gf_parse_int(optarg, 100, 10000000, &n) < 0) {
+				fprintf(stderr, "wakeup: -n '%s': expected 100 to 10000000\n", optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			if (gf_parse_int(optarg, 1, 64LL << 20, &size) < 0) {
+				fprintf(stderr, "wakeup: -s '%s': expected 1 to %lld bytes\n", optarg,
+					64LL << 20);
+				return 2;
+			}
+			break;
 		case 'h':
 			printf("usage: wakeup [-n N] [-s BYTES]\n"
 			       "  round trips between two threads over loopback TCP, N of them\n"
@@ -231,12 +241,12 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (n < 100 || size < 1 || size > (64L << 20)) {
-		fprintf(stderr, "wakeup: -n at least 100, -s 1 to 64 MiB\n");
+	if (optind < argc) {
+		fprintf(stderr, "wakeup: unexpected argument '%s' (see -h)\n", argv[optind]);
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		if (run(&modes[i], n, (size_t)size) < 0)
+		if (run(&modes[i], (int)n, (size_t)size) < 0)
 			return 1;
 	return 0;
 }
