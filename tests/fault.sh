@@ -8,10 +8,19 @@
 #
 # PostgreSQL (every process of the cluster's server: the postmaster, whose
 # pid is the first line of PGDATA/postmaster.pid, and all its children):
-#     gf_pg_pause          SIGSTOP every process of the server and wait until
-#                          all are stopped. Registers gf_pg_resume in
-#                          IT_CLEANUP, so a failed test never leaves a frozen
-#                          server behind (gf_pg_stop thaws one as well).
+#     gf_pg_pause          wait until no session of the server is in the
+#                          middle of a request (gf_pg_idle: the commit of a
+#                          client's earlier, asynchronous request, such as the
+#                          close the kernel sends after cat exits, must not be
+#                          caught half answered, or the next commit waits
+#                          inside gfmd instead of in the server), then SIGSTOP
+#                          every process of the server and wait until all are
+#                          stopped. Registers gf_pg_resume in IT_CLEANUP, so a
+#                          failed test never leaves a frozen server behind
+#                          (gf_pg_stop thaws one as well).
+#     gf_pg_idle           0 when every client session of the server but the
+#                          one asking is idle (pg_stat_activity): no request
+#                          read and not yet answered, no open transaction.
 #     gf_pg_resume         SIGCONT them and wait until none is stopped. A no-op
 #                          when the server is not frozen or not running.
 #     gf_pg_stuck          0 when a client's request waits unread in the
@@ -122,9 +131,27 @@ gf_pg_none_stopped() {
 	done
 }
 
+gf_pg_idle() {
+	local out busy me
+	out=$(gf_psql -At -F ' ' -c "SELECT count(*) FILTER (WHERE pid <> pg_backend_pid()
+		AND state IS DISTINCT FROM 'idle'), pg_backend_pid() FROM pg_stat_activity
+		WHERE backend_type = 'client backend'") || return 1
+	read -r busy me <<<"$out"
+	# The backend that answered ends once psql has gone; until the
+	# postmaster reaps it, a freeze would catch it half ended.
+	gf_poll "$GF_WAIT_SECS" test ! -e "/proc/$me" || return 1
+	[[ $busy == 0 ]]
+}
+
 gf_pg_pause() {
 	local pm pids
 	pm=$(gf_pg_postmaster_pid) || { gf_fault_err "PostgreSQL of $STATE is not running"; return 1; }
+	if ! gf_poll "$GF_WAIT_SECS" gf_pg_idle; then
+		gf_fault_err "a session of PostgreSQL is still busy after ${GF_WAIT_SECS}s:" \
+			"$(gf_psql -At -c "SELECT pid, state, query FROM pg_stat_activity
+				WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" 2>&1)"
+		return 1
+	fi
 	gf_fault_cleanup gf_pg_resume
 	# The postmaster first: stopped, it forks no new backend that the
 	# list below would miss.
