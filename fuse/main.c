@@ -10,6 +10,7 @@
  * unreachable gfmd fails the mount with a message and exit status 1, and
  * nothing is left mounted.
  */
+#include "dirlease.h"
 #include "ops.h"
 #include "passthrough.h"
 #include "uring.h"
@@ -436,7 +437,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct fuse_session *se = NULL;
 	struct gf_config *cfg = NULL;
-	struct gfc *gfc = NULL;
+	struct gfc *gfc = NULL, *lease_gfc = NULL;
 	struct gf_fs fs = { 0 };
 	struct gf_cred cr = { 0 };
 	struct gf_attr root;
@@ -651,6 +652,15 @@ int main(int argc, char *argv[])
 	if ((r = gf_ops_start(&fs)) < 0)
 		gf_warn("cannot start the writers' size publisher (other mounts see files "
 			"grow only at close): %s", strerror(-r));
+	/* directory leases: their recalls come on a connection of their own,
+	 * which no request of the file system ever waits behind */
+	if (!fs.no_kernel_checks) {
+		char lerr[256] = "";
+		if ((r = gfc_new(cfg, GF_PEER_CLIENT, &lease_gfc, lerr, sizeof(lerr))) < 0 ||
+		    (r = gf_dirlease_start(gfc, lease_gfc)) < 0)
+			gf_warn("no directory leases (every lookup asks gfmd): %s",
+				lerr[0] ? lerr : strerror(-r));
+	}
 
 	gf_info("mounted on %s (host %s, local gfsd %s)", cmd.mountpoint,
 		gfc_hostname(gfc), gfc_gfsd_socket(gfc) ? gfc_gfsd_socket(gfc) : "none");
@@ -673,6 +683,9 @@ int main(int argc, char *argv[])
 	ret = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
 	/* unmounted: nothing waits for a server that is down any more */
 	gfc_cancel(gfc);
+	if (lease_gfc)
+		gfc_cancel(lease_gfc);
+	gf_dirlease_stop();
 	gf_uring_stop();
 	gf_ops_stop();
 	readpin_shutdown();
@@ -705,6 +718,8 @@ out:
 	gf_ops_stop();
 	gf_idmap_free(fs.idmap); /* stops its thread before the client goes */
 	signal_gfc = NULL;
+	gf_dirlease_stop();
+	gfc_free(lease_gfc);
 	gfc_free(gfc);
 	if (cfg)
 		gf_config_free(cfg);

@@ -23,6 +23,7 @@
 
 #include "cachever.h"
 #include "dircache.h"
+#include "dirlease.h"
 #include "files.h"
 #include "idmap.h"
 #include "passthrough.h"
@@ -356,6 +357,15 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	cred_of(req, &cr);
+	/* (a lease answers for names only where the kernel checked the
+	 * directory's search permission before asking: dirlease.h) */
+	if (!fs->no_kernel_checks && gf_dirlease_absent(&cr, parent, name)) {
+		memset(&e, 0, sizeof(e));
+		e.ino = 0;
+		e.entry_timeout = fs->entry_timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
 	uint64_t cookie = gf_dircache_begin();
 	r = gfc_lookup(fs->gfc, &cr, parent, name, &a);
 	if (r == 0 && S_ISDIR(a.mode)) {
@@ -366,6 +376,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		gf_dircache_put(cookie, &d);
 	}
 	if (r == -ENOENT) {
+		if (!fs->no_kernel_checks)
+			gf_dirlease_missed(&cr, parent);
 		/* a negative entry, cached like a positive one */
 		memset(&e, 0, sizeof(e));
 		e.ino = 0;
@@ -696,6 +708,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	cred_of(req, &cr);
 	r = gfc_mknod(fs_of(req)->gfc, &cr, parent, name, mode, rdev, umask_of(req), &a);
+	if (r == 0 || r == -EEXIST)
+		gf_dirlease_added(parent, name);
 	reply_entry(req, r, &a);
 }
 
@@ -714,6 +728,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	cred_of(req, &cr);
 	r = gfc_mkdir(fs_of(req)->gfc, &cr, parent, name, S_IFDIR | (mode & 07777),
 		      umask_of(req), &a);
+	if (r == 0 || r == -EEXIST)
+		gf_dirlease_added(parent, name);
 	reply_entry(req, r, &a);
 }
 
@@ -764,6 +780,8 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	}
 	cred_of(req, &cr);
 	r = gfc_symlink(fs_of(req)->gfc, &cr, parent, name, link, &a);
+	if (r == 0 || r == -EEXIST)
+		gf_dirlease_added(parent, name);
 	reply_entry(req, r, &a);
 }
 
@@ -780,6 +798,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		cred_of(req, &cr);
 		r = gfc_rename(fs_of(req)->gfc, &cr, parent, name, newparent, newname,
 			       flags);
+		if (r == 0 || r == -EEXIST)
+			gf_dirlease_added(newparent, newname);
 	}
 	fuse_reply_err(req, -r);
 }
@@ -799,6 +819,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	}
 	cred_of(req, &cr);
 	r = gfc_link(fs_of(req)->gfc, &cr, ino, newparent, newname, &a);
+	if (r == 0 || r == -EEXIST)
+		gf_dirlease_added(newparent, newname);
 	reply_entry(req, r, &a);
 }
 
@@ -1352,6 +1374,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = gfc_create(fs->gfc, &cr, parent, name, S_IFREG | (mode & 07777),
 			       (uint32_t)fi->flags | O_EXCL, umask_of(req), o);
 		is_new = r == 0;
+		if (r == 0 || r == -EEXIST)
+			gf_dirlease_added(parent, name);
 		if (r != -EEXIST || (fi->flags & O_EXCL))
 			break;
 		r = gfc_lookup(fs->gfc, &cr, parent, name, &a);
@@ -2960,6 +2984,19 @@ static int format_stats(struct gf_fs *fs, char *buf, size_t bufsz)
 			(unsigned long long)__atomic_load_n(&lock_waits_async, __ATOMIC_RELAXED));
 	if (n < 0 || (size_t)n >= bufsz)
 		return -1;
+	struct gf_dirlease_stats ls;
+	gf_dirlease_stats(&ls);
+	int m = snprintf(buf + n, bufsz - (size_t)n,
+			 "lease_answered %llu\nlease_granted %llu\nlease_renewed %llu\n"
+			 "lease_refused %llu\nlease_recalled %llu\nlease_held %llu\n"
+			 "lease_polls %llu\nlease_poll_failures %llu\n",
+			 (unsigned long long)ls.answered, (unsigned long long)ls.granted,
+			 (unsigned long long)ls.renewed, (unsigned long long)ls.refused,
+			 (unsigned long long)ls.recalled, (unsigned long long)ls.held,
+			 (unsigned long long)ls.polls, (unsigned long long)ls.poll_failures);
+	if (m < 0 || (size_t)m >= bufsz - (size_t)n)
+		return -1;
+	n += m;
 	int k = format_kinds(&st, buf + n, bufsz - (size_t)n);
 	return k < 0 ? -1 : n + k;
 }

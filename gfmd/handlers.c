@@ -210,6 +210,20 @@ static void ran(struct once_run *o, int status, uint64_t ticket)
 
 /* ---- namespace requests ----------------------------------------------------------- */
 
+/* Around a mutation that adds a name to dir: the leases other clients hold
+ * on dir are recalled first (leases.h). */
+static void adding_begin(struct gfmd *g, const struct once_run *o, uint64_t dir)
+{
+	if (g->leases)
+		gf_leases_write_begin(g->leases, o ? o->id.client : 0, dir);
+}
+
+static void adding_end(struct gfmd *g, uint64_t dir)
+{
+	if (g->leases)
+		gf_leases_write_end(g->leases, dir);
+}
+
 static int h_name(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct once_run *o)
 {
 	struct gfm_name_req m;
@@ -329,6 +343,7 @@ static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct
 	struct gfm_dirs dirs;
 	uint64_t t = 0;
 	int rc;
+	adding_begin(g, o, m.parent);
 	gf_ns_capture_dirs(&dirs);
 	if (f->hdr.op == GFM_MKDIR)
 		rc = gf_ns_mkdir(g->ns, &m.cred, m.parent, m.name, m.mode, m.umask, &a,
@@ -337,6 +352,7 @@ static int h_mknod(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct
 		rc = gf_ns_mknod(g->ns, &m.cred, m.parent, m.name, m.mode, m.rdev, m.umask, &a,
 				 once_id(o), &t);
 	gf_ns_capture_dirs(NULL);
+	adding_end(g, m.parent);
 	ran(o, rc, t);
 	return reply_attr_dirs(g, c, f, rc, &a, &dirs, t);
 }
@@ -560,10 +576,12 @@ static int h_create(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struc
 		return reply(g, c, f, -ENOMEM, NULL, 0);
 	struct gf_hosts_placement pl = { g->hosts, gf_conn_peer_host(c) };
 	uint64_t t = 0;
+	adding_begin(g, o, m.parent);
 	gf_ns_capture_dirs(&or->rep.dirs);
 	int rc = gf_ns_create(g->ns, &m.cred, m.parent, m.name, m.mode, m.flags, m.umask,
 			      gf_hosts_place, &pl, &or->rep.attr, or->r, &or->nr, once_id(o), &t);
 	gf_ns_capture_dirs(NULL);
+	adding_end(g, m.parent);
 	track_writer(g, c, rc, &or->rep, m.flags);
 	ran(o, rc, t);
 	return reply_open(g, c, f, rc, or, t);
@@ -593,10 +611,12 @@ static int h_rename(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struc
 		return malformed(c, f);
 	struct gfm_dirs dirs;
 	uint64_t t = 0;
+	adding_begin(g, o, m.newparent);
 	gf_ns_capture_dirs(&dirs);
 	int rc = gf_ns_rename(g->ns, &m.cred, m.parent, m.name, m.newparent, m.newname,
 			      m.flags, once_id(o), &t);
 	gf_ns_capture_dirs(NULL);
+	adding_end(g, m.newparent);
 	ran(o, rc, t);
 	return reply_dirs(g, c, f, rc, &dirs, t);
 }
@@ -609,9 +629,11 @@ static int h_link(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, struct 
 	struct gf_attr a;
 	struct gfm_dirs dirs;
 	uint64_t t = 0;
+	adding_begin(g, o, m.newparent);
 	gf_ns_capture_dirs(&dirs);
 	int rc = gf_ns_link(g->ns, &m.cred, m.ino, m.newparent, m.newname, &a, once_id(o), &t);
 	gf_ns_capture_dirs(NULL);
+	adding_end(g, m.newparent);
 	ran(o, rc, t);
 	return reply_attr_dirs(g, c, f, rc, &a, &dirs, t);
 }
@@ -628,13 +650,72 @@ static int h_symlink(struct gfmd *g, struct gf_conn *c, struct gf_frame *f, stru
 	struct gf_attr a = { 0 };
 	uint64_t t = 0;
 	struct gfm_dirs dirs;
+	uint64_t parent = m->parent;
+	adding_begin(g, o, parent);
 	gf_ns_capture_dirs(&dirs);
 	int rc = gf_ns_symlink(g->ns, &m->cred, m->parent, m->name, m->target, &a, once_id(o),
 			       &t);
 	gf_ns_capture_dirs(NULL);
+	adding_end(g, parent);
 	free(m);
 	ran(o, rc, t);
 	return reply_attr_dirs(g, c, f, rc, &a, &dirs, t);
+}
+
+/* GFM_DIR_LEASE: the lease is registered first, the names read after, so
+ * that a name added in between is recalled (leases.h). */
+static int h_dir_lease(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_dir_lease_req m;
+	if (gfm_dir_lease_req_decode(f->payload, f->hdr.len, &m))
+		return malformed(c, f);
+	if (!g->leases)
+		return reply(g, c, f, -EOPNOTSUPP, NULL, 0);
+	struct gfm_dir_lease_rep r = { 0 };
+	int renewed = 0;
+	int rc = gf_leases_grant(g->leases, m.client, m.dir, m.renew, &r.gen, &r.term_ms,
+				 &renewed);
+	if (rc)
+		return reply(g, c, f, rc, NULL, 0);
+	char *names = NULL;
+	if (!renewed) {
+		names = malloc(GF_LEASE_NAMES_BYTES);
+		rc = names ? gf_ns_dir_names(g->ns, &m.cred, m.dir, names, GF_LEASE_NAMES_BYTES,
+					     &r.names_len, &r.count)
+			   : -ENOMEM;
+		r.names = names;
+	} else {
+		/* (still a directory the caller may search: checked as a grant is) */
+		uint32_t len, n;
+		rc = gf_ns_dir_names(g->ns, &m.cred, m.dir, NULL, 0, &len, &n);
+		if (rc == -E2BIG)
+			rc = 0;
+	}
+	r.renewed = (uint8_t)renewed;
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	if (!rc) {
+		gfm_dir_lease_rep_encode(&w, &r);
+		rc = w.err;
+	}
+	free(names);
+	if (rc)
+		gf_leases_drop(g->leases, m.client, m.dir, r.gen);
+	return reply(g, c, f, rc, &w, 0);
+}
+
+static int h_lease_poll(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
+{
+	struct gfm_lease_poll_req *m = malloc(sizeof(*m));
+	if (!m)
+		return reply(g, c, f, -ENOMEM, NULL, 0);
+	if (gfm_lease_poll_req_decode(f->payload, f->hdr.len, m)) {
+		free(m);
+		return malformed(c, f);
+	}
+	int rc = g->leases ? gf_leases_poll(g->leases, c, f->hdr.reqid, m) : -EOPNOTSUPP;
+	free(m);
+	return rc ? reply(g, c, f, rc, NULL, 0) : 0;
 }
 
 static int h_readdir(struct gfmd *g, struct gf_conn *c, struct gf_frame *f)
@@ -1145,6 +1226,8 @@ static int lock_session(struct gfmd *g, struct gf_conn *c, uint64_t client)
 void gfmd_conn_closed(struct gf_conn *c, void *arg)
 {
 	struct gfmd *g = arg;
+	if (g->leases)
+		gf_leases_conn_closed(g->leases, c);
 	struct conn_info *ci = gf_conn_data(c);
 	if (!ci)
 		return;
@@ -1246,6 +1329,10 @@ static int dispatch(struct gfmd *g, struct gf_conn *conn, struct gf_frame *f,
 	case GFM_MKNOD:
 	case GFM_MKDIR:
 		return h_mknod(g, conn, f, o);
+	case GFM_DIR_LEASE:
+		return h_dir_lease(g, conn, f);
+	case GFM_LEASE_POLL:
+		return h_lease_poll(g, conn, f);
 	case GFM_CREATE:
 		return h_create(g, conn, f, o);
 	case GFM_OPEN:

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "hosts.h"
+#include "leases.h"
 #include "locks.h"
 #include "namespace.h"
 #include "once.h"
@@ -45,6 +46,7 @@ struct gfmd {
 	const struct gf_key *key; /* gfmd's own calls to gfsd (replicate.h) */
 	const char *hostname;	  /* as gfmd names itself to them */
 	struct gf_repair *repair; /* repair.h; NULL: none */
+	struct gf_leases *leases; /* leases.h; NULL: none */
 };
 
 /* arg is a struct gfmd. */

@@ -125,6 +125,13 @@ static const char usage_text[] =
 "    repair_delay_ms a host down this long has its files' replicas made\n"
 "                    again elsewhere (default 30000)\n"
 "    repair_jobs     copies the background repair makes at once (default 2)\n"
+"    lease_ms        the term of a directory name lease (default 2000; 0:\n"
+"                    no leases). A mount holding a directory's lease answers\n"
+"                    'no such file' in it without asking gfmd; before anyone\n"
+"                    else adds a name to that directory, gfmd recalls the\n"
+"                    lease and waits for the mount to give it back, or at\n"
+"                    most lease_ms for one that does not answer (stopped,\n"
+"                    killed, cut off)\n"
 "    durability      commit (default): a mutation is acknowledged once it is\n"
 "                    on disk (its PostgreSQL commit, or with a journal its\n"
 "                    record there, flushed); it survives a crash of gfmd, of\n"
@@ -290,6 +297,7 @@ int main(int argc, char **argv)
 	uint16_t port = (uint16_t)gf_daemon_config_int(&d, "gfmd_port", 6600, 0, 65535);
 	uint32_t heartbeat_ms =
 		(uint32_t)gf_daemon_config_int(&d, "heartbeat_ms", 1000, 10, 3600000);
+	uint32_t lease_ms = (uint32_t)gf_daemon_config_int(&d, "lease_ms", 2000, 0, 60000);
 	uint32_t host_down_ms =
 		(uint32_t)gf_daemon_config_int(&d, "host_down_ms", 5000, 10, 86400000);
 	uint32_t repair_delay_ms =
@@ -396,8 +404,12 @@ int main(int argc, char **argv)
 	struct gf_locks *locks = gf_locks_new();
 	if (!locks)
 		gf_fatal("gfmd: out of memory");
+	struct gf_leases *leases = NULL;
+	if (lease_ms && (rc = gf_leases_new(lease_ms, &leases)) < 0)
+		gf_fatal("gfmd: cannot start the leases: %s", strerror(-rc));
 	struct gfmd g = { .ns = ns, .hosts = hosts, .store = store, .users = users,
 			  .once = once, .locks = locks, .heartbeat_ms = heartbeat_ms,
+			  .leases = leases,
 			  .key = &key, .hostname = gf_config_hostname(cfg) };
 	struct gf_server_ops ops = { .handle = gfmd_handle, .closed = gfmd_conn_closed,
 				     .arg = &g };
@@ -422,6 +434,7 @@ int main(int argc, char **argv)
 	gf_repair_stop(repair);	 /* copies in progress finish */
 	gf_store_close(store);	 /* commits what is queued, queues those replies */
 	gf_server_stop(srv);	 /* the replies leave; connections close */
+	gf_leases_free(leases);
 	gf_locks_free(locks);
 	gf_ns_free(ns);
 	gf_hosts_free(hosts);

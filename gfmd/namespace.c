@@ -1368,6 +1368,38 @@ out:;
 	return rc;
 }
 
+int gf_ns_dir_names(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, char *buf,
+		    size_t cap, uint32_t *len, uint32_t *count)
+{
+	int rc = 0;
+	size_t off = 0;
+	uint32_t n = 0;
+	pthread_rwlock_rdlock(&ns->lock);
+	struct inode *dp = iget(ns, ino);
+	if (!dp)
+		rc = -ENOENT;
+	else if (!dp->dir)
+		rc = -ENOTDIR;
+	else
+		rc = permission(cr, dp, MAY_X);
+	for (size_t i = 0; !rc && i < dp->dir->nslots; i++) {
+		const struct dent *e = dp->dir->slots[i].d;
+		if (!e)
+			continue;
+		if (e->namelen + 1 > cap - off) {
+			rc = -E2BIG;
+			break;
+		}
+		memcpy(buf + off, e->name, e->namelen + 1);
+		off += e->namelen + 1;
+		n++;
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	*len = rc ? 0 : (uint32_t)off;
+	*count = rc ? 0 : n;
+	return rc;
+}
+
 /*
  * Which xattr names exist and who may touch them, as Linux has it: "user."
  * (regular files and directories, by permission bits); "trusted." for root

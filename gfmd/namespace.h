@@ -150,6 +150,13 @@ int gf_ns_readdir(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino,
 		  uint64_t cookie, uint32_t max, struct gfm_dirent *ents,
 		  uint32_t *count, uint8_t *eof, uint64_t *wait);
 /*
+ * Every name in directory ino (the caller needs search permission), each
+ * NUL-terminated, one after another in buf (cap bytes): *len bytes, *count
+ * names. -E2BIG when they do not fit. For a name lease (leases.h).
+ */
+int gf_ns_dir_names(struct gf_ns *ns, const struct gf_cred *cr, uint64_t ino, char *buf,
+		    size_t cap, uint32_t *len, uint32_t *count);
+/*
  * size 0: only *len (the full length). size < length: -ERANGE. Else copies.
  * listxattr gives NUL-terminated names one after another, hiding trusted.*
  * from non-root callers.

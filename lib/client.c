@@ -1339,6 +1339,72 @@ int gfc_access(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t m
 	return gfm_call_noreply(c, GFM_ACCESS, &w, GFM_RESEND);
 }
 
+uint64_t gfc_client_id(const struct gfc *c)
+{
+	return c->client_id;
+}
+
+int gfc_dir_lease(struct gfc *c, const struct gf_cred *cr, uint64_t dir, uint64_t renew,
+		  struct gfm_dir_lease_rep *out, char **names)
+{
+	struct gfm_dir_lease_req m = { .cred = *cr, .client = c->client_id, .dir = dir,
+				       .renew = renew };
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	*names = NULL;
+	gf_wbuf_init(&w);
+	gfm_dir_lease_req_encode(&w, &m);
+	r = gfm_call(c, GFM_DIR_LEASE, &w, GFM_RESEND, &rep);
+	gf_wbuf_free(&w);
+	if (r < 0)
+		return r;
+	r = gfm_dir_lease_rep_decode(rep.payload, rep.len, out);
+	if (r == 0 && out->names_len) {
+		*names = malloc(out->names_len);
+		if (*names)
+			memcpy(*names, out->names, out->names_len);
+		else
+			r = -ENOMEM;
+	}
+	out->names = *names;
+	gf_reply_release(&rep);
+	return r;
+}
+
+int gfc_lease_poll(struct gfc *c, const struct gfm_lease_poll_req *m,
+		   struct gfm_lease_poll_rep *out)
+{
+	struct gfc_conn *k;
+	struct gf_wbuf w;
+	struct gf_reply rep;
+	int r;
+
+	if (LOAD(&c->cancelled))
+		return -EIO;
+	r = conn_get(c, 1, NULL, 0, GFC_CONNECT_MS, &k);
+	if (r < 0)
+		return r;
+	gf_wbuf_init(&w);
+	gfm_lease_poll_req_encode(&w, m);
+	memset(&rep, 0, sizeof(rep));
+	rep.fd = -1;
+	r = w.err ? w.err : gf_rpc_call_wait(k->rpc, GFM_LEASE_POLL, &w, &rep, NULL);
+	gf_wbuf_free(&w);
+	conn_put(c, k);
+	if (r < 0)
+		return r;
+	if (rep.status) {
+		r = rep.status > 0 ? -EIO : rep.status;
+		gf_reply_release(&rep);
+		return r;
+	}
+	r = gfm_lease_poll_rep_decode(rep.payload, rep.len, out);
+	gf_reply_release(&rep);
+	return r;
+}
+
 int gfc_lock(struct gfc *c, struct gfm_lock_req *m, struct gfm_lock_rep *out,
 	     void (*waiting)(void *arg), void *arg)
 {

@@ -186,6 +186,17 @@ int gfc_listxattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 int gfc_removexattr(struct gfc *c, const struct gf_cred *cr, uint64_t ino,
 		    const char *name);
 int gfc_access(struct gfc *c, const struct gf_cred *cr, uint64_t ino, uint32_t mask);
+/* This client's exactly-once id (the lease holder's name, proto.h). */
+uint64_t gfc_client_id(const struct gfc *c);
+/* GFM_DIR_LEASE for this client: *names (malloc'd, NULL when none; out->names
+ * points to it) holds the names unless the lease was renewed. */
+int gfc_dir_lease(struct gfc *c, const struct gf_cred *cr, uint64_t dir, uint64_t renew,
+		  struct gfm_dir_lease_rep *out, char **names);
+/* GFM_LEASE_POLL (m->client names the holder, which may be another gfc's
+ * id): one attempt, never sent again, so that a broken connection is seen
+ * (a transport error: the holder must drop every lease). */
+int gfc_lease_poll(struct gfc *c, const struct gfm_lease_poll_req *m,
+		   struct gfm_lease_poll_rep *out);
 /* Every replica of ino, up hosts first (this host first among them), then
  * those on down hosts, with the file's attributes. out is large: heap. */
 /*

@@ -102,7 +102,7 @@ int gf_hdr_decode(const uint8_t in[GF_HDR_SIZE], struct gf_hdr *h)
 	X(GFM_IDMAP_LIST) X(GFM_IDMAP_SET) X(GFM_IDMAP_DEL)                \
 	X(GFS_OPEN) X(GFS_READ) X(GFS_WRITE) X(GFS_TRUNCATE) X(GFS_FSYNC)  \
 	X(GFS_CLOSE) X(GFS_STATS) X(GFS_FALLOCATE) X(GFS_SEEK) X(GFS_FSTAT)  \
-	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFM_SYNC) X(GFS_LIST) X(GFS_ORPHAN_SCAN) X(GFS_SUMS) X(GFS_VERIFY) \
+	X(GFS_REPLICATE) X(GFM_RELEASE) X(GFM_REPLICATE) X(GFM_REPLICA_DROP) X(GFM_HOST_DRAIN) X(GFM_REPLICAS_ALL) X(GFM_SYNC) X(GFM_DIR_LEASE) X(GFM_LEASE_POLL) X(GFS_LIST) X(GFS_ORPHAN_SCAN) X(GFS_SUMS) X(GFS_VERIFY) \
 	X(GFS_PAGE_PUT) X(GFS_PAGE_GET) X(GFS_PAGE_INVALIDATE) X(GFS_PAGE_STATS) \
 	X(GFS_PAGE_UPDATES) X(GFS_PAGE_CAP) X(GFS_PAGE_PUNT)
 
@@ -404,6 +404,132 @@ int gfm_ino_req_decode(const void *payload, size_t len, struct gfm_ino_req *m)
 	D_BEGIN(m);
 	get_cred(r, &m->cred);
 	m->ino = gf_get_u64(r);
+	return D_END();
+}
+
+/* ---- directory name leases ------------------------------------------------------ */
+
+void gfm_dir_lease_req_encode(struct gf_wbuf *w, const struct gfm_dir_lease_req *m)
+{
+	put_cred(w, &m->cred);
+	gf_put_u64(w, m->client);
+	gf_put_u64(w, m->dir);
+	gf_put_u64(w, m->renew);
+}
+
+int gfm_dir_lease_req_decode(const void *payload, size_t len, struct gfm_dir_lease_req *m)
+{
+	D_BEGIN(m);
+	get_cred(r, &m->cred);
+	m->client = gf_get_u64(r);
+	m->dir = gf_get_u64(r);
+	m->renew = gf_get_u64(r);
+	return D_END();
+}
+
+/* count names, each 1..GF_NAME_MAX bytes without '/', each NUL-ended,
+ * filling len bytes exactly */
+static int lease_names_ok(const char *p, uint32_t len, uint32_t count)
+{
+	uint32_t n = 0, start = 0;
+	if (len && !p)
+		return 0;
+	for (uint32_t i = 0; i < len; i++) {
+		if (p[i] == '/')
+			return 0;
+		if (p[i])
+			continue;
+		if (i == start || i - start > GF_NAME_MAX)
+			return 0;
+		n++;
+		start = i + 1;
+	}
+	return start == len && n == count;
+}
+
+void gfm_dir_lease_rep_encode(struct gf_wbuf *w, const struct gfm_dir_lease_rep *m)
+{
+	if (m->renewed > 1 || m->names_len > GF_LEASE_NAMES_BYTES ||
+	    (m->renewed && (m->count || m->names_len)) ||
+	    !lease_names_ok(m->names, m->names_len, m->count)) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u64(w, m->gen);
+	gf_put_u32(w, m->term_ms);
+	gf_put_u8(w, m->renewed);
+	gf_put_u32(w, m->count);
+	gf_put_bytes(w, m->names, m->names_len);
+}
+
+int gfm_dir_lease_rep_decode(const void *payload, size_t len, struct gfm_dir_lease_rep *m)
+{
+	D_BEGIN(m);
+	m->gen = gf_get_u64(r);
+	m->term_ms = gf_get_u32(r);
+	m->renewed = gf_get_u8(r);
+	m->count = gf_get_u32(r);
+	m->names_len = gf_get_u32(r);
+	if (!r->err && (m->names_len > GF_LEASE_NAMES_BYTES || m->names_len > rleft(r)))
+		rfail(r);
+	if (!r->err) {
+		m->names = (const char *)r->data + r->off;
+		r->off += m->names_len;
+	}
+	int err = D_END();
+	if (!err && (m->renewed > 1 || m->gen == 0 ||
+		     (m->renewed && (m->count || m->names_len)) ||
+		     !lease_names_ok(m->names, m->names_len, m->count)))
+		err = -EBADMSG;
+	return err;
+}
+
+static void put_lease_refs(struct gf_wbuf *w, uint32_t n, const struct gfm_lease_ref *v)
+{
+	if (n > GF_LEASE_POLL_MAX) {
+		wfail(w, -EINVAL);
+		return;
+	}
+	gf_put_u32(w, n);
+	for (uint32_t i = 0; i < n; i++) {
+		gf_put_u64(w, v[i].dir);
+		gf_put_u64(w, v[i].gen);
+	}
+}
+
+static uint32_t get_lease_refs(struct gf_rbuf *r, struct gfm_lease_ref *v)
+{
+	uint32_t n = get_count(r, GF_LEASE_POLL_MAX, 16);
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		v[i].dir = gf_get_u64(r);
+		v[i].gen = gf_get_u64(r);
+	}
+	return n;
+}
+
+void gfm_lease_poll_req_encode(struct gf_wbuf *w, const struct gfm_lease_poll_req *m)
+{
+	gf_put_u64(w, m->client);
+	put_lease_refs(w, m->n, m->refs);
+}
+
+int gfm_lease_poll_req_decode(const void *payload, size_t len, struct gfm_lease_poll_req *m)
+{
+	D_BEGIN(m);
+	m->client = gf_get_u64(r);
+	m->n = get_lease_refs(r, m->refs);
+	return D_END();
+}
+
+void gfm_lease_poll_rep_encode(struct gf_wbuf *w, const struct gfm_lease_poll_rep *m)
+{
+	put_lease_refs(w, m->n, m->refs);
+}
+
+int gfm_lease_poll_rep_decode(const void *payload, size_t len, struct gfm_lease_poll_rep *m)
+{
+	D_BEGIN(m);
+	m->n = get_lease_refs(r, m->refs);
 	return D_END();
 }
 

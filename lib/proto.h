@@ -30,7 +30,7 @@
 
 #include "wire.h"
 
-#define GF_PROTO_VERSION 11
+#define GF_PROTO_VERSION 12
 #define GF_HDR_SIZE 16
 #define GF_MAX_IO (1u << 20)		 /* largest READ/WRITE data block */
 #define GF_MAX_PAYLOAD (GF_MAX_IO + 65536u) /* anything larger is refused */
@@ -105,6 +105,8 @@ enum gf_op {
 	 * (fsync, fsyncdir): in gfmd's durability = fsync mode a flush, else
 	 * at once (every reply already waited for one) */
 	GFM_SYNC,
+	GFM_DIR_LEASE,	/* gfm_dir_lease_req → gfm_dir_lease_rep (v12, lease.h) */
+	GFM_LEASE_POLL, /* gfm_lease_poll_req → gfm_lease_poll_rep (v12) */
 	GFM_ONCE = 190, /* gfm_once_req → the reply of the request inside: exactly once */
 
 	/* gfsd and admin commands → gfmd: hosts */
@@ -608,6 +610,57 @@ struct gfm_idmap_del_req {
 	char name[GF_IDMAP_NAME_MAX + 1];
 };
 
+/* ---- directory name leases (v12) ----------------------------------------------
+ * A mount may answer "no such name" in a directory itself while it holds
+ * that directory's name lease: every name the directory had when gfmd
+ * granted it, for term_ms from when the mount asked, or until gfmd recalls
+ * it. gfmd recalls a directory's leases held by other clients before it
+ * adds a name to that directory, and waits until each holder said it
+ * dropped the lease or its term ran out (gfmd/leases.h).
+ *
+ * GFM_DIR_LEASE (cred, client: the mount's exactly-once id, dir; renew: the
+ * gen of a lease the client holds on dir, or 0). Granted: gen, term_ms and,
+ * unless renewed (the lease gen is still held: only its term is extended),
+ * the names: count names, each NUL-terminated, one after another in names
+ * (names_len bytes). Refused: -EAGAIN (a name is being added to dir now,
+ * or the client has no GFM_LEASE_POLL connection), -E2BIG (too many names),
+ * -ENOTDIR, -ENOENT, -EACCES (no search permission).
+ *
+ * GFM_LEASE_POLL (client, acks): on a connection of its own; the acks are
+ * recalls the client has carried out (dropped). The reply comes when there
+ * are recalls for it (at once if some are waiting): the next poll acks
+ * them. Its connection's close ends all of the client's leases.
+ */
+#define GF_LEASE_NAMES_BYTES (1u << 20) /* the names of one lease */
+#define GF_LEASE_POLL_MAX 1024u		/* acks or recalls in one frame */
+struct gfm_dir_lease_req {
+	struct gf_cred cred;
+	uint64_t client;
+	uint64_t dir;
+	uint64_t renew;
+};
+struct gfm_dir_lease_rep {
+	uint64_t gen;
+	uint32_t term_ms;
+	uint8_t renewed;
+	uint32_t count;
+	uint32_t names_len;
+	const char *names; /* decoded: points into the frame */
+};
+struct gfm_lease_ref {
+	uint64_t dir;
+	uint64_t gen;
+};
+struct gfm_lease_poll_req {
+	uint64_t client;
+	uint32_t n;
+	struct gfm_lease_ref refs[GF_LEASE_POLL_MAX];
+};
+struct gfm_lease_poll_rep {
+	uint32_t n;
+	struct gfm_lease_ref refs[GF_LEASE_POLL_MAX];
+};
+
 /* ---- exactly once -------------------------------------------------------------
  * A client resends a request whose connection broke before its reply came,
  * not knowing whether gfmd applied it. A mutation that is not idempotent
@@ -995,6 +1048,10 @@ GF_CODEC(gf_msg_auth);
 GF_CODEC(gf_msg_auth_ok);
 GF_CODEC(gfm_name_req);
 GF_CODEC(gfm_ino_req);
+GF_CODEC(gfm_dir_lease_req);
+GF_CODEC(gfm_dir_lease_rep);
+GF_CODEC(gfm_lease_poll_req);
+GF_CODEC(gfm_lease_poll_rep);
 GF_CODEC(gfm_attr_rep);
 GF_CODEC(gfm_setattr_req);
 GF_CODEC(gfm_mknod_req);
