@@ -316,7 +316,8 @@ static void *poller(void *arg)
 		}
 		req->client = client;
 		req->n = L.nacks < GF_LEASE_POLL_MAX ? L.nacks : GF_LEASE_POLL_MAX;
-		memcpy(req->refs, L.acks, req->n * sizeof(*req->refs));
+		if (req->n)
+			memcpy(req->refs, L.acks, req->n * sizeof(*req->refs));
 		pthread_mutex_unlock(&L.mu);
 
 		int r = gfc_lease_poll(L.poll, req, rep);
@@ -346,8 +347,10 @@ static void *poller(void *arg)
 		}
 		backoff = 50;
 		/* the acks sent are done with */
-		memmove(L.acks, L.acks + req->n, (L.nacks - req->n) * sizeof(*L.acks));
-		L.nacks -= req->n;
+		if (req->n) {
+			memmove(L.acks, L.acks + req->n, (L.nacks - req->n) * sizeof(*L.acks));
+			L.nacks -= req->n;
+		}
 		int64_t now = gf_mono_ms();
 		for (uint32_t i = 0; i < rep->n; i++) {
 			struct slot *e = slot_of(rep->refs[i].dir);

@@ -140,10 +140,13 @@ static void answer(struct lclient *cl, struct send **sends)
 	if (!s)
 		return; /* stays parked: the tick answers it later */
 	uint32_t n = cl->npending < GF_LEASE_POLL_MAX ? cl->npending : GF_LEASE_POLL_MAX;
-	memcpy(s->rep.refs, cl->pending, n * sizeof(*cl->pending));
+	if (n) {
+		memcpy(s->rep.refs, cl->pending, n * sizeof(*cl->pending));
+		memmove(cl->pending, cl->pending + n,
+			(cl->npending - n) * sizeof(*cl->pending));
+		cl->npending -= n;
+	}
 	s->rep.n = n;
-	memmove(cl->pending, cl->pending + n, (cl->npending - n) * sizeof(*cl->pending));
-	cl->npending -= n;
 	s->conn = cl->conn;
 	gf_conn_get(s->conn);
 	s->reqid = cl->reqid;
@@ -187,6 +190,8 @@ static void ack(struct gf_leases *L, uint64_t client, uint64_t dir, uint64_t gen
 {
 	for (struct lease *l = L->recalling; l; l = l->next) {
 		if (l->client == client && l->dir == dir && l->gen == gen) {
+			gf_debug("gfmd: lease %llu on directory %llu given back",
+				 (unsigned long long)gen, (unsigned long long)dir);
 			l->acked = 1;
 			pthread_cond_broadcast(&L->acked);
 			return;
@@ -308,6 +313,21 @@ void gf_leases_free(struct gf_leases *L)
 	free(L);
 }
 
+/* Unlink and free cl (its parked poll, if any, is answered first into
+ * *sends; its connection reference is handed back in *put). Lock held. */
+static void client_free(struct gf_leases *L, struct lclient *cl, struct send **sends,
+			struct gf_conn **put)
+{
+	answer(cl, sends);
+	struct lclient **pp = &L->clients[hash64(cl->id) % CLIENT_BUCKETS];
+	while (*pp != cl)
+		pp = &(*pp)->next;
+	*pp = cl->next;
+	*put = cl->conn;
+	free(cl->pending);
+	free(cl);
+}
+
 int gf_leases_poll(struct gf_leases *L, struct gf_conn *c, uint32_t reqid,
 		   const struct gfm_lease_poll_req *m)
 {
@@ -316,6 +336,16 @@ int gf_leases_poll(struct gf_leases *L, struct gf_conn *c, uint32_t reqid,
 	int rc = 0;
 
 	pthread_mutex_lock(&L->mu);
+	/* one client per connection: another one polling here ends it */
+	struct gf_conn *gone = NULL;
+	for (size_t i = 0; i < CLIENT_BUCKETS && !gone; i++)
+		for (struct lclient *o = L->clients[i]; o; o = o->next)
+			if (o->conn == c && o->id != m->client) {
+				client_free(L, o, &sends, &gone);
+				break;
+			}
+	if (gone)
+		gf_conn_put(gone); /* not the last reference: c is serving us */
 	struct lclient *cl = client_get(L, m->client, 1);
 	if (!cl) {
 		rc = -ENOMEM;
@@ -345,25 +375,24 @@ out:
 
 void gf_leases_conn_closed(struct gf_leases *L, struct gf_conn *c)
 {
-	struct gf_conn *puts[16];
-	size_t nputs = 0;
+	struct gf_conn *put = NULL;
 
 	pthread_mutex_lock(&L->mu);
-	for (size_t i = 0; i < CLIENT_BUCKETS; i++) {
+	for (size_t i = 0; i < CLIENT_BUCKETS && !put; i++) {
 		for (struct lclient *cl = L->clients[i]; cl; cl = cl->next) {
-			if (cl->conn != c)
-				continue;
-			cl->conn = NULL;
-			cl->parked = 0;
-			if (nputs < sizeof(puts) / sizeof(puts[0]))
-				puts[nputs++] = c;
-			else
-				gf_conn_put(c); /* not the last reference: c is closing */
+			if (cl->conn == c) {
+				/* its leases stay until their term: the holder
+				 * may still be using them (leases.h) */
+				cl->parked = 0;
+				struct send *none = NULL;
+				client_free(L, cl, &none, &put);
+				break;
+			}
 		}
 	}
 	pthread_mutex_unlock(&L->mu);
-	for (size_t i = 0; i < nputs; i++)
-		gf_conn_put(puts[i]);
+	if (put)
+		gf_conn_put(put);
 }
 
 int gf_leases_grant(struct gf_leases *L, uint64_t client, uint64_t dir, uint64_t renew,
@@ -398,6 +427,8 @@ int gf_leases_grant(struct gf_leases *L, uint64_t client, uint64_t dir, uint64_t
 		if (l->client != client)
 			continue;
 		if (renew && l->gen == renew) {
+			gf_debug("gfmd: lease %llu on directory %llu renewed", (unsigned long long)renew,
+				 (unsigned long long)dir);
 			l->expiry = now + L->term_ms;
 			*gen = l->gen;
 			*renewed = 1;
@@ -419,6 +450,8 @@ int gf_leases_grant(struct gf_leases *L, uint64_t client, uint64_t dir, uint64_t
 	l->next = d->leases;
 	d->leases = l;
 	*gen = l->gen;
+	gf_debug("gfmd: lease %llu on directory %llu to client %016llx",
+		 (unsigned long long)l->gen, (unsigned long long)dir, (unsigned long long)client);
 out:
 	dir_maybe_free(L, d);
 	pthread_mutex_unlock(&L->mu);
@@ -476,6 +509,9 @@ void gf_leases_write_begin(struct gf_leases *L, uint64_t client, uint64_t dir)
 			until = l->expiry;
 		n++;
 		L->recalls++;
+		gf_debug("gfmd: recalling lease %llu on directory %llu from client %016llx",
+			 (unsigned long long)l->gen, (unsigned long long)dir,
+			 (unsigned long long)l->client);
 		struct lclient *cl = client_get(L, l->client, 0);
 		if (cl && add_pending(cl, dir, l->gen) == 0)
 			answer(cl, &sends);

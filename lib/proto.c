@@ -449,7 +449,7 @@ static int lease_names_ok(const char *p, uint32_t len, uint32_t count)
 
 void gfm_dir_lease_rep_encode(struct gf_wbuf *w, const struct gfm_dir_lease_rep *m)
 {
-	if (m->renewed > 1 || m->names_len > GF_LEASE_NAMES_BYTES ||
+	if (m->gen == 0 || m->renewed > 1 || m->names_len > GF_LEASE_NAMES_BYTES ||
 	    (m->renewed && (m->count || m->names_len)) ||
 	    !lease_names_ok(m->names, m->names_len, m->count)) {
 		wfail(w, -EINVAL);

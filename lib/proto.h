@@ -105,7 +105,7 @@ enum gf_op {
 	 * (fsync, fsyncdir): in gfmd's durability = fsync mode a flush, else
 	 * at once (every reply already waited for one) */
 	GFM_SYNC,
-	GFM_DIR_LEASE,	/* gfm_dir_lease_req → gfm_dir_lease_rep (v12, lease.h) */
+	GFM_DIR_LEASE,	/* gfm_dir_lease_req → gfm_dir_lease_rep (v12, gfmd/leases.h) */
 	GFM_LEASE_POLL, /* gfm_lease_poll_req → gfm_lease_poll_rep (v12) */
 	GFM_ONCE = 190, /* gfm_once_req → the reply of the request inside: exactly once */
 
@@ -622,14 +622,19 @@ struct gfm_idmap_del_req {
  * gen of a lease the client holds on dir, or 0). Granted: gen, term_ms and,
  * unless renewed (the lease gen is still held: only its term is extended),
  * the names: count names, each NUL-terminated, one after another in names
- * (names_len bytes). Refused: -EAGAIN (a name is being added to dir now,
- * or the client has no GFM_LEASE_POLL connection), -E2BIG (too many names),
- * -ENOTDIR, -ENOENT, -EACCES (no search permission).
+ * (names_len bytes). Refused: -EBUSY (a name is being added to dir now,
+ * or the client has no open GFM_LEASE_POLL connection), -E2BIG (the names
+ * pass GF_LEASE_NAMES_BYTES), -ENOTDIR, -ENOENT, -EACCES (no search
+ * permission), -EOPNOTSUPP (gfmd's lease_ms is 0).
  *
- * GFM_LEASE_POLL (client, acks): on a connection of its own; the acks are
- * recalls the client has carried out (dropped). The reply comes when there
- * are recalls for it (at once if some are waiting): the next poll acks
- * them. Its connection's close ends all of the client's leases.
+ * GFM_LEASE_POLL (client, acks): on a connection of its own (one client per
+ * connection); the acks are recalls the client has carried out (dropped).
+ * The reply lists recalls for it: at once if some wait, else when one
+ * comes, or empty after GF_LEASE_PARK_MS (gfmd/leases.h); a new poll
+ * answers the one before. A failed poll tells the client to drop every
+ * lease: gfmd recalls through nothing else. When the connection closes,
+ * gfmd waits out the client's leases (a holder cut off may still use them
+ * until their term).
  */
 #define GF_LEASE_NAMES_BYTES (1u << 20) /* the names of one lease */
 #define GF_LEASE_POLL_MAX 1024u		/* acks or recalls in one frame */

@@ -30,6 +30,16 @@ probe_once() { # DIR
 	(($(stat_of "$A" lease_held) >= 1))
 }
 take_lease() { gf_poll "$GF_WAIT_SECS" probe_once "$1"; }
+# a lease granted or renewed from now on: a whole term left (a lease taken
+# earlier may run out at gfmd before the next step, leaving nothing to recall)
+fresh_once() { # DIR COUNT
+	probe_once "$1" &&
+		(($(stat_of "$A" lease_granted) + $(stat_of "$A" lease_renewed) > $2))
+}
+fresh_lease() {
+	gf_poll "$GF_WAIT_SECS" fresh_once "$1" \
+		$(($(stat_of "$A" lease_granted) + $(stat_of "$A" lease_renewed)))
+}
 
 mkdir "$A/v" || die "cannot mkdir v"
 
@@ -75,11 +85,20 @@ expect_eq "its own names did not take its lease back" "$recalled" \
 check "mount 2 sees them too" test -e "$B/v/mine" -a -d "$B/v/minedir"
 
 # ---- a holder that does not answer --------------------------------------------------
-check "mount 1 takes the lease again" take_lease "$A/v"
+check "mount 1 takes the lease again (or renews it)" fresh_lease "$A/v"
 apid=$(gf_mount_pid 1)
 gf_gfmd_log_mark
 kill -STOP "$apid" || die "cannot stop mount 1"
 IT_CLEANUP+=("kill -CONT $apid")
+# (a group stop completes when each thread gets to it: the poll thread may
+# still answer a recall just after kill returned)
+all_stopped() {
+	local t
+	for t in /proc/"$apid"/task/*; do
+		[[ $(gf_proc_state "${t##*/}") == [Tt] ]] || return 1
+	done
+}
+check "every thread of mount 1 is stopped" gf_poll "$GF_WAIT_SECS" all_stopped
 touch "$B/v/while-stopped" &
 tp=$!
 if gf_wait_dead "$tp"; then
@@ -108,7 +127,7 @@ check "and a name mount 2 adds then is seen at once" \
 	sh -c "touch '$B/v/after-restart2' && test -e '$A/v/after-restart2'"
 
 # ---- a holder killed -9 -------------------------------------------------------------
-check "mount 1 takes the lease again" take_lease "$A/v"
+check "mount 1 takes the lease again (or renews it)" fresh_lease "$A/v"
 gf_gfmd_log_mark
 check_here "kill -9 of mount 1" gf_mount_kill9 1
 check "mount 2's create completes" touch "$B/v/after-kill"
@@ -116,5 +135,31 @@ check "gfmd waited out the dead holder's lease" \
 	gf_gfmd_log_wait "did not give back its lease on directory"
 check_here "mount 1 mounts again" gf_mount 1 || die "cannot mount 1 again"
 check "and sees the name" test -e "$A/v/after-kill"
+
+# ---- hostile peers ------------------------------------------------------------------
+peer() { "$PY" "$IT_DIR/peer.py" --key "$KEY" --statuses --hold 0 "$@" \
+	"tcp:127.0.0.1:$GFMD_PORT" 2>&1; }
+out=$(peer --count 1 --op lease-poll-long)
+grep -q "closed by server" <<<"$out" && ok "a poll with too many acks closes its connection" ||
+	fail "lease-poll-long: $out"
+out=$(peer --count 3 --op lease-poll)
+[[ $(grep -c "status 0" <<<"$out") == 3 ]] &&
+	ok "polls are answered (each by the next, the last within a second)" ||
+	fail "lease-poll: $out"
+out=$(peer --count 1 --op dir-lease)
+grep -q "status -16" <<<"$out" && ok "no lease for a client that is not polling (EBUSY)" ||
+	fail "dir-lease: $out"
+# a peer that polls and never reads what gfmd answers
+peer --count 100000 --op lease-poll --never-read --hold 600 >"$STATE/peer.out" &
+pp=$!
+IT_CLEANUP+=("kill $pp")
+stalled() { grep -q "^stalled after" "$STATE/peer.out"; }
+check "a peer sends polls and never reads gfmd's answers" gf_poll "$GF_WAIT_SECS" stalled
+check "gfmd serves the mounts meanwhile" \
+	sh -c "touch '$B/v/after-peer' && test -e '$A/v/after-peer'"
+check "mount 1 still takes leases" fresh_lease "$A/v"
+check "and a name mount 2 adds is seen at once" \
+	sh -c "touch '$B/v/after-peer2' && test -e '$A/v/after-peer2'"
+kill "$pp" 2>/dev/null
 
 it_done

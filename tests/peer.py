@@ -54,6 +54,14 @@ It connects, answers HELLO with an AUTH made from the cluster key
                                        was acknowledged is on disk)
                               sync-payload  GFM_SYNC with 4 bytes it does
                                        not take (gfmd: malformed, closed)
+                              lease-poll  GFM_LEASE_POLL for client
+                                       PEER_CLIENT_ID, no acks (gfmd: parked
+                                       until a recall, or for a second; a
+                                       poll answers the one before it)
+                              lease-poll-long  GFM_LEASE_POLL claiming
+                                       1025 acks (gfmd: malformed, closed)
+                              dir-lease  GFM_DIR_LEASE of the root for
+                                       PEER_CLIENT_ID (gfmd: the names)
     --count N                 send N requests (default 10000)
     --prefix NAME             name prefix for mkdir (default slowpeer)
     --dir NAME                directory in the root for readdir (looked up
@@ -124,6 +132,8 @@ VERSION = _proto_version()
 HELLO, AUTH, AUTH_OK = 1, 2, 3
 GFM_LOOKUP, GFM_GETATTR, GFM_MKDIR, GFM_READDIR = 100, 101, 104, 112
 GFM_SYNC = 128
+GFM_DIR_LEASE, GFM_LEASE_POLL = 129, 130
+PEER_CLIENT_ID = 0x5EE2_0000_0000_0002  # the lease holder of lease-poll, dir-lease
 GFM_REPLICATE = 125
 GFS_OPEN = 300
 GFS_O_READ, GFS_O_FOLLOW = 1, 1 << 8
@@ -250,6 +260,12 @@ def request(op, i, prefix, dir_ino):
         return frame(GFM_SYNC, b"", i)
     if op == "sync-payload":
         return frame(GFM_SYNC, b"\0\0\0\0", i)
+    if op == "lease-poll":
+        return frame(GFM_LEASE_POLL, struct.pack(">QI", PEER_CLIENT_ID, 0), i)
+    if op == "lease-poll-long":
+        return frame(GFM_LEASE_POLL, struct.pack(">QI", PEER_CLIENT_ID, 1025) + bytes(16 * 1025), i)
+    if op == "dir-lease":
+        return frame(GFM_DIR_LEASE, root_cred() + struct.pack(">QQQ", PEER_CLIENT_ID, ROOT_INO, 0), i)
     return frame(GFS_STATS, b"", i)
 
 
@@ -325,7 +341,7 @@ def main():
     for op in ops:
         if op not in ("getattr", "mkdir", "readdir", "stats", "replicate", "list",
                       "orphan-scan", "verify", "verify-badflags", "page-cap",
-                      "page-put-short", "page-put", "page-punt", "page-punt-short", "page-updates", "sync", "sync-payload",
+                      "page-put-short", "page-put", "page-punt", "page-punt-short", "page-updates", "sync", "sync-payload", "lease-poll", "lease-poll-long", "dir-lease",
                       "gfm-replicate-badflags", "open-follow-nocopy"):
             ap.error("unknown --op %s" % op)
 

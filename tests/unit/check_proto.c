@@ -105,6 +105,43 @@ static void fill_gfm_ino_req(void *p)
 	m->ino = 0xfffffffffffffffeull;
 }
 
+static void fill_gfm_dir_lease_req(void *p)
+{
+	struct gfm_dir_lease_req *m = p;
+	fill_cred(&m->cred);
+	m->client = 0x0123456789abcdefull;
+	m->dir = 77;
+	m->renew = 0xfedcba9876543210ull;
+}
+
+static const char lease_names[] = "a\0r\xc3\xa9sum\xc3\xa9.txt\0.hidden";
+static void fill_gfm_dir_lease_rep(void *p)
+{
+	struct gfm_dir_lease_rep *m = p;
+	m->gen = 5;
+	m->term_ms = 2000;
+	m->count = 3;
+	m->names_len = sizeof(lease_names);
+	m->names = lease_names;
+}
+
+static void fill_gfm_lease_poll_req(void *p)
+{
+	struct gfm_lease_poll_req *m = p;
+	m->client = 9;
+	m->n = 3;
+	for (uint32_t i = 0; i < m->n; i++)
+		m->refs[i] = (struct gfm_lease_ref){ .dir = 100 + i, .gen = 1ull << (60 - i) };
+}
+
+static void fill_gfm_lease_poll_rep(void *p)
+{
+	struct gfm_lease_poll_rep *m = p;
+	m->n = GF_LEASE_POLL_MAX;
+	for (uint32_t i = 0; i < m->n; i++)
+		m->refs[i] = (struct gfm_lease_ref){ .dir = i, .gen = i + 1 };
+}
+
 static void fill_dirs(struct gfm_dirs *d, int n)
 {
 	d->n = (uint8_t)n;
@@ -824,6 +861,10 @@ WRAP(gf_msg_auth)
 WRAP(gf_msg_auth_ok)
 WRAP(gfm_name_req)
 WRAP(gfm_ino_req)
+WRAP(gfm_dir_lease_req)
+WRAP(gfm_dir_lease_rep)
+WRAP(gfm_lease_poll_req)
+WRAP(gfm_lease_poll_rep)
 WRAP(gfm_replicate_req)
 WRAP(gfm_replicate_rep)
 WRAP(gfm_replica_drop_req)
@@ -901,6 +942,10 @@ static const struct codec codecs[] = {
 	ENTRY(gf_msg_auth_ok, 0, NULL),
 	ENTRY(gfm_name_req, 0, NULL),
 	ENTRY(gfm_ino_req, 0, NULL),
+	ENTRY(gfm_dir_lease_req, 0, NULL),
+	ENTRY(gfm_dir_lease_rep, 1, NULL),
+	ENTRY(gfm_lease_poll_req, 0, NULL),
+	ENTRY(gfm_lease_poll_rep, 0, NULL),
 	ENTRY(gfm_attr_rep, 0, NULL),
 	ENTRY(gfm_setattr_req, 0, NULL),
 	ENTRY(gfm_mknod_req, 0, NULL),
@@ -2013,6 +2058,80 @@ END_TEST
 
 /* The exactly-once envelope: what goes inside, seq against acked, the size of
  * what it carries, and that the inner request comes out untouched. */
+/* A lease's names: count of them, each 1..GF_NAME_MAX bytes, no '/', each
+ * NUL-ended, filling names_len exactly; no names with a renewal; gen 0 is
+ * no lease. Each way of breaking that is refused on both sides. */
+static int lease_rep_roundtrip(const char *names, uint32_t len, uint32_t count,
+			       uint8_t renewed, uint64_t gen)
+{
+	struct gfm_dir_lease_rep m = { .gen = gen, .term_ms = 1000, .renewed = renewed,
+				       .count = count, .names_len = len, .names = names };
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	gfm_dir_lease_rep_encode(&w, &m);
+	int enc = w.err;
+	gf_wbuf_free(&w);
+	/* the decoder, fed the same fields by hand */
+	gf_wbuf_init(&w);
+	gf_put_u64(&w, gen);
+	gf_put_u32(&w, 1000);
+	gf_put_u8(&w, renewed);
+	gf_put_u32(&w, count);
+	gf_put_bytes(&w, names, len);
+	struct gfm_dir_lease_rep out;
+	uint8_t *buf = exact_copy(w.data, w.len);
+	int dec = gfm_dir_lease_rep_decode(buf, w.len, &out);
+	free(buf);
+	gf_wbuf_free(&w);
+	ck_assert_msg((enc == 0) == (dec == 0), "encoder %d, decoder %d", enc, dec);
+	return dec;
+}
+
+START_TEST(test_lease_messages)
+{
+	ck_assert_int_eq(lease_rep_roundtrip("a\0bc\0", 5, 2, 0, 1), 0);
+	ck_assert_int_eq(lease_rep_roundtrip(NULL, 0, 0, 0, 1), 0);   /* an empty directory */
+	ck_assert_int_eq(lease_rep_roundtrip(NULL, 0, 0, 1, 1), 0);   /* a renewal */
+	ck_assert_int_eq(lease_rep_roundtrip("a\0", 2, 1, 1, 1), -EBADMSG); /* renewal, names */
+	ck_assert_int_eq(lease_rep_roundtrip("a\0bc\0", 5, 3, 0, 1), -EBADMSG); /* count */
+	ck_assert_int_eq(lease_rep_roundtrip("a\0bc\0", 5, 1, 0, 1), -EBADMSG);
+	ck_assert_int_eq(lease_rep_roundtrip("a\0\0", 3, 2, 0, 1), -EBADMSG); /* empty name */
+	ck_assert_int_eq(lease_rep_roundtrip("a\0bc", 4, 2, 0, 1), -EBADMSG); /* no NUL */
+	ck_assert_int_eq(lease_rep_roundtrip("a/b\0", 4, 1, 0, 1), -EBADMSG); /* a slash */
+	ck_assert_int_eq(lease_rep_roundtrip("a\0", 2, 1, 2, 1), -EBADMSG); /* flag 2 */
+	ck_assert_int_eq(lease_rep_roundtrip("a\0", 2, 1, 0, 0), -EBADMSG); /* gen 0 */
+	char *big = malloc(GF_NAME_MAX + 2);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', GF_NAME_MAX + 1);
+	big[GF_NAME_MAX] = 0; /* the longest name */
+	ck_assert_int_eq(lease_rep_roundtrip(big, GF_NAME_MAX + 1, 1, 0, 1), 0);
+	big[GF_NAME_MAX] = 'x';
+	big[GF_NAME_MAX + 1] = 0; /* one byte too long */
+	ck_assert_int_eq(lease_rep_roundtrip(big, GF_NAME_MAX + 2, 1, 0, 1), -EBADMSG);
+	free(big);
+
+	/* a poll: at most GF_LEASE_POLL_MAX refs */
+	struct gf_wbuf w;
+	gf_wbuf_init(&w);
+	gf_put_u64(&w, 1);
+	gf_put_u32(&w, GF_LEASE_POLL_MAX + 1);
+	for (uint32_t i = 0; i <= GF_LEASE_POLL_MAX; i++) {
+		gf_put_u64(&w, i);
+		gf_put_u64(&w, i);
+	}
+	struct gfm_lease_poll_req *q = malloc(sizeof(*q));
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(gfm_lease_poll_req_decode(w.data, w.len, q), -EBADMSG);
+	q->client = 1;
+	q->n = GF_LEASE_POLL_MAX + 1;
+	gf_wbuf_reset(&w);
+	gfm_lease_poll_req_encode(&w, q);
+	ck_assert_int_eq(w.err, -EINVAL);
+	free(q);
+	gf_wbuf_free(&w);
+}
+END_TEST
+
 START_TEST(test_once_messages)
 {
 	struct gfm_once_req m, out;
@@ -2458,6 +2577,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_replicas_messages);
 	tcase_add_test(tc, test_idmap_messages);
 	tcase_add_test(tc, test_once_messages);
+	tcase_add_test(tc, test_lease_messages);
 	tcase_add_test(tc, test_page_messages);
 	suite_add_tcase(s, tc);
 	return s;
