@@ -15,6 +15,7 @@
 #define SLOTS 256u
 #define MISS_WINDOW_MS 5000 /* two misses this close ask for a lease */
 #define BACKOFF_MS 1000	    /* no lease asked for after a recall or refusal */
+#define BUDGET_BYTES (32u << 20) /* the names of every lease held, about */
 
 enum { NONE, ACQUIRING, VALID };
 
@@ -22,6 +23,7 @@ struct nameset {
 	char **v;
 	uint64_t *h;
 	uint32_t cap, n;
+	size_t bytes; /* what it takes, about (L.bytes is the sum) */
 };
 
 struct slot {
@@ -47,6 +49,7 @@ static struct {
 	struct gfc *main, *poll;
 	pthread_t thread;
 	int running, stop;
+	size_t bytes; /* every set's bytes */
 	struct gfm_lease_ref *acks;
 	uint32_t nacks;
 	struct gf_dirlease_stats st;
@@ -62,6 +65,7 @@ static uint64_t name_hash(const char *s)
 
 static void names_free(struct nameset *ns)
 {
+	L.bytes -= ns->bytes;
 	for (uint32_t i = 0; i < ns->cap; i++)
 		free(ns->v[i]);
 	free(ns->v);
@@ -94,6 +98,9 @@ static int names_put(struct nameset *ns, char *owned, uint64_t h)
 			free(g.h);
 			return -ENOMEM;
 		}
+		size_t more = (size_t)(cap - ns->cap) * (sizeof(*g.v) + sizeof(*g.h));
+		g.bytes = ns->bytes + more;
+		L.bytes += more;
 		for (uint32_t i = 0; i < ns->cap; i++)
 			if (ns->h[i]) {
 				uint32_t j = (uint32_t)ns->h[i] & (cap - 1);
@@ -113,6 +120,9 @@ static int names_put(struct nameset *ns, char *owned, uint64_t h)
 	ns->h[i] = h;
 	ns->v[i] = owned;
 	ns->n++;
+	size_t b = strlen(owned) + 1 + 16; /* (malloc's own share, about) */
+	ns->bytes += b;
+	L.bytes += b;
 	return 0;
 }
 
@@ -120,6 +130,8 @@ static int names_add(struct nameset *ns, const char *name)
 {
 	if (names_has(ns, name))
 		return 0;
+	if (L.bytes > BUDGET_BYTES)
+		return -ENOMEM; /* the lease is not kept: lookups ask gfmd */
 	char *c = strdup(name);
 	if (!c)
 		return -ENOMEM;

@@ -26,7 +26,8 @@
  * set: a name in the set is only looked up at gfmd.
  *
  * Thread-safe. A fixed table: a lease may be evicted by another directory's
- * that hashes to its slot, which only costs round trips.
+ * that hashes to its slot, which only costs round trips; and about 32 MiB
+ * of names in all: a lease that would pass that is not kept.
  */
 #ifndef GF_DIRLEASE_H
 #define GF_DIRLEASE_H

@@ -160,7 +160,7 @@ static void help(void)
 "                           when run as root, do not add default_permissions\n"
 "                           (gfmd still checks every request, POSIX ACLs\n"
 "                           included; the kernel then neither checks nor\n"
-"                           caches ACLs)\n"
+"                           caches ACLs) and hold no directory leases\n"
 "    -o gfmd_timeout=SECS   soft mount for gfmd: a call that has had no answer\n"
 "                           SECS seconds after it began fails with EIO\n"
 "                           (default: gfmd_timeout from CONFIG, else 0: hard)\n"
@@ -239,6 +239,15 @@ static void help(void)
 "every local user can use the mount and the kernel checks permission bits\n"
 "and POSIX ACLs as well. fsname=gfarmfs,subtype=gfarmfs are set unless\n"
 "given.\n"
+"\n"
+"Directory leases: with default_permissions, a mount that found two names\n"
+"missing in a directory asks gfmd for that directory's lease (all its\n"
+"names) and then answers \"no such file\" there itself, without a gfmd\n"
+"round trip. gfmd takes a lease back before anyone else adds a name to\n"
+"the directory, so another mount's create is seen at once; the mount drops\n"
+"every lease when its connection to gfmd breaks. The counters are the\n"
+"lease_* lines of the user.gfarmfs.stats attribute of the mount's root;\n"
+"gfmd's lease_ms (0: none) sets the term.\n"
 "\n"
 "Options of mount(8) that mean nothing here (defaults, auto, noauto, user,\n"
 "users, nouser, _netdev, nofail) are accepted and ignored.\n"
@@ -609,6 +618,7 @@ int main(int argc, char *argv[])
 		if (!opt.no_default_permissions && !has_opt(&args, "default_permissions"))
 			fuse_opt_add_arg(&args, "-odefault_permissions");
 	}
+	fs.kernel_checks = has_opt(&args, "default_permissions");
 
 	se = fuse_session_new(&args, &gf_fuse_ops, sizeof(gf_fuse_ops), &fs);
 	fs.se = se;
@@ -654,7 +664,7 @@ int main(int argc, char *argv[])
 			"grow only at close): %s", strerror(-r));
 	/* directory leases: their recalls come on a connection of their own,
 	 * which no request of the file system ever waits behind */
-	if (!fs.no_kernel_checks) {
+	if (fs.kernel_checks) {
 		char lerr[256] = "";
 		if ((r = gfc_new(cfg, GF_PEER_CLIENT, &lease_gfc, lerr, sizeof(lerr))) < 0 ||
 		    (r = gf_dirlease_start(gfc, lease_gfc)) < 0)

@@ -359,7 +359,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	cred_of(req, &cr);
 	/* (a lease answers for names only where the kernel checked the
 	 * directory's search permission before asking: dirlease.h) */
-	if (!fs->no_kernel_checks && gf_dirlease_absent(&cr, parent, name)) {
+	if (fs->kernel_checks && gf_dirlease_absent(&cr, parent, name)) {
 		memset(&e, 0, sizeof(e));
 		e.ino = 0;
 		e.entry_timeout = fs->entry_timeout;
@@ -376,7 +376,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		gf_dircache_put(cookie, &d);
 	}
 	if (r == -ENOENT) {
-		if (!fs->no_kernel_checks)
+		if (fs->kernel_checks)
 			gf_dirlease_missed(&cr, parent);
 		/* a negative entry, cached like a positive one */
 		memset(&e, 0, sizeof(e));

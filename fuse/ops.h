@@ -25,6 +25,7 @@ struct gf_fs {
 	 * it must not take POSIX ACLs on (that turns its checks back on);
 	 * gfmd still enforces them */
 	int no_kernel_checks;
+	int kernel_checks; /* default_permissions is in effect: leases may answer */
 	/* -o ncopy_wait=SECS: close(2) of a file written through this mount
 	 * returns once the file has its replica count (GF_NCOPY_XATTR), or
 	 * EIO after SECS; 0: it returns at once and gfmd copies afterwards */
