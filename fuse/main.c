@@ -43,6 +43,7 @@ struct options {
 	char *ncopy_wait;
 	int passthrough; /* 0: from CONFIG; 1: -o passthrough; -1: -o nopassthrough */
 	int uring; /* 0: from CONFIG; 1: -o uring; -1: -o nouring */
+	int leases; /* 0: from CONFIG; 1: -o leases; -1: -o noleases */
 	int no_default_permissions;
 	int show_help;
 	int show_version;
@@ -63,6 +64,8 @@ static const struct fuse_opt option_spec[] = {
 	OPTV("nopassthrough", passthrough, -1),
 	OPTV("uring", uring, 1),
 	OPTV("nouring", uring, -1),
+	OPTV("leases", leases, 1),
+	OPTV("noleases", leases, -1),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
 	/* fstab/mount(8) words that mean nothing to a FUSE mount */
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
@@ -204,6 +207,10 @@ static void help(void)
 "                           A replica not sealed yet (just written) passes\n"
 "                           through to a reader too, locked in memory until\n"
 "                           that reader closes.\n"
+"    -o leases, -o noleases\n"
+"                           whether this mount asks gfmd for directory\n"
+"                           leases (below; default: leases from CONFIG, yes\n"
+"                           or no, else yes)\n"
 "    -o uring, -o nouring\n"
 "                           whether the kernel may send this mount its\n"
 "                           requests over io_uring (FUSE over io_uring,\n"
@@ -454,7 +461,7 @@ int main(int argc, char *argv[])
 	const char *s;
 	int r, ret = 1, level;
 	long long cfg_timeout, idmap_ms, read_ahead_kb, read_pin_mb, read_pin_free_pct;
-	int use_uring;
+	int use_uring, use_leases;
 	unsigned uring_threads;
 
 	if (fuse_opt_parse(&args, &opt, option_spec, option_proc) == -1)
@@ -563,6 +570,13 @@ int main(int argc, char *argv[])
 	}
 	if (opt.uring)
 		use_uring = opt.uring > 0;
+	if (gf_config_bool(cfg, "leases", 1, &use_leases) < 0) {
+		fprintf(stderr, PROG ": %s: leases '%s': expected yes or no\n", opt.config,
+			gf_config_str(cfg, "leases", ""));
+		goto out;
+	}
+	if (opt.leases)
+		use_leases = opt.leases > 0;
 	r = 0;
 	uring_threads = (unsigned)gf_config_int(cfg, "uring_threads", 8, 1, 64, &r);
 	if (r < 0) {
@@ -664,7 +678,7 @@ int main(int argc, char *argv[])
 			"grow only at close): %s", strerror(-r));
 	/* directory leases: their recalls come on a connection of their own,
 	 * which no request of the file system ever waits behind */
-	if (fs.kernel_checks) {
+	if (fs.kernel_checks && use_leases) {
 		char lerr[256] = "";
 		if ((r = gfc_new(cfg, GF_PEER_CLIENT, &lease_gfc, lerr, sizeof(lerr))) < 0 ||
 		    (r = gf_dirlease_start(gfc, lease_gfc)) < 0)

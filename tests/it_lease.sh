@@ -9,7 +9,11 @@
 #   a holder that is stopped (SIGSTOP) holds another mount's create back
 #     for one lease term at most, and gfmd logs that it waited it out;
 #   a holder killed -9 likewise; and a gfmd killed -9 ends every lease (the
-#     poll fails), so the restarted gfmd owes nothing to them.
+#     poll fails), so the restarted gfmd owes nothing to them;
+#   -o noleases asks for none;
+#   hostile peers: a malformed poll closes only its connection, a client
+#     that does not poll gets no lease, a poller that never reads what gfmd
+#     answers holds up no mount.
 # The counters are the mount's own (user.gfarmfs.stats: lease_*).
 # shellcheck disable=SC2317  # helpers are called through gf_poll
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -135,6 +139,17 @@ check "gfmd waited out the dead holder's lease" \
 	gf_gfmd_log_wait "did not give back its lease on directory"
 check_here "mount 1 mounts again" gf_mount 1 || die "cannot mount 1 again"
 check "and sees the name" test -e "$A/v/after-kill"
+
+# ---- a mount that asks for none ------------------------------------------------------
+gf_umount 1
+check_here "mount 1 mounts again with -o noleases" gf_mount 1 -o noleases ||
+	die "cannot mount 1 again"
+for i in 1 2 3 4; do stat "$A/v/none-$i" >/dev/null 2>&1; done
+expect_eq "it asked for no lease" "0 0" \
+	"$(stat_of "$A" lease_granted) $(stat_of "$A" lease_refused)"
+expect_eq "and polls nothing" 0 "$(stat_of "$A" lease_polls)"
+gf_umount 1
+check_here "mount 1 mounts again" gf_mount 1 || die "cannot mount 1 again"
 
 # ---- hostile peers ------------------------------------------------------------------
 peer() { "$PY" "$IT_DIR/peer.py" --key "$KEY" --statuses --hold 0 "$@" \
