@@ -351,13 +351,21 @@ static void *poller(void *arg)
 			pthread_mutex_unlock(&L.mu);
 			if (stop)
 				break;
-			struct timespec ts = { .tv_sec = backoff / 1000,
-					       .tv_nsec = (long)(backoff % 1000) * 1000000L };
-			nanosleep(&ts, NULL);
+			/* (gfmd without leases: ask again now and then, it may
+			 * be restarted with them) */
+			unsigned ms = r == -EOPNOTSUPP ? 30000 : backoff;
+			for (unsigned slept = 0; slept < ms && !stop; slept += 100) {
+				struct timespec ts = { 0, 100 * 1000000L };
+				nanosleep(&ts, NULL);
+				pthread_mutex_lock(&L.mu);
+				stop = L.stop;
+				pthread_mutex_unlock(&L.mu);
+			}
 			backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
 			continue;
 		}
 		backoff = 50;
+		L.off = 0;
 		/* the acks sent are done with */
 		if (req->n) {
 			memmove(L.acks, L.acks + req->n, (L.nacks - req->n) * sizeof(*L.acks));

@@ -170,8 +170,14 @@ static void send_all(struct send *s)
 	}
 }
 
+/* recalls waiting for a client that does not poll: past this many, more
+ * are not kept (their leases are waited out) */
+#define PENDING_MAX 65536u
+
 static int add_pending(struct lclient *cl, uint64_t dir, uint64_t gen)
 {
+	if (cl->npending >= PENDING_MAX)
+		return -ENOSPC;
 	if (cl->npending == cl->cappending) {
 		uint32_t cap = cl->cappending ? 2 * cl->cappending : 16;
 		struct gfm_lease_ref *v = realloc(cl->pending, cap * sizeof(*v));

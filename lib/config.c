@@ -27,7 +27,7 @@ static const char *const known_keys[] = {
 	"peer_send_timeout_ms", "unlink_grace_ms", "gfmd_timeout", "gfsd_timeout",
 	"repair_delay_ms", "repair_jobs", "ncopy_wait", "swap_cache_mb", "swap_reserve_mb",
 	"swap_io_timeout_ms", "swap_owner_lease_s", "seal_gate", "passthrough", "uring", "uring_threads", "read_ahead_kb", "read_pin_mb", "read_pin_free_pct",
-	"swap_write_behind_mb", "swap_read_ahead_mb",
+	"swap_write_behind_mb", "swap_read_ahead_mb", "lease_ms", "leases",
 	NULL,
 };
 

@@ -10,7 +10,8 @@
 #     for one lease term at most, and gfmd logs that it waited it out;
 #   a holder killed -9 likewise; and a gfmd killed -9 ends every lease (the
 #     poll fails), so the restarted gfmd owes nothing to them;
-#   -o noleases asks for none;
+#   -o noleases asks for none, and a mount of a gfmd with lease_ms = 0
+#     takes none;
 #   hostile peers: a malformed poll closes only its connection, a client
 #     that does not poll gets no lease, a poller that never reads what gfmd
 #     answers holds up no mount.
@@ -149,6 +150,15 @@ expect_eq "it asked for no lease" "0 0" \
 	"$(stat_of "$A" lease_granted) $(stat_of "$A" lease_refused)"
 expect_eq "and polls nothing" 0 "$(stat_of "$A" lease_polls)"
 gf_umount 1
+cp "$STATE/client1.conf" "$STATE/client1.conf.orig"
+echo "leases = no" >>"$STATE/client1.conf"
+check_here "mount 1 mounts again with leases = no in its configuration" gf_mount 1 ||
+	die "cannot mount 1 again"
+for i in 1 2 3 4; do stat "$A/v/none2-$i" >/dev/null 2>&1; done
+expect_eq "it asked for no lease either" "0 0" \
+	"$(stat_of "$A" lease_granted) $(stat_of "$A" lease_polls)"
+gf_umount 1
+mv "$STATE/client1.conf.orig" "$STATE/client1.conf"
 check_here "mount 1 mounts again" gf_mount 1 || die "cannot mount 1 again"
 
 # ---- hostile peers ------------------------------------------------------------------
@@ -176,5 +186,17 @@ check "mount 1 still takes leases" fresh_lease "$A/v"
 check "and a name mount 2 adds is seen at once" \
 	sh -c "touch '$B/v/after-peer2' && test -e '$A/v/after-peer2'"
 kill "$pp" 2>/dev/null
+
+# ---- a gfmd without leases ----------------------------------------------------------
+echo "lease_ms = 0" >>"$STATE/gfmd.conf"
+check_here "gfmd restarted with lease_ms = 0" eval 'gf_gfmd_stop && gf_gfmd_start' ||
+	die "gfmd does not restart"
+check "every gfsd is up" gf_wait_hosts_up
+granted=$(stat_of "$A" lease_granted)
+refused() { (($(stat_of "$A" lease_poll_failures) > 0)); }
+check "mount 1's poll is refused" gf_poll "$GF_WAIT_SECS" refused
+for i in 1 2 3 4; do stat "$A/v/off-$i" >/dev/null 2>&1; done
+expect_eq "and it takes no lease" "$granted" "$(stat_of "$A" lease_granted)"
+check "names still come and go" sh -c "touch '$B/v/off' && test -e '$A/v/off' && rm '$A/v/off'"
 
 it_done
