@@ -50,7 +50,6 @@ struct gf_leases {
 	struct ldir *dirs[DIR_BUCKETS];
 	struct lclient *clients[CLIENT_BUCKETS];
 	struct lease *recalling;
-	uint64_t recalls, expired;
 	int stop;
 	pthread_t thread;
 	int has_thread;
@@ -222,13 +221,7 @@ static void *ticker(void *arg)
 	struct gf_leases *L = arg;
 	pthread_mutex_lock(&L->mu);
 	while (!L->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = gf_mono_in_ms(100);
 		pthread_cond_timedwait(&L->tick, &L->mu, &ts);
 		if (L->stop)
 			break;
@@ -514,7 +507,6 @@ void gf_leases_write_begin(struct gf_leases *L, uint64_t client, uint64_t dir)
 		if (l->expiry > until)
 			until = l->expiry;
 		n++;
-		L->recalls++;
 		gf_debug("gfmd: recalling lease %llu on directory %llu from client %016llx",
 			 (unsigned long long)l->gen, (unsigned long long)dir,
 			 (unsigned long long)l->client);
@@ -535,15 +527,7 @@ void gf_leases_write_begin(struct gf_leases *L, uint64_t client, uint64_t dir)
 				waiting = 1;
 		if (!waiting || gf_mono_ms() >= until)
 			break;
-		int64_t left = until - gf_mono_ms();
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (long)(left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = gf_mono_in_ms(until - gf_mono_ms());
 		pthread_cond_timedwait(&L->acked, &L->mu, &ts);
 	}
 	for (struct lease **pp = &L->recalling; *pp;) {
@@ -553,7 +537,6 @@ void gf_leases_write_begin(struct gf_leases *L, uint64_t client, uint64_t dir)
 			continue;
 		}
 		if (!l->acked) {
-			L->expired++;
 			gf_info("gfmd: client %016llx did not give back its lease on directory %llu: "
 				"waited out its term",
 				(unsigned long long)l->client, (unsigned long long)dir);
@@ -574,20 +557,5 @@ void gf_leases_write_end(struct gf_leases *L, uint64_t dir)
 		d->busy--;
 		dir_maybe_free(L, d);
 	}
-	pthread_mutex_unlock(&L->mu);
-}
-
-void gf_leases_counts(struct gf_leases *L, uint64_t *held, uint64_t *recalls,
-		      uint64_t *expired)
-{
-	uint64_t n = 0;
-	pthread_mutex_lock(&L->mu);
-	for (size_t i = 0; i < DIR_BUCKETS; i++)
-		for (struct ldir *d = L->dirs[i]; d; d = d->next)
-			for (struct lease *l = d->leases; l; l = l->next)
-				n++;
-	*held = n;
-	*recalls = L->recalls;
-	*expired = L->expired;
 	pthread_mutex_unlock(&L->mu);
 }

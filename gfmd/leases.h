@@ -67,9 +67,4 @@ void gf_leases_drop(struct gf_leases *L, uint64_t client, uint64_t dir, uint64_t
 void gf_leases_write_begin(struct gf_leases *L, uint64_t client, uint64_t dir);
 void gf_leases_write_end(struct gf_leases *L, uint64_t dir);
 
-/* For tests and stats: leases held now, recalls sent, recalls that ran
- * out their term instead of being acknowledged. */
-void gf_leases_counts(struct gf_leases *L, uint64_t *held, uint64_t *recalls,
-		      uint64_t *expired);
-
 #endif
