@@ -38,6 +38,19 @@ reread() { # MOUNT FILE
 	cat "$2" >/dev/null || return 1
 	echo $(($(read_bytes "$1") - before))
 }
+# A re-read of FILE (SIZE bytes) through a new open on MOUNT is served from
+# the page cache: the kernel may have reclaimed a few of its pages meanwhile
+# (stop 34's CI saw 4 of 256 pages read again, late in the run),
+# which the mount reads again; a dropped cache reads the whole file.
+cached_reread() { # LABEL MOUNT FILE SIZE
+	local n
+	n=$(reread "$2" "$3")
+	if [[ $n =~ ^[0-9]+$ ]] && ((n < $4 / 8)); then
+		ok "$1 ($n of $4 bytes read again)"
+	else
+		fail "$1: $n of $4 bytes read again"
+	fi
+}
 
 SIZE=1048576
 head -c $SIZE /dev/urandom >"$STATE/v1"
@@ -45,17 +58,22 @@ head -c $SIZE /dev/urandom >"$STATE/v2"
 head -c 4096 /dev/urandom >"$STATE/patch"
 check "a 1 MiB file written on mount 1" cp "$STATE/v1" "$A/f"
 
-expect_eq "read back on mount 1, its only writer: served from the pages it wrote" 0 \
-	"$(reread "$A" "$A/f")"
+cached_reread "read back on mount 1, its only writer: served from the pages it wrote" \
+	"$A" "$A/f" $SIZE
 check "and it is the data" cmp "$STATE/v1" "$A/f"
 first=$(reread "$B" "$B/f")
 [[ $first -gt 0 ]] && ok "mount 2's first read reaches the replica ($first bytes)" ||
 	fail "mount 2's first read reaches the replica ($first bytes)"
-expect_eq "a re-read on mount 2 through a new open, file unchanged: served from the page cache" 0 \
-	"$(reread "$B" "$B/f")"
+cached_reread "a re-read on mount 2 through a new open, file unchanged: served from the page cache" \
+	"$B" "$B/f" $SIZE
 check "and it is the data" cmp "$STATE/v1" "$B/f"
 check "a chmod on mount 1" chmod 600 "$A/f"
-expect_eq "a chmod does not drop the cached data" 0 "$(reread "$A" "$A/f")"
+cached_reread "a chmod does not drop the cached data" "$A" "$A/f" $SIZE
+# (mount 1 may pass through to its local replica, its reads unseen here;
+# mount 2's replica is remote: a dropped cache would be read again)
+cached_reread "nor mount 2's, of the same file" "$B" "$B/f" $SIZE
+check "a chmod on mount 2" chmod 640 "$B/f"
+cached_reread "mount 2 keeps its cached data too" "$B" "$B/f" $SIZE
 
 # a writer's RELEASE may reach the mount after a reader's open (FUSE sends
 # it after close returns; here a dup keeps the file open past the FLUSH
@@ -69,15 +87,15 @@ os.close(fd)
 data = read_file(M + "/w")
 os.close(fd2)
 assert len(data) == 262144'
-expect_eq "after the writer's release, the re-read is still served from the page cache" 0 \
-	"$(reread "$A" "$A/w")"
+cached_reread "after the writer's release, the re-read is still served from the page cache" \
+	"$A" "$A/w" 262144
 
 # another mount's overwrite, same size: gfmd's generation moved
 check "mount 2 overwrites it (same size)" dd if="$STATE/v2" of="$B/f" bs=64k conv=notrunc status=none
 check "mount 1's next open sees mount 2's data" cmp "$STATE/v2" "$A/f"
 # (mount 2's release may still move gfmd's attributes once after its close
 # returned: a changed version drops the cache once more, never keeps it)
-cached_again() { [[ $(reread "$A" "$A/f") == 0 ]]; }
+cached_again() { local n; n=$(reread "$A" "$A/f") && ((n < SIZE / 8)); }
 check "... and then it is cached again" poll_until "$GF_WAIT_SECS" cached_again
 
 check "mount 2 changes 4 KiB in place" \
