@@ -604,7 +604,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	fs.gfc = gfc;
-	gf_ops_dircache(&fs);
+	gf_ops_attrcache(&fs);
 	r = gfc_connect(gfc, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, PROG ": %s\n", err);

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "cachever.h"
-#include "dircache.h"
+#include "attrcache.h"
 #include "dirlease.h"
 #include "files.h"
 #include "idmap.h"
@@ -72,26 +72,26 @@ static uint64_t write_requests;
 static uint64_t lock_waits_async; /* lock waits moved to a thread of their own */
 static uint64_t read_mapped_kb; /* checked in a pin's mapping (mapped_read) */
 
-static uint64_t dircache_begin(void *arg)
+static uint64_t attrcache_begin(void *arg)
 {
 	(void)arg;
-	return gf_dircache_begin();
+	return gf_attrcache_begin();
 }
 
-static void dircache_put(void *arg, uint64_t cookie, const struct gfm_dirs *d)
+static void attrcache_put(void *arg, uint64_t cookie, const struct gfm_dirs *d)
 {
 	(void)arg;
-	gf_dircache_put(cookie, d);
+	gf_attrcache_put(cookie, d);
 }
 
 /* Every handler of a request that may change a directory forgets it first
- * (gf_dircache_forget); the directories in gfmd's reply come back through
+ * (gf_attrcache_forget); the directories in gfmd's reply come back through
  * this hook. */
-void gf_ops_dircache(struct gf_fs *fs)
+void gf_ops_attrcache(struct gf_fs *fs)
 {
-	struct gfc_dirs_hook h = { NULL, dircache_begin, dircache_put };
+	struct gfc_dirs_hook h = { NULL, attrcache_begin, attrcache_put };
 
-	gf_dircache_init(fs->attr_timeout);
+	gf_attrcache_init(fs->attr_timeout);
 	gfc_set_dirs_hook(fs->gfc, &h);
 }
 
@@ -366,15 +366,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	uint64_t cookie = gf_dircache_begin();
+	uint64_t cookie = gf_attrcache_begin();
 	r = gfc_lookup(fs->gfc, &cr, parent, name, &a);
-	if (r == 0 && S_ISDIR(a.mode)) {
-		/* what the kernel now knows of this directory: a GETATTR of it
-		 * must never be answered with older attributes than these */
-		struct gfm_dirs d = { .n = 1 };
-		d.attr[0] = a;
-		gf_dircache_put(cookie, &d);
-	}
+	if (r == 0) /* what the kernel now knows of it: a GETATTR of it must
+		     * never be answered with older attributes than these */
+		gf_attrcache_put_attr(cookie, &a);
 	if (r == -ENOENT) {
 		if (fs->kernel_checks)
 			gf_dirlease_missed(&cr, parent);
@@ -410,13 +406,16 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	double left;
 	int r;
 
-	if (gf_dircache_get(ino, &a, &left)) {
+	if (gf_attrcache_get(ino, &a, &left)) {
 		attr_to_stat(fs, &a, &st);
 		fuse_reply_attr(req, &st, left);
 		return;
 	}
 	cred_of(req, &cr);
+	uint64_t cookie = gf_attrcache_begin();
 	r = gfc_getattr(fs->gfc, &cr, ino, &a);
+	if (r == 0)
+		gf_attrcache_put_attr(cookie, &a);
 	if (r == -ENOENT && gf_files_open_attr(ino, &a)) {
 		/* unlinked while open (fstat comes without fi): gfmd forgot it,
 		 * this client's open handle has not */
@@ -535,7 +534,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	count_request();
-	gf_dircache_forget(ino);
+	gf_attrcache_forget(ino);
+	uint64_t cookie = gf_attrcache_begin();
 	struct gf_fs *fs = fs_of(req);
 	struct gf_file *f = fi ? (struct gf_file *)(uintptr_t)fi->fh : NULL;
 	struct gfm_setattr_req m;
@@ -648,6 +648,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, -r);
 		return;
 	}
+	if (a.nlink > 0)
+		gf_attrcache_put_attr(cookie, &a);
 	attr_to_stat(fs, &a, &st);
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
@@ -660,7 +662,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
  */
 static void accessed(struct gf_fs *fs, fuse_ino_t ino)
 {
-	gf_dircache_forget(ino);
+	gf_attrcache_forget(ino);
 	if (fs->se)
 		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
@@ -692,7 +694,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
 	count_request();
-	gf_dircache_forget(parent);
+	gf_attrcache_forget(parent);
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -707,7 +709,10 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	cred_of(req, &cr);
+	uint64_t cookie = gf_attrcache_begin();
 	r = gfc_mknod(fs_of(req)->gfc, &cr, parent, name, mode, rdev, umask_of(req), &a);
+	if (r == 0)
+		gf_attrcache_put_attr(cookie, &a);
 	if (r == 0 || r == -EEXIST)
 		gf_dirlease_added(parent, name);
 	reply_entry(req, r, &a);
@@ -716,7 +721,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	count_request();
-	gf_dircache_forget(parent);
+	gf_attrcache_forget(parent);
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -726,8 +731,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	cred_of(req, &cr);
+	uint64_t cookie = gf_attrcache_begin();
 	r = gfc_mkdir(fs_of(req)->gfc, &cr, parent, name, S_IFDIR | (mode & 07777),
 		      umask_of(req), &a);
+	if (r == 0)
+		gf_attrcache_put_attr(cookie, &a);
 	if (r == 0 || r == -EEXIST)
 		gf_dirlease_added(parent, name);
 	reply_entry(req, r, &a);
@@ -736,7 +744,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count_request();
-	gf_dircache_forget(parent);
+	gf_attrcache_forget(parent);
+	gf_attrcache_forget_all(); /* the named inode's link count and ctime */
 	struct gf_cred cr;
 	int r;
 
@@ -750,7 +759,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count_request();
-	gf_dircache_forget(parent);
+	gf_attrcache_forget(parent);
+	gf_attrcache_forget_all(); /* the named directory */
 	struct gf_cred cr;
 	int r;
 
@@ -765,7 +775,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
 	count_request();
-	gf_dircache_forget(parent);
+	gf_attrcache_forget(parent);
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -779,7 +789,10 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		return;
 	}
 	cred_of(req, &cr);
+	uint64_t cookie = gf_attrcache_begin();
 	r = gfc_symlink(fs_of(req)->gfc, &cr, parent, name, link, &a);
+	if (r == 0)
+		gf_attrcache_put_attr(cookie, &a);
 	if (r == 0 || r == -EEXIST)
 		gf_dirlease_added(parent, name);
 	reply_entry(req, r, &a);
@@ -789,8 +802,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	count_request();
-	gf_dircache_forget(parent);
-	gf_dircache_forget(newparent);
+	gf_attrcache_forget(parent);
+	gf_attrcache_forget(newparent);
+	gf_attrcache_forget_all(); /* the moved inode's ctime, a replaced one's links */
 	struct gf_cred cr;
 	int r;
 
@@ -808,7 +822,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
 	count_request();
-	gf_dircache_forget(newparent);
+	gf_attrcache_forget(newparent);
+	gf_attrcache_forget(ino); /* its link count and ctime */
 	struct gf_cred cr;
 	struct gf_attr a;
 	int r;
@@ -818,7 +833,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		return;
 	}
 	cred_of(req, &cr);
+	uint64_t cookie = gf_attrcache_begin();
 	r = gfc_link(fs_of(req)->gfc, &cr, ino, newparent, newname, &a);
+	if (r == 0)
+		gf_attrcache_put_attr(cookie, &a);
 	if (r == 0 || r == -EEXIST)
 		gf_dirlease_added(newparent, newname);
 	reply_entry(req, r, &a);
@@ -963,6 +981,7 @@ static int rejoin_writers(struct gf_fs *fs, struct gf_file *f)
 
 	if (!o)
 		return -ENOMEM;
+	gf_attrcache_forget(f->ino);
 	r = gfc_open(fs->gfc, &f->cred, f->ino, f->append ? O_WRONLY | O_APPEND : O_WRONLY, o);
 	if (r == 0 && o->nreplicas == 0) {
 		gfc_release(fs->gfc, &f->cred, f->ino);
@@ -1345,7 +1364,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	count_request();
-	gf_dircache_forget(parent);
+	gf_attrcache_forget(parent);
 	struct gf_fs *fs = fs_of(req);
 	struct gf_cred cr;
 	struct gfm_open_rep *o;
@@ -1364,6 +1383,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	cred_of(req, &cr);
+	uint64_t cookie = gf_attrcache_begin();
 	/*
 	 * Always ask for a new file (O_EXCL), so that we know whether it is
 	 * new: a new file has no replica file to open or cut yet. One that
@@ -1379,6 +1399,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (r != -EEXIST || (fi->flags & O_EXCL))
 			break;
 		r = gfc_lookup(fs->gfc, &cr, parent, name, &a);
+		if (r == 0 && !S_ISDIR(a.mode)) {
+			gf_attrcache_forget(a.ino); /* (O_TRUNC, a new generation) */
+			cookie = gf_attrcache_begin();
+		}
 		if (r == 0)
 			r = S_ISDIR(a.mode) ? -EISDIR
 			    : gfc_open(fs->gfc, &cr, a.ino, (uint32_t)fi->flags, o);
@@ -1394,6 +1418,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	a = o->attr;
 	free(o);
+	gf_attrcache_put_attr(cookie, &a);
 	/* a file gfmd has just made has no security.capability (it inherits a
 	 * default ACL at most): known now, as if asked, so that its first
 	 * write(2) costs no gfmd call (nocaps below) */
@@ -1424,9 +1449,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	cred_of(req, &cr);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		gf_attrcache_forget(ino); /* a new generation, maybe a new size */
+	uint64_t cookie = gf_attrcache_begin();
 	r = stale(gfc_open(fs->gfc, &cr, ino, (uint32_t)fi->flags, o));
 	if (r == 0 && S_ISDIR(o->attr.mode))
 		r = -EISDIR;
+	if (r == 0) /* (a read open moves the atime: relatime) */
+		gf_attrcache_put_attr(cookie, &o->attr);
 	if (r == 0)
 		r = make_file(fs, &cr, o, fi->flags, 0, &f);
 	free(o);
@@ -1816,6 +1846,7 @@ static int kill_suid(fuse_req_t req, struct gf_file *f)
 		return 0;
 	m.ino = f->ino;
 	m.valid = GF_SET_KILL_SUID;
+	gf_attrcache_forget(f->ino);
 	r = gfc_setattr(fs_of(req)->gfc, &m, &a);
 	if (r == -ENOENT)
 		r = 0; /* unlinked meanwhile: nobody can run it */
@@ -2136,7 +2167,11 @@ static int publish_how(struct gf_fs *fs, struct gf_file *f, int with_blocks, int
 	}
 	pthread_rwlock_unlock(&f->data_lock);
 	struct gf_attr now;
+	gf_attrcache_forget(f->ino);
+	uint64_t cookie = gf_attrcache_begin();
 	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags, blocks, &now);
+	if (r == 0)
+		gf_attrcache_put_attr(cookie, &now);
 	if (r == 0 && !datasync) {
 		pthread_mutex_lock(&f->lock);
 		f->pub = now;
@@ -2393,6 +2428,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	/* the size grows unless KEEP_SIZE; mtime and ctime move in every mode,
 	 * a reservation too, as on ext4 (marked under the lock: see
 	 * op_write_buf) */
+	gf_attrcache_forget(ino); /* its blocks (the size: merge_writer) */
 	r = gfc_data_fallocate(&f->data, (uint32_t)mode, (uint64_t)off, (uint64_t)len);
 	if (r == 0)
 		gf_file_changed(f, (mode & GF_FALLOC_KEEP_SIZE) ? 0 : (uint64_t)off + (uint64_t)len,
@@ -2782,9 +2818,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		dir_drop(d);
 	while (!done) {
 		if (!d->valid) {
+			uint64_t ac = gf_attrcache_begin();
 			r = gfc_readdir(fs->gfc, &cr, ino, cookie, GF_READDIR_MAX, &d->rep);
 			if (r < 0)
 				break;
+			/* the kernel may take these (READDIRPLUS): none older
+			 * may answer a GETATTR after them */
+			for (uint32_t i = 0; i < d->rep.count; i++)
+				gf_attrcache_put_attr(ac, &d->rep.ents[i].attr);
 			if (cookie == 0)
 				accessed(fs, ino); /* gfmd may have moved its atime */
 			d->valid = 1;
@@ -3122,7 +3163,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	count_request();
-	gf_dircache_forget(ino);
+	gf_attrcache_forget(ino);
 	struct gf_cred cr;
 	uint8_t *mapped = NULL;
 	int r;
@@ -3224,7 +3265,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	count_request();
-	gf_dircache_forget(ino);
+	gf_attrcache_forget(ino);
 	struct gf_cred cr;
 	int r;
 

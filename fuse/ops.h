@@ -41,9 +41,9 @@ struct gf_fs {
 extern const struct fuse_lowlevel_ops gf_fuse_ops;
 
 /* Answer the kernel's GETATTRs of directories this mount just changed from
- * gfmd's replies (dircache.h), for fs->attr_timeout: after fs->gfc is made,
+ * gfmd's replies (attrcache.h), for fs->attr_timeout: after fs->gfc is made,
  * before it is used. */
-void gf_ops_dircache(struct gf_fs *fs);
+void gf_ops_attrcache(struct gf_fs *fs);
 
 /* The thread that tells gfmd how far writers that keep their files open
  * have written (other mounts see files grow). Start after daemonizing;

@@ -227,6 +227,55 @@ check "rename of the subdirectory out" mv "$A/dc/sub" "$A/sub2"
 expect_eq "... the link count drops at once" 2 "$(stat -c %h "$A/dc")"
 check "mount 2 agrees" poll_until "$GF_WAIT_SECS" seen_by_b
 
+# ---- a file's attributes after this mount's own changes -------------------------------
+# FUSE drops a file's size, mtime and ctime at every WRITE; the fstat after
+# each write (git's pattern) is answered from gfmd's replies this mount
+# already has, with the writer's own size and mtime over them
+gfmd_getattrs() {
+	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
+		awk '$1 == "gfmd.getattr" { n = $2 } END { print n + 0 }'
+}
+before=$(gfmd_getattrs "$A")
+py 'fd = os.open(M + "/dc/fs", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+for i in range(50):
+    os.write(fd, b"y" * 1000)
+    st = os.fstat(fd)
+    assert st.st_size == (i + 1) * 1000, (i, st.st_size)
+os.close(fd)
+st = os.stat(M + "/dc/fs")
+assert st.st_size == 50000, st.st_size' || fail "50 writes, each fstat showing its size"
+n=$(($(gfmd_getattrs "$A") - before))
+[[ $n -le 5 ]] && ok "50 writes, each followed by fstat with its size: $n gfmd GETATTRs" ||
+	fail "50 writes, each followed by fstat with its size: $n gfmd GETATTRs (at most 5)"
+file_attrs() { stat -c '%i %s %h %a %Y %Z %y %z' "$1/dc/fs"; }
+fs_seen_by_b() { [[ $(file_attrs "$B") == "$(file_attrs "$A")" ]]; }
+check "mount 2 sees the same size, times and mode" poll_until "$GF_WAIT_SECS" fs_seen_by_b
+# every change of this mount to the file is seen at once, never the
+# attributes gfmd gave before it
+check "chmod of the file" chmod 0600 "$A/dc/fs"
+expect_eq "its mode is seen at once" 600 "$(stat -c %a "$A/dc/fs")"
+check "a hard link to it" ln "$A/dc/fs" "$A/dc/fs.link"
+# (%h alone: the kernel keeps the count it changed itself; %Z asks again)
+expect_eq "its link count is seen at once" 2 "$(stat -c '%h %Z' "$A/dc/fs" | cut -d' ' -f1)"
+check "the link removed" rm "$A/dc/fs.link"
+expect_eq "its link count drops at once" 1 "$(stat -c '%h %Z' "$A/dc/fs" | cut -d' ' -f1)"
+c1=$(ctime_ns "$A/dc/fs")
+check "setxattr on the file" setfattr -n user.k -v v "$A/dc/fs"
+c2=$(ctime_ns "$A/dc/fs")
+[[ $c2 != "$c1" ]] && ok "its new ctime is seen at once" ||
+	fail "its new ctime is seen at once ($c1 -> $c2)"
+check "rename of the file" mv "$A/dc/fs" "$A/dc/fs2"
+c3=$(ctime_ns "$A/dc/fs2")
+[[ $c3 != "$c2" ]] && ok "the rename's ctime is seen at once" ||
+	fail "the rename's ctime is seen at once ($c2 -> $c3)"
+expect_eq "a truncating open: size 0 at once" 0 \
+	"$(py 'os.close(os.open(M + "/dc/fs2", os.O_WRONLY | os.O_TRUNC))
+print(os.stat(M + "/dc/fs2").st_size)')"
+check "mount 1 appends 10 bytes" bash -c "printf 0123456789 >>'$A/dc/fs2'"
+expect_eq "the size after its close" 10 "$(stat -c %s "$A/dc/fs2")"
+file_attrs() { stat -c '%i %s %h %a %Y %Z %y %z' "$1/dc/fs2"; }
+check "mount 2 agrees" poll_until "$GF_WAIT_SECS" fs_seen_by_b
+
 # ---- close-to-open includes the size ---------------------------------------------------------
 # Mount 2 caches attributes for a minute: what its next open sees of mount
 # 1's rewrites must come from that open, not from the attribute cache.
