@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SLOTS 16384 /* 2.4 MB */
+#define SLOTS 16384 /* 2 MiB */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t timeout_ns;
@@ -90,8 +90,11 @@ static void put_locked(uint64_t cookie, const struct gf_attr *a, int64_t now)
 	 * reply may not show that change */
 	if (s->forgot > cookie || all_forgot > cookie)
 		return;
-	if (s->ino == a->ino && s->put >= all_forgot && ts_before(a->ctime, s->attr.ctime))
-		return; /* an older reply, overtaken */
+	if (s->ino == a->ino && s->put >= all_forgot &&
+	    (ts_before(a->ctime, s->attr.ctime) ||
+	     (!ts_before(s->attr.ctime, a->ctime) && a->gen < s->attr.gen)))
+		return; /* an older reply, overtaken (another mount's write open
+			 * makes a new generation before it moves the ctime) */
 	s->ino = a->ino;
 	s->put = __atomic_load_n(&seq, __ATOMIC_RELAXED);
 	s->attr = *a;
@@ -128,7 +131,7 @@ int gf_attrcache_get(uint64_t ino, struct gf_attr *out, double *remaining)
 
 	pthread_mutex_lock(&lock);
 	struct slot *s = slot_of(ino);
-	if (s->ino == ino && s->put >= all_forgot && s->expires > now) {
+	if (ino != 0 && s->ino == ino && s->put >= all_forgot && s->expires > now) {
 		*out = s->attr;
 		*remaining = (double)(s->expires - now) / 1e9;
 		hit = 1;

@@ -21,7 +21,8 @@
  * count or ctime of an inode known only by its name) before calling gfmd,
  * and a reply to a request sent before such a forget is not stored (the
  * cookie of gf_attrcache_begin()). Of two replies about one inode the one
- * with the later ctime wins, whatever order they arrive in.
+ * with the later ctime wins, whatever order they arrive in (of two with
+ * the same ctime, the later data generation).
  *
  * Thread-safe. A fixed table: an entry may be evicted by another that
  * hashes to its slot, which only costs a round trip.

@@ -38,6 +38,9 @@ conf shortkey "key_file = $T/short.key" "spool = $T/spool" "postgresql = \"dbnam
 conf nospool "key_file = $T/key"
 conf badload "key_file = $T/key" "spool = $T/spool" "load_source = bogus"
 conf quote "spool = \"unterminated"
+conf longlease "key_file = $T/key" "gfmd_port = $CLOSED" "lease_ms = 60001" \
+	"postgresql = \"host=$T port=$CLOSED dbname=gfarmfs\""
+conf leasesmaybe "key_file = $T/key" "gfmd_host = 127.0.0.1" "gfmd_port = $CLOSED" "leases = maybe"
 
 # expect DESC RC PATTERN CMD...: CMD exits RC ("nz": any non-zero) and its
 # output (stdout and stderr) contains PATTERN (a fixed string).
@@ -71,6 +74,8 @@ for d in gfmd gfsd; do
 	expect "$d with a key shorter than 32 bytes" 1 "shorter than 32 bytes" "$bin" -f -c "$T/shortkey.conf"
 done
 expect "gfmd when PostgreSQL is unreachable" 1 "cannot connect to PostgreSQL" "$GFMD" -f -c "$T/good.conf"
+expect "gfmd with a lease_ms out of range" 1 "lease_ms = 60001: not a number in [0, 60000]" \
+	"$GFMD" -f -c "$T/longlease.conf"
 expect "gfsd without spool" 1 "'spool' is not set" "$GFSD" -f -c "$T/nospool.conf"
 expect "gfsd with an unknown load_source" 1 "expected 'system' or 'netns'" "$GFSD" -f -c "$T/badload.conf"
 
@@ -81,6 +86,8 @@ expect "mount.gfarmfs when gfmd is unreachable" 1 "cannot connect to gfmd at 127
 	"$MOUNT_BIN" "$T/good.conf" "$T/mnt"
 if mountpoint -q "$T/mnt"; then fail "a failed mount left a mount behind"; else ok "a failed mount leaves nothing mounted"; fi
 expect "mount.gfarmfs on a missing mount point" 1 "$T/absent" "$MOUNT_BIN" "$T/good.conf" "$T/absent"
+expect "mount.gfarmfs with leases neither yes nor no" 1 "leases 'maybe': expected yes or no" \
+	"$MOUNT_BIN" "$T/leasesmaybe.conf" "$T/mnt"
 expect "mount.gfarmfs with a gfmd_timeout that is not a number" 1 \
 	"gfmd_timeout: not a number of seconds" "$MOUNT_BIN" "$T/good.conf" "$T/mnt" -o gfmd_timeout=soon
 expect "mount.gfarmfs with a gfsd_timeout out of range" 1 \

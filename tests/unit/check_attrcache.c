@@ -1,7 +1,7 @@
 /*
- * check_attrcache.c — the mount's cache of directory attributes from gfmd's
- * mutation replies (fuse/attrcache.h): served only while fresh, never after
- * this mount touched the directory again, never older over newer.
+ * check_attrcache.c — the mount's cache of attributes from gfmd's replies
+ * (fuse/attrcache.h): served only while fresh, never after this mount
+ * touched the inode again, never older over newer.
  */
 #include <check.h>
 #include <string.h>
@@ -88,6 +88,61 @@ START_TEST(test_newer_wins)
 }
 END_TEST
 
+START_TEST(test_files)
+{
+	struct gf_attr a, f;
+	double left;
+	gf_attrcache_init(5);
+	memset(&f, 0, sizeof(f));
+	f.ino = 11;
+	f.mode = 0100644;
+	f.size = 10;
+	f.gen = 3;
+	f.ctime.sec = 100;
+	uint64_t c = gf_attrcache_begin();
+	gf_attrcache_put_attr(c, &f);
+	ck_assert(gf_attrcache_get(11, &a, &left));
+	ck_assert_uint_eq(a.size, 10);
+	/* same ctime, a later generation (another mount's write open) wins;
+	 * the earlier one arriving late does not */
+	struct gf_attr g = f;
+	g.gen = 4;
+	g.size = 0;
+	gf_attrcache_put_attr(c, &g);
+	gf_attrcache_put_attr(c, &f);
+	ck_assert(gf_attrcache_get(11, &a, &left));
+	ck_assert_uint_eq(a.gen, 4);
+	/* same ctime and generation (an atime moved): the later reply */
+	g.atime.sec = 50;
+	gf_attrcache_put_attr(c, &g);
+	ck_assert(gf_attrcache_get(11, &a, &left));
+	ck_assert_int_eq(a.atime.sec, 50);
+	/* forget_all: every entry goes, replies sent before it are not
+	 * kept, replies sent after it are */
+	struct gfm_dirs d = one(7, 100, 3);
+	gf_attrcache_put(gf_attrcache_begin(), &d);
+	uint64_t before = gf_attrcache_begin();
+	gf_attrcache_forget_all();
+	ck_assert(!gf_attrcache_get(11, &a, &left));
+	ck_assert(!gf_attrcache_get(7, &a, &left));
+	gf_attrcache_put_attr(before, &g);
+	ck_assert(!gf_attrcache_get(11, &a, &left));
+	gf_attrcache_put_attr(gf_attrcache_begin(), &g);
+	ck_assert(gf_attrcache_get(11, &a, &left));
+	ck_assert(!gf_attrcache_get(7, &a, &left));
+	/* an older reply than one dropped by forget_all may be stored again */
+	f.ctime.sec = 90;
+	gf_attrcache_forget_all();
+	gf_attrcache_put_attr(gf_attrcache_begin(), &f);
+	ck_assert(gf_attrcache_get(11, &a, &left));
+	ck_assert_int_eq(a.ctime.sec, 90);
+	/* ino 0 is never an entry */
+	f.ino = 0;
+	gf_attrcache_put_attr(gf_attrcache_begin(), &f);
+	ck_assert(!gf_attrcache_get(0, &a, &left));
+}
+END_TEST
+
 START_TEST(test_expiry_and_off)
 {
 	struct gf_attr a;
@@ -115,6 +170,7 @@ static Suite *attrcache_suite(void)
 	tcase_add_test(tc, test_put_get);
 	tcase_add_test(tc, test_forget);
 	tcase_add_test(tc, test_newer_wins);
+	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_expiry_and_off);
 	suite_add_tcase(s, tc);
 	return s;
