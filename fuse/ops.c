@@ -396,6 +396,16 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* 1 while a handle of this mount has ino open for writing */
+static int writing_here(uint64_t ino)
+{
+	uint64_t wend;
+	struct gf_timespec mtime;
+	int have_mtime;
+
+	return gf_files_writer_attr(ino, &wend, &mtime, &have_mtime);
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	count_request();
@@ -406,7 +416,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	double left;
 	int r;
 
-	if (gf_attrcache_get(ino, &a, &left)) {
+	/* a directory's, or a file's while this mount writes it (FUSE asks
+	 * after each WRITE: merge_writer shows the writer's size and mtime);
+	 * others' are asked at gfmd, as before (attrcache.h) */
+	if (gf_attrcache_get(ino, &a, &left) && (S_ISDIR(a.mode) || writing_here(a.ino))) {
 		attr_to_stat(fs, &a, &st);
 		fuse_reply_attr(req, &st, left);
 		return;
@@ -2167,11 +2180,11 @@ static int publish_how(struct gf_fs *fs, struct gf_file *f, int with_blocks, int
 	}
 	pthread_rwlock_unlock(&f->data_lock);
 	struct gf_attr now;
+	/* not kept from the reply: a close (FLUSH) ends this mount's view
+	 * of the file, and the next stat must show what other mounts wrote
+	 * and published before it (their RELEASE may still be on its way) */
 	gf_attrcache_forget(f->ino);
-	uint64_t cookie = gf_attrcache_begin();
 	r = gfc_close_write(fs->gfc, &f->cred, f->ino, f->fgen, wend, &mtime, flags, blocks, &now);
-	if (r == 0)
-		gf_attrcache_put_attr(cookie, &now);
 	if (r == 0 && !datasync) {
 		pthread_mutex_lock(&f->lock);
 		f->pub = now;
@@ -2314,6 +2327,7 @@ static void keep_written(struct gf_file *f, int flags)
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	count_request();
+	gf_attrcache_forget(ino); /* a close: the next stat asks (attrcache.h) */
 	struct gf_file *f = (struct gf_file *)(uintptr_t)fi->fh;
 	int r = publish(fs_of(req), f, 1);
 
@@ -2610,6 +2624,10 @@ static void lock_waiting(void *arg)
 static void lock_done(fuse_req_t req, struct gf_fs *fs, uint64_t ino,
 		      const struct gfm_lock_req *m, const struct gfm_lock_rep *rep, int r)
 {
+	/* what another mount did before it let go of the lock must show:
+	 * none of what this mount learnt before answers the next stat */
+	if (r == 0 && m->type != GF_LK_UNLCK)
+		gf_attrcache_forget(ino);
 	if (r == 0 && m->type != GF_LK_UNLCK && (rep->flags & GF_LKR_OTHERS) && fs->se) {
 		int e = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 		if (e < 0 && e != -ENOENT)

@@ -276,6 +276,31 @@ expect_eq "the size after its close" 10 "$(stat -c %s "$A/dc/fs2")"
 file_attrs() { stat -c '%i %s %h %a %Y %Z %y %z' "$1/dc/fs2"; }
 check "mount 2 agrees" poll_until "$GF_WAIT_SECS" fs_seen_by_b
 
+# a lock is where mounts take turns on a file they keep open for writing
+# (SQLite): what another mount wrote under its lock shows at this mount's
+# next lock, even though this mount writes the file and keeps what gfmd
+# told it of it
+expect_errno "mount 2's write under its lock is seen by mount 1's fstat under its own" OK '
+import fcntl
+fd1 = os.open(M + "/dc/lk", os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd1, b"a" * 100)
+assert os.fstat(fd1).st_size == 100
+fcntl.lockf(fd1, fcntl.LOCK_EX)
+fcntl.lockf(fd1, fcntl.LOCK_UN)
+os.pwrite(fd1, b"c", 0)
+assert os.fstat(fd1).st_size == 100  # (asked at gfmd, kept: mount 1 writes it)
+fd2 = os.open(M2 + "/dc/lk", os.O_RDWR)
+fcntl.lockf(fd2, fcntl.LOCK_EX)
+os.pwrite(fd2, b"b" * 100, 1000)
+fcntl.lockf(fd2, fcntl.LOCK_UN)
+fcntl.lockf(fd1, fcntl.LOCK_EX)
+st = os.fstat(fd1)
+assert st.st_size == 1100, st.st_size
+assert os.pread(fd1, 100, 1000) == b"b" * 100
+fcntl.lockf(fd1, fcntl.LOCK_UN)
+os.close(fd2)
+os.close(fd1)'
+
 # ---- close-to-open includes the size ---------------------------------------------------------
 # Mount 2 caches attributes for a minute: what its next open sees of mount
 # 1's rewrites must come from that open, not from the attribute cache.
