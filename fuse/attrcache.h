@@ -10,10 +10,11 @@
  * (git's fstat after each file's write, the walk after each create). gfmd's
  * reply to the request before already said what the inode looks like; this
  * cache answers that GETATTR instead. ops.c serves files from it only while
- * this mount has them open for writing (their writer's size and mtime over
- * the cached attributes: merge_writer), never from a close-write's reply (a
- * close ends that view: what other mounts published before it must show),
- * and forgets a file whose lock it takes.
+ * this mount has them open (a writer's size and mtime over the cached
+ * attributes: merge_writer; a read open's reply with the atime it moved),
+ * never from a close-write's reply (a close ends that view: what other
+ * mounts published before it must show), and forgets a file whose lock it
+ * takes.
  *
  * What it promises is what the kernel's own attribute cache promises: an
  * entry is served for at most `timeout` seconds after gfmd sent it (others'

@@ -147,6 +147,18 @@ int gf_files_writer_attr(uint64_t ino, uint64_t *wend, struct gf_timespec *mtime
 	return found;
 }
 
+int gf_files_is_open(uint64_t ino)
+{
+	struct gf_file *f;
+	int found = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for (f = *bucket(ino); f && !found; f = f->next_open)
+		found = f->ino == ino;
+	pthread_mutex_unlock(&open_lock);
+	return found;
+}
+
 int gf_files_open_attr(uint64_t ino, struct gf_attr *a)
 {
 	struct gf_file *f;

@@ -120,6 +120,8 @@ uint64_t gf_files_open_count(void);
  */
 int gf_files_writer_attr(uint64_t ino, uint64_t *wend, struct gf_timespec *mtime,
 			 int *have_mtime);
+/* 1 while this client has a handle open on ino */
+int gf_files_is_open(uint64_t ino);
 /* The attributes of ino as an open handle of this client last saw them
  * (gfmd forgets a file unlinked while open): 1 and *a, or 0. */
 int gf_files_open_attr(uint64_t ino, struct gf_attr *a);

@@ -396,16 +396,6 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
-/* 1 while a handle of this mount has ino open for writing */
-static int writing_here(uint64_t ino)
-{
-	uint64_t wend;
-	struct gf_timespec mtime;
-	int have_mtime;
-
-	return gf_files_writer_attr(ino, &wend, &mtime, &have_mtime);
-}
-
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	count_request();
@@ -416,10 +406,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	double left;
 	int r;
 
-	/* a directory's, or a file's while this mount writes it (FUSE asks
-	 * after each WRITE: merge_writer shows the writer's size and mtime);
-	 * others' are asked at gfmd, as before (attrcache.h) */
-	if (gf_attrcache_get(ino, &a, &left) && (S_ISDIR(a.mode) || writing_here(a.ino))) {
+	/* a directory's, or a file's while this mount has it open (FUSE asks
+	 * after each WRITE, merge_writer showing the writer's size and mtime,
+	 * and after an open whose reply moved the atime: open_attrs); others
+	 * are asked at gfmd, as before (attrcache.h) */
+	if (gf_attrcache_get(ino, &a, &left) && (S_ISDIR(a.mode) || gf_files_is_open(a.ino))) {
 		attr_to_stat(fs, &a, &st);
 		fuse_reply_attr(req, &st, left);
 		return;
@@ -1942,8 +1933,11 @@ static void revalidate_readers(struct gf_fs *fs)
 		uint64_t wend;
 		struct gf_timespec mt;
 		int have_mtime;
-		if (gfc_getattr(fs->gfc, &ROOT_CRED, inos[i], &a) == 0 && S_ISREG(a.mode) &&
-		    !gf_files_writer_attr(a.ino, &wend, &mt, &have_mtime))
+		uint64_t cookie = gf_attrcache_begin();
+		if (gfc_getattr(fs->gfc, &ROOT_CRED, inos[i], &a) != 0)
+			continue;
+		gf_attrcache_put_attr(cookie, &a); /* (the reader's next fstat) */
+		if (S_ISREG(a.mode) && !gf_files_writer_attr(a.ino, &wend, &mt, &have_mtime))
 			drop_if_stale(fs, &a);
 	}
 }

@@ -247,6 +247,20 @@ assert st.st_size == 50000, st.st_size' || fail "50 writes, each fstat showing i
 n=$(($(gfmd_getattrs "$A") - before))
 [[ $n -le 5 ]] && ok "50 writes, each followed by fstat with its size: $n gfmd GETATTRs" ||
 	fail "50 writes, each followed by fstat with its size: $n gfmd GETATTRs (at most 5)"
+# the first read open of a file just written moves its atime (relatime):
+# the open's reply has it, and the fstat right after is answered from it
+py 'for i in range(20):
+    with open(M + "/dc/r%d" % i, "wb") as f:
+        f.write(b"r" * 100)' || fail "20 files written"
+before=$(gfmd_getattrs "$A")
+py 'for i in range(20):
+    fd = os.open(M + "/dc/r%d" % i, os.O_RDONLY)
+    st = os.fstat(fd)
+    assert st.st_size == 100 and st.st_atime_ns >= st.st_mtime_ns, st
+    os.close(fd)' || fail "20 read opens, each followed by fstat"
+n=$(($(gfmd_getattrs "$A") - before))
+[[ $n -le 2 ]] && ok "20 read opens, each followed by fstat with the moved atime: $n gfmd GETATTRs" ||
+	fail "20 read opens, each followed by fstat with the moved atime: $n gfmd GETATTRs (at most 2)"
 file_attrs() { stat -c '%i %s %h %a %Y %Z %y %z' "$1/dc/fs"; }
 fs_seen_by_b() { [[ $(file_attrs "$B") == "$(file_attrs "$A")" ]]; }
 check "mount 2 sees the same size, times and mode" poll_until "$GF_WAIT_SECS" fs_seen_by_b
