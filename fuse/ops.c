@@ -2834,9 +2834,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			r = gfc_readdir(fs->gfc, &cr, ino, cookie, GF_READDIR_MAX, &d->rep);
 			if (r < 0)
 				break;
-			/* the kernel may take these (READDIRPLUS): none older
-			 * may answer a GETATTR after them */
-			for (uint32_t i = 0; i < d->rep.count; i++)
+			/* READDIRPLUS hands these to the kernel: none older may
+			 * answer a GETATTR after them (a plain READDIR does not:
+			 * no cost for it) */
+			for (uint32_t i = 0; plus && i < d->rep.count; i++)
 				gf_attrcache_put_attr(ac, &d->rep.ents[i].attr);
 			if (cookie == 0)
 				accessed(fs, ino); /* gfmd may have moved its atime */

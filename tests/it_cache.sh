@@ -179,28 +179,24 @@ expect_eq "the reader on mount 1 reads mount 2's data through the descriptor it 
 	"$(cat "$STATE/k.out")"
 
 # ---- directory attributes from mutation replies --------------------------------------
-gfmd_calls() {
-	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
-		awk '$1 == "gfmd_calls" { print $2 }'
-}
 mkdir "$A/dc" || die "mkdir dc"
-before=$(gfmd_calls "$A")
+before=$(mount_stat "$A" gfmd_calls)
 py 'for i in range(50):
     os.close(os.open(M + "/dc/f%d" % i, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))' ||
 	die "50 creates"
-calls=$(($(gfmd_calls "$A") - before))
+calls=$(($(mount_stat "$A" gfmd_calls) - before))
 # per create: the LOOKUP that finds no entry, CREATE, RELEASE; not the
 # GETATTR of the directory the kernel sends before the next one
 [[ $calls -le 160 ]] && ok "50 creates in a row took $calls gfmd calls (at most 3 each)" ||
 	fail "50 creates in a row took $calls gfmd calls (at most 3 each)"
 # a new file's first write asks gfmd nothing (no security.capability on a
 # file just made): per file LOOKUP, CREATE, the close's CLOSE_WRITE, RELEASE
-before=$(gfmd_calls "$A")
+before=$(mount_stat "$A" gfmd_calls)
 py 'for i in range(50):
     fd = os.open(M + "/dc/w%d" % i, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     os.write(fd, b"x" * 3000)
     os.close(fd)' || die "50 creates and writes"
-calls=$(($(gfmd_calls "$A") - before))
+calls=$(($(mount_stat "$A" gfmd_calls) - before))
 [[ $calls -le 210 ]] && ok "50 files made and written took $calls gfmd calls (at most 4 each)" ||
 	fail "50 files made and written took $calls gfmd calls (at most 4 each)"
 dir_attrs() { stat -c '%i %h %a %Y %Z %y %z' "$1/dc"; }
@@ -231,11 +227,7 @@ check "mount 2 agrees" poll_until "$GF_WAIT_SECS" seen_by_b
 # FUSE drops a file's size, mtime and ctime at every WRITE; the fstat after
 # each write (git's pattern) is answered from gfmd's replies this mount
 # already has, with the writer's own size and mtime over them
-gfmd_getattrs() {
-	getfattr --absolute-names --only-values -n user.gfarmfs.stats "$1" |
-		awk '$1 == "gfmd.getattr" { n = $2 } END { print n + 0 }'
-}
-before=$(gfmd_getattrs "$A")
+before=$(mount_stat "$A" gfmd.getattr)
 py 'fd = os.open(M + "/dc/fs", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
 for i in range(50):
     os.write(fd, b"y" * 1000)
@@ -244,7 +236,7 @@ for i in range(50):
 os.close(fd)
 st = os.stat(M + "/dc/fs")
 assert st.st_size == 50000, st.st_size' || fail "50 writes, each fstat showing its size"
-n=$(($(gfmd_getattrs "$A") - before))
+n=$(($(mount_stat "$A" gfmd.getattr) - before))
 [[ $n -le 5 ]] && ok "50 writes, each followed by fstat with its size: $n gfmd GETATTRs" ||
 	fail "50 writes, each followed by fstat with its size: $n gfmd GETATTRs (at most 5)"
 # the first read open of a file just written moves its atime (relatime):
@@ -252,18 +244,18 @@ n=$(($(gfmd_getattrs "$A") - before))
 py 'for i in range(20):
     with open(M + "/dc/r%d" % i, "wb") as f:
         f.write(b"r" * 100)' || fail "20 files written"
-before=$(gfmd_getattrs "$A")
+before=$(mount_stat "$A" gfmd.getattr)
 py 'for i in range(20):
     fd = os.open(M + "/dc/r%d" % i, os.O_RDONLY)
     st = os.fstat(fd)
     assert st.st_size == 100 and st.st_atime_ns >= st.st_mtime_ns, st
     os.close(fd)' || fail "20 read opens, each followed by fstat"
-n=$(($(gfmd_getattrs "$A") - before))
+n=$(($(mount_stat "$A" gfmd.getattr) - before))
 [[ $n -le 2 ]] && ok "20 read opens, each followed by fstat with the moved atime: $n gfmd GETATTRs" ||
 	fail "20 read opens, each followed by fstat with the moved atime: $n gfmd GETATTRs (at most 2)"
-file_attrs() { stat -c '%i %s %h %a %Y %Z %y %z' "$1/dc/fs"; }
-fs_seen_by_b() { [[ $(file_attrs "$B") == "$(file_attrs "$A")" ]]; }
-check "mount 2 sees the same size, times and mode" poll_until "$GF_WAIT_SECS" fs_seen_by_b
+file_attrs() { stat -c '%i %s %h %a %Y %Z %y %z' "$1/dc/$2"; }
+file_seen_by_b() { [[ $(file_attrs "$B" "$1") == "$(file_attrs "$A" "$1")" ]]; }
+check "mount 2 sees the same size, times and mode" poll_until "$GF_WAIT_SECS" file_seen_by_b fs
 # every change of this mount to the file is seen at once, never the
 # attributes gfmd gave before it
 check "chmod of the file" chmod 0600 "$A/dc/fs"
@@ -287,8 +279,7 @@ expect_eq "a truncating open: size 0 at once" 0 \
 print(os.stat(M + "/dc/fs2").st_size)')"
 check "mount 1 appends 10 bytes" bash -c "printf 0123456789 >>'$A/dc/fs2'"
 expect_eq "the size after its close" 10 "$(stat -c %s "$A/dc/fs2")"
-file_attrs() { stat -c '%i %s %h %a %Y %Z %y %z' "$1/dc/fs2"; }
-check "mount 2 agrees" poll_until "$GF_WAIT_SECS" fs_seen_by_b
+check "mount 2 agrees" poll_until "$GF_WAIT_SECS" file_seen_by_b fs2
 
 # a lock is where mounts take turns on a file they keep open for writing
 # (SQLite): what another mount wrote under its lock shows at this mount's
